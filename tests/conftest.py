@@ -1,0 +1,44 @@
+"""Shared test fixtures.
+
+Tools for firmware tests (gcc, arm-none-eabi-gcc, qemu-system-arm) may be missing on a developer's
+machine: those tests then skip with the reason. In CI (``CI`` set) a missing tool is a failure,
+because CI installs them through ``make test``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+TOOL_PACKAGES = {
+    "gcc": "gcc",
+    "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
+    "qemu-system-arm": "qemu-system-arm",
+}
+
+
+def require_tool(name: str) -> str:
+    """Return the tool's path; skip (or fail in CI) when it is missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    reason = f"{name} not found (Debian package: {TOOL_PACKAGES.get(name, name)})"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run firmware tests but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def host_cc() -> str:
+    return require_tool("gcc")
+
+
+@pytest.fixture
+def arm_cc() -> str:
+    return require_tool("arm-none-eabi-gcc")
+
+
+@pytest.fixture
+def qemu() -> str:
+    return require_tool("qemu-system-arm")
