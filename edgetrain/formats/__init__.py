@@ -1,0 +1,1 @@
+"""Storage formats: sparse indexing and int8 quantization math."""
