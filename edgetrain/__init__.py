@@ -1,0 +1,33 @@
+"""edgetrain: train small networks with edge techniques and ship them to microcontrollers.
+
+Quick tour::
+
+    import edgetrain as et
+    data = et.load_data("digits")
+    model = et.Sequential([et.Dense(32, "relu"), et.Dense(10)], input_shape=data.n_features)
+    et.fit(model, data, epochs=30, optimizer="adam", lr=3e-3)
+    et.save_model(model, "digits.etm")
+"""
+from .data import Dataset, Split, load_data
+from .engine.autodiff import derive_backward
+from .engine.executor import forward, predict
+from .engine.losses import MSE, CrossEntropy, Distillation
+from .engine.optim import SGD, Adam, make_optimizer
+from .engine.trainer import Callback, History, Trainer, accuracy, fit
+from .errors import (BudgetExceededError, ConfigError, DataError, EdgetrainError, ExportError, InvalidModelError,
+                     ModelFileError, ToolchainError, UnsupportedOpError)
+from .formats.modelfile import load_model, save_model
+from .graph import Graph, Node, Param, QParams
+from .layers import (Dense, Flatten, GraphBuilder, Identity, ReLU, ReLU6, Residual, Sequential, Softmax,
+                     set_trainable)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Adam", "BudgetExceededError", "Callback", "ConfigError", "CrossEntropy", "DataError", "Dataset", "Dense",
+    "Distillation", "EdgetrainError", "ExportError", "Flatten", "Graph", "GraphBuilder", "History", "Identity",
+    "InvalidModelError", "MSE", "ModelFileError", "Node", "Param", "QParams", "ReLU", "ReLU6", "Residual", "SGD",
+    "Sequential", "Softmax", "Split", "ToolchainError", "Trainer", "UnsupportedOpError", "accuracy",
+    "derive_backward", "fit", "forward", "load_data", "load_model", "make_optimizer", "predict", "save_model",
+    "set_trainable",
+]

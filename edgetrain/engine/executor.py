@@ -1,0 +1,108 @@
+"""numpy execution of a Graph: forward (inference or training) and the scheduled backward."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError
+from ..graph import Graph
+from ..ops import get_op
+from ..ops.base import IN0, IN1, OUT
+from .autodiff import BackwardSchedule
+
+
+@dataclass
+class Tape:
+    """Forward values kept for the backward pass (only those the schedule asked for)."""
+
+    saved: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    batch: int = 0
+
+
+def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    shape = graph.input_shape
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+        got = x.shape[1:] if x.ndim > 1 else x.shape
+        raise DataError(
+            f"data has samples of shape {tuple(got)} but the model expects {shape}",
+            hint="check the feature columns of your data against `edgetrain info MODEL`",
+        )
+    return x
+
+
+def forward(
+    graph: Graph,
+    x: np.ndarray,
+    schedule: BackwardSchedule | None = None,
+    outputs: list[str] | None = None,
+    dtype: type = np.float32,
+) -> tuple[dict[str, np.ndarray], Tape]:
+    """Run the graph. With a schedule, keep what its backward needs on the returned tape."""
+    x = check_input(graph, np.asarray(x, dtype=dtype))
+    want = set(outputs or graph.outputs)
+    keep = schedule.saved if schedule is not None else {}
+    values: dict[str, np.ndarray] = {graph.input_name: x}
+    remaining = _last_use(graph, want)
+    tape = Tape(batch=x.shape[0])
+    for i, node in enumerate(graph.nodes):
+        ws = {role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()}
+        xs = [values[t] for t in node.inputs]
+        y = get_op(node.op).forward(node, xs, ws)
+        values[node.name] = y
+        if node.name in keep:
+            avail = {IN0: xs[0] if xs else None, IN1: xs[1] if len(xs) > 1 else None, OUT: y}
+            tape.saved[node.name] = {k: avail[k] for k in keep[node.name]}
+        for t in remaining.get(i, ()):
+            if t not in want:
+                values.pop(t, None)
+    return {o: values[o] for o in want}, tape
+
+
+def _last_use(graph: Graph, want: set[str]) -> dict[int, list[str]]:
+    """Node index -> tensors that can be dropped after it runs (keeps inference memory flat)."""
+    last: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for t in node.inputs:
+            last[t] = i
+    out: dict[int, list[str]] = {}
+    for t, i in last.items():
+        out.setdefault(i, []).append(t)
+    return out
+
+
+def backward(
+    graph: Graph,
+    schedule: BackwardSchedule,
+    tape: Tape,
+    grad_outputs: dict[str, np.ndarray],
+    dtype: type = np.float32,
+) -> dict[str, np.ndarray]:
+    """Gradients of the loss w.r.t. each trainable parameter's storage (codebook if clustered)."""
+    grads: dict[str, np.ndarray] = dict(grad_outputs)
+    param_grads: dict[str, np.ndarray] = {}
+    for step in schedule.steps:
+        node = step.node
+        dy = grads.pop(node.name, None)
+        if dy is None:
+            continue  # this output does not influence the loss
+        ws = {role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()}
+        dxs, dws = get_op(node.op).backward(
+            node, dy, tape.saved.get(node.name, {}), ws, step.need_dx, set(step.need_dparams)
+        )
+        for t, dx, need in zip(node.inputs, dxs, step.need_dx):
+            if need and dx is not None:
+                grads[t] = grads[t] + dx if t in grads else dx
+        for role, g in dws.items():
+            p = graph.params[node.params[role]]
+            g = p.grad_to_storage(g)
+            param_grads[p.name] = param_grads[p.name] + g if p.name in param_grads else g
+    return param_grads
+
+
+def predict(graph: Graph, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Output of the graph's first output for every sample, in batches."""
+    x = np.asarray(x, dtype=np.float32)
+    check_input(graph, x)
+    outs = [forward(graph, x[i : i + batch_size])[0][graph.output_name] for i in range(0, len(x), batch_size)]
+    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)

@@ -1,0 +1,95 @@
+"""Losses: each returns (mean loss over the batch, gradient w.r.t. the model output)."""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    return np.exp(log_softmax(z))
+
+
+class Loss(Protocol):
+    name: str
+
+    def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        ...
+
+
+class CrossEntropy:
+    """Softmax cross-entropy from logits with integer class labels."""
+
+    name = "cross_entropy"
+
+    def __call__(self, logits, labels, x=None):
+        n = logits.shape[0]
+        logp = log_softmax(logits)
+        labels = np.asarray(labels, dtype=np.int64)
+        loss = -logp[np.arange(n), labels].mean()
+        grad = np.exp(logp)
+        grad[np.arange(n), labels] -= 1
+        return float(loss), (grad / n).astype(logits.dtype, copy=False)
+
+
+class MSE:
+    """Mean over the batch of the mean squared error per sample; integer labels become one-hot."""
+
+    name = "mse"
+
+    def __call__(self, pred, target, x=None):
+        target = np.asarray(target)
+        if target.ndim == 1 and pred.ndim == 2:
+            target = np.eye(pred.shape[1], dtype=pred.dtype)[target.astype(np.int64)]
+        diff = pred - target.astype(pred.dtype)
+        loss = float((diff**2).mean())
+        return loss, (2.0 * diff / diff.size).astype(pred.dtype, copy=False)
+
+
+class Distillation:
+    """Knowledge distillation: (1-alpha) CE(y, z_s) + alpha T^2 KL(softmax(z_t/T) || softmax(z_s/T)).
+
+    ``teacher`` maps a batch of inputs to logits (a Graph via `teacher_logits`, or any callable).
+    """
+
+    name = "distillation"
+
+    def __init__(self, teacher, temperature: float = 4.0, alpha: float = 0.9) -> None:
+        if temperature <= 0 or not 0 <= alpha <= 1:
+            raise ConfigError("distillation needs temperature > 0 and 0 <= alpha <= 1")
+        self.teacher = teacher
+        self.T = float(temperature)
+        self.alpha = float(alpha)
+        self._ce = CrossEntropy()
+
+    def __call__(self, logits, labels, x=None):
+        if x is None:
+            raise ConfigError("distillation loss needs the input batch to query the teacher")
+        zt = np.asarray(self.teacher(x), dtype=logits.dtype)
+        return self.from_teacher_logits(logits, labels, zt)
+
+    def from_teacher_logits(self, logits, labels, zt):
+        n, T, a = logits.shape[0], self.T, self.alpha
+        ce, dce = self._ce(logits, labels)
+        pt = softmax(zt / T)
+        logps = log_softmax(logits / T)
+        kl = float((pt * (np.log(np.clip(pt, 1e-30, None)) - logps)).sum(axis=-1).mean())
+        dkl = T * (np.exp(logps) - pt) / n  # d(T^2 KL)/dz_s
+        return (1 - a) * ce + a * T * T * kl, ((1 - a) * dce + a * dkl).astype(logits.dtype, copy=False)
+
+
+LOSSES = {"cross_entropy": CrossEntropy, "mse": MSE}
+
+
+def get_loss(name: str) -> Loss:
+    try:
+        return LOSSES[name]()
+    except KeyError:
+        raise ConfigError(f"unknown loss {name!r}", hint=f"choose one of: {', '.join(LOSSES)}") from None

@@ -1,0 +1,218 @@
+"""The training loop: mini-batches, validation, early stopping, callbacks, progress, history.
+
+Techniques hook in as callbacks (after a step, after an epoch) or replace the step entirely
+(`Trainer.train_step` can be overridden, as a gradient-free trainer needs).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..data import Dataset, Split
+from ..errors import ConfigError, DataError
+from ..graph import Graph
+from .autodiff import BackwardSchedule, derive_backward
+from .executor import backward, check_input, forward, predict
+from .losses import CrossEntropy, Loss, get_loss
+from .optim import Optimizer, SGD, make_optimizer
+
+
+@dataclass
+class History:
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    best_epoch: int | None = None
+    seconds: float = 0.0
+
+    def metric(self, key: str) -> list[float]:
+        return [e[key] for e in self.epochs if key in e]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
+                "seconds": self.seconds}
+
+
+class Callback:
+    """Hooks into training. Set `trainer.stop = True` to end training after this epoch."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+
+    def on_step_end(self, trainer: "Trainer", step: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+def accuracy(graph: Graph, split: Split) -> float:
+    return float((predict(graph, split.x).argmax(axis=1) == split.y).mean())
+
+
+class Trainer:
+    def __init__(
+        self,
+        graph: Graph,
+        optimizer: Optimizer | None = None,
+        loss: Loss | str = "cross_entropy",
+        *,
+        batch_size: int = 32,
+        seed: int = 0,
+        callbacks: Iterable[Callback] = (),
+        early_stopping: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+        self.graph = graph
+        self.optimizer = optimizer or SGD(0.05, momentum=0.9)
+        self.loss = get_loss(loss) if isinstance(loss, str) else loss
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+        self.callbacks = list(callbacks)
+        self.early_stopping = early_stopping
+        self.progress = progress
+        self.schedule: BackwardSchedule = derive_backward(graph)
+        self.history = History()
+        self.stop = False
+        self.epoch = 0
+        self.total_epochs = 0
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        outs, tape = forward(self.graph, xb, self.schedule)
+        out = self.graph.output_name
+        loss, grad = self.loss(outs[out], yb, xb)
+        grads = backward(self.graph, self.schedule, tape, {out: grad})
+        self.optimizer.step(self.graph, grads)
+        return loss
+
+    def fit(self, train: Split, val: Split | None = None, epochs: int = 10) -> History:
+        check_input(self.graph, train.x)
+        if epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {epochs}")
+        self.total_epochs = epochs
+        best, best_state, waited = -np.inf, None, 0
+        t0 = time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        n = len(train)
+        steps_per_epoch = -(-n // self.batch_size)
+        with _progress(self.progress, epochs * steps_per_epoch) as bar:
+            for epoch in range(epochs):
+                self.epoch = epoch
+                order = self.rng.permutation(n)
+                losses = []
+                for s in range(steps_per_epoch):
+                    idx = order[s * self.batch_size : (s + 1) * self.batch_size]
+                    loss = self.train_step(train.x[idx], train.y[idx])
+                    if not np.isfinite(loss):
+                        raise DataError(f"training diverged: loss became {loss} in epoch {epoch + 1}",
+                                        hint="lower the learning rate")
+                    losses.append(loss)
+                    for cb in self.callbacks:
+                        cb.on_step_end(self, epoch * steps_per_epoch + s, loss)
+                    bar(1)
+                logs = {"epoch": epoch + 1, "loss": float(np.mean(losses))}
+                if isinstance(self.loss, CrossEntropy) or hasattr(self.loss, "teacher"):
+                    logs["train_acc"] = accuracy(self.graph, train)
+                    if val is not None:
+                        logs["val_acc"] = accuracy(self.graph, val)
+                self.history.epochs.append(logs)
+                for cb in self.callbacks:
+                    cb.on_epoch_end(self, epoch, logs)
+                bar(0, description=_describe(logs))
+                if self.early_stopping and val is not None and "val_acc" in logs:
+                    if logs["val_acc"] > best:
+                        best, waited, self.history.best_epoch = logs["val_acc"], 0, epoch + 1
+                        best_state = {k: (p.value.copy(), None if p.codebook is None else p.codebook.copy())
+                                      for k, p in self.graph.params.items()}
+                    else:
+                        waited += 1
+                        if waited >= self.early_stopping:
+                            self.history.stopped_early = True
+                            self.stop = True
+                if self.stop:
+                    break
+        if best_state is not None and self.history.stopped_early:
+            for k, (v, cbk) in best_state.items():
+                self.graph.params[k].value = v
+                if cbk is not None:
+                    self.graph.params[k].codebook = cbk
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        self.history.seconds = time.perf_counter() - t0
+        return self.history
+
+
+def _describe(logs: dict[str, float]) -> str:
+    parts = [f"epoch {logs['epoch']}", f"loss {logs['loss']:.4f}"]
+    if "val_acc" in logs:
+        parts.append(f"val {100 * logs['val_acc']:.1f}%")
+    return "  ".join(parts)
+
+
+class _progress:
+    """A rich progress bar when enabled (and on a terminal); a no-op otherwise."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total = enabled, total
+        self._p = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TimeRemainingColumn(), transient=True)
+            self._p.__enter__()
+            self._task = self._p.add_task("training", total=self.total)
+        return self
+
+    def __call__(self, advance: int, description: str | None = None) -> None:
+        if self._p is not None:
+            kw = {"description": description} if description else {}
+            self._p.update(self._task, advance=advance, **kw)
+
+    def __exit__(self, *exc) -> None:
+        if self._p is not None:
+            self._p.__exit__(*exc)
+
+
+def fit(
+    graph: Graph,
+    data: Dataset | Split | tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    optimizer: Optimizer | str | None = None,
+    loss: Loss | str = "cross_entropy",
+    seed: int = 0,
+    callbacks: Iterable[Callback] = (),
+    early_stopping: int | None = None,
+    progress: bool = False,
+    val: Split | None = None,
+    **optimizer_kwargs: Any,
+) -> History:
+    """Train `graph` in place and return its history.
+
+    ``data`` is a `Dataset` (its train and val splits are used), a `Split`, or ``(x, y)`` arrays.
+    ``optimizer`` is an `Optimizer` or a name (``"sgd"``, ``"adam"``) with keyword options.
+    """
+    if isinstance(data, Dataset):
+        train, val = data.train, val or data.val
+    elif isinstance(data, Split):
+        train = data
+    else:
+        train = Split(np.asarray(data[0], np.float32), np.asarray(data[1]))
+    if isinstance(optimizer, str) or optimizer is None:
+        optimizer = make_optimizer(optimizer or "sgd", **(optimizer_kwargs or ({"lr": 0.05, "momentum": 0.9}
+                                                                               if optimizer is None else {})))
+    trainer = Trainer(graph, optimizer, loss, batch_size=batch_size, seed=seed, callbacks=callbacks,
+                      early_stopping=early_stopping, progress=progress)
+    history = trainer.fit(train, val, epochs)
+    graph.meta.setdefault("training", {}).update(
+        {"epochs": len(history.epochs), "batch_size": batch_size, "seed": seed, "optimizer": optimizer.config(),
+         "loss": getattr(trainer.loss, "name", "custom")})
+    return history

@@ -1,0 +1,246 @@
+"""The model graph: the single representation every backend reads.
+
+A `Graph` holds named inputs (shapes without the batch dimension), a topologically ordered list of
+`Node`s (each produces one tensor named after the node) and named `Param`s. Parameters carry the
+attachments techniques add — a sparsity `mask`, a `codebook` + `indices` (weight clustering),
+`qparams` (int8 quantization) and `trainable` — so exporters never need a private model copy.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import InvalidModelError, UnsupportedOpError
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class QParams:
+    """Affine quantization parameters: real = scale * (q - zero_point).
+
+    ``axis`` None means one scale for the whole tensor; otherwise scale/zero_point have one entry
+    per slice along ``axis`` (per-channel).
+    """
+
+    scale: np.ndarray
+    zero_point: np.ndarray
+    bits: int = 8
+    axis: int | None = None
+
+    def __post_init__(self) -> None:
+        self.scale = np.asarray(self.scale, dtype=np.float64)
+        self.zero_point = np.asarray(self.zero_point, dtype=np.int64)
+
+    @property
+    def per_channel(self) -> bool:
+        return self.axis is not None
+
+
+@dataclass
+class Param:
+    """A named parameter tensor and its technique attachments."""
+
+    name: str
+    value: np.ndarray
+    trainable: bool = True
+    mask: np.ndarray | None = None
+    codebook: np.ndarray | None = None
+    indices: np.ndarray | None = None
+    qparams: QParams | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # float32 for training; float64 is kept when given (gradient checks need it).
+        value = np.asarray(self.value)
+        self.value = value if value.dtype == np.float64 else value.astype(np.float32)
+        if self.mask is not None:
+            self.mask = np.asarray(self.mask, dtype=bool)
+            if self.mask.shape != self.value.shape:
+                raise InvalidModelError(
+                    f"mask of {self.name} has shape {self.mask.shape}, parameter has {self.value.shape}"
+                )
+        if (self.codebook is None) != (self.indices is None):
+            raise InvalidModelError(f"{self.name}: codebook and indices must be attached together")
+
+    @property
+    def shape(self) -> Shape:
+        return tuple(self.value.shape)
+
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    @property
+    def nnz(self) -> int:
+        """Number of stored (unmasked) entries."""
+        return int(self.mask.sum()) if self.mask is not None else self.size
+
+    def effective(self) -> np.ndarray:
+        """The tensor the forward pass uses: codebook lookup, then mask."""
+        w = self.codebook[self.indices] if self.codebook is not None else self.value
+        if self.mask is not None:
+            w = w * self.mask
+        return w
+
+    def storage(self) -> np.ndarray:
+        """The array an optimizer updates in place (the codebook of a clustered parameter)."""
+        return self.codebook if self.codebook is not None else self.value
+
+    def grad_to_storage(self, grad: np.ndarray) -> np.ndarray:
+        """Map a gradient w.r.t. `effective()` onto `storage()`."""
+        if self.mask is not None:
+            grad = grad * self.mask
+        if self.codebook is not None:
+            return np.bincount(self.indices.ravel(), weights=grad.ravel(), minlength=self.codebook.size).astype(
+                self.codebook.dtype
+            )
+        return grad
+
+    def apply_constraints(self) -> None:
+        """Re-impose attachments after an update (pruned weights stay exactly zero)."""
+        if self.mask is not None and self.codebook is None:
+            self.value *= self.mask
+        if self.codebook is not None:
+            self.value = self.effective().astype(np.float32)
+
+
+@dataclass
+class Node:
+    """One op application. Its output tensor is named after the node."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    params: dict[str, str] = field(default_factory=dict)  # role -> parameter name
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Graph:
+    """A DAG of nodes over named tensors, with its parameters."""
+
+    def __init__(
+        self,
+        inputs: dict[str, Shape],
+        nodes: Iterable[Node] = (),
+        params: Iterable[Param] = (),
+        outputs: Iterable[str] = (),
+        name: str = "model",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.inputs: dict[str, Shape] = {k: tuple(int(d) for d in v) for k, v in inputs.items()}
+        self.nodes: list[Node] = list(nodes)
+        self.params: dict[str, Param] = {}
+        for p in params:
+            self.add_param(p)
+        self.outputs: list[str] = list(outputs)
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    # -- construction -----------------------------------------------------------------------
+    def add_param(self, param: Param) -> Param:
+        if param.name in self.params:
+            raise InvalidModelError(f"duplicate parameter name {param.name!r}")
+        self.params[param.name] = param
+        return param
+
+    def add_node(self, node: Node) -> Node:
+        self.nodes.append(node)
+        return node
+
+    def copy(self) -> "Graph":
+        return copy.deepcopy(self)
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def input_name(self) -> str:
+        if len(self.inputs) != 1:
+            raise InvalidModelError(f"graph has {len(self.inputs)} inputs; this needs exactly one")
+        return next(iter(self.inputs))
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.inputs[self.input_name]
+
+    @property
+    def output_name(self) -> str:
+        return self.outputs[0]
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise InvalidModelError(f"no node named {name!r}")
+
+    def node_params(self, node: Node) -> dict[str, Param]:
+        return {role: self.params[pname] for role, pname in node.params.items()}
+
+    def consumers(self, tensor: str) -> list[Node]:
+        return [n for n in self.nodes if tensor in n.inputs]
+
+    def trainable_params(self) -> list[Param]:
+        return [p for p in self.params.values() if p.trainable]
+
+    def num_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    # -- shapes, validation, cost -----------------------------------------------------------
+    def shapes(self) -> dict[str, Shape]:
+        """Shape (without batch) of every tensor; validates the graph on the way."""
+        from .ops import get_op
+
+        shapes: dict[str, Shape] = dict(self.inputs)
+        seen_names: set[str] = set(self.inputs)
+        for node in self.nodes:
+            if node.name in seen_names:
+                raise InvalidModelError(f"duplicate tensor name {node.name!r}")
+            seen_names.add(node.name)
+            op = get_op(node.op)
+            for t in node.inputs:
+                if t not in shapes:
+                    raise InvalidModelError(
+                        f"node {node.name!r} reads {t!r}, which no earlier node or input produces",
+                        hint="nodes must be listed in topological order and inputs spelled exactly",
+                    )
+            for role, pname in node.params.items():
+                if pname not in self.params:
+                    raise InvalidModelError(f"node {node.name!r} uses missing parameter {pname!r} as {role}")
+            shapes[node.name] = op.infer_shape(node, [shapes[t] for t in node.inputs], self.node_params(node))
+        for out in self.outputs:
+            if out not in shapes:
+                raise InvalidModelError(f"graph output {out!r} is not produced by any node")
+        if not self.outputs:
+            raise InvalidModelError("graph has no outputs")
+        return shapes
+
+    def validate(self) -> None:
+        self.shapes()
+        used = {p for n in self.nodes for p in n.params.values()}
+        unused = sorted(set(self.params) - used)
+        if unused:
+            raise InvalidModelError(f"parameters not used by any node: {', '.join(unused)}")
+
+    def macs(self) -> dict[str, int]:
+        """Multiply-accumulates per node for one sample (dense-equivalent, masks counted)."""
+        from .ops import get_op
+
+        shapes = self.shapes()
+        return {
+            n.name: get_op(n.op).macs(n, [shapes[t] for t in n.inputs], shapes[n.name], self.node_params(n))
+            for n in self.nodes
+        }
+
+    def __repr__(self) -> str:
+        return f"Graph({self.name!r}, {len(self.nodes)} nodes, {self.num_params()} params)"
+
+
+def check_known_ops(graph: Graph) -> None:
+    """Raise one error naming every op kind the registry does not know."""
+    from .ops import OPS
+
+    unknown = sorted({n.op for n in graph.nodes if n.op not in OPS})
+    if unknown:
+        raise UnsupportedOpError(f"unknown op kinds: {', '.join(unknown)}")

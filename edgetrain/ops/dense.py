@@ -1,0 +1,46 @@
+"""Dense (fully connected) layer: y = x @ W + b with W stored as [n_in, n_out]."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidModelError
+from .base import IN0, Op
+
+
+class Dense(Op):
+    kind = "dense"
+    param_roles = ("weight", "bias")
+    required_roles = ("weight",)
+
+    def infer_shape(self, node, in_shapes, params):
+        self.check_arity(node, in_shapes, params)
+        (x,) = in_shapes
+        w = params["weight"].shape
+        if len(x) != 1:
+            raise InvalidModelError(f"dense {node.name!r} needs a flat input, got shape {x}", hint="add a flatten layer")
+        if len(w) != 2 or w[0] != x[0]:
+            raise InvalidModelError(f"dense {node.name!r}: input width {x[0]} does not match weight shape {w}")
+        if "bias" in params and params["bias"].shape != (w[1],):
+            raise InvalidModelError(f"dense {node.name!r}: bias shape {params['bias'].shape} != ({w[1]},)")
+        return (w[1],)
+
+    def macs(self, node, in_shapes, out_shape, params):
+        return params["weight"].size
+
+    def forward(self, node, xs, ws):
+        y = xs[0] @ ws["weight"]
+        if "bias" in ws:
+            y += ws["bias"]
+        return y
+
+    def saves(self, need_dx, need_dparams):
+        return {IN0} if "weight" in need_dparams else set()
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+        grads: dict[str, np.ndarray] = {}
+        if "weight" in need_dparams:
+            grads["weight"] = saved[IN0].T @ dy
+        if "bias" in need_dparams:
+            grads["bias"] = dy.sum(axis=0)
+        dx = dy @ ws["weight"].T if need_dx[0] else None
+        return [dx], grads

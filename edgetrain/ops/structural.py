@@ -1,0 +1,60 @@
+"""Ops that move or combine tensors without parameters: flatten, identity, residual add."""
+from __future__ import annotations
+
+import math
+
+from ..errors import InvalidModelError
+from .base import Op
+
+
+class Flatten(Op):
+    kind = "flatten"
+
+    def infer_shape(self, node, in_shapes, params):
+        self.check_arity(node, in_shapes, params)
+        node.attrs["in_shape"] = list(in_shapes[0])
+        return (math.prod(in_shapes[0]),)
+
+    def forward(self, node, xs, ws):
+        return xs[0].reshape(xs[0].shape[0], -1)
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+        # The input shape is static; the node records it when the graph is built or validated.
+        return [dy.reshape((dy.shape[0], *node.attrs["in_shape"]))], {}
+
+
+class Identity(Op):
+    kind = "identity"
+
+    def infer_shape(self, node, in_shapes, params):
+        self.check_arity(node, in_shapes, params)
+        return in_shapes[0]
+
+    def forward(self, node, xs, ws):
+        return xs[0]
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+        return [dy], {}
+
+
+class Add(Op):
+    """Element-wise sum of two same-shaped tensors (residual connections)."""
+
+    kind = "add"
+    n_inputs = 2
+
+    def infer_shape(self, node, in_shapes, params):
+        self.check_arity(node, in_shapes, params)
+        a, b = in_shapes
+        if a != b:
+            raise InvalidModelError(f"add {node.name!r}: input shapes differ, {a} vs {b}")
+        return a
+
+    def macs(self, node, in_shapes, out_shape, params):
+        return 0
+
+    def forward(self, node, xs, ws):
+        return xs[0] + xs[1]
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+        return [dy if need_dx[0] else None, dy if need_dx[1] else None], {}
