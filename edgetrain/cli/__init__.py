@@ -1,0 +1,37 @@
+"""Command line: thin commands over the Python API.
+
+Every command module registers itself on import. A user mistake (`EdgetrainError`) prints one line
+and a hint on stderr and exits with status 2 — never a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import EdgetrainError
+from .app import cli
+
+# Command modules: each attaches its commands to `cli` (or a sub-group) when imported.
+from . import commands_core  # noqa: E402,F401
+
+COMMAND_MODULES = ["commands_core"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="edgetrain", standalone_mode=False)
+    except EdgetrainError as e:
+        click.echo(f"error: {e.message}", err=True)
+        if e.hint:
+            click.echo(f"hint: {e.hint}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

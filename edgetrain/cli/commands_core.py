@@ -1,0 +1,118 @@
+"""`edgetrain train`, `info` and `eval`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..config import load_config
+from ..data import apply_preprocess, load_data, read_file
+from ..engine.executor import predict
+from ..errors import DataError
+from ..formats.modelfile import load_model, save_model
+from ..graph import Graph
+from ..ops import get_op
+from .app import cli
+from .output import emit_json, info, table
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Model file to write (default out/NAME.etm).")
+@click.option("--seed", type=int, help="Override the config's seed.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def train(config: str, output: str | None, seed: int | None, quiet: bool, as_json: bool) -> None:
+    """Train the model described by a TOML CONFIG."""
+    from ..run import train_from_config
+
+    cfg = load_config(config)
+    result = train_from_config(cfg, seed=seed, progress=not quiet and not as_json)
+    out = Path(output or f"out/{cfg.name}.etm")
+    save_model(result.graph, out)
+    last = result.history.epochs[-1]
+    summary = {"model": str(out), "epochs": len(result.history.epochs), "seconds": round(result.history.seconds, 2),
+               "final_loss": last["loss"], "val_accuracy": last.get("val_acc"),
+               "test_accuracy": result.test_accuracy, **result.reports}
+    if as_json:
+        emit_json(summary)
+        return
+    table(f"trained {cfg.name}", ["metric", "value"], [[k, "-" if v is None else v] for k, v in summary.items()])
+
+
+def layer_rows(graph: Graph) -> list[dict]:
+    shapes = graph.shapes()
+    macs = graph.macs()
+    rows = []
+    for node in graph.nodes:
+        params = graph.node_params(node)
+        n = sum(p.size for p in params.values())
+        nnz = sum(p.nnz for p in params.values())
+        rows.append({"layer": node.name, "op": node.op, "output": "x".join(map(str, shapes[node.name])),
+                     "params": n, "nonzero": nnz, "macs": macs[node.name], "float_bytes": 4 * nnz,
+                     "trainable": any(p.trainable for p in params.values()) if params else None})
+    return rows
+
+
+@cli.command("info")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def info_cmd(model: str, as_json: bool) -> None:
+    """Per-layer table of a MODEL: parameters, MACs, float bytes."""
+    graph = load_model(model)
+    rows = layer_rows(graph)
+    if as_json:
+        emit_json({"name": graph.name, "input": graph.input_shape, "layers": rows, "meta": graph.meta})
+        return
+    table(f"{graph.name}: input {graph.input_shape}, output {graph.outputs}",
+          ["layer", "op", "output", "params", "nonzero", "MACs", "float bytes", "trainable"],
+          [[r["layer"], r["op"], r["output"], r["params"], r["nonzero"], r["macs"], r["float_bytes"],
+            {True: "yes", False: "no", None: ""}[r["trainable"]]] for r in rows]
+          + [["total", "", "", sum(r["params"] for r in rows), sum(r["nonzero"] for r in rows),
+              sum(r["macs"] for r in rows), sum(r["float_bytes"] for r in rows), ""]])
+
+
+def load_eval_data(graph: Graph, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Features (standardised as at training time) and labels for SOURCE[:split].
+
+    A bundled name re-creates the model's own split (default split: test); a file is used whole.
+    """
+    name, _, split = source.partition(":")
+    pre = graph.meta.get("preprocess") or {}
+    if Path(name).suffix in (".npz", ".csv"):
+        x, y = read_file(name)
+        return apply_preprocess(x, pre), y.astype(np.int64)
+    spec = {k: pre[k] for k in ("seed", "test_size", "val_size") if k in pre}
+    data = load_data(name, **spec)
+    s = data.split(split or "test")
+    if pre and (not np.allclose(data.mean, pre["mean"]) or not np.allclose(data.std, pre["std"])):
+        raise DataError(f"{name}: standardisation differs from the model's training data",
+                        hint="was the model trained on another dataset?")
+    return s.x, s.y
+
+
+@cli.command("eval")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--data", "source", required=True, help="digits[:test|val|train] or a .npz/.csv file.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def eval_cmd(model: str, source: str, as_json: bool) -> None:
+    """Accuracy and loss of MODEL on --data."""
+    from ..engine.losses import CrossEntropy
+
+    graph = load_model(model)
+    x, y = load_eval_data(graph, source)
+    logits = predict(graph, x)
+    n_out = logits.shape[1]
+    if y.max() >= n_out or y.min() < 0:
+        raise DataError(f"labels go up to {int(y.max())} but the model has {n_out} outputs")
+    acc = float((logits.argmax(1) == y).mean())
+    loss, _ = CrossEntropy()(logits, y)
+    res = {"model": model, "data": source, "samples": int(len(y)), "accuracy": acc, "loss": loss}
+    if as_json:
+        emit_json(res)
+        return
+    table(f"eval {model}", ["metric", "value"], [[k, v] for k, v in res.items()])
+
+
+__all__ = ["train", "info_cmd", "eval_cmd", "layer_rows", "load_eval_data", "get_op", "info"]
