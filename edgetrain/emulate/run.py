@@ -1,0 +1,114 @@
+"""Run a built firmware on its target's runner and collect a RunResult."""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from edgetrain.emulate import host, qemu
+from edgetrain.emulate.base import Firmware, RunResult
+from edgetrain.emulate.build import build_firmware
+from edgetrain.emulate.exchange import INPUT_FILE, OUTPUT_FILE, describe_exit, read_outputs, write_inputs
+from edgetrain.errors import ConfigError, ToolchainError
+from edgetrain.targets import Target, load_target
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+def emulator_available(target: Target | str) -> tuple[bool, str]:
+    """Whether ``target`` can be built and run here, and why not (for a host-gcc fallback)."""
+    if isinstance(target, str):
+        target = load_target(target)
+    if target.is_host:
+        return host.available(target)
+    return qemu.available(target)
+
+
+def run_firmware(
+    firmware: Firmware,
+    inputs: np.ndarray,
+    output_dtype: DTypeLike,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    workdir: Path | None = None,
+) -> RunResult:
+    """Feed ``inputs`` (first axis = sample, raw C layout) to the firmware; collect outputs.
+
+    Outputs come back as an (N, ET_MODEL_OUTPUT_BYTES / itemsize) array of ``output_dtype``.
+    A non-zero harness exit, a timeout or a malformed outputs file raises ToolchainError.
+    """
+    target = firmware.target
+    if target.is_host:
+        runner = host
+    elif target.emulator is not None and target.emulator.kind == "qemu":
+        runner = qemu
+    else:
+        raise ConfigError(f"target {target.name!r} has no emulator: it can be built, not run",
+                          hint="use the host target or an emulated board")
+    ok, reason = runner.available(target)
+    if not ok:
+        raise ToolchainError(f"cannot run {target.name}: {reason}")
+
+    with tempfile.TemporaryDirectory(prefix="edgetrain-run-") as tmp:
+        work = Path(workdir) if workdir is not None else Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        write_inputs(work / INPUT_FILE, inputs)
+        (work / OUTPUT_FILE).unlink(missing_ok=True)
+        cmd = runner.command(firmware)
+        try:
+            # The harness opens inputs.bin/outputs.bin relative to its working directory
+            # (semihosting target=native resolves against QEMU's cwd).
+            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True,
+                                  timeout=timeout, env=runner.environment(firmware))
+        except subprocess.TimeoutExpired as exc:
+            raise ToolchainError(
+                f"{target.name} run timed out after {timeout:g} s",
+                hint="the firmware may be stuck (a fault loop or an endless model); "
+                     f"command: {' '.join(cmd)}",
+            ) from exc
+        log = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            detail = f": {log.splitlines()[-1]}" if log else ""
+            raise ToolchainError(
+                f"{target.name} run failed with status {proc.returncode} "
+                f"({describe_exit(proc.returncode)}){detail}",
+                hint=f"command (in {work}): {' '.join(cmd)}",
+            )
+        harvested = read_outputs(work / OUTPUT_FILE, output_dtype)
+
+    if harvested.outputs.shape[0] != np.asarray(inputs).shape[0]:
+        raise ToolchainError("the harness returned a different number of samples than it was given")
+    return RunResult(
+        target=target.name,
+        outputs=harvested.outputs,
+        instructions_per_inference=harvested.instructions if target.counts_instructions else None,
+        sizes=firmware.sizes,
+        exit_status=proc.returncode,
+        commands=(*firmware.commands, tuple(cmd)),
+        log=log,
+    )
+
+
+def emulate(
+    target: Target | str,
+    sources: Path | Sequence[Path],
+    inputs: np.ndarray,
+    output_dtype: DTypeLike,
+    *,
+    parity: bool = False,
+    sanitize: bool = False,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    build_dir: Path | None = None,
+) -> RunResult:
+    """Build and run in one step (what `edgetrain emulate` does)."""
+    if isinstance(target, str):
+        target = load_target(target)
+    with tempfile.TemporaryDirectory(prefix="edgetrain-build-") as tmp:
+        out = Path(build_dir) if build_dir is not None else Path(tmp)
+        firmware = build_firmware(target, sources, out, parity=parity, sanitize=sanitize)
+        return run_firmware(firmware, inputs, output_dtype, timeout=timeout)
+

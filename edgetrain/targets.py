@@ -1,0 +1,228 @@
+"""Board descriptions: ``targets/<name>.toml`` read into :class:`Target`.
+
+Targets are data (architecture principle 6): adding a board is adding a TOML file plus, for a
+microcontroller, a linker script. Every path in a TOML is relative to the targets directory.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgetrain.errors import ConfigError
+from edgetrain.resources import targets_dir
+
+_EMULATOR_KINDS = ("qemu",)
+_COUNTER_KINDS = ("stm32-tim",)
+_TOP_KEYS = {
+    "description", "cpu", "fpu", "compiler", "cflags", "ldflags",
+    "memory", "link", "emulator", "instruction_counter",
+}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """How to emulate the board. Only QEMU so far."""
+
+    kind: str
+    machine: str
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InstructionCounter:
+    """A hardware timer the harness reads around each inference (see et_counter.h)."""
+
+    kind: str
+    base: int
+    bits: int
+    rcc_enable_register: int | None = None
+    rcc_enable_mask: int = 0
+
+
+@dataclass(frozen=True)
+class Target:
+    """One board. ``flash_bytes``/``ram_bytes`` are None for the host (no budget)."""
+
+    name: str
+    description: str
+    cpu: str
+    fpu: str
+    compiler: str
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    flash_bytes: int | None
+    ram_bytes: int | None
+    stack_bytes: int
+    linker_script: Path | None
+    startup: Path | None
+    emulator: Emulator | None
+    counter: InstructionCounter | None
+    source: Path = field(compare=False)
+
+    @property
+    def is_host(self) -> bool:
+        """True for a native build that runs directly on the build machine."""
+        return self.linker_script is None
+
+    @property
+    def has_fpu(self) -> bool:
+        return self.fpu not in ("none", "")
+
+    @property
+    def counts_instructions(self) -> bool:
+        """True when a run reports instruction counts: a timer under an emulator's icount.
+
+        On real silicon the same timer would count clock cycles, so a board without an
+        emulator does not claim instruction counts.
+        """
+        return self.counter is not None and self.emulator is not None
+
+
+def list_targets() -> list[str]:
+    """Names of all known targets, sorted."""
+    return sorted(p.stem for p in targets_dir().glob("*.toml"))
+
+
+def load_target(name: str) -> Target:
+    """Load ``targets/<name>.toml``; unknown names raise ConfigError listing the known ones."""
+    known = list_targets()
+    if name not in known:
+        raise ConfigError(
+            f"unknown target {name!r}; known targets: {', '.join(known)}",
+            hint="run `edgetrain targets` to list them, or add targets/<name>.toml",
+        )
+    return load_target_file(targets_dir() / f"{name}.toml")
+
+
+def load_all_targets() -> list[Target]:
+    """Every known target, sorted by name (for `edgetrain targets`)."""
+    return [load_target(name) for name in list_targets()]
+
+
+def load_target_file(path: Path) -> Target:
+    """Read and validate one target description; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read target file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"target file {path} is not valid TOML: {exc}") from exc
+    return _parse(path.stem, raw, path)
+
+
+def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
+    where = f"target {name!r} ({path})"
+    unknown = set(raw) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+    def text(table: dict[str, Any], key: str, ctx: str = "") -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where}: {ctx}{key} must be a non-empty string")
+        return value
+
+    def flags(key: str) -> tuple[str, ...]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of strings")
+        return tuple(value)
+
+    def integer(table: dict[str, Any], key: str, ctx: str, minimum: int = 0) -> int:
+        value = table.get(key)
+        # bool is an int subclass; `true` is never a size.
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigError(f"{where}: {ctx}{key} must be an integer >= {minimum}")
+        return value
+
+    def table(key: str) -> dict[str, Any] | None:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ConfigError(f"{where}: [{key}] must be a table")
+        return value
+
+    base_dir = path.parent
+
+    def existing(rel: str, ctx: str) -> Path:
+        resolved = (base_dir / rel).resolve()
+        if not resolved.is_file():
+            raise ConfigError(f"{where}: {ctx} {rel} does not exist")
+        return resolved
+
+    memory = table("memory")
+    link = table("link")
+    if (memory is None) != (link is None):
+        raise ConfigError(f"{where}: a microcontroller target needs both [memory] and [link]")
+    if memory is not None:
+        flash: int | None = integer(memory, "flash_bytes", "memory.", 1)
+        ram: int | None = integer(memory, "ram_bytes", "memory.", 1)
+        stack = integer(memory, "stack_bytes", "memory.", 0)
+        assert ram is not None
+        if stack >= ram:
+            raise ConfigError(f"{where}: memory.stack_bytes ({stack}) leaves no RAM")
+    else:
+        flash, ram, stack = None, None, 0
+    if link is not None:
+        script: Path | None = existing(text(link, "script", "link."), "linker script")
+        startup: Path | None = existing(text(link, "startup", "link."), "startup file")
+    else:
+        script = startup = None
+
+    emulator = None
+    emu = table("emulator")
+    if emu is not None:
+        kind = text(emu, "kind", "emulator.")
+        if kind not in _EMULATOR_KINDS:
+            raise ConfigError(f"{where}: emulator.kind {kind!r} is not one of {_EMULATOR_KINDS}")
+        extra = emu.get("extra_args", [])
+        if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
+            raise ConfigError(f"{where}: emulator.extra_args must be a list of strings")
+        if script is None:
+            raise ConfigError(f"{where}: an emulated target needs a [link] table")
+        emulator = Emulator(kind, text(emu, "machine", "emulator."), tuple(extra))
+
+    counter = None
+    cnt = table("instruction_counter")
+    if cnt is not None:
+        kind = text(cnt, "kind", "instruction_counter.")
+        if kind not in _COUNTER_KINDS:
+            raise ConfigError(
+                f"{where}: instruction_counter.kind {kind!r} is not one of {_COUNTER_KINDS}"
+            )
+        bits = integer(cnt, "bits", "instruction_counter.", 1)
+        if bits not in (16, 32):
+            raise ConfigError(f"{where}: instruction_counter.bits must be 16 or 32")
+        rcc = cnt.get("rcc_enable_register")
+        if rcc is not None:
+            rcc = integer(cnt, "rcc_enable_register", "instruction_counter.")
+        counter = InstructionCounter(
+            kind=kind,
+            base=integer(cnt, "base", "instruction_counter."),
+            bits=bits,
+            rcc_enable_register=rcc,
+            rcc_enable_mask=integer(cnt, "rcc_enable_mask", "instruction_counter.")
+            if rcc is not None
+            else 0,
+        )
+
+    return Target(
+        name=name,
+        description=text(raw, "description"),
+        cpu=text(raw, "cpu"),
+        fpu=text(raw, "fpu"),
+        compiler=text(raw, "compiler"),
+        cflags=flags("cflags"),
+        ldflags=flags("ldflags"),
+        flash_bytes=flash,
+        ram_bytes=ram,
+        stack_bytes=stack,
+        linker_script=script,
+        startup=startup,
+        emulator=emulator,
+        counter=counter,
+        source=path,
+    )

@@ -1,0 +1,183 @@
+/*
+ * edgetrain emulation harness: runs a generated model over a file of samples.
+ *
+ * Contract with the generated model (model.h):
+ *   #define ET_MODEL_INPUT_BYTES  <bytes of one input sample>
+ *   #define ET_MODEL_OUTPUT_BYTES <bytes of one output sample>
+ *   <integer or enum type> et_model_infer(const void *input, void *output);  0 = success
+ * Input and output are the raw C memory of the model's tensors (e.g. float32 or int8, row-major,
+ * little-endian); the harness never interprets them.
+ *
+ * Files (little-endian, relative to the working directory):
+ *   inputs.bin   "ETI1", u32 count, u32 sample_bytes, then count * sample_bytes
+ *   outputs.bin  "ETO1", u32 count, u32 sample_bytes, u32 flags (bit 0: instruction counts
+ *                valid), u32 counter_overhead, then per sample: u32 instructions, sample bytes
+ * The exit status says what went wrong (see enum below; mirrored in edgetrain/emulate/exchange.py).
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "et_counter.h"
+#include "et_hio.h"
+#include "model.h"
+
+#if !defined(ET_MODEL_INPUT_BYTES) || !defined(ET_MODEL_OUTPUT_BYTES)
+#error "model.h must define ET_MODEL_INPUT_BYTES and ET_MODEL_OUTPUT_BYTES"
+#endif
+
+enum et_harness_status {
+    ET_HARNESS_OK = 0,
+    ET_HARNESS_NO_INPUT = 2,
+    ET_HARNESS_BAD_HEADER = 3,
+    ET_HARNESS_SIZE_MISMATCH = 4,
+    ET_HARNESS_SHORT_READ = 5,
+    ET_HARNESS_NO_OUTPUT = 6,
+    ET_HARNESS_WRITE_FAILED = 7,
+    ET_HARNESS_MODEL_FAILED = 8,
+    ET_HARNESS_COUNTER_STUCK = 9
+};
+
+#define ET_FLAG_COUNTS 1u
+#define ET_HEADER_IN_BYTES 12u
+#define ET_HEADER_OUT_BYTES 20u
+
+/* Unions give the sample buffers the strictest alignment a model tensor may need. */
+typedef union {
+    unsigned char bytes[ET_MODEL_INPUT_BYTES];
+    double align_double;
+    uint64_t align_u64;
+    void *align_ptr;
+} et_input_buffer;
+
+typedef union {
+    unsigned char bytes[4u + ET_MODEL_OUTPUT_BYTES];
+    double align_double;
+    uint64_t align_u64;
+    void *align_ptr;
+} et_record_buffer;
+
+static et_input_buffer et_input;
+/* One output record: the u32 instruction count, then the output tensor. The tensor is written by
+ * the model into its own aligned buffer and copied here, so the model sees aligned memory. */
+static et_record_buffer et_record;
+static union {
+    unsigned char bytes[ET_MODEL_OUTPUT_BYTES];
+    double align_double;
+    uint64_t align_u64;
+    void *align_ptr;
+} et_output;
+
+static void et_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v & 0xFFu);
+    p[1] = (unsigned char)((v >> 8) & 0xFFu);
+    p[2] = (unsigned char)((v >> 16) & 0xFFu);
+    p[3] = (unsigned char)((v >> 24) & 0xFFu);
+}
+
+static uint32_t et_get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static void et_fail(int status, const char *what)
+{
+    et_hio_message("edgetrain harness: ");
+    et_hio_message(what);
+    et_hio_message("\n");
+    et_hio_exit(status);
+}
+
+static int et_read_exact(et_hio_file file, void *buf, size_t len)
+{
+    return et_hio_read(file, buf, len) == len;
+}
+
+int main(void)
+{
+    unsigned char header[ET_HEADER_OUT_BYTES];
+    et_hio_file in_file;
+    et_hio_file out_file;
+    uint32_t count;
+    uint32_t i;
+    uint32_t overhead = 0u;
+    int have_counter;
+
+    in_file = et_hio_open("inputs.bin", 0);
+    if (in_file < 0) {
+        et_fail(ET_HARNESS_NO_INPUT, "cannot open inputs.bin");
+    }
+    if (!et_read_exact(in_file, header, ET_HEADER_IN_BYTES) || header[0] != 'E' ||
+        header[1] != 'T' || header[2] != 'I' || header[3] != '1') {
+        et_fail(ET_HARNESS_BAD_HEADER, "inputs.bin has no ETI1 header");
+    }
+    count = et_get_u32(header + 4);
+    if (et_get_u32(header + 8) != (uint32_t)ET_MODEL_INPUT_BYTES) {
+        et_fail(ET_HARNESS_SIZE_MISMATCH, "input sample size differs from ET_MODEL_INPUT_BYTES");
+    }
+
+    out_file = et_hio_open("outputs.bin", 1);
+    if (out_file < 0) {
+        et_fail(ET_HARNESS_NO_OUTPUT, "cannot open outputs.bin");
+    }
+
+    have_counter = et_counter_start();
+    if (have_counter) {
+        /* Two back-to-back reads measure the cost of reading the counter itself; it is
+         * subtracted so a count covers only the call to et_model_infer (argument set-up,
+         * call, body, return). */
+        uint32_t a = et_counter_read();
+        uint32_t b = et_counter_read();
+        overhead = et_counter_elapsed(a, b);
+        if (overhead == 0u) {
+            et_fail(ET_HARNESS_COUNTER_STUCK, "instruction counter does not advance");
+        }
+    }
+
+    header[0] = 'E';
+    header[1] = 'T';
+    header[2] = 'O';
+    header[3] = '1';
+    et_put_u32(header + 4, count);
+    et_put_u32(header + 8, (uint32_t)ET_MODEL_OUTPUT_BYTES);
+    et_put_u32(header + 12, have_counter ? ET_FLAG_COUNTS : 0u);
+    et_put_u32(header + 16, overhead);
+    if (et_hio_write(out_file, header, ET_HEADER_OUT_BYTES) != 0) {
+        et_fail(ET_HARNESS_WRITE_FAILED, "cannot write outputs.bin");
+    }
+
+    for (i = 0u; i < count; ++i) {
+        uint32_t start;
+        uint32_t end;
+        int status;
+        size_t k;
+
+        if (!et_read_exact(in_file, et_input.bytes, ET_MODEL_INPUT_BYTES)) {
+            et_fail(ET_HARNESS_SHORT_READ, "inputs.bin ends before its sample count");
+        }
+        /* Poison the output so a model that leaves bytes unwritten is caught by comparison. */
+        for (k = 0u; k < (size_t)ET_MODEL_OUTPUT_BYTES; ++k) {
+            et_output.bytes[k] = 0xA5u;
+        }
+
+        start = et_counter_read();
+        status = (int)et_model_infer(et_input.bytes, et_output.bytes);
+        end = et_counter_read();
+
+        if (status != 0) {
+            et_fail(ET_HARNESS_MODEL_FAILED, "et_model_infer returned a non-zero status");
+        }
+        et_put_u32(et_record.bytes, have_counter ? et_counter_elapsed(start, end) - overhead : 0u);
+        for (k = 0u; k < (size_t)ET_MODEL_OUTPUT_BYTES; ++k) {
+            et_record.bytes[4u + k] = et_output.bytes[k];
+        }
+        if (et_hio_write(out_file, et_record.bytes, 4u + ET_MODEL_OUTPUT_BYTES) != 0) {
+            et_fail(ET_HARNESS_WRITE_FAILED, "cannot write outputs.bin");
+        }
+    }
+
+    et_hio_close(out_file);
+    et_hio_close(in_file);
+    et_hio_exit(ET_HARNESS_OK);
+}
