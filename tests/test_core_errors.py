@@ -1,0 +1,116 @@
+"""User mistakes: one clear line, a hint, exit code 2, no traceback (through the real CLI)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import edgetrain as et
+
+CONFIG = """
+name = "t"
+[data]
+source = "{source}"
+[model]
+layers = [ {layers} ]
+[train]
+epochs = 1
+"""
+GOOD_LAYERS = '{ type = "dense", units = 8, activation = "relu" }, { type = "dense", units = 3 }'
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edgetrain", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def assert_user_error(r, *needles):
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    first = r.stderr.strip().splitlines()[0]
+    assert first.startswith("error: ")
+    for n in needles:
+        assert n in first, (n, first)
+
+
+def write_config(tmp_path, source, layers=GOOD_LAYERS):
+    p = tmp_path / "c.toml"
+    p.write_text(CONFIG.format(source=source, layers=layers))
+    return p
+
+
+def test_unknown_layer_type(tmp_path):
+    cfg = write_config(tmp_path, "iris", '{ type = "dense", units = 8 }, { type = "conv9d" }')
+    r = run_cli("train", cfg, "-o", tmp_path / "m.etm")
+    assert_user_error(r, "conv9d")
+    assert "hint: known types" in r.stderr
+    assert not (tmp_path / "m.etm").exists()
+
+
+def test_nan_in_data_names_row_and_column(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 4))
+    x[17, 2] = np.nan
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 3)
+    r = run_cli("train", write_config(tmp_path, tmp_path / "d.npz"), "-o", tmp_path / "m.etm")
+    assert_user_error(r, "row 17", "column 2")
+
+
+def test_labels_out_of_range_in_eval(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 4))
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 3)
+    r = run_cli("train", write_config(tmp_path, tmp_path / "d.npz"), "-o", tmp_path / "m.etm", "--quiet")
+    assert r.returncode == 0, r.stderr
+    np.savez(tmp_path / "bad.npz", x=x, y=np.arange(40) % 5)
+    r = run_cli("eval", tmp_path / "m.etm", "--data", tmp_path / "bad.npz")
+    assert_user_error(r, "labels go up to 4", "3 outputs")
+    np.savez(tmp_path / "neg.npz", x=x, y=-(np.arange(40) % 3))
+    r = run_cli("train", write_config(tmp_path, tmp_path / "neg.npz"), "-o", tmp_path / "m2.etm")
+    assert_user_error(r, "label -1 at row 1")
+
+
+def test_wrong_input_width(tmp_path):
+    x = np.random.default_rng(0).normal(size=(40, 4))
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(40) % 3)
+    assert run_cli("train", write_config(tmp_path, tmp_path / "d.npz"), "-o", tmp_path / "m.etm").returncode == 0
+    np.savez(tmp_path / "wide.npz", x=np.zeros((5, 6)), y=np.zeros(5))
+    r = run_cli("eval", tmp_path / "m.etm", "--data", tmp_path / "wide.npz")
+    assert_user_error(r, "6 features", "trained on 4")
+
+
+def test_missing_files_and_bad_toml(tmp_path):
+    assert_user_error(run_cli("train", tmp_path / "nope.toml"), "does not exist")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    assert_user_error(run_cli("train", bad), "invalid TOML")
+    assert_user_error(run_cli("info", tmp_path / "nope.etm"), "does not exist")
+    assert_user_error(run_cli("train", write_config(tmp_path, "mnist-please")), "unknown dataset 'mnist-please'")
+
+
+def test_csv_errors_and_loading(tmp_path):
+    p = tmp_path / "d.csv"
+    p.write_text("a,b,label\n1,2,0\n3,x,1\n")
+    with pytest.raises(et.DataError, match="line 3, column 2"):
+        et.data.read_file(p)
+    p.write_text("a,b,label\n" + "".join(f"{i},{i * 2},{i % 2}\n" for i in range(20)))
+    d = et.load_data(str(p), test_size=0.25, val_size=0.0)
+    assert d.n_features == 2 and d.n_classes == 2 and len(d.train) == 15 and len(d.test) == 5
+    assert np.allclose(d.train.x.mean(axis=0), 0, atol=1e-6)
+
+
+def test_graph_validation_errors():
+    g = et.Sequential([et.Dense(4), et.Dense(2)], 3)
+    g.nodes[1].inputs = ["nowhere"]
+    with pytest.raises(et.InvalidModelError, match="reads 'nowhere'"):
+        g.validate()
+    g = et.Sequential([et.Dense(4), et.Dense(2)], 3)
+    g.params["dense2.weight"].value = np.zeros((5, 2), np.float32)
+    with pytest.raises(et.InvalidModelError, match="input width 4"):
+        g.validate()
+    g = et.Sequential([et.Dense(4)], 3)
+    g.nodes[0].op = "conv3d"
+    with pytest.raises(et.UnsupportedOpError, match="conv3d"):
+        g.validate()
+    with pytest.raises(et.DataError, match="expects"):
+        et.predict(et.Sequential([et.Dense(4)], 3), np.zeros((2, 5)))
