@@ -1,0 +1,14 @@
+/* edgetrain runtime umbrella header: portable C99, no malloc, no stdio, caller-owned buffers. */
+#ifndef ET_RUNTIME_H
+#define ET_RUNTIME_H
+
+#include "et_status.h"
+#include "et_requant.h"
+#include "et_dense.h"
+#include "et_elementwise.h"
+#include "et_reduce.h"
+
+#define ET_RUNTIME_VERSION_MAJOR 0
+#define ET_RUNTIME_VERSION_MINOR 1
+
+#endif /* ET_RUNTIME_H */
