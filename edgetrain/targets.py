@@ -15,6 +15,12 @@ from edgetrain.resources import targets_dir
 
 _EMULATOR_KINDS = ("qemu",)
 _COUNTER_KINDS = ("stm32-tim",)
+_TABLE_KEYS = {
+    "memory": {"flash_bytes", "ram_bytes", "stack_bytes"},
+    "link": {"script", "startup"},
+    "emulator": {"kind", "machine", "extra_args"},
+    "instruction_counter": {"kind", "base", "bits", "rcc_enable_register", "rcc_enable_mask"},
+}
 _TOP_KEYS = {
     "description", "cpu", "fpu", "compiler", "cflags", "ldflags",
     "memory", "link", "emulator", "instruction_counter",
@@ -141,8 +147,14 @@ def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
 
     def table(key: str) -> dict[str, Any] | None:
         value = raw.get(key)
-        if value is not None and not isinstance(value, dict):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
             raise ConfigError(f"{where}: [{key}] must be a table")
+        # A misspelt optional key would otherwise be ignored without a word.
+        unknown_keys = set(value) - _TABLE_KEYS[key]
+        if unknown_keys:
+            raise ConfigError(f"{where}: unknown key(s) in [{key}]: {', '.join(sorted(unknown_keys))}")
         return value
 
     base_dir = path.parent

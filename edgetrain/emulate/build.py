@@ -200,10 +200,14 @@ def _run_tool(cmd: list[str], *, what: str, tool: str) -> str:
     return proc.stdout
 
 
+_ERROR_TAG = re.compile(r"(\berror:|undefined reference|cannot find|will not fit|overflowed by|edgetrain:)")
+
+
 def first_error_line(log: str) -> str:
     """The compiler's (or linker's) first error line, else its first non-empty line."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     for line in lines:
-        if "error" in line.lower() or "undefined reference" in line:
+        # Match the diagnostic tag, not the word: paths and names may contain "error".
+        if _ERROR_TAG.search(line):
             return line
     return lines[0] if lines else "(no output)"
