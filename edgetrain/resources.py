@@ -5,11 +5,14 @@ Two layouts must work:
 
 * a checkout (including an editable install): both are top-level directories of the repository,
   next to the ``edgetrain`` package;
-* an installed wheel: ``pyproject.toml`` maps them into the package as ``edgetrain/_firmware``
-  and ``edgetrain/_targets`` (package data), because a wheel cannot install files outside
-  site-packages' package directories in a way we could find again.
+* an installed wheel: they ship as package data ``edgetrain/_firmware`` and
+  ``edgetrain/_targets``. In the repository those two names are symlinks to the top-level
+  directories; setuptools' package discovery follows them and ``pyproject.toml`` lists the file
+  patterns, so the wheel holds real copies.
 
-The packaged copy wins when present, so an installed wheel never picks up a stray checkout.
+The in-package path is tried first (in a checkout it is the symlink, i.e. the same files); the
+top-level directories are the fallback for a checkout whose symlinks were not created (e.g. git
+on Windows without symlink support).
 """
 from __future__ import annotations
 

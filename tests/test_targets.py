@@ -144,3 +144,15 @@ def test_resource_dirs_hold_runtime_and_targets() -> None:
     assert harness_dir().parent.parent == firmware_dir()
     assert (targets_dir() / "stm32f405.toml").is_file()
     assert (targets_dir() / "startup" / "cortexm_startup.c").is_file()
+
+
+def test_package_data_links_point_at_the_top_level_directories() -> None:
+    # The wheel ships firmware_export/ and targets/ through these symlinks (see pyproject.toml).
+    package = Path(__file__).resolve().parent.parent / "edgetrain"
+    repo = package.parent
+    if not (repo / "pyproject.toml").is_file():
+        pytest.skip("not a checkout")
+    assert (package / "_firmware").resolve() == (repo / "firmware_export").resolve()
+    assert (package / "_targets").resolve() == (repo / "targets").resolve()
+    pyproject = (repo / "pyproject.toml").read_text()
+    assert '"edgetrain._firmware"' in pyproject and '"edgetrain._targets"' in pyproject
