@@ -131,6 +131,18 @@ def test_instruction_counts_are_positive_and_deterministic(
     np.testing.assert_array_equal(counts, second.instructions_per_inference)
 
 
+def test_production_build_fuses_multiply_adds(arm_cc: str, qemu: str) -> None:
+    # -std=c99 alone means -ffp-contract=off in gcc; production builds must opt in to VFMA.
+    x = float_inputs(4)
+    parity = emulate("stm32f405", FLOAT_MODEL, x, np.float32, parity=True, timeout=30)
+    fused = emulate("stm32f405", FLOAT_MODEL, x, np.float32, parity=False, timeout=30)
+    assert any("-ffp-contract=fast" in cmd for cmd in fused.commands)
+    assert parity.instructions_per_inference is not None
+    assert fused.instructions_per_inference is not None
+    assert (fused.instructions_per_inference < parity.instructions_per_inference).all()
+    np.testing.assert_allclose(fused.outputs, float_reference(x), rtol=1e-5, atol=1e-5)
+
+
 def test_mps2_reports_no_instruction_counts(arm_cc: str, qemu: str) -> None:
     result = emulate("mps2-an386", FLOAT_MODEL, float_inputs(2), np.float32, timeout=30)
     assert result.instructions_per_inference is None
