@@ -10,6 +10,17 @@
 #include "et_dense_check.h"
 #include "et_requant.h"
 
+/* Per-call constants, gathered once so the per-output code keeps them in registers. */
+typedef struct {
+    int32_t n_in;
+    int32_t n_vec;       /* inputs handled by the vector loop (multiple of 4 on DSP cores) */
+    int32_t off;         /* input offset applied in the loop (0 when eff_bias is used) */
+    int32_t out_offset;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t ch_step;     /* 1 per channel, 0 per tensor */
+} et_s8_ctx;
+
 #if defined(__ARM_FEATURE_DSP)
 /* The inner loops are inline assembly: gcc 12 neither folds the rotate into SXTB16 nor keeps the
  * 14 live values of the 4-row loop in registers, which costs ~40% more instructions per MAC.
@@ -36,46 +47,55 @@
     ET_ROW_STEP("ldr     %[t], [%[w2], %[n]]", "%[a3]")   \
     ET_ROW_STEP("ldr     %[t], [%[w2]], #4", "%[a2]")
 
-/* acc[r] += sum_{k < n4} (x[k] + off) * w_r[k], rows w_r = w0 + r * n; n4 is a multiple of 4. */
-/* noinline: the loop needs 14 registers, which only a fresh frame can give it. */
-__attribute__((noinline)) static void et_dot_4rows(const int8_t *x, const int8_t *w0, int32_t n,
-                                                   int32_t n4, int32_t off,
-                         int32_t acc[4])
-{
-    const int32_t off2 = (int32_t)(((uint32_t)(uint16_t)off << 16) | (uint16_t)off);
-    const int8_t *w2 = w0 + 2 * n;
-    const int8_t *const end8 = x + (n4 & ~(int32_t)7);
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t a2 = acc[2];
-    int32_t a3 = acc[3];
-    int32_t xe;
-    int32_t xo;
-    int32_t t;
-    int32_t u;
-    if (x != end8) {
-        __asm__ volatile("1:\n\t" ET_4ROW_STEP ET_4ROW_STEP
-                         "cmp     %[x], %[end]\n\t"
-                         "bne     1b\n\t"
-                         : [x] "+r"(x), [w0] "+r"(w0), [w2] "+r"(w2), [a0] "+r"(a0),
-                           [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe),
-                           [xo] "=&r"(xo), [t] "=&r"(t), [u] "=&r"(u)
-                         : [n] "r"(n), [end] "r"(end8), [off] "r"(off2)
-                         : "cc", "memory");
-    }
-    if (n4 & 4) {
-        __asm__ volatile(ET_4ROW_STEP
-                         : [x] "+r"(x), [w0] "+r"(w0), [w2] "+r"(w2), [a0] "+r"(a0),
-                           [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [xe] "=&r"(xe),
-                           [xo] "=&r"(xo), [t] "=&r"(t), [u] "=&r"(u)
-                         : [n] "r"(n), [off] "r"(off2)
-                         : "memory");
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
+/* a[r] += sum_{k < n4} (x[k] + off) * w_r[k], rows w_r = w0 + r * n; n4 is a multiple of 4. */
+#define ET_DOT4(X, W0, N, N4, OFF, A0, A1, A2, A3)                                                 \
+    do {                                                                                          \
+        const int32_t off2_ = (int32_t)(((uint32_t)(uint16_t)(OFF) << 16) | (uint16_t)(OFF));     \
+        const int8_t *w2_ = (W0) + 2 * (N);                                                       \
+        const int8_t *const end32_ = (X) + ((N4) & ~(int32_t)31);                                 \
+        int32_t xe_;                                                                              \
+        int32_t xo_;                                                                              \
+        int32_t t_;                                                                               \
+        int32_t u_;                                                                               \
+        /* 32 inputs per iteration keep the loop branch near 1% of the instructions. */          \
+        if ((X) != end32_) {                                                                      \
+            __asm__ volatile("1:\n\t" ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP         \
+                             ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP                  \
+                             "cmp     %[x], %[end]\n\t"                                           \
+                             "bne     1b\n\t"                                                     \
+                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
+                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
+                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
+                             : [n] "r"(N), [end] "r"(end32_), [off] "r"(off2_)                    \
+                             : "cc", "memory");                                                   \
+        }                                                                                         \
+        if ((N4) & 28) { /* one test in the common n_in % 32 == 0 case */                         \
+            if ((N4) & 16) {                                                                         \
+            __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP                                                   \
+                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
+                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
+                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
+                             : [n] "r"(N), [off] "r"(off2_)                                       \
+                             : "memory");                                                         \
+        }                                                                                         \
+        if ((N4) & 8) {                                                                         \
+            __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP                                                   \
+                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
+                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
+                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
+                             : [n] "r"(N), [off] "r"(off2_)                                       \
+                             : "memory");                                                         \
+        }                                                                                         \
+        if ((N4) & 4) {                                                                         \
+            __asm__ volatile(ET_4ROW_STEP                                                   \
+                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
+                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
+                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
+                             : [n] "r"(N), [off] "r"(off2_)                                       \
+                             : "memory");                                                         \
+        }                                                                                         \
+        }                                                                                         \
+    } while (0)
 
 static int32_t et_dot_1row(const int8_t *x, const int8_t *w, int32_t n4, int32_t off, int32_t acc)
 {
@@ -98,29 +118,17 @@ static int32_t et_dot_1row(const int8_t *x, const int8_t *w, int32_t n4, int32_t
 }
 #define ET_VEC_LEN(n) ((n) & ~(int32_t)3)
 #else
-static void et_dot_4rows(const int8_t *x, const int8_t *w0, int32_t n_in, int32_t n,
-                         int32_t off, int32_t acc[4])
-{
-    const int8_t *w1 = w0 + n_in;
-    const int8_t *w2 = w1 + n_in;
-    const int8_t *w3 = w2 + n_in;
-    int32_t k;
-    int32_t a0 = acc[0];
-    int32_t a1 = acc[1];
-    int32_t a2 = acc[2];
-    int32_t a3 = acc[3];
-    for (k = 0; k < n; ++k) {
-        const int32_t xv = (int32_t)x[k] + off;
-        a0 += xv * (int32_t)w0[k];
-        a1 += xv * (int32_t)w1[k];
-        a2 += xv * (int32_t)w2[k];
-        a3 += xv * (int32_t)w3[k];
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-}
+#define ET_DOT4(x, w0, n, n4, off, a0, a1, a2, a3)                                                 \
+    do {                                                                                          \
+        int32_t k_;                                                                               \
+        for (k_ = 0; k_ < (n4); ++k_) {                                                           \
+            const int32_t xv_ = (int32_t)(x)[k_] + (off);                                         \
+            (a0) += xv_ * (int32_t)(w0)[k_];                                                      \
+            (a1) += xv_ * (int32_t)(w0)[(n) + k_];                                                \
+            (a2) += xv_ * (int32_t)(w0)[2 * (n) + k_];                                            \
+            (a3) += xv_ * (int32_t)(w0)[3 * (n) + k_];                                            \
+        }                                                                                         \
+    } while (0)
 
 static int32_t et_dot_1row(const int8_t *x, const int8_t *w, int32_t n, int32_t off, int32_t acc)
 {
@@ -144,48 +152,96 @@ static int32_t et_dot_tail(const int8_t *x, const int8_t *w, int32_t from, int32
     return acc;
 }
 
-static inline int8_t et_requant_out(const et_dense_s8_params *p, int32_t o, int32_t acc)
+static inline int8_t et_requant_s8(int32_t acc, int32_t multiplier, int32_t shift,
+                                   int32_t out_offset, int32_t act_min, int32_t act_max)
 {
-    const int32_t c = p->per_channel ? o : 0;
-    const int32_t v = et_mbqm(acc, p->multipliers[c], p->shifts[c]) + p->output_offset;
-    return (int8_t)et_clamp_i32(v, p->act_min, p->act_max);
+    return (int8_t)et_clamp_i32(et_mbqm(acc, multiplier, shift) + out_offset, act_min, act_max);
+}
+
+/* Four outputs y[0..3] from rows w[0..3][n_in]. A function of its own (not inlined) so the 14
+ * registers of the inner loop are free and the requantization does not spill. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void et_block4(const et_s8_ctx *c, const int8_t *x, const int8_t *w, const int32_t *init,
+                      const int32_t *mult, const int32_t *shift, int8_t *y)
+{
+    const int32_t n_in = c->n_in;
+    const int32_t n_vec = c->n_vec;
+    const int32_t off = c->off;
+    const int8_t *xp = x;
+    const int8_t *wp = w;
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t a2 = 0;
+    int32_t a3 = 0;
+    int32_t out_offset;
+    int32_t lo;
+    int32_t hi;
+    int32_t step;
+    if (init != 0) {
+        a0 = init[0];
+        a1 = init[1];
+        a2 = init[2];
+        a3 = init[3];
+    }
+    ET_DOT4(xp, wp, n_in, n_vec, off, a0, a1, a2, a3);
+    if (n_vec < n_in) {
+        a0 = et_dot_tail(x, w, n_vec, n_in, off, a0);
+        a1 = et_dot_tail(x, w + n_in, n_vec, n_in, off, a1);
+        a2 = et_dot_tail(x, w + 2 * n_in, n_vec, n_in, off, a2);
+        a3 = et_dot_tail(x, w + 3 * n_in, n_vec, n_in, off, a3);
+    }
+    out_offset = c->out_offset;
+    lo = c->act_min;
+    hi = c->act_max;
+    step = c->ch_step;
+    y[0] = et_requant_s8(a0, mult[0], shift[0], out_offset, lo, hi);
+    y[1] = et_requant_s8(a1, mult[step], shift[step], out_offset, lo, hi);
+    y[2] = et_requant_s8(a2, mult[2 * step], shift[2 * step], out_offset, lo, hi);
+    y[3] = et_requant_s8(a3, mult[3 * step], shift[3 * step], out_offset, lo, hi);
 }
 
 et_status et_dense_s8(const et_dense_s8_params *p, const int8_t *input, const int8_t *weights,
                       const int32_t *bias, int8_t *output)
 {
     int32_t b;
+    et_s8_ctx c;
+    const int32_t *acc_init;
     const et_status st = et_dense_s8_check(p, input, weights, output);
-    const int32_t n_in = p->n_in;
-    const int32_t n_vec = ET_VEC_LEN(p->n_in);
-    /* With an effective bias the input offset is already folded into it. */
-    const int32_t off = p->eff_bias != 0 ? 0 : p->input_offset;
     if (st != ET_OK) {
         return st;
     }
+    c.n_in = p->n_in;
+    c.n_vec = ET_VEC_LEN(p->n_in);
+    /* With an effective bias the input offset is already folded in, so the loops skip it. */
+    c.off = p->eff_bias != 0 ? 0 : p->input_offset;
+    c.out_offset = p->output_offset;
+    c.act_min = p->act_min;
+    c.act_max = p->act_max;
+    c.ch_step = p->per_channel ? 1 : 0;
+    acc_init = p->eff_bias != 0 ? p->eff_bias : bias;
     for (b = 0; b < p->batch; ++b) {
-        const int8_t *x = input + (int32_t)(b * n_in);
+        const int8_t *x = input + (int32_t)(b * c.n_in);
         int8_t *y = output + (int32_t)(b * p->n_out);
+        const int8_t *w = weights;
+        const int32_t *mult = p->multipliers;
+        const int32_t *shift = p->shifts;
         int32_t o = 0;
         for (; o + 4 <= p->n_out; o += 4) {
-            const int8_t *w = weights + (int32_t)(o * n_in);
-            int32_t acc[4];
-            int32_t r;
-            for (r = 0; r < 4; ++r) {
-                acc[r] = p->eff_bias != 0 ? p->eff_bias[o + r] : (bias != 0 ? bias[o + r] : 0);
-            }
-            et_dot_4rows(x, w, n_in, n_vec, off, acc);
-            for (r = 0; r < 4; ++r) {
-                acc[r] = et_dot_tail(x, w + r * n_in, n_vec, n_in, off, acc[r]);
-                y[o + r] = et_requant_out(p, o + r, acc[r]);
-            }
+            et_block4(&c, x, w, acc_init != 0 ? acc_init + o : 0, mult, shift, y + o);
+            mult += 4 * c.ch_step;
+            shift += 4 * c.ch_step;
+            w += 4 * c.n_in;
         }
         for (; o < p->n_out; ++o) {
-            const int8_t *w = weights + (int32_t)(o * n_in);
-            int32_t acc = p->eff_bias != 0 ? p->eff_bias[o] : (bias != 0 ? bias[o] : 0);
-            acc = et_dot_1row(x, w, n_vec, off, acc);
-            acc = et_dot_tail(x, w, n_vec, n_in, off, acc);
-            y[o] = et_requant_out(p, o, acc);
+            int32_t acc = acc_init != 0 ? acc_init[o] : 0;
+            acc = et_dot_1row(x, w, c.n_vec, c.off, acc);
+            acc = et_dot_tail(x, w, c.n_vec, c.n_in, c.off, acc);
+            y[o] = et_requant_s8(acc, *mult, *shift, c.out_offset, c.act_min, c.act_max);
+            mult += c.ch_step;
+            shift += c.ch_step;
+            w += c.n_in;
         }
     }
     return ET_OK;
