@@ -27,6 +27,8 @@ INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 #: TFLite's fixed left shift applied to both int8 add inputs before rescaling.
 ADD_LEFT_SHIFT = 20
+#: Smallest activation scale choose_qparams_asymmetric returns (narrower ranges are widened).
+MIN_SCALE = 1e-9
 
 Int64Array = NDArray[np.int64]
 
@@ -141,7 +143,8 @@ def choose_qparams_asymmetric(rmin: float, rmax: float, bits: int = 8) -> tuple[
     lo, hi = min(float(rmin), 0.0), max(float(rmax), 0.0)
     if hi == lo:  # all zeros: any scale represents it; 1.0 keeps later divisions finite
         return 1.0, 0
-    scale = (hi - lo) / (qmax - qmin)
+    # Floor the scale so it stays a normal float32 and requantization multipliers stay in range.
+    scale = max((hi - lo) / (qmax - qmin), MIN_SCALE)
     zero_point = int(np.clip(round(qmin - lo / scale), qmin, qmax))
     return scale, zero_point
 
@@ -216,16 +219,14 @@ def activation_range(
     raise ValueError(f"unknown fused activation {activation!r}")
 
 
-def effective_bias(
-    bias_q: ArrayLike | None, w_q: ArrayLike, input_zero_point: int
-) -> NDArray[np.int32]:
+def effective_bias(bias_q: ArrayLike | None, w_q: ArrayLike, in_zp: int) -> NDArray[np.int32]:
     """``bias + input_offset * sum_k W[o][k]`` (input_offset = -zero point) for ``eff_bias``.
 
     Lets the fast C kernel skip the input offset in its inner loop.
     """
     w = np.asarray(w_q, dtype=np.int64)
     b = np.zeros(w.shape[0], np.int64) if bias_q is None else np.asarray(bias_q, np.int64)
-    eff = b - int(input_zero_point) * w.sum(axis=1)
+    eff = b - int(in_zp) * w.sum(axis=1)
     _check_int32(eff, "effective bias")
     return eff.astype(np.int32)
 
