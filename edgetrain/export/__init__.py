@@ -1,0 +1,1 @@
+"""Exporters: every backend reads the one `Graph` (ONNX in `export.onnx`; C firmware in `export.c`)."""
