@@ -114,3 +114,14 @@ def test_graph_validation_errors():
         g.validate()
     with pytest.raises(et.DataError, match="expects"):
         et.predict(et.Sequential([et.Dense(4)], 3), np.zeros((2, 5)))
+
+
+def test_targets_command_lists_boards():
+    import json as _json
+
+    r = run_cli("targets", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {t["name"]: t for t in _json.loads(r.stdout)}
+    assert {"host", "stm32f405", "stm32f205", "mps2-an386", "stm32f746"} <= set(rows)
+    assert rows["stm32f405"]["ram_bytes"] == 128 * 1024
+    assert rows["stm32f746"]["runs_here"] is False

@@ -8,7 +8,10 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
+# Piped output (logs, CI, tests) would otherwise be squeezed to 80 columns.
 console = Console()
+if not console.is_terminal:
+    console = Console(width=140)
 err_console = Console(stderr=True)
 
 
