@@ -69,32 +69,32 @@ typedef struct {
                              : [n] "r"(N), [end] "r"(end32_), [off] "r"(off2_)                    \
                              : "cc", "memory");                                                   \
         }                                                                                         \
-        if ((N4) & 28) { /* one test in the common n_in % 32 == 0 case */                         \
-            if ((N4) & 16) {                                                                         \
-            __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP                                                   \
-                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
-                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
-                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
-                             : [n] "r"(N), [off] "r"(off2_)                                       \
-                             : "memory");                                                         \
-        }                                                                                         \
-        if ((N4) & 8) {                                                                         \
-            __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP                                                   \
-                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
-                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
-                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
-                             : [n] "r"(N), [off] "r"(off2_)                                       \
-                             : "memory");                                                         \
-        }                                                                                         \
-        if ((N4) & 4) {                                                                         \
-            __asm__ volatile(ET_4ROW_STEP                                                   \
-                             : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),         \
-                               [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),      \
-                               [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                      \
-                             : [n] "r"(N), [off] "r"(off2_)                                       \
-                             : "memory");                                                         \
-        }                                                                                         \
-        }                                                                                         \
+        if ((N4) & 28) { /* one test in the common n_in % 32 == 0 case */                          \
+            if ((N4) & 16) {                                                                       \
+                __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP ET_4ROW_STEP               \
+                                 : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),      \
+                                   [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),   \
+                                   [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                   \
+                                 : [n] "r"(N), [off] "r"(off2_)                                    \
+                                 : "memory");                                                      \
+            }                                                                                      \
+            if ((N4) & 8) {                                                                        \
+                __asm__ volatile(ET_4ROW_STEP ET_4ROW_STEP                                         \
+                                 : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),      \
+                                   [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),   \
+                                   [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                   \
+                                 : [n] "r"(N), [off] "r"(off2_)                                    \
+                                 : "memory");                                                      \
+            }                                                                                      \
+            if ((N4) & 4) {                                                                        \
+                __asm__ volatile(ET_4ROW_STEP                                                      \
+                                 : [x] "+r"(X), [w0] "+r"(W0), [w2] "+r"(w2_), [a0] "+r"(A0),      \
+                                   [a1] "+r"(A1), [a2] "+r"(A2), [a3] "+r"(A3), [xe] "=&r"(xe_),   \
+                                   [xo] "=&r"(xo_), [t] "=&r"(t_), [u] "=&r"(u_)                   \
+                                 : [n] "r"(N), [off] "r"(off2_)                                    \
+                                 : "memory");                                                      \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static int32_t et_dot_1row(const int8_t *x, const int8_t *w, int32_t n4, int32_t off, int32_t acc)
