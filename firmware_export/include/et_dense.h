@@ -61,7 +61,9 @@ typedef struct {
 et_status et_dense_s8_ref(const et_dense_s8_params *params, const int8_t *input,
                           const int8_t *weights, const int32_t *bias, int8_t *output);
 /* Four output rows per pass sharing input loads; SMLAD on packed int8 pairs when
- * __ARM_FEATURE_DSP is defined (ET_DENSE_S8_USES_DSP is then 1). Bit-exact with the reference. */
+ * __ARM_FEATURE_DSP is defined (ET_DENSE_S8_USES_DSP is then 1). Bit-exact with the reference.
+ * Buffers may have any alignment: the DSP path uses unaligned word loads, which Cortex-M4/M7 allow
+ * unless SCB->CCR.UNALIGN_TRP is set (it is clear after reset). */
 et_status et_dense_s8(const et_dense_s8_params *params, const int8_t *input,
                       const int8_t *weights, const int32_t *bias, int8_t *output);
 
