@@ -15,8 +15,9 @@ from .app import cli
 # Command modules: each attaches its commands to `cli` (or a sub-group) when imported.
 from . import commands_core  # noqa: E402,F401
 from . import commands_targets  # noqa: E402,F401
+from . import commands_onnx  # noqa: E402,F401
 
-COMMAND_MODULES = ["commands_core"]
+COMMAND_MODULES = ["commands_core", "commands_onnx"]
 
 
 def main(argv: list[str] | None = None) -> None:

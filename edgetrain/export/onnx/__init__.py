@@ -9,9 +9,12 @@
 """
 from __future__ import annotations
 
+from .bundle import export_onnx
 from .common import IR_VERSION, OPSET
 from .inference import build_inference_model, export_inference
+from .ort_training import OrtTrainResult, export_ort_artifacts, load_ort_training, ort_train
 from .train_step import TrainStep, build_train_step, export_train_step
 
-__all__ = ["IR_VERSION", "OPSET", "TrainStep", "build_inference_model", "build_train_step", "export_inference",
-           "export_train_step"]
+__all__ = ["IR_VERSION", "OPSET", "OrtTrainResult", "TrainStep", "build_inference_model", "build_train_step",
+           "export_inference", "export_onnx", "export_ort_artifacts", "export_train_step", "load_ort_training",
+           "ort_train"]

@@ -100,6 +100,23 @@ def frozen_value(p: Param) -> np.ndarray:
     return np.asarray(p.effective(), dtype=np.float32)
 
 
+def mask_tensor(b: OnnxBuilder, p: Param) -> str:
+    """The parameter's mask as a float 0/1 constant named ``<param>.mask`` (created once)."""
+    name = f"{p.name}.mask"
+    return name if name in b._names else b.const(name, p.mask.astype(np.float32), exact_name=True)
+
+
+def effective_tensor(b: OnnxBuilder, p: Param, store: str) -> str:
+    """The forward's view of a trained storage, like `Param.effective()`: codebook lookup, then mask."""
+    w = store
+    if p.codebook is not None:
+        idx = b.const(f"{p.name}.indices", np.asarray(p.indices, np.int64), np.int64, exact_name=True)
+        w = b.op("Gather", [w, idx], f"{p.name}.lookup", axis=0)
+    if p.mask is not None:
+        w = b.op("Mul", [w, mask_tensor(b, p)], f"{p.name}.effective")
+    return w
+
+
 def check_exportable(graph: Graph) -> None:
     from .emitters import EMITTERS
     from ...errors import UnsupportedOpError

@@ -19,7 +19,8 @@ from ...engine.optim import SGD, Adam, Optimizer, make_optimizer
 from ...errors import ConfigError, ExportError
 from ...graph import Graph, Param
 from ...ops.base import IN0, IN1, OUT
-from .common import BATCH, OnnxBuilder, check_exportable, frozen_value, make_model, value_info
+from .common import BATCH, OnnxBuilder, check_exportable, effective_tensor as _effective, frozen_value, make_model, \
+    mask_tensor as _mask, value_info
 from .emitters import EMITTERS
 
 LOSSES = ("cross_entropy", "mse")
@@ -149,22 +150,6 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     model = make_model(b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see "
                        "docs/onnx_train_step.md")
     return TrainStep(model, initial, trainable, state_names)
-
-
-def _effective(b: OnnxBuilder, p: Param, store: str) -> str:
-    """The forward's view of a trained storage, like `Param.effective()`: codebook lookup, then mask."""
-    w = store
-    if p.codebook is not None:
-        idx = b.const(f"{p.name}.indices", np.asarray(p.indices, np.int64), np.int64, exact_name=True)
-        w = b.op("Gather", [w, idx], f"{p.name}.lookup", axis=0)
-    if p.mask is not None:
-        w = b.op("Mul", [w, _mask(b, p)], f"{p.name}.effective")
-    return w
-
-
-def _mask(b: OnnxBuilder, p: Param) -> str:
-    name = f"{p.name}.mask"
-    return name if name in b._names else b.const(name, p.mask.astype(np.float32), exact_name=True)
 
 
 def _grad_to_storage(b: OnnxBuilder, p: Param, g: str) -> str:

@@ -1,0 +1,103 @@
+"""`edgetrain export onnx`, `edgetrain import onnx` and `edgetrain ort-train`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..errors import ConfigError
+from ..formats.modelfile import load_model, save_model
+from .app import cli, export_group, import_group
+from .output import emit_json, table
+
+
+@export_group.command("onnx")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory to write.")
+@click.option("--train-step", is_flag=True, help="Also write train_step.onnx (standard ops) + its initial state.")
+@click.option("--ort-artifacts", is_flag=True, help="Also write ONNX Runtime training artifacts into DIR/ort.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
+              help="Optimizer of the train-step graph.")
+@click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (train step).")
+@click.option("--weight-decay", type=float, default=0.0, show_default=True, help="Weight decay (train step, AdamW).")
+@click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train step).")
+@click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam beta2 (train step).")
+@click.option("--eps", type=float, default=1e-8, show_default=True, help="Adam epsilon (train step).")
+@click.option("--loss", type=click.Choice(["cross_entropy", "mse"]), default="cross_entropy", show_default=True)
+@click.option("--ort-optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
+              help="Optimizer of the ORT artifacts.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bool, optimizer: str, momentum: float,
+                    weight_decay: float, beta1: float, beta2: float, eps: float, loss: str, ort_optimizer: str,
+                    as_json: bool) -> None:
+    """Export MODEL as ONNX (model.onnx; optionally a train step and ORT training artifacts)."""
+    from ..export.onnx import export_onnx
+
+    graph = load_model(model)
+    options = ({"lr": 0.01, "momentum": momentum, "weight_decay": weight_decay} if optimizer == "sgd" else
+               {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
+    summary = export_onnx(graph, output, train_step=train_step, ort_artifacts=ort_artifacts, optimizer=optimizer,
+                          optimizer_options=options, loss=loss, ort_optimizer=ort_optimizer)
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [["files", ", ".join(summary["files"])], ["opset / IR", f"{summary['opset']} / {summary['ir_version']}"],
+            ["bytes", summary["bytes"]]]
+    if "train_step" in summary:
+        rows.append(["train step", f"{optimizer}, {loss}, {len(summary['train_step']['trainable'])} trainable"])
+    if "ort" in summary:
+        rows.append(["ORT artifacts", f"{ort_optimizer}, {loss}, {len(summary['ort']['trainable'])} trainable"])
+    table(f"exported {model} -> {output}", ["item", "value"], rows)
+
+
+@import_group.command("onnx")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file (.etm) to write.")
+@click.option("--name", help="Model name (default: the ONNX graph name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> None:
+    """Convert an ONNX FILE into an edgetrain model."""
+    from ..export.onnx.importer import import_onnx
+
+    graph = import_onnx(file, name=name)
+    save_model(graph, output)
+    summary = {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
+               "layers": len(graph.nodes), "params": graph.num_params()}
+    if as_json:
+        emit_json(summary)
+        return
+    table(f"imported {file}", ["item", "value"], [[k, v] for k, v in summary.items()])
+
+
+@cli.command("ort-train")
+@click.argument("artifacts", type=click.Path(file_okay=False))
+@click.option("--data", "source", required=True, help="digits[:train|val|test] (default split: train) or .npz/.csv.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+              help="Directory for model.onnx (inference), checkpoint and model.etm.")
+@click.option("--epochs", type=int, default=1, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_size: int, lr: float, seed: int,
+                  as_json: bool) -> None:
+    """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
+    from ..export.onnx.ort_training import read_manifest, ort_train
+    from .commands_core import load_eval_data
+
+    art = Path(artifacts)
+    if not art.is_dir():
+        raise ConfigError(f"artifacts directory {art} does not exist")
+    if (art / "ort").is_dir() and not (art / "edgetrain_ort.json").exists():
+        art = art / "ort"  # accept the export directory itself
+    manifest = read_manifest(art)
+    graph = load_model(art / manifest["files"]["model"])
+    name, _, split = source.partition(":")
+    x, y = load_eval_data(graph, f"{name}:{split or 'train'}" if Path(name).suffix not in (".npz", ".csv") else name)
+    res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, output=output)
+    summary = {"output": output, "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
+               "optimizer": manifest["optimizer"], "loss": manifest["loss"]}
+    if as_json:
+        emit_json(summary)
+        return
+    table(f"ort-train {artifacts}", ["metric", "value"], [[k, v] for k, v in summary.items()])
