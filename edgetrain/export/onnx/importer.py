@@ -192,7 +192,9 @@ class _Converter:
             raise InvalidModelError(
                 f"initializer {w_name!r} of {node.op_type} {label!r} has shape {tuple(weight.T.shape if transposed else weight.shape)}"
                 f"{' (transB=1)' if transposed else ''}, which does not fit an input of width {shape[0]}")
-        name = self._node_name(node)
+        # PyTorch and edgetrain name weights "<layer>.weight": reuse the layer name when there is one.
+        layer = w_name[: -len(".weight")] if w_name.endswith(".weight") else ""
+        name = self._unique(layer) if _SIMPLE.match(layer) else self._node_name(node)
         params = {"weight": Param(f"{name}.weight", weight.astype(np.float32))}
         if bias is not None:
             params["bias"] = Param(f"{name}.bias", self._bias(bias, weight.shape[1], label))
