@@ -176,3 +176,18 @@ def test_export_directory_is_atomic(tmp_path, monkeypatch, digits):
     with pytest.raises(et.ExportError):
         export_onnx(model, tmp_path / "fresh", train_step=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no half-written dir, no temp left
+
+
+def test_train_step_updates_codebook_of_clustered_weight(digits):
+    model = et.Sequential([et.Dense(32, "relu"), et.Dense(10)], input_shape=64, seed=2)
+    p = model.params["dense1.weight"]
+    p.codebook = np.linspace(p.value.min(), p.value.max(), 16).astype(np.float32)
+    p.indices = np.abs(p.value[..., None] - p.codebook).argmin(-1)
+    p.mask = np.random.default_rng(0).random(p.shape) < 0.6
+    p.apply_constraints()
+    ts = build_train_step(model, "sgd", lr=0.05, momentum=0.9)
+    assert ts.initial_state["dense1.weight"].shape == (16,)  # the codebook is what trains
+    state, loss_diff, _ = run_steps(model, ts, et.SGD(0.05, momentum=0.9), digits)
+    assert loss_diff <= TOL
+    assert np.abs(state["dense1.weight"] - p.codebook).max() <= TOL
+    assert not np.array_equal(state["dense1.weight"], ts.initial_state["dense1.weight"])
