@@ -1,0 +1,176 @@
+"""C firmware export: const arrays + a straight-line schedule of runtime calls + a memory plan.
+
+    from edgetrain.export.c import export_c
+    res = export_c(graph, "stm32f405", "out/model_c", dtype="int8", calib_x=x_train)
+    res.report.to_dict(); res.qmodel  # QuantizedModel (int8), the bit-exact numpy contract
+
+Output directory (written atomically: a temporary directory beside it, then a rename)::
+
+    model.h  model.c            et_model_infer(input, output), I/O macros, arena
+    model_data.h  model_data.c  const aligned weights / biases / multipliers
+    runtime/include/*.h  runtime/src/*.c   the runtime sources this model needs
+    edgetrain_model.mk  CMakeLists.txt     fragments for a board project
+    memory_report.json
+
+The budget is checked before anything is written: a model that does not fit the target raises
+BudgetExceededError and leaves no directory behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ...errors import ConfigError, ExportError
+from ...graph import Graph
+from ...quantize import QuantizedModel, from_graph, has_quantization, quantize_model
+from ...resources import firmware_dir
+from ...targets import Target, load_target
+from . import emit
+from .program import Program, build_program
+from .report import MemoryReport, check_budget, memory_report
+
+MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out_dir: Path
+    files: tuple[Path, ...]  # relative to out_dir
+    report: MemoryReport
+    program: Program
+    qmodel: QuantizedModel | None
+    target: Target
+
+    @property
+    def dtype(self) -> str:
+        return self.program.dtype
+
+    @property
+    def input_dtype(self) -> type:
+        return np.int8 if self.program.dtype == "int8" else np.float32
+
+    output_dtype = input_dtype
+
+    def prepare_input(self, x_float: ArrayLike) -> np.ndarray:
+        """Float samples -> the raw input the C model takes (quantized for int8)."""
+        if self.qmodel is not None:
+            return self.qmodel.quantize_input(x_float)
+        return np.ascontiguousarray(np.asarray(x_float, np.float32))
+
+
+def prepare_model(
+    graph: Graph,
+    target: Target | str,
+    dtype: Literal["f32", "int8"] = "f32",
+    calib_x: ArrayLike | None = None,
+    per_channel: bool = True,
+    *,
+    method: Literal["minmax", "percentile"] = "minmax",
+    percentile: float = 99.99,
+    qmodel: QuantizedModel | None = None,
+    force_ref: bool = False,
+) -> tuple[Program, MemoryReport, Target]:
+    """Everything export_c computes before writing: program, memory report, budget check."""
+    target = load_target(target) if isinstance(target, str) else target
+    if dtype == "int8" and qmodel is None:
+        if calib_x is not None:
+            qmodel = quantize_model(graph, calib_x, per_channel=per_channel, method=method,
+                                    percentile=percentile)
+        elif has_quantization(graph):
+            qmodel = from_graph(graph)
+        else:
+            raise ConfigError("int8 export needs calibration data (calib_x / --calib) or a model "
+                              "that already carries int8 quantization")
+    program = build_program(graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref)
+    report = memory_report(program, target)
+    check_budget(report)
+    return program, report, target
+
+
+def export_c(
+    graph: Graph,
+    target: Target | str,
+    out_dir: str | Path,
+    dtype: Literal["f32", "int8"] = "f32",
+    calib_x: ArrayLike | None = None,
+    per_channel: bool = True,
+    *,
+    method: Literal["minmax", "percentile"] = "minmax",
+    percentile: float = 99.99,
+    qmodel: QuantizedModel | None = None,
+    force_ref: bool = False,
+) -> ExportResult:
+    """Generate the model's C sources for ``target`` into ``out_dir`` (replaced if it exists).
+
+    int8 needs ``calib_x`` (float samples, standardised like the training data), or a graph
+    already quantized (``quantize_model(...).graph``, also after save/load), or ``qmodel``.
+    ``force_ref`` makes the generated code always call the reference kernels (otherwise a build
+    may choose them with ``-DET_FORCE_REF``).
+    """
+    program, report, target = prepare_model(
+        graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
+        qmodel=qmodel, force_ref=force_ref)
+    files = _render(program, report)
+    write_atomically(Path(out_dir), files)
+    return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)
+
+
+def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
+    fw = firmware_dir()
+    files: dict[Path, bytes] = {
+        Path("model.h"): emit.render_model_h(program).encode(),
+        Path("model.c"): emit.render_model_c(program).encode(),
+        Path("model_data.h"): emit.render_model_data_h(program).encode(),
+        Path("model_data.c"): emit.render_model_data_c(program).encode(),
+    }
+    for f in emit.runtime_files(program, fw):
+        sub = "include" if f.parent.name == "include" else "src"
+        files[Path("runtime") / sub / f.name] = f.read_bytes()
+    sources = ["model.c", "model_data.c"] + sorted(
+        str(p) for p in files if p.suffix == ".c" and p.parts[0] == "runtime")
+    files[Path("edgetrain_model.mk")] = emit.render_makefile(sources).encode()
+    files[Path("CMakeLists.txt")] = emit.render_cmake(sources).encode()
+    files[Path("memory_report.json")] = (json.dumps(report.to_dict(), indent=2) + "\n").encode()
+    return files
+
+
+def write_atomically(out_dir: Path, files: dict[Path, bytes]) -> None:
+    """Write into a temporary sibling directory, then rename it into place.
+
+    An existing ``out_dir`` is replaced only after the new tree is complete; on any error the
+    temporary directory is removed and ``out_dir`` is untouched.
+    """
+    out_dir = out_dir.resolve() if out_dir.exists() else Path(os.path.abspath(out_dir))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a directory")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    old: Path | None = None
+    try:
+        for rel, data in files.items():
+            dest = tmp / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old.rmdir()
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not out_dir.exists():
+            os.replace(old, out_dir)  # put the previous export back
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["ExportResult", "MemoryReport", "Program", "export_c", "prepare_model", "write_atomically"]

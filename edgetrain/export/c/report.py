@@ -1,0 +1,198 @@
+"""Memory report (per-layer flash, arena, stack, totals vs the target) and the budget check.
+
+Flash = the model's const data (exact: array and argument-struct bytes) + an estimate of the
+runtime code it links (per-kernel .text measured with arm-none-eabi-gcc 12 -O2, the larger of the
+Cortex-M3 and Cortex-M4F builds). RAM = arena (exact, from the memory plan) + the caller's input
+and output buffers + the stack. The stack estimate is the deepest call chain from
+``et_model_infer`` through the kernels it calls, using frame sizes measured with gcc's
+``-fstack-usage`` (largest of host x86-64, Cortex-M3 and Cortex-M4F), plus libm's expf for
+softmax; it excludes interrupt handlers. The RAM check reserves the larger of this estimate and
+the target's own stack reservation.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ...errors import BudgetExceededError
+from ...targets import Target
+from .program import Program
+
+# .text bytes per runtime source (arm-none-eabi-gcc 12.2 -O2, max of M3 and M4F).
+CODE_BYTES = {
+    "et_dense_s8.c": 3488, "et_dense_s8_ref.c": 480, "et_dense_f32.c": 980, "et_dense_f32_ref.c": 288,
+    "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 254,
+}
+LIBM_EXPF_BYTES = 1024  # newlib expf, linked only for softmax (rounded up)
+MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_model_infer
+# Deepest stack per kernel (bytes, -fstack-usage, max over host/M3/M4F, callees included).
+KERNEL_STACK = {
+    "et_dense_s8": 216 + 72,  # et_dense_s8 -> et_block4
+    "et_dense_s8_ref": 56, "et_dense_f32": 176, "et_dense_f32_ref": 96, "et_add_s8": 56,
+    "et_add_f32": 32, "et_relu_f32": 16, "et_relu6_f32": 16, "et_relu_s8": 32, "et_relu6_s8": 32,
+    "et_softmax_f32": 80 + 96,  # + newlib expf
+}
+INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
+SOURCE_OF = {
+    "et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
+    "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
+    "et_add_f32": "et_add.c", "et_add_s8": "et_add.c", "et_relu_f32": "et_relu.c",
+    "et_relu6_f32": "et_relu.c", "et_relu_s8": "et_relu.c", "et_relu6_s8": "et_relu.c",
+    "et_softmax_f32": "et_softmax.c",
+}
+
+
+@dataclass
+class LayerMemory:
+    layer: str
+    op: str
+    weights: int = 0
+    bias: int = 0
+    quant: int = 0  # multipliers + shifts
+    args: int = 0  # static const argument struct
+    activation: int = 0  # bytes of the tensor the layer writes
+    macs: int = 0
+
+    @property
+    def flash(self) -> int:
+        return self.weights + self.bias + self.quant + self.args
+
+
+@dataclass
+class MemoryReport:
+    model: str
+    target: str
+    dtype: str
+    layers: list[LayerMemory]
+    raw_weight_bytes: int  # parameters x element size, no padding: the floor for weight flash
+    data_bytes: int
+    code_bytes_estimate: int
+    arena_bytes: int
+    arena_lower_bound: int
+    io_bytes: int
+    stack_estimate: int
+    stack_reserved: int
+    flash_budget: int | None
+    ram_budget: int | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(layer.weights for layer in self.layers)
+
+    @property
+    def flash_bytes(self) -> int:
+        return self.data_bytes + self.code_bytes_estimate
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.arena_bytes + self.io_bytes + self.stack_reserved
+
+    @property
+    def fits(self) -> bool:
+        return not self.overshoot()
+
+    def overshoot(self) -> dict[str, int]:
+        over = {}
+        if self.flash_budget is not None and self.flash_bytes > self.flash_budget:
+            over["flash"] = self.flash_bytes - self.flash_budget
+        if self.ram_budget is not None and self.ram_bytes > self.ram_budget:
+            over["ram"] = self.ram_bytes - self.ram_budget
+        return over
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for row, layer in zip(d["layers"], self.layers):
+            row["flash"] = layer.flash
+        d.update(weight_bytes=self.weight_bytes, flash_bytes=self.flash_bytes, ram_bytes=self.ram_bytes,
+                 fits=self.fits, overshoot=self.overshoot())
+        return d
+
+    def table_rows(self) -> list[list[Any]]:
+        rows: list[list[Any]] = [[lm.layer, lm.op, lm.weights, lm.bias, lm.quant, lm.args, lm.flash,
+                                  lm.activation] for lm in self.layers]
+        rows.append(["model data", "", self.weight_bytes, sum(lm.bias for lm in self.layers),
+                     sum(lm.quant for lm in self.layers), sum(lm.args for lm in self.layers),
+                     self.data_bytes, ""])
+        return rows
+
+    TABLE_COLUMNS = ("layer", "op", "weights B", "bias B", "quant B", "args B", "flash B", "activation B")
+
+    def summary_rows(self) -> list[list[Any]]:
+        def budget(v: int | None) -> str:
+            return "-" if v is None else f"{v:,}"
+
+        return [
+            ["flash: model data", f"{self.data_bytes:,}", ""],
+            ["flash: runtime code (estimate)", f"{self.code_bytes_estimate:,}", ""],
+            ["flash total", f"{self.flash_bytes:,}", budget(self.flash_budget)],
+            ["RAM: arena (planned)", f"{self.arena_bytes:,}", f"live peak {self.arena_lower_bound:,}"],
+            ["RAM: input + output buffers", f"{self.io_bytes:,}", ""],
+            [f"RAM: stack (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}", ""],
+            ["RAM total", f"{self.ram_bytes:,}", budget(self.ram_budget)],
+        ]
+
+
+def memory_report(p: Program, target: Target) -> MemoryReport:
+    layers: dict[str, LayerMemory] = {}
+    for c in p.calls:
+        lm = layers.setdefault(c.layer, LayerMemory(c.layer, c.op, macs=p.macs.get(c.layer, 0)))
+        lm.args += c.struct_bytes
+        lm.activation = p.lowered.size(c.output) * p.elem_bytes
+    for a in p.arrays:
+        if a.condition is not None and not p.force_ref:
+            continue  # not compiled into the default build
+        lm = layers[a.layer]
+        if a.role == "weights":
+            lm.weights += a.nbytes
+        elif a.role in ("bias", "eff_bias"):
+            lm.bias += a.nbytes
+        else:
+            lm.quant += a.nbytes
+    raw = sum(
+        p.lowered.graph.params[s.node.params["weight"]].size * p.elem_bytes
+        for s in p.lowered.steps if s.kind == "dense")
+    kernels = p.kernels()
+    if p.force_ref:
+        kernels = {k for k in kernels if not (k in ("et_dense_s8", "et_dense_f32"))}
+    else:
+        kernels = {k for k in kernels if not k.endswith("_ref")}
+    sources = {"et_status.c"} | {SOURCE_OF[k] for k in kernels}
+    code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * len(p.calls)
+    if "et_softmax_f32" in kernels:
+        code += LIBM_EXPF_BYTES
+    stack = INFER_FRAME + max((KERNEL_STACK[k] for k in kernels), default=0)
+    rows = list(layers.values())
+    return MemoryReport(
+        model=p.name, target=target.name, dtype=p.dtype, layers=rows, raw_weight_bytes=raw,
+        data_bytes=sum(r.flash for r in rows), code_bytes_estimate=code,
+        arena_bytes=p.plan.arena_bytes, arena_lower_bound=p.plan.peak_live_bytes(),
+        io_bytes=p.input_bytes + p.output_bytes, stack_estimate=stack,
+        stack_reserved=max(stack, target.stack_bytes),
+        flash_budget=target.flash_bytes, ram_budget=target.ram_bytes,
+        notes=["code size and stack are estimates (see edgetrain/export/c/report.py); "
+               "data and arena bytes are exact"],
+    )
+
+
+def check_budget(report: MemoryReport) -> None:
+    """Raise BudgetExceededError naming the target, each overshoot and the largest layers."""
+    over = report.overshoot()
+    if not over:
+        return
+    parts = []
+    if "flash" in over:
+        big = sorted(report.layers, key=lambda lm: -lm.flash)[:3]
+        parts.append(f"flash needs {report.flash_bytes:,} B of {report.flash_budget:,} B "
+                     f"(over by {over['flash']:,} B); largest layers: "
+                     + ", ".join(f"{lm.layer} {lm.flash:,} B" for lm in big))
+    if "ram" in over:
+        big = sorted(report.layers, key=lambda lm: -lm.activation)[:3]
+        parts.append(f"RAM needs {report.ram_bytes:,} B of {report.ram_budget:,} B "
+                     f"(over by {over['ram']:,} B: arena {report.arena_bytes:,} B, I/O "
+                     f"{report.io_bytes:,} B, stack {report.stack_reserved:,} B); largest "
+                     "activations: " + ", ".join(f"{lm.layer} {lm.activation:,} B" for lm in big))
+    hint = ("use int8 (--dtype int8), narrower layers, or a bigger target"
+            if report.dtype == "f32" else "use narrower layers or a bigger target")
+    raise BudgetExceededError(f"model {report.model!r} does not fit {report.target}: " + "; ".join(parts),
+                              hint=hint)

@@ -1,0 +1,136 @@
+"""The quantized model: int8 tensors' scales and the integer parameters of every kernel call.
+
+A :class:`QuantizedModel` is what both the numpy int8 reference executor and the C generator
+read, so the two cannot disagree about a scale, a multiplier or a fused clamp.
+
+Model I/O contract (int8): the caller quantizes the float input (standardised features, as the
+model was trained on) with ``q = clamp(round_half_even(x / input_scale) + input_zero_point,
+-128, 127)`` (:meth:`QuantizedModel.quantize_input`); the model returns int8 values of its output
+tensor with ``output_scale``/``output_zero_point``. When the float graph ends in a softmax, the
+int8 model stops before it and returns the quantized *logits* (softmax never changes the argmax).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..formats import quant
+from ..graph import Graph
+from .lowering import Lowered
+
+
+@dataclass(frozen=True)
+class QTensor:
+    """An int8 activation tensor: real = scale * (q - zero_point)."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+
+@dataclass(frozen=True)
+class QDense:
+    """``et_dense_s8`` call. ``weights`` are [n_out][n_in] (the C layout), symmetric int8."""
+
+    name: str
+    input: str
+    output: str
+    weights: NDArray[np.int8]
+    bias: NDArray[np.int32] | None
+    eff_bias: NDArray[np.int32]
+    weight_scales: NDArray[np.float64]
+    multipliers: NDArray[np.int32]
+    shifts: NDArray[np.int32]
+    per_channel: bool
+    input_zero_point: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+    activation: str | None
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True)
+class QAdd:
+    """``et_add_s8`` call (TFLite rescaling, optional fused clamp)."""
+
+    name: str
+    inputs: tuple[str, str]
+    output: str
+    params: quant.AddS8Params
+    size: int
+    activation: str | None
+
+
+@dataclass(frozen=True)
+class QClamp:
+    """Stand-alone int8 ReLU / ReLU6 (``et_relu_s8`` / ``et_relu6_s8``): same scale in and out."""
+
+    name: str
+    input: str
+    output: str
+    kind: str  # relu | relu6
+    zero_point: int
+    six_q: int  # quantized 6.0 (relu6 only; 127 for relu)
+    size: int
+
+
+@dataclass(frozen=True)
+class QAlias:
+    """flatten / identity: the output shares the input's memory."""
+
+    name: str
+    input: str
+    output: str
+
+
+QStep = QDense | QAdd | QClamp | QAlias
+
+
+@dataclass
+class QuantizedModel:
+    """Whole-graph int8 model. ``graph`` is a copy of the float graph carrying the ``qparams``
+    attachments (weights, biases) and ``meta["quantization"]`` (activations), so saving it with
+    ``save_model`` keeps everything needed to rebuild this object (:func:`from_graph`)."""
+
+    graph: Graph
+    lowered: Lowered
+    tensors: dict[str, QTensor]
+    steps: list[QStep]
+    per_channel: bool
+    method: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input(self) -> QTensor:
+        return self.tensors[self.lowered.input]
+
+    @property
+    def output(self) -> QTensor:
+        return self.tensors[self.lowered.output]
+
+    def quantize_input(self, x: ArrayLike) -> NDArray[np.int8]:
+        """Float samples [N, *input_shape] -> int8 with the input scale/zero point."""
+        return quant.quantize(np.asarray(x, np.float32), self.input.scale, self.input.zero_point)
+
+    def dequantize_output(self, q: ArrayLike) -> NDArray[np.float32]:
+        return quant.dequantize(q, self.output.scale, self.output.zero_point)
+
+    def weight_bytes(self) -> int:
+        """Raw int8 weight bytes (one byte per weight): the floor for flash use."""
+        return sum(s.weights.size for s in self.steps if isinstance(s, QDense))
