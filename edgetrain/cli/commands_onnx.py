@@ -19,7 +19,7 @@ from .output import emit_json, table
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
               help="Optimizer of the train-step graph.")
 @click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (train step).")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True, help="Weight decay (train step, AdamW).")
+@click.option("--weight-decay", type=float, default=0.0, show_default=True, help="Weight decay (train step).")
 @click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train step).")
 @click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam beta2 (train step).")
 @click.option("--eps", type=float, default=1e-8, show_default=True, help="Adam epsilon (train step).")
@@ -34,6 +34,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
     from ..export.onnx import export_onnx
 
     graph = load_model(model)
+    # The learning rate is an input of the train-step graph; this value only satisfies the optimizer.
     options = ({"lr": 0.01, "momentum": momentum, "weight_decay": weight_decay} if optimizer == "sgd" else
                {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
     summary = export_onnx(graph, output, train_step=train_step, ort_artifacts=ort_artifacts, optimizer=optimizer,
