@@ -14,6 +14,7 @@ from .app import cli
 
 # Command modules: each attaches its commands to `cli` (or a sub-group) when imported.
 from . import commands_core  # noqa: E402,F401
+from . import commands_c  # noqa: E402,F401
 from . import commands_targets  # noqa: E402,F401
 from . import commands_onnx  # noqa: E402,F401
 

@@ -1,0 +1,59 @@
+"""`edgetrain export c`: generate C sources + memory plan for a target, print the memory report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..formats.modelfile import load_model
+from .app import export_group
+from .output import emit_json, info, table
+
+
+@export_group.command("c")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", "target", required=True, help="Board name (see `edgetrain targets`).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory to write (replaced atomically).")
+@click.option("--dtype", type=click.Choice(["f32", "int8"]), default="f32", show_default=True)
+@click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
+@click.option("--calib", help="int8 calibration data, e.g. digits:train (default: the model's "
+                              "training set, unless the model is already quantized).")
+@click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,
+              help="int8 calibration range.")
+@click.option("--percentile", type=float, default=99.99, show_default=True)
+@click.option("--force-ref", is_flag=True, help="Always call the portable reference kernels.")
+@click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
+def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
+                 method: str, percentile: float, force_ref: bool, as_json: bool) -> None:
+    """Export MODEL as C arrays + runtime calls for --target into -o DIR."""
+    from ..export.c import export_c
+    from ..quantize import has_quantization
+    from .commands_core import load_eval_data
+
+    graph = load_model(model)
+    calib_x = None
+    if dtype == "int8" and (calib is not None or not has_quantization(graph)):
+        source = calib or _default_calib(graph)
+        calib_x, _ = load_eval_data(graph, source)
+        if not as_json:
+            info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
+    res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
+                   per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
+                   force_ref=force_ref)
+    rep = res.report
+    if as_json:
+        emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})
+        return
+    table(f"{rep.model} -> {rep.target} ({rep.dtype}), written to {res.out_dir}",
+          list(rep.TABLE_COLUMNS), rep.table_rows())
+    table("totals", ["", "bytes", "budget"], rep.summary_rows())
+
+
+def _default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
+    from ..errors import ConfigError
+
+    source = (graph.meta.get("preprocess") or {}).get("source")
+    if not source:
+        raise ConfigError("int8 export needs calibration data", hint="pass --calib DATA[:split], e.g. digits:train")
+    return f"{source}:train"
