@@ -18,8 +18,6 @@ from . import commands_c  # noqa: E402,F401
 from . import commands_targets  # noqa: E402,F401
 from . import commands_onnx  # noqa: E402,F401
 
-COMMAND_MODULES = ["commands_core", "commands_onnx"]
-
 
 def main(argv: list[str] | None = None) -> None:
     try:
