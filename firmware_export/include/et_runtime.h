@@ -7,6 +7,11 @@
 #include "et_dense.h"
 #include "et_elementwise.h"
 #include "et_reduce.h"
+#include "et_optim.h"
+#include "et_train.h"
+#include "et_storage.h"
+#include "et_storage_ram.h"
+#include "et_guard.h"
 
 #define ET_RUNTIME_VERSION_MAJOR 0
 #define ET_RUNTIME_VERSION_MINOR 1

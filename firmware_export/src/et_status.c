@@ -6,6 +6,11 @@ static const char *const et_status_names[ET_STATUS_COUNT] = {
     [ET_ERR_NULL_ARG] = "ET_ERR_NULL_ARG",
     [ET_ERR_BAD_SHAPE] = "ET_ERR_BAD_SHAPE",
     [ET_ERR_BAD_PARAM] = "ET_ERR_BAD_PARAM",
+    [ET_ERR_STORAGE_IO] = "ET_ERR_STORAGE_IO",
+    [ET_ERR_STORAGE_EMPTY] = "ET_ERR_STORAGE_EMPTY",
+    [ET_ERR_STORAGE_LAYOUT] = "ET_ERR_STORAGE_LAYOUT",
+    [ET_ERR_STORAGE_FULL] = "ET_ERR_STORAGE_FULL",
+    [ET_ERR_STORAGE_VERIFY] = "ET_ERR_STORAGE_VERIFY",
 };
 
 const char *et_status_str(et_status status)
