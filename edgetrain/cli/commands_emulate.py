@@ -1,0 +1,51 @@
+"""`edgetrain emulate`: export, build, run on an emulated board (or host gcc), compare with numpy."""
+from __future__ import annotations
+
+import click
+
+from ..formats.modelfile import load_model
+from .app import cli
+from .output import emit_json, info, table
+
+
+@cli.command("emulate")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="stm32f405", show_default=True, help="Board (see `edgetrain targets`).")
+@click.option("--data", "source", default="digits:test", show_default=True,
+              help="Samples to run: DATASET[:split] or a .npz/.csv file.")
+@click.option("--dtype", type=click.Choice(["f32", "int8"]), default="int8", show_default=True)
+@click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
+@click.option("--calib", help="int8 calibration data (default: the model's training split).")
+@click.option("--limit", type=int, help="Run only the first N samples.")
+@click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
+@click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
+@click.option("--force-ref", is_flag=True, help="Use the portable reference kernels only.")
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep the generated C sources in this directory.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
+                limit: int | None, fallback_host: bool, production: bool, force_ref: bool, keep: str | None,
+                as_json: bool) -> None:
+    """Run MODEL on --target with --data and report accuracy, instructions and memory."""
+    from ..errors import ConfigError
+    from ..verify import emulate_model
+    from .commands_c import _default_calib
+    from .commands_core import load_eval_data
+
+    graph = load_model(model)
+    x, y = load_eval_data(graph, source)
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError("--limit must be at least 1")
+        x, y = x[:limit], y[:limit]
+    calib_x = None
+    if dtype == "int8":
+        calib_x, _ = load_eval_data(graph, calib or _default_calib(graph))
+    if not as_json:
+        info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
+    rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
+                        per_channel=not per_tensor, fallback_to_host=fallback_host, parity=not production,
+                        force_ref=force_ref, keep_dir=keep)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    table(f"{graph.name} on {rep.target}", ["", "value"], [list(r) for r in rep.rows()])

@@ -1,0 +1,47 @@
+"""`edgetrain emulate` end to end through the CLI: export, build, run, compare with numpy."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import edgetrain as et
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    data = et.load_data("digits")
+    m = et.Sequential([et.Dense(32, "relu"), et.Dense(10)], 64, seed=0, name="tiny")
+    et.fit(m, data, epochs=5, optimizer="adam", lr=3e-3)
+    m.meta["preprocess"] = data.preprocess()
+    return et.save_model(m, tmp_path_factory.mktemp("m") / "tiny.etm")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "edgetrain", *map(str, args)], capture_output=True, text=True)
+
+
+def test_emulate_int8_on_stm32f405_matches_numpy(model_file, arm_cc, qemu):
+    r = run("emulate", model_file, "--target", "stm32f405", "--limit", "60", "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["ran_on"] == "stm32f405" and rep["samples"] == 60
+    assert rep["disagreements"] == 0 and rep["max_abs_diff"] == 0
+    assert rep["device_accuracy"] == rep["numpy_accuracy"]
+    assert rep["instructions_per_inference"] > 1000
+    assert rep["text_bytes"] > rep["model_flash_bytes"] > 2368  # int8 weights alone are 2,368 bytes
+
+
+def test_emulate_f32_host_and_build_only_target(model_file, host_cc):
+    r = run("emulate", model_file, "--target", "stm32f746", "--dtype", "f32", "--limit", "10")
+    assert r.returncode == 2 and "no emulator" in r.stderr and "Traceback" not in r.stderr
+    assert "--fallback-host" in r.stderr
+    r = run("emulate", model_file, "--target", "stm32f746", "--dtype", "f32", "--limit", "20", "--fallback-host",
+            "--json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["ran_on"] == "host" and "no emulator" in rep["fallback_reason"]
+    assert rep["disagreements"] == 0 and rep["max_abs_diff"] < 1e-4
+    assert rep["instructions_per_inference"] is None
