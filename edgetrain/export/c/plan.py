@@ -57,7 +57,8 @@ def plan_memory(buffers: Sequence[Buffer], align: int = ALIGN) -> MemoryPlan:
     for buf in order:
         if buf.first > buf.last:
             raise ValueError(f"buffer {buf.name}: first step {buf.first} after last {buf.last}")
-        conflicts = sorted((off, b) for off, b in placed if b.overlaps_in_time(buf))
+        conflicts = sorted(((off, b) for off, b in placed if b.overlaps_in_time(buf)),
+                           key=lambda ob: (ob[0], ob[1].size))
         offset = 0
         for off, b in conflicts:
             if offset + buf.size <= off:
