@@ -187,3 +187,35 @@ def test_frozen_first_layer_stays_bit_identical(host_cc, build_dir, sanitize, tm
     for k in ("w2", "b2"):
         assert_parity(got[k], want[k], k)
     np.testing.assert_allclose(losses_c, losses_np, rtol=RTOL, atol=0)
+
+
+# ---------------------------------------------------------------- power-safe storage
+
+def test_crc32_matches_zlib(host_cc, build_dir, sanitize, tmp_path):
+    exe = build(host_cc, "storage_driver", sanitize, build_dir)
+    data = np.random.default_rng(5).integers(0, 256, 1237, dtype=np.uint8).tobytes()
+    (tmp_path / "data.bin").write_bytes(data)
+    out = run(exe, "crc", str(tmp_path)).stdout.split()
+    assert out == ["crc", f"0x{zlib.crc32(data):08x}"]
+
+
+def test_storage_fixed_cases(host_cc, build_dir, sanitize):
+    exe = build(host_cc, "storage_driver", sanitize, build_dir)
+    assert run(exe, "units").stdout.strip() == "units ok"
+
+
+@pytest.mark.parametrize("write_unit,erase_size,torn", [(1, 128, 0), (4, 256, 0), (4, 256, 1), (32, 1024, 1)])
+def test_power_cut_at_every_byte_of_a_commit(host_cc, build_dir, sanitize, write_unit, erase_size, torn):
+    exe = build(host_cc, "storage_driver", sanitize, build_dir)
+    out = run(exe, "powercut", str(write_unit), str(erase_size), str(torn)).stdout
+    lines = [line for line in out.splitlines() if line.startswith("cases ")]
+    assert len(lines) == 3, out
+    for line in lines:
+        print("\n" + line)
+        fields = dict(kv.split("=") for kv in line.split("#")[0].split()[1:])
+        cuts, erase, program = int(fields["cuts"]), int(fields["erase"]), int(fields["program"])
+        assert int(fields["mixed"]) == 0
+        # Every byte erased or programmed by the commit is a cut point, plus the completed commit.
+        assert cuts == erase + program + 1 and erase >= erase_size and program >= 32 + 4 * 163
+        assert int(fields["old"]) + int(fields["new"]) == cuts
+        assert int(fields["new"]) >= 1
