@@ -13,3 +13,12 @@ step "1. train a 64-32-10 MLP on digits"
 "$ET" train examples/digits_mlp.toml -o "$OUT/digits_mlp.etm"
 "$ET" info "$OUT/digits_mlp.etm"
 "$ET" eval "$OUT/digits_mlp.etm" --data digits:test
+
+step "2. export ONNX (inference + training-step graph) and check it in onnxruntime"
+"$ET" export onnx "$OUT/digits_mlp.etm" -o "$OUT/onnx" --train-step
+
+step "3. int8 C export for the STM32F405 (memory report checked against its budget)"
+"$ET" export c "$OUT/digits_mlp.etm" --target stm32f405 --dtype int8 -o "$OUT/c_stm32f405"
+
+step "4. run the firmware on an emulated STM32F405 (host gcc if QEMU or the cross compiler is missing)"
+"$ET" emulate "$OUT/digits_mlp.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host

@@ -39,6 +39,15 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
     summary = export_onnx(graph, output, train_step=train_step, ort_artifacts=ort_artifacts, optimizer=optimizer,
                           optimizer_options=options, loss=loss, ort_optimizer=ort_optimizer)
+    if graph.meta.get("preprocess"):
+        # Prove the artifact runs: onnxruntime vs the numpy engine on the model's own test split.
+        from ..export.onnx.check import check_onnx
+        from .commands_core import load_eval_data
+
+        x, y = load_eval_data(graph, "{}:test".format(graph.meta["preprocess"].get("source", "")))
+        chk = check_onnx(graph, Path(output) / "model.onnx", x, y)
+        summary["onnxruntime_check"] = {"samples": chk.samples, "max_abs_diff": chk.max_abs_diff,
+                                        "accuracy": chk.onnx_accuracy, "numpy_accuracy": chk.numpy_accuracy}
     if as_json:
         emit_json(summary)
         return
@@ -48,6 +57,10 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
         rows.append(["train step", f"{optimizer}, {loss}, {len(summary['train_step']['trainable'])} trainable"])
     if "ort" in summary:
         rows.append(["ORT artifacts", f"{ort_optimizer}, {loss}, {len(summary['ort']['trainable'])} trainable"])
+    if "onnxruntime_check" in summary:
+        c = summary["onnxruntime_check"]
+        rows.append(["onnxruntime vs numpy", f"{c['samples']} test samples, max |diff| {c['max_abs_diff']:.2g}, "
+                     f"accuracy {100 * c['accuracy']:.2f}% (numpy {100 * c['numpy_accuracy']:.2f}%)"])
     table(f"exported {model} -> {output}", ["item", "value"], rows)
 
 

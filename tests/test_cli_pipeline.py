@@ -1,4 +1,4 @@
-"""`edgetrain emulate` end to end through the CLI: export, build, run, compare with numpy."""
+"""The CLI pipeline end to end: export ONNX (checked in onnxruntime), emulate C on QEMU or host gcc."""
 from __future__ import annotations
 
 import json
@@ -45,3 +45,11 @@ def test_emulate_f32_host_and_build_only_target(model_file, host_cc):
     assert rep["ran_on"] == "host" and "no emulator" in rep["fallback_reason"]
     assert rep["disagreements"] == 0 and rep["max_abs_diff"] < 1e-4
     assert rep["instructions_per_inference"] is None
+
+
+def test_export_onnx_checks_model_in_onnxruntime(model_file, tmp_path):
+    r = run("export", "onnx", model_file, "-o", tmp_path / "onnx", "--json")
+    assert r.returncode == 0, r.stderr
+    chk = json.loads(r.stdout)["onnxruntime_check"]
+    assert chk["samples"] == 540 and chk["max_abs_diff"] < 1e-5
+    assert chk["accuracy"] == chk["numpy_accuracy"]
