@@ -171,3 +171,29 @@ def test_generated_code_compiles_for_m3_and_m7(target: str, exports, arm_cc: str
     for key in ("res-int8", "res-f32"):
         fw = build_firmware(target, exports[key].out_dir, tmp_path / key)
         assert fw.sizes.text > 0
+
+
+@pytest.mark.parametrize("compiler,flags", [
+    ("gcc", []),
+    ("arm-none-eabi-gcc", ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"]),
+    ("arm-none-eabi-gcc", ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]),
+], ids=["host", "m3", "m4f"])
+def test_stack_estimate_covers_measured_frames(compiler: str, flags: list[str], tmp_path: Path,
+                                               request: pytest.FixtureRequest) -> None:
+    """The report's per-kernel stack figures must not be below gcc's -fstack-usage."""
+    from edgetrain.export.c.report import KERNEL_STACK, SOURCE_OF
+    from edgetrain.resources import firmware_dir
+
+    request.getfixturevalue("host_cc" if compiler == "gcc" else "arm_cc")
+    fw = firmware_dir()
+    frames: dict[str, int] = {}
+    for src in sorted(set(SOURCE_OF.values())):
+        obj = tmp_path / src.replace(".c", ".o")
+        subprocess.run([compiler, *flags, "-std=c99", "-O2", "-fstack-usage", f"-I{fw / 'include'}", "-c",
+                        str(fw / "src" / src), "-o", str(obj)], check=True, capture_output=True)
+        for line in obj.with_suffix(".su").read_text().splitlines():
+            where, size, _ = line.split("\t")
+            frames[where.rsplit(":", 1)[-1]] = int(size)
+    for kernel, estimate in KERNEL_STACK.items():
+        measured = frames[kernel] + (frames.get("et_block4", 0) if kernel == "et_dense_s8" else 0)
+        assert estimate >= measured, (kernel, estimate, measured)

@@ -29,7 +29,9 @@ MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_mo
 KERNEL_STACK = {
     "et_dense_s8": 216 + 72,  # et_dense_s8 -> et_block4
     "et_dense_s8_ref": 56, "et_dense_f32": 176, "et_dense_f32_ref": 96, "et_add_s8": 56,
-    "et_add_f32": 32, "et_relu_f32": 16, "et_relu6_f32": 16, "et_relu_s8": 32, "et_relu6_s8": 32,
+    # Float kernels on the Cortex-M3 call libgcc's soft-float helpers: +16 B for their frames.
+    "et_add_f32": 32 + 16, "et_relu_f32": 24 + 16, "et_relu6_f32": 32 + 16, "et_relu_s8": 16,
+    "et_relu6_s8": 16,
     "et_softmax_f32": 80 + 96,  # + newlib expf
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
