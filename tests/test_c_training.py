@@ -219,3 +219,53 @@ def test_power_cut_at_every_byte_of_a_commit(host_cc, build_dir, sanitize, write
         assert cuts == erase + program + 1 and erase >= erase_size and program >= 32 + 4 * 163
         assert int(fields["old"]) + int(fields["new"]) == cuts
         assert int(fields["new"]) >= 1
+
+
+# ---------------------------------------------------------------- divergence guard
+
+@pytest.mark.parametrize("scenario", ["nan", "lr"])
+def test_divergence_rolls_back_to_last_commit(host_cc, build_dir, sanitize, tmp_path, scenario):
+    exe = build(host_cc, "guard_driver", sanitize, build_dir)
+    graph = make_model(False)
+    for name, arr in c_params(graph).items():
+        (tmp_path / f"{name}.bin").write_bytes(np.ascontiguousarray(arr, np.float32).tobytes())
+    x, y = make_batches(8)
+    (tmp_path / "x.bin").write_bytes(x.tobytes())
+    (tmp_path / "y.bin").write_bytes(y.tobytes())
+    out = run(exe, str(tmp_path), scenario).stdout
+    print("\n" + out)
+    diverged = [line for line in out.splitlines() if "diverged" in line]
+    assert len(diverged) == 1 and "rollbacks 1" in out
+    step = int(diverged[0].split()[1])
+    # The NaN batch is caught at once; a huge step is caught by the next step's loss.
+    assert step == (8 if scenario == "nan" else 9)
+    if scenario == "nan":
+        assert "loss nan" in diverged[0]
+    # Training went on after the rollback.
+    assert f"step {step + 1} loss" in out and "accepted" in out.splitlines()[-2]
+    loaded = np.fromfile(tmp_path / "loaded.bin", np.float32)
+    committed = np.fromfile(tmp_path / "committed.bin", np.float32)
+    start = np.concatenate([np.ascontiguousarray(a).ravel() for a in c_params(graph).values()])
+    assert np.isfinite(loaded).all()
+    assert loaded.tobytes() == committed.tobytes()
+    assert not np.array_equal(loaded, start)  # the commit after step 5, not the initial weights
+
+
+# ---------------------------------------------------------------- cross compilation
+
+@pytest.mark.parametrize("cpu", [M3, M4F], ids=["cortex-m3", "cortex-m4f"])
+def test_training_sources_cross_compile_warning_free(arm_cc, tmp_path, cpu):
+    for name in TRAINING_SOURCES:
+        cmd = [arm_cc, *STRICT[:-1], *cpu, f"-I{INC}", "-c", str(SRC / name), "-o", str(tmp_path / "x.o")]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        assert res.returncode == 0 and not res.stderr, f"{name}: {res.stderr}"
+
+
+def test_adam_uses_vsqrt_without_errno_path_on_m4f(arm_cc):
+    """The fused Adam loop takes its square root with the single VSQRT.F32 instruction, never a
+    call to sqrtf (the errno path) nor double precision."""
+    res = subprocess.run([arm_cc, *STRICT[:-1], *M4F, f"-I{INC}", "-S", "-o", "-",
+                          str(SRC / "et_dense_f32_backward.c")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "vsqrt.f32" in res.stdout
+    assert "sqrtf" not in res.stdout and ".f64" not in res.stdout and "__aeabi_d" not in res.stdout

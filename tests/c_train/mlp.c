@@ -129,14 +129,17 @@ static et_status plain_layer(const et_dense_f32_params *p, const et_optimizer *o
 et_status mlp_train_step(mlp *m, et_optimizer *opt, mlp_mode mode, const float *x, const int32_t *y,
                          float *loss)
 {
+    const et_status st = mlp_loss(m, x, y, loss); /* leaves dlogits in m->logits */
+    return st != ET_OK ? st : mlp_backward_update(m, opt, mode, x);
+}
+
+et_status mlp_backward_update(mlp *m, et_optimizer *opt, mlp_mode mode, const float *x)
+{
     const et_dense_f32_params p1 = layer(m->batch, m->n_in, m->n_hidden, 0.0f);
     const et_dense_f32_params p2 = layer(m->batch, m->n_hidden, m->n_out, -FLT_MAX);
     /* The hidden gradient is needed only when layer 1 trains (the schedule's pruning). */
     float *dh = m->w1.trainable ? m->dh : NULL;
-    et_status st = mlp_loss(m, x, y, loss); /* leaves dlogits in m->logits */
-    if (st != ET_OK) {
-        return st;
-    }
+    et_status st;
     switch (mode) {
     case MLP_FUSED:
         st = et_dense_f32_backward_update(&p2, opt, m->h, m->logits, &m->w2, &m->b2, dh);

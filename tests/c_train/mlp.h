@@ -30,6 +30,8 @@ void mlp_zero_slots(mlp *m);
 
 /* Forward only: loss of the batch. */
 et_status mlp_loss(mlp *m, const float *x, const int32_t *y, float *loss);
+/* Backward with updates, after mlp_loss (which left dlogits in m->logits). */
+et_status mlp_backward_update(mlp *m, et_optimizer *opt, mlp_mode mode, const float *x);
 /* One training step: forward, loss, backward with the updates applied layer by layer (last first).
  * `opt` must have had et_optimizer_begin_step. */
 et_status mlp_train_step(mlp *m, et_optimizer *opt, mlp_mode mode, const float *x, const int32_t *y,
