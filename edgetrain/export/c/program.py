@@ -195,9 +195,8 @@ def _plan(lowered: Lowered, elem_bytes: int, elem_type: str) -> tuple[MemoryPlan
     out_root = lowered.alias_root(lowered.output)
     index = {}
     last: dict[str, int] = {}
-    for i, st in enumerate(lowered.steps):
-        if st.kind == "alias":
-            continue
+    # Step numbers count kernel calls only (aliases run no code), matching model.c's comments.
+    for i, st in enumerate(s for s in lowered.steps if s.kind != "alias"):
         index[st.output] = i
         for t in st.inputs:
             last[lowered.alias_root(t)] = i
