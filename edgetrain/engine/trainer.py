@@ -202,6 +202,9 @@ def fit(
     """
     if isinstance(data, Dataset):
         train, val = data.train, val or data.val
+        # The standardisation travels with the model, so eval/export/emulate see the same features.
+        graph.meta["preprocess"] = data.preprocess()
+        graph.meta["n_classes"] = data.n_classes
     elif isinstance(data, Split):
         train = data
     else:
