@@ -51,7 +51,7 @@ MODES = {"fused": 0, "fused_ref": 1, "plain": 2, "plain_ref": 3}
 @functools.lru_cache(maxsize=None)
 def build(cc: str, driver: str, sanitize: bool, out_dir: str) -> Path:
     exe = Path(out_dir) / (driver + ("_san" if sanitize else ""))
-    helpers = [DRIVERS / "io.c"] + ([DRIVERS / "mlp.c"] if driver != "storage_driver" else [])
+    helpers = [DRIVERS / "io.c"] + ([DRIVERS / "mlp.c"] if driver in ("mlp_driver", "guard_driver") else [])
     cmd = [cc, *STRICT, *(SANITIZE if sanitize else []), f"-I{INC}", f"-I{DRIVERS}",
            str(DRIVERS / f"{driver}.c"), *map(str, helpers), *map(str, sorted(SRC.glob("*.c"))),
            "-lm", "-o", str(exe)]
@@ -187,6 +187,58 @@ def test_frozen_first_layer_stays_bit_identical(host_cc, build_dir, sanitize, tm
     for k in ("w2", "b2"):
         assert_parity(got[k], want[k], k)
     np.testing.assert_allclose(losses_c, losses_np, rtol=RTOL, atol=0)
+
+
+# ---------------------------------------------------------------- standalone kernels
+
+@pytest.mark.parametrize("batch,n_in,n_out", [(1, 13, 7), (5, 64, 10), (3, 1, 1)])
+def test_backward_kernels_and_losses_match_numpy(host_cc, build_dir, sanitize, tmp_path, batch, n_in, n_out):
+    from edgetrain.engine.losses import MSE, CrossEntropy
+    from edgetrain.ops.activations import ReLU, ReLU6
+
+    exe = build(host_cc, "kernels_driver", sanitize, build_dir)
+    rng = np.random.default_rng(batch * 100 + n_in)
+    f32 = lambda *shape: rng.normal(0, 1, shape).astype(np.float32)  # noqa: E731
+    x, w, dy, target = f32(batch, n_in), f32(n_out, n_in), f32(batch, n_out), f32(batch, n_out)
+    # relu6 outputs including both clamped values, so each mask edge is exercised.
+    y6 = np.clip(f32(batch, n_out) * 4 + 2, 0, 6).astype(np.float32)
+    y6.flat[0] = 0.0
+    y6.flat[-1] = 6.0
+    labels = rng.integers(0, n_out, batch).astype(np.int32)
+    (tmp_path / "dims.bin").write_bytes(np.array([batch, n_in, n_out], np.int32).tobytes())
+    (tmp_path / "in.bin").write_bytes(b"".join(a.tobytes() for a in (x, w, dy, y6, target, labels)))
+    run(exe, str(tmp_path))
+    out = np.fromfile(tmp_path / "out.bin", np.float32)
+    sizes = [batch * n_in] * 2 + [n_out * n_in, n_out] * 3 + [batch * n_out] * 3 + [1, batch * n_out] * 3
+    parts = np.split(out, np.cumsum(sizes)[:-1])
+    x64, w64, dy64 = x.astype(np.float64), w.astype(np.float64), dy.astype(np.float64)
+    dx, dw, db = dy64 @ w64, dy64.T @ x64, dy64.sum(axis=0)
+
+    def close(got, want, what):
+        scale = max(np.abs(want).max(), 1e-30)
+        assert np.max(np.abs(got.astype(np.float64).ravel() - np.ravel(want))) <= 1e-6 * scale * max(1, batch), what
+
+    close(parts[0], dx, "dx fast")
+    close(parts[1], dx, "dx ref")
+    close(parts[2], dw, "dW fast")
+    close(parts[3], db, "db fast")
+    close(parts[4], dw, "dW ref")
+    close(parts[5], db, "db ref")
+    close(parts[6], 2 * dw, "dW accumulated")
+    close(parts[7], 2 * db, "db accumulated")
+    # The masks are exact: equal to the numpy engine's own backward rules (numpy's dy * mask
+    # gives -0.0 where C writes 0.0; equal as numbers).
+    relu_dx = ReLU().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
+    relu6_dx = ReLU6().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
+    assert np.array_equal(parts[8], relu_dx.ravel())
+    assert np.array_equal(parts[9], relu6_dx.ravel())
+    assert parts[10].tobytes() == (dy + y6).tobytes()
+    assert 0 < np.count_nonzero(parts[9]) < np.count_nonzero(parts[8])
+    for k, (loss_fn, tgt) in enumerate([(MSE(), target), (MSE(), labels), (CrossEntropy(), labels)]):
+        loss, grad = loss_fn(dy.copy(), tgt)
+        np.testing.assert_allclose(parts[11 + 2 * k], [loss], rtol=1e-6, err_msg=type(loss_fn).__name__)
+        np.testing.assert_allclose(parts[12 + 2 * k], grad.ravel(), rtol=1e-5, atol=1e-7,
+                                   err_msg=type(loss_fn).__name__)
 
 
 # ---------------------------------------------------------------- power-safe storage
