@@ -91,13 +91,20 @@ class Param:
         return self.codebook if self.codebook is not None else self.value
 
     def grad_to_storage(self, grad: np.ndarray) -> np.ndarray:
-        """Map a gradient w.r.t. `effective()` onto `storage()`."""
-        if self.mask is not None:
-            grad = grad * self.mask
+        """Map a gradient w.r.t. `effective()` onto `storage()`.
+
+        With a codebook, the gradient of an entry is the sum of the gradients of the weights that
+        use it (k-means clusters, or the shared block weights of motif layers).
+        """
         if self.codebook is not None:
-            return np.bincount(self.indices.ravel(), weights=grad.ravel(), minlength=self.codebook.size).astype(
+            # Masked-out weights contribute zero; summing only the kept ones gives the same result
+            # and is much cheaper for sparse layers.
+            idx, g = (self.indices[self.mask], grad[self.mask]) if self.mask is not None else (self.indices, grad)
+            return np.bincount(idx.ravel(), weights=g.ravel(), minlength=self.codebook.size).astype(
                 self.codebook.dtype
             )
+        if self.mask is not None:
+            grad = grad * self.mask
         return grad
 
     def apply_constraints(self) -> None:

@@ -42,3 +42,7 @@ def apply_techniques(graph, options: dict[str, dict[str, Any]], *, data=None, se
             raise ConfigError(f"[techniques.{name}] must be a table")
         TECHNIQUES[name](graph, dict(opts), plan=plan, data=data, seed=seed)
     return plan
+
+
+# Technique modules register themselves on import.
+from . import motif, prune, sparse_set  # noqa: E402,F401
