@@ -321,3 +321,29 @@ def test_adam_uses_vsqrt_without_errno_path_on_m4f(arm_cc):
     assert res.returncode == 0, res.stderr
     assert "vsqrt.f32" in res.stdout
     assert "sqrtf" not in res.stdout and ".f64" not in res.stdout and "__aeabi_d" not in res.stdout
+
+
+# ---------------------------------------------------------------- instruction budget (QEMU)
+
+def test_training_step_instruction_budget_on_stm32f405(arm_cc, qemu):
+    """MLP 64-32-10, all layers trainable, batch 1, production flags (VFMA allowed), counted by
+    the TIM2 instruction counter under `-icount shift=0` (instructions, not cycles). Goals of
+    issue 5: SGD <= 70,000 and Adam <= 250,000 instructions per full training step."""
+    from edgetrain.emulate.run import emulate
+
+    rng = np.random.default_rng(0)
+    modes = [0, 5, 0, 1, 1, 0, 2, 2, 0, 6]  # see tests/c_train/bench_model/model.c
+    rows = []
+    for m in modes:
+        x = rng.uniform(0, 1, (8, N_IN)).astype(np.float32)
+        y = rng.integers(0, N_OUT, 8).astype(np.int32)
+        rows.append(np.frombuffer(struct.pack("<I", m) + y.tobytes() + x.tobytes(), np.uint8))
+    result = emulate("stm32f405", [DRIVERS / "bench_model", SRC], np.stack(rows), np.float32, timeout=120)
+    counts = dict(zip(["init", "forward", "i1", "sgd", "sgd2", "i2", "adam", "adam2", "i3", "last"],
+                      result.instructions_per_inference.tolist()))
+    print(f"\nstm32f405 instructions per step, batch 1: forward+loss {counts['forward']}, "
+          f"SGD {counts['sgd']}, Adam {counts['adam']}, SGD last layer only {counts['last']}")
+    assert np.isfinite(result.outputs[:, 0]).all()
+    assert counts["sgd"] <= 70_000 and counts["sgd2"] <= 70_000
+    assert counts["adam"] <= 250_000 and counts["adam2"] <= 250_000
+    assert counts["forward"] < counts["last"] < counts["sgd"] < counts["adam"]
