@@ -41,6 +41,33 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
     table(f"trained {cfg.name}", ["metric", "value"], [[k, "-" if v is None else v] for k, v in summary.items()])
 
 
+def sparse_rows(graph: Graph) -> list[dict]:
+    """Per masked 2-D weight: density and the bytes of every storage format (float32 values).
+
+    Sizes come from the encoders the C generator emits (`formats.sparse`), which take C layout
+    [n_out][n_in], hence the transposes. A motif layer also reports its shared (unique) weights.
+    """
+    from ..formats.sparse import all_encodings
+
+    rows = []
+    for node in graph.nodes:
+        for role, p in graph.node_params(node).items():
+            if p.mask is None or p.value.ndim != 2:
+                continue
+            encs = all_encodings(p.effective().T, p.mask.T, np.float32)
+            chosen = min(encs.values(), key=lambda e: e.nbytes.total)  # same rule as choose_format
+            row = {"layer": node.name, "param": role, "shape": "x".join(map(str, p.shape)),
+                   "density": p.nnz / p.size, "format": chosen.format, "bytes": chosen.nbytes.total,
+                   "index_bytes": chosen.nbytes.index, "value_bytes": chosen.nbytes.value,
+                   "alternatives": {name: e.nbytes.total for name, e in encs.items()}}
+            if "motif" in p.meta:
+                bi, bo = p.meta["motif"]
+                row["motif"] = f"{bi}x{bo}"
+                row["unique_weights"] = int(p.mask[::bi, ::bo].sum())
+            rows.append(row)
+    return rows
+
+
 def layer_rows(graph: Graph) -> list[dict]:
     shapes = graph.shapes()
     macs = graph.macs()
@@ -62,8 +89,10 @@ def info_cmd(model: str, as_json: bool) -> None:
     """Per-layer table of a MODEL: parameters, MACs, float bytes."""
     graph = load_model(model)
     rows = layer_rows(graph)
+    sparse = sparse_rows(graph)
     if as_json:
-        emit_json({"name": graph.name, "input": graph.input_shape, "layers": rows, "meta": graph.meta})
+        emit_json({"name": graph.name, "input": graph.input_shape, "layers": rows, "sparse": sparse,
+                   "meta": graph.meta})
         return
     table(f"{graph.name}: input {graph.input_shape}, output {graph.outputs}",
           ["layer", "op", "output", "params", "nonzero", "MACs", "float bytes", "trainable"],
@@ -71,6 +100,15 @@ def info_cmd(model: str, as_json: bool) -> None:
             {True: "yes", False: "no", None: ""}[r["trainable"]]] for r in rows]
           + [["total", "", "", sum(r["params"] for r in rows), sum(r["nonzero"] for r in rows),
               sum(r["macs"] for r in rows), sum(r["float_bytes"] for r in rows), ""]])
+    if sparse:
+        formats = list(sparse[0]["alternatives"])
+        motif = any("motif" in r for r in sparse)
+        table("sparse storage (float32 values; bytes per format, chosen = smallest)",
+              ["layer", "shape", "density", "chosen", "bytes", *formats, *(["motif"] if motif else [])],
+              [[r["layer"], r["shape"], f"{100 * r['density']:.2f}%", r["format"], r["bytes"],
+                *[r["alternatives"][f] for f in formats],
+                *([f"{r['motif']}, {r['unique_weights']:,} unique" if "motif" in r else ""] if motif else [])]
+               for r in sparse])
 
 
 def load_eval_data(graph: Graph, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,4 +153,4 @@ def eval_cmd(model: str, source: str, as_json: bool) -> None:
     table(f"eval {model}", ["metric", "value"], [[k, v] for k, v in res.items()])
 
 
-__all__ = ["train", "info_cmd", "eval_cmd", "layer_rows", "load_eval_data", "get_op", "info"]
+__all__ = ["train", "info_cmd", "eval_cmd", "layer_rows", "sparse_rows", "load_eval_data", "get_op", "info"]
