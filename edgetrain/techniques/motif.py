@@ -105,9 +105,8 @@ class MotifEvolution(SparseEvolution):
 
     def __init__(self, cells: Sequence[MotifCells], zeta: float, rng: np.random.Generator,
                  regrow_scale: float = 0.1, lr_scale: float = 1.0, evolve: Sequence[bool] | None = None) -> None:
-        super().__init__(cells, zeta, rng, regrow_scale)
+        super().__init__(cells, zeta, rng, regrow_scale, evolving=evolve)
         self.lr_scale = float(lr_scale)
-        self.evolving = list(evolve) if evolve is not None else [True] * len(self.cells)
         self._prev: dict[str, np.ndarray] = {}
 
     def _remember(self) -> None:
@@ -127,13 +126,7 @@ class MotifEvolution(SparseEvolution):
             prev[...] = p.codebook
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if epoch < trainer.total_epochs - 1:
-            for c, evolving in zip(self.cells, self.evolving):
-                if evolving:
-                    self.records.append(self.evolve(c, trainer.optimizer, epoch))
-        if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
-            self._best = logs["val_acc"]
-            self._best_struct = {c.param.name: (c.param.mask.copy(), c.param.indices.copy()) for c in self.cells}
+        super().on_epoch_end(trainer, epoch, logs)
         self._remember()  # regrown slots hold new values: the next step's delta starts from them
 
 

@@ -27,7 +27,7 @@ from ..engine.trainer import Callback, Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
 from . import TechniquePlan, register
-from .sparse_set import DenseCells, SparseEvolution, check_keys, resolve_layers, set_rng, weight_of
+from .sparse_set import DenseCells, SparseEvolution, _snapshot, check_keys, resolve_layers, set_rng, weight_of
 
 _PRUNE_KEYS = {"sparsity", "start_epoch", "end_epoch", "layers", "then", "zeta"}
 
@@ -60,6 +60,8 @@ class MagnitudePruning(Callback):
         self.sparsity, self.start_epoch, self.end_epoch = float(sparsity), int(start_epoch), end_epoch
         self.evolution = evolution
         self.records: list[tuple[int, str, int]] = []  # (completed epochs, param, nnz after pruning)
+        self._best = -np.inf
+        self._best_state: list[tuple] | None = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
         if self.end_epoch is None:
@@ -77,6 +79,11 @@ class MagnitudePruning(Callback):
         return p.size - int(round(s * p.size))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
+            # The trainer saves values after the callbacks (after pruning); keep the layers as they
+            # were when the best validation accuracy was measured, masks included.
+            self._best = logs["val_acc"]
+            self._best_state = [_snapshot(p) for p in self.params]
         completed = epoch + 1
         if self.start_epoch < completed <= self.end_epoch:
             for p in self.params:
@@ -89,8 +96,10 @@ class MagnitudePruning(Callback):
             self.evolution.on_epoch_end(trainer, epoch, logs)
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if self.evolution is not None:
-            self.evolution.on_train_end(trainer)
+        if trainer.history.stopped_early and self._best_state is not None:
+            for p, (mask, value, _, _) in zip(self.params, self._best_state):
+                p.mask, p.value = mask, value
+                p.apply_constraints()
 
 
 def apply_prune(graph: Graph, sparsity: float = 0.9, start_epoch: int = 0, end_epoch: int | None = None,

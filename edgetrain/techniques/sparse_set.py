@@ -148,34 +148,37 @@ class DenseCells:
 class SparseEvolution(Callback):
     """Prune-and-regrow every `Cells` grid after every epoch except the last (from `start_epoch`).
 
-    ``records`` keeps every `Evolution` for inspection. With early stopping the trainer restores the
-    best epoch's values; this callback restores the matching masks (and motif indices) then.
+    ``records`` keeps every `Evolution` for inspection; ``evolving`` (default all true) says which
+    grids evolve. With early stopping, the trainer restores the values it saved after the best epoch,
+    i.e. after that epoch's evolution; this callback then puts back the sparse layers exactly as they
+    were when the best validation accuracy was measured (before the evolution).
     """
 
     def __init__(self, cells: Sequence[Cells], zeta: float, rng: np.random.Generator,
-                 regrow_scale: float = 0.1, start_epoch: int = 0) -> None:
+                 regrow_scale: float = 0.1, start_epoch: int = 0, evolving: Sequence[bool] | None = None) -> None:
         if not 0 <= zeta < 1:
             raise ConfigError(f"zeta must be in [0, 1), got {zeta}")
         self.cells = list(cells)
         self.zeta, self.rng, self.regrow_scale, self.start_epoch = float(zeta), rng, float(regrow_scale), start_epoch
+        self.evolving = list(evolving) if evolving is not None else [True] * len(self.cells)
         self.records: list[Evolution] = []
         self._best = -np.inf
-        self._best_struct: dict[str, tuple] | None = None
+        self._best_state: list[tuple] | None = None
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
-        if epoch >= self.start_epoch and epoch < trainer.total_epochs - 1:
-            for c in self.cells:
-                self.records.append(self.evolve(c, trainer.optimizer, epoch))
         if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
-            # Mirrors the trainer's own best-state rule, which runs after this callback.
+            # Same rule as the trainer's best-state tracking (which runs after the callbacks).
             self._best = logs["val_acc"]
-            self._best_struct = {c.param.name: _structure(c.param) for c in self.cells}
+            self._best_state = [_snapshot(c.param) for c in self.cells]
+        if self.start_epoch <= epoch < trainer.total_epochs - 1:
+            for c, evolving in zip(self.cells, self.evolving):
+                if evolving:
+                    self.records.append(self.evolve(c, trainer.optimizer, epoch))
 
     def on_train_end(self, trainer: Trainer) -> None:
-        if trainer.history.stopped_early and self._best_struct is not None:
-            for c in self.cells:
-                mask, indices = self._best_struct[c.param.name]
-                c.param.mask, c.param.indices = mask, indices
+        if trainer.history.stopped_early and self._best_state is not None:
+            for c, (mask, value, codebook, indices) in zip(self.cells, self._best_state):
+                c.param.mask, c.param.value, c.param.codebook, c.param.indices = mask, value, codebook, indices
                 c.param.apply_constraints()
 
     def evolve(self, cells: Cells, optimizer: Optimizer, epoch: int = -1) -> Evolution:
@@ -187,8 +190,8 @@ class SparseEvolution(Callback):
         return Evolution(epoch, cells.param.name, removed, regrown, n_pos, n_neg)
 
 
-def _structure(p: Param) -> tuple:
-    return p.mask.copy(), None if p.indices is None else p.indices.copy()
+def _snapshot(p: Param) -> tuple:
+    return tuple(None if a is None else a.copy() for a in (p.mask, p.value, p.codebook, p.indices))
 
 
 def dense_layers(graph: Graph) -> list[str]:
