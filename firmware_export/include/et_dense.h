@@ -49,7 +49,8 @@ typedef struct {
     int32_t act_min;        /* clamp in the output domain, -128 <= act_min <= act_max <= 127 */
     int32_t act_max;
     int32_t per_channel;    /* 0: multipliers[0]/shifts[0] apply to all outputs; 1: one per output */
-    const int32_t *multipliers;  /* Q31, see et_requant.h */
+    const int32_t *multipliers;  /* Q31 in [0, 2^31) (quant.py: [2^30, 2^31) or 0), see et_requant.h;
+                                  * the fast kernel relies on it (et_mbqm_q31), the reference does not */
     const int32_t *shifts;       /* TFLite convention, in [-31, 30] */
     /* Optional [n_out] precomputed bias[o] + input_offset * sum_k W[o][k] (see
      * quant.effective_bias). The fast kernel uses it instead of `bias` and skips the per-call
