@@ -34,6 +34,7 @@ def build_firmware(
     extra_cflags: Sequence[str] = (),
     defines: Mapping[str, str | int] | None = None,
     name: str = "firmware",
+    main: Path | None = None,
 ) -> Firmware:
     """Build the harness around the C sources in ``sources`` for ``target``.
 
@@ -44,7 +45,9 @@ def build_firmware(
 
     ``parity`` builds with ``-ffp-contract=off`` so float results match numpy to ~1e-6;
     otherwise ``-ffp-contract=fast`` lets the compiler fuse multiply-adds (production flags);
-    ``sanitize`` (host only) adds ASan + UBSan.
+    ``sanitize`` (host only) adds ASan + UBSan. ``main`` replaces the harness's ``main.c`` by
+    another program using the same I/O helpers (e.g. the fine-tuning harness); its directory
+    goes first on the include path.
     """
     if isinstance(target, str):
         target = load_target(target)
@@ -62,7 +65,7 @@ def build_firmware(
 
     harness = harness_dir()
     io_backend = "et_hio_stdio.c" if target.is_host else "et_hio_semihost.c"
-    files = [harness / "main.c", harness / io_backend, *c_files]
+    files = [Path(main) if main is not None else harness / "main.c", harness / io_backend, *c_files]
     if target.startup is not None:
         files.append(target.startup)
 
@@ -76,7 +79,8 @@ def build_firmware(
     cmd.extend(f"-D{key}={value}" for key, value in _counter_defines(target).items())
     cmd.extend(f"-D{key}={value}" for key, value in (defines or {}).items())
     cmd.extend(extra_cflags)
-    for inc in [harness, *include_dirs, firmware_dir() / "include"]:
+    main_dirs = [Path(main).parent] if main is not None else []
+    for inc in [*main_dirs, harness, *include_dirs, firmware_dir() / "include"]:
         cmd.append(f"-I{inc}")
     cmd.extend(str(f) for f in files)
     cmd.extend(["-o", str(output)])

@@ -77,6 +77,13 @@ et_status et_relu6_f32_backward(const float *y, float *dy, int32_t n);
 /* acc[i] += g[i]: the gradient of a tensor that feeds several consumers (residual skip). */
 et_status et_grad_accumulate_f32(float *acc, const float *g, int32_t n);
 
+/* ---- boundary between a frozen int8 body and a trainable float head ---- */
+
+/* out[i] = (float)(q[i] - zero_point) * scale: the int8 body's output as the float head's input
+ * (bit-identical to numpy's float32 arithmetic). */
+et_status et_dequantize_s8_f32(const int8_t *q, float *out, int32_t n, int32_t zero_point,
+                               float scale);
+
 /* ---- losses ---- */
 
 /* Softmax cross-entropy from logits [batch][n_classes] and integer labels in [0, n_classes):

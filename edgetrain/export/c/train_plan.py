@@ -1,0 +1,180 @@
+"""Training memory report, budget check, and the atomic export of the training sources.
+
+    res = export_training_c(graph, "stm32f405", "out/train_c", TrainConfig(...), calib_x=x)
+    res.report.arena_bytes, res.report.naive_bytes, res.report.bank_flash_bytes
+
+RAM of on-device training = trainable parameters (RAM copies) + optimizer state + the planned
+arena (activations, features, logits, input gradients) + the stack reservation. The arena is
+compared with the naive sum (every buffer on its own, plus a gradient buffer per trainable
+parameter). Flash = const model data + the two storage banks. The budget is checked before
+anything is written (architecture principle 7).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from numpy.typing import ArrayLike
+
+from ...errors import BudgetExceededError
+from ...graph import Graph
+from ...quantize import QuantizedModel
+from ...targets import Target, load_target
+from .plan import align_up
+from .train_program import TrainConfig, TrainProgram, build_train_program
+
+HEADER_BYTES = 32  # ET_STORAGE_HEADER_BYTES
+DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
+DEFAULT_WRITE_UNIT = 4
+# Frames of the deepest training call chain (et_train_step -> fused backward -> optimizer),
+# measured like report.py's KERNEL_STACK, rounded up. Reported; the reservation is the target's.
+TRAIN_STACK_ESTIMATE = 512
+
+
+@dataclass
+class StorageGeometry:
+    erase_size: int = DEFAULT_ERASE_SIZE
+    write_unit: int = DEFAULT_WRITE_UNIT
+
+    def bank_bytes(self, payload: int) -> int:
+        return align_up(align_up(HEADER_BYTES + payload, self.write_unit), self.erase_size)
+
+
+@dataclass
+class TrainMemoryReport:
+    model: str
+    target: str
+    trainable: list[str]
+    frozen_body: str  # "none" | "int8" | "f32"
+    batch: int
+    optimizer: str
+    param_ram_bytes: int  # RAM copies of the trainable parameters
+    optimizer_state_bytes: int
+    arena_bytes: int  # the planned training arena
+    arena_live_peak: int  # lower bound: largest sum of simultaneously live buffers
+    naive_activation_bytes: int
+    param_grad_bytes: int  # gradient buffers a non-fused implementation would keep
+    stack_estimate: int
+    stack_reserved: int
+    const_data_bytes: int  # flash: weights (int8 body, frozen and initial float params), quant data
+    payload_bytes: int
+    bank_bytes: int
+    ram_budget: int | None
+    flash_budget: int | None
+    buffers: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def naive_bytes(self) -> int:
+        return self.naive_activation_bytes + self.param_grad_bytes
+
+    @property
+    def bank_flash_bytes(self) -> int:
+        return 2 * self.bank_bytes
+
+    @property
+    def ram_bytes(self) -> int:
+        return self.param_ram_bytes + self.optimizer_state_bytes + self.arena_bytes + self.stack_reserved
+
+    @property
+    def flash_data_bytes(self) -> int:
+        return self.const_data_bytes + self.bank_flash_bytes
+
+    def overshoot(self) -> dict[str, int]:
+        over = {}
+        if self.ram_budget is not None and self.ram_bytes > self.ram_budget:
+            over["ram"] = self.ram_bytes - self.ram_budget
+        if self.flash_budget is not None and self.flash_data_bytes > self.flash_budget:
+            over["flash"] = self.flash_data_bytes - self.flash_budget
+        return over
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.update(naive_bytes=self.naive_bytes, bank_flash_bytes=self.bank_flash_bytes, ram_bytes=self.ram_bytes,
+                 flash_data_bytes=self.flash_data_bytes, overshoot=self.overshoot())
+        return d
+
+    def rows(self) -> list[list[str]]:
+        return [
+            ["RAM: trainable parameters", f"{self.param_ram_bytes:,}"],
+            ["RAM: optimizer state", f"{self.optimizer_state_bytes:,}"],
+            ["RAM: training arena (planned)", f"{self.arena_bytes:,}"],
+            ["    naive sum (no reuse, + parameter gradients)",
+             f"{self.naive_bytes:,} ({self.naive_activation_bytes:,} + {self.param_grad_bytes:,})"],
+            [f"RAM: stack reserved (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}"],
+            ["RAM total for training", f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget else "")],
+            ["flash: const model data", f"{self.const_data_bytes:,}"],
+            ["flash: A/B banks", f"{self.bank_flash_bytes:,} (2 x {self.bank_bytes:,}, payload {self.payload_bytes:,})"],
+        ]
+
+
+def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeometry) -> TrainMemoryReport:
+    const = sum(a.nbytes for a in p.arrays if a.condition is None)
+    return TrainMemoryReport(
+        model=p.name, target=target.name, trainable=[t.name for t in p.trainable],
+        frozen_body="none" if p.split.body is None else p.config.body, batch=p.config.batch,
+        optimizer=p.config.optimizer, param_ram_bytes=p.payload_bytes,
+        optimizer_state_bytes=p.optimizer_state_bytes, arena_bytes=p.plan.arena_bytes,
+        arena_live_peak=p.plan.peak_live_bytes(), naive_activation_bytes=p.naive_activation_bytes,
+        param_grad_bytes=p.param_grad_bytes, stack_estimate=TRAIN_STACK_ESTIMATE,
+        stack_reserved=max(TRAIN_STACK_ESTIMATE, target.stack_bytes), const_data_bytes=const,
+        payload_bytes=p.payload_bytes, bank_bytes=geometry.bank_bytes(p.payload_bytes),
+        ram_budget=target.ram_bytes, flash_budget=target.flash_bytes,
+        buffers=[{"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
+                 for n, b in sorted(p.plan.buffers.items(), key=lambda kv: p.plan.offsets[kv[0]])],
+        notes=list(p.notes) + ["RAM excludes the harness's sample buffers and code; banks are flash"],
+    )
+
+
+def check_train_budget(r: TrainMemoryReport) -> None:
+    over = r.overshoot()
+    if not over:
+        return
+    parts = []
+    if "ram" in over:
+        parts.append(f"training needs {r.ram_bytes:,} B of RAM of {r.ram_budget:,} B (over by {over['ram']:,} B: "
+                     f"parameters {r.param_ram_bytes:,}, optimizer state {r.optimizer_state_bytes:,}, "
+                     f"arena {r.arena_bytes:,}, stack {r.stack_reserved:,})")
+    if "flash" in over:
+        parts.append(f"flash needs {r.flash_data_bytes:,} B of {r.flash_budget:,} B (over by {over['flash']:,} B)")
+    raise BudgetExceededError(f"fine-tuning {r.model!r} does not fit {r.target}: " + "; ".join(parts),
+                              hint="train fewer layers (--trainable last:1 or bias-only), use sgd without "
+                                   "momentum, a smaller --batch, or --body int8")
+
+
+@dataclass(frozen=True)
+class TrainExport:
+    out_dir: Path
+    program: TrainProgram
+    report: TrainMemoryReport
+    target: Target
+    geometry: StorageGeometry
+
+
+def prepare_training(graph: Graph, target: Target | str, config: TrainConfig, calib_x: ArrayLike | None = None,
+                     *, per_channel: bool = True, qbody: QuantizedModel | None = None,
+                     geometry: StorageGeometry | None = None) -> tuple[TrainProgram, TrainMemoryReport, Target]:
+    """Program + memory report + budget check, nothing written."""
+    target = load_target(target) if isinstance(target, str) else target
+    geometry = geometry or StorageGeometry()
+    program = build_train_program(graph, config, calib_x, per_channel=per_channel, qbody=qbody)
+    report = train_memory_report(program, target, geometry)
+    check_train_budget(report)
+    return program, report, target
+
+
+def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: TrainConfig,
+                      calib_x: ArrayLike | None = None, *, per_channel: bool = True,
+                      qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None) -> TrainExport:
+    """Generate the on-device training sources into ``out_dir`` (atomically; budget first)."""
+    from . import write_atomically
+    from .train_emit import render_files
+
+    geometry = geometry or StorageGeometry()
+    program, report, target = prepare_training(graph, target, config, calib_x, per_channel=per_channel,
+                                               qbody=qbody, geometry=geometry)
+    files = render_files(program, json.dumps(report.to_dict(), indent=2) + "\n")
+    write_atomically(Path(out_dir), files)
+    return TrainExport(Path(out_dir), program, report, target, geometry)

@@ -1,0 +1,409 @@
+"""Emulated on-device fine-tuning: generate the training code, train inside the firmware, commit
+the weights to the A/B banks, reboot from the stored bank and evaluate.
+
+    rep = finetune_on_device(graph, "stm32f405", x_new, y_new, steps=300, trainable="last:1",
+                             optimizer="sgd", lr=0.05, momentum=0.9, batch=1, body="int8",
+                             x_eval=x_test, y_eval=y_test, calib_x=x_train)
+    rep.accuracy_before, rep.accuracy_after      # boot 1 before training | boot 2 from the bank
+    rep.loss_curve, rep.instructions_per_step    # measured on the device
+    rep.memory.arena_bytes, rep.memory.naive_bytes, rep.memory.bank_flash_bytes
+    save_model(rep.graph, "updated.etm")         # the weights read back from the stored bank
+
+Two runs of the same firmware (templates/finetune/main.c) share one host file as the device's
+flash: boot 1 trains and commits, boot 2 must load the committed bank (it fails otherwise). The
+trained weights returned are decoded from that flash image (header and CRC checked here too).
+
+`reference_finetune` is the numpy engine doing the same steps on the same batches (the int8 body
+through `run_int8`, the head through `Trainer.train_step`): the parity contract.
+"""
+from __future__ import annotations
+
+import struct
+import subprocess
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .emulate import build_firmware, emulator_available
+from .emulate import host as host_runner
+from .emulate import qemu as qemu_runner
+from .emulate.base import Firmware, SectionSizes
+from .emulate.exchange import describe_exit
+from .engine.executor import forward
+from .engine.trainer import Trainer
+from .errors import ConfigError, DataError, ToolchainError
+from .export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
+from .export.c.train_program import TrainConfig, TrainProgram
+from .graph import Graph
+from .layers import set_trainable
+from .quantize import run_int8
+from .resources import firmware_dir
+from .targets import Target, load_target
+
+RUN_TIMEOUT_S = 300.0
+_MAGIC = 0x42575445  # "ETWB"
+_EXIT = {10: "no valid stored bank to boot from", 11: "commit to the storage bank failed",
+         3: "a data file has a bad header", 4: "sample size differs from the model"}
+
+
+# ---------------------------------------------------------------- data
+
+def make_batches(x: ArrayLike, y: ArrayLike, steps: int, batch: int, *, seed: int = 0,
+                 shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``steps`` batches of ``batch`` samples: epochs of a permutation (or in order), cycled."""
+    x, y = np.asarray(x, np.float32), np.asarray(y)
+    if len(x) == 0 or len(x) != len(y):
+        raise DataError(f"training data needs samples and as many labels ({len(x)} samples, {len(y)} labels)")
+    if steps < 1:
+        raise ConfigError(f"steps must be at least 1, got {steps}")
+    need = steps * batch
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                            for _ in range(-(-need // len(x)))])[:need]
+    return x[order].reshape(steps, batch, *x.shape[1:]), y[order].reshape(steps, batch).astype(np.int32)
+
+
+def device_input(program: TrainProgram, x: ArrayLike) -> np.ndarray:
+    """Float samples -> what the generated code takes (int8-quantized for an int8 body)."""
+    x = np.asarray(x, np.float32)
+    if program.qbody is not None:
+        return program.qbody.quantize_input(x)
+    return np.ascontiguousarray(x)
+
+
+def reference_features(program: TrainProgram, x: ArrayLike) -> np.ndarray:
+    """The head's input computed by the numpy engine: the int8 body bit-exactly (run_int8, then
+    the same float32 dequantization as et_dequantize_s8_f32), or the float body, or x itself."""
+    x = np.asarray(x, np.float32)
+    split = program.split
+    if split.body is None:
+        return x.reshape(len(x), -1)
+    if program.qbody is not None:
+        q = run_int8(program.qbody, program.qbody.quantize_input(x))
+        return reference_dequantize(program, q)
+    return forward(split.body, x, outputs=[split.boundary])[0][split.boundary]
+
+
+def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
+    assert program.boundary_scale is not None and program.boundary_zero_point is not None
+    return ((q.astype(np.int32) - program.boundary_zero_point).astype(np.float32)
+            * np.float32(program.boundary_scale))
+
+
+@dataclass
+class ReferenceRun:
+    losses: np.ndarray
+    weights: dict[str, np.ndarray]  # graph layout, trainable parameters only
+    head: Graph
+
+
+def reference_finetune(program: TrainProgram, xs: np.ndarray, ys: np.ndarray) -> ReferenceRun:
+    """The numpy engine on the same batches: the parity contract of the generated code."""
+    head = program.split.head.copy()
+    trainer = Trainer(head, optimizer=program.config.engine_optimizer(), loss="cross_entropy",
+                      batch_size=program.config.batch, progress=False)
+    losses = [trainer.train_step(reference_features(program, xb), yb.astype(np.int64)) for xb, yb in zip(xs, ys)]
+    weights = {p.name: head.params[p.name].value.copy() for p in program.trainable}
+    return ReferenceRun(np.asarray(losses, np.float64), weights, head)
+
+
+def reference_logits(program: TrainProgram, x: ArrayLike, head: Graph | None = None) -> np.ndarray:
+    from .engine.executor import predict
+
+    return predict(head or program.split.head, reference_features(program, x))
+
+
+# ---------------------------------------------------------------- harness files
+
+def _write_files(work: Path, program: TrainProgram, boot: int, features: bool, x_eval: np.ndarray,
+                 batches: tuple[np.ndarray, np.ndarray] | None) -> None:
+    (work / "boot.bin").write_bytes(struct.pack("<II", boot, 1 if features else 0))
+    ev = device_input(program, x_eval)
+    (work / "eval.bin").write_bytes(struct.pack("<4sII", b"ETE1", len(ev), program.input_bytes) + ev.tobytes())
+    if batches is not None:
+        xs, ys = batches
+        steps, b = ys.shape
+        blob = [struct.pack("<4sIII", b"ETT1", steps, b, program.input_bytes)]
+        for s in range(steps):
+            blob.append(ys[s].astype("<i4").tobytes())
+            blob.append(device_input(program, xs[s]).tobytes())
+        (work / "train.bin").write_bytes(b"".join(blob))
+
+
+@dataclass
+class BootResult:
+    boot: int
+    load_status: int
+    load_sequence: int
+    logits: np.ndarray
+    eval_instructions: np.ndarray | None
+    features: np.ndarray | None
+    losses: np.ndarray
+    step_instructions: np.ndarray | None
+    verdicts: np.ndarray
+    commit_status: int
+    commit_sequence: int
+    commit_instructions: int | None
+    diverged: int
+    log: str
+
+
+def _parse_result(blob: bytes, program: TrainProgram) -> tuple[Any, ...]:
+    head = struct.Struct("<4s9I")
+    magic, boot, flags, _overhead, load_st, load_seq, n_eval, n_cls, feat_bytes, n_steps = head.unpack_from(blob)
+    if magic != b"ETF1":
+        raise ToolchainError("the fine-tuning harness wrote no ETF1 result")
+    counts = bool(flags & 1)
+    feat_dt = np.int8 if program.feature_ctype == "int8_t" else np.float32
+    rec = np.dtype([("n", "<u4"), ("logits", "<f4", (n_cls,)), ("feat", "u1", (feat_bytes,))])
+    off = head.size
+    evals = np.frombuffer(blob, rec, n_eval, off)
+    off += rec.itemsize * n_eval
+    step = np.dtype([("loss", "<f4"), ("n", "<u4"), ("verdict", "<u4")])
+    steps = np.frombuffer(blob, step, n_steps, off)
+    off += step.itemsize * n_steps
+    commit_st, commit_seq, commit_n, diverged = struct.unpack_from("<iIII", blob, off)
+    if off + 16 != len(blob):
+        raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {off + 16}")
+    feats = evals["feat"].copy().view(feat_dt).reshape(n_eval, -1) if feat_bytes else None
+    return (boot, np.int32(load_st).item(), load_seq, evals["logits"].astype(np.float32),
+            evals["n"].astype(np.int64) if counts else None, feats, steps["loss"].astype(np.float32),
+            steps["n"].astype(np.int64) if counts else None, steps["verdict"].astype(np.int64), commit_st,
+            commit_seq, commit_n if counts else None, diverged)
+
+
+def run_boot(firmware: Firmware, work: Path, program: TrainProgram, boot: int, *, features: bool,
+             x_eval: np.ndarray, batches: tuple[np.ndarray, np.ndarray] | None = None,
+             timeout: float = RUN_TIMEOUT_S) -> BootResult:
+    """One boot of the fine-tuning firmware in ``work`` (flash.bin there persists between boots)."""
+    runner = host_runner if firmware.target.is_host else qemu_runner
+    _write_files(work, program, boot, features, x_eval, batches)
+    (work / "result.bin").unlink(missing_ok=True)
+    cmd = runner.command(firmware)
+    try:
+        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout,
+                              env=runner.environment(firmware))
+    except subprocess.TimeoutExpired as exc:
+        raise ToolchainError(f"{firmware.target.name} fine-tuning boot {boot} timed out after {timeout:g} s",
+                             hint=f"command (in {work}): {' '.join(cmd)}") from exc
+    log = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        why = _EXIT.get(proc.returncode) or describe_exit(proc.returncode)
+        raise ToolchainError(f"{firmware.target.name} fine-tuning boot {boot} failed with status "
+                             f"{proc.returncode} ({why})" + (f": {log.splitlines()[-1]}" if log else ""),
+                             hint=f"command (in {work}): {' '.join(cmd)}")
+    try:
+        blob = (work / "result.bin").read_bytes()
+    except OSError as exc:
+        raise ToolchainError(f"the fine-tuning harness wrote no result.bin: {exc.strerror}") from exc
+    return BootResult(*_parse_result(blob, program), log=log)
+
+
+def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int, dict[str, np.ndarray]]:
+    """Decode the newest valid bank of a flash image (et_storage.h layout): (sequence, weights in
+    graph layout). Raises ToolchainError when no bank is valid."""
+    best: tuple[int, bytes] | None = None
+    for k in range(2):
+        bank = flash[k * bank_bytes:(k + 1) * bank_bytes]
+        if len(bank) < 32:
+            continue
+        magic, ver, hbytes, seq, plen, tag = struct.unpack_from("<IHHIII", bank)
+        (crc,) = struct.unpack_from("<I", bank, 28)
+        if magic != _MAGIC or ver != 1 or hbytes != 32 or tag != program.layout_tag or plen != program.payload_bytes:
+            continue
+        if zlib.crc32(bank[32:32 + plen], zlib.crc32(bank[:28])) != crc:
+            continue
+        if best is None or ((seq - best[0]) & 0xFFFFFFFF) < 0x80000000:
+            best = (seq, bank[32:32 + plen])
+    if best is None:
+        raise ToolchainError("the device's flash holds no valid bank after the commit")
+    weights, off = {}, 0
+    for name, shape, transposed in program.segment_layout():
+        n = int(np.prod(shape))
+        arr = np.frombuffer(best[1], "<f4", n, off).reshape(shape)
+        weights[name] = np.ascontiguousarray(arr.T if transposed else arr).astype(np.float32)
+        off += 4 * n
+    return best[0], weights
+
+
+# ---------------------------------------------------------------- the whole flow
+
+@dataclass
+class FinetuneReport:
+    model: str
+    target: str
+    ran_on: str
+    trainable: list[str]
+    config: dict[str, Any]
+    steps: int
+    accuracy_before: float | None  # boot 1, before training, on the device
+    accuracy_after: float | None  # boot 2, loaded from the stored bank
+    loss_curve: list[float]
+    diverged_steps: int
+    instructions_per_step: list[int] | None
+    eval_instructions_per_sample: float | None
+    commit_instructions: int | None
+    stored_sequence: int
+    memory: TrainMemoryReport
+    image: SectionSizes
+    weights: dict[str, np.ndarray]
+    graph: Graph
+    logits_before: np.ndarray
+    logits_after: np.ndarray
+    features: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    program: TrainProgram | None = None  # what was generated (for reference_finetune)
+
+    @property
+    def mean_instructions_per_step(self) -> float | None:
+        return float(np.mean(self.instructions_per_step)) if self.instructions_per_step else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "target": self.target, "ran_on": self.ran_on, "trainable": self.trainable,
+                "config": self.config, "steps": self.steps, "accuracy_before": self.accuracy_before,
+                "accuracy_after": self.accuracy_after, "loss_curve": self.loss_curve,
+                "diverged_steps": self.diverged_steps, "instructions_per_step": self.instructions_per_step,
+                "mean_instructions_per_step": self.mean_instructions_per_step,
+                "eval_instructions_per_sample": self.eval_instructions_per_sample,
+                "commit_instructions": self.commit_instructions, "stored_sequence": self.stored_sequence,
+                "memory": self.memory.to_dict(),
+                "image": {"flash_bytes": self.image.flash_bytes, "static_ram_bytes": self.image.static_ram_bytes},
+                "notes": self.notes}
+
+    def rows(self) -> list[list[str]]:
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.1f}%"
+
+        n = self.mean_instructions_per_step
+        rows = [["ran on", self.ran_on], ["trainable", ", ".join(self.trainable)],
+                ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
+                ["accuracy before (boot 1)", pct(self.accuracy_before)],
+                ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
+                ["loss first -> last", f"{self.loss_curve[0]:.4f} -> {self.loss_curve[-1]:.4f}"],
+                ["rolled-back steps", str(self.diverged_steps)],
+                ["instructions per training step", "-" if n is None else f"{n:,.0f} (emulator instruction count)"]]
+        return rows + self.memory.rows()
+
+
+def _choose_target(target: Target, fallback_host: bool) -> tuple[Target, str, list[str]]:
+    ok, reason = emulator_available(target)
+    if ok:
+        return target, reason, []
+    if not fallback_host:
+        raise ToolchainError(f"cannot run {target.name} here: {reason}",
+                             hint="install the tools, or pass --fallback-host to train on a host gcc build")
+    host = load_target("host")
+    ok, host_reason = emulator_available(host)
+    if not ok:
+        raise ToolchainError(f"cannot run {target.name} ({reason}) nor the host build ({host_reason})")
+    return host, host_reason, [f"{target.name} not runnable here ({reason}); ran on the host build, "
+                               f"budgets still checked against {target.name}"]
+
+
+def finetune_on_device(
+    graph: Graph,
+    target: Target | str,
+    x_train: ArrayLike | None = None,
+    y_train: ArrayLike | None = None,
+    *,
+    steps: int = 100,
+    trainable: str | Sequence[str] | None = "last:1",
+    optimizer: Literal["sgd", "adam"] = "sgd",
+    lr: float = 0.01,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    batch: int = 1,
+    body: Literal["int8", "f32"] = "f32",
+    x_eval: ArrayLike | None = None,
+    y_eval: ArrayLike | None = None,
+    calib_x: ArrayLike | None = None,
+    batches: tuple[np.ndarray, np.ndarray] | None = None,
+    shuffle: bool = True,
+    seed: int = 0,
+    fallback_host: bool = False,
+    parity: bool = True,
+    sanitize: bool = False,
+    features: bool = False,
+    keep_dir: str | Path | None = None,
+    geometry: StorageGeometry | None = None,
+    config: TrainConfig | None = None,
+) -> FinetuneReport:
+    """Train ``graph`` inside the emulated ``target`` and evaluate after a reboot from the bank.
+
+    ``trainable``: ``last:K``, ``bias-only``, layer names, ``all``, or None to keep the graph's
+    own flags. Training samples come from ``batches`` (steps x batch, exact) or from
+    ``x_train``/``y_train`` (``make_batches``). ``x_eval``/``y_eval`` default to the training
+    samples. An int8 body is calibrated on ``calib_x`` (default: the training samples).
+    ``parity`` builds with ``-ffp-contract=off`` (the numpy-parity flags); production flags
+    otherwise. The graph passed in is not modified; ``report.graph`` carries the new weights.
+    """
+    target = load_target(target) if isinstance(target, str) else target
+    work_graph = graph.copy()
+    if trainable is not None:
+        set_trainable(work_graph, trainable)
+    config = config or TrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                   batch=batch, body=body)
+    if batches is None:
+        if x_train is None or y_train is None:
+            raise ConfigError("fine-tuning needs training samples (x_train, y_train) or batches")
+        batches = make_batches(x_train, y_train, steps, config.batch, seed=seed, shuffle=shuffle)
+    xs, ys = np.asarray(batches[0], np.float32), np.asarray(batches[1], np.int32)
+    if ys.ndim != 2 or ys.shape[1] != config.batch or len(xs) != len(ys):
+        raise ConfigError(f"batches must be [steps][{config.batch}] samples and labels")
+    flat = xs.reshape(-1, *xs.shape[2:])
+    if x_eval is None:
+        x_eval, y_eval = flat, ys.reshape(-1)
+    x_eval = np.asarray(x_eval, np.float32)
+    if config.body == "int8" and calib_x is None:
+        calib_x = flat
+    run_target, ran_on, notes = _choose_target(target, fallback_host)
+    geometry = geometry or StorageGeometry()
+
+    with tempfile.TemporaryDirectory(prefix="edgetrain-finetune-") as tmp:
+        root = Path(keep_dir) if keep_dir is not None else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        # Generated for (and budget-checked against) the requested target, even on a host fallback.
+        exp = export_training_c(work_graph, target, root / "src", config, calib_x, geometry=geometry)
+        program = exp.program
+        defines = {"ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
+                   "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u", "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u"}
+        fw = build_firmware(run_target, [root / "src"], root / "build", parity=parity, sanitize=sanitize,
+                            defines=defines, main=firmware_dir() / "templates" / "finetune" / "main.c",
+                            name="finetune")
+        work = root / "device"
+        work.mkdir(exist_ok=True)
+        (work / "flash.bin").unlink(missing_ok=True)  # a new device: erased flash
+        first = run_boot(fw, work, program, 1, features=features, x_eval=x_eval, batches=(xs, ys))
+        second = run_boot(fw, work, program, 2, features=features, x_eval=x_eval)
+        sequence, weights = read_bank((work / "flash.bin").read_bytes(), exp.report.bank_bytes, program)
+
+    if second.load_sequence != sequence or second.load_status != 0:
+        raise ToolchainError("the evaluation boot did not load the committed bank")
+    out_graph = work_graph
+    for name, value in weights.items():
+        out_graph.params[name].value = value.copy()
+    out_graph.meta.setdefault("finetune", []).append(
+        {"target": target.name, "steps": int(len(ys)), **config.to_dict(), "trainable": [p.name for p in program.trainable]})
+
+    def acc(logits: np.ndarray) -> float | None:
+        return None if y_eval is None else float((logits.argmax(axis=1) == np.asarray(y_eval)).mean())
+
+    counts = first.step_instructions
+    return FinetuneReport(
+        model=graph.name, target=target.name, ran_on=ran_on, trainable=[p.name for p in program.trainable],
+        config=config.to_dict(), steps=int(len(ys)), accuracy_before=acc(first.logits),
+        accuracy_after=acc(second.logits), loss_curve=[float(v) for v in first.losses],
+        diverged_steps=first.diverged, instructions_per_step=None if counts is None else counts.tolist(),
+        eval_instructions_per_sample=None if second.eval_instructions is None else float(second.eval_instructions.mean()),
+        commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
+        weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,
+        features=second.features, notes=notes + program.notes, program=program)
+
+
+__all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "device_input", "finetune_on_device", "make_batches",
+           "read_bank", "reference_features", "reference_finetune", "reference_logits", "run_boot"]
