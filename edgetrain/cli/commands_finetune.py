@@ -1,0 +1,83 @@
+"""`edgetrain finetune`: train a model inside an emulated board (or host gcc), commit the weights
+to the A/B banks, reboot from the stored bank and evaluate."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..formats.modelfile import load_model, save_model
+from .app import cli
+from .output import emit_json, info, table
+
+
+def parse_trainable(spec: str) -> str | list[str]:
+    """last:K | bias-only | all | comma-separated layer names."""
+    if spec in ("all", "bias-only") or spec.startswith("last:"):
+        return spec
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def _default_eval(source: str) -> str:
+    name, _, _split = source.partition(":")
+    # A bundled dataset: evaluate on its held-out split; a file: on itself.
+    return source if Path(name).suffix in (".npz", ".csv") else f"{name}:test"
+
+
+@cli.command("finetune")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="stm32f405", show_default=True, help="Board (see `edgetrain targets`).")
+@click.option("--data", "source", required=True,
+              help="Training samples for the device: DATASET[:split] (e.g. digits:train) or a .npz/.csv file.")
+@click.option("--steps", type=int, default=100, show_default=True, help="Training steps on the device.")
+@click.option("--trainable", default="last:1", show_default=True,
+              help="What trains: last:K, bias-only, all, or layer names separated by commas.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True)
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="SGD momentum.")
+@click.option("--weight-decay", type=float, default=0.0, show_default=True)
+@click.option("--batch", type=int, default=1, show_default=True)
+@click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
+              help="How the frozen layers before the trainable ones run.")
+@click.option("--eval-data", help="Held-out samples (default: the dataset's test split, or --data for a file).")
+@click.option("--calib", help="int8 body calibration data (default: the model's training split).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Order of the training samples.")
+@click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
+@click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
+@click.option("--keep", type=click.Path(file_okay=False), help="Keep sources, firmware and the flash image here.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Save the fine-tuned model (.etm).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: str, optimizer: str, lr: float,
+                 momentum: float, weight_decay: float, batch: int, body: str, eval_data: str | None,
+                 calib: str | None, seed: int, fallback_host: bool, production: bool, keep: str | None,
+                 output: str | None, as_json: bool) -> None:
+    """Fine-tune MODEL on --target: train --steps on --data, commit, reboot, evaluate."""
+    from ..finetune import finetune_on_device
+    from .commands_c import _default_calib
+    from .commands_core import load_eval_data
+
+    graph = load_model(model)
+    x, y = load_eval_data(graph, source)
+    xe, ye = load_eval_data(graph, eval_data or _default_eval(source))
+    calib_x = None
+    if body == "int8":
+        calib_x, _ = load_eval_data(graph, calib or _default_calib(graph))
+    if not as_json:
+        info(f"fine-tuning {graph.name} on {target}: {steps} steps x {batch} of {len(x)} samples...")
+    rep = finetune_on_device(graph, target, x, y, steps=steps, trainable=parse_trainable(trainable),
+                             optimizer=optimizer, lr=lr, momentum=momentum,  # type: ignore[arg-type]
+                             weight_decay=weight_decay, batch=batch, body=body,  # type: ignore[arg-type]
+                             x_eval=xe, y_eval=ye, calib_x=calib_x, seed=seed, fallback_host=fallback_host,
+                             parity=not production, keep_dir=keep)
+    if output:
+        save_model(rep.graph, output)
+    if as_json:
+        d = rep.to_dict()
+        d["saved"] = output
+        emit_json(d)
+        return
+    table(f"{graph.name} fine-tuned on {rep.target}", ["", "value"], rep.rows())
+    for note in rep.notes:
+        info(f"note: {note}")
+    if output:
+        info(f"saved {output}")
