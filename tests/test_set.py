@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -161,8 +162,9 @@ def test_digits_set_within_one_point_of_dense_with_under_5_percent_weights():
 def test_train_cli_with_set_config_and_info_sparse_table(tmp_path):
     out = tmp_path / "set.etm"
     cmd = [sys.executable, "-m", "edgetrain"]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # see sparse_runs.py
     r = subprocess.run([*cmd, "train", "examples/digits_set.toml", "-o", str(out), "--json"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout)
     print(f"\n  CLI SET: test accuracy {100 * summary['test_accuracy']:.2f}%, kept {summary['set weights kept']}")
