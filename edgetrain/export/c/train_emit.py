@@ -239,7 +239,6 @@ def render_train_c(p: TrainProgram) -> str:
     lines += ["et_status et_train_features(const void *input, void *features)", "{"]
     body_ops = [op for op in p.ops if op.phase == "body"]
     if body_ops:
-        feat = body_ops[-1].writes[0]
         ft = p.feature_ctype
         lines += [f"    const {it} *x = (const {it} *)input;", f"    {ft} *f = ({ft} *)features;",
                   "    et_status st;", "    int32_t i;"]
@@ -249,7 +248,6 @@ def render_train_c(p: TrainProgram) -> str:
                 lines.append(f"    /* op {i}: {op.comment} */")
                 _check(lines, op.infer or "")
         src = [op for op in body_ops if op.layer != "boundary"][-1].writes[0]
-        del feat
         lines += [f"    for (i = 0; i < {p.feature_size}; ++i) {{", f"        f[i] = {_expr(src)}[i];", "    }",
                   "    return ET_OK;", "}", ""]
     else:

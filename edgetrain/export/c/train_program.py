@@ -477,7 +477,8 @@ def _ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
 
 
 def _expr(name: str) -> str:
-    """C expression of a buffer: arena buffers are macros ET_B_<name>, ``x`` the input."""
+    """C name of a buffer: arena buffers are ET_B_<name> macros (train_model.c), ``x`` is the
+    caller's input."""
     if name in ("x",):
         return name
     return f"ET_B_{name}"
