@@ -129,3 +129,44 @@ def test_digits_motif_halves_unique_weights_and_multiplies_within_3_points():
           f"multiplies)  ratios {unique:.3f} / {mults:.3f}  motif time {sum(r.seconds for r in motif_runs):.1f}s")
     assert unique <= 0.55 and mults <= 0.55
     assert acc_motif >= acc_set - 0.03
+
+
+def test_lr_scale_equals_a_smaller_learning_rate_for_shared_weights(digits):
+    # One epoch (no evolution): lr 0.1 with lr_scale 0.5 must move the shared weights exactly like
+    # lr 0.05, momentum and weight decay included (the other parameters differ, so freeze them).
+    def train(lr, scale):
+        m = small()
+        evo = apply_motif(m, m=M, eps=3, seed=0, lr_scale=scale)
+        for p in m.params.values():
+            p.trainable = p.codebook is not None
+        et.fit(m, digits, epochs=1, optimizer=et.SGD(lr, momentum=0.9, weight_decay=1e-4), callbacks=[evo])
+        return [c.param.codebook for c in evo.cells]
+
+    for a, b in zip(train(0.1, 0.5), train(0.05, 1.0)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_train_cli_with_motif_config_and_info(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "motif.etm"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "edgetrain"]
+    r = subprocess.run([*cmd, "train", "examples/digits_motif.toml", "-o", str(out), "--json"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    print(f"\n  CLI motif: test accuracy {100 * summary['test_accuracy']:.2f}%, "
+          f"{summary['motif unique weights']} unique weights")
+    assert summary["test_accuracy"] >= 0.93 and summary["motif unique weights"] == 5330
+    g = et.load_model(out)
+    for n in ("dense1", "dense2", "dense3"):
+        assert_blocks_constant(g.params[f"{n}.weight"])
+    r = subprocess.run([*cmd, "info", str(out), "--json"], capture_output=True, text=True)
+    rows = json.loads(r.stdout)["sparse"]
+    assert [(x["motif"], x["unique_weights"]) for x in rows] == [("2x2", 1440), ("2x2", 2560), ("2x1", 1330)]
+    assert all(x["block_bytes"] < x["bytes"] for x in rows)

@@ -45,7 +45,8 @@ def sparse_rows(graph: Graph) -> list[dict]:
     """Per masked 2-D weight: density and the bytes of every storage format (float32 values).
 
     Sizes come from the encoders the C generator emits (`formats.sparse`), which take C layout
-    [n_out][n_in], hence the transposes. A motif layer also reports its shared (unique) weights.
+    [n_out][n_in], hence the transposes. A motif layer also reports its shared (unique) weights and
+    the smallest encoding of its block grid (one value per block: what a motif kernel reads).
     """
     from ..formats.sparse import all_encodings
 
@@ -63,7 +64,11 @@ def sparse_rows(graph: Graph) -> list[dict]:
             if "motif" in p.meta:
                 bi, bo = p.meta["motif"]
                 row["motif"] = f"{bi}x{bo}"
-                row["unique_weights"] = int(p.mask[::bi, ::bo].sum())
+                blocks = p.mask[::bi, ::bo]
+                row["unique_weights"] = int(blocks.sum())
+                grid = min(all_encodings(p.effective()[::bi, ::bo].T, blocks.T, np.float32).values(),
+                           key=lambda e: e.nbytes.total)
+                row["block_format"], row["block_bytes"] = grid.format, grid.nbytes.total
             rows.append(row)
     return rows
 
@@ -104,10 +109,11 @@ def info_cmd(model: str, as_json: bool) -> None:
         formats = list(sparse[0]["alternatives"])
         motif = any("motif" in r for r in sparse)
         table("sparse storage (float32 values; bytes per format, chosen = smallest)",
-              ["layer", "shape", "density", "chosen", "bytes", *formats, *(["motif"] if motif else [])],
+              ["layer", "shape", "density", "chosen", "bytes", *formats, *(["motif: block, shared w, block storage"] if motif else [])],
               [[r["layer"], r["shape"], f"{100 * r['density']:.2f}%", r["format"], r["bytes"],
                 *[r["alternatives"][f] for f in formats],
-                *([f"{r['motif']}, {r['unique_weights']:,} unique" if "motif" in r else ""] if motif else [])]
+                *([f"{r['motif']} {r['unique_weights']:,} {r['block_format']} {r['block_bytes']:,}"
+                   if "motif" in r else ""] if motif else [])]
                for r in sparse])
 
 
