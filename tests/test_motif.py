@@ -170,3 +170,26 @@ def test_train_cli_with_motif_config_and_info(tmp_path):
     rows = json.loads(r.stdout)["sparse"]
     assert [(x["motif"], x["unique_weights"]) for x in rows] == [("2x2", 1440), ("2x2", 2560), ("2x1", 1330)]
     assert all(x["block_bytes"] < x["bytes"] for x in rows)
+
+
+def test_onnx_backends_see_an_ordinary_graph(digits):
+    """The sharing is codebook + indices + mask, which the ONNX exporters already honour: the
+    inference model matches `predict` and one train step updates the shared weights like numpy."""
+    ort = pytest.importorskip("onnxruntime")
+    from edgetrain.export.onnx import build_inference_model, build_train_step
+
+    m = small()
+    apply_motif(m, m=M, eps=3, seed=0)
+    x, y = digits.train.x[:32], digits.train.y[:32]
+    inf = ort.InferenceSession(build_inference_model(m).SerializeToString())
+    np.testing.assert_allclose(inf.run(None, {inf.get_inputs()[0].name: x})[0], et.predict(m, x), atol=1e-5)
+
+    step = build_train_step(m, "sgd", lr=0.05, momentum=0.9)
+    sess = ort.InferenceSession(step.model.SerializeToString())
+    outs = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, step.feeds(x, y, 0.05, step.initial_state))))
+    new = step.next_state(outs)
+    et.Trainer(m, et.SGD(0.05, momentum=0.9), progress=False).train_step(x, y)
+    for p in m.params.values():
+        if p.codebook is not None:
+            assert new[p.name].shape == p.codebook.shape  # the device trains the shared weights only
+            np.testing.assert_allclose(new[p.name], p.codebook, atol=1e-6)
