@@ -22,3 +22,6 @@ step "3. int8 C export for the STM32F405 (memory report checked against its budg
 
 step "4. run the firmware on an emulated STM32F405 (host gcc if QEMU or the cross compiler is missing)"
 "$ET" emulate "$OUT/digits_mlp.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host
+
+step "5. on-device learning: fine-tune on shifted data inside the emulated STM32, reboot, evaluate"
+bash examples/finetune_shifted.sh "$BIN" "$OUT"
