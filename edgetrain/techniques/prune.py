@@ -40,14 +40,15 @@ def cubic_sparsity(t: float, total: float, final: float) -> float:
 
 def prune_to(p: Param, keep: int) -> np.ndarray:
     """Keep the ``keep`` largest |w| among the active entries of ``p``; return the pruned positions."""
-    mask = p.mask.reshape(-1)
+    mask, value = p.mask.ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
     active = np.flatnonzero(mask)
     if keep >= active.size:
         return active[:0]
-    order = np.argsort(-np.abs(p.value.reshape(-1)[active]), kind="stable")
+    order = np.argsort(-np.abs(value[active]), kind="stable")
     pruned = np.sort(active[order[keep:]])
     mask[pruned] = False
-    p.value.reshape(-1)[pruned] = 0.0
+    value[pruned] = 0.0
+    p.mask, p.value = mask.reshape(p.shape), value.reshape(p.shape)
     return pruned
 
 

@@ -132,13 +132,15 @@ class DenseCells:
     def fan_in(self) -> float:
         return self.param.nnz / self.param.shape[1]
 
-    def rewire(self, removed, regrown, new_values, optimizer):
+    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray,
+               optimizer: Optimizer) -> None:
         p = self.param
-        mask, value = p.mask.reshape(-1), p.value.reshape(-1)  # views: edits land in the param
+        mask, value = p.mask.ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
         mask[removed] = False
         value[removed] = 0.0
         mask[regrown] = True
         value[regrown] = new_values
+        p.mask, p.value = mask.reshape(p.shape), value.reshape(p.shape)
         touched = np.zeros(p.size, dtype=bool)
         touched[removed] = True
         touched[regrown] = True
