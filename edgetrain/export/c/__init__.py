@@ -36,6 +36,7 @@ from ...targets import Target, load_target
 from . import emit
 from .program import Program, build_program
 from .report import MemoryReport, check_budget, memory_report
+from .sparse import SparseOption
 
 MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")
 
@@ -77,6 +78,7 @@ def prepare_model(
     percentile: float = 99.99,
     qmodel: QuantizedModel | None = None,
     force_ref: bool = False,
+    sparse_format: SparseOption = None,
 ) -> tuple[Program, MemoryReport, Target]:
     """Everything export_c computes before writing: program, memory report, budget check."""
     target = load_target(target) if isinstance(target, str) else target
@@ -89,7 +91,8 @@ def prepare_model(
         else:
             raise ConfigError("int8 export needs calibration data (calib_x / --calib) or a model "
                               "that already carries int8 quantization")
-    program = build_program(graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref)
+    program = build_program(graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref,
+                            sparse_format=sparse_format)
     report = memory_report(program, target)
     check_budget(report)
     return program, report, target
@@ -107,6 +110,7 @@ def export_c(
     percentile: float = 99.99,
     qmodel: QuantizedModel | None = None,
     force_ref: bool = False,
+    sparse_format: SparseOption = None,
 ) -> ExportResult:
     """Generate the model's C sources for ``target`` into ``out_dir`` (replaced if it exists).
 
@@ -114,10 +118,14 @@ def export_c(
     already quantized (``quantize_model(...).graph``, also after save/load), or ``qmodel``.
     ``force_ref`` makes the generated code always call the reference kernels (otherwise a build
     may choose them with ``-DET_FORCE_REF``).
+
+    Masked dense layers are stored in their smallest sparse format and run by the matching sparse
+    kernel (motif layers by the motif kernel); ``sparse_format`` forces a format, for every masked
+    layer (``"csr"``) or per layer (``{"dense1": "bitmap"}``); see `edgetrain.export.c.sparse`.
     """
     program, report, target = prepare_model(
         graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
-        qmodel=qmodel, force_ref=force_ref)
+        qmodel=qmodel, force_ref=force_ref, sparse_format=sparse_format)
     files = _render(program, report)
     write_atomically(Path(out_dir), files)
     return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)

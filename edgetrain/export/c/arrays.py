@@ -16,13 +16,18 @@ C_TYPES = {
     np.dtype(np.float32): "float",
     np.dtype(np.int8): "int8_t",
     np.dtype(np.int32): "int32_t",
+    # sparse index arrays (edgetrain.formats.sparse)
+    np.dtype(np.uint8): "uint8_t",
+    np.dtype(np.uint16): "uint16_t",
+    np.dtype(np.uint32): "uint32_t",
 }
-PER_LINE = {"float": 6, "int8_t": 16, "int32_t": 8}
+PER_LINE = {"float": 6, "int8_t": 16, "int32_t": 8, "uint8_t": 16, "uint16_t": 12, "uint32_t": 8}
 
 
 @dataclass(frozen=True)
 class DataArray:
-    """One const array. ``role``: weights | bias | eff_bias | multipliers | shifts.
+    """One const array. ``role``: weights | bias | eff_bias | multipliers | shifts, or ``idx_<name>``
+    for a sparse layer's index arrays (row_ptr, cols, rows, gaps, bits; its values are ``weights``).
     ``condition``: a preprocessor symbol the array exists under (e.g. ET_FORCE_REF), or None."""
 
     name: str
@@ -59,6 +64,8 @@ def literal(v: object, ctype: str) -> str:
             raise ValueError(f"non-finite model value {f}")
         return f"{f:.9e}f"
     i = int(v)  # type: ignore[call-overload]
+    if ctype.startswith("uint"):
+        return f"{i}u"
     if i == -(2**31):  # 2147483648 alone is not an int literal
         return "(-2147483647 - 1)"
     return str(i)

@@ -17,11 +17,15 @@ from typing import Any
 from ...errors import BudgetExceededError
 from ...targets import Target
 from .program import Program
+from .sparse import SPARSE_SOURCES
 
 # .text bytes per runtime source (arm-none-eabi-gcc 12.2 -O2, max of M3 and M4F).
 CODE_BYTES = {
     "et_dense_s8.c": 3488, "et_dense_s8_ref.c": 480, "et_dense_f32.c": 980, "et_dense_f32_ref.c": 288,
     "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 254,
+    # sparse sources hold the float32 and int8 kernels of their format family
+    "et_sparse_csr.c": 2980, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
+    "et_sparse_motif.c": 1904, "et_sparse_ref.c": 2024,
 }
 LIBM_EXPF_BYTES = 1024  # newlib expf, linked only for softmax (rounded up)
 MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_model_infer
@@ -33,6 +37,12 @@ KERNEL_STACK = {
     "et_add_f32": 32 + 16, "et_relu_f32": 24 + 16, "et_relu6_f32": 32 + 16, "et_relu_s8": 16,
     "et_relu6_s8": 16,
     "et_softmax_f32": 80 + 96,  # + newlib expf
+    # sparse kernels: own frame (max host/M3/M4F) + 32 for the argument check if not inlined
+    "et_sparse_f32_ref": 208 + 32 + 24, "et_sparse_s8_ref": 192 + 32 + 24,  # + et_sp_next_pos
+    "et_sparse_f32_csr": 120 + 32, "et_sparse_f32_coo": 120 + 32, "et_sparse_f32_delta": 120 + 32,
+    "et_sparse_f32_bitmap": 136 + 32, "et_sparse_f32_motif": 168 + 32,
+    "et_sparse_s8_csr": 88 + 32, "et_sparse_s8_coo": 88 + 32, "et_sparse_s8_delta": 112 + 32,
+    "et_sparse_s8_bitmap": 128 + 32, "et_sparse_s8_motif": 152 + 32,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
 SOURCE_OF = {
@@ -41,14 +51,24 @@ SOURCE_OF = {
     "et_add_f32": "et_add.c", "et_add_s8": "et_add.c", "et_relu_f32": "et_relu.c",
     "et_relu6_f32": "et_relu.c", "et_relu_s8": "et_relu.c", "et_relu6_s8": "et_relu.c",
     "et_softmax_f32": "et_softmax.c",
+    **SPARSE_SOURCES,
 }
 
 
 @dataclass
 class LayerMemory:
+    """``weights`` = ``weight_index`` + ``weight_values``: a sparse layer's index arrays (row
+    pointers, columns, gaps, bitmap) and its stored values, delta-offset fillers included (their
+    count is ``fillers``). ``format`` is the storage of the weight ("dense" when not sparse)."""
+
     layer: str
     op: str
     weights: int = 0
+    format: str = ""
+    weight_index: int = 0
+    weight_values: int = 0
+    fillers: int = 0
+    nnz: int = 0
     bias: int = 0
     quant: int = 0  # multipliers + shifts
     args: int = 0  # static const argument struct
@@ -111,14 +131,17 @@ class MemoryReport:
         return d
 
     def table_rows(self) -> list[list[Any]]:
-        rows: list[list[Any]] = [[lm.layer, lm.op, lm.weights, lm.bias, lm.quant, lm.args, lm.flash,
-                                  lm.activation] for lm in self.layers]
-        rows.append(["model data", "", self.weight_bytes, sum(lm.bias for lm in self.layers),
-                     sum(lm.quant for lm in self.layers), sum(lm.args for lm in self.layers),
-                     self.data_bytes, ""])
+        rows: list[list[Any]] = [[lm.layer, lm.op, lm.format, lm.weight_index, lm.weight_values,
+                                  lm.weights, lm.bias, lm.quant, lm.args, lm.flash, lm.activation]
+                                 for lm in self.layers]
+        rows.append(["model data", "", "", sum(lm.weight_index for lm in self.layers),
+                     sum(lm.weight_values for lm in self.layers), self.weight_bytes,
+                     sum(lm.bias for lm in self.layers), sum(lm.quant for lm in self.layers),
+                     sum(lm.args for lm in self.layers), self.data_bytes, ""])
         return rows
 
-    TABLE_COLUMNS = ("layer", "op", "weights B", "bias B", "quant B", "args B", "flash B", "activation B")
+    TABLE_COLUMNS = ("layer", "op", "format", "index B", "values B", "weights B", "bias B", "quant B",
+                     "args B", "flash B", "activation B")
 
     def summary_rows(self) -> list[list[Any]]:
         def budget(v: int | None) -> str:
@@ -141,12 +164,19 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
         lm = layers.setdefault(c.layer, LayerMemory(c.layer, c.op, macs=p.macs.get(c.layer, 0)))
         lm.args += c.struct_bytes
         lm.activation = p.lowered.size(c.output) * p.elem_bytes
+    for name, ls in p.storage.items():
+        lm = layers[name]
+        lm.format, lm.nnz, lm.fillers = ls.format, ls.nnz, ls.nbytes.fillers
     for a in p.arrays:
         if a.condition is not None and not p.force_ref:
             continue  # not compiled into the default build
         lm = layers[a.layer]
         if a.role == "weights":
             lm.weights += a.nbytes
+            lm.weight_values += a.nbytes
+        elif a.role.startswith("idx_"):
+            lm.weights += a.nbytes
+            lm.weight_index += a.nbytes
         elif a.role in ("bias", "eff_bias"):
             lm.bias += a.nbytes
         else:
@@ -154,11 +184,8 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
     raw = sum(
         p.lowered.graph.params[s.node.params["weight"]].size * p.elem_bytes
         for s in p.lowered.steps if s.kind == "dense")
-    kernels = p.kernels()
-    if p.force_ref:
-        kernels = {k for k in kernels if not (k in ("et_dense_s8", "et_dense_f32"))}
-    else:
-        kernels = {k for k in kernels if not k.endswith("_ref")}
+    # Each call names its fast kernel first and its reference last: a build links one of them.
+    kernels = {c.kernels[-1] if p.force_ref else c.kernels[0] for c in p.calls}
     sources = {"et_status.c"} | {SOURCE_OF[k] for k in kernels}
     code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * len(p.calls)
     if "et_softmax_f32" in kernels:
