@@ -28,10 +28,69 @@
         }                                                                  \
     } while (0)
 
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
+    defined(__ARM_PCS_VFP)
+/* Cortex-M4F/M7: four entries per step. gcc's loop needs 7 instructions per entry (index load,
+ * address add, VLDR of x, VLDM of the weight, VFMA, compare, branch); here x is loaded into core
+ * registers with a scaled register offset (VLDR has none), moved to the FPU two at a time with one
+ * VMOV, and the four weights come in one VLDM: 17 instructions per 4 entries. Same summation order
+ * as the reference, with fused multiply-adds. */
+#define ET_CSR_F32_ASM(NAME, CT, LD, STEP)                                                          \
+    static float NAME(const float *x, const CT *c, const float *v, int32_t n, float acc)          \
+    {                                                                                             \
+        int32_t n4 = n >> 2;                                                                      \
+        int32_t k;                                                                                \
+        if (n4 > 0) {                                                                             \
+            __asm__ volatile("1:\n\t"                                                              \
+                             LD " r0, [%[c]], #" STEP "\n\t"                                       \
+                             LD " r1, [%[c]], #" STEP "\n\t"                                       \
+                             LD " r2, [%[c]], #" STEP "\n\t"                                       \
+                             LD " r3, [%[c]], #" STEP "\n\t"                                       \
+                             "ldr r0, [%[x], r0, lsl #2]\n\t"                                      \
+                             "ldr r1, [%[x], r1, lsl #2]\n\t"                                      \
+                             "ldr r2, [%[x], r2, lsl #2]\n\t"                                      \
+                             "ldr r3, [%[x], r3, lsl #2]\n\t"                                      \
+                             "vmov s0, s1, r0, r1\n\t"                                             \
+                             "vmov s2, s3, r2, r3\n\t"                                             \
+                             "vldmia %[v]!, {s4-s7}\n\t"                                           \
+                             "vfma.f32 %[acc], s0, s4\n\t"                                         \
+                             "vfma.f32 %[acc], s1, s5\n\t"                                         \
+                             "vfma.f32 %[acc], s2, s6\n\t"                                         \
+                             "vfma.f32 %[acc], s3, s7\n\t"                                         \
+                             "subs %[n4], %[n4], #1\n\t"                                           \
+                             "bne 1b\n\t"                                                          \
+                             : [c] "+r"(c), [v] "+r"(v), [n4] "+r"(n4), [acc] "+t"(acc)          \
+                             : [x] "r"(x)                                                         \
+                             : "cc", "memory", "r0", "r1", "r2", "r3", "s0", "s1", "s2", "s3",    \
+                               "s4", "s5", "s6", "s7");                                           \
+        }                                                                                         \
+        for (k = 0; k < (n & 3); ++k) {                                                           \
+            acc += x[c[k]] * v[k];                                                                \
+        }                                                                                         \
+        return acc;                                                                               \
+    }
+ET_CSR_F32_ASM(et_csr_f32_u8, uint8_t, "ldrb", "1")
+ET_CSR_F32_ASM(et_csr_f32_u16, uint16_t, "ldrh", "2")
+#define ET_CSR_F32_HAVE_ASM 1
+#else
+#define ET_CSR_F32_HAVE_ASM 0
+#endif
+
 static inline float et_csr_dot_f32(const et_sparse_weights *w, const float *x, int32_t from,
                                    int32_t to, float acc)
 {
     const float *v = (const float *)w->values;
+#if ET_CSR_F32_HAVE_ASM
+    if (from == to) {
+        return acc; /* also keeps NULL arrays of an empty layer out of pointer arithmetic */
+    }
+    if (w->idx1_bytes == 1) {
+        return et_csr_f32_u8(x, (const uint8_t *)w->idx1 + from, v + from, to - from, acc);
+    }
+    if (w->idx1_bytes == 2) {
+        return et_csr_f32_u16(x, (const uint16_t *)w->idx1 + from, v + from, to - from, acc);
+    }
+#endif
     if (w->idx1_bytes == 1) {
         ET_GATHER_F32(uint8_t, w->idx1, x, v, from, to, acc);
     } else if (w->idx1_bytes == 2) {

@@ -1,0 +1,52 @@
+"""bench/sparse.py keeps working: its measuring function on a tiny SET model only.
+
+Structure and determinism, not speed: the goals are the benchmark's business.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench" / "sparse.py"
+
+
+@pytest.fixture(scope="module")
+def bench():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("bench_sparse", BENCH)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ok, why = mod.emulator_available(mod.TARGET)
+    if not ok:
+        pytest.skip(f"cannot run {mod.TARGET}: {why}")
+    return mod
+
+
+@pytest.mark.cross
+def test_measure_tiny_set_model(bench) -> None:  # type: ignore[no-untyped-def]
+    g = bench.trained("set", hidden=(16,), epochs=2, eps=2.0)
+    dense = bench.trained("dense", hidden=(16,), epochs=2)
+    row = bench.measure(g, "f32", "csr", samples=3)  # raises if the device disagrees with numpy
+    assert row["format"] == "csr" and row["dtype"] == "f32" and row["samples"] == 3
+    assert set(row["layer_formats"].values()) == {"csr"}
+    assert row["stored_weights"] == bench.stored_weights(g) < 64 * 16 + 16 * 10
+    counts = row["instructions_per_sample"]
+    assert len(counts) == 3 and all(isinstance(c, int) and c > 0 for c in counts)
+    assert row["instructions_per_stored_weight"] == pytest.approx(
+        row["instructions_per_inference"] / row["stored_weights"])
+    assert row["weight_bytes"] == row["weight_index_bytes"] + row["weight_value_bytes"]
+    assert row["image_flash_bytes"] > row["model_data_bytes"] >= row["weight_bytes"] > 0
+    assert 0.0 <= row["accuracy"] <= 1.0
+    # QEMU -icount is deterministic: a second build and run counts the same.
+    assert bench.measure(g, "f32", "csr", samples=3)["instructions_per_sample"] == counts
+
+    rows = [row, bench.measure(dense, "f32", None, samples=3), bench.measure(g, "int8", "auto", samples=3)]
+    assert rows[1]["format"] == "dense" and rows[2]["format"] == "auto"
+    checks = bench.goals(rows)
+    assert [c["goal"] for c in checks][0] == "float32 CSR: instructions per stored weight"
+    assert all(isinstance(c["met"], bool) for c in checks)
+    json.dumps({"rows": rows, "goals": checks})  # --json must serialise
