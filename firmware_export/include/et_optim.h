@@ -76,6 +76,11 @@ typedef struct {
     float *m;           /* SGD: velocity [n] (may be NULL when momentum == 0); Adam: first moment */
     float *v;           /* Adam: second moment [n]; unused by SGD */
     int32_t trainable;  /* 0: frozen, value is only read and the slots are ignored */
+    /* Optional sparsity pattern of a pruned/SET layer: bitmap of ceil(n/8) bytes, bit (i & 7) of
+     * mask[i >> 3] set = entry i exists. Entries outside the pattern are forced back to 0 after
+     * every update (the numpy engine's Param.apply_constraints), so fine-tuning on the device
+     * updates only the non-zeros and keeps the pattern. NULL: dense. */
+    const uint8_t *mask;
 } et_param_f32;
 
 et_status et_adam_params_init(et_adam_params *params, float lr, float beta1, float beta2, float eps,
@@ -99,6 +104,9 @@ et_status et_adam_update(const et_adam_params *params, const et_adam_step *step,
 /* Dispatches on opt->kind; a frozen param is left untouched. */
 et_status et_optimizer_update(const et_optimizer *opt, et_param_f32 *param, const float *g,
                               int32_t n);
+
+/* Zeroes the entries of param->value outside param->mask (no-op without a mask). */
+void et_param_apply_mask(et_param_f32 *param, int32_t n);
 
 /* Sets n floats to zero: optimizer slots at start and after a rollback. */
 et_status et_zero_f32(float *x, int32_t n);

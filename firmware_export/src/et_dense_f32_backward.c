@@ -152,5 +152,8 @@ et_status et_dense_f32_backward_update(const et_dense_f32_params *p, const et_op
             et_fused_sgd(p, &c, input, dy, weights, bias, dx);
         }
     }
+    if (weights->trainable) {
+        et_param_apply_mask(weights, p->n_out * p->n_in);
+    }
     return ET_OK;
 }

@@ -115,5 +115,8 @@ et_status et_dense_f32_backward_update_ref(const et_dense_f32_params *p, const e
             bias->value[o] = et_ref_update(opt, bias, o, g);
         }
     }
+    if (weights->trainable) {
+        et_param_apply_mask(weights, p->n_out * p->n_in);
+    }
     return ET_OK;
 }

@@ -167,13 +167,30 @@ et_status et_optimizer_update(const et_optimizer *opt, et_param_f32 *param, cons
     if (!param->trainable) {
         return ET_OK;
     }
-    if (opt->kind == ET_OPTIM_SGD) {
-        return et_sgd_update(&opt->sgd, param->value, g, param->m, n);
-    }
-    if (opt->kind == ET_OPTIM_ADAM) {
-        return et_adam_update(&opt->adam, &opt->step, param->value, g, param->m, param->v, n);
+    if (opt->kind == ET_OPTIM_SGD || opt->kind == ET_OPTIM_ADAM) {
+        const et_status st = opt->kind == ET_OPTIM_SGD
+                                 ? et_sgd_update(&opt->sgd, param->value, g, param->m, n)
+                                 : et_adam_update(&opt->adam, &opt->step, param->value, g, param->m,
+                                                  param->v, n);
+        if (st == ET_OK) {
+            et_param_apply_mask(param, n);
+        }
+        return st;
     }
     return ET_ERR_BAD_PARAM;
+}
+
+void et_param_apply_mask(et_param_f32 *param, int32_t n)
+{
+    int32_t i;
+    if (param == 0 || param->mask == 0 || param->value == 0) {
+        return;
+    }
+    for (i = 0; i < n; ++i) {
+        if (((param->mask[i >> 3] >> (i & 7)) & 1u) == 0u) {
+            param->value[i] = 0.0f;
+        }
+    }
 }
 
 et_status et_zero_f32(float *x, int32_t n)

@@ -21,6 +21,7 @@ static void param_alloc(et_param_f32 *p, int32_t n, int trainable)
     p->m = trainable ? alloc_f32(n) : NULL;
     p->v = trainable ? alloc_f32(n) : NULL;
     p->trainable = trainable;
+    p->mask = NULL;
 }
 
 static void param_free(et_param_f32 *p)

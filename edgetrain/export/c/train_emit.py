@@ -148,11 +148,11 @@ def render_train_c(p: TrainProgram) -> str:
             if slots >= 2:
                 lines.append(f"static float {v}[{prm.size}];")
             lines.append(f"static et_param_f32 et_train_param_{prm.ident} = "
-                         f"{{et_train_value_{prm.ident}, {m}, {v}, 1}};")
+                         f"{{et_train_value_{prm.ident}, {m}, {v}, 1, {prm.mask_name or 'NULL'}}};")
         else:
             lines.append(f"#define et_train_value_{prm.ident} ((float *){prm.data_name})")
             lines.append(f"static et_param_f32 et_train_param_{prm.ident} = "
-                         f"{{et_train_value_{prm.ident}, NULL, NULL, 0}};")
+                         f"{{et_train_value_{prm.ident}, NULL, NULL, 0, NULL}};")
     lines += ["static et_optimizer et_train_opt;", ""]
     lines += p.structs
     lines += ["", "et_status et_train_reset_optimizer(void)", "{"]

@@ -174,6 +174,8 @@ class TrainParam:
     trainable: bool
     transpose: bool  # weight: graph stores [n_in][n_out]
     data_name: str = ""  # const array: initial value (trainable) or the value itself (frozen)
+    mask: np.ndarray | None = None  # C layout; a sparse layer keeps its pattern while training
+    mask_name: str = ""  # const bitmap array (bit i & 7 of byte i >> 3), see et_param_f32.mask
 
     @property
     def size(self) -> int:
@@ -369,8 +371,9 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
             for role, p in node_params.items():
                 value = w if role == "weight" else np.asarray(p.effective(), np.float32)
                 ident = c_identifier(f"{lid}_{role}", taken)
+                mask = None if p.mask is None else (p.mask.T if role == "weight" else p.mask)
                 params[p.name] = TrainParam(p.name, ident, np.ascontiguousarray(value), p.trainable,
-                                            role == "weight")
+                                            role == "weight", mask=mask)
             lo, hi = _float_clamp(st.activation)
             s_train, s_one = f"et_tp_{lid}", f"et_tp1_{lid}"
             structs.append(f"static const et_dense_f32_params {s_train} = {{{B}, {w.shape[1]}, {w.shape[0]}, "
@@ -465,6 +468,9 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
         storage[b] = f"ET_TRAIN_ARENA({_ctype_of(b, input_ctype, feature_ctype)}, {plan.offsets[b]})"
     for p in params.values():
         p.data_name = arr(p.ident, p.name, "init" if p.trainable else "frozen", p.c_value)
+        if p.trainable and p.mask is not None:
+            bits = np.packbits(np.ascontiguousarray(p.mask, dtype=bool).ravel(), bitorder="little")
+            p.mask_name = arr(p.ident, p.name, "mask", bits.astype(np.uint8))
     return TrainProgram(
         graph.name, config, split, qbody, tuple(graph.input_shape), input_ctype, n_classes, feature_size,
         feature_ctype, list(params.values()), arrays, structs, ops, plan.buffers, plan, storage,

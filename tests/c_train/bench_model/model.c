@@ -72,8 +72,8 @@ static int step(et_optimizer *opt, int32_t batch, const float *x, const int32_t 
 {
     const et_dense_f32_params p1 = layer(batch, NI, NH, 0.0f);
     const et_dense_f32_params p2 = layer(batch, NH, NO, -FLT_MAX);
-    et_param_f32 pw1 = {w1, w1m, w1v, 0}, pb1 = {b1, b1m, b1v, 0};
-    et_param_f32 pw2 = {w2, w2m, w2v, 1}, pb2 = {b2, b2m, b2v, 1};
+    et_param_f32 pw1 = {w1, w1m, w1v, 0, NULL}, pb1 = {b1, b1m, b1v, 0, NULL};
+    et_param_f32 pw2 = {w2, w2m, w2v, 1, NULL}, pb2 = {b2, b2m, b2v, 1, NULL};
     et_status st;
     pw1.trainable = train1;
     pb1.trainable = train1;
