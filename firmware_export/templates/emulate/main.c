@@ -12,30 +12,20 @@
  *   inputs.bin   "ETI1", u32 count, u32 sample_bytes, then count * sample_bytes
  *   outputs.bin  "ETO1", u32 count, u32 sample_bytes, u32 flags (bit 0: instruction counts
  *                valid), u32 counter_overhead, then per sample: u32 instructions, sample bytes
- * The exit status says what went wrong (see enum below; mirrored in edgetrain/emulate/exchange.py).
+ * The exit status says what went wrong (enum et_harness_status in et_harness.h; mirrored in
+ * edgetrain/emulate/exchange.py).
  */
 #include <stddef.h>
 #include <stdint.h>
 
 #include "et_counter.h"
+#include "et_harness.h"
 #include "et_hio.h"
 #include "model.h"
 
 #if !defined(ET_MODEL_INPUT_BYTES) || !defined(ET_MODEL_OUTPUT_BYTES)
 #error "model.h must define ET_MODEL_INPUT_BYTES and ET_MODEL_OUTPUT_BYTES"
 #endif
-
-enum et_harness_status {
-    ET_HARNESS_OK = 0,
-    ET_HARNESS_NO_INPUT = 2,
-    ET_HARNESS_BAD_HEADER = 3,
-    ET_HARNESS_SIZE_MISMATCH = 4,
-    ET_HARNESS_SHORT_READ = 5,
-    ET_HARNESS_NO_OUTPUT = 6,
-    ET_HARNESS_WRITE_FAILED = 7,
-    ET_HARNESS_MODEL_FAILED = 8,
-    ET_HARNESS_COUNTER_STUCK = 9
-};
 
 #define ET_FLAG_COUNTS 1u
 #define ET_HEADER_IN_BYTES 12u
@@ -67,33 +57,6 @@ static union {
     void *align_ptr;
 } et_output;
 
-static void et_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v & 0xFFu);
-    p[1] = (unsigned char)((v >> 8) & 0xFFu);
-    p[2] = (unsigned char)((v >> 16) & 0xFFu);
-    p[3] = (unsigned char)((v >> 24) & 0xFFu);
-}
-
-static uint32_t et_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void et_fail(int status, const char *what)
-{
-    et_hio_message("edgetrain harness: ");
-    et_hio_message(what);
-    et_hio_message("\n");
-    et_hio_exit(status);
-}
-
-static int et_read_exact(et_hio_file file, void *buf, size_t len)
-{
-    return et_hio_read(file, buf, len) == len;
-}
-
 int main(void)
 {
     unsigned char header[ET_HEADER_OUT_BYTES];
@@ -101,20 +64,21 @@ int main(void)
     et_hio_file out_file;
     uint32_t count;
     uint32_t i;
-    uint32_t overhead = 0u;
+    uint32_t overhead;
     int have_counter;
 
     in_file = et_hio_open("inputs.bin", 0);
     if (in_file < 0) {
         et_fail(ET_HARNESS_NO_INPUT, "cannot open inputs.bin");
     }
-    if (!et_read_exact(in_file, header, ET_HEADER_IN_BYTES) || header[0] != 'E' ||
-        header[1] != 'T' || header[2] != 'I' || header[3] != '1') {
+    if (et_hio_read(in_file, header, ET_HEADER_IN_BYTES) != ET_HEADER_IN_BYTES ||
+        header[0] != 'E' || header[1] != 'T' || header[2] != 'I' || header[3] != '1') {
         et_fail(ET_HARNESS_BAD_HEADER, "inputs.bin has no ETI1 header");
     }
     count = et_get_u32(header + 4);
     if (et_get_u32(header + 8) != (uint32_t)ET_MODEL_INPUT_BYTES) {
-        et_fail(ET_HARNESS_SIZE_MISMATCH, "input sample size differs from ET_MODEL_INPUT_BYTES");
+        et_fail(ET_HARNESS_SIZE_MISMATCH,
+                        "input sample size differs from ET_MODEL_INPUT_BYTES");
     }
 
     out_file = et_hio_open("outputs.bin", 1);
@@ -122,18 +86,8 @@ int main(void)
         et_fail(ET_HARNESS_NO_OUTPUT, "cannot open outputs.bin");
     }
 
-    have_counter = et_counter_start();
-    if (have_counter) {
-        /* Two back-to-back reads measure the cost of reading the counter itself; it is
-         * subtracted so a count covers only the call to et_model_infer (argument set-up,
-         * call, body, return). */
-        uint32_t a = et_counter_read();
-        uint32_t b = et_counter_read();
-        overhead = et_counter_elapsed(a, b);
-        if (overhead == 0u) {
-            et_fail(ET_HARNESS_COUNTER_STUCK, "instruction counter does not advance");
-        }
-    }
+    /* Counts cover only the call to et_model_infer (argument set-up, call, body, return). */
+    have_counter = et_counter_begin(&overhead);
 
     header[0] = 'E';
     header[1] = 'T';
@@ -153,9 +107,8 @@ int main(void)
         int status;
         size_t k;
 
-        if (!et_read_exact(in_file, et_input.bytes, ET_MODEL_INPUT_BYTES)) {
-            et_fail(ET_HARNESS_SHORT_READ, "inputs.bin ends before its sample count");
-        }
+        et_read(in_file, et_input.bytes, ET_MODEL_INPUT_BYTES,
+                        "inputs.bin ends before its sample count");
         /* Poison the output so a model that leaves bytes unwritten is caught by comparison. */
         for (k = 0u; k < (size_t)ET_MODEL_OUTPUT_BYTES; ++k) {
             et_output.bytes[k] = 0xA5u;
@@ -168,7 +121,7 @@ int main(void)
         if (status != 0) {
             et_fail(ET_HARNESS_MODEL_FAILED, "et_model_infer returned a non-zero status");
         }
-        et_put_u32(et_record.bytes, have_counter ? et_counter_elapsed(start, end) - overhead : 0u);
+        et_put_u32(et_record.bytes, et_count(have_counter, overhead, start, end));
         for (k = 0u; k < (size_t)ET_MODEL_OUTPUT_BYTES; ++k) {
             et_record.bytes[4u + k] = et_output.bytes[k];
         }

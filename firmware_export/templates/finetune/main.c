@@ -2,8 +2,9 @@
  * edgetrain fine-tuning harness: one "boot" of a device that keeps training its model.
  *
  * Contract with the generated training code: train_model.h (see edgetrain/export/c/train_emit.py).
- * I/O helpers (et_hio.h: semihosting under QEMU, stdio on the host) and the instruction counter
- * (et_counter.h) are the emulation harness's.
+ * I/O helpers (et_hio.h: semihosting under QEMU, stdio on the host), the instruction counter
+ * (et_counter.h) and the shared helpers and exit statuses (et_harness.h) are the emulation
+ * harness's.
  *
  * Files (little-endian, relative to the working directory):
  *   boot.bin   u32 boot kind: 1 = train boot, 2 = evaluation boot; u32 flags (bit 0: also write
@@ -27,6 +28,8 @@
 #include <stdint.h>
 
 #include "et_counter.h"
+#define ET_HARNESS_NAME "edgetrain finetune harness"
+#include "et_harness.h"
 #include "et_hio.h"
 #include "et_runtime.h"
 #include "train_model.h"
@@ -43,15 +46,8 @@
 #define ET_FT_REGION_BYTES (2u * (uint32_t)(ET_FT_BANK_BYTES))
 #define ET_FT_FEATURE_SPACE (ET_TRAIN_FEATURE_BYTES > 0 ? ET_TRAIN_FEATURE_BYTES : 4)
 
+/* Statuses beyond the shared enum et_harness_status (et_harness.h). */
 enum {
-    ET_FT_OK = 0,
-    ET_FT_NO_FILE = 2,
-    ET_FT_BAD_HEADER = 3,
-    ET_FT_SIZE_MISMATCH = 4,
-    ET_FT_SHORT_READ = 5,
-    ET_FT_WRITE_FAILED = 7,
-    ET_FT_MODEL_FAILED = 8,
-    ET_FT_COUNTER_STUCK = 9,
     ET_FT_NO_BANK = 10,
     ET_FT_COMMIT_FAILED = 11
 };
@@ -73,39 +69,10 @@ static union {
     float align_float;
 } et_feat;
 
-static void et_put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v & 0xFFu);
-    p[1] = (unsigned char)((v >> 8) & 0xFFu);
-    p[2] = (unsigned char)((v >> 16) & 0xFFu);
-    p[3] = (unsigned char)((v >> 24) & 0xFFu);
-}
-
-static uint32_t et_get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
-static void et_fail(int status, const char *what)
-{
-    et_hio_message("edgetrain finetune harness: ");
-    et_hio_message(what);
-    et_hio_message("\n");
-    et_hio_exit(status);
-}
-
-static void et_read(et_hio_file f, void *buf, size_t len, const char *what)
-{
-    if (et_hio_read(f, buf, len) != len) {
-        et_fail(ET_FT_SHORT_READ, what);
-    }
-}
-
 static void et_write(et_hio_file f, const void *buf, size_t len)
 {
     if (et_hio_write(f, buf, len) != 0) {
-        et_fail(ET_FT_WRITE_FAILED, "cannot write an output file");
+        et_fail(ET_HARNESS_WRITE_FAILED, "cannot write an output file");
     }
 }
 
@@ -121,12 +88,12 @@ static et_hio_file et_open_with(const char *name, const char *magic, unsigned ch
 {
     const et_hio_file f = et_hio_open(name, 0);
     if (f < 0) {
-        et_fail(ET_FT_NO_FILE, name);
+        et_fail(ET_HARNESS_NO_INPUT, name);
     }
     et_read(f, hdr, 4u + 4u * words, name);
     if (hdr[0] != (unsigned char)magic[0] || hdr[1] != (unsigned char)magic[1] ||
         hdr[2] != (unsigned char)magic[2] || hdr[3] != (unsigned char)magic[3]) {
-        et_fail(ET_FT_BAD_HEADER, name);
+        et_fail(ET_HARNESS_BAD_HEADER, name);
     }
     return f;
 }
@@ -142,7 +109,7 @@ int main(void)
     et_hio_file f;
     et_hio_file out;
     et_hio_file ev;
-    uint32_t boot, overhead = 0u, n_eval, n_steps = 0u, i;
+    uint32_t boot, overhead, n_eval, n_steps = 0u, i;
     uint32_t commit_seq = 0u, commit_instr = 0u, diverged = 0u, load_seq = 0u;
     int32_t commit_st = -1;
     int have_counter;
@@ -150,7 +117,7 @@ int main(void)
 
     f = et_hio_open("boot.bin", 0);
     if (f < 0) {
-        et_fail(ET_FT_NO_FILE, "boot.bin");
+        et_fail(ET_HARNESS_NO_INPUT, "boot.bin");
     }
     et_read(f, hdr, 8u, "boot.bin");
     et_hio_close(f);
@@ -161,7 +128,7 @@ int main(void)
     if (et_ram_storage_init(&ram, et_flash.bytes, ET_FT_REGION_BYTES, ET_FT_ERASE_SIZE,
                             ET_FT_WRITE_UNIT) != ET_OK ||
         et_ram_storage_interface(&ram, (uint32_t)(ET_FT_BANK_BYTES), &storage) != ET_OK) {
-        et_fail(ET_FT_MODEL_FAILED, "storage set-up failed");
+        et_fail(ET_HARNESS_MODEL_FAILED, "storage set-up failed");
     }
     f = et_hio_open("flash.bin", 0);
     if (f >= 0) {
@@ -169,7 +136,7 @@ int main(void)
         et_hio_close(f);
     }
     if (et_train_init() != ET_OK) {
-        et_fail(ET_FT_MODEL_FAILED, "et_train_init failed");
+        et_fail(ET_HARNESS_MODEL_FAILED, "et_train_init failed");
     }
     info.sequence = 0u;
     load_st = et_train_load(&storage, &info);
@@ -179,27 +146,21 @@ int main(void)
         et_fail(ET_FT_NO_BANK, "no valid stored bank to boot from");
     }
 
-    have_counter = et_counter_start();
-    if (have_counter) {
-        uint32_t a = et_counter_read();
-        uint32_t b = et_counter_read();
-        overhead = et_counter_elapsed(a, b);
-        if (overhead == 0u) {
-            et_fail(ET_FT_COUNTER_STUCK, "instruction counter does not advance");
-        }
-    }
+    have_counter = et_counter_begin(&overhead);
 
     ev = et_open_with("eval.bin", "ETE1", hdr, 2u);
     n_eval = et_get_u32(hdr + 4);
     if (et_get_u32(hdr + 8) != (uint32_t)ET_TRAIN_INPUT_BYTES) {
-        et_fail(ET_FT_SIZE_MISMATCH, "eval.bin sample size differs from ET_TRAIN_INPUT_BYTES");
+        et_fail(ET_HARNESS_SIZE_MISMATCH,
+                        "eval.bin sample size differs from ET_TRAIN_INPUT_BYTES");
     }
     if (boot == 1u) {
         f = et_open_with("train.bin", "ETT1", hdr + 12, 3u);
         n_steps = et_get_u32(hdr + 16);
         if (et_get_u32(hdr + 20) != (uint32_t)ET_TRAIN_BATCH ||
             et_get_u32(hdr + 24) != (uint32_t)ET_TRAIN_INPUT_BYTES) {
-            et_fail(ET_FT_SIZE_MISMATCH, "train.bin batch or sample size differs from the model");
+            et_fail(ET_HARNESS_SIZE_MISMATCH,
+                            "train.bin batch or sample size differs from the model");
         }
     } else {
         f = -1;
@@ -207,7 +168,7 @@ int main(void)
 
     out = et_hio_open("result.bin", 1);
     if (out < 0) {
-        et_fail(ET_FT_WRITE_FAILED, "cannot create result.bin");
+        et_fail(ET_HARNESS_WRITE_FAILED, "cannot create result.bin");
     }
     et_write(out, "ETF1", 4u);
     et_write_u32(out, boot);
@@ -228,13 +189,13 @@ int main(void)
         st = et_train_infer(et_x.bytes, et_logits);
         end = et_counter_read();
         if (st != ET_OK) {
-            et_fail(ET_FT_MODEL_FAILED, "et_train_infer failed");
+            et_fail(ET_HARNESS_MODEL_FAILED, "et_train_infer failed");
         }
-        et_write_u32(out, have_counter ? et_counter_elapsed(start, end) - overhead : 0u);
+        et_write_u32(out, et_count(have_counter, overhead, start, end));
         et_write(out, et_logits, sizeof et_logits);
         if (want_features) {
             if (et_train_features(et_x.bytes, et_feat.bytes) != ET_OK) {
-                et_fail(ET_FT_MODEL_FAILED, "et_train_features failed");
+                et_fail(ET_HARNESS_MODEL_FAILED, "et_train_features failed");
             }
             et_write(out, et_feat.bytes, (size_t)ET_TRAIN_FEATURE_BYTES);
         }
@@ -271,10 +232,10 @@ int main(void)
             }
             end = et_counter_read();
             if (st != ET_OK) {
-                et_fail(ET_FT_MODEL_FAILED, "a training step failed");
+                et_fail(ET_HARNESS_MODEL_FAILED, "a training step failed");
             }
             et_write(out, &loss, 4u);
-            et_write_u32(out, have_counter ? et_counter_elapsed(start, end) - overhead : 0u);
+            et_write_u32(out, et_count(have_counter, overhead, start, end));
             et_write_u32(out, (uint32_t)verdict);
         }
         et_hio_close(f);
@@ -289,7 +250,7 @@ int main(void)
         }
         f = et_hio_open("flash.bin", 1);
         if (f < 0) {
-            et_fail(ET_FT_WRITE_FAILED, "cannot create flash.bin");
+            et_fail(ET_HARNESS_WRITE_FAILED, "cannot create flash.bin");
         }
         et_write(f, et_flash.bytes, ET_FT_REGION_BYTES);
         et_hio_close(f);
@@ -299,5 +260,5 @@ int main(void)
     et_write_u32(out, commit_instr);
     et_write_u32(out, diverged);
     et_hio_close(out);
-    et_hio_exit(ET_FT_OK);
+    et_hio_exit(ET_HARNESS_OK);
 }
