@@ -163,7 +163,7 @@ def _sparse_macros(p: Program) -> list[str]:
 
 def runtime_files(p: Program, firmware: Path) -> list[Path]:
     """Runtime sources the model calls, plus every header they (transitively) include."""
-    src, inc = firmware / "src", firmware / "include"
+    src = firmware / "src"
     wanted = {"et_status.c"}
     by_kernel = {
         "et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
@@ -174,8 +174,14 @@ def runtime_files(p: Program, firmware: Path) -> list[Path]:
     }
     by_kernel.update(SPARSE_SOURCES)
     wanted |= {by_kernel[k] for k in p.kernels()}
-    files = [src / f for f in sorted(wanted)]
-    # model.c includes the umbrella header; follow includes to collect exactly what compiles.
+    return with_included_headers([src / f for f in sorted(wanted)], firmware)
+
+
+def with_included_headers(files: list[Path], firmware: Path) -> list[Path]:
+    """``files`` plus every runtime header they or the umbrella et_runtime.h (transitively)
+    include, sorted include/ before src/. The generated code includes the umbrella header;
+    following includes collects exactly what compiles."""
+    src, inc = firmware / "src", firmware / "include"
     pending = [*files, inc / "et_runtime.h"]
     seen: dict[Path, None] = {}
     while pending:

@@ -41,6 +41,7 @@ from ...graph import Graph, Node
 from ...quantize import QAdd, QAlias, QClamp, QDense, QuantizedModel, lower_graph, quantize_model
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
+from .program import _float_clamp
 
 BodyKind = Literal["int8", "f32"]
 HEAD_OPS = ("dense", "relu", "relu6", "flatten", "identity")
@@ -274,14 +275,6 @@ class TrainProgram:
     def segment_layout(self) -> list[tuple[str, tuple[int, ...], bool]]:
         """(parameter name, C-layout shape, transposed) of each stored segment, in order."""
         return [(p.name, tuple(p.c_value.shape), p.transpose) for p in self.trainable]
-
-
-def _float_clamp(activation: str | None) -> tuple[str, str]:
-    if activation == "relu":
-        return "0.0f", "FLT_MAX"
-    if activation == "relu6":
-        return "0.0f", "6.0f"
-    return "-FLT_MAX", "FLT_MAX"
 
 
 def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | None = None,
