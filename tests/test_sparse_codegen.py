@@ -21,6 +21,7 @@ import edgetrain as et
 from edgetrain.emulate import build_firmware, run_firmware
 from edgetrain.errors import ConfigError, ExportError
 from edgetrain.export.c import ExportResult, export_c
+from edgetrain.export.c.sparse import FAST_DENSE_ABOVE
 from edgetrain.formats.sparse import all_encodings
 from edgetrain.quantize import int8_reference
 from edgetrain.techniques.motif import apply_motif
@@ -83,6 +84,10 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ExportResult]
         out[f"motif-{dtype}"] = export_c(motif_model(), "stm32f405", root / f"motif-{dtype}", dtype, d.train.x)
         out[f"empty-{dtype}"] = export_c(empty_layer_model(), "stm32f405", root / f"empty-{dtype}", dtype,
                                          d.train.x, per_channel=False)
+        out[f"fast-{dtype}"] = export_c(set_model(), "stm32f405", root / f"fast-{dtype}", dtype, d.train.x,
+                                        sparse_format="fast")
+        out[f"empty-csc-{dtype}"] = export_c(empty_layer_model(), "stm32f405", root / f"empty-csc-{dtype}",
+                                             dtype, d.train.x, sparse_format="csc")
     return out
 
 
@@ -127,6 +132,19 @@ def test_forced_formats_and_kernels(exports) -> None:
                     suffix = fmt.rstrip("84") if fmt.startswith("delta") else fmt
                     assert f"ET_SPARSE_{kind.upper()}({suffix}, &et_p_{layer}" in model_c
                     assert f"et_sparse_{kind}_{suffix}" in res.program.kernels()
+
+
+def test_fast_policy_uses_the_input_driven_kernel(exports) -> None:
+    """"fast": CSC for masked layers, dense above FAST_DENSE_ABOVE stored fraction."""
+    for dtype in ("f32", "int8"):
+        res = exports[f"fast-{dtype}"]
+        kind = "f32" if dtype == "f32" else "s8"
+        for lm in res.report.layers:
+            ls = res.program.storage[lm.layer]
+            want = "dense" if ls.nnz > FAST_DENSE_ABOVE * ls.encoding.shape[0] * ls.encoding.shape[1] else "csc"
+            assert lm.format == want, (dtype, lm.layer)
+        assert any(lm.format == "csc" for lm in res.report.layers)
+        assert f"et_sparse_{kind}_csc" in res.program.kernels()
 
 
 def test_motif_layers_use_the_motif_kernel(exports) -> None:
@@ -205,20 +223,23 @@ def test_reported_bytes_equal_compiled_symbol_sizes(exports, arm_cc: str, tmp_pa
 # ------------------------------------------------------------------------- builds and parity
 
 @pytest.mark.parametrize("key", ["auto-f32", "auto-int8", "mix-a-f32", "mix-a-int8", "mix-b-f32",
-                                 "mix-b-int8", "motif-f32", "motif-int8", "empty-f32", "empty-int8"])
+                                 "mix-b-int8", "motif-f32", "motif-int8", "empty-f32", "empty-int8",
+                                 "fast-f32", "fast-int8", "empty-csc-f32", "empty-csc-int8"])
 def test_host_parity_fast_and_ref(key: str, exports, host_cc: str, tmp_path: Path) -> None:
     res = exports[key]
     check_outputs(res, run(res, "host", tmp_path).outputs)
     check_outputs(res, run(res, "host", tmp_path, ref=True).outputs)
 
 
-@pytest.mark.parametrize("key", ["mix-a-int8", "mix-b-f32", "motif-f32", "empty-int8"])
+@pytest.mark.parametrize("key", ["mix-a-int8", "mix-b-f32", "motif-f32", "empty-int8", "fast-f32",
+                                 "fast-int8"])
 def test_host_parity_under_sanitizers(key: str, exports, host_cc: str, tmp_path: Path) -> None:
     res = exports[key]
     check_outputs(res, run(res, "host", tmp_path, sanitize=True).outputs)
 
 
-@pytest.mark.parametrize("key", ["mix-a-f32", "mix-b-int8", "motif-int8", "motif-f32"])
+@pytest.mark.parametrize("key", ["mix-a-f32", "mix-b-int8", "motif-int8", "motif-f32", "fast-f32",
+                                 "fast-int8", "empty-csc-f32"])
 def test_qemu_stm32f405_parity(key: str, exports, arm_cc: str, qemu: str, tmp_path: Path) -> None:
     res = exports[key]
     result = run(res, "stm32f405", tmp_path)
@@ -234,7 +255,7 @@ def test_qemu_stm32f405_reference_kernels(exports, arm_cc: str, qemu: str, tmp_p
 @pytest.mark.parametrize("target", ["stm32f205", "stm32f405"])
 def test_generated_sparse_code_compiles_warning_free(target: str, exports, arm_cc: str, tmp_path: Path) -> None:
     # build_firmware compiles with -std=c99 -Wall -Wextra -Werror -pedantic: any warning fails.
-    for key in ("mix-a-f32", "mix-b-int8", "motif-f32", "motif-int8", "empty-f32"):
+    for key in ("mix-a-f32", "mix-b-int8", "motif-f32", "motif-int8", "empty-f32", "fast-f32", "fast-int8"):
         for ref in (False, True):
             fw = build_firmware(target, exports[key].out_dir, tmp_path / f"{key}-{ref}",
                                 defines={"ET_FORCE_REF": 1} if ref else None)

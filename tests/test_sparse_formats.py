@@ -14,6 +14,7 @@ from edgetrain.formats.sparse import (
     choose_format,
     encode_bitmap,
     encode_coo,
+    encode_csc,
     encode_csr,
     encode_delta,
     index_dtype,
@@ -81,6 +82,8 @@ def check_index_widths(encs: dict, shape: tuple[int, int], nnz: int) -> None:
     assert encs["coo"].cols.dtype == expected_index_dtype(n_cols - 1)
     assert encs["csr"].cols.dtype == expected_index_dtype(n_cols - 1)
     assert encs["csr"].row_ptr.dtype == expected_index_dtype(nnz)
+    assert encs["csc"].rows.dtype == expected_index_dtype(n_rows - 1)
+    assert encs["csc"].col_ptr.dtype == expected_index_dtype(nnz)
     for name in ("delta8", "delta4", "bitmap"):
         assert all(a.dtype == np.uint8 for n, a in encs[name].arrays().items() if n != "values")
 
@@ -205,6 +208,17 @@ def test_csr_and_coo_by_hand() -> None:
     assert csr.values.tolist() == [3, 4, 5]
     coo = encode_coo(matrix, None, np.int8)
     assert (coo.rows.tolist(), coo.cols.tolist()) == ([0, 2, 2], [1, 0, 2])
+
+
+def test_csc_by_hand() -> None:
+    """Column-major: column by column, rows ascending within a column."""
+    matrix = np.array([[0, 3, 0], [0, 0, 0], [4, 6, 5]], dtype=np.int8)
+    csc = encode_csc(matrix, None, np.int8)
+    assert csc.col_ptr.tolist() == [0, 1, 3, 4]
+    assert csc.rows.tolist() == [2, 0, 2, 2]
+    assert csc.values.tolist() == [4, 3, 6, 5]
+    assert np.array_equal(csc.decode(), matrix)
+    assert list(csc.arrays()) == ["col_ptr", "rows", "values"]
 
 
 def test_index_widths_grow_with_the_shape() -> None:

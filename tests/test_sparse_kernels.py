@@ -30,8 +30,8 @@ from edgetrain.resources import firmware_dir
 
 ROOT = Path(__file__).resolve().parent
 DRIVER = ROOT / "c_sparse" / "sparse_driver.c"
-FORMAT_CODE = {"csr": 1, "coo": 2, "delta8": 3, "delta4": 4, "bitmap": 5, "motif": 6}
-FORMATS = ("csr", "coo", "delta8", "delta4", "bitmap")
+FORMAT_CODE = {"csr": 1, "coo": 2, "delta8": 3, "delta4": 4, "bitmap": 5, "motif": 6, "csc": 7}
+FORMATS = ("csr", "coo", "delta8", "delta4", "bitmap", "csc")
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
 RELU = (0.0, 3.4e38)
 NONE = (-3.4e38, 3.4e38)
@@ -152,6 +152,17 @@ def motif_case(rng: np.random.Generator, name: str, dtype: str, grid_mask: np.nd
     return Case(name, dtype, "motif", base.x, dense, enc, base.bias, block, base.act, base.q)
 
 
+def zero_inputs(c: Case) -> Case:
+    """Half the inputs exactly zero (real value 0: the int8 zero point; -0.0 too for float), as
+    after a ReLU; the CSC kernels skip those columns."""
+    x = c.x.copy()
+    x[:, ::2] = c.q["in_zp"] if c.q else 0.0
+    if c.q is None:
+        x[:, 1::6] = -0.0
+    c.x = x
+    return c
+
+
 def build_cases(dtype: str) -> list[Case]:
     rng = np.random.default_rng(1234 if dtype == "f32" else 4321)
     cases: list[Case] = []
@@ -173,6 +184,9 @@ def build_cases(dtype: str) -> list[Case]:
             make_case(rng, "one-col", dtype, fmt, random_mask(rng, (17, 1), 0.5), act="relu"),
             make_case(rng, "full", dtype, fmt, np.ones((5, 19), dtype=bool), per_channel=False, eff=False),
             make_case(rng, "sparse-odd", dtype, fmt, random_mask(rng, (31, 67), 0.04), act="relu"),
+            zero_inputs(make_case(rng, "zero-inputs", dtype, fmt, random_mask(rng, (40, 300), 0.2),
+                                  act="relu", batch=2)),
+            zero_inputs(make_case(rng, "tall-uint16", dtype, fmt, random_mask(rng, (300, 45), 0.1))),
         ]
     grid = random_mask(rng, (6, 5), 0.4)
     grid[2] = False

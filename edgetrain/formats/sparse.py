@@ -31,12 +31,15 @@ Formats (registry ``ENCODERS``, name -> encoder)
 ``dense``   ``values[n_rows*n_cols]`` row-major.
 ``coo``     ``rows[nnz]``, ``cols[nnz]``, ``values[nnz]``, sorted row-major.
 ``csr``     ``row_ptr[n_rows+1]``, ``cols[nnz]``, ``values[nnz]``.
+``csc``     ``col_ptr[n_cols+1]``, ``rows[nnz]``, ``values[nnz]``: column-major (column by column,
+            rows ascending), for the input-driven kernel that skips zero inputs.
 ``delta8``  ``gaps[n_entries]`` (uint8) + ``values[n_entries]``: see ``DeltaEncoding``.
 ``delta4``  ``gaps[ceil(n_entries/2)]`` (uint8, two 4-bit gaps per byte) + ``values[n_entries]``.
 ``bitmap``  ``bits[ceil(n_rows*n_cols/8)]`` (uint8) + ``values[nnz]``.
 
 Index widths follow the shape: an index array is uint8 when its largest possible value fits in
-uint8 (``n_rows - 1`` for row indices, ``n_cols - 1`` for column indices, ``nnz`` for ``row_ptr``),
+uint8 (``n_rows - 1`` for row indices, ``n_cols - 1`` for column indices, ``nnz`` for ``row_ptr`` and
+``col_ptr``),
 else uint16, else uint32.
 """
 from __future__ import annotations
@@ -54,6 +57,7 @@ __all__ = [
     "BitmapEncoding",
     "ByteReport",
     "CooEncoding",
+    "CscEncoding",
     "CsrEncoding",
     "DeltaEncoding",
     "DenseEncoding",
@@ -303,6 +307,47 @@ def encode_csr(
 
 
 # --------------------------------------------------------------------------------------------- #
+# CSC
+
+
+@dataclass(frozen=True, eq=False)
+class CscEncoding(_Base):
+    """Column ``c`` holds entries ``col_ptr[c] <= k < col_ptr[c+1]`` at rows ``rows[k]`` (ascending).
+
+    ``values`` are in column-major order. The C kernel walks the inputs and scatters each non-zero
+    input into the rows of its column, so zero inputs cost almost nothing.
+    """
+
+    _format: ClassVar[str] = "csc"
+    _index_fields: ClassVar[tuple[str, ...]] = ("col_ptr", "rows")
+    shape: tuple[int, int]
+    col_ptr: np.ndarray  # index_dtype(nnz), [n_cols + 1]
+    rows: np.ndarray  # index_dtype(n_rows - 1), [nnz]
+    values: np.ndarray  # value dtype, [nnz]
+
+    def _positions(self) -> np.ndarray:
+        cols = np.repeat(np.arange(self.shape[1]), np.diff(self.col_ptr.astype(np.int64)))
+        return self.rows.astype(np.int64) * self.shape[1] + cols
+
+
+def encode_csc(
+    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
+) -> CscEncoding:
+    values, flat_mask, _ = _prepare(matrix, mask, value_dtype)
+    n_rows, n_cols = values.shape
+    mask_t = flat_mask.reshape(n_rows, n_cols).T  # [n_cols][n_rows]
+    pos_t = np.flatnonzero(mask_t.reshape(-1))  # column-major order
+    cols, rows = np.divmod(pos_t, n_rows)
+    col_ptr = np.concatenate([[0], np.cumsum(mask_t.sum(axis=1))])
+    return CscEncoding(
+        shape=values.shape,
+        col_ptr=col_ptr.astype(index_dtype(pos_t.size)),
+        rows=rows.astype(index_dtype(max(n_rows - 1, 0))),
+        values=np.ascontiguousarray(values[rows, cols]),
+    )
+
+
+# --------------------------------------------------------------------------------------------- #
 # Delta-offset stream
 
 
@@ -441,6 +486,7 @@ ENCODERS: dict[str, Encoder] = {
     "delta8": functools.partial(encode_delta, gap_bits=8),
     "delta4": functools.partial(encode_delta, gap_bits=4),
     "coo": encode_coo,
+    "csc": encode_csc,
 }
 
 

@@ -18,6 +18,8 @@
  *                     entry 2j+1 in the high nibble; otherwise as DELTA8
  *   ET_SPARSE_BITMAP  idx0 = bits[ceil(n_out * n_in / 8)]: position p is bit (p & 7) of bits[p >> 3]
  *                     (rows are not byte-padded), values[nnz] in position order
+ *   ET_SPARSE_CSC     idx0 = col_ptr[n_in + 1], idx1 = rows[nnz], values[nnz]: column-major
+ *                     (column by column, rows ascending within a column)
  *   ET_SPARSE_MOTIF   a block-shared layer: every block_rows x block_cols block of W is all zero or
  *                     holds one value. idx0/idx1/values are the CSR of the block grid
  *                     [n_out / block_rows][n_in / block_cols] (one value per active block).
@@ -30,7 +32,16 @@
  * (n_in / block_cols floats or int32), then do one multiply per active block and add the product to
  * the block_rows outputs of its block row.
  *
- * int8: the fast kernels use params->eff_bias when given (bias[o] + input_offset * sum_k W[o][k],
+ * The CSC kernels are input-driven: outputs start at the bias, then every column k whose input
+ * is non-zero adds x[k] * W[o][k] into its stored rows o (scatter); zero inputs (half the
+ * activations after a ReLU) cost one test. Each output still sums its terms in increasing column
+ * order from the bias, the reference's order, so only skipped 0 * w terms differ (weights must be
+ * finite; a skipped +0 can only change the sign of a zero sum). The float kernel accumulates in
+ * `output` (it must not overlap `input`); the int8 kernel accumulates in `scratch` (n_out int32,
+ * caller-owned) and needs `bias` (it ignores eff_bias: the input offset is what makes an input
+ * zero, so it is added per visited column).
+ *
+ * int8: the other fast kernels use params->eff_bias when given (bias[o] + input_offset * sum_k W[o][k],
  * quant.effective_bias), so their inner loops do not add the input offset; the references ignore
  * eff_bias. Multipliers must be in [0, 2^31) as in et_dense.h.
  */
@@ -52,7 +63,8 @@ typedef enum {
     ET_SPARSE_DELTA8 = 3,
     ET_SPARSE_DELTA4 = 4,
     ET_SPARSE_BITMAP = 5,
-    ET_SPARSE_MOTIF = 6
+    ET_SPARSE_MOTIF = 6,
+    ET_SPARSE_CSC = 7
 } et_sparse_format;
 
 typedef struct {
@@ -78,6 +90,8 @@ et_status et_sparse_f32_delta(const et_dense_f32_params *params, const et_sparse
                               const float *input, const float *bias, float *output);
 et_status et_sparse_f32_bitmap(const et_dense_f32_params *params, const et_sparse_weights *w,
                                const float *input, const float *bias, float *output);
+et_status et_sparse_f32_csc(const et_dense_f32_params *params, const et_sparse_weights *w,
+                            const float *input, const float *bias, float *output);
 /* scratch: n_in / block_cols floats, caller-owned, must not overlap input or output. */
 et_status et_sparse_f32_motif(const et_dense_f32_params *params, const et_sparse_weights *w,
                               const float *input, const float *bias, float *output, float *scratch);
@@ -93,6 +107,10 @@ et_status et_sparse_s8_delta(const et_dense_s8_params *params, const et_sparse_w
                              const int8_t *input, const int32_t *bias, int8_t *output);
 et_status et_sparse_s8_bitmap(const et_dense_s8_params *params, const et_sparse_weights *w,
                               const int8_t *input, const int32_t *bias, int8_t *output);
+/* scratch: n_out int32 accumulators, caller-owned. */
+et_status et_sparse_s8_csc(const et_dense_s8_params *params, const et_sparse_weights *w,
+                           const int8_t *input, const int32_t *bias, int8_t *output,
+                           int32_t *scratch);
 /* scratch: n_in / block_cols int32 values, caller-owned. */
 et_status et_sparse_s8_motif(const et_dense_s8_params *params, const et_sparse_weights *w,
                              const int8_t *input, const int32_t *bias, int8_t *output,

@@ -38,9 +38,10 @@ static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t 
                                             int32_t n_in, int32_t n_out)
 {
     const int32_t f = w->format;
-    const int two_arrays = f == ET_SPARSE_CSR || f == ET_SPARSE_COO || f == ET_SPARSE_MOTIF;
+    const int two_arrays = f == ET_SPARSE_CSR || f == ET_SPARSE_COO || f == ET_SPARSE_MOTIF ||
+                           f == ET_SPARSE_CSC;
     if ((format != 0 && f != format && !(format == ET_SPARSE_DELTA8 && f == ET_SPARSE_DELTA4)) ||
-        f < ET_SPARSE_CSR || f > ET_SPARSE_MOTIF || w->n_entries < 0) {
+        f < ET_SPARSE_CSR || f > ET_SPARSE_CSC || w->n_entries < 0) {
         return ET_ERR_BAD_PARAM;
     }
     if (!et_sp_width_ok(w->idx0_bytes) || (two_arrays && !et_sp_width_ok(w->idx1_bytes))) {
@@ -51,14 +52,19 @@ static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t 
         n_out % w->block_rows != 0 || n_in % w->block_cols != 0) {
         return ET_ERR_BAD_PARAM;
     }
-    /* CSR's row_ptr and the bitmap always have elements; the rest only when entries exist. */
-    if (((f == ET_SPARSE_CSR || f == ET_SPARSE_MOTIF || f == ET_SPARSE_BITMAP) && w->idx0 == 0) ||
+    /* CSR's row_ptr, CSC's col_ptr and the bitmap always have elements; the rest only when
+     * entries exist. */
+    if (((f == ET_SPARSE_CSR || f == ET_SPARSE_MOTIF || f == ET_SPARSE_BITMAP ||
+          f == ET_SPARSE_CSC) && w->idx0 == 0) ||
         (w->n_entries > 0 && (w->idx0 == 0 || w->values == 0 || (two_arrays && w->idx1 == 0)))) {
         return ET_ERR_NULL_ARG;
     }
     if ((f == ET_SPARSE_CSR || f == ET_SPARSE_MOTIF) &&
         et_sp_idx(w->idx0, w->idx0_bytes, n_out / w->block_rows) != w->n_entries) {
         return ET_ERR_BAD_PARAM;  /* row_ptr[n_rows] must be nnz */
+    }
+    if (f == ET_SPARSE_CSC && et_sp_idx(w->idx0, w->idx0_bytes, n_in) != w->n_entries) {
+        return ET_ERR_BAD_PARAM;  /* col_ptr[n_cols] must be nnz */
     }
     return ET_OK;
 }

@@ -112,6 +112,46 @@ static int32_t et_sp_motif_row_s8(const et_sparse_weights *w, int32_t o, const i
     return acc;
 }
 
+/* CSC: entry (o, k) is found in column k's run of rows (ascending); the row sums its columns in
+ * increasing order, like every other format. Quadratic, but plain. */
+static int32_t et_sp_csc_find(const et_sparse_weights *w, int32_t o, int32_t k)
+{
+    int32_t e;
+    const int32_t end = et_sp_idx(w->idx0, w->idx0_bytes, k + 1);
+    for (e = et_sp_idx(w->idx0, w->idx0_bytes, k); e < end; ++e) {
+        if (et_sp_idx(w->idx1, w->idx1_bytes, e) == o) {
+            return e;
+        }
+    }
+    return -1;
+}
+
+static float et_sp_csc_row_f32(const et_sparse_weights *w, int32_t o, int32_t n_in, const float *x,
+                               float acc)
+{
+    int32_t k;
+    for (k = 0; k < n_in; ++k) {
+        const int32_t e = et_sp_csc_find(w, o, k);
+        if (e >= 0) {
+            acc += x[k] * ((const float *)w->values)[e];
+        }
+    }
+    return acc;
+}
+
+static int32_t et_sp_csc_row_s8(const et_sparse_weights *w, int32_t o, int32_t n_in, const int8_t *x,
+                                int32_t off, int32_t acc)
+{
+    int32_t k;
+    for (k = 0; k < n_in; ++k) {
+        const int32_t e = et_sp_csc_find(w, o, k);
+        if (e >= 0) {
+            acc += ((int32_t)x[k] + off) * (int32_t)((const int8_t *)w->values)[e];
+        }
+    }
+    return acc;
+}
+
 et_status et_sparse_f32_ref(const et_dense_f32_params *p, const et_sparse_weights *w,
                             const float *input, const float *bias, float *output)
 {
@@ -133,6 +173,7 @@ et_status et_sparse_f32_ref(const et_dense_f32_params *p, const et_sparse_weight
         for (o = 0; o < p->n_out; ++o) {
             const float init = bias != 0 ? bias[o] : 0.0f;
             const float acc = w->format == ET_SPARSE_MOTIF ? et_sp_motif_row_f32(w, o, x, init)
+                              : w->format == ET_SPARSE_CSC ? et_sp_csc_row_f32(w, o, p->n_in, x, init)
                                                            : et_sp_row_f32(&c, o, x, init);
             y[o] = et_sp_clampf(acc, p->act_min, p->act_max);
         }
@@ -160,9 +201,10 @@ et_status et_sparse_s8_ref(const et_dense_s8_params *p, const et_sparse_weights 
         c.row = 0;
         for (o = 0; o < p->n_out; ++o) {
             const int32_t init = bias != 0 ? bias[o] : 0;
-            const int32_t acc = w->format == ET_SPARSE_MOTIF
-                                    ? et_sp_motif_row_s8(w, o, x, p->input_offset, init)
-                                    : et_sp_row_s8(&c, o, x, p->input_offset, init);
+            const int32_t acc =
+                w->format == ET_SPARSE_MOTIF ? et_sp_motif_row_s8(w, o, x, p->input_offset, init)
+                : w->format == ET_SPARSE_CSC ? et_sp_csc_row_s8(w, o, p->n_in, x, p->input_offset, init)
+                                             : et_sp_row_s8(&c, o, x, p->input_offset, init);
             y[o] = et_sp_requant(p, acc, o);
         }
     }

@@ -91,6 +91,8 @@ static et_status fast_f32(const et_dense_f32_params *p, const et_sparse_weights 
         return et_sparse_f32_bitmap(p, w, x, bias, y);
     case ET_SPARSE_MOTIF:
         return et_sparse_f32_motif(p, w, x, bias, y, scratch);
+    case ET_SPARSE_CSC:
+        return et_sparse_f32_csc(p, w, x, bias, y);
     default:
         return et_sparse_f32_delta(p, w, x, bias, y);
     }
@@ -108,6 +110,8 @@ static et_status fast_s8(const et_dense_s8_params *p, const et_sparse_weights *w
         return et_sparse_s8_bitmap(p, w, x, bias, y);
     case ET_SPARSE_MOTIF:
         return et_sparse_s8_motif(p, w, x, bias, y, scratch);
+    case ET_SPARSE_CSC:
+        return et_sparse_s8_csc(p, w, x, bias, y, scratch);
     default:
         return et_sparse_s8_delta(p, w, x, bias, y);
     }
@@ -164,7 +168,7 @@ int main(void)
         if (h[0] == 0) {
             et_dense_f32_params p;
             float *y = (float *)reserve(n_y * 4u);
-            float *scratch = (float *)reserve((uint32_t)(h[3] / (h[9] > 0 ? h[9] : 1)) * 4u + 4u);
+            float *scratch = (float *)reserve((uint32_t)(h[3] / (h[9] > 0 ? h[9] : 1) + h[4]) * 4u + 4u);
             p.batch = h[2];
             p.n_in = h[3];
             p.n_out = h[4];
@@ -197,7 +201,7 @@ int main(void)
             p.shifts = (const int32_t *)take(in, n_q * 4u);
             p.eff_bias = h[18] ? (const int32_t *)take(in, (uint32_t)h[4] * 4u) : NULL;
             y = (int8_t *)reserve(n_y);
-            scratch = (int32_t *)reserve((uint32_t)(h[3] / (h[9] > 0 ? h[9] : 1)) * 4u + 4u);
+            scratch = (int32_t *)reserve((uint32_t)(h[3] / (h[9] > 0 ? h[9] : 1) + h[4]) * 4u + 4u);
             memset(y, 0xA5, n_y);
             t0 = et_counter_read();
             st = et_sparse_s8_ref(&p, &w, (const int8_t *)x, (const int32_t *)bias, y);

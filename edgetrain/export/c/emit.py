@@ -140,7 +140,8 @@ def render_model_c(p: Program) -> str:
 
 def _sparse_macros(p: Program) -> list[str]:
     """Kernel selection for masked layers, mirroring ET_DENSE_*: the reference kernel takes any
-    format (and, for int8, the plain bias); the fast ones are per format (int8: eff_bias)."""
+    format (and, for int8, the plain bias); the fast ones are per format (int8: eff_bias, except
+    CSC, which takes the plain bias and an int32 scratch)."""
     kinds = {k.split("_")[2] for k in p.kernels() if k.startswith("et_sparse_")}
     if not kinds:
         return []
@@ -155,9 +156,11 @@ def _sparse_macros(p: Program) -> list[str]:
     return [f"#if defined({FORCE_REF})",
             "#define ET_SPARSE_S8(fmt, p, w, x, b, y) et_sparse_s8_ref((p), (w), (x), (b), (y))",
             "#define ET_SPARSE_S8_MOTIF(p, w, x, b, y, s) et_sparse_s8_ref((p), (w), (x), (b), (y))",
+            "#define ET_SPARSE_S8_CSC(p, w, x, b, y, s) et_sparse_s8_ref((p), (w), (x), (b), (y))",
             "#else",
             "#define ET_SPARSE_S8(fmt, p, w, x, b, y) et_sparse_s8_##fmt((p), (w), (x), NULL, (y))",
             "#define ET_SPARSE_S8_MOTIF(p, w, x, b, y, s) et_sparse_s8_motif((p), (w), (x), NULL, (y), (s))",
+            "#define ET_SPARSE_S8_CSC(p, w, x, b, y, s) et_sparse_s8_csc((p), (w), (x), (b), (y), (s))",
             "#endif", ""]
 
 

@@ -100,6 +100,10 @@ def build_program(
     # The motif kernels need n_in / block_cols float or int32 group sums while they run.
     scratch_bytes = {name: 4 * (lowered.size(_dense_input(lowered, name)) // s.block[1])
                      for name, s in layer_storage.items() if s.format == "motif"}
+    # The int8 CSC kernel accumulates its n_out outputs in int32 before requantizing.
+    if dtype == "int8":
+        scratch_bytes.update({name: 4 * s.encoding.shape[0]
+                              for name, s in layer_storage.items() if s.format == "csc"})
     plan, storage = _plan(lowered, elem_bytes, elem_type, scratch_bytes)
     taken: set[str] = set()
     arrays: list[DataArray] = []
@@ -166,7 +170,9 @@ def build_program(
                 eb_name = arr(lid, q.name, "eff_bias", q.eff_bias)
                 # The reference kernel takes the plain bias (it ignores eff_bias); the array only
                 # exists in ET_FORCE_REF builds so the fast build carries no dead bytes.
-                b_name = (arr(lid, q.name, "bias", q.bias, FORCE_REF) if q.bias is not None else "NULL")
+                # The int8 CSC kernel needs the plain bias too (it adds the input offset per column).
+                b_cond = None if ls.format == "csc" else FORCE_REF
+                b_name = (arr(lid, q.name, "bias", q.bias, b_cond) if q.bias is not None else "NULL")
                 m_name = arr(lid, q.name, "multipliers", q.multipliers)
                 s_name = arr(lid, q.name, "shifts", q.shifts)
                 sname = f"et_p_{lid}"
@@ -246,8 +252,8 @@ def _sparse_call(kind: str, layer: str, ls: LayerStorage, pname: str, w: tuple[s
     suffix = KERNEL_SUFFIX[ls.format]
     fast, ref = f"et_sparse_{kind}_{suffix}", f"et_sparse_{kind}_ref"
     macro = f"ET_SPARSE_{kind.upper()}"
-    if ls.format == "motif":
-        stmt = f"st = {macro}_MOTIF(&{pname}, &{wname}, {x}, {bias}, {out}, {scratch});"
+    if ls.format == "motif" or (ls.format == "csc" and kind == "s8"):
+        stmt = f"st = {macro}_{ls.format.upper()}(&{pname}, &{wname}, {x}, {bias}, {out}, {scratch});"
     else:
         stmt = f"st = {macro}({suffix}, &{pname}, &{wname}, {x}, {bias}, {out});"
     struct = pstruct + "\n" + wstruct

@@ -25,7 +25,7 @@ CODE_BYTES = {
     "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 254,
     # sparse sources hold the float32 and int8 kernels of their format family
     "et_sparse_csr.c": 2980, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
-    "et_sparse_motif.c": 1904, "et_sparse_ref.c": 2024,
+    "et_sparse_motif.c": 1904, "et_sparse_ref.c": 2412, "et_sparse_csc.c": 2676,
 }
 LIBM_EXPF_BYTES = 1024  # newlib expf, linked only for softmax (rounded up)
 MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_model_infer
@@ -38,11 +38,12 @@ KERNEL_STACK = {
     "et_relu6_s8": 16,
     "et_softmax_f32": 80 + 96,  # + newlib expf
     # sparse kernels: own frame (max host/M3/M4F) + 32 for the argument check if not inlined
-    "et_sparse_f32_ref": 208 + 32 + 24, "et_sparse_s8_ref": 192 + 32 + 24,  # + et_sp_next_pos
+    "et_sparse_f32_ref": 224 + 32 + 24, "et_sparse_s8_ref": 192 + 32 + 24,  # + et_sp_next_pos
     "et_sparse_f32_csr": 120 + 32, "et_sparse_f32_coo": 120 + 32, "et_sparse_f32_delta": 120 + 32,
     "et_sparse_f32_bitmap": 136 + 32, "et_sparse_f32_motif": 168 + 32,
     "et_sparse_s8_csr": 88 + 32, "et_sparse_s8_coo": 88 + 32, "et_sparse_s8_delta": 112 + 32,
     "et_sparse_s8_bitmap": 128 + 32, "et_sparse_s8_motif": 152 + 32,
+    "et_sparse_f32_csc": 128 + 36 + 32, "et_sparse_s8_csc": 88 + 32,  # f32: + the M4F column loop (36 B)
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
 SOURCE_OF = {
