@@ -82,7 +82,7 @@ def check_index_widths(encs: dict, shape: tuple[int, int], nnz: int) -> None:
     assert encs["coo"].cols.dtype == expected_index_dtype(n_cols - 1)
     assert encs["csr"].cols.dtype == expected_index_dtype(n_cols - 1)
     assert encs["csr"].row_ptr.dtype == expected_index_dtype(nnz)
-    assert encs["csc"].rows.dtype == expected_index_dtype(n_rows - 1)
+    assert encs["csc"].row_offsets.dtype == expected_index_dtype(4 * (n_rows - 1))
     assert encs["csc"].col_ptr.dtype == expected_index_dtype(nnz)
     for name in ("delta8", "delta4", "bitmap"):
         assert all(a.dtype == np.uint8 for n, a in encs[name].arrays().items() if n != "values")
@@ -216,9 +216,10 @@ def test_csc_by_hand() -> None:
     csc = encode_csc(matrix, None, np.int8)
     assert csc.col_ptr.tolist() == [0, 1, 3, 4]
     assert csc.rows.tolist() == [2, 0, 2, 2]
+    assert csc.row_offsets.tolist() == [8, 0, 8, 8]  # byte offsets, 4 * row
     assert csc.values.tolist() == [4, 3, 6, 5]
     assert np.array_equal(csc.decode(), matrix)
-    assert list(csc.arrays()) == ["col_ptr", "rows", "values"]
+    assert list(csc.arrays()) == ["col_ptr", "row_offsets", "values"]
 
 
 def test_index_widths_grow_with_the_shape() -> None:

@@ -31,15 +31,16 @@ Formats (registry ``ENCODERS``, name -> encoder)
 ``dense``   ``values[n_rows*n_cols]`` row-major.
 ``coo``     ``rows[nnz]``, ``cols[nnz]``, ``values[nnz]``, sorted row-major.
 ``csr``     ``row_ptr[n_rows+1]``, ``cols[nnz]``, ``values[nnz]``.
-``csc``     ``col_ptr[n_cols+1]``, ``rows[nnz]``, ``values[nnz]``: column-major (column by column,
-            rows ascending), for the input-driven kernel that skips zero inputs.
+``csc``     ``col_ptr[n_cols+1]``, ``row_offsets[nnz]``, ``values[nnz]``: column-major (column by
+            column, rows ascending); ``row_offsets`` hold ``4 * row``, the byte offset of the row in
+            a 4-byte accumulator array. For the input-driven kernel that skips zero inputs.
 ``delta8``  ``gaps[n_entries]`` (uint8) + ``values[n_entries]``: see ``DeltaEncoding``.
 ``delta4``  ``gaps[ceil(n_entries/2)]`` (uint8, two 4-bit gaps per byte) + ``values[n_entries]``.
 ``bitmap``  ``bits[ceil(n_rows*n_cols/8)]`` (uint8) + ``values[nnz]``.
 
 Index widths follow the shape: an index array is uint8 when its largest possible value fits in
-uint8 (``n_rows - 1`` for row indices, ``n_cols - 1`` for column indices, ``nnz`` for ``row_ptr`` and
-``col_ptr``),
+uint8 (``n_rows - 1`` for row indices, ``4 * (n_rows - 1)`` for CSC row offsets, ``n_cols - 1`` for
+column indices, ``nnz`` for ``row_ptr`` and ``col_ptr``),
 else uint16, else uint32.
 """
 from __future__ import annotations
@@ -312,22 +313,30 @@ def encode_csr(
 
 @dataclass(frozen=True, eq=False)
 class CscEncoding(_Base):
-    """Column ``c`` holds entries ``col_ptr[c] <= k < col_ptr[c+1]`` at rows ``rows[k]`` (ascending).
+    """Column ``c`` holds entries ``col_ptr[c] <= k < col_ptr[c+1]``, at rows
+    ``row_offsets[k] // 4`` (ascending); ``values`` are in column-major order.
 
-    ``values`` are in column-major order. The C kernel walks the inputs and scatters each non-zero
-    input into the rows of its column, so zero inputs cost almost nothing.
+    Rows are stored as byte offsets (``4 * row``: float32 outputs or int32 accumulators) because the
+    C kernel adds them to the output address directly: on Cortex-M4 one ``UXTAH``/``UXTAB`` turns a
+    packed pair (or quad) of offsets into an address. The kernel walks the inputs and scatters each
+    non-zero input into the rows of its column, so zero inputs cost almost nothing.
     """
 
     _format: ClassVar[str] = "csc"
-    _index_fields: ClassVar[tuple[str, ...]] = ("col_ptr", "rows")
+    _index_fields: ClassVar[tuple[str, ...]] = ("col_ptr", "row_offsets")
     shape: tuple[int, int]
     col_ptr: np.ndarray  # index_dtype(nnz), [n_cols + 1]
-    rows: np.ndarray  # index_dtype(n_rows - 1), [nnz]
+    row_offsets: np.ndarray  # index_dtype(4 * (n_rows - 1)), [nnz], 4 * row
     values: np.ndarray  # value dtype, [nnz]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Row index of every entry (``row_offsets // 4``)."""
+        return self.row_offsets.astype(np.int64) // 4
 
     def _positions(self) -> np.ndarray:
         cols = np.repeat(np.arange(self.shape[1]), np.diff(self.col_ptr.astype(np.int64)))
-        return self.rows.astype(np.int64) * self.shape[1] + cols
+        return self.rows * self.shape[1] + cols
 
 
 def encode_csc(
@@ -342,7 +351,7 @@ def encode_csc(
     return CscEncoding(
         shape=values.shape,
         col_ptr=col_ptr.astype(index_dtype(pos_t.size)),
-        rows=rows.astype(index_dtype(max(n_rows - 1, 0))),
+        row_offsets=(4 * rows).astype(index_dtype(4 * max(n_rows - 1, 0))),
         values=np.ascontiguousarray(values[rows, cols]),
     )
 

@@ -18,8 +18,9 @@
  *                     entry 2j+1 in the high nibble; otherwise as DELTA8
  *   ET_SPARSE_BITMAP  idx0 = bits[ceil(n_out * n_in / 8)]: position p is bit (p & 7) of bits[p >> 3]
  *                     (rows are not byte-padded), values[nnz] in position order
- *   ET_SPARSE_CSC     idx0 = col_ptr[n_in + 1], idx1 = rows[nnz], values[nnz]: column-major
- *                     (column by column, rows ascending within a column)
+ *   ET_SPARSE_CSC     idx0 = col_ptr[n_in + 1], idx1 = row_offsets[nnz], values[nnz]:
+ *                     column-major (column by column, rows ascending within a column); a row
+ *                     is stored as its byte offset 4 * row (index width from 4 * (n_out - 1))
  *   ET_SPARSE_MOTIF   a block-shared layer: every block_rows x block_cols block of W is all zero or
  *                     holds one value. idx0/idx1/values are the CSR of the block grid
  *                     [n_out / block_rows][n_in / block_cols] (one value per active block).

@@ -12,13 +12,13 @@
 
 #include <float.h>
 
-/* y[rows[k]] += xk * v[k] for k in [0, n), one row index type. */
+/* y[rows[k] / 4] += xk * v[k] for k in [0, n), one row offset type (rows hold byte offsets). */
 #define ET_SCATTER_F32(CT, ROWS, Y, V, N, XK)                              \
     do {                                                                   \
         const CT *r_ = (const CT *)(ROWS);                                 \
         int32_t k_;                                                        \
         for (k_ = 0; k_ < (N); ++k_) {                                     \
-            (Y)[r_[k_]] += (XK) * (V)[k_];                                 \
+            (Y)[r_[k_] >> 2] += (XK) * (V)[k_];                            \
         }                                                                  \
     } while (0)
 
@@ -27,13 +27,13 @@
         const CT *r_ = (const CT *)(ROWS);                                 \
         int32_t k_;                                                        \
         for (k_ = 0; k_ < (N); ++k_) {                                     \
-            (ACC)[r_[k_]] += (XK) * (int32_t)(V)[k_];                      \
+            (ACC)[r_[k_] >> 2] += (XK) * (int32_t)(V)[k_];                 \
         }                                                                  \
     } while (0)
 
 #if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
     defined(__ARM_PCS_VFP)
-/* Cortex-M4F/M7: four entries per step, 23 instructions (4 index loads, 4 address adds, one VLDM
+/* Cortex-M4F/M7: four entries per step, 23 instructions (4 offset loads, 4 address adds, one VLDM
  * of the four weights, 4 VLDR of the outputs, 4 VFMA, 4 VSTR, count, branch); then 0-3 single
  * entries at 8 instructions. The rows of one column are distinct, so the four outputs of a step
  * never alias. */
@@ -48,10 +48,10 @@
                              LD " r1, [%[r]], #" STEP "\n\t"                                       \
                              LD " r2, [%[r]], #" STEP "\n\t"                                       \
                              LD " r3, [%[r]], #" STEP "\n\t"                                       \
-                             "add r0, %[y], r0, lsl #2\n\t"                                        \
-                             "add r1, %[y], r1, lsl #2\n\t"                                        \
-                             "add r2, %[y], r2, lsl #2\n\t"                                        \
-                             "add r3, %[y], r3, lsl #2\n\t"                                        \
+                             "add r0, %[y], r0\n\t"                                                \
+                             "add r1, %[y], r1\n\t"                                                \
+                             "add r2, %[y], r2\n\t"                                                \
+                             "add r3, %[y], r3\n\t"                                                \
                              "vldmia %[v]!, {s4-s7}\n\t"                                           \
                              "vldr s0, [r0]\n\t"                                                   \
                              "vldr s1, [r1]\n\t"                                                   \
@@ -75,7 +75,7 @@
         if (n1 > 0) {                                                                             \
             __asm__ volatile("2:\n\t"                                                              \
                              LD " r0, [%[r]], #" STEP "\n\t"                                       \
-                             "add r0, %[y], r0, lsl #2\n\t"                                        \
+                             "add r0, %[y], r0\n\t"                                                \
                              "vldmia %[v]!, {s4}\n\t"                                              \
                              "vldr s0, [r0]\n\t"                                                   \
                              "vfma.f32 s0, %[xk], s4\n\t"                                          \
@@ -139,10 +139,12 @@ static inline void et_csc_col_f32(const et_sparse_weights *w, float *y, int32_t 
 #if ET_CSC_F32_HAVE_ASM
 /* The whole column loop in Thumb-2/VFP for uint16 col_ptr (the common case: 256 <= nnz < 65536)
  * and uint8 or uint16 rows. A zero input (+0 or -0: the bits shifted left once are 0) costs 6
- * instructions; a non-zero column 15 plus its entries (23 per 4, then 8 per leftover entry).
+ * instructions; a non-zero column 15 plus its entries (uint16 offsets: 21 per 4, uint8: 20; then 8
+ * per leftover entry). The row offsets are byte offsets, so the packed loads (unaligned LDR, which
+ * the M4 allows for normal memory) need no shift.
  * void f(const float *x, const uint16_t *col_ptr, int32_t n_in (> 0), float *y,
  *        const uintN_t *rows, const float *values) */
-#define ET_CSC_COLS_ASM(NAME, LD, STEP, SCALE)                                                      \
+#define ET_CSC_COLS_ASM(NAME, LD, STEP, SCALE, ADDR4)                                                      \
     __asm__(".text\n\t.syntax unified\n\t.thumb\n\t.align 2\n\t.global " NAME "\n\t"                \
             ".type " NAME ", %function\n\t.thumb_func\n" NAME ":\n\t"                               \
             "push {r4-r11, lr}\n\t"                                                                 \
@@ -161,27 +163,20 @@ static inline void et_csc_col_f32(const et_sparse_weights *w, float *y, int32_t 
             "lsrs r11, r8, #2\n\t"                                                                  \
             "beq 3f\n"                                                                              \
             "2:\n\t"                                                                                \
-            LD " r6, [r9], #" STEP "\n\t"                                                           \
-            LD " r7, [r9], #" STEP "\n\t"                                                           \
-            LD " r12, [r9], #" STEP "\n\t"                                                          \
-            LD " lr, [r9], #" STEP "\n\t"                                                           \
-            "add r6, r3, r6, lsl #2\n\t"                                                            \
-            "add r7, r3, r7, lsl #2\n\t"                                                            \
-            "add r12, r3, r12, lsl #2\n\t"                                                          \
-            "add lr, r3, lr, lsl #2\n\t"                                                            \
+            ADDR4                                                                                   \
             "vldmia r10!, {s4-s7}\n\t"                                                              \
-            "vldr s0, [r6]\n\t"                                                                     \
-            "vldr s1, [r7]\n\t"                                                                     \
-            "vldr s2, [r12]\n\t"                                                                    \
-            "vldr s3, [lr]\n\t"                                                                     \
+            "vldr s0, [r12]\n\t"                                                                    \
+            "vldr s1, [lr]\n\t"                                                                     \
+            "vldr s2, [r6]\n\t"                                                                     \
+            "vldr s3, [r7]\n\t"                                                                     \
             "vfma.f32 s0, s8, s4\n\t"                                                               \
             "vfma.f32 s1, s8, s5\n\t"                                                               \
             "vfma.f32 s2, s8, s6\n\t"                                                               \
             "vfma.f32 s3, s8, s7\n\t"                                                               \
-            "vstr s0, [r6]\n\t"                                                                     \
-            "vstr s1, [r7]\n\t"                                                                     \
-            "vstr s2, [r12]\n\t"                                                                    \
-            "vstr s3, [lr]\n\t"                                                                     \
+            "vstr s0, [r12]\n\t"                                                                    \
+            "vstr s1, [lr]\n\t"                                                                     \
+            "vstr s2, [r6]\n\t"                                                                     \
+            "vstr s3, [r7]\n\t"                                                                     \
             "subs r11, r11, #1\n\t"                                                                 \
             "bne 2b\n"                                                                              \
             "3:\n\t"                                                                                \
@@ -189,7 +184,7 @@ static inline void et_csc_col_f32(const et_sparse_weights *w, float *y, int32_t 
             "beq 9f\n"                                                                              \
             "4:\n\t"                                                                                \
             LD " r6, [r9], #" STEP "\n\t"                                                           \
-            "add r6, r3, r6, lsl #2\n\t"                                                            \
+            "add r6, r3, r6\n\t"                                                                    \
             "vldmia r10!, {s4}\n\t"                                                                 \
             "vldr s0, [r6]\n\t"                                                                     \
             "vfma.f32 s0, s8, s4\n\t"                                                               \
@@ -202,8 +197,23 @@ static inline void et_csc_col_f32(const et_sparse_weights *w, float *y, int32_t 
             "bne 1b\n\t"                                                                            \
             "pop {r4-r11, pc}\n\t"                                                                  \
             ".size " NAME ", .-" NAME "\n");
-ET_CSC_COLS_ASM("et_csc_f32_cols_u8", "ldrb", "1", "")
-ET_CSC_COLS_ASM("et_csc_f32_cols_u16", "ldrh", "2", ", lsl #1")
+/* Four output addresses from packed byte offsets: one unaligned word load and one UXTAB/UXTAH (or
+ * ADD with a shifted operand) per address; entries k..k+3 go to r12, lr, r6, r7. */
+#define ET_CSC_ADDR4_U8                                                    \
+    "ldr r7, [r9], #4\n\t"                                                  \
+    "uxtab r12, r3, r7\n\t"                                                 \
+    "uxtab lr, r3, r7, ror #8\n\t"                                          \
+    "uxtab r6, r3, r7, ror #16\n\t"                                         \
+    "add r7, r3, r7, lsr #24\n\t"
+#define ET_CSC_ADDR4_U16                                                   \
+    "ldr r6, [r9], #4\n\t"                                                  \
+    "ldr r7, [r9], #4\n\t"                                                  \
+    "uxtah r12, r3, r6\n\t"                                                 \
+    "add lr, r3, r6, lsr #16\n\t"                                           \
+    "uxtah r6, r3, r7\n\t"                                                  \
+    "add r7, r3, r7, lsr #16\n\t"
+ET_CSC_COLS_ASM("et_csc_f32_cols_u8", "ldrb", "1", "", ET_CSC_ADDR4_U8)
+ET_CSC_COLS_ASM("et_csc_f32_cols_u16", "ldrh", "2", ", lsl #1", ET_CSC_ADDR4_U16)
 void et_csc_f32_cols_u8(const float *x, const uint16_t *col_ptr, int32_t n_in, float *y,
                         const uint8_t *rows, const float *values);
 void et_csc_f32_cols_u16(const float *x, const uint16_t *col_ptr, int32_t n_in, float *y,

@@ -119,7 +119,7 @@ static int32_t et_sp_csc_find(const et_sparse_weights *w, int32_t o, int32_t k)
     int32_t e;
     const int32_t end = et_sp_idx(w->idx0, w->idx0_bytes, k + 1);
     for (e = et_sp_idx(w->idx0, w->idx0_bytes, k); e < end; ++e) {
-        if (et_sp_idx(w->idx1, w->idx1_bytes, e) == o) {
+        if (et_sp_idx(w->idx1, w->idx1_bytes, e) == 4 * o) { /* byte offsets */
             return e;
         }
     }
