@@ -20,16 +20,13 @@ import pytest
 
 from edgetrain.formats import quant
 
-ROOT = Path(__file__).resolve().parent.parent
-INC = ROOT / "firmware_export" / "include"
-SRC = ROOT / "firmware_export" / "src"
+from helpers import INC, M3, M4F, ROOT, SRC, compile_c
+
 DRIVER = ROOT / "tests" / "c" / "kernel_driver.c"
 UNICORN_LD = ROOT / "tests" / "c" / "unicorn_m4.ld"
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
-M3 = ["-mcpu=cortex-m3", "-mthumb"]
-M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
 
 
 def runtime_sources() -> list[Path]:
@@ -41,9 +38,7 @@ def build_driver(cc: str, sanitize: bool, out_dir: str) -> Path:
     exe = Path(out_dir) / ("kernel_driver_san" if sanitize else "kernel_driver")
     cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}",
            str(DRIVER), *map(str, runtime_sources()), "-lm", "-o", str(exe)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    return exe
+    return compile_c(cmd, exe)
 
 
 @pytest.fixture(scope="module")

@@ -28,15 +28,12 @@ from edgetrain.engine.optim import SGD, Adam
 from edgetrain.engine.trainer import Trainer
 from edgetrain.layers import Dense, Sequential
 
-ROOT = Path(__file__).resolve().parent.parent
-INC = ROOT / "firmware_export" / "include"
-SRC = ROOT / "firmware_export" / "src"
+from helpers import INC, M3, M4F, ROOT, SRC, compile_c
+
 DRIVERS = ROOT / "tests" / "c_train"
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-ffp-contract=off"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
-M3 = ["-mcpu=cortex-m3", "-mthumb"]
-M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
 
 # The sources this issue adds (the cross-compile check covers them; the whole runtime is linked).
 TRAINING_SOURCES = ["et_optim.c", "et_dense_f32_backward.c", "et_dense_f32_backward_ref.c",
@@ -55,9 +52,7 @@ def build(cc: str, driver: str, sanitize: bool, out_dir: str) -> Path:
     cmd = [cc, *STRICT, *(SANITIZE if sanitize else []), f"-I{INC}", f"-I{DRIVERS}",
            str(DRIVERS / f"{driver}.c"), *map(str, helpers), *map(str, sorted(SRC.glob("*.c"))),
            "-lm", "-o", str(exe)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    return exe
+    return compile_c(cmd, exe)
 
 
 @pytest.fixture(scope="module")

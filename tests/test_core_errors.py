@@ -1,13 +1,12 @@
 """User mistakes: one clear line, a hint, exit code 2, no traceback (through the real CLI)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import edgetrain as et
+
+from helpers import assert_user_error, run_cli
 
 CONFIG = """
 name = "t"
@@ -19,20 +18,6 @@ layers = [ {layers} ]
 epochs = 1
 """
 GOOD_LAYERS = '{ type = "dense", units = 8, activation = "relu" }, { type = "dense", units = 3 }'
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "edgetrain", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def assert_user_error(r, *needles):
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    first = r.stderr.strip().splitlines()[0]
-    assert first.startswith("error: ")
-    for n in needles:
-        assert n in first, (n, first)
 
 
 def write_config(tmp_path, source, layers=GOOD_LAYERS):

@@ -7,18 +7,10 @@ import pytest
 import edgetrain as et
 from edgetrain.techniques.motif import apply_motif, motif_costs
 
+from helpers import digits, small  # noqa: F401  (digits: fixture)
 from sparse_runs import SEEDS, run
 
 M = 2
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return et.load_data("digits")
-
-
-def small(seed=0):
-    return et.Sequential([et.Dense(128, "relu"), et.Dense(64, "relu"), et.Dense(10)], 64, seed=seed)
 
 
 def assert_blocks_constant(p: et.Param) -> None:

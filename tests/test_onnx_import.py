@@ -1,9 +1,6 @@
 """ONNX import: round trips, models in other exporters' style, and bad files."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -14,24 +11,7 @@ import edgetrain as et
 from edgetrain.export.onnx import build_inference_model
 from edgetrain.export.onnx.importer import import_onnx
 
-
-@pytest.fixture(scope="module")
-def digits():
-    return et.load_data("digits")
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "edgetrain", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd)
-
-
-def assert_user_error(r, *needles):
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    first = r.stderr.strip().splitlines()[0]
-    assert first.startswith("error: ")
-    for n in needles:
-        assert n in first, (n, first)
+from helpers import assert_user_error, digits, run_cli  # noqa: F401  (digits: fixture)
 
 
 def ort_run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:

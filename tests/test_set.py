@@ -15,18 +15,10 @@ from edgetrain.formats.sparse import choose_format
 from edgetrain.techniques import apply_techniques
 from edgetrain.techniques.sparse_set import apply_set, er_density
 
+from helpers import digits, small  # noqa: F401  (digits: fixture)
 from sparse_runs import DENSE_WEIGHTS, SEEDS, run
 
 ZETA = 0.3
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return et.load_data("digits")
-
-
-def small(seed=0):
-    return et.Sequential([et.Dense(128, "relu"), et.Dense(64, "relu"), et.Dense(10)], 64, seed=seed)
 
 
 def test_er_masks_exact_counts_and_dense_layers_stay_dense():

@@ -1,0 +1,58 @@
+"""Helpers shared by several test modules.
+
+Imported as ``from helpers import ...``: tests/ has no ``__init__.py``, so pytest (rootdir-based,
+``prepend`` import mode) puts tests/ itself on ``sys.path``, as for codegen_models and sparse_runs.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import edgetrain as et
+
+ROOT = Path(__file__).resolve().parent.parent
+INC = ROOT / "firmware_export" / "include"
+SRC = ROOT / "firmware_export" / "src"
+M3 = ["-mcpu=cortex-m3", "-mthumb"]
+M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+
+
+# ---------------------------------------------------------------- C builds
+
+def compile_c(cmd: list[str], exe: Path) -> Path:
+    """Run one compile-and-link command; a compiler error fails the test with its stderr."""
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return exe
+
+
+# ---------------------------------------------------------------- the CLI as a user runs it
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "edgetrain", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def assert_user_error(r, *needles):
+    """A user mistake: exit code 2, no traceback, one ``error: ...`` first line naming ``needles``."""
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    first = r.stderr.strip().splitlines()[0]
+    assert first.startswith("error: ")
+    for n in needles:
+        assert n in first, (n, first)
+
+
+# ---------------------------------------------------------------- data and models
+
+@pytest.fixture(scope="module")
+def digits():
+    return et.load_data("digits")
+
+
+def small(seed=0):
+    """64-128-64-10 ReLU MLP on digits-sized input."""
+    return et.Sequential([et.Dense(128, "relu"), et.Dense(64, "relu"), et.Dense(10)], 64, seed=seed)
