@@ -8,9 +8,11 @@ static arena. ``ET_FORCE_REF`` (defined by the build, or written into model_data
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from ... import __version__
+from .arrays import DataArray
 from .program import FORCE_REF, Program
 from .sparse import SPARSE_SOURCES
 
@@ -77,14 +79,20 @@ def render_model_data_h(p: Program) -> str:
 
 def render_model_data_c(p: Program) -> str:
     parts = [HEADER.format(version=__version__, name=p.name, dtype=p.dtype),
-             '#include "model_data.h"', ""]
-    for a in p.arrays:
+             '#include "model_data.h"', "", *render_array_definitions(p.arrays)]
+    return "\n".join(parts)
+
+
+def render_array_definitions(arrays: Iterable[DataArray]) -> list[str]:
+    """Lines defining each array under a comment (inside ``#if defined(condition)`` if it has one)."""
+    parts: list[str] = []
+    for a in arrays:
         shape = "x".join(str(d) for d in a.values.shape)
         parts.append(f"/* {a.layer}: {a.role} [{shape}], {a.nbytes} bytes */")
         body = a.definition()
         parts.append(f"#if defined({a.condition})\n{body}\n#endif" if a.condition else body)
         parts.append("")
-    return "\n".join(parts)
+    return parts
 
 
 def render_model_c(p: Program) -> str:

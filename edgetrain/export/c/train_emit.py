@@ -23,7 +23,7 @@ from pathlib import Path
 from ... import __version__
 from ...resources import firmware_dir
 from .arrays import literal
-from .emit import with_included_headers
+from .emit import render_array_definitions, with_included_headers
 from .program import FORCE_REF
 from .train_program import TrainProgram, _ctype_of, _expr
 
@@ -97,13 +97,8 @@ def render_train_data_h(p: TrainProgram) -> str:
 
 
 def render_train_data_c(p: TrainProgram) -> str:
-    parts = [HEADER.format(version=__version__, name=p.name), '#include "train_model_data.h"', ""]
-    for a in p.arrays:
-        shape = "x".join(str(d) for d in a.values.shape)
-        parts.append(f"/* {a.layer}: {a.role} [{shape}], {a.nbytes} bytes */")
-        body = a.definition()
-        parts.append(f"#if defined({a.condition})\n{body}\n#endif" if a.condition else body)
-        parts.append("")
+    parts = [HEADER.format(version=__version__, name=p.name), '#include "train_model_data.h"', "",
+             *render_array_definitions(p.arrays)]
     return "\n".join(parts)
 
 
