@@ -12,13 +12,14 @@
 
 #include <float.h>
 
-/* y[rows[k] / 4] += xk * v[k] for k in [0, n), one row offset type (rows hold byte offsets). */
+/* y[rows[k] / 4] += xk * v[k] for k in [0, n), one row offset type: rows hold byte offsets, added
+ * to the address directly (a register-offset load/store, no shift). */
 #define ET_SCATTER_F32(CT, ROWS, Y, V, N, XK)                              \
     do {                                                                   \
         const CT *r_ = (const CT *)(ROWS);                                 \
         int32_t k_;                                                        \
         for (k_ = 0; k_ < (N); ++k_) {                                     \
-            (Y)[r_[k_] >> 2] += (XK) * (V)[k_];                            \
+            *(float *)((char *)(Y) + r_[k_]) += (XK) * (V)[k_];            \
         }                                                                  \
     } while (0)
 
@@ -27,7 +28,7 @@
         const CT *r_ = (const CT *)(ROWS);                                 \
         int32_t k_;                                                        \
         for (k_ = 0; k_ < (N); ++k_) {                                     \
-            (ACC)[r_[k_] >> 2] += (XK) * (int32_t)(V)[k_];                 \
+            *(int32_t *)((char *)(ACC) + r_[k_]) += (XK) * (int32_t)(V)[k_]; \
         }                                                                  \
     } while (0)
 
