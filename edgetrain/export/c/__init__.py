@@ -119,9 +119,12 @@ def export_c(
     ``force_ref`` makes the generated code always call the reference kernels (otherwise a build
     may choose them with ``-DET_FORCE_REF``).
 
-    Masked dense layers are stored in their smallest sparse format and run by the matching sparse
-    kernel (motif layers by the motif kernel); ``sparse_format`` forces a format, for every masked
-    layer (``"csr"``) or per layer (``{"dense1": "bitmap"}``); see `edgetrain.export.c.sparse`.
+    Masked dense layers are stored in their smallest sparse format (``sparse_format="auto"``, the
+    default) and run by the matching sparse kernel (motif layers by the motif kernel);
+    ``sparse_format="fast"`` picks the fastest kernel instead (input-driven CSC, dense above 50%
+    density: about 3.7x fewer instructions than "auto" on the SET digits MLP for ~15 KB more flash);
+    a format name forces that format, for every masked layer (``"csr"``) or per layer
+    (``{"dense1": "bitmap"}``); see `edgetrain.export.c.sparse`.
     """
     program, report, target = prepare_model(
         graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
