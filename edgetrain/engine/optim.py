@@ -52,6 +52,7 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = float(momentum)
         self.weight_decay = float(weight_decay)
+        self._scratch: dict[str, np.ndarray] = {}
 
     def update(self, name, w, g):
         if self.weight_decay:
@@ -62,7 +63,12 @@ class SGD(Optimizer):
             v *= self.momentum
             v += g
             g = v
-        w -= self.lr * g
+        # A reused scratch buffer: a fresh lr*g temporary per step costs as much as the update.
+        scratch = self._scratch.get(name)
+        if scratch is None or scratch.shape != w.shape or scratch.dtype != w.dtype:
+            scratch = self._scratch[name] = np.empty_like(w)
+        np.multiply(g, self.lr, out=scratch)
+        w -= scratch
 
     def config(self):
         return {**super().config(), "momentum": self.momentum, "weight_decay": self.weight_decay}
