@@ -79,6 +79,7 @@ def emulate_model(
     fallback_to_host: bool = False,
     parity: bool = True,
     force_ref: bool = False,
+    sparse_format: str = "auto",
     keep_dir: str | Path | None = None,
     timeout: float = 600.0,
 ) -> EmulationReport:
@@ -105,7 +106,7 @@ def emulate_model(
         out = Path(keep_dir) if keep_dir is not None else Path(tmp) / "model_c"
         # Budget is checked against the requested target even when running on the host.
         res = export_c(graph, target, out, dtype=dtype, calib_x=calib_x, per_channel=per_channel,
-                       force_ref=force_ref)
+                       force_ref=force_ref, sparse_format=sparse_format)
         raw = res.prepare_input(x)
         run = emulate(run_target, out, raw, res.output_dtype, parity=parity, timeout=timeout,
                       build_dir=Path(tmp) / "build")

@@ -53,3 +53,20 @@ def test_export_onnx_checks_model_in_onnxruntime(model_file, tmp_path):
     chk = json.loads(r.stdout)["onnxruntime_check"]
     assert chk["samples"] == 540 and chk["max_abs_diff"] < 1e-5
     assert chk["accuracy"] == chk["numpy_accuracy"]
+
+
+def test_emulate_sparse_model_with_each_policy(tmp_path, host_cc):
+    data = et.load_data("digits")
+    m = et.Sequential([et.Dense(48, "relu"), et.Dense(10)], 64, seed=1, name="sparse")
+    w = m.params["dense1.weight"]
+    w.mask = __import__("numpy").random.default_rng(0).random(w.shape) < 0.1
+    w.apply_constraints()
+    et.fit(m, data, epochs=3)
+    path = et.save_model(m, tmp_path / "sparse.etm")
+    for policy in ("auto", "fast", "csr"):
+        r = run("emulate", path, "--target", "host", "--limit", "40", "--sparse-format", policy, "--json")
+        assert r.returncode == 0, (policy, r.stderr)
+        rep = json.loads(r.stdout)
+        assert rep["disagreements"] == 0 and rep["max_abs_diff"] == 0, policy
+    r = run("emulate", path, "--target", "host", "--limit", "5", "--sparse-format", "bogus")
+    assert r.returncode == 2 and "unknown sparse format 'bogus'" in r.stderr

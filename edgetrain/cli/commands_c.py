@@ -23,9 +23,11 @@ from .output import emit_json, info, table
               help="int8 calibration range.")
 @click.option("--percentile", type=float, default=99.99, show_default=True)
 @click.option("--force-ref", is_flag=True, help="Always call the portable reference kernels.")
+@click.option("--sparse-format", default="auto", show_default=True,
+              help="Masked layers: auto (smallest), fast (CSC / dense above 50%), or a format name.")
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
-                 method: str, percentile: float, force_ref: bool, as_json: bool) -> None:
+                 method: str, percentile: float, force_ref: bool, sparse_format: str, as_json: bool) -> None:
     """Export MODEL as C arrays + runtime calls for --target into -o DIR."""
     from ..export.c import export_c
     from ..quantize import has_quantization
@@ -40,7 +42,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
     res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                    per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
-                   force_ref=force_ref)
+                   force_ref=force_ref, sparse_format=sparse_format)
     rep = res.report
     if as_json:
         emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})

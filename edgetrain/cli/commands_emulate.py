@@ -20,10 +20,13 @@ from .output import emit_json, info, table
 @click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
 @click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
 @click.option("--force-ref", is_flag=True, help="Use the portable reference kernels only.")
+@click.option("--sparse-format", default="auto", show_default=True,
+              help="Masked layers: auto (smallest), fast (CSC / dense above 50%), or a format name.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the generated C sources in this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
-                limit: int | None, fallback_host: bool, production: bool, force_ref: bool, keep: str | None,
+                limit: int | None, fallback_host: bool, production: bool, force_ref: bool, sparse_format: str,
+                keep: str | None,
                 as_json: bool) -> None:
     """Run MODEL on --target with --data and report accuracy, instructions and memory."""
     from ..errors import ConfigError
@@ -44,7 +47,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
         info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
     rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                         per_channel=not per_tensor, fallback_to_host=fallback_host, parity=not production,
-                        force_ref=force_ref, keep_dir=keep)
+                        force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if as_json:
         emit_json(rep.to_dict())
         return
