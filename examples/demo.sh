@@ -17,7 +17,7 @@ step "1. train a 64-32-10 MLP on digits"
 step "1b. train with an edge technique: SET sparse 64-512-512-10 (~3.5 % of the weights)"
 "$ET" train examples/digits_set.toml -o "$OUT/digits_set.etm"
 "$ET" info "$OUT/digits_set.etm"
-"$ET" emulate "$OUT/digits_set.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host
+"$ET" emulate "$OUT/digits_set.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host --sparse-format fast
 
 step "2. export ONNX (inference + training-step graph) and check it in onnxruntime"
 "$ET" export onnx "$OUT/digits_mlp.etm" -o "$OUT/onnx" --train-step
