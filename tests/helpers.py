@@ -56,3 +56,22 @@ def digits():
 def small(seed=0):
     """64-128-64-10 ReLU MLP on digits-sized input."""
     return et.Sequential([et.Dense(128, "relu"), et.Dense(64, "relu"), et.Dense(10)], 64, seed=seed)
+
+
+# ---------------------------------------------------------------- benchmarks
+
+def load_bench(filename: str):  # type: ignore[no-untyped-def]
+    """Import ``bench/<filename>`` as a module; skip (fail in CI) when its target cannot run here."""
+    import importlib.util
+    import os
+
+    spec = importlib.util.spec_from_file_location(f"bench_{Path(filename).stem}", ROOT / "bench" / filename)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ok, why = mod.emulator_available(mod.TARGET)
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the benchmark smoke test but {mod.TARGET} cannot run: {why}")
+        pytest.skip(f"cannot run {mod.TARGET}: {why}")
+    return mod

@@ -5,26 +5,16 @@ here a slower kernel must not fail a test, a broken bench must.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench" / "infer_cycles.py"
+from helpers import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("infer_cycles", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    ok, why = mod.emulator_available(mod.TARGET)
-    if not ok:
-        pytest.skip(f"cannot run {mod.TARGET}: {why}")
-    return mod
+    return load_bench("infer_cycles.py")
 
 
 @pytest.mark.cross
