@@ -2,7 +2,7 @@
 
 Same MLP 64-256-256-10, batch 32, plain SGD, cross-entropy, both single-threaded (numpy's BLAS via
 threadpoolctl, ORT via intra/inter-op threads = 1). Prints a table and the ratio numpy / ORT.
-Wall-clock timing: run on an otherwise idle machine; the median of several repeats is reported.
+Wall-clock timing, the two engines measured in alternating rounds; the median of 7 rounds each.
 """
 from __future__ import annotations
 
@@ -23,19 +23,27 @@ import edgetrain as et  # noqa: E402
 from edgetrain.engine.trainer import Trainer  # noqa: E402
 from edgetrain.export.onnx.ort_training import export_ort_artifacts, load_ort_training  # noqa: E402
 
-STEPS, REPEATS, WARMUP = 300, 5, 30
+STEPS, REPEATS, WARMUP = 300, 7, 30
 
 
-def timed(fn, steps: int) -> float:
-    for _ in range(WARMUP):
+def per_step(fn, steps: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(steps):
         fn()
-    runs = []
+    return (time.perf_counter() - t0) / steps
+
+
+def timed_pair(a, b, steps: int) -> tuple[float, float]:
+    """Median time per step of `a` and `b`, measured in alternating rounds so both see the same
+    machine conditions (on a shared VM, measuring one after the other skews the ratio)."""
+    for _ in range(WARMUP):
+        a()
+        b()
+    ra, rb = [], []
     for _ in range(REPEATS):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        runs.append((time.perf_counter() - t0) / steps)
-    return statistics.median(runs)
+        ra.append(per_step(a, steps))
+        rb.append(per_step(b, steps))
+    return statistics.median(ra), statistics.median(rb)
 
 
 def main() -> None:
@@ -43,11 +51,6 @@ def main() -> None:
     x = rng.normal(size=(32, 64)).astype(np.float32)
     y = rng.integers(0, 10, 32)
     model = et.Sequential([et.Dense(256, "relu"), et.Dense(256, "relu"), et.Dense(10)], 64, seed=0)
-
-    with threadpool_limits(1):
-        trainer = Trainer(model.copy(), et.SGD(0.01), progress=False)
-        t_numpy = timed(lambda: trainer.train_step(x, y), STEPS)
-        blas = ", ".join(f"{i['internal_api']} {i.get('architecture', '')}" for i in threadpool_info())
 
     _, api = load_ort_training()
     import onnxruntime as ort
@@ -70,7 +73,10 @@ def main() -> None:
             opt.step()
             module.lazy_reset_grad()
 
-        t_ort = timed(ort_step, STEPS)
+        with threadpool_limits(1):
+            trainer = Trainer(model.copy(), et.SGD(0.01), progress=False)
+            t_numpy, t_ort = timed_pair(lambda: trainer.train_step(x, y), ort_step, STEPS)
+            blas = ", ".join(f"{i['internal_api']} {i.get('architecture', '')}" for i in threadpool_info())
 
     t = Table(title="training step, MLP 64-256-256-10, batch 32, SGD, 1 thread", title_justify="left")
     for c in ("engine", "time per step", "steps/s"):
