@@ -86,8 +86,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ExportResult]
                                          d.train.x, per_channel=False)
         out[f"fast-{dtype}"] = export_c(set_model(), "stm32f405", root / f"fast-{dtype}", dtype, d.train.x,
                                         sparse_format="fast")
-        out[f"empty-csc-{dtype}"] = export_c(empty_layer_model(), "stm32f405", root / f"empty-csc-{dtype}",
-                                             dtype, d.train.x, sparse_format="csc")
+        for fmt in ("csc", "grouped"):
+            out[f"empty-{fmt}-{dtype}"] = export_c(empty_layer_model(), "stm32f405", root / f"empty-{fmt}-{dtype}",
+                                                   dtype, d.train.x, sparse_format=fmt)
     return out
 
 
@@ -134,17 +135,28 @@ def test_forced_formats_and_kernels(exports) -> None:
                     assert f"et_sparse_{kind}_{suffix}" in res.program.kernels()
 
 
-def test_fast_policy_uses_the_input_driven_kernel(exports) -> None:
-    """"fast": CSC for masked layers, dense above FAST_DENSE_ABOVE stored fraction."""
-    for dtype in ("f32", "int8"):
+def test_fast_policy_uses_the_fastest_kernels(exports) -> None:
+    """"fast": row-grouped CSR (float32) or input-driven CSC (int8) for masked layers, dense above
+    FAST_DENSE_ABOVE stored fraction; float32 hidden units are sorted by fan-in first, so a grouped
+    layer has one run per distinct row length."""
+    for dtype, fastest in (("f32", "grouped"), ("int8", "csc")):
         res = exports[f"fast-{dtype}"]
         kind = "f32" if dtype == "f32" else "s8"
         for lm in res.report.layers:
             ls = res.program.storage[lm.layer]
-            want = "dense" if ls.nnz > FAST_DENSE_ABOVE * ls.encoding.shape[0] * ls.encoding.shape[1] else "csc"
+            want = "dense" if ls.nnz > FAST_DENSE_ABOVE * ls.encoding.shape[0] * ls.encoding.shape[1] else fastest
             assert lm.format == want, (dtype, lm.layer)
-        assert any(lm.format == "csc" for lm in res.report.layers)
-        assert f"et_sparse_{kind}_csc" in res.program.kernels()
+        assert any(lm.format == fastest for lm in res.report.layers)
+        assert f"et_sparse_{kind}_{fastest}" in res.program.kernels()
+    for layer, ls in exports["fast-f32"].program.storage.items():
+        if ls.format == "grouped" and layer != "dense3":  # the output layer keeps its order
+            lengths = ls.encoding.runs.reshape(-1, 2)[:, 0]
+            assert len(lengths) == len(set(lengths.tolist())) > 1
+    # Sorting hidden units leaves the model's function (and its output order) as it was.
+    x = digits().test.x
+    sorted_graph = exports["fast-f32"].program.lowered.graph
+    assert not np.array_equal(weight(sorted_graph, "dense1").mask, weight(set_model(), "dense1").mask)
+    np.testing.assert_allclose(et.predict(sorted_graph, x), et.predict(set_model(), x), rtol=1e-5, atol=1e-5)
 
 
 def test_motif_layers_use_the_motif_kernel(exports) -> None:
@@ -224,7 +236,8 @@ def test_reported_bytes_equal_compiled_symbol_sizes(exports, arm_cc: str, tmp_pa
 
 @pytest.mark.parametrize("key", ["auto-f32", "auto-int8", "mix-a-f32", "mix-a-int8", "mix-b-f32",
                                  "mix-b-int8", "motif-f32", "motif-int8", "empty-f32", "empty-int8",
-                                 "fast-f32", "fast-int8", "empty-csc-f32", "empty-csc-int8"])
+                                 "fast-f32", "fast-int8", "empty-csc-f32", "empty-csc-int8",
+                                 "empty-grouped-f32", "empty-grouped-int8"])
 def test_host_parity_fast_and_ref(key: str, exports, host_cc: str, tmp_path: Path) -> None:
     res = exports[key]
     check_outputs(res, run(res, "host", tmp_path).outputs)
@@ -239,7 +252,7 @@ def test_host_parity_under_sanitizers(key: str, exports, host_cc: str, tmp_path:
 
 
 @pytest.mark.parametrize("key", ["mix-a-f32", "mix-b-int8", "motif-int8", "motif-f32", "fast-f32",
-                                 "fast-int8", "empty-csc-f32"])
+                                 "fast-int8", "empty-csc-f32", "empty-grouped-f32", "empty-grouped-int8"])
 def test_qemu_stm32f405_parity(key: str, exports, arm_cc: str, qemu: str, tmp_path: Path) -> None:
     res = exports[key]
     result = run(res, "stm32f405", tmp_path)

@@ -84,6 +84,8 @@ def check_index_widths(encs: dict, shape: tuple[int, int], nnz: int) -> None:
     assert encs["csr"].row_ptr.dtype == expected_index_dtype(nnz)
     assert encs["csc"].row_offsets.dtype == expected_index_dtype(4 * (n_rows - 1))
     assert encs["csc"].col_ptr.dtype == expected_index_dtype(nnz)
+    assert encs["grouped"].runs.dtype == expected_index_dtype(max(n_rows, n_cols))
+    assert encs["grouped"].cols.dtype == np.uint32  # always: the fast kernel LDMs them
     for name in ("delta8", "delta4", "bitmap"):
         assert all(a.dtype == np.uint8 for n, a in encs[name].arrays().items() if n != "values")
 
@@ -220,6 +222,18 @@ def test_csc_by_hand() -> None:
     assert csc.values.tolist() == [4, 3, 6, 5]
     assert np.array_equal(csc.decode(), matrix)
     assert list(csc.arrays()) == ["col_ptr", "row_offsets", "values"]
+
+
+def test_grouped_by_hand() -> None:
+    """Runs of consecutive rows with equal lengths, (length, count) pairs; then CSR's cols/values."""
+    matrix = np.array([[0, 3, 0], [1, 0, 0], [0, 0, 0], [4, 0, 5], [0, 6, 7]], dtype=np.int8)
+    enc = ENCODERS["grouped"](matrix, None, np.int8)
+    assert enc.runs.tolist() == [1, 2, 0, 1, 2, 2]
+    assert enc.cols.tolist() == [1, 0, 0, 2, 1, 2] and enc.cols.dtype == np.uint32
+    assert enc.values.tolist() == [3, 1, 4, 5, 6, 7]
+    assert enc.row_lengths().tolist() == [1, 1, 0, 2, 2]
+    assert np.array_equal(enc.decode(), matrix)
+    assert list(enc.arrays()) == ["runs", "cols", "values"]
 
 
 def test_index_widths_grow_with_the_shape() -> None:

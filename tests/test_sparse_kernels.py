@@ -24,17 +24,18 @@ import numpy as np
 import pytest
 
 from edgetrain.emulate import build_firmware
+from edgetrain.export.c.sparse import FORMAT_CODE
 from edgetrain.formats import quant
 from edgetrain.formats.sparse import ENCODERS, encode_csr
 from edgetrain.resources import firmware_dir
 
 ROOT = Path(__file__).resolve().parent
 DRIVER = ROOT / "c_sparse" / "sparse_driver.c"
-FORMAT_CODE = {"csr": 1, "coo": 2, "delta8": 3, "delta4": 4, "bitmap": 5, "motif": 6, "csc": 7}
-FORMATS = ("csr", "coo", "delta8", "delta4", "bitmap", "csc")
+FORMATS = ("csr", "coo", "delta8", "delta4", "bitmap", "csc", "grouped")
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-RELU = (0.0, 3.4e38)
-NONE = (-3.4e38, 3.4e38)
+FLT_MAX = float(np.finfo(np.float32).max)  # what the generator emits for "no bound"
+RELU = (0.0, FLT_MAX)
+NONE = (-FLT_MAX, FLT_MAX)
 TOL = 1e-5
 
 
@@ -187,6 +188,19 @@ def build_cases(dtype: str) -> list[Case]:
             zero_inputs(make_case(rng, "zero-inputs", dtype, fmt, random_mask(rng, (40, 300), 0.2),
                                   act="relu", batch=2)),
             zero_inputs(make_case(rng, "tall-uint16", dtype, fmt, random_mask(rng, (300, 45), 0.1))),
+        ]
+    # Rows of every length 0..30 (the grouped float kernel has one assembly loop per length 1..24),
+    # once sorted into runs and once shuffled into runs of one row; ReLU, no clamp and ReLU6.
+    lengths = np.repeat(np.arange(31), 2)
+    sorted_rows = np.arange(40)[None, :] < lengths[:, None]
+    shuffled = rng.permuted(sorted_rows[rng.permutation(len(lengths))], axis=1)
+    for fmt in ("grouped", "csr"):
+        cases += [
+            make_case(rng, "all-lengths-relu", dtype, fmt, sorted_rows, act="relu", batch=2),
+            make_case(rng, "all-lengths-none", dtype, fmt, sorted_rows),
+            make_case(rng, "all-lengths-relu6", dtype, fmt, sorted_rows, act="relu6"),
+            make_case(rng, "shuffled-lengths-relu", dtype, fmt, shuffled, act="relu", eff=False),
+            make_case(rng, "shuffled-nobias", dtype, fmt, shuffled, act="relu", bias=False),
         ]
     grid = random_mask(rng, (6, 5), 0.4)
     grid[2] = False

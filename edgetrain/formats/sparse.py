@@ -37,11 +37,13 @@ Formats (registry ``ENCODERS``, name -> encoder)
 ``delta8``  ``gaps[n_entries]`` (uint8) + ``values[n_entries]``: see ``DeltaEncoding``.
 ``delta4``  ``gaps[ceil(n_entries/2)]`` (uint8, two 4-bit gaps per byte) + ``values[n_entries]``.
 ``bitmap``  ``bits[ceil(n_rows*n_cols/8)]`` (uint8) + ``values[nnz]``.
+``grouped`` ``runs[2*n_runs]``, ``cols[nnz]`` (always uint32), ``values[nnz]``: CSR whose rows are
+            described by runs of equal length instead of a row pointer; see ``GroupedEncoding``.
 
 Index widths follow the shape: an index array is uint8 when its largest possible value fits in
 uint8 (``n_rows - 1`` for row indices, ``4 * (n_rows - 1)`` for CSC row offsets, ``n_cols - 1`` for
-column indices, ``nnz`` for ``row_ptr`` and ``col_ptr``),
-else uint16, else uint32.
+column indices, ``nnz`` for ``row_ptr`` and ``col_ptr``, ``max(n_rows, n_cols)`` for ``runs``),
+else uint16, else uint32. ``grouped`` is the exception: its column indices are always uint32.
 """
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ __all__ = [
     "DeltaEncoding",
     "DenseEncoding",
     "ENCODERS",
+    "GroupedEncoding",
     "Encoding",
     "all_encodings",
     "choose_format",
@@ -357,6 +360,58 @@ def encode_csc(
 
 
 # --------------------------------------------------------------------------------------------- #
+# Grouped (row runs)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedEncoding(_Base):
+    """Row-major entries like CSR, with the rows described as runs of equal length.
+
+    ``runs`` holds pairs ``(length, count)``: the next ``count`` rows each store ``length`` entries
+    (rows in their natural order; a run covers consecutive rows). ``cols`` and ``values`` are CSR's,
+    but ``cols`` is always uint32.
+
+    Why: the fast Cortex-M4F kernel runs one straight-line loop per run, specialised for the run's
+    length, so a row costs no loop set-up or leftover handling; and it loads six 32-bit column
+    indices with one LDM straight into the registers of the gathers (16-bit indices would need an
+    unpack instruction per entry). Runs are long when rows are sorted by length: the C exporter
+    reorders hidden units that way (`edgetrain.export.c.reorder`), which changes no result.
+    """
+
+    _format: ClassVar[str] = "grouped"
+    _index_fields: ClassVar[tuple[str, ...]] = ("runs", "cols")
+    shape: tuple[int, int]
+    runs: np.ndarray  # index_dtype(max(n_rows, n_cols)), [2 * n_runs]: (length, count) pairs
+    cols: np.ndarray  # uint32, [nnz]
+    values: np.ndarray  # value dtype, [nnz]
+
+    def row_lengths(self) -> np.ndarray:
+        pairs = self.runs.astype(np.int64).reshape(-1, 2)
+        return np.repeat(pairs[:, 0], pairs[:, 1])
+
+    def _positions(self) -> np.ndarray:
+        rows = np.repeat(np.arange(self.shape[0]), self.row_lengths())
+        return rows * self.shape[1] + self.cols
+
+
+def encode_grouped(
+    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
+) -> GroupedEncoding:
+    values, flat_mask, pos = _prepare(matrix, mask, value_dtype)
+    n_rows, n_cols = values.shape
+    per_row = flat_mask.reshape(n_rows, n_cols).sum(axis=1)
+    starts = np.flatnonzero(np.diff(per_row, prepend=-1))  # first row of every run
+    counts = np.diff(np.append(starts, n_rows))
+    runs = np.stack([per_row[starts], counts], axis=1).reshape(-1)
+    return GroupedEncoding(
+        shape=values.shape,
+        runs=runs.astype(index_dtype(max(n_rows, n_cols))),
+        cols=(pos % n_cols).astype(np.uint32),
+        values=values.reshape(-1)[pos],
+    )
+
+
+# --------------------------------------------------------------------------------------------- #
 # Delta-offset stream
 
 
@@ -496,6 +551,7 @@ ENCODERS: dict[str, Encoder] = {
     "delta4": functools.partial(encode_delta, gap_bits=4),
     "coo": encode_coo,
     "csc": encode_csc,
+    "grouped": encode_grouped,
 }
 
 

@@ -32,6 +32,28 @@ static inline int et_sp_width_ok(int32_t bytes)
     return bytes == 1 || bytes == 2 || bytes == 4;
 }
 
+/* Grouped: the runs cover exactly n_out rows and n_entries entries, each row at most n_in long.
+ * The walk stops once n_out rows are covered, so it reads no further than a valid table. */
+static inline et_status et_sp_check_runs(const et_sparse_weights *w, int32_t n_in, int32_t n_out)
+{
+    int32_t rows = 0;
+    int32_t entries = 0;
+    int32_t i;
+    if (w->idx1_bytes != 4) {
+        return ET_ERR_BAD_PARAM; /* the kernels load 32-bit column indices */
+    }
+    for (i = 0; rows < n_out; ++i) {
+        const int32_t len = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i);
+        const int32_t count = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i + 1);
+        if (count < 1 || len > n_in || count > n_out - rows || len * count > w->n_entries - entries) {
+            return ET_ERR_BAD_PARAM;
+        }
+        rows += count;
+        entries += len * count;
+    }
+    return entries == w->n_entries ? ET_OK : ET_ERR_BAD_PARAM;
+}
+
 /* Structural checks of the weights against the [n_out][n_in] shape. `format` is the format the
  * kernel implements, or 0 for the reference kernels, which take any. */
 static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t format,
@@ -39,9 +61,9 @@ static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t 
 {
     const int32_t f = w->format;
     const int two_arrays = f == ET_SPARSE_CSR || f == ET_SPARSE_COO || f == ET_SPARSE_MOTIF ||
-                           f == ET_SPARSE_CSC;
+                           f == ET_SPARSE_CSC || f == ET_SPARSE_GROUPED;
     if ((format != 0 && f != format && !(format == ET_SPARSE_DELTA8 && f == ET_SPARSE_DELTA4)) ||
-        f < ET_SPARSE_CSR || f > ET_SPARSE_CSC || w->n_entries < 0) {
+        f < ET_SPARSE_CSR || f > ET_SPARSE_GROUPED || w->n_entries < 0) {
         return ET_ERR_BAD_PARAM;
     }
     if (!et_sp_width_ok(w->idx0_bytes) || (two_arrays && !et_sp_width_ok(w->idx1_bytes))) {
@@ -52,10 +74,10 @@ static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t 
         n_out % w->block_rows != 0 || n_in % w->block_cols != 0) {
         return ET_ERR_BAD_PARAM;
     }
-    /* CSR's row_ptr, CSC's col_ptr and the bitmap always have elements; the rest only when
-     * entries exist. */
+    /* CSR's row_ptr, CSC's col_ptr, the grouped runs and the bitmap always have elements; the
+     * rest only when entries exist. */
     if (((f == ET_SPARSE_CSR || f == ET_SPARSE_MOTIF || f == ET_SPARSE_BITMAP ||
-          f == ET_SPARSE_CSC) && w->idx0 == 0) ||
+          f == ET_SPARSE_CSC || f == ET_SPARSE_GROUPED) && w->idx0 == 0) ||
         (w->n_entries > 0 && (w->idx0 == 0 || w->values == 0 || (two_arrays && w->idx1 == 0)))) {
         return ET_ERR_NULL_ARG;
     }
@@ -65,6 +87,9 @@ static inline et_status et_sp_check_weights(const et_sparse_weights *w, int32_t 
     }
     if (f == ET_SPARSE_CSC && et_sp_idx(w->idx0, w->idx0_bytes, n_in) != w->n_entries) {
         return ET_ERR_BAD_PARAM;  /* col_ptr[n_cols] must be nnz */
+    }
+    if (f == ET_SPARSE_GROUPED) {
+        return et_sp_check_runs(w, n_in, n_out);
     }
     return ET_OK;
 }

@@ -42,11 +42,33 @@ static int32_t et_sp_next_pos(const et_sp_cursor *c)
     }
 }
 
+/* Grouped: the length of row o, from the run that covers it (a walk of the run table: plain, not
+ * fast). The runs were validated to cover every row. */
+static int32_t et_sp_grouped_len(const et_sparse_weights *w, int32_t o)
+{
+    int32_t i = 0;
+    for (;;) {
+        const int32_t count = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i + 1);
+        if (o < count) {
+            return et_sp_idx(w->idx0, w->idx0_bytes, 2 * i);
+        }
+        o -= count;
+        ++i;
+    }
+}
+
 /* Sum of row `row` for float: consumes that row's entries. */
 static float et_sp_row_f32(et_sp_cursor *c, int32_t row, const float *x, float acc)
 {
     const float *v = (const float *)c->w->values;
     const int32_t end = (row + 1) * c->n_in;
+    if (c->w->format == ET_SPARSE_GROUPED) {
+        const int32_t stop = c->k + et_sp_grouped_len(c->w, row);
+        for (; c->k < stop; ++c->k) {
+            acc += x[((const uint32_t *)c->w->idx1)[c->k]] * v[c->k];
+        }
+        return acc;
+    }
     while (c->k < c->w->n_entries) {
         const int32_t p = et_sp_next_pos(c);
         if (p >= end) {
@@ -64,6 +86,13 @@ static int32_t et_sp_row_s8(et_sp_cursor *c, int32_t row, const int8_t *x, int32
 {
     const int8_t *v = (const int8_t *)c->w->values;
     const int32_t end = (row + 1) * c->n_in;
+    if (c->w->format == ET_SPARSE_GROUPED) {
+        const int32_t stop = c->k + et_sp_grouped_len(c->w, row);
+        for (; c->k < stop; ++c->k) {
+            acc += ((int32_t)x[((const uint32_t *)c->w->idx1)[c->k]] + off) * (int32_t)v[c->k];
+        }
+        return acc;
+    }
     while (c->k < c->w->n_entries) {
         const int32_t p = et_sp_next_pos(c);
         if (p >= end) {

@@ -93,6 +93,8 @@ static et_status fast_f32(const et_dense_f32_params *p, const et_sparse_weights 
         return et_sparse_f32_motif(p, w, x, bias, y, scratch);
     case ET_SPARSE_CSC:
         return et_sparse_f32_csc(p, w, x, bias, y);
+    case ET_SPARSE_GROUPED:
+        return et_sparse_f32_grouped(p, w, x, bias, y);
     default:
         return et_sparse_f32_delta(p, w, x, bias, y);
     }
@@ -112,6 +114,8 @@ static et_status fast_s8(const et_dense_s8_params *p, const et_sparse_weights *w
         return et_sparse_s8_motif(p, w, x, bias, y, scratch);
     case ET_SPARSE_CSC:
         return et_sparse_s8_csc(p, w, x, bias, y, scratch);
+    case ET_SPARSE_GROUPED:
+        return et_sparse_s8_grouped(p, w, x, bias, y);
     default:
         return et_sparse_s8_delta(p, w, x, bias, y);
     }

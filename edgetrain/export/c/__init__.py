@@ -36,7 +36,8 @@ from ...targets import Target, load_target
 from . import emit
 from .program import Program, build_program
 from .report import MemoryReport, check_budget, memory_report
-from .sparse import SparseOption
+from .reorder import sort_units_by_fan_in
+from .sparse import SparseOption, wants_sorted_units
 
 MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")
 
@@ -82,6 +83,8 @@ def prepare_model(
 ) -> tuple[Program, MemoryReport, Target]:
     """Everything export_c computes before writing: program, memory report, budget check."""
     target = load_target(target) if isinstance(target, str) else target
+    if qmodel is None and not has_quantization(graph) and wants_sorted_units(sparse_format):
+        graph = sort_units_by_fan_in(graph)  # same function; gives the grouped kernels long runs
     if dtype == "int8" and qmodel is None:
         if calib_x is not None:
             qmodel = quantize_model(graph, calib_x, per_channel=per_channel, method=method,
@@ -121,8 +124,8 @@ def export_c(
 
     Masked dense layers are stored in their smallest sparse format (``sparse_format="auto"``, the
     default) and run by the matching sparse kernel (motif layers by the motif kernel);
-    ``sparse_format="fast"`` picks the fastest kernel instead (input-driven CSC, dense above 50%
-    density: about 3.7x fewer instructions than "auto" on the SET digits MLP for ~15 KB more flash);
+    ``sparse_format="fast"`` picks the fastest kernel instead (float32: row-grouped CSR on hidden
+    units sorted by fan-in; int8: input-driven CSC; dense above 50% density; see bench/sparse.py);
     a format name forces that format, for every masked layer (``"csr"``) or per layer
     (``{"dense1": "bitmap"}``); see `edgetrain.export.c.sparse`.
     """

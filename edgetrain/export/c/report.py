@@ -26,6 +26,7 @@ CODE_BYTES = {
     # sparse sources hold the float32 and int8 kernels of their format family
     "et_sparse_csr.c": 2980, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
     "et_sparse_motif.c": 1904, "et_sparse_ref.c": 2416, "et_sparse_csc.c": 2608,
+    "et_sparse_grouped.c": 5704,  # M4F: one assembly ReLU loop per row length 0..24
 }
 LIBM_EXPF_BYTES = 1024  # newlib expf, linked only for softmax (rounded up)
 MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_model_infer
@@ -44,6 +45,7 @@ KERNEL_STACK = {
     "et_sparse_s8_csr": 88 + 32, "et_sparse_s8_coo": 88 + 32, "et_sparse_s8_delta": 112 + 32,
     "et_sparse_s8_bitmap": 128 + 32, "et_sparse_s8_motif": 152 + 32,
     "et_sparse_f32_csc": 128 + 36 + 32, "et_sparse_s8_csc": 88 + 32,  # f32: + the M4F column loop (36 B)
+    "et_sparse_f32_grouped": 168 + 32, "et_sparse_s8_grouped": 152 + 32,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
 SOURCE_OF = {
