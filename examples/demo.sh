@@ -18,6 +18,8 @@ step "1b. train with an edge technique: SET sparse 64-512-512-10 (~3.5 % of the 
 "$ET" train examples/digits_set.toml -o "$OUT/digits_set.etm"
 "$ET" info "$OUT/digits_set.etm"
 "$ET" emulate "$OUT/digits_set.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host --sparse-format fast
+"$ET" emulate "$OUT/digits_set.etm" --target stm32f405 --dtype f32 --data digits:test --limit 100 --fallback-host \
+    --sparse-format fast --production
 
 step "2. export ONNX (inference + training-step graph) and check it in onnxruntime"
 "$ET" export onnx "$OUT/digits_mlp.etm" -o "$OUT/onnx" --train-step

@@ -37,6 +37,6 @@ def test_measure_tiny_set_model(bench) -> None:  # type: ignore[no-untyped-def]
     rows = [row, bench.measure(dense, "f32", None, samples=3), bench.measure(g, "int8", "auto", samples=3)]
     assert rows[1]["format"] == "dense" and rows[2]["format"] == "auto"
     checks = bench.goals(rows)
-    assert [c["goal"] for c in checks][0] == "float32 CSR: instructions per stored weight"
+    assert "float32 CSR: instructions per stored weight" in [c["goal"] for c in checks]
     assert all(isinstance(c["met"], bool) for c in checks)
     json.dumps({"rows": rows, "goals": checks})  # --json must serialise

@@ -9,6 +9,9 @@ from ..formats.modelfile import load_model
 from .app import export_group
 from .output import emit_json, info, table
 
+SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grouped CSR on sorted units, "
+                      "int8: CSC; dense above 50%), or a format name.")
+
 
 @export_group.command("c")
 @click.argument("model", type=click.Path(dir_okay=False))
@@ -23,8 +26,7 @@ from .output import emit_json, info, table
               help="int8 calibration range.")
 @click.option("--percentile", type=float, default=99.99, show_default=True)
 @click.option("--force-ref", is_flag=True, help="Always call the portable reference kernels.")
-@click.option("--sparse-format", default="auto", show_default=True,
-              help="Masked layers: auto (smallest), fast (CSC / dense above 50%), or a format name.")
+@click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
                  method: str, percentile: float, force_ref: bool, sparse_format: str, as_json: bool) -> None:

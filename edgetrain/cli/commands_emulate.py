@@ -5,6 +5,7 @@ import click
 
 from ..formats.modelfile import load_model
 from .app import cli
+from .commands_c import SPARSE_FORMAT_HELP
 from .output import emit_json, info, table
 
 
@@ -20,8 +21,7 @@ from .output import emit_json, info, table
 @click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
 @click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
 @click.option("--force-ref", is_flag=True, help="Use the portable reference kernels only.")
-@click.option("--sparse-format", default="auto", show_default=True,
-              help="Masked layers: auto (smallest), fast (CSC / dense above 50%), or a format name.")
+@click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the generated C sources in this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
