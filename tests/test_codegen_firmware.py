@@ -173,6 +173,27 @@ def test_generated_code_compiles_for_m3_and_m7(target: str, exports, arm_cc: str
         assert fw.sizes.text > 0
 
 
+def test_code_size_table_matches_compiled_sources(arm_cc: str, tmp_path: Path) -> None:
+    """The report's per-source .text figures are the compiled sizes (max of Cortex-M3 and M4F,
+    -O2), not a stale table: at least the measured size, at most 5% above it."""
+    from edgetrain.export.c.report import CODE_BYTES
+    from edgetrain.resources import firmware_dir
+
+    fw = firmware_dir()
+    cpus = [["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
+            ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]]
+    size_tool = str(Path(arm_cc).with_name(Path(arm_cc).name.replace("gcc", "size")))
+    for src, estimate in CODE_BYTES.items():
+        measured = 0
+        for flags in cpus:
+            obj = tmp_path / src.replace(".c", ".o")
+            subprocess.run([arm_cc, *flags, "-std=c99", "-O2", f"-I{fw / 'include'}", "-c", str(fw / "src" / src),
+                            "-o", str(obj)], check=True, capture_output=True)
+            out = subprocess.run([size_tool, str(obj)], check=True, capture_output=True, text=True).stdout
+            measured = max(measured, int(out.splitlines()[1].split()[0]))
+        assert measured <= estimate <= 1.05 * measured, (src, estimate, measured)
+
+
 @pytest.mark.parametrize("compiler,flags", [
     ("gcc", []),
     ("arm-none-eabi-gcc", ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"]),
