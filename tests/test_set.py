@@ -173,7 +173,7 @@ def test_train_cli_with_set_config_and_info_sparse_table(tmp_path):
         chosen = choose_format(p.value.T, p.mask.T, np.float32)
         assert (row["format"], row["bytes"]) == (chosen.format, chosen.nbytes.total)
         assert row["density"] == pytest.approx(p.nnz / p.size)
-        assert set(row["alternatives"]) == {"dense", "coo", "csr", "csc", "delta8", "delta4", "bitmap"}
+        assert set(row["alternatives"]) == {"dense", "coo", "csr", "csc", "delta8", "delta4", "bitmap", "grouped"}
         assert row["bytes"] == min(row["alternatives"].values())
     assert rows[1]["alternatives"]["delta8"] <= 0.03 * rows[1]["alternatives"]["dense"]
     assert sparse_rows(g) == rows

@@ -42,32 +42,44 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
 
 
 def sparse_rows(graph: Graph) -> list[dict]:
-    """Per masked 2-D weight: density and the bytes of every storage format (float32 values).
+    """Per masked 2-D weight: density and the bytes of every storage format (float32 values), and
+    the format an int8 export would choose.
 
     Sizes come from the encoders the C generator emits (`formats.sparse`), which take C layout
-    [n_out][n_in], hence the transposes. A motif layer also reports its shared (unique) weights and
-    the smallest encoding of its block grid (one value per block: what a motif kernel reads).
+    [n_out][n_in], hence the transposes. ``grouped`` is sized on the model with hidden units sorted
+    by fan-in, as the export does before using it (fewer, longer runs). Byte counts depend only on
+    the mask and the value width, so the int8 sizes need no quantization. A motif layer also
+    reports its shared (unique) weights and the smallest encoding of its block grid (one value per
+    block: what a motif kernel reads).
     """
-    from ..formats.sparse import all_encodings
+    from ..export.c.reorder import sort_units_by_fan_in
+    from ..formats.sparse import ENCODERS, all_encodings
 
+    def smallest(encs: dict) -> object:
+        return min(encs.values(), key=lambda e: e.nbytes.total)  # same rule as choose_format
+
+    sorted_graph = sort_units_by_fan_in(graph)
     rows = []
     for node in graph.nodes:
         for role, p in graph.node_params(node).items():
             if p.mask is None or p.value.ndim != 2:
                 continue
             encs = all_encodings(p.effective().T, p.mask.T, np.float32)
-            chosen = min(encs.values(), key=lambda e: e.nbytes.total)  # same rule as choose_format
+            chosen = smallest(encs)  # what the "auto" export picks (it does not sort units)
+            sp = sorted_graph.params[p.name]
+            encs["grouped"] = ENCODERS["grouped"](sp.effective().T, sp.mask.T, np.float32)
+            int8 = smallest(all_encodings(np.zeros(p.mask.T.shape), p.mask.T, np.int8))
             row = {"layer": node.name, "param": role, "shape": "x".join(map(str, p.shape)),
                    "density": p.nnz / p.size, "format": chosen.format, "bytes": chosen.nbytes.total,
                    "index_bytes": chosen.nbytes.index, "value_bytes": chosen.nbytes.value,
-                   "alternatives": {name: e.nbytes.total for name, e in encs.items()}}
+                   "alternatives": {name: e.nbytes.total for name, e in encs.items()},
+                   "int8_format": int8.format, "int8_bytes": int8.nbytes.total}
             if "motif" in p.meta:
                 bi, bo = p.meta["motif"]
                 row["motif"] = f"{bi}x{bo}"
                 blocks = p.mask[::bi, ::bo]
                 row["unique_weights"] = int(blocks.sum())
-                grid = min(all_encodings(p.effective()[::bi, ::bo].T, blocks.T, np.float32).values(),
-                           key=lambda e: e.nbytes.total)
+                grid = smallest(all_encodings(p.effective()[::bi, ::bo].T, blocks.T, np.float32))
                 row["block_format"], row["block_bytes"] = grid.format, grid.nbytes.total
             rows.append(row)
     return rows
@@ -108,10 +120,12 @@ def info_cmd(model: str, as_json: bool) -> None:
     if sparse:
         formats = list(sparse[0]["alternatives"])
         motif = any("motif" in r for r in sparse)
-        table("sparse storage (float32 values; bytes per format, chosen = smallest)",
-              ["layer", "shape", "density", "chosen", "bytes", *formats, *(["motif: block, shared w, block storage"] if motif else [])],
+        table("sparse storage (float32 values; bytes per format, chosen = smallest; grouped on units sorted "
+              "by fan-in; int8: the smallest with int8 values)",
+              ["layer", "shape", "density", "chosen", "bytes", *formats, "int8 chosen",
+               *(["motif: block, shared w, block storage"] if motif else [])],
               [[r["layer"], r["shape"], f"{100 * r['density']:.2f}%", r["format"], r["bytes"],
-                *[r["alternatives"][f] for f in formats],
+                *[r["alternatives"][f] for f in formats], f"{r['int8_format']} {r['int8_bytes']:,}",
                 *([f"{r['motif']} {r['unique_weights']:,} {r['block_format']} {r['block_bytes']:,}"
                    if "motif" in r else ""] if motif else [])]
                for r in sparse])
