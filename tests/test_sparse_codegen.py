@@ -143,20 +143,22 @@ def test_forced_formats_and_kernels(exports) -> None:
 
 
 def test_fast_policy_uses_the_fastest_kernels(exports) -> None:
-    """"fast": row-grouped CSR (float32) or input-driven CSC (int8) for masked layers, dense above
-    FAST_DENSE_ABOVE stored fraction; float32 hidden units are sorted by fan-in first, so a grouped
-    layer has one run per distinct row length."""
-    for dtype, fastest in (("f32", "grouped"), ("int8", "csc")):
+    """"fast": row-grouped CSR for float32 ReLU layers with short rows, else input-driven CSC (the
+    output layer, int8), dense above FAST_DENSE_ABOVE stored fraction; float32 hidden units are
+    sorted by fan-in first, so a grouped layer has one run per distinct row length."""
+    for dtype in ("f32", "int8"):
         res = exports[f"fast-{dtype}"]
         kind = "f32" if dtype == "f32" else "s8"
         for lm in res.report.layers:
             ls = res.program.storage[lm.layer]
+            fastest = "grouped" if dtype == "f32" and lm.layer != "dense3" else "csc"
             want = "dense" if ls.nnz > FAST_DENSE_ABOVE * ls.encoding.shape[0] * ls.encoding.shape[1] else fastest
             assert lm.format == want, (dtype, lm.layer)
-        assert any(lm.format == fastest for lm in res.report.layers)
-        assert f"et_sparse_{kind}_{fastest}" in res.program.kernels()
+        assert lm.format == "csc"  # dense3: no ReLU, so no grouped assembly loop
+        assert any(lm.format == "grouped" for lm in res.report.layers) == (dtype == "f32")
+        assert f"et_sparse_{kind}_csc" in res.program.kernels()
     for layer, ls in exports["fast-f32"].program.storage.items():
-        if ls.format == "grouped" and layer != "dense3":  # the output layer keeps its order
+        if ls.format == "grouped":
             lengths = ls.encoding.runs.reshape(-1, 2)[:, 0]
             assert len(lengths) == len(set(lengths.tolist())) > 1
     # Sorting hidden units leaves the model's function (and its output order) as it was.
@@ -164,6 +166,23 @@ def test_fast_policy_uses_the_fastest_kernels(exports) -> None:
     sorted_graph = exports["fast-f32"].program.lowered.graph
     assert not np.array_equal(weight(sorted_graph, "dense1").mask, weight(set_model(), "dense1").mask)
     np.testing.assert_allclose(et.predict(sorted_graph, x), et.predict(set_model(), x), rtol=1e-5, atol=1e-5)
+
+
+def test_fast_format_rule() -> None:
+    """grouped only where its assembly loops run: float32, ReLU, >= 90% of the weights in rows of
+    at most 24; everything else gets CSC."""
+    from edgetrain.export.c.sparse import fastest_sparse_format
+
+    short = np.arange(40)[None, :] < np.full((100, 1), 20)  # 100 rows of 20
+    assert fastest_sparse_format(short, np.float32, "relu") == "grouped"
+    assert fastest_sparse_format(short, np.int8, "relu") == "csc"
+    assert fastest_sparse_format(short, np.float32, None) == "csc"
+    assert fastest_sparse_format(short, np.float32, "relu6") == "csc"
+    mixed = short.copy()
+    mixed[:2] = np.arange(40) < 40  # 2 rows of 40: 80 of 2,040 weights (3.9%) in long rows
+    assert fastest_sparse_format(mixed, np.float32, "relu") == "grouped"
+    mixed[:6] = True  # 6 rows of 40: 240 of 2,120 (11.3%)
+    assert fastest_sparse_format(mixed, np.float32, "relu") == "csc"
 
 
 def test_motif_layers_use_the_motif_kernel(exports) -> None:

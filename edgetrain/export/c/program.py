@@ -231,7 +231,8 @@ def _choose_storage(graph: Graph, lowered: Lowered, qmodel: QuantizedModel | Non
         else:
             values = np.asarray(graph.node_params(st.node)["weight"].effective(), np.float32).T
         mask = None if weight.mask is None else np.asarray(weight.mask, bool).T
-        out[st.name] = choose_storage(values, mask, weight.meta, resolve_option(option, st.name), st.name)
+        out[st.name] = choose_storage(values, mask, weight.meta, resolve_option(option, st.name), st.name,
+                                      st.activation)
     return out
 
 

@@ -17,13 +17,14 @@ to the ordinary formats. The motif kernel stores the block grid as CSR (one valu
 
 * ``"auto"`` (the default): the smallest format by bytes (flash is what a microcontroller runs out
   of first; ties go to the simpler kernel).
-* ``"fast"``: the fastest kernel. float32: ``grouped``, row-grouped CSR whose Cortex-M4F kernel
-  has an assembly loop per row length (about 2.9 instructions per stored weight); the exporter
-  first sorts hidden units by fan-in (`reorder`, exact) so that each layer is a few runs of
-  equal-length rows. int8: ``csc``, the input-driven kernel that skips zero inputs (about half the
-  activations after a ReLU). Both cost more flash than ``auto`` (``grouped`` stores 32-bit column
-  indices). A layer whose masked fraction is above ``FAST_DENSE_ABOVE`` stays dense; motif layers
-  keep the motif kernel under both policies. Measured in ``bench/sparse.py``.
+* ``"fast"``: the fastest kernel. float32 ReLU layers whose rows are short (at least 90 % of the
+  weights in rows of at most 24): ``grouped``, row-grouped CSR whose Cortex-M4F kernel has an
+  assembly loop per row length (about 2.9 instructions per stored weight); the exporter first
+  sorts hidden units by fan-in (`reorder`; same function) so that each layer is a few runs of
+  equal-length rows. Other layers and int8: ``csc``, the input-driven kernel that skips zero inputs
+  (about half the activations after a ReLU). Both cost more flash than ``auto`` (``grouped``
+  stores 32-bit column indices). A layer whose masked fraction is above ``FAST_DENSE_ABOVE`` stays
+  dense; motif layers keep the motif kernel under both policies. Measured in ``bench/sparse.py``.
 * a format name (``"csr"``, ``"csc"``, ``"bitmap"``, ...) or ``"motif"``: forced.
 """
 from __future__ import annotations
@@ -46,6 +47,10 @@ KERNEL_SUFFIX = {"csr": "csr", "coo": "coo", "delta8": "delta", "delta4": "delta
                  "motif": "motif", "csc": "csc", "grouped": "grouped"}
 # "fast" policy: above this stored fraction the dense kernel (no index loads, no scatter) wins.
 FAST_DENSE_ABOVE = 0.5
+# et_sparse_grouped.c runs rows of up to this many weights in assembly (ReLU layers, Cortex-M4F);
+# longer rows take its C loop, slower than CSC, so "fast" wants nearly all weights in short rows.
+GROUPED_ASM_MAX_ROW = 24
+GROUPED_ASM_SHARE = 0.9
 WEIGHTS_STRUCT_BYTES = 6 * 4 + 3 * 4  # et_sparse_weights on a 32-bit target
 # Runtime source of every sparse kernel (firmware_export/src).
 SPARSE_SOURCES = {
@@ -138,10 +143,22 @@ def motif_block(values: np.ndarray, mask: np.ndarray, meta: Mapping[str, Any]) -
     return None
 
 
+def fastest_sparse_format(mask: np.ndarray, vdtype: type, activation: str | None) -> str:
+    """The "fast" policy's kernel for a masked layer below FAST_DENSE_ABOVE: ``grouped`` where its
+    assembly loops run (float32, ReLU, at least GROUPED_ASM_SHARE of the weights in rows of at most
+    GROUPED_ASM_MAX_ROW), else the input-driven ``csc``."""
+    if vdtype != np.float32 or activation != "relu":
+        return "csc"
+    lengths = mask.sum(axis=1)
+    short = lengths[lengths <= GROUPED_ASM_MAX_ROW].sum()
+    return "grouped" if short >= GROUPED_ASM_SHARE * lengths.sum() else "csc"
+
+
 def choose_storage(values: np.ndarray, mask: np.ndarray | None, meta: Mapping[str, Any],
-                   forced: str, layer: str) -> LayerStorage:
+                   forced: str, layer: str, activation: str | None = None) -> LayerStorage:
     """Storage of one layer. ``values`` is the emitted matrix in C layout (float32 or int8 ints),
-    ``mask`` the C-layout mask or None (unmasked: dense), ``forced`` from `resolve_option`."""
+    ``mask`` the C-layout mask or None (unmasked: dense), ``forced`` from `resolve_option`,
+    ``activation`` the fused clamp ("relu", "relu6" or None; the "fast" policy looks at it)."""
     vdtype = np.int8 if values.dtype == np.int8 else np.float32
     if mask is None:
         enc = ENCODERS["dense"](values, np.ones(values.shape, bool), vdtype)
@@ -160,8 +177,8 @@ def choose_storage(values: np.ndarray, mask: np.ndarray | None, meta: Mapping[st
         raise ExportError(f"layer {layer!r}: sparse_format 'motif' needs a block-shared weight "
                           "(meta['motif'] and every block all-zero or constant)")
     if forced == "fast":
-        fastest = "grouped" if vdtype == np.float32 else "csc"
-        enc = encs["dense"] if nnz > FAST_DENSE_ABOVE * mask.size else encs[fastest]
+        dense = nnz > FAST_DENSE_ABOVE * mask.size
+        enc = encs["dense" if dense else fastest_sparse_format(mask, vdtype, activation)]
     else:
         enc = choose_format(values, mask, vdtype) if forced == "auto" else encs[forced]
     return LayerStorage(enc.format, enc, nnz, alternatives=sizes)
