@@ -189,14 +189,17 @@ def build_cases(dtype: str) -> list[Case]:
                                   act="relu", batch=2)),
             zero_inputs(make_case(rng, "tall-uint16", dtype, fmt, random_mask(rng, (300, 45), 0.1))),
         ]
-    # Rows of every length 0..30 (the grouped float kernel has one assembly loop per length 1..24),
-    # once sorted into runs and once shuffled into runs of one row; ReLU, no clamp and ReLU6.
+    # Rows of every length 0..30 (the grouped float kernel has a two-row assembly loop per length
+    # 0..24 and a generic one for odd first rows and longer rows): runs of 2 and 3 rows, and
+    # shuffled into runs of one row; ReLU, no clamp and ReLU6.
     lengths = np.repeat(np.arange(31), 2)
     sorted_rows = np.arange(40)[None, :] < lengths[:, None]
+    triples = np.arange(40)[None, :] < np.repeat(np.arange(31), 3)[:, None]
     shuffled = rng.permuted(sorted_rows[rng.permutation(len(lengths))], axis=1)
     for fmt in ("grouped", "csr"):
         cases += [
             make_case(rng, "all-lengths-relu", dtype, fmt, sorted_rows, act="relu", batch=2),
+            make_case(rng, "odd-runs-relu", dtype, fmt, rng.permuted(triples, axis=1), act="relu"),
             make_case(rng, "all-lengths-none", dtype, fmt, sorted_rows),
             make_case(rng, "all-lengths-relu6", dtype, fmt, sorted_rows, act="relu6"),
             make_case(rng, "shuffled-lengths-relu", dtype, fmt, shuffled, act="relu", eff=False),

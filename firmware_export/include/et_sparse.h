@@ -37,9 +37,9 @@
  * the block_rows outputs of its block row.
  *
  * The grouped kernels run each run of equal-length rows as one loop; on Cortex-M4F/M7 the float
- * kernel has a straight-line assembly loop per length 1..24 for ReLU and unclamped layers (about
- * 2.9 instructions per stored weight plus 4-6 per row, see et_sparse_grouped.c). Rows sorted by
- * length give few, long runs; the exporter reorders hidden units to get them.
+ * kernel has a two-row assembly loop per length 0..24 for ReLU layers (17 instructions per 6
+ * stored weights plus 3.5 per row, see et_sparse_grouped.c). Rows sorted by length give few runs;
+ * the exporter reorders hidden units to get them.
  *
  * The CSC kernels are input-driven: outputs start at the bias, then every column k whose input
  * is non-zero adds x[k] * W[o][k] into its stored rows o (scatter); zero inputs (half the
