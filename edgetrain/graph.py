@@ -79,19 +79,23 @@ class Param:
         """Number of stored (unmasked) entries."""
         return int(self.mask.sum()) if self.mask is not None else self.size
 
-    def effective(self) -> np.ndarray:
-        """The tensor the forward pass uses: codebook lookup, then mask."""
-        w = self.codebook[self.indices] if self.codebook is not None else self.value
+    def effective(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The tensor the forward pass uses: codebook lookup, then mask.
+
+        `out` (the parameter's shape, the storage's dtype) receives the result when one has to be
+        computed; a parameter without mask and codebook returns its value as it is.
+        """
+        w = np.take(self.codebook, self.indices, axis=0, out=out) if self.codebook is not None else self.value
         if self.mask is not None:
-            w = w * self.mask
+            w = np.multiply(w, self.mask, out=out)
         return w
 
     def storage(self) -> np.ndarray:
         """The array an optimizer updates in place (the codebook of a clustered parameter)."""
         return self.codebook if self.codebook is not None else self.value
 
-    def grad_to_storage(self, grad: np.ndarray) -> np.ndarray:
-        """Map a gradient w.r.t. `effective()` onto `storage()`.
+    def grad_to_storage(self, grad: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Map a gradient w.r.t. `effective()` onto `storage()` (a masked one into `out` if given).
 
         With a codebook, the gradient of an entry is the sum of the gradients of the weights that
         use it (k-means clusters, or the shared block weights of motif layers).
@@ -104,7 +108,7 @@ class Param:
                 self.codebook.dtype
             )
         if self.mask is not None:
-            grad = grad * self.mask
+            grad = np.multiply(grad, self.mask, out=out)
         return grad
 
     def apply_constraints(self) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidModelError
-from .base import OUT, Op
+from .base import IN0, NO_BUFFERS, OUT, Op
 
 
 class _Pointwise(Op):
+    uses_out = True
+
     def infer_shape(self, node, in_shapes, params):
         self.check_arity(node, in_shapes, params)
         return in_shapes[0]
@@ -19,22 +21,22 @@ class _Pointwise(Op):
 class ReLU(_Pointwise):
     kind = "relu"
 
-    def forward(self, node, xs, ws):
-        return np.maximum(xs[0], 0)
+    def forward(self, node, xs, ws, out=None):
+        return np.maximum(xs[0], 0, out=out)
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
-        return [dy * (saved[OUT] > 0)], {}
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        return [np.multiply(dy, saved[OUT] > 0, out=out.get(IN0))], {}
 
 
 class ReLU6(_Pointwise):
     kind = "relu6"
 
-    def forward(self, node, xs, ws):
-        return np.clip(xs[0], 0, 6)
+    def forward(self, node, xs, ws, out=None):
+        return np.clip(xs[0], 0, 6, out=out)
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         y = saved[OUT]
-        return [dy * ((y > 0) & (y < 6))], {}
+        return [np.multiply(dy, (y > 0) & (y < 6), out=out.get(IN0))], {}
 
 
 class Softmax(_Pointwise):
@@ -48,11 +50,11 @@ class Softmax(_Pointwise):
             raise InvalidModelError(f"softmax {node.name!r} needs a flat input, got {shape}")
         return shape
 
-    def forward(self, node, xs, ws):
+    def forward(self, node, xs, ws, out=None):
         z = xs[0] - xs[0].max(axis=-1, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        return np.divide(e, e.sum(axis=-1, keepdims=True), out=out)
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         y = saved[OUT]
-        return [y * (dy - (dy * y).sum(axis=-1, keepdims=True))], {}
+        return [np.multiply(y, dy - (dy * y).sum(axis=-1, keepdims=True), out=out.get(IN0))], {}

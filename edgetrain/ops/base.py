@@ -1,7 +1,8 @@
 """What every op kind provides: shape rule, cost, forward rule and, next to it, its gradient rule."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
@@ -13,6 +14,9 @@ if TYPE_CHECKING:
 # Keys of forward values an op's backward may ask to keep: its inputs by position and its output.
 IN0, IN1, OUT = "in0", "in1", "out"
 
+# Default for `Op.backward(out=...)`: no preallocated arrays, every rule allocates its results.
+NO_BUFFERS: Mapping[str, np.ndarray] = MappingProxyType({})
+
 
 class Op:
     """One op kind. Stateless; the node carries names, attributes and parameter roles."""
@@ -21,6 +25,9 @@ class Op:
     n_inputs: int = 1
     param_roles: tuple[str, ...] = ()
     required_roles: tuple[str, ...] = ()
+    # Whether forward/backward write into the `out` arrays they are given. Off by default so an op
+    # registered from outside gets no buffers it would ignore; off for views (flatten, identity).
+    uses_out: bool = False
 
     def infer_shape(self, node: "Node", in_shapes: list["Shape"], params: dict[str, "Param"]) -> "Shape":
         raise NotImplementedError
@@ -28,7 +35,12 @@ class Op:
     def macs(self, node: "Node", in_shapes: list["Shape"], out_shape: "Shape", params: dict[str, "Param"]) -> int:
         return 0
 
-    def forward(self, node: "Node", xs: list[np.ndarray], ws: dict[str, np.ndarray]) -> np.ndarray:
+    def forward(
+        self, node: "Node", xs: list[np.ndarray], ws: dict[str, np.ndarray], out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The output for a batch. `out`, when given, is a preallocated array of the output's shape
+        and dtype the rule may write into (the training step reuses one per node instead of a fresh
+        temporary); the returned array is the output either way."""
         raise NotImplementedError
 
     def saves(self, need_dx: list[bool], need_dparams: set[str]) -> set[str]:
@@ -43,7 +55,10 @@ class Op:
         ws: dict[str, np.ndarray],
         need_dx: list[bool],
         need_dparams: set[str],
+        out: Mapping[str, np.ndarray] = NO_BUFFERS,
     ) -> tuple[list[np.ndarray | None], dict[str, np.ndarray]]:
+        """Input gradients by position and parameter gradients by role. `out` may hold preallocated
+        arrays to write them into, keyed IN0/IN1 and by role; the returned arrays are the gradients."""
         raise NotImplementedError
 
     # -- shared validation ------------------------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidModelError
-from .base import IN0, Op
+from .base import IN0, NO_BUFFERS, Op
 
 
 class Dense(Op):
     kind = "dense"
     param_roles = ("weight", "bias")
     required_roles = ("weight",)
+    uses_out = True
 
     def infer_shape(self, node, in_shapes, params):
         self.check_arity(node, in_shapes, params)
@@ -27,8 +28,8 @@ class Dense(Op):
     def macs(self, node, in_shapes, out_shape, params):
         return params["weight"].size
 
-    def forward(self, node, xs, ws):
-        y = xs[0] @ ws["weight"]
+    def forward(self, node, xs, ws, out=None):
+        y = np.matmul(xs[0], ws["weight"], out=out)
         if "bias" in ws:
             y += ws["bias"]
         return y
@@ -36,11 +37,12 @@ class Dense(Op):
     def saves(self, need_dx, need_dparams):
         return {IN0} if "weight" in need_dparams else set()
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         grads: dict[str, np.ndarray] = {}
         if "weight" in need_dparams:
-            grads["weight"] = saved[IN0].T @ dy
+            grads["weight"] = np.matmul(saved[IN0].T, dy, out=out.get("weight"))
         if "bias" in need_dparams:
-            grads["bias"] = dy.sum(axis=0)
-        dx = dy @ ws["weight"].T if need_dx[0] else None
+            # np.add.reduce is what dy.sum() runs, without its Python wrapper (a step calls it often).
+            grads["bias"] = np.add.reduce(dy, axis=0, out=out.get("bias"))
+        dx = np.matmul(dy, ws["weight"].T, out=out.get(IN0)) if need_dx[0] else None
         return [dx], grads

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import InvalidModelError
-from .base import Op
+from .base import NO_BUFFERS, Op
 
 
 class Flatten(Op):
@@ -15,10 +17,10 @@ class Flatten(Op):
         node.attrs["in_shape"] = list(in_shapes[0])
         return (math.prod(in_shapes[0]),)
 
-    def forward(self, node, xs, ws):
+    def forward(self, node, xs, ws, out=None):
         return xs[0].reshape(xs[0].shape[0], -1)
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         # The input shape is static; the node records it when the graph is built or validated.
         return [dy.reshape((dy.shape[0], *node.attrs["in_shape"]))], {}
 
@@ -30,10 +32,10 @@ class Identity(Op):
         self.check_arity(node, in_shapes, params)
         return in_shapes[0]
 
-    def forward(self, node, xs, ws):
+    def forward(self, node, xs, ws, out=None):
         return xs[0]
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         return [dy], {}
 
 
@@ -42,6 +44,7 @@ class Add(Op):
 
     kind = "add"
     n_inputs = 2
+    uses_out = True  # the forward writes into `out`; the backward hands dy on to both inputs
 
     def infer_shape(self, node, in_shapes, params):
         self.check_arity(node, in_shapes, params)
@@ -53,8 +56,8 @@ class Add(Op):
     def macs(self, node, in_shapes, out_shape, params):
         return 0
 
-    def forward(self, node, xs, ws):
-        return xs[0] + xs[1]
+    def forward(self, node, xs, ws, out=None):
+        return np.add(xs[0], xs[1], out=out)
 
-    def backward(self, node, dy, saved, ws, need_dx, need_dparams):
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         return [dy if need_dx[0] else None, dy if need_dx[1] else None], {}
