@@ -16,6 +16,7 @@ from ..data import Dataset, Split
 from ..errors import ConfigError, DataError
 from ..graph import Graph
 from .autodiff import BackwardSchedule, derive_backward
+from .compiled import CompiledStep
 from .executor import backward, check_input, forward, predict
 from .losses import CrossEntropy, Loss, get_loss
 from .optim import Optimizer, SGD, make_optimizer
@@ -65,7 +66,10 @@ class Trainer:
         early_stopping: int | None = None,
         progress: bool = True,
         threads: int = 1,
+        compiled: bool = True,
     ) -> None:
+        """`compiled=False` runs each step through the reference `executor.forward`/`backward`
+        instead of a `CompiledStep`: the same results, bit for bit, slower."""
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
         self.graph = graph
@@ -78,16 +82,20 @@ class Trainer:
         self.progress = progress
         self.threads = threads
         self.schedule: BackwardSchedule = derive_backward(graph)
+        self.compiled = CompiledStep(graph, self.schedule, self.loss) if compiled else None
         self.history = History()
         self.stop = False
         self.epoch = 0
         self.total_epochs = 0
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
-        outs, tape = forward(self.graph, xb, self.schedule)
-        out = self.graph.output_name
-        loss, grad = self.loss(outs[out], yb, xb)
-        grads = backward(self.graph, self.schedule, tape, {out: grad})
+        if self.compiled is not None:
+            loss, grads = self.compiled(xb, yb)
+        else:
+            outs, tape = forward(self.graph, xb, self.schedule)
+            out = self.graph.output_name
+            loss, grad = self.loss(outs[out], yb, xb)
+            grads = backward(self.graph, self.schedule, tape, {out: grad})
         self.optimizer.step(self.graph, grads)
         return loss
 

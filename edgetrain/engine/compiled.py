@@ -1,0 +1,193 @@
+"""The training step `Trainer` runs: forward, loss and backward walked from a plan made once.
+
+`executor.forward` / `executor.backward` are the reference walk: general (any outputs, flat memory
+for inference, float64 gradient checks), but at batch 32 their per-step bookkeeping — dicts built
+per node, every parameter's effective tensor built twice, a fresh array for every activation and
+gradient — cost about as much time as the matrix products of a small MLP (issue #2).
+
+`CompiledStep` resolves once what does not change between steps: the op rules, a slot per tensor,
+the forward values each backward rule reads, the gradients it must produce. It keeps one array per
+node output and per gradient, reused while the batch size stays the same, and hands them to the op
+rules as ``out``. The rules make the same numpy calls with or without ``out``, so a step is
+bit-identical to the reference walk (tests/test_compiled_step.py) and the op rules stay the only
+definition of the math. An op that takes no ``out`` (``Op.uses_out``) simply allocates, as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..graph import Graph, Node, Param
+from ..ops import get_op
+from ..ops.base import IN0, IN1, NO_BUFFERS, OUT, Op
+from .autodiff import BackwardSchedule, BackwardStep
+from .executor import check_input
+from .losses import Loss, takes_out
+
+# A full batch and the smaller last batch of an epoch; a third size evicts the oldest.
+MAX_BATCH_SIZES = 2
+
+
+@dataclass
+class _Forward:
+    run: Callable[..., np.ndarray]  # (node, xs, ws, out) -> output
+    node: Node
+    inputs: tuple[int, ...]  # value slots
+    slot: int  # value slot of the output
+    weights: dict[str, np.ndarray]  # role -> effective tensor, refreshed every step
+
+
+@dataclass
+class _Backward:
+    run: Callable[..., tuple[list[np.ndarray | None], dict[str, np.ndarray]]]
+    node: Node
+    slot: int  # value slot of the node's output, whose gradient it consumes
+    dx_slots: tuple[int | None, ...]  # per input: the value slot receiving its gradient, or None
+    saved: tuple[tuple[str, int], ...]  # (IN0 / IN1 / OUT, value slot) the rule reads
+    weights: dict[str, np.ndarray]  # the forward's dict for the same node
+    need_dx: list[bool]
+    need_dparams: set[str]
+
+
+@dataclass
+class _Arrays:
+    """Everything a step writes for one batch size."""
+
+    outputs: list[np.ndarray | None]  # per forward node (None: its op allocates)
+    grads: list[Mapping[str, np.ndarray]]  # per backward node: IN0 / IN1 and roles -> array
+    loss_grad: np.ndarray
+
+
+def _forward_rule(op: Op) -> Callable[..., np.ndarray]:
+    if op.uses_out:
+        return op.forward
+    return lambda node, xs, ws, out: op.forward(node, xs, ws)
+
+
+def _backward_rule(op: Op) -> Callable[..., Any]:
+    if op.uses_out:
+        return op.backward
+    return lambda node, dy, saved, ws, need_dx, need_dparams, out: op.backward(
+        node, dy, saved, ws, need_dx, need_dparams
+    )
+
+
+class CompiledStep:
+    """``step(x, y) -> (loss, gradients by parameter name)`` for one graph, schedule and loss.
+
+    The returned gradients live in arrays the next call overwrites: use them first (the optimizer
+    does). Parameters are read afresh every call, so techniques that swap a parameter's value, mask
+    or codebook between steps are seen; the graph's nodes must not change.
+    """
+
+    def __init__(self, graph: Graph, schedule: BackwardSchedule, loss: Loss, dtype: type = np.float32) -> None:
+        self.graph, self.schedule, self.loss, self.dtype = graph, schedule, loss, np.dtype(dtype)
+        self._shapes = graph.shapes()
+        self._slot = {graph.input_name: 0} | {n.name: i + 1 for i, n in enumerate(graph.nodes)}
+        self._output = self._slot[graph.output_name]
+        self._loss_takes_out = takes_out(loss)
+        self._forward = [
+            _Forward(_forward_rule(get_op(n.op)), n, tuple(self._slot[t] for t in n.inputs), self._slot[n.name], {})
+            for n in graph.nodes
+        ]
+        weights = {f.node.name: f.weights for f in self._forward}
+        self._backward = [self._plan_backward(step, weights[step.node.name]) for step in schedule.steps]
+        # Parameter name -> the per-node dicts (and roles) its effective tensor goes into.
+        self._uses: dict[str, list[tuple[dict[str, np.ndarray], str]]] = {}
+        for f in self._forward:
+            for role, p in f.node.params.items():
+                self._uses.setdefault(p, []).append((f.weights, role))
+        # Parameter gradients do not depend on the batch size: one array per backward node and role.
+        self._param_grads = [
+            {role: np.empty(graph.params[s.node.params[role]].shape, self.dtype) for role in s.need_dparams}
+            if get_op(s.node.op).uses_out else {}
+            for s in schedule.steps
+        ]
+        self._arrays: dict[int, _Arrays] = {}
+        self._effective: dict[str, np.ndarray] = {}
+
+    def _plan_backward(self, step: BackwardStep, weights: dict[str, np.ndarray]) -> _Backward:
+        node = step.node
+        avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
+        return _Backward(
+            _backward_rule(get_op(node.op)), node, self._slot[node.name],
+            tuple(self._slot[t] if need else None for t, need in zip(node.inputs, step.need_dx)),
+            tuple((k, self._slot[avail[k]]) for k in sorted(step.saves)),
+            weights, step.need_dx, set(step.need_dparams),
+        )
+
+    def __call__(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        x = check_input(self.graph, np.asarray(xb, dtype=self.dtype))
+        arrays = self._arrays.get(x.shape[0]) or self._allocate(x.shape[0])
+        self._refresh_weights()
+
+        values: list[Any] = [None] * (len(self._forward) + 1)
+        values[0] = x
+        for f, out in zip(self._forward, arrays.outputs):
+            values[f.slot] = f.run(f.node, [values[i] for i in f.inputs], f.weights, out)
+        output = values[self._output]
+        if self._loss_takes_out:
+            loss, dy = self.loss(output, yb, xb, out=arrays.loss_grad)
+        else:
+            loss, dy = self.loss(output, yb, xb)
+
+        # The same walk as executor.backward: gradients accumulate in schedule order.
+        grads: list[Any] = [None] * len(values)
+        grads[self._output] = dy
+        param_grads: dict[str, np.ndarray] = {}
+        params = self.graph.params
+        for b, bufs in zip(self._backward, arrays.grads):
+            dy, grads[b.slot] = grads[b.slot], None
+            if dy is None:
+                continue  # this output does not influence the loss
+            saved = {k: values[i] for k, i in b.saved}
+            dxs, dws = b.run(b.node, dy, saved, b.weights, b.need_dx, b.need_dparams, bufs)
+            for i, dx in zip(b.dx_slots, dxs):
+                if i is not None and dx is not None:
+                    grads[i] = dx if grads[i] is None else grads[i] + dx
+            for role, g in dws.items():
+                p = params[b.node.params[role]]
+                # Masking may reuse the gradient's array only if it is ours: a rule may return a view.
+                g = p.grad_to_storage(g, out=g if g is bufs.get(role) else None)
+                param_grads[p.name] = param_grads[p.name] + g if p.name in param_grads else g
+        return loss, param_grads
+
+    def _refresh_weights(self) -> None:
+        params, dtype = self.graph.params, self.dtype
+        for name, uses in self._uses.items():
+            p = params[name]
+            if p.mask is None and p.codebook is None and p.value.dtype == dtype:
+                w = p.value
+            else:
+                w = self._effective_of(p)
+            for weights, role in uses:
+                weights[role] = w
+
+    def _effective_of(self, p: Param) -> np.ndarray:
+        """`p.effective()` in the step's dtype, into a reused array when the storage has that dtype."""
+        if p.storage().dtype != self.dtype or (p.mask is None and p.codebook is None):
+            return p.effective().astype(self.dtype, copy=False)
+        buf = self._effective.get(p.name)
+        if buf is None or buf.shape != p.shape:
+            buf = self._effective[p.name] = np.empty(p.shape, self.dtype)
+        return p.effective(out=buf)
+
+    def _allocate(self, batch: int) -> _Arrays:
+        if len(self._arrays) >= MAX_BATCH_SIZES:
+            del self._arrays[next(iter(self._arrays))]
+
+        def act(tensor: str) -> np.ndarray:
+            return np.empty((batch, *self._shapes[tensor]), self.dtype)
+
+        outputs = [act(n.name) if get_op(n.op).uses_out else None for n in self.graph.nodes]
+        grads: list[Mapping[str, np.ndarray]] = []
+        for step, param_grads in zip(self.schedule.steps, self._param_grads):
+            if not get_op(step.node.op).uses_out:
+                grads.append(NO_BUFFERS)
+                continue
+            slots = zip((IN0, IN1), step.node.inputs, step.need_dx)
+            grads.append({slot: act(t) for slot, t, need in slots if need} | param_grads)
+        arrays = self._arrays[batch] = _Arrays(outputs, grads, act(self.graph.output_name))
+        return arrays
