@@ -14,7 +14,7 @@ definition of the math. An op that takes no ``out`` (``Op.uses_out``) simply all
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -30,22 +30,26 @@ from .losses import Loss, takes_out
 MAX_BATCH_SIZES = 2
 
 
+# Where a value is delivered: a consumer's input list (by position) or a saved-values dict (by key).
+_Sink = tuple[Any, Any]
+
+
 @dataclass
 class _Forward:
     run: Callable[..., np.ndarray]  # (node, xs, ws, out) -> output
     node: Node
-    inputs: tuple[int, ...]  # value slots
-    slot: int  # value slot of the output
+    xs: list[Any]  # the inputs, delivered by the nodes that produce them
     weights: dict[str, np.ndarray]  # role -> effective tensor, refreshed every step
+    sinks: list[_Sink] = field(default_factory=list)  # where the output goes
 
 
 @dataclass
 class _Backward:
     run: Callable[..., tuple[list[np.ndarray | None], dict[str, np.ndarray]]]
     node: Node
-    slot: int  # value slot of the node's output, whose gradient it consumes
-    dx_slots: tuple[int | None, ...]  # per input: the value slot receiving its gradient, or None
-    saved: tuple[tuple[str, int], ...]  # (IN0 / IN1 / OUT, value slot) the rule reads
+    slot: int  # tensor slot of the node's output, whose gradient it consumes
+    dx_slots: tuple[tuple[int, int], ...]  # (input position, tensor slot) of each needed input gradient
+    saved: dict[str, Any]  # IN0 / IN1 / OUT -> forward value, delivered during the forward
     weights: dict[str, np.ndarray]  # the forward's dict for the same node
     need_dx: list[bool]
     need_dparams: set[str]
@@ -89,11 +93,22 @@ class CompiledStep:
         self._output = self._slot[graph.output_name]
         self._loss_takes_out = takes_out(loss)
         self._forward = [
-            _Forward(_forward_rule(get_op(n.op)), n, tuple(self._slot[t] for t in n.inputs), self._slot[n.name], {})
-            for n in graph.nodes
+            _Forward(_forward_rule(get_op(n.op)), n, [None] * len(n.inputs), {}) for n in graph.nodes
         ]
         weights = {f.node.name: f.weights for f in self._forward}
         self._backward = [self._plan_backward(step, weights[step.node.name]) for step in schedule.steps]
+        # Each value is stored straight into the input lists and saved dicts that read it, so a
+        # step builds no per-node containers: sinks[slot] lists those places for tensor `slot`.
+        self._result: list[Any] = [None]
+        self._sinks: list[list[_Sink]] = [[]] + [f.sinks for f in self._forward]
+        self._sinks[self._output].append((self._result, 0))
+        for f in self._forward:
+            for pos, t in enumerate(f.node.inputs):
+                self._sinks[self._slot[t]].append((f.xs, pos))
+        for b, step in zip(self._backward, schedule.steps):
+            avail = dict(zip((IN0, IN1), b.node.inputs)) | {OUT: b.node.name}
+            for key in step.saves:
+                self._sinks[self._slot[avail[key]]].append((b.saved, key))
         # Parameter name -> the per-node dicts (and roles) its effective tensor goes into.
         self._uses: dict[str, list[tuple[dict[str, np.ndarray], str]]] = {}
         for f in self._forward:
@@ -110,12 +125,10 @@ class CompiledStep:
 
     def _plan_backward(self, step: BackwardStep, weights: dict[str, np.ndarray]) -> _Backward:
         node = step.node
-        avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
         return _Backward(
             _backward_rule(get_op(node.op)), node, self._slot[node.name],
-            tuple(self._slot[t] if need else None for t, need in zip(node.inputs, step.need_dx)),
-            tuple((k, self._slot[avail[k]]) for k in sorted(step.saves)),
-            weights, step.need_dx, set(step.need_dparams),
+            tuple((k, self._slot[t]) for k, (t, need) in enumerate(zip(node.inputs, step.need_dx)) if need),
+            {}, weights, step.need_dx, set(step.need_dparams),
         )
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
@@ -123,18 +136,20 @@ class CompiledStep:
         arrays = self._arrays.get(x.shape[0]) or self._allocate(x.shape[0])
         self._refresh_weights()
 
-        values: list[Any] = [None] * (len(self._forward) + 1)
-        values[0] = x
+        for place, key in self._sinks[0]:
+            place[key] = x
         for f, out in zip(self._forward, arrays.outputs):
-            values[f.slot] = f.run(f.node, [values[i] for i in f.inputs], f.weights, out)
-        output = values[self._output]
+            y = f.run(f.node, f.xs, f.weights, out)
+            for place, key in f.sinks:
+                place[key] = y
+        output = self._result[0]
         if self._loss_takes_out:
             loss, dy = self.loss(output, yb, xb, out=arrays.loss_grad)
         else:
             loss, dy = self.loss(output, yb, xb)
 
         # The same walk as executor.backward: gradients accumulate in schedule order.
-        grads: list[Any] = [None] * len(values)
+        grads: list[Any] = [None] * len(self._sinks)
         grads[self._output] = dy
         param_grads: dict[str, np.ndarray] = {}
         params = self.graph.params
@@ -142,10 +157,10 @@ class CompiledStep:
             dy, grads[b.slot] = grads[b.slot], None
             if dy is None:
                 continue  # this output does not influence the loss
-            saved = {k: values[i] for k, i in b.saved}
-            dxs, dws = b.run(b.node, dy, saved, b.weights, b.need_dx, b.need_dparams, bufs)
-            for i, dx in zip(b.dx_slots, dxs):
-                if i is not None and dx is not None:
+            dxs, dws = b.run(b.node, dy, b.saved, b.weights, b.need_dx, b.need_dparams, bufs)
+            for k, i in b.dx_slots:
+                dx = dxs[k]
+                if dx is not None:
                     grads[i] = dx if grads[i] is None else grads[i] + dx
             for role, g in dws.items():
                 p = params[b.node.params[role]]
