@@ -2,8 +2,9 @@
  *
  * Four output rows per pass share each input load (then two, then one for the leftover rows). On
  * Cortex-M4F/M7 (hard-float Thumb-2 with a single-precision FPU) the 8-input inner step is inline
- * assembly: one VLDM brings 8 inputs, one VLDM per row brings 8 weights, and VFMA accumulates: 1.37 instructions per MAC on 256x256 where C
- * (one VLDR per operand) needs over 2. Elsewhere a portable C loop with the same row blocking runs.
+ * assembly: one VLDM brings 8 inputs, one VLDM per row brings 8 weights, and VFMA accumulates: 1.37
+ * instructions per MAC on 256x256 where C (one VLDR per operand) needs over 2. Elsewhere a portable
+ * C loop with the same row blocking runs.
  * Summation order differs from et_dense_f32_ref (chunks of 8 per accumulator, fused multiply-add),
  * so results agree to rounding, not bit for bit.
  */

@@ -6,9 +6,9 @@
  *
  *   per 2 rows:      one VLDM of both biases, the entries of row A, then of row B, one VMOV of
  *                    both sums, two BIC (ReLU on the bit pattern), one STM, SUBS + BNE: 3.5 a row
- *   per 6 entries:   LDM of six 32-bit column indices into r0-r3, r12, lr; six LDR of x with a scaled
- *                    register offset (VLDR has none); three VMOV of two core registers into two
- *                    FPU registers; one VLDM of the six weights; six VMLA
+ *   per 6 entries:   LDM of six 32-bit column indices into r0-r3, r12, lr; six LDR of x with a
+ *                    scaled register offset (VLDR has none); three VMOV of two core registers
+ *                    into two FPU registers; one VLDM of the six weights; six VMLA
  *
  * i.e. 17 instructions per 6 entries; the 1-5 leftover entries of a row use the same pattern with
  * shorter register lists. The first row of an odd run, and rows longer than 24, take a compact
@@ -175,11 +175,11 @@ static void et_grp_rows_f32(const float *x, const uint32_t **c, const float **v,
         "tbh [pc, %[len], lsl #1]\n\t"                                                             \
         ".Lgtab_%=:\n\t"                                                                           \
         ET_GT(0) ET_GT(1) ET_GT(2) ET_GT(3) ET_GT(4) ET_GT(5) ET_GT(6) ET_GT(7) ET_GT(8) ET_GT(9)  \
-        ET_GT(10) ET_GT(11) ET_GT(12) ET_GT(13) ET_GT(14) ET_GT(15) ET_GT(16) ET_GT(17) ET_GT(18)  \
-        ET_GT(19) ET_GT(20) ET_GT(21) ET_GT(22) ET_GT(23) ET_GT(24)                                \
-        ET_PB(0) ET_PB(1) ET_PB(2) ET_PB(3) ET_PB(4) ET_PB(5) ET_PB(6) ET_PB(7) ET_PB(8) ET_PB(9)   \
-        ET_PB(10) ET_PB(11) ET_PB(12) ET_PB(13) ET_PB(14) ET_PB(15) ET_PB(16) ET_PB(17) ET_PB(18)   \
-        ET_PB(19) ET_PB(20) ET_PB(21) ET_PB(22) ET_PB(23) ET_PB(24)                                \
+        ET_GT(10) ET_GT(11) ET_GT(12) ET_GT(13) ET_GT(14) ET_GT(15) ET_GT(16) ET_GT(17)            \
+        ET_GT(18) ET_GT(19) ET_GT(20) ET_GT(21) ET_GT(22) ET_GT(23) ET_GT(24)                      \
+        ET_PB(0) ET_PB(1) ET_PB(2) ET_PB(3) ET_PB(4) ET_PB(5) ET_PB(6) ET_PB(7) ET_PB(8)           \
+        ET_PB(9) ET_PB(10) ET_PB(11) ET_PB(12) ET_PB(13) ET_PB(14) ET_PB(15) ET_PB(16)             \
+        ET_PB(17) ET_PB(18) ET_PB(19) ET_PB(20) ET_PB(21) ET_PB(22) ET_PB(23) ET_PB(24)            \
         ".Lgend_%=:\n\t"                                                                           \
         : [c] "+r"(C_), [v] "+r"(V_), [b] "+r"(B_), [y] "+r"(Y_), [n] "+r"(N_), [len] "+r"(LEN_)  \
         : [x] "r"(X_)                                                                              \
@@ -187,8 +187,8 @@ static void et_grp_rows_f32(const float *x, const uint32_t **c, const float **v,
           "s7", "s8", "s9", "s10", "s11", "s14", "s15")
 
 /* `n` >= 1 ReLU rows of any length `len` with one compact loop: five entries per step (r0 counts,
- * reloaded per row from s13), then single entries. For the odd first row of a run, and for rows longer than ET_GRP_UNROLLED.
- * Same registers as ET_GRP_RELU_PAIRS. */
+ * reloaded per row from s13), then single entries. For the odd first row of a run, and for rows
+ * longer than ET_GRP_UNROLLED. Same registers as ET_GRP_RELU_PAIRS. */
 #define ET_GRP_RELU_ROWS(X_, C_, V_, B_, Y_, LEN_, N_)                                             \
     __asm__ volatile(                                                                              \
         "vmov s13, %[len]\n\t"                                                                     \
@@ -234,8 +234,8 @@ static void et_grp_rows_f32(const float *x, const uint32_t **c, const float **v,
         "bne 1b\n\t"                                                                               \
         : [c] "+r"(C_), [v] "+r"(V_), [b] "+r"(B_), [y] "+r"(Y_), [n] "+r"(N_), [len] "+r"(LEN_)  \
         : [x] "r"(X_)                                                                              \
-        : "cc", "memory", "r1", "r2", "r3", "r12", "lr", "s0", "s1", "s2", "s3", "s4", "s6", "s7",  \
-          "s8", "s9", "s10", "s13", "s15")
+        : "cc", "memory", "r1", "r2", "r3", "r12", "lr", "s0", "s1", "s2", "s3", "s4", "s6",       \
+          "s7", "s8", "s9", "s10", "s13", "s15")
 #else
 #define ET_GRP_HAVE_ASM 0
 #endif
@@ -261,9 +261,12 @@ et_status et_sparse_f32_grouped(const et_dense_f32_params *p, const et_sparse_we
         int32_t i;
         for (i = 0; o < p->n_out; ++i) {
             const int32_t len = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i);
-            int32_t count = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i + 1);
+            const int32_t count = et_sp_idx(w->idx0, w->idx0_bytes, 2 * i + 1);
 #if ET_GRP_HAVE_ASM
             if (relu) {
+                /* Pairs of rows take the loop made for their length; an odd first row and rows
+                 * longer than ET_GRP_UNROLLED take the generic loop. */
+                const int32_t paired = len <= ET_GRP_UNROLLED ? count & ~(int32_t)1 : 0;
                 /* Fixed registers: whatever the optimisation level or frame pointer, the operands
                  * fit around the loops' scratch registers (r1-r3, r12, lr; r0 once running). */
                 register int32_t len_r0 __asm__("r0") = len;
@@ -271,13 +274,13 @@ et_status et_sparse_f32_grouped(const et_dense_f32_params *p, const et_sparse_we
                 register const float *v_r5 __asm__("r5") = v;
                 register const float *b_r6 __asm__("r6") = bias + o;
                 register float *y_r8 __asm__("r8") = y + o;
-                register int32_t n_r10 __asm__("r10") = len <= ET_GRP_UNROLLED ? count & 1 : count;
+                register int32_t n_r10 __asm__("r10") = count - paired;
                 register const float *x_r11 __asm__("r11") = x;
                 if (n_r10 != 0) {
                     ET_GRP_RELU_ROWS(x_r11, c_r4, v_r5, b_r6, y_r8, len_r0, n_r10);
                     len_r0 = len;
                 }
-                n_r10 = len <= ET_GRP_UNROLLED ? count & ~(int32_t)1 : 0;
+                n_r10 = paired;
                 if (n_r10 != 0) {
                     ET_GRP_RELU_PAIRS(x_r11, c_r4, v_r5, b_r6, y_r8, len_r0, n_r10);
                 }
