@@ -1,18 +1,17 @@
-"""The training step `Trainer` runs: forward, loss and backward walked from a plan made once.
+"""The training step `Trainer` runs: forward, loss and backward from a plan made once.
 
-`executor.forward` / `executor.backward` are the reference walk: general (any outputs, flat memory
+`executor.forward` / `executor.backward` are the reference path: general (any outputs, flat memory
 for inference, float64 gradient checks), but each step they rebuild dicts per node, build every
-parameter's effective tensor twice and allocate every activation and gradient afresh. On the
-bench MLP (64-256-256-10, batch 32, bench/train_speed.py) that is about a tenth of a step; the
-matrix products are a little over half, the element-wise numpy work of the op rules, the loss and
-the optimizer the rest.
+parameter's effective tensor twice and allocate every activation and gradient afresh.
 
 `CompiledStep` resolves once what does not change between steps: the op rules, a slot per tensor,
 the forward values each backward rule reads, the gradients it must produce. It keeps one array per
 node output and per gradient, reused while the batch size stays the same, and hands them to the op
-rules as ``out``. The rules make the same numpy calls with or without ``out``, so a step is
-bit-identical to the reference walk (tests/test_compiled_step.py) and the op rules stay the only
-definition of the math. An op that takes no ``out`` (``Op.uses_out``) simply allocates, as before.
+rules as ``out``. Its backward is the same `engine.walk.walk_backward` the reference path runs,
+with this class as the gradient algebra. The rules make the same numpy calls with or without
+``out``, so a step is bit-identical to the reference path (tests/test_compiled_step.py) and the op
+rules stay the only definition of the math. An op that takes no ``out`` (``Op.uses_out``) simply
+allocates.
 """
 from __future__ import annotations
 
@@ -26,6 +25,7 @@ from ..ops import get_op
 from ..ops.base import IN0, IN1, NO_BUFFERS, OUT, Op
 from .autodiff import BackwardSchedule, BackwardStep
 from .executor import check_input
+from .walk import walk_backward
 from .losses import Loss, takes_out
 
 # A full batch and the smaller last batch of an epoch; a third size evicts the oldest.
@@ -49,8 +49,6 @@ class _Forward:
 class _Backward:
     run: Callable[..., tuple[list[np.ndarray | None], dict[str, np.ndarray]]]
     node: Node
-    slot: int  # tensor slot of the node's output, whose gradient it consumes
-    dx_slots: tuple[tuple[int, int], ...]  # (input position, tensor slot) of each needed input gradient
     saved: dict[str, Any]  # IN0 / IN1 / OUT -> forward value, delivered during the forward
     weights: dict[str, np.ndarray]  # the forward's dict for the same node
     need_dx: list[bool]
@@ -99,6 +97,8 @@ class CompiledStep:
         ]
         weights = {f.node.name: f.weights for f in self._forward}
         self._backward = [self._plan_backward(step, weights[step.node.name]) for step in schedule.steps]
+        self._index = {id(step): i for i, step in enumerate(schedule.steps)}
+        self._bufs: list[Mapping[str, np.ndarray]] = []
         # Each value is stored straight into the input lists and saved dicts that read it, so a
         # step builds no per-node containers: sinks[slot] lists those places for tensor `slot`.
         self._result: list[Any] = [None]
@@ -128,9 +128,7 @@ class CompiledStep:
     def _plan_backward(self, step: BackwardStep, weights: dict[str, np.ndarray]) -> _Backward:
         node = step.node
         return _Backward(
-            _backward_rule(get_op(node.op)), node, self._slot[node.name],
-            tuple((k, self._slot[t]) for k, (t, need) in enumerate(zip(node.inputs, step.need_dx)) if need),
-            {}, weights, step.need_dx, set(step.need_dparams),
+            _backward_rule(get_op(node.op)), node, {}, weights, step.need_dx, set(step.need_dparams),
         )
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
@@ -150,26 +148,25 @@ class CompiledStep:
         else:
             loss, dy = self.loss(output, yb, xb)
 
-        # The same walk as executor.backward: gradients accumulate in schedule order.
-        grads: list[Any] = [None] * len(self._sinks)
-        grads[self._output] = dy
-        param_grads: dict[str, np.ndarray] = {}
-        params = self.graph.params
-        for b, bufs in zip(self._backward, arrays.grads):
-            dy, grads[b.slot] = grads[b.slot], None
-            if dy is None:
-                continue  # this output does not influence the loss
-            dxs, dws = b.run(b.node, dy, b.saved, b.weights, b.need_dx, b.need_dparams, bufs)
-            for k, i in b.dx_slots:
-                dx = dxs[k]
-                if dx is not None:
-                    grads[i] = dx if grads[i] is None else grads[i] + dx
-            for role, g in dws.items():
-                p = params[b.node.params[role]]
-                # Masking may reuse the gradient's array only if it is ours: a rule may return a view.
-                g = p.grad_to_storage(g, out=g if g is bufs.get(role) else None)
-                param_grads[p.name] = param_grads[p.name] + g if p.name in param_grads else g
-        return loss, param_grads
+        self._bufs = arrays.grads
+        return loss, walk_backward(self.graph, self.schedule, {self.graph.output_name: dy}, self._rule, self)
+
+    # -- the backend side of the one backward walk (engine.walk) --------------------------------
+    def _rule(self, step: BackwardStep, dy: np.ndarray, saved: Mapping[str, Any]):
+        i = self._index[id(step)]
+        b = self._backward[i]
+        return b.run(b.node, dy, saved, b.weights, b.need_dx, b.need_dparams, self._bufs[i])
+
+    def accumulate(self, total: np.ndarray, more: np.ndarray, tensor: str) -> np.ndarray:
+        return total + more
+
+    def to_storage(self, param: Param, grad: np.ndarray, step: BackwardStep, role: str) -> np.ndarray:
+        # Masking may reuse the gradient's array only if it is ours: a rule may return a view.
+        own = grad is self._bufs[self._index[id(step)]].get(role)
+        return param.grad_to_storage(grad, out=grad if own else None)
+
+    def saved(self, step: BackwardStep) -> Mapping[str, Any]:
+        return self._backward[self._index[id(step)]].saved
 
     def _refresh_weights(self) -> None:
         params, dtype = self.graph.params, self.dtype

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 
 from ..errors import DataError
-from ..graph import Graph
+from ..graph import Graph, Param
 from ..ops import get_op
 from ..ops.base import IN0, IN1, OUT
-from .autodiff import BackwardSchedule
+from .autodiff import BackwardSchedule, BackwardStep
+from .walk import walk_backward
 
 
 @dataclass
@@ -79,25 +81,29 @@ def backward(
     dtype: type = np.float32,
 ) -> dict[str, np.ndarray]:
     """Gradients of the loss w.r.t. each trainable parameter's storage (codebook if clustered)."""
-    grads: dict[str, np.ndarray] = dict(grad_outputs)
-    param_grads: dict[str, np.ndarray] = {}
-    for step in schedule.steps:
+
+    def rule(step: BackwardStep, dy: np.ndarray, saved: Mapping[str, np.ndarray]):
         node = step.node
-        dy = grads.pop(node.name, None)
-        if dy is None:
-            continue  # this output does not influence the loss
         ws = {role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()}
-        dxs, dws = get_op(node.op).backward(
-            node, dy, tape.saved.get(node.name, {}), ws, step.need_dx, set(step.need_dparams)
-        )
-        for t, dx, need in zip(node.inputs, dxs, step.need_dx):
-            if need and dx is not None:
-                grads[t] = grads[t] + dx if t in grads else dx
-        for role, g in dws.items():
-            p = graph.params[node.params[role]]
-            g = p.grad_to_storage(g)
-            param_grads[p.name] = param_grads[p.name] + g if p.name in param_grads else g
-    return param_grads
+        return get_op(node.op).backward(node, dy, dict(saved), ws, step.need_dx, set(step.need_dparams))
+
+    return walk_backward(graph, schedule, grad_outputs, rule, NumpyAlgebra(tape))
+
+
+class NumpyAlgebra:
+    """Gradients are numpy arrays; saved values come from a `Tape`."""
+
+    def __init__(self, tape: Tape) -> None:
+        self.tape = tape
+
+    def accumulate(self, total: np.ndarray, more: np.ndarray, tensor: str) -> np.ndarray:
+        return total + more
+
+    def to_storage(self, param: Param, grad: np.ndarray, step: BackwardStep, role: str) -> np.ndarray:
+        return param.grad_to_storage(grad)
+
+    def saved(self, step: BackwardStep) -> Mapping[str, np.ndarray]:
+        return self.tape.saved.get(step.node.name, {})
 
 
 def predict(graph: Graph, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

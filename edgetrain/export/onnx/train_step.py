@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 
-from ...engine.autodiff import derive_backward
+from ...engine.autodiff import BackwardStep, derive_backward
+from ...engine.walk import walk_backward
 from ...engine.optim import SGD, Adam, Optimizer, make_optimizer
 from ...errors import ConfigError, ExportError
 from ...graph import Graph, Param
@@ -118,27 +120,13 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     emit_forward(b, graph, weight_of)
     loss_name, dlogits = _emit_loss(b, loss, out, int(np.prod(n_out)) if loss == "cross_entropy" else 0)
 
-    # Backward: walk the schedule exactly as engine.executor.backward does.
-    grads: dict[str, str] = {out: dlogits}
-    param_grads: dict[str, str] = {}
-    for step in schedule.steps:
+    # Backward: the engine's one walk, with tensor names as gradients.
+    def rule(step: BackwardStep, dy: str, saved: Mapping[str, str]):
         node = step.node
-        dy = grads.pop(node.name, None)
-        if dy is None:
-            continue
         ws = {role: weight_of[p] for role, p in node.params.items()}
-        avail = {IN0: node.inputs[0] if node.inputs else None, IN1: node.inputs[1] if len(node.inputs) > 1 else None,
-                 OUT: node.name}
-        saved = {k: avail[k] for k in step.saves}
-        dxs, dws = EMITTERS[node.op].backward(b, node, dy, saved, ws, step.need_dx, set(step.need_dparams))
-        for t, dx, need in zip(node.inputs, dxs, step.need_dx):
-            if need and dx is not None:
-                grads[t] = b.op("Add", [grads[t], dx], f"{t}.grad") if t in grads else dx
-        for role, g in dws.items():
-            p = graph.params[node.params[role]]
-            g = _grad_to_storage(b, p, g)
-            param_grads[p.name] = b.op("Add", [param_grads[p.name], g], f"{p.name}.grad") \
-                if p.name in param_grads else g
+        return EMITTERS[node.op].backward(b, node, dy, dict(saved), ws, step.need_dx, set(step.need_dparams))
+
+    param_grads = walk_backward(graph, schedule, {out: dlogits}, rule, OnnxAlgebra(b))
 
     outputs = [value_info(b.reserve(LOSS), [])]
     b.op("Identity", [loss_name], outs=[LOSS])
@@ -150,6 +138,24 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     model = make_model(b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see "
                        "docs/onnx_train_step.md")
     return TrainStep(model, initial, trainable, state_names)
+
+
+class OnnxAlgebra:
+    """Gradients are ONNX tensor names; saved forward values are the nodes' own tensors."""
+
+    def __init__(self, b: OnnxBuilder) -> None:
+        self.b = b
+
+    def accumulate(self, total: str, more: str, tensor: str) -> str:
+        return self.b.op("Add", [total, more], f"{tensor}.grad")
+
+    def to_storage(self, param: Param, grad: str, step: BackwardStep, role: str) -> str:
+        return _grad_to_storage(self.b, param, grad)
+
+    def saved(self, step: BackwardStep) -> Mapping[str, str]:
+        node = step.node
+        avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
+        return {k: avail[k] for k in step.saves}
 
 
 def _grad_to_storage(b: OnnxBuilder, p: Param, g: str) -> str:
