@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from ..errors import UnsupportedOpError
-from .activations import ReLU, ReLU6, Softmax
+from .activations import HardSwish, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .base import Op
 from .dense import Dense
 from .structural import Add, Flatten, Identity
 
-OPS: dict[str, Op] = {op.kind: op for op in (Dense(), ReLU(), ReLU6(), Softmax(), Flatten(), Identity(), Add())}
+OPS: dict[str, Op] = {op.kind: op for op in (Dense(), ReLU(), ReLU6(), Softmax(), LeakyReLU(), Sigmoid(), Tanh(),
+                                              HardSwish(), Flatten(), Identity(), Add())}
 
 
 def get_op(kind: str) -> Op:

@@ -20,6 +20,7 @@ class _Pointwise(Op):
 
 class ReLU(_Pointwise):
     kind = "relu"
+    clamp = (0.0, None)
 
     def forward(self, node, xs, ws, out=None):
         return np.maximum(xs[0], 0, out=out)
@@ -30,6 +31,7 @@ class ReLU(_Pointwise):
 
 class ReLU6(_Pointwise):
     kind = "relu6"
+    clamp = (0.0, 6.0)
 
     def forward(self, node, xs, ws, out=None):
         return np.clip(xs[0], 0, 6, out=out)
@@ -58,3 +60,126 @@ class Softmax(_Pointwise):
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         y = saved[OUT]
         return [np.multiply(y, dy - (dy * y).sum(axis=-1, keepdims=True), out=out.get(IN0))], {}
+
+
+# -- smooth and leaky activations ---------------------------------------------------------------
+#
+# The float formulas below are the contract the C kernels in firmware_export/src/et_activation_f32.c
+# and et_activation_backward.c mirror operation for operation (same branches, same evaluation
+# order), so numpy float32 and C float agree to an ulp or two of expf/tanhf. They are also the
+# float functions the int8 lookup tables sample (edgetrain.formats.quant.activation_lut_s8).
+
+#: Default negative slope of leaky_relu (the ONNX LeakyRelu default as well).
+LEAKY_RELU_ALPHA = 0.01
+
+
+def check_alpha(alpha: object, where: str) -> float:
+    """`alpha` as a float in (0, 1), or an InvalidModelError naming `where`.
+
+    The range is what makes the backward rule work from the output: with 0 < alpha, y > 0 exactly
+    where x > 0; alpha < 1 keeps it an activation (alpha >= 1 would no longer shrink negatives).
+    """
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+        raise InvalidModelError(f"{where}: alpha must be a number, got {alpha!r}")
+    a = float(alpha)
+    if not 0.0 < a < 1.0:  # also rejects nan
+        raise InvalidModelError(f"{where}: alpha must be in (0, 1), got {a}")
+    return a
+
+
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) otherwise: exp never overflows."""
+    e = np.exp(-np.abs(x))  # exp(-x) where x >= 0, exp(x) where x < 0
+    num = np.where(x >= 0, x.dtype.type(1), e)
+    return np.divide(num, np.add(e, 1, out=e), out=out)
+
+
+def tanh(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.tanh(x, out=out)
+
+
+def leaky_relu(x: np.ndarray, alpha: float, out: np.ndarray | None = None) -> np.ndarray:
+    """x where x > 0, alpha * x elsewhere; for 0 < alpha < 1 that is max(x, alpha * x)."""
+    y = np.multiply(x, alpha, out=out)  # alpha rounds to the array's dtype first, like C's float alpha
+    return np.maximum(x, y, out=y)
+
+
+def hard_swish(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """x * relu6(x + 3) / 6, evaluated as ((x * clamp(x + 3, 0, 6)) / 6)."""
+    t = np.add(x, 3)
+    np.clip(t, 0, 6, out=t)
+    y = np.multiply(x, t, out=out)
+    return np.divide(y, 6, out=y)
+
+
+class LeakyReLU(_Pointwise):
+    """y = x for x > 0, alpha * x otherwise; attribute ``alpha`` in (0, 1), default 0.01.
+
+    Saves the output: alpha > 0 keeps the sign, so y > 0 marks the slope-1 region (x = 0 takes
+    the slope alpha, as relu takes 0 there).
+    """
+
+    kind = "leaky_relu"
+
+    def infer_shape(self, node, in_shapes, params):
+        shape = super().infer_shape(node, in_shapes, params)
+        node.attrs["alpha"] = check_alpha(node.attrs.get("alpha", LEAKY_RELU_ALPHA), f"leaky_relu {node.name!r}")
+        return shape
+
+    def forward(self, node, xs, ws, out=None):
+        return leaky_relu(xs[0], node.attrs.get("alpha", LEAKY_RELU_ALPHA), out=out)
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        dx = np.multiply(dy, node.attrs.get("alpha", LEAKY_RELU_ALPHA), out=out.get(IN0))
+        np.copyto(dx, dy, where=saved[OUT] > 0)
+        return [dx], {}
+
+
+class Sigmoid(_Pointwise):
+    """y = 1 / (1 + exp(-x)); dx = dy * (y * (1 - y)) from the saved output."""
+
+    kind = "sigmoid"
+
+    def forward(self, node, xs, ws, out=None):
+        return sigmoid(xs[0], out=out)
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        y = saved[OUT]
+        return [np.multiply(dy, y * (1 - y), out=out.get(IN0))], {}
+
+
+class Tanh(_Pointwise):
+    """y = tanh(x); dx = dy * (1 - y * y) from the saved output."""
+
+    kind = "tanh"
+
+    def forward(self, node, xs, ws, out=None):
+        return tanh(xs[0], out=out)
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        y = saved[OUT]
+        return [np.multiply(dy, 1 - y * y, out=out.get(IN0))], {}
+
+
+class HardSwish(_Pointwise):
+    """y = x * relu6(x + 3) / 6 (MobileNetV3). Saves the INPUT (y does not determine x).
+
+    dx = dy * d with d = 0 for x < -3, 1 for x > 3 and x / 3 + 0.5 in between (at the kinks
+    x = -3 and x = 3 the middle formula applies, as in PyTorch's hardswish_backward).
+    """
+
+    kind = "hard_swish"
+
+    def saves(self, need_dx, need_dparams):
+        return {IN0} if need_dx[0] else set()
+
+    def forward(self, node, xs, ws, out=None):
+        return hard_swish(xs[0], out=out)
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        x = saved[IN0]
+        d = np.divide(x, 3, out=out.get(IN0))
+        np.add(d, 0.5, out=d)
+        np.copyto(d, 0, where=x < -3)
+        np.copyto(d, 1, where=x > 3)
+        return [np.multiply(d, dy, out=d)], {}
