@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .layers import Dense, Layer, Residual
+from .layers import Dense, Layer, LeakyReLU, Residual
+from .ops.activations import LEAKY_RELU_ALPHA
 
-LAYER_TYPES = ("dense", "relu", "relu6", "softmax", "flatten", "identity", "residual")
+LAYER_TYPES = ("dense", "relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish", "flatten",
+               "identity", "residual")
 _TOP_KEYS = {"seed", "name", "data", "model", "train", "techniques"}
 
 
@@ -107,6 +109,12 @@ def parse_layer(spec: Any, where: str) -> Layer:
             body = [parse_layer(s, f"{where}.layers[{i}]") for i, s in enumerate(opts.pop("layers", []))]
             _no_extra(opts, where, kind)
             return Residual(body, name=name)
+        if kind == "leaky_relu":
+            _no_extra(opts, where, kind)
+            try:
+                return LeakyReLU(opts.get("alpha", LEAKY_RELU_ALPHA), name=name)
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e.message}", hint=e.hint) from None
         if kind in LAYER_TYPES:
             _no_extra(opts, where, kind)
             return Layer(kind, name)
@@ -116,7 +124,8 @@ def parse_layer(spec: Any, where: str) -> Layer:
 
 
 def _no_extra(opts: dict[str, Any], where: str, kind: str) -> None:
-    allowed = {"dense": {"units", "activation", "bias", "trainable"}, "residual": {"layers"}}.get(kind, set())
+    allowed = {"dense": {"units", "activation", "bias", "trainable"}, "residual": {"layers"},
+               "leaky_relu": {"alpha"}}.get(kind, set())
     extra = set(opts) - allowed
     if extra:
         raise ConfigError(f"{where}: unknown option(s) {sorted(extra)} for a {kind} layer")

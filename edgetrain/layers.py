@@ -10,22 +10,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidModelError
 from .graph import Graph, Node, Param, Shape
+from .ops.activations import LEAKY_RELU_ALPHA, check_alpha
 
-ACTIVATIONS = ("relu", "relu6", "softmax")
+ACTIVATIONS = ("relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish")
+# Layer kinds that become one node of the same op kind; `Layer.attrs` become the node's attrs.
+SINGLE_NODE = ("relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish", "flatten", "identity")
 
 
 @dataclass
 class Layer:
-    """A layer spec; `GraphBuilder.apply` turns it into nodes."""
+    """A layer spec; `GraphBuilder.apply` turns it into nodes (`attrs` go to the node)."""
 
     kind: str
     name: str | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +60,28 @@ def ReLU6(name: str | None = None) -> Layer:
 
 def Softmax(name: str | None = None) -> Layer:
     return Layer("softmax", name)
+
+
+def LeakyReLU(alpha: float = LEAKY_RELU_ALPHA, name: str | None = None) -> Layer:
+    """x for x > 0, alpha * x otherwise; alpha in (0, 1)."""
+    try:
+        a = check_alpha(alpha, "leaky_relu layer")
+    except InvalidModelError as e:
+        raise ConfigError(e.message, hint="e.g. LeakyReLU(0.1)") from None
+    return Layer("leaky_relu", name, {"alpha": a})
+
+
+def Sigmoid(name: str | None = None) -> Layer:
+    return Layer("sigmoid", name)
+
+
+def Tanh(name: str | None = None) -> Layer:
+    return Layer("tanh", name)
+
+
+def HardSwish(name: str | None = None) -> Layer:
+    """x * relu6(x + 3) / 6."""
+    return Layer("hard_swish", name)
 
 
 def Flatten(name: str | None = None) -> Layer:
@@ -136,8 +162,8 @@ class GraphBuilder:
                               trainable=layer.trainable, name=layer.name)
         if isinstance(layer, Residual):
             return self.residual(x, layer.body, name=layer.name)
-        if layer.kind in ("relu", "relu6", "softmax", "flatten", "identity"):
-            return self.node(layer.kind, [x], name=layer.name)
+        if layer.kind in SINGLE_NODE:
+            return self.node(layer.kind, [x], name=layer.name, **layer.attrs)
         raise ConfigError(f"unknown layer type {layer.kind!r}")
 
     def sequence(self, x: str, layers: Sequence[Layer]) -> str:
