@@ -80,6 +80,56 @@ def _softmax_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     return [b.op("Mul", [y, b.op("Sub", [dy, s])], f"{node.name}.grad.in")], {}
 
 
+def _alpha(node: Node) -> float:
+    from ...ops.activations import LEAKY_RELU_ALPHA
+
+    return float(node.attrs.get("alpha", LEAKY_RELU_ALPHA))
+
+
+def _leaky_relu_fwd(b, node, xs, ws, out):
+    return b.op("LeakyRelu", xs, out=out, alpha=_alpha(node))
+
+
+def _leaky_relu_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+    # dx = dy where y > 0, alpha * dy elsewhere (the sign of y is the sign of x: alpha > 0).
+    keep = b.op("Greater", [saved[OUT], b.const("zero", 0.0)], f"{node.name}.positive")
+    scaled = b.op("Mul", [dy, b.const(f"{node.name}.alpha", _alpha(node))], f"{node.name}.grad.scaled")
+    return [b.op("Where", [keep, dy, scaled], f"{node.name}.grad.in")], {}
+
+
+def _sigmoid_fwd(b, node, xs, ws, out):
+    return b.op("Sigmoid", xs, out=out)
+
+
+def _sigmoid_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+    y = saved[OUT]  # dx = dy * (y * (1 - y))
+    d = b.op("Mul", [y, b.op("Sub", [b.const("one", 1.0), y])], f"{node.name}.slope")
+    return [b.op("Mul", [dy, d], f"{node.name}.grad.in")], {}
+
+
+def _tanh_fwd(b, node, xs, ws, out):
+    return b.op("Tanh", xs, out=out)
+
+
+def _tanh_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+    y = saved[OUT]  # dx = dy * (1 - y * y)
+    d = b.op("Sub", [b.const("one", 1.0), b.op("Mul", [y, y])], f"{node.name}.slope")
+    return [b.op("Mul", [dy, d], f"{node.name}.grad.in")], {}
+
+
+def _hard_swish_fwd(b, node, xs, ws, out):
+    return b.op("HardSwish", xs, out=out)  # x * max(0, min(1, x / 6 + 1 / 2)) = x * relu6(x + 3) / 6
+
+
+def _hard_swish_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+    x = saved[IN0]  # slope 0 below -3, 1 above 3, x / 3 + 0.5 on [-3, 3]
+    mid = b.op("Add", [b.op("Div", [x, b.const("three", 3.0)]), b.const("half", 0.5)], f"{node.name}.slope.mid")
+    upper = b.op("Where", [b.op("Greater", [x, b.const("three", 3.0)]), b.const("one", 1.0), mid])
+    d = b.op("Where", [b.op("Less", [x, b.const("minus_three", -3.0)]), b.const("zero", 0.0), upper],
+             f"{node.name}.slope")
+    return [b.op("Mul", [d, dy], f"{node.name}.grad.in")], {}
+
+
 def _flatten_fwd(b, node, xs, ws, out):
     return b.op("Flatten", xs, out=out, axis=1)
 
@@ -110,7 +160,59 @@ EMITTERS: dict[str, Emitter] = {
     "relu": Emitter(_relu_fwd, _relu_bwd),
     "relu6": Emitter(_relu6_fwd, _relu6_bwd),
     "softmax": Emitter(_softmax_fwd, _softmax_bwd),
+    "leaky_relu": Emitter(_leaky_relu_fwd, _leaky_relu_bwd),
+    "sigmoid": Emitter(_sigmoid_fwd, _sigmoid_bwd),
+    "tanh": Emitter(_tanh_fwd, _tanh_bwd),
+    "hard_swish": Emitter(_hard_swish_fwd, _hard_swish_bwd),
     "flatten": Emitter(_flatten_fwd, _flatten_bwd),
     "identity": Emitter(_identity_fwd, _identity_bwd),
     "add": Emitter(_add_fwd, _add_bwd),
 }
+
+
+def expand_hard_swish(model: "onnx.ModelProto") -> "onnx.ModelProto":
+    """A copy of `model` with every HardSwish node spelled Div(Mul(x, Clip(x + 3, 0, 6)), 6).
+
+    ONNX Runtime 1.19's training gradient builder has no rule for HardSwish (nor HardSigmoid) but
+    has them for Add, Clip, Mul and Div, so artifact generation needs this spelling. It is also
+    exactly the numpy formula (`edgetrain.ops.activations.hard_swish`). Output names are kept;
+    the replacement nodes sit where the HardSwish node was, so the order stays topological.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    if not any(n.op_type == "HardSwish" and n.domain in ("", "ai.onnx") for n in g.node):
+        return out
+    taken = {t.name for t in g.initializer} | {v.name for v in g.input} | {n.name for n in g.node} | \
+        {o for n in g.node for o in n.output}
+
+    def fresh(hint: str) -> str:
+        name, i = hint, 1
+        while name in taken:
+            i += 1
+            name = f"{hint}_{i}"
+        taken.add(name)
+        return name
+
+    consts = {}
+    for label, v in (("three", 3.0), ("zero", 0.0), ("six", 6.0)):
+        consts[label] = fresh(f"hard_swish.{label}")
+        g.initializer.append(numpy_helper.from_array(np.asarray(v, np.float32), consts[label]))
+    nodes = []
+    for n in g.node:
+        if n.op_type != "HardSwish" or n.domain not in ("", "ai.onnx"):
+            nodes.append(n)
+            continue
+        x, y, base = n.input[0], n.output[0], n.name or n.output[0]
+        t, c, m = fresh(f"{y}.plus3"), fresh(f"{y}.relu6"), fresh(f"{y}.times")
+        nodes += [helper.make_node("Add", [x, consts["three"]], [t], name=fresh(f"{base}.add")),
+                  helper.make_node("Clip", [t, consts["zero"], consts["six"]], [c], name=fresh(f"{base}.clip")),
+                  helper.make_node("Mul", [x, c], [m], name=fresh(f"{base}.mul")),
+                  helper.make_node("Div", [m, consts["six"]], [y], name=fresh(f"{base}.div"))]
+    del g.node[:]
+    g.node.extend(nodes)
+    return out
+
