@@ -1,8 +1,9 @@
 """ONNX import: models written by other exporters (PyTorch, Keras converters, edgetrain) into a Graph.
 
 Supported: Gemm (any transB, alpha, beta), MatMul (+ Add of a bias), Relu, Clip as ReLU6 or ReLU,
-Flatten, Reshape that flattens, Softmax over the last axis, Add of two tensors (residual),
-Identity, Constant, and initializers that are also listed as graph inputs (old exporters).
+LeakyRelu (alpha in (0, 1)), Sigmoid, Tanh, HardSwish, Flatten, Reshape that flattens, Softmax over
+the last axis, Add of two tensors (residual), Identity, Constant, and initializers that are also
+listed as graph inputs (old exporters).
 Everything else is reported at once, with the node names, before anything is converted.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ...errors import InvalidModelError, ModelFileError, UnsupportedOpError
 from ...graph import Graph, Node, Param
 from ...ops import get_op
 
-SUPPORTED = ("Add", "Clip", "Constant", "Flatten", "Gemm", "Identity", "MatMul", "Relu", "Reshape", "Softmax")
+SUPPORTED = ("Add", "Clip", "Constant", "Flatten", "Gemm", "HardSwish", "Identity", "LeakyRelu", "MatMul", "Relu",
+             "Reshape", "Sigmoid", "Softmax", "Tanh")
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -154,11 +156,11 @@ class _Converter:
         return self.consts[t]
 
     def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
-             name: str | None = None) -> str:
+             name: str | None = None, attrs: dict[str, Any] | None = None) -> str:
         name = name or self._node_name(onnx_node)
         for p in (params or {}).values():
             self.graph.add_param(p)
-        node = Node(name, op, inputs, {r: p.name for r, p in (params or {}).items()}, {})
+        node = Node(name, op, inputs, {r: p.name for r, p in (params or {}).items()}, dict(attrs or {}))
         self.shapes[name] = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
         self.graph.add_node(node)
         self.env[onnx_node.output[0]] = name
@@ -260,6 +262,24 @@ class _Converter:
         else:
             raise UnsupportedOpError(f"Clip node {node.name or node.output[0]!r} clips to [{lo}, {hi}]; only "
                                      "[0, 6] (ReLU6) and [0, inf) (ReLU) are supported")
+
+    def _op_LeakyRelu(self, node: onnx.NodeProto) -> None:
+        alpha = float(_attrs(node).get("alpha", 0.01))  # the ONNX default
+        if not 0.0 < alpha < 1.0:
+            raise UnsupportedOpError(f"LeakyRelu node {node.name or node.output[0]!r} has alpha={alpha}; only "
+                                     "0 < alpha < 1 is supported")
+        # ONNX stores alpha as float32: keep its shortest decimal spelling (0.01, not 0.009999999776),
+        # which rounds to the same float32, so an exported model imports with the attribute it had.
+        self._add(node, "leaky_relu", [self._tensor(node, 0)], attrs={"alpha": float(str(np.float32(alpha)))})
+
+    def _op_Sigmoid(self, node: onnx.NodeProto) -> None:
+        self._add(node, "sigmoid", [self._tensor(node, 0)])
+
+    def _op_Tanh(self, node: onnx.NodeProto) -> None:
+        self._add(node, "tanh", [self._tensor(node, 0)])
+
+    def _op_HardSwish(self, node: onnx.NodeProto) -> None:
+        self._add(node, "hard_swish", [self._tensor(node, 0)])
 
     def _op_Flatten(self, node: onnx.NodeProto) -> None:
         axis = _attrs(node).get("axis", 1)
