@@ -11,6 +11,9 @@ Conventions (TFLite / CMSIS-NN):
 * :func:`multiply_by_quantized_multiplier` equals ``et_mbqm`` in ``firmware_export/include/
   et_requant.h`` for every int32 input; :func:`dense_s8_reference` and :func:`add_s8_reference`
   equal ``et_dense_s8_ref``/``et_dense_s8`` and ``et_add_s8`` bit for bit.
+* int8 leaky_relu, sigmoid, tanh and hard_swish are 256-entry tables (:func:`activation_lut_s8`,
+  TFLite's ``LUTPopulate`` with half-away-from-zero rounding); :func:`lut_s8_reference` equals
+  ``et_lut_s8`` (``firmware_export/include/et_activation.h``).
 
 The integer helpers accept scalars or arrays and return int64 numpy arrays holding int32 values.
 """
@@ -376,3 +379,104 @@ def add_s8_reference(a_q: ArrayLike, b_q: ArrayLike, p: AddS8Params) -> NDArray[
     _check_int32(total, "add sum")
     out = multiply_by_quantized_multiplier(total, p.output_multiplier, p.output_shift)
     return np.clip(out + p.output_offset, p.act_min, p.act_max).astype(np.int8)
+
+
+# --- int8 activations by table lookup ------------------------------------------------------------
+#
+# leaky_relu, sigmoid, tanh and hard_swish run on int8 tensors as one 256-entry table per node
+# (``et_lut_s8``), built the way TFLite builds its int8 LOGISTIC and TANH tables (``LUTPopulate``):
+# every input code is dequantized, passed through the float function and quantized again, all in
+# float32. Two choices are spelled out here:
+#
+# * Rounding: TFLite's ``TfLiteRound`` is ``std::round``, half AWAY from zero — unlike
+#   :func:`quantize` above (``np.rint``, half to even). The tables use half away from zero, so a
+#   table equals TFLite's for the same scales and float function. The rounding is done on the
+#   exact float32 product (in float64, where adding 0.5 to it is exact), not with float32
+#   ``floor(x + 0.5)``, which rounds 0.49999997 up.
+# * Indexing: TFLite indexes its table by ``(uint8_t)x`` (codes 0..127 first, then -128..-1);
+#   ``et_lut_s8`` indexes by ``x + 128``, so ``table[0]`` is the output for x = -128 and the table
+#   reads in code order. The same 256 values, rotated by 128.
+#
+# The float functions are those of the numpy engine (`edgetrain.ops.activations`), in float32.
+# They may differ from TFLite's by an ulp (its logistic is 1 / (1 + exp(-x)) for every x), which
+# can move a code only where the scaled value sits on a rounding boundary.
+
+#: Activation kinds that have an int8 lookup table.
+LUT_KINDS = ("leaky_relu", "sigmoid", "tanh", "hard_swish")
+
+#: Output quantization TFLite fixes for int8 LOGISTIC and TANH: [0, 1) and [-1, 1) on 256 codes.
+FIXED_OUTPUT_QPARAMS = {"sigmoid": (1.0 / 256.0, -128), "tanh": (1.0 / 128.0, 0)}
+
+
+def fixed_output_qparams(kind: str) -> tuple[float, int] | None:
+    """(scale, zero_point) an int8 ``kind`` output always has, or None when it is calibrated.
+
+    sigmoid: 1/256 and -128 (codes cover [0, 255/256]); tanh: 1/128 and 0 ([-1, 127/128]), as
+    TFLite requires. leaky_relu and hard_swish outputs are unbounded and get observed ranges.
+    """
+    if kind not in LUT_KINDS:
+        raise ValueError(f"no int8 table for activation {kind!r}; known: {', '.join(LUT_KINDS)}")
+    return FIXED_OUTPUT_QPARAMS.get(kind)
+
+
+def _round_half_away_f32(v: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``std::round`` of float32 values (exact: float32 + 0.5 is exact in float64)."""
+    a = np.abs(v.astype(np.float64))
+    return np.copysign(np.floor(a + 0.5), v)
+
+
+def activation_lut_s8(
+    kind: str,
+    input_scale: float,
+    input_zero_point: int,
+    output_scale: float,
+    output_zero_point: int,
+    alpha: float | None = None,
+) -> NDArray[np.int8]:
+    """The 256-entry int8 table of activation ``kind``, indexed by ``x + 128`` (``et_lut_s8``).
+
+    Entry ``i`` is, in float32 as in TFLite's ``LUTPopulate``::
+
+        r = input_scale * ((i - 128) - input_zero_point)
+        q = clamp(round_half_away(f(r) * (1 / output_scale)) + output_zero_point, -128, 127)
+
+    ``alpha`` is leaky_relu's slope (default 0.01, in (0, 1)); the other kinds take none. Any
+    output quantization works; sigmoid and tanh normally use :func:`fixed_output_qparams`.
+    """
+    from ..ops import activations as act
+
+    if kind not in LUT_KINDS:
+        raise ValueError(f"no int8 table for activation {kind!r}; known: {', '.join(LUT_KINDS)}")
+    if kind == "leaky_relu":
+        alpha = act.check_alpha(act.LEAKY_RELU_ALPHA if alpha is None else alpha, "activation_lut_s8")
+    elif alpha is not None:
+        raise ValueError(f"{kind} takes no alpha")
+    for name, s in (("input_scale", input_scale), ("output_scale", output_scale)):
+        # TFLite keeps scales as float32: the value must survive that rounding as a normal number.
+        if not (math.isfinite(s) and np.finfo(np.float32).tiny <= s <= np.finfo(np.float32).max):
+            raise ValueError(f"{name} must be a positive, normal float32, got {s}")
+    for name, z in (("input_zero_point", input_zero_point), ("output_zero_point", output_zero_point)):
+        if not -128 <= int(z) <= 127 or int(z) != z:
+            raise ValueError(f"{name} must be an integer in [-128, 127], got {z}")
+    codes = np.arange(-128, 128, dtype=np.int32)
+    real = np.float32(input_scale) * (codes - np.int32(input_zero_point)).astype(np.float32)
+    if kind == "leaky_relu":
+        f = act.leaky_relu(real, alpha)
+    else:
+        f = {"sigmoid": act.sigmoid, "tanh": act.tanh, "hard_swish": act.hard_swish}[kind](real)
+    scaled = f * (np.float32(1) / np.float32(output_scale))  # float32, as TFLite's inverse_scale
+    if not np.all(np.isfinite(scaled)):
+        raise ValueError(f"{kind} table overflows float32 for scales {input_scale} -> {output_scale}")
+    q = _round_half_away_f32(scaled) + int(output_zero_point)
+    return np.clip(q, -128, 127).astype(np.int8)
+
+
+def lut_s8_reference(x_q: ArrayLike, table: ArrayLike) -> NDArray[np.int8]:
+    """``et_lut_s8``: ``table[x + 128]`` for every element of the int8 array ``x_q``."""
+    t = np.asarray(table)
+    if t.shape != (256,) or t.dtype != np.int8:
+        raise ValueError(f"table must be 256 int8 values, got {t.dtype} {t.shape}")
+    x = np.asarray(x_q)
+    if x.dtype != np.int8:
+        raise ValueError(f"input must be int8, got {x.dtype}")
+    return t[x.astype(np.int16) + 128]
