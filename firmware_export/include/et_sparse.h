@@ -77,6 +77,10 @@ typedef enum {
     ET_SPARSE_GROUPED = 8
 } et_sparse_format;
 
+/* Longest row (stored weights) et_sparse_f32_grouped runs in its Cortex-M4F/M7 assembly loops; its
+ * jump tables are written for lengths 0..ET_GROUPED_ASM_MAX_ROW. Longer rows take the C loop. */
+#define ET_GROUPED_ASM_MAX_ROW 24
+
 typedef struct {
     int32_t format;      /* et_sparse_format */
     int32_t n_entries;   /* elements of values (delta: fillers included; motif: active blocks) */
@@ -129,6 +133,19 @@ et_status et_sparse_s8_csc(const et_dense_s8_params *params, const et_sparse_wei
 et_status et_sparse_s8_motif(const et_dense_s8_params *params, const et_sparse_weights *w,
                              const int8_t *input, const int32_t *bias, int8_t *output,
                              int32_t *scratch);
+
+/* Scratch bytes the kernels above that take `scratch` need for these arguments (as CMSIS-NN's
+ * arm_*_get_buffer_size): the caller provides at least this much, aligned for float / int32_t.
+ * The size does not depend on the batch (the kernels reuse the scratch for every sample).
+ * -1 when the kernel would reject the arguments' shape: a NULL pointer, a dimension or block size
+ * below 1, n_in not a multiple of block_cols (motif), or a size beyond int32_t.
+ * edgetrain/export/c/abi.py (scratch_bytes) computes the same numbers for the memory plan. */
+int32_t et_sparse_f32_motif_scratch_bytes(const et_dense_f32_params *params,
+                                          const et_sparse_weights *w);
+int32_t et_sparse_s8_motif_scratch_bytes(const et_dense_s8_params *params,
+                                         const et_sparse_weights *w);
+int32_t et_sparse_s8_csc_scratch_bytes(const et_dense_s8_params *params,
+                                       const et_sparse_weights *w);
 
 #ifdef __cplusplus
 }

@@ -392,3 +392,16 @@ et_status et_sparse_s8_csc(const et_dense_s8_params *p, const et_sparse_weights 
     }
     return ET_OK;
 }
+
+/* The n_out int32 accumulators, under the shape checks of et_sp_check_s8 (CSC has 1 x 1 blocks). */
+int32_t et_sparse_s8_csc_scratch_bytes(const et_dense_s8_params *params,
+                                       const et_sparse_weights *w)
+{
+    if (params == 0 || w == 0 || params->batch < 1 || params->n_in < 1 || params->n_out < 1 ||
+        w->block_rows != 1 || w->block_cols != 1) {
+        return -1;
+    }
+    return params->n_out > INT32_MAX / (int32_t)sizeof(int32_t)
+               ? -1
+               : params->n_out * (int32_t)sizeof(int32_t);
+}

@@ -123,3 +123,37 @@ et_status et_sparse_s8_motif(const et_dense_s8_params *p, const et_sparse_weight
     }
     return ET_OK;
 }
+
+/* The group sums: n_in / block_cols elements of `elem` bytes, under the shape checks of
+ * et_sp_check_weights and et_sp_check_f32 / et_sp_check_s8. */
+static int32_t et_motif_scratch_bytes(int32_t batch, int32_t n_in, int32_t n_out,
+                                      const et_sparse_weights *w, int32_t elem)
+{
+    int32_t groups;
+    if (w == 0 || batch < 1 || n_in < 1 || n_out < 1 || w->block_rows < 1 || w->block_cols < 1 ||
+        n_in % w->block_cols != 0 || n_out % w->block_rows != 0) {
+        return -1;
+    }
+    groups = n_in / w->block_cols;
+    return groups > INT32_MAX / elem ? -1 : groups * elem;
+}
+
+int32_t et_sparse_f32_motif_scratch_bytes(const et_dense_f32_params *params,
+                                          const et_sparse_weights *w)
+{
+    if (params == 0) {
+        return -1;
+    }
+    return et_motif_scratch_bytes(params->batch, params->n_in, params->n_out, w,
+                                  (int32_t)sizeof(float));
+}
+
+int32_t et_sparse_s8_motif_scratch_bytes(const et_dense_s8_params *params,
+                                         const et_sparse_weights *w)
+{
+    if (params == 0) {
+        return -1;
+    }
+    return et_motif_scratch_bytes(params->batch, params->n_in, params->n_out, w,
+                                  (int32_t)sizeof(int32_t));
+}
