@@ -168,7 +168,7 @@ def test_cli_export_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert doc["report"]["dtype"] == "int8" and doc["report"]["fits"]
     assert "model.c" in doc["files"]
     assert "#define ET_MODEL_INPUT_BYTES 64" in (tmp_path / "c" / "model.h").read_text()
-    assert "0, et_model_dense1_multipliers" in (tmp_path / "c" / "model.c").read_text()  # per tensor
+    assert ".per_channel = 0, .multipliers = et_model_dense1_multipliers" in (tmp_path / "c" / "model.c").read_text()
 
 
 def test_cli_table_and_budget_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,11 @@ class Op:
     # Whether forward/backward write into the `out` arrays they are given. Off by default so an op
     # registered from outside gets no buffers it would ignore; off for views (flatten, identity).
     uses_out: bool = False
+    # A view (flatten, identity) computes nothing: kernel backends alias its output to its input.
+    is_view: bool = False
+    # An activation that is a plain clamp to [lo, hi] (None: unbounded) can be fused into the
+    # kernel that produces its input as an output clamp (relu, relu6).
+    clamp: tuple[float | None, float | None] | None = None
 
     def infer_shape(self, node: "Node", in_shapes: list["Shape"], params: dict[str, "Param"]) -> "Shape":
         raise NotImplementedError

@@ -11,6 +11,7 @@ from .base import NO_BUFFERS, Op
 
 class Flatten(Op):
     kind = "flatten"
+    is_view = True
 
     def infer_shape(self, node, in_shapes, params):
         self.check_arity(node, in_shapes, params)
@@ -27,6 +28,7 @@ class Flatten(Op):
 
 class Identity(Op):
     kind = "identity"
+    is_view = True
 
     def infer_shape(self, node, in_shapes, params):
         self.check_arity(node, in_shapes, params)

@@ -2,9 +2,11 @@
 
 Lowering makes the decisions every backend that runs kernels must agree on:
 
-* a ``relu``/``relu6`` whose input is produced by a ``dense`` or ``add`` that feeds nothing else
-  (and is not a graph output) is fused into that kernel as an output clamp;
-* ``flatten`` and ``identity`` become aliases: they share their input's memory, no code runs;
+* an activation that is a plain clamp (``Op.clamp``: relu, relu6) whose input is produced by a
+  ``dense`` or ``add`` that feeds nothing else (and is not a graph output) is fused into that
+  kernel as an output clamp;
+* views (``Op.is_view``: flatten, identity) become aliases: they share their input's memory, no
+  code runs;
 * a ``softmax`` is kept as a step; :func:`lower_graph` can drop a final softmax
   (``drop_final_softmax``), which the int8 path does because softmax does not change the argmax
   and the kernels produce int8 logits.
@@ -14,12 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..errors import ExportError, UnsupportedOpError
+from ..errors import ExportError
 from ..graph import Graph, Node
+from ..ops import get_op
 
-FUSABLE = ("relu", "relu6")
-KERNEL_OPS = ("dense", "add", "relu", "relu6", "softmax")
-ALIAS_OPS = ("flatten", "identity")
+# Kernels that apply an output clamp themselves, so a following clamp activation fuses into them.
+CLAMPING_PRODUCERS = ("dense", "add")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Step:
     """One kernel call (or alias). ``output`` is the tensor it finally produces: the name of the
     fused activation node when one was fused, else ``node.name``."""
 
-    kind: str  # dense | add | relu | relu6 | softmax | alias
+    kind: str  # the node's op kind, or "alias" for a view
     node: Node
     inputs: tuple[str, ...]
     output: str
@@ -68,10 +70,6 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
     if len(graph.outputs) != 1:
         raise ExportError(f"the C exporter needs exactly one graph output, {graph.name!r} has "
                           f"{len(graph.outputs)}", hint="keep one output (e.g. the logits)")
-    unknown = sorted({n.op for n in graph.nodes if n.op not in (*KERNEL_OPS, *ALIAS_OPS)})
-    if unknown:
-        raise UnsupportedOpError(f"the C exporter does not support op(s): {', '.join(unknown)}",
-                                 hint=f"supported: {', '.join(KERNEL_OPS + ALIAS_OPS)}")
     input_name = graph.input_name
     output = graph.output_name
     dropped: str | None = None
@@ -88,10 +86,10 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
 
     fused_into: dict[str, Node] = {}  # producer name -> activation node fused into it
     for n in nodes:
-        if n.op in FUSABLE:
+        if get_op(n.op).clamp is not None:
             src = n.inputs[0]
             producer = next((p for p in nodes if p.name == src), None)
-            if (producer is not None and producer.op in ("dense", "add") and consumers.get(src) == 1
+            if (producer is not None and producer.op in CLAMPING_PRODUCERS and consumers.get(src) == 1
                     and src != output and producer.name not in fused_into):
                 fused_into[producer.name] = n
     fused_names = {a.name for a in fused_into.values()}
@@ -100,7 +98,7 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
     for n in nodes:
         if n.name in fused_names:
             continue
-        kind = "alias" if n.op in ALIAS_OPS else n.op
+        kind = "alias" if get_op(n.op).is_view else n.op
         act = fused_into.get(n.name)
         steps.append(Step(kind, n, tuple(n.inputs), act.name if act else n.name,
                           act.op if act else None, act.name if act else None))

@@ -1,0 +1,131 @@
+"""C lowering of ``dense``: float32 and int8 inference (dense, sparse and motif storage), the
+trainable head's shared-weight forward, and the on-device backward + update."""
+from __future__ import annotations
+
+import numpy as np
+
+from ....errors import UnsupportedOpError
+from ....graph import Param
+from ....quantize.lowering import Step
+from ....quantize.model import QDense
+from ..sparse import KERNEL_SUFFIX, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
+from .base import Call, CRule, Lowering, float_clamp, struct_definition
+
+F32_PARAMS, S8_PARAMS = "et_dense_f32_params", "et_dense_s8_params"
+PTR_BYTES = 4  # argument structs are sized for 32-bit targets (the microcontrollers)
+STRUCT_BYTES = {F32_PARAMS: 5 * 4, S8_PARAMS: 8 * 4 + 3 * PTR_BYTES}
+
+
+def c_weight(param: Param) -> np.ndarray:
+    """The effective weight in the C layout [n_out][n_in] (the graph stores [n_in][n_out])."""
+    return np.ascontiguousarray(np.asarray(param.effective(), np.float32).T)
+
+
+class DenseRule(CRule):
+    kinds = ("dense",)
+
+    def f32(self, lw: Lowering, st: Step) -> Call:
+        params = lw.graph.node_params(st.node)
+        wp = params["weight"]
+        lid = lw.ident(st.name)
+        w = c_weight(wp)
+        n_out, n_in = w.shape
+        lo, hi = float_clamp(st.activation)
+        names = lw.struct_names(lid)
+        structs = tuple(struct_definition(F32_PARAMS, n, {"batch": b, "n_in": n_in, "n_out": n_out,
+                                                          "act_min": lo, "act_max": hi})
+                        for n, b in zip(names, lw.batches))
+        nbytes = STRUCT_BYTES[F32_PARAMS] * len(names)
+        x, y = lw.where(st.inputs[0]), lw.where(st.output)
+        ls = lw.storage.get(st.name)
+        if lw.shared_weights is not None and wp.name in lw.shared_weights:
+            # A trained shared weight: only its codebook slots are values; indices stay const.
+            cb, idx = lw.shared_weights[wp.name]
+            b_name = self._bias(lw, params, lid, st.name)
+            stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb}, {idx}, {b_name}, {y});" for n in names)
+            return Call(st.name, "dense/shared", ("et_dense_f32_shared",), stmts, st.inputs, st.output,
+                        structs, nbytes)
+        if ls is None or not ls.sparse:
+            w_name = lw.value_of(wp, "weights", w, lid, st.name)
+            b_name = self._bias(lw, params, lid, st.name)
+            stmts = tuple(f"st = ET_DENSE_F32(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
+            return Call(st.name, "dense", ("et_dense_f32", "et_dense_f32_ref"), stmts, st.inputs, st.output,
+                        structs, nbytes)
+        b_name = self._bias(lw, params, lid, st.name)
+        wname, wstruct = _sparse_arrays(lw, lid, st.name, ls)
+        return _sparse_call(lw, "f32", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
+
+    @staticmethod
+    def _bias(lw: Lowering, params: dict[str, Param], lid: str, layer: str) -> str:
+        if "bias" not in params:
+            return "NULL"
+        bp = params["bias"]
+        return lw.value_of(bp, "bias", np.asarray(bp.effective(), np.float32), lid, layer)
+
+    def s8(self, lw: Lowering, st: Step, q: QDense) -> Call:  # type: ignore[override]
+        lid = lw.ident(q.name)
+        x, y = lw.where(q.input), lw.where(q.output)
+        ls = lw.storage[q.name]
+        w_name = lw.array(lid, q.name, "weights", q.weights) if not ls.sparse else ""
+        eb_name = lw.array(lid, q.name, "eff_bias", q.eff_bias)
+        # The reference kernel takes the plain bias (it ignores eff_bias); the array only exists in
+        # ET_FORCE_REF builds so the fast build carries no dead bytes. The int8 CSC kernel needs
+        # the plain bias too (it adds the input offset per column).
+        b_cond = None if ls.format == "csc" else lw.force_ref_condition
+        b_name = lw.array(lid, q.name, "bias", q.bias, b_cond) if q.bias is not None else "NULL"
+        m_name = lw.array(lid, q.name, "multipliers", q.multipliers)
+        s_name = lw.array(lid, q.name, "shifts", q.shifts)
+        names = lw.struct_names(lid)
+        structs = tuple(struct_definition(S8_PARAMS, n, {
+            "batch": b, "n_in": q.n_in, "n_out": q.n_out, "input_offset": -q.input_zero_point,
+            "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
+            "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
+            "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
+        nbytes = STRUCT_BYTES[S8_PARAMS] * len(names)
+        if not ls.sparse:
+            stmts = tuple(f"st = ET_DENSE_S8(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
+            return Call(q.name, "dense", ("et_dense_s8", "et_dense_s8_ref"), stmts, (q.input,), q.output,
+                        structs, nbytes)
+        wname, wstruct = _sparse_arrays(lw, lid, q.name, ls)
+        return _sparse_call(lw, "s8", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
+
+
+def _sparse_arrays(lw: Lowering, lid: str, layer: str, ls: LayerStorage) -> tuple[str, str]:
+    """Emit a sparse layer's index and value arrays; return its et_sparse_weights name and definition."""
+    names: list[str | None] = []
+    for field_name, values in ls.encoding.arrays().items():
+        role = "weights" if field_name == "values" else f"idx_{field_name}"
+        names.append(lw.array(lid, layer, role, values) if values.size else None)  # C99: no empty arrays
+    wname = f"et_w_{lid}"
+    return wname, weights_struct(wname, ls, names)
+
+
+def _sparse_call(lw: Lowering, kind: str, st: Step, ls: LayerStorage, pnames: tuple[str, ...], wname: str,
+                 wstruct: str, x: str, bias: str, out: str, pstructs: tuple[str, ...], pbytes: int) -> Call:
+    suffix = KERNEL_SUFFIX[ls.format]
+    fast, ref = f"et_sparse_{kind}_{suffix}", f"et_sparse_{kind}_ref"
+    macro = f"ET_SPARSE_{kind.upper()}"
+    scratch = None
+    if ls.format == "motif" or (ls.format == "csc" and kind == "s8"):
+        scratch = lw.scratch(st.name)
+        stmts = tuple(f"st = {macro}_{ls.format.upper()}(&{p}, &{wname}, {x}, {bias}, {out}, {scratch});"
+                      for p in pnames)
+    else:
+        stmts = tuple(f"st = {macro}({suffix}, &{p}, &{wname}, {x}, {bias}, {out});" for p in pnames)
+    return Call(st.name, f"dense/{ls.format}", (fast, ref), stmts, st.inputs, st.output,
+                (*pstructs, wstruct), pbytes + WEIGHTS_STRUCT_BYTES, scratch=f"{st.name}:scratch" if scratch else None)
+
+
+def scratch_bytes(ls: LayerStorage, dtype: str, n_in: int) -> int:
+    """Bytes of a dense step's scratch buffer (0: none): the motif kernels keep n_in / block_cols
+    float or int32 group sums, the int8 CSC kernel its n_out int32 accumulators."""
+    if ls.format == "motif":
+        return 4 * (n_in // ls.block[1])
+    if ls.format == "csc" and dtype == "int8":
+        return 4 * int(ls.encoding.shape[0])
+    return 0
+
+
+def refuse_shared(param: Param, layer: str) -> None:
+    raise UnsupportedOpError(f"{layer!r}: parameter {param.name!r} is used by more than one node",
+                             hint="on-device training updates each parameter inside its layer's kernel")

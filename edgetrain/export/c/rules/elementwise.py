@@ -1,0 +1,77 @@
+"""C lowering of the element-wise ops: clamp activations, residual add, softmax."""
+from __future__ import annotations
+
+from ....errors import UnsupportedOpError
+from ....quantize.lowering import Step
+from ....quantize.model import QAdd, QClamp
+from ..arrays import literal
+from .base import Call, CRule, Lowering, float_clamp, struct_definition
+
+ADD_S8_PARAMS = "et_add_s8_params"
+STRUCT_BYTES = {ADD_S8_PARAMS: 12 * 4}
+
+
+def _counts(lw: Lowering, tensor: str) -> tuple[int, ...]:
+    n = lw.size(tensor)
+    return tuple(b * n for b in lw.batches)
+
+
+class ClampRule(CRule):
+    """relu / relu6 that could not be fused into the kernel producing their input."""
+
+    kinds = ("relu", "relu6")
+
+    def f32(self, lw: Lowering, st: Step) -> Call:
+        fn = f"et_{st.kind}_f32"
+        x, y = lw.where(st.inputs[0]), lw.where(st.output)
+        stmts = tuple(f"st = {fn}({x}, {y}, {n});" for n in _counts(lw, st.output))
+        return Call(st.name, st.kind, (fn,), stmts, st.inputs, st.output)
+
+    def s8(self, lw: Lowering, st: Step, q: QClamp) -> Call:  # type: ignore[override]
+        fn = f"et_{q.kind}_s8"
+        x, y = lw.where(q.input), lw.where(q.output)
+        extra = f", {q.six_q}" if q.kind == "relu6" else ""
+        stmts = tuple(f"st = {fn}({x}, {y}, {n}, {q.zero_point}{extra});" for n in _counts(lw, q.output))
+        return Call(q.name, q.kind, (fn,), stmts, (q.input,), q.output)
+
+
+class AddRule(CRule):
+    kinds = ("add",)
+
+    def f32(self, lw: Lowering, st: Step) -> Call:
+        lo, hi = float_clamp(st.activation)
+        a, b = (lw.where(t) for t in st.inputs)
+        y = lw.where(st.output)
+        stmts = tuple(f"st = et_add_f32({a}, {b}, {y}, {n}, {lo}, {hi});" for n in _counts(lw, st.output))
+        return Call(st.name, "add", ("et_add_f32",), stmts, st.inputs, st.output)
+
+    def s8(self, lw: Lowering, st: Step, q: QAdd) -> Call:  # type: ignore[override]
+        lid = lw.ident(q.name)
+        a, b = (lw.where(t) for t in q.inputs)
+        y = lw.where(q.output)
+        p = q.params
+        fields = {k: literal(getattr(p, k), "int32_t") for k in (
+            "input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier",
+            "input1_shift", "input2_multiplier", "input2_shift", "output_multiplier", "output_shift",
+            "act_min", "act_max")}
+        sname = f"{lw.struct_prefix}{lid}"
+        stmts = tuple(f"st = et_add_s8(&{sname}, {a}, {b}, {y}, {n});" for n in _counts(lw, q.output))
+        return Call(q.name, "add", ("et_add_s8",), stmts, q.inputs, q.output,
+                    (struct_definition(ADD_S8_PARAMS, sname, fields),), STRUCT_BYTES[ADD_S8_PARAMS])
+
+
+class SoftmaxRule(CRule):
+    kinds = ("softmax",)
+
+    def f32(self, lw: Lowering, st: Step) -> Call:
+        if any(b != 1 for b in lw.batches):
+            raise UnsupportedOpError(f"softmax {st.name!r} cannot run on a batch in the C runtime",
+                                     hint="keep softmax as the last layer (training works on logits)")
+        x, y = lw.where(st.inputs[0]), lw.where(st.output)
+        n = lw.size(st.output)
+        return Call(st.name, "softmax", ("et_softmax_f32",), (f"st = et_softmax_f32({x}, {y}, {n});",),
+                    st.inputs, st.output)
+
+    def s8(self, lw: Lowering, st: Step, q) -> Call:  # type: ignore[override]
+        raise UnsupportedOpError(f"int8 export cannot run softmax {st.name!r} inside the model",
+                                 hint="only a final softmax is supported (it is dropped: int8 logits)")
