@@ -8,12 +8,12 @@
 See `edgetrain.quantize.model` for the int8 I/O contract.
 """
 from .lowering import Lowered, Step, lower_graph
-from .model import QAdd, QAlias, QClamp, QDense, QStep, QTensor, QuantizedModel
+from .model import QAdd, QAlias, QClamp, QDense, QLut, QStep, QTensor, QuantizedModel
 from .ptq import calibrate, from_graph, has_quantization, quantize_model
 from .reference import int8_predict, int8_reference, run_int8
 
 __all__ = [
-    "Lowered", "QAdd", "QAlias", "QClamp", "QDense", "QStep", "QTensor", "QuantizedModel", "Step",
+    "Lowered", "QAdd", "QAlias", "QClamp", "QDense", "QLut", "QStep", "QTensor", "QuantizedModel", "Step",
     "calibrate", "from_graph", "has_quantization", "int8_predict", "int8_reference", "lower_graph",
     "quantize_model", "run_int8",
 ]

@@ -91,6 +91,19 @@ class QClamp:
 
 
 @dataclass(frozen=True)
+class QLut:
+    """Element-wise activation as a 256-entry table (``et_lut_s8``): sigmoid, tanh, leaky_relu,
+    hard_swish. ``table[x + 128]`` is the output code of input code ``x``."""
+
+    name: str
+    input: str
+    output: str
+    kind: str
+    table: NDArray[np.int8]
+    size: int
+
+
+@dataclass(frozen=True)
 class QAlias:
     """flatten / identity: the output shares the input's memory."""
 
@@ -99,7 +112,7 @@ class QAlias:
     output: str
 
 
-QStep = QDense | QAdd | QClamp | QAlias
+QStep = QDense | QAdd | QClamp | QLut | QAlias
 
 
 @dataclass
