@@ -10,10 +10,13 @@ from __future__ import annotations
 from ....errors import UnsupportedOpError
 from .base import Call, CRule, Lowering
 from .dense import DenseRule
-from .elementwise import AddRule, ClampRule, SoftmaxRule
+from .elementwise import ActivationRule, AddRule, ClampRule, SoftmaxRule
 
-C_RULES: dict[str, CRule] = {kind: rule for rule in (DenseRule(), ClampRule(), AddRule(), SoftmaxRule())
+C_RULES: dict[str, CRule] = {kind: rule for rule in (DenseRule(), ClampRule(), ActivationRule(), AddRule(),
+                                                     SoftmaxRule())
                              for kind in rule.kinds}
+# Runtime function -> source file, for every kernel a rule may call.
+KERNEL_SOURCES: dict[str, str] = {k: f for rule in C_RULES.values() for k, f in rule.sources.items()}
 
 
 def c_rule(kind: str, what: str = "the C exporter") -> CRule:
@@ -45,4 +48,4 @@ def lower_calls(lw: Lowering) -> list[Call]:
     return calls
 
 
-__all__ = ["C_RULES", "Call", "CRule", "Lowering", "c_rule", "check_supported", "lower_calls"]
+__all__ = ["C_RULES", "KERNEL_SOURCES", "Call", "CRule", "Lowering", "c_rule", "check_supported", "lower_calls"]

@@ -103,6 +103,7 @@ class CRule:
     call of one lowered step (``s8`` also gets the quantized step)."""
 
     kinds: tuple[str, ...] = ()
+    sources: dict[str, str] = {}  # runtime function -> its source file in firmware_export/src
 
     def f32(self, lw: Lowering, step: Step) -> Call:
         raise NotImplementedError

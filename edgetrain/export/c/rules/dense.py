@@ -8,7 +8,7 @@ from ....errors import UnsupportedOpError
 from ....graph import Param
 from ....quantize.lowering import Step
 from ....quantize.model import QDense
-from ..sparse import KERNEL_SUFFIX, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
+from ..sparse import KERNEL_SUFFIX, SPARSE_SOURCES, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
 F32_PARAMS, S8_PARAMS = "et_dense_f32_params", "et_dense_s8_params"
@@ -23,6 +23,9 @@ def c_weight(param: Param) -> np.ndarray:
 
 class DenseRule(CRule):
     kinds = ("dense",)
+    sources = {"et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
+               "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
+               "et_dense_f32_shared": "et_dense_f32_shared.c", **SPARSE_SOURCES}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         params = lw.graph.node_params(st.node)

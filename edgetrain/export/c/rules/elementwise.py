@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from ....errors import UnsupportedOpError
 from ....quantize.lowering import Step
-from ....quantize.model import QAdd, QClamp
+from ....formats import quant
+from ....quantize.model import QAdd, QClamp, QLut
 from ..arrays import literal
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
@@ -20,6 +21,7 @@ class ClampRule(CRule):
     """relu / relu6 that could not be fused into the kernel producing their input."""
 
     kinds = ("relu", "relu6")
+    sources = {f"et_{k}_{d}": "et_relu.c" for k in kinds for d in ("f32", "s8")}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         fn = f"et_{st.kind}_f32"
@@ -35,8 +37,37 @@ class ClampRule(CRule):
         return Call(q.name, q.kind, (fn,), stmts, (q.input,), q.output)
 
 
+class ActivationRule(CRule):
+    """Smooth and leaky activations: float32 kernels (et_activation.h); int8 as a 256-entry table
+    built by the quantizer (et_lut_s8)."""
+
+    kinds = quant.LUT_KINDS
+    sources = {**{f"et_{k}_f32": "et_activation_f32.c" for k in kinds}, "et_lut_s8": "et_lut_s8.c"}
+
+    def f32(self, lw: Lowering, st: Step) -> Call:
+        fn = f"et_{st.kind}_f32"
+        x, y = lw.where(st.inputs[0]), lw.where(st.output)
+        extra = f", {literal(alpha_of(st), 'float')}" if st.kind == "leaky_relu" else ""
+        stmts = tuple(f"st = {fn}({x}, {y}, {n}{extra});" for n in _counts(lw, st.output))
+        return Call(st.name, st.kind, (fn,), stmts, st.inputs, st.output)
+
+    def s8(self, lw: Lowering, st: Step, q: QLut) -> Call:  # type: ignore[override]
+        lid = lw.ident(q.name)
+        table = lw.array(lid, q.name, "table", q.table)
+        x, y = lw.where(q.input), lw.where(q.output)
+        stmts = tuple(f"st = et_lut_s8({x}, {y}, {n}, {table});" for n in _counts(lw, q.output))
+        return Call(q.name, q.kind, ("et_lut_s8",), stmts, (q.input,), q.output)
+
+
+def alpha_of(st: Step) -> float:
+    from ....ops.activations import LEAKY_RELU_ALPHA
+
+    return float(st.node.attrs.get("alpha", LEAKY_RELU_ALPHA))
+
+
 class AddRule(CRule):
     kinds = ("add",)
+    sources = {"et_add_f32": "et_add.c", "et_add_s8": "et_add.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         lo, hi = float_clamp(st.activation)
@@ -62,6 +93,7 @@ class AddRule(CRule):
 
 class SoftmaxRule(CRule):
     kinds = ("softmax",)
+    sources = {"et_softmax_f32": "et_softmax.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         if any(b != 1 for b in lw.batches):
