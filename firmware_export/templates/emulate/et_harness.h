@@ -28,7 +28,7 @@
 
 #define ET_HARNESS_HELPER static __attribute__((unused))
 
-/* Exit statuses shared by both harnesses (mirrored in edgetrain/emulate/exchange.py). */
+/* Exit statuses shared by both harnesses (mirrored in edgetrain/export/c/abi.py). */
 enum et_harness_status {
     ET_HARNESS_OK = 0,
     ET_HARNESS_NO_INPUT = 2,
@@ -40,6 +40,20 @@ enum et_harness_status {
     ET_HARNESS_MODEL_FAILED = 8,
     ET_HARNESS_COUNTER_STUCK = 9
 };
+
+/* Statuses only the fine-tuning harness ends with. */
+enum et_finetune_status {
+    ET_FT_NO_BANK = 10,       /* an evaluation boot found no valid storage bank */
+    ET_FT_COMMIT_FAILED = 11  /* committing the trained weights to storage failed */
+};
+
+/* The 4-byte magic that starts each file exchanged with the host (layouts: main.c and
+ * ../finetune/main.c; mirrored in edgetrain/export/c/abi.py). */
+#define ET_HARNESS_INPUTS_MAGIC "ETI1"  /* inputs.bin */
+#define ET_HARNESS_OUTPUTS_MAGIC "ETO1" /* outputs.bin */
+#define ET_FT_EVAL_MAGIC "ETE1"         /* eval.bin */
+#define ET_FT_TRAIN_MAGIC "ETT1"        /* train.bin */
+#define ET_FT_RESULT_MAGIC "ETF1"       /* result.bin */
 
 ET_HARNESS_HELPER void et_put_u32(unsigned char *p, uint32_t v)
 {

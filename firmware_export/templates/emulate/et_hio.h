@@ -25,4 +25,11 @@ void et_hio_message(const char *text);
 /* Ends the program; the status becomes the emulator's (or process's) exit status. */
 void et_hio_exit(int status) __attribute__((noreturn));
 
+/* Exit statuses of the fault handlers (et_hio_semihost.c): a fault ends the run at once with one
+ * of these instead of spinning until the host's timeout. Mirrored in edgetrain/export/c/abi.py. */
+#define ET_HIO_EXIT_HARDFAULT 71
+#define ET_HIO_EXIT_MEMMANAGE 72
+#define ET_HIO_EXIT_BUSFAULT 73
+#define ET_HIO_EXIT_USAGEFAULT 74
+
 #endif /* ET_HIO_H */

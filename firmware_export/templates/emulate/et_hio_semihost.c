@@ -118,7 +118,7 @@ void et_on_main_return(int status)
 }
 
 /* Faults end the run at once with a recognisable status instead of spinning until the Python
- * side's timeout. The status values are mirrored in edgetrain/emulate/exchange.py. */
+ * side's timeout. The statuses are et_hio.h's ET_HIO_EXIT_*. */
 void HardFault_Handler(void);
 void MemManage_Handler(void);
 void BusFault_Handler(void);
@@ -127,23 +127,23 @@ void UsageFault_Handler(void);
 void HardFault_Handler(void)
 {
     et_hio_message("edgetrain harness: HardFault\n");
-    et_hio_exit(71);
+    et_hio_exit(ET_HIO_EXIT_HARDFAULT);
 }
 
 void MemManage_Handler(void)
 {
     et_hio_message("edgetrain harness: MemManage fault\n");
-    et_hio_exit(72);
+    et_hio_exit(ET_HIO_EXIT_MEMMANAGE);
 }
 
 void BusFault_Handler(void)
 {
     et_hio_message("edgetrain harness: BusFault\n");
-    et_hio_exit(73);
+    et_hio_exit(ET_HIO_EXIT_BUSFAULT);
 }
 
 void UsageFault_Handler(void)
 {
     et_hio_message("edgetrain harness: UsageFault\n");
-    et_hio_exit(74);
+    et_hio_exit(ET_HIO_EXIT_USAGEFAULT);
 }

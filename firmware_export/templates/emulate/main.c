@@ -72,7 +72,10 @@ int main(void)
         et_fail(ET_HARNESS_NO_INPUT, "cannot open inputs.bin");
     }
     if (et_hio_read(in_file, header, ET_HEADER_IN_BYTES) != ET_HEADER_IN_BYTES ||
-        header[0] != 'E' || header[1] != 'T' || header[2] != 'I' || header[3] != '1') {
+        header[0] != (unsigned char)ET_HARNESS_INPUTS_MAGIC[0] ||
+        header[1] != (unsigned char)ET_HARNESS_INPUTS_MAGIC[1] ||
+        header[2] != (unsigned char)ET_HARNESS_INPUTS_MAGIC[2] ||
+        header[3] != (unsigned char)ET_HARNESS_INPUTS_MAGIC[3]) {
         et_fail(ET_HARNESS_BAD_HEADER, "inputs.bin has no ETI1 header");
     }
     count = et_get_u32(header + 4);
@@ -89,10 +92,10 @@ int main(void)
     /* Counts cover only the call to et_model_infer (argument set-up, call, body, return). */
     have_counter = et_counter_begin(&overhead);
 
-    header[0] = 'E';
-    header[1] = 'T';
-    header[2] = 'O';
-    header[3] = '1';
+    header[0] = (unsigned char)ET_HARNESS_OUTPUTS_MAGIC[0];
+    header[1] = (unsigned char)ET_HARNESS_OUTPUTS_MAGIC[1];
+    header[2] = (unsigned char)ET_HARNESS_OUTPUTS_MAGIC[2];
+    header[3] = (unsigned char)ET_HARNESS_OUTPUTS_MAGIC[3];
     et_put_u32(header + 4, count);
     et_put_u32(header + 8, (uint32_t)ET_MODEL_OUTPUT_BYTES);
     et_put_u32(header + 12, have_counter ? ET_FLAG_COUNTS : 0u);

@@ -46,12 +46,6 @@
 #define ET_FT_REGION_BYTES (2u * (uint32_t)(ET_FT_BANK_BYTES))
 #define ET_FT_FEATURE_SPACE (ET_TRAIN_FEATURE_BYTES > 0 ? ET_TRAIN_FEATURE_BYTES : 4)
 
-/* Statuses beyond the shared enum et_harness_status (et_harness.h). */
-enum {
-    ET_FT_NO_BANK = 10,
-    ET_FT_COMMIT_FAILED = 11
-};
-
 /* The emulated flash region: RAM here, kept in flash.bin between boots. */
 static union {
     unsigned char bytes[ET_FT_REGION_BYTES];
@@ -148,14 +142,14 @@ int main(void)
 
     have_counter = et_counter_begin(&overhead);
 
-    ev = et_open_with("eval.bin", "ETE1", hdr, 2u);
+    ev = et_open_with("eval.bin", ET_FT_EVAL_MAGIC, hdr, 2u);
     n_eval = et_get_u32(hdr + 4);
     if (et_get_u32(hdr + 8) != (uint32_t)ET_TRAIN_INPUT_BYTES) {
         et_fail(ET_HARNESS_SIZE_MISMATCH,
                         "eval.bin sample size differs from ET_TRAIN_INPUT_BYTES");
     }
     if (boot == 1u) {
-        f = et_open_with("train.bin", "ETT1", hdr + 12, 3u);
+        f = et_open_with("train.bin", ET_FT_TRAIN_MAGIC, hdr + 12, 3u);
         n_steps = et_get_u32(hdr + 16);
         if (et_get_u32(hdr + 20) != (uint32_t)ET_TRAIN_BATCH ||
             et_get_u32(hdr + 24) != (uint32_t)ET_TRAIN_INPUT_BYTES) {
@@ -170,7 +164,7 @@ int main(void)
     if (out < 0) {
         et_fail(ET_HARNESS_WRITE_FAILED, "cannot create result.bin");
     }
-    et_write(out, "ETF1", 4u);
+    et_write(out, ET_FT_RESULT_MAGIC, 4u);
     et_write_u32(out, boot);
     et_write_u32(out, have_counter ? 1u : 0u);
     et_write_u32(out, overhead);
