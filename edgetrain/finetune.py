@@ -37,6 +37,8 @@ from .emulate.exchange import describe_exit
 from .engine.executor import forward
 from .engine.trainer import Trainer
 from .errors import ConfigError, DataError, ToolchainError
+from .export.c.abi import (EVAL_MAGIC, FINETUNE_EXIT_MEANINGS, RESULT_MAGIC, STORAGE_CRC_OFFSET, STORAGE_HEADER,
+                           STORAGE_HEADER_BYTES, STORAGE_MAGIC, STORAGE_VERSION, TRAIN_MAGIC)
 from .export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
 from .export.c.train_program import TrainConfig, TrainProgram
 from .graph import Graph
@@ -46,9 +48,8 @@ from .resources import firmware_dir
 from .targets import Target, load_target
 
 RUN_TIMEOUT_S = 300.0
-_MAGIC = 0x42575445  # "ETWB"
-_EXIT = {10: "no valid stored bank to boot from", 11: "commit to the storage bank failed",
-         3: "a data file has a bad header", 4: "sample size differs from the model"}
+_MAGIC = STORAGE_MAGIC
+_EXIT = FINETUNE_EXIT_MEANINGS
 
 
 # ---------------------------------------------------------------- data
@@ -124,11 +125,11 @@ def _write_files(work: Path, program: TrainProgram, boot: int, features: bool, x
                  batches: tuple[np.ndarray, np.ndarray] | None) -> None:
     (work / "boot.bin").write_bytes(struct.pack("<II", boot, 1 if features else 0))
     ev = device_input(program, x_eval)
-    (work / "eval.bin").write_bytes(struct.pack("<4sII", b"ETE1", len(ev), program.input_bytes) + ev.tobytes())
+    (work / "eval.bin").write_bytes(struct.pack("<4sII", EVAL_MAGIC, len(ev), program.input_bytes) + ev.tobytes())
     if batches is not None:
         xs, ys = batches
         steps, b = ys.shape
-        blob = [struct.pack("<4sIII", b"ETT1", steps, b, program.input_bytes)]
+        blob = [struct.pack("<4sIII", TRAIN_MAGIC, steps, b, program.input_bytes)]
         for s in range(steps):
             blob.append(ys[s].astype("<i4").tobytes())
             blob.append(device_input(program, xs[s]).tobytes())
@@ -156,8 +157,8 @@ class BootResult:
 def _parse_result(blob: bytes, program: TrainProgram) -> tuple[Any, ...]:
     head = struct.Struct("<4s9I")
     magic, boot, flags, _overhead, load_st, load_seq, n_eval, n_cls, feat_bytes, n_steps = head.unpack_from(blob)
-    if magic != b"ETF1":
-        raise ToolchainError("the fine-tuning harness wrote no ETF1 result")
+    if magic != RESULT_MAGIC:
+        raise ToolchainError(f"the fine-tuning harness wrote no {RESULT_MAGIC.decode()} result")
     counts = bool(flags & 1)
     feat_dt = np.int8 if program.feature_ctype == "int8_t" else np.float32
     rec = np.dtype([("n", "<u4"), ("logits", "<f4", (n_cls,)), ("feat", "u1", (feat_bytes,))])
@@ -210,16 +211,17 @@ def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int
     best: tuple[int, bytes] | None = None
     for k in range(2):
         bank = flash[k * bank_bytes:(k + 1) * bank_bytes]
-        if len(bank) < 32:
+        if len(bank) < STORAGE_HEADER_BYTES:
             continue
-        magic, ver, hbytes, seq, plen, tag = struct.unpack_from("<IHHIII", bank)
-        (crc,) = struct.unpack_from("<I", bank, 28)
-        if magic != _MAGIC or ver != 1 or hbytes != 32 or tag != program.layout_tag or plen != program.payload_bytes:
+        magic, ver, hbytes, seq, plen, tag, _r0, _r1, crc = STORAGE_HEADER.unpack_from(bank)
+        if (magic != _MAGIC or ver != STORAGE_VERSION or hbytes != STORAGE_HEADER_BYTES
+                or tag != program.layout_tag or plen != program.payload_bytes):
             continue
-        if zlib.crc32(bank[32:32 + plen], zlib.crc32(bank[:28])) != crc:
+        payload = bank[STORAGE_HEADER_BYTES:STORAGE_HEADER_BYTES + plen]
+        if zlib.crc32(payload, zlib.crc32(bank[:STORAGE_CRC_OFFSET])) != crc:
             continue
         if best is None or ((seq - best[0]) & 0xFFFFFFFF) < 0x80000000:
-            best = (seq, bank[32:32 + plen])
+            best = (seq, payload)
     if best is None:
         raise ToolchainError("the device's flash holds no valid bank after the commit")
     weights, off = {}, 0

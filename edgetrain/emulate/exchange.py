@@ -15,30 +15,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from edgetrain.errors import ToolchainError
+# Exit statuses and file magics are C ABI facts (et_harness.h, et_hio.h); EXIT_MEANINGS is re-exported.
+from edgetrain.export.c.abi import EXIT_MEANINGS, INPUTS_MAGIC, OUTPUTS_MAGIC  # noqa: F401
 
 INPUT_FILE = "inputs.bin"
 OUTPUT_FILE = "outputs.bin"
 _IN_HEADER = struct.Struct("<4sII")
 _OUT_HEADER = struct.Struct("<4sIIII")
 _FLAG_COUNTS = 1
-
-# Harness exit statuses (enum et_harness_status and the fault handlers in et_hio_semihost.c).
-EXIT_MEANINGS: dict[int, str] = {
-    0: "ok",
-    1: "runtime error (sanitizer report, abort, or semihosting exit without a status)",
-    2: "the harness could not open inputs.bin",
-    3: "inputs.bin has no ETI1 header",
-    4: "input sample size differs from the model's ET_MODEL_INPUT_BYTES",
-    5: "inputs.bin ended before its sample count",
-    6: "the harness could not create outputs.bin",
-    7: "writing outputs.bin failed",
-    8: "et_model_infer returned a non-zero status",
-    9: "the instruction counter does not advance",
-    71: "HardFault on the target",
-    72: "MemManage fault on the target",
-    73: "BusFault on the target",
-    74: "UsageFault on the target",
-}
 
 
 def describe_exit(status: int) -> str:
@@ -58,7 +42,7 @@ def write_inputs(path: Path, inputs: np.ndarray) -> int:
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     with path.open("wb") as fh:
-        fh.write(_IN_HEADER.pack(b"ETI1", count, sample_bytes))
+        fh.write(_IN_HEADER.pack(INPUTS_MAGIC, count, sample_bytes))
         fh.write(array.tobytes())
     return sample_bytes
 
@@ -78,8 +62,8 @@ def read_outputs(path: Path, output_dtype: DTypeLike) -> HarnessOutput:
     if len(blob) < _OUT_HEADER.size:
         raise ToolchainError(f"{path.name} is truncated ({len(blob)} bytes)")
     magic, count, sample_bytes, flags, _overhead = _OUT_HEADER.unpack_from(blob)
-    if magic != b"ETO1":
-        raise ToolchainError(f"{path.name} has no ETO1 header")
+    if magic != OUTPUTS_MAGIC:
+        raise ToolchainError(f"{path.name} has no {OUTPUTS_MAGIC.decode()} header")
     dtype = np.dtype(output_dtype).newbyteorder("<")
     if sample_bytes % dtype.itemsize:
         raise ToolchainError(

@@ -37,21 +37,18 @@ import numpy as np
 
 from ...errors import ConfigError, ExportError
 from ...formats.sparse import ENCODERS, ByteReport, Encoding, all_encodings, choose_format, encode_csr
+from .abi import FORMAT_CODE, GROUPED_ASM_MAX_ROW, WEIGHTS_STRUCT_BYTES  # noqa: F401 (re-exported)
 
 SparseOption = Union[str, Mapping[str, str], None]
 CHOICES = ("auto", "fast", "motif", *ENCODERS)
-# et_sparse_format codes (et_sparse.h) and the fast kernel suffix of every non-dense format.
-FORMAT_CODE = {"csr": 1, "coo": 2, "delta8": 3, "delta4": 4, "bitmap": 5, "motif": 6, "csc": 7,
-               "grouped": 8}
+# The fast kernel suffix of every non-dense format (FORMAT_CODE, its et_sparse_format code: abi).
 KERNEL_SUFFIX = {"csr": "csr", "coo": "coo", "delta8": "delta", "delta4": "delta", "bitmap": "bitmap",
                  "motif": "motif", "csc": "csc", "grouped": "grouped"}
 # "fast" policy: above this stored fraction the dense kernel (no index loads, no scatter) wins.
 FAST_DENSE_ABOVE = 0.5
-# et_sparse_grouped.c runs rows of up to this many weights in assembly (ReLU layers, Cortex-M4F);
-# longer rows take its C loop, slower than CSC, so "fast" wants nearly all weights in short rows.
-GROUPED_ASM_MAX_ROW = 24
+# Rows longer than GROUPED_ASM_MAX_ROW (abi) take et_sparse_grouped.c's C loop, slower than CSC, so
+# "fast" wants nearly all weights in short rows.
 GROUPED_ASM_SHARE = 0.9
-WEIGHTS_STRUCT_BYTES = 6 * 4 + 3 * 4  # et_sparse_weights on a 32-bit target
 # Runtime source of every sparse kernel (firmware_export/src).
 SPARSE_SOURCES = {
     **{f"et_sparse_{k}_ref": "et_sparse_ref.c" for k in ("f32", "s8")},

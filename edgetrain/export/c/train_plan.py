@@ -22,10 +22,10 @@ from ...errors import BudgetExceededError
 from ...graph import Graph
 from ...quantize import QuantizedModel
 from ...targets import Target, load_target
+from .abi import STORAGE_HEADER_BYTES as HEADER_BYTES
 from .plan import align_up
 from .train_program import TrainConfig, TrainProgram, build_train_program
 
-HEADER_BYTES = 32  # ET_STORAGE_HEADER_BYTES
 DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
 DEFAULT_WRITE_UNIT = 4
 # Frames of the deepest training call chain (et_train_step -> fused backward -> optimizer),
