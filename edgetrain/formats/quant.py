@@ -419,6 +419,9 @@ def fixed_output_qparams(kind: str) -> tuple[float, int] | None:
     return FIXED_OUTPUT_QPARAMS.get(kind)
 
 
+_F32_TINY, _F32_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+
+
 def _round_half_away_f32(v: NDArray[np.float32]) -> NDArray[np.float64]:
     """``std::round`` of float32 values (exact: float32 + 0.5 is exact in float64)."""
     a = np.abs(v.astype(np.float64))
@@ -443,28 +446,33 @@ def activation_lut_s8(
     ``alpha`` is leaky_relu's slope (default 0.01, in (0, 1)); the other kinds take none. Any
     output quantization works; sigmoid and tanh normally use :func:`fixed_output_qparams`.
     """
+    from ..errors import InvalidModelError
     from ..ops import activations as act
 
     if kind not in LUT_KINDS:
         raise ValueError(f"no int8 table for activation {kind!r}; known: {', '.join(LUT_KINDS)}")
     if kind == "leaky_relu":
-        alpha = act.check_alpha(act.LEAKY_RELU_ALPHA if alpha is None else alpha, "activation_lut_s8")
+        try:
+            alpha = act.check_alpha(act.LEAKY_RELU_ALPHA if alpha is None else alpha, "activation_lut_s8")
+        except InvalidModelError as e:
+            raise ValueError(e.message) from None
     elif alpha is not None:
         raise ValueError(f"{kind} takes no alpha")
     for name, s in (("input_scale", input_scale), ("output_scale", output_scale)):
         # TFLite keeps scales as float32: the value must survive that rounding as a normal number.
-        if not (math.isfinite(s) and np.finfo(np.float32).tiny <= s <= np.finfo(np.float32).max):
+        if not (math.isfinite(s) and _F32_TINY <= s <= _F32_MAX):
             raise ValueError(f"{name} must be a positive, normal float32, got {s}")
     for name, z in (("input_zero_point", input_zero_point), ("output_zero_point", output_zero_point)):
         if not -128 <= int(z) <= 127 or int(z) != z:
             raise ValueError(f"{name} must be an integer in [-128, 127], got {z}")
     codes = np.arange(-128, 128, dtype=np.int32)
-    real = np.float32(input_scale) * (codes - np.int32(input_zero_point)).astype(np.float32)
-    if kind == "leaky_relu":
-        f = act.leaky_relu(real, alpha)
-    else:
-        f = {"sigmoid": act.sigmoid, "tanh": act.tanh, "hard_swish": act.hard_swish}[kind](real)
-    scaled = f * (np.float32(1) / np.float32(output_scale))  # float32, as TFLite's inverse_scale
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
+        real = np.float32(input_scale) * (codes - np.int32(input_zero_point)).astype(np.float32)
+        if kind == "leaky_relu":
+            f = act.leaky_relu(real, alpha)
+        else:
+            f = {"sigmoid": act.sigmoid, "tanh": act.tanh, "hard_swish": act.hard_swish}[kind](real)
+        scaled = f * (np.float32(1) / np.float32(output_scale))  # float32, as TFLite's inverse_scale
     if not np.all(np.isfinite(scaled)):
         raise ValueError(f"{kind} table overflows float32 for scales {input_scale} -> {output_scale}")
     q = _round_half_away_f32(scaled) + int(output_zero_point)
