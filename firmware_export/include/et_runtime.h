@@ -7,6 +7,7 @@
 #include "et_dense.h"
 #include "et_sparse.h"
 #include "et_elementwise.h"
+#include "et_activation.h"
 #include "et_reduce.h"
 #include "et_optim.h"
 #include "et_train.h"

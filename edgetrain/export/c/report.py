@@ -17,7 +17,7 @@ from typing import Any
 from ...errors import BudgetExceededError
 from ...targets import Target
 from .program import Program
-from .sparse import SPARSE_SOURCES
+from .rules import KERNEL_SOURCES
 
 # .text bytes per runtime source (arm-none-eabi-gcc 12.2 -O2, max of M3 and M4F); a test compiles
 # every source and keeps this table within a few percent of the truth.
@@ -28,8 +28,11 @@ CODE_BYTES = {
     "et_sparse_csr.c": 2984, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
     "et_sparse_motif.c": 2032, "et_sparse_ref.c": 3000, "et_sparse_csc.c": 2660,
     "et_sparse_grouped.c": 9508,  # M4F: a two-row assembly ReLU loop per row length 0..24
+    "et_activation_f32.c": 420, "et_lut_s8.c": 52,
 }
-LIBM_EXPF_BYTES = 1024  # newlib expf, linked only for softmax (rounded up)
+# newlib functions some kernels call (bytes rounded up; tanhf brings its own expm1f).
+LIBM_BYTES = {"expf": 1024, "tanhf": 1024}
+LIBM_CALLS = {"et_softmax_f32": ("expf",), "et_sigmoid_f32": ("expf",), "et_tanh_f32": ("tanhf",)}
 MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_model_infer
 # Deepest stack per kernel (bytes, -fstack-usage, max over host/M3/M4F, callees included).
 KERNEL_STACK = {
@@ -47,16 +50,11 @@ KERNEL_STACK = {
     "et_sparse_s8_bitmap": 128 + 32, "et_sparse_s8_motif": 152 + 32,
     "et_sparse_f32_csc": 128 + 36 + 32, "et_sparse_s8_csc": 88 + 32,  # f32: + the M4F column loop (36 B)
     "et_sparse_f32_grouped": 168 + 32, "et_sparse_s8_grouped": 152 + 32,
+    "et_sigmoid_f32": 32 + 96, "et_tanh_f32": 32 + 96,  # + newlib expf / tanhf
+    "et_leaky_relu_f32": 32 + 16, "et_hard_swish_f32": 40 + 16, "et_lut_s8": 8,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
-SOURCE_OF = {
-    "et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
-    "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
-    "et_add_f32": "et_add.c", "et_add_s8": "et_add.c", "et_relu_f32": "et_relu.c",
-    "et_relu6_f32": "et_relu.c", "et_relu_s8": "et_relu.c", "et_relu6_s8": "et_relu.c",
-    "et_softmax_f32": "et_softmax.c",
-    **SPARSE_SOURCES,
-}
+SOURCE_OF = KERNEL_SOURCES  # runtime function -> source file, from the C rule table
 
 
 @dataclass
@@ -192,8 +190,7 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
     kernels = {c.kernels[-1] if p.force_ref else c.kernels[0] for c in p.calls}
     sources = {"et_status.c"} | {SOURCE_OF[k] for k in kernels}
     code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * len(p.calls)
-    if "et_softmax_f32" in kernels:
-        code += LIBM_EXPF_BYTES
+    code += sum(LIBM_BYTES[f] for f in {f for k in kernels for f in LIBM_CALLS.get(k, ())})
     stack = INFER_FRAME + max((KERNEL_STACK[k] for k in kernels), default=0)
     rows = list(layers.values())
     return MemoryReport(
