@@ -25,6 +25,7 @@ from ...errors import ConfigError, DataError, ExportError, ModelFileError, Toolc
 from ...formats.modelfile import load_model, save_model
 from ...graph import Graph
 from .common import IR_VERSION, atomic_directory
+from .emitters import expand_hard_swish
 from .inference import build_inference_model
 
 LOSSES = ("cross_entropy", "mse")
@@ -73,7 +74,8 @@ def export_ort_artifacts(graph: Graph, directory: str | Path, *, loss: str = "cr
     trainable = list(dict.fromkeys(derive_backward(graph).trainable))
     if not trainable:
         raise ExportError("the model has no trainable parameters", hint="mark some layers trainable (set_trainable)")
-    base = build_inference_model(graph, trainable=set(trainable))
+    # ORT 1.19's gradient builder has no HardSwish rule: spell it in Add/Clip/Mul/Div first.
+    base = expand_hard_swish(build_inference_model(graph, trainable=set(trainable)))
     frozen = [p for p in graph.params if p not in trainable]
     opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
                  else onnxblock.optim.SGD())
