@@ -40,6 +40,7 @@ class Call:
     structs: tuple[str, ...] = ()
     struct_bytes: int = 0
     scratch: str | None = None
+    arg_structs: tuple[str, ...] = ()  # names of its argument structs, one per batch size
 
     @property
     def statement(self) -> str:
@@ -73,7 +74,7 @@ class Lowering:
     array: Callable[..., str]
     taken: set[str]
     storage: dict[str, "LayerStorage"] = field(default_factory=dict)
-    param_value: Callable[[Param, str, np.ndarray], str] | None = None
+    param_value: Callable[[Param, str, np.ndarray, str], str] | None = None
     # Trained shared weights (training head): parameter name -> (codebook slots, indices array).
     shared_weights: dict[str, tuple[str, str]] | None = None
     struct_prefix: str = "et_p_"
@@ -94,7 +95,7 @@ class Lowering:
 
     def value_of(self, param: Param, role: str, c_value: np.ndarray, lid: str, layer: str) -> str:
         if self.param_value is not None:
-            return self.param_value(param, role, c_value)
+            return self.param_value(param, role, c_value, lid)
         return self.array(lid, layer, role, c_value)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....errors import UnsupportedOpError
 from ....graph import Param
 from ....quantize.lowering import Step
 from ....quantize.model import QDense
@@ -47,13 +46,13 @@ class DenseRule(CRule):
             b_name = self._bias(lw, params, lid, st.name)
             stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb}, {idx}, {b_name}, {y});" for n in names)
             return Call(st.name, "dense/shared", ("et_dense_f32_shared",), stmts, st.inputs, st.output,
-                        structs, nbytes)
+                        structs, nbytes, arg_structs=names)
         if ls is None or not ls.sparse:
             w_name = lw.value_of(wp, "weights", w, lid, st.name)
             b_name = self._bias(lw, params, lid, st.name)
             stmts = tuple(f"st = ET_DENSE_F32(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
             return Call(st.name, "dense", ("et_dense_f32", "et_dense_f32_ref"), stmts, st.inputs, st.output,
-                        structs, nbytes)
+                        structs, nbytes, arg_structs=names)
         b_name = self._bias(lw, params, lid, st.name)
         wname, wstruct = _sparse_arrays(lw, lid, st.name, ls)
         return _sparse_call(lw, "f32", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
@@ -88,7 +87,7 @@ class DenseRule(CRule):
         if not ls.sparse:
             stmts = tuple(f"st = ET_DENSE_S8(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
             return Call(q.name, "dense", ("et_dense_s8", "et_dense_s8_ref"), stmts, (q.input,), q.output,
-                        structs, nbytes)
+                        structs, nbytes, arg_structs=names)
         wname, wstruct = _sparse_arrays(lw, lid, q.name, ls)
         return _sparse_call(lw, "s8", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
 
@@ -116,7 +115,8 @@ def _sparse_call(lw: Lowering, kind: str, st: Step, ls: LayerStorage, pnames: tu
     else:
         stmts = tuple(f"st = {macro}({suffix}, &{p}, &{wname}, {x}, {bias}, {out});" for p in pnames)
     return Call(st.name, f"dense/{ls.format}", (fast, ref), stmts, st.inputs, st.output,
-                (*pstructs, wstruct), pbytes + WEIGHTS_STRUCT_BYTES, scratch=f"{st.name}:scratch" if scratch else None)
+                (*pstructs, wstruct), pbytes + WEIGHTS_STRUCT_BYTES,
+                scratch=f"{st.name}:scratch" if scratch else None, arg_structs=pnames)
 
 
 def scratch_bytes(ls: LayerStorage, dtype: str, n_in: int) -> int:
@@ -127,8 +127,3 @@ def scratch_bytes(ls: LayerStorage, dtype: str, n_in: int) -> int:
     if ls.format == "csc" and dtype == "int8":
         return 4 * int(ls.encoding.shape[0])
     return 0
-
-
-def refuse_shared(param: Param, layer: str) -> None:
-    raise UnsupportedOpError(f"{layer!r}: parameter {param.name!r} is used by more than one node",
-                             hint="on-device training updates each parameter inside its layer's kernel")

@@ -1,0 +1,147 @@
+"""The C training backend: gradient rules keyed by op kind and the gradient algebra the engine's
+one backward walk (`engine.walk.walk_backward`) runs with.
+
+Gradients are arena buffers (names). Contracts the rules keep:
+
+* every gradient buffer has one owner: a rule may overwrite the ``dy`` it is handed (the walk
+  hands each ``dy`` to one step only), and a rule that gives one gradient to two inputs (``add``)
+  copies it for the second;
+* a dense step is one fused backward + update call: its parameter update is applied as soon as
+  its gradient exists, so no weight-gradient buffer exists and no parameter gradient reaches the
+  walk (so `to_storage` is never asked);
+* fan-out (a tensor read by two nodes, e.g. a residual block's input) sums the gradients in place
+  into the first one (``et_grad_accumulate_f32``).
+"""
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from ....engine.autodiff import BackwardStep
+from ....graph import Graph, Param
+from ....ops.base import IN0, IN1, OUT
+from ....quantize.lowering import Lowered
+from ..arrays import c_identifier, literal
+
+FLOAT = 4
+
+
+class TrainBackward:
+    """Emits the backward ops of one head into ``ops`` (TrainOp list) while the walk runs."""
+
+    def __init__(self, head: Graph, lowered: Lowered, batch: int, buffer: Callable[[str], str],
+                 params: dict, forward_structs: dict[str, str], taken: set[str], sizes: dict[str, int],
+                 ops: list) -> None:
+        self.head, self.lowered, self.batch, self.buffer = head, lowered, batch, buffer
+        self.params, self.forward_structs, self.taken, self.sizes, self.ops = (
+            params, forward_structs, taken, sizes, ops)
+        self.shapes = head.shapes()
+
+    # -- helpers for the rules ---------------------------------------------------------------------
+    def count(self, tensor: str) -> int:
+        n = 1
+        for d in self.shapes[tensor]:
+            n *= d
+        return self.batch * n
+
+    def new_buffer(self, hint: str, tensor: str) -> str:
+        name = c_identifier(f"g_{hint}", self.taken)
+        self.sizes[name] = self.count(tensor) * FLOAT
+        return name
+
+    def emit(self, layer: str, stmt: str, reads: tuple[str, ...], writes: tuple[str, ...], comment: str) -> None:
+        from ..train_program import TrainOp
+
+        self.ops.append(TrainOp("backward", layer, stmt, None, reads, writes, comment))
+
+    # -- the walk's side ---------------------------------------------------------------------------
+    def rule(self, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+        return TRAIN_RULES[step.node.op](self, step, dy, saved)
+
+    def accumulate(self, total: str, more: str, tensor: str) -> str:
+        self.emit(tensor, f"st = et_grad_accumulate_f32({_e(total)}, {_e(more)}, {self.count(tensor)});",
+                  (total, more), (total,), f"gradient of {tensor}: sum of its consumers'")
+        return total
+
+    def to_storage(self, param: Param, grad: str, step: BackwardStep, role: str) -> str:
+        raise AssertionError("C training rules apply parameter updates inside their kernels")
+
+    def saved(self, step: BackwardStep) -> Mapping[str, str]:
+        node = step.node
+        avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
+        return {k: self.buffer(avail[k]) for k in step.saves}
+
+
+def _e(name: str) -> str:
+    from ..train_program import _expr
+
+    return _expr(name)
+
+
+def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    node = step.node
+    w_p = be.params[node.params["weight"]]
+    b_p = be.params.get(node.params.get("bias", ""))
+    keeps_input = IN0 in saved
+    reads = (dy, saved[IN0]) if keeps_input else (dy,)
+    dx, writes, dx_expr = None, (), "NULL"
+    if step.need_dx[0]:
+        dx = be.new_buffer(node.name, node.inputs[0])
+        writes, dx_expr = (dx,), _e(dx)
+    b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
+    what = [*step.need_dparams] + (["dx"] if step.need_dx[0] else [])
+    be.emit(node.name,
+            f"st = ET_DENSE_BWD(&{be.forward_structs[node.name]}, &et_train_opt, "
+            f"{_e(saved[IN0]) if keeps_input else 'NULL'}, {_e(dy)}, &et_train_param_{w_p.ident}, {b_arg}, "
+            f"{dx_expr});", reads, writes,
+            f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now")
+    return [dx], {}
+
+
+def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda step: ""):
+    """In-place backward of an element-wise activation from its saved output (or input)."""
+
+    def rule(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+        node = step.node
+        src = saved[key]
+        be.emit(node.name, f"st = {fn}({_e(src)}, {_e(dy)}, {be.count(node.name)}{extra(step)});",
+                (src, dy), (dy,), f"{node.op} backward in place")
+        return [dy], {}
+
+    return rule
+
+
+def _alpha(step: BackwardStep) -> str:
+    from .elementwise import alpha_of
+
+    return ", " + literal(alpha_of(step), "float")  # type: ignore[arg-type]
+
+
+def _add(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    need_a, need_b = step.need_dx
+    if need_a and need_b:
+        # Both branches get dy; the second gets its own copy so either may be overwritten.
+        copy = be.new_buffer(f"{step.node.name}_b", step.node.name)
+        n = be.count(step.node.name)
+        be.emit(step.node.name, f"st = et_zero_f32({_e(copy)}, {n});", (), (copy,), "copy of dy for the second input")
+        be.emit(step.node.name, f"st = et_grad_accumulate_f32({_e(copy)}, {_e(dy)}, {n});", (copy, dy), (copy,),
+                "(zero + dy)")
+        return [dy, copy], {}
+    return [dy if need_a else None, dy if need_b else None], {}
+
+
+def _view(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    return [dy], {}
+
+
+TRAIN_RULES: dict[str, Callable] = {
+    "dense": _dense,
+    "relu": _pointwise("et_relu_f32_backward", OUT),
+    "relu6": _pointwise("et_relu6_f32_backward", OUT),
+    "leaky_relu": _pointwise("et_leaky_relu_f32_backward", OUT, _alpha),
+    "sigmoid": _pointwise("et_sigmoid_f32_backward", OUT),
+    "tanh": _pointwise("et_tanh_f32_backward", OUT),
+    "hard_swish": _pointwise("et_hard_swish_f32_backward", IN0),
+    "add": _add,
+    "flatten": _view,
+    "identity": _view,
+}

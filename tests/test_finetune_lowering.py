@@ -1,0 +1,126 @@
+"""On-device training built on the one C lowering and the engine's one backward walk: residual
+blocks in the trainable part (gradient accumulation at fan-out), every activation kind in the
+head, frozen bodies with sparse storage and residual adds, and refusals instead of silent
+expansion for shared weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_finetune import OPTIMIZERS, batches, check_parity
+
+from edgetrain.errors import UnsupportedOpError
+from edgetrain.export.c import prepare_model
+from edgetrain.export.c.train_plan import prepare_training
+from edgetrain.export.c.train_program import TrainConfig
+from edgetrain.finetune import finetune_on_device
+from edgetrain.layers import Dense, GraphBuilder, HardSwish, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, set_trainable
+
+
+def residual_mlp(seed: int = 0):
+    b = GraphBuilder((64,), seed=seed)
+    h = b.dense(b.input, 24, activation="relu")
+    h = b.residual(h, [Dense(24), ReLU(), Dense(24)])
+    h = b.dense(h, 16, activation="relu")
+    g = b.build(b.dense(h, 10))
+    rng = np.random.default_rng(seed + 1)
+    for name, p in g.params.items():
+        if name.endswith(".bias"):
+            p.value = rng.uniform(-0.1, 0.1, p.shape).astype(np.float32)
+    return g
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_residual_mlp_fine_tunes_on_host_and_matches_numpy(host_cc, kind):
+    """The skip input of the residual block gets the sum of both branches' gradients."""
+    g = residual_mlp()
+    xs, ys = batches(4)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="all", batch=4, sanitize=True, **OPTIMIZERS[kind])
+    check_parity(rep, xs, ys, f"host residual {kind}")
+    code = rep.program.ops
+    assert any("et_grad_accumulate_f32" in op.train for op in code if op.phase == "backward")
+
+
+def test_residual_mlp_fine_tunes_on_qemu_and_matches_numpy(arm_cc, qemu):
+    g = residual_mlp()
+    xs, ys = batches(1)
+    rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS["sgd"])
+    check_parity(rep, xs, ys, "stm32f405 residual sgd")
+    assert rep.ran_on.startswith("QEMU")
+
+
+@pytest.mark.parametrize("act", [Sigmoid(), Tanh(), LeakyReLU(0.2), HardSwish()], ids=lambda a: a.kind)
+def test_every_activation_trains_in_the_head(host_cc, act):
+    g = Sequential([Dense(32), act, Dense(10)], 64, seed=3)
+    xs, ys = batches(2)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="all", batch=2, **OPTIMIZERS["sgd"])
+    check_parity(rep, xs, ys, f"host {act.kind} head")
+
+
+@pytest.mark.parametrize("body", ["f32", "int8"])
+def test_frozen_body_with_residual_add(host_cc, body):
+    """The float body used to refuse add; both bodies now lower like the inference program."""
+    g = residual_mlp()
+    xs, ys = batches(2)
+    rng = np.random.default_rng(4)
+    calib = rng.uniform(0, 1, (64, 64)).astype(np.float32)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="last:1", batch=2, body=body, calib_x=calib,
+                             **OPTIMIZERS["sgd"])
+    assert any(op.phase == "body" and "et_add_" in op.train for op in rep.program.ops)
+    if body == "f32":
+        check_parity(rep, xs, ys, "host f32 body with add")
+    else:
+        assert rep.diverged_steps == 0
+
+
+def set_like(seed: int = 0, density: float = 0.05):
+    """64-256-256-10 with SET-like random masks on the hidden layers."""
+    g = Sequential([Dense(256, "relu"), Dense(256, "relu"), Dense(10)], 64, seed=seed)
+    rng = np.random.default_rng(seed)
+    for name in ("dense1.weight", "dense2.weight"):
+        p = g.params[name]
+        p.mask = rng.random(p.shape) < density
+        p.value *= p.mask
+    return g
+
+
+def test_sparse_body_keeps_its_inference_storage():
+    """A SET model's fine-tuning firmware stores the frozen body as the inference export does."""
+    g = set_like()
+    set_trainable(g, "last:1")
+    tp, report, _ = prepare_training(g, "stm32f405", TrainConfig(batch=1))
+    program, inference, _ = prepare_model(g, "stm32f405", "f32")
+    body_kernels = {k for op in tp.ops if op.phase == "body" for k in op.kernels}
+    infer_kernels = {k for c in program.calls[:-1] for k in c.kernels}
+    assert body_kernels == infer_kernels and any(k.startswith("et_sparse_") for k in body_kernels)
+    body_bytes = sum(a.nbytes for a in tp.arrays if a.layer in ("dense1", "dense2"))
+    infer_bytes = sum(a.nbytes for a in program.arrays if a.layer in ("dense1", "dense2"))
+    assert body_bytes == infer_bytes
+    dense_body = (64 * 256 + 256 * 256) * 4
+    assert body_bytes < dense_body / 5
+
+
+def test_sparse_body_fine_tunes_and_matches_numpy(host_cc):
+    g = set_like()
+    xs, ys = batches(2)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="last:1", batch=2, sanitize=True,
+                             **OPTIMIZERS["adam"])
+    check_parity(rep, xs, ys, "host SET body, adam")
+
+
+def test_trainable_shared_weight_is_refused_not_expanded():
+    """A clustered (codebook) weight in the trainable part is refused with a hint instead of being
+    stored expanded and trained entry by entry (which would stop sharing)."""
+    g = Sequential([Dense(16, "relu"), Dense(10)], 64, seed=0)
+    p = g.params["dense1.weight"]
+    flat = np.sort(p.value.ravel())
+    codebook = flat[np.linspace(0, flat.size - 1, 8).astype(int)].astype(np.float32)
+    p.codebook = codebook
+    p.indices = np.abs(p.value[..., None] - codebook).argmin(-1)
+    set_trainable(g, "all")
+    with pytest.raises(UnsupportedOpError) as e:
+        prepare_training(g, "host", TrainConfig(batch=1))
+    assert "shared" in str(e.value) and e.value.hint
+    # Frozen, it runs from flash in the body.
+    set_trainable(g, "last:1")
+    tp, _, _ = prepare_training(g, "host", TrainConfig(batch=1))
+    assert [q.name for q in tp.trainable] == ["dense2.weight", "dense2.bias"]
