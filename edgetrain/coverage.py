@@ -1,0 +1,504 @@
+"""The backend-coverage contract: every op kind x every parameter attachment x every backend.
+
+Each cell builds a tiny model (input 8, hidden 6, 4 classes) around one op kind, puts one
+attachment on the dense parameter next to it, runs one backend and compares with the numpy engine.
+A cell ends in one of:
+
+* ``agrees``   the backend ran and matched numpy (float: 1e-5; int8: bit-exact vs the int8 reference;
+  training: losses and updated parameters after a few steps);
+* ``refuses``  the backend raised an `EdgetrainError` with a non-empty hint (an honest "not supported");
+* ``skipped``  a tool the backend needs (gcc, onnxruntime-training) is missing here;
+* ``disagrees`` it ran but gave another answer (a silent wrong answer: a bug);
+* ``error``    it crashed with a non-edgetrain exception, or an edgetrain error without a hint, or a
+  C build failure (generated code that does not compile is a bug, not a refusal).
+
+Op kinds are read from `edgetrain.ops.OPS` at run time, so a new op appears in the matrix by itself.
+
+    rows = run_matrix()                      # [Row(op, attachment, backend, status, detail), ...]
+    python -m edgetrain.coverage             # print the matrix summary
+    python -m edgetrain.coverage --readme    # rewrite README.md's "Supported" coverage section
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import shutil
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .errors import EdgetrainError, ToolchainError
+from .graph import Graph, Node, Param
+
+N_IN, HIDDEN, N_OUT, SAMPLES, BATCH = 8, 6, 4, 8, 4
+LR = 0.05
+TOL = 1e-5
+ATTACHMENTS = ("none", "mask", "codebook", "motif", "qparams", "frozen")
+BACKENDS = ("numpy", "onnx_inference", "onnx_train_step", "ort_artifacts", "onnx_import",
+            "c_f32", "c_int8", "c_train_head", "c_train_body")
+C_BACKENDS = ("c_f32", "c_int8", "c_train_head", "c_train_body")  # need host gcc
+BACKEND_TITLES = {"numpy": "numpy", "onnx_inference": "ONNX inference", "onnx_train_step": "ONNX train step",
+                  "ort_artifacts": "ORT artifacts", "onnx_import": "ONNX import", "c_f32": "C f32",
+                  "c_int8": "C int8", "c_train_head": "C train (head)", "c_train_body": "C train (frozen body)"}
+STATUSES = ("agrees", "refuses", "skipped", "disagrees", "error")
+OK_STATUSES = ("agrees", "refuses", "skipped")
+README_BEGIN, README_END = "<!-- supported:begin -->", "<!-- supported:end -->"
+
+
+class Row(NamedTuple):
+    op: str
+    attachment: str
+    backend: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    op: str
+    attachment: str
+    backend: str
+
+
+class Disagrees(Exception):
+    """A backend ran but its answer differs from numpy's."""
+
+
+class Skip(Exception):
+    """A tool the backend needs is missing."""
+
+
+def op_kinds() -> list[str]:
+    from .ops import OPS
+
+    return list(OPS)
+
+
+def cells() -> list[Cell]:
+    return [Cell(op, a, b) for op in op_kinds() for a in ATTACHMENTS for b in BACKENDS]
+
+
+CELLS = cells  # CELLS() lists the matrix for the op kinds registered right now
+
+
+# ---------------------------------------------------------------- tiny models
+
+def data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(SAMPLES, N_IN)).astype(np.float32), rng.integers(0, N_OUT, SAMPLES).astype(np.int64)
+
+
+def _dense(g: Graph, rng: np.random.Generator, name: str, src: str, n_in: int, n_out: int) -> Node:
+    lim = np.sqrt(6.0 / n_in)
+    g.add_param(Param(f"{name}.weight", rng.uniform(-lim, lim, (n_in, n_out))))
+    g.add_param(Param(f"{name}.bias", rng.uniform(-0.1, 0.1, n_out)))
+    return g.add_node(Node(name, "dense", [src], {"weight": f"{name}.weight", "bias": f"{name}.bias"}))
+
+
+def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
+    """``input(8) -> dense1(6) -> <op> -> dense2(4)`` and the dense layer the attachment goes on
+    (the op itself for ``dense``, else dense1). Two-input ops add a residual branch dense_r(h)."""
+    from .errors import UnsupportedOpError
+    from .ops import get_op
+
+    kind = get_op(op)
+    rng = np.random.default_rng(seed)
+    g = Graph({"input": (N_IN,)}, name=f"cov_{op}")
+    h = _dense(g, rng, "dense1", "input", N_IN, HIDDEN).name
+    target = "dense1"
+    if op == "dense":
+        h = target = _dense(g, rng, "dense_op", h, HIDDEN, HIDDEN).name
+    elif kind.param_roles:
+        raise UnsupportedOpError(f"coverage has no tiny-model recipe for op {op!r} with parameters",
+                                 hint="teach edgetrain.coverage.tiny_model to build it")
+    elif kind.n_inputs == 2:
+        r = _dense(g, rng, "dense_r", h, HIDDEN, HIDDEN).name
+        h = g.add_node(Node(f"{op}_op", op, [h, r])).name
+    elif kind.n_inputs == 1:
+        h = g.add_node(Node(f"{op}_op", op, [h])).name
+    else:
+        raise UnsupportedOpError(f"coverage has no tiny-model recipe for {kind.n_inputs}-input op {op!r}",
+                                 hint="teach edgetrain.coverage.tiny_model to build it")
+    out = _dense(g, rng, "dense2", h, HIDDEN, N_OUT).name
+    g.outputs = [out]
+    g.validate()
+    return g, target
+
+
+def attach(g: Graph, target: str, attachment: str, calib_x: np.ndarray) -> Graph:
+    p = g.params[f"{target}.weight"]
+    rng = np.random.default_rng(7)
+    if attachment == "mask":
+        p.mask = rng.random(p.shape) < 0.6
+        p.mask[0] = True  # no all-zero column
+        p.apply_constraints()
+    elif attachment == "codebook":
+        p.codebook = np.linspace(p.value.min(), p.value.max(), 4).astype(np.float32)
+        p.indices = np.abs(p.value[..., None] - p.codebook).argmin(-1)
+        p.apply_constraints()
+    elif attachment == "motif":
+        from .techniques.motif import apply_motif
+
+        apply_motif(g, m=2, eps=1.0, layers=[target], seed=0)
+    elif attachment == "qparams":
+        from .quantize import quantize_model
+
+        g = quantize_model(g, calib_x).graph
+    elif attachment == "frozen":
+        p.trainable = False
+        g.params[f"{target}.bias"].trainable = False
+    elif attachment != "none":
+        raise ValueError(f"unknown attachment {attachment!r}")
+    return g
+
+
+def build(op: str, attachment: str) -> Graph:
+    x, _ = data()
+    g, target = tiny_model(op)
+    return attach(g, target, attachment, x)
+
+
+# ---------------------------------------------------------------- backends
+
+def _close(got: np.ndarray, want: np.ndarray, what: str, tol: float = TOL) -> None:
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        raise Disagrees(f"{what}: shape {got.shape} vs numpy {want.shape}")
+    err = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want)))) if got.size else 0.0
+    if not err <= tol:
+        raise Disagrees(f"{what}: max scaled |diff| {err:.3g} > {tol:g}")
+
+
+def _session(model):  # type: ignore[no-untyped-def]
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise Skip("onnxruntime is not installed") from None
+    return ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def run_numpy(g: Graph) -> str:
+    from .engine.executor import predict
+
+    out = predict(g, data()[0])
+    if not np.isfinite(out).all():
+        raise Disagrees("numpy output is not finite")
+    return "reference"
+
+
+def run_onnx_inference(g: Graph) -> str:
+    from .engine.executor import predict
+    from .export.onnx import build_inference_model
+
+    x = data()[0]
+    got = _session(build_inference_model(g)).run(None, {"input": x})[0]
+    _close(got, predict(g, x), "onnxruntime vs numpy")
+    return ""
+
+
+def run_onnx_import(g: Graph) -> str:
+    from .engine.executor import predict
+    from .export.onnx import build_inference_model
+    from .export.onnx.importer import import_onnx
+
+    x = data()[0]
+    _close(predict(import_onnx(build_inference_model(g)), x), predict(g, x), "imported model vs numpy")
+    return ""
+
+
+def run_onnx_train_step(g: Graph) -> str:
+    from .engine.optim import SGD
+    from .engine.trainer import Trainer
+    from .export.onnx import build_train_step
+
+    x, y = data()
+    ts = build_train_step(g, "sgd", lr=LR, momentum=0.9)
+    sess = _session(ts.model)
+    names = [o.name for o in sess.get_outputs()]
+    ref = g.copy()
+    trainer = Trainer(ref, SGD(LR, momentum=0.9), progress=False)
+    state = dict(ts.initial_state)
+    for s in range(0, SAMPLES, BATCH):
+        xb, yb = x[s:s + BATCH], y[s:s + BATCH]
+        out = dict(zip(names, sess.run(None, ts.feeds(xb, yb, LR, state))))
+        state = ts.next_state(out)
+        _close(out["loss"], trainer.train_step(xb, yb), "train-step loss")
+    for name in ts.trainable:
+        _close(state[name], ref.params[name].storage(), f"train-step {name}")
+    return ""
+
+
+def run_ort_artifacts(g: Graph) -> str:
+    from .engine.optim import SGD
+    from .engine.trainer import fit
+    from .export.onnx import export_ort_artifacts, ort_train
+    from .export.onnx.ort_training import load_ort_training
+
+    try:
+        load_ort_training()
+    except ToolchainError as e:
+        raise Skip(str(e)) from None
+    x, y = data()
+    with tempfile.TemporaryDirectory(prefix="edgetrain-cov-ort-") as d:
+        export_ort_artifacts(g, Path(d) / "art", optimizer="sgd")
+        res = ort_train(Path(d) / "art", x, y, epochs=1, batch_size=BATCH, lr=LR, seed=0)
+    ref = g.copy()
+    fit(ref, (x, y), epochs=1, batch_size=BATCH, optimizer=SGD(LR), seed=0)
+    for name, p in ref.params.items():
+        _close(res.graph.params[name].value, p.value, f"ORT-trained {name}", tol=1e-4)
+    return ""
+
+
+def _need_gcc() -> None:
+    if shutil.which("gcc") is None:
+        raise Skip("gcc not found (Debian package: gcc)")
+
+
+def _run_c(g: Graph, dtype: str) -> str:
+    _need_gcc()
+    return _once((dtype, _fingerprint(g)), lambda: _emulate_and_compare(g, dtype))
+
+
+def _emulate_and_compare(g: Graph, dtype: str) -> str:
+    from .verify import emulate_model
+
+    x, y = data()
+    rep = emulate_model(g, "host", x, y, dtype=dtype, calib_x=x)  # type: ignore[arg-type]
+    if rep.disagreements or (dtype == "int8" and rep.max_abs_diff != 0) or \
+            (dtype == "f32" and not rep.max_abs_diff <= 1e-5 * max(1.0, float(np.abs(_predict(g, x)).max()))):
+        raise Disagrees(f"C {dtype}: {rep.disagreements} of {rep.samples} samples disagree, "
+                        f"max |diff| {rep.max_abs_diff:.3g}")
+    return ""
+
+
+def _predict(g: Graph, x: np.ndarray) -> np.ndarray:
+    from .engine.executor import predict
+
+    return predict(g, x)
+
+
+def _run_c_train(g: Graph, part: str, attachment: str) -> str:
+    from .layers import set_trainable
+
+    _need_gcc()
+    x, y = data()
+    xs, ys = x.reshape(-1, BATCH, N_IN), y.reshape(-1, BATCH).astype(np.int32)
+    g = g.copy()
+    if part == "body":  # the op sits in the frozen prefix; only the classifier trains
+        set_trainable(g, "last:1")
+    elif attachment != "frozen":  # the op sits in the trainable part
+        for p in g.params.values():
+            p.trainable = True
+    body = "int8" if attachment == "qparams" else "f32"
+    return _once(("c_train", body, _fingerprint(g)), lambda: _finetune_and_compare(g, body, x, xs, ys))
+
+
+def _fingerprint(g: Graph) -> bytes:
+    """Everything a backend can read from a graph: equal fingerprints run the same build once
+    (e.g. a frozen-body cell whose attachment was ``frozen`` equals the plain one)."""
+    return pickle.dumps((g.inputs, g.outputs, [(n.name, n.op, n.inputs, n.params, sorted(n.attrs.items()))
+                                               for n in g.nodes], g.params, sorted(map(str, g.meta.items()))))
+
+
+_memo: dict[object, tuple[bool, object]] = {}
+_memo_locks: dict[object, threading.Lock] = {}
+_memo_guard = threading.Lock()
+
+
+def _once(key: object, fn: Callable[[], str]) -> str:
+    with _memo_guard:
+        lock = _memo_locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in _memo:
+            try:
+                _memo[key] = (True, fn())
+            except Exception as e:
+                _memo[key] = (False, e)
+    ok, value = _memo[key]
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
+
+
+def _finetune_and_compare(g: Graph, body: str, x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
+    from .finetune import finetune_on_device, reference_finetune, reference_logits
+
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd", lr=LR,
+                             momentum=0.9, body=body, calib_x=x)  # type: ignore[arg-type]
+    ref = reference_finetune(rep.program, xs, ys)
+    for k, v in ref.weights.items():
+        _close(rep.weights[k], v, f"C-trained {k}")
+    _close(rep.loss_curve, ref.losses, "C training losses")
+    if rep.diverged_steps:
+        raise Disagrees(f"C training flagged {rep.diverged_steps} diverged steps")
+    _close(rep.logits_after, reference_logits(rep.program, x, ref.head), "C logits after training", tol=1e-4)
+    return ""
+
+
+RUNNERS: dict[str, Callable[[Graph, str], str]] = {
+    "numpy": lambda g, a: run_numpy(g),
+    "onnx_inference": lambda g, a: run_onnx_inference(g),
+    "onnx_train_step": lambda g, a: run_onnx_train_step(g),
+    "ort_artifacts": lambda g, a: run_ort_artifacts(g),
+    "onnx_import": lambda g, a: run_onnx_import(g),
+    "c_f32": lambda g, a: _run_c(g, "f32"),
+    "c_int8": lambda g, a: _run_c(g, "int8"),
+    "c_train_head": lambda g, a: _run_c_train(g, "head", a),
+    "c_train_body": lambda g, a: _run_c_train(g, "body", a),
+}
+
+_TMP = re.compile(r"/tmp/[^\s'\"]*")
+
+
+def _clean(text: str) -> str:
+    """One deterministic line: temp paths elided, whitespace collapsed, length capped."""
+    text = " ".join(_TMP.sub("<tmp>", str(text)).split())
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    if isinstance(exc, Skip):
+        return "skipped", _clean(str(exc))
+    if isinstance(exc, Disagrees):
+        return "disagrees", _clean(str(exc))
+    if isinstance(exc, ToolchainError):  # a build or run failure of generated code is a bug
+        return "error", _clean(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, EdgetrainError):
+        if not (exc.hint or "").strip():
+            return "error", _clean(f"{type(exc).__name__} without a hint: {exc}")
+        return "refuses", _clean(f"{type(exc).__name__}: {exc}")
+    return "error", _clean(f"{type(exc).__name__}: {exc}")
+
+
+def run_cell(cell: Cell, model: Graph | BaseException | None = None) -> Row:
+    try:
+        g = build(cell.op, cell.attachment) if model is None else model
+        if isinstance(g, BaseException):
+            raise g
+        detail = RUNNERS[cell.backend](g.copy(), cell.attachment)
+        return Row(cell.op, cell.attachment, cell.backend, "agrees", detail)
+    except Exception as e:  # the contract: classify every outcome
+        status, detail = classify(e)
+        return Row(cell.op, cell.attachment, cell.backend, status, detail)
+
+
+def run_matrix(selected: list[Cell] | None = None, workers: int | None = None) -> list[Row]:
+    """Run every cell (default: `cells()`); rows come back in cell order.
+
+    Python-side backends run one after another (ORT artifact generation redirects the process's
+    stderr); the C backends, which spend their time in gcc and the built program, run on
+    ``workers`` threads (default: 2, or ``EDGETRAIN_COVERAGE_WORKERS``).
+    """
+    selected = cells() if selected is None else selected
+    _memo.clear()
+    _memo_locks.clear()
+    workers = workers or int(os.environ.get("EDGETRAIN_COVERAGE_WORKERS", "2"))
+    models: dict[tuple[str, str], Graph | BaseException] = {}
+    for c in selected:
+        key = (c.op, c.attachment)
+        if key not in models:
+            try:
+                models[key] = build(*key)
+            except Exception as e:
+                models[key] = e
+    results: dict[int, Row] = {}
+    c_idx = [i for i, c in enumerate(selected) if c.backend in C_BACKENDS]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {i: pool.submit(run_cell, selected[i], models[(selected[i].op, selected[i].attachment)])
+                   for i in c_idx}
+        for i, c in enumerate(selected):
+            if c.backend not in C_BACKENDS:
+                results[i] = run_cell(c, models[(c.op, c.attachment)])
+        for i, f in futures.items():
+            results[i] = f.result()
+    return [results[i] for i in range(len(selected))]
+
+
+# ---------------------------------------------------------------- README section
+
+def counts(rows: list[Row]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        out.setdefault(r.backend, {s: 0 for s in STATUSES})[r.status] += 1
+    return out
+
+
+def render_table(rows: list[Row]) -> str:
+    """Markdown: one row per op (attachment "none"), plus a row per attachment whose cells differ
+    from it; ✓ agrees with numpy, ✗ refused (reason in the numbered notes), ? anything else."""
+    by = {(r.op, r.attachment, r.backend): r for r in rows}
+    ops = list(dict.fromkeys(r.op for r in rows))
+    backends = [b for b in BACKENDS if any(r.backend == b for r in rows)]
+    notes: dict[str, int] = {}
+
+    def mark(r: Row) -> str:
+        if r.status == "agrees":
+            return "✓"
+        n = notes.setdefault(r.detail, len(notes) + 1)
+        return ("✗" if r.status == "refuses" else f"? {r.status}") + f" [{n}]"
+
+    lines = ["| op kind | attachment | " + " | ".join(BACKEND_TITLES[b] for b in backends) + " |",
+             "|---|---|" + "---|" * len(backends)]
+    for op in ops:
+        base = tuple(by[(op, "none", b)].status for b in backends) if all((op, "none", b) in by for b in backends) \
+            else None
+        for a in ATTACHMENTS:
+            cells_ = [by.get((op, a, b)) for b in backends]
+            if any(c is None for c in cells_):
+                continue
+            key = tuple(c.status for c in cells_)  # type: ignore[union-attr]
+            if a != "none" and key == base and all(
+                    c.detail == by[(op, "none", b)].detail for c, b in zip(cells_, backends)):  # type: ignore[union-attr]
+                continue
+            lines.append(f"| {op} | {a} | " + " | ".join(mark(c) for c in cells_) + " |")  # type: ignore[arg-type]
+    total = counts(rows)
+    lines += ["", "Cells per backend (agree / refuse): " + ", ".join(
+        f"{BACKEND_TITLES[b]} {total[b]['agrees']}/{total[b]['refuses']}" for b in backends) + "."]
+    if notes:
+        lines += [""] + [f"{n}. {text.replace('|', '/')}" for text, n in notes.items()]
+    return "\n".join(lines)
+
+
+def render_section(rows: list[Row]) -> str:
+    return (f"{README_BEGIN}\n<!-- generated by `python -m edgetrain.coverage --readme`; do not edit -->\n\n"
+            f"{render_table(rows)}\n\n{README_END}")
+
+
+def readme_with(text: str, rows: list[Row]) -> str:
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README has no {README_BEGIN} ... {README_END} markers")
+    return text[:start] + render_section(rows) + text[end + len(README_END):]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgetrain.coverage", description=__doc__.splitlines()[0])
+    ap.add_argument("--readme", nargs="?", const=str(Path(__file__).resolve().parent.parent / "README.md"),
+                    help="rewrite the coverage section of this README (default: the repository's)")
+    args = ap.parse_args(argv)
+    rows = run_matrix()
+    bad = [r for r in rows if r.status not in ("agrees", "refuses")]
+    for r in bad:
+        print(f"{r.status}: {r.op} / {r.attachment} / {r.backend}: {r.detail}", file=sys.stderr)
+    for b, c in counts(rows).items():
+        print(f"{b:16s} " + " ".join(f"{s} {n}" for s, n in c.items() if n))
+    if args.readme:
+        if any(r.status == "skipped" for r in rows):
+            print("error: some cells were skipped (missing tools); not rewriting the README", file=sys.stderr)
+            return 2
+        path = Path(args.readme)
+        path.write_text(readme_with(path.read_text(), rows))
+        print(f"wrote {path}")
+    return 1 if any(r.status in ("disagrees", "error") for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

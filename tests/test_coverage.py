@@ -1,0 +1,88 @@
+"""The backend-coverage contract (`edgetrain.coverage`): every op kind x attachment x backend
+either agrees with numpy on a tiny model or refuses with an edgetrain error carrying a hint.
+
+The matrix runs once per session (module fixture). Cells needing a tool (host gcc for the C
+backends, onnxruntime-training for ORT artifacts) skip with the reason here and fail in CI
+(`CI` set). The README's "Supported" coverage table must be what the generator writes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from edgetrain import coverage
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.fixture(scope="module")
+def matrix():
+    return coverage.run_matrix()
+
+
+def _skips(rows):
+    skipped = [r for r in rows if r.status == "skipped"]
+    if skipped:
+        reasons = sorted({f"{r.backend}: {r.detail}" for r in skipped})
+        msg = f"{len(skipped)} coverage cells could not run: " + "; ".join(reasons)
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run every coverage cell but {msg}")
+        pytest.skip(msg)
+
+
+def test_matrix_lists_every_registered_op_attachment_and_backend(matrix):
+    from edgetrain.ops import OPS
+
+    assert {(r.op, r.attachment, r.backend) for r in matrix} == {
+        (op, a, b) for op in OPS for a in coverage.ATTACHMENTS for b in coverage.BACKENDS}
+    assert len(matrix) == len(OPS) * len(coverage.ATTACHMENTS) * len(coverage.BACKENDS)
+
+
+@pytest.mark.parametrize("backend", [b for b in coverage.BACKENDS if b not in coverage.C_BACKENDS])
+def test_python_backends_agree_or_refuse(matrix, backend):
+    rows = [r for r in matrix if r.backend == backend]
+    bad = [f"{r.op}/{r.attachment}: {r.status}: {r.detail}" for r in rows if r.status not in coverage.OK_STATUSES]
+    assert not bad, "\n".join(bad)
+    _skips(rows)
+
+
+@pytest.mark.parametrize("backend", coverage.C_BACKENDS)
+def test_c_backends_agree_or_refuse_on_host_gcc(matrix, backend):
+    """The C-build part: host gcc only (no cross compiler, no QEMU), so it runs in CI."""
+    rows = [r for r in matrix if r.backend == backend]
+    bad = [f"{r.op}/{r.attachment}: {r.status}: {r.detail}" for r in rows if r.status not in coverage.OK_STATUSES]
+    assert not bad, "\n".join(bad)
+    _skips(rows)
+
+
+def test_reference_and_onnx_inference_cover_every_op(matrix):
+    """numpy and ONNX inference must run every op kind on the plain model (no refusals)."""
+    for r in matrix:
+        if r.attachment == "none" and r.backend in ("numpy", "onnx_inference"):
+            assert r.status in ("agrees", "skipped"), r
+
+
+def test_refusals_are_edgetrain_errors_with_text(matrix):
+    for r in matrix:
+        if r.status == "refuses":
+            assert r.detail and "Error" in r.detail.split(":")[0], r
+
+
+def test_readme_supported_section_is_generated(matrix):
+    _skips(matrix)
+    text = README.read_text()
+    assert coverage.README_BEGIN in text and coverage.README_END in text
+    want = coverage.readme_with(text, matrix)
+    assert text == want, "README coverage section is stale: run `python -m edgetrain.coverage --readme`"
+
+
+def test_classify_rules():
+    from edgetrain.errors import ToolchainError, UnsupportedOpError
+
+    assert coverage.classify(UnsupportedOpError("no", hint="use x"))[0] == "refuses"
+    assert coverage.classify(UnsupportedOpError("no", hint=""))[0] == "error"
+    assert coverage.classify(ToolchainError("gcc failed", hint="see log"))[0] == "error"
+    assert coverage.classify(KeyError("boom"))[0] == "error"
+    assert coverage.classify(coverage.Disagrees("off by 1"))[0] == "disagrees"
