@@ -18,16 +18,16 @@ from .errors import (BudgetExceededError, ConfigError, DataError, EdgetrainError
                      ModelFileError, ToolchainError, UnsupportedOpError)
 from .formats.modelfile import load_model, save_model
 from .graph import Graph, Node, Param, QParams
-from .layers import (Dense, Flatten, GraphBuilder, Identity, ReLU, ReLU6, Residual, Sequential, Softmax,
-                     set_trainable)
+from .layers import (Dense, Flatten, GraphBuilder, HardSwish, Identity, LeakyReLU, ReLU, ReLU6, Residual,
+                     Sequential, Sigmoid, Softmax, Tanh, set_trainable)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "BudgetExceededError", "Callback", "ConfigError", "CrossEntropy", "DataError", "Dataset", "Dense",
-    "Distillation", "EdgetrainError", "ExportError", "Flatten", "Graph", "GraphBuilder", "History", "Identity",
-    "InvalidModelError", "MSE", "ModelFileError", "Node", "Param", "QParams", "ReLU", "ReLU6", "Residual", "SGD",
-    "Sequential", "Softmax", "Split", "ToolchainError", "Trainer", "UnsupportedOpError", "accuracy",
+    "Distillation", "EdgetrainError", "ExportError", "Flatten", "Graph", "GraphBuilder", "HardSwish", "History", "Identity",
+    "InvalidModelError", "LeakyReLU", "MSE", "ModelFileError", "Node", "Param", "QParams", "ReLU", "ReLU6", "Residual", "SGD",
+    "Sequential", "Sigmoid", "Softmax", "Split", "Tanh", "ToolchainError", "Trainer", "UnsupportedOpError", "accuracy",
     "derive_backward", "fit", "forward", "load_data", "load_model", "make_optimizer", "predict", "save_model",
     "set_trainable",
 ]
