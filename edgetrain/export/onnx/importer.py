@@ -5,12 +5,18 @@ LeakyRelu (alpha in (0, 1)), Sigmoid, Tanh, HardSwish, Flatten, Reshape that fla
 the last axis, Add of two tensors (residual), Identity, Constant, and initializers that are also
 listed as graph inputs (old exporters).
 Everything else is reported at once, with the node names, before anything is converted.
+
+Tensors stored as external data are read only from regular files inside the model file's directory,
+reached without symlinks, and only the byte range the tensor needs (`load_onnx_file`).
 """
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +34,15 @@ _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
 def load_onnx_file(path: str | Path) -> onnx.ModelProto:
-    """Parse an ONNX file; anything unreadable becomes one `ModelFileError`."""
+    """Parse an ONNX file; anything unreadable becomes one `ModelFileError`.
+
+    External data is loaded by `load_external_data` (never by onnx itself, which follows any
+    path and symlink a model names)."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"ONNX file {path} does not exist")
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...
         raise ModelFileError(f"{path} is not a readable ONNX model ({type(e).__name__})",
                              hint="the file may be truncated or not an ONNX file; re-export it") from None
@@ -41,13 +50,184 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
         # Protobuf happily parses many non-ONNX byte strings into a near-empty message.
         raise ModelFileError(f"{path} does not contain an ONNX graph",
                              hint="the file may be truncated or not an ONNX file; re-export it")
+    load_external_data(model, path.parent, str(path))
     return model
+
+
+EXTERNAL_HINT = ("an external-data file must be a regular file inside the model's directory, named by a relative "
+                 "path without '..' and reached without symlinks; re-export the model or save it with its data "
+                 "inside (onnx.save_model(..., save_as_external_data=False))")
+MAX_TENSOR_BYTES = 2**31 - 1  # what a protobuf bytes field (TensorProto.raw_data) can hold
+
+
+def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto of the model: initializers, sparse ones, node attributes, subgraphs, functions."""
+    def of_graph(g: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+        yield from g.initializer
+        for sp in g.sparse_initializer:
+            yield from (sp.values, sp.indices)
+        for n in g.node:
+            yield from of_node(n)
+
+    def of_node(n: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
+        for a in n.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            if a.HasField("sparse_tensor"):
+                yield from (a.sparse_tensor.values, a.sparse_tensor.indices)
+            for sp in a.sparse_tensors:
+                yield from (sp.values, sp.indices)
+            if a.HasField("g"):
+                yield from of_graph(a.g)
+            for g in a.graphs:
+                yield from of_graph(g)
+
+    yield from of_graph(model.graph)
+    for f in model.functions:
+        for n in f.node:
+            yield from of_node(n)
+
+
+def _tensor_bytes(t: onnx.TensorProto) -> int | None:
+    """Bytes of raw data the tensor's type and shape need; None for types raw data cannot hold."""
+    n = math.prod(int(d) for d in t.dims)
+    packed4 = {getattr(onnx.TensorProto, k) for k in ("INT4", "UINT4", "FLOAT4E2M1") if hasattr(onnx.TensorProto, k)}
+    if t.data_type in packed4:
+        return (n + 1) // 2
+    if t.data_type in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.STRING):
+        return None
+    try:
+        return n * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def load_external_data(model: onnx.ModelProto, base_dir: str | Path | None, label: str = "<model>") -> None:
+    """Read every tensor stored as external data into the model, after checking where it points.
+
+    A tensor's ``location`` must be a relative path without ``..`` naming a regular file inside
+    ``base_dir`` (the model file's directory), with no symlink on the way (each component is
+    checked with lstat, the file is opened with O_NOFOLLOW); ``offset`` and ``length`` must lie in
+    the file and the bytes must be exactly what the tensor's type and shape need. Anything else is
+    a `ModelFileError`, before a byte is read. ``base_dir=None`` (a model given in memory) refuses
+    external data altogether.
+    """
+    base = os.path.realpath(base_dir) if base_dir is not None else None
+    for t in _all_tensors(model):
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        what = f"{label}: tensor {t.name!r}"
+        if base is None:
+            raise ModelFileError(f"{what} keeps its data in an external file; import the model from its file "
+                                 "path so the file can be found and checked", hint=EXTERNAL_HINT)
+        info = {e.key: e.value for e in t.external_data}
+        location = info.get("location", "")
+        path = _external_path(location, base, what)
+        offset = _nonnegative(info.get("offset", "0"), "offset", what)
+        length = _nonnegative(info["length"], "length", what) if "length" in info else None
+        need = _tensor_bytes(t)
+        if need is None:
+            raise ModelFileError(f"{what} of type {onnx.TensorProto.DataType.Name(t.data_type)} cannot be "
+                                 "stored as external data", hint=EXTERNAL_HINT)
+        data = _read_range(path, offset, length, need, what, location)
+        t.raw_data = data
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+
+
+def _nonnegative(text: str, key: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ModelFileError(f"{what}: external-data {key} {text!r} is not a non-negative integer",
+                             hint=EXTERNAL_HINT)
+    return value
+
+
+def _external_path(location: str, base: str, what: str) -> str:
+    """The checked absolute path of an external-data file (see `load_external_data`)."""
+    if not location or "\x00" in location:
+        raise ModelFileError(f"{what}: external data has no usable location ({location!r})", hint=EXTERNAL_HINT)
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", location):
+        raise ModelFileError(f"{what}: external data location {location!r} is an absolute path",
+                             hint=EXTERNAL_HINT)
+    parts = [p for p in re.split(r"[/\\]+", location) if p not in ("", ".")]
+    if ".." in parts:
+        raise ModelFileError(f"{what}: external data location {location!r} goes up out of the model's directory",
+                             hint=EXTERNAL_HINT)
+    if not parts:
+        raise ModelFileError(f"{what}: external data location {location!r} names no file", hint=EXTERNAL_HINT)
+    current = base
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except OSError:
+            raise ModelFileError(f"{what}: external data file {location!r} does not exist next to the model",
+                                 hint=EXTERNAL_HINT) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} goes through a symlink "
+                                 f"({'/'.join(parts[: i + 1])})", hint=EXTERNAL_HINT)
+        last = i == len(parts) - 1
+        if not last and not stat.S_ISDIR(st.st_mode) or last and not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
+                                 hint=EXTERNAL_HINT)
+    real = os.path.realpath(current)
+    if os.path.commonpath([real, base]) != base:  # pragma: no cover - excluded by the checks above
+        raise ModelFileError(f"{what}: external data location {location!r} is outside the model's directory",
+                             hint=EXTERNAL_HINT)
+    return current
+
+
+def _read_range(path: str, offset: int, length: int | None, need: int, what: str, location: str) -> bytes:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise ModelFileError(f"{what}: cannot open external data {location!r} ({e.strerror})",
+                             hint=EXTERNAL_HINT) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
+                                 hint=EXTERNAL_HINT)
+        size = st.st_size
+        if length is None:
+            length = max(size - offset, 0)
+        if offset > size or offset + length > size:
+            raise ModelFileError(f"{what}: external data range (offset {offset}, length {length}) lies beyond the "
+                                 f"end of {location!r} ({size} bytes)",
+                                 hint="the data file may be truncated or belong to another model; re-export it")
+        if length != need:
+            raise ModelFileError(f"{what}: external data holds {length} bytes but the tensor's type and shape need "
+                                 f"{need}", hint="the data file may belong to another model; re-export it")
+        if length > MAX_TENSOR_BYTES:
+            raise ModelFileError(f"{what}: external data of {length} bytes is too large to import")
+        chunks, pos = [], offset
+        while pos < offset + length:
+            chunk = os.pread(fd, min(1 << 24, offset + length - pos), pos)
+            if not chunk:
+                raise ModelFileError(f"{what}: external data file {location!r} shrank while being read")
+            chunks.append(chunk)
+            pos += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -> Graph:
     """Convert an ONNX model (file path or ModelProto) into a validated, all-trainable `Graph`."""
-    model = source if isinstance(source, onnx.ModelProto) else load_onnx_file(source)
-    label = "<model>" if isinstance(source, onnx.ModelProto) else str(source)
+    if isinstance(source, onnx.ModelProto):
+        model, label = source, "<model>"
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model)):
+            model = onnx.ModelProto()
+            model.CopyFrom(source)  # the caller's proto is not modified
+            load_external_data(model, None)
+    else:
+        model, label = load_onnx_file(source), str(source)
     _check_ops(model)
     try:
         onnx.checker.check_model(model)
