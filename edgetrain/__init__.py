@@ -21,7 +21,7 @@ from .graph import Graph, Node, Param, QParams
 from .layers import (Dense, Flatten, GraphBuilder, HardSwish, Identity, LeakyReLU, ReLU, ReLU6, Residual,
                      Sequential, Sigmoid, Softmax, Tanh, set_trainable)
 
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402
 
 __all__ = [
     "Adam", "BudgetExceededError", "Callback", "ConfigError", "CrossEntropy", "DataError", "Dataset", "Dense",

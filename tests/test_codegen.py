@@ -101,8 +101,13 @@ def test_existing_output_is_replaced_atomically(tmp_path: Path) -> None:
     out = tmp_path / "m"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    export_c(mlp_64_32_10(), "host", out)
-    assert (out / "model.c").is_file() and not (out / "stale.txt").exists()
+    with pytest.raises(ConfigError, match="did not write"):  # never replaces files it did not write
+        export_c(mlp_64_32_10(), "host", out)
+    assert (out / "stale.txt").read_text() == "old"
+    (out / "stale.txt").unlink()
+    export_c(mlp_64_32_10(), "host", out, dtype="int8", calib_x=digits().train.x)
+    export_c(mlp_64_32_10(), "host", out)  # over its own earlier output: replaced whole
+    assert (out / "model.c").is_file() and not (out / "runtime/src/et_dense_s8.c").exists()
 
     files = {Path("a.txt"): b"1"}
     with pytest.raises(TypeError):

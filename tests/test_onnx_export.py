@@ -160,7 +160,8 @@ def test_export_directory_is_atomic(tmp_path, monkeypatch, digits):
     model = dense_model()
     out = tmp_path / "out"
     summary = export_onnx(model, out, train_step=True)
-    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "train_step.onnx", "train_step_state.npz"]
+    assert sorted(p.name for p in out.iterdir()) == [".edgetrain-output.json",  # edgetrain's manifest
+                                                     "model.onnx", "train_step.onnx", "train_step_state.npz"]
     assert summary["files"] == ["model.onnx", "train_step.onnx", "train_step_state.npz"]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 

@@ -103,7 +103,8 @@ def test_cli_export_and_ort_train_never_import_torch(tmp_path, digits):
     summary = json.loads(r.stdout)
     assert summary["steps"] == -(-len(digits.train.x) // 32)
     assert summary["loss_after"] < summary["loss_before"]
-    assert sorted(p.name for p in (tmp_path / "trained").iterdir()) == ["checkpoint", "model.etm", "model.onnx"]
+    assert sorted(p.name for p in (tmp_path / "trained").iterdir()) == [".edgetrain-output.json", "checkpoint",
+                                                                        "model.etm", "model.onnx"]
 
     (tmp_path / "empty").mkdir()
     r = cli("ort-train", "empty", "--data", "digits", "-o", "t2")

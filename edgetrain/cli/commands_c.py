@@ -9,6 +9,11 @@ from ..formats.modelfile import load_model
 from .app import export_group
 from .output import emit_json, info, table
 
+OUTPUT_DIR_HELP = ("Directory to write: new, empty, or an earlier edgetrain output (replaced atomically); "
+                   "never the current or home directory, nor one holding the input.")
+FORCE_HELP = ("Write into a directory holding other files: add edgetrain's files beside them, never "
+              "overwriting or deleting a file edgetrain did not write.")
+
 SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grouped CSR on sorted units, "
                       "int8: CSC; dense above 50%), or a format name.")
 
@@ -16,8 +21,8 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
 @export_group.command("c")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", "target", required=True, help="Board name (see `edgetrain targets`).")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory to write (replaced atomically).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help=OUTPUT_DIR_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--dtype", type=click.Choice(["f32", "int8"]), default="f32", show_default=True)
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option("--calib", help="int8 calibration data, e.g. digits:train (default: the model's "
@@ -29,7 +34,8 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
 @click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
-                 method: str, percentile: float, force_ref: bool, sparse_format: str, as_json: bool) -> None:
+                 method: str, percentile: float, force_ref: bool, sparse_format: str, as_json: bool,
+                 force: bool) -> None:
     """Export MODEL as C arrays + runtime calls for --target into -o DIR."""
     from ..export.c import export_c
     from ..quantize import has_quantization
@@ -44,7 +50,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
     res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                    per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
-                   force_ref=force_ref, sparse_format=sparse_format)
+                   force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model])
     rep = res.report
     if as_json:
         emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})

@@ -12,6 +12,7 @@ from ..engine.executor import predict
 from ..errors import DataError
 from ..formats.modelfile import load_model, save_model
 from ..graph import Graph
+from ..outputs import safe_file_stem
 from ..ops import get_op
 from .app import cli
 from .output import emit_json, info, table
@@ -29,7 +30,8 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
 
     cfg = load_config(config)
     result = train_from_config(cfg, seed=seed, progress=not quiet and not as_json)
-    out = Path(output or f"out/{cfg.name}.etm")
+    # The model name is free text (a TOML string): only a safe stem of it may become a file name.
+    out = Path(output) if output else Path("out") / f"{safe_file_stem(cfg.name)}.etm"
     save_model(result.graph, out)
     last = result.history.epochs[-1]
     summary = {"model": str(out), "epochs": len(result.history.epochs), "seconds": round(result.history.seconds, 2),

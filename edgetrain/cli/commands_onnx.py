@@ -8,12 +8,14 @@ import click
 from ..errors import ConfigError
 from ..formats.modelfile import load_model, save_model
 from .app import cli, export_group, import_group
+from .commands_c import FORCE_HELP, OUTPUT_DIR_HELP
 from .output import emit_json, table
 
 
 @export_group.command("onnx")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Directory to write.")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help=OUTPUT_DIR_HELP)
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--train-step", is_flag=True, help="Also write train_step.onnx (standard ops) + its initial state.")
 @click.option("--ort-artifacts", is_flag=True, help="Also write ONNX Runtime training artifacts into DIR/ort.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
@@ -29,7 +31,7 @@ from .output import emit_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bool, optimizer: str, momentum: float,
                     weight_decay: float, beta1: float, beta2: float, eps: float, loss: str, ort_optimizer: str,
-                    as_json: bool) -> None:
+                    as_json: bool, force: bool) -> None:
     """Export MODEL as ONNX (model.onnx; optionally a train step and ORT training artifacts)."""
     from ..export.onnx import export_onnx
 
@@ -38,7 +40,8 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
     options = ({"lr": 0.01, "momentum": momentum, "weight_decay": weight_decay} if optimizer == "sgd" else
                {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
     summary = export_onnx(graph, output, train_step=train_step, ort_artifacts=ort_artifacts, optimizer=optimizer,
-                          optimizer_options=options, loss=loss, ort_optimizer=ort_optimizer)
+                          optimizer_options=options, loss=loss, ort_optimizer=ort_optimizer, force=force,
+                          protect=[model])
     if graph.meta.get("preprocess"):
         # Prove the artifact runs: onnxruntime vs the numpy engine on the model's own test split.
         from ..export.onnx.check import check_onnx
@@ -87,14 +90,16 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
 @click.argument("artifacts", type=click.Path(file_okay=False))
 @click.option("--data", "source", required=True, help="digits[:train|val|test] (default split: train) or .npz/.csv.")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
-              help="Directory for model.onnx (inference), checkpoint and model.etm.")
+              help="Directory for model.onnx (inference), checkpoint and model.etm (new, empty, or an earlier "
+                   "edgetrain output; not the artifacts directory).")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--epochs", type=int, default=1, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=0.01, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_size: int, lr: float, seed: int,
-                  as_json: bool) -> None:
+                  as_json: bool, force: bool) -> None:
     """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
     from ..export.onnx.ort_training import read_manifest, ort_train
     from .commands_core import load_eval_data
@@ -108,7 +113,8 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
     graph = load_model(art / manifest["files"]["model"])
     name, _, split = source.partition(":")
     x, y = load_eval_data(graph, f"{name}:{split or 'train'}" if Path(name).suffix not in (".npz", ".csv") else name)
-    res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, output=output)
+    res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, output=output, force=force,
+                    protect=[artifacts])
     summary = {"output": output, "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
                "optimizer": manifest["optimizer"], "loss": manifest["loss"]}
     if as_json:

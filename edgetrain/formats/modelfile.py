@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
+import urllib.parse
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from ..errors import ModelFileError
 from ..graph import Graph, Node, Param, QParams
+from ..outputs import write_file
 
 FORMAT_NAME = "edgetrain-model"
 FORMAT_VERSION = 1
@@ -34,11 +34,21 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
+def _entry_name(param: str, array: str) -> str:
+    """Zip entry of a parameter's array. zipfile cuts names at NUL, so a name holding one is
+    percent-encoded (and the entry recorded in the description, see `graph_to_dict`)."""
+    if "\x00" in param:
+        return f"arrays/%/{urllib.parse.quote(param, safe='')}/{array}.npy"
+    return f"arrays/{param}/{array}.npy"
+
+
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
     params = []
     for p in graph.params.values():
         entry: dict[str, Any] = {"name": p.name, "trainable": p.trainable, "meta": p.meta,
                                  "arrays": [a for a in _ARRAYS if getattr(p, a) is not None]}
+        if "\x00" in p.name:
+            entry["entries"] = {a: _entry_name(p.name, a) for a in entry["arrays"]}
         if p.qparams is not None:
             q = p.qparams
             entry["qparams"] = {"scale": q.scale.tolist(), "zero_point": q.zero_point.tolist(), "bits": q.bits,
@@ -58,13 +68,14 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
 
 
 def save_model(graph: Graph, path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, then rename."""
+    """Write ``graph`` to ``path`` atomically (`edgetrain.outputs.write_file`: a temporary file in
+    the same folder, fsynced, then renamed; mode from the umask). A directory at ``path`` is
+    refused with a ConfigError; on any error an existing file is left as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = json.dumps(graph_to_dict(graph), default=_jsonable, indent=1)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+
+    def write(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr("edgetrain.json", doc)
             for p in graph.params.values():
                 for a in _ARRAYS:
@@ -72,11 +83,9 @@ def save_model(graph: Graph, path: str | Path) -> Path:
                     if arr is not None:
                         buf = io.BytesIO()
                         np.save(buf, arr, allow_pickle=False)
-                        z.writestr(f"arrays/{p.name}/{a}.npy", buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+                        z.writestr(_entry_name(p.name, a), buf.getvalue())
+
+    write_file(path, write)
     return path
 
 
@@ -116,7 +125,10 @@ def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: P
     try:
         params = []
         for e in doc["params"]:
-            kw = {a: arrays[f"arrays/{e['name']}/{a}.npy"] for a in e["arrays"]}
+            entries = e.get("entries") or {}
+            if not isinstance(entries, dict):
+                raise TypeError("'entries' must map array kinds to zip entries")
+            kw = {a: arrays[entries.get(a, f"arrays/{e['name']}/{a}.npy")] for a in e["arrays"]}
             q = e.get("qparams")
             params.append(Param(e["name"], kw.pop("value"), e["trainable"], meta=e.get("meta", {}),
                                 qparams=QParams(q["scale"], q["zero_point"], q["bits"], q["axis"]) if q else None,

@@ -48,7 +48,7 @@ from ..engine.optim import Optimizer
 from ..engine.trainer import Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
-from . import TechniquePlan, register
+from .base import TechniquePlan, register
 from .sparse_set import (SparseEvolution, check_keys, dense_layers, er_density, er_mask, resolve_layers,
                          set_rng, sparsity_report, weight_of)
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..engine.trainer import Callback, Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
-from . import TechniquePlan, register
+from .base import TechniquePlan, register
 from .sparse_set import DenseCells, SparseEvolution, _snapshot, check_keys, resolve_layers, set_rng, weight_of
 
 _PRUNE_KEYS = {"sparsity", "start_epoch", "end_epoch", "layers", "then", "zeta"}

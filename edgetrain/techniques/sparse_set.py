@@ -40,7 +40,7 @@ from ..engine.optim import Optimizer
 from ..engine.trainer import Callback, Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
-from . import TechniquePlan, register
+from .base import TechniquePlan, register
 
 _SET_KEYS = {"eps", "zeta", "layers", "init", "regrow_scale"}
 

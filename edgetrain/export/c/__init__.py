@@ -4,7 +4,8 @@
     res = export_c(graph, "stm32f405", "out/model_c", dtype="int8", calib_x=x_train)
     res.report.to_dict(); res.qmodel  # QuantizedModel (int8), the bit-exact numpy contract
 
-Output directory (written atomically: a temporary directory beside it, then a rename)::
+Output directory (written by `edgetrain.outputs`: atomically, and only over an earlier edgetrain
+output or an empty directory unless ``force``)::
 
     model.h  model.c            et_model_infer(input, output), I/O macros, arena
     model_data.h  model_data.c  const aligned weights / biases / multipliers
@@ -19,8 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,8 +28,9 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import ConfigError, ExportError
+from ...errors import ConfigError
 from ...graph import Graph
+from ...outputs import write_directory
 from ...quantize import QuantizedModel, from_graph, has_quantization, quantize_model
 from ...resources import firmware_dir
 from ...targets import Target, load_target
@@ -114,8 +115,15 @@ def export_c(
     qmodel: QuantizedModel | None = None,
     force_ref: bool = False,
     sparse_format: SparseOption = None,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
 ) -> ExportResult:
-    """Generate the model's C sources for ``target`` into ``out_dir`` (replaced if it exists).
+    """Generate the model's C sources for ``target`` into ``out_dir``.
+
+    ``out_dir`` is replaced atomically when it is new, empty or an earlier edgetrain output; a
+    directory holding other files is refused unless ``force`` (then edgetrain's files are added
+    beside them; none of them is overwritten or deleted); a directory holding one of the
+    ``protect`` paths (the command's inputs) is always refused. See `edgetrain.outputs`.
 
     int8 needs ``calib_x`` (float samples, standardised like the training data), or a graph
     already quantized (``quantize_model(...).graph``, also after save/load), or ``qmodel``.
@@ -133,7 +141,7 @@ def export_c(
         graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
         qmodel=qmodel, force_ref=force_ref, sparse_format=sparse_format)
     files = _render(program, report)
-    write_atomically(Path(out_dir), files)
+    write_atomically(Path(out_dir), files, force=force, protect=protect)
     return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)
 
 
@@ -156,35 +164,13 @@ def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
     return files
 
 
-def write_atomically(out_dir: Path, files: dict[Path, bytes]) -> None:
-    """Write into a temporary sibling directory, then rename it into place.
+def write_atomically(out_dir: Path, files: dict[Path, bytes], *, force: bool = False,
+                     protect: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Write ``files`` (relative path -> bytes) as the output directory ``out_dir``.
 
-    An existing ``out_dir`` is replaced only after the new tree is complete; on any error the
-    temporary directory is removed and ``out_dir`` is untouched.
-    """
-    out_dir = out_dir.resolve() if out_dir.exists() else Path(os.path.abspath(out_dir))
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir} exists and is not a directory")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    old: Path | None = None
-    try:
-        for rel, data in files.items():
-            dest = tmp / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_bytes(data)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            old.rmdir()
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not out_dir.exists():
-            os.replace(old, out_dir)  # put the previous export back
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    A thin wrapper of `edgetrain.outputs.write_directory`: the new tree is complete before it
+    replaces an earlier edgetrain output; on any error ``out_dir`` is untouched."""
+    write_directory(out_dir, files, force=force, protect=protect)
 
 
 __all__ = ["ExportResult", "MemoryReport", "Program", "export_c", "prepare_model", "write_atomically"]

@@ -7,6 +7,7 @@ int8 rows and float loads never straddle a misaligned start.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -71,13 +72,83 @@ def literal(v: object, ctype: str) -> str:
     return str(i)
 
 
-def c_identifier(name: str, taken: set[str]) -> str:
-    """A C identifier derived from a tensor/layer name, unique within ``taken`` (updated)."""
-    base = re.sub(r"\W", "_", name)
-    if not base or base[0].isdigit():
+# Words a generated identifier must never be on its own: C99/C11/C23 keywords, the C++ keywords a
+# header included from C++ would break on, and the standard macros spelled like identifiers.
+RESERVED = frozenset("""
+    auto break case char const continue default do double else enum extern float for goto if inline int long
+    register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
+    bool true false alignas alignof constexpr nullptr static_assert thread_local typeof typeof_unqual
+    asm catch class delete explicit friend mutable namespace new operator private protected public template this
+    throw try typeid typename using virtual wchar_t char8_t char16_t char32_t noexcept decltype concept requires
+    NULL EOF errno assert offsetof
+""".split())
+MAX_IDENT = 63  # C99 5.2.4.1: significant initial characters of an internal identifier
+_HASH_CHARS = 8
+
+
+def c_identifier(name: str, taken: set[str], *, forms: tuple[str, ...] = ("{}",), max_len: int = MAX_IDENT) -> str:
+    """A C identifier derived from a tensor/layer name, unique within ``taken`` (updated).
+
+    Any input gives ``[A-Za-z_][A-Za-z0-9_]*`` of at most ``max_len`` characters: every other
+    character (non-ASCII, NUL, punctuation) becomes ``_``; a leading digit or underscore (names
+    starting with ``_`` are reserved to the implementation) gets a ``t_`` prefix; a C or C++
+    keyword gets a trailing ``_``. A name longer than ``max_len`` is cut and ends in a hash of
+    the whole name, so long names that share a prefix stay distinct. Clashes get ``_2``, ``_3``...
+
+    ``forms`` are the global symbols the caller derives from the identifier (``"et_p_{}"``...):
+    the result is chosen so that none of them is in ``taken``, and all of them are added to it.
+    Identical inputs give identical outputs (the hash is SHA-1, not Python's salted ``hash``).
+    """
+    base = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not base or base[0].isdigit() or base[0] == "_":
         base = f"t_{base}"
+    if base in RESERVED:
+        base += "_"
+    if len(base) > max_len:
+        digest = hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+        base = f"{base[: max_len - _HASH_CHARS - 1]}_{digest}"
     ident, k = base, 2
-    while ident in taken:
-        ident, k = f"{base}_{k}", k + 1
-    taken.add(ident)
+    while any(f.format(ident) in taken for f in forms):
+        suffix = f"_{k}"
+        ident, k = base[: max_len - len(suffix)] + suffix, k + 1
+    taken.update(f.format(ident) for f in forms)
     return ident
+
+
+COMMENT_MAX = 80  # characters of one name in a generated comment (the name is cut beyond)
+
+
+def c_comment_text(text: object, max_len: int = COMMENT_MAX) -> str:
+    """``text`` rendered so it can stand anywhere inside a C ``/* ... */`` comment.
+
+    The result is printable ASCII only: non-ASCII characters become their UTF-8 bytes as
+    ``\\xNN``, control characters (newlines, NUL, ...) and the backslash become ``\\xNN`` too,
+    so no line ends inside it and no backslash-newline can splice the next line in. It contains
+    no ``*/`` (that would end the comment), no ``/*`` (``-Wcomment``) and no ``??`` (a C99
+    trigraph), and it neither starts nor ends with ``*``, ``/`` or ``?``, so whatever the
+    template puts next to it cannot complete one of those pairs. Longer than ``max_len``
+    characters, it is cut (on an escape boundary) and ends in ``...``.
+    """
+    pieces: list[str] = []
+    prev = ""
+    for ch in str(text):
+        if ch == "\\" or not (" " <= ch <= "~"):
+            pieces += [f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogatepass")]
+            prev = ""
+            continue
+        if (prev, ch) in (("*", "/"), ("/", "*"), ("?", "?")) or (not pieces and ch in "*/?"):
+            pieces.append(f"\\x{ord(ch):02x}")
+            prev = ""
+            continue
+        pieces.append(ch)
+        prev = ch
+    if pieces and pieces[-1] in ("*", "/", "?"):
+        pieces[-1] = f"\\x{ord(pieces[-1]):02x}"
+    out, n = [], 0
+    for piece in pieces:
+        if n + len(piece) > max_len:
+            out.append("...")
+            break
+        out.append(piece)
+        n += len(piece)
+    return "".join(out)

@@ -12,6 +12,8 @@ anything is written (architecture principle 7).
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +169,12 @@ def prepare_training(graph: Graph, target: Target | str, config: TrainConfig, ca
 
 def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: TrainConfig,
                       calib_x: ArrayLike | None = None, *, per_channel: bool = True,
-                      qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None) -> TrainExport:
-    """Generate the on-device training sources into ``out_dir`` (atomically; budget first)."""
+                      qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None,
+                      force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> TrainExport:
+    """Generate the on-device training sources into ``out_dir`` (budget first).
+
+    Written like `export_c`'s output (`edgetrain.outputs`): atomically over an earlier edgetrain
+    output or an empty directory; other content is refused unless ``force``."""
     from . import write_atomically
     from .train_emit import render_files
 
@@ -176,5 +182,5 @@ def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, c
     program, report, target = prepare_training(graph, target, config, calib_x, per_channel=per_channel,
                                                qbody=qbody, geometry=geometry)
     files = render_files(program, json.dumps(report.to_dict(), indent=2) + "\n")
-    write_atomically(Path(out_dir), files)
+    write_atomically(Path(out_dir), files, force=force, protect=protect)
     return TrainExport(Path(out_dir), program, report, target, geometry)

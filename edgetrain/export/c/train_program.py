@@ -36,16 +36,21 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ...engine.autodiff import BackwardSchedule, derive_backward
+from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError, UnsupportedOpError
-from ...graph import Graph, Node
-from ...quantize import QAdd, QAlias, QClamp, QDense, QuantizedModel, lower_graph, quantize_model
+from ...graph import Graph, Node, Param
+from ...quantize import QuantizedModel, lower_graph, quantize_model
+from ...quantize.lowering import Lowered
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
-from .program import _float_clamp
+from .program import choose_layer_storage, step_scratch_bytes
+from .rules import Lowering, check_supported, lower_calls
+from .rules.train import TRAIN_RULES, TrainBackward
 
 BodyKind = Literal["int8", "f32"]
-HEAD_OPS = ("dense", "relu", "relu6", "flatten", "identity")
 FLOAT = 4
+# The globals train_emit derives from a parameter's ident (its RAM copy, optimizer slots, descriptor).
+PARAM_SYMBOLS = ("{}", "et_train_value_{}", "et_train_m_{}", "et_train_v_{}", "et_train_param_{}")
 
 
 @dataclass(frozen=True)
@@ -145,14 +150,15 @@ def split_model(graph: Graph) -> ModelSplit:
     produced = {graph.input_name} | {n.name for n in body_nodes}
     head_made = {boundary}
     for n in head_nodes:
-        if n.op not in HEAD_OPS:
+        if n.op not in TRAIN_RULES:
             raise UnsupportedOpError(f"on-device training does not support {n.op} ({n.name!r}) in the trainable part",
-                                     hint=f"trainable layers may use: {', '.join(HEAD_OPS)}; freeze it "
+                                     hint=f"trainable layers may use: {', '.join(sorted(TRAIN_RULES))}; freeze it "
                                           "(e.g. --trainable last:1) so it runs in the body")
         for t in n.inputs:
             if t not in head_made:
-                raise UnsupportedOpError(f"{n.name!r} reads {t!r} from before the trainable part: "
-                                         "only chains are supported for fine-tuning")
+                raise UnsupportedOpError(f"{n.name!r} reads {t!r} from before the trainable part",
+                                         hint="the trainable part may read only the first trainable layer's "
+                                              "input and its own tensors: train from an earlier layer")
         head_made.add(n.name)
     if boundary not in produced:  # pragma: no cover - a topologically ordered chain
         raise ExportError(f"cannot find the boundary tensor {boundary!r}")
@@ -199,6 +205,7 @@ class TrainOp:
     reads: tuple[str, ...]
     writes: tuple[str, ...]
     comment: str
+    kernels: tuple[str, ...] = ()  # runtime functions of a lowered call (fast and reference)
 
 
 @dataclass
@@ -279,14 +286,19 @@ class TrainProgram:
 
 def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | None = None,
                         *, per_channel: bool = True, qbody: QuantizedModel | None = None) -> TrainProgram:
-    """Derive the training program of ``graph`` (trainable flags already set)."""
+    """Derive the training program of ``graph`` (trainable flags already set).
+
+    The frozen body and the head's forward are lowered by the same code as the inference program
+    (`rules.lower_calls`): the body keeps its sparse formats and accepts every op the inference
+    exporter accepts. The head's backward is the engine's one walk (`engine.walk`) with this
+    backend's gradient rules (`rules.train`)."""
     split = split_model(graph)
     if len(graph.input_shape) != 1 and split.body is None:
         raise UnsupportedOpError("fine-tuning needs a flat input when the first layer trains")
     B = config.batch
+    batches = (B,) if B == 1 else (B, 1)
     taken: set[str] = set()
     arrays: list[DataArray] = []
-    structs: list[str] = []
     ops: list[TrainOp] = []
     sizes: dict[str, int] = {}  # buffer -> bytes (batch B)
     storage: dict[str, str] = {}
@@ -299,17 +311,14 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
         arrays.append(DataArray(name, np.ascontiguousarray(values), layer, role, condition))
         return name
 
-    def buf(name: str, nbytes: int) -> str:
-        sizes[name] = nbytes
-        return name
-
     input_ctype = "float"
     feature_size, feature_ctype = 0, "float"
     boundary_scale: float | None = None
     boundary_zp: int | None = None
     macs = 0
+    structs: list[str] = []
 
-    # ---- body (frozen, forward only)
+    # ---- body (frozen, forward only): the inference lowering, placed in the training arena
     head_input = "x"
     if split.body is not None:
         body = split.body
@@ -320,138 +329,74 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
                     raise ConfigError("an int8 body needs calibration data (calib_x / --calib)")
                 qbody = quantize_model(body, calib_x, per_channel=per_channel)
             input_ctype, feature_ctype = "int8_t", "int8_t"
-            _int8_body(qbody, B, arr, buf, ops, structs, storage, taken)
-            out = qbody.output
-            boundary_scale, boundary_zp = float(np.float32(out.scale)), int(out.zero_point)
-            feat_q = storage[qbody.lowered.alias_root(qbody.lowered.output)]
-            buf("features", B * feature_size * FLOAT)
-            storage["features"] = "features"
-            ops.append(TrainOp(
-                "body", "boundary",
-                f"st = et_dequantize_s8_f32({_expr(feat_q)}, {_expr('features')}, {B * feature_size}, "
-                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
-                f"st = et_dequantize_s8_f32({_expr(feat_q)}, {_expr('features')}, {feature_size}, "
-                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
-                (feat_q,), ("features",), "dequantize the int8 features for the float head"))
-            head_input = "features"
+            lowered, dtype, prefix = qbody.lowered, "int8", "q_"
         else:
             qbody = None
-            head_input = _f32_body(body, B, arr, buf, ops, structs, storage, taken)
-            feature_ctype = "float"
+            lowered, dtype, prefix = lower_graph(body), "f32", "f_"
+        layer_storage = choose_layer_storage(body, lowered, qbody, None)
+        body_ops, body_out = _lower_into_arena(
+            body, lowered, dtype, qbody, layer_storage, batches, prefix, "et_tb_" if dtype == "f32" else "et_tq_",
+            arr, taken, sizes, structs)
+        for op in body_ops:
+            ops.append(op)
+        if dtype == "int8":
+            out = qbody.output
+            boundary_scale, boundary_zp = float(np.float32(out.scale)), int(out.zero_point)
+            sizes["features"] = B * feature_size * FLOAT
+            ops.append(TrainOp(
+                "body", "boundary",
+                f"st = et_dequantize_s8_f32({_expr(body_out)}, {_expr('features')}, {B * feature_size}, "
+                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
+                f"st = et_dequantize_s8_f32({_expr(body_out)}, {_expr('features')}, {feature_size}, "
+                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
+                (body_out,), ("features",), "dequantize the int8 features for the float head"))
+            head_input = "features"
+        else:
+            head_input = body_out
         macs += sum(body.macs().values())
     elif config.body == "int8":
         notes.append("--body int8 ignored: the first layer trains, so there is no frozen body")
 
-    # ---- head forward (float)
+    # ---- head forward (float32, weights in RAM when trainable)
     head = split.head
     lowered = lower_graph(head)
-    schedule = split.schedule
-    saved = schedule.saved
     params: dict[str, TrainParam] = {}
-    head_storage: dict[str, str] = {lowered.input: head_input}
-    fwd_struct: dict[str, tuple[str, str]] = {}
-    for st in lowered.steps:
-        if st.kind == "alias":
-            continue
-        lid = c_identifier(st.name, taken)
-        src = head_storage[lowered.alias_root(st.inputs[0])]
-        n = lowered.size(st.output)
-        out = buf(f"a_{lid}", B * n * FLOAT)
-        head_storage[st.output] = out
-        if st.kind == "dense":
-            node_params = head.node_params(st.node)
-            w = np.asarray(node_params["weight"].effective(), np.float32).T
-            for role, p in node_params.items():
-                value = w if role == "weight" else np.asarray(p.effective(), np.float32)
-                ident = c_identifier(f"{lid}_{role}", taken)
-                mask = None if p.mask is None else (p.mask.T if role == "weight" else p.mask)
-                params[p.name] = TrainParam(p.name, ident, np.ascontiguousarray(value), p.trainable,
-                                            role == "weight", mask=mask)
-            lo, hi = _float_clamp(st.activation)
-            s_train, s_one = f"et_tp_{lid}", f"et_tp1_{lid}"
-            structs.append(f"static const et_dense_f32_params {s_train} = {{{B}, {w.shape[1]}, {w.shape[0]}, "
-                           f"{lo}, {hi}}};")
-            if B != 1:
-                structs.append(f"static const et_dense_f32_params {s_one} = {{1, {w.shape[1]}, {w.shape[0]}, "
-                               f"{lo}, {hi}}};")
-            else:
-                s_one = s_train
-            fwd_struct[st.name] = (s_train, s_one)
-            w_id = params[node_params["weight"].name].ident
-            b_expr = f"et_train_value_{params[node_params['bias'].name].ident}" if "bias" in node_params else "NULL"
-            call = "et_dense_f32(&{s}, {x}, et_train_value_{w}, {b}, {y});"
-            ops.append(TrainOp("forward", st.name,
-                               "st = " + call.format(s=s_train, x=_expr(src), w=w_id, b=b_expr, y=_expr(out)),
-                               "st = " + call.format(s=s_one, x=_expr(src), w=w_id, b=b_expr, y=_expr(out)),
-                               (src,), (out,), f"dense {st.name}" + (f" + {st.activation}" if st.activation else "")))
-            macs += int(w.size)
-        elif st.kind in ("relu", "relu6"):
-            fn = f"et_{st.kind}_f32"
-            ops.append(TrainOp("forward", st.name, f"st = {fn}({_expr(src)}, {_expr(out)}, {B * n});",
-                               f"st = {fn}({_expr(src)}, {_expr(out)}, {n});", (src,), (out,), st.kind))
-        else:
-            raise UnsupportedOpError(f"on-device training cannot run {st.kind} {st.name!r}")
-    logits = head_storage[lowered.alias_root(lowered.output)]
+    _check_head_params(head)
+
+    def param_value(p: Param, role: str, c_value: np.ndarray, lid: str) -> str:
+        if p.name not in params:
+            if p.codebook is not None and p.trainable:
+                raise UnsupportedOpError(
+                    f"on-device training of the shared weight {p.name!r} (codebook) is not supported yet",
+                    hint="freeze that layer (it then runs from flash) or train the layers after it")
+            graph_role = "weight" if role == "weights" else role
+            # train_emit defines these globals from the ident: none may clash with an array name.
+            ident = c_identifier(f"{lid}_{graph_role}", taken, forms=PARAM_SYMBOLS)
+            mask = None if p.mask is None else (p.mask.T if graph_role == "weight" else p.mask)
+            params[p.name] = TrainParam(p.name, ident, np.ascontiguousarray(c_value), p.trainable,
+                                        graph_role == "weight", mask=mask)
+        return f"et_train_value_{params[p.name].ident}"
+
+    head_ops, logits, head_buf, forward_structs = _lower_head(
+        head, lowered, batches, head_input, arr, taken, sizes, structs, param_value)
+    ops.extend(head_ops)
+    macs += sum(head.macs().values())
     n_classes = lowered.size(lowered.output)
     ops.append(TrainOp("loss", "loss",
                        f"st = et_softmax_xent_f32({_expr(logits)}, labels, {B}, {n_classes}, loss, "
                        f"{_expr(logits)});", None, (logits,), (logits,),
                        "softmax cross-entropy; dlogits overwrite the logits"))
 
-    # ---- backward: walk the derived schedule
-    def fwd(tensor: str) -> str:
-        return head_storage[lowered.alias_root(tensor)]
+    # ---- backward: the engine's one walk with the C training rules
 
-    grad: dict[str, str] = {head.output_name: logits}
-    for bs in schedule.steps:
-        node = bs.node
-        if node.op in ("flatten", "identity"):
-            grad[node.inputs[0]] = grad[node.name]
-            continue
-        dy = grad[node.name]
-        if node.op in ("relu", "relu6"):
-            y = fwd(node.name)
-            assert "out" in saved.get(node.name, set())
-            n = math.prod(head.shapes()[node.name])
-            ops.append(TrainOp("backward", node.name, f"st = et_{node.op}_f32_backward({_expr(y)}, {_expr(dy)}, {B * n});",
-                               None, (y, dy), (dy,), f"{node.op} backward in place (mask from its output)"))
-            grad[node.inputs[0]] = dy
-        elif node.op == "dense":
-            lid = c_identifier(f"bw_{node.name}", taken)
-            s_train = fwd_struct[node.name][0]
-            w_p = params[node.params["weight"]]
-            b_p = params.get(node.params.get("bias", ""))
-            x_in = fwd(node.inputs[0])
-            keeps_input = "in0" in saved.get(node.name, set())
-            reads: list[str] = [dy]
-            if keeps_input:
-                reads.append(x_in)
-            writes: tuple[str, ...] = ()
-            dx = "NULL"
-            if bs.need_dx[0]:
-                n_in = w_p.c_value.shape[1]
-                dx_name = buf(f"g_{lid}", B * n_in * FLOAT)
-                grad[node.inputs[0]] = dx_name
-                dx, writes = _expr(dx_name), (dx_name,)
-            b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
-            what = [r for r in bs.need_dparams] + (["dx"] if bs.need_dx[0] else [])
-            ops.append(TrainOp(
-                "backward", node.name,
-                f"st = ET_DENSE_BWD(&{s_train}, &et_train_opt, {_expr(x_in) if keeps_input else 'NULL'}, "
-                f"{_expr(dy)}, &et_train_param_{w_p.ident}, {b_arg}, {dx});",
-                None, tuple(reads), writes,
-                f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now"))
-        else:  # pragma: no cover - split_model checked the ops
-            raise UnsupportedOpError(f"no C backward for {node.op}")
+    backend = TrainBackward(head, lowered, B, head_buf, params, forward_structs, taken, sizes, ops, TrainOp, _expr)
+    walk_backward(head, split.schedule, {head.output_name: logits}, backend.rule, backend)
 
     # ---- memory plan over the op list
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     for i, op in enumerate(ops):
-        for b in op.writes:
-            first.setdefault(b, i)
-            last[b] = max(last.get(b, i), i)
-        for b in op.reads:
+        for b in (*op.writes, *op.reads):
             if b in sizes:
                 first.setdefault(b, i)
                 last[b] = max(last.get(b, i), i)
@@ -470,9 +415,90 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
         boundary_scale, boundary_zp, macs, notes)
 
 
+def _check_head_params(head: Graph) -> None:
+    """Each head parameter is updated inside its layer's kernel: one user per parameter."""
+    users: dict[str, str] = {}
+    for n in head.nodes:
+        for p in n.params.values():
+            if p in users and head.params[p].trainable:
+                raise UnsupportedOpError(
+                    f"parameter {p!r} is used by {users[p]!r} and {n.name!r}: on-device training updates "
+                    "each parameter inside its layer's kernel", hint="give each layer its own parameters")
+            users[p] = n.name
+
+
+def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: str, qmodel: QuantizedModel | None,
+                      layer_storage: dict, batches: tuple[int, ...], prefix: str, struct_prefix: str, arr,
+                      taken: set[str], sizes: dict[str, int], structs: list[str],
+                      param_value=None) -> tuple[list[TrainOp], str]:
+    """Lower a frozen graph with the inference rules into training-arena buffers; returns the ops
+    and the buffer of its output."""
+    B = batches[0]
+    elem = 1 if dtype == "int8" else FLOAT
+    buf_of: dict[str, str] = {lowered.input: "x"}
+    for st in lowered.steps:
+        if st.kind != "alias":
+            buf_of[st.output] = c_identifier(f"{prefix}{st.name}", taken)
+            sizes[buf_of[st.output]] = B * lowered.size(st.output) * elem
+    scratch = step_scratch_bytes(lowered, layer_storage, dtype)
+    scratch_buf: dict[str, str] = {}
+    for name, nbytes in scratch.items():
+        # int8 kernels keep int32 scratch, float kernels float: both 4-byte elements.
+        scratch_buf[name] = c_identifier(f"{'i_' if dtype == 'int8' else 's_'}{name}", taken)
+        sizes[scratch_buf[name]] = nbytes
+
+    def buffer(t: str) -> str:
+        return buf_of[lowered.alias_root(t)]
+
+    lw = Lowering(dtype, graph, lowered, {q.name: q for q in qmodel.steps} if qmodel is not None else {},
+                  batches, where=lambda t: _expr(buffer(t)),
+                  scratch=lambda step: _expr(scratch_buf[step]) if step in scratch_buf else None,
+                  array=arr, taken=taken, storage=layer_storage, struct_prefix=struct_prefix)
+    ops = []
+    what = "int8" if dtype == "int8" else "float"
+    for c in lower_calls(lw):
+        structs.extend(c.structs)
+        writes = (buffer(c.output),) + ((scratch_buf[c.layer],) if c.layer in scratch_buf else ())
+        ops.append(TrainOp("body", c.layer, c.statements[0], c.statements[-1],
+                           tuple(buffer(t) for t in c.inputs), writes, f"{what} {c.op} {c.layer} (frozen)",
+                           c.kernels))
+    return ops, buffer(lowered.output)
+
+
+def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_input: str, arr, taken: set[str],
+                sizes: dict[str, int], structs: list[str], param_value):
+    """The head's forward with the inference rules (dense storage, weights where `param_value`
+    says). Returns its ops, the logits buffer, tensor -> buffer, and step -> batch-B struct name."""
+    B = batches[0]
+    buf_of: dict[str, str] = {lowered.input: head_input}
+    for st in lowered.steps:
+        if st.kind != "alias":
+            buf_of[st.output] = c_identifier(f"a_{st.name}", taken)
+            sizes[buf_of[st.output]] = B * lowered.size(st.output) * FLOAT
+
+    def buffer(t: str) -> str:
+        return buf_of[lowered.alias_root(t)]
+
+    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: _expr(buffer(t)), scratch=lambda step: None,
+                  array=arr, taken=taken, storage={}, struct_prefix="et_tp_", param_value=param_value)
+    check_supported([st.kind for st in lowered.steps], "on-device training")
+    ops = []
+    forward_structs: dict[str, str] = {}
+    for c in lower_calls(lw):
+        structs.extend(c.structs)
+        if c.arg_structs:
+            forward_structs[c.layer] = c.arg_structs[0]
+        ops.append(TrainOp("forward", c.layer, c.statements[0], c.statements[-1],
+                           tuple(buffer(t) for t in c.inputs), (buffer(c.output),), f"{c.op} {c.layer}",
+                           c.kernels))
+    return ops, buffer(lowered.output), buffer, forward_structs
+
+
 def _ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
-    # int8 body activations are named q_*; everything else in the arena is float32.
-    return "int8_t" if buffer.startswith("q_") else "float"
+    # int8 body activations are named q_*, int8 kernels' int32 scratch i_*; the rest is float32.
+    if buffer.startswith("q_"):
+        return "int8_t"
+    return "int32_t" if buffer.startswith("i_") else "float"
 
 
 def _expr(name: str) -> str:
@@ -481,101 +507,3 @@ def _expr(name: str) -> str:
     if name in ("x",):
         return name
     return f"ET_B_{name}"
-
-
-def _int8_body(qm: QuantizedModel, B: int, arr, buf, ops: list[TrainOp], structs: list[str],
-               storage: dict[str, str], taken: set[str]) -> None:
-    low = qm.lowered
-    storage[low.input] = "x"
-
-    def where(t: str) -> str:
-        return storage[low.alias_root(t)]
-
-    for q in qm.steps:
-        if isinstance(q, QAlias):
-            continue
-        lid = c_identifier(q.name, taken)
-        out = buf(f"q_{lid}", B * qm.tensors[q.output].size)
-        storage[q.output] = out
-        if isinstance(q, QDense):
-            w = arr(lid, q.name, "weights_s8", q.weights)
-            eb = arr(lid, q.name, "eff_bias", q.eff_bias)
-            b = arr(lid, q.name, "bias_s32", q.bias, "ET_FORCE_REF") if q.bias is not None else "NULL"
-            m = arr(lid, q.name, "multipliers", q.multipliers)
-            s = arr(lid, q.name, "shifts", q.shifts)
-            tail = (f"{q.n_in}, {q.n_out}, {-q.input_zero_point}, {q.output_zero_point}, {q.act_min}, "
-                    f"{q.act_max}, {1 if q.per_channel else 0}, {m}, {s}, {eb}}};")
-            structs.append(f"static const et_dense_s8_params et_tq_{lid} = {{{B}, {tail}")
-            one = f"et_tq_{lid}"
-            if B != 1:
-                one = f"et_tq1_{lid}"
-                structs.append(f"static const et_dense_s8_params {one} = {{1, {tail}")
-            x = where(q.input)
-            stmt = "st = ET_DENSE_S8(&{s}, {x}, {w}, {b}, {y});"
-            ops.append(TrainOp("body", q.name, stmt.format(s=f"et_tq_{lid}", x=_expr(x), w=w, b=b, y=_expr(out)),
-                               stmt.format(s=one, x=_expr(x), w=w, b=b, y=_expr(out)), (x,), (out,),
-                               f"int8 dense {q.name} (frozen)"))
-        elif isinstance(q, QClamp):
-            x = where(q.input)
-            extra = f", {q.six_q}" if q.kind == "relu6" else ""
-            fn = f"et_{q.kind}_s8"
-            ops.append(TrainOp("body", q.name,
-                               f"st = {fn}({_expr(x)}, {_expr(out)}, {B * q.size}, {q.zero_point}{extra});",
-                               f"st = {fn}({_expr(x)}, {_expr(out)}, {q.size}, {q.zero_point}{extra});",
-                               (x,), (out,), f"int8 {q.kind} (frozen)"))
-        elif isinstance(q, QAdd):
-            a, b2 = (where(t) for t in q.inputs)
-            p = q.params
-            fields = [p.input1_offset, p.input2_offset, p.output_offset, p.left_shift, p.input1_multiplier,
-                      p.input1_shift, p.input2_multiplier, p.input2_shift, p.output_multiplier,
-                      p.output_shift, p.act_min, p.act_max]
-            structs.append(f"static const et_add_s8_params et_tq_{lid} = {{"
-                           + ", ".join(literal(v, "int32_t") for v in fields) + "};")
-            ops.append(TrainOp("body", q.name,
-                               f"st = et_add_s8(&et_tq_{lid}, {_expr(a)}, {_expr(b2)}, {_expr(out)}, {B * q.size});",
-                               f"st = et_add_s8(&et_tq_{lid}, {_expr(a)}, {_expr(b2)}, {_expr(out)}, {q.size});",
-                               (a, b2), (out,), f"int8 add {q.name} (frozen)"))
-
-
-def _f32_body(body: Graph, B: int, arr, buf, ops: list[TrainOp], structs: list[str],
-              storage: dict[str, str], taken: set[str]) -> str:
-    """Frozen float prefix: its weights stay const in flash. Returns the boundary buffer."""
-    low = lower_graph(body)
-    storage[low.input] = "x"
-
-    def where(t: str) -> str:
-        return storage[low.alias_root(t)]
-
-    for st in low.steps:
-        if st.kind == "alias":
-            continue
-        lid = c_identifier(st.name, taken)
-        n = low.size(st.output)
-        out = buf(f"f_{lid}", B * n * FLOAT)
-        storage[st.output] = out
-        x = where(st.inputs[0])
-        if st.kind == "dense":
-            ps = body.node_params(st.node)
-            w = np.asarray(ps["weight"].effective(), np.float32).T
-            w_name = arr(lid, st.name, "weights_f32", w)
-            b_name = arr(lid, st.name, "bias_f32", np.asarray(ps["bias"].effective(), np.float32)) \
-                if "bias" in ps else "NULL"
-            lo, hi = _float_clamp(st.activation)
-            tail = f"{w.shape[1]}, {w.shape[0]}, {lo}, {hi}}};"
-            structs.append(f"static const et_dense_f32_params et_tb_{lid} = {{{B}, {tail}")
-            one = f"et_tb_{lid}"
-            if B != 1:
-                one = f"et_tb1_{lid}"
-                structs.append(f"static const et_dense_f32_params {one} = {{1, {tail}")
-            stmt = "st = ET_DENSE_F32(&{s}, {x}, {w}, {b}, {y});"
-            ops.append(TrainOp("body", st.name, stmt.format(s=f"et_tb_{lid}", x=_expr(x), w=w_name, b=b_name, y=_expr(out)),
-                               stmt.format(s=one, x=_expr(x), w=w_name, b=b_name, y=_expr(out)), (x,), (out,),
-                               f"float dense {st.name} (frozen)"))
-        elif st.kind in ("relu", "relu6"):
-            fn = f"et_{st.kind}_f32"
-            ops.append(TrainOp("body", st.name, f"st = {fn}({_expr(x)}, {_expr(out)}, {B * n});",
-                               f"st = {fn}({_expr(x)}, {_expr(out)}, {n});", (x,), (out,), f"{st.kind} (frozen)"))
-        else:
-            raise UnsupportedOpError(f"the float body cannot run {st.kind} {st.name!r}",
-                                     hint="use --body int8 or make the layer trainable")
-    return where(low.output)

@@ -1,6 +1,8 @@
 """`export_onnx`: everything ``edgetrain export onnx`` writes, into one directory, atomically."""
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +18,18 @@ ORT_SUBDIR = "ort"
 
 def export_onnx(graph: Graph, directory: str | Path, *, train_step: bool = False, ort_artifacts: bool = False,
                 optimizer: str = "sgd", optimizer_options: dict[str, float] | None = None,
-                loss: str = "cross_entropy", ort_optimizer: str = "adamw") -> dict[str, Any]:
+                loss: str = "cross_entropy", ort_optimizer: str = "adamw", force: bool = False,
+                protect: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Any]:
     """Write ``model.onnx``; with `train_step` also ``train_step.onnx`` + ``train_step_state.npz``;
     with `ort_artifacts` an ``ort/`` folder of ONNX Runtime training artifacts. Returns a summary.
 
-    The directory appears complete or not at all (built beside it, then renamed into place).
+    The directory appears complete or not at all (built beside it, then renamed into place); it
+    must be new, empty or an earlier edgetrain output unless ``force``, and never a directory
+    holding a ``protect`` path (see `edgetrain.outputs`).
     """
     directory = Path(directory)
     summary: dict[str, Any] = {"directory": str(directory), "files": []}
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory, force=force, protect=protect) as tmp:
         model = build_inference_model(graph)
         onnx.save(model, str(tmp / "model.onnx"))
         summary["files"].append("model.onnx")

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -14,6 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ...errors import ExportError
 from ...graph import Graph, Param
+from ...outputs import output_directory
 
 # Opset 17 and IR 9 load in every runtime the project targets (ORT 1.19.2 reads up to IR 10).
 OPSET = 17
@@ -117,37 +116,14 @@ def effective_tensor(b: OnnxBuilder, p: Param, store: str) -> str:
     return w
 
 
-def check_exportable(graph: Graph) -> None:
-    from .emitters import EMITTERS
-    from ...errors import UnsupportedOpError
-
-    graph.validate()
-    missing = sorted({n.op for n in graph.nodes if n.op not in EMITTERS})
-    if missing:
-        raise UnsupportedOpError(f"the ONNX exporter has no rule for op kind(s): {', '.join(missing)}")
-
-
 @contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside `target`; on success it replaces `target` in one rename.
+def atomic_directory(target: str | os.PathLike, *, force: bool = False,
+                     protect: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
+    """Yield a staging directory whose content becomes `target` when the block succeeds.
 
-    On any error the temporary directory is removed and an existing `target` is left untouched.
+    A thin wrapper of `edgetrain.outputs.output_directory` (manifest, refusal of directories
+    edgetrain did not write unless ``force``, atomic replacement). On any error the staging
+    directory is removed and an existing `target` is left untouched.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"output {target} exists and is not a directory")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with output_directory(target, force=force, protect=protect) as tmp:
         yield tmp
-        if target.exists():
-            # os.replace cannot replace a non-empty directory: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / "d")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -7,8 +7,9 @@ import numpy as np
 import onnx
 
 from ...graph import Graph
-from .common import BATCH, OnnxBuilder, check_exportable, effective_tensor, frozen_value, make_model, value_info
+from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, value_info
 from .emitters import EMITTERS
+from .exportable import check_exportable
 
 
 def emit_forward(b: OnnxBuilder, graph: Graph, weight_of: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import types
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from ...engine.autodiff import derive_backward
 from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError
 from ...formats.modelfile import load_model, save_model
 from ...graph import Graph
+from ...outputs import check_output_dir
 from .common import IR_VERSION, atomic_directory
 from .emitters import expand_hard_swish
 from .inference import build_inference_model
@@ -58,11 +60,13 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
 
 def export_ort_artifacts(graph: Graph, directory: str | Path, *, loss: str = "cross_entropy",
                          optimizer: str = "adamw", eps: float = 1e-8, weight_decay: float = 0.0,
-                         betas: tuple[float, float] = (0.9, 0.999)) -> dict[str, Any]:
+                         betas: tuple[float, float] = (0.9, 0.999), force: bool = False) -> dict[str, Any]:
     """Write training, eval and optimizer models, checkpoint, `model.etm` and a manifest into `directory`.
 
     The trainable set is the model's own (parameters the derived backward schedule updates); every
     other parameter is frozen. Masked/clustered trainable weights keep their attachments in-graph.
+    `directory` is written as an edgetrain output directory (`edgetrain.outputs`: atomically; a
+    directory holding other files is refused unless ``force``).
     """
     if loss not in LOSSES:
         raise ConfigError(f"unknown loss {loss!r} for ORT artifacts", hint=f"choose one of: {', '.join(LOSSES)}")
@@ -79,25 +83,23 @@ def export_ort_artifacts(graph: Graph, directory: str | Path, *, loss: str = "cr
     frozen = [p for p in graph.params if p not in trainable]
     opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
                  else onnxblock.optim.SGD())
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     _quiet_ort()
-    with _native_stderr_captured() as log:
+    manifest = {"input": graph.input_name, "output": graph.output_name, "loss": loss, "optimizer": optimizer,
+                "labels": "labels" if loss == "cross_entropy" else "target", "trainable": trainable,
+                "frozen": frozen, "files": FILES}
+    with atomic_directory(directory, force=force) as stage, _native_stderr_captured() as log:
         try:
             artifacts.generate_artifacts(
                 base, requires_grad=trainable, frozen_params=frozen,
                 loss=artifacts.LossType.CrossEntropyLoss if loss == "cross_entropy" else artifacts.LossType.MSELoss,
-                optimizer=opt_block, artifact_directory=str(directory))
+                optimizer=opt_block, artifact_directory=str(stage))
         except Exception as e:  # ORT raises RuntimeError / its own Fail types
             raise ExportError(f"ONNX Runtime could not build training artifacts: {e}",
                               hint=log.read_text()[-500:] if log.exists() else None) from None
-    for key in ("training", "eval", "optimizer"):
-        _pin_ir_version(directory / FILES[key])
-    save_model(graph, directory / FILES["model"])
-    manifest = {"input": graph.input_name, "output": graph.output_name, "loss": loss, "optimizer": optimizer,
-                "labels": "labels" if loss == "cross_entropy" else "target", "trainable": trainable,
-                "frozen": frozen, "files": FILES}
-    (directory / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        for key in ("training", "eval", "optimizer"):
+            _pin_ir_version(stage / FILES[key])
+        save_model(graph, stage / FILES["model"])
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -169,16 +171,21 @@ def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
 
 
 def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: int = 1, batch_size: int = 32,
-              lr: float = 0.01, seed: int = 0, output: str | Path | None = None) -> OrtTrainResult:
+              lr: float = 0.01, seed: int = 0, output: str | Path | None = None, force: bool = False,
+              protect: Iterable[str | os.PathLike[str]] = ()) -> OrtTrainResult:
     """Train the artifacts in `directory` with ``onnxruntime.training.api`` on (x, y).
 
     Batches follow `Trainer.fit` exactly (one ``default_rng(seed).permutation`` per epoch), so an
     SGD run can be compared with the numpy engine step for step. With `output`, writes atomically
-    ``model.onnx`` (exported by ONNX Runtime for inference), ``checkpoint`` and ``model.etm``.
+    ``model.onnx`` (exported by ONNX Runtime for inference), ``checkpoint`` and ``model.etm``
+    (`edgetrain.outputs` rules: refused over other files unless ``force``; never over
+    `directory` or a ``protect`` path).
     """
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ConfigError("epochs and batch size must be at least 1 and the learning rate positive")
     directory = Path(directory)
+    if output is not None:  # refuse a bad output before training, not after
+        check_output_dir(output, force=force, protect=[directory, *protect])
     manifest = read_manifest(directory)
     graph = load_model(directory / manifest["files"]["model"])
     _, api = load_ort_training()
@@ -224,7 +231,7 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
     graph.meta.setdefault("training", {}).update({"ort_steps": result.steps, "ort_lr": lr,
                                                   "ort_optimizer": manifest["optimizer"]})
     if output is not None:
-        with atomic_directory(output) as tmp:
+        with atomic_directory(output, force=force, protect=[directory, *protect]) as tmp:
             module.export_model_for_inferencing(str(tmp / "model.onnx"), [manifest["output"]])
             api.CheckpointState.save_checkpoint(state, str(tmp / "checkpoint"))
             save_model(graph, tmp / "model.etm")

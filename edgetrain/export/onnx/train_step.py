@@ -21,9 +21,10 @@ from ...engine.optim import SGD, Adam, Optimizer, make_optimizer
 from ...errors import ConfigError, ExportError
 from ...graph import Graph, Param
 from ...ops.base import IN0, IN1, OUT
-from .common import BATCH, OnnxBuilder, check_exportable, effective_tensor as _effective, frozen_value, make_model, \
+from .common import BATCH, OnnxBuilder, effective_tensor as _effective, frozen_value, make_model, \
     mask_tensor as _mask, value_info
 from .emitters import EMITTERS
+from .exportable import check_exportable
 
 LOSSES = ("cross_entropy", "mse")
 LABELS, LR, STEP, LOSS = "labels", "lr", "step", "loss"

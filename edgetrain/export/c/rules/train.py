@@ -30,11 +30,12 @@ class TrainBackward:
 
     def __init__(self, head: Graph, lowered: Lowered, batch: int, buffer: Callable[[str], str],
                  params: dict, forward_structs: dict[str, str], taken: set[str], sizes: dict[str, int],
-                 ops: list) -> None:
+                 ops: list, make_op: Callable[..., object], expr: Callable[[str], str]) -> None:
         self.head, self.lowered, self.batch, self.buffer = head, lowered, batch, buffer
         self.params, self.forward_structs, self.taken, self.sizes, self.ops = (
             params, forward_structs, taken, sizes, ops)
         self.shapes = head.shapes()
+        self.make_op, self.expr = make_op, expr  # the program's op record and buffer naming
 
     # -- helpers for the rules ---------------------------------------------------------------------
     def count(self, tensor: str) -> int:
@@ -49,16 +50,15 @@ class TrainBackward:
         return name
 
     def emit(self, layer: str, stmt: str, reads: tuple[str, ...], writes: tuple[str, ...], comment: str) -> None:
-        from ..train_program import TrainOp
-
-        self.ops.append(TrainOp("backward", layer, stmt, None, reads, writes, comment))
+        self.ops.append(self.make_op("backward", layer, stmt, None, reads, writes, comment))
 
     # -- the walk's side ---------------------------------------------------------------------------
     def rule(self, step: BackwardStep, dy: str, saved: Mapping[str, str]):
         return TRAIN_RULES[step.node.op](self, step, dy, saved)
 
     def accumulate(self, total: str, more: str, tensor: str) -> str:
-        self.emit(tensor, f"st = et_grad_accumulate_f32({_e(total)}, {_e(more)}, {self.count(tensor)});",
+        e = self.expr
+        self.emit(tensor, f"st = et_grad_accumulate_f32({e(total)}, {e(more)}, {self.count(tensor)});",
                   (total, more), (total,), f"gradient of {tensor}: sum of its consumers'")
         return total
 
@@ -71,12 +71,6 @@ class TrainBackward:
         return {k: self.buffer(avail[k]) for k in step.saves}
 
 
-def _e(name: str) -> str:
-    from ..train_program import _expr
-
-    return _expr(name)
-
-
 def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
     node = step.node
     w_p = be.params[node.params["weight"]]
@@ -86,12 +80,12 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
     dx, writes, dx_expr = None, (), "NULL"
     if step.need_dx[0]:
         dx = be.new_buffer(node.name, node.inputs[0])
-        writes, dx_expr = (dx,), _e(dx)
+        writes, dx_expr = (dx,), be.expr(dx)
     b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
     what = [*step.need_dparams] + (["dx"] if step.need_dx[0] else [])
     be.emit(node.name,
             f"st = ET_DENSE_BWD(&{be.forward_structs[node.name]}, &et_train_opt, "
-            f"{_e(saved[IN0]) if keeps_input else 'NULL'}, {_e(dy)}, &et_train_param_{w_p.ident}, {b_arg}, "
+            f"{be.expr(saved[IN0]) if keeps_input else 'NULL'}, {be.expr(dy)}, &et_train_param_{w_p.ident}, {b_arg}, "
             f"{dx_expr});", reads, writes,
             f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now")
     return [dx], {}
@@ -103,7 +97,7 @@ def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda 
     def rule(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
         node = step.node
         src = saved[key]
-        be.emit(node.name, f"st = {fn}({_e(src)}, {_e(dy)}, {be.count(node.name)}{extra(step)});",
+        be.emit(node.name, f"st = {fn}({be.expr(src)}, {be.expr(dy)}, {be.count(node.name)}{extra(step)});",
                 (src, dy), (dy,), f"{node.op} backward in place")
         return [dy], {}
 
@@ -122,8 +116,8 @@ def _add(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str
         # Both branches get dy; the second gets its own copy so either may be overwritten.
         copy = be.new_buffer(f"{step.node.name}_b", step.node.name)
         n = be.count(step.node.name)
-        be.emit(step.node.name, f"st = et_zero_f32({_e(copy)}, {n});", (), (copy,), "copy of dy for the second input")
-        be.emit(step.node.name, f"st = et_grad_accumulate_f32({_e(copy)}, {_e(dy)}, {n});", (copy, dy), (copy,),
+        be.emit(step.node.name, f"st = et_zero_f32({be.expr(copy)}, {n});", (), (copy,), "copy of dy for the second input")
+        be.emit(step.node.name, f"st = et_grad_accumulate_f32({be.expr(copy)}, {be.expr(dy)}, {n});", (copy, dy), (copy,),
                 "(zero + dy)")
         return [dy, copy], {}
     return [dy if need_a else None, dy if need_b else None], {}

@@ -1,0 +1,60 @@
+/* edgetrain runtime: reference-or-fast kernel selection for generated code.
+ *
+ * Generated model and training code calls kernels through these macros, never by name, so one
+ * switch picks the implementation: with ET_FORCE_REF defined (by the build, or by model_data.h of
+ * a model exported with force_ref) every macro calls the portable `_ref` reference kernel, the
+ * numerical contract; otherwise the fast variant. Include this header after anything that may
+ * define ET_FORCE_REF.
+ *
+ * Argument conventions the two sides differ in (the macros hide them):
+ *   int8 dense and sparse: the fast kernels start from params->eff_bias (the input offset folded
+ *     in) and take no bias array, so `b` is dropped and may name an array that exists only in
+ *     ET_FORCE_REF builds; the references take the plain bias. The int8 CSC kernel is the
+ *     exception: it needs the plain bias (it adds the input offset per visited column).
+ *   scratch (`s`): the motif kernels and the int8 CSC kernel take a caller-owned scratch buffer
+ *     (et_sparse.h: et_sparse_*_scratch_bytes); the references need none and ignore it.
+ *   ET_SPARSE_F32 / ET_SPARSE_S8 take the fast kernel's format suffix (csr, coo, delta, bitmap,
+ *     csc, grouped) as `fmt`; the reference kernels read the format from the weights instead.
+ */
+#ifndef ET_KERNELS_H
+#define ET_KERNELS_H
+
+#include <stddef.h>
+
+#include "et_dense.h"
+#include "et_sparse.h"
+#include "et_train.h"
+
+#if defined(ET_FORCE_REF)
+
+#define ET_DENSE_F32 et_dense_f32_ref
+#define ET_DENSE_S8(p, x, w, b, y) et_dense_s8_ref((p), (x), (w), (b), (y))
+
+#define ET_SPARSE_F32(fmt, p, w, x, b, y) et_sparse_f32_ref((p), (w), (x), (b), (y))
+#define ET_SPARSE_F32_MOTIF(p, w, x, b, y, s) et_sparse_f32_ref((p), (w), (x), (b), (y))
+#define ET_SPARSE_S8(fmt, p, w, x, b, y) et_sparse_s8_ref((p), (w), (x), (b), (y))
+#define ET_SPARSE_S8_MOTIF(p, w, x, b, y, s) et_sparse_s8_ref((p), (w), (x), (b), (y))
+#define ET_SPARSE_S8_CSC(p, w, x, b, y, s) et_sparse_s8_ref((p), (w), (x), (b), (y))
+
+#define ET_DENSE_BWD et_dense_f32_backward_update_ref
+#define ET_DENSE_BWD_INPUT et_dense_f32_backward_input_ref
+#define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params_ref
+
+#else
+
+#define ET_DENSE_F32 et_dense_f32
+#define ET_DENSE_S8(p, x, w, b, y) et_dense_s8((p), (x), (w), NULL, (y))
+
+#define ET_SPARSE_F32(fmt, p, w, x, b, y) et_sparse_f32_##fmt((p), (w), (x), (b), (y))
+#define ET_SPARSE_F32_MOTIF(p, w, x, b, y, s) et_sparse_f32_motif((p), (w), (x), (b), (y), (s))
+#define ET_SPARSE_S8(fmt, p, w, x, b, y) et_sparse_s8_##fmt((p), (w), (x), NULL, (y))
+#define ET_SPARSE_S8_MOTIF(p, w, x, b, y, s) et_sparse_s8_motif((p), (w), (x), NULL, (y), (s))
+#define ET_SPARSE_S8_CSC(p, w, x, b, y, s) et_sparse_s8_csc((p), (w), (x), (b), (y), (s))
+
+#define ET_DENSE_BWD et_dense_f32_backward_update
+#define ET_DENSE_BWD_INPUT et_dense_f32_backward_input
+#define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params
+
+#endif
+
+#endif /* ET_KERNELS_H */
