@@ -75,13 +75,14 @@ def safe_file_stem(name: str, default: str = "model", max_bytes: int = 120) -> s
     """A file-name stem derived from a model name that stays inside the directory it is joined to.
 
     Letters and digits (any script), ``-``, ``_`` and ``.`` are kept; everything else (path
-    separators, NUL and other control characters, spaces, quotes) becomes ``_``. Leading dots and
-    dashes are removed (no hidden files, no ``..``, nothing that looks like an option), the stem is
-    cut to ``max_bytes`` bytes of UTF-8, and an empty result becomes ``default``.
+    separators, NUL and other control characters, spaces, quotes) becomes ``_``, and so does every
+    run of two or more dots. Leading dots, dashes and underscores are removed (no hidden files,
+    nothing that looks like an option), the stem is cut to ``max_bytes`` bytes of UTF-8, and an
+    empty result becomes ``default``.
     """
     text = unicodedata.normalize("NFC", str(name))
     out = "".join(ch if (ch.isalnum() and ch.isprintable()) or ch in "-_." else "_" for ch in text)
-    out = out.lstrip(".-")
+    out = re.sub(r"\.{2,}", "_", out).lstrip("._-")
     while len(out.encode("utf-8")) > max_bytes:
         out = out[:-1]
     out = out.rstrip(".")  # "x." and "x" are the same file on some systems
