@@ -503,3 +503,28 @@ def test_storage_bank_header_parses_with_the_abi_layout(host_cc: str, tmp_path: 
                       "payload_len": len(payload), "layout_tag": 0xC0FFEE01, "reserved0": 0, "reserved1": 0,
                       "crc": zlib.crc32(payload, zlib.crc32(bank[:abi.STORAGE_CRC_OFFSET]))}
     assert bank[abi.STORAGE_HEADER_BYTES:abi.STORAGE_HEADER_BYTES + len(payload)] == payload
+
+
+# ---------------------------------------------------------------- kernel selection header
+
+def test_generated_code_selects_kernels_through_et_kernels_h() -> None:
+    """model.c and train_model.c take their ET_DENSE_* / ET_SPARSE_* macros from the runtime's
+    et_kernels.h (after model_data.h, which may define ET_FORCE_REF) and ship that header."""
+    from edgetrain.export.c import emit, train_emit
+    from edgetrain.export.c.train_plan import prepare_training
+    from edgetrain.export.c.train_program import TrainConfig
+    from edgetrain.resources import firmware_dir
+
+    program, _, _ = prepare_model(_set_model(), "stm32f405", "f32")
+    model_c = emit.render_model_c(program)
+    assert "#define ET_DENSE" not in model_c and "#define ET_SPARSE" not in model_c
+    assert model_c.index('#include "model_data.h"') < model_c.index('#include "et_kernels.h"')
+    assert firmware_dir() / "include" / "et_kernels.h" in emit.runtime_files(program, firmware_dir())
+    tp, _, _ = prepare_training(_set_model().copy(), "stm32f405", TrainConfig())
+    train_c = train_emit.render_train_c(tp)
+    assert "#define ET_DENSE" not in train_c and '#include "et_kernels.h"' in train_c
+    assert any(f.name == "et_kernels.h" for f in train_emit.runtime_files(tp))
+    header = (INC / "et_kernels.h").read_text()
+    for macro in ("ET_DENSE_F32", "ET_DENSE_S8", "ET_SPARSE_F32", "ET_SPARSE_F32_MOTIF", "ET_SPARSE_S8",
+                  "ET_SPARSE_S8_MOTIF", "ET_SPARSE_S8_CSC", "ET_DENSE_BWD"):
+        assert header.count(f"#define {macro}(") + header.count(f"#define {macro} ") == 2, macro
