@@ -75,8 +75,6 @@ class Lowering:
     taken: set[str]
     storage: dict[str, "LayerStorage"] = field(default_factory=dict)
     param_value: Callable[[Param, str, np.ndarray, str], str] | None = None
-    # Trained shared weights (training head): parameter name -> (codebook slots, indices array).
-    shared_weights: dict[str, tuple[str, str]] | None = None
     struct_prefix: str = "et_p_"
     force_ref_condition: str = "ET_FORCE_REF"
 

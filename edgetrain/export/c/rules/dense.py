@@ -24,7 +24,7 @@ class DenseRule(CRule):
     kinds = ("dense",)
     sources = {"et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
                "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
-               "et_dense_f32_shared": "et_dense_f32_shared.c", **SPARSE_SOURCES}
+               **SPARSE_SOURCES}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         params = lw.graph.node_params(st.node)
@@ -40,13 +40,6 @@ class DenseRule(CRule):
         nbytes = STRUCT_BYTES[F32_PARAMS] * len(names)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         ls = lw.storage.get(st.name)
-        if lw.shared_weights is not None and wp.name in lw.shared_weights:
-            # A trained shared weight: only its codebook slots are values; indices stay const.
-            cb, idx = lw.shared_weights[wp.name]
-            b_name = self._bias(lw, params, lid, st.name)
-            stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb}, {idx}, {b_name}, {y});" for n in names)
-            return Call(st.name, "dense/shared", ("et_dense_f32_shared",), stmts, st.inputs, st.output,
-                        structs, nbytes, arg_structs=names)
         if ls is None or not ls.sparse:
             w_name = lw.value_of(wp, "weights", w, lid, st.name)
             b_name = self._bias(lw, params, lid, st.name)
