@@ -550,12 +550,15 @@ def _finalize(stage: Path, umask: int) -> tuple[dict[str, str], list[str]]:
         _chmod(p, 0o666 & ~umask)
         _fsync_path(p)
         digests[rel] = _sha256(p)
-    man = stage / MANIFEST
-    if os.path.lexists(man):
-        _unlink(man)
-    _write_new(man, _manifest_doc(digests, dirs))
-    _chmod(man, 0o666 & ~umask)
-    _fsync_path(man)
+    # Written beside the staging marker and renamed over it: the tree keeps a manifest throughout,
+    # so a leftover of an interrupted write is always recognisable (see _is_our_tree).
+    man, part = stage / MANIFEST, stage / f".{MANIFEST}.tmp-complete"
+    if os.path.lexists(part):
+        _unlink(part)
+    _write_new(part, _manifest_doc(digests, dirs))
+    _chmod(part, 0o666 & ~umask)
+    _fsync_path(part)
+    _rename(part, man)
     for rel in sorted(dirs, key=lambda d: -d.count("/")):
         _chmod(stage / rel, 0o777 & ~umask)
         _fsync_path(stage / rel)
@@ -613,6 +616,7 @@ def output_directory(target: str | os.PathLike[str], *, force: bool = False,
         _refuse_foreign(state, given, force)
         if state.kind == "foreign":
             _merge(stage, real, digests, dirs, state, umask)
+            _discard(stage)  # what is left of it: empty directories and the staging marker
         else:
             _replace(stage, real, state.kind != "absent")
     except OSError as e:
