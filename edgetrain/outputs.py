@@ -422,7 +422,10 @@ def _is_within(path: Path, root: Path) -> bool:
 
 def _refuse_special(target: Path, given: str | os.PathLike[str], protect: Iterable[str | os.PathLike[str]]) -> None:
     """Directories edgetrain never replaces nor writes into, force or not."""
-    cwd = _real(os.getcwd())
+    try:
+        cwd: Path | None = _real(os.getcwd())
+    except OSError:  # the current directory was removed: nothing of it to protect
+        cwd = None
     home = _real(os.path.expanduser("~"))
     if target == Path(target.anchor):
         raise ConfigError(f"refusing to write output into the file-system root ({given})",
@@ -430,7 +433,7 @@ def _refuse_special(target: Path, given: str | os.PathLike[str], protect: Iterab
     if target == home:
         raise ConfigError(f"refusing to write output into your home directory ({given})",
                           hint="choose a new subdirectory, e.g. -o out/model")
-    if _is_within(cwd, target):
+    if cwd is not None and _is_within(cwd, target):
         what = "the current directory" if target == cwd else "a parent of the current directory"
         raise ConfigError(f"refusing to write output into {what} ({given})",
                           hint="choose a new subdirectory, e.g. -o out/model")
