@@ -7,7 +7,8 @@
  *   relu   dx = dy * (y > 0)            relu6  dx = dy * (0 < y < 6)      (masks from the OUTPUT y)
  *   add    y = a + b: da = dy, db = dy. Nothing to compute: both branches read the same dy. Where a
  *          tensor feeds two consumers (the skip input of a residual block), its gradient is the sum
- *          of the consumers' gradients: et_grad_accumulate_f32.
+ *          of the consumers' gradients: et_grad_accumulate_f32. Where both branches' backwards
+ *          work on dy in place, et_copy_f32 gives the second branch its own copy.
  * Losses return the MEAN loss and its gradient, already divided by the batch (cross-entropy) or
  * by the element count (MSE), so dW sums over the batch exactly as numpy's x^T @ dy does.
  *
@@ -76,6 +77,10 @@ et_status et_relu_f32_backward(const float *y, float *dy, int32_t n);
 et_status et_relu6_f32_backward(const float *y, float *dy, int32_t n);
 /* acc[i] += g[i]: the gradient of a tensor that feeds several consumers (residual skip). */
 et_status et_grad_accumulate_f32(float *acc, const float *g, int32_t n);
+/* dst[i] = src[i], i < n (src == dst is allowed; other overlaps are not). Gives each gradient
+ * buffer a single owner when one gradient feeds two branches (y = a + b: da = db = dy): one branch
+ * gets a copy, so both backwards may work on their buffer in place. */
+et_status et_copy_f32(const float *src, float *dst, int32_t n);
 
 /* ---- boundary between a frozen int8 body and a trainable float head ---- */
 

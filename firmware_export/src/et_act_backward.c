@@ -47,3 +47,18 @@ et_status et_grad_accumulate_f32(float *acc, const float *g, int32_t n)
     }
     return ET_OK;
 }
+
+et_status et_copy_f32(const float *src, float *dst, int32_t n)
+{
+    int32_t i;
+    if (src == 0 || dst == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    if (n <= 0) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    for (i = 0; i < n; ++i) {
+        dst[i] = src[i];
+    }
+    return ET_OK;
+}
