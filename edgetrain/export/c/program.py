@@ -11,10 +11,9 @@ from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel, lower_graph
 from ...quantize.lowering import Lowered
 from .arrays import DataArray, c_identifier
-from .plan import MemoryPlan, plan_memory, Buffer
+from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls
 from .rules.base import ELEM, Dtype
-from .rules.base import float_clamp as _float_clamp  # noqa: F401  (train_program, until it lowers through rules)
 from .rules.dense import scratch_bytes
 from .sparse import LayerStorage, SparseOption, check_option, choose_storage, resolve_option
 
