@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import edgetrain as et  # noqa: E402
 from edgetrain.engine.trainer import Trainer  # noqa: E402
-from edgetrain.export.onnx.ort_training import export_ort_artifacts, load_ort_training  # noqa: E402
+from edgetrain.interop.onnx.ort_training import export_ort_artifacts, load_ort_training  # noqa: E402
 
 STEPS, REPEATS, WARMUP = 300, 7, 30
 

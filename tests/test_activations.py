@@ -14,9 +14,9 @@ from onnx import TensorProto, helper, numpy_helper
 import edgetrain as et
 from edgetrain.config import parse_config, parse_layer
 from edgetrain.engine.losses import MSE, CrossEntropy
-from edgetrain.export.onnx import build_inference_model, build_train_step
-from edgetrain.export.onnx.emitters import EMITTERS, expand_hard_swish
-from edgetrain.export.onnx.importer import SUPPORTED, import_onnx
+from edgetrain.interop.onnx import build_inference_model, build_train_step
+from edgetrain.interop.onnx.emitters import EMITTERS, expand_hard_swish
+from edgetrain.interop.onnx.importer import SUPPORTED, import_onnx
 from edgetrain.layers import ACTIVATIONS, HardSwish, Layer, LeakyReLU, Sigmoid, Tanh
 from edgetrain.ops import OPS, get_op
 from edgetrain.ops.activations import LEAKY_RELU_ALPHA, hard_swish, leaky_relu, sigmoid
@@ -378,8 +378,8 @@ def test_expand_hard_swish_is_the_numpy_formula(digits):
 def test_ort_training_artifacts_match_numpy(tmp_path, digits, kind, monkeypatch):
     """ONNX Runtime 1.19 training has no HardSwish gradient (export_ort_artifacts fails with "could
     not build training artifacts"): its artifacts are built from the expand_hard_swish spelling."""
-    import edgetrain.export.onnx.ort_training as ot
-    from edgetrain.export.onnx import export_ort_artifacts, ort_train
+    import edgetrain.interop.onnx.ort_training as ot
+    from edgetrain.interop.onnx import export_ort_artifacts, ort_train
 
     if kind == "hard_swish":
         plain = ot.build_inference_model

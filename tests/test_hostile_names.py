@@ -27,8 +27,8 @@ from edgetrain.export.c import export_c
 from edgetrain.export.c.arrays import MAX_IDENT, RESERVED, c_comment_text, c_identifier
 from edgetrain.export.c.train_plan import export_training_c
 from edgetrain.export.c.train_program import TrainConfig
-from edgetrain.export.onnx import build_inference_model
-from edgetrain.export.onnx.importer import import_onnx
+from edgetrain.interop.onnx import build_inference_model
+from edgetrain.interop.onnx.importer import import_onnx
 from edgetrain.outputs import safe_file_stem
 
 from helpers import run_cli

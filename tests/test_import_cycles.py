@@ -146,7 +146,7 @@ def test_the_graph_sees_edgetrain_imports() -> None:
     edges = import_graph(PACKAGE)
     assert "edgetrain.techniques.base" in edges["edgetrain.techniques.motif"]
     assert "edgetrain.techniques.motif" in edges["edgetrain.techniques"]
-    assert "edgetrain.export.onnx.emitters" in edges["edgetrain.export.onnx.exportable"]
+    assert "edgetrain.interop.onnx.emitters" in edges["edgetrain.interop.onnx.exportable"]
     assert "edgetrain.export.c.abi" in edges["edgetrain.emulate.exchange"]
 
 

@@ -168,7 +168,7 @@ def test_onnx_backends_see_an_ordinary_graph(digits):
     """The sharing is codebook + indices + mask, which the ONNX exporters already honour: the
     inference model matches `predict` and one train step updates the shared weights like numpy."""
     ort = pytest.importorskip("onnxruntime")
-    from edgetrain.export.onnx import build_inference_model, build_train_step
+    from edgetrain.interop.onnx import build_inference_model, build_train_step
 
     m = small()
     apply_motif(m, m=M, eps=3, seed=0)

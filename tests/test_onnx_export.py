@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 import edgetrain as et
-from edgetrain.export.onnx import IR_VERSION, OPSET, build_inference_model, build_train_step, export_onnx
+from edgetrain.interop.onnx import IR_VERSION, OPSET, build_inference_model, build_train_step, export_onnx
 
 TOL = 1e-5
 
@@ -165,7 +165,7 @@ def test_export_directory_is_atomic(tmp_path, monkeypatch, digits):
     assert summary["files"] == ["model.onnx", "train_step.onnx", "train_step_state.npz"]
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import edgetrain.export.onnx.bundle as bundle
+    import edgetrain.interop.onnx.bundle as bundle
 
     def boom(*a, **k):
         raise et.ExportError("simulated failure")

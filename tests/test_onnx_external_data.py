@@ -9,8 +9,8 @@ import pytest
 
 import edgetrain as et
 from edgetrain.errors import ModelFileError
-from edgetrain.export.onnx import build_inference_model
-from edgetrain.export.onnx.importer import import_onnx
+from edgetrain.interop.onnx import build_inference_model
+from edgetrain.interop.onnx.importer import import_onnx
 
 from helpers import assert_user_error, run_cli
 

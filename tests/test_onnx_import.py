@@ -8,8 +8,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import edgetrain as et
-from edgetrain.export.onnx import build_inference_model
-from edgetrain.export.onnx.importer import import_onnx
+from edgetrain.interop.onnx import build_inference_model
+from edgetrain.interop.onnx.importer import import_onnx
 
 from helpers import assert_user_error, digits, run_cli  # noqa: F401  (digits: fixture)
 

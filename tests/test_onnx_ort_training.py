@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 
 import edgetrain as et
-from edgetrain.export.onnx import IR_VERSION, export_ort_artifacts, ort_train
+from edgetrain.interop.onnx import IR_VERSION, export_ort_artifacts, ort_train
 
 N, BATCH, EPOCHS, LR = 160, 32, 10, 0.05  # 5 steps per epoch -> 50 steps
 

@@ -110,7 +110,7 @@ def _export(kind, model, target, force):
     if kind == "c":
         export_c(graph, "host", target, force=force, protect=[model])
     else:
-        from edgetrain.export.onnx import export_onnx
+        from edgetrain.interop.onnx import export_onnx
         export_onnx(graph, target, force=force, protect=[model])
 
 

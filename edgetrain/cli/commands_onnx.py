@@ -33,7 +33,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                     weight_decay: float, beta1: float, beta2: float, eps: float, loss: str, ort_optimizer: str,
                     as_json: bool, force: bool) -> None:
     """Export MODEL as ONNX (model.onnx; optionally a train step and ORT training artifacts)."""
-    from ..export.onnx import export_onnx
+    from ..interop.onnx import export_onnx
 
     graph = load_model(model)
     # The learning rate is an input of the train-step graph; this value only satisfies the optimizer.
@@ -44,7 +44,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                           protect=[model])
     if graph.meta.get("preprocess"):
         # Prove the artifact runs: onnxruntime vs the numpy engine on the model's own test split.
-        from ..export.onnx.check import check_onnx
+        from ..interop.onnx.check import check_onnx
         from .commands_core import load_eval_data
 
         x, y = load_eval_data(graph, "{}:test".format(graph.meta["preprocess"].get("source", "")))
@@ -74,7 +74,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> None:
     """Convert an ONNX FILE into an edgetrain model."""
-    from ..export.onnx.importer import import_onnx
+    from ..interop.onnx.importer import import_onnx
 
     graph = import_onnx(file, name=name)
     save_model(graph, output)
@@ -101,7 +101,7 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
 def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_size: int, lr: float, seed: int,
                   as_json: bool, force: bool) -> None:
     """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
-    from ..export.onnx.ort_training import read_manifest, ort_train
+    from ..interop.onnx.ort_training import read_manifest, ort_train
     from .commands_core import load_eval_data
 
     art = Path(artifacts)

@@ -1,1 +1,2 @@
-"""Exporters: every backend reads the one `Graph` (ONNX in `export.onnx`; C firmware in `export.c`)."""
+"""Exporters to firmware: `export.c` turns the one `Graph` into C sources, a static memory plan and
+on-device training code (ONNX lives in `edgetrain.interop.onnx`)."""

@@ -1,0 +1,52 @@
+"""`export_onnx`: everything ``edgetrain export onnx`` writes, into one directory, atomically."""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from ...graph import Graph
+from .common import atomic_directory
+from .inference import build_inference_model
+from .train_step import export_train_step
+
+ORT_SUBDIR = "ort"
+
+
+def export_onnx(graph: Graph, directory: str | Path, *, train_step: bool = False, ort_artifacts: bool = False,
+                optimizer: str = "sgd", optimizer_options: dict[str, float] | None = None,
+                loss: str = "cross_entropy", ort_optimizer: str = "adamw", force: bool = False,
+                protect: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+    """Write ``model.onnx``; with `train_step` also ``train_step.onnx`` + ``train_step_state.npz``;
+    with `ort_artifacts` an ``ort/`` folder of ONNX Runtime training artifacts. Returns a summary.
+
+    The directory appears complete or not at all (built beside it, then renamed into place); it
+    must be new, empty or an earlier edgetrain output unless ``force``, and never a directory
+    holding a ``protect`` path (see `edgetrain.outputs`).
+    """
+    directory = Path(directory)
+    summary: dict[str, Any] = {"directory": str(directory), "files": []}
+    with atomic_directory(directory, force=force, protect=protect) as tmp:
+        model = build_inference_model(graph)
+        onnx.save(model, str(tmp / "model.onnx"))
+        summary["files"].append("model.onnx")
+        summary["opset"], summary["ir_version"] = model.opset_import[0].version, model.ir_version
+        if train_step:
+            ts = export_train_step(graph, tmp, optimizer, loss, **(optimizer_options or {}))
+            summary["files"] += ["train_step.onnx", "train_step_state.npz"]
+            summary["train_step"] = {"optimizer": optimizer, "loss": loss, "trainable": ts.trainable,
+                                     "fed_back": ts.state_names}
+        if ort_artifacts:
+            from .ort_training import export_ort_artifacts
+
+            manifest = export_ort_artifacts(graph, tmp / ORT_SUBDIR, loss=loss, optimizer=ort_optimizer)
+            summary["files"].append(f"{ORT_SUBDIR}/")
+            summary["ort"] = {"optimizer": ort_optimizer, "loss": loss, "trainable": manifest["trainable"]}
+    summary["bytes"] = int(sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()))
+    return summary
+
+
+__all__ = ["export_onnx", "ORT_SUBDIR"]

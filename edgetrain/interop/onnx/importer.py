@@ -1,0 +1,506 @@
+"""ONNX import: models written by other exporters (PyTorch, Keras converters, edgetrain) into a Graph.
+
+Supported: Gemm (any transB, alpha, beta), MatMul (+ Add of a bias), Relu, Clip as ReLU6 or ReLU,
+LeakyRelu (alpha in (0, 1)), Sigmoid, Tanh, HardSwish, Flatten, Reshape that flattens, Softmax over
+the last axis, Add of two tensors (residual), Identity, Constant, and initializers that are also
+listed as graph inputs (old exporters).
+Everything else is reported at once, with the node names, before anything is converted.
+
+Tensors stored as external data are read only from regular files inside the model file's directory,
+reached without symlinks, and only the byte range the tensor needs (`load_onnx_file`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ...errors import InvalidModelError, ModelFileError, UnsupportedOpError
+from ...graph import Graph, Node, Param
+from ...ops import get_op
+
+SUPPORTED = ("Add", "Clip", "Constant", "Flatten", "Gemm", "HardSwish", "Identity", "LeakyRelu", "MatMul", "Relu",
+             "Reshape", "Sigmoid", "Softmax", "Tanh")
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def load_onnx_file(path: str | Path) -> onnx.ModelProto:
+    """Parse an ONNX file; anything unreadable becomes one `ModelFileError`.
+
+    External data is loaded by `load_external_data` (never by onnx itself, which follows any
+    path and symlink a model names)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"ONNX file {path} does not exist")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as e:  # protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...
+        raise ModelFileError(f"{path} is not a readable ONNX model ({type(e).__name__})",
+                             hint="the file may be truncated or not an ONNX file; re-export it") from None
+    if not model.HasField("graph") or not model.graph.node or not model.opset_import:
+        # Protobuf happily parses many non-ONNX byte strings into a near-empty message.
+        raise ModelFileError(f"{path} does not contain an ONNX graph",
+                             hint="the file may be truncated or not an ONNX file; re-export it")
+    load_external_data(model, path.parent, str(path))
+    return model
+
+
+EXTERNAL_HINT = ("an external-data file must be a regular file inside the model's directory, named by a relative "
+                 "path without '..' and reached without symlinks; re-export the model or save it with its data "
+                 "inside (onnx.save_model(..., save_as_external_data=False))")
+MAX_TENSOR_BYTES = 2**31 - 1  # what a protobuf bytes field (TensorProto.raw_data) can hold
+
+
+def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto of the model: initializers, sparse ones, node attributes, subgraphs, functions."""
+    def of_graph(g: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+        yield from g.initializer
+        for sp in g.sparse_initializer:
+            yield from (sp.values, sp.indices)
+        for n in g.node:
+            yield from of_node(n)
+
+    def of_node(n: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
+        for a in n.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            if a.HasField("sparse_tensor"):
+                yield from (a.sparse_tensor.values, a.sparse_tensor.indices)
+            for sp in a.sparse_tensors:
+                yield from (sp.values, sp.indices)
+            if a.HasField("g"):
+                yield from of_graph(a.g)
+            for g in a.graphs:
+                yield from of_graph(g)
+
+    yield from of_graph(model.graph)
+    for f in model.functions:
+        for n in f.node:
+            yield from of_node(n)
+
+
+def _tensor_bytes(t: onnx.TensorProto) -> int | None:
+    """Bytes of raw data the tensor's type and shape need; None for types raw data cannot hold."""
+    n = math.prod(int(d) for d in t.dims)
+    packed4 = {getattr(onnx.TensorProto, k) for k in ("INT4", "UINT4", "FLOAT4E2M1") if hasattr(onnx.TensorProto, k)}
+    if t.data_type in packed4:
+        return (n + 1) // 2
+    if t.data_type in (onnx.TensorProto.UNDEFINED, onnx.TensorProto.STRING):
+        return None
+    try:
+        return n * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def load_external_data(model: onnx.ModelProto, base_dir: str | Path | None, label: str = "<model>") -> None:
+    """Read every tensor stored as external data into the model, after checking where it points.
+
+    A tensor's ``location`` must be a relative path without ``..`` naming a regular file inside
+    ``base_dir`` (the model file's directory), with no symlink on the way (each component is
+    checked with lstat, the file is opened with O_NOFOLLOW); ``offset`` and ``length`` must lie in
+    the file and the bytes must be exactly what the tensor's type and shape need. Anything else is
+    a `ModelFileError`, before a byte is read. ``base_dir=None`` (a model given in memory) refuses
+    external data altogether.
+    """
+    base = os.path.realpath(base_dir) if base_dir is not None else None
+    for t in _all_tensors(model):
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        what = f"{label}: tensor {t.name!r}"
+        if base is None:
+            raise ModelFileError(f"{what} keeps its data in an external file; import the model from its file "
+                                 "path so the file can be found and checked", hint=EXTERNAL_HINT)
+        info = {e.key: e.value for e in t.external_data}
+        location = info.get("location", "")
+        path = _external_path(location, base, what)
+        offset = _nonnegative(info.get("offset", "0"), "offset", what)
+        length = _nonnegative(info["length"], "length", what) if "length" in info else None
+        need = _tensor_bytes(t)
+        if need is None:
+            raise ModelFileError(f"{what} of type {onnx.TensorProto.DataType.Name(t.data_type)} cannot be "
+                                 "stored as external data", hint=EXTERNAL_HINT)
+        data = _read_range(path, offset, length, need, what, location)
+        t.raw_data = data
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+
+
+def _nonnegative(text: str, key: str, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ModelFileError(f"{what}: external-data {key} {text!r} is not a non-negative integer",
+                             hint=EXTERNAL_HINT)
+    return value
+
+
+def _external_path(location: str, base: str, what: str) -> str:
+    """The checked absolute path of an external-data file (see `load_external_data`)."""
+    if not location or "\x00" in location:
+        raise ModelFileError(f"{what}: external data has no usable location ({location!r})", hint=EXTERNAL_HINT)
+    if os.path.isabs(location) or location.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", location):
+        raise ModelFileError(f"{what}: external data location {location!r} is an absolute path",
+                             hint=EXTERNAL_HINT)
+    parts = [p for p in re.split(r"[/\\]+", location) if p not in ("", ".")]
+    if ".." in parts:
+        raise ModelFileError(f"{what}: external data location {location!r} goes up out of the model's directory",
+                             hint=EXTERNAL_HINT)
+    if not parts:
+        raise ModelFileError(f"{what}: external data location {location!r} names no file", hint=EXTERNAL_HINT)
+    current = base
+    for i, part in enumerate(parts):
+        current = os.path.join(current, part)
+        try:
+            st = os.lstat(current)
+        except OSError:
+            raise ModelFileError(f"{what}: external data file {location!r} does not exist next to the model",
+                                 hint=EXTERNAL_HINT) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} goes through a symlink "
+                                 f"({'/'.join(parts[: i + 1])})", hint=EXTERNAL_HINT)
+        last = i == len(parts) - 1
+        if not last and not stat.S_ISDIR(st.st_mode) or last and not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
+                                 hint=EXTERNAL_HINT)
+    real = os.path.realpath(current)
+    if os.path.commonpath([real, base]) != base:  # pragma: no cover - excluded by the checks above
+        raise ModelFileError(f"{what}: external data location {location!r} is outside the model's directory",
+                             hint=EXTERNAL_HINT)
+    return current
+
+
+def _read_range(path: str, offset: int, length: int | None, need: int, what: str, location: str) -> bytes:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise ModelFileError(f"{what}: cannot open external data {location!r} ({e.strerror})",
+                             hint=EXTERNAL_HINT) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
+                                 hint=EXTERNAL_HINT)
+        size = st.st_size
+        if length is None:
+            length = max(size - offset, 0)
+        if offset > size or offset + length > size:
+            raise ModelFileError(f"{what}: external data range (offset {offset}, length {length}) lies beyond the "
+                                 f"end of {location!r} ({size} bytes)",
+                                 hint="the data file may be truncated or belong to another model; re-export it")
+        if length != need:
+            raise ModelFileError(f"{what}: external data holds {length} bytes but the tensor's type and shape need "
+                                 f"{need}", hint="the data file may belong to another model; re-export it")
+        if length > MAX_TENSOR_BYTES:
+            raise ModelFileError(f"{what}: external data of {length} bytes is too large to import")
+        chunks, pos = [], offset
+        while pos < offset + length:
+            chunk = os.pread(fd, min(1 << 24, offset + length - pos), pos)
+            if not chunk:
+                raise ModelFileError(f"{what}: external data file {location!r} shrank while being read")
+            chunks.append(chunk)
+            pos += len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -> Graph:
+    """Convert an ONNX model (file path or ModelProto) into a validated, all-trainable `Graph`."""
+    if isinstance(source, onnx.ModelProto):
+        model, label = source, "<model>"
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _all_tensors(model)):
+            model = onnx.ModelProto()
+            model.CopyFrom(source)  # the caller's proto is not modified
+            load_external_data(model, None)
+    else:
+        model, label = load_onnx_file(source), str(source)
+    _check_ops(model)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise ModelFileError(f"{label} is not a valid ONNX model: {str(e).splitlines()[0]}",
+                             hint="the file may be truncated or produced by a broken exporter") from None
+    graph = _Converter(model, name or _default_name(model, source)).run()
+    graph.meta["imported_from"] = {"file": label, "producer": model.producer_name,
+                                   "opset": _opset(model), "ir_version": model.ir_version}
+    return graph
+
+
+def _default_name(model: onnx.ModelProto, source: Any) -> str:
+    if model.graph.name:
+        return re.sub(r"\W+", "_", model.graph.name).strip("_") or "model"
+    return Path(source).stem if not isinstance(source, onnx.ModelProto) else "model"
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _check_ops(model: onnx.ModelProto) -> None:
+    bad: dict[str, list[str]] = {}
+    for i, node in enumerate(model.graph.node):
+        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        if op not in SUPPORTED:
+            bad.setdefault(op, []).append(node.name or f"#{i}")
+    if bad:
+        listing = "; ".join(f"{op} (node {', '.join(names)})" for op, names in sorted(bad.items()))
+        raise UnsupportedOpError(f"unsupported ONNX ops: {listing}",
+                                 hint=f"edgetrain imports: {', '.join(SUPPORTED)}")
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+class _Converter:
+    def __init__(self, model: onnx.ModelProto, name: str) -> None:
+        self.model = model
+        self.opset = _opset(model)
+        g = model.graph
+        self.consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.env: dict[str, str] = {}  # ONNX tensor -> edgetrain tensor
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self.uses = Counter(t for n in g.node for t in n.input if t) + Counter(o.name for o in g.output)
+        self.names: set[str] = set()  # edgetrain tensor names handed out so far
+        self.graph = Graph(self._inputs(), name=name)
+        self.bias_free: set[str] = set()  # dense nodes (from MatMul) an Add may still give a bias
+
+    # -- inputs -------------------------------------------------------------------------------
+    def _inputs(self) -> dict[str, tuple[int, ...]]:
+        real = [v for v in self.model.graph.input if v.name not in self.consts]
+        if len(real) != 1:
+            raise InvalidModelError(f"the ONNX graph has {len(real)} data inputs "
+                                    f"({', '.join(v.name for v in real) or 'none'}); edgetrain needs exactly one")
+        v = real[0]
+        tt = v.type.tensor_type
+        if tt.elem_type != onnx.TensorProto.FLOAT:
+            raise InvalidModelError(f"input {v.name!r} has element type "
+                                    f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; edgetrain needs float32")
+        if not tt.HasField("shape") or len(tt.shape.dim) < 2:
+            rank = len(tt.shape.dim) if tt.HasField("shape") else "unknown"
+            raise InvalidModelError(f"input {v.name!r} has rank {rank}; edgetrain needs (batch, features...)")
+        dims = []
+        for axis, d in enumerate(tt.shape.dim[1:], start=1):
+            if not d.HasField("dim_value") or d.dim_value <= 0:
+                what = d.dim_param or "unknown"
+                raise InvalidModelError(f"input {v.name!r} has a dynamic size {what!r} at axis {axis}; only the "
+                                        "batch axis (0) may be dynamic",
+                                        hint="re-export the model with fixed feature sizes")
+            dims.append(int(d.dim_value))
+        name = self._unique(v.name)
+        self.env[v.name] = name
+        self.shapes[name] = tuple(dims)
+        return {name: tuple(dims)}
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _unique(self, raw: str) -> str:
+        base = raw if _SIMPLE.match(raw) else re.sub(r"\W+", "_", raw).strip("_") or "t"
+        name, i = base, 1
+        while name in self.names:
+            i += 1
+            name = f"{base}_{i}"
+        self.names.add(name)
+        return name
+
+    def _node_name(self, node: onnx.NodeProto) -> str:
+        out = node.output[0]
+        return self._unique(out if _SIMPLE.match(out) else (node.name or node.op_type.lower()))
+
+    def _tensor(self, node: onnx.NodeProto, i: int) -> str:
+        t = node.input[i]
+        if t not in self.env:
+            kind = "a constant" if t in self.consts else "not produced by any earlier node"
+            raise InvalidModelError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is {kind}; "
+                                    "edgetrain needs a data tensor here")
+        return self.env[t]
+
+    def _const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray:
+        t = node.input[i] if i < len(node.input) else ""
+        if t not in self.consts:
+            raise InvalidModelError(f"{node.op_type} node {node.name or node.output[0]!r}: {what} {t!r} must be an "
+                                    "initializer or Constant", hint="fold constants before exporting")
+        return self.consts[t]
+
+    def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
+             name: str | None = None, attrs: dict[str, Any] | None = None) -> str:
+        name = name or self._node_name(onnx_node)
+        for p in (params or {}).values():
+            self.graph.add_param(p)
+        node = Node(name, op, inputs, {r: p.name for r, p in (params or {}).items()}, dict(attrs or {}))
+        self.shapes[name] = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
+        self.graph.add_node(node)
+        self.env[onnx_node.output[0]] = name
+        return name
+
+    # -- conversion ---------------------------------------------------------------------------
+    def run(self) -> Graph:
+        for node in self.model.graph.node:
+            getattr(self, f"_op_{node.op_type}")(node)
+        outs = []
+        for o in self.model.graph.output:
+            if o.name not in self.env:
+                raise InvalidModelError(f"graph output {o.name!r} is a constant or not computed from the input")
+            outs.append(self.env[o.name])
+        self.graph.outputs = outs
+        self.graph.validate()
+        return self.graph
+
+    def _dense(self, node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, w_name: str,
+               transposed: bool) -> str:
+        x = self._tensor(node, 0)
+        shape = self.shapes[x]
+        label = node.name or node.output[0]
+        if len(shape) != 1:
+            raise InvalidModelError(f"{node.op_type} node {label!r} needs a 2-D input (batch, features); its input "
+                                    f"has shape (batch, {', '.join(map(str, shape))})", hint="flatten first")
+        if weight.ndim != 2:
+            raise InvalidModelError(f"initializer {w_name!r} of {node.op_type} {label!r} has rank {weight.ndim}; "
+                                    "a weight matrix needs rank 2")
+        if weight.shape[0] != shape[0]:
+            raise InvalidModelError(
+                f"initializer {w_name!r} of {node.op_type} {label!r} has shape {tuple(weight.T.shape if transposed else weight.shape)}"
+                f"{' (transB=1)' if transposed else ''}, which does not fit an input of width {shape[0]}")
+        # PyTorch and edgetrain name weights "<layer>.weight": reuse the layer name when there is one.
+        layer = w_name[: -len(".weight")] if w_name.endswith(".weight") else ""
+        name = self._unique(layer) if _SIMPLE.match(layer) else self._node_name(node)
+        params = {"weight": Param(f"{name}.weight", weight.astype(np.float32))}
+        if bias is not None:
+            params["bias"] = Param(f"{name}.bias", self._bias(bias, weight.shape[1], label))
+        return self._add(node, "dense", [x], params, name=name)
+
+    def _bias(self, c: np.ndarray, n_out: int, label: str) -> np.ndarray:
+        try:
+            return np.broadcast_to(np.asarray(c, np.float32), (1, n_out)).reshape(n_out).copy()
+        except ValueError:
+            raise InvalidModelError(f"bias of {label!r} has shape {tuple(c.shape)}, which does not fit {n_out} "
+                                    "outputs") from None
+
+    def _op_Gemm(self, node: onnx.NodeProto) -> None:
+        a = _attrs(node)
+        if a.get("transA", 0):
+            raise InvalidModelError(f"Gemm node {node.name!r} uses transA=1; edgetrain needs (batch, features) input")
+        b = self._const(node, 1, "weight B")
+        w = b.T if a.get("transB", 0) else b
+        w = w * np.float32(a.get("alpha", 1.0))
+        c = self._const(node, 2, "bias C") * np.float32(a.get("beta", 1.0)) if len(node.input) > 2 and node.input[2] \
+            else None
+        self._dense(node, np.ascontiguousarray(w, np.float32), c, node.input[1], bool(a.get("transB", 0)))
+
+    def _op_MatMul(self, node: onnx.NodeProto) -> None:
+        name = self._dense(node, self._const(node, 1, "weight"), None, node.input[1], False)
+        self.bias_free.add(name)
+
+    def _op_Add(self, node: onnx.NodeProto) -> None:
+        a, b = node.input[0], node.input[1]
+        if a in self.env and b in self.env:
+            self._add(node, "add", [self.env[a], self.env[b]])
+            return
+        t, c = (a, b) if a in self.env else (b, a)
+        src = self.env.get(t)
+        if src in self.bias_free and c in self.consts and self.uses[t] == 1:
+            # MatMul + Add(bias) is how many exporters spell a dense layer: fold the bias into it.
+            dense = self.graph.node(src)
+            n_out = self.shapes[src][0]
+            bias = Param(f"{src}.bias", self._bias(self.consts[c], n_out, node.name or node.output[0]))
+            self.graph.add_param(bias)
+            dense.params["bias"] = bias.name
+            self.bias_free.discard(src)
+            self.env[node.output[0]] = src
+            return
+        raise UnsupportedOpError(f"Add node {node.name or node.output[0]!r} adds a constant to a tensor that is not "
+                                 "the sole output of a MatMul; only bias adds and residual adds are supported")
+
+    def _op_Relu(self, node: onnx.NodeProto) -> None:
+        self._add(node, "relu", [self._tensor(node, 0)])
+
+    def _op_Clip(self, node: onnx.NodeProto) -> None:
+        a = _attrs(node)
+        lo = a.get("min", -np.inf)
+        hi = a.get("max", np.inf)
+        if len(node.input) > 1 and node.input[1]:
+            lo = float(self._const(node, 1, "min"))
+        if len(node.input) > 2 and node.input[2]:
+            hi = float(self._const(node, 2, "max"))
+        if lo == 0 and hi == 6:
+            self._add(node, "relu6", [self._tensor(node, 0)])
+        elif lo == 0 and hi == np.inf:
+            self._add(node, "relu", [self._tensor(node, 0)])
+        else:
+            raise UnsupportedOpError(f"Clip node {node.name or node.output[0]!r} clips to [{lo}, {hi}]; only "
+                                     "[0, 6] (ReLU6) and [0, inf) (ReLU) are supported")
+
+    def _op_LeakyRelu(self, node: onnx.NodeProto) -> None:
+        alpha = float(_attrs(node).get("alpha", 0.01))  # the ONNX default
+        if not 0.0 < alpha < 1.0:
+            raise UnsupportedOpError(f"LeakyRelu node {node.name or node.output[0]!r} has alpha={alpha}; only "
+                                     "0 < alpha < 1 is supported")
+        # ONNX stores alpha as float32: keep its shortest decimal spelling (0.01, not 0.009999999776),
+        # which rounds to the same float32, so an exported model imports with the attribute it had.
+        self._add(node, "leaky_relu", [self._tensor(node, 0)], attrs={"alpha": float(str(np.float32(alpha)))})
+
+    def _op_Sigmoid(self, node: onnx.NodeProto) -> None:
+        self._add(node, "sigmoid", [self._tensor(node, 0)])
+
+    def _op_Tanh(self, node: onnx.NodeProto) -> None:
+        self._add(node, "tanh", [self._tensor(node, 0)])
+
+    def _op_HardSwish(self, node: onnx.NodeProto) -> None:
+        self._add(node, "hard_swish", [self._tensor(node, 0)])
+
+    def _op_Flatten(self, node: onnx.NodeProto) -> None:
+        axis = _attrs(node).get("axis", 1)
+        if axis != 1:
+            raise UnsupportedOpError(f"Flatten node {node.name!r} uses axis={axis}; only axis=1 is supported")
+        self._add(node, "flatten", [self._tensor(node, 0)])
+
+    def _op_Reshape(self, node: onnx.NodeProto) -> None:
+        x = self._tensor(node, 0)
+        target = [int(v) for v in self._const(node, 1, "shape").ravel()]
+        width = math.prod(self.shapes[x])
+        flat = len(target) == 2 and (target[0] in (0, -1) and target[1] == width or target == [0, -1])
+        if not flat:
+            raise UnsupportedOpError(f"Reshape node {node.name or node.output[0]!r} to {target} is not a flatten "
+                                     f"of (batch, {', '.join(map(str, self.shapes[x]))})")
+        self._add(node, "flatten", [x])
+
+    def _op_Softmax(self, node: onnx.NodeProto) -> None:
+        x = self._tensor(node, 0)
+        rank = len(self.shapes[x]) + 1
+        axis = _attrs(node).get("axis", -1 if self.opset >= 13 else 1)
+        if axis % rank != rank - 1:
+            raise UnsupportedOpError(f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
+                                     "tensor; only the last axis is supported")
+        self._add(node, "softmax", [x])
+
+    def _op_Identity(self, node: onnx.NodeProto) -> None:
+        if node.input[0] in self.consts:
+            self.consts[node.output[0]] = self.consts[node.input[0]]
+            return
+        self._add(node, "identity", [self._tensor(node, 0)])
+
+    def _op_Constant(self, node: onnx.NodeProto) -> None:
+        a = _attrs(node)
+        if "value" in a:
+            value = numpy_helper.to_array(a["value"])
+        elif "value_float" in a or "value_floats" in a:
+            value = np.asarray(a.get("value_float", a.get("value_floats")), np.float32)
+        elif "value_int" in a or "value_ints" in a:
+            value = np.asarray(a.get("value_int", a.get("value_ints")), np.int64)
+        else:
+            raise UnsupportedOpError(f"Constant node {node.name or node.output[0]!r} uses {sorted(a)}; only numeric "
+                                     "values are supported")
+        self.consts[node.output[0]] = value

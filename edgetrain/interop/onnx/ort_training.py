@@ -1,0 +1,245 @@
+"""ONNX Runtime on-device training: artifact generation and a trainer over its training API.
+
+`onnxruntime/training/__init__.py` imports torch (upstream issue 22070) although `artifacts` and
+`api` do not need it. `load_ort_training` therefore registers a bare package object for
+`onnxruntime.training` (with the real ``__path__``) and imports only those submodules.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import tempfile
+import types
+from collections.abc import Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import onnx
+
+from ...engine.autodiff import derive_backward
+from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError
+from ...formats.modelfile import load_model, save_model
+from ...graph import Graph
+from ...outputs import check_output_dir
+from .common import IR_VERSION, atomic_directory
+from .emitters import expand_hard_swish
+from .inference import build_inference_model
+
+LOSSES = ("cross_entropy", "mse")
+OPTIMIZERS = ("adamw", "sgd")
+MANIFEST = "edgetrain_ort.json"
+FILES = {"training": "training_model.onnx", "eval": "eval_model.onnx", "optimizer": "optimizer_model.onnx",
+         "checkpoint": "checkpoint", "model": "model.etm"}
+
+
+def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
+    """Return ``(onnxruntime.training.artifacts, onnxruntime.training.api)`` without importing torch."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ToolchainError("onnxruntime is not installed", hint="pip install onnxruntime-training-cpu==1.19.2") from None
+    if "onnxruntime.training" not in sys.modules:
+        path = Path(onnxruntime.__file__).parent / "training"
+        if not (path / "api").is_dir():
+            raise ToolchainError("this onnxruntime has no training support",
+                                 hint="install onnxruntime-training-cpu (not plain onnxruntime)")
+        pkg = types.ModuleType("onnxruntime.training")
+        pkg.__path__ = [str(path)]  # submodules resolve against the real folder
+        pkg.__package__ = "onnxruntime.training"
+        sys.modules["onnxruntime.training"] = pkg
+        onnxruntime.training = pkg  # type: ignore[attr-defined]
+    artifacts = importlib.import_module("onnxruntime.training.artifacts")
+    api = importlib.import_module("onnxruntime.training.api")
+    return artifacts, api
+
+
+def export_ort_artifacts(graph: Graph, directory: str | Path, *, loss: str = "cross_entropy",
+                         optimizer: str = "adamw", eps: float = 1e-8, weight_decay: float = 0.0,
+                         betas: tuple[float, float] = (0.9, 0.999), force: bool = False) -> dict[str, Any]:
+    """Write training, eval and optimizer models, checkpoint, `model.etm` and a manifest into `directory`.
+
+    The trainable set is the model's own (parameters the derived backward schedule updates); every
+    other parameter is frozen. Masked/clustered trainable weights keep their attachments in-graph.
+    `directory` is written as an edgetrain output directory (`edgetrain.outputs`: atomically; a
+    directory holding other files is refused unless ``force``).
+    """
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r} for ORT artifacts", hint=f"choose one of: {', '.join(LOSSES)}")
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"unknown ORT optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
+    artifacts, _ = load_ort_training()
+    from onnxruntime.training import onnxblock
+
+    trainable = list(dict.fromkeys(derive_backward(graph).trainable))
+    if not trainable:
+        raise ExportError("the model has no trainable parameters", hint="mark some layers trainable (set_trainable)")
+    # ORT 1.19's gradient builder has no HardSwish rule: spell it in Add/Clip/Mul/Div first.
+    base = expand_hard_swish(build_inference_model(graph, trainable=set(trainable)))
+    frozen = [p for p in graph.params if p not in trainable]
+    opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
+                 else onnxblock.optim.SGD())
+    _quiet_ort()
+    manifest = {"input": graph.input_name, "output": graph.output_name, "loss": loss, "optimizer": optimizer,
+                "labels": "labels" if loss == "cross_entropy" else "target", "trainable": trainable,
+                "frozen": frozen, "files": FILES}
+    with atomic_directory(directory, force=force) as stage, _native_stderr_captured() as log:
+        try:
+            artifacts.generate_artifacts(
+                base, requires_grad=trainable, frozen_params=frozen,
+                loss=artifacts.LossType.CrossEntropyLoss if loss == "cross_entropy" else artifacts.LossType.MSELoss,
+                optimizer=opt_block, artifact_directory=str(stage))
+        except Exception as e:  # ORT raises RuntimeError / its own Fail types
+            raise ExportError(f"ONNX Runtime could not build training artifacts: {e}",
+                              hint=log.read_text()[-500:] if log.exists() else None) from None
+        for key in ("training", "eval", "optimizer"):
+            _pin_ir_version(stage / FILES[key])
+        save_model(graph, stage / FILES["model"])
+        (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+@contextmanager
+def _native_stderr_captured() -> Iterator[Path]:
+    """Send C++-level stderr (ORT's gradient builder logs every transformer at info level,
+    ignoring the logger severity) to a temp file while the block runs."""
+    with tempfile.TemporaryDirectory() as d:
+        log = Path(d) / "ort.log"
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(log, "wb") as f:
+                os.dup2(f.fileno(), 2)
+                try:
+                    yield log
+                finally:
+                    os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+
+
+def _quiet_ort() -> None:
+    """Gradient-graph building logs every graph transformer at info level: keep errors only."""
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(3)
+
+
+def _pin_ir_version(path: Path) -> None:
+    """Generated models take onnx's default IR version (11 with onnx >= 1.18, which ORT 1.19 rejects)."""
+    model = onnx.load(str(path))
+    if model.ir_version != IR_VERSION:
+        model.ir_version = IR_VERSION
+        onnx.save(model, str(path))
+
+
+@dataclass
+class OrtTrainResult:
+    graph: Graph  # the artifacts' model with the trained parameters folded back in
+    losses: list[float] = field(default_factory=list)  # per step
+    loss_before: float = 0.0  # eval-model loss on the whole training data
+    loss_after: float = 0.0
+    steps: int = 0
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{directory} is not an edgetrain ORT-artifacts directory (no {MANIFEST})",
+                             hint="create one with `edgetrain export onnx MODEL -o DIR --ort-artifacts`") from None
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{directory / MANIFEST} is corrupt ({e})") from None
+    missing = [f for f in manifest.get("files", FILES).values() if not (directory / f).exists()]
+    if missing:
+        raise ModelFileError(f"{directory}: artifact files missing: {', '.join(missing)}")
+    return manifest
+
+
+def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
+    if loss == "cross_entropy":
+        return np.asarray(y, np.int64)
+    y = np.asarray(y)
+    if y.ndim == 1:  # class ids become one-hot targets, as engine.losses.MSE does
+        return np.eye(n_out, dtype=np.float32)[y.astype(np.int64)]
+    return y.astype(np.float32)
+
+
+def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: int = 1, batch_size: int = 32,
+              lr: float = 0.01, seed: int = 0, output: str | Path | None = None, force: bool = False,
+              protect: Iterable[str | os.PathLike[str]] = ()) -> OrtTrainResult:
+    """Train the artifacts in `directory` with ``onnxruntime.training.api`` on (x, y).
+
+    Batches follow `Trainer.fit` exactly (one ``default_rng(seed).permutation`` per epoch), so an
+    SGD run can be compared with the numpy engine step for step. With `output`, writes atomically
+    ``model.onnx`` (exported by ONNX Runtime for inference), ``checkpoint`` and ``model.etm``
+    (`edgetrain.outputs` rules: refused over other files unless ``force``; never over
+    `directory` or a ``protect`` path).
+    """
+    if epochs < 1 or batch_size < 1 or not lr > 0:
+        raise ConfigError("epochs and batch size must be at least 1 and the learning rate positive")
+    directory = Path(directory)
+    if output is not None:  # refuse a bad output before training, not after
+        check_output_dir(output, force=force, protect=[directory, *protect])
+    manifest = read_manifest(directory)
+    graph = load_model(directory / manifest["files"]["model"])
+    _, api = load_ort_training()
+    _quiet_ort()
+    x = np.asarray(x, np.float32)
+    if x.ndim != len(graph.input_shape) + 1 or tuple(x.shape[1:]) != graph.input_shape:
+        raise DataError(f"data has samples of shape {tuple(x.shape[1:])} but the model expects {graph.input_shape}")
+    n_out = graph.shapes()[graph.output_name][0]
+    t = _targets(manifest["loss"], y, n_out)
+
+    files = {k: str(directory / v) for k, v in manifest["files"].items()}
+    state = api.CheckpointState.load_checkpoint(files["checkpoint"])
+    module = api.Module(files["training"], state, files["eval"], device="cpu")
+    opt = api.Optimizer(files["optimizer"], module)
+    opt.set_learning_rate(float(lr))
+
+    result = OrtTrainResult(graph)
+    result.loss_before = _eval_loss(module, x, t)
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    module.train()
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for s in range(0, n, batch_size):
+            idx = order[s:s + batch_size]
+            loss = float(module(x[idx], t[idx]))
+            opt.step()
+            module.lazy_reset_grad()
+            if not np.isfinite(loss):
+                raise DataError(f"ORT training diverged: loss became {loss}", hint="lower the learning rate")
+            result.losses.append(loss)
+    result.steps = len(result.losses)
+    result.loss_after = _eval_loss(module, x, t)
+
+    for name in manifest["trainable"]:
+        p = graph.params[name]
+        data = np.asarray(state.parameters[name].data, np.float32).reshape(p.storage().shape)
+        if p.codebook is not None:
+            p.codebook = data
+        else:
+            p.value = data
+        p.apply_constraints()
+    graph.meta.setdefault("training", {}).update({"ort_steps": result.steps, "ort_lr": lr,
+                                                  "ort_optimizer": manifest["optimizer"]})
+    if output is not None:
+        with atomic_directory(output, force=force, protect=[directory, *protect]) as tmp:
+            module.export_model_for_inferencing(str(tmp / "model.onnx"), [manifest["output"]])
+            api.CheckpointState.save_checkpoint(state, str(tmp / "checkpoint"))
+            save_model(graph, tmp / "model.etm")
+    return result
+
+
+def _eval_loss(module: Any, x: np.ndarray, t: np.ndarray) -> float:
+    module.eval()
+    loss = float(module(x, t))
+    module.train()
+    return loss
