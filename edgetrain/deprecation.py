@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 
-def moved(old: str, new: str) -> Callable[[str], Any]:
-    """A module ``__getattr__`` for the shim ``old``, handing out the names of module ``new``."""
+def moved(old: str, new: str, names: Collection[str] | None = None) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for the shim ``old``, handing out the names of module ``new``
+    (only ``names`` when given: a module that keeps its other names and lost these)."""
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__") and name != "__all__":
+        if (name.startswith("__") and name != "__all__") or (names is not None and name not in names):
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         target = importlib.import_module(new)
         try:

@@ -19,6 +19,8 @@ MOVED = {
     "edgetrain.export.onnx.inference": ("edgetrain.interop.onnx.inference", "build_inference_model"),
     "edgetrain.export.onnx.ort_training": ("edgetrain.interop.onnx.ort_training", "load_ort_training"),
     "edgetrain.export.onnx.train_step": ("edgetrain.interop.onnx.train_step", "build_train_step"),
+    "edgetrain.quantize.lowering": ("edgetrain.transforms.lowering", "lower_graph"),
+    "edgetrain.export.c.reorder": ("edgetrain.transforms.reorder", "sort_units_by_fan_in"),
 }
 
 
@@ -37,6 +39,17 @@ def test_from_import_of_an_old_path_warns() -> None:
         from edgetrain.export.onnx.importer import import_onnx
     from edgetrain.interop.onnx.importer import import_onnx as new
     assert import_onnx is new
+
+
+@pytest.mark.parametrize("name", ["Lowered", "Step", "lower_graph"])
+def test_quantize_still_hands_out_the_lowering(name: str) -> None:
+    import edgetrain.quantize as q
+    import edgetrain.transforms as t
+
+    with pytest.warns(DeprecationWarning, match="transforms"):
+        assert getattr(q, name) is getattr(t, name)
+    with pytest.raises(AttributeError):
+        q.no_such_name  # noqa: B018
 
 
 def test_old_module_refuses_unknown_names() -> None:

@@ -8,7 +8,8 @@ import edgetrain as et
 from edgetrain.errors import ConfigError, ExportError
 from edgetrain.formats import quant
 from edgetrain.quantize import (QAdd, QAlias, QClamp, QDense, from_graph, int8_predict, int8_reference,
-                                lower_graph, quantize_model, run_int8)
+                                quantize_model, run_int8)
+from edgetrain.transforms import lower_graph
 
 from codegen_models import digits, float_accuracy, mlp_64_32_10, residual_model
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 import edgetrain as et
-from edgetrain.export.c.reorder import sort_units_by_fan_in
+from edgetrain.transforms.reorder import sort_units_by_fan_in
 from edgetrain.graph import QParams
 from edgetrain.layers import GraphBuilder
 from edgetrain.quantize import int8_reference, quantize_model

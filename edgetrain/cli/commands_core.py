@@ -54,7 +54,7 @@ def sparse_rows(graph: Graph) -> list[dict]:
     reports its shared (unique) weights and the smallest encoding of its block grid (one value per
     block: what a motif kernel reads).
     """
-    from ..export.c.reorder import sort_units_by_fan_in
+    from ..transforms.reorder import sort_units_by_fan_in
     from ..formats.sparse import ENCODERS, all_encodings
 
     def smallest(encs: dict) -> object:

@@ -7,13 +7,15 @@
 
 See `edgetrain.quantize.model` for the int8 I/O contract.
 """
-from .lowering import Lowered, Step, lower_graph
+from ..deprecation import moved
 from .model import QAdd, QAlias, QClamp, QDense, QLut, QStep, QTensor, QuantizedModel
 from .ptq import calibrate, from_graph, has_quantization, quantize_model
 from .reference import int8_predict, int8_reference, run_int8
 
 __all__ = [
-    "Lowered", "QAdd", "QAlias", "QClamp", "QDense", "QLut", "QStep", "QTensor", "QuantizedModel", "Step",
-    "calibrate", "from_graph", "has_quantization", "int8_predict", "int8_reference", "lower_graph",
-    "quantize_model", "run_int8",
+    "QAdd", "QAlias", "QClamp", "QDense", "QLut", "QStep", "QTensor", "QuantizedModel", "calibrate", "from_graph",
+    "has_quantization", "int8_predict", "int8_reference", "quantize_model", "run_int8",
 ]
+
+# The float lowering moved to `edgetrain.transforms`.
+__getattr__ = moved(__name__, "edgetrain.transforms.lowering", ("Lowered", "Step", "lower_graph"))

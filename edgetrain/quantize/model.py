@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ..formats import quant
 from ..graph import Graph
-from .lowering import Lowered
+from ..transforms.lowering import Lowered
 
 
 @dataclass(frozen=True)

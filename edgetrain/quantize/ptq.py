@@ -16,7 +16,7 @@ from ..engine.executor import check_input, forward
 from ..errors import ConfigError, DataError, InvalidModelError
 from ..formats import quant
 from ..graph import Graph, QParams
-from .lowering import Lowered, lower_graph
+from ..transforms.lowering import Lowered, lower_graph
 from .model import QDense, QStep, QuantizedModel
 from .rules import QuantizeContext, quantize_rule, weight_t
 

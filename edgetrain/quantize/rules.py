@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ExportError, InvalidModelError, UnsupportedOpError
 from ..formats import quant
 from ..graph import Graph
-from .lowering import Lowered, Step
+from ..transforms.lowering import Lowered, Step
 from .model import QAdd, QAlias, QClamp, QDense, QLut, QStep, QTensor
 
 

@@ -37,7 +37,7 @@ from ...targets import Target, load_target
 from . import emit
 from .program import Program, build_program
 from .report import MemoryReport, check_budget, memory_report
-from .reorder import sort_units_by_fan_in
+from ...transforms.reorder import sort_units_by_fan_in
 from .sparse import SparseOption, wants_sorted_units
 
 MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")

@@ -9,7 +9,7 @@ import numpy as np
 from ...errors import ExportError
 from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel, lower_graph
-from ...quantize.lowering import Lowered
+from ...transforms.lowering import Lowered
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls

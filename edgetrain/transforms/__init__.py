@@ -1,0 +1,11 @@
+"""Graph transforms between training and the backends that run kernels.
+
+- `lower_graph` (`transforms.lowering`): the step list the int8 quantizer and the C generator both
+  execute (fused clamps, aliased views).
+- `sort_units_by_fan_in` (`transforms.reorder`): hidden units of masked layers reordered so equal
+  row lengths sit together; the function the model computes is unchanged.
+"""
+from .lowering import Lowered, Step, lower_graph
+from .reorder import sort_units_by_fan_in
+
+__all__ = ["Lowered", "Step", "lower_graph", "sort_units_by_fan_in"]
