@@ -1,5 +1,5 @@
 """C kernels of leaky_relu, sigmoid, tanh and hard_swish (et_activation.h) against the numpy rules,
-and the int8 lookup tables (edgetrain.formats.quant.activation_lut_s8) against et_lut_s8.
+and the int8 lookup tables (edgetrain.quantize.int8.activation_lut_s8) against et_lut_s8.
 
 * Host: tests/c_act/act_driver.c and the three new runtime sources are built with gcc (strict
   warnings, -ffp-contract=off), once normally and once under ASan+UBSan. Float forward results
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetrain.formats import quant
+from edgetrain.quantize import int8 as quant
 from edgetrain.ops import get_op
 from edgetrain.ops.activations import LEAKY_RELU_ALPHA, hard_swish, leaky_relu, sigmoid, tanh
 from edgetrain.ops.base import IN0, OUT

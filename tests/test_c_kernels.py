@@ -2,7 +2,7 @@
 
 * Host: tests/c/kernel_driver.c is built with gcc (strict warnings, -ffp-contract=off), once
   normally and once under ASan+UBSan, and fed binary files; int8 results must equal
-  edgetrain.formats.quant bit for bit, float results agree to 1e-5 of the terms' magnitude.
+  edgetrain.quantize.int8 bit for bit, float results agree to 1e-5 of the terms' magnitude.
 * Cross: every runtime source compiles warning-free for Cortex-M3 and Cortex-M4F.
 * DSP path: the Cortex-M4 build (SMLAD inline assembly, VLDM/VFMA float loop) runs in the unicorn
   Cortex-M4 emulator and must equal the same references; its instruction counts per MAC on a
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetrain.formats import quant
+from edgetrain.quantize import int8 as quant
 
 from helpers import INC, M3, M4F, ROOT, SRC, compile_c
 

@@ -21,6 +21,7 @@ MOVED = {
     "edgetrain.export.onnx.train_step": ("edgetrain.interop.onnx.train_step", "build_train_step"),
     "edgetrain.quantize.lowering": ("edgetrain.transforms.lowering", "lower_graph"),
     "edgetrain.export.c.reorder": ("edgetrain.transforms.reorder", "sort_units_by_fan_in"),
+    "edgetrain.formats.quant": ("edgetrain.quantize.int8", "quantize_multiplier"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Quantization math in edgetrain.formats.quant against a pure-Python big-integer reference.
+"""Quantization math in edgetrain.quantize.int8 against a pure-Python big-integer reference.
 
 The reference below follows gemmlowp/TFLite literally with Python ints (no overflow, no numpy), so
 a vectorisation or int64 mistake in quant.py shows up as a mismatch.
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edgetrain.formats import quant
+from edgetrain.quantize import int8 as quant
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 int32s = st.integers(I32_MIN, I32_MAX)

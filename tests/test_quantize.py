@@ -6,7 +6,7 @@ import pytest
 
 import edgetrain as et
 from edgetrain.errors import ConfigError, ExportError
-from edgetrain.formats import quant
+from edgetrain.quantize import int8 as quant
 from edgetrain.quantize import (QAdd, QAlias, QClamp, QDense, from_graph, int8_predict, int8_reference,
                                 quantize_model, run_int8)
 from edgetrain.transforms import lower_graph

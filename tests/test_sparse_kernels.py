@@ -25,7 +25,7 @@ import pytest
 
 from edgetrain.emulate import build_firmware
 from edgetrain.export.c.sparse import FORMAT_CODE
-from edgetrain.formats import quant
+from edgetrain.quantize import int8 as quant
 from edgetrain.formats.sparse import ENCODERS, encode_csr
 from edgetrain.resources import firmware_dir
 

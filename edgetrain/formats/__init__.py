@@ -1,1 +1,1 @@
-"""Storage formats: sparse indexing and int8 quantization math."""
+"""Storage formats: the model file (`formats.modelfile`) and the sparse index formats (`formats.sparse`)."""

@@ -67,7 +67,7 @@ class Softmax(_Pointwise):
 # The float formulas below are the contract the C kernels in firmware_export/src/et_activation_f32.c
 # and et_activation_backward.c mirror operation for operation (same branches, same evaluation
 # order), so numpy float32 and C float agree to an ulp or two of expf/tanhf. They are also the
-# float functions the int8 lookup tables sample (edgetrain.formats.quant.activation_lut_s8).
+# float functions the int8 lookup tables sample (edgetrain.quantize.int8.activation_lut_s8).
 
 #: Default negative slope of leaky_relu (the ONNX LeakyRelu default as well).
 LEAKY_RELU_ALPHA = 0.01

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..formats import quant
+from . import int8
 from ..graph import Graph
 from ..transforms.lowering import Lowered
 
@@ -72,7 +72,7 @@ class QAdd:
     name: str
     inputs: tuple[str, str]
     output: str
-    params: quant.AddS8Params
+    params: int8.AddS8Params
     size: int
     activation: str | None
 
@@ -139,10 +139,10 @@ class QuantizedModel:
 
     def quantize_input(self, x: ArrayLike) -> NDArray[np.int8]:
         """Float samples [N, *input_shape] -> int8 with the input scale/zero point."""
-        return quant.quantize(np.asarray(x, np.float32), self.input.scale, self.input.zero_point)
+        return int8.quantize(np.asarray(x, np.float32), self.input.scale, self.input.zero_point)
 
     def dequantize_output(self, q: ArrayLike) -> NDArray[np.float32]:
-        return quant.dequantize(q, self.output.scale, self.output.zero_point)
+        return int8.dequantize(q, self.output.scale, self.output.zero_point)
 
     def weight_bytes(self) -> int:
         """Raw int8 weight bytes (one byte per weight): the floor for flash use."""

@@ -3,7 +3,7 @@
 Calibration runs the float graph on a data sample and observes the range of every tensor a
 kernel writes (min/max or a percentile); activations get asymmetric int8 scales, weights
 symmetric int8 (per tensor or per output channel), biases int32 at ``input_scale *
-weight_scale``, and every rescale becomes a TFLite-style multiplier + shift (`formats.quant`).
+weight_scale``, and every rescale becomes a TFLite-style multiplier + shift (`quantize.int8`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from ..engine.executor import check_input, forward
 from ..errors import ConfigError, DataError, InvalidModelError
-from ..formats import quant
+from . import int8
 from ..graph import Graph, QParams
 from ..transforms.lowering import Lowered, lower_graph
 from .model import QDense, QStep, QuantizedModel
@@ -49,7 +49,7 @@ def quantize_model(
         raise DataError("calibration data contains NaN or infinity")
     act = calibrate(lowered, x, method, percentile)
     weight_scales = {
-        s.node.params["weight"]: quant.quantize_weights(weight_t(graph, s), per_channel, axis=0)[1]
+        s.node.params["weight"]: int8.quantize_weights(weight_t(graph, s), per_channel, axis=0)[1]
         for s in lowered.steps if s.kind == "dense"
     }
     qm = _build(graph.copy(), lowered, act, weight_scales, per_channel, method)
@@ -64,7 +64,7 @@ def calibrate(
 ) -> dict[str, tuple[float, int]]:
     """(scale, zero_point) of the input and of every tensor a non-alias kernel produces."""
     observed = [lowered.input] + [s.output for s in lowered.steps if quantize_rule(s.kind).calibrated]
-    observers = {t: quant.RangeObserver(method, percentile) for t in observed}
+    observers = {t: int8.RangeObserver(method, percentile) for t in observed}
     for i in range(0, len(x), CALIB_BATCH):
         values, _ = forward(lowered.graph, x[i : i + CALIB_BATCH], outputs=observed)
         for t, obs in observers.items():

@@ -1,6 +1,6 @@
 """numpy int8 reference executor: the bit-exact contract the generated C must equal.
 
-Each step runs by its op kind's rule (`quantize.rules`), built only from `edgetrain.formats.quant`
+Each step runs by its op kind's rule (`quantize.rules`), built only from `edgetrain.quantize.int8`
 (whose kernels equal ``et_dense_s8[_ref]``, ``et_add_s8`` and ``et_lut_s8``) plus the trivial
 clamp of ``et_relu_s8``/``et_relu6_s8``.
 """

@@ -2,7 +2,7 @@
 output range is calibrated, and how the numpy int8 reference runs it.
 
 The C int8 rules (`export/c/rules`) read the quantized steps built here; the reference executor
-(`reference.run_int8`) runs the same steps with `formats.quant`, whose kernels the C runtime
+(`reference.run_int8`) runs the same steps with `quantize.int8`, whose kernels the C runtime
 equals bit for bit.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ExportError, InvalidModelError, UnsupportedOpError
-from ..formats import quant
+from . import int8
 from ..graph import Graph
 from ..transforms.lowering import Lowered, Step
 from .model import QAdd, QAlias, QClamp, QDense, QLut, QStep, QTensor
@@ -68,7 +68,7 @@ class ClampRule(QuantizeRule):
         src = ctx.tensors[s.inputs[0]]
         # A clamp does not change the scale: TFLite gives ReLU's output its input's qparams.
         ctx.tensor(s.output, src.scale, src.zero_point)
-        lo, hi = quant.activation_range(s.kind, src.scale, src.zero_point)
+        lo, hi = int8.activation_range(s.kind, src.scale, src.zero_point)
         return QClamp(s.name, s.inputs[0], s.output, s.kind, src.zero_point,
                       hi if s.kind == "relu6" else 127, ctx.lowered.size(s.output))
 
@@ -92,22 +92,22 @@ class DenseRule(QuantizeRule):
             raise InvalidModelError(f"{s.name}: {scales.size} weight scales for {w_t.shape[0]} outputs")
         w_q = quantize_with_scales(w_t, scales)
         bias_param = s.node.params.get("bias")
-        b_q = (quant.quantize_bias(graph.params[bias_param].effective(), x.scale, scales)
+        b_q = (int8.quantize_bias(graph.params[bias_param].effective(), x.scale, scales)
                if bias_param is not None else None)
         if b_q is not None and b_q.shape[0] != w_q.shape[0]:
             b_q = np.broadcast_to(b_q, (w_q.shape[0],)).astype(np.int32)
-        mults, shifts = quant.dense_requant_params(x.scale, scales, out_scale)
-        lo, hi = quant.activation_range(s.activation, out_scale, out_zp)
+        mults, shifts = int8.dense_requant_params(x.scale, scales, out_scale)
+        lo, hi = int8.activation_range(s.activation, out_scale, out_zp)
         return QDense(
             name=s.name, input=s.inputs[0], output=s.output, weights=w_q, bias=b_q,
-            eff_bias=quant.effective_bias(b_q, w_q, x.zero_point), weight_scales=scales,
+            eff_bias=int8.effective_bias(b_q, w_q, x.zero_point), weight_scales=scales,
             multipliers=mults, shifts=shifts, per_channel=scales.size > 1 or ctx.per_channel,
             input_zero_point=x.zero_point, output_zero_point=int(out_zp), act_min=lo, act_max=hi,
             activation=s.activation,
         )
 
     def run(self, q: QDense, values, n):
-        return quant.dense_s8_reference(
+        return int8.dense_s8_reference(
             values[q.input], q.weights, q.bias, q.input_zero_point, q.output_zero_point,
             q.multipliers, q.shifts, q.act_min, q.act_max).reshape(n, -1)
 
@@ -119,34 +119,34 @@ class AddRule(QuantizeRule):
     def build(self, ctx, s):
         a, b = (ctx.tensors[t] for t in s.inputs)
         out = ctx.tensor(s.output, *ctx.calibrated(s.output))
-        lo, hi = quant.activation_range(s.activation, out.scale, out.zero_point)
-        p = quant.add_s8_params(a.scale, a.zero_point, b.scale, b.zero_point, out.scale, out.zero_point, lo, hi)
+        lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
+        p = int8.add_s8_params(a.scale, a.zero_point, b.scale, b.zero_point, out.scale, out.zero_point, lo, hi)
         return QAdd(s.name, (s.inputs[0], s.inputs[1]), s.output, p, ctx.lowered.size(s.output), s.activation)
 
     def run(self, q: QAdd, values, n):
-        return quant.add_s8_reference(values[q.inputs[0]], values[q.inputs[1]], q.params)
+        return int8.add_s8_reference(values[q.inputs[0]], values[q.inputs[1]], q.params)
 
 
 class LutRule(QuantizeRule):
     """Smooth activations as a table: sigmoid and tanh with TFLite's fixed output scales,
     leaky_relu and hard_swish with a calibrated output range."""
 
-    kinds = quant.LUT_KINDS
+    kinds = int8.LUT_KINDS
 
     def __init__(self, kind: str) -> None:
         self.kinds = (kind,)
-        self.calibrated = quant.fixed_output_qparams(kind) is None
+        self.calibrated = int8.fixed_output_qparams(kind) is None
 
     def build(self, ctx, s):
         src = ctx.tensors[s.inputs[0]]
-        fixed = quant.fixed_output_qparams(s.kind)
+        fixed = int8.fixed_output_qparams(s.kind)
         out = ctx.tensor(s.output, *(fixed if fixed is not None else ctx.calibrated(s.output)))
         alpha = s.node.attrs.get("alpha") if s.kind == "leaky_relu" else None
-        table = quant.activation_lut_s8(s.kind, src.scale, src.zero_point, out.scale, out.zero_point, alpha)
+        table = int8.activation_lut_s8(s.kind, src.scale, src.zero_point, out.scale, out.zero_point, alpha)
         return QLut(s.name, s.inputs[0], s.output, s.kind, table, ctx.lowered.size(s.output))
 
     def run(self, q: QLut, values, n):
-        return quant.lut_s8_reference(values[q.input], q.table)
+        return int8.lut_s8_reference(values[q.input], q.table)
 
 
 class SoftmaxRule(QuantizeRule):
@@ -160,7 +160,7 @@ class SoftmaxRule(QuantizeRule):
 QUANTIZE_RULES: dict[str, QuantizeRule] = {
     kind: rule
     for rule in (AliasRule(), ClampRule(), DenseRule(), AddRule(), SoftmaxRule(),
-                 *(LutRule(k) for k in quant.LUT_KINDS))
+                 *(LutRule(k) for k in int8.LUT_KINDS))
     for kind in rule.kinds
 }
 
@@ -181,7 +181,7 @@ def weight_t(graph: Graph, step: Step) -> np.ndarray:
 
 
 def quantize_with_scales(w_t: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """quant.quantize_weights' rounding with given scales (one, or one per output row)."""
+    """int8.quantize_weights' rounding with given scales (one, or one per output row)."""
     s = scales.reshape(-1, 1) if scales.size > 1 else scales.reshape(1, 1)
     return np.clip(np.rint(w_t / s), -127, 127).astype(np.int8)
 
