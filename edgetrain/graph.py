@@ -4,6 +4,8 @@ A `Graph` holds named inputs (shapes without the batch dimension), a topological
 `Node`s (each produces one tensor named after the node) and named `Param`s. Parameters carry the
 attachments techniques add — a sparsity `mask`, a `codebook` + `indices` (weight clustering),
 `qparams` (int8 quantization) and `trainable` — so exporters never need a private model copy.
+A block-sharing technique also marks its weight with ``meta[BLOCK_SHARED] = [b_in, b_out]``: every
+``b_in x b_out`` block of the weight is all-zero or one shared value, which a kernel may exploit.
 """
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ import numpy as np
 from .errors import InvalidModelError, UnsupportedOpError
 
 Shape = tuple[int, ...]
+
+#: ``Param.meta`` key of the block-sharing hint ``[b_in, b_out]`` (see the module docstring).
+BLOCK_SHARED = "block_shared"
 
 
 @dataclass
@@ -98,7 +103,7 @@ class Param:
         """Map a gradient w.r.t. `effective()` onto `storage()` (a masked one into `out` if given).
 
         With a codebook, the gradient of an entry is the sum of the gradients of the weights that
-        use it (k-means clusters, or the shared block weights of motif layers).
+        use it (k-means clusters, or the shared weights of block-shared layers).
         """
         if self.codebook is not None:
             # Masked-out weights contribute zero; summing only the kept ones gives the same result

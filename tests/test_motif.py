@@ -15,7 +15,7 @@ M = 2
 
 def assert_blocks_constant(p: et.Param) -> None:
     """Every block of the expanded matrix is all-zero (inactive) or one constant (active)."""
-    bi, bo = p.meta["motif"]
+    bi, bo = p.meta["block_shared"]
     w = p.effective()
     blocks = w.reshape(w.shape[0] // bi, bi, w.shape[1] // bo, bo).transpose(0, 2, 1, 3).reshape(
         w.shape[0] // bi, w.shape[1] // bo, bi * bo)
@@ -41,11 +41,11 @@ def test_structure_gradients_and_block_evolution(digits):
     evo = apply_motif(m, m=M, eps=3, zeta=0.3, seed=0)
     names = [c.param.name for c in evo.cells]
     assert names == ["dense1.weight", "dense2.weight", "dense3.weight"]
-    assert [m.params[n].meta["motif"] for n in names] == [[2, 2], [2, 2], [2, 1]]  # classes stay distinct
+    assert [m.params[n].meta["block_shared"] for n in names] == [[2, 2], [2, 2], [2, 1]]  # classes stay distinct
     sizes = {n: m.params[n].codebook.size for n in names}
     for n in names:
         p = m.params[n]
-        assert sizes[n] == p.mask[:: p.meta["motif"][0], :: p.meta["motif"][1]].sum()
+        assert sizes[n] == p.mask[:: p.meta["block_shared"][0], :: p.meta["block_shared"][1]].sum()
         assert_blocks_constant(p)
 
     # Block gradient = sum of the gradients of its entries (masked entries contribute nothing).
@@ -67,7 +67,7 @@ def test_structure_gradients_and_block_evolution(digits):
     for e, (sb, sa) in enumerate(zip(before.states, after.states)):
         for n in names:
             p = m.params[n]
-            bi, bo = p.meta["motif"]
+            bi, bo = p.meta["block_shared"]
             mb, cb_b, ib, vb = sb[n]
             ma, cb_a, ia, va = sa[n]
             blk_b, blk_a = mb[::bi, ::bo], ma[::bi, ::bo]
@@ -160,7 +160,7 @@ def test_train_cli_with_motif_config_and_info(tmp_path):
         assert_blocks_constant(g.params[f"{n}.weight"])
     r = subprocess.run([*cmd, "info", str(out), "--json"], capture_output=True, text=True)
     rows = json.loads(r.stdout)["sparse"]
-    assert [(x["motif"], x["unique_weights"]) for x in rows] == [("2x2", 1440), ("2x2", 2560), ("2x1", 1330)]
+    assert [(x["block_shared"], x["unique_weights"]) for x in rows] == [("2x2", 1440), ("2x2", 2560), ("2x1", 1330)]
     assert all(x["block_bytes"] < x["bytes"] for x in rows)
 
 
@@ -185,3 +185,34 @@ def test_onnx_backends_see_an_ordinary_graph(digits):
         if p.codebook is not None:
             assert new[p.name].shape == p.codebook.shape  # the device trains the shared weights only
             np.testing.assert_allclose(new[p.name], p.codebook, atol=1e-6)
+
+
+def test_model_files_saved_with_the_old_motif_key_still_load(tmp_path):
+    """Files written before the block-sharing hint had its neutral name carry meta["motif"]; loading
+    renames it, and the C export picks the block-sharing kernel as for a new file."""
+    import json
+    import zipfile
+
+    from edgetrain.export.c import export_c
+
+    m = small()
+    apply_motif(m, m=M, eps=3, seed=0)
+    new = et.save_model(m, tmp_path / "new.etm")
+    old = tmp_path / "old.etm"
+    with zipfile.ZipFile(new) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "edgetrain.json":
+                doc = json.loads(data)
+                for p in doc["params"]:
+                    if "block_shared" in p["meta"]:
+                        p["meta"] = {("motif" if k == "block_shared" else k): v for k, v in p["meta"].items()}
+                assert any("motif" in p["meta"] for p in doc["params"])
+                data = json.dumps(doc).encode()
+            dst.writestr(item, data)
+    g = et.load_model(old)
+    for name, p in m.params.items():
+        assert g.params[name].meta == p.meta
+        assert "motif" not in g.params[name].meta
+    res = export_c(g, "stm32f405", tmp_path / "c", "f32")
+    assert res.program.storage["dense1"].format == "motif"

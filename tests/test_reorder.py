@@ -100,8 +100,8 @@ def test_residual_outputs_and_motif_layers_are_left_alone() -> None:
     assert untouched(g)
     # A motif (block-shared) layer on either side keeps its blocks.
     g = masked_mlp(seed=4, widths=(40,))
-    weight(g, "dense2").meta["motif"] = 2
+    weight(g, "dense2").meta["block_shared"] = 2
     assert untouched(g)
     weight(g, "dense2").meta.clear()
-    weight(g, "dense1").meta["motif"] = 2
+    weight(g, "dense1").meta["block_shared"] = 2
     assert untouched(g)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import edgetrain as et
-from edgetrain.cli.commands_core import sparse_rows
+from edgetrain.model_report import sparse_rows
 from edgetrain.formats.sparse import choose_format
 from edgetrain.techniques import apply_techniques
 from edgetrain.techniques.sparse_set import apply_set, er_density

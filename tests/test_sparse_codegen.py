@@ -118,7 +118,7 @@ def test_auto_picks_the_smallest_format_per_layer(exports) -> None:
             assert lm.op == ("dense" if ls.format == "dense" else f"dense/{ls.format}")
         assert any(lm.format not in ("dense",) for lm in res.report.layers)
     # `edgetrain info` predicts both exports' choices and byte counts.
-    from edgetrain.cli.commands_core import sparse_rows
+    from edgetrain.model_report import sparse_rows
 
     info = {r["layer"]: r for r in sparse_rows(set_model())}
     for dtype, fmt_key, bytes_key in (("f32", "format", "bytes"), ("int8", "int8_format", "int8_bytes")):

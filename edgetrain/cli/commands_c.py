@@ -44,7 +44,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     graph = load_model(model)
     calib_x = None
     if dtype == "int8" and (calib is not None or not has_quantization(graph)):
-        source = calib or _default_calib(graph)
+        source = calib or default_calib(graph)
         calib_x, _ = load_eval_data(graph, source)
         if not as_json:
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
@@ -60,7 +60,8 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     table("totals", ["", "bytes", "budget"], rep.summary_rows())
 
 
-def _default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
+def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
+    """The calibration source of an int8 export that names none: the model's training split."""
     from ..errors import ConfigError
 
     source = (graph.meta.get("preprocess") or {}).get("source")

@@ -31,7 +31,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     """Run MODEL on --target with --data and report accuracy, instructions and memory."""
     from ..errors import ConfigError
     from ..verify import emulate_model
-    from .commands_c import _default_calib
+    from .commands_c import default_calib
     from .commands_core import load_eval_data
 
     graph = load_model(model)
@@ -42,7 +42,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
         x, y = x[:limit], y[:limit]
     calib_x = None
     if dtype == "int8":
-        calib_x, _ = load_eval_data(graph, calib or _default_calib(graph))
+        calib_x, _ = load_eval_data(graph, calib or default_calib(graph))
     if not as_json:
         info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
     rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]

@@ -1,4 +1,7 @@
-"""Printing for the CLI: rich tables on a terminal, plain JSON with --json."""
+"""Printing for the CLI: rich tables on a terminal, plain JSON with --json.
+
+Every text printed here is literal: model, layer and parameter names are user data, so rich markup
+in them (``[bold]``, ``[/]``) is shown as typed, never interpreted."""
 from __future__ import annotations
 
 import json
@@ -7,6 +10,7 @@ from typing import Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 # Piped output (logs, CI, tests) would otherwise be squeezed to 80 columns.
 console = Console()
@@ -16,20 +20,20 @@ err_console = Console(stderr=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    t = Table(title=title, title_justify="left")
+    t = Table(title=Text(title), title_justify="left")
     for i, c in enumerate(columns):
-        t.add_column(c, justify="left" if i == 0 else "right")
+        t.add_column(Text(c), justify="left" if i == 0 else "right")
     for r in rows:
         t.add_row(*[_fmt(v) for v in r])
     console.print(t)
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any) -> Text:
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return Text(f"{v:.4g}")
     if isinstance(v, int):
-        return f"{v:,}"
-    return str(v)
+        return Text(f"{v:,}")
+    return Text(str(v))
 
 
 def emit_json(obj: Any) -> None:
@@ -38,4 +42,4 @@ def emit_json(obj: Any) -> None:
 
 
 def info(msg: str) -> None:
-    err_console.print(msg, highlight=False)
+    err_console.print(msg, markup=False, highlight=False)

@@ -16,7 +16,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import ModelFileError
-from ..graph import Graph, Node, Param, QParams
+from ..graph import BLOCK_SHARED, Graph, Node, Param, QParams
 from ..outputs import write_file
 
 FORMAT_NAME = "edgetrain-model"
@@ -121,6 +121,21 @@ def _check_header(doc: Any, path: Path) -> None:
                              hint="upgrade edgetrain to load this model")
 
 
+# Parameter metadata keys of older files -> their current name.
+RENAMED_META = {"motif": BLOCK_SHARED}  # the block-sharing hint, once named after its first technique
+
+
+def _param_meta(meta: Any) -> Any:
+    """A parameter's metadata with the keys of older files renamed (a current key wins)."""
+    if not isinstance(meta, dict):
+        return meta
+    out = dict(meta)
+    for old, new in RENAMED_META.items():
+        if old in out:
+            out.setdefault(new, out.pop(old))
+    return out
+
+
 def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> Graph:
     try:
         params = []
@@ -130,7 +145,7 @@ def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: P
                 raise TypeError("'entries' must map array kinds to zip entries")
             kw = {a: arrays[entries.get(a, f"arrays/{e['name']}/{a}.npy")] for a in e["arrays"]}
             q = e.get("qparams")
-            params.append(Param(e["name"], kw.pop("value"), e["trainable"], meta=e.get("meta", {}),
+            params.append(Param(e["name"], kw.pop("value"), e["trainable"], meta=_param_meta(e.get("meta", {})),
                                 qparams=QParams(q["scale"], q["zero_point"], q["bits"], q["axis"]) if q else None,
                                 **kw))
         nodes = [Node(n["name"], n["op"], n["inputs"], n["params"], n["attrs"]) for n in doc["nodes"]]

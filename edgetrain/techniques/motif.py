@@ -5,7 +5,7 @@
     eps = 5           # Erdős–Rényi density on the block grid (n_in/m x n_out/m)
     zeta = 0.3
     layers = [...]    # default: every trainable dense layer whose shape the block divides
-    lr_scale = 1.0    # shared weights step with lr * lr_scale (TECHNIQUES.md suggests 1/m; see below)
+    lr_scale = 1.0    # shared weights step with lr * lr_scale (see below)
     regrow_scale = 0.1
 
 Python: ``evo = apply_motif(graph, m=2, eps=5, seed=0)``; pass ``evo`` as a training callback.
@@ -22,8 +22,9 @@ A motif layer is an ordinary clustered-and-masked dense `Param`, so no backend n
 * ``grad_to_storage`` already sums the masked entry gradients per codebook slot, which is exactly
   "gradient of a block weight = sum of its m*m entry gradients"; the ONNX train-step graph and the
   C training code mirror that rule, so shared training agrees everywhere by construction;
-* ``meta["motif"] = [m_in, m_out]`` (the block shape) tells exporters the layer may use the motif
-  kernel (sum each input group once, one multiply per active block).
+* ``meta[BLOCK_SHARED] = [m_in, m_out]`` (`edgetrain.graph.BLOCK_SHARED`, the neutral block-sharing
+  hint) tells exporters the layer may use a block-sharing kernel (sum each input group once, one
+  multiply per active block).
 
 Hidden layers use m x m blocks; the last dense layer (the classes) uses m x 1 blocks, because two
 classes sharing every weight would get identical logits up to their biases.
@@ -34,9 +35,9 @@ density reaches 1 keep every block (still shared) and are not evolved.
 An optional learning-rate scale is a training hook (`MotifEvolution.on_step_end`): after each
 optimizer step it shrinks the step each shared weight just took by ``lr_scale``. For SGD (momentum,
 weight decay) and Adam alike, that equals stepping those weights with ``lr * lr_scale``; optimizer
-state is untouched. The default is 1 (the plain summed gradient): on digits 64-512-512-10, m=2,
-eps=5, 3 seeds, it measured 96.3% against 95.5% with TECHNIQUES.md's 1/m, needs no per-step work,
-and is the rule on-device training (which knows nothing of this hook) applies anyway.
+state is untouched. The default is 1 (the plain summed gradient, the gradient of the shared weight
+itself): it needs no per-step work and is the rule on-device training (which knows nothing of this
+hook) applies anyway, so host and device training agree.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ import numpy as np
 from ..engine.optim import Optimizer
 from ..engine.trainer import Trainer
 from ..errors import ConfigError
-from ..graph import Graph, Param
+from ..graph import BLOCK_SHARED, Graph, Param
 from .base import TechniquePlan, register
 from .sparse_set import (SparseEvolution, check_keys, dense_layers, er_density, er_mask, resolve_layers,
                          set_rng, sparsity_report, weight_of)
@@ -180,7 +181,7 @@ def apply_motif(graph: Graph, m: int = 2, eps: float = 5.0, zeta: float = 0.3,
         p.indices = _expand(slots, b)
         p.mask = _expand(block, b)
         p.apply_constraints()
-        p.meta["motif"] = list(b)
+        p.meta[BLOCK_SHARED] = list(b)
         p.meta["sparse"] = {"technique": "motif", "m": m, "eps": float(eps), "zeta": float(zeta)}
         cells.append(MotifCells(p, b))
         evolving.append(density < 1.0)
@@ -200,7 +201,7 @@ def motif_costs(graph: Graph) -> dict[str, int]:
         if node.op != "dense":
             continue
         p = graph.params[node.params["weight"]]
-        bi, bo = p.meta.get("motif", (1, 1))
+        bi, bo = p.meta.get(BLOCK_SHARED, (1, 1))
         blocks = int(p.mask[::bi, ::bo].sum()) if p.mask is not None else p.size // (bi * bo)
         unique += blocks
         mults += blocks

@@ -10,13 +10,13 @@ results agree to rounding (int8 sums are integers: bit for bit). Graph outputs k
 
 A layer is reordered only when every reader of its output is reached through elementwise unary ops
 (ReLU, ReLU6, Identity) and is a dense layer that can permute its input rows: no graph output, no
-residual add, no shared parameter, no motif (block-shared) layer on either side.
+residual add, no shared parameter, no block-shared layer (``meta[BLOCK_SHARED]``) on either side.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Graph, Node, Param
+from ..graph import BLOCK_SHARED, Graph, Node, Param
 
 # Elementwise ops with one input: they commute with a permutation of their tensor.
 UNARY_ELEMENTWISE = frozenset({"relu", "relu6", "identity"})
@@ -30,7 +30,7 @@ def sort_units_by_fan_in(graph: Graph) -> Graph:
         if node.op != "dense" or not _own_params(node, uses):
             continue
         weight = g.params[node.params["weight"]]
-        if weight.mask is None or "motif" in weight.meta:
+        if weight.mask is None or BLOCK_SHARED in weight.meta:
             continue
         readers = _dense_readers(g, node.name, uses)
         if readers is None:
@@ -71,7 +71,7 @@ def _dense_readers(g: Graph, tensor: str, uses: dict[str, int]) -> list[Node] | 
             if n.op in UNARY_ELEMENTWISE:
                 pending.append(n.name)
             elif (n.op == "dense" and n.inputs == [t] and _own_params(n, uses)
-                  and "motif" not in g.params[n.params["weight"]].meta):
+                  and BLOCK_SHARED not in g.params[n.params["weight"]].meta):
                 readers.append(n)
             else:
                 return None

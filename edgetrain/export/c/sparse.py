@@ -5,8 +5,9 @@ A dense node whose weight `Param` carries a ``mask`` is stored in the smallest l
 emitted: float32, or the int8 weights after quantization) and run by the matching
 ``et_sparse_*`` kernel. When the smallest format is ``dense`` the ordinary dense kernel runs.
 
-Motif layers (``meta["motif"] = [b_in, b_out]``, set by `techniques.motif`; a bare ``m`` means
-``m x m``) use the motif kernel when the emitted matrix really is block-shared: every
+Block-shared layers (``meta[BLOCK_SHARED] = [b_in, b_out]``, `edgetrain.graph.BLOCK_SHARED`, set by a
+block-sharing technique such as `techniques.motif`; a bare ``m`` means ``m x m``) use the motif
+kernel when the emitted matrix really is block-shared: every
 ``b_out x b_in`` block (C layout) fully masked with one value, or fully masked out. int8 per-channel
 quantization scales each output row separately, which breaks sharing across outputs; then
 ``1 x b_in`` blocks (sharing along the inputs only) are tried. If neither holds, the layer falls back
@@ -19,12 +20,12 @@ to the ordinary formats. The motif kernel stores the block grid as CSR (one valu
   of first; ties go to the simpler kernel).
 * ``"fast"``: the fastest kernel. float32 ReLU layers whose rows are short (at least 90 % of the
   weights in rows of at most 24): ``grouped``, row-grouped CSR whose Cortex-M4F kernel has an
-  assembly loop per row length (about 2.9 instructions per stored weight); the exporter first
-  sorts hidden units by fan-in (`reorder`; same function) so that each layer is a few runs of
-  equal-length rows. Other layers and int8: ``csc``, the input-driven kernel that skips zero inputs
-  (about half the activations after a ReLU). Both cost more flash than ``auto`` (``grouped``
-  stores 32-bit column indices). A layer whose masked fraction is above ``FAST_DENSE_ABOVE`` stays
-  dense; motif layers keep the motif kernel under both policies. Measured in ``bench/sparse.py``.
+  assembly loop per row length; the exporter first sorts hidden units by fan-in
+  (`transforms.reorder`; same function) so that each layer is a few runs of equal-length rows.
+  Other layers and int8: ``csc``, the input-driven kernel that skips zero inputs (a ReLU output
+  has many). Both cost more flash than ``auto`` (``grouped`` stores 32-bit column indices). A layer
+  whose masked fraction is above ``FAST_DENSE_ABOVE`` stays dense; block-shared layers keep the
+  motif kernel under both policies. ``bench/sparse.py`` measures the policies.
 * a format name (``"csr"``, ``"csc"``, ``"bitmap"``, ...) or ``"motif"``: forced.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 
 from ...errors import ConfigError, ExportError
 from ...formats.sparse import ENCODERS, ByteReport, Encoding, all_encodings, choose_format, encode_csr
+from ...graph import BLOCK_SHARED
 from .abi import FORMAT_CODE, GROUPED_ASM_MAX_ROW, WEIGHTS_STRUCT_BYTES  # noqa: F401 (re-exported)
 
 SparseOption = Union[str, Mapping[str, str], None]
@@ -106,8 +108,8 @@ def check_option(option: SparseOption, layers: list[str]) -> None:
 
 
 def _motif_shape(meta: Mapping[str, Any]) -> tuple[int, int] | None:
-    """(block_rows, block_cols) in C layout from meta["motif"] ([b_in, b_out] or m)."""
-    m = meta.get("motif")
+    """(block_rows, block_cols) in C layout from meta[BLOCK_SHARED] ([b_in, b_out] or m)."""
+    m = meta.get(BLOCK_SHARED)
     if m is None:
         return None
     b_in, b_out = (int(m), int(m)) if np.ndim(m) == 0 else (int(m[0]), int(m[1]))
@@ -172,7 +174,7 @@ def choose_storage(values: np.ndarray, mask: np.ndarray | None, meta: Mapping[st
         return LayerStorage("motif", grid_enc, nnz, block, sizes)
     if forced == "motif":
         raise ExportError(f"layer {layer!r}: sparse_format 'motif' needs a block-shared weight "
-                          "(meta['motif'] and every block all-zero or constant)")
+                          f"(meta[{BLOCK_SHARED!r}] and every block all-zero or constant)")
     if forced == "fast":
         dense = nnz > FAST_DENSE_ABOVE * mask.size
         enc = encs["dense" if dense else fastest_sparse_format(mask, vdtype, activation)]

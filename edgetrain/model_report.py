@@ -1,0 +1,115 @@
+"""What ``edgetrain info`` shows about a model, as data: per-layer rows, per-masked-weight storage
+rows and the tables built from them. The CLI only renders these (rich tables or JSON)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .formats.sparse import ENCODERS, all_encodings
+from .graph import BLOCK_SHARED, Graph
+from .transforms.reorder import sort_units_by_fan_in
+
+
+@dataclass(frozen=True)
+class Table:
+    """A titled table: column headers and rows of cells (numbers or text, never markup)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+def layer_rows(graph: Graph) -> list[dict[str, Any]]:
+    """Per node: op kind, output shape, parameters (stored and non-zero), MACs, float32 bytes and
+    whether any of its parameters trains (None without parameters)."""
+    shapes = graph.shapes()
+    macs = graph.macs()
+    rows = []
+    for node in graph.nodes:
+        params = graph.node_params(node)
+        n = sum(p.size for p in params.values())
+        nnz = sum(p.nnz for p in params.values())
+        rows.append({"layer": node.name, "op": node.op, "output": "x".join(map(str, shapes[node.name])),
+                     "params": n, "nonzero": nnz, "macs": macs[node.name], "float_bytes": 4 * nnz,
+                     "trainable": any(p.trainable for p in params.values()) if params else None})
+    return rows
+
+
+def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
+    """Per masked 2-D weight: density and the bytes of every storage format (float32 values), and
+    the format an int8 export would choose.
+
+    Sizes come from the encoders the C generator emits (`formats.sparse`), which take C layout
+    [n_out][n_in], hence the transposes. ``grouped`` is sized on the model with hidden units sorted
+    by fan-in, as the export does before using it (fewer, longer runs). Byte counts depend only on
+    the mask and the value width, so the int8 sizes need no quantization. A block-shared weight
+    (``meta["block_shared"]``) also reports its shared (unique) weights and the smallest encoding of
+    its block grid (one value per block: what a block-sharing kernel reads).
+    """
+
+    def smallest(encs: dict) -> Any:
+        return min(encs.values(), key=lambda e: e.nbytes.total)  # same rule as choose_format
+
+    sorted_graph = sort_units_by_fan_in(graph)
+    rows = []
+    for node in graph.nodes:
+        for role, p in graph.node_params(node).items():
+            if p.mask is None or p.value.ndim != 2:
+                continue
+            encs = all_encodings(p.effective().T, p.mask.T, np.float32)
+            chosen = smallest(encs)  # what the "auto" export picks (it does not sort units)
+            sp = sorted_graph.params[p.name]
+            encs["grouped"] = ENCODERS["grouped"](sp.effective().T, sp.mask.T, np.float32)
+            int8 = smallest(all_encodings(np.zeros(p.mask.T.shape), p.mask.T, np.int8))
+            row = {"layer": node.name, "param": role, "shape": "x".join(map(str, p.shape)),
+                   "density": p.nnz / p.size, "format": chosen.format, "bytes": chosen.nbytes.total,
+                   "index_bytes": chosen.nbytes.index, "value_bytes": chosen.nbytes.value,
+                   "alternatives": {name: e.nbytes.total for name, e in encs.items()},
+                   "int8_format": int8.format, "int8_bytes": int8.nbytes.total}
+            if BLOCK_SHARED in p.meta:
+                bi, bo = p.meta[BLOCK_SHARED]
+                row["block_shared"] = f"{bi}x{bo}"
+                blocks = p.mask[::bi, ::bo]
+                row["unique_weights"] = int(blocks.sum())
+                grid = smallest(all_encodings(p.effective()[::bi, ::bo].T, blocks.T, np.float32))
+                row["block_format"], row["block_bytes"] = grid.format, grid.nbytes.total
+            rows.append(row)
+    return rows
+
+
+def info_dict(graph: Graph) -> dict[str, Any]:
+    """Everything ``edgetrain info --json`` prints."""
+    return {"name": graph.name, "input": graph.input_shape, "layers": layer_rows(graph), "sparse": sparse_rows(graph),
+            "meta": graph.meta}
+
+
+def info_tables(graph: Graph) -> list[Table]:
+    """The tables ``edgetrain info`` prints: layers, then sparse storage when a weight is masked."""
+    rows = layer_rows(graph)
+    tables = [Table(
+        f"{graph.name}: input {graph.input_shape}, output {graph.outputs}",
+        ["layer", "op", "output", "params", "nonzero", "MACs", "float bytes", "trainable"],
+        [[r["layer"], r["op"], r["output"], r["params"], r["nonzero"], r["macs"], r["float_bytes"],
+          {True: "yes", False: "no", None: ""}[r["trainable"]]] for r in rows]
+        + [["total", "", "", sum(r["params"] for r in rows), sum(r["nonzero"] for r in rows),
+            sum(r["macs"] for r in rows), sum(r["float_bytes"] for r in rows), ""]])]
+    sparse = sparse_rows(graph)
+    if sparse:
+        formats = list(sparse[0]["alternatives"])
+        shared = any("block_shared" in r for r in sparse)
+        tables.append(Table(
+            "sparse storage (float32 values; bytes per format, chosen = smallest; grouped on units sorted "
+            "by fan-in; int8: the smallest with int8 values)",
+            ["layer", "shape", "density", "chosen", "bytes", *formats, "int8 chosen",
+             *(["block shared: block, shared w, block storage"] if shared else [])],
+            [[r["layer"], r["shape"], f"{100 * r['density']:.2f}%", r["format"], r["bytes"],
+              *[r["alternatives"][f] for f in formats], f"{r['int8_format']} {r['int8_bytes']:,}",
+              *([f"{r['block_shared']} {r['unique_weights']:,} {r['block_format']} {r['block_bytes']:,}"
+                 if "block_shared" in r else ""] if shared else [])]
+             for r in sparse]))
+    return tables
+
+
+__all__ = ["Table", "info_dict", "info_tables", "layer_rows", "sparse_rows"]
