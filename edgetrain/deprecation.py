@@ -10,6 +10,7 @@ object of the new home, imported on first use; the warning points at the line th
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -30,6 +31,18 @@ def moved(old: str, new: str, names: Collection[str] | None = None) -> Callable[
         if name != "__all__":
             warnings.warn(f"{old}.{name} moved: import it from {new}", DeprecationWarning, stacklevel=2)
         return value
+
+    return __getattr__
+
+
+def renamed(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for the names of ``module`` that were renamed in place (old -> new)."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(f"{module}.{name} is now {module}.{names[name]}", DeprecationWarning, stacklevel=2)
+        return getattr(sys.modules[module], names[name])
 
     return __getattr__
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .emulate import emulate, emulator_available
+from .deprecation import renamed_keyword
 from .engine.executor import predict
 from .errors import ConfigError
 from .export.c import export_c
@@ -76,23 +77,27 @@ def emulate_model(
     dtype: Literal["f32", "int8"] = "int8",
     calib_x: np.ndarray | None = None,
     per_channel: bool = True,
-    fallback_to_host: bool = False,
+    fallback_host: bool = False,
     parity: bool = True,
     force_ref: bool = False,
     sparse_format: str = "auto",
     keep_dir: str | Path | None = None,
     timeout: float = 600.0,
+    **deprecated: Any,
 ) -> EmulationReport:
     """Export `graph` for `target`, run it on samples `x` (standardised floats) and report.
 
-    With ``fallback_to_host`` a target that cannot run here (no QEMU, no cross compiler, or a
-    build-only board) runs on host gcc instead, and the report says why.
+    With ``fallback_host`` a target that cannot run here (no QEMU, no cross compiler, or a
+    build-only board) runs on host gcc instead, and the report says why. The old keyword
+    ``fallback_to_host`` still works, with a DeprecationWarning.
     """
+    fallback_host = renamed_keyword("emulate_model", deprecated, "fallback_to_host", "fallback_host",
+                                    fallback_host, False)
     target = load_target(target) if isinstance(target, str) else target
     run_target, reason = target, None
     ok, why = emulator_available(target)
     if not ok:
-        if not fallback_to_host:
+        if not fallback_host:
             from .errors import ToolchainError
 
             raise ToolchainError(f"cannot run {target.name} here: {why}",

@@ -21,7 +21,7 @@ from edgetrain.layers import ACTIVATIONS, HardSwish, Layer, LeakyReLU, Sigmoid, 
 from edgetrain.ops import OPS, get_op
 from edgetrain.ops.activations import LEAKY_RELU_ALPHA, hard_swish, leaky_relu, sigmoid
 from edgetrain.ops.base import IN0, OUT
-from edgetrain.run import train_from_config
+from edgetrain.train_run import train_from_config
 
 from helpers import digits  # noqa: F401  (fixture)
 from test_core_gradients import analytic, numeric_grad, rel_err, to_f64

@@ -7,7 +7,15 @@ divergence guard.
   relative on every parameter and every loss. A frozen first layer stays bit-identical.
 * Power loss: tests/c_train/storage_driver.c cuts the power at every byte of a commit (erase,
   payload, header) on the RAM-backed NOR emulation, reboots and loads: always exactly the old or
-  the new weights.
+  the new weights. After each cut the recovery is interrupted again (a second cut in the next
+  commit, then a read error in the next load) before a clean commit must win. Erase cut points are
+  sampled for the boards' real 16 KiB (STM32F405/F205) and 32 KiB (STM32F7) sectors (the driver
+  says how); program cut points are all taken. Torn bytes: the interrupted byte, or the rest of
+  its write unit / sector.
+* Flash faults: read, erase and program errors (a transient failure at every callback call of a
+  load and of a commit; persistent bad bytes in either bank's header and payload) and multi-bit
+  flips and bursts: a load gives a stored commit or an error, never other bytes ("corrupt" = 0),
+  and a commit after the fault clears succeeds.
 * Divergence: tests/c_train/guard_driver.c injects a NaN batch and a huge learning rate; the guard
   rolls back to the last commit.
 * Every host build runs once plainly and once under ASan+UBSan; every new runtime source compiles
@@ -189,7 +197,7 @@ def test_frozen_first_layer_stays_bit_identical(host_cc, build_dir, sanitize, tm
 @pytest.mark.parametrize("batch,n_in,n_out", [(1, 13, 7), (5, 64, 10), (3, 1, 1)])
 def test_backward_kernels_and_losses_match_numpy(host_cc, build_dir, sanitize, tmp_path, batch, n_in, n_out):
     from edgetrain.engine.losses import MSE, CrossEntropy
-    from edgetrain.ops.activations import ReLU, ReLU6
+    from edgetrain.ops.activations import ReLU6Op, ReLUOp
 
     exe = build(host_cc, "kernels_driver", sanitize, build_dir)
     rng = np.random.default_rng(batch * 100 + n_in)
@@ -223,8 +231,8 @@ def test_backward_kernels_and_losses_match_numpy(host_cc, build_dir, sanitize, t
     close(parts[7], 2 * db, "db accumulated")
     # The masks are exact: equal to the numpy engine's own backward rules (numpy's dy * mask
     # gives -0.0 where C writes 0.0; equal as numbers).
-    relu_dx = ReLU().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
-    relu6_dx = ReLU6().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
+    relu_dx = ReLUOp().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
+    relu6_dx = ReLU6Op().backward(None, dy, {"out": y6}, {}, [True], set())[0][0]
     assert np.array_equal(parts[8], relu_dx.ravel())
     assert np.array_equal(parts[9], relu6_dx.ravel())
     assert parts[10].tobytes() == (dy + y6).tobytes()
@@ -251,21 +259,55 @@ def test_storage_fixed_cases(host_cc, build_dir, sanitize):
     assert run(exe, "units").stdout.strip() == "units ok"
 
 
-@pytest.mark.parametrize("write_unit,erase_size,torn", [(1, 128, 0), (4, 256, 0), (4, 256, 1), (32, 1024, 1)])
+def _cases(out: str) -> list[dict[str, str]]:
+    return [dict(kv.split("=") for kv in line.split("#")[0].split()[1:])
+            for line in out.splitlines() if line.startswith("cases ")]
+
+
+# (write unit, erase size, torn): small sectors, then the boards' real ones: STM32F405/F205
+# 16 KiB sectors programmed in 4-byte words, STM32F7 32 KiB sectors (8-byte programming).
+@pytest.mark.parametrize("write_unit,erase_size,torn", [(1, 128, 0), (4, 256, 0), (4, 256, 1), (4, 256, 2),
+                                                        (32, 1024, 1), (4, 16384, 1), (8, 32768, 2)])
 def test_power_cut_at_every_byte_of_a_commit(host_cc, build_dir, sanitize, write_unit, erase_size, torn):
     exe = build(host_cc, "storage_driver", sanitize, build_dir)
     out = run(exe, "powercut", str(write_unit), str(erase_size), str(torn)).stdout
-    lines = [line for line in out.splitlines() if line.startswith("cases ")]
+    lines = _cases(out)
     assert len(lines) == 3, out
-    for line in lines:
-        print("\n" + line)
-        fields = dict(kv.split("=") for kv in line.split("#")[0].split()[1:])
-        cuts, erase, program = int(fields["cuts"]), int(fields["erase"]), int(fields["program"])
-        assert int(fields["mixed"]) == 0
-        # Every byte erased or programmed by the commit is a cut point, plus the completed commit.
-        assert cuts == erase + program + 1 and erase >= erase_size and program >= 32 + 4 * 163
+    for line in out.splitlines():
+        if line.startswith("cases "):
+            print("\n" + line)
+    for fields in lines:
+        points, cuts = int(fields["points"]), int(fields["cuts"])
+        erase, program = int(fields["erase"]), int(fields["program"])
+        assert int(fields["mixed"]) == 0 and int(fields["recovery_bad"]) == 0 and int(fields["corrupt"]) == 0
+        # Every byte erased or programmed by the commit is a cut point, plus the completed commit;
+        # small erases are all taken, large ones sampled (every program byte still taken).
+        assert points == erase + program + 1 and erase >= erase_size and program >= 32 + 4 * 163
+        assert cuts == points if erase <= 4096 else program + 2048 <= cuts < points
         assert int(fields["old"]) + int(fields["new"]) == cuts
         assert int(fields["new"]) >= 1
+        assert int(fields["recovery_cuts"]) == cuts == int(fields["read_fault_loads"])
+        assert int(fields["recovery_old"]) + int(fields["recovery_new"]) == cuts
+        assert int(fields["recovery_old"]) > 0 and int(fields["recovery_new"]) > 0
+
+
+@pytest.mark.parametrize("write_unit,erase_size", [(4, 256), (4, 16384), (8, 32768)])
+def test_flash_errors_and_bit_flips_never_load_other_bytes(host_cc, build_dir, sanitize, write_unit, erase_size):
+    exe = build(host_cc, "storage_driver", sanitize, build_dir)
+    out = run(exe, "faults", str(write_unit), str(erase_size)).stdout
+    print("\n" + out)
+    kinds = {line.split()[1].split("=")[1]: f for line, f in
+             zip([ln for ln in out.splitlines() if ln.startswith("cases ")], _cases(out))}
+    assert set(kinds) == {"load-transient", "commit-transient", "bad-range", "bit-flips"}
+    for f in kinds.values():
+        assert int(f["corrupt"]) == 0
+        assert int(f.get("failed_recommits", 0)) == 0
+    # Every callback call of a load and of a commit was failed once; some loads fell back.
+    assert int(kinds["load-transient"]["calls"]) >= 8 and int(kinds["load-transient"]["fallbacks"]) > 0
+    assert int(kinds["commit-transient"]["calls"]) >= 20
+    assert int(kinds["bad-range"]["loads"]) == 90 and int(kinds["bit-flips"]["loads"]) == 3000
+    total = next(line for line in out.splitlines() if line.startswith("faults total="))
+    assert total.split()[2] == "corrupt=0"
 
 
 # ---------------------------------------------------------------- divergence guard

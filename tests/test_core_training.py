@@ -11,7 +11,7 @@ import pytest
 
 import edgetrain as et
 from edgetrain.config import load_config
-from edgetrain.run import train_from_config
+from edgetrain.train_run import train_from_config
 
 EXAMPLE = "examples/digits_mlp.toml"
 

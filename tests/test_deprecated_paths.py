@@ -22,6 +22,8 @@ MOVED = {
     "edgetrain.quantize.lowering": ("edgetrain.transforms.lowering", "lower_graph"),
     "edgetrain.export.c.reorder": ("edgetrain.transforms.reorder", "sort_units_by_fan_in"),
     "edgetrain.formats.quant": ("edgetrain.quantize.int8", "quantize_multiplier"),
+    "edgetrain.run": ("edgetrain.train_run", "train_from_config"),
+    "edgetrain.cli.commands_core": ("edgetrain.model_report", "sparse_rows"),
 }
 
 
@@ -61,3 +63,34 @@ def test_old_module_refuses_unknown_names() -> None:
             shim.no_such_name  # noqa: B018
         with pytest.raises(AttributeError):
             shim.__wrapped__  # noqa: B018
+
+
+@pytest.mark.parametrize("module, old", [("edgetrain.ops", "Dense"), ("edgetrain.ops.dense", "Dense"),
+                                         ("edgetrain.ops.activations", "ReLU"), ("edgetrain.ops", "Add"),
+                                         ("edgetrain.ops.structural", "Flatten")])
+def test_op_classes_answer_to_their_old_names(module: str, old: str) -> None:
+    mod = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=f"{old}Op"):
+        assert getattr(mod, old) is getattr(mod, f"{old}Op")
+    import edgetrain as et
+    from edgetrain.layers import Dense
+
+    assert et.Dense is Dense  # the public name stays the layer spec
+
+
+def test_emulate_model_takes_the_old_fallback_keyword() -> None:
+    import numpy as np
+
+    import edgetrain as et
+    from edgetrain.errors import ConfigError
+    from edgetrain.verify import emulate_model
+
+    g = et.Sequential([et.Dense(3)], 4, seed=0)
+    x = np.zeros((2, 4), np.float32)
+    # int8 without calibration samples fails after the keywords are read, before anything is built.
+    with pytest.warns(DeprecationWarning, match="fallback_host"), pytest.raises(ConfigError):
+        emulate_model(g, "stm32f405", x, dtype="int8", fallback_to_host=True)
+    with pytest.raises(TypeError, match="both"):
+        emulate_model(g, "stm32f405", x, dtype="int8", fallback_to_host=True, fallback_host=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'no_such'"):
+        emulate_model(g, "stm32f405", x, no_such=1)

@@ -27,7 +27,7 @@ from .output import emit_json, table
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def train(config: str, output: str | None, seed: int | None, quiet: bool, as_json: bool) -> None:
     """Train the model described by a TOML CONFIG."""
-    from ..run import train_from_config
+    from ..train_run import train_from_config
 
     cfg = load_config(config)
     result = train_from_config(cfg, seed=seed, progress=not quiet and not as_json)

@@ -46,7 +46,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     if not as_json:
         info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
     rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
-                        per_channel=not per_tensor, fallback_to_host=fallback_host, parity=not production,
+                        per_channel=not per_tensor, fallback_host=fallback_host, parity=not production,
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if as_json:
         emit_json(rep.to_dict())

@@ -1,14 +1,15 @@
 """Op registry: one module per family, each op with its forward and gradient rule side by side."""
 from __future__ import annotations
 
+from ..deprecation import renamed
 from ..errors import UnsupportedOpError
-from .activations import HardSwish, LeakyReLU, ReLU, ReLU6, Sigmoid, Softmax, Tanh
+from .activations import HardSwishOp, LeakyReLUOp, ReLU6Op, ReLUOp, SigmoidOp, SoftmaxOp, TanhOp
 from .base import Op
-from .dense import Dense
-from .structural import Add, Flatten, Identity
+from .dense import DenseOp
+from .structural import AddOp, FlattenOp, IdentityOp
 
-OPS: dict[str, Op] = {op.kind: op for op in (Dense(), ReLU(), ReLU6(), Softmax(), LeakyReLU(), Sigmoid(), Tanh(),
-                                              HardSwish(), Flatten(), Identity(), Add())}
+OPS: dict[str, Op] = {op.kind: op for op in (DenseOp(), ReLUOp(), ReLU6Op(), SoftmaxOp(), LeakyReLUOp(), SigmoidOp(),
+                                              TanhOp(), HardSwishOp(), FlattenOp(), IdentityOp(), AddOp())}
 
 
 def get_op(kind: str) -> Op:
@@ -27,3 +28,7 @@ def register_op(op: Op) -> Op:
 
 
 __all__ = ["OPS", "Op", "get_op", "register_op"]
+
+# The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
+__getattr__ = renamed(__name__, {name: f"{name}Op" for name in (
+    "Add", "Dense", "Flatten", "HardSwish", "Identity", "LeakyReLU", "ReLU", "ReLU6", "Sigmoid", "Softmax", "Tanh")})

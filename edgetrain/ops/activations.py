@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..deprecation import renamed
 from ..errors import InvalidModelError
 from .base import IN0, NO_BUFFERS, OUT, Op
 
@@ -18,7 +19,7 @@ class _Pointwise(Op):
         return {OUT} if need_dx[0] else set()
 
 
-class ReLU(_Pointwise):
+class ReLUOp(_Pointwise):
     kind = "relu"
     clamp = (0.0, None)
 
@@ -29,7 +30,7 @@ class ReLU(_Pointwise):
         return [np.multiply(dy, saved[OUT] > 0, out=out.get(IN0))], {}
 
 
-class ReLU6(_Pointwise):
+class ReLU6Op(_Pointwise):
     kind = "relu6"
     clamp = (0.0, 6.0)
 
@@ -41,7 +42,7 @@ class ReLU6(_Pointwise):
         return [np.multiply(dy, (y > 0) & (y < 6), out=out.get(IN0))], {}
 
 
-class Softmax(_Pointwise):
+class SoftmaxOp(_Pointwise):
     """Softmax over the last axis."""
 
     kind = "softmax"
@@ -112,7 +113,7 @@ def hard_swish(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.divide(y, 6, out=y)
 
 
-class LeakyReLU(_Pointwise):
+class LeakyReLUOp(_Pointwise):
     """y = x for x > 0, alpha * x otherwise; attribute ``alpha`` in (0, 1), default 0.01.
 
     Saves the output: alpha > 0 keeps the sign, so y > 0 marks the slope-1 region (x = 0 takes
@@ -135,7 +136,7 @@ class LeakyReLU(_Pointwise):
         return [dx], {}
 
 
-class Sigmoid(_Pointwise):
+class SigmoidOp(_Pointwise):
     """y = 1 / (1 + exp(-x)); dx = dy * (y * (1 - y)) from the saved output."""
 
     kind = "sigmoid"
@@ -148,7 +149,7 @@ class Sigmoid(_Pointwise):
         return [np.multiply(dy, y * (1 - y), out=out.get(IN0))], {}
 
 
-class Tanh(_Pointwise):
+class TanhOp(_Pointwise):
     """y = tanh(x); dx = dy * (1 - y * y) from the saved output."""
 
     kind = "tanh"
@@ -161,7 +162,7 @@ class Tanh(_Pointwise):
         return [np.multiply(dy, 1 - y * y, out=out.get(IN0))], {}
 
 
-class HardSwish(_Pointwise):
+class HardSwishOp(_Pointwise):
     """y = x * relu6(x + 3) / 6 (MobileNetV3). Saves the INPUT (y does not determine x).
 
     dx = dy * d with d = 0 for x < -3, 1 for x > 3 and x / 3 + 0.5 in between (at the kinks
@@ -183,3 +184,15 @@ class HardSwish(_Pointwise):
         np.copyto(d, 0, where=x < -3)
         np.copyto(d, 1, where=x > 3)
         return [np.multiply(d, dy, out=d)], {}
+
+
+# The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
+__getattr__ = renamed(__name__, {
+    "ReLU": "ReLUOp",
+    "ReLU6": "ReLU6Op",
+    "Softmax": "SoftmaxOp",
+    "LeakyReLU": "LeakyReLUOp",
+    "Sigmoid": "SigmoidOp",
+    "Tanh": "TanhOp",
+    "HardSwish": "HardSwishOp",
+})

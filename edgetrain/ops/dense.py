@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..deprecation import renamed
 from ..errors import InvalidModelError
 from .base import IN0, NO_BUFFERS, Op
 
 
-class Dense(Op):
+class DenseOp(Op):
     kind = "dense"
     param_roles = ("weight", "bias")
     required_roles = ("weight",)
@@ -46,3 +47,9 @@ class Dense(Op):
             grads["bias"] = np.add.reduce(dy, axis=0, out=out.get("bias"))
         dx = np.matmul(dy, ws["weight"].T, out=out.get(IN0)) if need_dx[0] else None
         return [dx], grads
+
+
+# The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
+__getattr__ = renamed(__name__, {
+    "Dense": "DenseOp",
+})

@@ -5,11 +5,12 @@ import math
 
 import numpy as np
 
+from ..deprecation import renamed
 from ..errors import InvalidModelError
 from .base import NO_BUFFERS, Op
 
 
-class Flatten(Op):
+class FlattenOp(Op):
     kind = "flatten"
     is_view = True
 
@@ -26,7 +27,7 @@ class Flatten(Op):
         return [dy.reshape((dy.shape[0], *node.attrs["in_shape"]))], {}
 
 
-class Identity(Op):
+class IdentityOp(Op):
     kind = "identity"
     is_view = True
 
@@ -41,7 +42,7 @@ class Identity(Op):
         return [dy], {}
 
 
-class Add(Op):
+class AddOp(Op):
     """Element-wise sum of two same-shaped tensors (residual connections)."""
 
     kind = "add"
@@ -63,3 +64,11 @@ class Add(Op):
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
         return [dy if need_dx[0] else None, dy if need_dx[1] else None], {}
+
+
+# The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
+__getattr__ = renamed(__name__, {
+    "Flatten": "FlattenOp",
+    "Identity": "IdentityOp",
+    "Add": "AddOp",
+})
