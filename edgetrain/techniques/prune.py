@@ -27,7 +27,8 @@ from ..engine.trainer import Callback, Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
 from .base import TechniquePlan, register
-from .sparse_set import DenseCells, SparseEvolution, _snapshot, check_keys, resolve_layers, set_rng, weight_of
+from .sparse_set import (DenseCells, SparseEvolution, check_keys, resolve_layers, set_rng, snapshot_attachments,
+                         weight_of)
 
 _PRUNE_KEYS = {"sparsity", "start_epoch", "end_epoch", "layers", "then", "zeta"}
 
@@ -84,7 +85,7 @@ class MagnitudePruning(Callback):
             # The trainer saves values after the callbacks (after pruning); keep the layers as they
             # were when the best validation accuracy was measured, masks included.
             self._best = logs["val_acc"]
-            self._best_state = [_snapshot(p) for p in self.params]
+            self._best_state = [snapshot_attachments(p) for p in self.params]
         completed = epoch + 1
         if self.start_epoch < completed <= self.end_epoch:
             for p in self.params:

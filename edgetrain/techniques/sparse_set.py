@@ -171,7 +171,7 @@ class SparseEvolution(Callback):
         if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
             # Same rule as the trainer's best-state tracking (which runs after the callbacks).
             self._best = logs["val_acc"]
-            self._best_state = [_snapshot(c.param) for c in self.cells]
+            self._best_state = [snapshot_attachments(c.param) for c in self.cells]
         if self.start_epoch <= epoch < trainer.total_epochs - 1:
             for c, evolving in zip(self.cells, self.evolving):
                 if evolving:
@@ -192,7 +192,8 @@ class SparseEvolution(Callback):
         return Evolution(epoch, cells.param.name, removed, regrown, n_pos, n_neg)
 
 
-def _snapshot(p: Param) -> tuple:
+def snapshot_attachments(p: Param) -> tuple:
+    """Copies of ``(mask, value, codebook, indices)`` (None where absent), to restore the best epoch."""
     return tuple(None if a is None else a.copy() for a in (p.mask, p.value, p.codebook, p.indices))
 
 
