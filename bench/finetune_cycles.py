@@ -94,7 +94,7 @@ def main() -> None:
         print(f"  {label:48} {v}")
     print(f"  firmware image: flash {big.image.flash_bytes:,} B, static RAM {big.image.static_ram_bytes:,} B "
           f"(incl. the harness's RAM-emulated flash banks {bm.bank_flash_bytes:,} B and sample buffers)")
-    print("\nGoals (issue 5):")
+    print("\nGoals:")
     for what, v, g in goals:
         print(f"  {what}: {v:,} (goal <= {g:,}) {'met' if v <= g else 'NOT MET'}")
     print(f"  note: SGD with momentum also keeps a velocity per trainable weight "

@@ -1,6 +1,6 @@
 """Instructions per inference on an emulated STM32F405 (QEMU), for float32 and int8.
 
-Models (issue 3, Benchmark): MLP 64-32-10 and MLP 64-256-256-10, both trained briefly on the
+Models: MLP 64-32-10 and MLP 64-256-256-10, both trained briefly on the
 bundled digits set, and one 256x256 dense layer (random weights, calibrated on random inputs).
 Each is exported with `export_c` (int8: per-channel weights) and run with `emulate` under QEMU
 `-icount shift=0`, built with the production flags (-O2, -ffp-contract=fast: fused multiply-add
@@ -169,7 +169,7 @@ def print_table(rows: list[dict[str, Any]], checks: list[dict[str, Any]], second
                   f"{r['instructions_per_mac']:.3f}", check, f"{r['model_data_bytes']:,}", wr,
                   f"{r['code_bytes']:,}", f"{r['arena_bytes']:,}", f"{r['data_bss_bytes']:,}")
     con.print(t)
-    g = Table(title="Goals (issue 3)")
+    g = Table(title="Goals")
     for col in ("goal", "measured", "limit", "met", "reference (same measurement)"):
         g.add_column(col)
     for c in checks:

@@ -1,8 +1,8 @@
 """Sparse inference on an emulated STM32F405 (QEMU): every storage format vs the dense model.
 
-Model (issue 6, Benchmark): the digits MLP 64-512-512-10 trained with SET (`apply_set`, eps 5,
+Model: the digits MLP 64-512-512-10 trained with SET (`apply_set`, eps 5,
 zeta 0.3; about 3.5-4% of the weights) and the same MLP trained dense, both with SGD + momentum
-(TECHNIQUES.md section 1 settings) for EPOCHS epochs. Each model is exported with `export_c`
+(the usual SET recipe) for EPOCHS epochs. Each model is exported with `export_c`
 (float32, and int8 per-channel PTQ) with every sparse format forced in turn (`sparse_format`), plus
 the two policies ("auto": smallest bytes; "fast": float32 row-grouped CSR on hidden units sorted
 by fan-in, int8 input-driven CSC, dense above 50% density), built with production flags (-O2, -ffp-contract=fast) and run on the whole
@@ -217,7 +217,7 @@ def print_table(rows: list[dict[str, Any]], checks: list[dict[str, Any]], second
                   f"{r['image_flash_bytes']:,}" if r["image_flash_bytes"] else "does not fit",
                   f"{100 * r['accuracy']:.2f}%")
     con.print(t)
-    g = Table(title="Goals (issue 6)")
+    g = Table(title="Goals")
     for c in ("goal", "measured", "goal value", "met"):
         g.add_column(c)
     for c in checks:

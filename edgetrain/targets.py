@@ -1,6 +1,6 @@
 """Board descriptions: ``targets/<name>.toml`` read into :class:`Target`.
 
-Targets are data (architecture principle 6): adding a board is adding a TOML file plus, for a
+Targets are data, not code: adding a board is adding a TOML file plus, for a
 microcontroller, a linker script. Every path in a TOML is relative to the targets directory.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The 64-512-512-10 digits runs shared by test_set.py and test_motif.py (each computed once per session).
 
-Settings from TECHNIQUES.md section 1: SGD lr 0.05, momentum 0.9, weight decay 1e-4, batch 32,
+Settings (the usual SET recipe): SGD lr 0.05, momentum 0.9, weight decay 1e-4, batch 32,
 60 epochs, eps 5, zeta 0.3.
 """
 from __future__ import annotations

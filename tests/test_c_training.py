@@ -1,4 +1,4 @@
-"""On-device training in the C runtime (issue 5): backward kernels, optimizers, A/B weight storage,
+"""On-device training in the C runtime: backward kernels, optimizers, A/B weight storage,
 divergence guard.
 
 * Parity: tests/c_train/mlp_driver.c trains a 64-32-10 ReLU MLP with the runtime's kernels for 20
@@ -364,8 +364,8 @@ def test_adam_uses_vsqrt_without_errno_path_on_m4f(arm_cc):
 
 def test_training_step_instruction_budget_on_stm32f405(arm_cc, qemu):
     """MLP 64-32-10, all layers trainable, batch 1, production flags (VFMA allowed), counted by
-    the TIM2 instruction counter under `-icount shift=0` (instructions, not cycles). Goals of
-    issue 5: SGD <= 70,000 and Adam <= 250,000 instructions per full training step."""
+    the TIM2 instruction counter under `-icount shift=0` (instructions, not cycles). Budgets:
+    SGD <= 70,000 and Adam <= 250,000 instructions per full training step."""
     from edgetrain.emulate.run import emulate
 
     rng = np.random.default_rng(0)

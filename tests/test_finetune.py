@@ -1,4 +1,4 @@
-"""On-device fine-tuning (issue 5, items 2, 3, 6): generated training code vs the numpy engine,
+"""On-device fine-tuning: generated training code vs the numpy engine,
 int8 frozen body + float head, training memory plan, budgets, warning-free C, CLI.
 
 Every run goes through `finetune_on_device`: generated code, the fine-tuning harness, boot 1
@@ -96,7 +96,7 @@ def test_generated_training_matches_numpy_on_qemu_stm32f405(arm_cc, qemu, kind):
     rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS[kind])
     check_parity(rep, xs, ys, f"stm32f405 {kind} batch 1")
     assert rep.ran_on.startswith("QEMU") and len(rep.instructions_per_step) == STEPS
-    # Budgets of issue 5 for 64-32-10, full network, batch 1, parity flags (no VFMA fusion).
+    # Budgets for 64-32-10, full network, batch 1, parity flags (no VFMA fusion).
     goal = 70_000 if kind == "sgd" else 250_000
     print(f"instructions per step: {rep.mean_instructions_per_step:,.0f} (goal {goal:,})")
     assert rep.mean_instructions_per_step <= goal

@@ -1,4 +1,4 @@
-"""The shifted-data scenario (issue 5, item 7): a digits model meets images shifted by one
+"""The shifted-data scenario: a digits model meets images shifted by one
 column on the device, fine-tunes its float head there (int8 frozen body), commits, reboots from
 the stored bank, and its held-out accuracy on shifted images improves by at least 20 points.
 The same flow as examples/finetune_shifted.sh, through the Python API."""

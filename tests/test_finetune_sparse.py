@@ -1,5 +1,5 @@
 """On-device fine-tuning of a sparse (masked) layer updates only its non-zeros and keeps the
-pattern (issue 6, item 6), matching the numpy engine, which re-imposes masks after every step."""
+pattern, matching the numpy engine, which re-imposes masks after every step."""
 from __future__ import annotations
 
 import numpy as np

@@ -309,7 +309,7 @@ def test_chooser_prefers_dense_when_full_and_indices_when_sparse() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- #
-# The 512x512 ~2% figure from TECHNIQUES.md section 3
+# A 512x512 layer at about 2% density, the size of a SET hidden layer
 
 
 def test_512x512_two_percent_byte_table() -> None:

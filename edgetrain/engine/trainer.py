@@ -100,8 +100,8 @@ class Trainer:
         return loss
 
     def fit(self, train: Split, val: Split | None = None, epochs: int = 10) -> History:
-        # Small matrices train fastest on one BLAS thread (several threads were up to 8x slower on
-        # a loaded 2-core machine), and a fixed thread count keeps results bit-identical everywhere.
+        # Small matrices train fastest on one BLAS thread (thread start-up and contention cost more
+        # than the work they share), and a fixed thread count keeps results bit-identical everywhere.
         with threadpool_limits(limits=self.threads):
             return self._fit(train, val, epochs)
 

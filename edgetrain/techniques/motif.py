@@ -144,7 +144,7 @@ def apply_motif(graph: Graph, m: int = 2, eps: float = 5.0, zeta: float = 0.3,
 
     Hidden layers use m x m blocks. The last dense layer uses m x 1 blocks (input groups only):
     its outputs are classes, and sharing one weight across two classes gives them identical logits
-    up to the bias (measured: 48% on digits instead of ~95%).
+    up to the bias, so the model could not tell them apart.
 
     Each active block's shared weight starts as the block's top-left entry of the existing
     initialisation: one entry per block keeps the per-output signal variance of the dense init.

@@ -1,6 +1,6 @@
 """Render a `Program` as C: model.h, model.c, model_data.h, model_data.c and build fragments.
 
-model.c is data plus a schedule (architecture principle 5): static const argument structs and
+model.c is data plus a schedule: static const argument structs and
 one straight-line function, ``et_model_infer``, calling runtime kernels on caller buffers and a
 static arena. ``ET_FORCE_REF`` (defined by the build, or written into model_data.h by
 ``force_ref=True``) selects the portable reference kernels instead of the fast ones: the calls go

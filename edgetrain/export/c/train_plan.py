@@ -7,7 +7,7 @@ RAM of on-device training = trainable parameters (RAM copies) + optimizer state 
 arena (activations, features, logits, input gradients) + the stack reservation. The arena is
 compared with the naive sum (every buffer on its own, plus a gradient buffer per trainable
 parameter). Flash = const model data + the two storage banks. The budget is checked before
-anything is written (architecture principle 7).
+anything is written, so a model that does not fit leaves no files behind.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from .train_program import TrainConfig, TrainProgram, build_train_program
 
 DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
 DEFAULT_WRITE_UNIT = 4
-# Frames of the deepest training call chain (et_train_step -> fused backward -> optimizer),
-# measured like report.py's KERNEL_STACK, rounded up. Reported; the reservation is the target's.
+# Upper bound on the stack of the deepest training call chain (et_train_step -> fused backward ->
+# optimizer). Reported only; the stack reservation is the target's.
 TRAIN_STACK_ESTIMATE = 512
 
 

@@ -1,6 +1,6 @@
 """ONNX Runtime on-device training: artifact generation and a trainer over its training API.
 
-`onnxruntime/training/__init__.py` imports torch (upstream issue 22070) although `artifacts` and
+`onnxruntime/training/__init__.py` imports torch (in the pinned 1.19 release) although `artifacts` and
 `api` do not need it. `load_ort_training` therefore registers a bare package object for
 `onnxruntime.training` (with the real ``__path__``) and imports only those submodules.
 """
