@@ -7,6 +7,10 @@ Quick tour::
     model = et.Sequential([et.Dense(32, "relu"), et.Dense(10)], input_shape=data.n_features)
     et.fit(model, data, epochs=30, optimizer="adam", lr=3e-3)
     et.save_model(model, "digits.etm")
+
+The subpackages follow the pipeline: define (`graph`, `ops`, `layers`), transform (`transforms`,
+`techniques`), train (`engine`, `train_run`), quantize (`quantize`), export and interop
+(`export.c`, `interop.onnx`), device (`emulate`, `verify`, `finetune`).
 """
 from .data import Dataset, Split, load_data
 from .engine.autodiff import derive_backward

@@ -1,4 +1,4 @@
-"""Sorting hidden units by fan-in before a grouped export (edgetrain/export/c/reorder.py).
+"""Sorting hidden units by fan-in before a grouped export (edgetrain/transforms/reorder.py).
 
 The sorted model must compute the same function (float to rounding, int8 bit for bit), give every
 eligible masked layer rows in non-decreasing length, carry masks, codebooks and per-channel

@@ -375,7 +375,7 @@ class GroupedEncoding(_Base):
     length, so a row costs no loop set-up or leftover handling; and it loads six 32-bit column
     indices with one LDM straight into the registers of the gathers (16-bit indices would need an
     unpack instruction per entry). Runs are long when rows are sorted by length: the C exporter
-    reorders hidden units that way (`edgetrain.export.c.reorder`), which changes no result.
+    reorders hidden units that way (`edgetrain.transforms.reorder`), which changes no result.
     """
 
     _format: ClassVar[str] = "grouped"
