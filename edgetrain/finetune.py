@@ -150,7 +150,13 @@ class BootResult:
     commit_status: int
     commit_sequence: int
     commit_instructions: int | None
-    diverged: int
+    diverged: int  # rolled-back steps, the check before the commit included
+    final_loss: float  # the check before the commit: loss of the weights about to be committed
+    # 0 accepted, 1 rolled back by the loss, 2 not run, 3 rolled back by the parameter check (a
+    # rollback commits the last commit's weights again)
+    final_verdict: int
+    param_rms: tuple[float, float]  # RMS of the trainable parameters at boot start, before the check
+    erase_counts: tuple[int, int]  # banks A and B, as recorded after this boot's commit (or load)
     log: str
 
 
@@ -168,14 +174,17 @@ def _parse_result(blob: bytes, program: TrainProgram) -> tuple[Any, ...]:
     step = np.dtype([("loss", "<f4"), ("n", "<u4"), ("verdict", "<u4")])
     steps = np.frombuffer(blob, step, n_steps, off)
     off += step.itemsize * n_steps
-    commit_st, commit_seq, commit_n, diverged = struct.unpack_from("<iIII", blob, off)
-    if off + 16 != len(blob):
-        raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {off + 16}")
+    trailer = struct.Struct("<iIIIfIffII")
+    if off + trailer.size != len(blob):
+        raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {off + trailer.size}")
+    (commit_st, commit_seq, commit_n, diverged, final_loss, final_verdict, rms0, rms1, erases_a,
+     erases_b) = trailer.unpack_from(blob, off)
     feats = evals["feat"].copy().view(feat_dt).reshape(n_eval, -1) if feat_bytes else None
     return (boot, np.int32(load_st).item(), load_seq, evals["logits"].astype(np.float32),
             evals["n"].astype(np.int64) if counts else None, feats, steps["loss"].astype(np.float32),
             steps["n"].astype(np.int64) if counts else None, steps["verdict"].astype(np.int64), commit_st,
-            commit_seq, commit_n if counts else None, diverged)
+            commit_seq, commit_n if counts else None, diverged, float(final_loss), final_verdict,
+            (float(rms0), float(rms1)), (erases_a, erases_b))
 
 
 def run_boot(firmware: Firmware, work: Path, program: TrainProgram, boot: int, *, features: bool,
@@ -235,6 +244,11 @@ def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int
 
 # ---------------------------------------------------------------- the whole flow
 
+def _json_float(v: float | None) -> float | str | None:
+    """A float for JSON: non-finite values as their names (JSON has no NaN or infinity)."""
+    return v if v is None or np.isfinite(v) else str(v)
+
+
 @dataclass
 class FinetuneReport:
     model: str
@@ -260,6 +274,13 @@ class FinetuneReport:
     features: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
     program: TrainProgram | None = None  # what was generated (for reference_finetune)
+    # The guard's check of the weights about to be committed (one more forward pass on the last
+    # batch): True when it rolled them back, so the commit holds the previous commit's weights.
+    final_rolled_back: bool = False
+    final_loss: float | None = None
+    final_check: str | None = None  # "accepted", "loss" or "parameters" (what rejected); None: not run
+    param_rms: tuple[float, float] | None = None  # at boot start, of the weights checked
+    erase_counts: tuple[int, int] | None = None  # bank A, bank B after the commit (wear)
 
     @property
     def mean_instructions_per_step(self) -> float | None:
@@ -273,9 +294,22 @@ class FinetuneReport:
                 "mean_instructions_per_step": self.mean_instructions_per_step,
                 "eval_instructions_per_sample": self.eval_instructions_per_sample,
                 "commit_instructions": self.commit_instructions, "stored_sequence": self.stored_sequence,
+                "final_check": {"result": self.final_check, "rolled_back": self.final_rolled_back,
+                                "loss": _json_float(self.final_loss),
+                                "param_rms": None if self.param_rms is None else [_json_float(v) for v in self.param_rms]},
+                "erase_counts": None if self.erase_counts is None else list(self.erase_counts),
                 "memory": self.memory.to_dict(),
                 "image": {"flash_bytes": self.image.flash_bytes, "static_ram_bytes": self.image.static_ram_bytes},
                 "notes": self.notes}
+
+    def _final_row(self) -> str:
+        if self.final_check is None or self.final_loss is None or self.param_rms is None:
+            return "-"
+        what = f"loss {self.final_loss:.4g}, parameter RMS {self.param_rms[0]:.3g} -> {self.param_rms[1]:.3g}"
+        if not self.final_rolled_back:
+            return f"accepted ({what})"
+        check = "parameter" if self.final_check == "parameters" else self.final_check
+        return f"rolled back by the {check} check ({what}): committed the last commit's weights"
 
     def rows(self) -> list[list[str]]:
         def pct(v: float | None) -> str:
@@ -288,6 +322,9 @@ class FinetuneReport:
                 ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
                 ["loss first -> last", f"{self.loss_curve[0]:.4f} -> {self.loss_curve[-1]:.4f}"],
                 ["rolled-back steps", str(self.diverged_steps)],
+                ["check before the commit", self._final_row()],
+                ["bank erases A / B", "-" if self.erase_counts is None else
+                 f"{self.erase_counts[0]} / {self.erase_counts[1]}"],
                 ["instructions per training step", "-" if n is None else f"{n:,.0f} (emulator instruction count)"]]
         return rows + self.memory.rows()
 
@@ -400,7 +437,10 @@ def finetune_on_device(
         model=graph.name, target=target.name, ran_on=ran_on, trainable=[p.name for p in program.trainable],
         config=config.to_dict(), steps=int(len(ys)), accuracy_before=acc(first.logits),
         accuracy_after=acc(second.logits), loss_curve=[float(v) for v in first.losses],
-        diverged_steps=first.diverged, instructions_per_step=None if counts is None else counts.tolist(),
+        diverged_steps=first.diverged, final_rolled_back=first.final_verdict in (1, 3),
+        final_loss=None if first.final_verdict == 2 else first.final_loss, erase_counts=first.erase_counts,
+        final_check={0: "accepted", 1: "loss", 3: "parameters"}.get(first.final_verdict), param_rms=first.param_rms,
+        instructions_per_step=None if counts is None else counts.tolist(),
         eval_instructions_per_sample=None if second.eval_instructions is None else float(second.eval_instructions.mean()),
         commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
         weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,

@@ -10,7 +10,8 @@
   header, and refuses missing, unknown and repeated fields.
 * Scratch: the C ``et_sparse_*_scratch_bytes`` functions, called for many shapes, equal
   `abi.scratch_bytes` and the scratch buffers the exporter's memory plan reserves.
-* Storage: a bank written by et_storage_commit parses with `abi.STORAGE_HEADER`.
+* Storage: a bank written by et_storage_commit parses with `abi.STORAGE_HEADER` (the first commit
+  records one erase of bank A).
 """
 from __future__ import annotations
 
@@ -219,9 +220,11 @@ def test_struct_initializer_renders_designated_fields() -> None:
                                                            for f in abi.STRUCTS["et_add_s8_params"].field_names},
                                  storage="")
     assert add.startswith("et_add_s8_params a = {.input1_offset = 0,") and ".act_min = (-2147483647 - 1)" in add
-    info = abi.struct_initializer("et_storage_info", "i", {"sequence": 2**32 - 1, "bank": 0, "valid_banks": 1},
+    info = abi.struct_initializer("et_storage_info", "i", {"sequence": 2**32 - 1, "bank": 0, "valid_banks": 1,
+                                                           "erase_count_a": 3, "erase_count_b": 2},
                                   storage="static")
-    assert info == "static et_storage_info i = {.sequence = 4294967295u, .bank = 0, .valid_banks = 1};"
+    assert info == ("static et_storage_info i = {.sequence = 4294967295u, .bank = 0, .valid_banks = 1, "
+                    ".erase_count_a = 3u, .erase_count_b = 2u};")
     opt = abi.struct_initializer("et_optimizer", "o", {
         "kind": 1, "sgd": {"lr": 0.5, "momentum": 0, "weight_decay": 0},
         "adam": "{0}", "step": {"t": 0, "bc1": 0, "bc2": 0, "step_size": 0, "inv_bc2": 0}}, storage="static")
@@ -256,7 +259,8 @@ def test_struct_initializer_rejects_bad_names_and_types() -> None:
     with pytest.raises(ExportError, match="no et_optim_kind value"):
         abi.struct_initializer("et_optimizer", "o", {"kind": 7, "sgd": "{0}", "adam": "{0}", "step": "{0}"})
     with pytest.raises(ExportError, match="does not fit uint32_t"):
-        abi.struct_initializer("et_storage_info", "i", {"sequence": -1, "bank": 0, "valid_banks": 1})
+        abi.struct_initializer("et_storage_info", "i", {"sequence": -1, "bank": 0, "valid_banks": 1,
+                                                         "erase_count_a": 0, "erase_count_b": 0})
 
 
 # ---------------------------------------------------------------- sizes and constants Python uses
@@ -500,7 +504,7 @@ def test_storage_bank_header_parses_with_the_abi_layout(host_cc: str, tmp_path: 
     payload = np.array([1.0, -2.5, 3.25, 0.0, 1e-3], "<f4").tobytes()
     assert header == {"magic": abi.STORAGE_MAGIC, "version": abi.STORAGE_VERSION,
                       "header_bytes": abi.STORAGE_HEADER_BYTES, "sequence": header["sequence"],
-                      "payload_len": len(payload), "layout_tag": 0xC0FFEE01, "reserved0": 0, "reserved1": 0,
+                      "payload_len": len(payload), "layout_tag": 0xC0FFEE01, "erase_count_a": 1, "erase_count_b": 0,
                       "crc": zlib.crc32(payload, zlib.crc32(bank[:abi.STORAGE_CRC_OFFSET]))}
     assert bank[abi.STORAGE_HEADER_BYTES:abi.STORAGE_HEADER_BYTES + len(payload)] == payload
 

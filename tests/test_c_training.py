@@ -312,6 +312,13 @@ def test_flash_errors_and_bit_flips_never_load_other_bytes(host_cc, build_dir, s
 
 # ---------------------------------------------------------------- divergence guard
 
+def test_guard_verdicts_warm_up_bound_and_average(host_cc, build_dir, sanitize):
+    """Warm-up: a loss is diverged above max_ratio x the initial loss (and min_loss), so growing
+    losses (up to 4e14) no longer pass while the average forms; after it, the running average."""
+    exe = build(host_cc, "guard_driver", sanitize, build_dir)
+    assert run(exe, "-", "units").stdout.strip() == "units ok"
+
+
 @pytest.mark.parametrize("scenario", ["nan", "lr"])
 def test_divergence_rolls_back_to_last_commit(host_cc, build_dir, sanitize, tmp_path, scenario):
     exe = build(host_cc, "guard_driver", sanitize, build_dir)

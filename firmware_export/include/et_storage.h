@@ -6,17 +6,37 @@
  *               padded with erased bytes to a multiple of write_unit
  * Header, little-endian fields:
  *    0 u32 magic  "ETWB" (0x42575445)        16 u32 layout_tag (caller's id of the parameter set)
- *    4 u16 format version (1)                 20 u32 reserved, 0
- *    6 u16 header bytes (32)                  24 u32 reserved, 0
+ *    4 u16 format version (1)                 20 u32 erase count of bank A
+ *    6 u16 header bytes (32)                  24 u32 erase count of bank B
  *    8 u32 sequence number (newer = larger,   28 u32 CRC32 (IEEE) of header bytes 0..27 followed
  *          compared modulo 2^32)                     by the payload_len payload bytes
  *   12 u32 payload_len
+ * Erase counts (wear): every header records how many times each bank has been erased for a
+ * commit, the count of the bank it lives in included. A commit takes the largest counts of the
+ * valid banks and adds one for the bank it erases. An erase whose commit did not complete (power
+ * cut, failed write) is not recorded, so the counts are a lower bound; they restart from 0 only
+ * when no bank is valid. (Banks written before the counts existed carry 0 there: the same
+ * format version.)
  * The payload is the concatenation of the caller's segments, raw (native float layout: the banks
  * are not meant to move between CPUs of different byte order).
  *
  * Boot (et_storage_load): each bank whose magic, version, sizes and CRC check is valid; the valid
  * bank with the newest sequence number wins; no valid bank gives ET_ERR_STORAGE_EMPTY (then the
  * firmware keeps its compiled-in weights).
+ *
+ * Read errors (the read callback fails): a bank that cannot be read counts as not valid, so load
+ * and commit work with the other bank. Load falls back to the other valid bank when reading the
+ * newest one fails or reads back differently (CRC mismatch while copying). Commit never writes the
+ * newest valid bank, so it targets the unreadable one (erasing it may cure it; if not, the commit
+ * fails and the previous commit stays). Only when no bank is valid and one could not be read does
+ * load return ET_ERR_STORAGE_IO instead of ET_ERR_STORAGE_EMPTY (the unreadable bank may hold a
+ * commit); when neither bank can be read, load and commit return ET_ERR_STORAGE_IO.
+ *
+ * Integrity, not authenticity: the CRC32 detects accidental corruption (bit flips, torn or failed
+ * writes, read errors) - it is no protection against tampering. Anyone able to write the flash can
+ * store other weights with a matching CRC. Authenticating stored weights needs a keyed MAC (e.g.
+ * HMAC-SHA256 or AES-CMAC with a per-device key kept out of the readable flash) over the same
+ * bytes, checked before the weights are used; this format does not carry one.
  *
  * Commit (et_storage_commit) writes the bank that does NOT hold the newest valid commit, in this
  * order:
@@ -73,11 +93,13 @@ typedef struct {
     uint32_t size;  /* bytes */
 } et_storage_segment;
 
-/* What a load found. */
+/* What a load found, or what a commit wrote. */
 typedef struct {
-    uint32_t sequence;  /* sequence number of the loaded commit */
+    uint32_t sequence;  /* sequence number of the loaded (committed) commit */
     int32_t bank;       /* 0 = A, 1 = B */
     int32_t valid_banks;  /* how many banks passed the checks (1 or 2) */
+    uint32_t erase_count_a;  /* erases of bank A as recorded (after a commit: including its own) */
+    uint32_t erase_count_b;  /* erases of bank B */
 } et_storage_info;
 
 /* CRC-32/IEEE (zlib's crc32): crc = et_crc32_update(0, data, len) over one or more pieces.
@@ -98,8 +120,9 @@ et_status et_storage_commit(const et_storage *storage, uint32_t layout_tag,
 
 /* Loads the newest valid commit into the segments. The stored layout_tag and payload length must
  * equal the requested ones (ET_ERR_STORAGE_LAYOUT otherwise, segments untouched). The payload is
- * CRC-checked again while it is copied; on a mismatch (flash read error) the other valid bank is
- * tried. `info` may be NULL. */
+ * CRC-checked again while it is copied; on a mismatch or a failed read the other valid bank is
+ * tried. When the load fails after copying began (ET_ERR_STORAGE_IO, ET_ERR_STORAGE_VERIFY) the
+ * segments hold unspecified bytes: restore the compiled-in weights. `info` may be NULL. */
 et_status et_storage_load(const et_storage *storage, uint32_t layout_tag,
                           const et_storage_segment *segments, int32_t n_segments,
                           et_storage_info *info);

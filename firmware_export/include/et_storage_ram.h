@@ -6,7 +6,16 @@
  * and fails, and so does every later call until the test "reboots" by calling
  * et_ram_storage_power_on. With torn != 0 the byte being processed at the cut gets pseudo-random
  * bits (a half-erased byte has some bits set, a half-programmed byte some bits cleared), which is
- * what real flash may leave.
+ * what real flash may leave. With torn == 2 the rest of the interrupted write unit (program) or
+ * sector (erase) is torn too: every byte from the cut to its end gets random bits.
+ *
+ * Flash errors (the operation reports failure; nothing "dies"):
+ *   - a bad range: reads (ET_RAM_FAIL_READ), erases (ET_RAM_FAIL_ERASE) or programs
+ *     (ET_RAM_FAIL_WRITE) that touch [bad_lo, bad_hi) fail, as selected by bad_ops. A failed
+ *     erase or program still does its work outside the bad range; the bad bytes keep their value
+ *     (a worn-out sector that no longer erases or programs);
+ *   - a transient error: with fail_call = N >= 0 the N-th callback call from now (0 = the next)
+ *     fails without any effect; later calls work.
  */
 #ifndef ET_STORAGE_RAM_H
 #define ET_STORAGE_RAM_H
@@ -19,6 +28,10 @@
 extern "C" {
 #endif
 
+#define ET_RAM_FAIL_READ 1u
+#define ET_RAM_FAIL_ERASE 2u
+#define ET_RAM_FAIL_WRITE 4u
+
 typedef struct {
     unsigned char *mem;
     uint32_t size;
@@ -26,9 +39,14 @@ typedef struct {
     uint32_t write_unit;
     int32_t cut_after;     /* -1: no cut planned; else bytes left before the power fails */
     int32_t dead;          /* 1 after the cut, until et_ram_storage_power_on */
-    int32_t torn;          /* 1: the interrupted byte gets random bits */
+    int32_t torn;          /* 1: the interrupted byte gets random bits; 2: the rest of its unit too */
     uint32_t rng;          /* xorshift state for torn bytes */
-    uint32_t bytes_erased;     /* statistics since init */
+    uint32_t bad_lo;       /* bad range [bad_lo, bad_hi) for the operations in bad_ops */
+    uint32_t bad_hi;
+    uint32_t bad_ops;      /* ET_RAM_FAIL_* bits; 0: no bad range */
+    int32_t fail_call;     /* -1: none; else callback calls left before one transient failure */
+    uint32_t erase_calls;      /* statistics since init */
+    uint32_t bytes_erased;
     uint32_t bytes_written;
     uint32_t set_bit_writes;   /* writes that tried to turn a 0 bit into 1 (a NOR violation) */
 } et_ram_storage;

@@ -8,9 +8,11 @@
 
 typedef struct {
     int32_t valid;
+    int32_t io_error;  /* a read of this bank failed: its state is unknown */
     uint32_t sequence;
     uint32_t payload_len;
     uint32_t layout_tag;
+    uint32_t erase_count[2];  /* erase counts of banks A and B recorded in this header */
     uint32_t crc;
 } et_bank_state;
 
@@ -63,7 +65,8 @@ uint32_t et_storage_bank_bytes(const et_storage *s, uint32_t payload_len)
 }
 
 /* Header bytes 0..27 (everything the CRC field covers). */
-static void et_header_encode(unsigned char h[ET_HDR], uint32_t seq, uint32_t len, uint32_t tag)
+static void et_header_encode(unsigned char h[ET_HDR], uint32_t seq, uint32_t len, uint32_t tag,
+                             const uint32_t erase_count[2])
 {
     et_put_u32(h, ET_STORAGE_MAGIC);
     h[4] = (unsigned char)(ET_STORAGE_VERSION & 0xFFu);
@@ -73,8 +76,8 @@ static void et_header_encode(unsigned char h[ET_HDR], uint32_t seq, uint32_t len
     et_put_u32(h + 8, seq);
     et_put_u32(h + 12, len);
     et_put_u32(h + 16, tag);
-    et_put_u32(h + 20, 0u);
-    et_put_u32(h + 24, 0u);
+    et_put_u32(h + 20, erase_count[0]);
+    et_put_u32(h + 24, erase_count[1]);
 }
 
 /* CRC of `len` bytes of flash at `offset`, continuing from crc. */
@@ -93,34 +96,36 @@ static et_status et_crc_flash(const et_storage *s, uint32_t offset, uint32_t len
     return ET_OK;
 }
 
-/* Validates one bank: header fields, then the CRC over header and payload. An I/O error is
- * returned as such; an invalid bank is ET_OK with st->valid == 0. */
-static et_status et_bank_scan(const et_storage *s, int32_t bank, et_bank_state *st)
+/* Validates one bank: header fields, then the CRC over header and payload. A failed read leaves
+ * the bank invalid with st->io_error set (its contents are unknown, not known bad). */
+static void et_bank_scan(const et_storage *s, int32_t bank, et_bank_state *st)
 {
     unsigned char h[ET_HDR];
     const uint32_t base = (uint32_t)bank * s->bank_size;
     uint32_t crc;
-    et_status io;
     st->valid = 0;
+    st->io_error = 0;
     if (s->read(s->ctx, base, h, ET_HDR) != 0) {
-        return ET_ERR_STORAGE_IO;
+        st->io_error = 1;
+        return;
     }
     st->sequence = et_get_u32(h + 8);
     st->payload_len = et_get_u32(h + 12);
     st->layout_tag = et_get_u32(h + 16);
+    st->erase_count[0] = et_get_u32(h + 20);
+    st->erase_count[1] = et_get_u32(h + 24);
     st->crc = et_get_u32(h + ET_HDR_CRC_OFFSET);
     if (et_get_u32(h) != ET_STORAGE_MAGIC || h[4] != (ET_STORAGE_VERSION & 0xFFu) ||
         h[5] != (ET_STORAGE_VERSION >> 8) || h[6] != ET_HDR || h[7] != 0u ||
         st->payload_len > s->bank_size - ET_HDR) {
-        return ET_OK;
+        return;
     }
     crc = et_crc32_update(0u, h, ET_HDR_CRC_OFFSET);
-    io = et_crc_flash(s, base + ET_HDR, st->payload_len, &crc);
-    if (io != ET_OK) {
-        return io;
+    if (et_crc_flash(s, base + ET_HDR, st->payload_len, &crc) != ET_OK) {
+        st->io_error = 1;
+        return;
     }
     st->valid = crc == st->crc;
-    return ET_OK;
 }
 
 /* Index of the newest valid bank, or -1. */
@@ -132,13 +137,32 @@ static int32_t et_newest(const et_bank_state st[2])
     return st[0].valid ? 0 : (st[1].valid ? 1 : -1);
 }
 
+/* Scans both banks. Only when neither bank could be read is that an error (ET_ERR_STORAGE_IO):
+ * a read error in one bank leaves the other to work with. */
 static et_status et_scan_both(const et_storage *s, et_bank_state st[2])
 {
-    const et_status a = et_bank_scan(s, 0, &st[0]);
-    if (a != ET_OK) {
-        return a;
+    et_bank_scan(s, 0, &st[0]);
+    et_bank_scan(s, 1, &st[1]);
+    return st[0].io_error && st[1].io_error ? ET_ERR_STORAGE_IO : ET_OK;
+}
+
+/* Erase counts of both banks: the largest recorded in any valid bank (0 when none is valid). */
+static void et_erase_counts(const et_bank_state st[2], uint32_t count[2])
+{
+    int32_t b;
+    int32_t k;
+    count[0] = 0u;
+    count[1] = 0u;
+    for (b = 0; b < 2; ++b) {
+        if (!st[b].valid) {
+            continue;
+        }
+        for (k = 0; k < 2; ++k) {
+            if (st[b].erase_count[k] > count[k]) {
+                count[k] = st[b].erase_count[k];
+            }
+        }
     }
-    return et_bank_scan(s, 1, &st[1]);
 }
 
 static et_status et_segments_len(const et_storage_segment *seg, int32_t n, uint32_t *len)
@@ -208,6 +232,7 @@ et_status et_storage_commit(const et_storage *s, uint32_t layout_tag,
     uint32_t crc;
     uint32_t check;
     uint32_t base;
+    uint32_t counts[2];
     int32_t newest;
     int32_t target;
     et_status e = et_storage_check(s);
@@ -225,13 +250,21 @@ et_status et_storage_commit(const et_storage *s, uint32_t layout_tag,
     if (e != ET_OK) {
         return e;
     }
-    /* Never touch the newest valid commit: it is what a power cut falls back to. */
+    /* Never touch the newest valid commit: it is what a power cut falls back to. With no valid
+     * commit, prefer a bank that read back (known invalid) over one that could not be read (it
+     * may hold a commit a later read succeeds on). */
     newest = et_newest(st);
-    target = newest == 0 ? 1 : 0;
     if (newest >= 0) {
+        target = 1 - newest;
         seq = st[newest].sequence + 1u;
+    } else {
+        target = st[0].io_error ? 1 : 0;
     }
     base = (uint32_t)target * s->bank_size;
+    et_erase_counts(st, counts);
+    if (counts[target] < 0xFFFFFFFFu) {
+        counts[target] += 1u;
+    }
 
     /* 1. erase */
     if (s->erase(s->ctx, base, et_align_up(et_storage_bank_bytes(s, len), s->erase_size)) != 0) {
@@ -243,7 +276,7 @@ et_status et_storage_commit(const et_storage *s, uint32_t layout_tag,
         return e;
     }
     /* 3. verify the payload as stored against the CRC of the source */
-    et_header_encode(h, seq, len, layout_tag);
+    et_header_encode(h, seq, len, layout_tag, counts);
     crc = et_crc32_update(0u, h, ET_HDR_CRC_OFFSET);
     {
         int32_t i;
@@ -265,9 +298,9 @@ et_status et_storage_commit(const et_storage *s, uint32_t layout_tag,
         return ET_ERR_STORAGE_IO;
     }
     /* The bank must now scan as valid, or the header write went wrong. */
-    e = et_bank_scan(s, target, &st[target]);
-    if (e != ET_OK) {
-        return e;
+    et_bank_scan(s, target, &st[target]);
+    if (st[target].io_error) {
+        return ET_ERR_STORAGE_IO;
     }
     if (!st[target].valid || st[target].sequence != seq) {
         return ET_ERR_STORAGE_VERIFY;
@@ -276,6 +309,8 @@ et_status et_storage_commit(const et_storage *s, uint32_t layout_tag,
         info->sequence = seq;
         info->bank = target;
         info->valid_banks = newest >= 0 ? 2 : 1;
+        info->erase_count_a = counts[0];
+        info->erase_count_b = counts[1];
     }
     return ET_OK;
 }
@@ -288,7 +323,7 @@ static et_status et_copy_bank(const et_storage *s, int32_t bank, const et_bank_s
     uint32_t offset = (uint32_t)bank * s->bank_size + ET_HDR;
     uint32_t crc;
     int32_t i;
-    et_header_encode(h, st->sequence, st->payload_len, st->layout_tag);
+    et_header_encode(h, st->sequence, st->payload_len, st->layout_tag, st->erase_count);
     crc = et_crc32_update(0u, h, ET_HDR_CRC_OFFSET);
     for (i = 0; i < n; ++i) {
         if (seg[i].size == 0u) {
@@ -323,14 +358,17 @@ et_status et_storage_load(const et_storage *s, uint32_t layout_tag,
     }
     newest = et_newest(st);
     if (newest < 0) {
-        return ET_ERR_STORAGE_EMPTY;
+        /* Nothing valid. If a bank could not be read, it may still hold a commit: say so rather
+         * than "empty" (which lets firmware fall back to its compiled-in weights for good). */
+        return st[0].io_error || st[1].io_error ? ET_ERR_STORAGE_IO : ET_ERR_STORAGE_EMPTY;
     }
     if (st[newest].layout_tag != layout_tag || st[newest].payload_len != len) {
         return ET_ERR_STORAGE_LAYOUT;
     }
     e = et_copy_bank(s, newest, &st[newest], seg, n);
-    if (e == ET_ERR_STORAGE_VERIFY) {
-        /* The flash read differently this time: fall back to the other commit if it fits. */
+    if (e == ET_ERR_STORAGE_VERIFY || e == ET_ERR_STORAGE_IO) {
+        /* The flash read differently this time or failed: fall back to the other commit if it
+         * fits (it overwrites whatever the failed copy left in the segments). */
         const int32_t other = 1 - newest;
         if (!st[other].valid || st[other].layout_tag != layout_tag || st[other].payload_len != len) {
             return e;
@@ -342,9 +380,13 @@ et_status et_storage_load(const et_storage *s, uint32_t layout_tag,
         return e;
     }
     if (info != 0) {
+        uint32_t counts[2];
+        et_erase_counts(st, counts);
         info->sequence = st[newest].sequence;
         info->bank = newest;
         info->valid_banks = (st[0].valid ? 1 : 0) + (st[1].valid ? 1 : 0);
+        info->erase_count_a = counts[0];
+        info->erase_count_b = counts[1];
     }
     return ET_OK;
 }

@@ -28,12 +28,48 @@ static uint32_t et_ram_budget(et_ram_storage *r, uint32_t len)
     }
 }
 
+/* The planned transient failure: 1 when this call is the one that fails. */
+static int et_ram_transient(et_ram_storage *r)
+{
+    if (r->fail_call < 0) {
+        return 0;
+    }
+    if (r->fail_call == 0) {
+        r->fail_call = -1;
+        return 1;
+    }
+    r->fail_call -= 1;
+    return 0;
+}
+
+/* Whether byte `at` lies in the bad range for operation `op`. */
+static int et_ram_bad(const et_ram_storage *r, uint32_t op, uint32_t at)
+{
+    return (r->bad_ops & op) != 0u && at >= r->bad_lo && at < r->bad_hi;
+}
+
+/* Whether [offset, offset + len) overlaps the bad range for operation `op`. */
+static int et_ram_touches_bad(const et_ram_storage *r, uint32_t op, uint32_t offset, uint32_t len)
+{
+    return (r->bad_ops & op) != 0u && len > 0u && offset < r->bad_hi && r->bad_lo < offset + len;
+}
+
+/* The end of the unit of `unit` bytes holding byte `at`, capped at `limit`. */
+static uint32_t et_ram_unit_end(uint32_t at, uint32_t unit, uint32_t limit)
+{
+    const uint32_t end = (at / unit + 1u) * unit;
+    return end < limit ? end : limit;
+}
+
 static int et_ram_read(void *ctx, uint32_t offset, void *buf, uint32_t len)
 {
     et_ram_storage *r = (et_ram_storage *)ctx;
     unsigned char *dst = (unsigned char *)buf;
     uint32_t i;
     if (r->dead || offset > r->size || len > r->size - offset) {
+        return -1;
+    }
+    if (et_ram_transient(r) || et_ram_touches_bad(r, ET_RAM_FAIL_READ, offset, len)) {
         return -1;
     }
     for (i = 0u; i < len; ++i) {
@@ -51,18 +87,27 @@ static int et_ram_erase(void *ctx, uint32_t offset, uint32_t len)
         (len % r->erase_size) != 0u) {
         return -1;
     }
+    if (et_ram_transient(r)) {
+        return -1;
+    }
+    r->erase_calls += 1u;
     done = et_ram_budget(r, len);
     for (i = 0u; i < done; ++i) {
-        r->mem[offset + i] = 0xFFu;
+        if (!et_ram_bad(r, ET_RAM_FAIL_ERASE, offset + i)) {
+            r->mem[offset + i] = 0xFFu;
+        }
     }
     r->bytes_erased += done;
     if (done < len) {
         if (r->torn) {
-            r->mem[offset + done] |= (unsigned char)et_xorshift(&r->rng);
+            const uint32_t end = r->torn >= 2 ? et_ram_unit_end(done, r->erase_size, len) : done + 1u;
+            for (i = done; i < end; ++i) {
+                r->mem[offset + i] |= (unsigned char)et_xorshift(&r->rng);
+            }
         }
         return -1;
     }
-    return 0;
+    return et_ram_touches_bad(r, ET_RAM_FAIL_ERASE, offset, len) ? -1 : 0;
 }
 
 static int et_ram_write(void *ctx, uint32_t offset, const void *buf, uint32_t len)
@@ -75,6 +120,9 @@ static int et_ram_write(void *ctx, uint32_t offset, const void *buf, uint32_t le
         (len % r->write_unit) != 0u) {
         return -1;
     }
+    if (et_ram_transient(r)) {
+        return -1;
+    }
     for (i = 0u; i < len; ++i) {
         if ((r->mem[offset + i] & src[i]) != src[i]) {
             r->set_bit_writes += 1u;
@@ -83,16 +131,21 @@ static int et_ram_write(void *ctx, uint32_t offset, const void *buf, uint32_t le
     }
     done = et_ram_budget(r, len);
     for (i = 0u; i < done; ++i) {
-        r->mem[offset + i] &= src[i]; /* programming only clears bits */
+        if (!et_ram_bad(r, ET_RAM_FAIL_WRITE, offset + i)) {
+            r->mem[offset + i] &= src[i]; /* programming only clears bits */
+        }
     }
     r->bytes_written += done;
     if (done < len) {
         if (r->torn) {
-            r->mem[offset + done] &= (unsigned char)(src[done] | (unsigned char)et_xorshift(&r->rng));
+            const uint32_t end = r->torn >= 2 ? et_ram_unit_end(done, r->write_unit, len) : done + 1u;
+            for (i = done; i < end; ++i) {
+                r->mem[offset + i] &= (unsigned char)(src[i] | (unsigned char)et_xorshift(&r->rng));
+            }
         }
         return -1;
     }
-    return 0;
+    return et_ram_touches_bad(r, ET_RAM_FAIL_WRITE, offset, len) ? -1 : 0;
 }
 
 et_status et_ram_storage_init(et_ram_storage *r, void *mem, uint32_t size, uint32_t erase_size,
@@ -114,6 +167,11 @@ et_status et_ram_storage_init(et_ram_storage *r, void *mem, uint32_t size, uint3
     r->dead = 0;
     r->torn = 0;
     r->rng = 0x12345678u;
+    r->bad_lo = 0u;
+    r->bad_hi = 0u;
+    r->bad_ops = 0u;
+    r->fail_call = -1;
+    r->erase_calls = 0u;
     r->bytes_erased = 0u;
     r->bytes_written = 0u;
     r->set_bit_writes = 0u;

@@ -5,6 +5,9 @@
  * weights, load from storage) and writes the loaded and the committed parameters to DIR
  * (loaded.bin, committed.bin). Inputs as for mlp_driver (config.bin is not read: batch 8, 20 steps).
  * Prints one line per event; exit status 0 only if every check held.
+ *
+ * `guard_driver - units`: fixed verdict sequences of et_guard_check (the warm-up's absolute bound,
+ * the running average after it); prints "units ok".
  */
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +75,60 @@ static void load_initial(const char *dir, mlp *m)
     io_read_into(dir, "b2.bin", m->b2.value, sizeof(float) * N_OUT);
 }
 
+/* Feeds `n` losses and compares each verdict with want[i] (0 accept, 1 diverged). */
+static int verdicts(et_guard *g, const float *loss, const int *want, int n, const char *what)
+{
+    int i;
+    int bad = 0;
+    for (i = 0; i < n; ++i) {
+        et_guard_verdict v = ET_GUARD_ACCEPT;
+        if (et_guard_check(g, loss[i], &v) != ET_OK || (int)v != want[i]) {
+            fprintf(stderr, "%s: loss %g gave verdict %d, want %d\n", what, (double)loss[i], (int)v,
+                    want[i]);
+            bad += 1;
+        }
+    }
+    return bad;
+}
+
+static int run_units(void)
+{
+    et_guard g;
+    int bad = 0;
+    /* max_ratio 10, min_loss 4, warm-up 4: limit max(10 * initial, 4) during the warm-up. */
+    {
+        static const float loss[] = {0.5f, 3.9f, 4.5f, 1e14f, INFINITY, 4.9f, 0.4f, 2.0f};
+        static const int want[] = {0, 0, 0, 1, 1, 0, 0, 0};
+        et_guard_init(&g, 10.0f, 4.0f, 0.9f, 4);
+        bad += verdicts(&g, loss, want, 8, "warm-up, initial 0.5 (bound 5)");
+        bad += g.initial != 0.5f || g.accepted != 6 || g.diverged != 2;
+    }
+    /* Growing losses during the warm-up no longer raise their own bar. */
+    {
+        static const float loss[] = {2.0f, 19.0f, 21.0f, 400.0f, 4e14f, 15.0f};
+        static const int want[] = {0, 0, 1, 1, 1, 0};
+        et_guard_init(&g, 10.0f, 4.0f, 0.9f, 4);
+        bad += verdicts(&g, loss, want, 6, "warm-up, initial 2 (bound 20)");
+    }
+    /* A NaN first loss is rejected and does not become the initial loss. */
+    {
+        static const float loss[] = {NAN, 1.0f, 10.5f, 9.5f};
+        static const int want[] = {1, 0, 1, 0};
+        et_guard_init(&g, 10.0f, 0.0f, 0.9f, 4);
+        bad += verdicts(&g, loss, want, 4, "NaN first, then initial 1 (bound 10)");
+        bad += g.initial != 1.0f;
+    }
+    /* After the warm-up: against max_ratio * running average. */
+    {
+        static const float loss[] = {1.0f, 1.0f, 1.9f, 2.8f, 4.3f, 1e30f};
+        static const int want[] = {0, 0, 0, 0, 1, 1};
+        et_guard_init(&g, 2.0f, 0.0f, 0.5f, 2);
+        bad += verdicts(&g, loss, want, 6, "after warm-up, average 1, 1.45, 2.125");
+    }
+    printf("units %s\n", bad == 0 ? "ok" : "FAILED");
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     static float committed[N_PARAMS];
@@ -89,8 +146,11 @@ int main(int argc, char **argv)
     int s;
     int bad = 0;
     int rollbacks = 0;
+    if (argc == 3 && strcmp(argv[2], "units") == 0) {
+        return run_units() == 0 ? 0 : 1;
+    }
     if (argc != 3 || (strcmp(argv[2], "nan") != 0 && strcmp(argv[2], "lr") != 0)) {
-        io_die("usage: guard_driver DIR nan|lr");
+        io_die("usage: guard_driver DIR nan|lr|units");
     }
     dir = argv[1];
     lr_fault = strcmp(argv[2], "lr") == 0;

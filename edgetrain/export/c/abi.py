@@ -59,7 +59,8 @@ ENUMS: dict[str, dict[str, int]] = {
     "et_optim_kind": {"ET_OPTIM_SGD": 0, "ET_OPTIM_ADAM": 1},
     "et_status": {"ET_OK": 0, "ET_ERR_NULL_ARG": 1, "ET_ERR_BAD_SHAPE": 2, "ET_ERR_BAD_PARAM": 3,
                   "ET_ERR_STORAGE_IO": 4, "ET_ERR_STORAGE_EMPTY": 5, "ET_ERR_STORAGE_LAYOUT": 6,
-                  "ET_ERR_STORAGE_FULL": 7, "ET_ERR_STORAGE_VERIFY": 8, "ET_STATUS_COUNT": 9},
+                  "ET_ERR_STORAGE_FULL": 7, "ET_ERR_STORAGE_VERIFY": 8, "ET_ERR_NON_FINITE": 9,
+                  "ET_STATUS_COUNT": 10},
     "et_guard_verdict": {"ET_GUARD_ACCEPT": 0, "ET_GUARD_DIVERGED": 1},
 }
 ENUM_HEADERS = {"et_sparse_format": "et_sparse.h", "et_optim_kind": "et_optim.h",
@@ -148,7 +149,8 @@ STRUCTS: dict[str, StructABI] = {s.ctype: s for s in (
     _struct("et_param_f32", "et_optim.h",
             "float * value", "float * m", "float * v", "int32_t trainable", "const uint8_t * mask"),
     _struct("et_storage_segment", "et_storage.h", "void * data", "uint32_t size"),
-    _struct("et_storage_info", "et_storage.h", "uint32_t sequence", "int32_t bank", "int32_t valid_banks"),
+    _struct("et_storage_info", "et_storage.h", "uint32_t sequence", "int32_t bank", "int32_t valid_banks",
+            "uint32_t erase_count_a", "uint32_t erase_count_b"),
 )}
 
 
@@ -336,7 +338,7 @@ STORAGE_HEADER_BYTES = 32  # ET_STORAGE_HEADER_BYTES
 STORAGE_MAX_WRITE_UNIT = 32  # ET_STORAGE_MAX_WRITE_UNIT
 # The header's fields in order (little-endian); the CRC covers bytes 0..27 then the payload.
 STORAGE_HEADER_FIELDS = ("magic", "version", "header_bytes", "sequence", "payload_len", "layout_tag",
-                         "reserved0", "reserved1", "crc")
+                         "erase_count_a", "erase_count_b", "crc")
 STORAGE_HEADER = struct.Struct("<IHHIIIIII")
 STORAGE_CRC_OFFSET = STORAGE_HEADER.size - 4
 assert STORAGE_HEADER.size == STORAGE_HEADER_BYTES
@@ -350,6 +352,10 @@ HARNESS_STATUS = {"ET_HARNESS_OK": 0, "ET_HARNESS_NO_INPUT": 2, "ET_HARNESS_BAD_
                   "ET_HARNESS_WRITE_FAILED": 7, "ET_HARNESS_MODEL_FAILED": 8, "ET_HARNESS_COUNTER_STUCK": 9}
 FINETUNE_STATUS = {"ET_FT_NO_BANK": 10, "ET_FT_COMMIT_FAILED": 11}
 FAULT_STATUS = {"ET_HIO_EXIT_HARDFAULT": 71, "ET_HIO_EXIT_MEMMANAGE": 72, "ET_HIO_EXIT_BUSFAULT": 73,
+# erase_count_a / erase_count_b (bytes 20 and 24, reserved and 0 in banks written before they
+# existed, same format version): how many times each bank has been erased for a commit, as the
+# commit that wrote this header knew it (a lower bound: erases of interrupted commits are lost).
+# The CRC detects corruption, not tampering (no key is involved).
                 "ET_HIO_EXIT_USAGEFAULT": 74}
 # Not a harness status: what the C library (abort), a sanitizer, or plain semihosting SYS_EXIT ends with.
 RUNTIME_ERROR_STATUS = 1

@@ -14,15 +14,24 @@
  *              then batch samples                                             (train boot only)
  *   eval.bin   "ETE1", u32 count, u32 sample_bytes, samples
  * A train boot: load the newest valid bank (or keep the compiled-in weights), evaluate, train
- * `steps` steps (divergence guard: a rejected step rolls back to the last commit), commit to the
- * other bank, write flash.bin back. An evaluation boot: the stored bank MUST load (exit 10
- * otherwise), then evaluate. Both write result.bin:
+ * `steps` steps (divergence guard: a rejected step rolls back to the last commit), check the
+ * weights about to be committed (the last update is otherwise never looked at: the loss of one
+ * more forward pass on the last batch, and the parameters' RMS against their RMS at the start of
+ * the boot, et_guard_check_params; a rejection rolls back to the last commit, whose weights are
+ * then what gets committed), commit to the other bank, write flash.bin back. An
+ * evaluation boot: the stored bank MUST load (exit 10 otherwise), then evaluate. Both write
+ * result.bin:
  *   "ETF1", u32 boot, u32 flags (bit 0: counts valid), u32 counter overhead, i32 load status,
  *   u32 load sequence, u32 eval count, u32 classes, u32 feature bytes, u32 steps
  *   per eval sample: u32 instructions, float logits[classes], feature bytes
  *   per step: float loss, u32 instructions (forward, loss, guard, backward + updates), u32
  *             verdict (0 accepted, 1 rolled back)
  *   trailer: i32 commit status, u32 commit sequence, u32 commit instructions, u32 diverged steps
+ *            (the final check's rejection included), float final-check loss, u32 final-check
+ *            verdict (0 accepted, 1 rolled back by the loss, 2 not run: no steps or an evaluation
+ *            boot, 3 rolled back by the parameter check), float parameter RMS at the start of
+ *            the boot, float parameter RMS before the final check, u32 erase count of bank A, u32 erase count of bank B (as recorded in the newest
+ *            valid bank after this boot's load or commit; et_storage_info)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +114,10 @@ int main(void)
     et_hio_file ev;
     uint32_t boot, overhead, n_eval, n_steps = 0u, i;
     uint32_t commit_seq = 0u, commit_instr = 0u, diverged = 0u, load_seq = 0u;
+    uint32_t final_verdict = 2u;
+    float final_loss = 0.0f;
+    float start_rms = 0.0f;
+    float final_rms = 0.0f;
     int32_t commit_st = -1;
     int have_counter;
     int want_features;
@@ -133,6 +146,8 @@ int main(void)
         et_fail(ET_HARNESS_MODEL_FAILED, "et_train_init failed");
     }
     info.sequence = 0u;
+    info.erase_count_a = 0u;
+    info.erase_count_b = 0u;
     load_st = et_train_load(&storage, &info);
     if (load_st == ET_OK) {
         load_seq = info.sequence;
@@ -200,6 +215,7 @@ int main(void)
         et_guard guard;
         et_storage_segment segments[ET_TRAIN_N_SEGMENTS];
         et_train_segments(segments);
+        start_rms = et_guard_params_rms(segments, ET_TRAIN_N_SEGMENTS);
         (void)et_guard_init(&guard, ET_TRAIN_GUARD_MAX_RATIO, ET_TRAIN_GUARD_MIN_LOSS, ET_TRAIN_GUARD_DECAY,
                             ET_TRAIN_GUARD_WARMUP);
         for (i = 0u; i < n_steps; ++i) {
@@ -233,6 +249,33 @@ int main(void)
             et_write_u32(out, (uint32_t)verdict);
         }
         et_hio_close(f);
+        if (n_steps > 0u) {
+            /* The last update has not been checked by any loss yet: check what will be committed
+             * (the loss on the last batch, and the parameters' RMS against the boot's start). */
+            et_guard_verdict verdict = ET_GUARD_ACCEPT;
+            st = et_train_forward_loss(et_x.bytes, et_labels, &final_loss);
+            if (st == ET_OK) {
+                st = et_guard_check(&guard, final_loss, &verdict);
+            }
+            final_verdict = (uint32_t)verdict;
+            final_rms = et_guard_params_rms(segments, ET_TRAIN_N_SEGMENTS);
+            if (st == ET_OK && verdict == ET_GUARD_ACCEPT) {
+                st = et_guard_check_params(&guard, start_rms, final_rms, &verdict);
+                final_verdict = verdict == ET_GUARD_ACCEPT ? 0u : 3u;
+            }
+            if (st == ET_OK && verdict != ET_GUARD_ACCEPT) {
+                st = et_storage_load(&storage, ET_TRAIN_LAYOUT_TAG, segments, ET_TRAIN_N_SEGMENTS, 0);
+                if (st == ET_ERR_STORAGE_EMPTY) {
+                    st = et_train_init();
+                }
+            }
+            if (st != ET_OK) {
+                et_fail(ET_HARNESS_MODEL_FAILED, "checking the weights before the commit failed");
+            }
+            if (verdict != ET_GUARD_ACCEPT) {
+                ++diverged;
+            }
+        }
         {
             uint32_t start = et_counter_read();
             commit_st = (int32_t)et_train_commit(&storage, &info);
@@ -253,6 +296,12 @@ int main(void)
     et_write_u32(out, commit_seq);
     et_write_u32(out, commit_instr);
     et_write_u32(out, diverged);
+    et_write(out, &final_loss, 4u);
+    et_write_u32(out, final_verdict);
+    et_write(out, &start_rms, 4u);
+    et_write(out, &final_rms, 4u);
+    et_write_u32(out, info.erase_count_a);
+    et_write_u32(out, info.erase_count_b);
     et_hio_close(out);
     et_hio_exit(ET_HARNESS_OK);
 }
