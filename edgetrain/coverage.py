@@ -196,7 +196,7 @@ def run_numpy(g: Graph) -> str:
 
 def run_onnx_inference(g: Graph) -> str:
     from .engine.executor import predict
-    from .export.onnx import build_inference_model
+    from .interop.onnx import build_inference_model
 
     x = data()[0]
     got = _session(build_inference_model(g)).run(None, {"input": x})[0]
@@ -206,8 +206,8 @@ def run_onnx_inference(g: Graph) -> str:
 
 def run_onnx_import(g: Graph) -> str:
     from .engine.executor import predict
-    from .export.onnx import build_inference_model
-    from .export.onnx.importer import import_onnx
+    from .interop.onnx import build_inference_model
+    from .interop.onnx.importer import import_onnx
 
     x = data()[0]
     _close(predict(import_onnx(build_inference_model(g)), x), predict(g, x), "imported model vs numpy")
@@ -217,7 +217,7 @@ def run_onnx_import(g: Graph) -> str:
 def run_onnx_train_step(g: Graph) -> str:
     from .engine.optim import SGD
     from .engine.trainer import Trainer
-    from .export.onnx import build_train_step
+    from .interop.onnx import build_train_step
 
     x, y = data()
     ts = build_train_step(g, "sgd", lr=LR, momentum=0.9)
@@ -239,8 +239,8 @@ def run_onnx_train_step(g: Graph) -> str:
 def run_ort_artifacts(g: Graph) -> str:
     from .engine.optim import SGD
     from .engine.trainer import fit
-    from .export.onnx import export_ort_artifacts, ort_train
-    from .export.onnx.ort_training import load_ort_training
+    from .interop.onnx import export_ort_artifacts, ort_train
+    from .interop.onnx.ort_training import load_ort_training
 
     try:
         load_ort_training()

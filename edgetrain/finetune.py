@@ -41,7 +41,7 @@ from .export.c.abi import (EVAL_MAGIC, FINETUNE_EXIT_MEANINGS, RESULT_MAGIC, STO
                            STORAGE_HEADER_BYTES, STORAGE_MAGIC, STORAGE_VERSION, TRAIN_MAGIC)
 from .export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
 from .export.c.train_program import TrainConfig, TrainProgram
-from .graph import Graph
+from .graph import Graph, Param
 from .layers import set_trainable
 from .quantize import run_int8
 from .resources import firmware_dir
@@ -99,7 +99,7 @@ def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
 @dataclass
 class ReferenceRun:
     losses: np.ndarray
-    weights: dict[str, np.ndarray]  # graph layout, trainable parameters only
+    weights: dict[str, np.ndarray]  # graph layout (a clustered weight: its codebook), trainable only
     head: Graph
 
 
@@ -109,7 +109,8 @@ def reference_finetune(program: TrainProgram, xs: np.ndarray, ys: np.ndarray) ->
     trainer = Trainer(head, optimizer=program.config.engine_optimizer(), loss="cross_entropy",
                       batch_size=program.config.batch, progress=False)
     losses = [trainer.train_step(reference_features(program, xb), yb.astype(np.int64)) for xb, yb in zip(xs, ys)]
-    weights = {p.name: head.params[p.name].value.copy() for p in program.trainable}
+    # What the device stores per parameter: its value, or a clustered weight's codebook.
+    weights = {p.name: head.params[p.name].storage().copy() for p in program.trainable}
     return ReferenceRun(np.asarray(losses, np.float64), weights, head)
 
 
@@ -212,6 +213,16 @@ def run_boot(firmware: Firmware, work: Path, program: TrainProgram, boot: int, *
     except OSError as exc:
         raise ToolchainError(f"the fine-tuning harness wrote no result.bin: {exc.strerror}") from exc
     return BootResult(*_parse_result(blob, program), log=log)
+
+
+def set_stored(param: Param, value: np.ndarray) -> None:
+    """Put a value read from the device into ``param``: its value, or, for a clustered (shared)
+    weight, its codebook (the weight is then recomputed from the indices and mask)."""
+    if param.codebook is not None:
+        param.codebook = np.asarray(value, param.codebook.dtype).reshape(param.codebook.shape).copy()
+        param.apply_constraints()
+    else:
+        param.value = np.asarray(value, np.float32).copy()
 
 
 def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int, dict[str, np.ndarray]]:
@@ -425,7 +436,7 @@ def finetune_on_device(
         raise ToolchainError("the evaluation boot did not load the committed bank")
     out_graph = work_graph
     for name, value in weights.items():
-        out_graph.params[name].value = value.copy()
+        set_stored(out_graph.params[name], value)
     out_graph.meta.setdefault("finetune", []).append(
         {"target": target.name, "steps": int(len(ys)), **config.to_dict(), "trainable": [p.name for p in program.trainable]})
 
@@ -448,4 +459,4 @@ def finetune_on_device(
 
 
 __all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "device_input", "finetune_on_device", "make_batches",
-           "read_bank", "reference_features", "reference_finetune", "reference_logits", "run_boot"]
+           "read_bank", "reference_features", "set_stored", "reference_finetune", "reference_logits", "run_boot"]

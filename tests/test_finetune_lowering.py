@@ -1,7 +1,7 @@
 """On-device training built on the one C lowering and the engine's one backward walk: residual
 blocks in the trainable part (gradient accumulation at fan-out), every activation kind in the
-head, frozen bodies with sparse storage and residual adds, and refusals instead of silent
-expansion for shared weights."""
+head, frozen bodies with sparse storage and residual adds, and shared (clustered, motif) weights
+whose codebook slots alone are stored and trained."""
 from __future__ import annotations
 
 import numpy as np
@@ -107,20 +107,96 @@ def test_sparse_body_fine_tunes_and_matches_numpy(host_cc):
     check_parity(rep, xs, ys, "host SET body, adam")
 
 
-def test_trainable_shared_weight_is_refused_not_expanded():
-    """A clustered (codebook) weight in the trainable part is refused with a hint instead of being
-    stored expanded and trained entry by entry (which would stop sharing)."""
-    g = Sequential([Dense(16, "relu"), Dense(10)], 64, seed=0)
+def motif_mlp(seed: int = 0):
+    from edgetrain.techniques.motif import apply_motif
+
+    g = Sequential([Dense(32, "relu"), Dense(10)], 64, seed=seed, name="motif")
+    apply_motif(g, m=4, eps=1.0, seed=seed)
+    set_trainable(g, "all")
+    return g
+
+
+def clustered_mlp(seed: int = 0, clusters: int = 8):
+    g = Sequential([Dense(16, "relu"), Dense(10)], 64, seed=seed)
     p = g.params["dense1.weight"]
     flat = np.sort(p.value.ravel())
-    codebook = flat[np.linspace(0, flat.size - 1, 8).astype(int)].astype(np.float32)
-    p.codebook = codebook
-    p.indices = np.abs(p.value[..., None] - codebook).argmin(-1)
+    p.codebook = flat[np.linspace(0, flat.size - 1, clusters).astype(int)].astype(np.float32)
+    p.indices = np.abs(p.value[..., None] - p.codebook).argmin(-1)
+    p.apply_constraints()
     set_trainable(g, "all")
+    return g
+
+
+def check_shared(rep) -> None:
+    """Only the codebook slots are stored, trained and sent back; the trained model still shares."""
+    shared = [q for q in rep.program.trainable if q.shared]
+    assert shared
+    for q in shared:
+        p = rep.graph.params[q.name]
+        assert q.size == p.codebook.size < p.size
+        np.testing.assert_array_equal(p.codebook, rep.weights[q.name])
+        want = p.codebook[p.indices] * (p.mask if p.mask is not None else 1)
+        np.testing.assert_array_equal(p.value, want.astype(np.float32))
+    assert rep.program.payload_bytes == 4 * sum(q.size for q in rep.program.trainable)
+    # No expanded float copy of a shared weight anywhere: its indices are uint16 const data.
+    sizes = {a.values.size for a in rep.program.arrays if a.values.dtype == np.float32}
+    assert not any(rep.graph.params[q.name].size in sizes for q in shared)
+    assert any(a.values.dtype == np.uint16 for a in rep.program.arrays)
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_motif_model_fine_tunes_with_shared_weights_on_host_asan(host_cc, kind):
+    """The gradient is summed per codebook slot and only the slot values train; the device matches
+    the numpy fine-tuning reference (which updates Param.codebook the same way)."""
+    g = motif_mlp()
+    xs, ys = batches(4)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="all", batch=4, sanitize=True, **OPTIMIZERS[kind])
+    check_parity(rep, xs, ys, f"host motif {kind}")
+    check_shared(rep)
+    assert sum(q.size for q in rep.program.trainable) == sum(
+        g.params[n].codebook.size if g.params[n].codebook is not None else g.params[n].size for n in g.params)
+
+
+def test_motif_model_fine_tunes_with_shared_weights_on_qemu(arm_cc, qemu):
+    g = motif_mlp(1)
+    xs, ys = batches(1)
+    rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS["sgd"])
+    check_parity(rep, xs, ys, "stm32f405 motif sgd")
+    check_shared(rep)
+    assert rep.ran_on.startswith("QEMU")
+
+
+def test_clustered_weight_fine_tunes_its_centroids(host_cc):
+    """A k-means style codebook without mask: 8 centroids train, the 1,024 indices stay constant."""
+    g = clustered_mlp()
+    xs, ys = batches(2)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="all", batch=2, sanitize=True,
+                             **OPTIMIZERS["adam"])
+    check_parity(rep, xs, ys, "host clustered adam")
+    check_shared(rep)
+    assert rep.program.trainable[0].size == 8
+
+
+def test_frozen_shared_weight_in_the_head_stays_in_flash(host_cc):
+    """A frozen codebook in the trainable part (its bias trains) runs from flash through the shared
+    kernel; only the bias is stored."""
+    g = clustered_mlp()
+    g.params["dense1.weight"].trainable = False
+    xs, ys = batches(2)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable=None, batch=2, **OPTIMIZERS["sgd"])
+    check_parity(rep, xs, ys, "host frozen codebook")
+    assert "dense1.weight" not in [q.name for q in rep.program.trainable]
+    assert any("ET_DENSE_SHARED_BWD" in op.train and "NULL, &et_train_param" in op.train
+               for op in rep.program.ops if op.phase == "backward")
+
+
+def test_shared_indices_out_of_range_are_refused():
+    from edgetrain.export.c.rules.dense import shared_indices
+
+    p = clustered_mlp().params["dense1.weight"]
+    assert shared_indices(p).shape == (16, 64) and shared_indices(p).dtype == np.uint16
+    p.indices = p.indices.copy()
+    p.indices[0, 0] = 99
     with pytest.raises(UnsupportedOpError) as e:
-        prepare_training(g, "host", TrainConfig(batch=1))
-    assert "shared" in str(e.value) and e.value.hint
-    # Frozen, it runs from flash in the body.
-    set_trainable(g, "last:1")
-    tp, _, _ = prepare_training(g, "host", TrainConfig(batch=1))
-    assert [q.name for q in tp.trainable] == ["dense2.weight", "dense2.bias"]
+        shared_indices(p)
+    assert "codebook" in str(e.value) and e.value.hint

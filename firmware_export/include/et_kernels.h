@@ -15,6 +15,8 @@
  *     (et_sparse.h: et_sparse_*_scratch_bytes); the references need none and ignore it.
  *   ET_SPARSE_F32 / ET_SPARSE_S8 take the fast kernel's format suffix (csr, coo, delta, bitmap,
  *     csc, grouped) as `fmt`; the reference kernels read the format from the weights instead.
+ *   shared weights (et_shared.h): both sides take the same arguments, including the backward's
+ *     slot-gradient scratch.
  */
 #ifndef ET_KERNELS_H
 #define ET_KERNELS_H
@@ -22,6 +24,7 @@
 #include <stddef.h>
 
 #include "et_dense.h"
+#include "et_shared.h"
 #include "et_sparse.h"
 #include "et_train.h"
 
@@ -40,6 +43,9 @@
 #define ET_DENSE_BWD_INPUT et_dense_f32_backward_input_ref
 #define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params_ref
 
+#define ET_DENSE_F32_SHARED et_dense_f32_shared_ref
+#define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update_ref
+
 #else
 
 #define ET_DENSE_F32 et_dense_f32
@@ -54,6 +60,9 @@
 #define ET_DENSE_BWD et_dense_f32_backward_update
 #define ET_DENSE_BWD_INPUT et_dense_f32_backward_input
 #define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params
+
+#define ET_DENSE_F32_SHARED et_dense_f32_shared
+#define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update
 
 #endif
 

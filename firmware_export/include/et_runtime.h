@@ -5,6 +5,7 @@
 #include "et_status.h"
 #include "et_requant.h"
 #include "et_dense.h"
+#include "et_shared.h"
 #include "et_sparse.h"
 #include "et_elementwise.h"
 #include "et_activation.h"

@@ -330,6 +330,21 @@ def scratch_bytes(kernel: str, **dims: int) -> int:
     return count * elem
 
 
+SHARED_MAX_SLOTS = 0xFFFF  # et_shared.h ET_SHARED_MAX_SLOTS
+SHARED_NONE = 0xFFFF  # et_shared.h ET_SHARED_NONE: the index of a masked-out entry
+
+
+def shared_scratch_bytes(n_slots: int) -> int:
+    """Bytes of the slot-gradient scratch of the shared-weight backward kernels, as
+    ``et_dense_f32_shared_scratch_bytes`` returns them: one float per codebook slot, whatever the
+    batch and layer shape. Raises ExportError where C returns -1 (n_slots outside
+    1..SHARED_MAX_SLOTS)."""
+    if not 1 <= int(n_slots) <= SHARED_MAX_SLOTS:
+        raise ExportError(f"a shared weight needs 1..{SHARED_MAX_SLOTS} codebook slots, got {n_slots}",
+                          hint="use fewer clusters")
+    return 4 * int(n_slots)
+
+
 # ---------------------------------------------------------------- storage bank header (et_storage.h)
 
 STORAGE_MAGIC = 0x42575445  # ET_STORAGE_MAGIC, "ETWB" little-endian
@@ -337,6 +352,10 @@ STORAGE_VERSION = 1  # ET_STORAGE_VERSION
 STORAGE_HEADER_BYTES = 32  # ET_STORAGE_HEADER_BYTES
 STORAGE_MAX_WRITE_UNIT = 32  # ET_STORAGE_MAX_WRITE_UNIT
 # The header's fields in order (little-endian); the CRC covers bytes 0..27 then the payload.
+# erase_count_a / erase_count_b (bytes 20 and 24, reserved and 0 in banks written before they
+# existed, same format version): how many times each bank has been erased for a commit, as the
+# commit that wrote this header knew it (a lower bound: erases of interrupted commits are lost).
+# The CRC detects corruption, not tampering (no key is involved).
 STORAGE_HEADER_FIELDS = ("magic", "version", "header_bytes", "sequence", "payload_len", "layout_tag",
                          "erase_count_a", "erase_count_b", "crc")
 STORAGE_HEADER = struct.Struct("<IHHIIIIII")
@@ -352,10 +371,6 @@ HARNESS_STATUS = {"ET_HARNESS_OK": 0, "ET_HARNESS_NO_INPUT": 2, "ET_HARNESS_BAD_
                   "ET_HARNESS_WRITE_FAILED": 7, "ET_HARNESS_MODEL_FAILED": 8, "ET_HARNESS_COUNTER_STUCK": 9}
 FINETUNE_STATUS = {"ET_FT_NO_BANK": 10, "ET_FT_COMMIT_FAILED": 11}
 FAULT_STATUS = {"ET_HIO_EXIT_HARDFAULT": 71, "ET_HIO_EXIT_MEMMANAGE": 72, "ET_HIO_EXIT_BUSFAULT": 73,
-# erase_count_a / erase_count_b (bytes 20 and 24, reserved and 0 in banks written before they
-# existed, same format version): how many times each bank has been erased for a commit, as the
-# commit that wrote this header knew it (a lower bound: erases of interrupted commits are lost).
-# The CRC detects corruption, not tampering (no key is involved).
                 "ET_HIO_EXIT_USAGEFAULT": 74}
 # Not a harness status: what the C library (abort), a sanitizer, or plain semihosting SYS_EXIT ends with.
 RUNTIME_ERROR_STATUS = 1

@@ -8,8 +8,8 @@ import numpy as np
 
 from ...errors import ExportError
 from ...graph import Graph
-from ...quantize import QDense, QStep, QuantizedModel, lower_graph
-from ...transforms.lowering import Lowered
+from ...quantize import QDense, QStep, QuantizedModel
+from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls

@@ -23,12 +23,14 @@ from .rules import KERNEL_SOURCES
 # every source and keeps this table within a few percent of the truth.
 CODE_BYTES = {
     "et_dense_s8.c": 4460, "et_dense_s8_ref.c": 480, "et_dense_f32.c": 1056, "et_dense_f32_ref.c": 288,
-    "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 254,
+    "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 340,
     # sparse sources hold the float32 and int8 kernels of their format family
     "et_sparse_csr.c": 2984, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
     "et_sparse_motif.c": 2032, "et_sparse_ref.c": 3000, "et_sparse_csc.c": 2660,
     "et_sparse_grouped.c": 9508,  # M4F: a two-row assembly ReLU loop per row length 0..24
     "et_activation_f32.c": 420, "et_lut_s8.c": 52,
+    # shared-weight forward and fused backward + update (the training head's clustered layers)
+    "et_dense_f32_shared.c": 3200, "et_dense_f32_shared_ref.c": 1760,
 }
 # newlib functions some kernels call (bytes rounded up; tanhf brings its own expm1f).
 LIBM_BYTES = {"expf": 1024, "tanhf": 1024}
@@ -52,6 +54,7 @@ KERNEL_STACK = {
     "et_sparse_f32_grouped": 168 + 32, "et_sparse_s8_grouped": 152 + 32,
     "et_sigmoid_f32": 32 + 96, "et_tanh_f32": 32 + 96,  # + newlib expf / tanhf
     "et_leaky_relu_f32": 32 + 16, "et_hard_swish_f32": 40 + 16, "et_lut_s8": 8,
+    "et_dense_f32_shared": 176 + 16, "et_dense_f32_shared_ref": 104 + 16,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
 SOURCE_OF = KERNEL_SOURCES  # runtime function -> source file, from the C rule table

@@ -39,8 +39,8 @@ from ...engine.autodiff import BackwardSchedule, derive_backward
 from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError, UnsupportedOpError
 from ...graph import Graph, Node, Param
-from ...quantize import QuantizedModel, lower_graph, quantize_model
-from ...quantize.lowering import Lowered
+from ...quantize import QuantizedModel, quantize_model
+from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
 from .program import choose_layer_storage, step_scratch_bytes
@@ -173,7 +173,9 @@ def split_model(graph: Graph) -> ModelSplit:
 @dataclass
 class TrainParam:
     """A head parameter in C: trainable ones live in RAM (initialised from flash), frozen ones
-    stay const in flash. ``c_value``: [n_out][n_in] for weights (C layout)."""
+    stay const in flash. ``c_value``: [n_out][n_in] for weights (C layout); for a shared
+    (clustered) weight its K codebook slot values, which are all that is stored and trained (the
+    graph parameter's ``codebook``; its indices are constant data of the layer's call)."""
 
     name: str  # graph parameter name
     ident: str
@@ -183,6 +185,7 @@ class TrainParam:
     data_name: str = ""  # const array: initial value (trainable) or the value itself (frozen)
     mask: np.ndarray | None = None  # C layout; a sparse layer keeps its pattern while training
     mask_name: str = ""  # const bitmap array (bit i & 7 of byte i >> 3), see et_param_f32.mask
+    shared: bool = False  # c_value is a codebook (graph: Param.codebook, not Param.value)
 
     @property
     def size(self) -> int:
@@ -280,7 +283,8 @@ class TrainProgram:
         return zlib.crc32(f"{self.name}|{desc}".encode()) & 0xFFFFFFFF
 
     def segment_layout(self) -> list[tuple[str, tuple[int, ...], bool]]:
-        """(parameter name, C-layout shape, transposed) of each stored segment, in order."""
+        """(parameter name, C-layout shape, transposed) of each stored segment, in order. A shared
+        weight's segment is its codebook (shape (K,), not transposed)."""
         return [(p.name, tuple(p.c_value.shape), p.transpose) for p in self.trainable]
 
 
@@ -345,9 +349,9 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
             sizes["features"] = B * feature_size * FLOAT
             ops.append(TrainOp(
                 "body", "boundary",
-                f"st = et_dequantize_s8_f32({_expr(body_out)}, {_expr('features')}, {B * feature_size}, "
+                f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {B * feature_size}, "
                 f"{boundary_zp}, {literal(boundary_scale, 'float')});",
-                f"st = et_dequantize_s8_f32({_expr(body_out)}, {_expr('features')}, {feature_size}, "
+                f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {feature_size}, "
                 f"{boundary_zp}, {literal(boundary_scale, 'float')});",
                 (body_out,), ("features",), "dequantize the int8 features for the float head"))
             head_input = "features"
@@ -364,32 +368,30 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
     _check_head_params(head)
 
     def param_value(p: Param, role: str, c_value: np.ndarray, lid: str) -> str:
+        # role: "weights" (c_value [n_out][n_in]), "bias", or "codebook" (the K slot values of a
+        # shared weight; its mask lives in the constant indices, see et_shared.h).
         if p.name not in params:
-            if p.codebook is not None and p.trainable:
-                raise UnsupportedOpError(
-                    f"on-device training of the shared weight {p.name!r} (codebook) is not supported yet",
-                    hint="freeze that layer (it then runs from flash) or train the layers after it")
             graph_role = "weight" if role == "weights" else role
             # train_emit defines these globals from the ident: none may clash with an array name.
             ident = c_identifier(f"{lid}_{graph_role}", taken, forms=PARAM_SYMBOLS)
-            mask = None if p.mask is None else (p.mask.T if graph_role == "weight" else p.mask)
+            mask = None if p.mask is None or role == "codebook" else (p.mask.T if graph_role == "weight" else p.mask)
             params[p.name] = TrainParam(p.name, ident, np.ascontiguousarray(c_value), p.trainable,
-                                        graph_role == "weight", mask=mask)
+                                        graph_role == "weight", mask=mask, shared=role == "codebook")
         return f"et_train_value_{params[p.name].ident}"
 
-    head_ops, logits, head_buf, forward_structs = _lower_head(
+    head_ops, logits, head_buf, head_calls = _lower_head(
         head, lowered, batches, head_input, arr, taken, sizes, structs, param_value)
     ops.extend(head_ops)
     macs += sum(head.macs().values())
     n_classes = lowered.size(lowered.output)
     ops.append(TrainOp("loss", "loss",
-                       f"st = et_softmax_xent_f32({_expr(logits)}, labels, {B}, {n_classes}, loss, "
-                       f"{_expr(logits)});", None, (logits,), (logits,),
+                       f"st = et_softmax_xent_f32({buffer_expr(logits)}, labels, {B}, {n_classes}, loss, "
+                       f"{buffer_expr(logits)});", None, (logits,), (logits,),
                        "softmax cross-entropy; dlogits overwrite the logits"))
 
     # ---- backward: the engine's one walk with the C training rules
 
-    backend = TrainBackward(head, lowered, B, head_buf, params, forward_structs, taken, sizes, ops, TrainOp, _expr)
+    backend = TrainBackward(head, lowered, B, head_buf, params, head_calls, taken, sizes, ops, TrainOp, buffer_expr)
     walk_backward(head, split.schedule, {head.output_name: logits}, backend.rule, backend)
 
     # ---- memory plan over the op list
@@ -403,7 +405,7 @@ def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | 
     buffers = [Buffer(b, align_up(sizes[b]), first[b], last[b]) for b in sizes if b in first]
     plan = plan_memory(buffers)
     for b in plan.buffers:
-        storage[b] = f"ET_TRAIN_ARENA({_ctype_of(b, input_ctype, feature_ctype)}, {plan.offsets[b]})"
+        storage[b] = f"ET_TRAIN_ARENA({ctype_of(b, input_ctype, feature_ctype)}, {plan.offsets[b]})"
     for p in params.values():
         p.data_name = arr(p.ident, p.name, "init" if p.trainable else "frozen", p.c_value)
         if p.trainable and p.mask is not None:
@@ -451,8 +453,8 @@ def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: str, qmodel: Quanti
         return buf_of[lowered.alias_root(t)]
 
     lw = Lowering(dtype, graph, lowered, {q.name: q for q in qmodel.steps} if qmodel is not None else {},
-                  batches, where=lambda t: _expr(buffer(t)),
-                  scratch=lambda step: _expr(scratch_buf[step]) if step in scratch_buf else None,
+                  batches, where=lambda t: buffer_expr(buffer(t)),
+                  scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
                   array=arr, taken=taken, storage=layer_storage, struct_prefix=struct_prefix)
     ops = []
     what = "int8" if dtype == "int8" else "float"
@@ -467,8 +469,9 @@ def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: str, qmodel: Quanti
 
 def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_input: str, arr, taken: set[str],
                 sizes: dict[str, int], structs: list[str], param_value):
-    """The head's forward with the inference rules (dense storage, weights where `param_value`
-    says). Returns its ops, the logits buffer, tensor -> buffer, and step -> batch-B struct name."""
+    """The head's forward with the inference rules (dense storage, clustered weights as codebook +
+    indices, parameters where `param_value` says). Returns its ops, the logits buffer, tensor ->
+    buffer, and layer -> its forward call (the backward rules read its structs and operands)."""
     B = batches[0]
     buf_of: dict[str, str] = {lowered.input: head_input}
     for st in lowered.steps:
@@ -479,29 +482,29 @@ def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_in
     def buffer(t: str) -> str:
         return buf_of[lowered.alias_root(t)]
 
-    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: _expr(buffer(t)), scratch=lambda step: None,
-                  array=arr, taken=taken, storage={}, struct_prefix="et_tp_", param_value=param_value)
+    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: buffer_expr(buffer(t)), scratch=lambda step: None,
+                  array=arr, taken=taken, storage={}, struct_prefix="et_tp_", param_value=param_value,
+                  shared_weights=True)
     check_supported([st.kind for st in lowered.steps], "on-device training")
     ops = []
-    forward_structs: dict[str, str] = {}
+    calls = {}
     for c in lower_calls(lw):
         structs.extend(c.structs)
-        if c.arg_structs:
-            forward_structs[c.layer] = c.arg_structs[0]
+        calls[c.layer] = c
         ops.append(TrainOp("forward", c.layer, c.statements[0], c.statements[-1],
                            tuple(buffer(t) for t in c.inputs), (buffer(c.output),), f"{c.op} {c.layer}",
                            c.kernels))
-    return ops, buffer(lowered.output), buffer, forward_structs
+    return ops, buffer(lowered.output), buffer, calls
 
 
-def _ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
+def ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
     # int8 body activations are named q_*, int8 kernels' int32 scratch i_*; the rest is float32.
     if buffer.startswith("q_"):
         return "int8_t"
     return "int32_t" if buffer.startswith("i_") else "float"
 
 
-def _expr(name: str) -> str:
+def buffer_expr(name: str) -> str:
     """C name of a buffer: arena buffers are ET_B_<name> macros (train_model.c), ``x`` is the
     caller's input."""
     if name in ("x",):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 import numpy as np
 
 from ....graph import Graph, Param
-from ....quantize.lowering import Lowered, Step
+from ....transforms.lowering import Lowered, Step
 from ..arrays import c_identifier
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ class Call:
     struct_bytes: int = 0
     scratch: str | None = None
     arg_structs: tuple[str, ...] = ()  # names of its argument structs, one per batch size
+    # C expressions of its parameter operands by role (weights, codebook, indices, bias, ...): what
+    # a training rule passes to the backward kernel of the same layer.
+    operands: dict[str, str] = field(default_factory=dict)
 
     @property
     def statement(self) -> str:
@@ -59,10 +62,12 @@ class Lowering:
     ``where(tensor)`` is the C expression of a tensor's buffer (alias roots already resolved by
     the caller's planner); ``scratch(step)`` the expression of a step's scratch buffer;
     ``array(layer_id, layer, role, values, condition)`` defines a const array and returns its
-    name; ``param_value(param, role, c_value)`` the expression a kernel reads a parameter from
-    (const data by default; the training head points trainable ones at RAM). ``sparse`` says
-    whether masked layers may use sparse storage (the trainable head keeps dense weights, which
-    its update kernels need)."""
+    name; ``param_value(param, role, c_value, layer_id)`` the expression a kernel reads a
+    parameter from (const data by default; the training head points trainable ones at RAM).
+    ``storage`` holds the sparse storage chosen per layer; a layer not in it keeps dense weights
+    (the trainable head passes none: its update kernels need dense weights). ``shared_weights``: a parameter with a codebook is lowered as its
+    codebook and constant indices (the shared-weight kernels) rather than as its expanded weight;
+    the training head sets it, so only the slot values live in RAM and train."""
 
     dtype: Dtype
     graph: Graph  # the float graph (parameter values, masks)
@@ -77,6 +82,7 @@ class Lowering:
     param_value: Callable[[Param, str, np.ndarray, str], str] | None = None
     struct_prefix: str = "et_p_"
     force_ref_condition: str = "ET_FORCE_REF"
+    shared_weights: bool = False
 
     def ident(self, name: str) -> str:
         return c_identifier(name, self.taken)

@@ -1,18 +1,37 @@
-"""C lowering of ``dense``: float32 and int8 inference (dense, sparse and motif storage), the
-trainable head's shared-weight forward, and the on-device backward + update."""
+"""C lowering of ``dense``: float32 and int8 (dense, sparse and motif storage), and the
+shared-weight forward (codebook + indices) the trainable head uses for clustered weights."""
 from __future__ import annotations
 
 import numpy as np
 
+from ....errors import UnsupportedOpError
 from ....graph import Param
-from ....quantize.lowering import Step
+from ....transforms.lowering import Step
 from ....quantize.model import QDense
+from ..abi import SHARED_MAX_SLOTS, SHARED_NONE
 from ..sparse import KERNEL_SUFFIX, SPARSE_SOURCES, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
 F32_PARAMS, S8_PARAMS = "et_dense_f32_params", "et_dense_s8_params"
 PTR_BYTES = 4  # argument structs are sized for 32-bit targets (the microcontrollers)
 STRUCT_BYTES = {F32_PARAMS: 5 * 4, S8_PARAMS: 8 * 4 + 3 * PTR_BYTES}
+
+
+def shared_indices(param: Param) -> np.ndarray:
+    """A clustered weight's indices in the C layout [n_out][n_in] as uint16, masked-out entries
+    ET_SHARED_NONE (et_shared.h: the mask lives in the indices)."""
+    n_slots = int(np.asarray(param.codebook).size)
+    if not 1 <= n_slots <= SHARED_MAX_SLOTS:
+        raise UnsupportedOpError(f"{param.name}: a codebook of {n_slots} entries is outside the C runtime's "
+                                 f"1..{SHARED_MAX_SLOTS}", hint="use fewer clusters")
+    idx = np.asarray(param.indices, np.int64)
+    if idx.min() < 0 or idx.max() >= n_slots:
+        raise UnsupportedOpError(f"{param.name}: an index is outside its codebook of {n_slots} entries",
+                                 hint="re-cluster the layer")
+    c = idx.astype(np.uint16)
+    if param.mask is not None:
+        c = np.where(param.mask, c, np.uint16(SHARED_NONE)).astype(np.uint16)
+    return np.ascontiguousarray(c.T)
 
 
 def c_weight(param: Param) -> np.ndarray:
@@ -24,6 +43,10 @@ class DenseRule(CRule):
     kinds = ("dense",)
     sources = {"et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
                "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
+               "et_dense_f32_shared": "et_dense_f32_shared.c", "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
+               # the shared-weight backward + update kernels (training head) live beside the forward
+               "et_dense_f32_shared_backward_update": "et_dense_f32_shared.c",
+               "et_dense_f32_shared_backward_update_ref": "et_dense_f32_shared_ref.c",
                **SPARSE_SOURCES}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
@@ -40,12 +63,23 @@ class DenseRule(CRule):
         nbytes = STRUCT_BYTES[F32_PARAMS] * len(names)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         ls = lw.storage.get(st.name)
+        if wp.codebook is not None and lw.shared_weights:
+            codebook = np.ascontiguousarray(np.asarray(wp.codebook, np.float32).ravel())
+            idx_name = lw.array(lid, st.name, "indices", shared_indices(wp))
+            cb_name = lw.value_of(wp, "codebook", codebook, lid, st.name)
+            b_name = self._bias(lw, params, lid, st.name)
+            stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb_name}, {idx_name}, {b_name}, {y});"
+                          for n in names)
+            return Call(st.name, "dense/shared", ("et_dense_f32_shared", "et_dense_f32_shared_ref"), stmts,
+                        st.inputs, st.output, structs, nbytes, arg_structs=names,
+                        operands={"codebook": cb_name, "indices": idx_name, "n_slots": str(codebook.size),
+                                  "bias": b_name})
         if ls is None or not ls.sparse:
             w_name = lw.value_of(wp, "weights", w, lid, st.name)
             b_name = self._bias(lw, params, lid, st.name)
             stmts = tuple(f"st = ET_DENSE_F32(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
             return Call(st.name, "dense", ("et_dense_f32", "et_dense_f32_ref"), stmts, st.inputs, st.output,
-                        structs, nbytes, arg_structs=names)
+                        structs, nbytes, arg_structs=names, operands={"weights": w_name, "bias": b_name})
         b_name = self._bias(lw, params, lid, st.name)
         wname, wstruct = _sparse_arrays(lw, lid, st.name, ls)
         return _sparse_call(lw, "f32", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from ....errors import UnsupportedOpError
-from ....quantize.lowering import Step
-from ....formats import quant
+from ....transforms.lowering import Step
+from ....quantize import int8 as quant
 from ....quantize.model import QAdd, QClamp, QLut
 from ..arrays import literal
 from .base import Call, CRule, Lowering, float_clamp, struct_definition

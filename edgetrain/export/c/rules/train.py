@@ -8,7 +8,10 @@ Gradients are arena buffers (names). Contracts the rules keep:
   copies it for the second;
 * a dense step is one fused backward + update call: its parameter update is applied as soon as
   its gradient exists, so no weight-gradient buffer exists and no parameter gradient reaches the
-  walk (so `to_storage` is never asked);
+  walk (so `to_storage` is never asked). A shared (clustered) weight's kernel sums the entry
+  gradients per codebook slot into a K-float scratch buffer and updates the K slot values;
+* a rule reads the operands of its layer's forward call (`Call.operands`), so forward and
+  backward agree on where each parameter lives;
 * fan-out (a tensor read by two nodes, e.g. a residual block's input) sums the gradients in place
   into the first one (``et_grad_accumulate_f32``).
 """
@@ -19,8 +22,10 @@ from typing import Callable, Mapping
 from ....engine.autodiff import BackwardStep
 from ....graph import Graph, Param
 from ....ops.base import IN0, IN1, OUT
-from ....quantize.lowering import Lowered
+from ....transforms.lowering import Lowered
+from ..abi import shared_scratch_bytes
 from ..arrays import c_identifier, literal
+from .base import Call
 
 FLOAT = 4
 
@@ -29,11 +34,10 @@ class TrainBackward:
     """Emits the backward ops of one head into ``ops`` (TrainOp list) while the walk runs."""
 
     def __init__(self, head: Graph, lowered: Lowered, batch: int, buffer: Callable[[str], str],
-                 params: dict, forward_structs: dict[str, str], taken: set[str], sizes: dict[str, int],
+                 params: dict, calls: dict[str, Call], taken: set[str], sizes: dict[str, int],
                  ops: list, make_op: Callable[..., object], expr: Callable[[str], str]) -> None:
         self.head, self.lowered, self.batch, self.buffer = head, lowered, batch, buffer
-        self.params, self.forward_structs, self.taken, self.sizes, self.ops = (
-            params, forward_structs, taken, sizes, ops)
+        self.params, self.calls, self.taken, self.sizes, self.ops = params, calls, taken, sizes, ops
         self.shapes = head.shapes()
         self.make_op, self.expr = make_op, expr  # the program's op record and buffer naming
 
@@ -44,13 +48,15 @@ class TrainBackward:
             n *= d
         return self.batch * n
 
-    def new_buffer(self, hint: str, tensor: str) -> str:
+    def new_buffer(self, hint: str, tensor: str | None = None, nbytes: int | None = None) -> str:
+        """An arena buffer for a gradient of ``tensor`` (batch B), or of ``nbytes`` (float data)."""
         name = c_identifier(f"g_{hint}", self.taken)
-        self.sizes[name] = self.count(tensor) * FLOAT
+        self.sizes[name] = nbytes if nbytes is not None else self.count(tensor or "") * FLOAT
         return name
 
-    def emit(self, layer: str, stmt: str, reads: tuple[str, ...], writes: tuple[str, ...], comment: str) -> None:
-        self.ops.append(self.make_op("backward", layer, stmt, None, reads, writes, comment))
+    def emit(self, layer: str, stmt: str, reads: tuple[str, ...], writes: tuple[str, ...], comment: str,
+             kernels: tuple[str, ...] = ()) -> None:
+        self.ops.append(self.make_op("backward", layer, stmt, None, reads, writes, comment, kernels))
 
     # -- the walk's side ---------------------------------------------------------------------------
     def rule(self, step: BackwardStep, dy: str, saved: Mapping[str, str]):
@@ -73,6 +79,7 @@ class TrainBackward:
 
 def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
     node = step.node
+    call = be.calls[node.name]
     w_p = be.params[node.params["weight"]]
     b_p = be.params.get(node.params.get("bias", ""))
     keeps_input = IN0 in saved
@@ -82,13 +89,26 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
         dx = be.new_buffer(node.name, node.inputs[0])
         writes, dx_expr = (dx,), be.expr(dx)
     b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
+    x_arg = be.expr(saved[IN0]) if keeps_input else "NULL"
     what = [*step.need_dparams] + (["dx"] if step.need_dx[0] else [])
-    be.emit(node.name,
-            f"st = ET_DENSE_BWD(&{be.forward_structs[node.name]}, &et_train_opt, "
-            f"{be.expr(saved[IN0]) if keeps_input else 'NULL'}, {be.expr(dy)}, &et_train_param_{w_p.ident}, {b_arg}, "
-            f"{dx_expr});", reads, writes,
-            f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now")
+    head = f"st = {{}}(&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, &et_train_param_{w_p.ident}"
+    if "codebook" in call.operands:
+        slot_arg = "NULL"
+        if w_p.trainable:
+            n_slots = int(call.operands["n_slots"])
+            slots = be.new_buffer(f"{node.name}_slots", nbytes=shared_scratch_bytes(n_slots))
+            writes, slot_arg = (*writes, slots), be.expr(slots)
+        stmt = (head.format("ET_DENSE_SHARED_BWD") + f", {call.operands['n_slots']}, {call.operands['indices']}, "
+                f"{slot_arg}, {b_arg}, {dx_expr});")
+        kernels = ("et_dense_f32_shared_backward_update", "et_dense_f32_shared_backward_update_ref")
+        what = [("codebook slots" if w == "weight" else w) for w in what]
+    else:
+        stmt = head.format("ET_DENSE_BWD") + f", {b_arg}, {dx_expr});"
+        kernels = ()  # et_dense_f32_backward*.c are always linked (RUNTIME_SOURCES)
+    be.emit(node.name, stmt, reads, writes,
+            f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now", kernels)
     return [dx], {}
+
 
 
 def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda step: ""):
