@@ -532,3 +532,29 @@ def test_generated_code_selects_kernels_through_et_kernels_h() -> None:
     for macro in ("ET_DENSE_F32", "ET_DENSE_S8", "ET_SPARSE_F32", "ET_SPARSE_F32_MOTIF", "ET_SPARSE_S8",
                   "ET_SPARSE_S8_MOTIF", "ET_SPARSE_S8_CSC", "ET_DENSE_BWD"):
         assert header.count(f"#define {macro}(") + header.count(f"#define {macro} ") == 2, macro
+
+
+def test_shared_scratch_bytes_equal_the_c_function(host_cc: str, tmp_path: Path) -> None:
+    """abi.shared_scratch_bytes (what the training program reserves for a shared weight's slot
+    gradients) equals et_dense_f32_shared_scratch_bytes, including the rejected sizes."""
+    slots = (-1, 0, 1, 2, 7, 240, 65534, 65535, 65536, 1 << 20)
+    src = tmp_path / "shared_scratch.c"
+    src.write_text('#include <stdio.h>\n#include "et_shared.h"\nint main(void)\n{\n    static const int32_t n[] = {'
+                   + ", ".join(map(str, slots)) + '};\n    size_t i;\n    for (i = 0; i < sizeof n / sizeof n[0]; ++i) {\n'
+                   '        printf("%ld\\n", (long)et_dense_f32_shared_scratch_bytes(n[i]));\n    }\n    return 0;\n}\n')
+    exe = tmp_path / "shared_scratch"
+    sources = [SRC / "et_dense_f32_shared.c", SRC / "et_dense_f32_shared_ref.c", SRC / "et_optim.c",
+               SRC / "et_status.c"]
+    res = subprocess.run([host_cc, *STRICT, "-O1", f"-I{INC}", str(src), *map(str, sources), "-lm", "-o", str(exe)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    got = [int(v) for v in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.split()]
+
+    def python(n: int) -> int:
+        try:
+            return abi.shared_scratch_bytes(n)
+        except ExportError:
+            return -1
+
+    assert got == [python(n) for n in slots]
+    assert got[3] == 8 and got[-2] == -1
