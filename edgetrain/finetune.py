@@ -40,7 +40,7 @@ from .errors import ConfigError, DataError, ToolchainError
 from .export.c.abi import (EVAL_MAGIC, FINETUNE_EXIT_MEANINGS, RESULT_MAGIC, STORAGE_CRC_OFFSET, STORAGE_HEADER,
                            STORAGE_HEADER_BYTES, STORAGE_MAGIC, STORAGE_VERSION, TRAIN_MAGIC)
 from .export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
-from .export.c.train_program import TrainConfig, TrainProgram
+from .export.c.train_program import DeviceTrainConfig, TrainProgram
 from .graph import Graph, Param
 from .layers import set_trainable
 from .quantize import run_int8
@@ -381,7 +381,7 @@ def finetune_on_device(
     features: bool = False,
     keep_dir: str | Path | None = None,
     geometry: StorageGeometry | None = None,
-    config: TrainConfig | None = None,
+    config: DeviceTrainConfig | None = None,
 ) -> FinetuneReport:
     """Train ``graph`` inside the emulated ``target`` and evaluate after a reboot from the bank.
 
@@ -396,7 +396,7 @@ def finetune_on_device(
     work_graph = graph.copy()
     if trainable is not None:
         set_trainable(work_graph, trainable)
-    config = config or TrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    config = config or DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                    batch=batch, body=body)
     if batches is None:
         if x_train is None or y_train is None:

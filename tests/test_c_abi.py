@@ -516,7 +516,7 @@ def test_generated_code_selects_kernels_through_et_kernels_h() -> None:
     et_kernels.h (after model_data.h, which may define ET_FORCE_REF) and ship that header."""
     from edgetrain.export.c import emit, train_emit
     from edgetrain.export.c.train_plan import prepare_training
-    from edgetrain.export.c.train_program import TrainConfig
+    from edgetrain.export.c.train_program import DeviceTrainConfig
     from edgetrain.resources import firmware_dir
 
     program, _, _ = prepare_model(_set_model(), "stm32f405", "f32")
@@ -524,7 +524,7 @@ def test_generated_code_selects_kernels_through_et_kernels_h() -> None:
     assert "#define ET_DENSE" not in model_c and "#define ET_SPARSE" not in model_c
     assert model_c.index('#include "model_data.h"') < model_c.index('#include "et_kernels.h"')
     assert firmware_dir() / "include" / "et_kernels.h" in emit.runtime_files(program, firmware_dir())
-    tp, _, _ = prepare_training(_set_model().copy(), "stm32f405", TrainConfig())
+    tp, _, _ = prepare_training(_set_model().copy(), "stm32f405", DeviceTrainConfig())
     train_c = train_emit.render_train_c(tp)
     assert "#define ET_DENSE" not in train_c and '#include "et_kernels.h"' in train_c
     assert any(f.name == "et_kernels.h" for f in train_emit.runtime_files(tp))

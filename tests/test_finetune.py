@@ -16,7 +16,7 @@ import pytest
 
 from edgetrain.errors import BudgetExceededError
 from edgetrain.export.c.train_plan import export_training_c, prepare_training
-from edgetrain.export.c.train_program import TrainConfig
+from edgetrain.export.c.train_program import DeviceTrainConfig
 from edgetrain.finetune import finetune_on_device, reference_features, reference_finetune, reference_logits
 from edgetrain.layers import Dense, Sequential, set_trainable
 from edgetrain.quantize import run_int8
@@ -157,7 +157,7 @@ def test_int8_body_float_head_matches_reference(host_cc, request, where):
 def test_training_arena_smaller_than_naive_sum_and_plan_is_valid():
     g = mlp((64, 32, 16, 10))
     set_trainable(g, "all")
-    prog, rep, _ = prepare_training(g, "stm32f405", TrainConfig(batch=8, optimizer="adam"))
+    prog, rep, _ = prepare_training(g, "stm32f405", DeviceTrainConfig(batch=8, optimizer="adam"))
     print(f"\narena {rep.arena_bytes} B, naive {rep.naive_bytes} B "
           f"({rep.naive_activation_bytes} activations + {rep.param_grad_bytes} parameter gradients)")
     # Strictly smaller even without counting the parameter gradients the fused kernels avoid.
@@ -171,7 +171,7 @@ def test_training_arena_smaller_than_naive_sum_and_plan_is_valid():
                 assert oa + a.size <= ob or ob + b.size <= oa, (a, b)
     # Only what a gradient needs is kept: no buffer for a frozen body, slots only for trainables.
     set_trainable(g, "last:1")
-    prog1, rep1, _ = prepare_training(g, "stm32f405", TrainConfig(batch=8, optimizer="adam"))
+    prog1, rep1, _ = prepare_training(g, "stm32f405", DeviceTrainConfig(batch=8, optimizer="adam"))
     assert rep1.optimizer_state_bytes == 2 * (16 * 10 + 10) * 4
     assert rep1.arena_bytes < rep.arena_bytes
 
@@ -180,7 +180,7 @@ def test_int8_body_64_256_256_10_fits_stm32f405_ram():
     g = mlp((64, 256, 256, 10))
     set_trainable(g, "last:1")
     calib = np.random.default_rng(0).uniform(0, 1, (32, 64)).astype(np.float32)
-    _, rep, _ = prepare_training(g, "stm32f405", TrainConfig(batch=8, optimizer="adam", body="int8"), calib)
+    _, rep, _ = prepare_training(g, "stm32f405", DeviceTrainConfig(batch=8, optimizer="adam", body="int8"), calib)
     print(f"\n64-256-256-10 int8 body, adam, batch 8: {rep.ram_bytes:,} B RAM of {rep.ram_budget:,}")
     assert rep.ram_bytes <= 128 * 1024
 
@@ -190,7 +190,7 @@ def test_budget_is_checked_before_anything_is_written(tmp_path):
     set_trainable(g, "all")
     out = tmp_path / "train_c"
     with pytest.raises(BudgetExceededError, match="does not fit stm32f405"):
-        export_training_c(g, "stm32f405", out, TrainConfig(optimizer="adam", batch=8))
+        export_training_c(g, "stm32f405", out, DeviceTrainConfig(optimizer="adam", batch=8))
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
@@ -199,7 +199,7 @@ def test_generated_code_cross_compiles_warning_free(arm_cc, tmp_path, body):
     g = mlp((64, 32, 16, 10))
     set_trainable(g, "last:2")
     calib = np.random.default_rng(0).uniform(0, 1, (32, 64)).astype(np.float32)
-    exp = export_training_c(g, "stm32f405", tmp_path / "c", TrainConfig(optimizer="adam", batch=2, body=body), calib)
+    exp = export_training_c(g, "stm32f405", tmp_path / "c", DeviceTrainConfig(optimizer="adam", batch=2, body=body), calib)
     d = exp.out_dir
     for cpu in (M3, M4F):
         for src in ("train_model.c", "train_model_data.c", "runtime/src/et_quant_boundary.c"):

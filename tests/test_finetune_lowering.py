@@ -11,7 +11,7 @@ from test_finetune import OPTIMIZERS, batches, check_parity
 from edgetrain.errors import UnsupportedOpError
 from edgetrain.export.c import prepare_model
 from edgetrain.export.c.train_plan import prepare_training
-from edgetrain.export.c.train_program import TrainConfig
+from edgetrain.export.c.train_program import DeviceTrainConfig
 from edgetrain.finetune import finetune_on_device
 from edgetrain.layers import Dense, GraphBuilder, HardSwish, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, set_trainable
 
@@ -87,7 +87,7 @@ def test_sparse_body_keeps_its_inference_storage():
     """A SET model's fine-tuning firmware stores the frozen body as the inference export does."""
     g = set_like()
     set_trainable(g, "last:1")
-    tp, report, _ = prepare_training(g, "stm32f405", TrainConfig(batch=1))
+    tp, report, _ = prepare_training(g, "stm32f405", DeviceTrainConfig(batch=1))
     program, inference, _ = prepare_model(g, "stm32f405", "f32")
     body_kernels = {k for op in tp.ops if op.phase == "body" for k in op.kernels}
     infer_kernels = {k for c in program.calls[:-1] for k in c.kernels}
@@ -200,3 +200,11 @@ def test_shared_indices_out_of_range_are_refused():
     with pytest.raises(UnsupportedOpError) as e:
         shared_indices(p)
     assert "codebook" in str(e.value) and e.value.hint
+
+
+def test_old_device_config_name_still_works_with_a_warning():
+    import edgetrain.export.c.train_program as tp_module
+
+    with pytest.warns(DeprecationWarning, match="DeviceTrainConfig"):
+        old = tp_module.TrainConfig
+    assert old is DeviceTrainConfig

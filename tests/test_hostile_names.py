@@ -26,7 +26,7 @@ from edgetrain.cli import main
 from edgetrain.export.c import export_c
 from edgetrain.export.c.arrays import MAX_IDENT, RESERVED, c_comment_text, c_identifier
 from edgetrain.export.c.train_plan import export_training_c
-from edgetrain.export.c.train_program import TrainConfig
+from edgetrain.export.c.train_program import DeviceTrainConfig
 from edgetrain.interop.onnx import build_inference_model
 from edgetrain.interop.onnx.importer import import_onnx
 from edgetrain.outputs import safe_file_stem
@@ -160,7 +160,7 @@ def clean_export(kind: str, dtype: str, tmp_path_factory, cc: str) -> dict:
             export_c(clean_inference_model(), "host", out, dtype=dtype, calib_x=CALIB if dtype == "int8" else None)
             CLEAN_CACHE[key] = signatures(compile_dir(out, ["model.c", "model_data.c"], cc))
         else:
-            export_training_c(clean_training_model(), "host", out, TrainConfig(body=dtype, batch=2),
+            export_training_c(clean_training_model(), "host", out, DeviceTrainConfig(body=dtype, batch=2),
                               calib_x=CALIB if dtype == "int8" else None)
             CLEAN_CACHE[key] = signatures(compile_dir(out, ["train_model.c", "train_model_data.c"], cc))
     return CLEAN_CACHE[key]
@@ -239,7 +239,7 @@ def test_hostile_names_through_the_api_and_model_files(h, dtype, tmp_path, tmp_p
 def test_hostile_names_in_the_on_device_training_export(h, body, tmp_path, tmp_path_factory, tools):
     before = files_under(tmp_path)
     out = tmp_path / "train_c"
-    export_training_c(training_model(layer_names(h), h), "host", out, TrainConfig(body=body, batch=2),
+    export_training_c(training_model(layer_names(h), h), "host", out, DeviceTrainConfig(body=body, batch=2),
                       calib_x=CALIB if body == "int8" else None)
     text = "".join((out / f).read_text() for f in ("train_model.h", "train_model.c", "train_model_data.c"))
     assert text.isascii() and not STDIO_LINE.search(text)
@@ -256,7 +256,7 @@ def test_parameter_symbols_never_clash_with_array_names(tmp_path, tools):
     g = b.build(b.dense(x, 10, name="z_eff"))
     et.set_trainable(g, "last:1")
     out = tmp_path / "train_c"
-    export_training_c(g, "host", out, TrainConfig(body="int8"), calib_x=CALIB)
+    export_training_c(g, "host", out, DeviceTrainConfig(body="int8"), calib_x=CALIB)
     compile_dir(out, ["train_model.c", "train_model_data.c"], tools)
 
 

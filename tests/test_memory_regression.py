@@ -29,7 +29,7 @@ import pytest
 import edgetrain as et
 from edgetrain.export.c import prepare_model
 from edgetrain.export.c.train_plan import prepare_training
-from edgetrain.export.c.train_program import TrainConfig
+from edgetrain.export.c.train_program import DeviceTrainConfig
 from edgetrain.layers import set_trainable
 
 TARGET = "stm32f405"
@@ -121,7 +121,7 @@ def inference_figures(model: str, dtype: str, fmt: str) -> dict[str, int]:
 def training_figures(model: str, trainable: str, opt: str, batch: int, body: str) -> dict[str, int]:
     g = graph(model).copy()
     set_trainable(g, trainable)
-    config = TrainConfig(batch=batch, body=body, **OPTIMIZERS[opt])  # type: ignore[arg-type]
+    config = DeviceTrainConfig(batch=batch, body=body, **OPTIMIZERS[opt])  # type: ignore[arg-type]
     _, report, _ = prepare_training(g, TARGET, config, calibration(g.input_shape[0]) if body == "int8" else None)
     return {"arena": report.arena_bytes, "state": report.param_ram_bytes + report.optimizer_state_bytes}
 

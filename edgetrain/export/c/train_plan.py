@@ -1,6 +1,6 @@
 """Training memory report, budget check, and the atomic export of the training sources.
 
-    res = export_training_c(graph, "stm32f405", "out/train_c", TrainConfig(...), calib_x=x)
+    res = export_training_c(graph, "stm32f405", "out/train_c", DeviceTrainConfig(...), calib_x=x)
     res.report.arena_bytes, res.report.naive_bytes, res.report.bank_flash_bytes
 
 RAM of on-device training = trainable parameters (RAM copies) + optimizer state + the planned
@@ -26,7 +26,7 @@ from ...quantize import QuantizedModel
 from ...targets import Target, load_target
 from .abi import STORAGE_HEADER_BYTES as HEADER_BYTES
 from .plan import align_up
-from .train_program import TrainConfig, TrainProgram, build_train_program
+from .train_program import DeviceTrainConfig, TrainProgram, build_train_program
 
 DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
 DEFAULT_WRITE_UNIT = 4
@@ -155,7 +155,7 @@ class TrainExport:
     geometry: StorageGeometry
 
 
-def prepare_training(graph: Graph, target: Target | str, config: TrainConfig, calib_x: ArrayLike | None = None,
+def prepare_training(graph: Graph, target: Target | str, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
                      *, per_channel: bool = True, qbody: QuantizedModel | None = None,
                      geometry: StorageGeometry | None = None) -> tuple[TrainProgram, TrainMemoryReport, Target]:
     """Program + memory report + budget check, nothing written."""
@@ -167,7 +167,7 @@ def prepare_training(graph: Graph, target: Target | str, config: TrainConfig, ca
     return program, report, target
 
 
-def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: TrainConfig,
+def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: DeviceTrainConfig,
                       calib_x: ArrayLike | None = None, *, per_channel: bool = True,
                       qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None,
                       force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> TrainExport:

@@ -1,7 +1,7 @@
 """The on-device training program of one model, derived from its backward schedule.
 
     split = split_model(graph)                        # frozen body | trainable head
-    tp = build_train_program(graph, TrainConfig(batch=1, body="int8"), calib_x=x)
+    tp = build_train_program(graph, DeviceTrainConfig(batch=1, body="int8"), calib_x=x)
     tp.plan, tp.naive_bytes, tp.ops                   # what train_emit renders
 
 How the program is derived (architecture principle 3, TECHNIQUES section 7):
@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ...deprecation import renamed
 from ...engine.autodiff import BackwardSchedule, derive_backward
 from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError, UnsupportedOpError
@@ -54,9 +55,10 @@ PARAM_SYMBOLS = ("{}", "et_train_value_{}", "et_train_m_{}", "et_train_v_{}", "e
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """What the generated code trains with. ``one_minus_beta*`` are derived (rounded from double,
-    as numpy sees them)."""
+class DeviceTrainConfig:
+    """What the generated on-device training code trains with (the optimizer, batch and frozen
+    body of the C program; `edgetrain.config.TrainConfig` is the host training config).
+    ``one_minus_beta*`` are derived (rounded from double, as numpy sees them)."""
 
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.01
@@ -214,7 +216,7 @@ class TrainOp:
 @dataclass
 class TrainProgram:
     name: str
-    config: TrainConfig
+    config: DeviceTrainConfig
     split: ModelSplit
     qbody: QuantizedModel | None
     input_shape: tuple[int, ...]
@@ -288,7 +290,7 @@ class TrainProgram:
         return [(p.name, tuple(p.c_value.shape), p.transpose) for p in self.trainable]
 
 
-def build_train_program(graph: Graph, config: TrainConfig, calib_x: ArrayLike | None = None,
+def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
                         *, per_channel: bool = True, qbody: QuantizedModel | None = None) -> TrainProgram:
     """Derive the training program of ``graph`` (trainable flags already set).
 
@@ -510,3 +512,7 @@ def buffer_expr(name: str) -> str:
     if name in ("x",):
         return name
     return f"ET_B_{name}"
+
+
+# The old name of DeviceTrainConfig keeps working, with a DeprecationWarning.
+__getattr__ = renamed(__name__, {"TrainConfig": "DeviceTrainConfig"})
