@@ -65,9 +65,10 @@ class Lowering:
     name; ``param_value(param, role, c_value, layer_id)`` the expression a kernel reads a
     parameter from (const data by default; the training head points trainable ones at RAM).
     ``storage`` holds the sparse storage chosen per layer; a layer not in it keeps dense weights
-    (the trainable head passes none: its update kernels need dense weights). ``shared_weights``: a parameter with a codebook is lowered as its
-    codebook and constant indices (the shared-weight kernels) rather than as its expanded weight;
-    the training head sets it, so only the slot values live in RAM and train."""
+    (the trainable head passes none: its update kernels need dense weights). ``shared_weights``:
+    a parameter with a codebook is lowered as its codebook and constant indices (the
+    shared-weight kernels) rather than as its expanded weight; the training head sets it, so
+    only the slot values live in RAM and train."""
 
     dtype: Dtype
     graph: Graph  # the float graph (parameter values, masks)

@@ -91,24 +91,23 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
     b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
     x_arg = be.expr(saved[IN0]) if keeps_input else "NULL"
     what = [*step.need_dparams] + (["dx"] if step.need_dx[0] else [])
-    head = f"st = {{}}(&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, &et_train_param_{w_p.ident}"
+    # Arguments both fused kernels start with: forward struct, optimizer, input, dy, weight param.
+    common = f"&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, &et_train_param_{w_p.ident}"
     if "codebook" in call.operands:
-        slot_arg = "NULL"
+        n_slots, slot_arg = call.operands["n_slots"], "NULL"
         if w_p.trainable:
-            n_slots = int(call.operands["n_slots"])
-            slots = be.new_buffer(f"{node.name}_slots", nbytes=shared_scratch_bytes(n_slots))
+            slots = be.new_buffer(f"{node.name}_slots", nbytes=shared_scratch_bytes(int(n_slots)))
             writes, slot_arg = (*writes, slots), be.expr(slots)
-        stmt = (head.format("ET_DENSE_SHARED_BWD") + f", {call.operands['n_slots']}, {call.operands['indices']}, "
-                f"{slot_arg}, {b_arg}, {dx_expr});")
+        stmt = (f"st = ET_DENSE_SHARED_BWD({common}, {n_slots}, {call.operands['indices']}, {slot_arg}, "
+                f"{b_arg}, {dx_expr});")
         kernels = ("et_dense_f32_shared_backward_update", "et_dense_f32_shared_backward_update_ref")
         what = [("codebook slots" if w == "weight" else w) for w in what]
     else:
-        stmt = head.format("ET_DENSE_BWD") + f", {b_arg}, {dx_expr});"
+        stmt = f"st = ET_DENSE_BWD({common}, {b_arg}, {dx_expr});"
         kernels = ()  # et_dense_f32_backward*.c are always linked (RUNTIME_SOURCES)
     be.emit(node.name, stmt, reads, writes,
             f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now", kernels)
     return [dx], {}
-
 
 
 def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda step: ""):
