@@ -62,3 +62,12 @@ def renamed_keyword(function: str, extra: Mapping[str, Any], old: str, new: str,
         raise TypeError(f"{function}() got both {old!r} and its new name {new!r}")
     warnings.warn(f"{function}(): the keyword {old!r} is now {new!r}", DeprecationWarning, stacklevel=3)
     return extra[old]
+
+
+def required_keyword(function: str, extra: Mapping[str, Any], old: str, new: str, value: Any) -> Any:
+    """`renamed_keyword` for a required argument whose signature default is None: the call must
+    give ``new`` (or, with a warning, ``old``)."""
+    value = renamed_keyword(function, extra, old, new, value, None)
+    if value is None:
+        raise TypeError(f"{function}() missing 1 required argument: {new!r}")
+    return value

@@ -389,7 +389,7 @@ def test_ort_training_artifacts_match_numpy(tmp_path, digits, kind, monkeypatch)
     model = et.Sequential([et.Dense(32), layer(kind), et.Dense(10)], 64, seed=0)
     reference = model.copy()
     export_ort_artifacts(model, tmp_path / "art", optimizer="sgd")
-    res = ort_train(tmp_path / "art", x, y, epochs=3, batch_size=32, lr=0.05, seed=0, output=tmp_path / "out")
+    res = ort_train(tmp_path / "art", x, y, epochs=3, batch_size=32, lr=0.05, seed=0, out_dir=tmp_path / "out")
     assert res.loss_after < res.loss_before
     et.fit(reference, (x, y), epochs=3, batch_size=32, optimizer=et.SGD(0.05), seed=0)
     for name, p in reference.params.items():

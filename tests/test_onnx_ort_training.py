@@ -38,7 +38,7 @@ def test_ort_artifacts_sgd_50_steps_match_numpy_without_torch(tmp_path, digits):
     for f in ("training_model.onnx", "eval_model.onnx", "optimizer_model.onnx"):
         assert onnx.load(str(tmp_path / "art" / f)).ir_version == IR_VERSION
 
-    res = ort_train(tmp_path / "art", x, y, epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=0, output=tmp_path / "out")
+    res = ort_train(tmp_path / "art", x, y, epochs=EPOCHS, batch_size=BATCH, lr=LR, seed=0, out_dir=tmp_path / "out")
     assert "torch" not in sys.modules
     assert res.steps == 50
     assert res.loss_after < 0.6 * res.loss_before

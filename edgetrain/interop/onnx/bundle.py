@@ -8,6 +8,7 @@ from typing import Any
 
 import onnx
 
+from ...deprecation import required_keyword
 from ...graph import Graph
 from .common import atomic_directory
 from .inference import build_inference_model
@@ -16,18 +17,21 @@ from .train_step import export_train_step
 ORT_SUBDIR = "ort"
 
 
-def export_onnx(graph: Graph, directory: str | Path, *, train_step: bool = False, ort_artifacts: bool = False,
-                optimizer: str = "sgd", optimizer_options: dict[str, float] | None = None,
-                loss: str = "cross_entropy", ort_optimizer: str = "adamw", force: bool = False,
-                protect: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Any]:
-    """Write ``model.onnx``; with `train_step` also ``train_step.onnx`` + ``train_step_state.npz``;
-    with `ort_artifacts` an ``ort/`` folder of ONNX Runtime training artifacts. Returns a summary.
+def export_onnx(graph: Graph, out_dir: str | Path | None = None, *, train_step: bool = False,
+                ort_artifacts: bool = False, optimizer: str = "sgd",
+                optimizer_options: dict[str, float] | None = None, loss: str = "cross_entropy",
+                ort_optimizer: str = "adamw", force: bool = False,
+                protect: Iterable[str | os.PathLike[str]] = (), **deprecated: Any) -> dict[str, Any]:
+    """Write ``model.onnx`` into ``out_dir``; with `train_step` also ``train_step.onnx`` +
+    ``train_step_state.npz``; with `ort_artifacts` an ``ort/`` folder of ONNX Runtime training
+    artifacts. Returns a summary.
 
     The directory appears complete or not at all (built beside it, then renamed into place); it
     must be new, empty or an earlier edgetrain output unless ``force``, and never a directory
-    holding a ``protect`` path (see `edgetrain.outputs`).
+    holding a ``protect`` path (see `edgetrain.outputs`). The old keyword ``directory`` still
+    works, with a DeprecationWarning.
     """
-    directory = Path(directory)
+    directory = Path(required_keyword("export_onnx", deprecated, "directory", "out_dir", out_dir))
     summary: dict[str, Any] = {"directory": str(directory), "files": []}
     with atomic_directory(directory, force=force, protect=protect) as tmp:
         model = build_inference_model(graph)

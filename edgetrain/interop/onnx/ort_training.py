@@ -21,6 +21,7 @@ from typing import Any, Iterator
 import numpy as np
 import onnx
 
+from ...deprecation import renamed_keyword, required_keyword
 from ...engine.autodiff import derive_backward
 from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError
 from ...formats.modelfile import load_model, save_model
@@ -58,16 +59,19 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
     return artifacts, api
 
 
-def export_ort_artifacts(graph: Graph, directory: str | Path, *, loss: str = "cross_entropy",
+def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, loss: str = "cross_entropy",
                          optimizer: str = "adamw", eps: float = 1e-8, weight_decay: float = 0.0,
-                         betas: tuple[float, float] = (0.9, 0.999), force: bool = False) -> dict[str, Any]:
-    """Write training, eval and optimizer models, checkpoint, `model.etm` and a manifest into `directory`.
+                         betas: tuple[float, float] = (0.9, 0.999), force: bool = False,
+                         **deprecated: Any) -> dict[str, Any]:
+    """Write training, eval and optimizer models, checkpoint, `model.etm` and a manifest into `out_dir`.
 
     The trainable set is the model's own (parameters the derived backward schedule updates); every
     other parameter is frozen. Masked/clustered trainable weights keep their attachments in-graph.
-    `directory` is written as an edgetrain output directory (`edgetrain.outputs`: atomically; a
-    directory holding other files is refused unless ``force``).
+    `out_dir` is written as an edgetrain output directory (`edgetrain.outputs`: atomically; a
+    directory holding other files is refused unless ``force``). The old keyword ``directory``
+    still works, with a DeprecationWarning.
     """
+    directory = required_keyword("export_ort_artifacts", deprecated, "directory", "out_dir", out_dir)
     if loss not in LOSSES:
         raise ConfigError(f"unknown loss {loss!r} for ORT artifacts", hint=f"choose one of: {', '.join(LOSSES)}")
     if optimizer not in OPTIMIZERS:
@@ -171,16 +175,18 @@ def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
 
 
 def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: int = 1, batch_size: int = 32,
-              lr: float = 0.01, seed: int = 0, output: str | Path | None = None, force: bool = False,
-              protect: Iterable[str | os.PathLike[str]] = ()) -> OrtTrainResult:
+              lr: float = 0.01, seed: int = 0, out_dir: str | Path | None = None, force: bool = False,
+              protect: Iterable[str | os.PathLike[str]] = (), **deprecated: Any) -> OrtTrainResult:
     """Train the artifacts in `directory` with ``onnxruntime.training.api`` on (x, y).
 
     Batches follow `Trainer.fit` exactly (one ``default_rng(seed).permutation`` per epoch), so an
-    SGD run can be compared with the numpy engine step for step. With `output`, writes atomically
+    SGD run can be compared with the numpy engine step for step. With `out_dir`, writes atomically
     ``model.onnx`` (exported by ONNX Runtime for inference), ``checkpoint`` and ``model.etm``
     (`edgetrain.outputs` rules: refused over other files unless ``force``; never over
-    `directory` or a ``protect`` path).
+    `directory` or a ``protect`` path). The old keyword ``output`` still works, with a
+    DeprecationWarning.
     """
+    output = renamed_keyword("ort_train", deprecated, "output", "out_dir", out_dir, None)
     if epochs < 1 or batch_size < 1 or not lr > 0:
         raise ConfigError("epochs and batch size must be at least 1 and the learning rate positive")
     directory = Path(directory)

@@ -8,13 +8,11 @@ from ....errors import UnsupportedOpError
 from ....graph import Param
 from ....transforms.lowering import Step
 from ....quantize.model import QDense
-from ..abi import SHARED_MAX_SLOTS, SHARED_NONE
+from ..abi import SHARED_MAX_SLOTS, SHARED_NONE, struct_bytes
 from ..sparse import KERNEL_SUFFIX, SPARSE_SOURCES, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
 F32_PARAMS, S8_PARAMS = "et_dense_f32_params", "et_dense_s8_params"
-PTR_BYTES = 4  # argument structs are sized for 32-bit targets (the microcontrollers)
-STRUCT_BYTES = {F32_PARAMS: 5 * 4, S8_PARAMS: 8 * 4 + 3 * PTR_BYTES}
 
 
 def shared_indices(param: Param) -> np.ndarray:
@@ -60,7 +58,7 @@ class DenseRule(CRule):
         structs = tuple(struct_definition(F32_PARAMS, n, {"batch": b, "n_in": n_in, "n_out": n_out,
                                                           "act_min": lo, "act_max": hi})
                         for n, b in zip(names, lw.batches))
-        nbytes = STRUCT_BYTES[F32_PARAMS] * len(names)
+        nbytes = struct_bytes(F32_PARAMS) * len(names)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         ls = lw.storage.get(st.name)
         if wp.codebook is not None and lw.shared_weights:
@@ -110,7 +108,7 @@ class DenseRule(CRule):
             "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
             "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
             "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
-        nbytes = STRUCT_BYTES[S8_PARAMS] * len(names)
+        nbytes = struct_bytes(S8_PARAMS) * len(names)
         if not ls.sparse:
             stmts = tuple(f"st = ET_DENSE_S8(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
             return Call(q.name, "dense", ("et_dense_s8", "et_dense_s8_ref"), stmts, (q.input,), q.output,

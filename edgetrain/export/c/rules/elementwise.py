@@ -5,11 +5,11 @@ from ....errors import UnsupportedOpError
 from ....transforms.lowering import Step
 from ....quantize import int8 as quant
 from ....quantize.model import QAdd, QClamp, QLut
+from ..abi import struct_bytes
 from ..arrays import literal
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
 ADD_S8_PARAMS = "et_add_s8_params"
-STRUCT_BYTES = {ADD_S8_PARAMS: 12 * 4}
 
 
 def _counts(lw: Lowering, tensor: str) -> tuple[int, ...]:
@@ -88,7 +88,7 @@ class AddRule(CRule):
         sname = f"{lw.struct_prefix}{lid}"
         stmts = tuple(f"st = et_add_s8(&{sname}, {a}, {b}, {y}, {n});" for n in _counts(lw, q.output))
         return Call(q.name, "add", ("et_add_s8",), stmts, q.inputs, q.output,
-                    (struct_definition(ADD_S8_PARAMS, sname, fields),), STRUCT_BYTES[ADD_S8_PARAMS])
+                    (struct_definition(ADD_S8_PARAMS, sname, fields),), struct_bytes(ADD_S8_PARAMS))
 
 
 class SoftmaxRule(CRule):
