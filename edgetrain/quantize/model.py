@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import int8
+from ..errors import DataError
 from ..graph import Graph
 from ..transforms.lowering import Lowered
 
@@ -138,8 +139,16 @@ class QuantizedModel:
         return self.tensors[self.lowered.output]
 
     def quantize_input(self, x: ArrayLike) -> NDArray[np.int8]:
-        """Float samples [N, *input_shape] -> int8 with the input scale/zero point."""
-        return int8.quantize(np.asarray(x, np.float32), self.input.scale, self.input.zero_point)
+        """Float samples [N, *input_shape] -> int8 with the input scale/zero point.
+
+        NaN or +-inf has no int8 value: DataError (the float C model refuses it on the device
+        with ET_ERR_NON_FINITE; here it is refused before quantization)."""
+        xf = np.asarray(x, np.float32)
+        if not np.all(np.isfinite(xf)):
+            bad = int(np.count_nonzero(~np.isfinite(xf)))
+            raise DataError(f"{bad} input value(s) are NaN or infinite: they have no int8 value",
+                            hint="clean or impute the data before quantizing it")
+        return int8.quantize(xf, self.input.scale, self.input.zero_point)
 
     def dequantize_output(self, q: ArrayLike) -> NDArray[np.float32]:
         return int8.dequantize(q, self.output.scale, self.output.zero_point)

@@ -368,7 +368,8 @@ assert STORAGE_HEADER.size == STORAGE_HEADER_BYTES
 # handlers' statuses (et_hio.h ET_HIO_EXIT_*).
 HARNESS_STATUS = {"ET_HARNESS_OK": 0, "ET_HARNESS_NO_INPUT": 2, "ET_HARNESS_BAD_HEADER": 3,
                   "ET_HARNESS_SIZE_MISMATCH": 4, "ET_HARNESS_SHORT_READ": 5, "ET_HARNESS_NO_OUTPUT": 6,
-                  "ET_HARNESS_WRITE_FAILED": 7, "ET_HARNESS_MODEL_FAILED": 8, "ET_HARNESS_COUNTER_STUCK": 9}
+                  "ET_HARNESS_WRITE_FAILED": 7, "ET_HARNESS_MODEL_FAILED": 8, "ET_HARNESS_COUNTER_STUCK": 9,
+                  "ET_HARNESS_NON_FINITE_INPUT": 12}
 FINETUNE_STATUS = {"ET_FT_NO_BANK": 10, "ET_FT_COMMIT_FAILED": 11}
 FAULT_STATUS = {"ET_HIO_EXIT_HARDFAULT": 71, "ET_HIO_EXIT_MEMMANAGE": 72, "ET_HIO_EXIT_BUSFAULT": 73,
                 "ET_HIO_EXIT_USAGEFAULT": 74}
@@ -386,6 +387,7 @@ EXIT_MEANINGS: dict[int, str] = {
     HARNESS_STATUS["ET_HARNESS_WRITE_FAILED"]: "writing outputs.bin failed",
     HARNESS_STATUS["ET_HARNESS_MODEL_FAILED"]: "et_model_infer returned a non-zero status",
     HARNESS_STATUS["ET_HARNESS_COUNTER_STUCK"]: "the instruction counter does not advance",
+    HARNESS_STATUS["ET_HARNESS_NON_FINITE_INPUT"]: "an input sample holds NaN or +-inf (ET_ERR_NON_FINITE)",
     FAULT_STATUS["ET_HIO_EXIT_HARDFAULT"]: "HardFault on the target",
     FAULT_STATUS["ET_HIO_EXIT_MEMMANAGE"]: "MemManage fault on the target",
     FAULT_STATUS["ET_HIO_EXIT_BUSFAULT"]: "BusFault on the target",

@@ -56,7 +56,9 @@ def render_model_h(p: Program) -> str:
                   f"#define ET_MODEL_OUTPUT_SCALE {o.scale:.17g}",
                   f"#define ET_MODEL_OUTPUT_ZERO_POINT {o.zero_point}"]
     lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
-              "/* Runs one inference; ET_OK (0) on success, else the first failing kernel's status. */",
+              "/* Runs one inference; ET_OK (0) on success, else the first failing kernel's status"
+              " (float models: ET_ERR_NON_FINITE, and no output written, when an input is NaN or"
+              " +-inf). */",
               "et_status et_model_infer(const void *input, void *output);", "",
               "#ifdef __cplusplus", "}", "#endif", "", "#endif /* ET_MODEL_H */", ""]
     return "\n".join(lines)
@@ -129,6 +131,9 @@ def render_model_c(p: Program) -> str:
               f"    const {t} *x = (const {t} *)input;",
               f"    {t} *y = ({t} *)output;",
               "    et_status st;", ""]
+    if p.qmodel is None:  # float input: NaN or +-inf is refused before any kernel runs
+        lines += ["    st = et_check_finite_f32(x, ET_MODEL_INPUT_COUNT);",
+                  "    if (st != ET_OK) {", "        return st;", "    }", ""]
     for i, c in enumerate(p.calls):
         ins = ", ".join(c_comment_text(t) for t in c.inputs)
         lines.append(f"    /* {i}: {c_comment_text(c.op)} {c_comment_text(c.layer)} ({ins} -> "

@@ -192,7 +192,8 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
     # Each call names its fast kernel first and its reference last: a build links one of them.
     kernels = {c.kernels[-1] if p.force_ref else c.kernels[0] for c in p.calls}
     sources = {"et_status.c"} | {SOURCE_OF[k] for k in kernels}
-    code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * len(p.calls)
+    input_check = 1 if p.qmodel is None else 0  # float models call et_check_finite_f32 first
+    code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * (len(p.calls) + input_check)
     code += sum(LIBM_BYTES[f] for f in {f for k in kernels for f in LIBM_CALLS.get(k, ())})
     stack = INFER_FRAME + max((KERNEL_STACK[k] for k in kernels), default=0)
     rows = list(layers.values())

@@ -38,7 +38,8 @@ enum et_harness_status {
     ET_HARNESS_NO_OUTPUT = 6,
     ET_HARNESS_WRITE_FAILED = 7,
     ET_HARNESS_MODEL_FAILED = 8,
-    ET_HARNESS_COUNTER_STUCK = 9
+    ET_HARNESS_COUNTER_STUCK = 9,
+    ET_HARNESS_NON_FINITE_INPUT = 12  /* et_model_infer refused a NaN or +-inf input */
 };
 
 /* Statuses only the fine-tuning harness ends with. */

@@ -21,6 +21,7 @@
 #include "et_counter.h"
 #include "et_harness.h"
 #include "et_hio.h"
+#include "et_status.h"
 #include "model.h"
 
 #if !defined(ET_MODEL_INPUT_BYTES) || !defined(ET_MODEL_OUTPUT_BYTES)
@@ -121,6 +122,9 @@ int main(void)
         status = (int)et_model_infer(et_input.bytes, et_output.bytes);
         end = et_counter_read();
 
+        if (status == (int)ET_ERR_NON_FINITE) {
+            et_fail(ET_HARNESS_NON_FINITE_INPUT, "an input sample holds NaN or +-inf");
+        }
         if (status != 0) {
             et_fail(ET_HARNESS_MODEL_FAILED, "et_model_infer returned a non-zero status");
         }
