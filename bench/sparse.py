@@ -10,6 +10,16 @@ digits test split under QEMU `-icount shift=0`. Counts are QEMU *instructions* r
 (deterministic), not silicon cycles. Every run is checked against numpy: int8 bit for bit against
 the int8 reference, float32 to 1e-5 of the output magnitude.
 
+Then the SET model's FINE-TUNING firmware (`finetune_on_device`: frozen body, trainable float32
+last layer, SGD + momentum, batch 1) against its inference firmware ("auto" formats), float32 and
+int8 bodies: the frozen body must stay sparse (its flash bytes equal the inference export's, layer
+by layer) and the forward pass must cost what inference costs. The fine-tuning harness counts
+`et_train_infer` (body + head forward of one sample, no loss or backward) on the evaluation boot:
+that is the forward-only figure; a training step (forward, loss, guard, backward + update) is
+reported beside it. The trainable head is necessarily stored dense (RAM copy, float32 initial
+values + mask in flash) where inference stores it sparse, so the float32 forward is also compared
+with the inference firmware of the same model with its head stored dense.
+
     .venv/bin/python bench/sparse.py          # table
     .venv/bin/python bench/sparse.py --json   # machine-readable
 """
@@ -31,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import edgetrain as et  # noqa: E402
 from edgetrain.emulate import build_firmware, emulator_available, run_firmware  # noqa: E402
 from edgetrain.export.c import export_c  # noqa: E402
+from edgetrain.finetune import finetune_on_device  # noqa: E402
 from edgetrain.quantize.reference import int8_reference  # noqa: E402
 from edgetrain.techniques.sparse_set import apply_set  # noqa: E402
 
@@ -40,6 +51,9 @@ FORMATS = ("auto", "fast", "grouped", "csr", "csc", "coo", "delta8", "delta4", "
 DTYPES = ("f32", "int8")
 GOAL_F32_CSR_PER_NNZ = 4.0  # instructions per stored weight, float32 CSR (whole inference / nnz)
 GOAL_SPEEDUP = 10.0         # dense instructions / sparse instructions at ~3.5% density
+GOAL_FT_FORWARD = 0.05      # fine-tuning forward vs inference forward (same storage), relative
+FT_STEPS = 4                # fine-tuning steps (step figure = their median; flash and forward do not depend on it)
+FT_OPT = dict(optimizer="sgd", lr=0.01, momentum=0.9)  # batch 1: fits 128 KiB RAM beside the banks
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,6 +112,7 @@ def measure(graph: et.Graph, dtype: str, fmt: str | None, samples: int | None = 
     return {
         "model": graph.name, "dtype": dtype, "format": fmt or "dense",
         "layer_formats": {lm.layer: lm.format for lm in rep.layers},
+        "layer_data_bytes": {lm.layer: int(lm.weights + lm.bias + lm.quant) for lm in rep.layers},
         "samples": int(len(x)), "stored_weights": nnz,
         "instructions_per_inference": per_inf,
         "instructions_min": int(counts.min()), "instructions_max": int(counts.max()),
@@ -166,6 +181,84 @@ def grouped_layers_alone(graph: et.Graph, fast: dict[str, Any]) -> dict[str, Any
             "stored_weights": nnz, "instructions_per_stored_weight": total / nnz}
 
 
+def dense_head(graph: et.Graph) -> et.Graph:
+    """A copy of ``graph`` whose last dense layer stores every weight (its mask folded into the
+    values): what a fine-tuning firmware must keep of a trainable head."""
+    g = graph.copy()
+    g.name = f"{graph.name}_dense_head"
+    head = [n for n in g.nodes if n.op == "dense"][-1]
+    p = g.params[head.params["weight"]]
+    p.value, p.mask = p.effective().copy(), None
+    p.meta.pop("sparse", None)
+    return g
+
+
+def finetune_vs_inference(graph: et.Graph, dtype: str, inference: dict[str, Any],
+                          dense_head_inference: dict[str, Any] | None = None,
+                          samples: int | None = None) -> dict[str, Any]:
+    """The fine-tuning firmware of ``graph`` (frozen ``dtype`` body, trainable float32 last layer)
+    against ``inference``, the "auto" row of `measure` for the same model, dtype and samples (and,
+    float32, ``dense_head_inference``: the row of `dense_head(graph)`)."""
+    d = digits()
+    x_eval = np.ascontiguousarray(d.test.x[:samples], np.float32)
+    if len(x_eval) != inference["samples"]:
+        raise ValueError("the inference row was measured on other samples")
+    rep = finetune_on_device(graph, TARGET, d.train.x[:FT_STEPS], d.train.y[:FT_STEPS], steps=FT_STEPS, batch=1,
+                             trainable="last:1", body=dtype, x_eval=x_eval, y_eval=d.test.y[: len(x_eval)],
+                             calib_x=d.train.x[:256], parity=False, shuffle=False, **FT_OPT)  # type: ignore[arg-type]
+    prog = rep.program
+    assert prog is not None and rep.eval_instructions_per_sample is not None and rep.instructions_per_step
+    head = prog.split.head
+    head_layers = {n.name for n in head.nodes if n.op == "dense"}
+    ft_layer_bytes: dict[str, int] = {}
+    for a in prog.arrays:
+        if a.condition is None:
+            ft_layer_bytes[a.layer] = ft_layer_bytes.get(a.layer, 0) + int(a.values.nbytes)
+    body_layers = [k for k in inference["layer_formats"] if k not in head_layers]
+    inf_body = sum(inference["layer_data_bytes"][k] for k in body_layers)
+    ft_body = sum(ft_layer_bytes.get(k, 0) for k in body_layers)
+    ft_forward = float(rep.eval_instructions_per_sample)
+    row: dict[str, Any] = {
+        "model": graph.name, "dtype": dtype, "samples": int(len(x_eval)), "trainable": rep.trainable,
+        "optimizer": {**FT_OPT, "batch": 1},
+        "body_layers": body_layers, "body_formats": {k: inference["layer_formats"][k] for k in body_layers},
+        "inference_flash_bytes": inference["image_flash_bytes"],
+        "finetune_flash_bytes": int(rep.image.flash_bytes),
+        "flash_ratio": rep.image.flash_bytes / inference["image_flash_bytes"],
+        "inference_body_data_bytes": int(inf_body), "finetune_body_data_bytes": int(ft_body),
+        "finetune_const_data_bytes": int(rep.memory.const_data_bytes),
+        "inference_model_data_bytes": inference["model_data_bytes"],
+        "finetune_static_ram_bytes": int(rep.image.static_ram_bytes),
+        "inference_instructions_per_inference": inference["instructions_per_inference"],
+        "finetune_forward_instructions": ft_forward,
+        "forward_ratio": ft_forward / inference["instructions_per_inference"],
+        "finetune_step_instructions": int(np.median(rep.instructions_per_step)),
+        "finetune_accuracy_after": rep.accuracy_after,
+        "inference_accuracy": inference["accuracy"],
+    }
+    if dense_head_inference is not None:
+        row["dense_head_inference_flash_bytes"] = dense_head_inference["image_flash_bytes"]
+        row["dense_head_inference_instructions"] = dense_head_inference["instructions_per_inference"]
+        row["forward_ratio_dense_head"] = ft_forward / dense_head_inference["instructions_per_inference"]
+    return row
+
+
+def finetune_goals(ft_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in ft_rows:
+        same = r["finetune_body_data_bytes"] == r["inference_body_data_bytes"]
+        out.append({"goal": f"{r['dtype']} fine-tuning firmware: frozen body bytes = inference body bytes "
+                            f"({', '.join(f'{k} {f}' for k, f in r['body_formats'].items())})",
+                    "value": r["finetune_body_data_bytes"], "limit": r["inference_body_data_bytes"], "met": same,
+                    "display": f"{r['finetune_body_data_bytes']:,}", "relation": "=="})
+        if "forward_ratio_dense_head" in r:
+            v = r["forward_ratio_dense_head"]
+            out.append({"goal": f"{r['dtype']} fine-tuning forward / inference forward (head stored dense in both)",
+                        "value": v, "limit": 1.0, "met": abs(v - 1) <= GOAL_FT_FORWARD,
+                        "display": f"{v:.3f}", "relation": f"within {100 * GOAL_FT_FORWARD:g}% of"})
+    return out
+
+
 def goals(rows: list[dict[str, Any]], alone: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     by = {(r["model"].split("_")[0], r["dtype"], r["format"]): r for r in rows}
     out = []
@@ -194,7 +287,8 @@ def goals(rows: list[dict[str, Any]], alone: dict[str, Any] | None = None) -> li
     return out
 
 
-def print_table(rows: list[dict[str, Any]], checks: list[dict[str, Any]], seconds: float) -> None:
+def print_table(rows: list[dict[str, Any]], checks: list[dict[str, Any]], seconds: float,
+                ft_rows: list[dict[str, Any]] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -227,6 +321,27 @@ def print_table(rows: list[dict[str, Any]], checks: list[dict[str, Any]], second
     for r in rows:
         if "note" in r:
             con.print(f"{r['model']} {r['dtype']}: {r['note']}")
+    if ft_rows:
+        f = Table(title="SET model: fine-tuning firmware (frozen sparse body, trainable float32 last layer, "
+                        "SGD+momentum, batch 1) vs inference firmware (auto formats)")
+        for c in ("body", "flash B inference", "flash B fine-tuning", "ratio", "body data B inf / ft",
+                  "forward instr inference", "forward instr fine-tuning", "ratio", "head-dense inference instr",
+                  "ratio", "step instr"):
+            f.add_column(c, justify="left" if c == "body" else "right")
+        for r in ft_rows:
+            hd = "dense_head_inference_instructions" in r
+            f.add_row(f"{r['dtype']} ({', '.join(r['body_formats'].values())})", f"{r['inference_flash_bytes']:,}",
+                      f"{r['finetune_flash_bytes']:,}", f"{r['flash_ratio']:.3f}",
+                      f"{r['inference_body_data_bytes']:,} / {r['finetune_body_data_bytes']:,}",
+                      f"{r['inference_instructions_per_inference']:,.0f}", f"{r['finetune_forward_instructions']:,.0f}",
+                      f"{r['forward_ratio']:.3f}",
+                      f"{r['dense_head_inference_instructions']:,.0f}" if hd else "-",
+                      f"{r['forward_ratio_dense_head']:.3f}" if hd else "-", f"{r['finetune_step_instructions']:,}")
+        con.print(f)
+        con.print("Fine-tuning forward = et_train_infer on the evaluation boot (body + head, one sample, no loss or "
+                  "backward); step = forward, loss, guard, backward + update. The fine-tuning image adds the "
+                  "training, optimizer, guard and bank-storage code and keeps the trainable head dense "
+                  "(float32 initial values + mask) where inference stores it sparse.")
     con.print(f"SET and dense trained {EPOCHS} epochs (SGD 0.05, momentum 0.9, wd 1e-4, batch 32); accuracy "
               f"is measured on the device over {rows[0]['samples']} test samples (int8 outputs equal the numpy "
               "reference bit for bit, float32 within 1e-5). 'instr/stored w' = whole inference / stored "
@@ -237,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print JSON instead of tables")
     ap.add_argument("--samples", type=int, default=None, help="test samples (default: the whole split)")
+    ap.add_argument("--no-finetune", action="store_true",
+                    help="skip the fine-tuning firmware vs inference firmware comparison")
     args = ap.parse_args(argv)
     ok, why = emulator_available(TARGET)
     if not ok:
@@ -251,12 +368,20 @@ def main(argv: list[str] | None = None) -> int:
     fast = next(r for r in rows if r["dtype"] == "f32" and r["format"] == "fast")
     alone = grouped_layers_alone(sparse, fast)
     checks = goals(rows, alone)
+    ft_rows = []
+    if not args.no_finetune:
+        auto = {r["dtype"]: r for r in rows if r["model"] == sparse.name and r["format"] == "auto"}
+        head_dense = measure(dense_head(sparse), "f32", "auto", args.samples)
+        ft_rows = [finetune_vs_inference(sparse, dtype, auto[dtype], head_dense if dtype == "f32" else None,
+                                         args.samples) for dtype in DTYPES]
+        checks += finetune_goals(ft_rows)
     seconds = time.perf_counter() - t0
     if args.json:
         print(json.dumps({"target": TARGET, "unit": "QEMU instructions (not cycles)", "rows": rows,
-                          "grouped_layers_alone": alone, "goals": checks, "seconds": round(seconds, 1)}, indent=2))
+                          "grouped_layers_alone": alone, "finetune_vs_inference": ft_rows, "goals": checks,
+                          "seconds": round(seconds, 1)}, indent=2))
     else:
-        print_table(rows, checks, seconds)
+        print_table(rows, checks, seconds, ft_rows)
     return 0
 
 

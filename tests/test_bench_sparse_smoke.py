@@ -40,3 +40,23 @@ def test_measure_tiny_set_model(bench) -> None:  # type: ignore[no-untyped-def]
     assert "float32 CSR: instructions per stored weight" in [c["goal"] for c in checks]
     assert all(isinstance(c["met"], bool) for c in checks)
     json.dumps({"rows": rows, "goals": checks})  # --json must serialise
+
+
+@pytest.mark.cross
+def test_finetune_vs_inference_tiny_set_model(bench) -> None:  # type: ignore[no-untyped-def]
+    g = bench.trained("set", hidden=(16,), epochs=2, eps=2.0)
+    inf = bench.measure(g, "f32", "auto", samples=3)
+    head_dense = bench.measure(bench.dense_head(g), "f32", "auto", samples=3)
+    assert head_dense["layer_formats"]["dense2"] == "dense" and inf["layer_formats"] != {}
+    row = bench.finetune_vs_inference(g, "f32", inf, head_dense, samples=3)
+    assert row["samples"] == 3 and row["body_layers"] == ["dense1"]
+    assert row["trainable"] == ["dense2.weight", "dense2.bias"]
+    # The frozen body is stored as the inference export stores it (same format, same bytes).
+    assert row["finetune_body_data_bytes"] == row["inference_body_data_bytes"] > 0
+    assert row["finetune_flash_bytes"] > row["inference_flash_bytes"] > 0
+    assert row["finetune_forward_instructions"] > 0 and row["finetune_step_instructions"] > 0
+    assert row["forward_ratio_dense_head"] == pytest.approx(
+        row["finetune_forward_instructions"] / row["dense_head_inference_instructions"])
+    checks = bench.finetune_goals([row])
+    assert len(checks) == 2 and all(isinstance(c["met"], bool) for c in checks)
+    json.dumps({"finetune_vs_inference": [row], "goals": checks})  # --json must serialise
