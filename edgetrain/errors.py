@@ -22,30 +22,46 @@ class EdgetrainError(Exception):
 class InvalidModelError(EdgetrainError):
     """The graph is malformed: dangling inputs, shape mismatches, duplicate names."""
 
+    default_hint = 'check the model definition (edgetrain info MODEL shows its layers)'
+
 
 class UnsupportedOpError(InvalidModelError):
     """An op kind edgetrain (or the chosen backend) does not implement."""
+
+    default_hint = 'see the Supported table in the README for what each backend handles'
 
 
 class ConfigError(EdgetrainError):
     """A TOML config or a command-line option is wrong."""
 
+    default_hint = 'see edgetrain COMMAND --help, or docs/config.md for the TOML keys'
+
 
 class DataError(EdgetrainError):
     """Training or evaluation data is malformed (NaN, bad labels, wrong width...)."""
+
+    default_hint = 'data files are .npz (arrays x and y) or .csv (features, then the label last); see docs/data.md'
 
 
 class ModelFileError(EdgetrainError):
     """A saved model file is corrupt, truncated or from an unknown format version."""
 
+    default_hint = 're-create the file with edgetrain train or edgetrain import; do not edit .etm files by hand'
+
 
 class BudgetExceededError(EdgetrainError):
     """The model does not fit the target's flash or RAM."""
+
+    default_hint = 'make the model smaller (fewer units, sparsity, int8) or choose a larger target'
 
 
 class ToolchainError(EdgetrainError):
     """A compiler or emulator edgetrain needs is missing or failed."""
 
+    default_hint = 'run make install toolchain (as root) to install the ARM compiler and QEMU'
+
 
 class ExportError(EdgetrainError):
     """An exporter (ONNX, C, TFLite) cannot represent the model."""
+
+    default_hint = 'see the Supported table in the README for what each exporter handles'
