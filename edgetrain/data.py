@@ -6,12 +6,21 @@ Standardisation statistics are fitted on the training split only and travel with
 from __future__ import annotations
 
 import csv
+import io
+import math
+import struct
+import tokenize
+import zipfile
+import zlib
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import limits
+from .data_checks import check_samples, dtype_problem
 from .errors import DataError
 
 BUILTIN = ("digits", "iris", "wine", "breast_cancer")
@@ -36,6 +45,7 @@ class Dataset:
     mean: np.ndarray
     std: np.ndarray
     spec: dict[str, Any] = field(default_factory=dict)  # how to rebuild this exact split
+    notes: list[str] = field(default_factory=list)  # what the split did differently (not stored in models)
 
     @property
     def n_features(self) -> int:
@@ -52,28 +62,13 @@ class Dataset:
 
 
 def validate_arrays(x: np.ndarray, y: np.ndarray, n_classes: int | None = None, source: str = "data") -> int:
-    """Check features and labels; return the number of classes. Errors name the row/column at fault."""
-    if x.ndim != 2:
-        raise DataError(f"{source}: features must be a 2-D table (samples x features), got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{source}: {len(x)} feature rows but labels of shape {y.shape}")
-    if len(x) == 0:
-        raise DataError(f"{source}: no samples")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataError(f"{source}: non-finite value {x[r, c]} at row {r}, column {c}",
-                        hint="remove or impute NaN/Inf values before training")
-    if not np.all(np.isfinite(y)) or not np.all(np.equal(np.mod(y, 1), 0)):
-        r = int(np.argmax(~np.isfinite(y) | (np.mod(np.nan_to_num(y), 1) != 0)))
-        raise DataError(f"{source}: label at row {r} is {y[r]}, labels must be integer class ids")
-    lo, hi = int(y.min()), int(y.max())
-    k = n_classes if n_classes is not None else hi + 1
-    if lo < 0 or hi >= k:
-        r = int(np.argmax((y < 0) | (y >= k)))
-        raise DataError(f"{source}: label {int(y[r])} at row {r} is outside 0..{k - 1}",
-                        hint="labels must be class ids 0..n_classes-1")
-    return k
+    """Check features and labels with `check_samples`; return the number of classes.
+
+    Kept for callers of the earlier API: ``n_classes`` (when given) bounds the labels, else the
+    classes are ``0..max(y)``.
+    """
+    _, labels = check_samples(x, y, source=source, n_outputs=n_classes, x_dtype=np.float64)
+    return n_classes if n_classes is not None else int(labels.max()) + 1
 
 
 def _standardise(train_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,31 +82,62 @@ def split_and_standardise(
     name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, test_size: float = 0.3, val_size: float = 0.1,
     n_classes: int | None = None, spec: dict[str, Any] | None = None,
 ) -> Dataset:
-    """Stratified train/val/test split, standardised with training statistics."""
-    from sklearn.model_selection import train_test_split
+    """Train/val/test split (stratified when every class can be), standardised with training statistics.
 
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y)
-    k = validate_arrays(x, y, n_classes, source=name)
-    y = y.astype(np.int64)
+    The samples pass `check_samples` first. A split that cannot be stratified (a class with fewer
+    than 2 samples, or fewer test/val samples than classes: 40 samples of 10 classes) falls back
+    to a plain random split and says so in `Dataset.notes`; too few samples for the requested
+    split sizes raise `DataError`.
+    """
     if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
         raise DataError(f"split sizes test={test_size} val={val_size} must be in [0, 1) and sum below 1")
-    strat = y if np.bincount(y).min() >= 2 else None
+    x, y = check_samples(x, y, source=name, n_outputs=n_classes, x_dtype=np.float64)
+    k = n_classes if n_classes is not None else int(y.max()) + 1
+    notes: list[str] = []
+    # Stratify only when every class id 0..max has 2 samples (the rule so far, so valid data sets
+    # split exactly as before); _split also needs enough samples on each side for every class.
+    may_stratify = bool(np.bincount(y).min() >= 2)
+    if not may_stratify:
+        notes.append("split not stratified: a class has fewer than 2 samples")
     idx = np.arange(len(y))
-    rest, test = (train_test_split(idx, test_size=test_size, random_state=seed, stratify=strat)
-                  if test_size > 0 else (idx, idx[:0]))
-    val = idx[:0]
-    if val_size > 0:
-        frac = val_size / (1 - test_size)
-        strat_rest = y[rest] if strat is not None and np.bincount(y[rest]).min() >= 2 else None
-        rest, val = train_test_split(rest, test_size=frac, random_state=seed, stratify=strat_rest)
+    rest, test = _split(idx, y, test_size, seed, name, "test", may_stratify, notes)
+    # The validation share is of the whole data set, so it is rescaled to what the test split left.
+    rest, val = _split(rest, y, val_size / (1 - test_size), seed, name, "validation", may_stratify, notes)
     mean, std = _standardise(x[rest])
 
     def mk(ix: np.ndarray) -> Split | None:
         return Split(((x[ix] - mean) / std).astype(np.float32), y[ix]) if len(ix) else None
 
     spec = {**(spec or {}), "seed": seed, "test_size": test_size, "val_size": val_size}
-    return Dataset(name, mk(rest), mk(val), mk(test), k, mean, std, spec)
+    return Dataset(name, mk(rest), mk(val), mk(test), k, mean, std, spec, notes)
+
+
+def _split(idx: np.ndarray, y: np.ndarray, frac: float, seed: int, name: str, part: str, may_stratify: bool,
+           notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``idx`` into (kept, taken), a ``frac`` share taken; stratified by ``y`` when possible.
+
+    Sizes follow scikit-learn's rule (taken = ceil(frac * n)); at least one sample must be kept.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if frac <= 0:
+        return idx, idx[:0]
+    n = len(idx)
+    n_take = int(np.ceil(frac * n))
+    if n - n_take < 1:
+        raise DataError(f"{name}: {n} sample{' is' if n == 1 else 's are'} too few to split off a {part} set "
+                        f"({frac:.0%}) and keep samples for training",
+                        hint="add samples, or set test_size = 0 and val_size = 0 in [data]")
+    labels = y[idx]
+    counts = np.bincount(labels)
+    classes = int(np.count_nonzero(counts))
+    # What scikit-learn's stratified split needs: 2 samples per class, all classes on each side.
+    stratify = may_stratify and counts.min() >= 2 and min(n_take, n - n_take) >= classes
+    if may_stratify and not stratify:
+        notes.append(f"{part} split not stratified: {n} samples of {classes} classes are too few "
+                     f"to put every class on both sides")
+    return tuple(train_test_split(idx, test_size=frac, random_state=seed,  # type: ignore[return-value]
+                                  stratify=labels if stratify else None))
 
 
 def load_builtin(name: str, **kw: Any) -> Dataset:
@@ -126,54 +152,254 @@ def load_builtin(name: str, **kw: Any) -> Dataset:
 
 
 def read_file(path: str | Path, label_column: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read features and labels from .npz (arrays `x`/`y`, or `X`/`y`) or .csv (last column = label)."""
+    """Read features and labels from .npz (arrays `x`/`y`, or `X`/`y`) or .csv (last column = label).
+
+    Every failure is a `DataError` naming the file and the problem; the arrays returned have
+    passed `check_samples` (float64 features, int64 labels). Callers that know the model check
+    them again against its input width and output count.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file {path} does not exist")
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                keys = set(z.files)
-                xk = "x" if "x" in keys else "X" if "X" in keys else None
-                if xk is None or "y" not in keys:
-                    raise DataError(f"{path}: .npz needs arrays 'x' and 'y', found {sorted(keys)}")
-                return np.asarray(z[xk], dtype=np.float64), np.asarray(z["y"], dtype=np.float64)
-        except (OSError, ValueError) as e:
-            raise DataError(f"{path}: cannot read .npz ({e})") from None
-    if path.suffix == ".csv":
-        return _read_csv(path, label_column)
-    raise DataError(f"{path}: unsupported data file type {path.suffix!r}", hint="use .npz (x, y) or .csv")
+    if path.suffix not in (".npz", ".csv"):
+        raise DataError(f"{path}: unsupported data file type {path.suffix!r}", hint="use .npz (x, y) or .csv")
+    if not path.is_file():
+        raise DataError(f"{path}: is a directory or device, not a data file", hint="give the path of a .npz or .csv file")
+    size = path.stat().st_size
+    cap = limits.limit("MAX_FILE_BYTES")
+    if size > cap:
+        raise DataError(f"{path}: file is {size} bytes, over the limit of {cap}",
+                        hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+    x, y = read_npz(path) if path.suffix == ".npz" else read_csv(path, label_column)
+    return check_samples(x, y, source=str(path), x_dtype=np.float64)
 
 
-def _read_csv(path: Path, label_column: str | int | None) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, newline="") as f:
-        rows = [r for r in csv.reader(f) if r]
-    if not rows:
-        raise DataError(f"{path}: empty CSV file")
-    header = None
+# ---------------------------------------------------------------- .npz
+
+#: Exceptions reading a zip archive or an .npy member can raise on a corrupt file. Caught only
+#: around the reads, so a bug elsewhere still shows as a traceback.
+_NPZ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError, OSError,
+               NotImplementedError, RuntimeError, struct.error, SyntaxError, tokenize.TokenError,
+               RecursionError, MemoryError)
+_CHUNK = 1 << 24
+
+
+def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` (or ``X``) and ``y`` of an .npz, read without pickle and checked before allocation.
+
+    Each member's .npy header (shape, dtype) is read first: object, structured, complex and text
+    dtypes, negative dimensions and more than ``MAX_DATA_ELEMENTS`` elements are refused before
+    any array memory is allocated; a member declaring more than ``MAX_FILE_BYTES`` uncompressed
+    bytes (a zip bomb) is refused without decompressing it.
+    """
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes), not a valid .npz", hint="re-create it with np.savez(path, x=x, y=y)")
     try:
-        [float(v) for v in rows[0]]
-    except ValueError:
-        header, rows = rows[0], rows[1:]
+        with zipfile.ZipFile(path) as z:
+            members = {_npz_key(i.filename): i for i in z.infolist() if not i.is_dir()}
+            xk = "x" if "x" in members else "X" if "X" in members else None
+            missing = [k for k, ok in (("x", xk is not None), ("y", "y" in members)) if not ok]
+            if missing:
+                raise DataError(f"{path}: .npz has no array {' or '.join(repr(m) for m in missing)} "
+                                f"(found {sorted(members) or 'no arrays'})",
+                                hint="save features as x and labels as y: np.savez(path, x=x, y=y)")
+            assert xk is not None
+            return (_read_member(z, members[xk], path, "features"),
+                    _read_member(z, members["y"], path, "labels"))
+    except DataError:
+        raise
+    except _NPZ_ERRORS as e:
+        raise DataError(f"{path}: not a valid .npz file ({_one_line(e)})",
+                        hint="re-create it with np.savez(path, x=x, y=y)") from None
+
+
+def _npz_key(filename: str) -> str:
+    # np.load names a member "x.npy" as "x"; other members keep their name.
+    return filename[:-4] if filename.endswith(".npy") else filename
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, what: str) -> np.ndarray:
+    """One .npy member: header checked against the limits, then read into a fresh array."""
+    where = f"{path}: {info.filename}"
+    cap = limits.limit("MAX_FILE_BYTES")
+    if info.file_size > cap:
+        raise DataError(f"{where} declares {info.file_size} bytes uncompressed, over the limit of {cap}",
+                        hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+    try:
+        with z.open(info) as f:
+            shape, fortran, dtype = _read_npy_header(f, where)
+            _check_npy_header(shape, dtype, where, what)
+            count = math.prod(shape)
+            room = info.file_size - f.tell()
+            if count * dtype.itemsize > room:
+                raise DataError(f"{where} is truncated: its header claims shape {shape} of {dtype} "
+                                f"({count * dtype.itemsize} bytes) but it holds {max(room, 0)}",
+                                hint="re-create the file with np.savez(path, x=x, y=y)")
+            arr = _read_into(f, count, dtype, where)
+            while f.read(_CHUNK):  # read to the end: zipfile checks the CRC there
+                pass
+    except DataError:
+        raise
+    except _NPZ_ERRORS as e:
+        raise DataError(f"{where} is not a valid .npy array ({_one_line(e)})",
+                        hint="re-create the file with np.savez(path, x=x, y=y)") from None
+    return arr.reshape(shape, order="F" if fortran else "C")
+
+
+def _read_npy_header(f: Any, where: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(f)
+    if version == (1, 0):
+        return npy.read_array_header_1_0(f)
+    if version == (2, 0):
+        return npy.read_array_header_2_0(f)
+    raise DataError(f"{where}: unsupported .npy format version {version[0]}.{version[1]}",
+                    hint="save plain numeric arrays with np.savez(path, x=x, y=y)")
+
+
+def _check_npy_header(shape: tuple[int, ...], dtype: np.dtype, where: str, what: str) -> None:
+    problem = dtype_problem(dtype, what)
+    if problem:
+        raise DataError(f"{where}: {problem[0]}", hint=problem[1])
+    if any(d < 0 for d in shape):
+        raise DataError(f"{where}: header claims a negative shape {shape}", hint="the file is corrupt; re-create it")
+    count = math.prod(shape)
+    cap = limits.limit("MAX_DATA_ELEMENTS")
+    if count > cap:
+        raise DataError(f"{where}: header claims shape {shape}, {count} elements, over the limit of {cap}",
+                        hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"))
+
+
+def _read_into(f: Any, count: int, dtype: np.dtype, where: str) -> np.ndarray:
+    """Read ``count`` elements of ``dtype`` from ``f`` in chunks (no second copy of the data)."""
+    arr = np.empty(count, dtype=dtype)
+    buf = memoryview(arr.view(np.uint8)) if count else memoryview(b"")
+    pos = 0
+    while pos < len(buf):
+        chunk = f.read(min(_CHUNK, len(buf) - pos))
+        if not chunk:
+            raise DataError(f"{where} is truncated: {pos} of {len(buf)} data bytes present",
+                            hint="re-create the file with np.savez(path, x=x, y=y)")
+        buf[pos:pos + len(chunk)] = chunk
+        pos += len(chunk)
+    return arr
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+# ---------------------------------------------------------------- .csv
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_csv(path: str | Path, label_column: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of a UTF-8 CSV: one sample per line, the label in the last column (or
+    the column named ``label``, or ``label_column``); an optional header line of names.
+
+    A UTF-8 byte-order mark is skipped; blank lines are ignored. Refused, naming the line and
+    column: bytes that are not UTF-8 (with their offset), NUL bytes, no rows, a header without
+    data rows, rows of different lengths, cells that are not numbers.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        raw = f.read(limits.limit("MAX_FILE_BYTES") + 1)
+    if len(raw) > limits.limit("MAX_FILE_BYTES"):
+        raise DataError(f"{path}: file is over the limit of {limits.limit('MAX_FILE_BYTES')} bytes",
+                        hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+    rows = _csv_rows(_csv_text(raw, path), path)
+    if not rows:
+        raise DataError(f"{path}: empty CSV file (no rows)", hint="one sample per line: features, then the label")
+    header = None
+    if not all(_is_float(v) for v in rows[0][1]):
+        header, rows = rows[0][1], rows[1:]
+        if not rows:
+            raise DataError(f"{path}: CSV has a header line but no data rows",
+                            hint="one sample per line after the header: features, then the label")
+    width = len(rows[0][1])
+    col = _label_col(path, header, label_column, width)
+    table = _csv_numbers(rows, width, path)
+    return np.delete(table, col, axis=1), table[:, col]
+
+
+def _csv_text(raw: bytes, path: Path) -> str:
+    """``raw`` decoded as UTF-8 with a leading byte-order mark removed (else it sticks to the first cell)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # also the UTF-32 little-endian mark
+        raise DataError(f"{path}: not UTF-8 text: starts with a UTF-16/32 byte-order mark (0x{raw[0]:02x} 0x{raw[1]:02x})",
+                        hint="save the CSV as UTF-8 (e.g. iconv -f utf-16 -t utf-8)")
+    start = len(_BOM) if raw.startswith(_BOM) else 0
+    nul = raw.find(b"\x00", start)
+    if nul >= 0:
+        raise DataError(f"{path}: NUL byte at offset {nul} (line {_line_of(raw, nul)}): not a text CSV file",
+                        hint="data files are .npz (arrays x and y) or UTF-8 .csv text")
+    try:
+        return raw[start:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        at = start + e.start
+        raise DataError(f"{path}: not UTF-8 text: byte 0x{raw[at]:02x} at offset {at} "
+                        f"(line {_line_of(raw, at)})",
+                        hint="save the CSV as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
+def _line_of(raw: bytes, offset: int) -> int:
+    return raw.count(b"\n", 0, offset) + 1
+
+
+def _csv_rows(text: str, path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, cells) of each non-blank row."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = []
+    try:
+        for cells in reader:
+            if cells and any(c.strip() for c in cells):
+                rows.append((reader.line_num, cells))
+    except csv.Error as e:
+        raise DataError(f"{path}: line {reader.line_num + 1}: malformed CSV ({_one_line(e)})",
+                        hint="one sample per line, cells separated by commas") from None
+    return rows
+
+
+def _label_col(path: Path, header: list[str] | None, label_column: str | int | None, width: int) -> int:
     if label_column is None:
-        col = header.index("label") if header and "label" in header else len(rows[0]) - 1
-    elif isinstance(label_column, str):
+        return header.index("label") if header and "label" in header else width - 1
+    if isinstance(label_column, str):
         if not header or label_column not in header:
-            raise DataError(f"{path}: no column named {label_column!r}")
-        col = header.index(label_column)
-    else:
-        col = label_column
-    table = []
-    for i, r in enumerate(rows, start=2 if header else 1):
-        if len(r) != len(rows[0]):
-            raise DataError(f"{path}: line {i} has {len(r)} columns, expected {len(rows[0])}")
-        try:
-            table.append([float(v) for v in r])
-        except ValueError:
-            bad = next(j for j, v in enumerate(r) if not _is_float(v))
-            raise DataError(f"{path}: line {i}, column {bad + 1}: {r[bad]!r} is not a number") from None
-    arr = np.asarray(table, dtype=np.float64)
-    return np.delete(arr, col, axis=1), arr[:, col]
+            raise DataError(f"{path}: no column named {label_column!r}",
+                            hint=f"columns: {', '.join(header)}" if header else "the CSV has no header line")
+        return header.index(label_column)
+    if not -width <= label_column < width:
+        raise DataError(f"{path}: label column {label_column} does not exist (the CSV has {width} columns)",
+                        hint="columns are numbered from 0")
+    return label_column % width
+
+
+def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, path: Path) -> np.ndarray:
+    """The cells of ``rows`` as a float64 table, growing a flat buffer (8 bytes per cell)."""
+    cap = limits.limit("MAX_DATA_ELEMENTS")
+    if len(rows) * width > cap:
+        raise DataError(f"{path}: {len(rows)} rows of {width} columns is over the limit of {cap} elements",
+                        hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"))
+    flat = array("d")
+    for line, cells in rows:
+        if len(cells) != width:
+            raise DataError(f"{path}: line {line} has {len(cells)} columns, expected {width} "
+                            f"(as on line {rows[0][0]})", hint="every row needs the same number of cells")
+        for j, v in enumerate(cells):
+            try:
+                flat.append(float(v))
+            except ValueError:
+                raise DataError(f"{path}: line {line}, column {j + 1}: {_cell(v)} is not a number",
+                                hint="every cell after the header must be a number") from None
+    return np.frombuffer(flat, dtype=np.float64).reshape(len(rows), width).copy()
+
+
+def _cell(v: str) -> str:
+    r = repr(v)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 def _is_float(v: str) -> bool:
