@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from edgetrain.emulate import emulator_available
-from edgetrain.finetune import finetune_on_device
+from edgetrain.device import emulator_available
+from edgetrain.device.finetune import finetune_on_device
 from edgetrain.layers import Dense, Sequential
 
 TARGET = "stm32f405"

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import edgetrain as et  # noqa: E402
-from edgetrain.emulate import emulate, emulator_available  # noqa: E402
+from edgetrain.device import emulate, emulator_available  # noqa: E402
 from edgetrain.export.c import export_c  # noqa: E402
 from edgetrain.quantize.reference import int8_reference  # noqa: E402
 

@@ -39,9 +39,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import edgetrain as et  # noqa: E402
-from edgetrain.emulate import build_firmware, emulator_available, run_firmware  # noqa: E402
+from edgetrain.device import build_firmware, emulator_available, run_firmware  # noqa: E402
 from edgetrain.export.c import export_c  # noqa: E402
-from edgetrain.finetune import finetune_on_device  # noqa: E402
+from edgetrain.device.finetune import finetune_on_device  # noqa: E402
 from edgetrain.quantize.reference import int8_reference  # noqa: E402
 from edgetrain.techniques.sparse_set import apply_set  # noqa: E402
 

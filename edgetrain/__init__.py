@@ -10,7 +10,7 @@ Quick tour::
 
 The subpackages follow the pipeline: define (`graph`, `ops`, `layers`), transform (`transforms`,
 `techniques`), train (`engine`, `train_run`), quantize (`quantize`), export and interop
-(`export.c`, `interop.onnx`), device (`emulate`, `verify`, `finetune`).
+(`export.c`, `interop.onnx`), device (`device`: build, run, verify, fine-tune).
 """
 from .data import Dataset, Split, load_data
 from .engine.autodiff import derive_backward

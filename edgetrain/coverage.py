@@ -268,7 +268,7 @@ def _run_c(g: Graph, dtype: str) -> str:
 
 
 def _emulate_and_compare(g: Graph, dtype: str) -> str:
-    from .verify import emulate_model
+    from .device.verify import emulate_model
 
     x, y = data()
     rep = emulate_model(g, "host", x, y, dtype=dtype, calib_x=x)  # type: ignore[arg-type]
@@ -329,7 +329,7 @@ def _once(key: object, fn: Callable[[], str]) -> str:
 
 
 def _finetune_and_compare(g: Graph, body: str, x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
-    from .finetune import finetune_on_device, reference_finetune, reference_logits
+    from .device.finetune import finetune_on_device, reference_finetune, reference_logits
 
     rep = finetune_on_device(g, "host", batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd", lr=LR,
                              momentum=0.9, body=body, calib_x=x)  # type: ignore[arg-type]

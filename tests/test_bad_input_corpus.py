@@ -57,8 +57,8 @@ def _ort_module() -> Any:
 
 @contextlib.contextmanager
 def stubs():
-    import edgetrain.finetune as ft
-    import edgetrain.verify as verify
+    import edgetrain.device.finetune as ft
+    import edgetrain.device.verify as verify
 
     ort = _ort_module()
     saved = [(verify, "emulate", verify.emulate), (ft, "build_firmware", ft.build_firmware),

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import edgetrain as et
-from edgetrain.emulate import exchange
+from edgetrain.device import exchange
 from edgetrain.errors import ExportError
 from edgetrain.export.c import abi, prepare_model, sparse
 

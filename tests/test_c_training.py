@@ -373,7 +373,7 @@ def test_training_step_instruction_budget_on_stm32f405(arm_cc, qemu):
     """MLP 64-32-10, all layers trainable, batch 1, production flags (VFMA allowed), counted by
     the TIM2 instruction counter under `-icount shift=0` (instructions, not cycles). Budgets:
     SGD <= 70,000 and Adam <= 250,000 instructions per full training step."""
-    from edgetrain.emulate.run import emulate
+    from edgetrain.device.run import emulate
 
     rng = np.random.default_rng(0)
     modes = [0, 5, 0, 1, 1, 0, 2, 2, 0, 6]  # see tests/c_train/bench_model/model.c

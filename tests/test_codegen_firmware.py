@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import edgetrain as et
-from edgetrain.emulate import build_firmware, run_firmware
+from edgetrain.device import build_firmware, run_firmware
 from edgetrain.export.c import ExportResult, export_c
 from edgetrain.quantize import int8_reference
 

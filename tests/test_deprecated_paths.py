@@ -24,6 +24,15 @@ MOVED = {
     "edgetrain.formats.quant": ("edgetrain.quantize.int8", "quantize_multiplier"),
     "edgetrain.run": ("edgetrain.train_run", "train_from_config"),
     "edgetrain.cli.commands_core": ("edgetrain.model_report", "sparse_rows"),
+    "edgetrain.emulate": ("edgetrain.device", "run_firmware"),
+    "edgetrain.emulate.base": ("edgetrain.device.firmware", "Firmware"),
+    "edgetrain.emulate.build": ("edgetrain.device.build", "build_firmware"),
+    "edgetrain.emulate.exchange": ("edgetrain.device.exchange", "read_outputs"),
+    "edgetrain.emulate.host": ("edgetrain.device.host", "command"),
+    "edgetrain.emulate.qemu": ("edgetrain.device.qemu", "command"),
+    "edgetrain.emulate.run": ("edgetrain.device.run", "emulate"),
+    "edgetrain.finetune": ("edgetrain.device.finetune", "finetune_on_device"),
+    "edgetrain.verify": ("edgetrain.device.verify", "emulate_model"),
 }
 
 
@@ -83,7 +92,7 @@ def test_emulate_model_takes_the_old_fallback_keyword() -> None:
 
     import edgetrain as et
     from edgetrain.errors import ConfigError
-    from edgetrain.verify import emulate_model
+    from edgetrain.device import emulate_model
 
     g = et.Sequential([et.Dense(3)], 4, seed=0)
     x = np.zeros((2, 4), np.float32)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetrain.emulate import build_firmware, emulate, emulator_available, run_firmware
-from edgetrain.emulate.build import first_error_line, parse_berkeley, parse_sysv
-from edgetrain.emulate.exchange import read_outputs, write_inputs
+from edgetrain.device import build_firmware, emulate, emulator_available, run_firmware
+from edgetrain.device.build import first_error_line, parse_berkeley, parse_sysv
+from edgetrain.device.exchange import read_outputs, write_inputs
 from edgetrain.errors import ConfigError, ToolchainError
 
 C_DIR = Path(__file__).parent / "c_emulate"

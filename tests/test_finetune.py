@@ -17,7 +17,7 @@ import pytest
 from edgetrain.errors import BudgetExceededError
 from edgetrain.export.c.train_plan import export_training_c, prepare_training
 from edgetrain.export.c.train_program import DeviceTrainConfig
-from edgetrain.finetune import finetune_on_device, reference_features, reference_finetune, reference_logits
+from edgetrain.device.finetune import finetune_on_device, reference_features, reference_finetune, reference_logits
 from edgetrain.layers import Dense, Sequential, set_trainable
 from edgetrain.quantize import run_int8
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import edgetrain as et
-from edgetrain.finetune import finetune_on_device
+from edgetrain.device.finetune import finetune_on_device
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from edgetrain.errors import UnsupportedOpError
 from edgetrain.export.c import prepare_model
 from edgetrain.export.c.train_plan import prepare_training
 from edgetrain.export.c.train_program import DeviceTrainConfig
-from edgetrain.finetune import finetune_on_device
+from edgetrain.device.finetune import finetune_on_device
 from edgetrain.layers import Dense, GraphBuilder, HardSwish, LeakyReLU, ReLU, Sequential, Sigmoid, Tanh, set_trainable
 
 

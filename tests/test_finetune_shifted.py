@@ -11,7 +11,7 @@ import numpy as np
 
 from edgetrain.data import load_data
 from edgetrain.engine.trainer import fit
-from edgetrain.finetune import finetune_on_device
+from edgetrain.device.finetune import finetune_on_device
 from edgetrain.layers import Dense, Sequential
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

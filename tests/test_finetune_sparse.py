@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgetrain.finetune import finetune_on_device
+from edgetrain.device.finetune import finetune_on_device
 
 from test_finetune import OPTIMIZERS, batches, check_parity, mlp
 

@@ -147,7 +147,7 @@ def test_the_graph_sees_edgetrain_imports() -> None:
     assert "edgetrain.techniques.base" in edges["edgetrain.techniques.motif"]
     assert "edgetrain.techniques.motif" in edges["edgetrain.techniques"]
     assert "edgetrain.interop.onnx.emitters" in edges["edgetrain.interop.onnx.exportable"]
-    assert "edgetrain.export.c.abi" in edges["edgetrain.emulate.exchange"]
+    assert "edgetrain.export.c.abi" in edges["edgetrain.device.exchange"]
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

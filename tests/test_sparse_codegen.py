@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import edgetrain as et
-from edgetrain.emulate import build_firmware, run_firmware
+from edgetrain.device import build_firmware, run_firmware
 from edgetrain.errors import ConfigError, ExportError
 from edgetrain.export.c import ExportResult, export_c
 from edgetrain.export.c.sparse import FAST_DENSE_ABOVE

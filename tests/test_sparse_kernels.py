@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetrain.emulate import build_firmware
+from edgetrain.device import build_firmware
 from edgetrain.export.c.sparse import FORMAT_CODE
 from edgetrain.quantize import int8 as quant
 from edgetrain.formats.sparse import ENCODERS, encode_csr
@@ -263,7 +263,7 @@ def check(cases: list[Case], results) -> None:
 
 def run_cases(target: str, cases: list[Case], tmp: Path, *, sanitize: bool = False,
               timeout: float = 120) -> list:
-    from edgetrain.emulate import qemu as qemu_runner
+    from edgetrain.device import qemu as qemu_runner
 
     fw = build_firmware(target, runtime_sources(), tmp / "build", parity=True, sanitize=sanitize,
                         main=DRIVER, name="sparse_driver")

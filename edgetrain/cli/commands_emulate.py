@@ -30,7 +30,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
                 as_json: bool) -> None:
     """Run MODEL on --target with --data and report accuracy, instructions and memory."""
     from ..errors import ConfigError
-    from ..verify import emulate_model
+    from ..device.verify import emulate_model
     from .commands_c import default_calib
     from .commands_core import load_eval_data
 

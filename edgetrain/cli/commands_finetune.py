@@ -52,7 +52,7 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
                  calib: str | None, seed: int, fallback_host: bool, production: bool, keep: str | None,
                  output: str | None, as_json: bool) -> None:
     """Fine-tune MODEL on --target: train --steps on --data, commit, reboot, evaluate."""
-    from ..finetune import finetune_on_device
+    from ..device.finetune import finetune_on_device
     from .commands_c import default_calib
     from .commands_core import load_eval_data
 

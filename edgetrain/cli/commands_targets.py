@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..emulate import emulator_available
+from ..device import emulator_available
 from ..targets import load_all_targets
 from .app import cli
 from .output import emit_json, table

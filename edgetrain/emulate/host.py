@@ -1,28 +1,4 @@
-"""Runner for host builds: execute the native harness directly."""
-from __future__ import annotations
+"""Moved to `edgetrain.device.host`; this path keeps working with a DeprecationWarning."""
+from edgetrain.deprecation import moved
 
-import os
-import shutil
-
-from edgetrain.emulate.base import Firmware, install_hint
-from edgetrain.targets import Target
-
-
-def available(target: Target) -> tuple[bool, str]:
-    if shutil.which(target.compiler) is None:
-        return False, f"{target.compiler} not found ({install_hint(target.compiler)})"
-    return True, f"native build with {target.compiler}"
-
-
-def command(firmware: Firmware) -> list[str]:
-    return [str(firmware.path)]
-
-
-def environment(firmware: Firmware) -> dict[str, str]:
-    env = dict(os.environ)
-    if firmware.sanitize:
-        # LeakSanitizer needs ptrace, which containers often forbid; the harness never mallocs,
-        # so leak checking adds nothing but spurious failures. Respect a user's own setting.
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=0")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
-    return env
+__getattr__ = moved(__name__, "edgetrain.device.host")
