@@ -197,7 +197,8 @@ def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: empty file (0 bytes), not a valid .npz", hint="re-create it with np.savez(path, x=x, y=y)")
     try:
         with zipfile.ZipFile(path) as z:
-            members = {_npz_key(i.filename): i for i in z.infolist() if not i.is_dir()}
+            # Not ZipInfo.is_dir(): it fails on an empty member name (a crash the fuzz test found).
+            members = {_npz_key(i.filename): i for i in z.infolist() if not i.filename.endswith("/")}
             xk = "x" if "x" in members else "X" if "X" in members else None
             missing = [k for k, ok in (("x", xk is not None), ("y", "y" in members)) if not ok]
             if missing:
@@ -315,14 +316,15 @@ def read_csv(path: str | Path, label_column: str | int | None = None) -> tuple[n
     if not rows:
         raise DataError(f"{path}: empty CSV file (no rows)", hint="one sample per line: features, then the label")
     header = None
+    first = rows[0]  # the line every row's width is compared with: the header if there is one
     if not all(_is_float(v) for v in rows[0][1]):
         header, rows = rows[0][1], rows[1:]
         if not rows:
             raise DataError(f"{path}: CSV has a header line but no data rows",
                             hint="one sample per line after the header: features, then the label")
-    width = len(rows[0][1])
+    width = len(first[1])
+    table = _csv_numbers(rows, width, first[0], path)
     col = _label_col(path, header, label_column, width)
-    table = _csv_numbers(rows, width, path)
     return np.delete(table, col, axis=1), table[:, col]
 
 
@@ -377,7 +379,7 @@ def _label_col(path: Path, header: list[str] | None, label_column: str | int | N
     return label_column % width
 
 
-def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, path: Path) -> np.ndarray:
+def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, width_line: int, path: Path) -> np.ndarray:
     """The cells of ``rows`` as a float64 table, growing a flat buffer (8 bytes per cell)."""
     cap = limits.limit("MAX_DATA_ELEMENTS")
     if len(rows) * width > cap:
@@ -387,7 +389,7 @@ def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, path: Path) -> n
     for line, cells in rows:
         if len(cells) != width:
             raise DataError(f"{path}: line {line} has {len(cells)} columns, expected {width} "
-                            f"(as on line {rows[0][0]})", hint="every row needs the same number of cells")
+                            f"(as on line {width_line})", hint="every row needs the same number of cells")
         for j, v in enumerate(cells):
             try:
                 flat.append(float(v))

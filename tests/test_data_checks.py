@@ -226,6 +226,7 @@ BAD_FILES = {
     "csv_nul": (_write("d.csv", b"1,2,3,4,0\n\x00\x00,2,3,4,1\n"), "NUL byte at offset 10 (line 2)"),
     "csv_ragged": (_write("d.csv", "1,2,3,4,0\n1,2,3,1\n"), "line 2 has 4 columns, expected 5"),
     "csv_ragged_after_blank": (_write("d.csv", "1,2,0\n\n\n1,2\n"), "line 4 has 2 columns, expected 3"),
+    "csv_narrower_than_header": (_write("d.csv", "a,label,b\n2\n"), "line 2 has 1 columns, expected 3 (as on line 1)"),
     "csv_text_cell": (_write("d.csv", "1,2,3,4,0\n1,x,3,4,1\n"), "line 2, column 2: 'x' is not a number"),
     "csv_empty_cell": (_write("d.csv", "a,b,label\n1,,0\n"), "line 2, column 2: '' is not a number"),
     "csv_nan_cell": (_write("d.csv", "".join(f"{i},nan,3,{i % 3}\n" for i in range(30))), "non-finite value nan"),
