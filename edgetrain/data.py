@@ -430,4 +430,6 @@ def apply_preprocess(x: np.ndarray, preprocess: dict[str, Any] | None) -> np.nda
     std = np.asarray(preprocess["std"], dtype=np.float32)
     if x.shape[1] != mean.shape[0]:
         raise DataError(f"data has {x.shape[1]} features but the model was trained on {mean.shape[0]}")
-    return ((x - mean) / std).astype(np.float32)
+    # Overflow is not warned about here: callers check the result (check_samples refuses inf).
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return ((x - mean) / std).astype(np.float32)

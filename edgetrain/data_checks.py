@@ -79,10 +79,11 @@ def check_samples(
     return _checked_features(x, source, x_dtype), _checked_labels(y, source, n_outputs)
 
 
-def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str) -> tuple[np.ndarray, np.ndarray]:
+def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str,
+                        x_dtype: type[np.floating] = np.float32) -> tuple[np.ndarray, np.ndarray]:
     """`check_samples` against ``graph``: its input width and its number of outputs."""
     n_features, n_outputs = model_data_sizes(graph)
-    return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs)
+    return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs, x_dtype=x_dtype)
 
 
 def model_data_sizes(graph: Graph) -> tuple[int | None, int | None]:
@@ -166,8 +167,8 @@ def _checked_labels(y: np.ndarray, source: str, n_outputs: int | None) -> np.nda
     if neg.any():
         r = int(np.argmax(neg))
         k = f"0..{n_outputs - 1}" if n_outputs else "0..n_classes-1"
-        raise DataError(f"{source}: label {_label(y[r])} at row {r} is negative; labels must be class ids {k}",
-                        hint="map the labels to class ids 0..n_classes-1")
+        raise DataError(f"{source}: label {_label(y[r])} at row {r} is negative; labels are class ids counted from 0",
+                        hint=f"map the labels to class ids {k}")
     top = int(np.argmax(y))
     if n_outputs is not None and y[top] >= n_outputs:
         raise DataError(f"{source}: labels go up to {_label(y[top])} (row {top}) but the model has {n_outputs} outputs",

@@ -406,3 +406,40 @@ def test_train_on_small_and_one_row_data(tmp_path: Path) -> None:
     (tmp_path / "one.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n")
     with pytest.raises(DataError, match="1 sample is too few to split off a test set"):
         train_from_config(_cfg(str(tmp_path / "one.csv"), 3))
+
+
+# ---------------------------------------------------------------- the CLI's loader
+
+def _model() -> et.Graph:
+    g = et.Sequential([et.Dense(8, "relu"), et.Dense(3)], 4, seed=0)
+    g.meta["preprocess"] = {"mean": [0.0] * 4, "std": [1.0] * 4, "seed": 0, "test_size": 0.3, "val_size": 0.1}
+    return g
+
+
+@pytest.mark.parametrize("y,fragment", [
+    (np.where(np.arange(60) == 5, -1, Y), "label -1 at row 5 is negative; labels are class ids counted from 0"),
+    (np.where(np.arange(60) == 5, 9, Y), "labels go up to 9 (row 5) but the model has 3 outputs"),
+    (Y + 0.5, "label at row 0 is 0.5")])
+def test_load_eval_data_checks_labels_against_the_model(tmp_path: Path, y: np.ndarray, fragment: str) -> None:
+    from edgetrain.cli.commands_core import load_eval_data
+
+    np.savez(tmp_path / "d.npz", x=X, y=y)
+    with pytest.raises(DataError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        load_eval_data(_model(), str(tmp_path / "d.npz"))
+
+
+def test_load_eval_data_widths_and_good_data(tmp_path: Path) -> None:
+    from edgetrain.cli.commands_core import load_eval_data
+
+    g = _model()
+    np.savez(tmp_path / "d.npz", x=X, y=Y)
+    x, y = load_eval_data(g, str(tmp_path / "d.npz"))
+    assert x.dtype == np.float32 and np.array_equal(x, X.astype(np.float32)) and np.array_equal(y, Y)
+    np.savez(tmp_path / "w.npz", x=X[:, :3], y=Y)
+    with pytest.raises(DataError, match="3 features but the model was trained on 4"):
+        load_eval_data(g, str(tmp_path / "w.npz"))
+    with pytest.raises(DataError, match="64 features but the model was trained on 4"):  # was a broadcast error
+        load_eval_data(g, "digits")
+    g.meta["preprocess"]["std"] = [1e-40] * 4  # x / std overflows float32
+    with pytest.raises(DataError, match=r"d.npz \(standardised\): non-finite value inf at row 0"):
+        load_eval_data(g, str(tmp_path / "d.npz"))

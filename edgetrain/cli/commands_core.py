@@ -8,6 +8,7 @@ import numpy as np
 
 from ..config import load_config
 from ..data import apply_preprocess, load_data, read_file
+from ..data_checks import check_model_samples
 from ..engine.executor import predict
 from ..errors import DataError
 from ..formats.modelfile import load_model, save_model
@@ -61,19 +62,24 @@ def load_eval_data(graph: Graph, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Features (standardised as at training time) and labels for SOURCE[:split].
 
     A bundled name re-creates the model's own split (default split: test); a file is used whole.
+    Every command that takes samples loads them here, so all of them refuse the same bad data:
+    the samples pass `check_model_samples` (the model's input width and output count) before
+    and after the standardisation (which can overflow float32).
     """
     name, _, split = source.partition(":")
     pre = graph.meta.get("preprocess") or {}
     if Path(name).suffix in (".npz", ".csv"):
-        x, y = read_file(name)
-        return apply_preprocess(x, pre), y.astype(np.int64)
+        x, y = check_model_samples(graph, *read_file(name), source=name, x_dtype=np.float64)
+        return check_model_samples(graph, apply_preprocess(x, pre), y, source=f"{name} (standardised)")
     spec = {k: pre[k] for k in ("seed", "test_size", "val_size") if k in pre}
     data = load_data(name, **spec)
     s = data.split(split or "test")
-    if pre and (not np.allclose(data.mean, pre["mean"]) or not np.allclose(data.std, pre["std"])):
+    x, y = check_model_samples(graph, s.x, s.y, source=source)
+    if pre and (np.shape(pre.get("mean")) != data.mean.shape or np.shape(pre.get("std")) != data.std.shape
+                or not np.allclose(data.mean, pre["mean"]) or not np.allclose(data.std, pre["std"])):
         raise DataError(f"{name}: standardisation differs from the model's training data",
                         hint="was the model trained on another dataset?")
-    return s.x, s.y
+    return x, y
 
 
 @cli.command("eval")
@@ -85,11 +91,8 @@ def eval_cmd(model: str, source: str, as_json: bool) -> None:
     from ..engine.losses import CrossEntropy
 
     graph = load_model(model)
-    x, y = load_eval_data(graph, source)
+    x, y = load_eval_data(graph, source)  # labels checked against the model's outputs there
     logits = predict(graph, x)
-    n_out = logits.shape[1]
-    if y.max() >= n_out or y.min() < 0:
-        raise DataError(f"labels go up to {int(y.max())} but the model has {n_out} outputs")
     acc = float((logits.argmax(1) == y).mean())
     loss, _ = CrossEntropy()(logits, y)
     res = {"model": model, "data": source, "samples": int(len(y)), "accuracy": acc, "loss": loss}
