@@ -64,6 +64,8 @@ MANIFEST = ".edgetrain-output.json"
 TOOL = "edgetrain"
 FORCE_HINT = ("choose a new or empty directory, or an earlier edgetrain output; --force adds edgetrain's files "
               "beside the others and never overwrites or deletes a file edgetrain did not write")
+#: For an option that has no --force (emulate/finetune --keep): the directory must be edgetrain's.
+KEEP_HINT = "choose a new or empty directory, or one an earlier --keep wrote"
 _SUFFIX = r"[a-z0-9_]{8}"  # what tempfile.mkdtemp / mkstemp append
 _CHUNK = 1 << 20
 _MANIFEST_TMP = re.compile(re.escape(f".{MANIFEST}.tmp-") + _SUFFIX + "$")
@@ -444,18 +446,18 @@ def _refuse_special(target: Path, given: str | os.PathLike[str], protect: Iterab
 
 
 def check_output_dir(target: str | os.PathLike[str], *, force: bool = False,
-                     protect: Iterable[str | os.PathLike[str]] = ()) -> None:
+                     protect: Iterable[str | os.PathLike[str]] = (), hint: str = FORCE_HINT) -> None:
     """Raise the error `output_directory` would raise for ``target`` now, writing nothing: for
     callers that do expensive work before they write (the write checks again)."""
     real = _real(target)
     _refuse_special(real, target, list(protect))
-    _refuse_foreign(_inspect(real), target, force)
+    _refuse_foreign(_inspect(real), target, force, hint)
 
 
-def _refuse_foreign(state: _State, given: str | os.PathLike[str], force: bool) -> None:
+def _refuse_foreign(state: _State, given: str | os.PathLike[str], force: bool, hint: str = FORCE_HINT) -> None:
     if state.kind == "foreign" and not force:
         raise ConfigError(f"output directory {given} holds files edgetrain did not write: "
-                          f"{_listing(state.foreign)}", hint=FORCE_HINT)
+                          f"{_listing(state.foreign)}", hint=hint)
 
 
 def _listing(entries: list[str], n: int = 4) -> str:
@@ -589,13 +591,13 @@ def _make_parents(path: Path) -> None:
 
 @contextmanager
 def output_directory(target: str | os.PathLike[str], *, force: bool = False,
-                     protect: Iterable[str | os.PathLike[str]] = ()) -> Iterator[Path]:
+                     protect: Iterable[str | os.PathLike[str]] = (), hint: str = FORCE_HINT) -> Iterator[Path]:
     """Yield an empty staging directory; when the block succeeds, its content becomes ``target``.
 
     ``target`` is replaced atomically if it is new, empty or an unmodified earlier edgetrain
     output; written into (``force``: never overwriting nor deleting a file edgetrain did not
-    write) if it holds other files; refused otherwise, and always for the root, home and current
-    directories (and their parents) and directories holding a ``protect`` path. On any error the
+    write) if it holds other files; refused otherwise (with ``hint``), and always for the root,
+    home and current directories (and their parents) and directories holding a ``protect`` path. On any error the
     staging directory is removed and ``target`` is left as it was. See the module docstring.
     """
     given = target
@@ -608,7 +610,7 @@ def output_directory(target: str | os.PathLike[str], *, force: bool = False,
     try:
         _make_parents(real.parent)
         recover(real)
-        _refuse_foreign(_inspect(real), given, force)  # before the caller does any work
+        _refuse_foreign(_inspect(real), given, force, hint)  # before the caller does any work
         stage = _mkdtemp(real.parent, f".{real.name}.tmp-")
         lock = _lock(stage, blocking=True)
         _write_new(stage / MANIFEST, _manifest_doc({}, [], state="staging"))
@@ -616,7 +618,7 @@ def output_directory(target: str | os.PathLike[str], *, force: bool = False,
         digests, dirs = _finalize(stage, umask)
         state = _inspect(real)  # again: the directory may have changed while the output was built
         _refuse_special(real, given, protect)
-        _refuse_foreign(state, given, force)
+        _refuse_foreign(state, given, force, hint)
         if state.kind == "foreign":
             _merge(stage, real, digests, dirs, state, umask)
             _discard(stage)  # what is left of it: empty directories and the staging marker

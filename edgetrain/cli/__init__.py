@@ -32,6 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        # A wrong option or argument: the same one error line and hint as every user error.
+        command = e.ctx.command_path if e.ctx is not None else "edgetrain"
+        click.echo(f"error: {e.format_message()}", err=True)
+        click.echo(f"hint: see {command} --help", err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..formats.modelfile import load_model
+from . import options
 from .app import export_group
 from .output import emit_json, info, table
 
@@ -29,7 +30,7 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
                               "training set, unless the model is already quantized).")
 @click.option("--method", type=click.Choice(["minmax", "percentile"]), default="minmax", show_default=True,
               help="int8 calibration range.")
-@click.option("--percentile", type=float, default=99.99, show_default=True)
+@click.option("--percentile", type=options.PERCENTILE, default=99.99, show_default=True)
 @click.option("--force-ref", is_flag=True, help="Always call the portable reference kernels.")
 @click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..formats.modelfile import load_model
+from . import options
 from .app import cli
 from .commands_c import SPARSE_FORMAT_HELP
 from .output import emit_json, info, table
@@ -17,7 +18,7 @@ from .output import emit_json, info, table
 @click.option("--dtype", type=click.Choice(["f32", "int8"]), default="int8", show_default=True)
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option("--calib", help="int8 calibration data (default: the model's training split).")
-@click.option("--limit", type=int, help="Run only the first N samples.")
+@click.option("--limit", type=options.SAMPLES, help="Run only the first N samples.")
 @click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
 @click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
 @click.option("--force-ref", is_flag=True, help="Use the portable reference kernels only.")
@@ -29,7 +30,6 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
                 keep: str | None,
                 as_json: bool) -> None:
     """Run MODEL on --target with --data and report accuracy, instructions and memory."""
-    from ..errors import ConfigError
     from ..device.verify import emulate_model
     from .commands_c import default_calib
     from .commands_core import load_eval_data
@@ -37,8 +37,6 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     graph = load_model(model)
     x, y = load_eval_data(graph, source)
     if limit is not None:
-        if limit < 1:
-            raise ConfigError("--limit must be at least 1")
         x, y = x[:limit], y[:limit]
     calib_x = None
     if dtype == "int8":

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..formats.modelfile import load_model, save_model
+from . import options
 from .app import cli
 from .output import emit_json, info, table
 
@@ -29,19 +30,19 @@ def _default_eval(source: str) -> str:
 @click.option("--target", "-t", default="stm32f405", show_default=True, help="Board (see `edgetrain targets`).")
 @click.option("--data", "source", required=True,
               help="Training samples for the device: DATASET[:split] (e.g. digits:train) or a .npz/.csv file.")
-@click.option("--steps", type=int, default=100, show_default=True, help="Training steps on the device.")
+@click.option("--steps", type=options.STEPS, default=100, show_default=True, help="Training steps on the device.")
 @click.option("--trainable", default="last:1", show_default=True,
               help="What trains: last:K, bias-only, all, or layer names separated by commas.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
-@click.option("--lr", type=float, default=0.01, show_default=True)
-@click.option("--momentum", type=float, default=0.0, show_default=True, help="SGD momentum.")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True)
-@click.option("--batch", type=int, default=1, show_default=True)
+@click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
+@click.option("--momentum", type=options.FRACTION, default=0.0, show_default=True, help="SGD momentum.")
+@click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True)
+@click.option("--batch", type=options.BATCH, default=1, show_default=True)
 @click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
               help="How the frozen layers before the trainable ones run.")
 @click.option("--eval-data", help="Held-out samples (default: the dataset's test split, or --data for a file).")
 @click.option("--calib", help="int8 body calibration data (default: the model's training split).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Order of the training samples.")
+@click.option("--seed", type=options.SEED, default=0, show_default=True, help="Order of the training samples.")
 @click.option("--fallback-host", is_flag=True, help="Run on host gcc when the target cannot run here.")
 @click.option("--production", is_flag=True, help="Production flags (fused multiply-add) instead of parity flags.")
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep sources, firmware and the flash image here.")

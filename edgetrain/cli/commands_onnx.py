@@ -7,6 +7,7 @@ import click
 
 from ..errors import ConfigError
 from ..formats.modelfile import load_model, save_model
+from . import options
 from .app import cli, export_group, import_group
 from .commands_c import FORCE_HELP, OUTPUT_DIR_HELP
 from .output import emit_json, table
@@ -20,11 +21,11 @@ from .output import emit_json, table
 @click.option("--ort-artifacts", is_flag=True, help="Also write ONNX Runtime training artifacts into DIR/ort.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
               help="Optimizer of the train-step graph.")
-@click.option("--momentum", type=float, default=0.9, show_default=True, help="SGD momentum (train step).")
-@click.option("--weight-decay", type=float, default=0.0, show_default=True, help="Weight decay (train step).")
-@click.option("--beta1", type=float, default=0.9, show_default=True, help="Adam beta1 (train step).")
-@click.option("--beta2", type=float, default=0.999, show_default=True, help="Adam beta2 (train step).")
-@click.option("--eps", type=float, default=1e-8, show_default=True, help="Adam epsilon (train step).")
+@click.option("--momentum", type=options.FRACTION, default=0.9, show_default=True, help="SGD momentum (train step).")
+@click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True, help="Weight decay (train step).")
+@click.option("--beta1", type=options.FRACTION, default=0.9, show_default=True, help="Adam beta1 (train step).")
+@click.option("--beta2", type=options.FRACTION, default=0.999, show_default=True, help="Adam beta2 (train step).")
+@click.option("--eps", type=options.POSITIVE, default=1e-8, show_default=True, help="Adam epsilon (train step).")
 @click.option("--loss", type=click.Choice(["cross_entropy", "mse"]), default="cross_entropy", show_default=True)
 @click.option("--ort-optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
               help="Optimizer of the ORT artifacts.")
@@ -93,10 +94,10 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
               help="Directory for model.onnx (inference), checkpoint and model.etm (new, empty, or an earlier "
                    "edgetrain output; not the artifacts directory).")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-@click.option("--epochs", type=int, default=1, show_default=True)
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=0.01, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", type=options.EPOCHS, default=1, show_default=True)
+@click.option("--batch-size", type=options.BATCH, default=32, show_default=True)
+@click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
+@click.option("--seed", type=options.SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_size: int, lr: float, seed: int,
                   as_json: bool, force: bool) -> None:
@@ -113,7 +114,7 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
     graph = load_model(art / manifest["files"]["model"])
     name, _, split = source.partition(":")
     x, y = load_eval_data(graph, f"{name}:{split or 'train'}" if Path(name).suffix not in (".npz", ".csv") else name)
-    res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, output=output, force=force,
+    res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, out_dir=output, force=force,
                     protect=[artifacts])
     summary = {"output": output, "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
                "optimizer": manifest["optimizer"], "loss": manifest["loss"]}

@@ -38,6 +38,8 @@ from ..export.c.train_plan import StorageGeometry, TrainMemoryReport, export_tra
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
 from ..graph import Graph, Param
 from ..layers import set_trainable
+from ..limits import limit, over_limit_hint
+from ..outputs import KEEP_HINT, output_directory
 from ..quantize import run_int8
 from ..resources import firmware_dir
 from ..targets import Target, load_target
@@ -55,6 +57,10 @@ def make_batches(x: ArrayLike, y: ArrayLike, steps: int, batch: int, *, seed: in
     if steps < 1:
         raise ConfigError(f"steps must be at least 1, got {steps}")
     need = steps * batch
+    elements = need * int(np.prod(x.shape[1:], dtype=np.int64))
+    if elements > limit("MAX_DATA_ELEMENTS"):
+        raise DataError(f"{steps} steps x {batch} samples x {elements // need} features is {elements} values, over "
+                        f"the limit of {limit('MAX_DATA_ELEMENTS')}", hint=over_limit_hint("MAX_DATA_ELEMENTS"))
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(x)) if shuffle else np.arange(len(x))
                             for _ in range(-(-need // len(x)))])[:need]
@@ -275,9 +281,12 @@ def finetune_on_device(
     run_target, ran_on, notes = _choose_target(target, fallback_host)
     geometry = geometry or StorageGeometry()
 
-    with tempfile.TemporaryDirectory(prefix="edgetrain-finetune-") as tmp:
-        root = Path(keep_dir) if keep_dir is not None else Path(tmp)
-        root.mkdir(parents=True, exist_ok=True)
+    # A kept directory is written like any output: refused if it holds someone else's files,
+    # published atomically when the run succeeds.
+    place = (output_directory(keep_dir, hint=KEEP_HINT) if keep_dir is not None
+             else tempfile.TemporaryDirectory(prefix="edgetrain-finetune-"))
+    with place as tmp:
+        root = Path(tmp)
         # Generated for (and budget-checked against) the requested target, even on a host fallback.
         exp = export_training_c(work_graph, target, root / "src", config, calib_x, geometry=geometry)
         program = exp.program

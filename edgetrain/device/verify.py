@@ -19,6 +19,7 @@ from ..engine.executor import predict
 from ..errors import ConfigError
 from ..export.c import export_c
 from ..graph import Graph
+from ..outputs import KEEP_HINT, check_output_dir
 from ..quantize.reference import int8_reference
 from ..targets import Target, load_target
 
@@ -107,6 +108,8 @@ def emulate_model(
     if dtype == "int8" and calib_x is None:
         raise ConfigError("int8 emulation needs calibration samples (calib_x)")
     x = np.asarray(x, np.float32)
+    if keep_dir is not None:  # the sources are written there by export_c: refuse someone else's files now
+        check_output_dir(keep_dir, hint=KEEP_HINT)
     with tempfile.TemporaryDirectory(prefix="edgetrain-emulate-") as tmp:
         out = Path(keep_dir) if keep_dir is not None else Path(tmp) / "model_c"
         # Budget is checked against the requested target even when running on the host.

@@ -1,0 +1,87 @@
+"""Option types that check ranges while the command line is parsed, before anything is allocated.
+
+A step count of 1e11 or a batch of 10^7 samples is refused here, with the flag's name, instead of
+exhausting memory later; NaN and infinity never reach an optimizer.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import click
+
+from .. import limits
+
+
+class Count(click.ParamType):
+    """A whole number from ``minimum`` up to the named limit of `edgetrain.limits` (read when the
+    option is parsed, so ``EDGETRAIN_LIMIT_<NAME>`` raises it)."""
+
+    name = "integer"
+
+    def __init__(self, limit_name: str | None = None, minimum: int = 1) -> None:
+        self.limit_name = limit_name
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value), 10)
+            except ValueError:
+                self.fail(f"{value!r} is not a whole number", param, ctx)
+        if number < self.minimum:
+            self.fail(f"{number} is below the minimum {self.minimum}", param, ctx)
+        if self.limit_name is not None:
+            top = limits.limit(self.limit_name)
+            if number > top:
+                self.fail(f"{number} is above the limit {top} (raise it with "
+                          f"{limits.env_name(self.limit_name)})", param, ctx)
+        return number
+
+
+class Real(click.ParamType):
+    """A finite float in a range; ``low_open`` / ``high_open`` exclude the ends."""
+
+    name = "number"
+
+    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
+                 high_open: bool = False) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def describe(self) -> str:
+        if self.low is not None and self.high is not None:
+            return (f"a finite number in {'(' if self.low_open else '['}{self.low:g}, "
+                    f"{self.high:g}{')' if self.high_open else ']'}")
+        if self.low is not None:
+            return f"a finite number {'>' if self.low_open else '>='} {self.low:g}"
+        if self.high is not None:
+            return f"a finite number {'<' if self.high_open else '<='} {self.high:g}"
+        return "a finite number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        bad = not math.isfinite(number)
+        if self.low is not None:
+            bad |= number <= self.low if self.low_open else number < self.low
+        if self.high is not None:
+            bad |= number >= self.high if self.high_open else number > self.high
+        if bad:
+            self.fail(f"{value} is not {self.describe()}", param, ctx)
+        return number
+
+
+#: Learning rates, epsilons: positive. Decay: zero or more. Momentum and Adam betas: [0, 1).
+POSITIVE = Real(0.0, low_open=True)
+NON_NEGATIVE = Real(0.0)
+FRACTION = Real(0.0, 1.0, high_open=True)
+PERCENTILE = Real(0.0, 100.0, low_open=True)
+STEPS = Count("MAX_STEPS")
+EPOCHS = Count("MAX_EPOCHS")
+BATCH = Count("MAX_BATCH")
+SAMPLES = Count("MAX_DATA_ELEMENTS")
+SEED = Count(minimum=0)
