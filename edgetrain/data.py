@@ -89,6 +89,10 @@ def split_and_standardise(
     to a plain random split and says so in `Dataset.notes`; too few samples for the requested
     split sizes raise `DataError`.
     """
+    for key, v in (("test_size", test_size), ("val_size", val_size)):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise DataError(f"split size {key} = {v!r} is not a number",
+                            hint="set test_size and val_size in [data] to fractions such as 0.3")
     if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
         raise DataError(f"split sizes test={test_size} val={val_size} must be in [0, 1) and sum below 1")
     x, y = check_samples(x, y, source=name, n_outputs=n_classes, x_dtype=np.float64)

@@ -372,6 +372,16 @@ def test_too_few_samples_to_split(n: int, test_size: float, val_size: float) -> 
         split_and_standardise("one", X[:n], Y[:n], test_size=test_size, val_size=val_size)
 
 
+@pytest.mark.parametrize("sizes,fragment", [({"test_size": "0.3"}, "test_size = '0.3' is not a number"),
+                                             ({"val_size": True}, "val_size = True is not a number"),
+                                             ({"test_size": float("nan")}, "must be in [0, 1)"),
+                                             ({"test_size": 0.6, "val_size": 0.5}, "sum below 1")])
+def test_split_sizes_are_checked(sizes: dict, fragment: str) -> None:
+    with pytest.raises(DataError) as e:
+        split_and_standardise("d", X, Y, **sizes)
+    assert fragment in str(e.value)
+
+
 def test_one_sample_trains_without_a_split() -> None:
     d = split_and_standardise("one", X[:1], Y[:1], test_size=0.0, val_size=0.0)
     assert len(d.train) == 1 and d.val is None and d.test is None
