@@ -10,18 +10,21 @@ import io
 import json
 import urllib.parse
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..errors import InvalidModelError, ModelFileError
 from ..graph import BLOCK_SHARED, Graph, Node, Param, QParams
 from ..outputs import write_file
+from . import modelfile_checks as checks
 
 FORMAT_NAME = "edgetrain-model"
 FORMAT_VERSION = 1
-_ARRAYS = ("value", "mask", "codebook", "indices")
+DESCRIPTION = "edgetrain.json"
+_ARRAYS = checks.ARRAY_KINDS
 
 
 def _jsonable(obj: Any) -> Any:
@@ -76,7 +79,7 @@ def save_model(graph: Graph, path: str | Path) -> Path:
 
     def write(f: IO[bytes]) -> None:
         with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("edgetrain.json", doc)
+            z.writestr(DESCRIPTION, doc)
             for p in graph.params.values():
                 for a in _ARRAYS:
                     arr = getattr(p, a)
@@ -90,35 +93,90 @@ def save_model(graph: Graph, path: str | Path) -> Path:
 
 
 def load_model(path: str | Path) -> Graph:
+    """Read a model file written by `save_model`.
+
+    Contract: a malformed file raises `ModelFileError` (one line naming the file and the fault,
+    with a hint), never another exception, and is refused before the graph is built and before
+    anything large is allocated: member sizes are checked from the zip directory, array shapes
+    from their .npy headers, against `edgetrain.limits`. The checks, in order, are in
+    `modelfile_checks`; the graph's own structural checks (`Graph.validate`) run last, inside
+    the same error handling, their InvalidModelError turned into a ModelFileError naming the file.
+    """
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file {path} does not exist")
+    checks.check_path(path)
     try:
         with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-            if bad is not None:
-                raise ModelFileError(f"{path}: corrupt entry {bad!r} (CRC mismatch)")
-            doc = json.loads(z.read("edgetrain.json"))
+            members = checks.check_members(z, path)
+            if DESCRIPTION not in members:
+                raise checks.fail(path, f"has no {DESCRIPTION} description; not an edgetrain model file")
+            doc = checks.parse_document(checks.read_member(z, members[DESCRIPTION], path), path)
             _check_header(doc, path)
-            arrays = {name: np.load(io.BytesIO(z.read(name)), allow_pickle=False)
-                      for name in z.namelist() if name.startswith("arrays/")}
+            checks.check_document(doc, path)
+            arrays = _read_arrays(z, members, doc, path)
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, OSError) as e:
-        raise ModelFileError(f"{path} is not a readable edgetrain model ({type(e).__name__}: {e})",
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, ValueError) as e:
+        # zipfile's own refusals: not a zip, truncated, CRC mismatch, corrupt deflate stream,
+        # an unsupported compression method, a malformed header field.
+        raise ModelFileError(f"{checks.show(str(path), 200)} is not a readable edgetrain model "
+                             f"({type(e).__name__}: {checks.show(str(e), 100)})",
                              hint="the file may be truncated or not an .etm model; re-export it") from None
     return _graph_from_dict(doc, arrays, path)
 
 
 def _check_header(doc: Any, path: Path) -> None:
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path} is not an edgetrain model file")
-    version = doc.get("version")
-    if not isinstance(version, int):
-        raise ModelFileError(f"{path}: missing format version")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} uses model format version {version}; this edgetrain reads up to {FORMAT_VERSION}",
-                             hint="upgrade edgetrain to load this model")
+    checks.check_header(doc, path, FORMAT_NAME, FORMAT_VERSION)
+
+
+def _array_entries(entry: dict[str, Any]) -> dict[str, str]:
+    """Array kind -> zip entry of one (checked) parameter description."""
+    entries = entry.get("entries") or {}
+    return {a: entries.get(a, f"arrays/{entry['name']}/{a}.npy") for a in entry["arrays"]}
+
+
+def _read_arrays(z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], doc: dict[str, Any],
+                 path: Path) -> dict[str, np.ndarray]:
+    """The arrays the description names, by zip entry, checked. Every header is parsed and
+    checked (dtype, shape, limits) before any array is built; then values are checked for NaN
+    and infinity. Members nobody names are still read once, so a CRC error anywhere is found
+    (as `ZipFile.testzip` did), but in bounded chunks and not kept."""
+    roles = {pname: role for n in doc["nodes"] for role, pname in n["params"].items()}
+    wanted: dict[str, tuple[str, str]] = {}  # entry -> (array kind, message label)
+    for e in doc["params"]:
+        for kind, member in _array_entries(e).items():
+            if member not in members:
+                raise checks.fail(path, f"missing array entry {checks.show(member)} ({kind} of parameter "
+                                        f"{checks.show(e['name'])})")
+            # One entry, one array: each is checked for the kind it is used as.
+            if member == DESCRIPTION or member in wanted:
+                raise checks.fail(path, f"entry {checks.show(member)} is named for more than one array")
+            label = (f"{roles.get(e['name'], 'parameter')} {checks.show(e['name'])}" if kind == "value"
+                     else f"{kind} of {checks.show(e['name'])}")
+            wanted[member] = (kind, label)
+    raw: dict[str, bytearray] = {}
+    headers: dict[str, checks.NpyHeader] = {}
+    for name, info in members.items():
+        if name == DESCRIPTION:
+            continue
+        buf = checks.read_member(z, info, path)
+        if name not in wanted:
+            continue  # read for its CRC only
+        kind, label = wanted[name]
+        h = checks.read_npy_header(buf, f"array {checks.show(name)}", path)
+        checks.check_array_header(h, kind, f"array {checks.show(name)}", path)
+        raw[name], headers[name] = buf, h
+    checks.check_array_totals({e["name"]: headers[_array_entries(e)["value"]] for e in doc["params"]}, path)
+    arrays: dict[str, np.ndarray] = {}
+    for name, buf in raw.items():
+        kind, label = wanted[name]
+        arrays[name] = checks.build_array(buf, headers[name], f"array {checks.show(name)}", path)
+        checks.check_array_values(arrays[name], kind, label, path)
+    for e in doc["params"]:
+        mine = {kind: arrays[member] for kind, member in _array_entries(e).items()}
+        checks.check_attachments(e["name"], mine, path)
+        if e.get("qparams") is not None:
+            checks.check_qparams(e["qparams"], mine["value"].shape, e["name"], path)
+    return arrays
 
 
 # Parameter metadata keys of older files -> their current name.
@@ -137,13 +195,11 @@ def _param_meta(meta: Any) -> Any:
 
 
 def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> Graph:
+    """Build and validate the graph of a checked description (see `load_model`'s contract)."""
     try:
         params = []
         for e in doc["params"]:
-            entries = e.get("entries") or {}
-            if not isinstance(entries, dict):
-                raise TypeError("'entries' must map array kinds to zip entries")
-            kw = {a: arrays[entries.get(a, f"arrays/{e['name']}/{a}.npy")] for a in e["arrays"]}
+            kw = {a: arrays[member] for a, member in _array_entries(e).items()}
             q = e.get("qparams")
             params.append(Param(e["name"], kw.pop("value"), e["trainable"], meta=_param_meta(e.get("meta", {})),
                                 qparams=QParams(q["scale"], q["zero_point"], q["bits"], q["axis"]) if q else None,
@@ -151,7 +207,16 @@ def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: P
         nodes = [Node(n["name"], n["op"], n["inputs"], n["params"], n["attrs"]) for n in doc["nodes"]]
         graph = Graph({k: tuple(v) for k, v in doc["inputs"].items()}, nodes, params, doc["outputs"],
                       doc.get("name", "model"), doc.get("meta", {}))
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(f"{path}: model description is incomplete ({e})") from None
-    graph.validate()
+        graph.validate()
+    except ModelFileError:
+        raise
+    except InvalidModelError as e:
+        # The graph's own checks (wiring, shapes against op rules): the fault is in the file.
+        hint = e.hint if e.hint != type(e).default_hint else None
+        raise checks.fail(path, e.message, hint=hint) from None
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as e:
+        # A safety net: the checks above are meant to leave nothing for it (the fuzz tests count
+        # on this message to find what they missed).
+        raise checks.fail(path, f"the model description is inconsistent ({type(e).__name__}: "
+                                f"{checks.show(str(e), 100)})") from None
     return graph
