@@ -6,6 +6,10 @@ the last axis, Add of two tensors (residual), Identity, Constant, and initialize
 listed as graph inputs (old exporters).
 Everything else is reported at once, with the node names, before anything is converted.
 
+Before converting, `import_checks.check_model` proves the model well-formed (text, opsets,
+stored tensors against their dims, node signatures, the input, layer shapes, size limits): every
+bad model ends as one `edgetrain.errors` error, never another exception or a silently wrong graph.
+
 Tensors stored as external data are read only from regular files inside the model file's directory,
 reached without symlinks, and only the byte range the tensor needs (`load_onnx_file`).
 """
@@ -27,9 +31,9 @@ from onnx import numpy_helper
 from ...errors import InvalidModelError, ModelFileError, UnsupportedOpError
 from ...graph import Graph, Node, Param
 from ...ops import get_op
+from . import import_checks as checks
+from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 
-SUPPORTED = ("Add", "Clip", "Constant", "Flatten", "Gemm", "HardSwish", "Identity", "LeakyRelu", "MatMul", "Relu",
-             "Reshape", "Sigmoid", "Softmax", "Tanh")
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
 
@@ -39,8 +43,7 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
     External data is loaded by `load_external_data` (never by onnx itself, which follows any
     path and symlink a model names)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"ONNX file {path} does not exist")
+    checks.check_file(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...
@@ -50,6 +53,9 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
         # Protobuf happily parses many non-ONNX byte strings into a near-empty message.
         raise ModelFileError(f"{path} does not contain an ONNX graph",
                              hint="the file may be truncated or not an ONNX file; re-export it")
+    # Names and locations must be text, and tensor dims sane, before external data is read by them.
+    checks.check_text(model, str(path))
+    checks.check_tensor_headers(model)
     load_external_data(model, path.parent, str(path))
     return model
 
@@ -228,7 +234,7 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
             load_external_data(model, None)
     else:
         model, label = load_onnx_file(source), str(source)
-    _check_ops(model)
+    checks.check_model(model, label)
     try:
         onnx.checker.check_model(model)
     except Exception as e:
@@ -250,16 +256,12 @@ def _opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def _check_ops(model: onnx.ModelProto) -> None:
-    bad: dict[str, list[str]] = {}
-    for i, node in enumerate(model.graph.node):
-        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
-        if op not in SUPPORTED:
-            bad.setdefault(op, []).append(node.name or f"#{i}")
-    if bad:
-        listing = "; ".join(f"{op} (node {', '.join(names)})" for op, names in sorted(bad.items()))
-        raise UnsupportedOpError(f"unsupported ONNX ops: {listing}",
-                                 hint=f"edgetrain imports: {', '.join(SUPPORTED)}")
+def _finite(value: np.ndarray, what: str, label: str) -> np.ndarray:
+    """``value`` if every element is finite (a parameter as edgetrain stores it, float32)."""
+    if not np.isfinite(value).all():
+        raise InvalidModelError(f"the {what} of {label!r} is NaN or infinite once scaled and stored as float32",
+                                hint="the weights (or Gemm alpha/beta) are too large for float32; fix the model")
+    return value
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -281,30 +283,11 @@ class _Converter:
 
     # -- inputs -------------------------------------------------------------------------------
     def _inputs(self) -> dict[str, tuple[int, ...]]:
-        real = [v for v in self.model.graph.input if v.name not in self.consts]
-        if len(real) != 1:
-            raise InvalidModelError(f"the ONNX graph has {len(real)} data inputs "
-                                    f"({', '.join(v.name for v in real) or 'none'}); edgetrain needs exactly one")
-        v = real[0]
-        tt = v.type.tensor_type
-        if tt.elem_type != onnx.TensorProto.FLOAT:
-            raise InvalidModelError(f"input {v.name!r} has element type "
-                                    f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; edgetrain needs float32")
-        if not tt.HasField("shape") or len(tt.shape.dim) < 2:
-            rank = len(tt.shape.dim) if tt.HasField("shape") else "unknown"
-            raise InvalidModelError(f"input {v.name!r} has rank {rank}; edgetrain needs (batch, features...)")
-        dims = []
-        for axis, d in enumerate(tt.shape.dim[1:], start=1):
-            if not d.HasField("dim_value") or d.dim_value <= 0:
-                what = d.dim_param or "unknown"
-                raise InvalidModelError(f"input {v.name!r} has a dynamic size {what!r} at axis {axis}; only the "
-                                        "batch axis (0) may be dynamic",
-                                        hint="re-export the model with fixed feature sizes")
-            dims.append(int(d.dim_value))
+        v, dims = checks.data_input(self.model)  # one float32 input with fixed feature sizes
         name = self._unique(v.name)
         self.env[v.name] = name
-        self.shapes[name] = tuple(dims)
-        return {name: tuple(dims)}
+        self.shapes[name] = dims
+        return {name: dims}
 
     # -- helpers ------------------------------------------------------------------------------
     def _unique(self, raw: str) -> str:
@@ -377,17 +360,22 @@ class _Converter:
         # PyTorch and edgetrain name weights "<layer>.weight": reuse the layer name when there is one.
         layer = w_name[: -len(".weight")] if w_name.endswith(".weight") else ""
         name = self._unique(layer) if _SIMPLE.match(layer) else self._node_name(node)
-        params = {"weight": Param(f"{name}.weight", weight.astype(np.float32))}
+        # alpha (Gemm) or a float64 weight beyond float32's range would store inf: refuse instead.
+        with np.errstate(over="ignore", invalid="ignore"):
+            w32 = weight.astype(np.float32)
+        params = {"weight": Param(f"{name}.weight", _finite(w32, f"weight {w_name!r}", label))}
         if bias is not None:
             params["bias"] = Param(f"{name}.bias", self._bias(bias, weight.shape[1], label))
         return self._add(node, "dense", [x], params, name=name)
 
     def _bias(self, c: np.ndarray, n_out: int, label: str) -> np.ndarray:
         try:
-            return np.broadcast_to(np.asarray(c, np.float32), (1, n_out)).reshape(n_out).copy()
+            with np.errstate(over="ignore", invalid="ignore"):
+                b = np.broadcast_to(np.asarray(c, np.float32), (1, n_out)).reshape(n_out).copy()
         except ValueError:
             raise InvalidModelError(f"bias of {label!r} has shape {tuple(c.shape)}, which does not fit {n_out} "
                                     "outputs") from None
+        return _finite(b, "bias", label)
 
     def _op_Gemm(self, node: onnx.NodeProto) -> None:
         a = _attrs(node)
@@ -395,10 +383,12 @@ class _Converter:
             raise InvalidModelError(f"Gemm node {node.name!r} uses transA=1; edgetrain needs (batch, features) input")
         b = self._const(node, 1, "weight B")
         w = b.T if a.get("transB", 0) else b
-        w = w * np.float32(a.get("alpha", 1.0))
-        c = self._const(node, 2, "bias C") * np.float32(a.get("beta", 1.0)) if len(node.input) > 2 and node.input[2] \
-            else None
-        self._dense(node, np.ascontiguousarray(w, np.float32), c, node.input[1], bool(a.get("transB", 0)))
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused by _dense / _bias
+            w = w * np.float32(a.get("alpha", 1.0))
+            c = self._const(node, 2, "bias C") * np.float32(a.get("beta", 1.0)) \
+                if len(node.input) > 2 and node.input[2] else None
+            w = np.ascontiguousarray(w, np.float32)
+        self._dense(node, w, c, node.input[1], bool(a.get("transB", 0)))
 
     def _op_MatMul(self, node: onnx.NodeProto) -> None:
         name = self._dense(node, self._const(node, 1, "weight"), None, node.input[1], False)
@@ -431,10 +421,11 @@ class _Converter:
         a = _attrs(node)
         lo = a.get("min", -np.inf)
         hi = a.get("max", np.inf)
+        # import_checks proved constant bounds scalar (shape () or (1,)); .item() reads either.
         if len(node.input) > 1 and node.input[1]:
-            lo = float(self._const(node, 1, "min"))
+            lo = float(self._const(node, 1, "min").item())
         if len(node.input) > 2 and node.input[2]:
-            hi = float(self._const(node, 2, "max"))
+            hi = float(self._const(node, 2, "max").item())
         if lo == 0 and hi == 6:
             self._add(node, "relu6", [self._tensor(node, 0)])
         elif lo == 0 and hi == np.inf:
@@ -472,6 +463,8 @@ class _Converter:
         target = [int(v) for v in self._const(node, 1, "shape").ravel()]
         width = math.prod(self.shapes[x])
         flat = len(target) == 2 and (target[0] in (0, -1) and target[1] == width or target == [0, -1])
+        if flat and 0 in target and _attrs(node).get("allowzero", 0):
+            flat = False  # allowzero=1: a 0 means an empty axis, not "keep the batch size"
         if not flat:
             raise UnsupportedOpError(f"Reshape node {node.name or node.output[0]!r} to {target} is not a flatten "
                                      f"of (batch, {', '.join(map(str, self.shapes[x]))})")
@@ -481,7 +474,7 @@ class _Converter:
         x = self._tensor(node, 0)
         rank = len(self.shapes[x]) + 1
         axis = _attrs(node).get("axis", -1 if self.opset >= 13 else 1)
-        if axis % rank != rank - 1:
+        if not -rank <= axis < rank or axis % rank != rank - 1:
             raise UnsupportedOpError(f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
                                      "tensor; only the last axis is supported")
         self._add(node, "softmax", [x])
