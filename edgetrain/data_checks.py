@@ -79,11 +79,16 @@ def check_samples(
     return _checked_features(x, source, x_dtype), _checked_labels(y, source, n_outputs)
 
 
-def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str,
-                        x_dtype: type[np.floating] = np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """`check_samples` against ``graph``: its input width and its number of outputs."""
+def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str, x_dtype: type[np.floating] = np.float32,
+                        labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """`check_samples` against ``graph``: its input width and (``labels``) its number of outputs.
+
+    Without ``labels`` (calibration samples, whose labels nothing reads) the labels must still be
+    class ids but may exceed the model's outputs.
+    """
     n_features, n_outputs = model_data_sizes(graph)
-    return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs, x_dtype=x_dtype)
+    return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs if labels else None,
+                         x_dtype=x_dtype)
 
 
 def model_data_sizes(graph: Graph) -> tuple[int | None, int | None]:

@@ -110,3 +110,16 @@ def test_targets_command_lists_boards():
     assert {"host", "stm32f405", "stm32f205", "mps2-an386", "stm32f746"} <= set(rows)
     assert rows["stm32f405"]["ram_bytes"] == 128 * 1024
     assert rows["stm32f746"]["runs_here"] is False
+
+
+@pytest.mark.parametrize("spoil, message", [
+    (lambda x, y: x.__setitem__((2, 1), np.nan), "non-finite value nan at row 2, column 1"),
+    (lambda x, y: y.__setitem__(3, 7), "labels go up to 7"),
+    (lambda x, y: y.__setitem__(0, -1), "is negative"),
+])
+def test_fit_on_arrays_runs_the_same_data_checks_as_the_commands(spoil, message):
+    g = et.Sequential([et.Dense(3)], 4, seed=0)
+    x, y = np.zeros((12, 4), np.float32), np.arange(12) % 3
+    spoil(x, y)
+    with pytest.raises(et.DataError, match=message):
+        et.fit(g, (x, y), epochs=1)

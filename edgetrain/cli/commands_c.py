@@ -46,7 +46,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     calib_x = None
     if dtype == "int8" and (calib is not None or not has_quantization(graph)):
         source = calib or default_calib(graph)
-        calib_x, _ = load_eval_data(graph, source)
+        calib_x, _ = load_eval_data(graph, source, labels=False)
         if not as_json:
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
     res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from ..deprecation import moved
 from ..graph import Graph
 from ..model_report import info_dict, info_tables
 from ..outputs import safe_file_stem
+from . import options
 from .app import cli
 from .output import emit_json, table
 
@@ -23,7 +24,7 @@ from .output import emit_json, table
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Model file to write (default out/NAME.etm).")
-@click.option("--seed", type=int, help="Override the config's seed.")
+@click.option("--seed", type=options.SEED, help="Override the config's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def train(config: str, output: str | None, seed: int | None, quiet: bool, as_json: bool) -> None:
@@ -58,23 +59,25 @@ def info_cmd(model: str, as_json: bool) -> None:
         table(t.title, t.columns, t.rows)
 
 
-def load_eval_data(graph: Graph, source: str) -> tuple[np.ndarray, np.ndarray]:
+def load_eval_data(graph: Graph, source: str, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Features (standardised as at training time) and labels for SOURCE[:split].
 
     A bundled name re-creates the model's own split (default split: test); a file is used whole.
     Every command that takes samples loads them here, so all of them refuse the same bad data:
     the samples pass `check_model_samples` (the model's input width and output count) before
-    and after the standardisation (which can overflow float32).
+    and after the standardisation (which can overflow float32). ``labels=False`` for samples whose
+    labels are not used (calibration): they are not checked against the model's outputs.
     """
     name, _, split = source.partition(":")
     pre = graph.meta.get("preprocess") or {}
     if Path(name).suffix in (".npz", ".csv"):
-        x, y = check_model_samples(graph, *read_file(name), source=name, x_dtype=np.float64)
-        return check_model_samples(graph, apply_preprocess(x, pre), y, source=f"{name} (standardised)")
+        x, y = check_model_samples(graph, *read_file(name), source=name, x_dtype=np.float64, labels=labels)
+        return check_model_samples(graph, apply_preprocess(x, pre), y, source=f"{name} (standardised)",
+                                   labels=labels)
     spec = {k: pre[k] for k in ("seed", "test_size", "val_size") if k in pre}
     data = load_data(name, **spec)
     s = data.split(split or "test")
-    x, y = check_model_samples(graph, s.x, s.y, source=source)
+    x, y = check_model_samples(graph, s.x, s.y, source=source, labels=labels)
     if pre and (np.shape(pre.get("mean")) != data.mean.shape or np.shape(pre.get("std")) != data.std.shape
                 or not np.allclose(data.mean, pre["mean"]) or not np.allclose(data.std, pre["std"])):
         raise DataError(f"{name}: standardisation differs from the model's training data",

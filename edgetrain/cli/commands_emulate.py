@@ -40,7 +40,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
         x, y = x[:limit], y[:limit]
     calib_x = None
     if dtype == "int8":
-        calib_x, _ = load_eval_data(graph, calib or default_calib(graph))
+        calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
     if not as_json:
         info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
     rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]

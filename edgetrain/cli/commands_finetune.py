@@ -62,7 +62,7 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
     xe, ye = load_eval_data(graph, eval_data or _default_eval(source))
     calib_x = None
     if body == "int8":
-        calib_x, _ = load_eval_data(graph, calib or default_calib(graph))
+        calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
     if not as_json:
         info(f"fine-tuning {graph.name} on {target}: {steps} steps x {batch} of {len(x)} samples...")
     rep = finetune_on_device(graph, target, x, y, steps=steps, trainable=parse_trainable(trainable),

@@ -13,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..data import Dataset, Split
+from ..data_checks import check_model_samples
 from ..errors import ConfigError, DataError
 from ..graph import Graph
 from .autodiff import BackwardSchedule, derive_backward
@@ -99,6 +100,16 @@ class Trainer:
         self.optimizer.step(self.graph, grads)
         return loss
 
+    def _check_split(self, split: Split, what: str) -> None:
+        """The samples every command checks (`check_samples`): with class labels (cross-entropy)
+        against the model's outputs; with regression targets only for finite values."""
+        if isinstance(self.loss, CrossEntropy):
+            # check_input has checked the sample shape; the value checks see one row per sample.
+            x = np.reshape(split.x, (len(split.x), -1)) if np.ndim(split.x) > 2 else split.x
+            check_model_samples(self.graph, x, split.y, source=what)
+        elif not (np.all(np.isfinite(split.x)) and np.all(np.isfinite(split.y))):
+            raise DataError(f"{what} holds NaN or infinite values", hint="clean or impute the data before training")
+
     def fit(self, train: Split, val: Split | None = None, epochs: int = 10) -> History:
         # Small matrices train fastest on one BLAS thread (thread start-up and contention cost more
         # than the work they share), and a fixed thread count keeps results bit-identical everywhere.
@@ -107,6 +118,9 @@ class Trainer:
 
     def _fit(self, train: Split, val: Split | None, epochs: int) -> History:
         check_input(self.graph, train.x)
+        for split, what in ((train, "training data"), (val, "validation data")):
+            if split is not None:
+                self._check_split(split, what)
         if epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {epochs}")
         self.total_epochs = epochs
