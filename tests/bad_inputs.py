@@ -119,6 +119,12 @@ def claim_size(path: Path, member: str, size: int) -> Path:
     return path
 
 
+def _file(path: Path, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8) to ``path``; return the path."""
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
 def flip_byte(path: Path, offset_from_start: int) -> Path:
     raw = bytearray(path.read_bytes())
     raw[offset_from_start] ^= 0xFF
@@ -185,8 +191,8 @@ DATA_FILES: dict[str, Callable[[Path], Path]] = {
     "wrong_width": lambda d: npz(d, x=_x()[:, :3], y=_y()),
     "missing_y": lambda d: npz(d, x=_x()),
     "object_array": lambda d: (np.savez(d / "d.npz", x=np.array([1, "a"], dtype=object), y=_y()), d / "d.npz")[1],
-    "random_bytes_npz": lambda d: (d / "d.npz").write_bytes(np.random.default_rng(1).bytes(4096)) and d / "d.npz",
-    "empty_npz_file": lambda d: (d / "d.npz").write_bytes(b"") or d / "d.npz",
+    "random_bytes_npz": lambda d: _file(d / "d.npz", np.random.default_rng(1).bytes(4096)),
+    "empty_npz_file": lambda d: _file(d / "d.npz", b""),
     "truncated_npz": _truncated,
     "bad_crc_npz": _bad_crc,
     "npz_not_npy_inside": lambda d: zip_with(d / "d.npz", {"x.npy": b"hello", "y.npy": b"world"}),
@@ -195,17 +201,15 @@ DATA_FILES: dict[str, Callable[[Path], Path]] = {
     "npy_header_negative": lambda d: zip_with(d / "d.npz", {"x.npy": npy_header_claiming((-1, 4)),
                                                              "y.npy": npy_bytes(_y())}),
     "npz_bomb": _bomb,
-    "csv_latin1": lambda d: (d / "d.csv").write_bytes("a,b,c,d,label\n1,2,3,4,0\n\xe9,2,3,4,1\n".encode("latin-1"))
-    or d / "d.csv",
-    "csv_header_only": lambda d: (d / "d.csv").write_text("a,b,c,d,label\n") or d / "d.csv",
-    "csv_one_row": lambda d: (d / "d.csv").write_text("a,b,c,d,label\n1,2,3,4,0\n") or d / "d.csv",
-    "csv_empty": lambda d: (d / "d.csv").write_text("") or d / "d.csv",
-    "csv_ragged": lambda d: (d / "d.csv").write_text("1,2,3,4,0\n1,2,3,1\n") or d / "d.csv",
-    "csv_text_cell": lambda d: (d / "d.csv").write_text("1,2,3,4,0\n1,x,3,4,1\n") or d / "d.csv",
-    "csv_nan_cell": lambda d: (d / "d.csv").write_text("".join(f"{i},nan,3,4,{i % 3}\n" for i in range(30)))
-    or d / "d.csv",
-    "csv_nul_bytes": lambda d: (d / "d.csv").write_bytes(b"1,2,3,4,0\n\x00\x00,2,3,4,1\n") or d / "d.csv",
-    "unknown_suffix": lambda d: (d / "d.txt").write_text("1,2") or d / "d.txt",
+    "csv_latin1": lambda d: _file(d / "d.csv", "a,b,c,d,label\n1,2,3,4,0\n\xe9,2,3,4,1\n".encode("latin-1")),
+    "csv_header_only": lambda d: _file(d / "d.csv", "a,b,c,d,label\n"),
+    "csv_one_row": lambda d: _file(d / "d.csv", "a,b,c,d,label\n1,2,3,4,0\n"),
+    "csv_empty": lambda d: _file(d / "d.csv", ""),
+    "csv_ragged": lambda d: _file(d / "d.csv", "1,2,3,4,0\n1,2,3,1\n"),
+    "csv_text_cell": lambda d: _file(d / "d.csv", "1,2,3,4,0\n1,x,3,4,1\n"),
+    "csv_nan_cell": lambda d: _file(d / "d.csv", "".join(f"{i},nan,3,4,{i % 3}\n" for i in range(30))),
+    "csv_nul_bytes": lambda d: _file(d / "d.csv", b"1,2,3,4,0\n\x00\x00,2,3,4,1\n"),
+    "unknown_suffix": lambda d: _file(d / "d.txt", "1,2"),
     "directory_as_data": lambda d: ((d / "dd.npz").mkdir(), d / "dd.npz")[1],
 }
 
@@ -258,9 +262,9 @@ def _w(fill: float | None = None) -> np.ndarray:
 
 
 MODEL_FILES: dict[str, Callable[[Path, Path], Path]] = {
-    "random_bytes": lambda d, b: (d / "m.etm").write_bytes(np.random.default_rng(2).bytes(2048)) and d / "m.etm",
-    "empty_file": lambda d, b: (d / "m.etm").write_bytes(b"") or d / "m.etm",
-    "truncated": lambda d, b: (d / "m.etm").write_bytes((b / "good.etm").read_bytes()[:300]) or d / "m.etm",
+    "random_bytes": lambda d, b: _file(d / "m.etm", np.random.default_rng(2).bytes(2048)),
+    "empty_file": lambda d, b: _file(d / "m.etm", b""),
+    "truncated": lambda d, b: _file(d / "m.etm", (b / "good.etm").read_bytes()[:300]),
     "bad_crc": lambda d, b: flip_byte(etm(d, b), 120),
     "json_not_object": lambda d, b: zip_with(d / "m.etm", {"edgetrain.json": b"[1, 2]"}),
     "json_invalid": lambda d, b: zip_with(d / "m.etm", {"edgetrain.json": b"{nope"}),
@@ -510,9 +514,9 @@ def _input_dim_string(m: Any) -> None:
 
 
 ONNX_CASES: dict[str, Callable[[Path], Path]] = {
-    "random_bytes": lambda d: (d / "m.onnx").write_bytes(np.random.default_rng(3).bytes(1000)) and d / "m.onnx",
-    "empty": lambda d: (d / "m.onnx").write_bytes(b"") or d / "m.onnx",
-    "truncated": lambda d: (lambda p: p.write_bytes(p.read_bytes()[:40]) or p)(_onnx_model(d)),
+    "random_bytes": lambda d: _file(d / "m.onnx", np.random.default_rng(3).bytes(1000)),
+    "empty": lambda d: _file(d / "m.onnx", b""),
+    "truncated": lambda d: (lambda p: _file(p, p.read_bytes()[:40]))(_onnx_model(d)),
     "dims_lie": lambda d: _onnx_model(d, _dims_lie),
     "dims_huge": lambda d: _onnx_model(d, _dims_huge),
     "raw_data_short": lambda d: _onnx_model(d, _raw_data_short),
@@ -647,6 +651,9 @@ OPTION_CASES: dict[str, Build] = {
 DATA_COMMANDS = ("eval", "emulate", "emulate_calib", "finetune", "finetune_eval", "ort-train", "export_c_calib",
                  "train")
 MODEL_COMMANDS = ("info", "eval", "export_c", "export_onnx", "emulate", "finetune")
+# Data that is bad only for some commands: the TOML model takes its input width from the data (a
+# 3-feature file trains fine), and one sample can be evaluated or calibrated on but not split.
+DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"}}
 
 
 def corpus() -> dict[str, Build]:
@@ -654,7 +661,8 @@ def corpus() -> dict[str, Build]:
     cases: dict[str, Build] = {}
     for name, make in DATA_FILES.items():
         for cmd in DATA_COMMANDS:
-            cases[f"data-{name}-{cmd}"] = _data_cmd(cmd, make)
+            if cmd in DATA_BAD_ONLY_FOR.get(name, DATA_COMMANDS):
+                cases[f"data-{name}-{cmd}"] = _data_cmd(cmd, make)
     for name, make_m in MODEL_FILES.items():
         for cmd in MODEL_COMMANDS:
             cases[f"model-{name}-{cmd}"] = _model_cmd(cmd, make_m)

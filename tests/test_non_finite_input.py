@@ -44,3 +44,21 @@ def test_int8_input_quantization_refuses_non_finite_values(tmp_path) -> None:
     x[3, 2] = np.nan
     with pytest.raises(DataError, match="NaN or infinite"):
         res.prepare_input(x)
+
+
+def test_every_input_position_is_checked_and_extreme_finite_values_pass(host_cc, tmp_path) -> None:
+    """The check reads four values per pass and the rest one by one: a bad value anywhere is found,
+    and the largest, the subnormal and the negative-zero floats are finite."""
+    g = et.Sequential([et.Dense(3)], 9, seed=0)
+    res = export_c(g, "host", tmp_path / "c")
+    fw = build_firmware("host", res.out_dir, tmp_path / "build", sanitize=True)
+    edge = np.array([[1e30, -1e30, np.float32(1e-45), -0.0, 0.0, np.finfo(np.float32).tiny, 1.0, -1.0, 3.0]],
+                    np.float32)
+    np.testing.assert_allclose(run_firmware(fw, edge, np.float32).outputs, et.predict(g, edge), rtol=1e-5)
+    top = np.full((1, 9), np.finfo(np.float32).max, np.float32)  # the largest finite value is accepted
+    assert run_firmware(fw, top, np.float32).outputs.shape == (1, 3)
+    for pos in range(9):
+        x = np.ones((1, 9), np.float32)
+        x[0, pos] = (np.nan, np.inf, -np.inf)[pos % 3]
+        with pytest.raises(DataError, match="NaN or"):
+            run_firmware(fw, x, np.float32)
