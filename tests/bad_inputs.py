@@ -653,7 +653,9 @@ DATA_COMMANDS = ("eval", "emulate", "emulate_calib", "finetune", "finetune_eval"
 MODEL_COMMANDS = ("info", "eval", "export_c", "export_onnx", "emulate", "finetune")
 # Data that is bad only for some commands: the TOML model takes its input width from the data (a
 # 3-feature file trains fine), and one sample can be evaluated or calibrated on but not split.
-DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"}}
+# Calibration reads no labels, so labels beyond the model's outputs are bad only where labels count.
+DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
+                     "label_too_big": set(DATA_COMMANDS) - {"emulate_calib", "export_c_calib"}}
 
 
 def corpus() -> dict[str, Build]:
