@@ -34,13 +34,13 @@ class UnsupportedOpError(InvalidModelError):
 class ConfigError(EdgetrainError):
     """A TOML config or a command-line option is wrong."""
 
-    default_hint = 'see edgetrain COMMAND --help, or docs/config.md for the TOML keys'
+    default_hint = "see edgetrain COMMAND --help; the README section 'Config files' lists the TOML keys"
 
 
 class DataError(EdgetrainError):
     """Training or evaluation data is malformed (NaN, bad labels, wrong width...)."""
 
-    default_hint = 'data files are .npz (arrays x and y) or .csv (features, then the label last); see docs/data.md'
+    default_hint = "data files are .npz (arrays x and y) or .csv (numeric features, the integer label last)"
 
 
 class ModelFileError(EdgetrainError):
