@@ -19,6 +19,7 @@ import numpy as np
 
 import edgetrain as et
 from edgetrain.formats.modelfile import graph_to_dict
+from zips import claim_size, zip_with
 
 Build = Callable[[Path, Path], list[str]]
 N_FEATURES, N_CLASSES = 4, 3
@@ -92,31 +93,6 @@ def npy_header_claiming(shape: tuple[int, ...], dtype: str = "<f8") -> bytes:
     header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
     header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\x00" * 64
-
-
-def zip_with(path: Path, members: dict[str, bytes], compress: bool = False) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
-        for k, v in members.items():
-            z.writestr(k, v)
-    return path
-
-
-def claim_size(path: Path, member: str, size: int) -> Path:
-    """Rewrite the uncompressed size ``member`` declares (central directory and local header):
-    a zip bomb as the reader sees it, without writing gigabytes."""
-    raw = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(member)
-    local = info.header_offset
-    struct.pack_into("<I", raw, local + 22, size)
-    cd = raw.rfind(b"PK\x01\x02")
-    while cd >= 0:
-        name_len = struct.unpack_from("<H", raw, cd + 28)[0]
-        if raw[cd + 46:cd + 46 + name_len] == member.encode():
-            struct.pack_into("<I", raw, cd + 24, size)
-        cd = raw.rfind(b"PK\x01\x02", 0, cd)
-    path.write_bytes(bytes(raw))
-    return path
 
 
 def _file(path: Path, content: str | bytes) -> Path:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from edgetrain.config import TrainConfig
 from edgetrain.data import read_csv, read_file, read_npz, split_and_standardise, validate_arrays
 from edgetrain.data_checks import check_model_samples, check_samples, dtype_problem
 from edgetrain.errors import ConfigError, DataError
+from zips import claim_size, zip_with
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(60, 4))
@@ -139,29 +139,6 @@ def _header_claiming(shape: tuple[int, ...], dtype: str = "<f8", version: int = 
             + b"\x00" * 64)
 
 
-def _zip(path: Path, members: dict[str, bytes], compress: bool = False) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
-        for k, v in members.items():
-            z.writestr(k, v)
-    return path
-
-
-def _claim_size(path: Path, member: str, size: int) -> Path:
-    """Rewrite the uncompressed size ``member`` declares, in its local and central headers."""
-    raw = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(member)
-    struct.pack_into("<I", raw, info.header_offset + 22, size)
-    cd = raw.find(b"PK\x01\x02")
-    while cd >= 0:
-        n = struct.unpack_from("<H", raw, cd + 28)[0]
-        if raw[cd + 46:cd + 46 + n] == member.encode():
-            struct.pack_into("<I", raw, cd + 24, size)
-        cd = raw.find(b"PK\x01\x02", cd + 4)
-    path.write_bytes(bytes(raw))
-    return path
-
-
 def _write(name: str, data: bytes | str):
     def make(d: Path) -> Path:
         p = d / name
@@ -195,24 +172,24 @@ BAD_FILES = {
     "random_npz": (_write("d.npz", np.random.default_rng(1).bytes(4096)), "not a valid .npz file"),
     "truncated_npz": (lambda d: _write("d.npz", _savez_bytes(x=X, y=Y)[:900])(d), "not a valid .npz file"),
     "bad_crc": (_flip(_savez(x=X, y=Y), 300), "x.npy is not a valid .npy array (Bad CRC-32"),
-    "not_npy_inside": (lambda d: _zip(d / "d.npz", {"x.npy": b"hello", "y.npy": b"world"}),
+    "not_npy_inside": (lambda d: zip_with(d / "d.npz", {"x.npy": b"hello", "y.npy": b"world"}),
                        "x.npy is not a valid .npy array"),
     "missing_y": (_savez(x=X), "no array 'y' (found ['x'])"),
     "missing_both": (_savez(a=X), "no array 'x' or 'y' (found ['a'])"),
-    "object": (lambda d: _zip(d / "d.npz", {"x.npy": _npy_object(), "y.npy": _npy(Y)}), "Python object"),
+    "object": (lambda d: zip_with(d / "d.npz", {"x.npy": _npy_object(), "y.npy": _npy(Y)}), "Python object"),
     "complex": (_savez(x=X + 1j, y=Y), "x.npy: features are complex"),
     "structured": (_savez(x=np.zeros(60, dtype=[("a", "<f8"), ("b", "<f8")]), y=Y), "x.npy: features are structured"),
-    "header_6e12": (lambda d: _zip(d / "d.npz", {"x.npy": _header_claiming((80000, 80000000)), "y.npy": _npy(Y)}),
+    "header_6e12": (lambda d: zip_with(d / "d.npz", {"x.npy": _header_claiming((80000, 80000000)), "y.npy": _npy(Y)}),
                     "6400000000000 elements, over the limit"),
-    "header_v2_6e12": (lambda d: _zip(d / "d.npz", {"x.npy": _header_claiming((80000, 80000000), version=2),
+    "header_v2_6e12": (lambda d: zip_with(d / "d.npz", {"x.npy": _header_claiming((80000, 80000000), version=2),
                                                      "y.npy": _npy(Y)}), "over the limit"),
-    "header_negative": (lambda d: _zip(d / "d.npz", {"x.npy": _header_claiming((-1, 4)), "y.npy": _npy(Y)}),
+    "header_negative": (lambda d: zip_with(d / "d.npz", {"x.npy": _header_claiming((-1, 4)), "y.npy": _npy(Y)}),
                         "negative shape (-1, 4)"),
-    "header_lies_small": (lambda d: _zip(d / "d.npz", {"x.npy": _header_claiming((1000, 4)), "y.npy": _npy(Y)}),
+    "header_lies_small": (lambda d: zip_with(d / "d.npz", {"x.npy": _header_claiming((1000, 4)), "y.npy": _npy(Y)}),
                           "x.npy is truncated: its header claims shape (1000, 4)"),
-    "header_version_3": (lambda d: _zip(d / "d.npz", {"x.npy": b"\x93NUMPY\x03\x00" + b"\x00" * 80, "y.npy": _npy(Y)}),
+    "header_version_3": (lambda d: zip_with(d / "d.npz", {"x.npy": b"\x93NUMPY\x03\x00" + b"\x00" * 80, "y.npy": _npy(Y)}),
                          "unsupported .npy format version 3.0"),
-    "bomb": (lambda d: _claim_size(_zip(d / "d.npz", {"x.npy": _npy(X), "y.npy": _npy(Y)}, compress=True),
+    "bomb": (lambda d: claim_size(zip_with(d / "d.npz", {"x.npy": _npy(X), "y.npy": _npy(Y)}, compress=True),
                                    "x.npy", 0xFFFF0000), "declares 4294901760 bytes uncompressed, over the limit"),
     "npz_nan": (_savez(x=_with(X, (7, 2), np.nan), y=Y), "non-finite value nan at row 7, column 2"),
     "npz_one_hot": (_savez(x=X, y=np.eye(3)[Y]), "labels must be a 1-D array"),
@@ -271,7 +248,7 @@ def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_npz_header_is_refused_before_allocation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A header over the element limit never reaches np.empty (no array memory is reserved)."""
-    p = _zip(tmp_path / "d.npz", {"x.npy": _header_claiming((30_000, 10_000)), "y.npy": _npy(Y)})
+    p = zip_with(tmp_path / "d.npz", {"x.npy": _header_claiming((30_000, 10_000)), "y.npy": _npy(Y)})
     allocated: list[int] = []
     real_empty = np.empty
     monkeypatch.setattr(np, "empty", lambda n, *a, **k: allocated.append(n) or real_empty(n, *a, **k))

@@ -24,6 +24,7 @@ from edgetrain.errors import EdgetrainError, InvalidModelError, ModelFileError
 from edgetrain.formats import modelfile_checks as checks
 from edgetrain.formats.modelfile import _jsonable, graph_to_dict
 from edgetrain.graph import QParams
+from zips import claim_size, zip_with
 
 N_IN, N_HIDDEN, N_OUT = 4, 8, 3
 
@@ -61,13 +62,6 @@ def members_of(graph: et.Graph) -> dict[str, bytes]:
     return out
 
 
-def write_zip(path: Path, members: dict[str, bytes], compress: bool = False) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
-        for k, v in members.items():
-            z.writestr(k, v)
-    return path
-
-
 def edited(path: Path, doc_edit: Callable[[dict], Any] | None = None,
            arrays: dict[str, Any] | None = None) -> Path:
     """good model with its description edited in place and/or arrays replaced (None drops one)."""
@@ -81,7 +75,7 @@ def edited(path: Path, doc_edit: Callable[[dict], Any] | None = None,
             m.pop(name)
         else:
             m[name] = npy(value)
-    return write_zip(path, m)
+    return zip_with(path, m)
 
 
 def setk(dotted: str, value: Any) -> Callable[[dict], None]:
@@ -128,22 +122,6 @@ def with_attachments(kinds: list[str], **arrays: Any) -> Callable[[Path], Path]:
     return make
 
 
-def claim_size(path: Path, member: str, size: int) -> Path:
-    """Rewrite ``member``'s declared uncompressed size (local header and central directory)."""
-    raw = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as z:
-        info = z.getinfo(member)
-    struct.pack_into("<I", raw, info.header_offset + 22, size)
-    cd = raw.rfind(b"PK\x01\x02")
-    while cd >= 0:
-        n = struct.unpack_from("<H", raw, cd + 28)[0]
-        if raw[cd + 46:cd + 46 + n] == member.encode():
-            struct.pack_into("<I", raw, cd + 24, size)
-        cd = raw.rfind(b"PK\x01\x02", 0, cd)
-    path.write_bytes(bytes(raw))
-    return path
-
-
 def good_file(p: Path) -> Path:
     return et.save_model(good_graph(), p)
 
@@ -156,14 +134,14 @@ def flip(p: Path, offset: int) -> Path:
 
 
 def _bad_crc(p: Path) -> Path:
-    write_zip(p, members_of(good_graph()))
+    zip_with(p, members_of(good_graph()))
     with zipfile.ZipFile(p) as z:
         info = z.getinfo("arrays/dense1.weight/value.npy")
     return flip(p, info.header_offset + 30 + len(info.filename) + 140)
 
 
 def _corrupt_deflate(p: Path) -> Path:
-    write_zip(p, members_of(good_graph()), compress=True)
+    zip_with(p, members_of(good_graph()), compress=True)
     with zipfile.ZipFile(p) as z:
         info = z.getinfo("edgetrain.json")
     raw = bytearray(p.read_bytes())
@@ -185,17 +163,17 @@ CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "bad_crc": (_bad_crc, "CRC"),
     "corrupt_deflate": (_corrupt_deflate, "not a readable"),
     "directory": (lambda p: (p.mkdir(), p)[1], "is a directory"),
-    "no_description": (lambda p: write_zip(p, {"other.json": b"{}"}), "has no edgetrain.json"),
-    "duplicate_member": (lambda p: write_zip(p, {M: b"{}"}) and _append(p, M, b"{}"), "twice"),
+    "no_description": (lambda p: zip_with(p, {"other.json": b"{}"}), "has no edgetrain.json"),
+    "duplicate_member": (lambda p: zip_with(p, {M: b"{}"}) and _append(p, M, b"{}"), "twice"),
     "member_bomb": (lambda p: claim_size(good_file(p), W, 0xFFFF0000), "uncompressed size entry"),
-    "member_size_lies_low": (lambda p: claim_size(write_zip(p, members_of(good_graph())), W, 100), "not a readable"),
+    "member_size_lies_low": (lambda p: claim_size(zip_with(p, members_of(good_graph())), W, 100), "not a readable"),
     "array_missing": (lambda p: edited(p, arrays={W: None}), "missing array entry arrays/dense1.weight/value.npy"),
     # the description
-    "json_not_utf8": (lambda p: write_zip(p, {M: b'{"format": "\xff\xfe"}'}), "not UTF-8"),
-    "json_utf16": (lambda p: write_zip(p, {M: '{"format": 1}'.encode("utf-16")}), "not UTF-8"),
-    "json_invalid": (lambda p: write_zip(p, {M: b"{nope"}), "not valid JSON"),
-    "json_deep": (lambda p: write_zip(p, {M: b"[" * 100_000 + b"]" * 100_000}), "cannot be parsed"),
-    "json_not_object": (lambda p: write_zip(p, {M: b"[1, 2]"}), "not an object"),
+    "json_not_utf8": (lambda p: zip_with(p, {M: b'{"format": "\xff\xfe"}'}), "not UTF-8"),
+    "json_utf16": (lambda p: zip_with(p, {M: '{"format": 1}'.encode("utf-16")}), "not UTF-8"),
+    "json_invalid": (lambda p: zip_with(p, {M: b"{nope"}), "not valid JSON"),
+    "json_deep": (lambda p: zip_with(p, {M: b"[" * 100_000 + b"]" * 100_000}), "cannot be parsed"),
+    "json_not_object": (lambda p: zip_with(p, {M: b"[1, 2]"}), "not an object"),
     "wrong_format": (lambda p: edited(p, setk("format", "onnx")), "not an edgetrain model file"),
     "version_missing": (lambda p: edited(p, delk("version")), "missing format version"),
     "version_string": (lambda p: edited(p, setk("version", "1")), "is not an integer"),
@@ -521,7 +499,7 @@ def _zip_field(p: Path, member: str, offset_in_cd: int, fmt: str, value: int) ->
 
 def _deflate_garbage(p: Path) -> Path:
     """A deflated member whose stream is corrupt but whose header fields are intact."""
-    write_zip(p, members_of(good_graph()), compress=True)
+    zip_with(p, members_of(good_graph()), compress=True)
     with zipfile.ZipFile(p) as z:
         info = z.getinfo(W)
     raw = bytearray(p.read_bytes())
