@@ -123,3 +123,13 @@ def test_fit_on_arrays_runs_the_same_data_checks_as_the_commands(spoil, message)
     spoil(x, y)
     with pytest.raises(et.DataError, match=message):
         et.fit(g, (x, y), epochs=1)
+
+
+def test_a_nan_weight_from_the_python_api_is_an_export_error(tmp_path):
+    from edgetrain.export.c import export_c
+
+    g = et.Sequential([et.Dense(3)], 4, seed=0)
+    g.params["dense1.weight"].value[1, 2] = np.nan
+    with pytest.raises(et.ExportError, match="non-finite value"):
+        export_c(g, "host", tmp_path / "c")
+    assert not (tmp_path / "c").exists()

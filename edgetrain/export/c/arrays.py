@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import ExportError
+
 C_TYPES = {
     np.dtype(np.float32): "float",
     np.dtype(np.int8): "int8_t",
@@ -50,6 +52,11 @@ class DataArray:
 
     def definition(self) -> str:
         flat = self.values.reshape(-1)
+        if self.ctype == "float" and not np.all(np.isfinite(flat.astype(np.float32))):
+            bad = int(np.argmax(~np.isfinite(flat.astype(np.float32))))
+            raise ExportError(f"C array {self.name} holds a non-finite value ({flat[bad]} at index {bad})",
+                              hint="the model's weights or statistics hold NaN or infinity (a diverged training "
+                                   "run?): retrain or fix the model before exporting")
         lits = [literal(v, self.ctype) for v in flat]
         per = PER_LINE[self.ctype]
         lines = ["    " + ", ".join(lits[i : i + per]) + "," for i in range(0, len(lits), per)]
