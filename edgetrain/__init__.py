@@ -22,12 +22,15 @@ from .errors import (BudgetExceededError, ConfigError, DataError, EdgetrainError
                      ModelFileError, ToolchainError, UnsupportedOpError)
 from .formats.modelfile import load_model, save_model
 from .graph import Graph, Node, Param, QParams
-from .layers import (Dense, Flatten, GraphBuilder, HardSwish, Identity, LeakyReLU, ReLU, ReLU6, Residual,
-                     Sequential, Sigmoid, Softmax, Tanh, set_trainable)
+from .layers import (AvgPool1D, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, DepthwiseConv2D, Flatten,
+                     GlobalAvgPool, GraphBuilder, HardSwish, Identity, LeakyReLU, MaxPool1D, MaxPool2D, ReLU, ReLU6,
+                     Reshape, Residual, Sequential, Sigmoid, Softmax, Tanh, set_trainable)
 
 from .version import __version__  # noqa: E402
 
 __all__ = [
+    "AvgPool1D", "AvgPool2D", "BatchNorm", "Conv1D", "Conv2D", "DepthwiseConv2D", "GlobalAvgPool", "MaxPool1D",
+    "MaxPool2D", "Reshape",
     "Adam", "BudgetExceededError", "Callback", "ConfigError", "CrossEntropy", "DataError", "Dataset", "Dense",
     "Distillation", "EdgetrainError", "ExportError", "Flatten", "Graph", "GraphBuilder", "HardSwish", "History", "Identity",
     "InvalidModelError", "LeakyReLU", "MSE", "ModelFileError", "Node", "Param", "QParams", "ReLU", "ReLU6", "Residual", "SGD",

@@ -2,6 +2,8 @@
 
 Each cell builds a tiny model (input 8, hidden 6, 4 classes) around one op kind, puts one
 attachment on the dense parameter next to it, runs one backend and compares with the numpy engine.
+Ops on channels-last samples (convolutions, pooling) read the hidden layer reshaped to (3, 2, 1)
+(H, W, C) or (3, 2) (L, C); `tiny_model` lists the recipes.
 A cell ends in one of:
 
 * ``agrees``   the backend ran and matched numpy (float: 1e-5; int8: bit-exact vs the int8 reference;
@@ -103,9 +105,45 @@ def _dense(g: Graph, rng: np.random.Generator, name: str, src: str, n_in: int, n
     return g.add_node(Node(name, "dense", [src], {"weight": f"{name}.weight", "bias": f"{name}.bias"}))
 
 
+# The channels-last ops: the sample shape the hidden layer is reshaped to, the op's attributes and
+# its parameters (role -> shape) for a tiny model.
+SPATIAL_2D, SPATIAL_1D = (3, 2, 1), (3, 2)
+SPATIAL_RECIPES: dict[str, tuple[tuple[int, ...], dict, dict[str, tuple[int, ...]]]] = {
+    "conv2d": (SPATIAL_2D, {"padding": "same"}, {"weight": (2, 2, 1, 2), "bias": (2,)}),
+    "conv1d": (SPATIAL_1D, {"padding": "same"}, {"weight": (2, 2, 3), "bias": (3,)}),
+    "max_pool": (SPATIAL_2D, {"pool": 2, "padding": "same"}, {}),
+    "avg_pool": (SPATIAL_2D, {"pool": 2, "padding": "same"}, {}),
+    "global_avg_pool": ((3, 1, 2), {}, {}),
+    "batch_norm": ((HIDDEN,), {}, {"scale": (HIDDEN,), "bias": (HIDDEN,), "mean": (HIDDEN,), "var": (HIDDEN,)}),
+    "reshape": ((HIDDEN,), {"shape": list(SPATIAL_1D)}, {}),
+}
+
+
+def _shape_of(g: Graph, tensor: str) -> tuple[int, ...]:
+    """The sample shape of ``tensor`` in a graph under construction (its outputs not set yet)."""
+    g.outputs = [tensor]
+    return g.shapes()[tensor]
+
+
+def _spatial_op(g: Graph, rng: np.random.Generator, op: str, h: str) -> str:
+    """``h`` (HIDDEN wide) through the op's recipe, flattened again for the classifier."""
+    shape, attrs, params = SPATIAL_RECIPES[op]
+    if len(shape) > 1:
+        h = g.add_node(Node("to_spatial", "reshape", [h], attrs={"shape": list(shape)})).name
+    roles = {}
+    for role, pshape in params.items():
+        value = rng.uniform(0.5, 1.5, pshape) if role == "var" else rng.uniform(-0.5, 0.5, pshape)
+        roles[role] = g.add_param(Param(f"{op}_op.{role}", value, trainable=role not in ("mean", "var"))).name
+    h = g.add_node(Node(f"{op}_op", op, [h], roles, attrs=dict(attrs))).name
+    if len(_shape_of(g, h)) > 1:
+        h = g.add_node(Node("to_flat", "flatten", [h])).name
+    return h
+
+
 def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
     """``input(8) -> dense1(6) -> <op> -> dense2(4)`` and the dense layer the attachment goes on
-    (the op itself for ``dense``, else dense1). Two-input ops add a residual branch dense_r(h)."""
+    (the op itself for ``dense``, else dense1). Two-input ops add a residual branch dense_r(h);
+    channels-last ops sit between a reshape and a flatten (`SPATIAL_RECIPES`)."""
     from .errors import UnsupportedOpError
     from .ops import get_op
 
@@ -116,6 +154,8 @@ def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
     target = "dense1"
     if op == "dense":
         h = target = _dense(g, rng, "dense_op", h, HIDDEN, HIDDEN).name
+    elif op in SPATIAL_RECIPES:
+        h = _spatial_op(g, rng, op, h)
     elif kind.param_roles:
         raise UnsupportedOpError(f"coverage has no tiny-model recipe for op {op!r} with parameters",
                                  hint="teach edgetrain.coverage.tiny_model to build it")
@@ -127,7 +167,7 @@ def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
     else:
         raise UnsupportedOpError(f"coverage has no tiny-model recipe for {kind.n_inputs}-input op {op!r}",
                                  hint="teach edgetrain.coverage.tiny_model to build it")
-    out = _dense(g, rng, "dense2", h, HIDDEN, N_OUT).name
+    out = _dense(g, rng, "dense2", h, _shape_of(g, h)[0], N_OUT).name
     g.outputs = [out]
     g.validate()
     return g, target

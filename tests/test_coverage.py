@@ -57,11 +57,22 @@ def test_c_backends_agree_or_refuse_on_host_gcc(matrix, backend):
     _skips(rows)
 
 
+# Channels-last ops the numpy engine runs and the ONNX exporter does not have rules for yet: it
+# must refuse them (an UnsupportedOpError naming the op), never export something else.
+ONNX_PENDING = {"conv2d", "conv1d", "max_pool", "avg_pool", "global_avg_pool", "batch_norm", "reshape"}
+
+
 def test_reference_and_onnx_inference_cover_every_op(matrix):
-    """numpy and ONNX inference must run every op kind on the plain model (no refusals)."""
+    """numpy runs every op kind on the plain model (no refusals); ONNX inference every op kind but
+    the pending channels-last ones, which it refuses."""
     for r in matrix:
-        if r.attachment == "none" and r.backend in ("numpy", "onnx_inference"):
+        if r.attachment == "none" and r.backend == "numpy":
             assert r.status in ("agrees", "skipped"), r
+        if r.attachment == "none" and r.backend == "onnx_inference":
+            if r.op in ONNX_PENDING:
+                assert r.status in ("refuses", "skipped") and "UnsupportedOpError" in r.detail, r
+            else:
+                assert r.status in ("agrees", "skipped"), r
 
 
 def test_refusals_are_edgetrain_errors_with_text(matrix):

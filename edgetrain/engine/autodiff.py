@@ -41,7 +41,8 @@ def derive_backward(graph: Graph, outputs: list[str] | None = None) -> BackwardS
 
     requires: set[str] = set()
     for node in graph.nodes:
-        has_trainable = any(graph.params[p].trainable for p in node.params.values())
+        state = getattr(get_op(node.op), "state_roles", ())
+        has_trainable = any(graph.params[p].trainable for r, p in node.params.items() if r not in state)
         if has_trainable or any(t in requires for t in node.inputs):
             requires.add(node.name)
 
@@ -58,7 +59,9 @@ def derive_backward(graph: Graph, outputs: list[str] | None = None) -> BackwardS
             continue
         op = get_op(node.op)
         need_dx = [t in requires for t in node.inputs]
-        need_dparams = [role for role, p in node.params.items() if graph.params[p].trainable]
+        # State (running statistics, `Op.state_roles`) is updated by the forward, never trained.
+        state = getattr(op, "state_roles", ())
+        need_dparams = [role for role, p in node.params.items() if graph.params[p].trainable and role not in state]
         steps.append(BackwardStep(node, need_dx, need_dparams, op.saves(need_dx, set(need_dparams))))
         trainable.extend(node.params[r] for r in need_dparams)
     return BackwardSchedule(steps, requires & reaches, trainable)

@@ -25,6 +25,7 @@ from ..ops import get_op
 from ..ops.base import IN0, IN1, NO_BUFFERS, OUT, Op
 from .autodiff import BackwardSchedule, BackwardStep
 from .executor import check_input
+from .mode import apply_updates, training_forward
 from .walk import walk_backward
 from .losses import Loss, takes_out
 
@@ -138,10 +139,12 @@ class CompiledStep:
 
         for place, key in self._sinks[0]:
             place[key] = x
-        for f, out in zip(self._forward, arrays.outputs):
-            y = f.run(f.node, f.xs, f.weights, out)
-            for place, key in f.sinks:
-                place[key] = y
+        with training_forward() as mode:
+            for f, out in zip(self._forward, arrays.outputs):
+                y = f.run(f.node, f.xs, f.weights, out)
+                for place, key in f.sinks:
+                    place[key] = y
+        apply_updates(self.graph, mode)
         output = self._result[0]
         if self._loss_takes_out:
             loss, dy = self.loss(output, yb, xb, out=arrays.loss_grad)

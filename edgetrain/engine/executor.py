@@ -11,6 +11,7 @@ from ..graph import Graph, Param
 from ..ops import get_op
 from ..ops.base import IN0, IN1, OUT
 from .autodiff import BackwardSchedule, BackwardStep
+from .mode import apply_updates, training_forward
 from .walk import walk_backward
 
 
@@ -39,8 +40,27 @@ def forward(
     schedule: BackwardSchedule | None = None,
     outputs: list[str] | None = None,
     dtype: type = np.float32,
+    training: bool | None = None,
 ) -> tuple[dict[str, np.ndarray], Tape]:
-    """Run the graph. With a schedule, keep what its backward needs on the returned tape."""
+    """Run the graph. With a schedule, keep what its backward needs on the returned tape.
+
+    ``training`` (default: whether a schedule is given) selects the forward mode
+    (`engine.mode`): a training forward normalises batch_norm with batch statistics and then
+    writes the updated running statistics into the graph's parameters.
+    """
+    with training_forward(schedule is not None if training is None else training) as mode:
+        result = _forward(graph, x, schedule, outputs, dtype)
+    apply_updates(graph, mode)
+    return result
+
+
+def _forward(
+    graph: Graph,
+    x: np.ndarray,
+    schedule: BackwardSchedule | None,
+    outputs: list[str] | None,
+    dtype: type,
+) -> tuple[dict[str, np.ndarray], Tape]:
     x = check_input(graph, np.asarray(x, dtype=dtype))
     want = set(outputs or graph.outputs)
     keep = schedule.saved if schedule is not None else {}

@@ -5,11 +5,15 @@ from ..deprecation import renamed
 from ..errors import UnsupportedOpError
 from .activations import HardSwishOp, LeakyReLUOp, ReLU6Op, ReLUOp, SigmoidOp, SoftmaxOp, TanhOp
 from .base import Op
+from .conv import Conv1DOp, Conv2DOp, ReshapeOp
 from .dense import DenseOp
+from .pool import AvgPoolOp, BatchNormOp, GlobalAvgPoolOp, MaxPoolOp
 from .structural import AddOp, FlattenOp, IdentityOp
 
 OPS: dict[str, Op] = {op.kind: op for op in (DenseOp(), ReLUOp(), ReLU6Op(), SoftmaxOp(), LeakyReLUOp(), SigmoidOp(),
-                                              TanhOp(), HardSwishOp(), FlattenOp(), IdentityOp(), AddOp())}
+                                              TanhOp(), HardSwishOp(), FlattenOp(), IdentityOp(), AddOp(),
+                                              Conv2DOp(), Conv1DOp(), MaxPoolOp(), AvgPoolOp(), GlobalAvgPoolOp(),
+                                              BatchNormOp(), ReshapeOp())}
 
 
 def get_op(kind: str) -> Op:

@@ -1,0 +1,376 @@
+"""Convolutions on batch-first, channels-last activations: conv2d (NHWC) and conv1d (NLC).
+
+Layouts (the contract every backend's conv rule follows):
+
+* activations: ``(N, H, W, C)`` for 2-D, ``(N, L, C)`` for 1-D; a 1-D tensor is run as a 2-D one
+  with ``H = 1``, so both op kinds share one core;
+* weights: ``(kh, kw, C_in / groups, C_out)`` for conv2d, ``(k, C_in / groups, C_out)`` for
+  conv1d; ``bias``: ``(C_out,)``;
+* groups: input channel ``g * C_in/groups + i`` and output channel ``g * C_out/groups + j``
+  belong to group ``g``; ``groups == C_in`` is a depthwise convolution (``C_out = C_in *
+  depth_multiplier``: output channel ``c * multiplier + m`` reads input channel ``c``).
+
+Node attributes: ``stride``, ``dilation`` (an int or one per spatial axis), ``padding``
+(``"valid"``, ``"same"`` or explicit amounts: ``[[top, bottom], [left, right]]`` for conv2d,
+``[left, right]`` for conv1d), ``groups`` (default 1). ``"same"`` pads like TensorFlow: the output
+has ``ceil(size / stride)`` positions and an odd total pad puts the extra row/column at the end.
+An activation is a separate node after the convolution (as after dense); kernel backends fuse it.
+
+The rules are im2col: a strided view of the padded input holds every window, one BLAS matmul per
+forward and per gradient does the arithmetic, and the input gradient is scattered back one kernel
+tap at a time (a loop over the taps, never over pixels).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..errors import InvalidModelError
+from .base import IN0, NO_BUFFERS, Op
+
+PADDING_MODES = ("valid", "same")
+
+
+# -- geometry ------------------------------------------------------------------------------------
+
+def spatial_ints(value: Any, rank: int, what: str, where: str, minimum: int) -> tuple[int, ...]:
+    """``value`` (an int or ``rank`` ints) as ``rank`` ints, each >= ``minimum``; else an
+    InvalidModelError naming ``where``."""
+    items = [value] * rank if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    try:
+        vals = tuple(items)
+    except TypeError:
+        vals = ()
+    if len(vals) != rank or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in vals):
+        raise InvalidModelError(f"{where}: {what} must be an integer or {rank} integers, got {value!r}")
+    if any(v < minimum for v in vals):
+        raise InvalidModelError(f"{where}: {what} must be >= {minimum}, got {value!r}")
+    return tuple(int(v) for v in vals)
+
+
+def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                    dilation: Sequence[int], where: str) -> tuple[tuple[int, int], ...]:
+    """Explicit ``(before, after)`` amounts per spatial axis for a padding attribute."""
+    rank = len(sizes)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * rank
+        if padding == "same":
+            pads = []
+            for n, k, s, d in zip(sizes, kernel, stride, dilation):
+                total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
+                pads.append((total // 2, total - total // 2))
+            return tuple(pads)
+        raise InvalidModelError(f"{where}: padding must be 'valid', 'same' or explicit amounts, got {padding!r}")
+    try:
+        pairs = [padding] if rank == 1 and len(padding) == 2 and not hasattr(padding[0], "__len__") else padding
+        pads = tuple((p[0], p[1]) for p in pairs if len(p) == 2)
+    except TypeError:
+        pads = ()
+    if len(pads) != rank or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for p in pads for v in p):
+        shape = "[left, right]" if rank == 1 else "[[top, bottom], [left, right]]"
+        raise InvalidModelError(f"{where}: explicit padding must be {shape} integers, got {padding!r}")
+    if any(v < 0 for p in pads for v in p):
+        raise InvalidModelError(f"{where}: padding must not be negative, got {padding!r}")
+    return tuple((int(a), int(b)) for a, b in pads)
+
+
+def output_sizes(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+                 pads: Sequence[tuple[int, int]], where: str) -> tuple[int, ...]:
+    """Output positions per spatial axis; an InvalidModelError if a window does not fit."""
+    out = []
+    for n, k, s, d, (a, b) in zip(sizes, kernel, stride, dilation, pads):
+        span = (k - 1) * d + 1
+        if span > n + a + b:
+            raise InvalidModelError(
+                f"{where}: a window of {span} (kernel {k}, dilation {d}) is larger than the padded input "
+                f"({n} + {a + b} padding)", hint="use a smaller kernel or pool, padding='same', or a larger input")
+        out.append((n + a + b - span) // s + 1)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Window geometry over a 2-D (NHWC) tensor; a 1-D tensor is one with H = 1."""
+
+    in_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[tuple[int, int], tuple[int, int]]
+    out_hw: tuple[int, int]
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+
+def geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str,
+             padding_default: str = "valid") -> Geometry:
+    """The geometry a node's attributes give over an input of spatial size ``in_spatial``
+    (1 or 2 axes); raises an InvalidModelError naming ``where`` for bad attributes."""
+    rank = len(in_spatial)
+    kernel = spatial_ints(tuple(kernel), rank, "kernel", where, 1)
+    stride = spatial_ints(attrs.get("stride", 1), rank, "stride", where, 1)
+    dilation = spatial_ints(attrs.get("dilation", 1), rank, "dilation", where, 1)
+    pads = resolve_padding(attrs.get("padding", padding_default), in_spatial, kernel, stride, dilation, where)
+    out = output_sizes(in_spatial, kernel, stride, dilation, pads, where)
+    if rank == 1:
+        return Geometry((1, in_spatial[0]), (1, kernel[0]), (1, stride[0]), (1, dilation[0]),
+                        ((0, 0), pads[0]), (1, out[0]))
+    return Geometry(tuple(in_spatial), kernel, stride, dilation, pads, out)  # type: ignore[arg-type]
+
+
+def pad(x: np.ndarray, g: Geometry, value: float = 0.0) -> np.ndarray:
+    """``x`` (N, H, W, C) padded by ``g.pads`` (itself when there is no padding)."""
+    (t, b), (l, r) = g.pads
+    if not (t or b or l or r):
+        return x
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
+    """A read-only view (N, Ho, Wo, kh, kw, C) of every window of the padded input ``xp``."""
+    n, _, _, c = xp.shape
+    sn, sh, sw, sc = xp.strides
+    return as_strided(xp, (n, *g.out_hw, *g.kernel, c),
+                      (sn, sh * g.stride[0], sw * g.stride[1], sh * g.dilation[0], sw * g.dilation[1], sc),
+                      writeable=False)
+
+
+def tap_slices(g: Geometry, a: int, b: int) -> tuple[slice, slice, slice, slice]:
+    """The positions of the padded input that kernel tap (a, b) reads, over all outputs."""
+    h0, w0 = a * g.dilation[0], b * g.dilation[1]
+    return (slice(None), slice(h0, h0 + g.stride[0] * (g.out_hw[0] - 1) + 1, g.stride[0]),
+            slice(w0, w0 + g.stride[1] * (g.out_hw[1] - 1) + 1, g.stride[1]), slice(None))
+
+
+def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """The input gradient (N, H, W, C) from per-window gradients ``dcols`` (N, Ho, Wo, kh, kw, C):
+    each tap's gradients summed onto the positions it read, the padding cropped."""
+    (t, b), (l, r) = g.pads
+    h, w = g.in_hw
+    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype)
+    for i in range(g.kernel[0]):
+        for j in range(g.kernel[1]):
+            dxp[tap_slices(g, i, j)] += dcols[:, :, :, i, j, :]
+    dx = dxp[:, t:t + h, l:l + w, :]
+    if out is not None:
+        np.copyto(out, dx)
+        return out
+    return dx if (t or b or l or r) else dxp
+
+
+# -- the shared convolution core --------------------------------------------------------------------
+
+def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry, groups: int,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """y (N, Ho, Wo, C_out) = conv(x (N, H, W, C_in), w (kh, kw, C_in/groups, C_out)) + bias."""
+    n = x.shape[0]
+    cig, cout = w.shape[2], w.shape[3]
+    cog = cout // groups
+    m, k = n * g.out_hw[0] * g.out_hw[1], g.taps * cig
+    cols = windows(pad(x, g), g)
+    if groups == 1:
+        y = np.matmul(cols.reshape(m, k), w.reshape(k, cout),
+                      out=None if out is None else out.reshape(m, cout)).reshape(n, *g.out_hw, cout)
+    else:
+        # (G, M, K) @ (G, K, C_out/G), then back to channels-last with the groups outermost.
+        cg = cols.reshape(m, g.taps, groups, cig).transpose(2, 0, 1, 3).reshape(groups, m, k)
+        wg = w.reshape(g.taps, cig, groups, cog).transpose(2, 0, 1, 3).reshape(groups, k, cog)
+        yg = np.matmul(cg, wg).transpose(1, 0, 2).reshape(n, *g.out_hw, cout)
+        if out is None:
+            y = yg
+        else:
+            np.copyto(out, yg)
+            y = out
+    if bias is not None:
+        y += bias
+    return y
+
+
+def conv_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geometry, groups: int, need_dx: bool,
+                  need_dw: bool, need_db: bool, out: Any = NO_BUFFERS, dx_key: str = IN0
+                  ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(dx, dw, db) of :func:`conv_forward`, each only when asked for (``x`` is needed for dw)."""
+    n = dy.shape[0]
+    cig, cout = w.shape[2], w.shape[3]
+    cog = cout // groups
+    m, k = n * g.out_hw[0] * g.out_hw[1], g.taps * cig
+    dy2 = dy.reshape(m, cout)
+    dw = db = dx = None
+    if need_dw:
+        cols = windows(pad(x, g), g)  # type: ignore[arg-type]
+        if groups == 1:
+            dw = np.matmul(cols.reshape(m, k).T, dy2, out=_as(out.get("weight"), (k, cout))).reshape(w.shape)
+        else:
+            cg = cols.reshape(m, g.taps, groups, cig).transpose(2, 1, 3, 0).reshape(groups, k, m)
+            dyg = dy2.reshape(m, groups, cog).transpose(1, 0, 2)
+            dwg = np.matmul(cg, dyg).reshape(groups, g.taps, cig, cog).transpose(1, 2, 0, 3).reshape(w.shape)
+            dw = dwg
+            if out.get("weight") is not None:
+                np.copyto(out["weight"], dwg)
+                dw = out["weight"]
+    if need_db:
+        db = np.add.reduce(dy2, axis=0, out=out.get("bias"))
+    if need_dx:
+        if groups == 1:
+            dcols = np.matmul(dy2, w.reshape(k, cout).T)
+        else:
+            dyg = dy2.reshape(m, groups, cog).transpose(1, 0, 2)
+            wg = w.reshape(g.taps, cig, groups, cog).transpose(2, 3, 0, 1).reshape(groups, cog, k)
+            dcols = np.matmul(dyg, wg).reshape(groups, m, g.taps, cig).transpose(1, 2, 0, 3)
+        dcols = dcols.reshape(n, *g.out_hw, *g.kernel, groups * cig)
+        dx = scatter_taps(dcols, g, n, groups * cig, dy.dtype, out=out.get(dx_key))
+    return dx, dw, db
+
+
+def _as(buf: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    return None if buf is None else buf.reshape(shape)
+
+
+# -- the op kinds ------------------------------------------------------------------------------------
+
+class Conv2DOp(Op):
+    """2-D convolution on NHWC; weight (kh, kw, C_in/groups, C_out). See the module docstring."""
+
+    kind = "conv2d"
+    rank = 2
+    param_roles = ("weight", "bias")
+    required_roles = ("weight",)
+    uses_out = True
+
+    def check(self, node, in_shapes, params) -> tuple[Geometry, int]:
+        """Validate the node; record its input shape (the backward needs it) and return its geometry."""
+        self.check_arity(node, in_shapes, params)
+        where = f"{self.kind} {node.name!r}"
+        (x,) = in_shapes
+        w = params["weight"].shape
+        if len(x) != self.rank + 1:
+            layout = "(H, W, C)" if self.rank == 2 else "(L, C)"
+            raise InvalidModelError(f"{where} needs an input of shape {layout}, got {x}",
+                                    hint="add a reshape layer before it" if len(x) == 1 else None)
+        if len(w) != self.rank + 2:
+            raise InvalidModelError(f"{where}: weight must have {self.rank + 2} axes "
+                                    f"({'kh, kw' if self.rank == 2 else 'k'}, C_in/groups, C_out), got {w}")
+        groups = node.attrs.get("groups", 1)
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+            raise InvalidModelError(f"{where}: groups must be an integer >= 1, got {groups!r}")
+        cin, cig, cout = x[-1], w[-2], w[-1]
+        if cin % groups or cout % groups:
+            raise InvalidModelError(f"{where}: groups={groups} must divide the input channels ({cin}) and the "
+                                    f"output channels ({cout})")
+        if cig * groups != cin:
+            raise InvalidModelError(f"{where}: the input has {cin} channels but the weight {w} expects "
+                                    f"{cig * groups} ({cig} per group, {groups} group(s))")
+        if "bias" in params and params["bias"].shape != (cout,):
+            raise InvalidModelError(f"{where}: bias shape {params['bias'].shape} != ({cout},)")
+        geo = geometry(x[:-1], w[:-2], node.attrs, where)
+        node.attrs["in_shape"] = list(x)
+        return geo, int(groups)
+
+    def infer_shape(self, node, in_shapes, params):
+        geo, _ = self.check(node, in_shapes, params)
+        cout = params["weight"].shape[-1]
+        return (*geo.out_hw, cout) if self.rank == 2 else (geo.out_hw[1], cout)
+
+    def macs(self, node, in_shapes, out_shape, params):
+        w = params["weight"].shape
+        return math.prod(out_shape) * math.prod(w[:-1])
+
+    # The 1-D op views its tensors as 2-D ones with H = 1; these are identities here.
+    def as_2d(self, a: np.ndarray) -> np.ndarray:
+        return a
+
+    def weight_2d(self, w: np.ndarray) -> np.ndarray:
+        return w
+
+    def _geo(self, node, x_shape: tuple[int, ...], w: np.ndarray) -> tuple[Geometry, int]:
+        kernel = w.shape[:-2]
+        return geometry(tuple(x_shape[1:-1]), kernel, node.attrs, f"{self.kind} {node.name!r}"), int(node.attrs.get("groups", 1))
+
+    def forward(self, node, xs, ws, out=None):
+        x, w = xs[0], ws["weight"]
+        geo, groups = self._geo(node, x.shape, w)
+        y = conv_forward(self.as_2d(x), self.weight_2d(w), ws.get("bias"), geo, groups,
+                         out=None if out is None else self.as_2d(out))
+        if out is not None:
+            return out
+        return y if self.rank == 2 else y.reshape(x.shape[0], *y.shape[2:])
+
+    def saves(self, need_dx, need_dparams):
+        return {IN0} if "weight" in need_dparams else set()
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        w = ws["weight"]
+        shape = (dy.shape[0], *node.attrs["in_shape"])
+        geo, groups = self._geo(node, shape, w)
+        x = saved.get(IN0)
+        bufs = {k: (self.as_2d(v) if k == IN0 else (self.weight_2d(v) if k == "weight" else v))
+                for k, v in out.items()}
+        dx, dw, db = conv_backward(None if x is None else self.as_2d(x), self.weight_2d(w), self.as_2d(dy), geo,
+                                   groups, need_dx[0], "weight" in need_dparams, "bias" in need_dparams, bufs)
+        # Where a buffer was given the gradient is in it: hand on the buffer itself, not a view.
+        grads: dict[str, np.ndarray] = {}
+        if dw is not None:
+            grads["weight"] = out["weight"] if "weight" in out else dw.reshape(w.shape)
+        if db is not None:
+            grads["bias"] = db
+        if dx is not None:
+            dx = out[IN0] if IN0 in out else dx.reshape(shape)
+        return [dx], grads
+
+
+class Conv1DOp(Conv2DOp):
+    """1-D convolution on NLC; weight (k, C_in/groups, C_out). Runs as conv2d with H = 1."""
+
+    kind = "conv1d"
+    rank = 1
+
+    def as_2d(self, a: np.ndarray) -> np.ndarray:
+        return a.reshape(a.shape[0], 1, *a.shape[1:])
+
+    def weight_2d(self, w: np.ndarray) -> np.ndarray:
+        return w.reshape(1, *w.shape)
+
+
+class ReshapeOp(Op):
+    """A static reshape of each sample (the batch axis is kept): attribute ``shape``, the target
+    without the batch axis; one entry may be -1 (inferred). A view, as flatten is: e.g. flat
+    features into the (H, W, C) layout a conv2d reads."""
+
+    kind = "reshape"
+    is_view = True
+
+    def infer_shape(self, node, in_shapes, params):
+        self.check_arity(node, in_shapes, params)
+        where = f"reshape {node.name!r}"
+        shape = node.attrs.get("shape")
+        try:
+            target = [int(d) for d in shape if not isinstance(d, bool)] if shape is not None else []
+        except (TypeError, ValueError):
+            target = []
+        if not target or len(target) != len(shape) or any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
+            raise InvalidModelError(f"{where}: shape must be a list of positive sizes (one may be -1), got {shape!r}")
+        size = math.prod(in_shapes[0])
+        known = math.prod(d for d in target if d != -1)
+        if -1 in target:
+            if size % known:
+                raise InvalidModelError(f"{where}: cannot reshape {in_shapes[0]} ({size} values) to {shape}")
+            target[target.index(-1)] = size // known
+        if math.prod(target) != size:
+            raise InvalidModelError(f"{where}: cannot reshape {in_shapes[0]} ({size} values) to {tuple(target)}")
+        node.attrs["in_shape"] = list(in_shapes[0])
+        node.attrs["out_shape"] = target
+        return tuple(target)
+
+    def forward(self, node, xs, ws, out=None):
+        return xs[0].reshape(xs[0].shape[0], *node.attrs["out_shape"])
+
+    def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        return [dy.reshape((dy.shape[0], *node.attrs["in_shape"]))], {}
