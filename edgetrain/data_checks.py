@@ -58,7 +58,7 @@ def dtype_problem(dtype: np.dtype, what: str) -> tuple[str, str] | None:
 
 def check_samples(
     x: Any, y: Any, *, source: str, n_features: int | None = None, n_outputs: int | None = None,
-    x_dtype: type[np.floating] = np.float32,
+    x_dtype: type[np.floating] = np.float32, sample_shape: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate features ``x`` and labels ``y`` from ``source``; return ``x`` as ``x_dtype``, ``y`` as int64.
 
@@ -72,9 +72,23 @@ def check_samples(
 
     ``x_dtype=np.float64`` keeps full precision for callers that compute statistics on raw data
     (the training split standardises in float64); everything fed to a model uses float32.
+
+    Shaped samples (``x`` of shape (N, H, W, C) or (N, L, C)) are accepted and returned as flat
+    rows in row-major order, channels fastest: the order of a flat row of a model whose input is
+    an image or a window. Their shape must be ``sample_shape`` (the model's input shape); without
+    one they are refused.
     """
     x, y = np.asarray(x), np.asarray(y)
     _check_kinds(x, y, source)
+    if x.ndim > 2:
+        if sample_shape is None:
+            raise DataError(f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes flat rows",
+                            hint="give the model an input shape (TOML [model] input_shape), or flatten each "
+                                 "sample: x.reshape(len(x), -1)")
+        if tuple(x.shape[1:]) != tuple(sample_shape):
+            raise DataError(f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes "
+                            f"{tuple(sample_shape)}", hint="was the model trained on another data set?")
+        x = x.reshape(len(x), -1) if len(x) else x.reshape(0, int(np.prod(x.shape[1:])))
     _check_shapes(x, y, source, n_features)
     return _checked_features(x, source, x_dtype), _checked_labels(y, source, n_outputs)
 
@@ -88,15 +102,14 @@ def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str, x_dtype: t
     """
     n_features, n_outputs = model_data_sizes(graph)
     return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs if labels else None,
-                         x_dtype=x_dtype)
+                         x_dtype=x_dtype, sample_shape=tuple(int(d) for d in graph.input_shape))
 
 
-def model_data_sizes(graph: Graph) -> tuple[int | None, int | None]:
-    """(input width, output width) of a model whose input and output are vectors; None where not."""
-    shape_in = graph.input_shape
+def model_data_sizes(graph: Graph) -> tuple[int, int | None]:
+    """(input width, output width) of a model: the width of a flat input row (the product of the
+    input shape), and the number of outputs when the output is a vector (None where not)."""
     shape_out = graph.shapes()[graph.output_name]
-    return (int(shape_in[0]) if len(shape_in) == 1 else None,
-            int(shape_out[-1]) if len(shape_out) == 1 else None)
+    return (int(np.prod(graph.input_shape)), int(shape_out[-1]) if len(shape_out) == 1 else None)
 
 
 def _check_kinds(x: np.ndarray, y: np.ndarray, source: str) -> None:
@@ -109,9 +122,9 @@ def _check_kinds(x: np.ndarray, y: np.ndarray, source: str) -> None:
 def _check_shapes(x: np.ndarray, y: np.ndarray, source: str, n_features: int | None) -> None:
     if x.ndim != 2:
         hint = ("one feature per sample: x.reshape(-1, 1)" if x.ndim == 1 else
-                "flatten each sample: x.reshape(len(x), -1)" if x.ndim > 2 else
                 "x must be a table with one row per sample")
-        raise DataError(f"{source}: features must be a 2-D table (samples x features), got shape {x.shape}",
+        raise DataError(f"{source}: features must be a table (samples x features) or shaped samples, "
+                        f"got shape {x.shape}",
                         hint=hint)
     if y.ndim != 1:
         hint = ("labels look one-hot encoded: use y.argmax(axis=1)" if y.ndim == 2 and y.shape[0] == x.shape[0]

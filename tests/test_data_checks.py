@@ -42,7 +42,7 @@ BAD_ARRAYS = {
     "bool_y": (X, Y > 0, "labels are boolean"),
     "datetime_x": (np.zeros((60, 4), dtype="datetime64[s]"), Y, "features are datetime"),
     "x_1d": (X[:, 0], Y, "got shape (60,)"),
-    "x_3d": (X.reshape(60, 2, 2), Y, "got shape (60, 2, 2)"),
+    "x_3d": (X.reshape(60, 2, 2), Y, "samples have shape (2, 2) but the model takes"),
     "x_scalar": (np.float64(1.0), Y, "got shape ()"),
     "no_feature_columns": (np.zeros((60, 0)), Y, "no feature columns"),
     "no_samples": (np.zeros((0, 4)), np.zeros(0), "no samples"),
@@ -430,3 +430,15 @@ def test_load_eval_data_widths_and_good_data(tmp_path: Path) -> None:
     g.meta["preprocess"]["std"] = [1e-40] * 4  # x / std overflows float32
     with pytest.raises(DataError, match=r"d.npz \(standardised\): non-finite value inf at row 0"):
         load_eval_data(g, str(tmp_path / "d.npz"))
+
+
+def test_shaped_samples_become_flat_rows_in_channels_last_order() -> None:
+    x = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)  # (N, H, W, C)
+    y = np.array([0, 1])
+    flat, _ = check_samples(x, y, source="s", sample_shape=(3, 2, 2), n_features=12)
+    assert flat.shape == (2, 12)
+    np.testing.assert_array_equal(flat[1], x[1].reshape(-1))  # row-major: channels fastest
+    with pytest.raises(DataError, match=r"samples have shape \(2, 3, 2\) but the model takes \(3, 2, 2\)"):
+        check_samples(x.reshape(2, 2, 3, 2), y, source="s", sample_shape=(3, 2, 2))
+    with pytest.raises(DataError, match="but the model takes flat rows"):
+        check_samples(x, y, source="s", n_features=12)
