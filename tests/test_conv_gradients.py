@@ -297,3 +297,34 @@ def test_compiled_step_is_bit_identical_to_the_reference_walk():
     assert len(la) == 6 and la == lb
     for name in ga.params:
         assert np.array_equal(ga.params[name].value, gb.params[name].value), name
+
+
+def test_frozen_batch_norm_uses_running_statistics_while_training():
+    """A batch_norm whose scale and bias do not train (a frozen body) normalises with its running
+    statistics, keeps them, and passes the gradient through that affine map."""
+    g = small_cnn(5, np.float64)
+    bn = next(n for n in g.nodes if n.op == "batch_norm")
+    rng = np.random.default_rng(6)
+    for role in ("scale", "bias", "mean"):
+        g.params[bn.params[role]].value = rng.normal(size=4)
+    g.params[bn.params["var"]].value = rng.uniform(0.5, 2, 4)
+    for role in ("scale", "bias"):
+        g.params[bn.params[role]].trainable = False
+    for name in ("conv2d1.weight", "conv2d1.bias"):
+        g.params[name].trainable = True
+    before = {r: g.params[bn.params[r]].value.copy() for r in ("mean", "var")}
+    x, y = rng.normal(size=(4, 8, 8, 1)), rng.normal(size=(4, 5))
+    sched = derive_backward(g)
+    outs, tape = forward(g, x, sched, dtype=np.float64)
+    for r, v in before.items():
+        assert np.array_equal(g.params[bn.params[r]].value, v)
+    inference = forward(g, x, dtype=np.float64)[0][g.output_name]
+    np.testing.assert_array_equal(outs[g.output_name], inference)
+    _, dy = MSE()(outs[g.output_name], y, x)
+    grads = backward(g, sched, tape, {g.output_name: dy}, dtype=np.float64)
+    assert "batch_norm1.scale" not in grads
+
+    def loss():
+        return MSE()(forward(g, x, dtype=np.float64, training=True)[0][g.output_name], y, x)[0]
+
+    assert rel_err(grads["conv2d1.weight"], numeric(loss, g.params["conv2d1.weight"].value)) < 1e-6

@@ -139,7 +139,7 @@ class CompiledStep:
 
         for place, key in self._sinks[0]:
             place[key] = x
-        with training_forward() as mode:
+        with training_forward(graph=self.graph) as mode:
             for f, out in zip(self._forward, arrays.outputs):
                 y = f.run(f.node, f.xs, f.weights, out)
                 for place, key in f.sinks:

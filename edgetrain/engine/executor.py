@@ -48,7 +48,7 @@ def forward(
     (`engine.mode`): a training forward normalises batch_norm with batch statistics and then
     writes the updated running statistics into the graph's parameters.
     """
-    with training_forward(schedule is not None if training is None else training) as mode:
+    with training_forward(schedule is not None if training is None else training, graph) as mode:
         result = _forward(graph, x, schedule, outputs, dtype)
     apply_updates(graph, mode)
     return result

@@ -32,6 +32,13 @@ class ForwardMode:
 
     training: bool = False
     updates: dict[str, np.ndarray] = field(default_factory=dict)  # parameter name -> new value
+    # Parameters that do not train in this step: a layer whose parameters are all frozen behaves
+    # as in inference (a frozen batch_norm keeps its running statistics and uses them).
+    frozen: frozenset[str] = frozenset()
+
+    def trains(self, *params: str) -> bool:
+        """Whether this is a training forward in which any of ``params`` trains."""
+        return self.training and any(p not in self.frozen for p in params)
 
     def update(self, param: str, value: np.ndarray) -> None:
         """Record a new value for the (non-trainable) parameter named ``param``. Ignored in
@@ -50,10 +57,12 @@ def forward_mode() -> ForwardMode:
 
 
 @contextmanager
-def training_forward(training: bool = True) -> Iterator[ForwardMode]:
+def training_forward(training: bool = True, graph: "Graph | None" = None) -> Iterator[ForwardMode]:
     """Run the block's forward in training mode (or, with ``training=False``, in inference mode);
-    yields the mode whose ``updates`` the caller applies with :func:`apply_updates`."""
-    mode = ForwardMode(training=training)
+    yields the mode whose ``updates`` the caller applies with :func:`apply_updates`. With
+    ``graph``, its non-trainable parameters are the mode's ``frozen`` ones."""
+    frozen = frozenset(n for n, p in graph.params.items() if not p.trainable) if graph is not None else frozenset()
+    mode = ForwardMode(training=training, frozen=frozen)
     token = _MODE.set(mode)
     try:
         yield mode

@@ -177,11 +177,13 @@ class BatchNormOp(Op):
     Parameters: ``scale`` and ``bias`` (trainable), ``mean`` and ``var`` (the running statistics:
     state, never trained; `state_roles`). Attributes ``momentum`` in [0, 1) and ``eps`` > 0.
 
-    In a training forward (`engine.mode`) the statistics are the batch's, over every axis but the
-    channel axis (the biased variance), the gradient flows through them, and the running
-    statistics are updated: ``running = momentum * running + (1 - momentum) * batch``. Otherwise
-    the running statistics are used, which makes the op an affine map per channel that
-    `transforms.fold_batch_norm` folds into the layer before it.
+    In a training forward (`engine.mode`) in which ``scale`` or ``bias`` trains, the statistics
+    are the batch's, over every axis but the channel axis (the biased variance), the gradient
+    flows through them, and the running statistics are updated: ``running = momentum * running +
+    (1 - momentum) * batch``. Otherwise (inference, or both frozen: a frozen layer of a
+    fine-tuned body) the running statistics are used, which makes the op an affine map per
+    channel that `transforms.fold_batch_norm` folds into the layer before it. The backward rule
+    follows the same choice: the training rule when a scale or bias gradient is asked for.
     """
 
     kind = "batch_norm"
@@ -216,7 +218,7 @@ class BatchNormOp(Op):
     def forward(self, node, xs, ws, out=None):
         x = xs[0]
         mode = forward_mode()
-        if not mode.training:
+        if not mode.trains(node.params["scale"], node.params["bias"]):
             a, b = self.inference_affine(node, ws)
             y = np.multiply(x, a, out=out)
             y += b
@@ -234,10 +236,17 @@ class BatchNormOp(Op):
         return y
 
     def saves(self, need_dx, need_dparams):
-        return {IN0}
+        return {IN0} if self.batch_statistics(need_dparams) else set()
+
+    def batch_statistics(self, need_dparams) -> bool:
+        """Whether the training forward normalised with batch statistics: scale or bias trains."""
+        return "scale" in need_dparams or "bias" in need_dparams
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
-        # The training-mode rule: the forward of a training step normalised with batch statistics.
+        if not self.batch_statistics(need_dparams):  # frozen: the affine map of the running statistics
+            a, _ = self.inference_affine(node, ws)
+            return [np.multiply(dy, a, out=out.get(IN0)) if need_dx[0] else None], {}
+        # The training rule: the forward normalised with batch statistics.
         x = saved[IN0]
         axes = tuple(range(x.ndim - 1))
         count = math.prod(x.shape[:-1])
