@@ -159,8 +159,8 @@ def read_file(path: str | Path, label_column: str | int | None = None) -> tuple[
     """Read features and labels from .npz (arrays `x`/`y`, or `X`/`y`) or .csv (last column = label).
 
     Every failure is a `DataError` naming the file and the problem; the arrays returned have
-    passed `check_samples` (float64 features, int64 labels). Callers that know the model check
-    them again against its input width and output count.
+    passed `check_samples` (float64 features, int64 labels); shaped samples keep their shape.
+    Callers that know the model check them again against its input shape and output count.
     """
     path = Path(path)
     if not path.exists():
@@ -175,7 +175,10 @@ def read_file(path: str | Path, label_column: str | int | None = None) -> tuple[
         raise DataError(f"{path}: file is {size} bytes, over the limit of {cap}",
                         hint=limits.over_limit_hint("MAX_FILE_BYTES"))
     x, y = read_npz(path) if path.suffix == ".npz" else read_csv(path, label_column)
-    return check_samples(x, y, source=str(path), x_dtype=np.float64)
+    # Shaped samples (an .npz of images or windows) keep their shape: the model's check compares it.
+    shape = tuple(np.shape(x)[1:])
+    x, y = check_samples(x, y, source=str(path), x_dtype=np.float64, sample_shape=shape if len(shape) > 1 else None)
+    return (x.reshape(len(x), *shape) if len(shape) > 1 else x), y
 
 
 # ---------------------------------------------------------------- .npz
