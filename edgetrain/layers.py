@@ -16,9 +16,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from . import limits
 from .errors import ConfigError, InvalidModelError
 from .graph import Graph, Node, Param, Shape
 from .ops.activations import LEAKY_RELU_ALPHA, check_alpha
+from .ops.conv import geometry
 
 ACTIVATIONS = ("relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish")
 # Layer kinds that become one node of the same op kind; `Layer.attrs` become the node's attrs.
@@ -255,11 +257,13 @@ class BatchNorm(Layer):
 
 def Reshape(shape: Sequence[int], name: str | None = None) -> Layer:
     """Each sample reshaped to ``shape`` (without the batch axis; one entry may be -1)."""
-    try:
-        target = [int(d) for d in shape]
-    except (TypeError, ValueError):
-        raise ConfigError(f"reshape layer: shape must be a list of sizes, got {shape!r}") from None
-    return Layer("reshape", name, {"shape": target})
+    layer = "reshape layer" + (f" {name!r}" if name else "")
+    dims = list(shape) if isinstance(shape, (list, tuple)) else None
+    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not (d >= 1 or d == -1)
+                       for d in dims) or dims.count(-1) > 1:
+        raise ConfigError(f"{layer}: shape must be a list of positive sizes (one may be -1), got {shape!r}",
+                          hint="e.g. Reshape((8, 8, 1)) for 64 features read as an 8x8 one-channel image")
+    return Layer("reshape", name, {"shape": [int(d) for d in dims]})
 
 
 @dataclass
@@ -339,6 +343,13 @@ class GraphBuilder:
         if cin % groups:
             raise ConfigError(f"{layer.kind} layer {name!r}: groups={groups} does not divide the {cin} input channels")
         cig = cin // groups
+        # The window must fit and the weight stay within the limit before anything is allocated.
+        geometry(shape[:-1], kernel, {"stride": layer.stride, "dilation": layer.dilation, "padding": layer.padding},
+                 f"{layer.kind} {name!r}")
+        size, cap = int(np.prod(kernel)) * cig * cout, limits.limit("MAX_PARAMETERS")
+        if size > cap:
+            raise ConfigError(f"{layer.kind} layer {name!r}: a weight of {size} values is over the limit "
+                              f"MAX_PARAMETERS={cap}", hint=limits.over_limit_hint("MAX_PARAMETERS"))
         w = he_uniform(self.rng, cig * int(np.prod(kernel)), (*kernel, cig, cout))
         params = {"weight": Param(f"{name}.weight", w, layer.trainable)}
         if layer.use_bias:

@@ -125,6 +125,7 @@ def _conv_graph(**attrs) -> Graph:
     ({"groups": 3}, ["'c'", "groups=3"]),
     ({"groups": 2}, ["'c'", "expects 4"]),
     ({"padding": "full"}, ["'c'", "padding"]),
+    ({"padding": [[3, 0], [0, 0]]}, ["'c'", "not smaller than the window"]),
 ])
 def test_graph_level_attribute_checks(attrs, words):
     with pytest.raises(InvalidModelError) as e:

@@ -12,7 +12,7 @@ Layouts (the contract every backend's conv rule follows):
 
 Node attributes: ``stride``, ``dilation`` (an int or one per spatial axis), ``padding``
 (``"valid"``, ``"same"`` or explicit amounts: ``[[top, bottom], [left, right]]`` for conv2d,
-``[left, right]`` for conv1d), ``groups`` (default 1). ``"same"`` pads like TensorFlow: the output
+``[left, right]`` for conv1d; each at most ``(kernel - 1) * dilation``), ``groups`` (default 1). ``"same"`` pads like TensorFlow: the output
 has ``ceil(size / stride)`` positions and an odd total pad puts the extra row/column at the end.
 An activation is a separate node after the convolution (as after dense); kernel backends fuse it.
 
@@ -76,6 +76,13 @@ def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int], s
         raise InvalidModelError(f"{where}: explicit padding must be {shape} integers, got {padding!r}")
     if any(v < 0 for p in pads for v in p):
         raise InvalidModelError(f"{where}: padding must not be negative, got {padding!r}")
+    # A window that reads only padding computes nothing from the input (and keeps padded copies
+    # of the input bounded by the kernel): each amount stays below the window's span.
+    for (a, b), k, d in zip(pads, kernel, dilation):
+        if max(a, b) > (k - 1) * d:
+            raise InvalidModelError(f"{where}: padding {padding!r} is not smaller than the window "
+                                    f"({(k - 1) * d + 1} positions)",
+                                    hint="pad each side by at most (kernel - 1) * dilation")
     return tuple((int(a), int(b)) for a, b in pads)
 
 
