@@ -15,7 +15,7 @@ the limits (`edgetrain.limits`) and against the bytes actually stored.
 types), so the importer runs these checks first and the checker only as a backstop.
 
 Order of `check_model`: text -> opsets -> size of the graph -> op types -> tensors -> node
-signatures -> the data input -> layer shapes and limits. Each step may rely on the earlier ones
+signatures -> the data input -> shape ops -> layer shapes and limits. Each step may rely on the earlier ones
 (for example the tensor checks read names the text check has proven to be `str`).
 """
 from __future__ import annotations
@@ -72,16 +72,26 @@ class OpSpec:
     attrs: dict[str, int]
 
 
-_I, _F, _T = AttributeProto.INT, AttributeProto.FLOAT, AttributeProto.TENSOR
+_I, _F, _T, _IS = AttributeProto.INT, AttributeProto.FLOAT, AttributeProto.TENSOR, AttributeProto.INTS
 #: ``consumed_inputs`` (opsets 1-5) was an optimisation hint with no effect on the result.
 _LEGACY = {"consumed_inputs": AttributeProto.INTS}
+#: Ops the importer evaluates as constants (shape arithmetic, `import_patterns.evaluate`); their
+#: opset-dependent spellings (attributes or inputs) are checked by `check_shape_ops`.
+SHAPE_OPS = ("Cast", "Concat", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze")
 OPS: dict[str, OpSpec] = {
     # broadcast/axis: the opset < 7 spelling of a broadcast bias add (axis checked in check_attribute_values).
     "Add": OpSpec(2, 2, {"broadcast": _I, "axis": _I, **_LEGACY}),
+    # Folded into the dense layer before it; spatial (opsets 7-8) changes nothing on (N, C) inputs.
+    "BatchNormalization": OpSpec(5, 5, {"epsilon": _F, "momentum": _F, "training_mode": _I, "spatial": _I,
+                                        **_LEGACY}),
+    "Cast": OpSpec(1, 1, {"to": _I}),
     "Clip": OpSpec(1, 3, {"min": _F, "max": _F, **_LEGACY}),
+    # A shape has at most MAX_RANK entries, so no Concat of shapes needs more pieces.
+    "Concat": OpSpec(1, MAX_RANK, {"axis": _I}),
     "Constant": OpSpec(0, 0, {"value": _T, "value_float": _F, "value_floats": AttributeProto.FLOATS,
                               "value_int": _I, "value_ints": AttributeProto.INTS}),
     "Flatten": OpSpec(1, 1, {"axis": _I}),
+    "Gather": OpSpec(2, 2, {"axis": _I}),
     "Gemm": OpSpec(2, 3, {"alpha": _F, "beta": _F, "transA": _I, "transB": _I, "broadcast": _I}),
     "HardSwish": OpSpec(1, 1, {}),
     "Identity": OpSpec(1, 1, {}),
@@ -89,9 +99,15 @@ OPS: dict[str, OpSpec] = {
     "MatMul": OpSpec(2, 2, {}),
     "Relu": OpSpec(1, 1, dict(_LEGACY)),
     "Reshape": OpSpec(2, 2, {"allowzero": _I}),
+    "Shape": OpSpec(1, 1, {"start": _I, "end": _I}),
     "Sigmoid": OpSpec(1, 1, dict(_LEGACY)),
+    # starts/ends/axes are attributes before opset 10 and inputs (with steps) from it on.
+    "Slice": OpSpec(1, 5, {"starts": _IS, "ends": _IS, "axes": _IS}),
     "Softmax": OpSpec(1, 1, {"axis": _I}),
+    # axes is an attribute before opset 13 and an input from it on.
+    "Squeeze": OpSpec(1, 2, {"axes": _IS}),
     "Tanh": OpSpec(1, 1, dict(_LEGACY)),
+    "Unsqueeze": OpSpec(1, 2, {"axes": _IS}),
 }
 SUPPORTED = tuple(sorted(OPS))
 SUPPORTED_HINT = f"edgetrain imports: {', '.join(SUPPORTED)}"
@@ -376,13 +392,24 @@ def check_attribute_values(node: onnx.NodeProto, label: str) -> None:
         if floats and not np.isfinite(np.asarray(floats, np.float64)).all():
             raise InvalidModelError(f"{node.op_type} node {label}: attribute {show(x.name)} is NaN or infinite",
                                     hint=REEXPORT_HINT)
-    for flag in ("transA", "transB", "allowzero", "broadcast"):
+    for flag in ("transA", "transB", "allowzero", "broadcast", "training_mode", "spatial"):
         if flag in a and a[flag].i not in (0, 1):
             raise InvalidModelError(f"{node.op_type} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1",
                                     hint=REEXPORT_HINT)
     if node.op_type == "Add" and "axis" in a and a["axis"].i not in (1, -1):
         raise UnsupportedOpError(f"Add node {label} broadcasts along axis {a['axis'].i}; only a bias add along "
                                  "the feature axis (1) is supported")
+    if node.op_type == "BatchNormalization" and "training_mode" in a and a["training_mode"].i:
+        raise UnsupportedOpError(f"BatchNormalization node {label} has training_mode=1 (batch statistics); "
+                                 "edgetrain imports inference-mode batch normalization",
+                                 hint="export the model in eval mode (model.eval() before torch.onnx.export)")
+    if node.op_type == "Cast":
+        if "to" not in a:
+            raise InvalidModelError(f"Cast node {label} has no 'to' attribute; ONNX Cast needs one",
+                                    hint=REEXPORT_HINT)
+        if a["to"].i not in (TensorProto.INT64, TensorProto.INT32):
+            raise UnsupportedOpError(f"Cast node {label} casts to {dtype_name(a['to'].i)}; edgetrain imports Cast "
+                                     "only of shapes, to INT64 or INT32", hint=SUPPORTED_HINT)
     if node.op_type == "Constant" and len(a) != 1:
         raise InvalidModelError(f"Constant node {label} sets {len(a)} value attributes; ONNX Constant takes "
                                 "exactly one", hint=REEXPORT_HINT)
@@ -511,6 +538,20 @@ def check_layers(model: onnx.ModelProto) -> None:
                         raise InvalidModelError(f"Clip node {label}: {what} {show(node.input[j])} has shape {c.dims}; "
                                                 "ONNX Clip bounds must be scalars",
                                                 hint="give Clip a single min and max value (a scalar initializer)")
+        elif op == "BatchNormalization":
+            lengths = set()
+            for t, role in zip(node.input[1:], ("scale", "B", "mean", "var")):
+                if t in consts:
+                    c = consts[t]
+                    _need_float(c, f"{role} {show(t)} of BatchNormalization node {label}")
+                    if len(c.dims) != 1:
+                        raise InvalidModelError(f"BatchNormalization node {label}: {role} {show(t)} has shape "
+                                                f"{c.dims}; ONNX BatchNormalization needs 1-D statistics",
+                                                hint=REEXPORT_HINT)
+                    lengths.add(c.dims[0])
+            if len(lengths) > 1:
+                raise InvalidModelError(f"BatchNormalization node {label}: its statistics have different lengths "
+                                        f"({', '.join(map(str, sorted(lengths)))})", hint=REEXPORT_HINT)
         elif op == "Reshape" and node.input[1] in consts:
             c = consts[node.input[1]]
             if c.dtype != TensorProto.INT64 or len(c.dims) != 1:
@@ -521,6 +562,46 @@ def check_layers(model: onnx.ModelProto) -> None:
     if params > cap:
         raise InvalidModelError(f"the model's dense layers have {params} weights and biases, more than "
                                 f"MAX_PARAMETERS={cap}", hint=limits.over_limit_hint("MAX_PARAMETERS"))
+
+
+def check_shape_ops(model: onnx.ModelProto) -> None:
+    """Shape ops use the spelling of the model's opset: Slice takes starts/ends as attributes before
+    opset 10 and as inputs (3 to 5) from it on; Unsqueeze and Squeeze take axes as an attribute
+    before opset 13 and as an input from it on. Their constant operands are integer shapes (0-D or
+    1-D, at most MAX_RANK entries); the values themselves are checked when the converter
+    evaluates them."""
+    opset = next((o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS), 0)
+    consts = _constants(model)
+    for i, node in enumerate(model.graph.node):
+        op, label = node.op_type, node_label(node, i)
+        if op not in SHAPE_OPS:
+            continue
+        attrs = {a.name for a in node.attribute}
+        if op == "Slice":
+            if opset < 10 and (len(node.input) != 1 or not {"starts", "ends"} <= attrs):
+                raise InvalidModelError(f"Slice node {label} needs one input and starts/ends attributes in opset "
+                                        f"{opset}", hint=REEXPORT_HINT)
+            if opset >= 10 and (len(node.input) < 3 or attrs):
+                raise InvalidModelError(f"Slice node {label} needs 3 to 5 inputs (data, starts, ends, axes, steps) "
+                                        f"and no attributes in opset {opset}", hint=REEXPORT_HINT)
+        elif op in ("Unsqueeze", "Squeeze"):
+            need_input = op == "Unsqueeze" and opset >= 13
+            if opset < 13 and (len(node.input) != 1 or op == "Unsqueeze" and "axes" not in attrs) \
+                    or opset >= 13 and (attrs or need_input and len(node.input) != 2):
+                spelling = "axes as an attribute" if opset < 13 else "axes as its second input"
+                raise InvalidModelError(f"{op} node {label} does not take {spelling}, as opset {opset} needs",
+                                        hint=REEXPORT_HINT)
+        if op == "Shape":
+            continue  # reads only the dims of its input, whatever it holds
+        for t in node.input:
+            c = consts.get(t)
+            if c is None:
+                continue
+            if c.dtype not in (TensorProto.INT64, TensorProto.INT32, TensorProto.INT8) or len(c.dims) > 1 \
+                    or _elements(c.dims) > MAX_RANK:
+                raise UnsupportedOpError(f"{op} node {label}: constant {show(t)} is {dtype_name(c.dtype)} of shape "
+                                         f"{c.dims}; edgetrain evaluates {op} only on integer shapes (0-D or 1-D, at "
+                                         f"most {MAX_RANK} entries)", hint=SUPPORTED_HINT)
 
 
 def _need_float(c: _Const, what: str) -> None:
@@ -545,4 +626,5 @@ def check_model(model: onnx.ModelProto, label: str = "<model>") -> None:
     check_tensor_values(model)
     check_node_signatures(model)
     check_inputs(model)
+    check_shape_ops(model)
     check_layers(model)

@@ -3,7 +3,10 @@
 Supported: Gemm (any transB, alpha, beta), MatMul (+ Add of a bias), Relu, Clip as ReLU6 or ReLU,
 LeakyRelu (alpha in (0, 1)), Sigmoid, Tanh, HardSwish, Flatten, Reshape that flattens, Softmax over
 the last axis, Add of two tensors (residual), Identity, Constant, and initializers that are also
-listed as graph inputs (old exporters).
+listed as graph inputs (old exporters). Two PyTorch export patterns are folded at import time
+(`import_patterns`): BatchNormalization after a dense layer (into its weight and bias), and the
+Shape / Gather / Slice / Concat / Unsqueeze / Squeeze / Cast subgraphs that compute a Reshape's
+target (evaluated as constants; they never become graph nodes).
 Everything else is reported at once, with the node names, before anything is converted.
 
 Before converting, `import_checks.check_model` proves the model well-formed (text, opsets,
@@ -32,6 +35,7 @@ from ...errors import InvalidModelError, ModelFileError, UnsupportedOpError
 from ...graph import Graph, Node, Param
 from ...ops import get_op
 from . import import_checks as checks
+from . import import_patterns as patterns
 from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -274,6 +278,10 @@ class _Converter:
         self.opset = _opset(model)
         g = model.graph
         self.consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        # Values of shape ops, computed at import time (`import_patterns.evaluate`); they may hold
+        # the symbolic batch size, so they are kept apart from the constants weights are read from.
+        self.shape_values: dict[str, np.ndarray] = {}
+        self.batch: int | None = None  # the input's declared batch size, when it is static
         self.env: dict[str, str] = {}  # ONNX tensor -> edgetrain tensor
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.uses = Counter(t for n in g.node for t in n.input if t) + Counter(o.name for o in g.output)
@@ -284,6 +292,8 @@ class _Converter:
     # -- inputs -------------------------------------------------------------------------------
     def _inputs(self) -> dict[str, tuple[int, ...]]:
         v, dims = checks.data_input(self.model)  # one float32 input with fixed feature sizes
+        first = v.type.tensor_type.shape.dim[0]
+        self.batch = int(first.dim_value) if first.HasField("dim_value") and first.dim_value > 0 else None
         name = self._unique(v.name)
         self.env[v.name] = name
         self.shapes[name] = dims
@@ -305,6 +315,10 @@ class _Converter:
 
     def _tensor(self, node: onnx.NodeProto, i: int) -> str:
         t = node.input[i]
+        if t in self.shape_values:
+            raise UnsupportedOpError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is a shape "
+                                     "computed from other shapes; edgetrain uses such values only as Reshape "
+                                     "targets", hint=patterns.DYNAMIC_HINT)
         if t not in self.env:
             kind = "a constant" if t in self.consts else "not produced by any earlier node"
             raise InvalidModelError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is {kind}; "
@@ -460,14 +474,27 @@ class _Converter:
 
     def _op_Reshape(self, node: onnx.NodeProto) -> None:
         x = self._tensor(node, 0)
-        target = [int(v) for v in self._const(node, 1, "shape").ravel()]
+        label = node.name or node.output[0]
+        allowzero = bool(_attrs(node).get("allowzero", 0))
+        if node.input[1] in self.shape_values:  # computed by a shape subgraph (x.view(x.size(0), -1))
+            keeps, rest = patterns.reshape_target(self.shape_values[node.input[1]], checks.show(label), self.batch)
+            shown = ["N", *rest] if keeps else rest
+        else:
+            target = [int(v) for v in self._const(node, 1, "shape").ravel()]
+            # A leading 0 copies the batch size (unless allowzero=1, where it means an empty axis);
+            # so does the input's own batch size when the model was exported with a static one.
+            keeps = bool(target) and (target[0] == 0 and not allowzero or target[0] == self.batch)
+            rest, shown = (target[1:] if keeps else target), target
         width = math.prod(self.shapes[x])
-        flat = len(target) == 2 and (target[0] in (0, -1) and target[1] == width or target == [0, -1])
-        if flat and 0 in target and _attrs(node).get("allowzero", 0):
-            flat = False  # allowzero=1: a 0 means an empty axis, not "keep the batch size"
+        flat = rest in ([-1], [width]) if keeps else rest == [-1, width]
         if not flat:
-            raise UnsupportedOpError(f"Reshape node {node.name or node.output[0]!r} to {target} is not a flatten "
-                                     f"of (batch, {', '.join(map(str, self.shapes[x]))})")
+            why = (f"only a flatten to (batch, {width}) is imported" if keeps else
+                   "the first axis of the target is not the batch size, so the batch would be merged into the "
+                   "features")
+            raise UnsupportedOpError(f"Reshape node {label!r} to {shown} is not a flatten of "
+                                     f"(batch, {', '.join(map(str, self.shapes[x]))}): {why}",
+                                     hint="flatten with nn.Flatten() or x.view(x.size(0), -1) (torch.flatten(x, 1)); "
+                                     "other reshapes are not imported")
         self._add(node, "flatten", [x])
 
     def _op_Softmax(self, node: onnx.NodeProto) -> None:
@@ -480,6 +507,9 @@ class _Converter:
         self._add(node, "softmax", [x])
 
     def _op_Identity(self, node: onnx.NodeProto) -> None:
+        if node.input[0] in self.shape_values:
+            self.shape_values[node.output[0]] = self.shape_values[node.input[0]]
+            return
         if node.input[0] in self.consts:
             self.consts[node.output[0]] = self.consts[node.input[0]]
             return
@@ -497,3 +527,79 @@ class _Converter:
             raise UnsupportedOpError(f"Constant node {node.name or node.output[0]!r} uses {sorted(a)}; only numeric "
                                      "values are supported")
         self.consts[node.output[0]] = value
+
+    # -- PyTorch export patterns (import_patterns) ----------------------------------------------
+    def _shape_op(self, node: onnx.NodeProto) -> None:
+        """Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast: evaluated now, never a graph node."""
+        label = checks.show(node.name or node.output[0])
+
+        def value(t: str) -> np.ndarray | None:
+            if t in self.shape_values:
+                return self.shape_values[t]
+            if t in self.consts:
+                return patterns.as_shape_value(self.consts[t], f"input {checks.show(t)}", label, node.op_type)
+            return None
+
+        def dims(t: str) -> tuple[Any, ...] | None:
+            if t in self.env:
+                return (patterns.BATCH, *self.shapes[self.env[t]])
+            for known in (self.shape_values, self.consts):
+                if t in known:
+                    return tuple(known[t].shape)
+            return None
+
+        operands = patterns.Operands(value, dims, lambda t: t in self.env)
+        self.shape_values[node.output[0]] = patterns.evaluate(node.op_type, list(node.input), _attrs(node),
+                                                              self.opset, label, operands)
+
+    _op_Shape = _op_Gather = _op_Slice = _op_Concat = _op_Unsqueeze = _op_Squeeze = _op_Cast = _shape_op
+
+    def _op_BatchNormalization(self, node: onnx.NodeProto) -> None:
+        """Inference-mode batch normalization folded into the dense layer it follows.
+
+        Only ``dense -> BatchNormalization`` where the dense output has no other consumer (its
+        weight and bias are rewritten) and the four statistics are constants."""
+        label = node.name or node.output[0]
+        hint = ("BatchNormalization is imported only directly after a Gemm or MatMul (+ Add) layer, on its "
+                "(batch, channels) output, where it is folded into the layer's weight and bias; batch "
+                "normalization of convolutions comes with Conv import")
+        if self.opset < 7:
+            raise UnsupportedOpError(f"BatchNormalization node {label!r} uses opset {self.opset}, where it may run "
+                                     "in training mode", hint="re-export the model in eval mode with opset 9 or newer")
+        a = _attrs(node)
+        if a.get("training_mode", 0):
+            raise UnsupportedOpError(f"BatchNormalization node {label!r} has training_mode=1 (batch statistics)",
+                                     hint="export the model in eval mode (model.eval() before torch.onnx.export)")
+        src = self._tensor(node, 0)
+        shape = self.shapes[src]
+        if len(shape) != 1:
+            raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes a tensor of shape "
+                                     f"(batch, {', '.join(map(str, shape))}); only (batch, channels) is imported",
+                                     hint=hint)
+        dense = self.graph.node(src)
+        if dense.op != "dense" or self.uses[node.input[0]] != 1:
+            why = (f"the output of a {dense.op} node ({src!r}), not of a dense layer" if dense.op != "dense" else
+                   f"the output of dense layer {src!r}, which other nodes also read")
+            raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes {why}", hint=hint)
+        stats = []
+        for i, role in enumerate(("scale", "B", "mean", "var"), start=1):
+            t = node.input[i]
+            if t not in self.consts:
+                raise UnsupportedOpError(f"BatchNormalization node {label!r}: {role} {t!r} is not a constant "
+                                         "initializer", hint="export the model in eval mode, with constant folding")
+            stats.append(self.consts[t])  # shapes are checked against the layer by fold_batch_norm
+        weight = self.graph.params[dense.params["weight"]]
+        bias = self.graph.params[dense.params["bias"]] if "bias" in dense.params else None
+        w, b = patterns.fold_batch_norm(weight.value, bias.value if bias is not None else None, *stats,
+                                        float(a.get("epsilon", 1e-5)), label)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused by _finite
+            w32, b32 = w.astype(np.float32), b.astype(np.float32)
+        weight.value = _finite(w32, "weight folded with BatchNormalization", label)
+        if bias is None:
+            bias = self.graph.add_param(Param(f"{src}.bias", _finite(b32, "bias folded with BatchNormalization",
+                                                                     label)))
+            dense.params["bias"] = bias.name
+        else:
+            bias.value = _finite(b32, "bias folded with BatchNormalization", label)
+        self.bias_free.discard(src)  # a later Add of a constant is not a bias of this layer
+        self.env[node.output[0]] = src
