@@ -2,6 +2,7 @@
 rows and the tables built from them. The CLI only renders these (rich tables or JSON)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,20 +22,62 @@ class Table:
     rows: list[list[Any]]
 
 
+#: Op kinds whose `Op.macs` counts additions (average pools) or comparisons (max pool) per sample,
+#: not multiply-accumulates: the report shows that count as ``adds_cmps`` and 0 MACs.
+NO_MULTIPLY_OPS = frozenset({"max_pool", "avg_pool", "global_avg_pool"})
+
+
 def layer_rows(graph: Graph) -> list[dict[str, Any]]:
-    """Per node: op kind, output shape, parameters (stored and non-zero), MACs, float32 bytes and
-    whether any of its parameters trains (None without parameters)."""
+    """Per node, for one sample:
+
+    - ``output``: the output shape, ``"8x8x16"`` (channels last);
+    - ``params`` / ``nonzero``: the node's parameters (weights, bias, batch-norm scale and bias),
+      stored and non-zero. Running statistics (`Op.state_roles`: batch norm's mean and var) are
+      not parameters; their count is ``state``;
+    - ``macs``: multiply-accumulates (conv ``out_h*out_w*C_out*kh*kw*C_in/groups``, dense
+      ``in*out``, batch norm one per element: its inference affine map); ``adds_cmps``: the
+      additions or comparisons of a pooling node (`NO_MULTIPLY_OPS`), 0 for every other node;
+    - ``float_bytes``: float32 bytes of the non-zero parameters plus the running statistics;
+    - ``out_bytes_f32`` / ``out_bytes_int8``: bytes of the node's output tensor (4 or 1 per
+      element). A view (flatten, reshape) aliases its input in the kernel backends, so its bytes
+      are not extra memory;
+    - ``trainable``: whether any of its parameters trains (None without parameters).
+    """
+    from .ops import get_op
+
     shapes = graph.shapes()
     macs = graph.macs()
     rows = []
     for node in graph.nodes:
-        params = graph.node_params(node)
+        state_roles = getattr(get_op(node.op), "state_roles", ())
+        all_params = graph.node_params(node)
+        params = {r: p for r, p in all_params.items() if r not in state_roles}
         n = sum(p.size for p in params.values())
         nnz = sum(p.nnz for p in params.values())
+        state = sum(p.size for r, p in all_params.items() if r in state_roles)
+        pooled = node.op in NO_MULTIPLY_OPS
+        elements = math.prod(shapes[node.name])
         rows.append({"layer": node.name, "op": node.op, "output": "x".join(map(str, shapes[node.name])),
-                     "params": n, "nonzero": nnz, "macs": macs[node.name], "float_bytes": 4 * nnz,
+                     "params": n, "nonzero": nnz, "state": state,
+                     "macs": 0 if pooled else macs[node.name], "adds_cmps": macs[node.name] if pooled else 0,
+                     "float_bytes": 4 * (nnz + state), "out_bytes_f32": 4 * elements, "out_bytes_int8": elements,
                      "trainable": any(p.trainable for p in params.values()) if params else None})
     return rows
+
+
+def _op_labels(graph: Graph) -> dict[str, str]:
+    """The op column of the table by node: the op kind, for a grouped conv with its grouping
+    (``depthwise`` when every input channel is its own group)."""
+    shapes = graph.shapes()
+    labels = {}
+    for node in graph.nodes:
+        groups = int(node.attrs.get("groups", 1))
+        label = node.op
+        if node.op in ("conv2d", "conv1d") and groups > 1:
+            depthwise = groups == shapes[node.inputs[0]][-1]
+            label = f"{node.op} depthwise" if depthwise else f"{node.op} groups={groups}"
+        labels[node.name] = label
+    return labels
 
 
 def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
@@ -88,13 +131,27 @@ def info_dict(graph: Graph) -> dict[str, Any]:
 def info_tables(graph: Graph) -> list[Table]:
     """The tables ``edgetrain info`` prints: layers, then sparse storage when a weight is masked."""
     rows = layer_rows(graph)
+    labels = _op_labels(graph)
+    pools = any(n.op in NO_MULTIPLY_OPS for n in graph.nodes)  # the adds/cmps column only then
+
+    def pooled(*cells: Any) -> list[Any]:
+        return list(cells) if pools else []
+
+    legend = ("per sample; MACs = multiply-accumulates"
+              + ("; adds/cmps = additions or comparisons of pooling" if pools else "")
+              + "; stored B = float32 bytes of the non-zero parameters and running statistics (state, not "
+              "parameters); out B = bytes of the output tensor")
+    trains = {True: "yes", False: "no", None: ""}
     tables = [Table(
-        f"{graph.name}: input {graph.input_shape}, output {graph.outputs}",
-        ["layer", "op", "output", "params", "nonzero", "MACs", "float bytes", "trainable"],
-        [[r["layer"], r["op"], r["output"], r["params"], r["nonzero"], r["macs"], r["float_bytes"],
-          {True: "yes", False: "no", None: ""}[r["trainable"]]] for r in rows]
+        f"{graph.name}: input {graph.input_shape}, output {graph.outputs}\n{legend}",
+        ["layer", "op", "output", "params", "nonzero", "MACs", *pooled("adds/cmps"), "stored B", "out B f32",
+         "out B int8", "trainable"],
+        [[r["layer"], labels[r["layer"]], r["output"], r["params"], r["nonzero"], r["macs"], *pooled(r["adds_cmps"]),
+          r["float_bytes"], r["out_bytes_f32"], r["out_bytes_int8"], trains[r["trainable"]]] for r in rows]
+        # Output bytes have no total: what is live at once depends on the memory plan (`export c`).
         + [["total", "", "", sum(r["params"] for r in rows), sum(r["nonzero"] for r in rows),
-            sum(r["macs"] for r in rows), sum(r["float_bytes"] for r in rows), ""]])]
+            sum(r["macs"] for r in rows), *pooled(sum(r["adds_cmps"] for r in rows)),
+            sum(r["float_bytes"] for r in rows), "", "", ""]])]
     sparse = sparse_rows(graph)
     if sparse:
         formats = list(sparse[0]["alternatives"])
@@ -112,4 +169,4 @@ def info_tables(graph: Graph) -> list[Table]:
     return tables
 
 
-__all__ = ["Table", "info_dict", "info_tables", "layer_rows", "sparse_rows"]
+__all__ = ["NO_MULTIPLY_OPS", "Table", "info_dict", "info_tables", "layer_rows", "sparse_rows"]

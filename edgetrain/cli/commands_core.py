@@ -50,7 +50,7 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info_cmd(model: str, as_json: bool) -> None:
-    """Per-layer table of a MODEL: parameters, MACs, float bytes."""
+    """Per-layer table of a MODEL: output shape, parameters, MACs, stored and output bytes."""
     graph = load_model(model)
     if as_json:
         emit_json(info_dict(graph))
