@@ -7,6 +7,7 @@
     val_size = 0.1
     [model]
     layers = [ { type = "dense", units = 32, activation = "relu" }, { type = "dense", units = 10 } ]
+    input_shape = [8, 8, 1]    # optional: the shape of one sample (default: the data's own)
     [train]
     epochs = 40
     batch_size = 32
@@ -39,11 +40,16 @@ from .config_schema import (MAX_NESTING, MAX_SEED, Field, check_table, choice_hi
 from .data import BUILTIN, split_and_standardise
 from .engine.losses import LOSSES
 from .errors import ConfigError
-from .layers import ACTIVATIONS, Dense, Layer, LeakyReLU, Residual
+from .layers import (ACTIVATIONS, BatchNorm, Conv, Dense, DepthwiseConv2D, Layer, LeakyReLU, Reshape, Residual,
+                     pool_layer)
 from .ops.activations import LEAKY_RELU_ALPHA
 
 LAYER_TYPES = ("dense", "relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish", "flatten",
-               "identity", "residual")
+               "identity", "residual", "conv1d", "conv2d", "depthwise_conv2d", "max_pool", "avg_pool",
+               "global_avg_pool", "batch_norm", "reshape")
+#: Options a layer type cannot do without.
+REQUIRED_OPTIONS = {"dense": ("units",), "conv1d": ("filters", "kernel"), "conv2d": ("filters", "kernel"),
+                    "depthwise_conv2d": ("kernel",), "reshape": ("shape",)}
 
 _SPLIT = inspect.signature(split_and_standardise).parameters  # the split defaults train_run falls back to
 _FRACTION = {"lo": 0, "hi": 1, "hi_open": True}  # 0: no such split (what data.py advises for tiny data sets)
@@ -61,7 +67,9 @@ _DATA = {"source": Field("str", hint='e.g. source = "digits" or source = "data.n
          "test_size": Field("float", _SPLIT["test_size"].default, **_FRACTION),
          "val_size": Field("float", _SPLIT["val_size"].default, **_FRACTION),
          "split_seed": Field("int", 0, lo=0, hi=MAX_SEED)}
-_MODEL = {"layers": Field("list", hint='e.g. layers = [ { type = "dense", units = 10 } ]')}
+_MODEL = {"layers": Field("list", hint='e.g. layers = [ { type = "dense", units = 10 } ]'),
+          "input_shape": Field("list", hint="e.g. input_shape = [8, 8, 1] (height, width, channels) or [64, 3] "
+                                            "(length, channels)")}
 _TRAIN = {"epochs": Field("int", 30, lo=1, limit="MAX_EPOCHS"),
           "batch_size": Field("int", 32, lo=1, limit="MAX_BATCH"),
           "loss": Field("str", "cross_entropy", choices=tuple(LOSSES), what="loss"),
@@ -74,6 +82,26 @@ _LAYER = {"dense": {"units": Field("int", None, lo=1, limit="MAX_UNITS", example
                     "bias": Field("bool", True), "trainable": Field("bool", True)},
           "leaky_relu": {"alpha": Field("float", LEAKY_RELU_ALPHA, lo=0, hi=1, lo_open=True, hi_open=True)},
           "residual": {"layers": Field("list", hint='e.g. layers = [ { type = "dense", units = 8 } ]')}}
+# Sizes (kernel, stride, dilation, pool) are an integer or one per spatial axis; padding is "same",
+# "valid" or amounts per side; the layer builders check them and the model build checks them
+# against the input they meet.
+_SIZES = {"kernel": Field("any", example=3), "stride": Field("any", 1), "dilation": Field("any", 1)}
+_PADDING = Field("any", "same", example="same")
+_CONV = {"filters": Field("int", None, lo=1, limit="MAX_UNITS", example=16), **_SIZES, "padding": _PADDING,
+         "groups": Field("int", 1, lo=1, limit="MAX_UNITS"),
+         "activation": Field("str", example="relu", choices=ACTIVATIONS, what="activation"),
+         "bias": Field("bool", True), "trainable": Field("bool", True)}
+_POOL = {"pool": Field("any", 2, example=2), "stride": Field("any", None, example=2),
+         "padding": Field("str", "valid", choices=("valid", "same"), what="padding")}
+_LAYER.update({
+    "conv1d": _CONV, "conv2d": _CONV,
+    "depthwise_conv2d": {**{k: v for k, v in _CONV.items() if k not in ("filters", "groups")},
+                         "depth_multiplier": Field("int", 1, lo=1, limit="MAX_UNITS")},
+    "max_pool": _POOL, "avg_pool": _POOL,
+    "batch_norm": {"momentum": Field("float", 0.9, lo=0, hi=1, hi_open=True),
+                   "eps": Field("float", 1e-5, lo=0, lo_open=True), "trainable": Field("bool", True)},
+    "reshape": {"shape": Field("list", hint="e.g. shape = [8, 8, 1] (one size may be -1)")},
+})
 _LAYER_COMMON = {"type": Field("str", example="dense"), "name": Field("str", example="dense1")}
 
 
@@ -92,6 +120,7 @@ class TrainConfig:
     early_stopping: int | None
     techniques: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    input_shape: tuple[int, ...] | None = None  # None: the shape of the data's samples
 
 
 def load_config(path: str | Path) -> TrainConfig:
@@ -157,6 +186,7 @@ def parse_config(doc: dict[str, Any], name: str = "model", path: Path | None = N
     model = check_table(top.get("model", {}), _MODEL, where, "[model]")
     if not model.get("layers"):
         raise ConfigError(f"{where}: [model] needs a non-empty layers list", hint=_MODEL["layers"].hint)
+    input_shape = _input_shape(model["input_shape"], where) if "input_shape" in model else None
     counter = _LayerCount()
     layers = [_parse_layer(spec, f"{where}: model.layers[{i}]", 0, counter)
               for i, spec in enumerate(model["layers"])]
@@ -167,8 +197,24 @@ def parse_config(doc: dict[str, Any], name: str = "model", path: Path | None = N
         batch_size=train.get("batch_size", _TRAIN["batch_size"].default),
         loss=train.get("loss", _TRAIN["loss"].default), optimizer=_optimizer(train, where),
         early_stopping=train.get("early_stopping"), techniques=_techniques(top.get("techniques", {}), where),
-        path=path,
+        path=path, input_shape=input_shape,
     )
+
+
+def _input_shape(value: list[Any], where: str) -> tuple[int, ...]:
+    """``[model] input_shape``: 1 to 3 positive whole sizes whose product is within MAX_UNITS."""
+    key = f"{where}: [model] input_shape"
+    hint = _MODEL["input_shape"].hint
+    if not 1 <= len(value) <= 3 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value):
+        raise ConfigError(f"{key} must be 1 to 3 positive whole sizes, got {show(value)}", hint=hint)
+    cap = limits.limit("MAX_UNITS")
+    width = 1
+    for d in value:
+        width *= d
+        if width > cap:  # checked as it grows: a hostile [10**300, ...] never multiplies out
+            raise ConfigError(f"{key} {show(value)} has more than {cap} values per sample, over the limit "
+                              f"MAX_UNITS={cap}", hint=limits.over_limit_hint("MAX_UNITS"))
+    return tuple(value)
 
 
 def _optimizer(train: dict[str, Any], where: str) -> dict[str, Any]:
@@ -246,9 +292,36 @@ def _parse_layer(spec: Any, where: str, depth: int, counter: _LayerCount) -> Lay
                           hint=choice_hint(extra[0], sorted(set(schema) - {"type"}), "allowed"))
     opts = {k: schema[k].check(v, f"{where} {k}") for k, v in spec.items() if k != "type"}
     name = opts.pop("name", None)
+    missing = [k for k in REQUIRED_OPTIONS.get(kind, ()) if k not in opts]
+    if missing:
+        example = ", ".join(f"{k} = {schema[k]._example()!r}".replace("'", '"') for k in REQUIRED_OPTIONS[kind])
+        raise ConfigError(f"{where}: {kind} layer needs {' and '.join(repr(k) for k in missing)}",
+                          hint=f'e.g. {{ type = "{kind}", {example} }}')
+    try:
+        return _build_layer(kind, opts, name, where, depth, counter)
+    except ConfigError as e:
+        if e.message.startswith(where):
+            raise
+        raise ConfigError(f"{where}: {e.message}", hint=e.hint) from None
+
+
+def _build_layer(kind: str, opts: dict[str, Any], name: str | None, where: str, depth: int,
+                 counter: _LayerCount) -> Layer:
+    """The layer of one checked layer table (the builders check what the schema leaves to them)."""
+    conv = {k: opts[k] for k in ("stride", "padding", "dilation", "activation") if k in opts}
+    flags = {"use_bias": opts.get("bias", True), "trainable": opts.get("trainable", True), "name": name}
+    if kind in ("conv1d", "conv2d"):
+        return Conv(kind, opts["filters"], opts["kernel"], groups=opts.get("groups", 1), **conv, **flags)
+    if kind == "depthwise_conv2d":
+        return DepthwiseConv2D(opts["kernel"], opts.get("depth_multiplier", 1), **conv, **flags)
+    if kind in ("max_pool", "avg_pool"):
+        return pool_layer(kind, opts.get("pool", 2), opts.get("stride"), opts.get("padding", "valid"), name)
+    if kind == "batch_norm":
+        return BatchNorm(opts.get("momentum", 0.9), opts.get("eps", 1e-5), trainable=opts.get("trainable", True),
+                         name=name)
+    if kind == "reshape":
+        return Reshape(opts["shape"], name=name)
     if kind == "dense":
-        if "units" not in opts:
-            raise ConfigError(f"{where}: dense layer needs 'units'", hint="e.g. { type = \"dense\", units = 10 }")
         return Dense(opts["units"], opts.get("activation"), use_bias=opts.get("bias", True),
                      trainable=opts.get("trainable", True), name=name)
     if kind == "residual":
@@ -259,8 +332,5 @@ def _parse_layer(spec: Any, where: str, depth: int, counter: _LayerCount) -> Lay
                 for i, s in enumerate(opts.get("layers", []))]
         return Residual(body, name=name)
     if kind == "leaky_relu":
-        try:
-            return LeakyReLU(opts.get("alpha", LEAKY_RELU_ALPHA), name=name)
-        except ConfigError as e:
-            raise ConfigError(f"{where}: {e.message}", hint=e.hint) from None
+        return LeakyReLU(opts.get("alpha", LEAKY_RELU_ALPHA), name=name)
     return Layer(kind, name)

@@ -49,7 +49,8 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        return int(self.train.x.shape[1])
+        """Values per sample (the width of a flat row; H * W * C for images)."""
+        return int(np.prod(self.train.x.shape[1:]))
 
     def preprocess(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), **self.spec}
@@ -95,7 +96,10 @@ def split_and_standardise(
                             hint="set test_size and val_size in [data] to fractions such as 0.3")
     if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
         raise DataError(f"split sizes test={test_size} val={val_size} must be in [0, 1) and sum below 1")
-    x, y = check_samples(x, y, source=name, n_outputs=n_classes, x_dtype=np.float64)
+    # Shaped samples (images, windows) are standardised per value, as flat rows, and keep their shape.
+    sample = tuple(np.shape(x)[1:])
+    x, y = check_samples(x, y, source=name, n_outputs=n_classes, x_dtype=np.float64,
+                         sample_shape=sample if len(sample) > 1 else None)
     k = n_classes if n_classes is not None else int(y.max()) + 1
     notes: list[str] = []
     # Stratify only when every class id 0..max has 2 samples (the rule so far, so valid data sets
@@ -110,7 +114,7 @@ def split_and_standardise(
     mean, std = _standardise(x[rest])
 
     def mk(ix: np.ndarray) -> Split | None:
-        return Split(((x[ix] - mean) / std).astype(np.float32), y[ix]) if len(ix) else None
+        return Split(((x[ix] - mean) / std).astype(np.float32).reshape(len(ix), *sample), y[ix]) if len(ix) else None
 
     spec = {**(spec or {}), "seed": seed, "test_size": test_size, "val_size": val_size}
     return Dataset(name, mk(rest), mk(val), mk(test), k, mean, std, spec, notes)

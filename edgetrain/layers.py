@@ -39,6 +39,9 @@ class Layer:
 
 @dataclass
 class Dense(Layer):
+    """A fully connected layer over flat samples; after a shaped (H, W, C) / (L, C) tensor the
+    builder adds a flatten node first (row-major, channels fastest), which the graph shows."""
+
     units: int = 0
     activation: str | None = None
     use_bias: bool = True
@@ -110,9 +113,10 @@ def _positive_ints(value: Any, rank: int, what: str, layer: str) -> int | list[i
             all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
         items = [int(v) for v in value]
     else:
-        raise ConfigError(f"{layer}: {what} must be an integer or {rank} integers, got {value!r}")
+        raise ConfigError(f"{layer}: {what} must be an integer or {rank} integers, got {value!r}",
+                          hint=f"e.g. {what} = 3" + (f" or {what} = [3, 3] (one per spatial axis)" if rank > 1 else ""))
     if min(items) < 1:
-        raise ConfigError(f"{layer}: {what} must be >= 1, got {value!r}")
+        raise ConfigError(f"{layer}: {what} must be >= 1, got {value!r}", hint=f"e.g. {what} = 1")
     return items[0] if len(items) == 1 else items
 
 
@@ -129,10 +133,12 @@ def _padding(padding: Any, rank: int, layer: str, explicit: bool = True) -> Any:
             out = []
         if len(out) == rank:
             if min(min(p) for p in out) < 0:
-                raise ConfigError(f"{layer}: padding must not be negative, got {padding!r}")
+                raise ConfigError(f"{layer}: padding must not be negative, got {padding!r}",
+                                  hint="pad with 0 or more zeros per side, or use padding = \"same\" / \"valid\"")
             return out[0] if rank == 1 else out
     amounts = "" if not explicit else " or " + ("[left, right]" if rank == 1 else "[[top, bottom], [left, right]]")
-    raise ConfigError(f"{layer}: padding must be 'same', 'valid'{amounts}, got {padding!r}")
+    raise ConfigError(f"{layer}: padding must be 'same', 'valid'{amounts}, got {padding!r}",
+                      hint="'same' keeps the size (at stride 1), 'valid' adds no padding")
 
 
 @dataclass
@@ -161,7 +167,8 @@ class Conv(Layer):
                               f">= 1, got {filters!r}")
         if groups != "depthwise" and (isinstance(groups, bool) or not isinstance(groups, (int, np.integer))
                                       or groups < 1):
-            raise ConfigError(f"{layer}: groups must be an integer >= 1, got {groups!r}")
+            raise ConfigError(f"{layer}: groups must be an integer >= 1, got {groups!r}",
+                              hint="groups must divide the input and output channels; 1 is a plain convolution")
         _check_activation(activation)
         self.filters = int(filters)
         self.kernel = _positive_ints(kernel, rank, "kernel", layer)
@@ -207,6 +214,15 @@ def _pool(kind: str, rank: int, pool: Any, stride: Any, padding: str, name: str 
     if stride is not None:
         attrs["stride"] = _positive_ints(stride, rank, "stride", layer)
     return Layer(kind, name, attrs)
+
+
+def pool_layer(kind: str, pool: Any = 2, stride: Any = None, padding: str = "valid", name: str | None = None) -> Layer:
+    """A ``max_pool`` or ``avg_pool`` layer whose rank comes from its sizes: a list gives one size
+    per spatial axis, an int fits any rank (the input it meets decides, as for the 1-D and 2-D
+    builders below)."""
+    sizes = [v for v in (pool, stride) if isinstance(v, (list, tuple))]
+    rank = len(sizes[0]) if sizes else 1
+    return _pool(kind, rank, pool, stride, padding, name)
 
 
 def MaxPool2D(pool: int | Sequence[int] = 2, stride: int | Sequence[int] | None = None, padding: str = "valid",
@@ -341,7 +357,8 @@ class GraphBuilder:
         cout = cin * layer.filters if layer.groups == "depthwise" else layer.filters
         kernel = [layer.kernel] * rank if isinstance(layer.kernel, int) else list(layer.kernel)
         if cin % groups:
-            raise ConfigError(f"{layer.kind} layer {name!r}: groups={groups} does not divide the {cin} input channels")
+            raise ConfigError(f"{layer.kind} layer {name!r}: groups={groups} does not divide the {cin} input channels",
+                              hint=f"choose groups among the divisors of {cin} (groups = {cin} is depthwise)")
         cig = cin // groups
         # The window must fit and the weight stay within the limit before anything is allocated.
         geometry(shape[:-1], kernel, {"stride": layer.stride, "dilation": layer.dilation, "padding": layer.padding},

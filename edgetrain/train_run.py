@@ -33,7 +33,7 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     seed = cfg.seed if seed is None else seed
     split_opts = {k: cfg.data[k] for k in ("test_size", "val_size") if k in cfg.data}
     data = load_data(str(cfg.data["source"]), seed=cfg.data.get("split_seed", 0), **split_opts)
-    graph = Sequential(cfg.layers, data.n_features, seed=seed, name=cfg.name)
+    graph = Sequential(cfg.layers, cfg.input_shape or sample_shape(data), seed=seed, name=cfg.name)
     check_outputs_cover_classes(graph, data)
     opt_kw = {k: v for k, v in cfg.optimizer.items() if k != "name"}
     optimizer = make_optimizer(cfg.optimizer["name"], **opt_kw)
@@ -52,6 +52,11 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     if data.notes:
         reports["data notes"] = "; ".join(data.notes)
     return TrainResult(graph, data, history, test_acc, reports)
+
+
+def sample_shape(data: Dataset) -> tuple[int, ...]:
+    """The shape of one sample of ``data``: (features,) for flat rows, (H, W, C) / (L, C) for shaped ones."""
+    return tuple(int(d) for d in data.train.x.shape[1:])
 
 
 def check_outputs_cover_classes(graph: Graph, data: Dataset) -> None:

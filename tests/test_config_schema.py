@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from edgetrain import limits
-from edgetrain.config import LAYER_TYPES, TrainConfig, load_config, parse_config, parse_layer
+from edgetrain.config import LAYER_TYPES, REQUIRED_OPTIONS, TrainConfig, load_config, parse_config, parse_layer
 from edgetrain.config_schema import MAX_NESTING, optimizer_schemas, technique_schemas
 from edgetrain.engine.optim import OPTIMIZERS
 from edgetrain.errors import ConfigError
@@ -205,10 +205,18 @@ def test_good_config_parses_with_defaults() -> None:
     ("data.source", "some/file.npz"),
     ("seed", 2**32 - 1),
     ("name", "*/ #define x"),
-    ("model.layers", [{"type": t} for t in LAYER_TYPES if t not in ("dense", "residual", "leaky_relu")]
+    ("model.layers", [{"type": t} for t in LAYER_TYPES if t not in (*REQUIRED_OPTIONS, "residual", "leaky_relu")]
      + [{"type": "leaky_relu", "alpha": 0.2}, {"type": "leaky_relu"},
         {"type": "residual", "name": "r", "layers": [{"type": "dense", "units": 4, "bias": False, "trainable": False}]},
-        {"type": "dense", "units": 10, "activation": "softmax", "name": "out"}]),
+        {"type": "dense", "units": 10, "activation": "softmax", "name": "out"},
+        {"type": "conv2d", "filters": 8, "kernel": [3, 1], "stride": 2, "padding": [[1, 1], [0, 0]], "dilation": 1,
+         "groups": 1, "activation": "relu", "bias": False, "trainable": False, "name": "c"},
+        {"type": "conv1d", "filters": 4, "kernel": 5, "padding": "valid"},
+        {"type": "depthwise_conv2d", "kernel": 3, "depth_multiplier": 2, "stride": [1, 2]},
+        {"type": "max_pool", "pool": [2, 2], "stride": 1, "padding": "same"}, {"type": "avg_pool", "pool": 3},
+        {"type": "batch_norm", "momentum": 0.5, "eps": 1e-3, "trainable": False}, {"type": "reshape", "shape": [-1]}]),
+    ("model.input_shape", [8, 8, 1]),
+    ("model.input_shape", [64]),
     ("techniques", {"set": {"eps": 5, "zeta": 0.3, "layers": ["dense1"], "init": "keep", "regrow_scale": 0.1}}),
     ("techniques", {"motif": {"m": 2, "eps": 5.0, "lr_scale": 1}}),
     ("techniques", {"prune": {"sparsity": 0.5, "start_epoch": 0, "end_epoch": 2, "then": "set"}}),

@@ -30,7 +30,7 @@ def test_unknown_layer_type(tmp_path):
     cfg = write_config(tmp_path, "iris", '{ type = "dense", units = 8 }, { type = "conv9d" }')
     r = run_cli("train", cfg, "-o", tmp_path / "m.etm")
     assert_user_error(r, "conv9d")
-    assert "hint: known types" in r.stderr
+    assert "hint: did you mean 'conv2d'? known types:" in r.stderr
     assert not (tmp_path / "m.etm").exists()
 
 

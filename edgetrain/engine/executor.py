@@ -1,6 +1,7 @@
 """numpy execution of a Graph: forward (inference or training) and the scheduled backward."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -24,11 +25,20 @@ class Tape:
 
 
 def check_input(graph: Graph, x: np.ndarray) -> np.ndarray:
+    """``x`` as a batch of samples of the model's input shape, or a `DataError`.
+
+    A model whose input is shaped ((H, W, C) or (L, C)) also takes flat rows of the same size:
+    each row is read in row-major order, channels fastest (``x.reshape(len(x), *shape)``), the
+    order `data_checks.check_samples` flattens shaped samples in. The result is a view, no copy.
+    """
     shape = graph.input_shape
+    if x.ndim == 2 and len(shape) > 1 and x.shape[1] == math.prod(shape):
+        return x.reshape(len(x), *shape)
     if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
         got = x.shape[1:] if x.ndim > 1 else x.shape
+        flat = f" (or flat rows of {math.prod(shape)} values)" if len(shape) > 1 else ""
         raise DataError(
-            f"data has samples of shape {tuple(got)} but the model expects {shape}",
+            f"data has samples of shape {tuple(got)} but the model expects {shape}{flat}",
             hint="check the feature columns of your data against `edgetrain info MODEL`",
         )
     return x
