@@ -148,6 +148,8 @@ def _bomb(d: Path) -> Path:
 
 DATA_FILES: dict[str, Callable[[Path], Path]] = {
     "nan": lambda d: npz(d, x=_nan(), y=_y()),
+    # Images (2 x 2 x 1) for a model of flat rows: the shape, not the count of values, is wrong.
+    "shaped_samples": lambda d: npz(d, x=_x().reshape(60, 2, 2, 1), y=_y()),
     "inf": lambda d: npz(d, x=_inf(), y=_y()),
     "complex_x": lambda d: npz(d, x=_x() + 1j, y=_y()),
     "structured_x": lambda d: npz(d, x=np.zeros(60, dtype=[("a", "<f8"), ("b", "<f8")]), y=_y()),
@@ -345,6 +347,12 @@ def _add(section: str, line: str) -> str:
     return text.replace(f"[{section}]\n", f"[{section}]\n{line}\n", 1)
 
 
+def _cnn(input_shape: str, layer: str) -> str:
+    """GOOD_TOML with ``[model] input_shape`` and ``layer`` before a flatten and the output layer."""
+    return _good(layers=f"input_shape = {input_shape}\nlayers = [ {layer}, {{ type = \"flatten\" }}, "
+                        "{ type = \"dense\", units = 3 } ]")
+
+
 LAYERS = "layers = [ { type = \"dense\", units = 8, activation = \"relu\" }, { type = \"dense\", units = 3 } ]"
 
 TOML_CASES: dict[str, str | bytes] = {
@@ -411,6 +419,26 @@ TOML_CASES: dict[str, str | bytes] = {
     "technique_value_string": _add("train", "") + "\n[techniques.set]\neps = \"five\"\n",
     "technique_zeta_2": _add("train", "") + "\n[techniques.prune]\nsparsity = 2.0\n",
     "techniques_not_table": _add("train", "") + "\ntechniques = 3\n",
+    # CNNs on the 4-feature good data: the layer or the input shape does not fit.
+    "conv_kernel_larger_than_input": _cnn("[2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = 3, padding = "valid" }'),
+    "conv_negative_padding": _cnn("[2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = 2, padding = [[-1, 0], [0, 0]] }'),
+    "conv_padding_unknown": _cnn("[2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = 2, padding = "full" }'),
+    "conv_padding_wider_than_window": _cnn("[2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = 2, '
+                                                        'padding = [[2, 2], [0, 0]] }'),
+    "conv_kernel_three_sizes": _cnn("[2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = [1, 1, 1] }'),
+    "conv_filters_missing": _cnn("[2, 2, 1]", '{ type = "conv2d", kernel = 1 }'),
+    "conv_groups_not_dividing_channels": _cnn("[2, 1, 2]", '{ type = "conv2d", filters = 3, kernel = 1, groups = 2 }'),
+    "conv1d_on_an_image": _cnn("[2, 2, 1]", '{ type = "conv1d", filters = 2, kernel = 1 }'),
+    "conv2d_on_flat_rows": _cnn("[4]", '{ type = "conv2d", filters = 2, kernel = 1 }'),
+    "flat_rows_do_not_match_input_shape": _cnn("[2, 3, 1]", '{ type = "conv2d", filters = 2, kernel = 1 }'),
+    "pool_over_a_1_wide_axis": _cnn("[4, 1, 1]", '{ type = "max_pool", pool = 2 }'),
+    "pool_zero": _cnn("[2, 2, 1]", '{ type = "avg_pool", pool = 0 }'),
+    "reshape_to_another_size": _cnn("[4]", '{ type = "reshape", shape = [3, 3] }'),
+    "batch_norm_momentum_1": _cnn("[2, 2, 1]", '{ type = "batch_norm", momentum = 1.0 }'),
+    "input_shape_zero": _cnn("[2, 0, 1]", '{ type = "conv2d", filters = 2, kernel = 1 }'),
+    "input_shape_four_axes": _cnn("[1, 2, 2, 1]", '{ type = "conv2d", filters = 2, kernel = 1 }'),
+    "input_shape_huge": _cnn("[100000, 100000, 100000]", '{ type = "conv2d", filters = 2, kernel = 1 }'),
+    "input_shape_string": _cnn('"2x2"', '{ type = "conv2d", filters = 2, kernel = 1 }'),
 }
 
 
@@ -627,10 +655,10 @@ OPTION_CASES: dict[str, Build] = {
 DATA_COMMANDS = ("eval", "emulate", "emulate_calib", "finetune", "finetune_eval", "ort-train", "export_c_calib",
                  "train")
 MODEL_COMMANDS = ("info", "eval", "export_c", "export_onnx", "emulate", "finetune")
-# Data that is bad only for some commands: the TOML model takes its input width from the data (a
-# 3-feature file trains fine), and one sample can be evaluated or calibrated on but not split.
+# Data that is bad only for some commands: the TOML model takes its input shape from the data (a
+# 3-feature file or a file of 2x2 images trains fine), and one sample can be evaluated or calibrated on but not split.
 # Calibration reads no labels, so labels beyond the model's outputs are bad only where labels count.
-DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
+DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "shaped_samples": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
                      "label_too_big": set(DATA_COMMANDS) - {"emulate_calib", "export_c_calib"}}
 
 
