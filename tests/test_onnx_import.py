@@ -122,7 +122,7 @@ def bad_model(kind: str) -> onnx.ModelProto:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])
     if kind == "conv_lstm":
-        nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv1"),
+        nodes = [helper.make_node("ConvTranspose", ["x", "w"], ["c"], name="conv1"),
                  helper.make_node("Relu", ["c"], ["r"], name="relu1"),
                  helper.make_node("LSTM", ["r", "W", "R"], ["y"], name="lstm1", hidden_size=10)]
         inits = [numpy_helper.from_array(np.zeros((4, 1, 3), np.float32), n) for n in ("w", "W", "R")]
@@ -146,10 +146,10 @@ def bad_model(kind: str) -> onnx.ModelProto:
 def test_unsupported_ops_are_listed_together(tmp_path):
     with pytest.raises(et.UnsupportedOpError) as e:
         import_onnx(bad_model("conv_lstm"))
-    assert "Conv (node conv1)" in str(e.value) and "LSTM (node lstm1)" in str(e.value)
+    assert "ConvTranspose (node conv1)" in str(e.value) and "LSTM (node lstm1)" in str(e.value)
     onnx.save(bad_model("conv_lstm"), str(tmp_path / "cl.onnx"))
     r = run_cli("import", "onnx", tmp_path / "cl.onnx", "-o", tmp_path / "m.etm")
-    assert_user_error(r, "Conv (node conv1)", "LSTM (node lstm1)")
+    assert_user_error(r, "ConvTranspose (node conv1)", "LSTM (node lstm1)")
     assert "hint: edgetrain imports" in r.stderr
     assert not (tmp_path / "m.etm").exists()
 

@@ -73,14 +73,21 @@ class OpSpec:
 
 
 _I, _F, _T, _IS = AttributeProto.INT, AttributeProto.FLOAT, AttributeProto.TENSOR, AttributeProto.INTS
+_S = AttributeProto.STRING
 #: ``consumed_inputs`` (opsets 1-5) was an optimisation hint with no effect on the result.
 _LEGACY = {"consumed_inputs": AttributeProto.INTS}
 #: Ops the importer evaluates as constants (shape arithmetic, `import_patterns.evaluate`); their
 #: opset-dependent spellings (attributes or inputs) are checked by `check_shape_ops`.
 SHAPE_OPS = ("Cast", "Concat", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze")
+#: Ops on (N, C, H, W) / (N, C, L) tensors (`import_conv`); a model with any of them imports with a
+#: channels-last input (see `import_conv` for the layout contract).
+SPATIAL_OPS = ("AveragePool", "Conv", "GlobalAveragePool", "MaxPool", "Pad")
+#: The windowed ops' attributes (ONNX spelling): checked by `check_window_attributes`.
+_WINDOW = {"auto_pad": _S, "dilations": _IS, "kernel_shape": _IS, "pads": _IS, "strides": _IS}
 OPS: dict[str, OpSpec] = {
     # broadcast/axis: the opset < 7 spelling of a broadcast bias add (axis checked in check_attribute_values).
     "Add": OpSpec(2, 2, {"broadcast": _I, "axis": _I, **_LEGACY}),
+    "AveragePool": OpSpec(1, 1, {**_WINDOW, "ceil_mode": _I, "count_include_pad": _I}),
     # Folded into the dense layer before it; spatial (opsets 7-8) changes nothing on (N, C) inputs.
     "BatchNormalization": OpSpec(5, 5, {"epsilon": _F, "momentum": _F, "training_mode": _I, "spatial": _I,
                                         **_LEGACY}),
@@ -88,15 +95,23 @@ OPS: dict[str, OpSpec] = {
     "Clip": OpSpec(1, 3, {"min": _F, "max": _F, **_LEGACY}),
     # A shape has at most MAX_RANK entries, so no Concat of shapes needs more pieces.
     "Concat": OpSpec(1, MAX_RANK, {"axis": _I}),
+    # Evaluated at import time on small integer constants (the pads subgraph torch writes before Pad).
+    "ConstantOfShape": OpSpec(1, 1, {"value": _T}),
+    # Folded, with the BatchNormalization and Pad around it, into one conv2d / conv1d.
+    "Conv": OpSpec(2, 3, {**_WINDOW, "group": _I}),
     "Constant": OpSpec(0, 0, {"value": _T, "value_float": _F, "value_floats": AttributeProto.FLOATS,
                               "value_int": _I, "value_ints": AttributeProto.INTS}),
     "Flatten": OpSpec(1, 1, {"axis": _I}),
     "Gather": OpSpec(2, 2, {"axis": _I}),
     "Gemm": OpSpec(2, 3, {"alpha": _F, "beta": _F, "transA": _I, "transB": _I, "broadcast": _I}),
+    "GlobalAveragePool": OpSpec(1, 1, {}),
     "HardSwish": OpSpec(1, 1, {}),
     "Identity": OpSpec(1, 1, {}),
     "LeakyRelu": OpSpec(1, 1, {"alpha": _F, **_LEGACY}),
     "MatMul": OpSpec(2, 2, {}),
+    "MaxPool": OpSpec(1, 1, {**_WINDOW, "ceil_mode": _I, "storage_order": _I}),
+    # pads/value are attributes before opset 11 and inputs (with axes from opset 18) from it on.
+    "Pad": OpSpec(1, 4, {"mode": _S, "pads": _IS, "value": _F}),
     "Relu": OpSpec(1, 1, dict(_LEGACY)),
     "Reshape": OpSpec(2, 2, {"allowzero": _I}),
     "Shape": OpSpec(1, 1, {"start": _I, "end": _I}),
@@ -107,6 +122,7 @@ OPS: dict[str, OpSpec] = {
     # axes is an attribute before opset 13 and an input from it on.
     "Squeeze": OpSpec(1, 2, {"axes": _IS}),
     "Tanh": OpSpec(1, 1, dict(_LEGACY)),
+    "Transpose": OpSpec(1, 1, {"perm": _IS}),
     "Unsqueeze": OpSpec(1, 2, {"axes": _IS}),
 }
 SUPPORTED = tuple(sorted(OPS))
@@ -264,14 +280,14 @@ def check_op_types(model: onnx.ModelProto) -> None:
 
 def stored_tensors(model: onnx.ModelProto) -> Iterator[tuple[onnx.TensorProto, str]]:
     """The tensors the importer decodes, each with how messages name it: initializers and the
-    ``value`` of Constant nodes (no other supported op takes a tensor attribute)."""
+    ``value`` of Constant and ConstantOfShape nodes (no other supported op takes a tensor attribute)."""
     for t in model.graph.initializer:
         yield t, f"initializer {show(t.name)}"
     for i, node in enumerate(model.graph.node):
-        if node.op_type == "Constant":
+        if node.op_type in ("Constant", "ConstantOfShape"):
             for a in node.attribute:
                 if a.name == "value" and a.HasField("t"):
-                    yield a.t, f"the value of Constant node {node_label(node, i)}"
+                    yield a.t, f"the value of {node.op_type} node {node_label(node, i)}"
 
 
 def check_tensor_header(t: onnx.TensorProto, what: str) -> int:
@@ -358,7 +374,10 @@ def check_node_signatures(model: onnx.ModelProto) -> None:
                                     f"{node.op_type} takes {want}", hint=REEXPORT_HINT)
         if any(not t for t in node.input[: spec.min_inputs]):
             raise InvalidModelError(f"{node.op_type} node {label} leaves a required input empty", hint=REEXPORT_HINT)
-        if len(node.output) != 1 or not node.output[0]:
+        if node.op_type == "MaxPool" and len(node.output) == 2 and node.output[1]:
+            raise UnsupportedOpError(f"MaxPool node {label} also outputs the Indices of its maxima, which edgetrain "
+                                     "does not import", hint="export the pool without return_indices=True")
+        if not (len(node.output) == 1 or node.op_type == "MaxPool" and len(node.output) == 2) or not node.output[0]:
             raise InvalidModelError(f"{node.op_type} node {label} has {len(node.output)} outputs "
                                     f"({show(list(node.output))}); edgetrain imports {node.op_type} with one named "
                                     "output", hint=REEXPORT_HINT)
@@ -413,6 +432,98 @@ def check_attribute_values(node: onnx.NodeProto, label: str) -> None:
     if node.op_type == "Constant" and len(a) != 1:
         raise InvalidModelError(f"Constant node {label} sets {len(a)} value attributes; ONNX Constant takes "
                                 "exactly one", hint=REEXPORT_HINT)
+    if node.op_type in ("Conv", "MaxPool", "AveragePool"):
+        check_window_attributes(node, label, a)
+    elif node.op_type == "Pad":
+        mode = a["mode"].s if "mode" in a else b"constant"
+        if mode != b"constant":
+            raise UnsupportedOpError(f"Pad node {label} uses mode {show(_text(mode))}; edgetrain imports only "
+                                     "constant zero padding (folded into the Conv after it)", hint=PAD_HINT)
+        if "value" in a and a["value"].f != 0.0:
+            raise UnsupportedOpError(f"Pad node {label} pads with {a['value'].f}; edgetrain imports only zero "
+                                     "padding", hint=PAD_HINT)
+        if "pads" in a and len(a["pads"].ints) > 2 * MAX_RANK:
+            raise InvalidModelError(f"Pad node {label} has {len(a['pads'].ints)} pads, more than 2 * {MAX_RANK}",
+                                    hint=REEXPORT_HINT)
+    elif node.op_type == "Transpose" and "perm" in a:
+        perm = list(a["perm"].ints)
+        if len(perm) > MAX_RANK or sorted(perm) != list(range(len(perm))):
+            raise InvalidModelError(f"Transpose node {label}: perm {show(perm)} is not a permutation of the axes",
+                                    hint=REEXPORT_HINT)
+    elif node.op_type == "ConstantOfShape" and "value" in a:
+        t = a["value"].t
+        if _elements(t.dims) != 1 or t.data_type not in (TensorProto.INT64, TensorProto.INT32):
+            raise UnsupportedOpError(f"ConstantOfShape node {label}: its value is {dtype_name(t.data_type)} of shape "
+                                     f"{show(list(t.dims))}; edgetrain evaluates ConstantOfShape only with one "
+                                     "integer value (a pads computation)", hint=SUPPORTED_HINT)
+
+
+#: What the window attributes of Conv, MaxPool and AveragePool may say (ONNX defaults in brackets).
+PAD_HINT = ("pad with zeros (nn.ZeroPad2d, F.pad with mode='constant') directly before a Conv, by at most "
+            "(kernel - 1) * dilation per side together with the Conv's own padding")
+AUTO_PADS = (b"NOTSET", b"SAME_UPPER", b"VALID", b"SAME_LOWER")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def check_window_attributes(node: onnx.NodeProto, label: str, a: dict[str, AttributeProto]) -> None:
+    """kernel_shape, strides, dilations and pads of Conv / MaxPool / AveragePool: lengths that agree
+    (one per spatial axis, pads two), sizes in range (kernel, stride, dilation >= 1, pads >= 0, none
+    above MAX_UNITS, so no geometry computed from them is huge); the auto_pad, ceil_mode,
+    storage_order and count_include_pad values edgetrain maps. SAME_LOWER, ceil_mode=1,
+    storage_order=1 and pool dilations other than 1 are valid ONNX that edgetrain does not import."""
+    op, cap = node.op_type, limits.limit("MAX_UNITS")
+    lengths: dict[str, int] = {}
+    for name, minimum in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("pads", 0)):
+        if name not in a:
+            continue
+        values = list(a[name].ints)
+        if not values or len(values) > 2 * MAX_RANK:
+            raise InvalidModelError(f"{op} node {label}: attribute {name} has {len(values)} entries",
+                                    hint=REEXPORT_HINT)
+        if any(v < minimum or v > cap for v in values):
+            bad = next(v for v in values if v < minimum or v > cap)
+            raise InvalidModelError(f"{op} node {label}: {name} {show(values)} holds {bad}; each must be between "
+                                    f"{minimum} and MAX_UNITS={cap}", hint=REEXPORT_HINT)
+        lengths[name] = len(values) // 2 if name == "pads" else len(values)
+        if name == "pads" and len(values) % 2:
+            raise InvalidModelError(f"{op} node {label}: pads {show(values)} has an odd number of entries; ONNX pads "
+                                    "list a begin and an end per spatial axis", hint=REEXPORT_HINT)
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{k} for {v} axes" for k, v in lengths.items())
+        raise InvalidModelError(f"{op} node {label}: its attributes disagree on the number of spatial axes ({listed})",
+                                hint=REEXPORT_HINT)
+    if op != "Conv" and "kernel_shape" not in a:
+        raise InvalidModelError(f"{op} node {label} has no kernel_shape; ONNX {op} needs one", hint=REEXPORT_HINT)
+    auto = a["auto_pad"].s if "auto_pad" in a else b"NOTSET"
+    if auto not in AUTO_PADS:
+        raise InvalidModelError(f"{op} node {label}: auto_pad {show(_text(auto))} is not one of NOTSET, SAME_UPPER, "
+                                "SAME_LOWER, VALID", hint=REEXPORT_HINT)
+    if auto == b"SAME_LOWER":
+        raise UnsupportedOpError(f"{op} node {label} uses auto_pad=SAME_LOWER (the extra padding first), which "
+                                 "edgetrain does not import", hint="use SAME_UPPER (TensorFlow's 'same') or "
+                                 "explicit pads")
+    if auto != b"NOTSET" and "pads" in a and any(a["pads"].ints):
+        raise InvalidModelError(f"{op} node {label} sets both auto_pad={_text(auto)} and pads; ONNX allows one",
+                                hint=REEXPORT_HINT)
+    if "group" in a and not 1 <= a["group"].i <= cap:
+        raise InvalidModelError(f"{op} node {label}: group={a['group'].i}; it must be between 1 and the channels",
+                                hint=REEXPORT_HINT)
+    for flag in ("ceil_mode", "storage_order", "count_include_pad"):
+        if flag in a and a[flag].i not in (0, 1):
+            raise InvalidModelError(f"{op} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1",
+                                    hint=REEXPORT_HINT)
+    if "ceil_mode" in a and a["ceil_mode"].i:
+        raise UnsupportedOpError(f"{op} node {label} uses ceil_mode=1 (a partial window at the end), which edgetrain "
+                                 "does not import", hint="export the pool with ceil_mode=False")
+    if "storage_order" in a and a["storage_order"].i:
+        raise UnsupportedOpError(f"{op} node {label} uses storage_order=1 (column-major indices), which edgetrain "
+                                 "does not import", hint="export the pool without indices")
+    if op != "Conv" and "dilations" in a and any(d != 1 for d in a["dilations"].ints):
+        raise UnsupportedOpError(f"{op} node {label} uses dilations {show(list(a['dilations'].ints))}; edgetrain "
+                                 "imports pools without dilation", hint="export the pool with dilation=1")
 
 
 # ---------------------------------------------------------------- the data input
@@ -524,6 +635,8 @@ def check_layers(model: onnx.ModelProto) -> None:
                     raise InvalidModelError(f"bias {show(node.input[2])} of Gemm node {label} has shape {c.dims}, "
                                             f"which does not fit its {units} units", hint=REEXPORT_HINT)
                 params += _elements(c.dims)
+        elif op == "Conv":
+            params += _check_conv_weight(node, label, consts)
         elif op == "Add":
             for t in node.input:
                 if t in consts:
@@ -560,7 +673,7 @@ def check_layers(model: onnx.ModelProto) -> None:
                                         "shape", hint=REEXPORT_HINT)
     cap = limits.limit("MAX_PARAMETERS")
     if params > cap:
-        raise InvalidModelError(f"the model's dense layers have {params} weights and biases, more than "
+        raise InvalidModelError(f"the model's dense and conv layers have {params} weights and biases, more than "
                                 f"MAX_PARAMETERS={cap}", hint=limits.over_limit_hint("MAX_PARAMETERS"))
 
 
@@ -602,6 +715,48 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
                 raise UnsupportedOpError(f"{op} node {label}: constant {show(t)} is {dtype_name(c.dtype)} of shape "
                                          f"{c.dims}; edgetrain evaluates {op} only on integer shapes (0-D or 1-D, at "
                                          f"most {MAX_RANK} entries)", hint=SUPPORTED_HINT)
+
+
+def _check_conv_weight(node: onnx.NodeProto, label: str, consts: dict[str, _Const]) -> int:
+    """A constant Conv weight (C_out, C_in / group, k...) of a 1-D or 2-D convolution with positive dims,
+    agreeing with kernel_shape and group, and a bias of C_out; returns their element count. (A weight
+    that is not a constant is refused by the converter, which needs its values.)"""
+    w = consts.get(node.input[1])
+    if w is None:
+        return 0
+    what = f"weight {show(node.input[1])} of Conv node {label}"
+    _need_float(w, what)
+    if len(w.dims) not in (3, 4):
+        cls = UnsupportedOpError if len(w.dims) > 4 else InvalidModelError
+        raise cls(f"{what} has shape {w.dims}; edgetrain imports 1-D and 2-D convolutions (weights (C_out, "
+                  "C_in/group, k) and (C_out, C_in/group, kh, kw))",
+                  hint="3-D convolutions are not imported" if len(w.dims) > 4 else REEXPORT_HINT)
+    if any(d <= 0 for d in w.dims):
+        raise InvalidModelError(f"{what} has shape {w.dims}; every axis needs at least one entry", hint=REEXPORT_HINT)
+    a = {x.name: x for x in node.attribute}
+    if "kernel_shape" in a and tuple(a["kernel_shape"].ints) != w.dims[2:]:
+        raise InvalidModelError(f"Conv node {label}: kernel_shape {show(list(a['kernel_shape'].ints))} disagrees with "
+                                f"its weight of shape {w.dims}", hint=REEXPORT_HINT)
+    for name in ("strides", "dilations"):
+        if name in a and len(a[name].ints) != len(w.dims) - 2:
+            raise InvalidModelError(f"Conv node {label}: {name} has {len(a[name].ints)} entries for a "
+                                    f"{len(w.dims) - 2}-D convolution", hint=REEXPORT_HINT)
+    if "pads" in a and len(a["pads"].ints) != 2 * (len(w.dims) - 2):
+        raise InvalidModelError(f"Conv node {label}: pads has {len(a['pads'].ints)} entries for a "
+                                f"{len(w.dims) - 2}-D convolution (two per axis)", hint=REEXPORT_HINT)
+    group = a["group"].i if "group" in a else 1
+    if w.dims[0] % group:
+        raise InvalidModelError(f"Conv node {label}: group={group} does not divide the {w.dims[0]} output channels of "
+                                f"its weight", hint=REEXPORT_HINT)
+    n = _elements(w.dims)
+    if len(node.input) > 2 and node.input[2] in consts:
+        c = consts[node.input[2]]
+        _need_float(c, f"bias {show(node.input[2])} of Conv node {label}")
+        if c.dims != (w.dims[0],):
+            raise InvalidModelError(f"bias {show(node.input[2])} of Conv node {label} has shape {c.dims}; its weight "
+                                    f"has {w.dims[0]} output channels", hint=REEXPORT_HINT)
+        n += w.dims[0]
+    return n
 
 
 def _need_float(c: _Const, what: str) -> None:

@@ -9,8 +9,12 @@ Two families, each reduced to something `importer` already maps:
   is the symbol `BATCH`, every other size is a known integer. `reshape_target` turns the value
   reaching a Reshape into a static target, or refuses it when it is truly dynamic (the batch size
   lands on a feature axis, or a value depends on the data).
-- **BatchNormalization after a dense layer** (``Linear -> BatchNorm1d`` in eval mode):
-  `fold_batch_norm` rewrites the dense weight and bias so that one dense layer computes both.
+- **BatchNormalization after a dense or conv layer** (``Linear -> BatchNorm1d``, ``Conv2d ->
+  BatchNorm2d`` in eval mode): `fold_batch_norm` rewrites the layer's weight and bias so that one
+  layer computes both.
+- **Small integer constant subgraphs**, such as the pads computation torch writes before ``Pad``
+  (``ConstantOfShape -> Concat -> Reshape -> Slice -> Transpose -> Reshape -> Cast``):
+  `fold_constant` evaluates them at import time, on at most `MAX_FOLDED` values.
 
 Contract: every refusal is an `edgetrain.errors` error with a one-line message naming the node and
 a hint; a value handled here is always 0-D or 1-D with at most `MAX_RANK` entries (a shape), so
@@ -248,17 +252,20 @@ def reshape_target(value: Value, label: str, batch: int | None) -> tuple[bool, l
 
 def fold_batch_norm(weight: np.ndarray, bias: np.ndarray | None, scale: np.ndarray, beta: np.ndarray,
                     mean: np.ndarray, var: np.ndarray, eps: float, label: str) -> tuple[np.ndarray, np.ndarray]:
-    """Weight ``(n_in, n_out)`` and bias ``(n_out,)`` of a dense layer followed by inference-mode
-    batch normalization: ``scale * (x W + b - mean) / sqrt(var + eps) + beta``.
+    """Weight and bias ``(n_out,)`` of a dense or conv layer followed by inference-mode batch
+    normalization: ``scale * (x W + b - mean) / sqrt(var + eps) + beta``.
 
-    Computed in float64 and returned as float64 (the caller stores float32 and refuses what does
-    not fit). Statistics must be 1-D of the layer's width, with ``var + eps > 0``."""
-    n_out = weight.shape[1]
+    The weight's last axis is the output channel: ``(n_in, n_out)`` for dense, ``(kh, kw,
+    C_in/groups, C_out)`` / ``(k, C_in/groups, C_out)`` for edgetrain's conv2d / conv1d (so one
+    scale per output channel multiplies the last axis, whatever the groups). Computed in float64
+    and returned as float64 (the caller stores float32 and refuses what does not fit). Statistics
+    must be 1-D of the layer's width, with ``var + eps > 0``."""
+    n_out = weight.shape[-1]
     stats = {"scale": scale, "B": beta, "mean": mean, "var": var}
     for role, s in stats.items():
         if s.shape != (n_out,):
             raise InvalidModelError(f"BatchNormalization node {label}: {role} has shape {tuple(s.shape)}, which does "
-                                    f"not fit the {n_out} outputs of the dense layer before it", hint=REEXPORT_HINT)
+                                    f"not fit the {n_out} outputs of the layer before it", hint=REEXPORT_HINT)
     v = var.astype(np.float64) + np.float64(eps)
     if not (v > 0).all():
         raise InvalidModelError(f"BatchNormalization node {label}: var + epsilon is not positive at channel "
@@ -267,3 +274,160 @@ def fold_batch_norm(weight: np.ndarray, bias: np.ndarray | None, scale: np.ndarr
     s = scale.astype(np.float64) / np.sqrt(v)
     b = np.zeros(n_out) if bias is None else bias.astype(np.float64)
     return weight.astype(np.float64) * s, (b - mean.astype(np.float64)) * s + beta.astype(np.float64)
+
+
+# ---------------------------------------------------------------- small integer constants
+
+#: The most elements a folded constant may have: the pads of a rank-`MAX_RANK` tensor (begin and
+#: end per axis). torch writes ``F.pad`` / ``nn.ZeroPad2d`` with such a pads computation.
+MAX_FOLDED = 2 * MAX_RANK
+#: Ops `fold_constant` evaluates when every input is a known integer constant.
+FOLDED_OPS = (*SHAPE_OPS, "ConstantOfShape", "Identity", "Reshape", "Transpose")
+FOLD_HINT = ("edgetrain evaluates constant subgraphs only on small integer tensors (shapes and pads, at most "
+             f"{MAX_FOLDED} values); {DYNAMIC_HINT}")
+
+
+def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str, Any], opset: int,
+                  label: str) -> np.ndarray:
+    """The value of ``op`` on integer constants ``values`` (None for an omitted optional input), as int64.
+
+    Used for the pads subgraph torch writes before ``Pad`` (``ConstantOfShape -> Concat -> Reshape
+    -> Slice -> Transpose -> Reshape -> Cast``) and for shape ops whose inputs are all constants.
+    Every input and the result hold at most `MAX_FOLDED` values (a result's size is checked before
+    it is allocated); anything else is refused with `FOLD_HINT`."""
+    arrays: list[np.ndarray | None] = []
+    for i, v in enumerate(values):
+        if v is None:
+            arrays.append(None)
+            continue
+        if v.dtype.kind not in "iu" and not (v.dtype == object and all(isinstance(x, int) for x in v.flat)):
+            raise UnsupportedOpError(f"{op} node {label}: input {i} is a {v.dtype} constant; edgetrain folds {op} "
+                                     "only on integer constants", hint=FOLD_HINT)
+        if v.size > MAX_FOLDED or v.ndim > MAX_RANK:
+            raise UnsupportedOpError(f"{op} node {label}: input {i} has shape {tuple(v.shape)}; edgetrain folds "
+                                     f"constants of at most {MAX_FOLDED} values", hint=FOLD_HINT)
+        arrays.append(np.asarray(v, dtype=np.int64))
+
+    def need(i: int, what: str) -> np.ndarray:
+        if i >= len(arrays) or arrays[i] is None:
+            raise InvalidModelError(f"{op} node {label} has no {what} input", hint=REEXPORT_HINT)
+        return arrays[i]  # type: ignore[return-value]
+
+    def listed(i: int, what: str) -> list[int] | None:
+        if i < len(arrays) and arrays[i] is not None:
+            a = arrays[i]
+            if a.ndim > 1:  # type: ignore[union-attr]
+                raise InvalidModelError(f"{op} node {label}: {what} has shape {a.shape}; it must be 1-D",  # type: ignore[union-attr]
+                                        hint=REEXPORT_HINT)
+            return [int(x) for x in a.ravel()]  # type: ignore[union-attr]
+        return None
+
+    def axes_of(items: list[int], rank: int, what: str) -> list[int]:
+        if any(not -rank <= x < rank for x in items) or len(set(x % max(rank, 1) for x in items)) != len(items):
+            raise InvalidModelError(f"{op} node {label}: {what} {items} do not name distinct axes of a rank-{rank} "
+                                    "tensor", hint=REEXPORT_HINT)
+        return [x % rank for x in items]
+
+    data = need(0, "data")
+    if op in ("Identity", "Cast"):
+        return data.copy()
+    if op == "Shape":
+        return np.asarray(data.shape, np.int64)[_clamp(attrs.get("start", 0), data.ndim):
+                                                 _clamp(attrs.get("end", data.ndim), data.ndim)]
+    if op == "ConstantOfShape":
+        shape = listed(0, "shape") or []
+        if any(d < 0 for d in shape) or math.prod(shape) > MAX_FOLDED:
+            raise UnsupportedOpError(f"ConstantOfShape node {label} makes a tensor of shape {shape}; edgetrain "
+                                     f"evaluates ConstantOfShape only for at most {MAX_FOLDED} values",
+                                     hint=FOLD_HINT)
+        fill = attrs.get("value")
+        value = 0 if fill is None else int(np.asarray(fill).ravel()[0])
+        return np.full(shape, value, np.int64)
+    if op == "Reshape":
+        target = listed(1, "shape")
+        if target is None:
+            raise InvalidModelError(f"Reshape node {label} has no shape input", hint=REEXPORT_HINT)
+        if not attrs.get("allowzero", 0):
+            if any(t == 0 and i >= data.ndim for i, t in enumerate(target)):
+                raise InvalidModelError(f"Reshape node {label}: a 0 in {target} copies an axis the input lacks",
+                                        hint=REEXPORT_HINT)
+            target = [data.shape[i] if t == 0 else t for i, t in enumerate(target)]
+        if target.count(-1) > 1 or any(t < -1 for t in target):
+            raise InvalidModelError(f"Reshape node {label}: shape {target} is not a valid target", hint=REEXPORT_HINT)
+        known = math.prod(t for t in target if t != -1)
+        if -1 in target:
+            if known == 0 or data.size % known:
+                raise InvalidModelError(f"Reshape node {label} cannot reshape {data.size} values to {target}",
+                                        hint=REEXPORT_HINT)
+            target[target.index(-1)] = data.size // known
+        if math.prod(target) != data.size:
+            raise InvalidModelError(f"Reshape node {label} cannot reshape {data.size} values to {target}",
+                                    hint=REEXPORT_HINT)
+        return data.reshape(target)
+    if op == "Transpose":
+        perm = list(attrs["perm"]) if "perm" in attrs else list(range(data.ndim))[::-1]
+        if sorted(perm) != list(range(data.ndim)):
+            raise InvalidModelError(f"Transpose node {label}: perm {perm} does not fit a rank-{data.ndim} input",
+                                    hint=REEXPORT_HINT)
+        return np.ascontiguousarray(data.transpose(perm))
+    if op == "Concat":
+        parts = [need(i, f"input {i}") for i in range(len(arrays))]
+        rank = parts[0].ndim
+        if rank == 0 or any(p.ndim != rank for p in parts):
+            raise InvalidModelError(f"Concat node {label} joins tensors of different or zero rank", hint=REEXPORT_HINT)
+        axis = axes_of([int(attrs.get("axis", 0))], rank, "axis")[0]
+        if any(p.shape[:axis] + p.shape[axis + 1:] != parts[0].shape[:axis] + parts[0].shape[axis + 1:]
+               for p in parts):
+            raise InvalidModelError(f"Concat node {label} joins tensors whose other axes differ", hint=REEXPORT_HINT)
+        if sum(p.size for p in parts) > MAX_FOLDED:
+            raise UnsupportedOpError(f"Concat node {label} makes more than {MAX_FOLDED} values", hint=FOLD_HINT)
+        return np.concatenate(parts, axis=axis)
+    if op == "Slice":
+        if opset < 10:
+            starts, ends = list(attrs.get("starts", [])), list(attrs.get("ends", []))
+            axes, steps = (list(attrs["axes"]) if "axes" in attrs else None), None
+        else:
+            starts, ends = listed(1, "starts") or [], listed(2, "ends") or []
+            axes, steps = listed(3, "axes"), listed(4, "steps")
+        axes = axes_of(axes if axes is not None else list(range(len(starts))), data.ndim, "axes")
+        steps = steps if steps is not None else [1] * len(starts)
+        if not len(starts) == len(ends) == len(axes) == len(steps) or 0 in steps:
+            raise InvalidModelError(f"Slice node {label}: starts, ends, axes and steps disagree (or a step is 0)",
+                                    hint=REEXPORT_HINT)
+        index = [slice(None)] * data.ndim
+        for s, e, ax, st in zip(starts, ends, axes, steps):
+            # Python's slice clamps out-of-range bounds exactly as ONNX Slice does (see its spec).
+            index[ax] = slice(s, e, st)
+        return data[tuple(index)].copy()
+    if op == "Gather":
+        idx = need(1, "indices")
+        if data.ndim == 0:
+            raise InvalidModelError(f"Gather node {label} gathers from a scalar", hint=REEXPORT_HINT)
+        axis = axes_of([int(attrs.get("axis", 0))], data.ndim, "axis")[0]
+        n = data.shape[axis]
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise InvalidModelError(f"Gather node {label}: an index is out of range for an axis of {n}",
+                                    hint=REEXPORT_HINT)
+        if data.size // max(n, 1) * idx.size > MAX_FOLDED:
+            raise UnsupportedOpError(f"Gather node {label} makes more than {MAX_FOLDED} values", hint=FOLD_HINT)
+        return np.take(data, idx, axis=axis)
+    if op in ("Squeeze", "Unsqueeze"):
+        given = list(attrs["axes"]) if opset < 13 and "axes" in attrs else listed(1, "axes")
+        if op == "Squeeze":
+            if given is None:
+                return data.reshape([d for d in data.shape if d != 1])
+            axes = axes_of(given, data.ndim, "axes")
+            if any(data.shape[x] != 1 for x in axes):
+                raise InvalidModelError(f"Squeeze node {label} squeezes an axis whose size is not 1", hint=REEXPORT_HINT)
+            return data.reshape([d for i, d in enumerate(data.shape) if i not in axes])
+        if given is None:
+            raise InvalidModelError(f"Unsqueeze node {label} has no axes", hint=REEXPORT_HINT)
+        rank = data.ndim + len(given)
+        if rank > MAX_RANK:
+            raise InvalidModelError(f"Unsqueeze node {label} makes a rank-{rank} tensor", hint=REEXPORT_HINT)
+        axes = axes_of(given, rank, "axes")
+        shape, it = [], iter(data.shape)
+        for i in range(rank):
+            shape.append(1 if i in axes else next(it))
+        return data.reshape(shape)
+    raise AssertionError(f"not a folded op: {op}")  # pragma: no cover - FOLDED_OPS is the caller's dispatch

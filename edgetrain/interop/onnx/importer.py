@@ -31,11 +31,13 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from ... import limits
 from ...errors import InvalidModelError, ModelFileError, UnsupportedOpError
 from ...graph import Graph, Node, Param
 from ...ops import get_op
 from . import import_checks as checks
 from . import import_patterns as patterns
+from .import_conv import Layout, SpatialOps, flatten_order, permute_rows
 from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -244,9 +246,12 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
     except Exception as e:
         raise ModelFileError(f"{label} is not a valid ONNX model: {str(e).splitlines()[0]}",
                              hint="the file may be truncated or produced by a broken exporter") from None
-    graph = _Converter(model, name or _default_name(model, source)).run()
+    converter = _Converter(model, name or _default_name(model, source))
+    graph = converter.run()
     graph.meta["imported_from"] = {"file": label, "producer": model.producer_name,
                                    "opset": _opset(model), "ir_version": model.ir_version}
+    if converter.input_layout_text:  # a convolutional model: the input became channels-last (`import_conv`)
+        graph.meta["imported_from"]["input_layout"] = converter.input_layout_text
     return graph
 
 
@@ -272,7 +277,11 @@ def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-class _Converter:
+#: Ops whose output has the layout of their (first) input: they act on each value, or on all alike.
+_ELEMENTWISE = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "hard_swish", "identity", "add")
+
+
+class _Converter(SpatialOps):
     def __init__(self, model: onnx.ModelProto, name: str) -> None:
         self.model = model
         self.opset = _opset(model)
@@ -286,6 +295,10 @@ class _Converter:
         self.shapes: dict[str, tuple[int, ...]] = {}
         self.uses = Counter(t for n in g.node for t in n.input if t) + Counter(o.name for o in g.output)
         self.names: set[str] = set()  # edgetrain tensor names handed out so far
+        # ONNX data tensor -> its layout, where that is not the edgetrain tensor's own shape (`import_conv`).
+        self.layouts: dict[str, Layout] = {}
+        self.pads: dict[str, tuple[str, list[tuple[int, int]], str]] = {}  # Pad nodes waiting for their Conv
+        self.input_layout_text = ""
         self.graph = Graph(self._inputs(), name=name)
         self.bias_free: set[str] = set()  # dense nodes (from MatMul) an Add may still give a bias
 
@@ -296,8 +309,13 @@ class _Converter:
         self.batch = int(first.dim_value) if first.HasField("dim_value") and first.dim_value > 0 else None
         name = self._unique(v.name)
         self.env[v.name] = name
-        self.shapes[name] = dims
-        return {name: dims}
+        et_dims, layout = self.input_layout(v.name, dims)
+        self.shapes[name] = et_dims
+        if layout is not None:
+            self.layouts[v.name] = layout
+            self.input_layout_text = (f"channels-last (N, {', '.join(map(str, et_dims))}); the ONNX model takes "
+                                      f"(N, {', '.join(map(str, dims))})")
+        return {name: et_dims}
 
     # -- helpers ------------------------------------------------------------------------------
     def _unique(self, raw: str) -> str:
@@ -313,8 +331,19 @@ class _Converter:
         out = node.output[0]
         return self._unique(out if _SIMPLE.match(out) else (node.name or node.op_type.lower()))
 
+    def _layout(self, t: str) -> Layout:
+        """The layout of ONNX data tensor ``t`` (`import_conv.Layout`): its own shape unless recorded."""
+        return self.layouts.get(t) or Layout(self.shapes[self.env[t]])
+
     def _tensor(self, node: onnx.NodeProto, i: int) -> str:
-        t = node.input[i]
+        return self._data(node, node.input[i])
+
+    def _data(self, node: onnx.NodeProto, t: str) -> str:
+        """The edgetrain tensor of ONNX data tensor ``t``, read by ``node``; refused when ``t`` is not data."""
+        if t in self.pads and node.op_type != "Conv":
+            raise UnsupportedOpError(f"{node.op_type} node {checks.show(node.name or node.output[0])} reads the output "
+                                     f"of Pad node {self.pads[t][2]}; edgetrain folds Pad only into the Conv that "
+                                     "reads it", hint=checks.PAD_HINT)
         if t in self.shape_values:
             raise UnsupportedOpError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is a shape "
                                      "computed from other shapes; edgetrain uses such values only as Reshape "
@@ -332,16 +361,62 @@ class _Converter:
                                     "initializer or Constant", hint="fold constants before exporting")
         return self.consts[t]
 
+    def _int_const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray:
+        """Input ``i`` of ``node`` as an int64 array: an integer constant or a shape value without the batch size."""
+        t = node.input[i] if i < len(node.input) else ""
+        v = self._known_int(t)
+        if v is None:
+            raise UnsupportedOpError(f"{node.op_type} node {checks.show(node.name or node.output[0])}: {what} "
+                                     f"{checks.show(t)} is not an integer constant known at import time",
+                                     hint=patterns.FOLD_HINT)
+        return v
+
+    def _known_int(self, t: str) -> np.ndarray | None:
+        """``t``'s value when it is a constant known at import time (not data, not holding the batch size)."""
+        if t in self.consts:
+            return self.consts[t]
+        if t in self.shape_values:
+            v = self.shape_values[t]
+            if any(x is patterns.BATCH for x in v.flat):
+                return None
+            return np.asarray([int(x) for x in v.flat], np.int64).reshape(v.shape)
+        return None
+
+    def _fold(self, node: onnx.NodeProto) -> None:
+        """A node on integer constants only, evaluated now (`import_patterns.fold_constant`)."""
+        label = checks.show(node.name or node.output[0])
+        values = []
+        for t in node.input:
+            v = self._known_int(t) if t else None
+            if t and v is None:
+                raise UnsupportedOpError(f"{node.op_type} node {label}: input {checks.show(t)} is not a constant "
+                                         "known at import time", hint=patterns.FOLD_HINT)
+            values.append(v)
+        a = _attrs(node)
+        if node.op_type == "ConstantOfShape" and "value" in a:
+            a["value"] = numpy_helper.to_array(a["value"])
+        self.consts[node.output[0]] = patterns.fold_constant(node.op_type, values, a, self.opset, label)
+
     def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
              name: str | None = None, attrs: dict[str, Any] | None = None) -> str:
         name = name or self._node_name(onnx_node)
         for p in (params or {}).values():
             self.graph.add_param(p)
         node = Node(name, op, inputs, {r: p.name for r, p in (params or {}).items()}, dict(attrs or {}))
-        self.shapes[name] = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
+        shape = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
+        cap = limits.limit("MAX_UNITS")
+        if math.prod(shape) > cap:  # checked before any activation of that size exists
+            raise InvalidModelError(f"{onnx_node.op_type} node {checks.show(onnx_node.name or onnx_node.output[0])} "
+                                    f"outputs {math.prod(shape)} values per sample (shape {shape}), more than "
+                                    f"MAX_UNITS={cap}", hint=limits.over_limit_hint("MAX_UNITS"))
+        self.shapes[name] = shape
         self.graph.add_node(node)
         self.env[onnx_node.output[0]] = name
+        if op in _ELEMENTWISE and onnx_node.input[0] in self.layouts:
+            self.layouts[onnx_node.output[0]] = self.layouts[onnx_node.input[0]]
         return name
+
+    _finite_param = staticmethod(lambda value, what, label: _finite(value, what, label))
 
     # -- conversion ---------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -349,8 +424,17 @@ class _Converter:
             getattr(self, f"_op_{node.op_type}")(node)
         outs = []
         for o in self.model.graph.output:
+            if o.name in self.pads:
+                raise UnsupportedOpError(f"graph output {checks.show(o.name)} is the output of Pad node "
+                                         f"{self.pads[o.name][2]}; edgetrain folds Pad only into a Conv after it",
+                                         hint=checks.PAD_HINT)
             if o.name not in self.env:
                 raise InvalidModelError(f"graph output {o.name!r} is a constant or not computed from the input")
+            if self._layout(o.name).order is not None:
+                raise UnsupportedOpError(f"graph output {checks.show(o.name)} is a flattened (C, H, W) feature map, "
+                                         "whose values edgetrain holds in (H, W, C) order", hint="end the model "
+                                         "with a dense layer (its weight rows are reordered on import) or flatten "
+                                         "a channels-last tensor")
             outs.append(self.env[o.name])
         self.graph.outputs = outs
         self.graph.validate()
@@ -359,9 +443,10 @@ class _Converter:
     def _dense(self, node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, w_name: str,
                transposed: bool) -> str:
         x = self._tensor(node, 0)
-        shape = self.shapes[x]
+        lay = self._layout(node.input[0])
+        shape = lay.onnx
         label = node.name or node.output[0]
-        if len(shape) != 1:
+        if len(shape) != 1 or len(self.shapes[x]) != 1:
             raise InvalidModelError(f"{node.op_type} node {label!r} needs a 2-D input (batch, features); its input "
                                     f"has shape (batch, {', '.join(map(str, shape))})", hint="flatten first")
         if weight.ndim != 2:
@@ -377,6 +462,8 @@ class _Converter:
         # alpha (Gemm) or a float64 weight beyond float32's range would store inf: refuse instead.
         with np.errstate(over="ignore", invalid="ignore"):
             w32 = weight.astype(np.float32)
+        # After a flattened (C, H, W) feature map the rows follow edgetrain's (H, W, C) order.
+        w32 = permute_rows(w32, lay.order)
         params = {"weight": Param(f"{name}.weight", _finite(w32, f"weight {w_name!r}", label))}
         if bias is not None:
             params["bias"] = Param(f"{name}.bias", self._bias(bias, weight.shape[1], label))
@@ -411,7 +498,12 @@ class _Converter:
     def _op_Add(self, node: onnx.NodeProto) -> None:
         a, b = node.input[0], node.input[1]
         if a in self.env and b in self.env:
-            self._add(node, "add", [self.env[a], self.env[b]])
+            xa, xb = self._data(node, a), self._data(node, b)
+            if not self._layout(a).same_as(self._layout(b)):
+                raise UnsupportedOpError(f"Add node {checks.show(node.name or node.output[0])} adds tensors whose "
+                                         "values edgetrain holds in different orders (one is a flattened feature "
+                                         "map, or channels-last)", hint="add tensors of the same kind")
+            self._add(node, "add", [xa, xb])
             return
         t, c = (a, b) if a in self.env else (b, a)
         src = self.env.get(t)
@@ -470,9 +562,21 @@ class _Converter:
         axis = _attrs(node).get("axis", 1)
         if axis != 1:
             raise UnsupportedOpError(f"Flatten node {node.name!r} uses axis={axis}; only axis=1 is supported")
-        self._add(node, "flatten", [self._tensor(node, 0)])
+        self._flatten(node)
+
+    def _flatten(self, node: onnx.NodeProto) -> None:
+        """A flatten to (batch, features); a channels-last input records the order of its features."""
+        x = self._tensor(node, 0)
+        lay = self._layout(node.input[0])
+        order = flatten_order(self.shapes[x]) if lay.channels_last else lay.order
+        self._add(node, "flatten", [x])
+        if order is not None:
+            self.layouts[node.output[0]] = Layout((math.prod(lay.onnx),), order=order)
 
     def _op_Reshape(self, node: onnx.NodeProto) -> None:
+        if node.input[0] not in self.env:  # a reshape of constants (torch's pads computation)
+            self._fold(node)
+            return
         x = self._tensor(node, 0)
         label = node.name or node.output[0]
         allowzero = bool(_attrs(node).get("allowzero", 0))
@@ -485,26 +589,31 @@ class _Converter:
             # so does the input's own batch size when the model was exported with a static one.
             keeps = bool(target) and (target[0] == 0 and not allowzero or target[0] == self.batch)
             rest, shown = (target[1:] if keeps else target), target
-        width = math.prod(self.shapes[x])
+        onnx_shape = self._layout(node.input[0]).onnx
+        width = math.prod(onnx_shape)
         flat = rest in ([-1], [width]) if keeps else rest == [-1, width]
         if not flat:
             why = (f"only a flatten to (batch, {width}) is imported" if keeps else
                    "the first axis of the target is not the batch size, so the batch would be merged into the "
                    "features")
             raise UnsupportedOpError(f"Reshape node {label!r} to {shown} is not a flatten of "
-                                     f"(batch, {', '.join(map(str, self.shapes[x]))}): {why}",
+                                     f"(batch, {', '.join(map(str, onnx_shape))}): {why}",
                                      hint="flatten with nn.Flatten() or x.view(x.size(0), -1) (torch.flatten(x, 1)); "
                                      "other reshapes are not imported")
-        self._add(node, "flatten", [x])
+        self._flatten(node)
 
     def _op_Softmax(self, node: onnx.NodeProto) -> None:
         x = self._tensor(node, 0)
-        rank = len(self.shapes[x]) + 1
+        lay = self._layout(node.input[0])
+        rank = len(lay.onnx) + 1
         axis = _attrs(node).get("axis", -1 if self.opset >= 13 else 1)
-        if not -rank <= axis < rank or axis % rank != rank - 1:
+        if not -rank <= axis < rank or axis % rank != rank - 1 or lay.channels_last:
             raise UnsupportedOpError(f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
-                                     "tensor; only the last axis is supported")
+                                     "tensor; only the last axis is supported"
+                                     + (" (and not on channels-first feature maps)" if lay.channels_last else ""))
         self._add(node, "softmax", [x])
+        if node.input[0] in self.layouts:  # a permutation of the features commutes with softmax
+            self.layouts[node.output[0]] = Layout((math.prod(lay.onnx),), order=lay.order)
 
     def _op_Identity(self, node: onnx.NodeProto) -> None:
         if node.input[0] in self.shape_values:
@@ -530,8 +639,17 @@ class _Converter:
 
     # -- PyTorch export patterns (import_patterns) ----------------------------------------------
     def _shape_op(self, node: onnx.NodeProto) -> None:
-        """Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast: evaluated now, never a graph node."""
+        """Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast: evaluated now, never a graph node.
+
+        On integer constants only they are folded (`_fold`); a Squeeze of data is a flatten."""
         label = checks.show(node.name or node.output[0])
+        if node.op_type == "Squeeze" and node.input[0] in self.env:
+            self._squeeze(node)
+            return
+        if node.op_type != "Shape" and all(self._known_int(t) is not None for t in node.input if t) \
+                and any(self._known_int(t).ndim > 1 for t in node.input if t):  # type: ignore[union-attr]
+            self._fold(node)  # a tensor of constants, not a shape (torch's pads computation)
+            return
 
         def value(t: str) -> np.ndarray | None:
             if t in self.shape_values:
@@ -554,15 +672,48 @@ class _Converter:
 
     _op_Shape = _op_Gather = _op_Slice = _op_Concat = _op_Unsqueeze = _op_Squeeze = _op_Cast = _shape_op
 
-    def _op_BatchNormalization(self, node: onnx.NodeProto) -> None:
-        """Inference-mode batch normalization folded into the dense layer it follows.
+    def _op_ConstantOfShape(self, node: onnx.NodeProto) -> None:
+        self._fold(node)
 
-        Only ``dense -> BatchNormalization`` where the dense output has no other consumer (its
-        weight and bias are rewritten) and the four statistics are constants."""
+    def _squeeze(self, node: onnx.NodeProto) -> None:
+        """Squeeze of data: (N, C, 1, 1) after GlobalAveragePool (or a 1x1 feature map) to (N, C)."""
+        label = checks.show(node.name or node.output[0])
+        lay = self._layout(node.input[0])
+        rank = len(lay.onnx) + 1
+        if self.opset < 13:
+            axes = [int(v) for v in _attrs(node).get("axes", [])]
+        else:
+            axes = [int(v) for v in self._int_const(node, 1, "axes").ravel()] if len(node.input) > 1 and \
+                node.input[1] else []
+        if not axes:
+            raise UnsupportedOpError(f"Squeeze node {label} names no axes, so it would squeeze a batch of 1 too",
+                                     hint="squeeze named axes (x.squeeze(-1)) or flatten (torch.flatten(x, 1))")
+        norm = sorted({a + rank if a < 0 else a for a in axes})
+        if len(norm) != len(axes) or any(not 1 <= a < rank or lay.onnx[a - 1] != 1 for a in norm):
+            raise UnsupportedOpError(f"Squeeze node {label} squeezes axes {axes} of a (batch, "
+                                     f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports a Squeeze only of "
+                                     "feature axes of size 1", hint="flatten with torch.flatten(x, 1)")
+        kept = tuple(d for i, d in enumerate(lay.onnx, start=1) if i not in norm)
+        if len(kept) == 1:
+            self._flatten(node)  # (batch, C): a flatten of the 1-position map
+            return
+        if lay.channels_last or len(self.shapes[self.env[node.input[0]]]) != 1:
+            raise UnsupportedOpError(f"Squeeze node {label} leaves a (batch, {', '.join(map(str, kept))}) tensor; "
+                                     "edgetrain imports a Squeeze only down to (batch, features)",
+                                     hint="flatten with torch.flatten(x, 1)")
+        self.env[node.output[0]] = self.env[node.input[0]]
+        self.layouts[node.output[0]] = Layout(kept, order=lay.order)
+
+    def _op_BatchNormalization(self, node: onnx.NodeProto) -> None:
+        """Inference-mode batch normalization folded into the dense or conv layer it follows.
+
+        Only ``dense / conv -> BatchNormalization`` where the layer's output has no other consumer
+        (its weight and bias are rewritten) and the four statistics are constants. A conv's output
+        channel is the last axis of its edgetrain weight, as a dense layer's is."""
         label = node.name or node.output[0]
         hint = ("BatchNormalization is imported only directly after a Gemm or MatMul (+ Add) layer, on its "
-                "(batch, channels) output, where it is folded into the layer's weight and bias; batch "
-                "normalization of convolutions comes with Conv import")
+                "(batch, channels) output, or after a Conv, on its (batch, channels, ...) output, where it is "
+                "folded into the layer's weight and bias")
         if self.opset < 7:
             raise UnsupportedOpError(f"BatchNormalization node {label!r} uses opset {self.opset}, where it may run "
                                      "in training mode", hint="re-export the model in eval mode with opset 9 or newer")
@@ -571,15 +722,19 @@ class _Converter:
             raise UnsupportedOpError(f"BatchNormalization node {label!r} has training_mode=1 (batch statistics)",
                                      hint="export the model in eval mode (model.eval() before torch.onnx.export)")
         src = self._tensor(node, 0)
-        shape = self.shapes[src]
-        if len(shape) != 1:
+        lay = self._layout(node.input[0])
+        shape = lay.onnx
+        if len(shape) != 1 and not lay.channels_last:
             raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes a tensor of shape "
-                                     f"(batch, {', '.join(map(str, shape))}); only (batch, channels) is imported",
-                                     hint=hint)
-        dense = self.graph.node(src)
-        if dense.op != "dense" or self.uses[node.input[0]] != 1:
-            why = (f"the output of a {dense.op} node ({src!r}), not of a dense layer" if dense.op != "dense" else
-                   f"the output of dense layer {src!r}, which other nodes also read")
+                                     f"(batch, {', '.join(map(str, shape))}); only (batch, channels) after a dense "
+                                     "layer or a Conv output is imported", hint=hint)
+        dense = self.graph.node(src) if src in {n.name for n in self.graph.nodes} else None
+        layers = ("dense",) if len(shape) == 1 else ("conv2d", "conv1d")
+        if dense is None or dense.op not in layers or self.uses[node.input[0]] != 1:
+            what = "the graph input" if dense is None else f"a {dense.op} node ({src!r})"
+            why = (f"the output of {what}, not of a {'dense layer' if len(shape) == 1 else 'Conv'}"
+                   if dense is None or dense.op not in layers else
+                   f"the output of {dense.op} layer {src!r}, which other nodes also read")
             raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes {why}", hint=hint)
         stats = []
         for i, role in enumerate(("scale", "B", "mean", "var"), start=1):
@@ -603,3 +758,5 @@ class _Converter:
             bias.value = _finite(b32, "bias folded with BatchNormalization", label)
         self.bias_free.discard(src)  # a later Add of a constant is not a bias of this layer
         self.env[node.output[0]] = src
+        if node.input[0] in self.layouts:
+            self.layouts[node.output[0]] = self.layouts[node.input[0]]
