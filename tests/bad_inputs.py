@@ -148,8 +148,6 @@ def _bomb(d: Path) -> Path:
 
 DATA_FILES: dict[str, Callable[[Path], Path]] = {
     "nan": lambda d: npz(d, x=_nan(), y=_y()),
-    # Images (2 x 2 x 1) for a model of flat rows: the shape, not the count of values, is wrong.
-    "shaped_samples": lambda d: npz(d, x=_x().reshape(60, 2, 2, 1), y=_y()),
     "inf": lambda d: npz(d, x=_inf(), y=_y()),
     "complex_x": lambda d: npz(d, x=_x() + 1j, y=_y()),
     "structured_x": lambda d: npz(d, x=np.zeros(60, dtype=[("a", "<f8"), ("b", "<f8")]), y=_y()),
@@ -161,6 +159,7 @@ DATA_FILES: dict[str, Callable[[Path], Path]] = {
     "nan_label": lambda d: npz(d, x=_x(), y=np.where(np.arange(60) == 5, np.nan, _y())),
     "huge_label": lambda d: npz(d, x=_x(), y=np.where(np.arange(60) == 5, 1e300, _y())),
     "x_1d": lambda d: npz(d, x=_x()[:, 0], y=_y()),
+    # Windows (2 x 2) for a model of flat rows: the shape, not the count of values, is wrong.
     "x_3d": lambda d: npz(d, x=_x().reshape(60, 2, 2), y=_y()),
     "x_scalar": lambda d: npz(d, x=np.float64(1.0), y=_y()),
     "no_samples": lambda d: npz(d, x=np.zeros((0, N_FEATURES)), y=np.zeros(0)),
@@ -656,9 +655,9 @@ DATA_COMMANDS = ("eval", "emulate", "emulate_calib", "finetune", "finetune_eval"
                  "train")
 MODEL_COMMANDS = ("info", "eval", "export_c", "export_onnx", "emulate", "finetune")
 # Data that is bad only for some commands: the TOML model takes its input shape from the data (a
-# 3-feature file or a file of 2x2 images trains fine), and one sample can be evaluated or calibrated on but not split.
+# 3-feature file or a file of 2x2 windows trains fine), and one sample can be evaluated or calibrated on but not split.
 # Calibration reads no labels, so labels beyond the model's outputs are bad only where labels count.
-DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "shaped_samples": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
+DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "x_3d": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
                      "label_too_big": set(DATA_COMMANDS) - {"emulate_calib", "export_c_calib"}}
 
 
