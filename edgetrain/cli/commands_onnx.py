@@ -81,6 +81,9 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
     save_model(graph, output)
     summary = {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
                "layers": len(graph.nodes), "params": graph.num_params()}
+    layout = graph.meta.get("imported_from", {}).get("input_layout")
+    if layout:  # a convolutional model: feed it channels-last data (see docs/onnx_import.md)
+        summary["input_layout"] = layout
     if as_json:
         emit_json(summary)
         return

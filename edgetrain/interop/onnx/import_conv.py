@@ -195,8 +195,8 @@ class SpatialOps:
                 what = f"with Pad node {pad_label} " if extra is not None else ""
                 raise UnsupportedOpError(f"Conv node {label} {what}pads {[list(p) for p in padding]} (begin, end per "
                                          f"axis); edgetrain pads each side by at most (kernel - 1) * dilation = "
-                                         f"{limit}", hint="pad less (a window of pure padding computes nothing "
-                                         "from the input), or pad with a separate layer before exporting")
+                                         f"{limit}", hint="pad less: edgetrain refuses windows that could read only "
+                                         "padding (they compute nothing from the input)")
             if all(p == (0, 0) for p in padding):
                 padding = "valid"
             else:

@@ -1,0 +1,464 @@
+"""ONNX import of convolutional models (`edgetrain.interop.onnx.import_conv`).
+
+Two sources of models:
+
+- PyTorch: each model is exported in the test with the legacy (TorchScript) exporter,
+  ``torch.onnx.export(model.eval(), x, f, dynamo=False, dynamic_axes=<batch>)``, and the exported
+  graph is checked to contain the ONNX ops the case means to test. The imported edgetrain model
+  takes channels-last data: on random inputs ``x`` (N, C, H, W), its output on ``x.transpose(0, 2,
+  3, 1)`` must agree with onnxruntime running the file and with torch on ``x`` (max abs error <=
+  1e-4; convolutional outputs compared channels-last).
+- onnx.helper: a tf2onnx-style model with an NHWC input transposed to NCHW, auto_pad, and the
+  models edgetrain refuses, which must fail through ``edgetrain import onnx`` with exit 2, one
+  ``error:`` line naming the node, and a hint.
+
+torch is only in the test extra (to export reference models): the torch cases skip when it is not
+importable, and fail in CI (``CI`` set), as missing tools do (tests/conftest.py).
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import edgetrain as et
+from edgetrain.errors import EdgetrainError, InvalidModelError, UnsupportedOpError
+from edgetrain.interop.onnx.importer import import_onnx
+
+from helpers import assert_user_error, run_cli
+
+TOL = 1e-4
+
+
+def require_torch() -> Any:
+    """The torch module; skip (or fail in CI) when it is missing, like `conftest.require_tool`."""
+    try:
+        import torch
+    except ImportError as e:
+        reason = f"torch is not importable ({e}); pip install -e '.[test]'"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the ONNX conv import tests but {reason}")
+        pytest.skip(reason)
+    return torch
+
+
+def ort_run(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def channels_last(a: np.ndarray) -> np.ndarray:
+    """(N, C, *S) -> (N, *S, C); a (N, F) array as it is."""
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1)) if a.ndim > 2 else a
+
+
+# ---------------------------------------------------------------- PyTorch models
+
+def torch_cases() -> dict[str, tuple[Callable[[Any], Any], tuple[int, ...], dict[str, Any], list[str]]]:
+    """name -> (build(torch) -> module, input shape (N, C, ...), export options, ONNX ops it must contain)."""
+    keep_bn = {"training": "PRESERVE"}  # the exporter otherwise fuses BatchNormalization into the Conv
+
+    def conv_pool_linear(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                             nn.Linear(4 * 4 * 4, 5))
+
+    def depthwise(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv2d(3, 6, 3, stride=2, padding=1, groups=3), nn.ReLU6(),
+                             nn.Conv2d(6, 4, 1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+    def conv1d(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv1d(2, 4, 5, stride=2, padding=2), nn.ReLU(),
+                             nn.Conv1d(4, 3, 3, padding=2, dilation=2), nn.Tanh(), nn.Flatten(), nn.Linear(3 * 8, 4))
+
+    def linear_bn(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+
+    def conv_bn(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv2d(2, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                             nn.Conv2d(4, 4, 3, groups=4), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+    def conv1d_bn(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv1d(3, 5, 3), nn.BatchNorm1d(5), nn.ReLU(), nn.Flatten(), nn.Linear(5 * 14, 2))
+
+    class View(torch_module()):
+        def __init__(self, torch: Any) -> None:
+            super().__init__()
+            nn = torch.nn
+            self.conv, self.pool, self.fc = nn.Conv2d(1, 3, 3), nn.MaxPool2d(2), nn.Linear(3 * 3 * 3, 4)
+
+        def forward(self, x: Any) -> Any:
+            y = self.pool(self.conv(x).relu())
+            return self.fc(y.view(y.size(0), -1))
+
+    def avg_pools(torch: Any) -> Any:
+        nn = torch.nn
+        # AvgPool2d(3, 1, 1, count_include_pad=False) pads like 'same' and leaves padding out of the mean.
+        return nn.Sequential(nn.Conv2d(2, 3, 3), nn.AvgPool2d(2), nn.Conv2d(3, 4, 1),
+                             nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False), nn.Flatten(),
+                             nn.Linear(4 * 3 * 3, 2))
+
+    class GlobalPool(torch_module()):
+        def __init__(self, torch: Any) -> None:
+            super().__init__()
+            nn = torch.nn
+            self.conv, self.fc = nn.Conv2d(2, 6, 3, stride=2), nn.Linear(6, 3)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+
+        def forward(self, x: Any) -> Any:
+            return self.fc(self.gap(self.conv(x)).squeeze(-1).squeeze(-1))
+
+    def gap_flatten(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv2d(3, 5, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2))
+
+    def zero_pad(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.ZeroPad2d((1, 2, 0, 1)), nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(3 * 7 * 9, 2))
+
+    class FPad(torch_module()):
+        def __init__(self, torch: Any) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 3, 3, padding=(1, 0))
+            self.torch = torch
+
+        def forward(self, x: Any) -> Any:
+            # F.pad (left, right, top, bottom) plus the conv's own padding: at most 2 per side in total.
+            return self.conv(self.torch.nn.functional.pad(x, (1, 2, 1, 0)))
+
+    def conv_out(torch: Any) -> Any:
+        nn = torch.nn
+        return nn.Sequential(nn.Conv2d(2, 3, 3, stride=(1, 2), padding=(2, 1), dilation=(2, 1)), nn.LeakyReLU(0.1))
+
+    return {
+        "conv_relu_maxpool_flatten_linear": (conv_pool_linear, (3, 8, 8), {}, ["Conv", "MaxPool", "Flatten", "Gemm"]),
+        "depthwise_conv": (depthwise, (3, 8, 8), {}, ["Conv", "Clip"]),
+        "conv1d_stride_padding_dilation": (conv1d, (2, 16), {}, ["Conv", "Tanh"]),
+        "linear_batchnorm1d_relu": (linear_bn, (12,), keep_bn, ["Gemm", "BatchNormalization"]),
+        "conv_batchnorm2d": (conv_bn, (2, 8, 8), keep_bn, ["Conv", "BatchNormalization"]),
+        "conv1d_batchnorm1d": (conv1d_bn, (3, 16), keep_bn, ["Conv", "BatchNormalization"]),
+        "view_size0_minus1": (View, (1, 8, 8), {}, ["Shape", "Gather", "Concat", "Reshape"]),
+        "avg_pool_valid_and_same": (avg_pools, (2, 8, 8), {}, ["AveragePool"]),
+        "adaptive_avg_pool_squeeze": (GlobalPool, (2, 9, 9), {}, ["GlobalAveragePool", "Squeeze"]),
+        "global_avg_pool_flatten": (gap_flatten, (3, 7, 7), {}, ["GlobalAveragePool", "Flatten"]),
+        "zero_pad2d_conv": (zero_pad, (2, 8, 8), {}, ["Pad", "ConstantOfShape", "Conv"]),
+        "f_pad_conv": (FPad, (2, 6, 7), {}, ["Pad", "Conv"]),
+        "conv_output": (conv_out, (2, 7, 8), {}, ["Conv", "LeakyRelu"]),
+    }
+
+
+_MODULE: list[Any] = []
+
+
+def torch_module() -> type:
+    """torch.nn.Module when torch is importable, else a stand-in base (the cases then skip)."""
+    if not _MODULE:
+        try:
+            import torch
+            _MODULE.append(torch.nn.Module)
+        except ImportError:
+            _MODULE.append(object)
+    return _MODULE[0]
+
+
+TORCH_CASES = torch_cases()
+
+
+def randomize_batch_norms(torch: Any, model: Any, rng: np.random.Generator) -> None:
+    """Trained-looking statistics, so that a fold that ignored them would disagree."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            c = m.num_features
+            with torch.no_grad():
+                m.weight.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, c).astype(np.float32)))
+                m.bias.copy_(torch.from_numpy(rng.normal(0, 0.5, c).astype(np.float32)))
+                m.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.5, c).astype(np.float32)))
+                m.running_var.copy_(torch.from_numpy(rng.uniform(0.3, 2.0, c).astype(np.float32)))
+
+
+def export(torch: Any, model: Any, shape: tuple[int, ...], options: dict[str, Any]) -> bytes:
+    opts = dict(options)
+    if opts.get("training") == "PRESERVE":
+        opts["training"] = torch.onnx.TrainingMode.PRESERVE
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), torch.zeros((2, *shape)), f, dynamo=False, input_names=["input"],
+                          output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                          opset_version=17, **opts)
+    return f.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(TORCH_CASES))
+def test_pytorch_model_imports_and_agrees(name: str, tmp_path: Path) -> None:
+    torch = require_torch()
+    build, shape, options, ops = TORCH_CASES[name]
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = build(torch)
+    randomize_batch_norms(torch, model, rng)
+    data = export(torch, model, shape, options)
+    exported = [n.op_type for n in onnx.load_from_string(data).graph.node]
+    assert all(op in exported for op in ops), (ops, exported)  # the ONNX ops this case is about
+    graph = import_onnx(onnx.load_from_string(data))
+    assert not any(n.op in ("batch_norm", "reshape") for n in graph.nodes)  # folded, not imported as nodes
+    x = rng.standard_normal((7, *shape)).astype(np.float32)
+    ref_ort = channels_last(ort_run(data, x))
+    with torch.no_grad():
+        ref_torch = channels_last(model(torch.from_numpy(x)).numpy())
+    if len(shape) > 1:
+        assert graph.input_shape == (*shape[1:], shape[0])  # channels-last input
+    y = et.predict(graph, channels_last(x))
+    assert y.shape == ref_ort.shape or y.shape == ref_ort.reshape(len(x), -1).shape
+    err_ort = float(np.abs(y.reshape(ref_ort.shape) - ref_ort).max())
+    err_torch = float(np.abs(y.reshape(ref_torch.shape) - ref_torch).max())
+    assert err_ort <= TOL and err_torch <= TOL, (err_ort, err_torch)
+
+
+def test_the_dense_rows_follow_edgetrain_flatten_order() -> None:
+    """Without the row permutation the first dense layer would read (C, H, W) features in (H, W, C) order:
+    the imported weight is the ONNX weight with its rows moved, not the ONNX weight itself."""
+    torch = require_torch()
+    build, shape, options, _ = TORCH_CASES["conv_relu_maxpool_flatten_linear"]
+    torch.manual_seed(1)
+    model = build(torch)
+    graph = import_onnx(onnx.load_from_string(export(torch, model, shape, options)))
+    dense = graph.node(next(n.name for n in graph.nodes if n.op == "dense"))
+    w = graph.params[dense.params["weight"]].value
+    w_onnx = model[4].weight.detach().numpy().T  # (C*H*W, out) in (C, H, W) order
+    assert not np.allclose(w, w_onnx)
+    c, h, wd = 4, 4, 4
+    expect = w_onnx.reshape(c, h, wd, -1).transpose(1, 2, 0, 3).reshape(c * h * wd, -1)
+    assert np.array_equal(w, expect)
+
+
+def test_cli_names_the_channels_last_input(tmp_path: Path) -> None:
+    torch = require_torch()
+    build, shape, options, _ = TORCH_CASES["conv_relu_maxpool_flatten_linear"]
+    path = tmp_path / "cnn.onnx"
+    path.write_bytes(export(torch, build(torch), shape, options))
+    r = run_cli("import", "onnx", path, "-o", tmp_path / "m.etm", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "channels-last (N, 8, 8, 3)" in r.stdout and "(N, 3, 8, 8)" in r.stdout
+    loaded = et.load_model(str(tmp_path / "m.etm")) if hasattr(et, "load_model") else None
+    if loaded is not None:
+        assert loaded.input_shape == (8, 8, 3)
+
+
+# ---------------------------------------------------------------- hand-built models
+
+def make(nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], in_dims: list[Any], out_dims: list[Any],
+         opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_dims)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_dims)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
+    model.ir_version = 8
+    return model
+
+
+def tensor(rng: np.random.Generator, name: str, *shape: int, scale: float = 0.3) -> onnx.TensorProto:
+    return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+
+def ints(name: str, values: list[int]) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(values, np.int64), name)
+
+
+def tf2onnx_style() -> onnx.ModelProto:
+    """An NHWC input transposed to NCHW, a SAME_UPPER strided Conv, back to NHWC, flattened into MatMul + Add."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Transpose", ["x"], ["x_nchw"], name="to_nchw", perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["x_nchw", "conv/w", "conv/b"], ["c"], name="conv", auto_pad="SAME_UPPER",
+                              strides=[2, 2], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Transpose", ["r"], ["r_nhwc"], name="to_nhwc", perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["r_nhwc", "flat_shape"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "dense/w"], ["m"], name="dense"),
+             helper.make_node("Add", ["m", "dense/b"], ["y"], name="dense_bias")]
+    inits = [tensor(rng, "conv/w", 4, 2, 3, 3), tensor(rng, "conv/b", 4), ints("flat_shape", [-1, 4 * 4 * 4]),
+             tensor(rng, "dense/w", 64, 3), tensor(rng, "dense/b", 3)]
+    return make(nodes, inits, ["N", 7, 8, 2], ["N", 3])
+
+
+def test_tf2onnx_nhwc_input_with_transpose() -> None:
+    m = tf2onnx_style()
+    graph = import_onnx(m)
+    assert graph.input_shape == (7, 8, 2)  # the ONNX input itself: NHWC, no layout change for the user
+    assert [n.op for n in graph.nodes] == ["conv2d", "relu", "flatten", "dense"]
+    x = np.random.default_rng(4).standard_normal((6, 7, 8, 2)).astype(np.float32)
+    assert np.abs(et.predict(graph, x) - ort_run(m.SerializeToString(), x)).max() <= TOL
+
+
+def pool_model(op: str, **attrs: Any) -> onnx.ModelProto:
+    """Conv (auto_pad as given) -> a pool (as given) on a (N, 2, 7, 9) input; the output is (N, C, H, W)."""
+    rng = np.random.default_rng(5)
+    conv_pad = attrs.pop("conv_auto_pad", "VALID")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", auto_pad=conv_pad, kernel_shape=[3, 3]),
+             helper.make_node(op, ["c"], ["y"], name="pool", **attrs)]
+    return make(nodes, [tensor(rng, "w", 3, 2, 3, 3)], ["N", 2, 7, 9], ["N", 3, "h", "w"])
+
+
+AGREEING: dict[str, Callable[[], onnx.ModelProto]] = {
+    "conv_same_upper_maxpool_same_upper": lambda: pool_model("MaxPool", conv_auto_pad="SAME_UPPER",
+                                                             kernel_shape=[2, 2], strides=[2, 2],
+                                                             auto_pad="SAME_UPPER"),
+    "conv_valid_averagepool_valid": lambda: pool_model("AveragePool", kernel_shape=[2, 3], strides=[1, 2],
+                                                       auto_pad="VALID"),
+    # explicit pads that equal 'same' for this input (7x9 after a SAME conv, kernel 2, stride 2: end pads 1, 1)
+    "maxpool_explicit_pads_equal_to_same": lambda: pool_model("MaxPool", conv_auto_pad="SAME_UPPER",
+                                                              kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 1, 1]),
+    "averagepool_same_counts_input_only": lambda: pool_model("AveragePool", conv_auto_pad="SAME_UPPER",
+                                                             kernel_shape=[3, 3], auto_pad="SAME_UPPER",
+                                                             count_include_pad=0),
+    "global_average_pool_output": lambda: pool_model("GlobalAveragePool"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGREEING))
+def test_hand_built_models_agree_with_onnxruntime(name: str) -> None:
+    m = AGREEING[name]()
+    graph = import_onnx(m)
+    x = np.random.default_rng(6).standard_normal((5, 2, 7, 9)).astype(np.float32)
+    ref = ort_run(m.SerializeToString(), x)
+    y = et.predict(graph, channels_last(x))
+    assert np.abs(y - channels_last(ref).reshape(y.shape)).max() <= TOL
+
+
+# ---------------------------------------------------------------- refusals
+
+def conv_model(*extra: onnx.NodeProto, conv_attrs: dict[str, Any] | None = None, weight_from: str | None = None,
+               extra_inits: list[onnx.TensorProto] | None = None) -> onnx.ModelProto:
+    """x (N, 2, 8, 8) -> Conv 'conv' (3x3, 3 channels, output 'c') -> the ``extra`` nodes, the last writing y;
+    an extra node whose output is the conv's weight ``weight_from`` runs before it."""
+    rng = np.random.default_rng(7)
+    weight = weight_from or "w"
+    before = [n for n in extra if n.output[0] == weight]
+    after = [n for n in extra if n.output[0] != weight]
+    conv = helper.make_node("Conv", ["x", weight, "b"], ["c" if after else "y"], name="conv",
+                            **(conv_attrs or {"kernel_shape": [3, 3]}))
+    inits = [tensor(rng, "w", 3, 2, 3, 3), tensor(rng, "b", 3)] + list(extra_inits or [])
+    return make(before + [conv] + after, inits, ["N", 2, 8, 8], ["N", 3, 6, 6])
+
+
+def view_batch_last_after_conv() -> onnx.ModelProto:
+    """Reshape to (-1, N): the batch size lands on a feature axis, so the target is dynamic."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
+             helper.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+             helper.make_node("Unsqueeze", ["n", "axes0"], ["n1"], name="unsqueeze"),
+             helper.make_node("Concat", ["minus1", "n1"], ["target"], name="concat", axis=0),
+             helper.make_node("Reshape", ["c", "target"], ["y"], name="dynamic_reshape")]
+    return conv_model(*nodes, extra_inits=[numpy_helper.from_array(np.int64(0), "zero"), ints("axes0", [0]),
+                                           ints("minus1", [-1])])
+
+
+def indices_output() -> onnx.ModelProto:
+    m = conv_model(helper.make_node("MaxPool", ["c"], ["y", "idx"], name="pool_with_indices", kernel_shape=[2, 2]))
+    m.graph.output.append(helper.make_tensor_value_info("idx", TensorProto.INT64, ["N", 3, 3, 3]))
+    return m
+
+
+def pad_model(pads: list[int], then: str = "Conv") -> onnx.ModelProto:
+    rng = np.random.default_rng(8)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad", mode="constant")]
+    if then == "Conv":
+        nodes.append(helper.make_node("Conv", ["p", "w"], ["y"], name="conv", kernel_shape=[3, 3]))
+    else:
+        nodes.append(helper.make_node("MaxPool", ["p"], ["y"], name="pool", kernel_shape=[2, 2]))
+    return make(nodes, [tensor(rng, "w", 3, 2, 3, 3), ints("pads", pads)], ["N", 2, 8, 8], ["N", 3, "h", "w"])
+
+
+def flat_output() -> onnx.ModelProto:
+    return conv_model(helper.make_node("Flatten", ["c"], ["y"], name="flatten"))
+
+
+REFUSED: dict[str, tuple[Callable[[], onnx.ModelProto], type, list[str]]] = {
+    "maxpool_ceil_mode": (lambda: conv_model(helper.make_node("MaxPool", ["c"], ["y"], name="pool", kernel_shape=[2, 2],
+                                                              ceil_mode=1)),
+                          UnsupportedOpError, ["MaxPool node 'pool'", "ceil_mode=1"]),
+    "conv_same_lower": (lambda: conv_model(conv_attrs={"kernel_shape": [3, 3], "auto_pad": "SAME_LOWER"}),
+                        UnsupportedOpError, ["Conv node 'conv'", "SAME_LOWER"]),
+    "conv_weight_not_constant": (lambda: conv_model(helper.make_node("Relu", ["x"], ["wx"], name="relu"),
+                                                    weight_from="wx"),
+                                 InvalidModelError, ["Conv node 'conv'", "weight 'wx' must be an initializer"]),
+    "conv_pads_too_large": (lambda: conv_model(conv_attrs={"kernel_shape": [3, 3], "pads": [3, 0, 0, 0]}),
+                            UnsupportedOpError, ["Conv node 'conv'", "at most (kernel - 1) * dilation"]),
+    "dynamic_reshape": (view_batch_last_after_conv, UnsupportedOpError,
+                        ["Reshape node 'dynamic_reshape'", "batch size at axis 1"]),
+    "interior_transpose": (lambda: conv_model(helper.make_node("Transpose", ["c"], ["y"], name="swap_hw",
+                                                               perm=[0, 1, 3, 2])),
+                           UnsupportedOpError, ["Transpose node 'swap_hw'", "NHWC data becomes NCHW"]),
+    "maxpool_pads_not_same": (lambda: conv_model(helper.make_node("MaxPool", ["c"], ["y"], name="pool",
+                                                                  kernel_shape=[3, 3], strides=[2, 2],
+                                                                  pads=[1, 1, 1, 1])),
+                              UnsupportedOpError, ["MaxPool node 'pool'", "pads [[1, 1], [1, 1]]"]),
+    "averagepool_counts_padding": (lambda: conv_model(helper.make_node("AveragePool", ["c"], ["y"], name="pool",
+                                                                       kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                                                       count_include_pad=1)),
+                                   UnsupportedOpError, ["AveragePool node 'pool'", "count_include_pad=1"]),
+    "maxpool_indices": (indices_output, UnsupportedOpError, ["MaxPool node 'pool_with_indices'", "Indices"]),
+    "maxpool_dilations": (lambda: conv_model(helper.make_node("MaxPool", ["c"], ["y"], name="pool",
+                                                              kernel_shape=[2, 2], dilations=[2, 2])),
+                          UnsupportedOpError, ["MaxPool node 'pool'", "dilations"]),
+    "pad_too_large_for_conv": (lambda: pad_model([0, 0, 3, 0, 0, 0, 0, 0]), UnsupportedOpError,
+                               ["Conv node 'conv' with Pad node 'pad'", "at most (kernel - 1) * dilation"]),
+    "pad_before_maxpool": (lambda: pad_model([0, 0, 1, 1, 0, 0, 1, 1], then="MaxPool"), UnsupportedOpError,
+                           ["MaxPool node 'pool' reads the output of Pad node 'pad'"]),
+    "pad_channels": (lambda: pad_model([0, 1, 0, 0, 0, 0, 0, 0]), UnsupportedOpError,
+                     ["Pad node 'pad'", "batch or channel axis"]),
+    "pad_reflect": (lambda: _set_mode(pad_model([0, 0, 1, 1, 0, 0, 1, 1]), b"reflect"), UnsupportedOpError,
+                    ["Pad node 'pad'", "mode 'reflect'"]),
+    "flattened_map_as_output": (flat_output, UnsupportedOpError, ["graph output 'y'", "flattened (C, H, W)"]),
+    "conv3d": (lambda: make([helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d")],
+                            [tensor(np.random.default_rng(0), "w", 2, 1, 2, 2, 2)], ["N", 1, 4, 4, 4],
+                            ["N", 2, 3, 3, 3]),
+               UnsupportedOpError, ["Conv node 'conv3d'", "1-D and 2-D convolutions"]),
+}
+
+
+def _set_mode(m: onnx.ModelProto, mode: bytes) -> onnx.ModelProto:
+    next(a for a in m.graph.node[0].attribute if a.name == "mode").s = mode
+    return m
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_refused_in_memory_and_through_the_cli(name: str, tmp_path: Path) -> None:
+    build, error, needles = REFUSED[name]
+    with pytest.raises(error) as e:
+        import_onnx(build())
+    assert all(n in str(e.value) for n in needles), str(e.value)
+    assert e.value.hint and "\n" not in str(e.value)
+    onnx.save(build(), str(tmp_path / "m.onnx"))
+    r = run_cli("import", "onnx", tmp_path / "m.onnx", "-o", tmp_path / "out.etm")
+    assert_user_error(r, *needles)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("hint: "), r.stderr
+    assert not (tmp_path / "out.etm").exists()
+
+
+def test_refused_torch_exports() -> None:
+    """What PyTorch writes for layers edgetrain cannot import is refused, naming the node."""
+    torch = require_torch()
+    nn = torch.nn
+    cases = [(nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(2, ceil_mode=True)), "ceil_mode=1"),
+             (nn.Sequential(nn.Conv2d(2, 3, 3), nn.MaxPool2d(3, stride=2, padding=1)), "edgetrain pools pad 'same'"),
+             (nn.Sequential(nn.Conv2d(2, 3, 3), nn.AvgPool2d(3, stride=1, padding=1)), "count_include_pad=1"),
+             (nn.Sequential(nn.ZeroPad2d(3), nn.Conv2d(2, 3, 3)), "at most (kernel - 1) * dilation")]
+    for model, needle in cases:
+        data = export(torch, model, (2, 8, 8), {})
+        with pytest.raises(EdgetrainError, match=".*") as e:
+            import_onnx(onnx.load_from_string(data))
+        assert needle in str(e.value) and "node '/" in str(e.value) and e.value.hint, str(e.value)
