@@ -254,9 +254,9 @@ def test_cli_names_the_channels_last_input(tmp_path: Path) -> None:
     r = run_cli("import", "onnx", path, "-o", tmp_path / "m.etm", "--json")
     assert r.returncode == 0, r.stderr
     assert "channels-last (N, 8, 8, 3)" in r.stdout and "(N, 3, 8, 8)" in r.stdout
-    loaded = et.load_model(str(tmp_path / "m.etm")) if hasattr(et, "load_model") else None
-    if loaded is not None:
-        assert loaded.input_shape == (8, 8, 3)
+    loaded = et.load_model(str(tmp_path / "m.etm"))
+    assert loaded.input_shape == (8, 8, 3)
+    assert "channels-last" in loaded.meta["imported_from"]["input_layout"]
 
 
 # ---------------------------------------------------------------- hand-built models
