@@ -116,7 +116,8 @@ DTYPES = [TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.
           TensorProto.UINT8, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.STRING, TensorProto.BOOL,
           TensorProto.UNDEFINED, 99, -1]
 OPS = ["Gemm", "MatMul", "Add", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh", "HardSwish", "Flatten", "Reshape",
-       "Softmax", "Identity", "Constant", "Conv", "", "Relu\n"]
+       "Softmax", "Identity", "Constant", "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad", "Transpose",
+       "BatchNormalization", "ConstantOfShape", "ConvTranspose", "", "Relu\n"]
 DIMS = st.lists(st.sampled_from([0, 1, 2, 3, 6, 8, -1, 2**31, 2**62]) | st.integers(-3, 20), max_size=4)
 FLOATS = st.sampled_from([0.0, 1.0, -1.0, 0.5, 6.0, float("nan"), float("inf"), -float("inf"), 1e38, 3e38, 1e-45])
 
@@ -214,6 +215,96 @@ def mutated_models(draw: st.DrawFn) -> onnx.ModelProto:
 @FUZZ
 @given(model=mutated_models())
 def test_mutated_structure(model: onnx.ModelProto) -> None:
+    outcome(model)
+
+
+# ---------------------------------------------------------------- (c) a convolutional seed
+
+def cnn() -> onnx.ModelProto:
+    """A valid small CNN touching the spatial ops: Pad -> Conv -> BatchNormalization -> Relu -> MaxPool ->
+    depthwise Conv (SAME_UPPER) -> AveragePool -> Conv1x1 -> GlobalAveragePool -> Flatten -> Gemm."""
+    rng = np.random.default_rng(1)
+
+    def f32(name: str, *shape: int) -> onnx.TensorProto:
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.3, name)
+
+    inits = [numpy_helper.from_array(np.asarray([0, 0, 1, 1, 0, 0, 1, 0], np.int64), "pads"),
+             f32("c1.w", 4, 2, 3, 3), f32("c1.b", 4),
+             numpy_helper.from_array(np.ones(4, np.float32), "bn.s"), f32("bn.b", 4), f32("bn.m", 4),
+             numpy_helper.from_array(np.full(4, 0.5, np.float32), "bn.v"),
+             f32("dw.w", 4, 1, 3, 3), f32("pw.w", 6, 4, 1, 1), f32("fc.w", 3, 6), f32("fc.b", 3)]
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad", mode="constant"),
+             helper.make_node("Conv", ["p", "c1.w", "c1.b"], ["c1"], name="conv1", kernel_shape=[3, 3],
+                              pads=[1, 0, 0, 1], strides=[1, 1], dilations=[1, 1], group=1),
+             helper.make_node("BatchNormalization", ["c1", "bn.s", "bn.b", "bn.m", "bn.v"], ["n1"], name="bn",
+                              epsilon=1e-5),
+             helper.make_node("Relu", ["n1"], ["r1"], name="relu"),
+             helper.make_node("MaxPool", ["r1"], ["m1"], name="maxpool", kernel_shape=[2, 2], strides=[2, 2],
+                              pads=[0, 0, 0, 0], ceil_mode=0),
+             helper.make_node("Conv", ["m1", "dw.w"], ["d1"], name="dwconv", auto_pad="SAME_UPPER", group=4),
+             helper.make_node("AveragePool", ["d1"], ["a1"], name="avgpool", kernel_shape=[2, 2], strides=[1, 1],
+                              count_include_pad=0),
+             helper.make_node("Conv", ["a1", "pw.w"], ["c2"], name="pwconv", kernel_shape=[1, 1]),
+             helper.make_node("GlobalAveragePool", ["c2"], ["g"], name="gap"),
+             helper.make_node("Flatten", ["g"], ["f"], name="flatten", axis=1),
+             helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["y"], name="fc", transB=1)]
+    graph = helper.make_graph(nodes, "fuzzcnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                 ["N", 2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model
+
+
+CNN_SEED = cnn()
+WINDOW_ATTRS = ["kernel_shape", "strides", "dilations", "pads", "group", "auto_pad", "ceil_mode", "storage_order",
+                "count_include_pad", "mode", "perm", "epsilon"]
+WINDOW_VALUES = st.sampled_from([0, 1, 2, 3, -1, 7, 2**31, 2**62]) | st.integers(-2, 9)
+
+
+def _cnn_edit(m: onnx.ModelProto, draw: st.DrawFn) -> None:
+    """A window attribute set to a hostile value (lengths, ranges, types, strings), else a generic edit."""
+    if not draw(st.booleans()):
+        _edit(m, draw)
+        return
+    n = _node(m, draw)
+    name = draw(st.sampled_from(WINDOW_ATTRS))
+    for i, a in enumerate(n.attribute):
+        if a.name == name:
+            del n.attribute[i]
+            break
+    kind = draw(st.sampled_from(["ints", "int", "string", "float"]))
+    if kind == "ints":
+        value: Any = draw(st.lists(WINDOW_VALUES, max_size=6))
+        if not value:
+            value = [0]
+    elif kind == "int":
+        value = draw(WINDOW_VALUES)
+    elif kind == "string":
+        value = draw(st.sampled_from(["SAME_UPPER", "SAME_LOWER", "VALID", "NOTSET", "reflect", "constant", "x"]))
+    else:
+        value = draw(FLOATS)
+    n.attribute.append(helper.make_attribute(name, value))
+
+
+@st.composite
+def mutated_cnns(draw: st.DrawFn) -> onnx.ModelProto:
+    m = onnx.ModelProto()
+    m.CopyFrom(CNN_SEED)
+    for _ in range(draw(st.integers(1, 3))):
+        if not m.graph.node:
+            break
+        _cnn_edit(m, draw)
+    return m
+
+
+def test_cnn_seed_imports():
+    assert outcome(CNN_SEED) == "ok"
+
+
+@FUZZ
+@given(model=mutated_cnns())
+def test_mutated_cnn_structure(model: onnx.ModelProto) -> None:
     outcome(model)
 
 

@@ -462,3 +462,59 @@ def test_refused_torch_exports() -> None:
         with pytest.raises(EdgetrainError, match=".*") as e:
             import_onnx(onnx.load_from_string(data))
         assert needle in str(e.value) and "node '/" in str(e.value) and e.value.hint, str(e.value)
+
+
+# ---------------------------------------------------------------- hostile geometry
+
+def _conv(name: str, w: onnx.TensorProto, in_dims: list[Any], *extra: onnx.NodeProto,
+          inits: list[onnx.TensorProto] | None = None, **attrs: Any) -> onnx.ModelProto:
+    x = extra[-1].output[0] if extra else "x"
+    return make([*extra, helper.make_node("Conv", [x, w.name], ["y"], name=name, **attrs)], [w, *(inits or [])],
+                in_dims, ["N", "c", "h", "w"])
+
+
+def hostile() -> dict[str, tuple[onnx.ModelProto, type, str]]:
+    """Valid or nearly valid models whose claimed sizes would make edgetrain allocate huge arrays once run:
+    each is refused at import, before anything of that size exists."""
+    rng = np.random.default_rng(9)
+    w2 = tensor(rng, "w", 2, 2, 2, 2)
+    return {
+        # 'same' padding of a kernel dilated by 10**6: the padded copy of one 8x8 sample would hold 2 * 10**12
+        "dilated_same": (_conv("c", w2, ["N", 2, 8, 8], auto_pad="SAME_UPPER", dilations=[10**6, 10**6]),
+                         InvalidModelError, "padded input holds"),
+        "dilated_pads": (_conv("c", w2, ["N", 2, 8, 8], pads=[999_999] * 4, dilations=[10**6, 10**6]),
+                         InvalidModelError, "more than MAX_UNITS"),
+        "pool_kernel_huge_same": (make([helper.make_node("Conv", ["x", "w"], ["c"], name="c"),
+                                        helper.make_node("MaxPool", ["c"], ["y"], name="p", auto_pad="SAME_UPPER",
+                                                         kernel_shape=[10**6, 10**6])],
+                                       [tensor(rng, "w", 2, 2, 1, 1)], ["N", 2, 8, 8], ["N", 2, 8, 8]),
+                                  InvalidModelError, "MaxPool node 'p': its padded input holds"),
+        "conv_output_too_wide": (_conv("c", tensor(rng, "w", 20_000, 2, 1, 1), ["N", 2, 8, 8]), InvalidModelError,
+                                 "Conv node 'c' outputs 1280000 values per sample"),
+        "pads_2_62": (_conv("c", tensor(rng, "w", 2, 2, 3, 3), ["N", 2, 8, 8],
+                            helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+                            inits=[ints("pads", [0, 0, 2**62, 0, 0, 0, 0, 0])]),
+                      UnsupportedOpError, "Conv node 'c' with Pad node 'pad' pads"),
+        "constant_of_shape_2_40": (_conv("c", tensor(rng, "w", 2, 2, 3, 3), ["N", 2, 8, 8],
+                                         helper.make_node("Constant", [], ["s"], name="k", value_ints=[2**40]),
+                                         helper.make_node("ConstantOfShape", ["s"], ["z"], name="cos"),
+                                         helper.make_node("Pad", ["x", "z"], ["p"], name="pad")),
+                                   UnsupportedOpError, "ConstantOfShape node 'cos' makes a tensor of shape"),
+        "window_larger_than_input": (make([helper.make_node("Conv", ["x", "w"], ["c"], name="c"),
+                                           helper.make_node("AveragePool", ["c"], ["y"], name="p",
+                                                            kernel_shape=[10**6, 1])],
+                                          [tensor(rng, "w", 2, 2, 1, 1)], ["N", 2, 8, 8], ["N", 2, 8, 8]),
+                                     InvalidModelError, "AveragePool node 'p'"),
+        "stride_over_limit": (_conv("c", w2, ["N", 2, 8, 8], strides=[2**40, 1]), InvalidModelError,
+                              "strides [1099511627776, 1] holds 1099511627776"),
+        "kernel_shape_disagrees": (_conv("c", w2, ["N", 2, 8, 8], kernel_shape=[3, 3]), InvalidModelError,
+                                   "kernel_shape [3, 3] disagrees with its weight"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(hostile()))
+def test_hostile_geometry_is_refused_before_allocation(name: str) -> None:
+    model, error, needle = hostile()[name]
+    with pytest.raises(error) as e:
+        import_onnx(model)
+    assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)

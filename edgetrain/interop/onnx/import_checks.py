@@ -678,7 +678,8 @@ def check_layers(model: onnx.ModelProto) -> None:
 
 
 def check_shape_ops(model: onnx.ModelProto) -> None:
-    """Shape ops use the spelling of the model's opset: Slice takes starts/ends as attributes before
+    """Shape ops and Pad use the spelling of the model's opset: Pad takes its pads as an attribute
+    before opset 11 and as an input from it on; Slice takes starts/ends as attributes before
     opset 10 and as inputs (3 to 5) from it on; Unsqueeze and Squeeze take axes as an attribute
     before opset 13 and as an input from it on. Their constant operands are integer shapes (0-D or
     1-D, at most MAX_RANK entries); the values themselves are checked when the converter
@@ -687,9 +688,17 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
     consts = _constants(model)
     for i, node in enumerate(model.graph.node):
         op, label = node.op_type, node_label(node, i)
+        attrs = {a.name for a in node.attribute}
+        if op == "Pad":
+            # pads (and value) are attributes before opset 11; inputs from it on, axes (a 4th) from 18.
+            ok = (len(node.input) == 1 and "pads" in attrs if opset < 11 else
+                  2 <= len(node.input) <= (4 if opset >= 18 else 3) and not attrs - {"mode"})
+            if not ok:
+                raise InvalidModelError(f"Pad node {label} does not take its pads as opset {opset} needs "
+                                        f"({'a pads attribute and one input' if opset < 11 else 'the pads as its second input, no pads or value attribute'})",
+                                        hint=REEXPORT_HINT)
         if op not in SHAPE_OPS:
             continue
-        attrs = {a.name for a in node.attribute}
         if op == "Slice":
             if opset < 10 and (len(node.input) != 1 or not {"starts", "ends"} <= attrs):
                 raise InvalidModelError(f"Slice node {label} needs one input and starts/ends attributes in opset "

@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 import onnx
 
+from ... import limits
 from ...errors import InvalidModelError, UnsupportedOpError
 from ...graph import Param
-from ...ops.conv import resolve_padding
+from ...ops.conv import geometry, resolve_padding
 from .import_checks import PAD_HINT, show
 
 #: How a channels-first input becomes channels-last, per ONNX rank (with the batch axis).
@@ -213,7 +214,24 @@ class SpatialOps:
         attrs = {"stride": strides if rank == 2 else strides[0], "dilation": dilations if rank == 2 else dilations[0],
                  "padding": padding, "groups": group}
         out = self._add(node, "conv2d" if rank == 2 else "conv1d", [x], params, name=name, attrs=attrs)  # type: ignore[attr-defined]
+        self._check_cost(node, label, x, kernel, attrs, windows=True)
         self.layouts[node.output[0]] = channels_last(self.shapes[out])  # type: ignore[attr-defined]
+
+    def _check_cost(self, node: onnx.NodeProto, label: str, x: str, kernel: list[int], attrs: dict[str, Any],
+                    windows: bool) -> None:
+        """What running the layer would allocate per sample, bounded before it ever runs: the padded
+        input copy (an activation: MAX_UNITS) and, for a conv, its im2col windows (MAX_DATA_ELEMENTS).
+        Large dilations or 'same' padding of a large kernel would otherwise make either huge."""
+        shape = self.shapes[x]  # type: ignore[attr-defined]
+        geo = geometry(shape[:-1], kernel, {k: v for k, v in attrs.items() if k != "pool"}, label)
+        padded = math.prod(n + a + b for n, (a, b) in zip(geo.in_hw, geo.pads)) * shape[-1]
+        cost = math.prod(geo.out_hw) * geo.taps * shape[-1]
+        for name, value, what in (("MAX_UNITS", padded, "its padded input holds"),
+                                  ("MAX_DATA_ELEMENTS", cost if windows else 0, "its windows (im2col) hold")):
+            cap = limits.limit(name)
+            if value > cap:
+                raise InvalidModelError(f"{node.op_type} node {label}: {what} {value} values per sample, more than "
+                                        f"{name}={cap}", hint=limits.over_limit_hint(name))
 
     # -- pools -------------------------------------------------------------------------------------
     def _pool(self, node: onnx.NodeProto, kind: str) -> None:
@@ -242,6 +260,7 @@ class SpatialOps:
         attrs = {"pool": kernel if len(kernel) == 2 else kernel[0],
                  "stride": strides if len(kernel) == 2 else strides[0], "padding": padding}
         out = self._add(node, kind, [x], attrs=attrs)  # type: ignore[attr-defined]
+        self._check_cost(node, label, x, kernel, {**attrs, "stride": strides}, windows=False)
         self.layouts[node.output[0]] = channels_last(self.shapes[out])  # type: ignore[attr-defined]
 
     def _op_MaxPool(self, node: onnx.NodeProto) -> None:

@@ -403,10 +403,14 @@ class _Converter(SpatialOps):
         for p in (params or {}).values():
             self.graph.add_param(p)
         node = Node(name, op, inputs, {r: p.name for r, p in (params or {}).items()}, dict(attrs or {}))
-        shape = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
+        label = checks.show(onnx_node.name or onnx_node.output[0])
+        try:
+            shape = get_op(op).infer_shape(node, [self.shapes[t] for t in inputs], params or {})
+        except InvalidModelError as e:  # said of the edgetrain node: say which ONNX node it came from
+            raise type(e)(f"{onnx_node.op_type} node {label}: {e}", hint=e.hint) from None
         cap = limits.limit("MAX_UNITS")
         if math.prod(shape) > cap:  # checked before any activation of that size exists
-            raise InvalidModelError(f"{onnx_node.op_type} node {checks.show(onnx_node.name or onnx_node.output[0])} "
+            raise InvalidModelError(f"{onnx_node.op_type} node {label} "
                                     f"outputs {math.prod(shape)} values per sample (shape {shape}), more than "
                                     f"MAX_UNITS={cap}", hint=limits.over_limit_hint("MAX_UNITS"))
         self.shapes[name] = shape
