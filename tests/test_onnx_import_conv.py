@@ -464,6 +464,26 @@ def test_refused_torch_exports() -> None:
         assert needle in str(e.value) and "node '/" in str(e.value) and e.value.hint, str(e.value)
 
 
+def test_shape_of_a_feature_map_is_the_onnx_shape() -> None:
+    """``y.size(1)`` of a conv output is its channel count (ONNX's (N, C, H, W)), not edgetrain's H: the
+    reshape to (N, C, -1) is named with C = 3 and refused as what it is, not a flatten."""
+    torch = require_torch()
+
+    class Partial(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 3, 3)
+
+        def forward(self, x: Any) -> Any:
+            y = self.conv(x)
+            return y.reshape(y.size(0), y.size(1), -1)
+
+    data = export(torch, Partial(), (2, 8, 7), {})
+    with pytest.raises(UnsupportedOpError) as e:
+        import_onnx(onnx.load_from_string(data))
+    assert "to ['N', 3, -1] is not a flatten of (batch, 3, 6, 5)" in str(e.value), str(e.value)
+
+
 # ---------------------------------------------------------------- hostile geometry
 
 def _conv(name: str, w: onnx.TensorProto, in_dims: list[Any], *extra: onnx.NodeProto,

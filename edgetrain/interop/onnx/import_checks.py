@@ -600,9 +600,9 @@ def _constants(model: onnx.ModelProto) -> dict[str, _Const]:
 
 
 def check_layers(model: onnx.ModelProto) -> None:
-    """Dense weights and biases, Clip bounds and Reshape shapes that are constants have the shape and
-    type their op needs; no layer has 0 or more than MAX_UNITS units; the dense layers together
-    have at most MAX_PARAMETERS weights and biases. (Operands that are not constants are refused
+    """Dense and conv weights and biases, Clip bounds and Reshape shapes that are constants have the
+    shape and type their op needs; no dense layer has 0 or more than MAX_UNITS units; the dense and
+    conv layers together have at most MAX_PARAMETERS weights and biases. (Operands that are not constants are refused
     by the converter, which needs their values.)"""
     consts = _constants(model)
     unit_cap = limits.limit("MAX_UNITS")

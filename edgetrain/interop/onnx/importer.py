@@ -3,10 +3,16 @@
 Supported: Gemm (any transB, alpha, beta), MatMul (+ Add of a bias), Relu, Clip as ReLU6 or ReLU,
 LeakyRelu (alpha in (0, 1)), Sigmoid, Tanh, HardSwish, Flatten, Reshape that flattens, Softmax over
 the last axis, Add of two tensors (residual), Identity, Constant, and initializers that are also
-listed as graph inputs (old exporters). Two PyTorch export patterns are folded at import time
-(`import_patterns`): BatchNormalization after a dense layer (into its weight and bias), and the
-Shape / Gather / Slice / Concat / Unsqueeze / Squeeze / Cast subgraphs that compute a Reshape's
-target (evaluated as constants; they never become graph nodes).
+listed as graph inputs (old exporters). Convolutional models (`import_conv`): Conv (1-D, 2-D,
+grouped, depthwise), MaxPool, AveragePool, GlobalAveragePool, zero Pad folded into the Conv after
+it, and Transpose at the NHWC / NCHW boundary; such a model imports with a **channels-last input**
+((N, H, W, C) / (N, L, C) where the ONNX model takes (N, C, H, W) / (N, C, L); see
+docs/onnx_import.md), its weights converted so that it computes the same function (including the
+rows of the dense layer after a flatten). PyTorch export patterns folded at import time
+(`import_patterns`): BatchNormalization after a dense or conv layer (into its weight and bias),
+the Shape / Gather / Slice / Concat / Unsqueeze / Squeeze / Cast subgraphs that compute a
+Reshape's target, and the small integer constant subgraphs computing Pad's pads (evaluated as
+constants; they never become graph nodes).
 Everything else is reported at once, with the node names, before anything is converted.
 
 Before converting, `import_checks.check_model` proves the model well-formed (text, opsets,
@@ -663,8 +669,8 @@ class _Converter(SpatialOps):
             return None
 
         def dims(t: str) -> tuple[Any, ...] | None:
-            if t in self.env:
-                return (patterns.BATCH, *self.shapes[self.env[t]])
+            if t in self.env:  # the ONNX shape (channels-first for a feature map), not edgetrain's
+                return (patterns.BATCH, *self._layout(t).onnx)
             for known in (self.shape_values, self.consts):
                 if t in known:
                     return tuple(known[t].shape)
