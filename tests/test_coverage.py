@@ -57,22 +57,29 @@ def test_c_backends_agree_or_refuse_on_host_gcc(matrix, backend):
     _skips(rows)
 
 
-# Channels-last ops the numpy engine runs and the ONNX exporter does not have rules for yet: it
-# must refuse them (an UnsupportedOpError naming the op), never export something else.
-ONNX_PENDING = {"conv2d", "conv1d", "max_pool", "avg_pool", "global_avg_pool", "batch_norm", "reshape"}
+# The channels-last op kinds (convolutions, pooling, batch_norm, reshape) and the ONNX backends.
+CHANNELS_LAST = {"conv2d", "conv1d", "max_pool", "avg_pool", "global_avg_pool", "batch_norm", "reshape"}
 
 
 def test_reference_and_onnx_inference_cover_every_op(matrix):
-    """numpy runs every op kind on the plain model (no refusals); ONNX inference every op kind but
-    the pending channels-last ones, which it refuses."""
+    """numpy and ONNX inference run every op kind on the plain model (no refusals)."""
     for r in matrix:
-        if r.attachment == "none" and r.backend == "numpy":
+        if r.attachment == "none" and r.backend in ("numpy", "onnx_inference"):
             assert r.status in ("agrees", "skipped"), r
-        if r.attachment == "none" and r.backend == "onnx_inference":
-            if r.op in ONNX_PENDING:
-                assert r.status in ("refuses", "skipped") and "UnsupportedOpError" in r.detail, r
-            else:
-                assert r.status in ("agrees", "skipped"), r
+
+
+def test_onnx_training_backends_cover_the_channels_last_ops(matrix):
+    """The standard-op train step trains every channels-last op as numpy does (batch_norm with
+    batch statistics and its running statistics fed back); ORT artifacts all of them but a
+    trainable batch_norm, whose running statistics ORT cannot update: refused, naming it."""
+    for r in matrix:
+        if r.op not in CHANNELS_LAST or r.attachment == "qparams":
+            continue
+        if r.backend == "onnx_train_step" or (r.backend == "ort_artifacts" and r.op != "batch_norm"):
+            assert r.status in ("agrees", "skipped"), r
+        elif r.backend == "ort_artifacts":
+            assert r.status in ("refuses", "skipped"), r
+            assert r.status == "skipped" or ("UnsupportedOpError" in r.detail and "batch_norm" in r.detail), r
 
 
 def test_refusals_are_edgetrain_errors_with_text(matrix):

@@ -31,6 +31,19 @@ class OnnxBuilder:
         self.initializers: list[onnx.TensorProto] = []
         self._names: set[str] = set()
         self._consts: dict[tuple, str] = {}
+        # What emitters may read about the graph being emitted (set by `emit_forward`): the graph
+        # (parameter shapes: a conv's kernel) and its sample shapes per tensor.
+        self.graph: Graph | None = None
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        # The forward mode being emitted, as `engine.mode.ForwardMode`: a training forward (the
+        # train-step graph) with these parameters frozen, or inference. A training forward's state
+        # updates (batch_norm running statistics) are recorded here: parameter name -> new value.
+        self.training = False
+        self.frozen: frozenset[str] = frozenset()
+        self.updates: dict[str, str] = {}
+        # The model is the base of ONNX Runtime training artifacts: ops whose gradient ORT 1.19
+        # lacks or mis-computes are spelled in ops whose gradient it has (see the emitters).
+        self.ort_training = False
 
     def has(self, name: str) -> bool:
         """Whether ``name`` is already a tensor of the model."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from ...graph import Node
 from ...ops.base import IN0, OUT
+from . import conv_emitters as ce
 from .common import OnnxBuilder
 
 # forward(b, node, xs, ws, out) -> output name; ws maps a parameter role to its tensor name.
@@ -167,6 +168,14 @@ EMITTERS: dict[str, Emitter] = {
     "flatten": Emitter(_flatten_fwd, _flatten_bwd),
     "identity": Emitter(_identity_fwd, _identity_bwd),
     "add": Emitter(_add_fwd, _add_bwd),
+    # Channels-last op kinds: layout and rules in conv_emitters.py (and docs/onnx_layout.md).
+    "conv2d": Emitter(ce.conv_fwd, ce.conv_bwd),
+    "conv1d": Emitter(ce.conv_fwd, ce.conv_bwd),
+    "max_pool": Emitter(ce.max_pool_fwd, ce.max_pool_bwd),
+    "avg_pool": Emitter(ce.avg_pool_fwd, ce.avg_pool_bwd),
+    "global_avg_pool": Emitter(ce.global_avg_pool_fwd, ce.global_avg_pool_bwd),
+    "batch_norm": Emitter(ce.batch_norm_fwd, ce.batch_norm_bwd),
+    "reshape": Emitter(ce.reshape_fwd, ce.reshape_bwd),
 }
 
 

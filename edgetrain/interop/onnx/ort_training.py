@@ -23,7 +23,7 @@ import onnx
 
 from ...deprecation import renamed_keyword, required_keyword
 from ...engine.autodiff import derive_backward
-from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError
+from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError, UnsupportedOpError
 from ...formats.modelfile import load_model, save_model
 from ...graph import Graph
 from ...outputs import check_output_dir
@@ -76,6 +76,7 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
         raise ConfigError(f"unknown loss {loss!r} for ORT artifacts", hint=f"choose one of: {', '.join(LOSSES)}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown ORT optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
+    check_ort_trainable(graph)
     artifacts, _ = load_ort_training()
     from onnxruntime.training import onnxblock
 
@@ -105,6 +106,24 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
         save_model(graph, stage / FILES["model"])
         (stage / MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
+
+
+def check_ort_trainable(graph: Graph) -> None:
+    """Refuse what ORT training artifacts cannot train as the numpy engine does.
+
+    A batch_norm whose scale or bias trains normalises with batch statistics and updates its
+    running statistics in every numpy training step (`engine.mode`). ORT's training API keeps
+    non-trainable parameters fixed and feeds no state back, so the artifacts would train on other
+    statistics and leave the running ones stale: refused (an UnsupportedOpError naming the layer).
+    A frozen batch_norm (scale and bias not trainable) is the affine map of its running
+    statistics in both engines and exports.
+    """
+    for node in graph.nodes:
+        if node.op == "batch_norm" and any(graph.params[node.params[r]].trainable for r in ("scale", "bias")):
+            raise UnsupportedOpError(
+                f"ONNX Runtime training artifacts cannot update the running statistics of batch_norm {node.name!r}",
+                hint="freeze it (BatchNorm(trainable=False)), fold it (edgetrain.transforms.fold_batch_norm), "
+                     "or export the standard-op train step (--train-step), which updates them")
 
 
 @contextmanager

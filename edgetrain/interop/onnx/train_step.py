@@ -96,14 +96,23 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
         initial[name] = value
         return name
 
+    # The forward is a training one, as in the numpy engine (`engine.mode.training_forward` with
+    # the graph's non-trainable parameters frozen): a batch_norm whose scale or bias trains
+    # normalises with batch statistics and updates its running statistics.
+    b.training = True
+    b.frozen = frozenset(n for n, p in graph.params.items() if not p.trainable)
+
     # Trainable storages are inputs; everything else is a constant with attachments folded in.
     weight_of: dict[str, str] = {}
     for pname in trainable:
         p = graph.params[pname]
         store = state_input(pname, np.array(p.storage(), dtype=np.float32))
         weight_of[pname] = effective_tensor(b, p, store)
+    # Running statistics the training forward updates are fed-back state, like optimizer state:
+    # input `<bn>.mean`, output `<bn>.mean.new` (after the parameters and their optimizer state).
+    running = _running_statistics(graph, b)
     for p in graph.params.values():
-        if p.name not in weight_of:
+        if p.name not in weight_of and p.name not in running:
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
     opt_state: dict[str, dict[str, str]] = {}
     for pname in trainable:
@@ -114,6 +123,8 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
             opt_state[pname] = {"m": state_input(f"{pname}.m", zeros), "v": state_input(f"{pname}.v", zeros.copy())}
     if isinstance(opt, Adam):
         state_input(STEP, np.asarray(0, np.int64))
+    for pname in running:
+        weight_of[pname] = state_input(pname, np.array(graph.params[pname].value, dtype=np.float32))
 
     # Forward: every node, outputs named after nodes (activations the schedule saves are just tensors).
     from .inference import emit_forward
@@ -132,6 +143,10 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     outputs = [value_info(b.reserve(LOSS), [])]
     b.op("Identity", [loss_name], outs=[LOSS])
     new_names = _emit_optimizer(b, graph, opt, trainable, param_grads, opt_state)
+    new_names.update(b.updates)
+    missing = [p for p in running if p not in b.updates]
+    if missing:  # the forward emitters and _running_statistics disagree: a bug, never a silent freeze
+        raise ExportError(f"internal: no running-statistic update was emitted for {', '.join(missing)}")
     for name in state_names:
         src = new_names[name]
         outputs.append(value_info(b.reserve(name + NEW), initial[name].shape, initial[name].dtype))
@@ -139,6 +154,18 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     model = make_model(b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see "
                        "docs/onnx_train_step.md")
     return TrainStep(model, initial, trainable, state_names)
+
+
+def _running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
+    """Names of the state parameters (batch_norm running mean and variance) a training forward
+    updates: those of every batch_norm whose scale or bias trains."""
+    from .conv_emitters import bn_trains
+
+    names: list[str] = []
+    for node in graph.nodes:
+        if node.op == "batch_norm" and bn_trains(b, node):
+            names += [node.params["mean"], node.params["var"]]
+    return list(dict.fromkeys(names))
 
 
 class OnnxAlgebra:
