@@ -338,6 +338,48 @@ def test_hand_built_models_agree_with_onnxruntime(name: str) -> None:
     assert np.abs(y - channels_last(ref).reshape(y.shape)).max() <= TOL
 
 
+def residual_cnn(opset: int) -> onnx.ModelProto:
+    """Pad -> Conv -> BatchNormalization -> Relu -> Conv -> Add (residual) -> MaxPool -> GlobalAveragePool
+    -> Squeeze -> Gemm, in the spelling of ``opset`` (Pad's pads and Squeeze's axes are attributes in old
+    opsets, inputs in new ones; BatchNormalization has ``spatial`` before opset 9)."""
+    rng = np.random.default_rng(10)
+    bn = [tensor(rng, n, 3) for n in ("s", "b", "m")] + [numpy_helper.from_array(np.full(3, 0.7, np.float32), "v")]
+    inits = [tensor(rng, "w", 3, 2, 3, 3), tensor(rng, "cb", 3), tensor(rng, "w2", 3, 3, 3, 3), tensor(rng, "fw", 4, 3),
+             tensor(rng, "fb", 4), *bn]
+    pads = [0, 0, 1, 1, 0, 0, 1, 0]
+    if opset < 11:
+        pad = helper.make_node("Pad", ["x"], ["p"], name="pad", mode="constant", pads=pads)
+    else:
+        pad = helper.make_node("Pad", ["x", "pads"], ["p"], name="pad", mode="constant")
+        inits.append(ints("pads", pads))
+    if opset < 13:
+        squeeze = helper.make_node("Squeeze", ["g"], ["sq"], name="squeeze", axes=[2, 3])
+    else:
+        squeeze = helper.make_node("Squeeze", ["g", "axes"], ["sq"], name="squeeze")
+        inits.append(ints("axes", [2, 3]))
+    nodes = [pad, helper.make_node("Conv", ["p", "w", "cb"], ["c"], name="conv", kernel_shape=[3, 3], pads=[0, 0, 1, 0]),
+             helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn", epsilon=1e-3,
+                              **({"spatial": 1} if opset < 9 else {})),
+             helper.make_node("Relu", ["n"], ["r"], name="relu"),
+             helper.make_node("Conv", ["r", "w2"], ["c2"], name="conv2", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c2", "r"], ["res"], name="residual"),
+             helper.make_node("MaxPool", ["res"], ["mp"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["mp"], ["g"], name="gap"), squeeze,
+             helper.make_node("Gemm", ["sq", "fw", "fb"], ["y"], name="fc", transB=1)]
+    return make(nodes, inits, ["N", 2, 8, 8], ["N", 4], opset=opset)
+
+
+@pytest.mark.parametrize("opset", [7, 10, 13, 17])
+def test_residual_cnn_in_old_and_new_opsets(opset: int) -> None:
+    m = residual_cnn(opset)
+    graph = import_onnx(m)
+    assert [n.op for n in graph.nodes] == ["conv2d", "relu", "conv2d", "add", "max_pool", "global_avg_pool",
+                                           "flatten", "dense"]
+    assert graph.nodes[0].attrs["padding"] == [[1, 2], [1, 0]]  # Pad's (1, 1) + (1, 0) and the Conv's own
+    x = np.random.default_rng(11).standard_normal((5, 2, 8, 8)).astype(np.float32)
+    assert np.abs(et.predict(graph, channels_last(x)) - ort_run(m.SerializeToString(), x)).max() <= TOL
+
+
 # ---------------------------------------------------------------- refusals
 
 def conv_model(*extra: onnx.NodeProto, conv_attrs: dict[str, Any] | None = None, weight_from: str | None = None,
