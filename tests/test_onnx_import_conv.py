@@ -325,6 +325,13 @@ AGREEING: dict[str, Callable[[], onnx.ModelProto]] = {
                                                              kernel_shape=[3, 3], auto_pad="SAME_UPPER",
                                                              count_include_pad=0),
     "global_average_pool_output": lambda: pool_model("GlobalAveragePool"),
+    # SAME_UPPER is resolved on the Pad's output, then both paddings become one explicit padding
+    "pad_then_same_upper_conv": lambda: make(
+        [helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+         helper.make_node("Conv", ["p", "w"], ["y"], name="conv", auto_pad="SAME_UPPER", strides=[2, 1],
+                          kernel_shape=[3, 3])],
+        [tensor(np.random.default_rng(12), "w", 3, 2, 3, 3), ints("pads", [0, 0, 1, 0, 0, 0, 0, 1])],
+        ["N", 2, 7, 9], ["N", 3, "h", "w"]),
 }
 
 

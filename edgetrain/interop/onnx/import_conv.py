@@ -184,9 +184,9 @@ class SpatialOps:
                                     "re-export the model")
         strides, dilations, padding = self._window(node, lay, kernel, label)
         if extra is not None:
-            if padding == "same":
-                raise UnsupportedOpError(f"Conv node {label} pads 'same' (auto_pad=SAME_UPPER) after Pad node "
-                                         f"{pad_label}; edgetrain cannot combine the two", hint=PAD_HINT)
+            if padding == "same":  # ONNX resolves SAME_UPPER on the Pad's output: the sizes with its padding
+                sizes = [n + a + b for n, (a, b) in zip(lay.onnx[1:], extra)]
+                padding = list(resolve_padding("same", sizes, kernel, strides, dilations, label))
             padding = [(0, 0)] * rank if padding == "valid" else padding
             padding = [(a + c, b + d) for (a, b), (c, d) in zip(padding, extra)]
         if not isinstance(padding, str):
