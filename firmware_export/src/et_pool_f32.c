@@ -1,0 +1,149 @@
+/* float32 pooling (et_pool.h): max and average over windows, global average. Each output
+ * pixel's channel row is the accumulator, so the channel loop is contiguous in input and output;
+ * the in-bounds taps are found once per output pixel. */
+#include "et_pool.h"
+
+/* The geometry checks of et_conv.h plus the pool rules (same channels, no dilation). */
+static et_status et_pool_f32_check(const et_pool_f32_params *p, const float *in, const float *out)
+{
+    et_status st;
+    if (p == 0 || in == 0 || out == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    st = et_conv_geom_check(&p->geom);
+    if (st != ET_OK) {
+        return st;
+    }
+    if (p->geom.out_c != p->geom.in_c) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    if (p->geom.dilation_h != 1 || p->geom.dilation_w != 1 || !(p->act_min <= p->act_max)) {
+        return ET_ERR_BAD_PARAM;
+    }
+    return ET_OK;
+}
+
+/* [lo, hi): the window positions start .. start + k - 1 clipped to [0, n). Non-empty under the
+ * pad rule (every pad <= k - 1). */
+static void et_pool_range(int32_t start, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
+{
+    *lo = start < 0 ? 0 : start;
+    *hi = start + k > n ? n : start + k;
+}
+
+static inline float et_pool_clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* avg != 0: average (sum, then / count), else max. */
+static et_status et_pool_f32(const et_pool_f32_params *p, const float *input, float *output, int avg)
+{
+    const et_conv_geom *g = &p->geom;
+    const int32_t ch = g->in_c;
+    int32_t b;
+    int32_t oh;
+    int32_t ow;
+    const et_status st = et_pool_f32_check(p, input, output);
+    if (st != ET_OK) {
+        return st;
+    }
+    for (b = 0; b < g->batch; ++b) {
+        const float *x = input + b * g->in_h * g->in_w * ch;
+        for (oh = 0; oh < g->out_h; ++oh) {
+            int32_t h_lo;
+            int32_t h_hi;
+            et_pool_range(oh * g->stride_h - g->pad_top, g->kernel_h, g->in_h, &h_lo, &h_hi);
+            for (ow = 0; ow < g->out_w; ++ow) {
+                float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * ch;
+                int32_t w_lo;
+                int32_t w_hi;
+                int32_t ih;
+                int32_t iw;
+                int32_t c;
+                int first = 1;
+                et_pool_range(ow * g->stride_w - g->pad_left, g->kernel_w, g->in_w, &w_lo, &w_hi);
+                for (ih = h_lo; ih < h_hi; ++ih) {
+                    for (iw = w_lo; iw < w_hi; ++iw) {
+                        const float *xt = x + (ih * g->in_w + iw) * ch;
+                        if (first) {
+                            for (c = 0; c < ch; ++c) {
+                                y[c] = xt[c];
+                            }
+                            first = 0;
+                        } else if (avg) {
+                            for (c = 0; c < ch; ++c) {
+                                y[c] += xt[c];
+                            }
+                        } else {
+                            for (c = 0; c < ch; ++c) {
+                                /* A NaN input propagates only if it comes first, as in
+                                 * TFLite's max pool; finite inputs give numpy's max. */
+                                y[c] = xt[c] > y[c] ? xt[c] : y[c];
+                            }
+                        }
+                    }
+                }
+                if (avg) {
+                    const float count = (float)((h_hi - h_lo) * (w_hi - w_lo));
+                    for (c = 0; c < ch; ++c) {
+                        y[c] = et_pool_clampf(y[c] / count, p->act_min, p->act_max);
+                    }
+                } else {
+                    for (c = 0; c < ch; ++c) {
+                        y[c] = et_pool_clampf(y[c], p->act_min, p->act_max);
+                    }
+                }
+            }
+        }
+    }
+    return ET_OK;
+}
+
+et_status et_max_pool_f32(const et_pool_f32_params *params, const float *input, float *output)
+{
+    return et_pool_f32(params, input, output, 0);
+}
+
+et_status et_avg_pool_f32(const et_pool_f32_params *params, const float *input, float *output)
+{
+    return et_pool_f32(params, input, output, 1);
+}
+
+et_status et_global_avg_pool_f32(const et_global_pool_f32_params *p, const float *input,
+                                 float *output)
+{
+    int32_t b;
+    int32_t n;
+    int32_t c;
+    int32_t count;
+    if (p == 0 || input == 0 || output == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->channels < 1 ||
+        (int64_t)p->in_h * p->in_w > INT32_MAX / p->channels ||
+        (int64_t)p->in_h * p->in_w * p->channels > INT32_MAX / p->batch) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    if (!(p->act_min <= p->act_max)) {
+        return ET_ERR_BAD_PARAM;
+    }
+    count = p->in_h * p->in_w;
+    for (b = 0; b < p->batch; ++b) {
+        const float *x = input + b * count * p->channels;
+        float *y = output + b * p->channels;
+        for (c = 0; c < p->channels; ++c) {
+            y[c] = x[c];
+        }
+        for (n = 1; n < count; ++n) {
+            const float *xt = x + n * p->channels;
+            for (c = 0; c < p->channels; ++c) {
+                y[c] += xt[c];
+            }
+        }
+        for (c = 0; c < p->channels; ++c) {
+            y[c] = et_pool_clampf(y[c] / (float)count, p->act_min, p->act_max);
+        }
+    }
+    return ET_OK;
+}
