@@ -116,10 +116,31 @@ class Geometry:
         return self.kernel[0] * self.kernel[1]
 
 
+# Geometries already checked, keyed by the repr of their arguments: the training step asks for a
+# node's geometry on every forward and backward, and the checks cost more than a small conv's
+# arithmetic. repr keeps the types the checks tell apart (True is not 1, "same" is not ["same"]).
+# Only successes are kept (a failure is re-checked, so its message names the node asking).
+_GEOMETRIES: dict[str, "Geometry"] = {}
+_GEOMETRY_CACHE_SIZE = 4096
+
+
 def geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str,
              padding_default: str = "valid") -> Geometry:
     """The geometry a node's attributes give over an input of spatial size ``in_spatial``
     (1 or 2 axes); raises an InvalidModelError naming ``where`` for bad attributes."""
+    key = repr((tuple(in_spatial), tuple(kernel), attrs.get("stride", 1), attrs.get("dilation", 1),
+                attrs.get("padding", padding_default)))
+    hit = _GEOMETRIES.get(key)
+    if hit is not None:
+        return hit
+    geo = _check_geometry(in_spatial, kernel, attrs, where, padding_default)
+    if len(_GEOMETRIES) < _GEOMETRY_CACHE_SIZE:
+        _GEOMETRIES[key] = geo
+    return geo
+
+
+def _check_geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str,
+                    padding_default: str) -> Geometry:
     rank = len(in_spatial)
     kernel = spatial_ints(tuple(kernel), rank, "kernel", where, 1)
     stride = spatial_ints(attrs.get("stride", 1), rank, "stride", where, 1)
@@ -137,7 +158,12 @@ def pad(x: np.ndarray, g: Geometry, value: float = 0.0) -> np.ndarray:
     (t, b), (l, r) = g.pads
     if not (t or b or l or r):
         return x
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+    # A filled array and one slice copy: the same values as np.pad, without its per-call overhead.
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + t + b, w + l + r, c), x.dtype) if value == 0 else \
+        np.full((n, h + t + b, w + l + r, c), value, x.dtype)
+    xp[:, t:t + h, l:l + w, :] = x
+    return xp
 
 
 def windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
@@ -175,9 +201,97 @@ def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype
 
 # -- the shared convolution core --------------------------------------------------------------------
 
+def is_depthwise(w: np.ndarray, groups: int) -> bool:
+    """One input channel per group (groups == C_in > 1): the depthwise rules below apply."""
+    return groups > 1 and w.shape[2] == 1
+
+
+# -- depthwise: one multiply-add per kernel tap ------------------------------------------------------
+# A depthwise convolution has taps * C multiplies per output pixel and nothing to share between
+# channels, so im2col + a matmul per group (G matmuls with one output column) is mostly copying.
+# These rules loop over the kernel taps instead: each tap is one elementwise multiply-add over the
+# whole batch, with the tap's weights laid out as a contiguous (Wo, C) row, so numpy's inner loop
+# runs over Wo * C values (not C) wherever the tap's view is contiguous (stride 1). A depth
+# multiplier m > 1 first repeats each input channel m times: output c * m + j reads channel c.
+
+def _tap_rows(w: np.ndarray, g: Geometry) -> np.ndarray:
+    """Depthwise weights (kh, kw, 1, C) as (taps, Wo, C): each tap's weights repeated per column."""
+    return np.ascontiguousarray(np.broadcast_to(w.reshape(g.taps, 1, w.shape[3]), (g.taps, g.out_hw[1], w.shape[3])))
+
+
+def _taps(g: Geometry) -> list[tuple[int, tuple[slice, slice, slice, slice]]]:
+    return [(i * g.kernel[1] + j, tap_slices(g, i, j)) for i in range(g.kernel[0]) for j in range(g.kernel[1])]
+
+
+def _repeat_channels(xp: np.ndarray, mult: int) -> np.ndarray:
+    return xp if mult == 1 else np.repeat(xp, mult, axis=3)
+
+
+def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """`conv_forward` for a depthwise weight (kh, kw, 1, C_in * m)."""
+    n, cout = x.shape[0], w.shape[3]
+    xp = _repeat_channels(pad(x, g), cout // x.shape[3])
+    rows = _tap_rows(w, g)
+    y = np.empty((n, *g.out_hw, cout), x.dtype) if out is None else out
+    tmp = np.empty_like(y)
+    for t, sl in _taps(g):
+        if t == 0:
+            np.multiply(xp[sl], rows[t], out=y)
+        else:
+            np.multiply(xp[sl], rows[t], out=tmp)
+            y += tmp
+    if bias is not None:
+        y += bias
+    return y
+
+
+def depthwise_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geometry, groups: int, need_dx: bool,
+                       need_dw: bool, need_db: bool, out: Any = NO_BUFFERS, dx_key: str = IN0
+                       ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """`conv_backward` for a depthwise weight: per tap, dw[t] = sum(x_t * dy) over batch and
+    pixels (one BLAS product with a row of ones) and dx_t += dy * w[t]."""
+    n, cout = dy.shape[0], w.shape[3]
+    (t0, b0), (l0, r0) = g.pads
+    h, wd = g.in_hw
+    mult = cout // groups  # groups == C_in
+    dw = db = dx = None
+    m = n * g.out_hw[0] * g.out_hw[1]
+    taps = _taps(g)
+    if need_dw:
+        xp = _repeat_channels(pad(x, g), mult)  # type: ignore[arg-type]
+        prods = np.empty((g.taps, n, *g.out_hw, cout), dy.dtype)
+        for t, sl in taps:
+            np.multiply(xp[sl], dy, out=prods[t])
+        dw = np.matmul(np.ones(m, dy.dtype), prods.reshape(g.taps, m, cout),
+                       out=_as(out.get("weight"), (g.taps, cout)))
+        dw = out["weight"] if out.get("weight") is not None else dw.reshape(w.shape)
+    if need_db:
+        db = column_sums(dy.reshape(m, cout), out.get("bias"))
+    if need_dx:
+        rows = _tap_rows(w, g)
+        dxp = np.zeros((n, h + t0 + b0, wd + l0 + r0, cout), dy.dtype)
+        tmp = np.empty_like(dy)
+        for t, sl in taps:
+            np.multiply(dy, rows[t], out=tmp)
+            dxp[sl] += tmp
+        d = dxp[:, t0:t0 + h, l0:l0 + wd, :]
+        if mult > 1:  # the m copies of each input channel sum back onto it
+            d = d.reshape(n, h, wd, cout // mult, mult).sum(axis=4)
+        buf = out.get(dx_key)
+        if buf is not None:
+            np.copyto(buf, d)
+            dx = buf
+        else:
+            dx = d if (t0 or b0 or l0 or r0 or mult > 1) else dxp
+    return dx, dw, db
+
+
 def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry, groups: int,
                  out: np.ndarray | None = None) -> np.ndarray:
     """y (N, Ho, Wo, C_out) = conv(x (N, H, W, C_in), w (kh, kw, C_in/groups, C_out)) + bias."""
+    if is_depthwise(w, groups):
+        return depthwise_forward(x, w, bias, g, out)
     n = x.shape[0]
     cig, cout = w.shape[2], w.shape[3]
     cog = cout // groups
@@ -205,6 +319,8 @@ def conv_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geomet
                   need_dw: bool, need_db: bool, out: Any = NO_BUFFERS, dx_key: str = IN0
                   ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(dx, dw, db) of :func:`conv_forward`, each only when asked for (``x`` is needed for dw)."""
+    if is_depthwise(w, groups):
+        return depthwise_backward(x, w, dy, g, groups, need_dx, need_dw, need_db, out, dx_key)
     n = dy.shape[0]
     cig, cout = w.shape[2], w.shape[3]
     cog = cout // groups
@@ -224,7 +340,7 @@ def conv_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geomet
                 np.copyto(out["weight"], dwg)
                 dw = out["weight"]
     if need_db:
-        db = np.add.reduce(dy2, axis=0, out=out.get("bias"))
+        db = column_sums(dy2, out.get("bias"))
     if need_dx:
         if groups == 1:
             dcols = np.matmul(dy2, w.reshape(k, cout).T)
@@ -235,6 +351,12 @@ def conv_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geomet
         dcols = dcols.reshape(n, *g.out_hw, *g.kernel, groups * cig)
         dx = scatter_taps(dcols, g, n, groups * cig, dy.dtype, out=out.get(dx_key))
     return dx, dw, db
+
+
+def column_sums(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The sum of each column of a 2-D array as one BLAS product with a row of ones: numpy's
+    add.reduce over axis 0 runs an inner loop of only C values per row (C_out is small)."""
+    return np.matmul(np.ones(a.shape[0], a.dtype), a, out=out)
 
 
 def _as(buf: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
