@@ -1,4 +1,5 @@
-"""bench/infer_cycles.py keeps working: its measurement function on the smallest case only.
+"""bench/infer_cycles.py and bench/train_cnn_speed.py keep working: their measurement functions on
+the smallest case / a few steps only.
 
 Structure and determinism, not speed: the goals are the benchmark's business (run the bench);
 here a slower kernel must not fail a test, a broken bench must.
@@ -42,3 +43,20 @@ def test_measure_mlp_64_32_10_int8(bench) -> None:  # type: ignore[no-untyped-de
     assert "MLP 64-32-10 int8 instr/inference" in names
     assert all(isinstance(c["met"], bool) for c in checks)
     json.dumps({"rows": [row], "goals": checks})  # the --json output must serialise
+
+
+def test_train_cnn_speed_times_both_engines_on_the_same_model() -> None:
+    """bench/train_cnn_speed.py with a few steps: both engines run, train the same CNN (measure()
+    raises when their first-step losses differ) and the ratio is what the table prints."""
+    import importlib.util
+
+    from helpers import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_train_cnn_speed", ROOT / "bench" / "train_cnn_speed.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    r = mod.measure(steps=3, repeats=1, warmup=1)
+    assert r["numpy_s"] > 0 and r["ort_s"] > 0
+    assert r["ratio"] == pytest.approx(r["numpy_s"] / r["ort_s"])
+    assert abs(r["first_loss_numpy"] - r["first_loss_ort"]) <= 1e-4
