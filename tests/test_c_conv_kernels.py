@@ -314,11 +314,13 @@ def conv_s8_ops(s: Spec, w: np.ndarray) -> list[tuple[str, np.ndarray, bool]]:
     return ops
 
 
-@pytest.mark.parametrize("per_channel", [False, True], ids=["per-tensor", "per-channel"])
 @pytest.mark.parametrize("spec", CORPUS, ids=IDS)
-def test_conv_s8_bit_exact(driver: Path, tmp_path: Path, spec: Spec, per_channel: bool) -> None:
-    rng = np.random.default_rng(seed_of(spec.name) + per_channel)
+def test_conv_s8_bit_exact(driver: Path, tmp_path: Path, spec: Spec) -> None:
+    """Per-channel and per-tensor requantization alternate over the corpus (both occur among the
+    grouped, depthwise and pointwise cases, where the fast kernels offset the multipliers)."""
     i = CORPUS.index(spec)
+    per_channel = i % 2 == 1
+    rng = np.random.default_rng(seed_of(spec.name))
     c = s8_case(spec, rng, per_channel, (None, "relu", "relu6")[i % 3], with_bias=i % 4 != 1)
     want = s8_expected(spec, c)
     inside = (want > c.act_min) & (want < c.act_max)
@@ -748,3 +750,107 @@ def test_conv_sources_cross_compile_warning_free(arm_cc: str, tmp_path: Path, cp
         res = subprocess.run([arm_cc, *STRICT, *cpu, f"-I{INC}", "-c", str(SRC / name),
                               "-o", str(tmp_path / (Path(name).stem + ".o"))], capture_output=True, text=True)
         assert res.returncode == 0 and not res.stderr, f"{name}: {res.stderr}"
+
+
+class M4:
+    """The conv kernels as a flat Cortex-M4F image in the unicorn emulator (as test_c_kernels'
+    M4Runner does for dense): functions are called with registers set directly."""
+
+    RAM, RAM_SIZE, RET = 0x2000_0000, 0x40_0000, 0x000F_FF00
+
+    def __init__(self, arm_cc: str, out_dir: Path) -> None:
+        from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
+        from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
+
+        elf, image = out_dir / "conv.elf", out_dir / "conv.bin"
+        # Production flags (-O2, fused multiply-add allowed); newlib for memcpy / memset.
+        subprocess.run([arm_cc, *STRICT, *M4F, f"-I{INC}", "-nostdlib", "-nostartfiles",
+                        f"-Wl,-T,{ROOT / 'tests' / 'c' / 'unicorn_m4.ld'}", "-Wl,--no-warn-rwx-segments",
+                        *(str(SRC / s) for s in SOURCES), "-lc", "-lgcc", "-o", str(elf)],
+                       check=True, capture_output=True, text=True)
+        subprocess.run([arm_cc.replace("gcc", "objcopy"), "-O", "binary", str(elf), str(image)], check=True)
+        nm = subprocess.run([arm_cc.replace("gcc", "nm"), str(elf)], capture_output=True, text=True, check=True)
+        self.symbols = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
+        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
+        self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+        self.uc.mem_map(0, 0x10_0000)
+        self.uc.mem_write(0, image.read_bytes())
+        self.uc.mem_map(self.RAM, self.RAM_SIZE)
+        self.next = self.RAM
+
+    def alloc(self, data: bytes) -> int:
+        addr = self.next
+        self.uc.mem_write(addr, data)
+        self.next = (addr + len(data) + 7) & ~7
+        assert self.next < self.RAM + self.RAM_SIZE - 0x1000
+        return addr
+
+    def call(self, name: str, *args: int) -> int:
+        from unicorn.arm_const import (UC_ARM_REG_LR, UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2,
+                                       UC_ARM_REG_R3, UC_ARM_REG_SP)
+
+        sp = self.RAM + self.RAM_SIZE - 0x100
+        self.uc.mem_write(sp, struct.pack(f"<{len(args) - 4}I", *args[4:]))
+        for reg, val in zip((UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3), args[:4]):
+            self.uc.reg_write(reg, val)
+        self.uc.reg_write(UC_ARM_REG_SP, sp)
+        self.uc.reg_write(UC_ARM_REG_LR, self.RET | 1)
+        self.uc.emu_start(self.symbols[name] | 1, self.RET)
+        return self.uc.reg_read(UC_ARM_REG_R0)
+
+
+@pytest.fixture(scope="module")
+def m4(tmp_path_factory: pytest.TempPathFactory) -> M4:
+    from conftest import require_tool
+
+    pytest.importorskip("unicorn")
+    return M4(require_tool("arm-none-eabi-gcc"), tmp_path_factory.mktemp("m4conv"))
+
+
+@pytest.mark.cross
+def test_m4_conv_s8_bit_exact(m4: M4) -> None:
+    """On Cortex-M4 the int8 conv windows run through et_dense_s8's SMLAD path and the depthwise
+    kernel through the M4 build of its C loop: both stay bit-exact with the numpy reference."""
+    specs = [CORPUS[i] for i in (0, 1, 3, 5, 9, 10, 11, 13, 14, 15, 17, 19)]
+    for k, s in enumerate(specs):
+        c = s8_case(s, np.random.default_rng(seed_of(s.name) + 7), k % 2 == 0, (None, "relu")[k % 2],
+                    with_bias=k % 3 != 2)
+        want = s8_expected(s, c).reshape(-1)
+        n_y = want.size
+        for fn, wc, eff in conv_s8_ops(s, c.w):
+            m4.next = m4.RAM
+            fast = not fn.endswith("_ref")
+            name = {"conv_s8_ref": "et_conv_s8_ref", "conv_s8": "et_conv_s8", "dw_s8_ref": "et_depthwise_conv_s8_ref",
+                    "dw_s8": "et_depthwise_conv_s8"}[fn]
+            x, w = m4.alloc(c.x.tobytes()), m4.alloc(np.ascontiguousarray(wc).tobytes())
+            bias = m4.alloc(c.bias.tobytes()) if c.bias is not None else 0
+            mults, shifts = m4.alloc(c.mults.astype("<i4").tobytes()), m4.alloc(c.shifts.astype("<i4").tobytes())
+            effp = m4.alloc(cref.conv_effective_bias(c.bias, c.w, c.in_zp).tobytes()) if eff else 0
+            params = m4.alloc(struct.pack("<23i3I", *s.geom_ints(), s.groups, -c.in_zp, c.out_zp, c.act_min,
+                                          c.act_max, int(c.per_channel), mults, shifts, effp))
+            y = m4.alloc(bytes(n_y))
+            scratch = m4.alloc(bytes(4 * max(s.cout, int(np.prod(s.w_shape()[:3]))) + 4))
+            status = m4.call(name, params, x, w, bias, y, scratch) if fast else m4.call(name, params, x, w, bias, y)
+            assert status == OK, (s.name, fn)
+            got = np.frombuffer(bytes(m4.uc.mem_read(y, n_y)), np.int8)
+            assert (got == want).all(), (s.name, fn, eff)
+
+
+@pytest.mark.cross
+def test_m4_conv_f32_matches_numpy(m4: M4) -> None:
+    """The float conv on Cortex-M4F (et_dense_f32's VLDM/VFMA loop for the windows)."""
+    for s in (CORPUS[0], CORPUS[9], CORPUS[11], CORPUS[13], CORPUS[17]):
+        x, w, b = float_case(s, np.random.default_rng(seed_of(s.name)))
+        y64, scale = float_oracle(s, x, w, b)
+        for name, wc in (("et_conv_f32", cref.to_c_conv_weights(w)), ("et_conv_f32_ref", cref.to_c_conv_weights(w)))\
+                + ((("et_depthwise_conv_f32", cref.to_c_depthwise_weights(w)),) if s.groups == s.x[3] else ()):
+            m4.next = m4.RAM
+            px, pw, pb = m4.alloc(x.tobytes()), m4.alloc(np.ascontiguousarray(wc).tobytes()), m4.alloc(b.tobytes())
+            params = m4.alloc(struct.pack("<18i2f", *s.geom_ints(), s.groups, -F32_MAX, F32_MAX))
+            y = m4.alloc(bytes(4 * y64.size))
+            scratch = m4.alloc(bytes(4 * int(np.prod(s.w_shape()[:3]))))
+            args = (params, px, pw, pb, y) + ((scratch,) if name == "et_conv_f32" else ())
+            status = m4.call(name, *args)
+            assert status == OK, (s.name, name)
+            got = np.frombuffer(bytes(m4.uc.mem_read(y, 4 * y64.size)), np.float32).reshape(y64.shape)
+            assert np.all(np.abs(got - y64) <= 1e-5 * scale + 1e-30), (s.name, name)
