@@ -387,6 +387,21 @@ def test_residual_cnn_in_old_and_new_opsets(opset: int) -> None:
     assert np.abs(et.predict(graph, channels_last(x)) - ort_run(m.SerializeToString(), x)).max() <= TOL
 
 
+def test_imported_cnn_trains_and_round_trips(tmp_path: Path) -> None:
+    """The imported graph is an ordinary trainable edgetrain model: one epoch changes every parameter,
+    and the saved model file gives the same outputs."""
+    graph = import_onnx(residual_cnn(17))
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((32, *graph.input_shape)).astype(np.float32)
+    before = {k: p.value.copy() for k, p in graph.params.items()}
+    history = et.fit(graph, et.Split(x, rng.integers(0, 4, 32)), epochs=1, batch_size=16)
+    assert np.isfinite(history.epochs[-1]["loss"])
+    assert all(not np.array_equal(before[k], p.value) for k, p in graph.params.items())
+    et.save_model(graph, str(tmp_path / "m.etm"))
+    loaded = et.load_model(str(tmp_path / "m.etm"))
+    assert np.array_equal(et.predict(loaded, x), et.predict(graph, x))
+
+
 # ---------------------------------------------------------------- refusals
 
 def conv_model(*extra: onnx.NodeProto, conv_attrs: dict[str, Any] | None = None, weight_from: str | None = None,
