@@ -41,12 +41,23 @@ def cnn2d(seed=0, bn_trainable=True):
     ], input_shape=(9, 9, 1), seed=seed)
 
 
-def cnn1d(seed=0):
+def cnn1d(seed=0, bn_trainable=True):
     return et.Sequential([
         et.Reshape((20, 1)), et.Conv1D(3, 5, stride=2, activation="relu"), et.MaxPool1D(2, padding="same"),
-        et.Conv1D(4, 3, padding=[2, 0], dilation=2, use_bias=False), et.BatchNorm(), et.AvgPool1D(3, stride=2, padding="same"),
+        et.Conv1D(4, 3, padding=[2, 0], dilation=2, use_bias=False), et.BatchNorm(trainable=bn_trainable), et.AvgPool1D(3, stride=2, padding="same"),
         et.Conv1D(4, 2, groups=4, padding="same"), et.GlobalAvgPool(), et.Dense(3),
     ], input_shape=20, seed=seed)
+
+
+def trailing(seed=0):
+    """Windows that leave the last input row and column unread (stride 2, 'valid', odd sizes)
+    after trainable layers: ConvTranspose's output_padding (conv and avg_pool input gradients)
+    and the cut of the weight gradient to the kernel both take part."""
+    return et.Sequential([
+        et.Conv2D(4, 3, activation="relu"), et.AvgPool2D(2, stride=2),  # 11 -> 5, row 10 unread
+        et.Conv2D(4, 2, stride=2, padding="valid", groups=2),  # 5 -> 2, row 4 unread
+        et.DepthwiseConv2D(2, depth_multiplier=2, padding="valid"), et.Flatten(), et.Dense(3),
+    ], input_shape=(11, 11, 2), seed=seed)
 
 
 def randomise_running_stats(model, seed=1):
@@ -122,8 +133,9 @@ def run_steps(model, x, y, optimizer, **kwargs):
 
 
 @pytest.mark.parametrize("make,shape,n_out,opt", [
-    (cnn2d, (9, 9, 1), 5, "sgd"), (cnn1d, (20,), 3, "sgd"), (cnn2d, (9, 9, 1), 5, "adam")],
-    ids=["2d-sgd", "1d-sgd", "2d-adam"])
+    (cnn2d, (9, 9, 1), 5, "sgd"), (cnn1d, (20,), 3, "sgd"), (cnn2d, (9, 9, 1), 5, "adam"),
+    (trailing, (11, 11, 2), 3, "sgd")],
+    ids=["2d-sgd", "1d-sgd", "2d-adam", "unread-rows"])
 def test_train_step_matches_numpy(make, shape, n_out, opt):
     model = randomise_running_stats(make(seed=2))
     kwargs = {"lr": 0.05, "momentum": 0.9} if opt == "sgd" else {"lr": 3e-3}
@@ -170,12 +182,15 @@ def test_max_pool_ties_send_the_gradient_to_the_first_largest_value():
 
 # -- ORT training artifacts ----------------------------------------------------------------------------
 
-def test_ort_artifacts_train_a_cnn_as_numpy_does(tmp_path):
-    model = randomise_running_stats(cnn2d(seed=6, bn_trainable=False))
+@pytest.mark.parametrize("make,shape,n_out", [
+    (lambda: cnn2d(seed=6, bn_trainable=False), (9, 9, 1), 5), (lambda: cnn1d(seed=6, bn_trainable=False), (20,), 3),
+    (lambda: trailing(seed=6), (11, 11, 2), 3)], ids=["2d", "1d", "unread-rows"])
+def test_ort_artifacts_train_a_cnn_as_numpy_does(tmp_path, make, shape, n_out):
+    model = randomise_running_stats(make())
     reference = model.copy()
     rng = np.random.default_rng(0)
-    x = rng.integers(-2, 3, (32, 9, 9, 1)).astype(np.float32)
-    y = rng.integers(0, 5, 32)
+    x = rng.integers(-2, 3, (32, *shape)).astype(np.float32)
+    y = rng.integers(0, n_out, 32)
     export_ort_artifacts(model, tmp_path / "art", optimizer="sgd")
     training = onnx.load(str(tmp_path / "art" / "training_model.onnx"))
     assert "AveragePool" not in {n.op_type for n in training.graph.node}  # spelled as a Conv (ORT 1.19 bug)

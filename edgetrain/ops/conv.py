@@ -18,7 +18,9 @@ An activation is a separate node after the convolution (as after dense); kernel 
 
 The rules are im2col: a strided view of the padded input holds every window, one BLAS matmul per
 forward and per gradient does the arithmetic, and the input gradient is scattered back one kernel
-tap at a time (a loop over the taps, never over pixels).
+tap at a time (a loop over the taps, never over pixels). A depthwise convolution (groups == C_in)
+has nothing for a matmul to share between channels: its rules are one elementwise multiply-add
+per kernel tap over the whole batch (`depthwise_forward` / `depthwise_backward`).
 """
 from __future__ import annotations
 
