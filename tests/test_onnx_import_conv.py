@@ -364,7 +364,8 @@ def residual_cnn(opset: int) -> onnx.ModelProto:
     else:
         squeeze = helper.make_node("Squeeze", ["g", "axes"], ["sq"], name="squeeze")
         inits.append(ints("axes", [2, 3]))
-    nodes = [pad, helper.make_node("Conv", ["p", "w", "cb"], ["c"], name="conv", kernel_shape=[3, 3], pads=[0, 0, 1, 0]),
+    nodes = [pad,
+             helper.make_node("Conv", ["p", "w", "cb"], ["c"], name="conv", kernel_shape=[3, 3], pads=[0, 0, 1, 0]),
              helper.make_node("BatchNormalization", ["c", "s", "b", "m", "v"], ["n"], name="bn", epsilon=1e-3,
                               **({"spatial": 1} if opset < 9 else {})),
              helper.make_node("Relu", ["n"], ["r"], name="relu"),

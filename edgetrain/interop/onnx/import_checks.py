@@ -694,8 +694,9 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
             ok = (len(node.input) == 1 and "pads" in attrs if opset < 11 else
                   2 <= len(node.input) <= (4 if opset >= 18 else 3) and not attrs - {"mode"})
             if not ok:
-                raise InvalidModelError(f"Pad node {label} does not take its pads as opset {opset} needs "
-                                        f"({'a pads attribute and one input' if opset < 11 else 'the pads as its second input, no pads or value attribute'})",
+                need = ("a pads attribute and one input" if opset < 11 else
+                        "the pads as its second input, no pads or value attribute")
+                raise InvalidModelError(f"Pad node {label} does not take its pads as opset {opset} needs ({need})",
                                         hint=REEXPORT_HINT)
         if op not in SHAPE_OPS:
             continue

@@ -111,6 +111,11 @@ class SpatialOps:
     ``_tensor``, ``_const``, ``_add``, ``_unique``, ``_node_name``; ``pads`` holds the Pad nodes
     waiting for their Conv: ONNX output -> (ONNX input, spatial (begin, end) pairs, label)."""
 
+    model: onnx.ModelProto
+    opset: int
+    env: dict[str, str]
+    shapes: dict[str, tuple[int, ...]]
+    layouts: dict[str, Layout]
     pads: dict[str, tuple[str, list[tuple[int, int]], str]]
 
     # -- the input -------------------------------------------------------------------------------
@@ -118,7 +123,7 @@ class SpatialOps:
         """The edgetrain input shape for the ONNX input ``name`` of feature dims ``dims``, and its
         layout when that is not the ONNX shape itself (see the module docstring)."""
         from .import_checks import SPATIAL_OPS
-        g = self.model.graph  # type: ignore[attr-defined]
+        g = self.model.graph
         spatial = any(n.op_type in SPATIAL_OPS for n in g.node)
         if not spatial or len(dims) not in (2, 3):
             return dims, None
@@ -132,8 +137,8 @@ class SpatialOps:
     # -- helpers ----------------------------------------------------------------------------------
     def _spatial_input(self, node: onnx.NodeProto, t: str) -> tuple[str, Layout]:
         """The edgetrain tensor and layout of a channels-first data input of a spatial op."""
-        x = self._data(node, t)  # type: ignore[attr-defined]
-        lay = self._layout(t)  # type: ignore[attr-defined]
+        x = self._data(node, t)
+        lay = self._layout(t)
         if not lay.channels_last:
             raise UnsupportedOpError(f"{node.op_type} node {show(node.name or node.output[0])} reads a tensor of "
                                      f"shape (batch, {', '.join(map(str, lay.onnx))}) that is not channels-first "
@@ -169,7 +174,7 @@ class SpatialOps:
         if src in self.pads:  # a Pad before the Conv: folded into its padding
             src, extra, pad_label = self.pads[src]
         x, lay = self._spatial_input(node, src)
-        w = self._const(node, 1, "weight")  # type: ignore[attr-defined]
+        w = self._const(node, 1, "weight")
         rank = len(lay.onnx) - 1
         if w.ndim != rank + 2:
             raise InvalidModelError(f"Conv node {label}: weight {show(node.input[1])} has shape {tuple(w.shape)}, "
@@ -205,24 +210,24 @@ class SpatialOps:
         # ONNX (C_out, C_in/group, *k) -> edgetrain (*k, C_in/group, C_out).
         weight = np.ascontiguousarray(np.moveaxis(w, (0, 1), (-1, -2)), np.float32)
         layer = node.input[1][: -len(".weight")] if node.input[1].endswith(".weight") else ""
-        name = self._unique(layer) if _simple(layer) else self._node_name(node)  # type: ignore[attr-defined]
+        name = self._unique(layer) if _simple(layer) else self._node_name(node)
         params = {"weight": Param(f"{name}.weight", self._finite_param(weight, f"weight {show(node.input[1])}",
                                                                        label))}
         if len(node.input) > 2 and node.input[2]:
-            b = self._const(node, 2, "bias")  # type: ignore[attr-defined]
-            params["bias"] = Param(f"{name}.bias", self._bias(b, c_out, node.name or node.output[0]))  # type: ignore[attr-defined]
+            b = self._const(node, 2, "bias")
+            params["bias"] = Param(f"{name}.bias", self._bias(b, c_out, node.name or node.output[0]))
         attrs = {"stride": strides if rank == 2 else strides[0], "dilation": dilations if rank == 2 else dilations[0],
                  "padding": padding, "groups": group}
-        out = self._add(node, "conv2d" if rank == 2 else "conv1d", [x], params, name=name, attrs=attrs)  # type: ignore[attr-defined]
+        out = self._add(node, "conv2d" if rank == 2 else "conv1d", [x], params, name=name, attrs=attrs)
         self._check_cost(node, label, x, kernel, attrs, windows=True)
-        self.layouts[node.output[0]] = channels_last(self.shapes[out])  # type: ignore[attr-defined]
+        self.layouts[node.output[0]] = channels_last(self.shapes[out])
 
     def _check_cost(self, node: onnx.NodeProto, label: str, x: str, kernel: list[int], attrs: dict[str, Any],
                     windows: bool) -> None:
         """What running the layer would allocate per sample, bounded before it ever runs: the padded
         input copy (an activation: MAX_UNITS) and, for a conv, its im2col windows (MAX_DATA_ELEMENTS).
         Large dilations or 'same' padding of a large kernel would otherwise make either huge."""
-        shape = self.shapes[x]  # type: ignore[attr-defined]
+        shape = self.shapes[x]
         geo = geometry(shape[:-1], kernel, {k: v for k, v in attrs.items() if k != "pool"}, label)
         padded = math.prod(n + a + b for n, (a, b) in zip(geo.in_hw, geo.pads)) * shape[-1]
         cost = math.prod(geo.out_hw) * geo.taps * shape[-1]
@@ -248,8 +253,8 @@ class SpatialOps:
             elif [tuple(p) for p in padding] == same:
                 padding = "same"
             else:
-                raise UnsupportedOpError(f"{node.op_type} node {label} pads {[list(p) for p in padding]} (begin, end per "
-                                         f"axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or not "
+                raise UnsupportedOpError(f"{node.op_type} node {label} pads {[list(p) for p in padding]} (begin, end "
+                                         f"per axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or not "
                                          "at all", hint=POOL_PAD_HINT)
         if kind == "avg_pool" and a.get("count_include_pad", 0) and padding == "same":
             pads = resolve_padding("same", list(lay.onnx[1:]), kernel, strides, [1] * len(kernel), label)
@@ -259,9 +264,9 @@ class SpatialOps:
                                          "values", hint="export with count_include_pad=False, or without padding")
         attrs = {"pool": kernel if len(kernel) == 2 else kernel[0],
                  "stride": strides if len(kernel) == 2 else strides[0], "padding": padding}
-        out = self._add(node, kind, [x], attrs=attrs)  # type: ignore[attr-defined]
+        out = self._add(node, kind, [x], attrs=attrs)
         self._check_cost(node, label, x, kernel, {**attrs, "stride": strides}, windows=False)
-        self.layouts[node.output[0]] = channels_last(self.shapes[out])  # type: ignore[attr-defined]
+        self.layouts[node.output[0]] = channels_last(self.shapes[out])
 
     def _op_MaxPool(self, node: onnx.NodeProto) -> None:
         self._pool(node, "max_pool")
@@ -271,29 +276,29 @@ class SpatialOps:
 
     def _op_GlobalAveragePool(self, node: onnx.NodeProto) -> None:
         x, lay = self._spatial_input(node, node.input[0])
-        self._add(node, "global_avg_pool", [x])  # type: ignore[attr-defined]
+        self._add(node, "global_avg_pool", [x])
         # (N, C, 1, 1) in ONNX, (N, C) in edgetrain: the same values in the same order.
-        self.layouts[node.output[0]] = Layout((lay.onnx[0], *[1] * (len(lay.onnx) - 1)))  # type: ignore[attr-defined]
+        self.layouts[node.output[0]] = Layout((lay.onnx[0], *[1] * (len(lay.onnx) - 1)))
 
     # -- Pad ---------------------------------------------------------------------------------------
     def _op_Pad(self, node: onnx.NodeProto) -> None:
         label = show(node.name or node.output[0])
         a = _attrs(node)
-        opset = self.opset  # type: ignore[attr-defined]
+        opset = self.opset
         if opset < 11:
             pads, value = [int(p) for p in a.get("pads", [])], float(a.get("value", 0.0))
             axes = None
         else:
-            pads = [int(p) for p in self._int_const(node, 1, "pads").ravel()]  # type: ignore[attr-defined]
+            pads = [int(p) for p in self._int_const(node, 1, "pads").ravel()]
             value = 0.0
             if len(node.input) > 2 and node.input[2]:
-                v = self._const(node, 2, "constant_value")  # type: ignore[attr-defined]
+                v = self._const(node, 2, "constant_value")
                 if v.size != 1:
                     raise InvalidModelError(f"Pad node {label}: constant_value has {v.size} values; ONNX needs one",
                                             hint=PAD_HINT)
                 value = float(v.ravel()[0])
             axes = [int(x) for x in self._int_const(node, 3, "axes").ravel()] \
-                if len(node.input) > 3 and node.input[3] else None  # type: ignore[attr-defined]
+                if len(node.input) > 3 and node.input[3] else None
         if value != 0.0:
             raise UnsupportedOpError(f"Pad node {label} pads with {value}; edgetrain imports only zero padding",
                                      hint=PAD_HINT)
@@ -316,11 +321,11 @@ class SpatialOps:
     def _op_Transpose(self, node: onnx.NodeProto) -> None:
         label = show(node.name or node.output[0])
         t = node.input[0]
-        if t not in self.env:  # type: ignore[attr-defined]
-            self._fold(node)  # type: ignore[attr-defined]
+        if t not in self.env:
+            self._fold(node)
             return
-        x = self._tensor(node, 0)  # type: ignore[attr-defined]
-        lay = self._layout(t)  # type: ignore[attr-defined]
+        x = self._tensor(node, 0)
+        lay = self._layout(t)
         rank = len(lay.onnx) + 1
         perm = tuple(_perm(node)) or tuple(range(rank))[::-1]
         if len(perm) != rank:
@@ -328,14 +333,14 @@ class SpatialOps:
                                     hint=LAYOUT_HINT)
         if lay.channels_last and perm == TO_CHANNELS_LAST.get(rank):
             # Back to (N, *S, C): the edgetrain tensor as it is, now in ONNX's order too.
-            self.env[node.output[0]] = x  # type: ignore[attr-defined]
-            self.layouts[node.output[0]] = Layout(self.shapes[x])  # type: ignore[attr-defined]
+            self.env[node.output[0]] = x
+            self.layouts[node.output[0]] = Layout(self.shapes[x])
             return
         if not lay.channels_last and lay.order is None and len(self.shapes[x]) == rank - 1 \
-                and perm == TO_CHANNELS_FIRST.get(rank):  # type: ignore[attr-defined]
+                and perm == TO_CHANNELS_FIRST.get(rank):
             # An NHWC tensor made NCHW: edgetrain keeps it channels-last.
-            self.env[node.output[0]] = x  # type: ignore[attr-defined]
-            self.layouts[node.output[0]] = channels_last(self.shapes[x])  # type: ignore[attr-defined]
+            self.env[node.output[0]] = x
+            self.layouts[node.output[0]] = channels_last(self.shapes[x])
             return
         raise UnsupportedOpError(f"Transpose node {label} permutes the axes of a (batch, "
                                  f"{', '.join(map(str, lay.onnx))}) tensor by {list(perm)}; edgetrain imports a "

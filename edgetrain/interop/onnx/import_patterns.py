@@ -300,7 +300,7 @@ def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str,
         if v is None:
             arrays.append(None)
             continue
-        if v.dtype.kind not in "iu" and not (v.dtype == object and all(isinstance(x, int) for x in v.flat)):
+        if v.dtype.kind not in "iu":
             raise UnsupportedOpError(f"{op} node {label}: input {i} is a {v.dtype} constant; edgetrain folds {op} "
                                      "only on integer constants", hint=FOLD_HINT)
         if v.size > MAX_FOLDED or v.ndim > MAX_RANK:
@@ -316,10 +316,10 @@ def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str,
     def listed(i: int, what: str) -> list[int] | None:
         if i < len(arrays) and arrays[i] is not None:
             a = arrays[i]
-            if a.ndim > 1:  # type: ignore[union-attr]
-                raise InvalidModelError(f"{op} node {label}: {what} has shape {a.shape}; it must be 1-D",  # type: ignore[union-attr]
+            if a.ndim > 1:
+                raise InvalidModelError(f"{op} node {label}: {what} has shape {a.shape}; it must be 1-D",
                                         hint=REEXPORT_HINT)
-            return [int(x) for x in a.ravel()]  # type: ignore[union-attr]
+            return [int(x) for x in a.ravel()]
         return None
 
     def axes_of(items: list[int], rank: int, what: str) -> list[int]:
@@ -418,7 +418,8 @@ def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str,
                 return data.reshape([d for d in data.shape if d != 1])
             axes = axes_of(given, data.ndim, "axes")
             if any(data.shape[x] != 1 for x in axes):
-                raise InvalidModelError(f"Squeeze node {label} squeezes an axis whose size is not 1", hint=REEXPORT_HINT)
+                raise InvalidModelError(f"Squeeze node {label} squeezes an axis whose size is not 1",
+                                        hint=REEXPORT_HINT)
             return data.reshape([d for i, d in enumerate(data.shape) if i not in axes])
         if given is None:
             raise InvalidModelError(f"Unsqueeze node {label} has no axes", hint=REEXPORT_HINT)
