@@ -524,7 +524,7 @@ def test_refused_torch_exports() -> None:
              (nn.Sequential(nn.ZeroPad2d(3), nn.Conv2d(2, 3, 3)), "at most (kernel - 1) * dilation")]
     for model, needle in cases:
         data = export(torch, model, (2, 8, 8), {})
-        with pytest.raises(EdgetrainError, match=".*") as e:
+        with pytest.raises(EdgetrainError) as e:
             import_onnx(onnx.load_from_string(data))
         assert needle in str(e.value) and "node '/" in str(e.value) and e.value.hint, str(e.value)
 

@@ -34,6 +34,7 @@ Contract: the `import_checks` structural checks have run; every refusal here is 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ from ... import limits
 from ...errors import InvalidModelError, UnsupportedOpError
 from ...graph import Param
 from ...ops.conv import geometry, resolve_padding
-from .import_checks import PAD_HINT, show
+from .import_checks import PAD_HINT, SPATIAL_OPS, show
 
 #: How a channels-first input becomes channels-last, per ONNX rank (with the batch axis).
 TO_CHANNELS_LAST = {3: (0, 2, 1), 4: (0, 2, 3, 1)}
@@ -122,7 +123,6 @@ class SpatialOps:
     def input_layout(self, name: str, dims: tuple[int, ...]) -> tuple[tuple[int, ...], Layout | None]:
         """The edgetrain input shape for the ONNX input ``name`` of feature dims ``dims``, and its
         layout when that is not the ONNX shape itself (see the module docstring)."""
-        from .import_checks import SPATIAL_OPS
         g = self.model.graph
         spatial = any(n.op_type in SPATIAL_OPS for n in g.node)
         if not spatial or len(dims) not in (2, 3):
@@ -356,5 +356,5 @@ def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
 
 
 def _simple(name: str) -> bool:
-    import re
+    """Whether ``name`` can be used as an edgetrain layer name as it is (the importer's `_SIMPLE`)."""
     return bool(re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name))
