@@ -603,3 +603,82 @@ def test_hostile_geometry_is_refused_before_allocation(name: str) -> None:
     with pytest.raises(error) as e:
         import_onnx(model)
     assert needle in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+# ---------------------------------------------------------------- structural checks (import_checks)
+
+def _attr_model(op: str, **attrs: Any) -> onnx.ModelProto:
+    """Conv 'conv' -> ``op`` 'n' with ``attrs`` (or the Conv itself with them when ``op`` is Conv)."""
+    rng = np.random.default_rng(14)
+    if op == "Conv":
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], name="n", **attrs)]
+    else:
+        nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name="conv"),
+                 helper.make_node(op, ["c"], ["y"], name="n", **attrs)]
+    return make(nodes, [tensor(rng, "w", 4, 2, 3, 3), tensor(rng, "b", 4)], ["N", 2, 8, 8], ["N", 4, "h", "w"])
+
+
+STRUCTURE: dict[str, tuple[Callable[[], onnx.ModelProto], type, str]] = {
+    "strides_and_dilations_disagree": (lambda: _attr_model("MaxPool", kernel_shape=[2, 2], strides=[1, 1, 1]),
+                                       InvalidModelError, "disagree on the number of spatial axes"),
+    "pads_odd": (lambda: _attr_model("MaxPool", kernel_shape=[2, 2], pads=[0, 0, 1]), InvalidModelError,
+                 "odd number of entries"),
+    "negative_pad": (lambda: _attr_model("Conv", pads=[0, -1, 0, 0]), InvalidModelError, "holds -1"),
+    "zero_stride": (lambda: _attr_model("AveragePool", kernel_shape=[2, 2], strides=[0, 1]), InvalidModelError,
+                    "holds 0"),
+    "auto_pad_unknown": (lambda: _attr_model("Conv", auto_pad="SAME"), InvalidModelError,
+                         "auto_pad 'SAME' is not one of"),
+    "auto_pad_and_pads": (lambda: _attr_model("Conv", auto_pad="VALID", pads=[1, 1, 1, 1]), InvalidModelError,
+                          "sets both auto_pad=VALID and pads"),
+    "pool_without_kernel": (lambda: _attr_model("MaxPool", strides=[1, 1]), InvalidModelError, "has no kernel_shape"),
+    "group_zero": (lambda: _attr_model("Conv", group=0), InvalidModelError, "group=0"),
+    "group_not_dividing": (lambda: _attr_model("Conv", group=3), InvalidModelError,
+                           "group=3 does not divide the 4 output channels"),
+    "ceil_mode_2": (lambda: _attr_model("MaxPool", kernel_shape=[2, 2], ceil_mode=2), InvalidModelError,
+                    "ceil_mode=2; it must be 0 or 1"),
+    "storage_order_1": (lambda: _attr_model("MaxPool", kernel_shape=[2, 2], storage_order=1), UnsupportedOpError,
+                        "storage_order=1"),
+    "conv_bias_wrong_length": (lambda: _bias_model(5), InvalidModelError, "bias 'b' of Conv node 'n' has shape (5,)"),
+    "conv_weight_int": (lambda: _int_weight_model(), InvalidModelError, "element type INT64"),
+    "transpose_perm_not_permutation": (lambda: _attr_model("Transpose", perm=[0, 1, 1, 3]), InvalidModelError,
+                                       "is not a permutation of the axes"),
+    "pad_value_nonzero": (lambda: make([helper.make_node("Pad", ["x"], ["p"], name="n", pads=[0, 0, 1, 1, 0, 0, 1, 1],
+                                                         value=1.0),
+                                        helper.make_node("Conv", ["p", "w"], ["y"], name="conv")],
+                                       [tensor(np.random.default_rng(0), "w", 3, 2, 3, 3)], ["N", 2, 8, 8],
+                                       ["N", 3, 8, 8], opset=10),
+                          UnsupportedOpError, "Pad node 'n' pads with 1.0"),
+    "pad_spelling": (lambda: make([helper.make_node("Pad", ["x"], ["p"], name="n", pads=[0, 0, 1, 1, 0, 0, 1, 1]),
+                                   helper.make_node("Conv", ["p", "w"], ["y"], name="conv")],
+                                  [tensor(np.random.default_rng(0), "w", 3, 2, 3, 3)], ["N", 2, 8, 8],
+                                  ["N", 3, 8, 8]),
+                     InvalidModelError, "does not take its pads as opset 17 needs"),
+    "constant_of_shape_float": (lambda: make([helper.make_node("Constant", [], ["s"], name="k", value_ints=[8]),
+                                              helper.make_node("ConstantOfShape", ["s"], ["z"], name="n",
+                                                               value=numpy_helper.from_array(np.zeros(1, np.float32))),
+                                              helper.make_node("Pad", ["x", "z"], ["p"], name="pad"),
+                                              helper.make_node("Conv", ["p", "w"], ["y"], name="conv")],
+                                             [tensor(np.random.default_rng(0), "w", 3, 2, 3, 3)], ["N", 2, 8, 8],
+                                             ["N", 3, 6, 6]),
+                                UnsupportedOpError, "ConstantOfShape node 'n': its value is FLOAT"),
+}
+
+
+def _bias_model(n: int) -> onnx.ModelProto:
+    m = _attr_model("Conv")
+    m.graph.initializer[1].CopyFrom(tensor(np.random.default_rng(0), "b", n))
+    return m
+
+
+def _int_weight_model() -> onnx.ModelProto:
+    m = _attr_model("Conv")
+    m.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones((4, 2, 3, 3), np.int64), "w"))
+    return m
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE))
+def test_structural_checks_name_the_node(name: str) -> None:
+    build, error, needle = STRUCTURE[name]
+    with pytest.raises(error) as e:
+        import_onnx(build())
+    assert needle in str(e.value) and e.value.hint and "\n" not in str(e.value), str(e.value)

@@ -254,8 +254,8 @@ class SpatialOps:
                 padding = "same"
             else:
                 raise UnsupportedOpError(f"{node.op_type} node {label} pads {[list(p) for p in padding]} (begin, end "
-                                         f"per axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or not "
-                                         "at all", hint=POOL_PAD_HINT)
+                                         f"per axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or "
+                                         "not at all", hint=POOL_PAD_HINT)
         if kind == "avg_pool" and a.get("count_include_pad", 0) and padding == "same":
             pads = resolve_padding("same", list(lay.onnx[1:]), kernel, strides, [1] * len(kernel), label)
             if any(p != (0, 0) for p in pads):
