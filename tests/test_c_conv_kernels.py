@@ -148,6 +148,9 @@ CORPUS = [
     Spec("depthwise m2 s2", (1, 6, 5, 3), (3, 3), 6, stride=2, padding="same", groups=3),
     Spec("depthwise m2 dilation 2", (1, 9, 9, 4), (3, 3), 8, dilation=2, padding=[[1, 2], [2, 0]], groups=4),
     Spec("depthwise m1 5x5 valid", (1, 8, 7, 6), (5, 5), 6, groups=6),
+    # dilation 3 over a 2-wide input padded by 3: some windows have no in-bounds column at all.
+    Spec("depthwise dilation 3 empty windows", (1, 3, 2, 4), (2, 2), 4, dilation=3, padding=[[3, 3], [3, 3]],
+         groups=4),
     Spec("conv1d k5 s2 same", (2, 1, 20, 3), (1, 5), 5, stride=2, padding="same", conv1d=True),
     Spec("conv1d k3 dilation 2", (1, 1, 17, 4), (1, 3), 6, dilation=2, padding=[3, 1], conv1d=True),
     Spec("conv1d depthwise m2", (1, 1, 12, 3), (1, 3), 6, padding="same", groups=3, conv1d=True),
@@ -180,6 +183,10 @@ def random_specs(seed: int, n: int) -> list[Spec]:
 
 CORPUS += random_specs(2026, 6)
 IDS = [s.name for s in CORPUS]
+
+
+def specs(*names: str) -> list[Spec]:
+    return [CORPUS[IDS.index(n)] for n in names]
 
 
 def seed_of(name: str) -> int:
@@ -232,11 +239,14 @@ def test_conv_f32_matches_numpy(driver: Path, tmp_path: Path, spec: Spec) -> Non
     y64, scale = float_oracle(spec, x, w, b)
     lo, hi = ACTS_F32[i % 3]
     want = np.clip(y64, lo, hi)
+    outs = {}
     for op, wc in conv_f32_ops(spec, w):
         status, _, out = run(driver, op, conv_f32_payload(spec, x, wc, b, lo, hi), tmp_path)
         assert status == OK, op
-        got = np.frombuffer(out, np.float32).reshape(want.shape)
+        got = outs[op] = np.frombuffer(out, np.float32).reshape(want.shape)
         assert np.all(np.abs(got - want) <= 1e-5 * scale + 1e-30), f"{op}: max err {np.abs(got - want).max()}"
+    if "dw_f32" in outs:  # the fast depthwise kernel sums in the reference's order (no contraction here)
+        assert (outs["dw_f32"] == outs["dw_f32_ref"]).all()
 
 
 # --- int8 ---------------------------------------------------------------------------------------
@@ -324,7 +334,7 @@ def test_conv_s8_bit_exact(driver: Path, tmp_path: Path, spec: Spec) -> None:
     c = s8_case(spec, rng, per_channel, (None, "relu", "relu6")[i % 3], with_bias=i % 4 != 1)
     want = s8_expected(spec, c)
     inside = (want > c.act_min) & (want < c.act_max)
-    assert inside.mean() >= 0.1, "the case should not saturate"  # the requantization is exercised
+    assert inside.mean() >= 0.1 or want.size < 16, "the case should not saturate"  # requantization exercised
     for op, wc, eff in conv_s8_ops(spec, c.w):
         status, _, out = run(driver, op, conv_s8_payload(spec, c, wc, eff), tmp_path)
         assert status == OK, op
@@ -338,7 +348,8 @@ def test_conv_s8_large_multiplier_and_extreme_zero_points(driver: Path, tmp_path
                                                           gain: float) -> None:
     """Zero points at the int8 ends, where the padded slots of the fast conv hold -128 or 127, and
     multipliers above 1 (shift > 0: et_mbqm's saturating left shift; most outputs saturate)."""
-    for s in (CORPUS[0], CORPUS[13], CORPUS[21], CORPUS[15]):
+    for s in specs("3x3 s1 same", "depthwise m1", "tiny 1x1 input 3x3 padded", "depthwise m2 dilation 2",
+                   "depthwise dilation 3 empty windows"):
         c = s8_case(s, np.random.default_rng(in_zp + 300), True, None, gain=gain)
         c = S8Case(c.x, c.w, c.bias, in_zp, c.out_zp, c.mults, c.shifts, c.act_min, c.act_max)
         if gain > 1e3:
@@ -588,7 +599,8 @@ def test_conv_argument_checks(driver: Path, tmp_path: Path, check: tuple) -> Non
             status, scratch, _ = run(driver, op, conv_s8_payload(s, c, wc8, op.endswith("s8"), groups,
                                                                  geom=with_geom(s, **over)), tmp_path)
             assert status == expect, (op, name)
-            assert scratch == -1
+            if op == "conv_s8":
+                assert scratch == -1
 
 
 # (id, payload overrides for the int8 kernels, expected status)
@@ -680,13 +692,6 @@ def test_scratch_sizes_and_null_scratch(driver: Path, tmp_path: Path) -> None:
                                                                     null_scratch=1), tmp_path)
         assert scratch == (0 if pointwise else window), s.name
         assert status == (OK if pointwise else NULL_ARG), s.name
-        if s.groups == s.x[3]:
-            status, scratch, _ = run(driver, "dw_s8", conv_s8_payload(s, c, cref.to_c_depthwise_weights(c.w), True,
-                                                                      null_scratch=1), tmp_path)
-            assert (status, scratch) == (NULL_ARG, 4 * s.cout), s.name
-            # the reference needs none
-            assert run(driver, "dw_s8_ref", conv_s8_payload(s, c, cref.to_c_depthwise_weights(c.w), False,
-                                                            null_scratch=1), tmp_path)[0] == OK
 
 
 POOL_CHECKS = [
@@ -811,15 +816,17 @@ def m4(tmp_path_factory: pytest.TempPathFactory) -> M4:
 def test_m4_conv_s8_bit_exact(m4: M4) -> None:
     """On Cortex-M4 the int8 conv windows run through et_dense_s8's SMLAD path and the depthwise
     kernel through the M4 build of its C loop: both stay bit-exact with the numpy reference."""
-    specs = [CORPUS[i] for i in (0, 1, 3, 5, 9, 10, 11, 13, 14, 15, 17, 19)]
-    for k, s in enumerate(specs):
+    chosen = specs("3x3 s1 same", "3x3 s2 same odd 7x5", "3x3 explicit asym pads", "3x3 dilation 2 same",
+                   "1x1 pointwise s1", "1x1 pointwise s2 odd", "groups 2 3x3", "depthwise m1", "depthwise m2 s2",
+                   "depthwise m2 dilation 2", "depthwise dilation 3 empty windows", "conv1d k5 s2 same",
+                   "conv1d depthwise m2")
+    for k, s in enumerate(chosen):
         c = s8_case(s, np.random.default_rng(seed_of(s.name) + 7), k % 2 == 0, (None, "relu")[k % 2],
                     with_bias=k % 3 != 2)
         want = s8_expected(s, c).reshape(-1)
         n_y = want.size
         for fn, wc, eff in conv_s8_ops(s, c.w):
             m4.next = m4.RAM
-            fast = not fn.endswith("_ref")
             name = {"conv_s8_ref": "et_conv_s8_ref", "conv_s8": "et_conv_s8", "dw_s8_ref": "et_depthwise_conv_s8_ref",
                     "dw_s8": "et_depthwise_conv_s8"}[fn]
             x, w = m4.alloc(c.x.tobytes()), m4.alloc(np.ascontiguousarray(wc).tobytes())
@@ -829,8 +836,11 @@ def test_m4_conv_s8_bit_exact(m4: M4) -> None:
             params = m4.alloc(struct.pack("<23i3I", *s.geom_ints(), s.groups, -c.in_zp, c.out_zp, c.act_min,
                                           c.act_max, int(c.per_channel), mults, shifts, effp))
             y = m4.alloc(bytes(n_y))
-            scratch = m4.alloc(bytes(4 * max(s.cout, int(np.prod(s.w_shape()[:3]))) + 4))
-            status = m4.call(name, params, x, w, bias, y, scratch) if fast else m4.call(name, params, x, w, bias, y)
+            scratch = m4.alloc(bytes(int(np.prod(s.w_shape()[:3]))))
+            if fn == "conv_s8":
+                status = m4.call(name, params, x, w, bias, y, scratch)
+            else:
+                status = m4.call(name, params, x, w, bias, y)
             assert status == OK, (s.name, fn)
             got = np.frombuffer(bytes(m4.uc.mem_read(y, n_y)), np.int8)
             assert (got == want).all(), (s.name, fn, eff)
@@ -839,7 +849,7 @@ def test_m4_conv_s8_bit_exact(m4: M4) -> None:
 @pytest.mark.cross
 def test_m4_conv_f32_matches_numpy(m4: M4) -> None:
     """The float conv on Cortex-M4F (et_dense_f32's VLDM/VFMA loop for the windows)."""
-    for s in (CORPUS[0], CORPUS[9], CORPUS[11], CORPUS[13], CORPUS[17]):
+    for s in specs("3x3 s1 same", "1x1 pointwise s1", "groups 2 3x3", "depthwise m1", "conv1d k5 s2 same"):
         x, w, b = float_case(s, np.random.default_rng(seed_of(s.name)))
         y64, scale = float_oracle(s, x, w, b)
         for name, wc in (("et_conv_f32", cref.to_c_conv_weights(w)), ("et_conv_f32_ref", cref.to_c_conv_weights(w)))\

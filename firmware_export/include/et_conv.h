@@ -123,8 +123,8 @@ et_status et_conv_f32(const et_conv_f32_params *params, const float *input, cons
 /* Depthwise: groups == in_c, out_c = in_c * multiplier, depthwise weight layout. */
 et_status et_depthwise_conv_f32_ref(const et_conv_f32_params *params, const float *input,
                                     const float *weights, const float *bias, float *output);
-/* Fast: per output pixel, the output row is the accumulator; taps outside the input are skipped
- * by computing each row's in-bounds tap range once. No scratch. */
+/* Fast: four output channels at a time with their accumulators in registers, over the pixel's
+ * in-bounds taps (found once per pixel); no scratch. */
 et_status et_depthwise_conv_f32(const et_conv_f32_params *params, const float *input,
                                 const float *weights, const float *bias, float *output);
 
@@ -138,20 +138,20 @@ et_status et_conv_s8(const et_conv_s8_params *params, const int8_t *input, const
 
 et_status et_depthwise_conv_s8_ref(const et_conv_s8_params *params, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output);
-/* Fast: one int32 accumulator per output channel in `scratch` (out_c int32), filled tap by tap
- * over contiguous channels, then requantized. With eff_bias the in-bounds taps skip the offset
- * and each padded tap subtracts input_offset * w. Bit-exact with et_depthwise_conv_s8_ref. */
+/* Fast: four output channels at a time with their accumulators in registers, over the pixel's
+ * in-bounds taps (found once per pixel); no scratch. With eff_bias the taps skip the offset and
+ * each padded tap of a border pixel subtracts input_offset * w. Bit-exact with
+ * et_depthwise_conv_s8_ref. */
 et_status et_depthwise_conv_s8(const et_conv_s8_params *params, const int8_t *input,
-                               const int8_t *weights, const int32_t *bias, int8_t *output,
-                               int32_t *scratch);
+                               const int8_t *weights, const int32_t *bias, int8_t *output);
 
-/* Scratch bytes the fast kernels need for these arguments (as CMSIS-NN's
+/* Scratch bytes et_conv_f32 / et_conv_s8 need for these arguments (as CMSIS-NN's
  * arm_*_get_buffer_size): the caller passes at least this much, aligned for the element type
- * (float / int8_t / int32_t). 0: no scratch (NULL may be passed). Independent of the batch.
- * -1 when the kernel would reject the arguments (any ET_ERR_* of its checks but NULL buffers). */
+ * (float / int8_t). 0: no scratch (NULL may be passed). Independent of the batch. -1 when the
+ * kernel would reject the arguments (any ET_ERR_* of its checks but NULL buffers). The depthwise
+ * kernels need no scratch. */
 int32_t et_conv_f32_scratch_bytes(const et_conv_f32_params *params);
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params);
-int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params);
 
 #ifdef __cplusplus
 }

@@ -5,9 +5,10 @@
  * with groups == 1 reads the input pixel in place (the weights [out_c][in_c] are exactly a dense
  * layer's), every other window is first gathered into `scratch` in the weights' (i, j, channel)
  * order with zeros for padding (im2col of one pixel and one group).
- * et_depthwise_conv_f32 accumulates into each output pixel's channel row tap by tap, the channel
- * loop contiguous in input, weights and output, over the in-bounds taps only.
- * The float results differ from the references by summation order only.
+ * et_depthwise_conv_f32 keeps four output channels' accumulators in registers over the pixel's
+ * in-bounds taps only; it sums in the reference's order, so with -ffp-contract=off it equals
+ * et_depthwise_conv_f32_ref exactly. The conv results differ from the references by summation
+ * order only.
  */
 #include <string.h>
 
@@ -170,11 +171,59 @@ static inline float et_dw_clampf(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Output channels o .. o + n - 1 (n is 4 or 1) of the output pixel whose tap (0, 0) reads input
+ * row h0, column w0, over its in-bounds taps [ilo, ihi) x [jlo, jhi): the accumulators stay in
+ * registers, the four weights of a tap are contiguous (HWO). Each sum runs bias, then the taps
+ * in (i, j) order, as in the reference. */
+static inline void et_dw_f32_block(const et_conv_f32_params *p, const float *x, const float *weights,
+                                   const float *bias, int32_t h0, int32_t w0, const int32_t r[4],
+                                   int32_t o, int32_t n, float *y)
+{
+    const et_conv_geom *g = &p->geom;
+    const int32_t dm = g->out_c / g->in_c;
+    const int32_t c0 = o / dm;
+    const int32_t c1 = n > 1 ? (o + 1) / dm : c0;
+    const int32_t c2 = n > 2 ? (o + 2) / dm : c0;
+    const int32_t c3 = n > 3 ? (o + 3) / dm : c0;
+    float a0 = 0.0f;
+    float a1 = 0.0f;
+    float a2 = 0.0f;
+    float a3 = 0.0f;
+    int32_t i;
+    int32_t j;
+    if (bias != 0) {
+        a0 = bias[o];
+        a1 = n > 1 ? bias[o + 1] : 0.0f;
+        a2 = n > 2 ? bias[o + 2] : 0.0f;
+        a3 = n > 3 ? bias[o + 3] : 0.0f;
+    }
+    for (i = r[0]; i < r[1]; ++i) {
+        const int32_t row = (h0 + i * g->dilation_h) * g->in_w;
+        for (j = r[2]; j < r[3]; ++j) {
+            /* The index first: w0 may be negative, a pointer below x may not exist. */
+            const float *xt = x + (row + w0 + j * g->dilation_w) * g->in_c;
+            const float *wt = weights + (i * g->kernel_w + j) * g->out_c + o;
+            a0 += xt[c0] * wt[0];
+            if (n == 4) {
+                a1 += xt[c1] * wt[1];
+                a2 += xt[c2] * wt[2];
+                a3 += xt[c3] * wt[3];
+            }
+        }
+    }
+    y[o] = et_dw_clampf(a0, p->act_min, p->act_max);
+    if (n == 4) {
+        y[o + 1] = et_dw_clampf(a1, p->act_min, p->act_max);
+        y[o + 2] = et_dw_clampf(a2, p->act_min, p->act_max);
+        y[o + 3] = et_dw_clampf(a3, p->act_min, p->act_max);
+    }
+}
+
 et_status et_depthwise_conv_f32(const et_conv_f32_params *p, const float *input,
                                 const float *weights, const float *bias, float *output)
 {
     const et_conv_geom *g;
-    int32_t mult;
+    int32_t out_c4;
     int32_t b;
     int32_t oh;
     int32_t ow;
@@ -186,51 +235,23 @@ et_status et_depthwise_conv_f32(const et_conv_f32_params *p, const float *input,
         return ET_ERR_NULL_ARG;
     }
     g = &p->geom;
-    mult = g->out_c / g->in_c;
+    out_c4 = g->out_c & ~(int32_t)3;
     for (b = 0; b < g->batch; ++b) {
         const float *x = input + b * g->in_h * g->in_w * g->in_c;
         for (oh = 0; oh < g->out_h; ++oh) {
             const int32_t h0 = oh * g->stride_h - g->pad_top;
-            int32_t ilo;
-            int32_t ihi;
-            et_tap_range(h0, g->dilation_h, g->kernel_h, g->in_h, &ilo, &ihi);
+            int32_t r[4]; /* ilo, ihi, jlo, jhi */
+            et_tap_range(h0, g->dilation_h, g->kernel_h, g->in_h, &r[0], &r[1]);
             for (ow = 0; ow < g->out_w; ++ow) {
                 const int32_t w0 = ow * g->stride_w - g->pad_left;
                 float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                int32_t jlo;
-                int32_t jhi;
-                int32_t i;
                 int32_t o;
-                et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &jlo, &jhi);
-                for (o = 0; o < g->out_c; ++o) {
-                    y[o] = bias != 0 ? bias[o] : 0.0f;
+                et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &r[2], &r[3]);
+                for (o = 0; o < out_c4; o += 4) {
+                    et_dw_f32_block(p, x, weights, bias, h0, w0, r, o, 4, y);
                 }
-                for (i = ilo; i < ihi; ++i) {
-                    const int32_t row = (h0 + i * g->dilation_h) * g->in_w;
-                    const float *wrow = weights + i * g->kernel_w * g->out_c;
-                    int32_t j;
-                    for (j = jlo; j < jhi; ++j) {
-                        /* The index first: w0 may be negative, a pointer below x may not exist. */
-                        const float *xt = x + (row + w0 + j * g->dilation_w) * g->in_c;
-                        const float *wt = wrow + j * g->out_c;
-                        int32_t c;
-                        if (mult == 1) {
-                            for (c = 0; c < g->in_c; ++c) {
-                                y[c] += xt[c] * wt[c];
-                            }
-                        } else {
-                            for (c = 0; c < g->in_c; ++c) {
-                                const float xv = xt[c];
-                                int32_t m;
-                                for (m = 0; m < mult; ++m) {
-                                    y[c * mult + m] += xv * wt[c * mult + m];
-                                }
-                            }
-                        }
-                    }
-                }
-                for (o = 0; o < g->out_c; ++o) {
-                    y[o] = et_dw_clampf(y[o], p->act_min, p->act_max);
+                for (; o < g->out_c; ++o) {
+                    et_dw_f32_block(p, x, weights, bias, h0, w0, r, o, 1, y);
                 }
             }
         }

@@ -7,9 +7,10 @@
  * with the offset in the loop they add (zp + offset) * w = 0, and with eff_bias (offset folded
  * over the whole window) they add -offset * w, which cancels that tap's share of the folded term.
  * Both are exact int32 sums, hence equal to the reference.
- * et_depthwise_conv_s8 keeps one int32 accumulator per output channel in `scratch` and adds the
- * in-bounds taps over contiguous channels; with eff_bias the taps skip the offset and a border
- * pixel's padded taps subtract offset * w (interior pixels, the bulk, have none).
+ * et_depthwise_conv_s8 keeps the accumulators of four output channels in registers (depth
+ * multiplier 1; one channel at a time otherwise) and runs them over the pixel's in-bounds taps,
+ * no scratch; with eff_bias the taps skip the offset and a border pixel subtracts offset * w for
+ * its padded taps (interior pixels, the bulk, have none).
  */
 #include <string.h>
 
@@ -31,14 +32,6 @@ int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params)
     return et_conv_s8_pointwise(params)
                ? 0
                : params->geom.kernel_h * params->geom.kernel_w * (params->geom.in_c / params->groups);
-}
-
-int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params)
-{
-    if (et_conv_s8_check(params, 1) != ET_OK || params->geom.out_c > INT32_MAX / 4) {
-        return -1;
-    }
-    return params->geom.out_c * (int32_t)sizeof(int32_t);
 }
 
 /* The first and one-past-last tap index along one axis whose input position start + t * dil is
@@ -179,14 +172,163 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
     return ET_OK;
 }
 
+/* Per-call constants of the depthwise kernel, gathered once. */
+typedef struct {
+    const et_conv_geom *g;
+    const int8_t *weights;
+    const int32_t *init;  /* eff_bias, else bias, else NULL (zeros) */
+    const int32_t *mult;
+    const int32_t *shift;
+    int32_t off;          /* the offset added in the tap loop: 0 with eff_bias */
+    int32_t fold;         /* input_offset folded into init (eff_bias), else 0 */
+    int32_t ch_step;      /* 1 per channel, 0 per tensor */
+    int32_t depth_mult;   /* out_c / in_c */
+} et_dw_s8_ctx;
+
+/* One output pixel's window: the in-bounds taps [ilo, ihi) x [jlo, jhi), the input index of
+ * tap (0, 0) (rows and columns may be outside the input), and whether any tap is padding. */
+typedef struct {
+    int32_t ilo;
+    int32_t ihi;
+    int32_t jlo;
+    int32_t jhi;
+    int32_t h0;
+    int32_t w0;
+    int32_t border;
+} et_dw_window;
+
+static inline int8_t et_dw_requant(const et_conv_s8_params *p, const et_dw_s8_ctx *c, int32_t acc,
+                                   int32_t o)
+{
+    const int32_t k = o * c->ch_step;
+    const int32_t v = et_mbqm_q31(acc, c->mult[k], c->shift[k]) + p->output_offset;
+    return (int8_t)et_clamp_i32(v, p->act_min, p->act_max);
+}
+
+/* sum over the padded taps of the window of w[tap][o]: what eff_bias folded in with the offset
+ * for taps that hold the zero point (x + input_offset = 0), to be taken back. */
+static int32_t et_dw_padded_weight_sum(const et_dw_s8_ctx *c, const et_dw_window *win, int32_t o)
+{
+    const et_conv_geom *g = c->g;
+    int32_t sum = 0;
+    int32_t i;
+    int32_t j;
+    for (i = 0; i < g->kernel_h; ++i) {
+        const int8_t *wt = c->weights + i * g->kernel_w * g->out_c + o;
+        for (j = 0; j < g->kernel_w; ++j) {
+            if (i < win->ilo || i >= win->ihi || j < win->jlo || j >= win->jhi) {
+                sum += (int32_t)wt[j * g->out_c];
+            }
+        }
+    }
+    return sum;
+}
+
+/* Depth multiplier 1: output channels o .. o + 3 read input channels o .. o + 3. The four
+ * accumulators stay in registers over the in-bounds taps; per tap, four contiguous input bytes
+ * and four contiguous weight bytes (HWO). */
+static void et_dw_s8_block4(const et_conv_s8_params *p, const et_dw_s8_ctx *c, const et_dw_window *win,
+                            const int8_t *x, int32_t o, int8_t *y)
+{
+    const et_conv_geom *g = c->g;
+    const int32_t off = c->off;
+    const int32_t x_step = g->dilation_w * g->in_c;
+    const int32_t n_j = win->jhi - win->jlo;
+    int32_t a0 = 0;
+    int32_t a1 = 0;
+    int32_t a2 = 0;
+    int32_t a3 = 0;
+    int32_t i;
+    if (c->init != 0) {
+        a0 = c->init[o];
+        a1 = c->init[o + 1];
+        a2 = c->init[o + 2];
+        a3 = c->init[o + 3];
+    }
+    for (i = win->ilo; i < win->ihi; ++i) {
+        /* An in-bounds tap: the index is >= 0, so the pointer is inside the input. */
+        const int8_t *xt =
+            x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + o;
+        const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
+        int32_t j;
+        if (off == 0) { /* eff_bias (or a zero offset): no add per product */
+            for (j = 0; j < n_j; ++j) {
+                a0 += (int32_t)xt[0] * (int32_t)wt[0];
+                a1 += (int32_t)xt[1] * (int32_t)wt[1];
+                a2 += (int32_t)xt[2] * (int32_t)wt[2];
+                a3 += (int32_t)xt[3] * (int32_t)wt[3];
+                xt += x_step;
+                wt += g->out_c;
+            }
+        } else {
+            for (j = 0; j < n_j; ++j) {
+                a0 += ((int32_t)xt[0] + off) * (int32_t)wt[0];
+                a1 += ((int32_t)xt[1] + off) * (int32_t)wt[1];
+                a2 += ((int32_t)xt[2] + off) * (int32_t)wt[2];
+                a3 += ((int32_t)xt[3] + off) * (int32_t)wt[3];
+                xt += x_step;
+                wt += g->out_c;
+            }
+        }
+    }
+    if (c->fold != 0 && win->border) {
+        /* Padded rows entirely, then the padded columns of the in-bounds rows. */
+        const int32_t fold = c->fold;
+        for (i = 0; i < g->kernel_h; ++i) {
+            const int8_t *wt = c->weights + i * g->kernel_w * g->out_c + o;
+            const int32_t inside = i >= win->ilo && i < win->ihi && n_j > 0;
+            int32_t j;
+            for (j = 0; j < g->kernel_w; ++j, wt += g->out_c) {
+                if (inside && j == win->jlo) {
+                    j = win->jhi - 1; /* skip the in-bounds columns */
+                    wt += (n_j - 1) * g->out_c;
+                    continue;
+                }
+                a0 -= fold * (int32_t)wt[0];
+                a1 -= fold * (int32_t)wt[1];
+                a2 -= fold * (int32_t)wt[2];
+                a3 -= fold * (int32_t)wt[3];
+            }
+        }
+    }
+    y[o] = et_dw_requant(p, c, a0, o);
+    y[o + 1] = et_dw_requant(p, c, a1, o + 1);
+    y[o + 2] = et_dw_requant(p, c, a2, o + 2);
+    y[o + 3] = et_dw_requant(p, c, a3, o + 3);
+}
+
+/* One output channel o (any depth multiplier): input channel o / multiplier. */
+static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, const et_dw_window *win,
+                         const int8_t *x, int32_t o, int8_t *y)
+{
+    const et_conv_geom *g = c->g;
+    const int32_t ch = o / c->depth_mult;
+    const int32_t x_step = g->dilation_w * g->in_c;
+    int32_t acc = c->init != 0 ? c->init[o] : 0;
+    int32_t i;
+    for (i = win->ilo; i < win->ihi; ++i) {
+        const int8_t *xt =
+            x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + ch;
+        const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
+        int32_t j;
+        for (j = win->jlo; j < win->jhi; ++j) {
+            acc += ((int32_t)*xt + c->off) * (int32_t)*wt;
+            xt += x_step;
+            wt += g->out_c;
+        }
+    }
+    if (c->fold != 0 && win->border) {
+        acc -= c->fold * et_dw_padded_weight_sum(c, win, o);
+    }
+    y[o] = et_dw_requant(p, c, acc, o);
+}
+
 et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
-                               const int8_t *weights, const int32_t *bias, int8_t *output,
-                               int32_t *scratch)
+                               const int8_t *weights, const int32_t *bias, int8_t *output)
 {
     const et_conv_geom *g;
-    int32_t mult;
-    int32_t off;
-    int32_t ch_step;
+    et_dw_s8_ctx c;
+    int32_t out_c4;
     int32_t b;
     int32_t oh;
     int32_t ow;
@@ -194,81 +336,41 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
     if (st != ET_OK) {
         return st;
     }
-    if (input == 0 || weights == 0 || output == 0 || scratch == 0) {
+    if (input == 0 || weights == 0 || output == 0) {
         return ET_ERR_NULL_ARG;
     }
     g = &p->geom;
-    mult = g->out_c / g->in_c;
-    off = p->eff_bias != 0 ? 0 : p->input_offset; /* the offset applied in the tap loop */
-    ch_step = p->per_channel ? 1 : 0;
+    c.g = g;
+    c.weights = weights;
+    c.init = p->eff_bias != 0 ? p->eff_bias : bias;
+    c.mult = p->multipliers;
+    c.shift = p->shifts;
+    c.off = p->eff_bias != 0 ? 0 : p->input_offset;
+    c.fold = p->eff_bias != 0 ? p->input_offset : 0;
+    c.ch_step = p->per_channel ? 1 : 0;
+    c.depth_mult = g->out_c / g->in_c;
+    out_c4 = g->out_c & ~(int32_t)3;
     for (b = 0; b < g->batch; ++b) {
         const int8_t *x = input + b * g->in_h * g->in_w * g->in_c;
         for (oh = 0; oh < g->out_h; ++oh) {
-            const int32_t h0 = oh * g->stride_h - g->pad_top;
-            int32_t ilo;
-            int32_t ihi;
-            et_tap_range(h0, g->dilation_h, g->kernel_h, g->in_h, &ilo, &ihi);
+            et_dw_window win;
+            win.h0 = oh * g->stride_h - g->pad_top;
+            et_tap_range(win.h0, g->dilation_h, g->kernel_h, g->in_h, &win.ilo, &win.ihi);
             for (ow = 0; ow < g->out_w; ++ow) {
-                const int32_t w0 = ow * g->stride_w - g->pad_left;
                 int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                int32_t *acc = scratch;
-                int32_t jlo;
-                int32_t jhi;
-                int32_t i;
-                int32_t j;
                 int32_t o;
-                et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &jlo, &jhi);
-                if (p->eff_bias != 0) {
-                    memcpy(acc, p->eff_bias, (size_t)g->out_c * sizeof(int32_t));
-                } else if (bias != 0) {
-                    memcpy(acc, bias, (size_t)g->out_c * sizeof(int32_t));
-                } else {
-                    memset(acc, 0, (size_t)g->out_c * sizeof(int32_t));
-                }
-                for (i = ilo; i < ihi; ++i) {
-                    const int32_t row = (h0 + i * g->dilation_h) * g->in_w;
-                    const int8_t *wrow = weights + i * g->kernel_w * g->out_c;
-                    for (j = jlo; j < jhi; ++j) {
-                        /* The index first: w0 may be negative, a pointer below x may not exist. */
-                        const int8_t *xt = x + (row + w0 + j * g->dilation_w) * g->in_c;
-                        const int8_t *wt = wrow + j * g->out_c;
-                        int32_t c;
-                        if (mult == 1) {
-                            for (c = 0; c < g->in_c; ++c) {
-                                acc[c] += ((int32_t)xt[c] + off) * (int32_t)wt[c];
-                            }
-                        } else {
-                            for (c = 0; c < g->in_c; ++c) {
-                                const int32_t xv = (int32_t)xt[c] + off;
-                                int32_t m;
-                                for (m = 0; m < mult; ++m) {
-                                    acc[c * mult + m] += xv * (int32_t)wt[c * mult + m];
-                                }
-                            }
-                        }
+                win.w0 = ow * g->stride_w - g->pad_left;
+                et_tap_range(win.w0, g->dilation_w, g->kernel_w, g->in_w, &win.jlo, &win.jhi);
+                win.border = win.ilo > 0 || win.ihi < g->kernel_h || win.jlo > 0 ||
+                             win.jhi < g->kernel_w;
+                o = 0;
+                if (c.depth_mult == 1) {
+                    for (; o < out_c4; o += 4) {
+                        et_dw_s8_block4(p, &c, &win, x, o, y);
                     }
                 }
-                if (p->eff_bias != 0 &&
-                    (ilo > 0 || ihi < g->kernel_h || jlo > 0 || jhi < g->kernel_w)) {
-                    /* A border pixel: remove the folded offset of every padded tap. */
-                    const int32_t in_off = p->input_offset;
-                    for (i = 0; i < g->kernel_h; ++i) {
-                        for (j = 0; j < g->kernel_w; ++j) {
-                            const int8_t *wt = weights + (i * g->kernel_w + j) * g->out_c;
-                            if (i >= ilo && i < ihi && j >= jlo && j < jhi) {
-                                continue;
-                            }
-                            for (o = 0; o < g->out_c; ++o) {
-                                acc[o] -= in_off * (int32_t)wt[o];
-                            }
-                        }
-                    }
-                }
-                for (o = 0; o < g->out_c; ++o) {
-                    const int32_t c = o * ch_step;
-                    const int32_t v =
-                        et_mbqm_q31(acc[o], p->multipliers[c], p->shifts[c]) + p->output_offset;
-                    y[o] = (int8_t)et_clamp_i32(v, p->act_min, p->act_max);
+                for (; o < g->out_c; ++o) {
+                    et_dw_s8_one(p, &c, &win, x, o, y);
                 }
             }
         }

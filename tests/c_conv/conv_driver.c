@@ -204,7 +204,8 @@ static void run_conv_s8(const char *op, const char *out_path)
     p.shifts = shifts;
     p.eff_bias = eff;
     y = (int8_t *)block(n_y, 1);
-    scratch_bytes = dw ? et_depthwise_conv_s8_scratch_bytes(&p) : et_conv_s8_scratch_bytes(&p);
+    /* The depthwise int8 kernels take no scratch. */
+    scratch_bytes = dw ? 0 : et_conv_s8_scratch_bytes(&p);
     scratch = scratch_block(fast ? scratch_bytes : 0, null_scratch);
     if (strcmp(op, "conv_s8_ref") == 0) {
         st = et_conv_s8_ref(&p, x, w, bias, y);
@@ -213,7 +214,7 @@ static void run_conv_s8(const char *op, const char *out_path)
     } else if (strcmp(op, "dw_s8_ref") == 0) {
         st = et_depthwise_conv_s8_ref(&p, x, w, bias, y);
     } else {
-        st = et_depthwise_conv_s8(&p, x, w, bias, y, (int32_t *)scratch);
+        st = et_depthwise_conv_s8(&p, x, w, bias, y);
     }
     write_result(out_path, st, scratch_bytes, y, n_y > 0 ? (size_t)n_y : 0);
     free(x);
