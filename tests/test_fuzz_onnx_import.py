@@ -287,10 +287,53 @@ def _cnn_edit(m: onnx.ModelProto, draw: st.DrawFn) -> None:
     n.attribute.append(helper.make_attribute(name, value))
 
 
+def torch_pad_conv() -> onnx.ModelProto:
+    """``nn.ZeroPad2d((1, 2, 0, 1)) -> nn.Conv2d(2, 3, 3)`` as torch.onnx.export (opset 17) writes it: the
+    pads computed by ConstantOfShape -> Concat -> Reshape -> Slice -> Transpose -> Reshape -> Cast."""
+    def const(i: int, value: Any) -> onnx.NodeProto:
+        return helper.make_node("Constant", [], [f"k{i}"], name=f"/0/Constant_{i}",
+                                value=numpy_helper.from_array(np.asarray(value)))
+
+    nodes = [const(0, np.asarray([4], np.int64)), const(1, np.asarray([1, 2, 0, 1], np.int64)),
+             helper.make_node("ConstantOfShape", ["k0"], ["zeros"], name="/0/ConstantOfShape",
+                              value=numpy_helper.from_array(np.zeros(1, np.int64))),
+             helper.make_node("Concat", ["k1", "zeros"], ["cat"], name="/0/Concat", axis=0),
+             const(2, np.asarray([-1, 2], np.int64)),
+             helper.make_node("Reshape", ["cat", "k2"], ["pairs"], name="/0/Reshape", allowzero=0),
+             const(3, np.asarray([0], np.int64)), const(4, np.asarray([-1], np.int64)),
+             const(5, np.asarray([-9223372036854775807], np.int64)), const(6, np.asarray([-1], np.int64)),
+             helper.make_node("Slice", ["pairs", "k4", "k5", "k3", "k6"], ["rev"], name="/0/Slice"),
+             helper.make_node("Transpose", ["rev"], ["tr"], name="/0/Transpose", perm=[1, 0]),
+             const(7, np.asarray([-1], np.int64)),
+             helper.make_node("Reshape", ["tr", "k7"], ["flat"], name="/0/Reshape_1", allowzero=0),
+             helper.make_node("Cast", ["flat"], ["pads"], name="/0/Cast", to=TensorProto.INT64),
+             const(8, np.float32(0.0)),
+             helper.make_node("Pad", ["x", "pads", "k8"], ["p"], name="/0/Pad", mode="constant"),
+             helper.make_node("Conv", ["p", "1.weight", "1.bias"], ["y"], name="/1/Conv", kernel_shape=[3, 3],
+                              pads=[0, 0, 0, 0], strides=[1, 1], dilations=[1, 1], group=1)]
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.standard_normal((3, 2, 3, 3)).astype(np.float32), "1.weight"),
+             numpy_helper.from_array(rng.standard_normal(3).astype(np.float32), "1.bias")]
+    graph = helper.make_graph(nodes, "main_graph", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                    ["N", 2, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3, 7, 9])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+PAD_SEED = torch_pad_conv()
+
+
+def test_torch_pad_seed_imports_as_one_padded_conv():
+    g = import_onnx(PAD_SEED)
+    assert [n.op for n in g.nodes] == ["conv2d"] and g.nodes[0].attrs["padding"] == [[0, 1], [1, 2]]
+
+
 @st.composite
 def mutated_cnns(draw: st.DrawFn) -> onnx.ModelProto:
     m = onnx.ModelProto()
-    m.CopyFrom(CNN_SEED)
+    m.CopyFrom(CNN_SEED if draw(st.booleans()) else PAD_SEED)
     for _ in range(draw(st.integers(1, 3))):
         if not m.graph.node:
             break
@@ -299,7 +342,7 @@ def mutated_cnns(draw: st.DrawFn) -> onnx.ModelProto:
 
 
 def test_cnn_seed_imports():
-    assert outcome(CNN_SEED) == "ok"
+    assert outcome(CNN_SEED) == "ok" and outcome(PAD_SEED) == "ok"
 
 
 @FUZZ
