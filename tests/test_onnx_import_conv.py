@@ -121,6 +121,16 @@ def torch_cases() -> dict[str, tuple[Callable[[Any], Any], tuple[int, ...], dict
         def forward(self, x: Any) -> Any:
             return self.fc(self.gap(self.conv(x)).squeeze(-1).squeeze(-1))
 
+    class GlobalPoolView(torch_module()):
+        def __init__(self, torch: Any) -> None:
+            super().__init__()
+            nn = torch.nn
+            self.conv, self.gap, self.fc = nn.Conv1d(3, 4, 3), nn.AdaptiveAvgPool1d(1), nn.Linear(4, 2)
+
+        def forward(self, x: Any) -> Any:
+            y = self.gap(self.conv(x))
+            return self.fc(y.view(y.size(0), -1))
+
     def gap_flatten(torch: Any) -> Any:
         nn = torch.nn
         return nn.Sequential(nn.Conv2d(3, 5, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 2))
@@ -155,6 +165,7 @@ def torch_cases() -> dict[str, tuple[Callable[[Any], Any], tuple[int, ...], dict
         "avg_pool_valid_and_same": (avg_pools, (2, 8, 8), {}, ["AveragePool"]),
         "adaptive_avg_pool_squeeze": (GlobalPool, (2, 9, 9), {}, ["GlobalAveragePool", "Squeeze"]),
         "global_avg_pool_flatten": (gap_flatten, (3, 7, 7), {}, ["GlobalAveragePool", "Flatten"]),
+        "global_avg_pool1d_view": (GlobalPoolView, (3, 10), {}, ["GlobalAveragePool", "Reshape"]),
         "zero_pad2d_conv": (zero_pad, (2, 8, 8), {}, ["Pad", "ConstantOfShape", "Conv"]),
         "f_pad_conv": (FPad, (2, 6, 7), {}, ["Pad", "Conv"]),
         "conv_output": (conv_out, (2, 7, 8), {}, ["Conv", "LeakyRelu"]),
