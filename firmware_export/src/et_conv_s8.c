@@ -245,8 +245,9 @@ static void et_dw_s8_block4(const et_conv_s8_params *p, const et_dw_s8_ctx *c, c
         a2 = c->init[o + 2];
         a3 = c->init[o + 3];
     }
-    for (i = win->ilo; i < win->ihi; ++i) {
-        /* An in-bounds tap: the index is >= 0, so the pointer is inside the input. */
+    /* Only rows with an in-bounds tap (n_j > 0): the first tap's index is then inside the input,
+     * so no pointer outside it is formed. */
+    for (i = win->ilo; n_j > 0 && i < win->ihi; ++i) {
         const int8_t *xt =
             x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + o;
         const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
@@ -306,7 +307,7 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
     const int32_t x_step = g->dilation_w * g->in_c;
     int32_t acc = c->init != 0 ? c->init[o] : 0;
     int32_t i;
-    for (i = win->ilo; i < win->ihi; ++i) {
+    for (i = win->ilo; win->jlo < win->jhi && i < win->ihi; ++i) { /* as in et_dw_s8_block4 */
         const int8_t *xt =
             x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + ch;
         const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
