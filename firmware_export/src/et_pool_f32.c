@@ -77,8 +77,9 @@ static et_status et_pool_f32(const et_pool_f32_params *p, const float *input, fl
                             }
                         } else {
                             for (c = 0; c < ch; ++c) {
-                                /* A NaN input propagates only if it comes first, as in
-                                 * TFLite's max pool; finite inputs give numpy's max. */
+                                /* Finite inputs give numpy's max; a NaN is kept only from
+                                 * the window's first position (numpy keeps every NaN): NaN
+                                 * inputs are for et_check_finite_f32 to catch. */
                                 y[c] = xt[c] > y[c] ? xt[c] : y[c];
                             }
                         }
