@@ -498,6 +498,13 @@ REFUSED: dict[str, tuple[Callable[[], onnx.ModelProto], type, list[str]]] = {
     "pad_reflect": (lambda: _set_mode(pad_model([0, 0, 1, 1, 0, 0, 1, 1]), b"reflect"), UnsupportedOpError,
                     ["Pad node 'pad'", "mode 'reflect'"]),
     "flattened_map_as_output": (flat_output, UnsupportedOpError, ["graph output 'y'", "flattened (C, H, W)"]),
+    # (N, C, 1, 1) is held as (N, C): a softmax over ONNX's last axis (of size 1) is not one over C
+    "softmax_of_pooled_map": (lambda: conv_model(helper.make_node("GlobalAveragePool", ["c"], ["g"], name="gap"),
+                                                 helper.make_node("Softmax", ["g"], ["y"], name="softmax", axis=-1)),
+                              UnsupportedOpError, ["Softmax node 'softmax'", "not of feature maps"]),
+    "softmax_of_feature_map": (lambda: conv_model(helper.make_node("Softmax", ["c"], ["y"], name="softmax",
+                                                                   axis=-1)),
+                               UnsupportedOpError, ["Softmax node 'softmax'", "not of feature maps"]),
     "conv3d": (lambda: make([helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d")],
                             [tensor(np.random.default_rng(0), "w", 2, 1, 2, 2, 2)], ["N", 1, 4, 4, 4],
                             ["N", 2, 3, 3, 3]),

@@ -617,10 +617,14 @@ class _Converter(SpatialOps):
         lay = self._layout(node.input[0])
         rank = len(lay.onnx) + 1
         axis = _attrs(node).get("axis", -1 if self.opset >= 13 else 1)
-        if not -rank <= axis < rank or axis % rank != rank - 1 or lay.channels_last:
+        # The ONNX tensor's last axis must be edgetrain's: not so for a feature map (channels-first in
+        # ONNX) or a pooled (N, C, 1, 1) held as (N, C).
+        same_axes = not lay.channels_last and len(lay.onnx) == len(self.shapes[x])
+        if not -rank <= axis < rank or axis % rank != rank - 1 or not same_axes:
             raise UnsupportedOpError(f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
                                      "tensor; only the last axis is supported"
-                                     + (" (and not on channels-first feature maps)" if lay.channels_last else ""))
+                                     + ("" if same_axes else " (of (batch, features), not of feature maps)"),
+                                     hint="flatten before the softmax")
         self._add(node, "softmax", [x])
         if node.input[0] in self.layouts:  # a permutation of the features commutes with softmax
             self.layouts[node.output[0]] = Layout((math.prod(lay.onnx),), order=lay.order)
