@@ -69,17 +69,12 @@ def test_reference_and_onnx_inference_cover_every_op(matrix):
 
 
 def test_onnx_training_backends_cover_the_channels_last_ops(matrix):
-    """The standard-op train step trains every channels-last op as numpy does (batch_norm with
-    batch statistics and its running statistics fed back); ORT artifacts all of them but a
-    trainable batch_norm, whose running statistics ORT cannot update: refused, naming it."""
+    """The standard-op train step and ORT artifacts train every channels-last op as numpy does
+    (batch_norm with batch statistics, its running statistics updated: fed back by the train
+    step, applied by ort_train from the artifacts' batch-statistic outputs)."""
     for r in matrix:
-        if r.op not in CHANNELS_LAST or r.attachment == "qparams":
-            continue
-        if r.backend == "onnx_train_step" or (r.backend == "ort_artifacts" and r.op != "batch_norm"):
+        if r.op in CHANNELS_LAST and r.attachment != "qparams" and r.backend in ("onnx_train_step", "ort_artifacts"):
             assert r.status in ("agrees", "skipped"), r
-        elif r.backend == "ort_artifacts":
-            assert r.status in ("refuses", "skipped"), r
-            assert r.status == "skipped" or ("UnsupportedOpError" in r.detail and "batch_norm" in r.detail), r
 
 
 def test_refusals_are_edgetrain_errors_with_text(matrix):

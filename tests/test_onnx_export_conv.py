@@ -203,7 +203,26 @@ def test_ort_artifacts_train_a_cnn_as_numpy_does(tmp_path, make, shape, n_out):
             assert not np.array_equal(p.value, model.params[name].value), name
 
 
-def test_ort_artifacts_refuse_a_trainable_batch_norm(tmp_path):
-    with pytest.raises(UnsupportedOpError, match="batch_norm 'batch_norm1'") as e:
-        export_ort_artifacts(cnn2d(), tmp_path / "art", optimizer="sgd")
-    assert "fold_batch_norm" in e.value.hint and not (tmp_path / "art").exists()
+def test_ort_artifacts_train_batch_norm_with_batch_statistics_and_update_its_running_ones(tmp_path):
+    """A trainable batch_norm: ORT trains it on batch statistics (its graph outputs them) and
+    ort_train updates the running statistics after each step as the numpy engine does."""
+    model = randomise_running_stats(cnn2d(seed=7))
+    reference = model.copy()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(24, 9, 9, 1)).astype(np.float32)
+    y = rng.integers(0, 5, 24)
+    manifest = export_ort_artifacts(model, tmp_path / "art", optimizer="sgd")
+    (entry,) = manifest["running_statistics"]
+    assert entry["layer"] == "batch_norm1" and entry["mean"] not in manifest["frozen"]
+    res = ort_train(tmp_path / "art", x, y, epochs=2, batch_size=8, lr=0.05, seed=0, out_dir=tmp_path / "out")
+    et.fit(reference, (x, y), epochs=2, batch_size=8, optimizer=et.SGD(0.05), seed=0, progress=False)
+    for name, p in reference.params.items():
+        assert scaled_diff(res.graph.params[name].value, p.value) <= 1e-4, name
+    for stat in ("batch_norm1.mean", "batch_norm1.var"):
+        assert not np.array_equal(res.graph.params[stat].value, model.params[stat].value), stat
+    # the losses are the inference-mode ones, and the written model uses the running statistics
+    assert res.loss_after == pytest.approx(float(et.engine.losses.get_loss("cross_entropy")(
+        et.predict(reference, x), y)[0]), rel=1e-4)
+    got = ort.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x})[0]
+    assert scaled_diff(got, et.predict(res.graph, x)) <= TOL

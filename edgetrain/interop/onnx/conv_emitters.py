@@ -43,7 +43,7 @@ import numpy as np
 from onnx import TensorProto
 
 from ...errors import ExportError
-from ...graph import Node
+from ...graph import Graph, Node
 from ...ops import get_op
 from ...ops.base import IN0
 from ...ops.conv import Geometry, geometry
@@ -292,12 +292,30 @@ def batch_norm_fwd(b, node, xs, ws, out):
     n = node.name
     mean, var, inv, diff = _bn_batch_stats(b, node, xs[0])
     m = float(node.attrs.get("momentum", BN_MOMENTUM))
+    if b.ort_training:  # the trainer updates the running statistics from these outputs
+        b.batch_stats[n] = (mean, var)
+    else:
+        _bn_running_updates(b, node, ws, mean, var, m)
+    y = b.op("Mul", [diff, b.op("Mul", [inv, ws["scale"]])], f"{n}.scaled")
+    return b.op("Add", [y, ws["bias"]], out=out)
+
+
+def _bn_running_updates(b: OnnxBuilder, node: Node, ws: dict[str, str], mean: str, var: str, m: float) -> None:
+    n = node.name
     for stat, batch in (("mean", mean), ("var", var)):  # running = m * running + (1 - m) * batch
         b.updates[node.params[stat]] = b.op(
             "Add", [b.op("Mul", [ws[stat], b.const(f"{n}.momentum", m)]),
                     b.op("Mul", [batch, b.const(f"{n}.one_minus_momentum", 1 - m)])], f"{n}.{stat}.upd")
-    y = b.op("Mul", [diff, b.op("Mul", [inv, ws["scale"]])], f"{n}.scaled")
-    return b.op("Add", [y, ws["bias"]], out=out)
+
+
+def running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
+    """Names of the state parameters (batch_norm running mean and variance) the forward being
+    emitted updates: those of every batch_norm that normalises with batch statistics."""
+    names: list[str] = []
+    for node in graph.nodes:
+        if node.op == "batch_norm" and bn_trains(b, node):
+            names += [node.params["mean"], node.params["var"]]
+    return list(dict.fromkeys(names))
 
 
 def batch_norm_bwd(b, node, dy, saved, ws, need_dx, need_dparams):

@@ -18,11 +18,20 @@ def emit_forward(b: OnnxBuilder, graph: Graph, weight_of: dict[str, str]) -> Non
     b.graph = graph
     b.shapes = graph.shapes()
     for node in graph.nodes:
-        ws = {role: weight_of[p] for role, p in node.params.items()}
+        # A parameter without a tensor is one the emitted forward never reads (the running
+        # statistics of a batch_norm normalising with batch statistics in an ORT base model).
+        ws = {role: weight_of[p] for role, p in node.params.items() if p in weight_of}
         EMITTERS[node.op].forward(b, node, list(node.inputs), ws, node.name)
 
 
 def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> onnx.ModelProto:
+    """ONNX model computing `graph`'s outputs (see `build_model`); with `trainable`, the base
+    model of ORT training artifacts."""
+    return build_model(graph, trainable)[0]
+
+
+def build_model(graph: Graph, trainable: set[str] | None = None
+                ) -> tuple[onnx.ModelProto, dict[str, tuple[str, str]]]:
     """ONNX model computing `graph`'s outputs. Names: input and layer names as in the graph,
     initializers named after parameters; masks and codebooks are folded into dense weights.
 
@@ -34,14 +43,27 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> on
     can differentiate (avg_pool as a Conv of ones over the window counts; docs/onnx_layout.md).
     Channels-last ops keep the graph's NHWC / NLC tensors, their Conv/pool nodes wrapped in
     Transposes (conv_emitters.py).
+
+    The ORT base model's forward is the numpy training forward (`engine.mode`): a batch_norm
+    whose scale or bias trains normalises with batch statistics, and its running statistics are
+    not in the model; the second result maps such a layer to the names of its batch mean and
+    variance tensors, which the artifacts output so `ort_train` can update the running
+    statistics as the numpy engine does. (Empty for an inference model.)
     """
     check_exportable(graph)
     shapes = graph.shapes()
     b = OnnxBuilder()
-    b.ort_training = trainable is not None  # the base model of ORT training artifacts
+    if trainable is not None:  # the base model of ORT training artifacts: a training forward
+        b.ort_training = b.training = True
+        b.frozen = frozenset(n for n, p in graph.params.items() if not p.trainable)
+    from .conv_emitters import running_statistics
+
+    unused = set(running_statistics(graph, b))  # a batch-statistics forward never reads them
     inputs = [value_info(b.reserve(name), [BATCH, *shape]) for name, shape in graph.inputs.items()]
     weight_of: dict[str, str] = {}
     for p in graph.params.values():
+        if p.name in unused:
+            continue
         if trainable is not None and p.name in trainable:
             store = b.const(p.name, np.asarray(p.storage(), np.float32), exact_name=True)
             weight_of[p.name] = effective_tensor(b, p, store)
@@ -49,7 +71,7 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> on
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
     emit_forward(b, graph, weight_of)
     outputs = [value_info(o, [BATCH, *shapes[o]]) for o in graph.outputs]
-    return make_model(b, graph.name, inputs, outputs, doc="edgetrain inference model")
+    return make_model(b, graph.name, inputs, outputs, doc="edgetrain inference model"), dict(b.batch_stats)
 
 
 def export_inference(graph: Graph, path: str | Path) -> Path:

@@ -23,13 +23,14 @@ import onnx
 
 from ...deprecation import renamed_keyword, required_keyword
 from ...engine.autodiff import derive_backward
-from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError, UnsupportedOpError
+from ...errors import ConfigError, DataError, ExportError, ModelFileError, ToolchainError
 from ...formats.modelfile import load_model, save_model
 from ...graph import Graph
+from ...ops.pool import BN_MOMENTUM
 from ...outputs import check_output_dir
 from .common import IR_VERSION, atomic_directory
 from .emitters import expand_hard_swish
-from .inference import build_inference_model
+from .inference import build_model
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("adamw", "sgd")
@@ -67,6 +68,8 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
 
     The trainable set is the model's own (parameters the derived backward schedule updates); every
     other parameter is frozen. Masked/clustered trainable weights keep their attachments in-graph.
+    A batch_norm whose scale or bias trains normalises with batch statistics, which the models
+    output for `ort_train` to update its running statistics (`running_statistics_of`).
     `out_dir` is written as an edgetrain output directory (`edgetrain.outputs`: atomically; a
     directory holding other files is refused unless ``force``). The old keyword ``directory``
     still works, with a DeprecationWarning.
@@ -76,7 +79,6 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
         raise ConfigError(f"unknown loss {loss!r} for ORT artifacts", hint=f"choose one of: {', '.join(LOSSES)}")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"unknown ORT optimizer {optimizer!r}", hint=f"choose one of: {', '.join(OPTIMIZERS)}")
-    check_ort_trainable(graph)
     artifacts, _ = load_ort_training()
     from onnxruntime.training import onnxblock
 
@@ -84,20 +86,24 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
     if not trainable:
         raise ExportError("the model has no trainable parameters", hint="mark some layers trainable (set_trainable)")
     # ORT 1.19's gradient builder has no HardSwish rule: spell it in Add/Clip/Mul/Div first.
-    base = expand_hard_swish(build_inference_model(graph, trainable=set(trainable)))
-    frozen = [p for p in graph.params if p not in trainable]
+    model, batch_stats = build_model(graph, trainable=set(trainable))
+    base = expand_hard_swish(model)
+    running = running_statistics_of(graph, batch_stats)
+    stats = {e[k] for e in running for k in ("mean", "var")}  # not in the model: ort_train updates them
+    frozen = [p for p in graph.params if p not in trainable and p not in stats]
     opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
                  else onnxblock.optim.SGD())
     _quiet_ort()
     manifest = {"input": graph.input_name, "output": graph.output_name, "loss": loss, "optimizer": optimizer,
                 "labels": "labels" if loss == "cross_entropy" else "target", "trainable": trainable,
-                "frozen": frozen, "files": FILES}
+                "frozen": frozen, "running_statistics": running, "files": FILES}
     with atomic_directory(directory, force=force) as stage, _native_stderr_captured() as log:
         try:
             artifacts.generate_artifacts(
                 base, requires_grad=trainable, frozen_params=frozen,
                 loss=artifacts.LossType.CrossEntropyLoss if loss == "cross_entropy" else artifacts.LossType.MSELoss,
-                optimizer=opt_block, artifact_directory=str(stage))
+                optimizer=opt_block, artifact_directory=str(stage),
+                additional_output_names=[e[k] for e in running for k in ("batch_mean", "batch_var")] or None)
         except Exception as e:  # ORT raises RuntimeError / its own Fail types
             raise ExportError(f"ONNX Runtime could not build training artifacts: {e}",
                               hint=log.read_text()[-500:] if log.exists() else None) from None
@@ -108,22 +114,23 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
     return manifest
 
 
-def check_ort_trainable(graph: Graph) -> None:
-    """Refuse what ORT training artifacts cannot train as the numpy engine does.
+def running_statistics_of(graph: Graph, batch_stats: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The manifest entries of the batch_norm layers the artifacts train with batch statistics.
 
-    A batch_norm whose scale or bias trains normalises with batch statistics and updates its
-    running statistics in every numpy training step (`engine.mode`). ORT's training API keeps
-    non-trainable parameters fixed and feeds no state back, so the artifacts would train on other
-    statistics and leave the running ones stale: refused (an UnsupportedOpError naming the layer).
-    A frozen batch_norm (scale and bias not trainable) is the affine map of its running
-    statistics in both engines and exports.
+    ORT's training API feeds no state back and keeps non-trainable parameters fixed, so the
+    artifacts cannot update a batch_norm's running statistics themselves. Instead the training
+    (and eval) model outputs each such layer's batch mean and variance after the loss, and
+    `ort_train` applies ``running = momentum * running + (1 - momentum) * batch`` after every
+    step, exactly as the numpy training forward does (`engine.mode`, `ops.pool.BatchNormOp`).
     """
+    entries = []
     for node in graph.nodes:
-        if node.op == "batch_norm" and any(graph.params[node.params[r]].trainable for r in ("scale", "bias")):
-            raise UnsupportedOpError(
-                f"ONNX Runtime training artifacts cannot update the running statistics of batch_norm {node.name!r}",
-                hint="freeze it (BatchNorm(trainable=False)), fold it (edgetrain.transforms.fold_batch_norm), "
-                     "or export the standard-op train step (--train-step), which updates them")
+        if node.name in batch_stats:
+            mean, var = batch_stats[node.name]
+            entries.append({"layer": node.name, "mean": node.params["mean"], "var": node.params["var"],
+                            "momentum": float(node.attrs.get("momentum", BN_MOMENTUM)),
+                            "batch_mean": mean, "batch_var": var})
+    return entries
 
 
 @contextmanager
@@ -227,8 +234,14 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
     opt = api.Optimizer(files["optimizer"], module)
     opt.set_learning_rate(float(lr))
 
+    # batch_norm layers trained with batch statistics: their running statistics live here (ORT
+    # cannot update them) and follow the numpy rule after every step (`running_statistics_of`).
+    running = manifest.get("running_statistics", [])
+    stats = {e[k]: graph.params[e[k]].value.astype(np.float32) for e in running for k in ("mean", "var")}
     result = OrtTrainResult(graph)
-    result.loss_before = _eval_loss(module, x, t)
+    # The eval model is the training forward (batch statistics) when batch_norm layers train;
+    # their loss is the inference-mode one, the numpy engine's on the model (before / after).
+    result.loss_before = _numpy_loss(graph, manifest["loss"], x, t) if running else _eval_loss(module, x, t)
     rng = np.random.default_rng(seed)
     n = len(x)
     module.train()
@@ -236,14 +249,23 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
         order = rng.permutation(n)
         for s in range(0, n, batch_size):
             idx = order[s:s + batch_size]
-            loss = float(module(x[idx], t[idx]))
+            outs = module(x[idx], t[idx])
+            if running:
+                loss = float(outs[0])
+                for e, k in zip(running, range(1, len(outs), 2)):
+                    m = e["momentum"]  # float32 arithmetic, as BatchNormOp.forward
+                    stats[e["mean"]] = m * stats[e["mean"]] + (1 - m) * np.asarray(outs[k], np.float32)
+                    stats[e["var"]] = m * stats[e["var"]] + (1 - m) * np.asarray(outs[k + 1], np.float32)
+            else:
+                loss = float(outs)
             opt.step()
             module.lazy_reset_grad()
             if not np.isfinite(loss):
                 raise DataError(f"ORT training diverged: loss became {loss}", hint="lower the learning rate")
             result.losses.append(loss)
     result.steps = len(result.losses)
-    result.loss_after = _eval_loss(module, x, t)
+    if not running:
+        result.loss_after = _eval_loss(module, x, t)
 
     for name in manifest["trainable"]:
         p = graph.params[name]
@@ -253,14 +275,29 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
         else:
             p.value = data
         p.apply_constraints()
+    for name, value in stats.items():
+        graph.params[name].value = value
+    if running:
+        result.loss_after = _numpy_loss(graph, manifest["loss"], x, t)
     graph.meta.setdefault("training", {}).update({"ort_steps": result.steps, "ort_lr": lr,
                                                   "ort_optimizer": manifest["optimizer"]})
     if output is not None:
         with atomic_directory(output, force=force, protect=[directory, *protect]) as tmp:
-            module.export_model_for_inferencing(str(tmp / "model.onnx"), [manifest["output"]])
+            if running:  # ORT's export would normalise with batch statistics: edgetrain's uses the running ones
+                onnx.save(build_model(graph)[0], str(tmp / "model.onnx"))
+            else:
+                module.export_model_for_inferencing(str(tmp / "model.onnx"), [manifest["output"]])
             api.CheckpointState.save_checkpoint(state, str(tmp / "checkpoint"))
             save_model(graph, tmp / "model.etm")
     return result
+
+
+def _numpy_loss(graph: Graph, loss: str, x: np.ndarray, t: np.ndarray) -> float:
+    """The loss of ``graph`` in inference mode (running statistics) on the whole of (x, t)."""
+    from ...engine.executor import predict
+    from ...engine.losses import get_loss
+
+    return float(get_loss(loss)(predict(graph, x), t, x)[0])
 
 
 def _eval_loss(module: Any, x: np.ndarray, t: np.ndarray) -> float:

@@ -23,6 +23,7 @@ from ...graph import Graph, Param
 from ...ops.base import IN0, IN1, OUT
 from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, \
     mask_tensor, value_info
+from .conv_emitters import running_statistics
 from .emitters import EMITTERS
 from .exportable import check_exportable
 
@@ -110,7 +111,7 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
         weight_of[pname] = effective_tensor(b, p, store)
     # Running statistics the training forward updates are fed-back state, like optimizer state:
     # input `<bn>.mean`, output `<bn>.mean.new` (after the parameters and their optimizer state).
-    running = _running_statistics(graph, b)
+    running = running_statistics(graph, b)
     for p in graph.params.values():
         if p.name not in weight_of and p.name not in running:
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
@@ -154,18 +155,6 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     model = make_model(b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see "
                        "docs/onnx_train_step.md")
     return TrainStep(model, initial, trainable, state_names)
-
-
-def _running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
-    """Names of the state parameters (batch_norm running mean and variance) a training forward
-    updates: those of every batch_norm whose scale or bias trains."""
-    from .conv_emitters import bn_trains
-
-    names: list[str] = []
-    for node in graph.nodes:
-        if node.op == "batch_norm" and bn_trains(b, node):
-            names += [node.params["mean"], node.params["var"]]
-    return list(dict.fromkeys(names))
 
 
 class OnnxAlgebra:
