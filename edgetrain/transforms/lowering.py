@@ -3,8 +3,10 @@
 Lowering makes the decisions every backend that runs kernels must agree on:
 
 * an activation that is a plain clamp (``Op.clamp``: relu, relu6) whose input is produced by a
-  ``dense`` or ``add`` that feeds nothing else (and is not a graph output) is fused into that
-  kernel as an output clamp;
+  kernel with an output clamp (`CLAMPING_PRODUCERS`: dense, add, the convolutions and the pools)
+  that feeds nothing else (and is not a graph output) is fused into that kernel as an output
+  clamp. (The int8 quantizer has rules for dense and add only, so the conv and pool entries
+  change nothing it accepts: it refuses those kinds, fused or not);
 * views (``Op.is_view``: flatten, identity) become aliases: they share their input's memory, no
   code runs;
 * a ``softmax`` is kept as a step; :func:`lower_graph` can drop a final softmax
@@ -21,7 +23,9 @@ from ..graph import Graph, Node
 from ..ops import get_op
 
 # Kernels that apply an output clamp themselves, so a following clamp activation fuses into them.
-CLAMPING_PRODUCERS = ("dense", "add")
+# Every C kernel of these kinds takes act_min / act_max (et_dense.h, et_elementwise.h, et_conv.h,
+# et_pool.h) and clamps its final result: exactly what the separate activation would compute.
+CLAMPING_PRODUCERS = ("dense", "add", "conv2d", "conv1d", "max_pool", "avg_pool", "global_avg_pool")
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,19 @@
  *     csc, grouped) as `fmt`; the reference kernels read the format from the weights instead.
  *   shared weights (et_shared.h): both sides take the same arguments, including the backward's
  *     slot-gradient scratch.
+ *   convolutions (et_conv.h): ET_CONV_F32 takes the fast kernel's im2col scratch as `s`
+ *     (et_conv_f32_scratch_bytes; NULL when that is 0); the reference needs none and ignores it.
+ *     ET_DEPTHWISE_CONV_F32 takes the same arguments on both sides.
+ *   pools (et_pool.h): one implementation each, called by both builds.
  */
 #ifndef ET_KERNELS_H
 #define ET_KERNELS_H
 
 #include <stddef.h>
 
+#include "et_conv.h"
 #include "et_dense.h"
+#include "et_pool.h"
 #include "et_shared.h"
 #include "et_sparse.h"
 #include "et_train.h"
@@ -46,6 +52,9 @@
 #define ET_DENSE_F32_SHARED et_dense_f32_shared_ref
 #define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update_ref
 
+#define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32_ref((p), (x), (w), (b), (y))
+#define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32_ref
+
 #else
 
 #define ET_DENSE_F32 et_dense_f32
@@ -64,6 +73,14 @@
 #define ET_DENSE_F32_SHARED et_dense_f32_shared
 #define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update
 
+#define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32((p), (x), (w), (b), (y), (s))
+#define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32
+
 #endif
+
+/* Pools: no reference / fast split. */
+#define ET_MAX_POOL_F32 et_max_pool_f32
+#define ET_AVG_POOL_F32 et_avg_pool_f32
+#define ET_GLOBAL_AVG_POOL_F32 et_global_avg_pool_f32
 
 #endif /* ET_KERNELS_H */

@@ -7,6 +7,8 @@
 #include "et_dense.h"
 #include "et_shared.h"
 #include "et_sparse.h"
+#include "et_conv.h"
+#include "et_pool.h"
 #include "et_elementwise.h"
 #include "et_activation.h"
 #include "et_reduce.h"

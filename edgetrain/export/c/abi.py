@@ -134,6 +134,27 @@ STRUCTS: dict[str, StructABI] = {s.ctype: s for s in (
             "int32_t left_shift", "int32_t input1_multiplier", "int32_t input1_shift",
             "int32_t input2_multiplier", "int32_t input2_shift", "int32_t output_multiplier",
             "int32_t output_shift", "int32_t act_min", "int32_t act_max"),
+    # Window geometry shared by the conv and pool kernels (nested in their argument structs).
+    _struct("et_conv_geom", "et_conv.h",
+            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t in_c", "int32_t out_h", "int32_t out_w",
+            "int32_t out_c", "int32_t kernel_h", "int32_t kernel_w", "int32_t stride_h", "int32_t stride_w",
+            "int32_t dilation_h", "int32_t dilation_w", "int32_t pad_top", "int32_t pad_bottom",
+            "int32_t pad_left", "int32_t pad_right"),
+    _struct("et_conv_f32_params", "et_conv.h",
+            "et_conv_geom geom", "int32_t groups", "float act_min", "float act_max"),
+    _struct("et_conv_s8_params", "et_conv.h",
+            "et_conv_geom geom", "int32_t groups", "int32_t input_offset", "int32_t output_offset",
+            "int32_t act_min", "int32_t act_max", "int32_t per_channel", "const int32_t * multipliers",
+            "const int32_t * shifts", "const int32_t * eff_bias"),
+    _struct("et_pool_f32_params", "et_pool.h", "et_conv_geom geom", "float act_min", "float act_max"),
+    _struct("et_pool_s8_params", "et_pool.h", "et_conv_geom geom", "int32_t act_min", "int32_t act_max"),
+    _struct("et_global_pool_f32_params", "et_pool.h",
+            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t channels", "float act_min",
+            "float act_max"),
+    _struct("et_global_pool_s8_params", "et_pool.h",
+            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t channels", "int32_t input_offset",
+            "int32_t output_offset", "int32_t multiplier", "int32_t shift", "int32_t act_min",
+            "int32_t act_max"),
     _struct("et_sparse_weights", "et_sparse.h",
             "int32_t format", "int32_t n_entries", "int32_t idx0_bytes", "int32_t idx1_bytes",
             "int32_t block_rows", "int32_t block_cols", "const void * idx0", "const void * idx1",
@@ -328,6 +349,24 @@ def scratch_bytes(kernel: str, **dims: int) -> int:
     if bad:
         raise ExportError(f"{kernel} rejects {d}: {', '.join(bad)}")
     return count * elem
+
+
+def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_c: int, groups: int, elem_bytes: int = 4) -> int:
+    """Scratch bytes of ``et_conv_f32`` (``elem_bytes`` 4) / ``et_conv_s8`` (1), as
+    ``et_conv_*_scratch_bytes`` return them for arguments the kernel accepts: 0 for a 1x1 kernel
+    with groups 1 (the pointwise path reads the input in place), else one window of one group,
+    ``kernel_h * kernel_w * in_c / groups`` elements. Independent of the batch; the depthwise
+    kernels need none. Raises ExportError where C returns -1 for these values."""
+    kh, kw, c, g = (int(v) for v in (kernel_h, kernel_w, in_c, groups))
+    if min(kh, kw, c, g) < 1 or c % g:
+        raise ExportError(f"conv scratch: kernel {kh}x{kw}, {c} input channels, groups {g} is rejected "
+                          "by the kernel")
+    if kh == 1 and kw == 1 and g == 1:
+        return 0
+    n = kh * kw * (c // g) * int(elem_bytes)
+    if n > INT32_MAX:
+        raise ExportError(f"conv scratch of {n} bytes is beyond int32")
+    return n
 
 
 SHARED_MAX_SLOTS = 0xFFFF  # et_shared.h ET_SHARED_MAX_SLOTS

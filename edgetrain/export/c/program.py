@@ -6,14 +6,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import ExportError
+from ...errors import ExportError, UnsupportedOpError
 from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel
+from ...transforms.fold_batch_norm import fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls
 from .rules.base import ELEM, Dtype
+from .rules.conv import CONV_KINDS, conv_scratch
 from .rules.dense import scratch_bytes
 from .sparse import LayerStorage, SparseOption, check_option, choose_storage, resolve_option
 
@@ -72,6 +74,7 @@ def build_program(
             raise ExportError("int8 export needs a quantized model")
         lowered = qmodel.lowered
     elif dtype == "f32":
+        graph = fold_for_export(graph)
         lowered = lower_graph(graph, drop_final_softmax=False)
     else:
         raise ExportError(f"unknown dtype {dtype!r}", hint="use f32 or int8")
@@ -98,6 +101,23 @@ def build_program(
                    qmodel, force_ref, {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage)
 
 
+def fold_for_export(graph: Graph) -> Graph:
+    """``graph`` with every inference batch_norm folded into the conv / dense before it
+    (`transforms.fold_batch_norm`; the graph itself when it has none). A batch_norm that cannot
+    be folded is refused: the C runtime has no batch_norm kernel."""
+    if not any(n.op == "batch_norm" for n in graph.nodes):
+        return graph
+    folded = fold_batch_norm(graph)
+    left = [n for n in folded.nodes if n.op == "batch_norm"]
+    if left:
+        n = left[0]
+        raise UnsupportedOpError(
+            f"batch_norm {n.name!r} cannot be folded for the C export: it does not directly follow a conv2d, "
+            f"conv1d or dense layer read by nothing else (it reads {n.inputs[0]!r})",
+            hint="put each batch_norm right after a conv or dense layer (before its activation)")
+    return folded
+
+
 def _qsteps(qmodel: QuantizedModel | None) -> dict[str, QStep]:
     return {q.name: q for q in qmodel.steps} if qmodel is not None else {}
 
@@ -109,6 +129,12 @@ def step_scratch_bytes(lowered: Lowered, layer_storage: dict[str, LayerStorage],
         n = scratch_bytes(ls, dtype, lowered.size(_dense_input(lowered, name)))
         if n:
             out[name] = n
+    if dtype == "f32":  # int8 conv is refused by its rule
+        for st in lowered.steps:
+            if st.kind in CONV_KINDS:
+                n = conv_scratch(lowered, st)  # et_conv_f32_scratch_bytes of the fast kernel
+                if n:
+                    out[st.name] = n
     return out
 
 
@@ -140,7 +166,7 @@ def _plan(lowered: Lowered, elem_bytes: int, elem_type: str,
     """Buffers for every kernel-written tensor except the output; C expressions for all roots.
 
     ``scratch`` (step name -> bytes) adds a buffer ``<step>:scratch`` alive during that step only
-    (float or int32 elements: the motif kernels' group sums)."""
+    (float or int32 elements: the motif kernels' group sums, the float conv's im2col window)."""
     out_root = lowered.alias_root(lowered.output)
     index = {}
     last: dict[str, int] = {}

@@ -31,6 +31,16 @@ CODE_BYTES = {
     "et_activation_f32.c": 420, "et_lut_s8.c": 52,
     # shared-weight forward and fused backward + update (the training head's clustered layers)
     "et_dense_f32_shared.c": 3200, "et_dense_f32_shared_ref.c": 1760,
+    # convolutions and pools (et_conv_f32.c holds the grouped and the depthwise fast kernels;
+    # et_conv_geom.c the argument checks every conv and pool kernel calls)
+    "et_conv_f32.c": 2640, "et_conv_f32_ref.c": 1444, "et_conv_geom.c": 784, "et_pool_f32.c": 1328,
+}
+# Runtime functions a kernel calls in other sources, linked with it (code size; their frames are in
+# the kernel's KERNEL_STACK figure).
+KERNEL_CALLEES = {
+    "et_conv_f32": ("et_dense_f32", "et_conv_geom_check"), "et_conv_f32_ref": ("et_conv_geom_check",),
+    "et_depthwise_conv_f32": ("et_conv_geom_check",), "et_depthwise_conv_f32_ref": ("et_conv_geom_check",),
+    "et_max_pool_f32": ("et_conv_geom_check",), "et_avg_pool_f32": ("et_conv_geom_check",),
 }
 # newlib functions some kernels call (bytes rounded up; tanhf brings its own expm1f).
 LIBM_BYTES = {"expf": 1024, "tanhf": 1024}
@@ -55,6 +65,13 @@ KERNEL_STACK = {
     "et_sigmoid_f32": 32 + 96, "et_tanh_f32": 32 + 96,  # + newlib expf / tanhf
     "et_leaky_relu_f32": 32 + 16, "et_hard_swish_f32": 40 + 16, "et_lut_s8": 8,
     "et_dense_f32_shared": 176 + 16, "et_dense_f32_shared_ref": 104 + 16,
+    # conv / pool: own frame (max host/M3/M4F) + the deeper of its callees (the argument check
+    # et_conv_f32_check 24 -> et_conv_geom_check 72 -> et_axis_check 24 = 120, or et_dense_f32's
+    # 176 for the fast conv) + 16 for the M3's soft-float helpers
+    "et_conv_f32": 304 + 176 + 16, "et_conv_f32_ref": 272 + 120 + 16,
+    "et_depthwise_conv_f32": 288 + 120 + 16, "et_depthwise_conv_f32_ref": 256 + 120 + 16,
+    "et_max_pool_f32": 8 + 208 + 96 + 16, "et_avg_pool_f32": 8 + 208 + 96 + 16,  # -> et_pool_f32 -> check
+    "et_global_avg_pool_f32": 72 + 16,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
 SOURCE_OF = KERNEL_SOURCES  # runtime function -> source file, from the C rule table
@@ -188,10 +205,12 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
             lm.quant += a.nbytes
     raw = sum(
         p.lowered.graph.params[s.node.params["weight"]].size * p.elem_bytes
-        for s in p.lowered.steps if s.kind == "dense")
-    # Each call names its fast kernel first and its reference last: a build links one of them.
+        for s in p.lowered.steps if s.kind in ("dense", "conv2d", "conv1d"))
+    # Each call names its fast kernel first and its reference last: a build links one of them
+    # (and what that one calls in other sources).
     kernels = {c.kernels[-1] if p.force_ref else c.kernels[0] for c in p.calls}
-    sources = {"et_status.c"} | {SOURCE_OF[k] for k in kernels}
+    linked = kernels | {k for kernel in kernels for k in KERNEL_CALLEES.get(kernel, ())}
+    sources = {"et_status.c"} | {SOURCE_OF[k] for k in linked}
     input_check = 1 if p.qmodel is None else 0  # float models call et_check_finite_f32 first
     code = sum(CODE_BYTES[s] for s in sources) + MODEL_CODE_BYTES_PER_CALL * (len(p.calls) + input_check)
     code += sum(LIBM_BYTES[f] for f in {f for k in kernels for f in LIBM_CALLS.get(k, ())})

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from ....errors import UnsupportedOpError
 from .base import Call, CRule, Lowering
+from .conv import ConvRule, PoolRule
 from .dense import DenseRule
 from .elementwise import ActivationRule, AddRule, ClampRule, SoftmaxRule
 
 C_RULES: dict[str, CRule] = {kind: rule for rule in (DenseRule(), ClampRule(), ActivationRule(), AddRule(),
-                                                     SoftmaxRule())
+                                                     SoftmaxRule(), ConvRule(), PoolRule())
                              for kind in rule.kinds}
 # Runtime function -> source file, for every kernel a rule may call.
 KERNEL_SOURCES: dict[str, str] = {k: f for rule in C_RULES.values() for k, f in rule.sources.items()}
@@ -24,7 +25,7 @@ def c_rule(kind: str, what: str = "the C exporter") -> CRule:
         return C_RULES[kind]
     except KeyError:
         raise UnsupportedOpError(f"{what} has no rule for op kind {kind!r}",
-                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity)"
+                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)"
                                  ) from None
 
 
@@ -33,7 +34,7 @@ def check_supported(kinds: list[str], what: str = "the C exporter") -> None:
     missing = sorted({k for k in kinds if k != "alias" and k not in C_RULES})
     if missing:
         raise UnsupportedOpError(f"{what} does not support op(s): {', '.join(missing)}",
-                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity)")
+                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)")
 
 
 def lower_calls(lw: Lowering) -> list[Call]:
