@@ -44,9 +44,6 @@ class OnnxBuilder:
         # The model is the base of ONNX Runtime training artifacts: ops whose gradient ORT 1.19
         # lacks or mis-computes are spelled in ops whose gradient it has (see the emitters).
         self.ort_training = False
-        # ORT training has no fed-back state: there a training batch_norm records the names of
-        # its batch mean and variance (layer name -> (mean, var)) instead of running updates.
-        self.batch_stats: dict[str, tuple[str, str]] = {}
 
     def has(self, name: str) -> bool:
         """Whether ``name`` is already a tensor of the model."""

@@ -33,6 +33,12 @@ Gradient rules (the numpy rules of ops/conv.py and ops/pool.py, spelled in stand
 * global_avg_pool: dy / count broadcast back (Expand);
 * batch_norm: the numpy training rule (batch statistics recomputed from the saved input) or,
   frozen / inference, the per-channel affine map of the running statistics.
+
+batch_norm's forward follows the builder's mode (`OnnxBuilder.training`, as `engine.mode`):
+inference uses the running statistics; a training forward in which scale or bias trains uses
+the batch's and either emits the running-statistic updates (the train step: fed-back state) or,
+in an ORT base model (no fed-back state there), names its batch mean and variance
+``<layer>.batch_mean`` / ``<layer>.batch_var`` for the artifacts to output to `ort_train`.
 """
 from __future__ import annotations
 
@@ -122,7 +128,7 @@ def conv_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     n = node.name
     a = _attrs(geo, rank)
     spatial = list(node.attrs["in_shape"][:-1])
-    cig, cout = wshape[-2], wshape[-1]
+    cig = wshape[-2]
     grads: dict[str, str] = {}
     if "weight" in need_dparams:
         # x (N, *S, G*cig) -> (cig, G*N, *S): channel g*N + n of "sample" i is x[n, ..., g*cig + i].
@@ -152,7 +158,6 @@ def conv_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
                    strides=a["strides"], dilations=a["dilations"], pads=a["pads"], group=groups,
                    kernel_shape=a["kernel_shape"], output_padding=_output_padding(geo, rank))
         dx = b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))
-    del cout
     return [dx], grads
 
 
@@ -260,6 +265,12 @@ def bn_trains(b: OnnxBuilder, node: Node) -> bool:
     return b.training and any(node.params[r] not in b.frozen for r in ("scale", "bias"))
 
 
+def batch_norms_training(graph: Graph) -> list[Node]:
+    """The batch_norm nodes a training forward of ``graph`` normalises with batch statistics."""
+    return [n for n in graph.nodes if n.op == "batch_norm"
+            and any(graph.params[n.params[r]].trainable for r in ("scale", "bias"))]
+
+
 def _bn_axes(b: OnnxBuilder, node: Node) -> list[int]:
     rank = len(b.shapes[node.inputs[0]])  # sample axes; the channel is the last one
     return list(range(rank))
@@ -273,13 +284,21 @@ def _bn_affine(b: OnnxBuilder, node: Node, ws: dict[str, str]) -> tuple[str, str
     return a, b.op("Sub", [ws["bias"], b.op("Mul", [ws["mean"], a])], f"{n}.b")
 
 
-def _bn_batch_stats(b: OnnxBuilder, node: Node, x: str) -> tuple[str, str, str, str]:
-    """(mean, var, 1/sqrt(var + eps), x - mean) over every axis but the channel (biased variance)."""
+def batch_statistic_names(node: Node) -> tuple[str, str]:
+    """The tensors holding a training batch_norm's batch mean and variance in an ORT base model
+    (exact names: the artifacts output them for `ort_train`)."""
+    return f"{node.name}.batch_mean", f"{node.name}.batch_var"
+
+
+def _bn_batch_stats(b: OnnxBuilder, node: Node, x: str, exact: bool = False) -> tuple[str, str, str, str]:
+    """(mean, var, 1/sqrt(var + eps), x - mean) over every axis but the channel (biased variance);
+    with ``exact``, mean and var get the names of `batch_statistic_names`."""
     n = node.name
     axes = _bn_axes(b, node)
-    mean = b.op("ReduceMean", [x], f"{n}.batch_mean", axes=axes, keepdims=0)
+    mean_name, var_name = batch_statistic_names(node) if exact else (None, None)
+    mean = b.op("ReduceMean", [x], f"{n}.batch_mean", out=mean_name, axes=axes, keepdims=0)
     diff = b.op("Sub", [x, mean], f"{n}.centred")
-    var = b.op("ReduceMean", [b.op("Mul", [diff, diff])], f"{n}.batch_var", axes=axes, keepdims=0)
+    var = b.op("ReduceMean", [b.op("Mul", [diff, diff])], f"{n}.batch_var", out=var_name, axes=axes, keepdims=0)
     eps = b.const(f"{n}.eps", float(node.attrs.get("eps", BN_EPS)))
     inv = b.op("Div", [b.const("one", 1.0), b.op("Sqrt", [b.op("Add", [var, eps])])], f"{n}.inv_std")
     return mean, var, inv, diff
@@ -290,12 +309,11 @@ def batch_norm_fwd(b, node, xs, ws, out):
         a, c = _bn_affine(b, node, ws)
         return b.op("Add", [b.op("Mul", [xs[0], a]), c], out=out)
     n = node.name
-    mean, var, inv, diff = _bn_batch_stats(b, node, xs[0])
-    m = float(node.attrs.get("momentum", BN_MOMENTUM))
-    if b.ort_training:  # the trainer updates the running statistics from these outputs
-        b.batch_stats[n] = (mean, var)
-    else:
-        _bn_running_updates(b, node, ws, mean, var, m)
+    # In an ORT base model the batch statistics are outputs ort_train updates the running ones
+    # from; in the train step the running statistics are fed-back state updated here.
+    mean, var, inv, diff = _bn_batch_stats(b, node, xs[0], exact=b.ort_training)
+    if not b.ort_training:
+        _bn_running_updates(b, node, ws, mean, var, float(node.attrs.get("momentum", BN_MOMENTUM)))
     y = b.op("Mul", [diff, b.op("Mul", [inv, ws["scale"]])], f"{n}.scaled")
     return b.op("Add", [y, ws["bias"]], out=out)
 

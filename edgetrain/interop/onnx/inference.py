@@ -25,13 +25,6 @@ def emit_forward(b: OnnxBuilder, graph: Graph, weight_of: dict[str, str]) -> Non
 
 
 def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> onnx.ModelProto:
-    """ONNX model computing `graph`'s outputs (see `build_model`); with `trainable`, the base
-    model of ORT training artifacts."""
-    return build_model(graph, trainable)[0]
-
-
-def build_model(graph: Graph, trainable: set[str] | None = None
-                ) -> tuple[onnx.ModelProto, dict[str, tuple[str, str]]]:
     """ONNX model computing `graph`'s outputs. Names: input and layer names as in the graph,
     initializers named after parameters; masks and codebooks are folded into dense weights.
 
@@ -46,9 +39,9 @@ def build_model(graph: Graph, trainable: set[str] | None = None
 
     The ORT base model's forward is the numpy training forward (`engine.mode`): a batch_norm
     whose scale or bias trains normalises with batch statistics, and its running statistics are
-    not in the model; the second result maps such a layer to the names of its batch mean and
-    variance tensors, which the artifacts output so `ort_train` can update the running
-    statistics as the numpy engine does. (Empty for an inference model.)
+    not in the model; its batch mean and variance are the tensors ``<layer>.batch_mean`` and
+    ``<layer>.batch_var`` (`conv_emitters.batch_statistic_names`), which the artifacts output so
+    `ort_train` can update the running statistics as the numpy engine does.
     """
     check_exportable(graph)
     shapes = graph.shapes()
@@ -71,7 +64,7 @@ def build_model(graph: Graph, trainable: set[str] | None = None
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
     emit_forward(b, graph, weight_of)
     outputs = [value_info(o, [BATCH, *shapes[o]]) for o in graph.outputs]
-    return make_model(b, graph.name, inputs, outputs, doc="edgetrain inference model"), dict(b.batch_stats)
+    return make_model(b, graph.name, inputs, outputs, doc="edgetrain inference model")
 
 
 def export_inference(graph: Graph, path: str | Path) -> Path:

@@ -30,7 +30,8 @@ from ...ops.pool import BN_MOMENTUM
 from ...outputs import check_output_dir
 from .common import IR_VERSION, atomic_directory
 from .emitters import expand_hard_swish
-from .inference import build_model
+from .conv_emitters import batch_norms_training, batch_statistic_names
+from .inference import build_inference_model
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("adamw", "sgd")
@@ -86,9 +87,8 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
     if not trainable:
         raise ExportError("the model has no trainable parameters", hint="mark some layers trainable (set_trainable)")
     # ORT 1.19's gradient builder has no HardSwish rule: spell it in Add/Clip/Mul/Div first.
-    model, batch_stats = build_model(graph, trainable=set(trainable))
-    base = expand_hard_swish(model)
-    running = running_statistics_of(graph, batch_stats)
+    base = expand_hard_swish(build_inference_model(graph, trainable=set(trainable)))
+    running = running_statistics_of(graph, base)
     stats = {e[k] for e in running for k in ("mean", "var")}  # not in the model: ort_train updates them
     frozen = [p for p in graph.params if p not in trainable and p not in stats]
     opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
@@ -114,7 +114,7 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
     return manifest
 
 
-def running_statistics_of(graph: Graph, batch_stats: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+def running_statistics_of(graph: Graph, base: onnx.ModelProto) -> list[dict[str, Any]]:
     """The manifest entries of the batch_norm layers the artifacts train with batch statistics.
 
     ORT's training API feeds no state back and keeps non-trainable parameters fixed, so the
@@ -123,13 +123,15 @@ def running_statistics_of(graph: Graph, batch_stats: dict[str, tuple[str, str]])
     `ort_train` applies ``running = momentum * running + (1 - momentum) * batch`` after every
     step, exactly as the numpy training forward does (`engine.mode`, `ops.pool.BatchNormOp`).
     """
+    tensors = {o for n in base.graph.node for o in n.output}
     entries = []
-    for node in graph.nodes:
-        if node.name in batch_stats:
-            mean, var = batch_stats[node.name]
-            entries.append({"layer": node.name, "mean": node.params["mean"], "var": node.params["var"],
-                            "momentum": float(node.attrs.get("momentum", BN_MOMENTUM)),
-                            "batch_mean": mean, "batch_var": var})
+    for node in batch_norms_training(graph):
+        mean, var = batch_statistic_names(node)
+        if mean not in tensors or var not in tensors:  # the emitter and this list disagree: a bug
+            raise ExportError(f"internal: the ORT base model has no batch statistics of batch_norm {node.name!r}")
+        entries.append({"layer": node.name, "mean": node.params["mean"], "var": node.params["var"],
+                        "momentum": float(node.attrs.get("momentum", BN_MOMENTUM)),
+                        "batch_mean": mean, "batch_var": var})
     return entries
 
 
@@ -222,9 +224,11 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
     graph = load_model(directory / manifest["files"]["model"])
     _, api = load_ort_training()
     _quiet_ort()
-    x = np.asarray(x, np.float32)
-    if x.ndim != len(graph.input_shape) + 1 or tuple(x.shape[1:]) != graph.input_shape:
-        raise DataError(f"data has samples of shape {tuple(x.shape[1:])} but the model expects {graph.input_shape}")
+    # Samples of the model's input shape, or flat rows of its size read channels-last row-major:
+    # the engine's own check (a shaped model trains on the same data files as in numpy).
+    from ...engine.executor import check_input
+
+    x = check_input(graph, np.asarray(x, np.float32))
     n_out = graph.shapes()[graph.output_name][0]
     t = _targets(manifest["loss"], y, n_out)
 
@@ -284,7 +288,7 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
     if output is not None:
         with atomic_directory(output, force=force, protect=[directory, *protect]) as tmp:
             if running:  # ORT's export would normalise with batch statistics: edgetrain's uses the running ones
-                onnx.save(build_model(graph)[0], str(tmp / "model.onnx"))
+                onnx.save(build_inference_model(graph), str(tmp / "model.onnx"))
             else:
                 module.export_model_for_inferencing(str(tmp / "model.onnx"), [manifest["output"]])
             api.CheckpointState.save_checkpoint(state, str(tmp / "checkpoint"))
