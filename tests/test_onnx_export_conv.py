@@ -32,7 +32,8 @@ def cnn2d(seed=0, bn_trainable=True):
     1x1, average pool whose padded windows hold fewer values, flatten in channels-last order. A conv
     before a batch_norm has no bias (its gradient is rounding noise, which Adam would amplify)."""
     return et.Sequential([
-        et.Conv2D(4, 3, padding=[[1, 0], [0, 2]], stride=2, use_bias=False), et.BatchNorm(trainable=bn_trainable), et.ReLU(),
+        et.Conv2D(4, 3, padding=[[1, 0], [0, 2]], stride=2, use_bias=False), et.BatchNorm(trainable=bn_trainable),
+        et.ReLU(),
         et.MaxPool2D(3, stride=2, padding="same"),
         et.DepthwiseConv2D((2, 3), depth_multiplier=2, dilation=(1, 2), padding="same"),
         et.Conv2D(6, 1, padding="valid", groups=2, activation="relu"),
@@ -44,7 +45,8 @@ def cnn2d(seed=0, bn_trainable=True):
 def cnn1d(seed=0, bn_trainable=True):
     return et.Sequential([
         et.Reshape((20, 1)), et.Conv1D(3, 5, stride=2, activation="relu"), et.MaxPool1D(2, padding="same"),
-        et.Conv1D(4, 3, padding=[2, 0], dilation=2, use_bias=False), et.BatchNorm(trainable=bn_trainable), et.AvgPool1D(3, stride=2, padding="same"),
+        et.Conv1D(4, 3, padding=[2, 0], dilation=2, use_bias=False), et.BatchNorm(trainable=bn_trainable),
+        et.AvgPool1D(3, stride=2, padding="same"),
         et.Conv1D(4, 2, groups=4, padding="same"), et.GlobalAvgPool(), et.Dense(3),
     ], input_shape=20, seed=seed)
 
@@ -177,7 +179,8 @@ def test_max_pool_ties_send_the_gradient_to_the_first_largest_value():
     ts, state, _ = run_steps(model, x, y, "sgd", lr=0.5)
     assert scaled_diff(state["conv2d1.weight"], model.params["conv2d1.weight"].value) <= TOL
     # the test can fail: sending the gradient to the last tie instead gives another weight
-    assert not np.allclose(model.params["conv2d1.weight"].value[..., 0, 0], model.params["conv2d1.weight"].value[..., 1, 0])
+    w = model.params["conv2d1.weight"].value
+    assert not np.allclose(w[..., 0, 0], w[..., 1, 0])
 
 
 # -- ORT training artifacts ----------------------------------------------------------------------------

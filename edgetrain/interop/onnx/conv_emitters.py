@@ -114,6 +114,7 @@ def _weight_cf(b: OnnxBuilder, node: Node, w: str, rank: int) -> str:
 # -- conv2d / conv1d --------------------------------------------------------------------------------
 
 def conv_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
+    """Transpose to channels first, Conv (weight transposed to ONNX's layout), Transpose back."""
     geo, groups, rank, _ = _conv_geo(b, node)
     xc = b.op("Transpose", [xs[0]], f"{node.name}.in_cf", perm=_to_cf(rank))
     inputs = [xc, _weight_cf(b, node, ws["weight"], rank)] + ([ws["bias"]] if "bias" in ws else [])
@@ -123,7 +124,9 @@ def conv_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out:
     return b.op("Transpose", [yc], out=out, perm=_to_cl(rank))
 
 
-def conv_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def conv_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
+             need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """Input gradient by ConvTranspose, weight gradient by a grouped transposed Conv, bias by ReduceSum."""
     geo, groups, rank, wshape = _conv_geo(b, node)
     n = node.name
     a = _attrs(geo, rank)
@@ -163,8 +166,9 @@ def conv_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
 
 # -- pooling ----------------------------------------------------------------------------------------
 
-def _pool_fwd(op_type: str, **extra: Any):
-    def fwd(b, node, xs, ws, out):
+def _pool_fwd(op_type: str, **extra: Any) -> Any:
+    """The forward emitter of a channels-first ONNX pool wrapped in Transposes."""
+    def fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
         geo, rank = _pool_geo(node)
         a = _attrs(geo, rank)
         xc = b.op("Transpose", [xs[0]], f"{node.name}.in_cf", perm=_to_cf(rank))
@@ -189,7 +193,8 @@ def _avg_divisor(b: OnnxBuilder, node: Node, geo: Geometry, rank: int) -> str:
     return b.const(f"{node.name}.counts", cnt.reshape(cnt.shape[1:]) if rank == 1 else cnt)
 
 
-def avg_pool_fwd(b, node, xs, ws, out):
+def avg_pool_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
+    """AveragePool without padding in the divisor (or, for ORT training, a Conv of ones / counts)."""
     if not b.ort_training:
         return _average_pool_fwd(b, node, xs, ws, out)
     # ONNX Runtime 1.19's AveragePoolGrad kernel dies with SIGFPE on CPU (any padding): for its
@@ -205,7 +210,9 @@ def avg_pool_fwd(b, node, xs, ws, out):
     return b.op("Div", [s, _avg_divisor(b, node, geo, rank)], out=out)
 
 
-def max_pool_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def max_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
+                 need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """dy scattered (added) onto each window's first largest input value (MaxPool Indices)."""
     geo, rank = _pool_geo(node)
     a = _attrs(geo, rank)
     n = node.name
@@ -224,7 +231,9 @@ def max_pool_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     return [b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))], {}
 
 
-def avg_pool_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def avg_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
+                 need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """dy over each window's count, spread over the window (depthwise ConvTranspose of ones)."""
     geo, rank = _pool_geo(node)
     a = _attrs(geo, rank)
     n = node.name
@@ -237,12 +246,15 @@ def avg_pool_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     return [b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))], {}
 
 
-def global_avg_pool_fwd(b, node, xs, ws, out):
+def global_avg_pool_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
+    """The mean over the spatial axes of a channels-last batch."""
     rank = len(node.attrs["in_shape"]) - 1
     return b.op("ReduceMean", xs, out=out, axes=list(range(1, rank + 1)), keepdims=0)
 
 
-def global_avg_pool_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def global_avg_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str],
+                        need_dx: list[bool], need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """dy / count broadcast over the spatial axes."""
     shape = list(node.attrs["in_shape"])
     n = node.name
     share = b.op("Div", [dy, b.const(f"{n}.count", float(math.prod(shape[:-1])))], f"{n}.grad.share")
@@ -304,7 +316,8 @@ def _bn_batch_stats(b: OnnxBuilder, node: Node, x: str, exact: bool = False) -> 
     return mean, var, inv, diff
 
 
-def batch_norm_fwd(b, node, xs, ws, out):
+def batch_norm_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
+    """Running-statistics affine map, or batch statistics in a training forward (module docstring)."""
     if not bn_trains(b, node):
         a, c = _bn_affine(b, node, ws)
         return b.op("Add", [b.op("Mul", [xs[0], a]), c], out=out)
@@ -336,7 +349,9 @@ def running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def batch_norm_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def batch_norm_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
+                   need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """The numpy training rule, or the frozen affine map's gradient (`BatchNormOp.backward`)."""
     n = node.name
     if not ({"scale", "bias"} & need_dparams):  # frozen: the affine map of the running statistics
         a, _ = _bn_affine(b, node, ws)
@@ -365,12 +380,15 @@ def batch_norm_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
 
 # -- reshape ---------------------------------------------------------------------------------------------
 
-def reshape_fwd(b, node, xs, ws, out):
+def reshape_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
+    """Each sample reshaped row-major (channels last), the batch axis kept."""
     # Row-major, channels last, the batch kept: what numpy's reshape of each sample does.
     return b.op("Reshape", [xs[0], b.const(f"{node.name}.shape", [-1, *node.attrs["out_shape"]], np.int64)],
                 out=out)
 
 
-def reshape_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
+def reshape_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
+                need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+    """dy reshaped back to the input's sample shape."""
     shape = b.const(f"{node.name}.in_shape", [-1, *node.attrs["in_shape"]], np.int64)
     return [b.op("Reshape", [dy, shape], f"{node.name}.grad.in")], {}
