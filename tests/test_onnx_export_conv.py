@@ -230,3 +230,33 @@ def test_ort_artifacts_train_batch_norm_with_batch_statistics_and_update_its_run
     got = ort.InferenceSession(str(tmp_path / "out" / "model.onnx"), providers=["CPUExecutionProvider"]).run(
         None, {"input": x})[0]
     assert scaled_diff(got, et.predict(res.graph, x)) <= TOL
+
+
+def test_pruned_and_clustered_conv_weights_train_in_the_step_and_the_artifacts(tmp_path):
+    """Attachments act on a conv weight in edgetrain's layout, before its Transpose: the mask and
+    the codebook gather apply to the stored tensor and pruned taps stay exactly zero."""
+    model = trailing(seed=8)
+    rng = np.random.default_rng(3)
+    w = model.params["conv2d1.weight"]
+    w.mask = rng.random(w.shape) < 0.5
+    w.apply_constraints()
+    c = model.params["conv2d2.weight"]
+    c.codebook = np.linspace(c.value.min(), c.value.max(), 4).astype(np.float32)
+    c.indices = np.abs(c.value[..., None] - c.codebook).argmin(-1)
+    c.apply_constraints()
+    reference = model.copy()
+    x, y = batches((11, 11, 2), 3, 4)
+    ts, state, _ = run_steps(model, x, y, "sgd", lr=0.05, momentum=0.9)
+    assert ts.initial_state["conv2d2.weight"].shape == (4,)  # the codebook is what trains
+    for name in ts.trainable:
+        assert scaled_diff(state[name], model.params[name].storage()) <= TOL, name
+    assert np.all(state["conv2d1.weight"][~w.mask] == 0)
+
+    export_ort_artifacts(reference, tmp_path / "art", optimizer="sgd")
+    xs, ys = x.reshape(-1, 11, 11, 2), y.reshape(-1)
+    res = ort_train(tmp_path / "art", xs, ys, epochs=1, batch_size=8, lr=0.05, seed=0)
+    et.fit(reference, (xs, ys), epochs=1, batch_size=8, optimizer=et.SGD(0.05), seed=0, progress=False)
+    for name, p in reference.params.items():
+        assert scaled_diff(res.graph.params[name].effective(), p.effective()) <= 1e-4, name
+    assert np.all(res.graph.params["conv2d1.weight"].value[~w.mask] == 0)
+    assert len(np.unique(res.graph.params["conv2d2.weight"].effective())) <= 4
