@@ -286,8 +286,14 @@ def test_unfoldable_batch_norm_is_refused(tmp_path: Path) -> None:
     g = b.build(b.dense(b.node("flatten", [h]), 3))
     with pytest.raises(UnsupportedOpError) as err:
         export_c(g, "host", tmp_path / "x", dtype="f32")
-    assert "batch_norm 'bn_late' cannot be folded" in str(err.value) and err.value.hint
-    assert not (tmp_path / "x").exists()
+    assert "batch_norm 'bn_late' cannot be folded" in str(err.value) and "reads 'relu1'" in str(err.value)
+    assert err.value.hint and not (tmp_path / "x").exists()
+    # a conv read by two layers cannot absorb the batch_norm either
+    b = GraphBuilder((6, 6, 2), seed=0, name="bn_shared")
+    c = b.conv(b.input, Conv2D(2, 3, name="shared"))
+    s = b.add(b.batch_norm(c, BatchNorm(name="bn")), c)
+    with pytest.raises(UnsupportedOpError, match="'shared' is also read elsewhere"):
+        prepare_model(b.build(b.dense(b.node("flatten", [s]), 3)), "host", "f32")
 
 
 # ---------------------------------------------------------------- emulate path and CLI
@@ -343,3 +349,26 @@ def test_qemu_stm32f405_cnn_matches_numpy(exports, arm_cc: str, qemu: str, tmp_p
     result = run(exports["dw_cnn"], "stm32f405", x, tmp_path / "q")
     np.testing.assert_allclose(result.outputs, et.predict(g, x), rtol=TOL, atol=TOL)
     assert result.sizes.text > 0
+
+
+def test_relu_fuses_into_conv_and_pool_and_the_quantizer_still_refuses() -> None:
+    from edgetrain.quantize import quantize_model
+    from edgetrain.transforms import lower_graph
+
+    g = et.Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), ReLU(), GlobalAvgPool(), ReLU(), et.Dense(2)],
+                      input_shape=(6, 6, 1), name="fuse")
+    steps = lower_graph(g).steps
+    assert [(s.kind, s.activation) for s in steps] == [("conv2d", "relu"), ("max_pool", "relu"),
+                                                       ("global_avg_pool", "relu"), ("dense", None)]
+    with pytest.raises(UnsupportedOpError, match="conv2d"):
+        quantize_model(g, np.ones((4, 6, 6, 1), np.float32))
+
+
+@pytest.mark.parametrize("target", ["stm32f205", "stm32f746"])
+def test_cnn_code_compiles_warning_free_for_m3_and_m7(target: str, exports, arm_cc: str, tmp_path: Path) -> None:
+    # build_firmware compiles with -std=c99 -Wall -Wextra -Werror -pedantic: a warning fails it.
+    for key in ("zoo", "conv1d"):
+        for ref in (False, True):
+            fw = build_firmware(target, exports[key].out_dir, tmp_path / f"{key}-{ref}",
+                                defines={"ET_FORCE_REF": 1} if ref else None)
+            assert fw.sizes.text > 0

@@ -9,7 +9,7 @@ import numpy as np
 from ...errors import ExportError, UnsupportedOpError
 from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel
-from ...transforms.fold_batch_norm import fold_batch_norm
+from ...transforms.fold_batch_norm import FOLDABLE, fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
@@ -111,10 +111,17 @@ def fold_for_export(graph: Graph) -> Graph:
     left = [n for n in folded.nodes if n.op == "batch_norm"]
     if left:
         n = left[0]
+        src = next((p for p in folded.nodes if p.name == n.inputs[0]), None)
+        if src is None or src.op not in FOLDABLE:
+            why = f"it reads {n.inputs[0]!r}, not the output of a conv2d, conv1d or dense layer"
+        elif src.name in folded.outputs or len(folded.consumers(src.name)) != 1:
+            why = f"{src.name!r} is also read elsewhere"
+        else:
+            why = f"the weights of {src.name!r} are clustered or quantized"
         raise UnsupportedOpError(
-            f"batch_norm {n.name!r} cannot be folded for the C export: it does not directly follow a conv2d, "
-            f"conv1d or dense layer read by nothing else (it reads {n.inputs[0]!r})",
-            hint="put each batch_norm right after a conv or dense layer (before its activation)")
+            f"batch_norm {n.name!r} cannot be folded for the C export (the runtime has no batch_norm kernel): {why}",
+            hint="put each batch_norm right after a conv or dense layer that nothing else reads (before its "
+                 "activation), and fold before clustering or quantizing")
     return folded
 
 
