@@ -598,6 +598,15 @@ def hostile() -> dict[str, tuple[onnx.ModelProto, type, str]]:
                                      InvalidModelError, "AveragePool node 'p'"),
         "stride_over_limit": (_conv("c", w2, ["N", 2, 8, 8], strides=[2**40, 1]), InvalidModelError,
                               "strides [1099511627776, 1] holds 1099511627776"),
+        # a pads list of 10**6 entries is refused by its size, before any list is made of it
+        "pads_10_6_entries": (_conv("c", tensor(rng, "w", 2, 2, 3, 3), ["N", 2, 8, 8],
+                                    helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+                                    inits=[numpy_helper.from_array(np.zeros(10**6, np.int64), "pads")]),
+                              InvalidModelError, "Pad node 'pad': pads 'pads' is int64 of shape (1000000,)"),
+        "pads_float": (_conv("c", tensor(rng, "w", 2, 2, 3, 3), ["N", 2, 8, 8],
+                             helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+                             inits=[numpy_helper.from_array(np.zeros(8, np.float32), "pads")]),
+                       InvalidModelError, "pads 'pads' is float32"),
         "kernel_shape_disagrees": (_conv("c", w2, ["N", 2, 8, 8], kernel_shape=[3, 3]), InvalidModelError,
                                    "kernel_shape [3, 3] disagrees with its weight"),
     }

@@ -371,10 +371,15 @@ class _Converter(SpatialOps):
         """Input ``i`` of ``node`` as an int64 array: an integer constant or a shape value without the batch size."""
         t = node.input[i] if i < len(node.input) else ""
         v = self._known_int(t)
+        label = checks.show(node.name or node.output[0])
         if v is None:
-            raise UnsupportedOpError(f"{node.op_type} node {checks.show(node.name or node.output[0])}: {what} "
-                                     f"{checks.show(t)} is not an integer constant known at import time",
-                                     hint=patterns.FOLD_HINT)
+            raise UnsupportedOpError(f"{node.op_type} node {label}: {what} {checks.show(t)} is not an integer "
+                                     "constant known at import time", hint=patterns.FOLD_HINT)
+        # Pads and axes list at most two entries per axis: checked before anything is made of their values.
+        if v.dtype.kind not in "iu" or v.ndim > 1 or v.size > patterns.MAX_FOLDED:
+            raise InvalidModelError(f"{node.op_type} node {label}: {what} {checks.show(t)} is {v.dtype} of shape "
+                                    f"{tuple(v.shape)}; it must be a 1-D integer list of at most "
+                                    f"{patterns.MAX_FOLDED} entries", hint=checks.REEXPORT_HINT)
         return v
 
     def _known_int(self, t: str) -> np.ndarray | None:
