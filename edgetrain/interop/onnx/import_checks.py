@@ -406,6 +406,11 @@ def check_attribute_values(node: onnx.NodeProto, label: str) -> None:
     """Float attributes are finite; flags and the legacy Add axis hold values the importer maps."""
     a = {x.name: x for x in node.attribute}
     for x in a.values():
+        # Lists other than a Constant's values name axes or sizes per axis: two per axis at most.
+        n = len(x.ints) + len(x.floats)
+        if node.op_type != "Constant" and n > 2 * MAX_RANK:
+            raise InvalidModelError(f"{node.op_type} node {label}: attribute {show(x.name)} lists {n} values, more "
+                                    f"than 2 * {MAX_RANK} (two per axis)", hint=REEXPORT_HINT)
         floats = [x.f] if x.type == AttributeProto.FLOAT else list(x.floats) if x.type == AttributeProto.FLOATS \
             else []
         if floats and not np.isfinite(np.asarray(floats, np.float64)).all():
