@@ -358,6 +358,50 @@ AGREEING: dict[str, Callable[[], onnx.ModelProto]] = {
 }
 
 
+def reduce_mean_model(nhwc: bool, keepdims: int, opset: int = 17) -> onnx.ModelProto:
+    """Conv -> ReduceMean over the spatial axes -> (Flatten) -> Gemm; with ``nhwc`` the Conv is wrapped in
+    Transposes, its weight transposed in the graph, and the mean is over axes 1, 2 of the NHWC tensor (as
+    edgetrain's own export writes them)."""
+    rng = np.random.default_rng(15)
+    axes = [1, 2] if nhwc else [2, 3]
+    nodes = [helper.make_node("Transpose", ["x"], ["xc"], name="to_nchw", perm=[0, 3, 1, 2])] if nhwc else []
+    if nhwc:  # the weight kept (kh, kw, C_in, C_out) and transposed in the graph, as edgetrain exports it
+        nodes.append(helper.make_node("Transpose", ["w_hwio"], ["w"], name="weight_oihw", perm=[3, 2, 0, 1]))
+    nodes.append(helper.make_node("Conv", ["xc" if nhwc else "x", "w"], ["c"], name="conv", kernel_shape=[3, 3]))
+    if nhwc:
+        nodes.append(helper.make_node("Transpose", ["c"], ["cl"], name="to_nhwc", perm=[0, 2, 3, 1]))
+    src = "cl" if nhwc else "c"
+    inits = [tensor(rng, "w_hwio", 3, 3, 2, 4) if nhwc else tensor(rng, "w", 4, 2, 3, 3), tensor(rng, "fw", 3, 4),
+             tensor(rng, "fb", 3)]
+    if opset >= 18:
+        nodes.append(helper.make_node("ReduceMean", [src, "axes"], ["m"], name="mean", keepdims=keepdims))
+        inits.append(ints("axes", axes))
+    else:
+        nodes.append(helper.make_node("ReduceMean", [src], ["m"], name="mean", axes=axes, keepdims=keepdims))
+    if keepdims:
+        nodes.append(helper.make_node("Flatten", ["m"], ["f"], name="flatten"))
+    nodes.append(helper.make_node("Gemm", ["f" if keepdims else "m", "fw", "fb"], ["y"], name="fc", transB=1))
+    return make(nodes, inits, ["N", 7, 9, 2] if nhwc else ["N", 2, 7, 9], ["N", 3], opset=opset)
+
+
+@pytest.mark.parametrize("nhwc,keepdims,opset", [(True, 0, 17), (True, 1, 18), (False, 1, 17), (False, 0, 18)])
+def test_reduce_mean_over_the_spatial_axes_is_a_global_pool(nhwc: bool, keepdims: int, opset: int) -> None:
+    m = reduce_mean_model(nhwc, keepdims, opset)
+    graph = import_onnx(m)
+    assert "global_avg_pool" in [n.op for n in graph.nodes]
+    x = np.random.default_rng(16).standard_normal((5, 7, 9, 2) if nhwc else (5, 2, 7, 9)).astype(np.float32)
+    y = et.predict(graph, x if nhwc else channels_last(x))
+    assert np.abs(y - ort_run(m.SerializeToString(), x)).max() <= TOL
+
+
+def test_reduce_mean_over_other_axes_is_refused() -> None:
+    m = reduce_mean_model(False, 0)
+    next(a for n in m.graph.node if n.op_type == "ReduceMean" for a in n.attribute if a.name == "axes").ints[:] = [1, 2]
+    with pytest.raises(UnsupportedOpError, match=r"ReduceMean node 'mean' averages axes \[1, 2\]") as e:
+        import_onnx(m)
+    assert "GlobalAveragePool" in e.value.hint
+
+
 @pytest.mark.parametrize("name", sorted(AGREEING))
 def test_hand_built_models_agree_with_onnxruntime(name: str) -> None:
     m = AGREEING[name]()

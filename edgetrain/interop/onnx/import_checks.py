@@ -81,7 +81,7 @@ _LEGACY = {"consumed_inputs": AttributeProto.INTS}
 SHAPE_OPS = ("Cast", "Concat", "Gather", "Shape", "Slice", "Squeeze", "Unsqueeze")
 #: Ops on (N, C, H, W) / (N, C, L) tensors (`import_conv`); a model with any of them imports with a
 #: channels-last input (see `import_conv` for the layout contract).
-SPATIAL_OPS = ("AveragePool", "Conv", "GlobalAveragePool", "MaxPool", "Pad")
+SPATIAL_OPS = ("AveragePool", "Conv", "GlobalAveragePool", "MaxPool", "Pad")  # (ReduceMean may be spatial too)
 #: The windowed ops' attributes (ONNX spelling): checked by `check_window_attributes`.
 _WINDOW = {"auto_pad": _S, "dilations": _IS, "kernel_shape": _IS, "pads": _IS, "strides": _IS}
 OPS: dict[str, OpSpec] = {
@@ -112,6 +112,8 @@ OPS: dict[str, OpSpec] = {
     "MaxPool": OpSpec(1, 1, {**_WINDOW, "ceil_mode": _I, "storage_order": _I}),
     # pads/value are attributes before opset 11 and inputs (with axes from opset 18) from it on.
     "Pad": OpSpec(1, 4, {"mode": _S, "pads": _IS, "value": _F}),
+    # The mean over the spatial axes (global average pooling; edgetrain's own export writes it so).
+    "ReduceMean": OpSpec(1, 2, {"axes": _IS, "keepdims": _I, "noop_with_empty_axes": _I}),
     "Relu": OpSpec(1, 1, dict(_LEGACY)),
     "Reshape": OpSpec(2, 2, {"allowzero": _I}),
     "Shape": OpSpec(1, 1, {"start": _I, "end": _I}),

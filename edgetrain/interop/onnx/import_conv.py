@@ -115,6 +115,7 @@ class SpatialOps:
     model: onnx.ModelProto
     opset: int
     env: dict[str, str]
+    consts: dict[str, np.ndarray]
     shapes: dict[str, tuple[int, ...]]
     layouts: dict[str, Layout]
     pads: dict[str, tuple[str, list[tuple[int, int]], str]]
@@ -280,6 +281,38 @@ class SpatialOps:
         # (N, C, 1, 1) in ONNX, (N, C) in edgetrain: the same values in the same order.
         self.layouts[node.output[0]] = Layout((lay.onnx[0], *[1] * (len(lay.onnx) - 1)))
 
+    def _op_ReduceMean(self, node: onnx.NodeProto) -> None:
+        """The mean over every spatial axis of a feature map: global_avg_pool. Either a channels-first
+        map (axes 2, 3 / 2) or a channels-last one (axes 1, 2 / 1, as edgetrain's own export writes)."""
+        label = show(node.name or node.output[0])
+        x = self._data(node, node.input[0])
+        lay = self._layout(node.input[0])
+        a = _attrs(node)
+        rank = len(lay.onnx) + 1
+        if self.opset < 18:
+            axes = [int(v) for v in a["axes"]] if "axes" in a else None
+        else:
+            axes = [int(v) for v in self._int_const(node, 1, "axes").ravel()] \
+                if len(node.input) > 1 and node.input[1] else None
+        norm = sorted({v + rank if v < 0 else v for v in axes}) if axes else []
+        et_shape = self.shapes[x]
+        if lay.channels_last:
+            spatial = list(range(2, rank))
+        elif lay.order is None and len(et_shape) == rank - 1 and rank in (3, 4):
+            spatial = list(range(1, rank - 1))  # (N, *S, C) held as it is
+        else:
+            spatial = []
+        if not spatial or norm != spatial or len(norm) != len(axes or []):
+            raise UnsupportedOpError(f"ReduceMean node {label} averages axes {axes} of a (batch, "
+                                     f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports ReduceMean only "
+                                     "over every spatial axis of a feature map (global average pooling)",
+                                     hint="use GlobalAveragePool (nn.AdaptiveAvgPool2d(1))")
+        self._add(node, "global_avg_pool", [x])
+        c = et_shape[-1]
+        if a.get("keepdims", 1):  # (N, C, 1, 1) or (N, 1, 1, C): the same values as edgetrain's (N, C)
+            kept = (c, *[1] * len(spatial)) if lay.channels_last else (*[1] * len(spatial), c)
+            self.layouts[node.output[0]] = Layout(kept)
+
     # -- Pad ---------------------------------------------------------------------------------------
     def _op_Pad(self, node: onnx.NodeProto) -> None:
         label = show(node.name or node.output[0])
@@ -321,6 +354,16 @@ class SpatialOps:
     def _op_Transpose(self, node: onnx.NodeProto) -> None:
         label = show(node.name or node.output[0])
         t = node.input[0]
+        if t in self.consts and self.consts[t].dtype.kind == "f":
+            # A constant weight stored in another layout (edgetrain's own export keeps conv weights
+            # (kh, kw, C_in/group, C_out) and transposes them in the graph): a copy of stored data.
+            c = self.consts[t]
+            perm = _perm(node) or list(range(c.ndim))[::-1]
+            if sorted(perm) != list(range(c.ndim)):
+                raise InvalidModelError(f"Transpose node {label}: perm {perm} does not fit constant {show(t)} of "
+                                        f"shape {tuple(c.shape)}", hint=LAYOUT_HINT)
+            self.consts[node.output[0]] = np.ascontiguousarray(np.transpose(c, perm))
+            return
         if t not in self.env:
             self._fold(node)
             return
