@@ -23,10 +23,12 @@ in the edgetrain tensor holding them, and converts weights instead:
 
 ``Pad`` (zeros, spatial axes only) is not a node: it is folded into the padding of the Conv that
 reads it, within edgetrain's limit of ``(kernel - 1) * dilation`` per side. ``Transpose`` is only
-imported at the layout boundary (NHWC -> NCHW on a channels-last tensor, or back); any other
-transpose of data is refused. Pools map to edgetrain's ``max_pool`` / ``avg_pool``, whose padding
-is ``"valid"`` or ``"same"`` and never counts in an average: explicit ONNX pads are imported when
-they equal one of the two, and ``count_include_pad=1`` only without padding.
+imported at the layout boundary (NHWC -> NCHW on a channels-last tensor, or back) or on a constant
+(a weight stored in another layout, as edgetrain's own export keeps conv weights); any other
+transpose of data is refused. ``ReduceMean`` over every spatial axis is a global average pool.
+Pools map to edgetrain's ``max_pool`` / ``avg_pool``, whose padding is ``"valid"`` or ``"same"``
+and never counts in an average: explicit ONNX pads are imported when they equal one of the two,
+and ``count_include_pad=1`` only without padding.
 
 Contract: the `import_checks` structural checks have run; every refusal here is an
 `edgetrain.errors` error with a one-line message naming the node, and a hint.
