@@ -9,12 +9,8 @@ goal: numpy within 1.5x of ORT). ``--steps N --repeats R`` shorten a run (the sm
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.console import Console
@@ -22,10 +18,11 @@ from rich.table import Table
 from threadpoolctl import threadpool_info, threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import edgetrain as et  # noqa: E402
 from edgetrain.engine.trainer import Trainer  # noqa: E402
-from edgetrain.interop.onnx.ort_training import export_ort_artifacts, load_ort_training  # noqa: E402
+from _step_timing import ort_sgd_step, timed_pair  # noqa: E402
 
 STEPS, REPEATS, WARMUP = 200, 7, 20
 BATCH, LR = 32, 0.01
@@ -41,58 +38,16 @@ def cnn(seed: int = 0) -> et.Graph:
     ], input_shape=(8, 8, 1), seed=seed)
 
 
-def per_step(fn: Callable[[], object], steps: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    return (time.perf_counter() - t0) / steps
-
-
-def timed_pair(a: Callable[[], object], b: Callable[[], object], steps: int, repeats: int,
-               warmup: int) -> tuple[float, float]:
-    """Median time per step of `a` and `b`, measured in alternating rounds so both see the same
-    machine conditions (on a shared VM, measuring one after the other skews the ratio)."""
-    for _ in range(warmup):
-        a()
-        b()
-    ra, rb = [], []
-    for _ in range(repeats):
-        ra.append(per_step(a, steps))
-        rb.append(per_step(b, steps))
-    return statistics.median(ra), statistics.median(rb)
-
-
 def measure(steps: int = STEPS, repeats: int = REPEATS, warmup: int = WARMUP) -> dict[str, object]:
     """Seconds per step of both engines on the same model and batch, plus a check that they train
-    the same: after the timed runs, one more step each from equal parameters gives equal losses."""
+    the same: the first step of each, from the same initial parameters, gives the same loss."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, 8, 8, 1)).astype(np.float32)
     y = rng.integers(0, 10, BATCH)
     model = cnn()
 
-    _, api = load_ort_training()
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory() as d:
-        export_ort_artifacts(model, d, loss="cross_entropy", optimizer="sgd")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
-        so.inter_op_num_threads = 1
-        state = api.CheckpointState.load_checkpoint(str(Path(d) / "checkpoint"))
-        module = api.Module(str(Path(d) / "training_model.onnx"), state, str(Path(d) / "eval_model.onnx"),
-                            device="cpu", session_options=so)
-        opt = api.Optimizer(str(Path(d) / "optimizer_model.onnx"), module)
-        opt.set_learning_rate(LR)
-        module.train()
-        y64 = y.astype(np.int64)
-        first_ort = float(module(x, y64))  # the first step, from the initial parameters
-        opt.step()
-        module.lazy_reset_grad()
-
-        def ort_step() -> None:
-            module(x, y64)
-            opt.step()
-            module.lazy_reset_grad()
+    with ort_sgd_step(model, x, y, LR) as (ort_step, ort_version):
+        first_ort = ort_step()  # the first step, from the initial parameters
 
         with threadpool_limits(1):
             trainer = Trainer(model.copy(), et.SGD(LR), progress=False)
@@ -103,7 +58,7 @@ def measure(steps: int = STEPS, repeats: int = REPEATS, warmup: int = WARMUP) ->
         raise RuntimeError(f"the engines train different models: first-step loss {first_numpy} (numpy) vs "
                            f"{first_ort} (ORT)")
     return {"numpy_s": t_numpy, "ort_s": t_ort, "ratio": t_numpy / t_ort, "blas": blas,
-            "ort_version": ort.__version__, "first_loss_numpy": first_numpy, "first_loss_ort": first_ort}
+            "ort_version": ort_version, "first_loss_numpy": first_numpy, "first_loss_ort": first_ort}
 
 
 def main(argv: list[str] | None = None) -> None:
