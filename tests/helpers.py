@@ -5,6 +5,7 @@ Imported as ``from helpers import ...``: tests/ has no ``__init__.py``, so pytes
 """
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,29 @@ def compile_c(cmd: list[str], exe: Path) -> Path:
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return exe
+
+
+#: The runtime's warning contract (C99, warning-free) at -O2.
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
+SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
+
+
+def build_parity_driver(cc: str, driver: Path, sources: list[Path], exe: Path, sanitize: bool) -> Path:
+    """A host test driver linked with runtime ``sources``: strict warnings, no contraction of
+    float multiply-adds (the numerical contract's parity build), ASan+UBSan when ``sanitize``."""
+    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}", str(driver),
+           *map(str, sources), "-lm", "-o", str(exe)]
+    return compile_c(cmd, exe)
+
+
+def i32(*vals: int) -> bytes:
+    """Little-endian int32 values, as the drivers read them."""
+    return struct.pack(f"<{len(vals)}i", *vals)
+
+
+def f32(*vals: float) -> bytes:
+    """Little-endian float32 values, as the drivers read them."""
+    return struct.pack(f"<{len(vals)}f", *vals)
 
 
 # ---------------------------------------------------------------- the CLI as a user runs it

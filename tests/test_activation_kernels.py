@@ -25,13 +25,11 @@ from edgetrain.ops import get_op
 from edgetrain.ops.activations import LEAKY_RELU_ALPHA, hard_swish, leaky_relu, sigmoid, tanh
 from edgetrain.ops.base import IN0, OUT
 
-from helpers import INC, M3, M4F, ROOT, SRC, compile_c
+from helpers import INC, M3, M4F, ROOT, SRC, STRICT, build_parity_driver
 
 DRIVER = ROOT / "tests" / "c_act" / "act_driver.c"
 SOURCES = ["et_activation_f32.c", "et_activation_backward.c", "et_lut_s8.c"]
 KINDS = ("leaky_relu", "sigmoid", "tanh", "hard_swish")
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g"]
 # Float forward: abs tolerance (values are in [-1, 1]) for the libm-based kinds; exact otherwise.
 LIBM_TOL = 1e-6
 
@@ -39,9 +37,7 @@ LIBM_TOL = 1e-6
 @functools.lru_cache(maxsize=None)
 def build_driver(cc: str, sanitize: bool, out_dir: str) -> Path:
     exe = Path(out_dir) / ("act_driver_san" if sanitize else "act_driver")
-    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}", str(DRIVER),
-           *(str(SRC / s) for s in SOURCES), str(SRC / "et_status.c"), "-lm", "-o", str(exe)]
-    return compile_c(cmd, exe)
+    return build_parity_driver(cc, DRIVER, [*(SRC / s for s in SOURCES), SRC / "et_status.c"], exe, sanitize)
 
 
 @pytest.fixture(scope="module")

@@ -35,11 +35,9 @@ from edgetrain.ops.pool import AvgPoolOp, GlobalAvgPoolOp, MaxPoolOp
 from edgetrain.quantize import conv_reference as cref
 from edgetrain.quantize import int8 as quant
 
-from helpers import INC, M3, M4F, ROOT, SRC, compile_c
+from helpers import INC, M3, M4F, ROOT, SRC, STRICT, build_parity_driver, f32, i32
 
 DRIVER = ROOT / "tests" / "c_conv" / "conv_driver.c"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 # What et_conv.h / et_pool.h say the kernels need: a missing file fails the link.
 NEW_SOURCES = ["et_conv_geom.c", "et_conv_f32_ref.c", "et_conv_f32.c", "et_conv_s8_ref.c", "et_conv_s8.c",
                "et_pool_f32.c", "et_pool_s8.c"]
@@ -52,9 +50,7 @@ F32_MAX = 3.4e38
 @functools.lru_cache(maxsize=None)
 def build_driver(cc: str, sanitize: bool, out_dir: str) -> Path:
     exe = Path(out_dir) / ("conv_driver_san" if sanitize else "conv_driver")
-    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}", str(DRIVER),
-           *(str(SRC / s) for s in SOURCES), "-lm", "-o", str(exe)]
-    return compile_c(cmd, exe)
+    return build_parity_driver(cc, DRIVER, [SRC / s for s in SOURCES], exe, sanitize)
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +63,6 @@ def driver(request: pytest.FixtureRequest, host_cc: str, build_dir: str) -> Path
     return build_driver(host_cc, request.param, build_dir)
 
 
-def i32(*vals: int) -> bytes:
-    return struct.pack(f"<{len(vals)}i", *vals)
-
-
-def f32(*vals: float) -> bytes:
-    return struct.pack(f"<{len(vals)}f", *vals)
 
 
 def array(a: np.ndarray | None, dtype: str) -> bytes:

@@ -20,13 +20,11 @@ import pytest
 
 from edgetrain.quantize import int8 as quant
 
-from helpers import INC, M3, M4F, ROOT, SRC, compile_c
+from helpers import INC, M3, M4F, ROOT, SRC, STRICT, build_parity_driver, f32, i32
 
 DRIVER = ROOT / "tests" / "c" / "kernel_driver.c"
 UNICORN_LD = ROOT / "tests" / "c" / "unicorn_m4.ld"
 
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2"]
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
 
 
 def runtime_sources() -> list[Path]:
@@ -36,9 +34,7 @@ def runtime_sources() -> list[Path]:
 @functools.lru_cache(maxsize=None)
 def build_driver(cc: str, sanitize: bool, out_dir: str) -> Path:
     exe = Path(out_dir) / ("kernel_driver_san" if sanitize else "kernel_driver")
-    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}",
-           str(DRIVER), *map(str, runtime_sources()), "-lm", "-o", str(exe)]
-    return compile_c(cmd, exe)
+    return build_parity_driver(cc, DRIVER, runtime_sources(), exe, sanitize)
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +47,6 @@ def driver(request: pytest.FixtureRequest, host_cc: str, build_dir: str) -> Path
     return build_driver(host_cc, request.param, build_dir)
 
 
-def i32(*vals: int) -> bytes:
-    return struct.pack(f"<{len(vals)}i", *vals)
-
-
-def f32(*vals: float) -> bytes:
-    return struct.pack(f"<{len(vals)}f", *vals)
 
 
 def run(driver: Path, op: str, payload: bytes, tmp_path: Path, ok: bool = True) -> bytes:
