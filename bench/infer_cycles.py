@@ -78,6 +78,12 @@ def measure(case: str, dtype: str, samples: int = 4, *, runs: int = 1) -> dict[s
     reference (int8: bit for bit) or if repeated runs count differently.
     """
     graph, calib, xs, how = build_case(case)
+    return measure_graph(case, graph, calib, xs, how, dtype, samples, runs=runs)
+
+
+def measure_graph(case: str, graph: et.Graph, calib: np.ndarray, xs: np.ndarray, how: str, dtype: str,
+                  samples: int = 4, *, runs: int = 1) -> dict[str, Any]:
+    """`measure` of a given model: export, run ``samples`` of ``xs`` on QEMU, check against numpy."""
     x = np.ascontiguousarray(xs[:samples], np.float32)
     with tempfile.TemporaryDirectory(prefix="edgetrain-bench-") as tmp:
         res = export_c(graph, TARGET, Path(tmp) / "model", dtype=dtype,  # type: ignore[arg-type]
@@ -95,7 +101,7 @@ def measure(case: str, dtype: str, samples: int = 4, *, runs: int = 1) -> dict[s
             raise AssertionError(f"{case} int8: device output differs from the numpy int8 reference")
         max_err = 0.0
     else:
-        ref = et.predict(graph, x)
+        ref = et.predict(graph, x).reshape(len(x), -1)  # the device writes flat rows
         err = np.abs(run.outputs.astype(np.float32) - ref)
         max_err = float(err.max())
         if not np.all(err <= 1e-5 * np.maximum(1.0, np.abs(ref))):
