@@ -17,6 +17,7 @@ import edgetrain as et
 ROOT = Path(__file__).resolve().parent.parent
 INC = ROOT / "firmware_export" / "include"
 SRC = ROOT / "firmware_export" / "src"
+DRIVER_IO = ROOT / "tests" / "c"  # driver_io.h, the test drivers' input reading
 M3 = ["-mcpu=cortex-m3", "-mthumb"]
 M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
 
@@ -38,8 +39,8 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 def build_parity_driver(cc: str, driver: Path, sources: list[Path], exe: Path, sanitize: bool) -> Path:
     """A host test driver linked with runtime ``sources``: strict warnings, no contraction of
     float multiply-adds (the numerical contract's parity build), ASan+UBSan when ``sanitize``."""
-    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}", str(driver),
-           *map(str, sources), "-lm", "-o", str(exe)]
+    cmd = [cc, *STRICT, "-ffp-contract=off", *(SANITIZE if sanitize else []), f"-I{INC}", f"-I{DRIVER_IO}",
+           str(driver), *map(str, sources), "-lm", "-o", str(exe)]
     return compile_c(cmd, exe)
 
 

@@ -9,51 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DRIVER_NAME "kernel_driver"
+#include "driver_io.h"
+
 #include "et_runtime.h"
-
-static unsigned char *g_in;
-static size_t g_len;
-static size_t g_pos;
-
-static void die(const char *msg)
-{
-    fprintf(stderr, "kernel_driver: %s\n", msg);
-    exit(2);
-}
-
-static void *take(size_t n)
-{
-    void *p;
-    if (g_pos + n > g_len) {
-        die("input file too short");
-    }
-    /* malloc(0) may return NULL; keep one byte so pointers stay valid and distinct. */
-    p = malloc(n > 0 ? n : 1);
-    if (p == NULL) {
-        die("out of memory");
-    }
-    memcpy(p, g_in + g_pos, n);
-    g_pos += n;
-    return p;
-}
-
-static int32_t hdr(void)
-{
-    int32_t v;
-    int32_t *p = (int32_t *)take(sizeof v);
-    v = *p;
-    free(p);
-    return v;
-}
-
-static float hdr_f32(void)
-{
-    float v;
-    float *p = (float *)take(sizeof v);
-    v = *p;
-    free(p);
-    return v;
-}
 
 static void write_out(const char *path, const void *data, size_t n)
 {
@@ -330,24 +289,13 @@ static et_status run_errors(const char *out_path)
 
 int main(int argc, char **argv)
 {
-    FILE *f;
-    long len;
     et_status st;
     const char *op;
     if (argc != 4) {
         die("usage: kernel_driver OP IN.bin OUT.bin");
     }
     op = argv[1];
-    f = fopen(argv[2], "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        die("cannot read input");
-    }
-    g_len = (size_t)len;
-    g_in = (unsigned char *)malloc(g_len + 1);
-    if (g_in == NULL || fread(g_in, 1, g_len, f) != g_len) {
-        die("cannot read input");
-    }
-    fclose(f);
+    load_input(argv[2]);
     if (strcmp(op, "requant") == 0) {
         st = run_requant(argv[3]);
     } else if (strcmp(op, "dense_s8_ref") == 0 || strcmp(op, "dense_s8") == 0) {

@@ -12,51 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define DRIVER_NAME "conv_driver"
+#include "driver_io.h"
+
 #include "et_conv.h"
 #include "et_pool.h"
-
-static unsigned char *g_in;
-static size_t g_len;
-static size_t g_pos;
-
-static void die(const char *msg)
-{
-    fprintf(stderr, "conv_driver: %s\n", msg);
-    exit(2);
-}
-
-static void *take(size_t n)
-{
-    void *p;
-    if (g_pos + n > g_len) {
-        die("input file too short");
-    }
-    p = malloc(n > 0 ? n : 1);
-    if (p == NULL) {
-        die("out of memory");
-    }
-    memcpy(p, g_in + g_pos, n);
-    g_pos += n;
-    return p;
-}
-
-static int32_t hdr(void)
-{
-    int32_t v;
-    int32_t *p = (int32_t *)take(sizeof v);
-    v = *p;
-    free(p);
-    return v;
-}
-
-static float hdr_f32(void)
-{
-    float v;
-    float *p = (float *)take(sizeof v);
-    v = *p;
-    free(p);
-    return v;
-}
 
 /* An array: count, then count elements of `size` bytes; NULL for a count of -1. */
 static void *arr(size_t size, int32_t *count)
@@ -315,23 +275,12 @@ static void run_gap_s8(const char *out_path)
 
 int main(int argc, char **argv)
 {
-    FILE *f;
-    long size;
     const char *op;
     if (argc != 4) {
         die("usage: conv_driver OP IN.bin OUT.bin");
     }
     op = argv[1];
-    f = fopen(argv[2], "rb");
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        die("cannot read input");
-    }
-    g_len = (size_t)size;
-    g_in = (unsigned char *)malloc(g_len > 0 ? g_len : 1);
-    if (g_in == NULL || fread(g_in, 1, g_len, f) != g_len) {
-        die("cannot read input");
-    }
-    fclose(f);
+    load_input(argv[2]);
     if (strncmp(op, "conv_f32", 8) == 0 || strncmp(op, "dw_f32", 6) == 0) {
         run_conv_f32(op, argv[3]);
     } else if (strncmp(op, "conv_s8", 7) == 0 || strncmp(op, "dw_s8", 5) == 0) {
