@@ -15,17 +15,13 @@ static inline et_status et_dense_bwd_shape_check(const et_dense_f32_params *p)
     return ET_OK;
 }
 
-/* The fused kernels' arguments: what must be present depends on what trains. */
-static inline et_status et_dense_bwd_update_check(const et_dense_f32_params *p,
-                                                  const et_optimizer *opt, const float *input,
-                                                  const float *dy, const et_param_f32 *w,
-                                                  const et_param_f32 *b)
+/* The arguments every fused backward + update kernel (dense, conv) shares, shapes aside: what
+ * must be present depends on what trains. */
+static inline et_status et_param_update_check(const et_optimizer *opt, const float *input,
+                                              const float *dy, const et_param_f32 *w,
+                                              const et_param_f32 *b)
 {
-    const et_status st = et_dense_bwd_shape_check(p);
     const int32_t train_any = (w != 0 && w->trainable) || (b != 0 && b->trainable);
-    if (st != ET_OK) {
-        return st;
-    }
     if (dy == 0 || w == 0 || w->value == 0 || (b != 0 && b->value == 0)) {
         return ET_ERR_NULL_ARG;
     }
@@ -53,6 +49,19 @@ static inline et_status et_dense_bwd_update_check(const et_dense_f32_params *p,
         }
     }
     return ET_OK;
+}
+
+/* The fused dense kernels' arguments. */
+static inline et_status et_dense_bwd_update_check(const et_dense_f32_params *p,
+                                                  const et_optimizer *opt, const float *input,
+                                                  const float *dy, const et_param_f32 *w,
+                                                  const et_param_f32 *b)
+{
+    const et_status st = et_dense_bwd_shape_check(p);
+    if (st != ET_OK) {
+        return st;
+    }
+    return et_param_update_check(opt, input, dy, w, b);
 }
 
 #endif /* ET_DENSE_TRAIN_CHECK_H */

@@ -1,0 +1,167 @@
+/* Fast conv backward + update kernels (et_conv_train.h). Per weight, the output range its tap
+ * reaches is found once (et_tap_range), so the pass over those outputs has no bounds tests; the
+ * same pass accumulates the weight's gradient and adds its share of dx from the weight's old
+ * value, then the update is applied. Grouped and depthwise convolutions differ only in which
+ * input channel a weight reads and where it is stored. */
+#include "et_conv_train_impl.h"
+
+/* The outputs one tap reaches: rows [oh0, oh0 + nh), columns [ow0, ow0 + nw), and the strides
+ * between them in the input (x) and in dy. */
+typedef struct {
+    int32_t nh;
+    int32_t nw;
+    int32_t x_first; /* input index (channel 0) read by output (oh0, ow0) of sample 0 */
+    int32_t y_first; /* dy index (channel 0) of output (oh0, ow0) of sample 0 */
+    int32_t x_row;
+    int32_t x_col;
+    int32_t y_row;
+    int32_t y_col;
+    int32_t x_batch;
+    int32_t y_batch;
+} et_tap_walk;
+
+static et_tap_walk et_tap_walk_of(const et_conv_geom *g, int32_t i, int32_t j)
+{
+    et_tap_walk t;
+    int32_t oh0;
+    int32_t oh1;
+    int32_t ow0;
+    int32_t ow1;
+    const int32_t off_h = i * g->dilation_h - g->pad_top;
+    const int32_t off_w = j * g->dilation_w - g->pad_left;
+    et_tap_range(off_h, g->stride_h, g->in_h, g->out_h, &oh0, &oh1);
+    et_tap_range(off_w, g->stride_w, g->in_w, g->out_w, &ow0, &ow1);
+    t.nh = oh1 - oh0;
+    t.nw = ow1 - ow0;
+    t.x_first = ((oh0 * g->stride_h + off_h) * g->in_w + (ow0 * g->stride_w + off_w)) * g->in_c;
+    t.y_first = (oh0 * g->out_w + ow0) * g->out_c;
+    t.x_row = g->stride_h * g->in_w * g->in_c;
+    t.x_col = g->stride_w * g->in_c;
+    t.y_row = g->out_w * g->out_c;
+    t.y_col = g->out_c;
+    t.x_batch = g->in_h * g->in_w * g->in_c;
+    t.y_batch = g->out_h * g->out_w * g->out_c;
+    return t;
+}
+
+/* One weight w0 over the outputs of its tap: returns sum dy * x (x may be NULL: 0), and adds
+ * dy * w0 to dx (when dx is not NULL). x, dx point at the weight's input channel, dy at its
+ * output channel. */
+static float et_tap_pass(const et_tap_walk *t, int32_t batch, const float *x, const float *dy,
+                         float *dx, float w0)
+{
+    float acc0 = 0.0f;
+    float acc1 = 0.0f;
+    int32_t b;
+    int32_t r;
+    int32_t k;
+    if (t->nh == 0 || t->nw == 0) {
+        return 0.0f;
+    }
+    for (b = 0; b < batch; ++b) {
+        for (r = 0; r < t->nh; ++r) {
+            const int32_t xo = b * t->x_batch + t->x_first + r * t->x_row;
+            const float *yp = dy + b * t->y_batch + t->y_first + r * t->y_row;
+            const int32_t xs = t->x_col;
+            const int32_t ys = t->y_col;
+            const int32_t n = t->nw;
+            if (x != 0 && dx != 0) {
+                const float *xp = x + xo;
+                float *dp = dx + xo;
+                for (k = 0; k < n; ++k) {
+                    const float d = yp[k * ys];
+                    acc0 += d * xp[k * xs];
+                    dp[k * xs] += d * w0;
+                }
+            } else if (x != 0) {
+                const float *xp = x + xo;
+                /* Two accumulators: the adds of neighbouring outputs do not wait on each other. */
+                for (k = 0; k + 2 <= n; k += 2) {
+                    acc0 += yp[k * ys] * xp[k * xs];
+                    acc1 += yp[(k + 1) * ys] * xp[(k + 1) * xs];
+                }
+                if (k < n) {
+                    acc0 += yp[k * ys] * xp[k * xs];
+                }
+            } else {
+                float *dp = dx + xo;
+                for (k = 0; k < n; ++k) {
+                    dp[k * xs] += yp[k * ys] * w0;
+                }
+            }
+        }
+    }
+    return acc0 + acc1;
+}
+
+static et_status et_conv_bwd_fast(const et_conv_f32_params *p, int32_t depthwise,
+                                  const et_optimizer *opt, const float *input, const float *dy,
+                                  et_param_f32 *W, et_param_f32 *B, float *dx)
+{
+    const et_conv_geom *g = &p->geom;
+    et_upd_consts c;
+    int32_t cig;
+    int32_t cog;
+    int32_t k_win;
+    int32_t o;
+    int32_t i;
+    int32_t j;
+    int32_t ch;
+    const float *x;
+    const et_status st = et_conv_bwd_check(p, depthwise, opt, input, dy, W, B);
+    if (st != ET_OK) {
+        return st;
+    }
+    c = et_upd_consts_of(opt);
+    cig = depthwise ? 1 : g->in_c / p->groups;
+    cog = g->out_c / p->groups;
+    k_win = g->kernel_h * g->kernel_w * cig;
+    x = W->trainable ? input : 0;
+    if (dx != 0) {
+        const int32_t n = g->batch * g->in_h * g->in_w * g->in_c;
+        for (o = 0; o < n; ++o) {
+            dx[o] = 0.0f;
+        }
+    }
+    if (W->trainable || dx != 0) {
+        for (i = 0; i < g->kernel_h; ++i) {
+            for (j = 0; j < g->kernel_w; ++j) {
+                const et_tap_walk t = et_tap_walk_of(g, i, j);
+                for (o = 0; o < g->out_c; ++o) {
+                    const int32_t c0 = depthwise ? o / cog : (o / cog) * cig;
+                    for (ch = 0; ch < cig; ++ch) {
+                        const int32_t wi = depthwise ? (i * g->kernel_w + j) * g->out_c + o
+                                                     : o * k_win + (i * g->kernel_w + j) * cig + ch;
+                        const float gw = et_tap_pass(&t, g->batch, x != 0 ? x + c0 + ch : 0, dy + o,
+                                                     dx != 0 ? dx + c0 + ch : 0, W->value[wi]);
+                        if (W->trainable) {
+                            et_upd_elem(&c, W, wi, gw);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (W->trainable) {
+        et_param_apply_mask(W, g->out_c * k_win);
+    }
+    if (B != 0 && B->trainable) {
+        et_conv_bias_update(g, &c, dy, B);
+    }
+    return ET_OK;
+}
+
+et_status et_conv_f32_backward_update(const et_conv_f32_params *params, const et_optimizer *opt,
+                                      const float *input, const float *dy, et_param_f32 *weights,
+                                      et_param_f32 *bias, float *dx)
+{
+    return et_conv_bwd_fast(params, 0, opt, input, dy, weights, bias, dx);
+}
+
+et_status et_depthwise_conv_f32_backward_update(const et_conv_f32_params *params,
+                                                const et_optimizer *opt, const float *input,
+                                                const float *dy, et_param_f32 *weights,
+                                                et_param_f32 *bias, float *dx)
+{
+    return et_conv_bwd_fast(params, 1, opt, input, dy, weights, bias, dx);
+}

@@ -1,0 +1,141 @@
+/* float32 pool backward kernels (et_conv_train.h): dx is zeroed, then each window's gradient is
+ * added onto the inputs it read. Windows are clipped to the input as in the forward kernels
+ * (padding never takes part). */
+#include "et_conv_train.h"
+
+/* The forward kernels' argument rules (et_pool.h) plus the buffers of the backward. */
+static et_status et_pool_bwd_check(const et_pool_f32_params *p, const float *a, const float *b)
+{
+    et_status st;
+    if (p == 0 || a == 0 || b == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    st = et_conv_geom_check(&p->geom);
+    if (st != ET_OK) {
+        return st;
+    }
+    if (p->geom.out_c != p->geom.in_c) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    if (p->geom.dilation_h != 1 || p->geom.dilation_w != 1 || !(p->act_min <= p->act_max)) {
+        return ET_ERR_BAD_PARAM;
+    }
+    return ET_OK;
+}
+
+static void et_pool_bwd_range(int32_t start, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
+{
+    *lo = start < 0 ? 0 : start;
+    *hi = start + k > n ? n : start + k;
+}
+
+static void et_zero(float *x, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        x[i] = 0.0f;
+    }
+}
+
+/* avg != 0: average pool (x unused), else max pool. */
+static et_status et_pool_bwd(const et_pool_f32_params *p, const float *x, const float *dy,
+                             float *dx, int avg)
+{
+    const et_conv_geom *g = &p->geom;
+    const int32_t ch = g->in_c;
+    int32_t b;
+    int32_t oh;
+    int32_t ow;
+    et_zero(dx, g->batch * g->in_h * g->in_w * ch);
+    for (b = 0; b < g->batch; ++b) {
+        const int32_t base = b * g->in_h * g->in_w;
+        for (oh = 0; oh < g->out_h; ++oh) {
+            int32_t h_lo;
+            int32_t h_hi;
+            et_pool_bwd_range(oh * g->stride_h - g->pad_top, g->kernel_h, g->in_h, &h_lo, &h_hi);
+            for (ow = 0; ow < g->out_w; ++ow) {
+                const float *gy = dy + ((b * g->out_h + oh) * g->out_w + ow) * ch;
+                int32_t w_lo;
+                int32_t w_hi;
+                int32_t ih;
+                int32_t iw;
+                int32_t c;
+                et_pool_bwd_range(ow * g->stride_w - g->pad_left, g->kernel_w, g->in_w, &w_lo, &w_hi);
+                if (avg) {
+                    const float count = (float)((h_hi - h_lo) * (w_hi - w_lo));
+                    for (ih = h_lo; ih < h_hi; ++ih) {
+                        for (iw = w_lo; iw < w_hi; ++iw) {
+                            float *d = dx + (base + ih * g->in_w + iw) * ch;
+                            for (c = 0; c < ch; ++c) {
+                                d[c] += gy[c] / count;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                for (c = 0; c < ch; ++c) {
+                    /* The first largest value in row-major window order (numpy's argmax); a
+                     * later equal value does not replace it. */
+                    int32_t best = (base + h_lo * g->in_w + w_lo) * ch + c;
+                    for (ih = h_lo; ih < h_hi; ++ih) {
+                        for (iw = w_lo; iw < w_hi; ++iw) {
+                            const int32_t at = (base + ih * g->in_w + iw) * ch + c;
+                            if (x[at] > x[best]) {
+                                best = at;
+                            }
+                        }
+                    }
+                    dx[best] += gy[c];
+                }
+            }
+        }
+    }
+    return ET_OK;
+}
+
+et_status et_max_pool_f32_backward(const et_pool_f32_params *params, const float *input,
+                                   const float *dy, float *dx)
+{
+    et_status st = et_pool_bwd_check(params, dy, dx);
+    if (st == ET_OK && input == 0) {
+        st = ET_ERR_NULL_ARG;
+    }
+    return st != ET_OK ? st : et_pool_bwd(params, input, dy, dx, 0);
+}
+
+et_status et_avg_pool_f32_backward(const et_pool_f32_params *params, const float *dy, float *dx)
+{
+    const et_status st = et_pool_bwd_check(params, dy, dx);
+    return st != ET_OK ? st : et_pool_bwd(params, 0, dy, dx, 1);
+}
+
+et_status et_global_avg_pool_f32_backward(const et_global_pool_f32_params *p, const float *dy,
+                                          float *dx)
+{
+    int32_t b;
+    int32_t n;
+    int32_t c;
+    int32_t count;
+    if (p == 0 || dy == 0 || dx == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->channels < 1 ||
+        (int64_t)p->in_h * p->in_w > INT32_MAX / p->channels ||
+        (int64_t)p->in_h * p->in_w * p->channels > INT32_MAX / p->batch) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    if (!(p->act_min <= p->act_max)) {
+        return ET_ERR_BAD_PARAM;
+    }
+    count = p->in_h * p->in_w;
+    for (b = 0; b < p->batch; ++b) {
+        const float *gy = dy + b * p->channels;
+        float *d = dx + b * count * p->channels;
+        for (n = 0; n < count; ++n) {
+            for (c = 0; c < p->channels; ++c) {
+                d[n * p->channels + c] = gy[c] / (float)count;
+            }
+        }
+    }
+    return ET_OK;
+}
