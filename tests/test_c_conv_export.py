@@ -3,12 +3,11 @@ lowered onto et_conv.h / et_pool.h, batch_norm folded, built with gcc (and once 
 stm32f405) and compared with numpy ``predict`` to 1e-5 (parity builds, ``-ffp-contract=off``),
 with the fast kernels and with ``-DET_FORCE_REF``.
 
-Every model has random, non-zero biases (and batch_norm statistics), so a dropped bias, a wrong
-weight layout or a wrong pad shows in the outputs.
+The models (`cnn_models`) have random, non-zero biases and batch_norm statistics. The int8
+export of the same models: test_c_conv_export_int8.py.
 """
 from __future__ import annotations
 
-import functools
 import json
 import subprocess
 from pathlib import Path
@@ -22,98 +21,12 @@ from edgetrain.device import build_firmware, emulate_model, run_firmware
 from edgetrain.errors import BudgetExceededError, UnsupportedOpError
 from edgetrain.export.c import ExportResult, export_c, prepare_model
 from edgetrain.export.c.abi import conv_scratch_bytes, struct_bytes
-from edgetrain.layers import (AvgPool1D, AvgPool2D, BatchNorm, Conv1D, Conv2D, DepthwiseConv2D, Flatten,
-                              GlobalAvgPool, GraphBuilder, MaxPool2D, ReLU, Reshape)
+from edgetrain.layers import BatchNorm, Conv2D, GlobalAvgPool, GraphBuilder, MaxPool2D, ReLU
 from edgetrain.resources import firmware_dir
 
-from codegen_models import digits
+from cnn_models import MODELS, batch_norm_model, depthwise_cnn, digits_cnn, samples
 
 TOL = 1e-5
-
-
-def randomize(g: et.Graph, seed: int) -> et.Graph:
-    """Non-zero biases and batch_norm statistics (weights keep their He initialisation)."""
-    rng = np.random.default_rng(seed)
-    for name, p in g.params.items():
-        if name.endswith(".bias"):
-            p.value = rng.normal(0, 0.3, p.value.shape).astype(np.float32)
-        elif name.endswith(".scale"):
-            p.value = rng.uniform(0.5, 1.5, p.value.shape).astype(np.float32)
-        elif name.endswith(".mean"):
-            p.value = rng.normal(0, 0.5, p.value.shape).astype(np.float32)
-        elif name.endswith(".var"):
-            p.value = rng.uniform(0.5, 2.0, p.value.shape).astype(np.float32)
-    return g
-
-
-@functools.lru_cache(maxsize=None)
-def digits_cnn() -> et.Graph:
-    """conv 3x3 16 same relu -> max_pool 2 -> conv 3x3 32 same relu -> flatten -> dense 10, on
-    the flat digits rows reshaped to 8x8x1 (a view), trained briefly."""
-    d = digits()
-    g = et.Sequential([Reshape((8, 8, 1)), Conv2D(16, 3, activation="relu"), MaxPool2D(2),
-                       Conv2D(32, 3, activation="relu"), Flatten(), et.Dense(10)],
-                      input_shape=d.n_features, seed=0, name="digits_cnn")
-    et.fit(g, d, epochs=3, optimizer="adam", lr=3e-3, seed=0)
-    g.meta["preprocess"] = d.preprocess()
-    return g
-
-
-@functools.lru_cache(maxsize=None)
-def depthwise_cnn() -> et.Graph:
-    """8x8x1 -> conv 3x3 16 -> depthwise 3x3 -> conv 1x1 32 -> global_avg_pool -> dense 10."""
-    g = et.Sequential([Conv2D(16, 3, activation="relu"), DepthwiseConv2D(3, activation="relu6"),
-                       Conv2D(32, 1, activation="relu"), GlobalAvgPool(), et.Dense(10)],
-                      input_shape=(8, 8, 1), seed=1, name="dw_cnn")
-    return randomize(g, 1)
-
-
-@functools.lru_cache(maxsize=None)
-def conv1d_model() -> et.Graph:
-    """(32, 3) -> conv1d k5 stride 2 same -> avg_pool 2 -> dense 4."""
-    g = et.Sequential([Conv1D(8, 5, stride=2, padding="same", activation="relu"), AvgPool1D(2), Flatten(),
-                       et.Dense(4)], input_shape=(32, 3), seed=2, name="conv1d")
-    return randomize(g, 2)
-
-
-@functools.lru_cache(maxsize=None)
-def batch_norm_model() -> et.Graph:
-    """A conv without bias and one with, each followed by a batch_norm (both folded), a 1-D tail
-    with a global pool."""
-    g = et.Sequential([Conv2D(8, 3, use_bias=False), BatchNorm(), ReLU(), Conv2D(6, 3, padding="valid"),
-                       BatchNorm(), ReLU(), Reshape((36, 6)), Conv1D(5, 3, dilation=2), BatchNorm(),
-                       GlobalAvgPool(), et.Dense(3)], input_shape=(8, 8, 1), seed=3, name="bn_cnn")
-    return randomize(g, 3)
-
-
-@functools.lru_cache(maxsize=None)
-def geometry_zoo() -> et.Graph:
-    """valid, explicit asymmetric padding with mixed strides, dilation 2 with groups 2, a depthwise
-    conv with multiplier 2 at stride 2, 1x1 convs at stride 1 (one dense call) and 2 (per pixel),
-    average and max pools with "same" padding (border windows count fewer values)."""
-    g = et.Sequential([
-        Conv2D(8, 3, padding="valid", activation="relu6"),                       # 11x9x4 -> 9x7x8
-        Conv2D(6, 3, stride=(2, 1), padding=[[0, 2], [1, 0]]),                   # -> 5x6x6
-        Conv2D(8, 3, padding="same", dilation=2, groups=2, activation="relu"),   # -> 5x6x8
-        DepthwiseConv2D(3, depth_multiplier=2, stride=2, padding="same"),        # -> 3x3x16
-        Conv2D(12, 1, activation="relu"),                                        # 1x1 stride 1
-        AvgPool2D(3, stride=2, padding="same"),                                  # -> 2x2x12
-        Conv2D(10, 1, stride=2, use_bias=False),                                 # 1x1 stride 2 -> 1x1x10
-        MaxPool2D(2, stride=1, padding="same", name="pool_same"),               # -> 1x1x10
-        Flatten(), et.Dense(5)], input_shape=(11, 9, 4), seed=4, name="zoo")
-    return randomize(g, 4)
-
-
-def samples(g: et.Graph, n: int, seed: int = 0) -> np.ndarray:
-    if g.name == "digits_cnn":
-        return digits().test.x[:n]
-    if g.name in ("dw_cnn", "bn_cnn"):
-        return digits().test.x[:n].reshape(n, 8, 8, 1)
-    return np.random.default_rng(seed).normal(size=(n, *g.input_shape)).astype(np.float32)
-
-
-MODELS = {"digits_cnn": digits_cnn, "dw_cnn": depthwise_cnn, "conv1d": conv1d_model, "bn_cnn": batch_norm_model,
-          "zoo": geometry_zoo}
 
 
 @pytest.fixture(scope="module")
@@ -267,18 +180,6 @@ def test_cnn_too_big_for_the_target_names_its_largest_activation(tmp_path: Path)
 
 # ---------------------------------------------------------------- refusals
 
-def test_int8_export_of_a_cnn_is_refused_naming_the_layer(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedOpError) as err:
-        export_c(depthwise_cnn(), "stm32f405", tmp_path / "q", dtype="int8", calib_x=samples(depthwise_cnn(), 8))
-    msg = str(err.value)
-    assert "conv2d layer 'conv2d1'" in msg and "int8 conv export is not supported yet" in msg
-    assert "\n" not in err.value.args[0] and "f32" in (err.value.hint or "")
-    assert not (tmp_path / "q").exists()
-    with pytest.raises(UnsupportedOpError, match="avg_pool layer 'avg_pool1'"):
-        export_c(et.Sequential([AvgPool1D(2), Flatten(), et.Dense(2)], input_shape=(8, 2)), "host",
-                 tmp_path / "p", dtype="int8", calib_x=np.ones((4, 8, 2), np.float32))
-
-
 def test_unfoldable_batch_norm_is_refused(tmp_path: Path) -> None:
     b = GraphBuilder((6, 6, 2), seed=0, name="bn_after_relu")
     h = b.node("relu", [b.conv(b.input, Conv2D(4, 3))])
@@ -329,18 +230,6 @@ def test_cli_emulate_host_f32_cnn(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert doc["device_accuracy"] == doc["numpy_accuracy"]
 
 
-def test_cli_int8_export_of_a_cnn_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    model = et.save_model(digits_cnn(), tmp_path / "cnn.etm")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["export", "c", str(model), "-t", "stm32f405", "-o", str(tmp_path / "q"), "--dtype", "int8",
-              "--calib", "digits:train"])
-    assert exit_info.value.code == 2
-    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "int8 conv export is not supported yet" in ln]
-    assert len(errors) == 1 and "'conv2d1'" in errors[0]
-    assert all("Traceback" not in ln for ln in lines) and not (tmp_path / "q").exists()
-
-
 # ---------------------------------------------------------------- QEMU
 
 def test_qemu_stm32f405_cnn_matches_numpy(exports, arm_cc: str, qemu: str, tmp_path: Path) -> None:
@@ -351,8 +240,7 @@ def test_qemu_stm32f405_cnn_matches_numpy(exports, arm_cc: str, qemu: str, tmp_p
     assert result.sizes.text > 0
 
 
-def test_relu_fuses_into_conv_and_pool_and_the_quantizer_still_refuses() -> None:
-    from edgetrain.quantize import quantize_model
+def test_relu_fuses_into_conv_and_pool() -> None:
     from edgetrain.transforms import lower_graph
 
     g = et.Sequential([Conv2D(4, 3), ReLU(), MaxPool2D(2), ReLU(), GlobalAvgPool(), ReLU(), et.Dense(2)],
@@ -360,8 +248,6 @@ def test_relu_fuses_into_conv_and_pool_and_the_quantizer_still_refuses() -> None
     steps = lower_graph(g).steps
     assert [(s.kind, s.activation) for s in steps] == [("conv2d", "relu"), ("max_pool", "relu"),
                                                        ("global_avg_pool", "relu"), ("dense", None)]
-    with pytest.raises(UnsupportedOpError, match="conv2d"):
-        quantize_model(g, np.ones((4, 6, 6, 1), np.float32))
 
 
 @pytest.mark.parametrize("target", ["stm32f205", "stm32f746"])

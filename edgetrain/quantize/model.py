@@ -20,6 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import int8
 from ..errors import DataError
 from ..graph import Graph
+from ..ops.conv import Geometry
 from ..transforms.lowering import Lowered
 
 
@@ -64,6 +65,61 @@ class QDense:
     @property
     def n_out(self) -> int:
         return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True)
+class QConv:
+    """``et_conv_s8`` / ``et_depthwise_conv_s8`` call (conv1d as height 1).
+
+    ``weights`` keep the numpy layout (kh, kw, C_in/groups, C_out) with kh = 1 for conv1d,
+    symmetric int8 with one scale per output channel (or one); the C rule transposes them.
+    ``in_shape``/``out_shape`` are one sample's (H, W, C) with H = 1 for 1-D tensors."""
+
+    name: str
+    input: str
+    output: str
+    weights: NDArray[np.int8]
+    bias: NDArray[np.int32] | None
+    eff_bias: NDArray[np.int32]
+    weight_scales: NDArray[np.float64]
+    multipliers: NDArray[np.int32]
+    shifts: NDArray[np.int32]
+    per_channel: bool
+    input_zero_point: int
+    output_zero_point: int
+    act_min: int
+    act_max: int
+    activation: str | None
+    geometry: Geometry
+    groups: int
+    depthwise: bool
+    in_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weights.shape[3])
+
+
+@dataclass(frozen=True)
+class QPool:
+    """``et_max_pool_s8`` / ``et_avg_pool_s8`` (input and output share one quantization, as
+    TFLite requires) or ``et_global_avg_pool_s8`` (``kind`` global_avg_pool: TFLite MEAN, its own
+    output quantization through ``multiplier``/``shift``; ``geometry`` None)."""
+
+    name: str
+    input: str
+    output: str
+    kind: str
+    geometry: Geometry | None
+    in_shape: tuple[int, int, int]
+    act_min: int
+    act_max: int
+    input_zero_point: int = 0
+    output_zero_point: int = 0
+    multiplier: int = 0
+    shift: int = 0
+    activation: str | None = None  # the fused relu / relu6 act_min / act_max apply
 
 
 @dataclass(frozen=True)
@@ -113,7 +169,7 @@ class QAlias:
     output: str
 
 
-QStep = QDense | QAdd | QClamp | QLut | QAlias
+QStep = QDense | QConv | QPool | QAdd | QClamp | QLut | QAlias
 
 
 @dataclass
@@ -155,4 +211,4 @@ class QuantizedModel:
 
     def weight_bytes(self) -> int:
         """Raw int8 weight bytes (one byte per weight): the floor for flash use."""
-        return sum(s.weights.size for s in self.steps if isinstance(s, QDense))
+        return sum(s.weights.size for s in self.steps if isinstance(s, (QDense, QConv)))

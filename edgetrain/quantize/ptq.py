@@ -17,8 +17,9 @@ from ..errors import ConfigError, DataError, InvalidModelError
 from . import int8
 from ..graph import Graph, QParams
 from ..transforms.lowering import Lowered, lower_graph
-from .model import QDense, QStep, QuantizedModel
-from .rules import QuantizeContext, quantize_rule, weight_t
+from ..transforms.fold_batch_norm import fold_for_kernels
+from .model import QConv, QDense, QStep, QuantizedModel
+from .rules import WEIGHTED_KINDS, QuantizeContext, quantize_rule, weight_rows
 
 META_KEY = "quantization"
 CALIB_BATCH = 256
@@ -34,10 +35,13 @@ def quantize_model(
     """Calibrate on ``calib_x`` (float samples, standardised as in training) and quantize.
 
     The input graph is not modified; the result's ``graph`` is a copy with ``qparams`` on the
-    dense weights and biases and the activation scales in ``meta["quantization"]``.
+    dense and conv weights and biases and the activation scales in ``meta["quantization"]``. An
+    inference batch_norm is folded into the layer before it first (the int8 kernels have none),
+    so the result's graph has none.
     """
     if method not in ("minmax", "percentile"):
         raise ConfigError(f"unknown calibration method {method!r}", hint="use minmax or percentile")
+    graph = fold_for_kernels(graph)
     lowered = lower_graph(graph, drop_final_softmax=True)
     x = np.asarray(calib_x, dtype=np.float32)
     if x.ndim == len(graph.input_shape):
@@ -49,8 +53,8 @@ def quantize_model(
         raise DataError("calibration data contains NaN or infinity")
     act = calibrate(lowered, x, method, percentile)
     weight_scales = {
-        s.node.params["weight"]: int8.quantize_weights(weight_t(graph, s), per_channel, axis=0)[1]
-        for s in lowered.steps if s.kind == "dense"
+        s.node.params["weight"]: int8.quantize_weights(weight_rows(graph, s), per_channel, axis=0)[1]
+        for s in lowered.steps if s.kind in WEIGHTED_KINDS
     }
     qm = _build(graph.copy(), lowered, act, weight_scales, per_channel, method)
     qm.info["percentile"] = percentile if method == "percentile" else None
@@ -83,7 +87,7 @@ def from_graph(graph: Graph) -> QuantizedModel:
     act = {t: (float(v[0]), int(v[1])) for t, v in meta["activations"].items()}
     scales = {}
     for s in lowered.steps:
-        if s.kind == "dense":
+        if s.kind in WEIGHTED_KINDS:
             p = graph.params[s.node.params["weight"]]
             if p.qparams is None:
                 raise InvalidModelError(f"{p.name} has no qparams although the graph is quantized")
@@ -118,13 +122,13 @@ def _attach(qm: QuantizedModel) -> None:
     """Write the quantization onto the graph copy: qparams on params, activations in meta."""
     g = qm.graph
     for st in qm.steps:
-        if not isinstance(st, QDense):
+        if not isinstance(st, (QDense, QConv)):
             continue
         node = g.node(st.name)
         zeros = np.zeros(st.weight_scales.size, np.int64)
-        # Python weights are [n_in, n_out]: output channels are axis 1.
-        g.params[node.params["weight"]].qparams = QParams(
-            st.weight_scales, zeros, 8, 1 if st.per_channel else None)
+        weight = g.params[node.params["weight"]]
+        # Output channels are the weight's last axis (dense [n_in, n_out], conv (..., C_out)).
+        weight.qparams = QParams(st.weight_scales, zeros, 8, weight.value.ndim - 1 if st.per_channel else None)
         if "bias" in node.params:
             g.params[node.params["bias"]].qparams = QParams(
                 qm.tensors[st.input].scale * st.weight_scales, zeros, 32, 0 if st.per_channel else None)

@@ -12,9 +12,16 @@ import numpy as np
 
 from ..errors import ExportError, InvalidModelError, UnsupportedOpError
 from . import int8
+from .conv_reference import (avg_pool_s8_reference, conv2d_s8_reference, conv_effective_bias,
+                             global_avg_pool_s8_params, global_avg_pool_s8_reference, max_pool_s8_reference)
 from ..graph import Graph
+from ..ops import get_op
+from ..ops.conv import geometry
 from ..transforms.lowering import Lowered, Step
-from .model import QAdd, QAlias, QClamp, QDense, QLut, QStep, QTensor
+from .model import QAdd, QAlias, QClamp, QConv, QDense, QLut, QPool, QStep, QTensor
+
+#: Kinds whose weight is quantized with one scale per output channel (`weight_rows`).
+WEIGHTED_KINDS = ("dense", "conv2d", "conv1d")
 
 
 @dataclass
@@ -86,16 +93,7 @@ class DenseRule(QuantizeRule):
         out_scale, out_zp = ctx.calibrated(s.output)
         ctx.tensors[s.output] = QTensor(s.output, (graph.params[s.node.params["weight"]].shape[1],),
                                         float(out_scale), int(out_zp))
-        w_t = weight_t(graph, s)
-        scales = np.asarray(ctx.weight_scales[s.node.params["weight"]], np.float64).reshape(-1)
-        if scales.size not in (1, w_t.shape[0]) or (ctx.per_channel and scales.size != w_t.shape[0]):
-            raise InvalidModelError(f"{s.name}: {scales.size} weight scales for {w_t.shape[0]} outputs")
-        w_q = quantize_with_scales(w_t, scales)
-        bias_param = s.node.params.get("bias")
-        b_q = (int8.quantize_bias(graph.params[bias_param].effective(), x.scale, scales)
-               if bias_param is not None else None)
-        if b_q is not None and b_q.shape[0] != w_q.shape[0]:
-            b_q = np.broadcast_to(b_q, (w_q.shape[0],)).astype(np.int32)
+        w_q, scales, b_q = quantized_weights(ctx, s, x.scale)
         mults, shifts = int8.dense_requant_params(x.scale, scales, out_scale)
         lo, hi = int8.activation_range(s.activation, out_scale, out_zp)
         return QDense(
@@ -110,6 +108,81 @@ class DenseRule(QuantizeRule):
         return int8.dense_s8_reference(
             values[q.input], q.weights, q.bias, q.input_zero_point, q.output_zero_point,
             q.multipliers, q.shifts, q.act_min, q.act_max).reshape(n, -1)
+
+
+class ConvRule(QuantizeRule):
+    """conv2d / conv1d (any groups; groups == C_in with C_out a multiple of it is depthwise):
+    TFLite CONV_2D / DEPTHWISE_CONV_2D with per-channel weights and a calibrated output."""
+
+    kinds = ("conv2d", "conv1d")
+    calibrated = True
+
+    def build(self, ctx, s):
+        x = ctx.tensors[s.inputs[0]]
+        out = ctx.tensor(s.output, *ctx.calibrated(s.output))
+        w_rows, scales, b_q = quantized_weights(ctx, s, x.scale)
+        w4 = w_rows.T.reshape(conv_weight_shape(ctx.graph, s))
+        in_shape, out_shape = as_hwc(ctx.lowered.shapes[s.inputs[0]]), as_hwc(ctx.lowered.shapes[s.output])
+        geo = geometry(tuple(ctx.lowered.shapes[s.inputs[0]])[:-1], ctx.graph.params[s.node.params["weight"]].shape[:-2],
+                       s.node.attrs, f"{s.kind} {s.name!r}")
+        groups = int(s.node.attrs.get("groups", 1))
+        cin, cout = in_shape[2], int(w4.shape[3])
+        mults, shifts = int8.dense_requant_params(x.scale, scales, out.scale)
+        lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
+        return QConv(
+            name=s.name, input=s.inputs[0], output=s.output, weights=w4, bias=b_q,
+            eff_bias=conv_effective_bias(b_q, w4, x.zero_point), weight_scales=scales, multipliers=mults,
+            shifts=shifts, per_channel=scales.size > 1 or ctx.per_channel, input_zero_point=x.zero_point,
+            output_zero_point=out.zero_point, act_min=lo, act_max=hi, activation=s.activation, geometry=geo,
+            groups=groups, depthwise=groups > 1 and groups == cin and cout % cin == 0, in_shape=in_shape,
+            out_shape=out_shape)
+
+    def run(self, q: QConv, values, n):
+        x = values[q.input].reshape(n, *q.in_shape)
+        return conv2d_s8_reference(x, q.weights, q.bias, q.geometry, q.groups, q.input_zero_point,
+                                   q.output_zero_point, q.multipliers, q.shifts, q.act_min, q.act_max).reshape(n, -1)
+
+
+class PoolRule(QuantizeRule):
+    """max_pool / avg_pool: the output keeps the input's scale and zero point (TFLite's
+    requirement for both), so only the fused clamp is new."""
+
+    kinds = ("max_pool", "avg_pool")
+
+    def build(self, ctx, s):
+        x = ctx.tensors[s.inputs[0]]
+        ctx.tensor(s.output, x.scale, x.zero_point)
+        x_shape = tuple(ctx.lowered.shapes[s.inputs[0]])
+        geo = get_op(s.kind).pool_geometry(s.node, x_shape[:-1])  # type: ignore[attr-defined]
+        lo, hi = int8.activation_range(s.activation, x.scale, x.zero_point)
+        return QPool(s.name, s.inputs[0], s.output, s.kind, geo, as_hwc(x_shape), lo, hi,
+                     x.zero_point, x.zero_point, activation=s.activation)
+
+    def run(self, q: QPool, values, n):
+        x = values[q.input].reshape(n, *q.in_shape)
+        reference = max_pool_s8_reference if q.kind == "max_pool" else avg_pool_s8_reference
+        return reference(x, q.geometry, q.act_min, q.act_max).reshape(n, -1)
+
+
+class GlobalPoolRule(QuantizeRule):
+    """global_avg_pool as TFLite MEAN over the spatial axes, with a calibrated output range
+    (an average spans less than its inputs, so it gets its own, finer scale)."""
+
+    kinds = ("global_avg_pool",)
+    calibrated = True
+
+    def build(self, ctx, s):
+        x = ctx.tensors[s.inputs[0]]
+        out = ctx.tensor(s.output, *ctx.calibrated(s.output))
+        mult, shift = global_avg_pool_s8_params(x.scale, out.scale)
+        lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
+        return QPool(s.name, s.inputs[0], s.output, s.kind, None, as_hwc(ctx.lowered.shapes[s.inputs[0]]), lo, hi,
+                     x.zero_point, out.zero_point, mult, shift, s.activation)
+
+    def run(self, q: QPool, values, n):
+        x = values[q.input].reshape(n, *q.in_shape)
+        return global_avg_pool_s8_reference(x, q.input_zero_point, q.output_zero_point, q.multiplier, q.shift,
+                                            q.act_min, q.act_max).reshape(n, -1)
 
 
 class AddRule(QuantizeRule):
@@ -159,7 +232,8 @@ class SoftmaxRule(QuantizeRule):
 
 QUANTIZE_RULES: dict[str, QuantizeRule] = {
     kind: rule
-    for rule in (AliasRule(), ClampRule(), DenseRule(), AddRule(), SoftmaxRule(),
+    for rule in (AliasRule(), ClampRule(), DenseRule(), ConvRule(), PoolRule(), GlobalPoolRule(), AddRule(),
+                 SoftmaxRule(),
                  *(LutRule(k) for k in int8.LUT_KINDS))
     for kind in rule.kinds
 }
@@ -174,10 +248,40 @@ def quantize_rule(kind: str) -> QuantizeRule:
                                  ) from None
 
 
-def weight_t(graph: Graph, step: Step) -> np.ndarray:
-    """A dense step's effective weight in the kernels' layout [n_out][n_in], float64."""
-    # Python stores dense weights [n_in, n_out]; kernels and per-channel scales use [n_out][n_in].
-    return np.asarray(graph.params[step.node.params["weight"]].effective(), np.float64).T
+def weight_rows(graph: Graph, step: Step) -> np.ndarray:
+    """A dense or conv step's effective weight as [n_out][window] float64: the rows its per-channel
+    scales index. Dense weights are stored [n_in, n_out], conv weights (kh, kw, C_in/groups, C_out)
+    (conv1d (k, C_in/groups, C_out)): the output channel is always the last axis."""
+    w = np.asarray(graph.params[step.node.params["weight"]].effective(), np.float64)
+    return w.reshape(-1, w.shape[-1]).T
+
+
+def conv_weight_shape(graph: Graph, step: Step) -> tuple[int, int, int, int]:
+    """A conv step's weight shape as (kh, kw, C_in/groups, C_out): conv1d gets kh = 1."""
+    shape = tuple(int(d) for d in graph.params[step.node.params["weight"]].shape)
+    return (1, *shape) if len(shape) == 3 else shape  # type: ignore[return-value]
+
+
+def as_hwc(shape) -> tuple[int, int, int]:  # noqa: ANN001
+    """One sample's (L, C) or (H, W, C) shape as (H, W, C) with H = 1 for 1-D."""
+    t = tuple(int(d) for d in shape)
+    return (1, *t) if len(t) == 2 else t  # type: ignore[return-value]
+
+
+def quantized_weights(ctx: QuantizeContext, s: Step, input_scale: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(int8 weight rows [n_out][window], their scales, int32 bias or None) of a weighted step."""
+    rows = weight_rows(ctx.graph, s)
+    scales = np.asarray(ctx.weight_scales[s.node.params["weight"]], np.float64).reshape(-1)
+    if scales.size not in (1, rows.shape[0]) or (ctx.per_channel and scales.size != rows.shape[0]):
+        raise InvalidModelError(f"{s.name}: {scales.size} weight scales for {rows.shape[0]} outputs")
+    w_q = quantize_with_scales(rows, scales)
+    bias_param = s.node.params.get("bias")
+    b_q = (int8.quantize_bias(ctx.graph.params[bias_param].effective(), input_scale, scales)
+           if bias_param is not None else None)
+    if b_q is not None and b_q.shape[0] != w_q.shape[0]:
+        b_q = np.broadcast_to(b_q, (w_q.shape[0],)).astype(np.int32)
+    return w_q, scales, b_q
 
 
 def quantize_with_scales(w_t: np.ndarray, scales: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UnsupportedOpError
 from ..graph import Graph, Node, Param
 from ..ops.pool import BN_EPS
 
@@ -65,3 +66,28 @@ def _fold(g: Graph, layer: Node, bn: Node) -> None:
     g.nodes.remove(bn)
     for pname in bn.params.values():
         del g.params[pname]
+
+
+def fold_for_kernels(graph: Graph) -> Graph:
+    """``graph`` with every inference batch_norm folded into the conv / dense before it (the graph
+    itself when it has none), for the backends that run kernels (the C export and the int8
+    quantizer). A batch_norm that cannot be folded is refused: the C runtime has no batch_norm
+    kernel."""
+    if not any(n.op == "batch_norm" for n in graph.nodes):
+        return graph
+    folded = fold_batch_norm(graph)
+    left = [n for n in folded.nodes if n.op == "batch_norm"]
+    if left:
+        n = left[0]
+        src = next((p for p in folded.nodes if p.name == n.inputs[0]), None)
+        if src is None or src.op not in FOLDABLE:
+            why = f"it reads {n.inputs[0]!r}, not the output of a conv2d, conv1d or dense layer"
+        elif src.name in folded.outputs or len(folded.consumers(src.name)) != 1:
+            why = f"{src.name!r} is also read elsewhere"
+        else:
+            why = f"the weights of {src.name!r} are clustered or quantized"
+        raise UnsupportedOpError(
+            f"batch_norm {n.name!r} cannot be folded for the C export (the runtime has no batch_norm kernel): {why}",
+            hint="put each batch_norm right after a conv or dense layer that nothing else reads (before its "
+                 "activation), and fold before clustering or quantizing")
+    return folded

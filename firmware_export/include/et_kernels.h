@@ -19,7 +19,9 @@
  *     slot-gradient scratch.
  *   convolutions (et_conv.h): ET_CONV_F32 takes the fast kernel's im2col scratch as `s`
  *     (et_conv_f32_scratch_bytes; NULL when that is 0); the reference needs none and ignores it.
- *     ET_DEPTHWISE_CONV_F32 takes the same arguments on both sides.
+ *     ET_DEPTHWISE_CONV_F32 takes the same arguments on both sides. ET_CONV_S8 likewise takes
+ *     et_conv_s8's int8 scratch (et_conv_s8_scratch_bytes). The int8 fast convolutions start
+ *     from params->eff_bias, as int8 dense does, so their `b` is dropped.
  *   pools (et_pool.h): one implementation each, called by both builds.
  */
 #ifndef ET_KERNELS_H
@@ -54,6 +56,8 @@
 
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32_ref((p), (x), (w), (b), (y))
 #define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32_ref
+#define ET_CONV_S8(p, x, w, b, y, s) et_conv_s8_ref((p), (x), (w), (b), (y))
+#define ET_DEPTHWISE_CONV_S8 et_depthwise_conv_s8_ref
 
 #else
 
@@ -75,6 +79,8 @@
 
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32((p), (x), (w), (b), (y), (s))
 #define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32
+#define ET_CONV_S8(p, x, w, b, y, s) et_conv_s8((p), (x), (w), NULL, (y), (s))
+#define ET_DEPTHWISE_CONV_S8(p, x, w, b, y) et_depthwise_conv_s8((p), (x), (w), NULL, (y))
 
 #endif
 
@@ -82,5 +88,8 @@
 #define ET_MAX_POOL_F32 et_max_pool_f32
 #define ET_AVG_POOL_F32 et_avg_pool_f32
 #define ET_GLOBAL_AVG_POOL_F32 et_global_avg_pool_f32
+#define ET_MAX_POOL_S8 et_max_pool_s8
+#define ET_AVG_POOL_S8 et_avg_pool_s8
+#define ET_GLOBAL_AVG_POOL_S8 et_global_avg_pool_s8
 
 #endif /* ET_KERNELS_H */

@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import ConfigError, UnsupportedOpError
+from ...errors import ConfigError
 from ...graph import Graph
 from ...outputs import write_directory
 from ...quantize import QuantizedModel, from_graph, has_quantization, quantize_model
@@ -86,8 +86,6 @@ def prepare_model(
     target = load_target(target) if isinstance(target, str) else target
     if qmodel is None and not has_quantization(graph) and wants_sorted_units(sparse_format):
         graph = sort_units_by_fan_in(graph)  # same function; gives the grouped kernels long runs
-    if dtype == "int8":
-        refuse_int8_conv(graph)
     if dtype == "int8" and qmodel is None:
         if calib_x is not None:
             qmodel = quantize_model(graph, calib_x, per_channel=per_channel, method=method,
@@ -102,18 +100,6 @@ def prepare_model(
     report = memory_report(program, target)
     check_budget(report)
     return program, report, target
-
-
-def refuse_int8_conv(graph: Graph) -> None:
-    """int8 export of a conv or pool layer: one clear refusal naming the first such layer, before
-    calibration (the int8 quantizer has no rules for them yet; float32 exports them)."""
-    from .rules.conv import CONV_KINDS, POOL_KINDS
-
-    for n in graph.nodes:
-        if n.op in CONV_KINDS + POOL_KINDS:
-            raise UnsupportedOpError(f"{n.op} layer {n.name!r}: int8 conv export is not supported yet "
-                                     "(no int8 quantizer rules for conv and pool layers)",
-                                     hint="export this model with --dtype f32")
 
 
 def export_c(

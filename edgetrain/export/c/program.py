@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import ExportError, UnsupportedOpError
+from ...errors import ExportError
 from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel
-from ...transforms.fold_batch_norm import FOLDABLE, fold_batch_norm
+from ...transforms.fold_batch_norm import fold_for_kernels
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
@@ -74,7 +74,7 @@ def build_program(
             raise ExportError("int8 export needs a quantized model")
         lowered = qmodel.lowered
     elif dtype == "f32":
-        graph = fold_for_export(graph)
+        graph = fold_for_kernels(graph)
         lowered = lower_graph(graph, drop_final_softmax=False)
     else:
         raise ExportError(f"unknown dtype {dtype!r}", hint="use f32 or int8")
@@ -101,30 +101,6 @@ def build_program(
                    qmodel, force_ref, {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage)
 
 
-def fold_for_export(graph: Graph) -> Graph:
-    """``graph`` with every inference batch_norm folded into the conv / dense before it
-    (`transforms.fold_batch_norm`; the graph itself when it has none). A batch_norm that cannot
-    be folded is refused: the C runtime has no batch_norm kernel."""
-    if not any(n.op == "batch_norm" for n in graph.nodes):
-        return graph
-    folded = fold_batch_norm(graph)
-    left = [n for n in folded.nodes if n.op == "batch_norm"]
-    if left:
-        n = left[0]
-        src = next((p for p in folded.nodes if p.name == n.inputs[0]), None)
-        if src is None or src.op not in FOLDABLE:
-            why = f"it reads {n.inputs[0]!r}, not the output of a conv2d, conv1d or dense layer"
-        elif src.name in folded.outputs or len(folded.consumers(src.name)) != 1:
-            why = f"{src.name!r} is also read elsewhere"
-        else:
-            why = f"the weights of {src.name!r} are clustered or quantized"
-        raise UnsupportedOpError(
-            f"batch_norm {n.name!r} cannot be folded for the C export (the runtime has no batch_norm kernel): {why}",
-            hint="put each batch_norm right after a conv or dense layer that nothing else reads (before its "
-                 "activation), and fold before clustering or quantizing")
-    return folded
-
-
 def _qsteps(qmodel: QuantizedModel | None) -> dict[str, QStep]:
     return {q.name: q for q in qmodel.steps} if qmodel is not None else {}
 
@@ -136,13 +112,21 @@ def step_scratch_bytes(lowered: Lowered, layer_storage: dict[str, LayerStorage],
         n = scratch_bytes(ls, dtype, lowered.size(_dense_input(lowered, name)))
         if n:
             out[name] = n
-    if dtype == "f32":  # int8 conv is refused by its rule
-        for st in lowered.steps:
-            if st.kind in CONV_KINDS:
-                n = conv_scratch(lowered, st)  # et_conv_f32_scratch_bytes of the fast kernel
-                if n:
-                    out[st.name] = n
+    for st in lowered.steps:
+        if st.kind in CONV_KINDS:
+            n = conv_scratch(lowered, st, dtype)  # et_conv_*_scratch_bytes of the fast kernel
+            if n:
+                out[st.name] = n
     return out
+
+
+def scratch_ctype(lowered: Lowered, step: str, elem_type: str) -> str:
+    """The element type of a step's scratch: the conv kernels' im2col window is of the model's
+    element type; the other scratch users keep float (f32) or int32 (int8) sums."""
+    kind = next(st.kind for st in lowered.steps if st.name == step)
+    if kind in CONV_KINDS:
+        return elem_type
+    return "float" if elem_type == "float" else "int32_t"
 
 
 def _dense_input(lowered: Lowered, name: str) -> str:
@@ -173,7 +157,7 @@ def _plan(lowered: Lowered, elem_bytes: int, elem_type: str,
     """Buffers for every kernel-written tensor except the output; C expressions for all roots.
 
     ``scratch`` (step name -> bytes) adds a buffer ``<step>:scratch`` alive during that step only
-    (float or int32 elements: the motif kernels' group sums, the float conv's im2col window)."""
+    (`scratch_ctype`: the motif kernels' group sums, a conv's im2col window)."""
     out_root = lowered.alias_root(lowered.output)
     index = {}
     last: dict[str, int] = {}
@@ -192,7 +176,7 @@ def _plan(lowered: Lowered, elem_bytes: int, elem_type: str,
     storage = {lowered.input: "x", out_root: "y"}
     for b in buffers:
         storage[b.name] = f"ET_ARENA({elem_type}, {plan.offsets[b.name]})"
-    scratch_type = "float" if elem_type == "float" else "int32_t"
     for b in extra:
-        storage[b.name] = f"ET_ARENA({scratch_type}, {plan.offsets[b.name]})"
+        ctype = scratch_ctype(lowered, b.name.rsplit(":", 1)[0], elem_type)
+        storage[b.name] = f"ET_ARENA({ctype}, {plan.offsets[b.name]})"
     return plan, storage

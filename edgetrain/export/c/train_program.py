@@ -24,6 +24,11 @@ How the program is derived (architecture principle 3, TECHNIQUES section 7):
   what a library without lifetime reuse and without fused updates would need: every buffer on
   its own, plus one gradient buffer per trainable parameter.
 * Optimizer state (velocity, or Adam's m and v) exists only for trainable parameters.
+* Convolutions and pools train the same way (rules.train, et_conv_train.h): a conv step is one
+  fused backward + update call (each weight updated after one pass over the outputs its tap
+  reaches), a pool step writes its input gradient. A batch_norm is folded into the conv or dense
+  before it first (`transforms.fold_batch_norm`; its statistics and affine are frozen), so the
+  program trains the folded layer; a trainable or unfoldable batch_norm is refused by name.
 """
 from __future__ import annotations
 
@@ -41,10 +46,11 @@ from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError, UnsupportedOpError
 from ...graph import Graph, Node, Param
 from ...quantize import QuantizedModel, quantize_model
+from ...transforms.fold_batch_norm import fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
-from .program import choose_layer_storage, step_scratch_bytes
+from .program import choose_layer_storage, scratch_ctype, step_scratch_bytes
 from .rules import Lowering, check_supported, lower_calls
 from .rules.train import TRAIN_RULES, TrainBackward
 
@@ -183,11 +189,34 @@ class TrainParam:
     ident: str
     c_value: np.ndarray
     trainable: bool
-    transpose: bool  # weight: graph stores [n_in][n_out]
+    transpose: bool  # a weight (its C layout differs from the graph's, see ``layout``)
     data_name: str = ""  # const array: initial value (trainable) or the value itself (frozen)
     mask: np.ndarray | None = None  # C layout; a sparse layer keeps its pattern while training
     mask_name: str = ""  # const bitmap array (bit i & 7 of byte i >> 3), see et_param_f32.mask
     shared: bool = False  # c_value is a codebook (graph: Param.codebook, not Param.value)
+    # How c_value sits against the graph's array: "T" dense [n_out][n_in] (graph [n_in][n_out]),
+    # "ohwi" conv [C_out][kh][kw][C_in/g] (graph (kh, kw, C_in/g, C_out), conv1d without kh),
+    # "hwo" depthwise [kh][kw][C_out] (graph (kh, kw, 1, C_out)); "" the same order.
+    layout: str = ""
+    graph_shape: tuple[int, ...] = ()
+
+    def to_graph(self, c: np.ndarray) -> np.ndarray:
+        """A C-layout array of this parameter (shape of c_value) in the graph's layout."""
+        c = np.asarray(c).reshape(self.c_value.shape)
+        if self.layout == "T":
+            return np.ascontiguousarray(c.T)
+        if self.layout == "ohwi":
+            c = c.transpose(1, 2, 3, 0)
+        return np.ascontiguousarray(c.reshape(self.graph_shape or c.shape))
+
+    def to_c(self, g: np.ndarray) -> np.ndarray:
+        """A graph-layout array of this parameter (e.g. its mask) in the C layout."""
+        if self.layout == "T":
+            return np.ascontiguousarray(np.asarray(g).T)
+        if self.layout == "ohwi":
+            o, kh, kw, ci = self.c_value.shape
+            return np.ascontiguousarray(np.asarray(g).reshape(kh, kw, ci, o).transpose(3, 0, 1, 2))
+        return np.ascontiguousarray(np.asarray(g).reshape(self.c_value.shape))
 
     @property
     def size(self) -> int:
@@ -235,6 +264,7 @@ class TrainProgram:
     boundary_zero_point: int | None
     macs: int = 0
     notes: list[str] = field(default_factory=list)
+    graph: Graph | None = None  # the graph trained (batch_norm folded), whose parameters these are
 
     # -- sizes -------------------------------------------------------------------------------
     @property
@@ -284,10 +314,10 @@ class TrainProgram:
         desc = ";".join(f"{p.name}:{p.size}" for p in self.trainable)
         return zlib.crc32(f"{self.name}|{desc}".encode()) & 0xFFFFFFFF
 
-    def segment_layout(self) -> list[tuple[str, tuple[int, ...], bool]]:
-        """(parameter name, C-layout shape, transposed) of each stored segment, in order. A shared
-        weight's segment is its codebook (shape (K,), not transposed)."""
-        return [(p.name, tuple(p.c_value.shape), p.transpose) for p in self.trainable]
+    def segment_layout(self) -> list[tuple[str, tuple[int, ...], str]]:
+        """(parameter name, C-layout shape, layout: see `TrainParam.layout`) of each stored
+        segment, in order. A shared weight's segment is its codebook (shape (K,), layout "")."""
+        return [(p.name, tuple(p.c_value.shape), p.layout) for p in self.trainable]
 
 
 def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
@@ -298,9 +328,8 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
     (`rules.lower_calls`): the body keeps its sparse formats and accepts every op the inference
     exporter accepts. The head's backward is the engine's one walk (`engine.walk`) with this
     backend's gradient rules (`rules.train`)."""
+    graph, folded = fold_frozen_batch_norm(graph)
     split = split_model(graph)
-    if len(graph.input_shape) != 1 and split.body is None:
-        raise UnsupportedOpError("fine-tuning needs a flat input when the first layer trains")
     B = config.batch
     batches = (B,) if B == 1 else (B, 1)
     taken: set[str] = set()
@@ -311,6 +340,9 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
     notes: list[str] = []
     if split.dropped_softmax:
         notes.append(f"final softmax {split.dropped_softmax!r} not run: training and evaluation use logits")
+    if folded:
+        notes.append(f"batch_norm {', '.join(folded)} folded into the layer before: the model trained (and "
+                     "returned) has none")
 
     def arr(prefix: str, layer: str, role: str, values: np.ndarray, condition: str | None = None) -> str:
         name = c_identifier(f"et_train_{prefix}_{role}", taken)
@@ -376,9 +408,14 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
             graph_role = "weight" if role == "weights" else role
             # train_emit defines these globals from the ident: none may clash with an array name.
             ident = c_identifier(f"{lid}_{graph_role}", taken, forms=PARAM_SYMBOLS)
-            mask = None if p.mask is None or role == "codebook" else (p.mask.T if graph_role == "weight" else p.mask)
-            params[p.name] = TrainParam(p.name, ident, np.ascontiguousarray(c_value), p.trainable,
-                                        graph_role == "weight", mask=mask, shared=role == "codebook")
+            layout = ""
+            if graph_role == "weight":
+                layout = "T" if c_value.ndim == 2 else ("ohwi" if c_value.ndim == 4 else "hwo")
+            tp = TrainParam(p.name, ident, np.ascontiguousarray(c_value), p.trainable, graph_role == "weight",
+                            shared=role == "codebook", layout=layout, graph_shape=tuple(p.storage().shape))
+            if p.mask is not None and role != "codebook":
+                tp.mask = tp.to_c(p.mask)
+            params[p.name] = tp
         return f"et_train_value_{params[p.name].ident}"
 
     head_ops, logits, head_buf, head_calls = _lower_head(
@@ -416,7 +453,31 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
     return TrainProgram(
         graph.name, config, split, qbody, tuple(graph.input_shape), input_ctype, n_classes, feature_size,
         feature_ctype, list(params.values()), arrays, structs, ops, plan.buffers, plan, storage,
-        boundary_scale, boundary_zp, macs, notes)
+        boundary_scale, boundary_zp, macs, notes, graph)
+
+
+def fold_frozen_batch_norm(graph: Graph) -> tuple[Graph, list[str]]:
+    """``graph`` with every batch_norm folded into the conv / dense before it, and the names
+    folded. The device runs no batch_norm kernel: a trainable one (batch statistics in training)
+    or one that cannot be folded is refused, naming it."""
+    bns = [n for n in graph.nodes if n.op == "batch_norm"]
+    if not bns:
+        return graph, []
+    for n in bns:
+        if any(graph.params[n.params[r]].trainable for r in ("scale", "bias")):
+            raise UnsupportedOpError(
+                f"batch_norm {n.name!r} trains: on-device training runs a batch_norm folded into the layer "
+                "before it, so its scale and bias cannot train",
+                hint="freeze it; finetune_on_device and `edgetrain finetune` fold batch_norm before --trainable "
+                     "applies, so bias-only trains the folded conv bias")
+    folded = fold_batch_norm(graph)
+    left = [n.name for n in folded.nodes if n.op == "batch_norm"]
+    if left:
+        raise UnsupportedOpError(f"batch_norm {left[0]!r} cannot be folded into the layer before it, and the "
+                                 "device has no batch_norm kernel",
+                                 hint="put each batch_norm right after a conv or dense layer that nothing else "
+                                      "reads (before its activation)")
+    return folded, [n.name for n in bns]
 
 
 def _check_head_params(head: Graph) -> None:
@@ -447,8 +508,11 @@ def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: str, qmodel: Quanti
     scratch = step_scratch_bytes(lowered, layer_storage, dtype)
     scratch_buf: dict[str, str] = {}
     for name, nbytes in scratch.items():
-        # int8 kernels keep int32 scratch, float kernels float: both 4-byte elements.
-        scratch_buf[name] = c_identifier(f"{'i_' if dtype == 'int8' else 's_'}{name}", taken)
+        # Buffer prefixes carry the element type (`ctype_of`): float scratch s_, int8 kernels' int32
+        # sums i_, an int8 conv's im2col window q_ (int8_t, as the body's int8 activations).
+        ctype = scratch_ctype(lowered, name, "int8_t" if dtype == "int8" else "float")
+        prefix_of = {"float": "s_", "int32_t": "i_", "int8_t": "q_"}
+        scratch_buf[name] = c_identifier(f"{prefix_of[ctype]}{name}", taken)
         sizes[scratch_buf[name]] = nbytes
 
     def buffer(t: str) -> str:
@@ -480,11 +544,17 @@ def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_in
         if st.kind != "alias":
             buf_of[st.output] = c_identifier(f"a_{st.name}", taken)
             sizes[buf_of[st.output]] = B * lowered.size(st.output) * FLOAT
+    # The fast conv kernels' im2col scratch (the head is stored dense: no sparse storage).
+    scratch_buf: dict[str, str] = {}
+    for name, nbytes in step_scratch_bytes(lowered, {}, "f32").items():
+        scratch_buf[name] = c_identifier(f"s_{name}", taken)
+        sizes[scratch_buf[name]] = nbytes
 
     def buffer(t: str) -> str:
         return buf_of[lowered.alias_root(t)]
 
-    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: buffer_expr(buffer(t)), scratch=lambda step: None,
+    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: buffer_expr(buffer(t)),
+                  scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
                   array=arr, taken=taken, storage={}, struct_prefix="et_tp_", param_value=param_value,
                   shared_weights=True)
     check_supported([st.kind for st in lowered.steps], "on-device training")
@@ -493,9 +563,9 @@ def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_in
     for c in lower_calls(lw):
         structs.extend(c.structs)
         calls[c.layer] = c
+        writes = (buffer(c.output),) + ((scratch_buf[c.layer],) if c.layer in scratch_buf else ())
         ops.append(TrainOp("forward", c.layer, c.statements[0], c.statements[-1],
-                           tuple(buffer(t) for t in c.inputs), (buffer(c.output),), f"{c.op} {c.layer}",
-                           c.kernels))
+                           tuple(buffer(t) for t in c.inputs), writes, f"{c.op} {c.layer}", c.kernels))
     return ops, buffer(lowered.output), buffer, calls
 
 

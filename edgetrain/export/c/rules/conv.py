@@ -1,5 +1,5 @@
 """C lowering of the convolutions (conv2d, conv1d as H = 1) and the pools (max_pool, avg_pool,
-global_avg_pool) onto et_conv.h / et_pool.h, float32 only.
+global_avg_pool) onto et_conv.h / et_pool.h, float32 and int8.
 
 * Geometry: the numpy op's own (`edgetrain.ops.conv.geometry` for a conv, the pool op's
   ``pool_geometry``), so TensorFlow "same" is resolved to explicit pads exactly as numpy pads.
@@ -8,9 +8,11 @@ global_avg_pool) onto et_conv.h / et_pool.h, float32 only.
   (`edgetrain.quantize.conv_reference.to_c_conv_weights` / ``to_c_depthwise_weights``).
 * A following relu / relu6 is fused as the kernel's clamp (`transforms.lowering`); bias or NULL.
 * The fast grouped kernel gets a scratch buffer from the memory plan (`conv_scratch`); the
-  reference takes none (the ET_CONV_F32 macro drops it).
-
-int8 is refused: the quantizer has no conv or pool rules yet.
+  reference takes none (the ET_CONV_F32 / ET_CONV_S8 macros drop it).
+* int8 reads the quantized step (`quantize.model.QConv` / ``QPool``): its weights, requantization,
+  zero points and fused clamp, so the C model and the numpy int8 reference are one model. As
+  for int8 dense, the fast kernels start from ``eff_bias`` and the plain bias array exists only
+  in ET_FORCE_REF builds.
 """
 from __future__ import annotations
 
@@ -20,19 +22,19 @@ from ....errors import UnsupportedOpError
 from ....ops import get_op
 from ....ops.conv import Geometry, geometry
 from ....quantize.conv_reference import to_c_conv_weights, to_c_depthwise_weights
+from ....quantize.model import QConv, QPool
 from ....transforms.lowering import Lowered, Step
 from ..abi import conv_scratch_bytes, struct_bytes, struct_initializer
 from .base import Call, CRule, Lowering, float_clamp
 
 CONV_KINDS = ("conv2d", "conv1d")
 POOL_KINDS = ("max_pool", "avg_pool", "global_avg_pool")
-CONV_PARAMS, POOL_PARAMS, GLOBAL_PARAMS = "et_conv_f32_params", "et_pool_f32_params", "et_global_pool_f32_params"
-
-
-def refuse_int8(st: Step) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{st.kind} layer {st.name!r}: int8 conv export is not supported yet "
-                              "(no int8 quantizer rules for conv and pool layers)",
-                              hint="export this model with --dtype f32")
+# The argument struct of each kernel family by dtype.
+CONV_PARAMS = {"f32": "et_conv_f32_params", "int8": "et_conv_s8_params"}
+POOL_PARAMS = {"f32": "et_pool_f32_params", "int8": "et_pool_s8_params"}
+GLOBAL_PARAMS = {"f32": "et_global_pool_f32_params", "int8": "et_global_pool_s8_params"}
+SUFFIX = {"f32": "f32", "int8": "s8"}
+ELEM_BYTES = {"f32": 4, "int8": 1}
 
 
 def _weight_4d(st: Step, lw_graph) -> np.ndarray:
@@ -49,12 +51,13 @@ def conv_geometry(lowered: Lowered, st: Step) -> tuple[Geometry, int, int, int]:
     return geo, int(st.node.attrs.get("groups", 1)), int(x[-1]), int(w[-1])
 
 
-def conv_scratch(lowered: Lowered, st: Step) -> int:
-    """Bytes of the fast kernel's scratch for a conv step (0: none), as et_conv_f32_scratch_bytes."""
+def conv_scratch(lowered: Lowered, st: Step, dtype: str = "f32") -> int:
+    """Bytes of the fast kernel's scratch for a conv step (0: none), as et_conv_f32_scratch_bytes
+    / et_conv_s8_scratch_bytes."""
     geo, groups, cin, cout = conv_geometry(lowered, st)
     if _depthwise(groups, cin, cout):
         return 0
-    return conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, 4)
+    return conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype])
 
 
 def _depthwise(groups: int, cin: int, cout: int) -> bool:
@@ -83,9 +86,10 @@ def _geom(batch: int, geo: Geometry, cin: int, cout: int) -> dict[str, int]:
 
 class ConvRule(CRule):
     kinds = CONV_KINDS
-    sources = {"et_conv_f32": "et_conv_f32.c", "et_depthwise_conv_f32": "et_conv_f32.c",
-               "et_conv_f32_ref": "et_conv_f32_ref.c", "et_depthwise_conv_f32_ref": "et_conv_f32_ref.c",
-               "et_conv_geom_check": "et_conv_geom.c", "et_dense_f32": "et_dense_f32.c"}
+    sources = {f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c" for k in ("conv", "depthwise_conv") for d in ("f32", "s8")
+               for r in ("", "_ref")}
+    sources.update({"et_conv_geom_check": "et_conv_geom.c", "et_dense_f32": "et_dense_f32.c",
+                    "et_dense_s8": "et_dense_s8.c"})
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         geo, groups, cin, cout = conv_geometry(lw.lowered, st)
@@ -104,62 +108,94 @@ class ConvRule(CRule):
             b_name = "NULL"
         lo, hi = float_clamp(st.activation)
         names = lw.struct_names(lid)
-        structs = tuple(struct_initializer(CONV_PARAMS, n, {"geom": _geom(b, geo, cin, cout), "groups": groups,
-                                                             "act_min": lo, "act_max": hi})
+        structs = tuple(struct_initializer(CONV_PARAMS["f32"], n, {"geom": _geom(b, geo, cin, cout), "groups": groups,
+                                                                    "act_min": lo, "act_max": hi})
                         for n, b in zip(names, lw.batches))
-        nbytes = struct_bytes(CONV_PARAMS) * len(names)
-        x, y = lw.where(st.inputs[0]), lw.where(st.output)
-        operands = {"weights": w_name, "bias": b_name}
-        if depthwise:
-            stmts = tuple(f"st = ET_DEPTHWISE_CONV_F32(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
-            return Call(st.name, f"{st.kind}/depthwise",
-                        ("et_depthwise_conv_f32", "et_conv_geom_check", "et_depthwise_conv_f32_ref"),
-                        stmts, st.inputs, st.output, structs, nbytes, arg_structs=names, operands=operands)
-        need = conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, 4)
-        scratch = lw.scratch(st.name) if need else None
-        if need and scratch is None:  # pragma: no cover - every caller plans step_scratch_bytes
-            raise UnsupportedOpError(f"{st.kind} {st.name!r}: no scratch buffer was planned")
-        s_expr = scratch if scratch is not None else "NULL"
-        stmts = tuple(f"st = ET_CONV_F32(&{n}, {x}, {w_name}, {b_name}, {y}, {s_expr});" for n in names)
-        op = st.kind if groups == 1 else f"{st.kind}/groups{groups}"
-        return Call(st.name, op, ("et_conv_f32", "et_dense_f32", "et_conv_geom_check", "et_conv_f32_ref"),
-                    stmts, st.inputs, st.output, structs, nbytes,
-                    scratch=f"{st.name}:scratch" if need else None, arg_structs=names, operands=operands)
+        return _conv_call(lw, st, "f32", geo, groups, depthwise, names, structs, w_name, b_name, cin)
 
-    def s8(self, lw: Lowering, st: Step, q) -> Call:  # type: ignore[override]
-        raise refuse_int8(st)
+    def s8(self, lw: Lowering, st: Step, q: QConv) -> Call:  # type: ignore[override]
+        geo, groups = q.geometry, q.groups
+        _check_pads(st, geo)
+        lid = lw.ident(q.name)
+        w_c = to_c_depthwise_weights(q.weights) if q.depthwise else to_c_conv_weights(q.weights)
+        w_name = lw.array(lid, q.name, "weights", w_c)
+        eb_name = lw.array(lid, q.name, "eff_bias", q.eff_bias)
+        b_name = lw.array(lid, q.name, "bias", q.bias, lw.force_ref_condition) if q.bias is not None else "NULL"
+        m_name = lw.array(lid, q.name, "multipliers", q.multipliers)
+        s_name = lw.array(lid, q.name, "shifts", q.shifts)
+        names = lw.struct_names(lid)
+        cin, cout = q.in_shape[2], q.n_out
+        structs = tuple(struct_initializer(CONV_PARAMS["int8"], n, {
+            "geom": _geom(b, geo, cin, cout), "groups": groups, "input_offset": -q.input_zero_point,
+            "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
+            "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
+            "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
+        return _conv_call(lw, st, "int8", geo, groups, q.depthwise, names, structs, w_name, b_name, cin)
+
+
+def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, depthwise: bool,
+               names: tuple[str, ...], structs: tuple[str, ...], w_name: str, b_name: str, cin: int) -> Call:
+    """The call of a conv step: the depthwise kernel, or the grouped one with its planned scratch."""
+    sfx = SUFFIX[dtype]
+    nbytes = struct_bytes(CONV_PARAMS[dtype]) * len(names)
+    x, y = lw.where(st.inputs[0]), lw.where(st.output)
+    operands = {"weights": w_name, "bias": b_name}
+    macro = f"ET_DEPTHWISE_CONV_{sfx.upper()}" if depthwise else f"ET_CONV_{sfx.upper()}"
+    if depthwise:
+        stmts = tuple(f"st = {macro}(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
+        return Call(st.name, f"{st.kind}/depthwise",
+                    (f"et_depthwise_conv_{sfx}", "et_conv_geom_check", f"et_depthwise_conv_{sfx}_ref"),
+                    stmts, st.inputs, st.output, structs, nbytes, arg_structs=names, operands=operands)
+    need = conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype])
+    scratch = lw.scratch(st.name) if need else None
+    if need and scratch is None:  # pragma: no cover - every caller plans step_scratch_bytes
+        raise UnsupportedOpError(f"{st.kind} {st.name!r}: no scratch buffer was planned")
+    s_expr = scratch if scratch is not None else "NULL"
+    stmts = tuple(f"st = {macro}(&{n}, {x}, {w_name}, {b_name}, {y}, {s_expr});" for n in names)
+    op = st.kind if groups == 1 else f"{st.kind}/groups{groups}"
+    return Call(st.name, op, (f"et_conv_{sfx}", f"et_dense_{sfx}", "et_conv_geom_check", f"et_conv_{sfx}_ref"),
+                stmts, st.inputs, st.output, structs, nbytes,
+                scratch=f"{st.name}:scratch" if need else None, arg_structs=names, operands=operands)
 
 
 class PoolRule(CRule):
     kinds = POOL_KINDS
-    sources = {"et_max_pool_f32": "et_pool_f32.c", "et_avg_pool_f32": "et_pool_f32.c",
-               "et_global_avg_pool_f32": "et_pool_f32.c", "et_conv_geom_check": "et_conv_geom.c"}
+    sources = {f"et_{k}_{d}": f"et_pool_{d}.c" for k in POOL_KINDS for d in ("f32", "s8")}
+    sources["et_conv_geom_check"] = "et_conv_geom.c"
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        lo, hi = float_clamp(st.activation)
+        return self._call(lw, st, "f32", {"act_min": lo, "act_max": hi}, {})
+
+    def s8(self, lw: Lowering, st: Step, q: QPool) -> Call:  # type: ignore[override]
+        clamp = {"act_min": q.act_min, "act_max": q.act_max}
+        requant = {"input_offset": -q.input_zero_point, "output_offset": q.output_zero_point,
+                   "multiplier": q.multiplier, "shift": q.shift}
+        return self._call(lw, st, "int8", clamp, requant)
+
+    @staticmethod
+    def _call(lw: Lowering, st: Step, dtype: str, clamp: dict[str, object], requant: dict[str, object]) -> Call:
+        """A pool's call; ``requant`` holds the global pool's int8 rescaling fields (else empty)."""
         x_shape = tuple(lw.lowered.shapes[st.inputs[0]])
         lid = lw.ident(st.name)
         names = lw.struct_names(lid)
-        lo, hi = float_clamp(st.activation)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         c = int(x_shape[-1])
-        fn, macro = f"et_{st.kind}_f32", f"ET_{st.kind.upper()}_F32"
+        sfx = SUFFIX[dtype]
+        fn, macro = f"et_{st.kind}_{sfx}", f"ET_{st.kind.upper()}_{sfx.upper()}"
         if st.kind == "global_avg_pool":
             h, w = (1, x_shape[0]) if len(x_shape) == 2 else x_shape[:2]
-            structs = tuple(struct_initializer(GLOBAL_PARAMS, n, {"batch": b, "in_h": h, "in_w": w, "channels": c,
-                                                                  "act_min": lo, "act_max": hi})
+            ctype = GLOBAL_PARAMS[dtype]
+            structs = tuple(struct_initializer(ctype, n, {"batch": b, "in_h": h, "in_w": w, "channels": c,
+                                                          **requant, **clamp})
                             for n, b in zip(names, lw.batches))
-            nbytes = struct_bytes(GLOBAL_PARAMS) * len(names)
         else:
             geo = get_op(st.kind).pool_geometry(st.node, x_shape[:-1])  # type: ignore[attr-defined]
             _check_pads(st, geo)
-            structs = tuple(struct_initializer(POOL_PARAMS, n, {"geom": _geom(b, geo, c, c), "act_min": lo,
-                                                                "act_max": hi})
+            ctype = POOL_PARAMS[dtype]
+            structs = tuple(struct_initializer(ctype, n, {"geom": _geom(b, geo, c, c), **clamp})
                             for n, b in zip(names, lw.batches))
-            nbytes = struct_bytes(POOL_PARAMS) * len(names)
         stmts = tuple(f"st = {macro}(&{n}, {x}, {y});" for n in names)
         # One implementation serves both builds (fast first, reference last, as every call lists).
         return Call(st.name, st.kind, (fn, "et_conv_geom_check", fn), stmts, st.inputs, st.output, structs,
-                    nbytes, arg_structs=names)
-
-    def s8(self, lw: Lowering, st: Step, q) -> Call:  # type: ignore[override]
-        raise refuse_int8(st)
+                    struct_bytes(ctype) * len(names), arg_structs=names)
