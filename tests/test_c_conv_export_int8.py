@@ -154,6 +154,9 @@ def test_int8_conv_scratch_is_one_int8_window_in_the_arena() -> None:
     c2 = rows["conv2d2"]
     assert c2.weights == 3 * 3 * 16 * 32 and c2.args == struct_bytes("et_conv_s8_params")
     assert c2.activation == 4 * 4 * 32  # int8 activations: one byte each
+    # while conv2d2 runs: its input (the 4x4x16 pool output), its output and its window
+    assert c2.scratch == 3 * 3 * 16 and c2.live == 4 * 4 * 16 + 4 * 4 * 32 + 3 * 3 * 16
+    assert max(lm.live for lm in report.layers) == program.plan.peak_live_bytes()
 
 
 # ---------------------------------------------------------------- CLI
@@ -180,3 +183,36 @@ def test_int8_dw_cnn_depthwise_weights_use_the_hwo_layout(exports) -> None:
     data = (exports["dw_cnn"].out_dir / "model_data.c").read_text()
     assert f"int8_t et_model_{dw.name}_weights[{dw.weights.size}]" in data
     assert depthwise_cnn().node(dw.name).attrs["groups"] == dw.groups
+
+
+# ---------------------------------------------------------------- DS-CNN on the stm32f405
+
+def test_ds_cnn_fits_the_stm32f405_in_int8_and_runs_bit_exact(arm_cc: str, qemu: str, tmp_path: Path) -> None:
+    """The DS-CNN-sized keyword spotter (bench/dscnn.py) fits 1 MiB flash / 128 KiB RAM in int8,
+    its arena holds two 25x5x64 activations (the lifetime plan reuses the rest), and it runs
+    bit-exact on QEMU."""
+    from helpers import load_bench
+
+    g = load_bench("dscnn.py").dscnn()
+    calib_x = np.random.default_rng(1).standard_normal((16, 49, 10, 1)).astype(np.float32)
+    res = export_c(g, "stm32f405", tmp_path / "ds", dtype="int8", calib_x=calib_x)
+    rep = res.report
+    assert rep.fits and rep.flash_bytes < 1 << 20 and rep.ram_bytes < 128 * 1024
+    assert rep.arena_bytes == 2 * 25 * 5 * 64  # ping-pong between two activations; no scratch left over
+    assert sum(lm.op == "conv2d/depthwise" for lm in rep.layers) == 4
+    x = np.random.default_rng(2).standard_normal((2, 49, 10, 1)).astype(np.float32)
+    np.testing.assert_array_equal(run(res, "stm32f405", x, tmp_path / "b"), int8_reference(res.qmodel, x))
+
+
+def test_budget_error_names_the_layer_that_needs_the_most_ram(tmp_path: Path) -> None:
+    from edgetrain.errors import BudgetExceededError
+
+    g = et.Sequential([Conv2D(16, 3, name="stem"), Conv2D(64, 3, activation="relu", name="wide"), GlobalAvgPool(),
+                       et.Dense(4)], input_shape=(64, 64, 1), name="big_cnn8")
+    x = np.random.default_rng(0).standard_normal((4, 64, 64, 1)).astype(np.float32)
+    with pytest.raises(BudgetExceededError) as err:
+        export_c(g, "stm32f205", tmp_path / "big", dtype="int8", calib_x=x)
+    msg = str(err.value)
+    # wide: its input (64*64*16) + output (64*64*64) + its int8 window (3*3*16) are live together
+    assert "layer wide needs 327,824 B of arena while it runs" in msg, msg
+    assert "\n" not in msg and not (tmp_path / "big").exists()

@@ -56,7 +56,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     if as_json:
         emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})
         return
-    table(f"{rep.model} -> {rep.target} ({rep.dtype}), written to {res.out_dir}",
+    table(f"{rep.model} -> {rep.target} ({rep.dtype}), written to {res.out_dir}\n{rep.TABLE_LEGEND}",
           list(rep.TABLE_COLUMNS), rep.table_rows())
     table("totals", ["", "bytes", "budget"], rep.summary_rows())
 

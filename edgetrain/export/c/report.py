@@ -104,6 +104,8 @@ class LayerMemory:
     quant: int = 0  # multipliers + shifts
     args: int = 0  # static const argument struct
     activation: int = 0  # bytes of the tensor the layer writes
+    scratch: int = 0  # bytes of its kernel's scratch buffer (a conv's im2col window)
+    live: int = 0  # arena bytes in use while it runs: its input, output, scratch and kept tensors
     macs: int = 0
 
     @property
@@ -163,16 +165,20 @@ class MemoryReport:
 
     def table_rows(self) -> list[list[Any]]:
         rows: list[list[Any]] = [[lm.layer, lm.op, lm.format, lm.weight_index, lm.weight_values,
-                                  lm.weights, lm.bias, lm.quant, lm.args, lm.flash, lm.activation]
+                                  lm.weights, lm.bias, lm.quant, lm.args, lm.flash, lm.activation, lm.scratch,
+                                  lm.live]
                                  for lm in self.layers]
-        rows.append(["model data", "", "", sum(lm.weight_index for lm in self.layers),
+        rows.append(["all layers", "", "", sum(lm.weight_index for lm in self.layers),
                      sum(lm.weight_values for lm in self.layers), self.weight_bytes,
                      sum(lm.bias for lm in self.layers), sum(lm.quant for lm in self.layers),
-                     sum(lm.args for lm in self.layers), self.data_bytes, ""])
+                     sum(lm.args for lm in self.layers), self.data_bytes, "", "", ""])
         return rows
 
     TABLE_COLUMNS = ("layer", "op", "format", "index B", "values B", "weights B", "bias B", "quant B",
-                     "args B", "flash B", "activation B")
+                     "args B", "flash B", "out B", "scratch B", "live B")
+    TABLE_LEGEND = ("flash B = weights + bias + quant (requantization) + args (argument struct); out B = the "
+                    "tensor a layer writes; live B = arena bytes in use while it runs (input, output, scratch "
+                    "and tensors kept for later layers)")
 
     def summary_rows(self) -> list[list[Any]]:
         def budget(v: int | None) -> str:
@@ -191,10 +197,13 @@ class MemoryReport:
 
 def memory_report(p: Program, target: Target) -> MemoryReport:
     layers: dict[str, LayerMemory] = {}
-    for c in p.calls:
+    for step, c in enumerate(p.calls):  # one call per kernel step, numbered as the memory plan's
         lm = layers.setdefault(c.layer, LayerMemory(c.layer, c.op, macs=p.macs.get(c.layer, 0)))
         lm.args += c.struct_bytes
         lm.activation = p.lowered.size(c.output) * p.elem_bytes
+        scratch = p.plan.buffers.get(f"{c.layer}:scratch")
+        lm.scratch = scratch.size if scratch is not None else 0
+        lm.live = sum(b.size for b in p.plan.buffers.values() if b.first <= step <= b.last)
     for name, ls in p.storage.items():
         lm = layers[name]
         lm.format, lm.nnz, lm.fillers = ls.format, ls.nnz, ls.nbytes.fillers
@@ -250,9 +259,11 @@ def check_budget(report: MemoryReport) -> None:
                      + ", ".join(f"{lm.layer} {lm.flash:,} B" for lm in big))
     if "ram" in over:
         big = sorted(report.layers, key=lambda lm: -lm.activation)[:3]
+        peak = max(report.layers, key=lambda lm: lm.live)
         parts.append(f"RAM needs {report.ram_bytes:,} B of {report.ram_budget:,} B "
                      f"(over by {over['ram']:,} B: arena {report.arena_bytes:,} B, I/O "
-                     f"{report.io_bytes:,} B, stack {report.stack_reserved:,} B); largest "
+                     f"{report.io_bytes:,} B, stack {report.stack_reserved:,} B); layer {peak.layer} needs "
+                     f"{peak.live:,} B of arena while it runs; largest "
                      "activations: " + ", ".join(f"{lm.layer} {lm.activation:,} B" for lm in big))
     hint = ("use int8 (--dtype int8), narrower layers, or a bigger target"
             if report.dtype == "f32" else "use narrower layers or a bigger target")
