@@ -30,5 +30,11 @@ step "3. int8 C export for the STM32F405 (memory report checked against its budg
 step "4. run the firmware on an emulated STM32F405 (host gcc if QEMU or the cross compiler is missing)"
 "$ET" emulate "$OUT/digits_mlp.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host
 
-step "5. on-device learning: fine-tune on shifted data inside the emulated STM32, reboot, evaluate"
+step "5. a CNN: conv 3x3 16 -> max pool -> conv 3x3 32 -> dense 10 on the 8x8 digits, int8 on the emulated STM32F405"
+"$ET" train examples/digits_cnn.toml -o "$OUT/digits_cnn.etm"
+"$ET" info "$OUT/digits_cnn.etm"
+"$ET" export c "$OUT/digits_cnn.etm" --target stm32f405 --dtype int8 -o "$OUT/c_cnn_stm32f405"
+"$ET" emulate "$OUT/digits_cnn.etm" --target stm32f405 --dtype int8 --data digits:test --fallback-host
+
+step "6. on-device learning: fine-tune on shifted data inside the emulated STM32, reboot, evaluate"
 bash examples/finetune_shifted.sh "$BIN" "$OUT"

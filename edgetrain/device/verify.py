@@ -64,7 +64,7 @@ class EmulationReport:
             ("max |device - numpy|", f"{self.max_abs_diff:.3g}"),
             ("instructions per inference (QEMU icount, not cycles)", instr),
             (".text / .data / .bss bytes", f"{self.text_bytes:,} / {self.data_bytes:,} / {self.bss_bytes:,}"),
-            ("model flash bytes (weights, biases, params)", f"{self.model_flash_bytes:,}"),
+            ("flash bytes (model data + runtime code, estimated)", f"{self.model_flash_bytes:,}"),
             ("arena bytes", f"{self.arena_bytes:,}"),
         ]
 
