@@ -13,8 +13,8 @@ from .output import emit_json, info, table
 
 
 def parse_trainable(spec: str) -> str | list[str]:
-    """last:K | bias-only | all | comma-separated layer names."""
-    if spec in ("all", "bias-only") or spec.startswith("last:"):
+    """head | last-block | bias-only | last:K | all | comma-separated layer names."""
+    if spec in ("all", "bias-only", "head", "last-block") or spec.startswith("last:"):
         return spec
     return [s.strip() for s in spec.split(",") if s.strip()]
 
@@ -32,7 +32,9 @@ def _default_eval(source: str) -> str:
               help="Training samples for the device: DATASET[:split] (e.g. digits:train) or a .npz/.csv file.")
 @click.option("--steps", type=options.STEPS, default=100, show_default=True, help="Training steps on the device.")
 @click.option("--trainable", default="last:1", show_default=True,
-              help="What trains: last:K, bias-only, all, or layer names separated by commas.")
+              help="What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
+                   "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
+                   "batch_norm is folded into the layer before it first.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
 @click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
 @click.option("--momentum", type=options.FRACTION, default=0.0, show_default=True, help="SGD momentum.")

@@ -31,9 +31,9 @@ def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int
     if best is None:
         raise ToolchainError("the device's flash holds no valid bank after the commit")
     weights, off = {}, 0
-    for name, shape, transposed in program.segment_layout():
-        n = int(np.prod(shape))
-        arr = np.frombuffer(best[1], "<f4", n, off).reshape(shape)
-        weights[name] = np.ascontiguousarray(arr.T if transposed else arr).astype(np.float32)
+    for p in program.trainable:
+        n = p.size
+        arr = np.frombuffer(best[1], "<f4", n, off)
+        weights[p.name] = p.to_graph(arr).astype(np.float32)  # C layout (dense: transposed) -> graph
         off += 4 * n
     return best[0], weights

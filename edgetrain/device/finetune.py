@@ -35,9 +35,10 @@ from ..engine.executor import forward
 from ..engine.trainer import Trainer
 from ..errors import ConfigError, DataError, ToolchainError
 from ..export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
+from ..export.c.train_modes import select_trainable
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
 from ..graph import Graph, Param
-from ..layers import set_trainable
+from ..transforms.fold_batch_norm import fold_batch_norm
 from ..limits import limit, over_limit_hint
 from ..outputs import KEEP_HINT, output_directory
 from ..quantize import run_int8
@@ -73,7 +74,7 @@ def reference_features(program: TrainProgram, x: ArrayLike) -> np.ndarray:
     x = np.asarray(x, np.float32)
     split = program.split
     if split.body is None:
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), *split.head.input_shape)
     if program.qbody is not None:
         q = run_int8(program.qbody, program.qbody.quantize_input(x))
         return reference_dequantize(program, q)
@@ -252,8 +253,11 @@ def finetune_on_device(
 ) -> FinetuneReport:
     """Train ``graph`` inside the emulated ``target`` and evaluate after a reboot from the bank.
 
-    ``trainable``: ``last:K``, ``bias-only``, layer names, ``all``, or None to keep the graph's
-    own flags. Training samples come from ``batches`` (steps x batch, exact) or from
+    ``trainable``: ``head`` (the layers after the last conv / pool), ``last-block`` (the last
+    conv and everything after it), ``bias-only``, ``last:K``, layer names, ``all``
+    (`train_modes.select_trainable`), or None to keep the graph's own flags. With a spec, every
+    batch_norm is folded into the layer before it first (the device runs none), so the spec
+    applies to the folded layers and ``report.graph`` is the folded model. Training samples come from ``batches`` (steps x batch, exact) or from
     ``x_train``/``y_train`` (``make_batches``). ``x_eval``/``y_eval`` default to the training
     samples. An int8 body is calibrated on ``calib_x`` (default: the training samples).
     ``parity`` builds with ``-ffp-contract=off`` (the numpy-parity flags); production flags
@@ -261,8 +265,14 @@ def finetune_on_device(
     """
     target = load_target(target) if isinstance(target, str) else target
     work_graph = graph.copy()
+    fold_notes: list[str] = []
     if trainable is not None:
-        set_trainable(work_graph, trainable)
+        bns = [n.name for n in work_graph.nodes if n.op == "batch_norm"]
+        if bns:
+            work_graph = fold_batch_norm(work_graph)
+            fold_notes.append(f"batch_norm {', '.join(bns)} folded into the layer before: the trained model has "
+                              "none")
+        select_trainable(work_graph, trainable)
     config = config or DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                    batch=batch, body=body)
     if batches is None:
@@ -304,7 +314,7 @@ def finetune_on_device(
 
     if second.load_sequence != sequence or second.load_status != 0:
         raise ToolchainError("the evaluation boot did not load the committed bank")
-    out_graph = work_graph
+    out_graph = program.graph if program.graph is not None else work_graph  # batch_norm folded
     for name, value in weights.items():
         set_stored(out_graph.params[name], value)
     out_graph.meta.setdefault("finetune", []).append(
@@ -325,7 +335,7 @@ def finetune_on_device(
         eval_instructions_per_sample=None if second.eval_instructions is None else float(second.eval_instructions.mean()),
         commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
         weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,
-        features=second.features, notes=notes + program.notes, program=program)
+        features=second.features, notes=notes + fold_notes + program.notes, program=program)
 
 
 __all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "device_input", "finetune_on_device", "make_batches",

@@ -6,10 +6,14 @@ Gradients are arena buffers (names). Contracts the rules keep:
 * every gradient buffer has one owner: a rule may overwrite the ``dy`` it is handed (the walk
   hands each ``dy`` to one step only), and a rule that gives one gradient to two inputs (``add``)
   copies it for the second;
-* a dense step is one fused backward + update call: its parameter update is applied as soon as
-  its gradient exists, so no weight-gradient buffer exists and no parameter gradient reaches the
-  walk (so `to_storage` is never asked). A shared (clustered) weight's kernel sums the entry
-  gradients per codebook slot into a K-float scratch buffer and updates the K slot values;
+* a dense or conv step is one fused backward + update call: its parameter update is applied as
+  soon as its gradient exists, so no weight-gradient buffer exists and no parameter gradient
+  reaches the walk (so `to_storage` is never asked). A shared (clustered) dense weight's kernel
+  sums the entry gradients per codebook slot into a K-float scratch buffer and updates the K slot
+  values; a conv weight trains only as plain values (a trainable clustered conv weight is
+  refused);
+* pools have no parameters: their step writes the input gradient into a new buffer (a max pool
+  reads its saved input to find each window's maximum again);
 * a rule reads the operands of its layer's forward call (`Call.operands`), so forward and
   backward agree on where each parameter lives;
 * fan-out (a tensor read by two nodes, e.g. a residual block's input) sums the gradients in place
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from ....engine.autodiff import BackwardStep
+from ....errors import UnsupportedOpError
 from ....graph import Graph, Param
 from ....ops.base import IN0, IN1, OUT
 from ....transforms.lowering import Lowered
@@ -110,6 +115,49 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
     return [dx], {}
 
 
+def _conv(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    """conv2d / conv1d (grouped or depthwise): one fused backward + update call (et_conv_train.h)."""
+    node = step.node
+    call = be.calls[node.name]
+    gw = be.head.params[node.params["weight"]]
+    if gw.trainable and gw.codebook is not None:
+        raise UnsupportedOpError(f"{node.op} {node.name!r}: its clustered (codebook) weight cannot train on the device",
+                                 hint=f"freeze {node.name!r} (e.g. --trainable bias-only or head) or train it on "
+                                      "the host")
+    w_p = be.params[node.params["weight"]]
+    b_p = be.params.get(node.params.get("bias", ""))
+    depthwise = call.op.endswith("/depthwise")
+    x_arg = be.expr(saved[IN0]) if IN0 in saved else "NULL"
+    reads = (dy, saved[IN0]) if IN0 in saved else (dy,)
+    dx, writes, dx_expr = None, (), "NULL"
+    if step.need_dx[0]:
+        dx = be.new_buffer(node.name, node.inputs[0])
+        writes, dx_expr = (dx,), be.expr(dx)
+    b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
+    macro = "ET_DEPTHWISE_CONV_BWD" if depthwise else "ET_CONV_BWD"
+    fn = "et_depthwise_conv_f32_backward_update" if depthwise else "et_conv_f32_backward_update"
+    be.emit(node.name, f"st = {macro}(&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, "
+                       f"&et_train_param_{w_p.ident}, {b_arg}, {dx_expr});", reads, writes,
+            f"{call.op} {node.name} backward: {', '.join([*step.need_dparams] + (['dx'] if dx else [])) or 'nothing'}; "
+            "update applied now", (fn, f"{fn}_ref", "et_conv_geom_check"))
+    return [dx], {}
+
+
+def _pool(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    """max_pool / avg_pool / global_avg_pool: the input gradient into a new buffer."""
+    node = step.node
+    if not step.need_dx[0]:  # pragma: no cover - a parameterless node is scheduled only for its dx
+        return [None], {}
+    call = be.calls[node.name]
+    dx = be.new_buffer(node.name, node.inputs[0])
+    fn = f"et_{node.op}_f32_backward"
+    src = (be.expr(saved[IN0]) + ", ") if node.op == "max_pool" else ""
+    reads = (dy, saved[IN0]) if node.op == "max_pool" else (dy,)
+    be.emit(node.name, f"st = {fn}(&{call.arg_structs[0]}, {src}{be.expr(dy)}, {be.expr(dx)});", reads, (dx,),
+            f"{node.op} {node.name} backward", (fn,))
+    return [dx], {}
+
+
 def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda step: ""):
     """In-place backward of an element-wise activation from its saved output (or input)."""
 
@@ -157,4 +205,22 @@ TRAIN_RULES: dict[str, Callable] = {
     "add": _add,
     "flatten": _view,
     "identity": _view,
+    "reshape": _view,
+    "conv2d": _conv,
+    "conv1d": _conv,
+    "max_pool": _pool,
+    "avg_pool": _pool,
+    "global_avg_pool": _pool,
+}
+
+# Backward kernels a training rule may call that no inference rule lists (train_emit links them).
+TRAIN_KERNEL_SOURCES: dict[str, str] = {
+    "et_conv_f32_backward_update": "et_conv_f32_backward.c",
+    "et_depthwise_conv_f32_backward_update": "et_conv_f32_backward.c",
+    "et_conv_f32_backward_update_ref": "et_conv_f32_backward_ref.c",
+    "et_depthwise_conv_f32_backward_update_ref": "et_conv_f32_backward_ref.c",
+    "et_max_pool_f32_backward": "et_pool_f32_backward.c",
+    "et_avg_pool_f32_backward": "et_pool_f32_backward.c",
+    "et_global_avg_pool_f32_backward": "et_pool_f32_backward.c",
+    "et_conv_geom_check": "et_conv_geom.c",
 }
