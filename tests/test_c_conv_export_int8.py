@@ -109,6 +109,16 @@ def test_quantizer_rules_for_conv_and_pool() -> None:
     np.testing.assert_array_equal(int8_reference(again, x), int8_reference(qm, x))
 
 
+def test_flat_rows_calibrate_a_shaped_model_as_a_batch() -> None:
+    # (N, 96) rows of a (32, 3) model are N samples, not one (what a flat .npz or CSV gives)
+    g = MODELS["conv1d"]()
+    x = samples(g, 16)
+    shaped, flat = quantize_model(g, x), quantize_model(g, x.reshape(16, -1))
+    assert flat.info["calibration_samples"] == 16
+    assert {t: (q.scale, q.zero_point) for t, q in flat.tensors.items()} == \
+        {t: (q.scale, q.zero_point) for t, q in shaped.tensors.items()}
+
+
 def test_batch_norm_is_folded_before_quantizing() -> None:
     g = MODELS["bn_cnn"]()
     qm = quantize_model(g, calib(g))

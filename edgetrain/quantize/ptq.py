@@ -44,7 +44,7 @@ def quantize_model(
     graph = fold_for_kernels(graph)
     lowered = lower_graph(graph, drop_final_softmax=True)
     x = np.asarray(calib_x, dtype=np.float32)
-    if x.ndim == len(graph.input_shape):
+    if tuple(x.shape) == tuple(graph.input_shape):  # one sample (flat rows of a shaped input are a batch)
         x = x[None]
     check_input(graph, x)
     if len(x) == 0:
