@@ -87,6 +87,7 @@ class Image:
             pass
         self.next = self.RAM
         self.count = 0
+        self.profile: dict[int, int] | None = None
         self._sizes: dict[tuple[int, int], int] = {}
         self.uc.hook_add(UC_HOOK_BLOCK, self._block)
 
@@ -101,6 +102,8 @@ class Image:
                 n += 1
             self._sizes[key] = n
         self.count += n
+        if self.profile is not None:
+            self.profile[addr] = self.profile.get(addr, 0) + n
 
     def reset(self) -> None:
         self.next = self.RAM
@@ -222,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtype", choices=["int8", "f32", "both"], default="int8")
     ap.add_argument("--eff", action="store_true", help="int8: pass eff_bias")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="instructions per function (and hot blocks)")
     ap.add_argument("-D", action="append", default=[], help="extra -D for the build")
     args = ap.parse_args(argv)
     cc = shutil.which("arm-none-eabi-gcc")
@@ -231,13 +235,25 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="et-kcycles-") as tmp:
         img = Image(cc, args.cpu, Path(tmp), [f"-D{d}" for d in args.D])
+        funcs = sorted((a & ~1, n) for n, a in img.sym.items())
         for case in CASES:
             if args.only not in case[0]:
                 continue
+            if args.profile:
+                img.profile = {}
             if args.dtype in ("int8", "both"):
                 rows.append(measure_s8(img, case, np.random.default_rng(0), args.eff))
             if args.dtype in ("f32", "both"):
                 rows.append(measure_f32(img, case, np.random.default_rng(0)))
+            if args.profile:
+                import bisect
+                per: dict[str, int] = {}
+                for a, n in img.profile.items():
+                    i = bisect.bisect_right(funcs, (a, "~")) - 1
+                    per[funcs[i][1]] = per.get(funcs[i][1], 0) + n
+                print(case[0], {k: v for k, v in sorted(per.items(), key=lambda t: -t[1])})
+                hot = sorted(img.profile.items(), key=lambda t: -t[1])[:8]
+                print("  hot blocks:", [(hex(a), n) for a, n in hot])
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

@@ -1,12 +1,18 @@
-/* Fast int8 convolutions (portable C), bit-exact with et_conv_s8_ref / et_depthwise_conv_s8_ref.
+/* Fast int8 convolutions, bit-exact with et_conv_s8_ref / et_depthwise_conv_s8_ref.
  *
- * et_conv_s8 runs every output pixel's window through et_dense_s8 (4 output channels per pass
- * sharing each input load; SMLAD on Cortex-M4): a 1x1 window with groups == 1 reads the input
- * pixel in place, every other window is first gathered into `scratch` in the weights' (i, j,
- * channel) order. Padded slots of the gathered window hold the input zero point -input_offset:
- * with the offset in the loop they add (zp + offset) * w = 0, and with eff_bias (offset folded
- * over the whole window) they add -offset * w, which cancels that tap's share of the folded term.
- * Both are exact int32 sums, hence equal to the reference.
+ * et_conv_s8 works on two output pixels at a time (CMSIS-NN's arm_convolve_s8 scheme): both
+ * windows are gathered (im2col; a 1x1 conv reads the input pixel in place) and widened to int16
+ * in `scratch`, so that each weight word loaded and widened once serves two pixels, and each
+ * widened input pair serves two output channels: per four window values 16 MACs in 16
+ * instructions on Cortex-M4 (et_conv_s8_mac2x2, SMLAD). The sums of up to ET_CHUNK channels then
+ * go through one requantization loop whose per-channel constants are formed once per call.
+ * Padded window slots hold the input zero point -input_offset before widening: with the offset
+ * added while widening they become (zp + offset) = 0, and with eff_bias (offset folded over the
+ * whole window, values left raw) they add zp * w = -offset * w, which cancels that tap's share of
+ * the folded term. Both are exact int32 sums, hence equal to the reference.
+ * Cortex-M4/M7 (__ARM_FEATURE_DSP) run the multiply-accumulate and requantization loops in
+ * assembly; other Thumb-2 cores (Cortex-M3) the requantization loop only; elsewhere portable C
+ * with the same data layout.
  * et_depthwise_conv_s8 keeps the accumulators of four output channels in registers (depth
  * multiplier 1; one channel at a time otherwise) and runs them over the pixel's in-bounds taps,
  * no scratch; with eff_bias the taps skip the offset and a border pixel subtracts offset * w for
@@ -15,23 +21,30 @@
 #include <string.h>
 
 #include "et_conv.h"
-#include "et_dense.h"
 #include "et_requant.h"
 
-static int et_conv_s8_pointwise(const et_conv_s8_params *p)
-{
-    return p->geom.kernel_h == 1 && p->geom.kernel_w == 1 && p->groups == 1;
-}
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+/* The conv window of two output pixels, widened to int16 in `scratch` (et_conv_s8_scratch_bytes):
+ * window values k = (i * kernel_w + j) * cig + c, as x + add (add = input_offset, or 0 with
+ * eff_bias), padded slots as the zero point + add. Values come in groups of four, k = 4g .. 4g + 3,
+ * stored as 8 halfwords per group: pixel 0's (x[4g], x[4g+2], x[4g+1], x[4g+3]), then pixel 1's.
+ * That is the lane order SXTB16 gives the weights (even bytes, then odd bytes), so a word of four
+ * weights meets two words of this buffer in two SMLADs without any reordering. The last win % 4
+ * values follow, interleaved: value k of pixel 0, of pixel 1, value k + 1 of pixel 0, ...
+ * After the two int16 windows, one window of int8 holds the gathered (unwidened) window. */
+#define ET_COL_GROUP 8 /* halfwords per group of four values, both pixels */
 
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params)
 {
     if (et_conv_s8_check(params, 0) != ET_OK) {
         return -1;
     }
-    /* The window is at most ET_CONV_S8_MAX_WINDOW bytes (checked). */
-    return et_conv_s8_pointwise(params)
-               ? 0
-               : params->geom.kernel_h * params->geom.kernel_w * (params->geom.in_c / params->groups);
+    /* Two windows of int16 and one of int8 (the window is at most ET_CONV_S8_MAX_WINDOW values,
+     * checked), plus up to 3 bytes to align the int16 part to a word for LDRD. */
+    return 5 * params->geom.kernel_h * params->geom.kernel_w * (params->geom.in_c / params->groups) + 3;
 }
 
 /* The first and one-past-last tap index along one axis whose input position start + t * dil is
@@ -50,11 +63,59 @@ static void et_tap_range(int32_t start, int32_t dil, int32_t k, int32_t n, int32
     *hi = b;
 }
 
-/* Gathers the window of output (oh, ow) over input channels [c0, c0 + cig) into col, laid out
- * [kernel_h][kernel_w][cig], `pad` where the window is outside the input. */
-static void et_im2col_s8(const et_conv_geom *g, const int8_t *x, int32_t oh, int32_t ow, int32_t c0,
-                         int32_t cig, int8_t pad, int8_t *col)
+/* Per-call constants of et_conv_s8. */
+typedef struct {
+    const et_conv_geom *g;
+    int32_t cig;    /* input channels per group */
+    int32_t win;    /* window values */
+    int32_t n4;     /* win / 4: groups of four */
+    int32_t add;    /* added to every input value: input_offset, or 0 with eff_bias */
+} et_col_ctx;
+
+#if defined(__ARM_FEATURE_DSP)
+/* (b[1] + lo16(a), b[3] + hi16(a)): SXTAB16 of the odd bytes, which gcc 12 has no intrinsic for. */
+static inline int16x2_t et_sxtab16_odd(int16x2_t a, int8x4_t b)
 {
+    int16x2_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#endif
+
+/* Copies n bytes; the runs of a window are short (a first layer's are kernel_w bytes), where a
+ * library memcpy call costs more than the copy. */
+static inline void et_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        uint32_t t;
+        memcpy(&t, src + k, 4);
+        memcpy(dst + k, &t, 4);
+    }
+    for (; k < n; ++k) {
+        dst[k] = src[k];
+    }
+}
+
+static inline void et_fill_s8(int8_t *dst, int8_t v, int32_t n)
+{
+    const uint32_t v4 = (uint32_t)(uint8_t)v * 0x01010101u;
+    int32_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        memcpy(dst + k, &v4, 4);
+    }
+    for (; k < n; ++k) {
+        dst[k] = v;
+    }
+}
+
+/* The window of output pixel (oh, ow) of the sample at x, input channels [c0, c0 + cig), as int8
+ * in natural order into w8, the zero point where the window is outside the input. */
+static void et_im2col_s8(const et_col_ctx *c, const int8_t *x, int32_t oh, int32_t ow, int32_t c0,
+                         int8_t zp, int8_t *w8)
+{
+    const et_conv_geom *g = c->g;
+    const int32_t cig = c->cig;
     const int32_t h0 = oh * g->stride_h - g->pad_top;
     const int32_t w0 = ow * g->stride_w - g->pad_left;
     const int32_t row_len = g->kernel_w * cig;
@@ -62,28 +123,365 @@ static void et_im2col_s8(const et_conv_geom *g, const int8_t *x, int32_t oh, int
     int32_t jhi;
     int32_t i;
     int32_t j;
+    if (h0 >= 0 && w0 >= 0 && h0 + (g->kernel_h - 1) * g->dilation_h < g->in_h &&
+        w0 + (g->kernel_w - 1) * g->dilation_w < g->in_w && g->dilation_w == 1 && cig == g->in_c) {
+        /* No padding and contiguous rows (the bulk of the pixels): one copy per row. */
+        const int8_t *src = x + (h0 * g->in_w + w0) * g->in_c + c0;
+        const int32_t row_step = g->dilation_h * g->in_w * g->in_c;
+        for (i = 0; i < g->kernel_h; ++i, w8 += row_len, src += row_step) {
+            et_copy_s8(w8, src, row_len);
+        }
+        return;
+    }
     et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &jlo, &jhi);
-    for (i = 0; i < g->kernel_h; ++i) {
+    for (i = 0; i < g->kernel_h; ++i, w8 += row_len) {
         const int32_t ih = h0 + i * g->dilation_h;
-        int8_t *row = col + i * row_len;
         if (ih < 0 || ih >= g->in_h || jlo == jhi) {
-            memset(row, pad, (size_t)row_len);
+            et_fill_s8(w8, zp, row_len);
             continue;
         }
-        memset(row, pad, (size_t)(jlo * cig));
+        et_fill_s8(w8, zp, jlo * cig);
         {
             const int8_t *src = x + (ih * g->in_w + w0 + jlo * g->dilation_w) * g->in_c + c0;
             if (g->dilation_w == 1 && cig == g->in_c) {
-                /* Consecutive taps of one row are consecutive input pixels: one copy. */
-                memcpy(row + jlo * cig, src, (size_t)((jhi - jlo) * cig));
+                /* Consecutive taps of one row are consecutive input pixels: one run. */
+                et_copy_s8(w8 + jlo * cig, src, (jhi - jlo) * cig);
             } else {
                 for (j = jlo; j < jhi; ++j) {
-                    memcpy(row + j * cig, src, (size_t)cig);
+                    et_copy_s8(w8 + j * cig, src, cig);
                     src += g->dilation_w * g->in_c;
                 }
             }
         }
-        memset(row + jhi * cig, pad, (size_t)(row_len - jhi * cig));
+        et_fill_s8(w8 + jhi * cig, zp, row_len - jhi * cig);
+    }
+}
+
+/* The int8 window w8 (natural order) into slot `slot` of col, + add: whole groups of four in
+ * lanes 0, 2, 1, 3, then the tail. */
+static void et_widen(const et_col_ctx *c, const int8_t *w8, int16_t *col, int32_t slot)
+{
+    const int32_t add = c->add;
+    const int32_t n4 = c->n4;
+    const int32_t tail = c->win - 4 * n4;
+    int16_t *dst = col + slot * 4;
+    int16_t *t = col + n4 * ET_COL_GROUP + slot;
+    int32_t gi;
+    int32_t k;
+#if defined(__ARM_FEATURE_DSP)
+    const int16x2_t add2 = (int16x2_t)(((uint32_t)(uint16_t)add << 16) | (uint16_t)add);
+    for (gi = 0; gi < n4; ++gi, w8 += 4, dst += ET_COL_GROUP) {
+        int8x4_t v;
+        int16x2_t e;
+        int16x2_t o;
+        memcpy(&v, w8, 4);           /* one LDR (unaligned allowed) */
+        e = __sxtab16(add2, v);      /* x[4g] + add, x[4g+2] + add: lanes 0, 1 */
+        o = et_sxtab16_odd(add2, v); /* x[4g+1] + add, x[4g+3] + add: lanes 2, 3 */
+        memcpy(dst, &e, 4);
+        memcpy(dst + 2, &o, 4);
+    }
+#else
+    for (gi = 0; gi < n4; ++gi, w8 += 4, dst += ET_COL_GROUP) {
+        dst[0] = (int16_t)(w8[0] + add);
+        dst[1] = (int16_t)(w8[2] + add);
+        dst[2] = (int16_t)(w8[1] + add);
+        dst[3] = (int16_t)(w8[3] + add);
+    }
+#endif
+    for (k = 0; k < tail; ++k) {
+        t[2 * k] = (int16_t)(w8[k] + add);
+    }
+}
+
+/* Output channels per pass over the pixels: their sums (2 per channel) and requantization
+ * constants (16 bytes per channel) live on the stack, 768 bytes in all. */
+#define ET_CHUNK 32
+
+/* Requantization constants of one output channel whose shift is < 0: et_mbqm_rshift(x, m, shift)
+ * is ((hi:lo = x * m + k + (x < 0 ? -2^31 : 0)) >> 32) >> e1 with e1 = -shift - 1 and the
+ * channel's part of the 64-bit addend k = 2^30 + 2^(31 + e1) formed once (klo, khi: its words). */
+typedef struct {
+    int32_t m;
+    uint32_t klo;
+    int32_t khi;
+    int32_t e1;
+} et_rq_entry;
+
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+/* For each of `pairs` (>= 1) consecutive weight-row pairs (rows w + 2 j * win and the next),
+ * out[4j .. 4j + 3] = the sums over the first 4 * n4 window values of row 0 x pixel 0, row 0 x
+ * pixel 1, row 1 x pixel 0, row 1 x pixel 1 (the two columns of col), each started from the
+ * row's init value (init[2 j], init[2 j + 1]; zeros for a NULL init). Per group of four values:
+ * two LDRD bring both pixels' halfword pairs, each row's weight word is widened by two SXTB16,
+ * eight SMLADs: 16 instructions for 16 MACs. The group loop needs 14 live registers (4 sums,
+ * 4 input pairs, 2 weight pairs, 4 pointers), more than gcc gives one asm statement, so this is
+ * a function of its own in assembly (AAPCS: r0 out, r1 col, r2 w, r3 win; n4, pairs and init on
+ * the stack); the loop over pairs keeps its state in the stack frame. col must be word-aligned
+ * (LDRD); weight rows may start anywhere (Cortex-M4/M7 LDR allows unaligned addresses). */
+void et_conv_s8_mac2x2(int32_t *out, const int16_t *col, const int8_t *w, int32_t win, int32_t n4,
+                       int32_t pairs, const int32_t *init, int32_t tail);
+#define ET_MAC2X2_GROUP                 \
+    "ldrd    r8, r9, [r1], #8\n\t"      \
+    "ldrd    r10, r11, [r1], #8\n\t"    \
+    "ldr     r12, [r2], #4\n\t"         \
+    "sxtb16  lr, r12\n\t"               \
+    "sxtb16  r12, r12, ror #8\n\t"      \
+    "smlad   r4, lr, r8, r4\n\t"        \
+    "smlad   r4, r12, r9, r4\n\t"       \
+    "smlad   r5, lr, r10, r5\n\t"       \
+    "smlad   r5, r12, r11, r5\n\t"      \
+    "ldr     r12, [r3], #4\n\t"         \
+    "sxtb16  lr, r12\n\t"               \
+    "sxtb16  r12, r12, ror #8\n\t"      \
+    "smlad   r6, lr, r8, r6\n\t"        \
+    "smlad   r6, r12, r9, r6\n\t"       \
+    "smlad   r7, lr, r10, r7\n\t"       \
+    "smlad   r7, r12, r11, r7\n\t"
+/* Frame after the push and the 16-byte local area: [sp] out, [sp, #4] col, [sp, #8] the next
+ * pair's first row, [sp, #12] win, [sp, #52] n4, [sp, #56] pairs left, [sp, #60] init,
+ * [sp, #64] tail. */
+__asm__(".pushsection .text.et_conv_s8_mac2x2, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_conv_s8_mac2x2\n\t"
+        ".hidden et_conv_s8_mac2x2\n\t"
+        ".type   et_conv_s8_mac2x2, %function\n\t"
+        ".thumb_func\n"
+        "et_conv_s8_mac2x2:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "sub     sp, sp, #16\n\t"
+        "strd    r0, r1, [sp]\n\t"
+        "strd    r2, r3, [sp, #8]\n"
+        "5:\n\t"
+        "ldr     r12, [sp, #60]\n\t"
+        "cmp     r12, #0\n\t"
+        "beq     6f\n\t"
+        "ldrd    r4, r6, [r12], #8\n\t"
+        "str     r12, [sp, #60]\n\t"
+        "mov     r5, r4\n\t"
+        "mov     r7, r6\n\t"
+        "b       7f\n"
+        "6:\n\t"
+        "movs    r4, #0\n\t"
+        "movs    r5, #0\n\t"
+        "movs    r6, #0\n\t"
+        "movs    r7, #0\n"
+        "7:\n\t"
+        "ldrd    r1, r2, [sp, #4]\n\t"
+        "ldr     r12, [sp, #12]\n\t"
+        "add     r3, r2, r12\n\t"         /* row 1 */
+        "add     r12, r3, r12\n\t"
+        "str     r12, [sp, #8]\n\t"       /* the next pair's row 0 */
+        "ldr     r12, [sp, #52]\n\t"
+        "add     r0, r1, r12, lsl #4\n\t" /* r0: end of the groups */
+        "tst     r12, #1\n\t"
+        "beq     1f\n\t"
+        ET_MAC2X2_GROUP
+        "ldr     r12, [sp, #52]\n"       /* the group clobbers r12 */
+        "1:\n\t"
+        "tst     r12, #2\n\t"
+        "beq     2f\n\t"
+        ET_MAC2X2_GROUP ET_MAC2X2_GROUP
+        "2:\n\t"
+        "cmp     r1, r0\n\t"
+        "beq     4f\n"
+        "3:\n\t"
+        ET_MAC2X2_GROUP ET_MAC2X2_GROUP ET_MAC2X2_GROUP ET_MAC2X2_GROUP
+        "cmp     r1, r0\n\t"
+        "bne     3b\n"
+        "4:\n\t"
+        "ldr     r12, [sp, #64]\n\t"  /* the tail: per value, both pixels' halfwords */
+        "cmp     r12, #0\n\t"
+        "beq     9f\n"
+        "8:\n\t"
+        "ldrsh   r8, [r1], #2\n\t"
+        "ldrsh   r9, [r1], #2\n\t"
+        "ldrsb   r10, [r2], #1\n\t"
+        "ldrsb   r11, [r3], #1\n\t"
+        "mla     r4, r8, r10, r4\n\t"
+        "mla     r5, r9, r10, r5\n\t"
+        "mla     r6, r8, r11, r6\n\t"
+        "mla     r7, r9, r11, r7\n\t"
+        "subs    r12, r12, #1\n\t"
+        "bne     8b\n"
+        "9:\n\t"
+        "ldr     r12, [sp]\n\t"
+        "stmia   r12!, {r4-r7}\n\t"
+        "str     r12, [sp]\n\t"
+        "ldr     r12, [sp, #56]\n\t"
+        "subs    r12, r12, #1\n\t"
+        "str     r12, [sp, #56]\n\t"
+        "bne     5b\n\t"
+        "add     sp, sp, #16\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_conv_s8_mac2x2, . - et_conv_s8_mac2x2\n\t"
+        ".popsection\n\t");
+#define ET_MAC2X2(out, col, w, win, n4, pairs, init, tail) \
+    et_conv_s8_mac2x2(out, col, w, win, n4, pairs, init, tail)
+#else
+/* Portable form of the same sums (each group's halfwords in lanes 0, 2, 1, 3). */
+static void et_mac2x2_c(int32_t *out, const int16_t *col, const int8_t *w, int32_t win, int32_t n4,
+                        int32_t pairs, const int32_t *init, int32_t tail)
+{
+    int32_t j;
+    for (j = 0; j < pairs; ++j, out += 4, w += 2 * win) {
+        const int16_t *cp = col;
+        const int8_t *w0 = w;
+        const int8_t *w1 = w + win;
+        int32_t a0 = init != 0 ? init[2 * j] : 0;
+        int32_t a2 = init != 0 ? init[2 * j + 1] : 0;
+        int32_t a1 = a0;
+        int32_t a3 = a2;
+        int32_t gi;
+        for (gi = 0; gi < n4; ++gi, cp += ET_COL_GROUP, w0 += 4, w1 += 4) {
+            const int32_t u0 = w0[0], u1 = w0[1], u2 = w0[2], u3 = w0[3];
+            const int32_t v0 = w1[0], v1 = w1[1], v2 = w1[2], v3 = w1[3];
+            a0 += cp[0] * u0 + cp[1] * u2 + cp[2] * u1 + cp[3] * u3;
+            a1 += cp[4] * u0 + cp[5] * u2 + cp[6] * u1 + cp[7] * u3;
+            a2 += cp[0] * v0 + cp[1] * v2 + cp[2] * v1 + cp[3] * v3;
+            a3 += cp[4] * v0 + cp[5] * v2 + cp[6] * v1 + cp[7] * v3;
+        }
+        for (gi = 0; gi < tail; ++gi, cp += 2, ++w0, ++w1) {
+            a0 += cp[0] * w0[0];
+            a1 += cp[1] * w0[0];
+            a2 += cp[0] * w1[0];
+            a3 += cp[1] * w1[0];
+        }
+        out[0] = a0;
+        out[1] = a1;
+        out[2] = a2;
+        out[3] = a3;
+    }
+}
+#define ET_MAC2X2(out, col, w, win, n4, pairs, init, tail) \
+    et_mac2x2_c(out, col, w, win, n4, pairs, init, tail)
+#endif
+
+#if defined(__thumb2__) && defined(__GNUC__)
+/* y[c] = clamp(et_mbqm_rshift(acc[2 c]) + oc[0], oc[1], oc[2]) for c < n (>= 1), the constants of
+ * channel c in tab[c] (one LDM). With the DSP extension four outputs at a time are saturated to
+ * int8 (SSAT, exact: the clamp range is inside [-128, 127]), packed into a word (BFI), clamped
+ * together with SSUB8/SEL against oc[3] / oc[4] (act_min / act_max in every byte) and stored with
+ * one STR; the last n % 4, and every output without DSP, take the scalar clamp. In assembly for
+ * the same reason as et_conv_s8_mac2x2 (gcc spills this loop's 13 live values). AAPCS: r0 y,
+ * r1 acc, r2 tab, r3 n, oc on the stack. */
+void et_conv_s8_requant_run(int8_t *y, const int32_t *acc, const et_rq_entry *tab, int32_t n,
+                            const int32_t *oc);
+/* One output into r12: r11 = acc[2c], r4-r7 = m, klo, khi, e1 of its channel. */
+#define ET_RQ_ONE                           \
+    "ldmia   r2!, {r4-r7}\n\t"              \
+    "ldr     r11, [r1], #8\n\t"             \
+    "asr     r12, r11, #31\n\t"             \
+    "adds    lr, r5, r12, lsl #31\n\t"      \
+    "adc     r12, r6, r12\n\t"              \
+    "smlal   lr, r12, r11, r4\n\t"          \
+    "asr     r12, r12, r7\n\t"              \
+    "add     r12, r12, r8\n\t"
+#if defined(__ARM_FEATURE_DSP)
+#define ET_RQ_QUAD                                  \
+    "cmp     r3, #4\n\t"                            \
+    "blt     2f\n"                                  \
+    "3:\n\t"                                        \
+    ET_RQ_ONE "ssat    r9, #8, r12\n\t"             \
+    ET_RQ_ONE "ssat    r12, #8, r12\n\t"            \
+    "bfi     r9, r12, #8, #8\n\t"                   \
+    ET_RQ_ONE "ssat    r12, #8, r12\n\t"            \
+    "bfi     r9, r12, #16, #8\n\t"                  \
+    ET_RQ_ONE "ssat    r12, #8, r12\n\t"            \
+    "bfi     r9, r12, #24, #8\n\t"                  \
+    "ldr     r12, [sp, #36]\n\t"                    \
+    "ldr     r10, [r12, #12]\n\t"                   \
+    "ssub8   r11, r9, r10\n\t"                      \
+    "sel     r9, r9, r10\n\t"     /* max(v, lo) */  \
+    "ldr     r10, [r12, #16]\n\t"                   \
+    "ssub8   r11, r9, r10\n\t"                      \
+    "sel     r9, r10, r9\n\t"     /* min(v, hi) */  \
+    "str     r9, [r0], #4\n\t"                      \
+    "subs    r3, r3, #4\n\t"                        \
+    "cmp     r3, #4\n\t"                            \
+    "bge     3b\n"                                  \
+    "2:\n\t"                                        \
+    "cmp     r3, #0\n\t"                            \
+    "beq     4f\n\t"
+#else
+#define ET_RQ_QUAD
+#endif
+__asm__(".pushsection .text.et_conv_s8_requant_run, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_conv_s8_requant_run\n\t"
+        ".hidden et_conv_s8_requant_run\n\t"
+        ".type   et_conv_s8_requant_run, %function\n\t"
+        ".thumb_func\n"
+        "et_conv_s8_requant_run:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldr     r12, [sp, #36]\n\t"
+        "ldr     r8, [r12]\n\t"            /* output offset */
+        ET_RQ_QUAD
+        "ldr     r12, [sp, #36]\n\t"
+        "ldrd    r9, r10, [r12, #4]\n"     /* act_min, act_max */
+        "1:\n\t"
+        ET_RQ_ONE
+        "cmp     r12, r9\n\t"
+        "it      lt\n\t"
+        "movlt   r12, r9\n\t"
+        "cmp     r12, r10\n\t"
+        "it      gt\n\t"
+        "movgt   r12, r10\n\t"
+        "strb    r12, [r0], #1\n\t"
+        "subs    r3, r3, #1\n\t"
+        "bne     1b\n"
+        "4:\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_conv_s8_requant_run, . - et_conv_s8_requant_run\n\t"
+        ".popsection\n\t");
+#else
+static void et_conv_s8_requant_run(int8_t *y, const int32_t *acc, const et_rq_entry *tab, int32_t n,
+                                   const int32_t *oc)
+{
+    int32_t c;
+    for (c = 0; c < n; ++c, acc += 2, ++tab) {
+        const int64_t k = (int64_t)(((uint64_t)(uint32_t)tab->khi << 32) | tab->klo);
+        const int64_t t = (int64_t)acc[0] * tab->m + k + (int64_t)(acc[0] >> 31) * ((int64_t)1 << 31);
+        y[c] = (int8_t)et_clamp_i32(((int32_t)(t >> 32) >> tab->e1) + oc[0], oc[1], oc[2]);
+    }
+}
+#endif
+
+/* Fills tab for output channels o .. o + n - 1; 0 when one of them has a shift >= 0 (then the
+ * general et_mbqm is used for the chunk). */
+static int et_rq_table(const et_conv_s8_params *p, int32_t o, int32_t n, et_rq_entry *tab)
+{
+    const int32_t step = p->per_channel ? 1 : 0;
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        const int32_t sh = p->shifts[(o + c) * step];
+        int32_t e1;
+        if (sh >= 0) {
+            return 0;
+        }
+        e1 = -sh - 1;
+        tab[c].m = p->multipliers[(o + c) * step];
+        tab[c].e1 = e1;
+        /* k = 2^30 + 2^(31 + e1): low word 2^30 (+ 2^31 when e1 = 0), high word 2^(e1 - 1). */
+        tab[c].klo = e1 == 0 ? 0xC0000000u : 0x40000000u;
+        tab[c].khi = e1 == 0 ? 0 : (int32_t)((uint32_t)1 << (e1 - 1));
+    }
+    return 1;
+}
+
+/* The general requantization of y[c] from acc[2 c], c < n, for output channels o ... */
+static void et_conv_s8_requant_any(const et_conv_s8_params *p, int8_t *y, const int32_t *acc, int32_t o,
+                                   int32_t n)
+{
+    const int32_t step = p->per_channel ? 1 : 0;
+    int32_t c;
+    for (c = 0; c < n; ++c) {
+        const int32_t k = (o + c) * step;
+        const int32_t v = et_mbqm_q31(acc[2 * c], p->multipliers[k], p->shifts[k]) + p->output_offset;
+        y[c] = (int8_t)et_clamp_i32(v, p->act_min, p->act_max);
     }
 }
 
@@ -91,80 +489,101 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
                      const int32_t *bias, int8_t *output, int8_t *scratch)
 {
     const et_conv_geom *g;
-    et_dense_s8_params d;
-    int32_t cig;
-    int32_t cog;
-    int32_t win;
-    int32_t ch_step;
+    et_col_ctx c;
+    int16_t *col;
+    int8_t *w8;
     int8_t zp;
-    int32_t b;
-    int32_t oh;
-    int32_t ow;
+    const int32_t *init;
+    int32_t cog;
+    int32_t per_sample;
+    int32_t n_pix;
+    int32_t tail;
+    int32_t oc[5];
+    int32_t grp;
+    int pointwise;
+    et_rq_entry tab[ET_CHUNK];
+    int32_t acc[2 * ET_CHUNK];
     et_status st = et_conv_s8_check(p, 0);
     if (st != ET_OK) {
         return st;
     }
-    if (input == 0 || weights == 0 || output == 0 || (scratch == 0 && !et_conv_s8_pointwise(p))) {
+    if (input == 0 || weights == 0 || output == 0 || scratch == 0) {
         return ET_ERR_NULL_ARG;
     }
     g = &p->geom;
-    cig = g->in_c / p->groups;
+    c.g = g;
+    c.cig = g->in_c / p->groups;
+    c.win = g->kernel_h * g->kernel_w * c.cig;
+    c.n4 = c.win >> 2;
+    tail = c.win - 4 * c.n4;
+    /* With eff_bias the offset is already in the sums' initial values: the values stay raw and
+     * a padded slot holds the zero point, whose product cancels that tap's share of the folded
+     * offset. Without, every value gets the offset and a padded slot is zp + offset = 0. */
+    c.add = p->eff_bias != 0 ? 0 : p->input_offset;
+    init = p->eff_bias != 0 ? p->eff_bias : bias;
+    oc[0] = p->output_offset;
+    oc[1] = p->act_min;
+    oc[2] = p->act_max;
+    oc[3] = (int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u);
+    oc[4] = (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u);
     cog = g->out_c / p->groups;
-    win = g->kernel_h * g->kernel_w * cig;
-    ch_step = p->per_channel ? 1 : 0;
+    pointwise = g->kernel_h == 1 && g->kernel_w == 1 && p->groups == 1; /* then pads are 0 */
+    /* Word-aligned int16 view of the scratch (3 bytes of slack are in its size), then the int8
+     * window. */
+    col = (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
+    w8 = (int8_t *)(col + 2 * c.win);
     zp = (int8_t)(-p->input_offset); /* input_offset in [-127, 128]: the zero point fits int8 */
-    d.input_offset = p->input_offset;
-    d.output_offset = p->output_offset;
-    d.act_min = p->act_min;
-    d.act_max = p->act_max;
-    d.per_channel = p->per_channel;
-    d.multipliers = p->multipliers;
-    d.shifts = p->shifts;
-    d.eff_bias = p->eff_bias;
-    if (et_conv_s8_pointwise(p)) {
-        d.n_in = g->in_c;
-        d.n_out = g->out_c;
-        if (g->stride_h == 1 && g->stride_w == 1) {
-            /* out_h == in_h and out_w == in_w: the whole tensor is one dense batch of pixels. */
-            d.batch = g->batch * g->in_h * g->in_w;
-            return et_dense_s8(&d, input, weights, bias, output);
-        }
-        d.batch = 1;
-        for (b = 0; b < g->batch; ++b) {
-            for (oh = 0; oh < g->out_h; ++oh) {
-                for (ow = 0; ow < g->out_w; ++ow) {
-                    const int8_t *x = input + ((b * g->in_h + oh * g->stride_h) * g->in_w +
-                                               ow * g->stride_w) * g->in_c;
-                    int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                    st = et_dense_s8(&d, x, weights, bias, y);
-                    if (st != ET_OK) {
-                        return st;
-                    }
+    per_sample = g->out_h * g->out_w;
+    n_pix = g->batch * per_sample;
+    for (grp = 0; grp < p->groups; ++grp) {
+        int32_t o0;
+        for (o0 = grp * cog; o0 < (grp + 1) * cog; o0 += ET_CHUNK) {
+            const int32_t nch = (grp + 1) * cog - o0 < ET_CHUNK ? (grp + 1) * cog - o0 : ET_CHUNK;
+            const int32_t pairs = nch >> 1;
+            const int fast = et_rq_table(p, o0, nch, tab);
+            int32_t q;
+            /* Output pixels two at a time in (batch, oh, ow) order (a pair may straddle rows or
+             * samples); an odd last pixel fills both window slots. */
+            for (q = 0; q < n_pix; q += 2) {
+                const int32_t q1 = q + 1 < n_pix ? q + 1 : q;
+                const int32_t b0 = q / per_sample;
+                const int32_t b1 = q1 / per_sample;
+                const int32_t r0 = q - b0 * per_sample;
+                const int32_t r1 = q1 - b1 * per_sample;
+                int8_t *y0 = output + q * g->out_c + o0;
+                int8_t *y1 = output + q1 * g->out_c + o0;
+                if (pointwise) { /* the window is the input pixel itself */
+                    et_widen(&c, input + ((b0 * g->in_h + (r0 / g->out_w) * g->stride_h) * g->in_w +
+                                          (r0 % g->out_w) * g->stride_w) * g->in_c, col, 0);
+                    et_widen(&c, input + ((b1 * g->in_h + (r1 / g->out_w) * g->stride_h) * g->in_w +
+                                          (r1 % g->out_w) * g->stride_w) * g->in_c, col, 1);
+                } else {
+                    et_im2col_s8(&c, input + b0 * g->in_h * g->in_w * g->in_c, r0 / g->out_w,
+                                 r0 % g->out_w, grp * c.cig, zp, w8);
+                    et_widen(&c, w8, col, 0);
+                    et_im2col_s8(&c, input + b1 * g->in_h * g->in_w * g->in_c, r1 / g->out_w,
+                                 r1 % g->out_w, grp * c.cig, zp, w8);
+                    et_widen(&c, w8, col, 1);
                 }
-            }
-        }
-        return ET_OK;
-    }
-    d.batch = 1;
-    d.n_in = win;
-    d.n_out = cog;
-    for (b = 0; b < g->batch; ++b) {
-        const int8_t *x = input + b * g->in_h * g->in_w * g->in_c;
-        for (oh = 0; oh < g->out_h; ++oh) {
-            for (ow = 0; ow < g->out_w; ++ow) {
-                int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                int32_t grp;
-                for (grp = 0; grp < p->groups; ++grp) {
-                    const int32_t o0 = grp * cog;
-                    et_im2col_s8(g, x, oh, ow, grp * cig, cig, zp, scratch);
-                    d.multipliers = p->multipliers + o0 * ch_step;
-                    d.shifts = p->shifts + o0 * ch_step;
-                    d.eff_bias = p->eff_bias != 0 ? p->eff_bias + o0 : 0;
-                    st = et_dense_s8(&d, scratch, weights + o0 * win, bias != 0 ? bias + o0 : 0,
-                                     y + o0);
-                    if (st != ET_OK) {
-                        return st;
+                if (pairs > 0) {
+                    ET_MAC2X2(acc, col, weights + o0 * c.win, c.win, c.n4, pairs, init != 0 ? init + o0 : 0,
+                              tail);
+                }
+                if (nch & 1) { /* the last channel alone: both rows are it */
+                    const int32_t ol = o0 + nch - 1;
+                    int32_t t[4];
+                    ET_MAC2X2(t, col, weights + ol * c.win, 0, c.n4, 1, 0, tail);
+                    acc[2 * nch - 2] = t[0] + (init != 0 ? init[ol] : 0);
+                    acc[2 * nch - 1] = t[1] + (init != 0 ? init[ol] : 0);
+                }
+                if (fast) {
+                    et_conv_s8_requant_run(y0, acc, tab, nch, oc);
+                    if (q1 != q) {
+                        et_conv_s8_requant_run(y1, acc + 1, tab, nch, oc);
                     }
+                } else {
+                    et_conv_s8_requant_any(p, y0, acc, o0, nch);
+                    et_conv_s8_requant_any(p, y1, acc + 1, o0, nch);
                 }
             }
         }
