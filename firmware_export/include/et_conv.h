@@ -38,7 +38,7 @@
  * kernels are bit-exact with the references; the float ones agree to rounding (another
  * summation order).
  * Sources: et_conv_geom.c (checks) with every kernel; et_conv_f32.c needs et_dense_f32.c (its
- * windows run through the dense kernel); et_conv_s8.c needs nothing else.
+ * windows run through the dense kernel), et_conv_s8.c et_dense_s8.c (wide pointwise convs).
  */
 #ifndef ET_CONV_H
 #define ET_CONV_H
@@ -131,9 +131,10 @@ et_status et_depthwise_conv_f32(const et_conv_f32_params *params, const float *i
 
 et_status et_conv_s8_ref(const et_conv_s8_params *params, const int8_t *input,
                          const int8_t *weights, const int32_t *bias, int8_t *output);
-/* Fast: two output pixels at a time; both windows are gathered (a 1x1 conv reads the input
- * pixel) and widened to int16 in `scratch`, then each pair of output channels is summed over the
- * two windows at once (SMLAD on Cortex-M4). Uses about 800 bytes of stack (sums and
+/* Fast: two output pixels at a time; both windows are gathered and widened to int16 in
+ * `scratch` (a 1x1 conv with groups 1 widens the input pixels on the stack, or with more than 64
+ * input channels runs each pixel through et_dense_s8), then each pair of output channels is
+ * summed over the two windows at once (SMLAD on Cortex-M4). Uses about 1.3 KiB of stack (sums and
  * requantization constants of up to 32 channels). Padded window slots hold the input zero point,
  * which keeps both the offset and the eff_bias form exact. Bit-exact with et_conv_s8_ref. */
 et_status et_conv_s8(const et_conv_s8_params *params, const int8_t *input, const int8_t *weights,
@@ -152,9 +153,9 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *params, const int8_t *in
  * arm_*_get_buffer_size): the caller passes at least this much, aligned for the element type
  * (float / int8_t). 0: no scratch (NULL may be passed). Independent of the batch. -1 when the
  * kernel would reject the arguments (any ET_ERR_* of its checks but NULL buffers). The depthwise
- * kernels need no scratch. float32: 0 for a 1x1 kernel with groups 1, else one window of one
- * group (kernel_h * kernel_w * in_c / groups floats). int8, every shape: 5 * window + 3 bytes
- * (two int16 windows, one int8 window, slack to word-align them). */
+ * kernels need no scratch. 0 for a 1x1 kernel with groups 1; else float32 one window of one
+ * group (kernel_h * kernel_w * in_c / groups floats), int8 5 * window + 3 bytes (two int16
+ * windows, one int8 window, slack to word-align them). */
 int32_t et_conv_f32_scratch_bytes(const et_conv_f32_params *params);
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "et_conv.h"
+#include "et_dense.h"
 #include "et_requant.h"
 
 #if defined(__ARM_FEATURE_DSP)
@@ -37,10 +38,23 @@
  * After the two int16 windows, one window of int8 holds the gathered (unwidened) window. */
 #define ET_COL_GROUP 8 /* halfwords per group of four values, both pixels */
 
+/* A 1x1 conv with groups 1 and at most this many input channels widens its two input pixels into
+ * a stack buffer (4 * ET_PW_STACK_C bytes) and needs no scratch; wider ones run each pixel
+ * through et_dense_s8, which reads it in place. */
+#define ET_PW_STACK_C 64
+
+static int et_conv_s8_pointwise(const et_conv_s8_params *p)
+{
+    return p->geom.kernel_h == 1 && p->geom.kernel_w == 1 && p->groups == 1;
+}
+
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params)
 {
     if (et_conv_s8_check(params, 0) != ET_OK) {
         return -1;
+    }
+    if (et_conv_s8_pointwise(params)) {
+        return 0;
     }
     /* Two windows of int16 and one of int8 (the window is at most ET_CONV_S8_MAX_WINDOW values,
      * checked), plus up to 3 bytes to align the int16 part to a word for LDRD. */
@@ -485,6 +499,46 @@ static void et_conv_s8_requant_any(const et_conv_s8_params *p, int8_t *y, const 
     }
 }
 
+/* A 1x1 conv with groups 1 as a dense layer over pixels (et_dense_s8 reads each in place): one
+ * call for the whole tensor at stride 1, one per pixel otherwise. */
+static et_status et_conv_s8_dense(const et_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                                  const int32_t *bias, int8_t *output)
+{
+    const et_conv_geom *g = &p->geom;
+    et_dense_s8_params d;
+    int32_t b;
+    int32_t oh;
+    int32_t ow;
+    d.n_in = g->in_c;
+    d.n_out = g->out_c;
+    d.input_offset = p->input_offset;
+    d.output_offset = p->output_offset;
+    d.act_min = p->act_min;
+    d.act_max = p->act_max;
+    d.per_channel = p->per_channel;
+    d.multipliers = p->multipliers;
+    d.shifts = p->shifts;
+    d.eff_bias = p->eff_bias;
+    if (g->stride_h == 1 && g->stride_w == 1) {
+        d.batch = g->batch * g->in_h * g->in_w; /* out_h == in_h, out_w == in_w */
+        return et_dense_s8(&d, input, weights, bias, output);
+    }
+    d.batch = 1;
+    for (b = 0; b < g->batch; ++b) {
+        for (oh = 0; oh < g->out_h; ++oh) {
+            for (ow = 0; ow < g->out_w; ++ow) {
+                const int8_t *x = input + ((b * g->in_h + oh * g->stride_h) * g->in_w + ow * g->stride_w) * g->in_c;
+                const et_status st = et_dense_s8(&d, x, weights, bias,
+                                                 output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c);
+                if (st != ET_OK) {
+                    return st;
+                }
+            }
+        }
+    }
+    return ET_OK;
+}
+
 et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8_t *weights,
                      const int32_t *bias, int8_t *output, int8_t *scratch)
 {
@@ -503,14 +557,19 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
     int pointwise;
     et_rq_entry tab[ET_CHUNK];
     int32_t acc[2 * ET_CHUNK];
+    int32_t pw_col[ET_PW_STACK_C]; /* two int16 windows of a narrow pointwise conv */
     et_status st = et_conv_s8_check(p, 0);
     if (st != ET_OK) {
         return st;
     }
-    if (input == 0 || weights == 0 || output == 0 || scratch == 0) {
+    pointwise = et_conv_s8_pointwise(p); /* then every pad is 0 */
+    if (input == 0 || weights == 0 || output == 0 || (scratch == 0 && !pointwise)) {
         return ET_ERR_NULL_ARG;
     }
     g = &p->geom;
+    if (pointwise && g->in_c > ET_PW_STACK_C) {
+        return et_conv_s8_dense(p, input, weights, bias, output);
+    }
     c.g = g;
     c.cig = g->in_c / p->groups;
     c.win = g->kernel_h * g->kernel_w * c.cig;
@@ -527,11 +586,15 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
     oc[3] = (int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u);
     oc[4] = (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u);
     cog = g->out_c / p->groups;
-    pointwise = g->kernel_h == 1 && g->kernel_w == 1 && p->groups == 1; /* then pads are 0 */
     /* Word-aligned int16 view of the scratch (3 bytes of slack are in its size), then the int8
-     * window. */
-    col = (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
-    w8 = (int8_t *)(col + 2 * c.win);
+     * window; a narrow pointwise conv uses the stack instead (no int8 window). */
+    if (pointwise) {
+        col = (int16_t *)(void *)pw_col;
+        w8 = 0;
+    } else {
+        col = (int16_t *)(void *)(scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
+        w8 = (int8_t *)(col + 2 * c.win);
+    }
     zp = (int8_t)(-p->input_offset); /* input_offset in [-127, 128]: the zero point fits int8 */
     per_sample = g->out_h * g->out_w;
     n_pix = g->batch * per_sample;

@@ -353,23 +353,20 @@ def scratch_bytes(kernel: str, **dims: int) -> int:
 
 def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_c: int, groups: int, elem_bytes: int = 4) -> int:
     """Scratch bytes of ``et_conv_f32`` (``elem_bytes`` 4) / ``et_conv_s8`` (1), as
-    ``et_conv_*_scratch_bytes`` return them for arguments the kernel accepts. float32: 0 for a 1x1
-    kernel with groups 1 (the pointwise path reads the input in place), else one window of one
-    group, ``kernel_h * kernel_w * in_c / groups`` floats. int8, every shape: two windows widened
-    to int16 (the two-pixel im2col) and one int8 window, plus 3 bytes to word-align the buffer,
-    ``5 * window + 3``. Independent of the batch; the depthwise kernels need none. Raises
-    ExportError where C returns -1 for these values."""
+    ``et_conv_*_scratch_bytes`` return them for arguments the kernel accepts: 0 for a 1x1 kernel
+    with groups 1 (the pointwise paths need none), else for float32 one window of one group,
+    ``kernel_h * kernel_w * in_c / groups`` floats, and for int8 two windows widened to int16 (the
+    two-pixel im2col) and one int8 window, plus 3 bytes to word-align them: ``5 * window + 3``.
+    Independent of the batch; the depthwise kernels need none. Raises ExportError where C returns
+    -1 for these values."""
     kh, kw, c, g = (int(v) for v in (kernel_h, kernel_w, in_c, groups))
     if min(kh, kw, c, g) < 1 or c % g:
         raise ExportError(f"conv scratch: kernel {kh}x{kw}, {c} input channels, groups {g} is rejected "
                           "by the kernel")
-    window = kh * kw * (c // g)
-    if int(elem_bytes) == 1:
-        n = 5 * window + 3
-    elif kh == 1 and kw == 1 and g == 1:
+    if kh == 1 and kw == 1 and g == 1:
         return 0
-    else:
-        n = window * int(elem_bytes)
+    window = kh * kw * (c // g)
+    n = 5 * window + 3 if int(elem_bytes) == 1 else window * int(elem_bytes)
     if n > INT32_MAX:
         raise ExportError(f"conv scratch of {n} bytes is beyond int32")
     return n
