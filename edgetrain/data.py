@@ -434,13 +434,16 @@ def load_data(source: str, **kw: Any) -> Dataset:
 
 
 def apply_preprocess(x: np.ndarray, preprocess: dict[str, Any] | None) -> np.ndarray:
-    """Standardise raw features with statistics stored in a model."""
+    """Standardise raw features with statistics stored in a model: ``(float32(x) - mean) / std``
+    in float32 arithmetic."""
     if not preprocess:
         return np.asarray(x, dtype=np.float32)
     mean = np.asarray(preprocess["mean"], dtype=np.float32)
     std = np.asarray(preprocess["std"], dtype=np.float32)
     if x.shape[1] != mean.shape[0]:
         raise DataError(f"data has {x.shape[1]} features but the model was trained on {mean.shape[0]}")
-    # Overflow is not warned about here: callers check the result (check_samples refuses inf).
+    # float32 throughout, whatever the input's dtype: the exported C model's raw-input entry point
+    # (et_model_input_from_raw) computes exactly this. Overflow is not warned about here: callers
+    # check the result (check_samples refuses inf).
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        return ((x - mean) / std).astype(np.float32)
+        return (np.asarray(x, np.float32) - mean) / std

@@ -40,7 +40,7 @@ from .report import MemoryReport, check_budget, memory_report
 from ...transforms.reorder import sort_units_by_fan_in
 from .sparse import SparseOption, wants_sorted_units
 
-MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")
+MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c", "model_input.c")
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,22 @@ class ExportResult:
     output_dtype = input_dtype
 
     def prepare_input(self, x_float: ArrayLike) -> np.ndarray:
-        """Float samples -> the raw input the C model takes (quantized for int8)."""
+        """Float samples (standardised, as the model was trained on) -> the input the C model
+        takes (quantized for int8)."""
         if self.qmodel is not None:
             return self.qmodel.quantize_input(x_float)
         return np.ascontiguousarray(np.asarray(x_float, np.float32))
+
+    def input_from_raw(self, raw: ArrayLike) -> np.ndarray:
+        """Raw samples (the units of the training data) -> the C model's input: what
+        ``et_model_input_from_raw`` computes on the device, bit for bit."""
+        x = np.asarray(raw, np.float32)
+        x = x.reshape(len(x), -1)
+        stats = self.program.standardisation
+        if stats is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                x = (x - stats[0]) / stats[1]  # float32 arithmetic, as apply_preprocess
+        return self.prepare_input(x.reshape(len(x), *self.program.input_shape))
 
 
 def prepare_model(
@@ -152,11 +164,12 @@ def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
         Path("model.c"): emit.render_model_c(program).encode(),
         Path("model_data.h"): emit.render_model_data_h(program).encode(),
         Path("model_data.c"): emit.render_model_data_c(program).encode(),
+        Path("model_input.c"): emit.render_model_input_c(program).encode(),
     }
     for f in emit.runtime_files(program, fw):
         sub = "include" if f.parent.name == "include" else "src"
         files[Path("runtime") / sub / f.name] = f.read_bytes()
-    sources = ["model.c", "model_data.c"] + sorted(
+    sources = ["model.c", "model_data.c", "model_input.c"] + sorted(
         str(p) for p in files if p.suffix == ".c" and p.parts[0] == "runtime")
     files[Path("edgetrain_model.mk")] = emit.render_makefile(sources).encode()
     files[Path("CMakeLists.txt")] = emit.render_cmake(sources).encode()

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ... import __version__
+from . import raw_input
 from .arrays import DataArray, c_comment_text
 from .program import FORCE_REF, Program
 from .rules import KERNEL_SOURCES
@@ -60,8 +61,20 @@ def render_model_h(p: Program) -> str:
               " (float models: ET_ERR_NON_FINITE, and no output written, when an input is NaN or"
               " +-inf). */",
               "et_status et_model_infer(const void *input, void *output);", "",
+              "/* Raw sensor values -> the model input: standardises `raw` (ET_MODEL_INPUT_COUNT floats,",
+              " * the units of the training data) with the training statistics"
+              + (" and quantizes it with ET_MODEL_INPUT_SCALE / ET_MODEL_INPUT_ZERO_POINT" if p.qmodel is not None else "")
+              + ", into `input`",
+              " * (model_input.c; bit-exact with edgetrain's numpy preprocessing). ET_ERR_NULL_ARG for NULL"
+              + (", ET_ERR_NON_FINITE for a value without an int8 code." if p.qmodel is not None else "."),
+              " *     et_model_input_from_raw(raw, input); et_model_infer(input, output); */",
+              raw_input.DECLARATION, "",
               "#ifdef __cplusplus", "}", "#endif", "", "#endif /* ET_MODEL_H */", ""]
     return "\n".join(lines)
+
+
+def render_model_input_c(p: Program) -> str:
+    return raw_input.render(header(p), p.qmodel is not None, p.standardisation)
 
 
 def render_model_data_h(p: Program) -> str:

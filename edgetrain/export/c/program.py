@@ -11,6 +11,7 @@ from ...graph import Graph
 from ...quantize import QDense, QStep, QuantizedModel
 from ...transforms.fold_batch_norm import fold_for_kernels
 from ...transforms.lowering import Lowered, lower_graph
+from . import raw_input
 from .arrays import DataArray, c_identifier
 from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls
@@ -36,6 +37,8 @@ class Program:
     force_ref: bool = False
     macs: dict[str, int] = field(default_factory=dict)
     storage: dict[str, LayerStorage] = field(default_factory=dict)  # dense layer -> weight storage
+    # The input standardisation (mean, std) et_model_input_from_raw applies (`raw_input`), or None.
+    standardisation: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def elem_type(self) -> str:
@@ -96,9 +99,11 @@ def build_program(
                   array=arr, taken=taken, storage=layer_storage, force_ref_condition=FORCE_REF)
     calls = lower_calls(lw)
     macs = graph.macs()
-    return Program(graph.name, dtype, lowered, arrays, calls, plan,
-                   tuple(lowered.shapes[lowered.input]), tuple(lowered.shapes[lowered.output]),
-                   qmodel, force_ref, {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage)
+    input_shape = tuple(lowered.shapes[lowered.input])
+    return Program(graph.name, dtype, lowered, arrays, calls, plan, input_shape,
+                   tuple(lowered.shapes[lowered.output]), qmodel, force_ref,
+                   {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage,
+                   raw_input.standardisation(graph.meta, int(np.prod(input_shape))))
 
 
 def _qsteps(qmodel: QuantizedModel | None) -> dict[str, QStep]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import BudgetExceededError
 from ...targets import Target
+from . import raw_input
 from .program import Program
 from .rules import KERNEL_SOURCES
 
@@ -130,6 +131,8 @@ class MemoryReport:
     flash_budget: int | None
     ram_budget: int | None
     notes: list[str] = field(default_factory=list)
+    # et_model_input_from_raw's statistics (mean, std): flash when the firmware calls it.
+    raw_input_bytes: int = 0
 
     @property
     def weight_bytes(self) -> int:
@@ -137,7 +140,7 @@ class MemoryReport:
 
     @property
     def flash_bytes(self) -> int:
-        return self.data_bytes + self.code_bytes_estimate
+        return self.data_bytes + self.raw_input_bytes + self.code_bytes_estimate
 
     @property
     def ram_bytes(self) -> int:
@@ -186,6 +189,7 @@ class MemoryReport:
 
         return [
             ["flash: model data", f"{self.data_bytes:,}", ""],
+            ["flash: input standardisation (et_model_input_from_raw)", f"{self.raw_input_bytes:,}", ""],
             ["flash: runtime code (estimate)", f"{self.code_bytes_estimate:,}", ""],
             ["flash total", f"{self.flash_bytes:,}", budget(self.flash_budget)],
             ["RAM: arena (planned)", f"{self.arena_bytes:,}", f"live peak {self.arena_lower_bound:,}"],
@@ -243,6 +247,7 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
         flash_budget=target.flash_bytes, ram_budget=target.ram_bytes,
         notes=["code size and stack are estimates (see edgetrain/export/c/report.py); "
                "data and arena bytes are exact"],
+        raw_input_bytes=raw_input.flash_bytes(p.standardisation),
     )
 
 

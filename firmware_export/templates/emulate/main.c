@@ -14,6 +14,10 @@
  *                valid), u32 counter_overhead, then per sample: u32 instructions, sample bytes
  * The exit status says what went wrong (enum et_harness_status in et_harness.h; mirrored in
  * edgetrain/emulate/exchange.py).
+ *
+ * Built with ET_HARNESS_RAW_INPUT, the samples are raw float32 values (ET_MODEL_INPUT_COUNT each)
+ * that et_model_input_from_raw turns into the model's input before each inference (counts still
+ * cover et_model_infer alone).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +51,15 @@ typedef union {
     void *align_ptr;
 } et_record_buffer;
 
+#if defined(ET_HARNESS_RAW_INPUT)
+#define ET_SAMPLE_BYTES (4u * (uint32_t)ET_MODEL_INPUT_COUNT)
+static union {
+    unsigned char bytes[ET_SAMPLE_BYTES];
+    float values[ET_MODEL_INPUT_COUNT];
+} et_raw;
+#else
+#define ET_SAMPLE_BYTES ((uint32_t)ET_MODEL_INPUT_BYTES)
+#endif
 static et_input_buffer et_input;
 /* One output record: the u32 instruction count, then the output tensor. The tensor is written by
  * the model into its own aligned buffer and copied here, so the model sees aligned memory. */
@@ -80,7 +93,7 @@ int main(void)
         et_fail(ET_HARNESS_BAD_HEADER, "inputs.bin has no ETI1 header");
     }
     count = et_get_u32(header + 4);
-    if (et_get_u32(header + 8) != (uint32_t)ET_MODEL_INPUT_BYTES) {
+    if (et_get_u32(header + 8) != ET_SAMPLE_BYTES) {
         et_fail(ET_HARNESS_SIZE_MISMATCH,
                         "input sample size differs from ET_MODEL_INPUT_BYTES");
     }
@@ -111,8 +124,19 @@ int main(void)
         int status;
         size_t k;
 
+#if defined(ET_HARNESS_RAW_INPUT)
+        et_read(in_file, et_raw.bytes, ET_SAMPLE_BYTES, "inputs.bin ends before its sample count");
+        status = (int)et_model_input_from_raw(et_raw.values, et_input.bytes);
+        if (status == (int)ET_ERR_NON_FINITE) {
+            et_fail(ET_HARNESS_NON_FINITE_INPUT, "a raw sample has a value without an int8 code");
+        }
+        if (status != 0) {
+            et_fail(ET_HARNESS_MODEL_FAILED, "et_model_input_from_raw returned a non-zero status");
+        }
+#else
         et_read(in_file, et_input.bytes, ET_MODEL_INPUT_BYTES,
                         "inputs.bin ends before its sample count");
+#endif
         /* Poison the output so a model that leaves bytes unwritten is caught by comparison. */
         for (k = 0u; k < (size_t)ET_MODEL_OUTPUT_BYTES; ++k) {
             et_output.bytes[k] = 0xA5u;
