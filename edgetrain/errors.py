@@ -1,6 +1,8 @@
 """One error hierarchy for everything a user can get wrong.
 
-Every error carries a one-line message and an optional hint; the CLI prints both and exits with 2.
+Every error carries a one-line message and an optional hint; the CLI prints both and exits with
+the error's ``exit_code``: 2 for everything a user got wrong (the default), 3 for a check the user
+asked for that failed (`CheckFailedError`, e.g. ``emulate --max-disagreements``).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ class EdgetrainError(Exception):
     """Base of every error edgetrain raises on purpose."""
 
     default_hint: str = ""
+    exit_code: int = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -65,3 +68,10 @@ class ExportError(EdgetrainError):
     """An exporter (ONNX, C, TFLite) cannot represent the model."""
 
     default_hint = 'see the Supported table in the README for what each exporter handles'
+
+
+class CheckFailedError(EdgetrainError):
+    """A result check the command was asked to enforce failed (the run itself worked)."""
+
+    default_hint = "the report above shows the measured figures"
+    exit_code = 3

@@ -1,7 +1,8 @@
 """Command line: thin commands over the Python API.
 
 Every command module registers itself on import. A user mistake (`EdgetrainError`) prints one line
-and a hint on stderr and exits with status 2 — never a traceback.
+and a hint on stderr and exits with status 2 — never a traceback. A failed result check the user
+asked for (`CheckFailedError`) exits with 3, after the command's report.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: {e.message}", err=True)
         if e.hint:
             click.echo(f"hint: {e.hint}", err=True)
-        sys.exit(2)
+        sys.exit(e.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

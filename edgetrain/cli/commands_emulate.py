@@ -24,12 +24,20 @@ from .output import emit_json, info, table
 @click.option("--force-ref", is_flag=True, help="Use the portable reference kernels only.")
 @click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the generated C sources in this directory.")
+@click.option("--max-disagreements", type=options.DISAGREEMENTS,
+              help="Exit 3 when more samples than this disagree with numpy (default: 0 for parity builds, "
+                   "no check with --production).")
+@click.option("--min-accuracy", type=options.ACCURACY,
+              help="Exit 3 when the device accuracy is below this fraction (e.g. 0.95).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
                 limit: int | None, fallback_host: bool, production: bool, force_ref: bool, sparse_format: str,
-                keep: str | None,
+                keep: str | None, max_disagreements: int | None, min_accuracy: float | None,
                 as_json: bool) -> None:
-    """Run MODEL on --target with --data and report accuracy, instructions and memory."""
+    """Run MODEL on --target with --data and report accuracy, instructions and memory.
+
+    Exit status: 0, 2 for a user error, 3 when a check fails (--max-disagreements, --min-accuracy):
+    the report is printed first, so a CI job shows what it measured."""
     from ..device.verify import emulate_model
     from .commands_c import default_calib
     from .commands_core import load_eval_data
@@ -48,5 +56,24 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if as_json:
         emit_json(rep.to_dict())
-        return
-    table(f"{graph.name} on {rep.target}", ["", "value"], [list(r) for r in rep.rows()])
+    else:
+        table(f"{graph.name} on {rep.target}", ["", "value"], [list(r) for r in rep.rows()])
+    check_report(rep, max_disagreements if max_disagreements is not None or production else 0, min_accuracy)
+
+
+def check_report(rep, max_disagreements: int | None, min_accuracy: float | None) -> None:  # noqa: ANN001
+    """CheckFailedError (exit 3) naming every gate the emulation report fails."""
+    from ..errors import CheckFailedError
+
+    failed = []
+    if max_disagreements is not None and rep.disagreements > max_disagreements:
+        failed.append(f"{rep.disagreements} of {rep.samples} samples disagree with numpy "
+                      f"(at most {max_disagreements} allowed)")
+    if min_accuracy is not None:
+        if rep.device_accuracy is None:
+            failed.append("--min-accuracy needs labelled data, and these samples have no labels")
+        elif rep.device_accuracy < min_accuracy:
+            failed.append(f"device accuracy {rep.device_accuracy:.2%} is below {min_accuracy:.2%}")
+    if failed:
+        raise CheckFailedError("check failed: " + "; ".join(failed),
+                               hint="the report above shows the measured figures (exit status 3)")

@@ -85,3 +85,6 @@ EPOCHS = Count("MAX_EPOCHS")
 BATCH = Count("MAX_BATCH")
 SAMPLES = Count("MAX_DATA_ELEMENTS")
 SEED = Count(minimum=0)
+#: emulate's gates: an accuracy as a fraction in [0, 1]; a disagreement count from 0.
+ACCURACY = Real(0.0, 1.0)
+DISAGREEMENTS = Count(minimum=0)
