@@ -39,8 +39,10 @@ class QTensor:
 
 
 @dataclass(frozen=True)
-class QDense:
-    """``et_dense_s8`` call. ``weights`` are [n_out][n_in] (the C layout), symmetric int8."""
+class QWeighted:
+    """What every int8 kernel with weights takes: symmetric int8 weights with one scale per output
+    channel (or one), an int32 bias and its ``eff_bias`` form (the input offset folded in), the
+    requantization ``multipliers``/``shifts`` and the fused clamp."""
 
     name: str
     input: str
@@ -57,6 +59,11 @@ class QDense:
     act_min: int
     act_max: int
     activation: str | None
+
+
+@dataclass(frozen=True)
+class QDense(QWeighted):
+    """``et_dense_s8`` call. ``weights`` are [n_out][n_in] (the C layout), symmetric int8."""
 
     @property
     def n_in(self) -> int:
@@ -68,28 +75,13 @@ class QDense:
 
 
 @dataclass(frozen=True)
-class QConv:
+class QConv(QWeighted):
     """``et_conv_s8`` / ``et_depthwise_conv_s8`` call (conv1d as height 1).
 
     ``weights`` keep the numpy layout (kh, kw, C_in/groups, C_out) with kh = 1 for conv1d,
     symmetric int8 with one scale per output channel (or one); the C rule transposes them.
     ``in_shape``/``out_shape`` are one sample's (H, W, C) with H = 1 for 1-D tensors."""
 
-    name: str
-    input: str
-    output: str
-    weights: NDArray[np.int8]
-    bias: NDArray[np.int32] | None
-    eff_bias: NDArray[np.int32]
-    weight_scales: NDArray[np.float64]
-    multipliers: NDArray[np.int32]
-    shifts: NDArray[np.int32]
-    per_channel: bool
-    input_zero_point: int
-    output_zero_point: int
-    act_min: int
-    act_max: int
-    activation: str | None
     geometry: Geometry
     groups: int
     depthwise: bool
@@ -211,4 +203,4 @@ class QuantizedModel:
 
     def weight_bytes(self) -> int:
         """Raw int8 weight bytes (one byte per weight): the floor for flash use."""
-        return sum(s.weights.size for s in self.steps if isinstance(s, (QDense, QConv)))
+        return sum(s.weights.size for s in self.steps if isinstance(s, QWeighted))

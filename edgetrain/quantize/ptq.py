@@ -18,7 +18,7 @@ from . import int8
 from ..graph import Graph, QParams
 from ..transforms.lowering import Lowered, lower_graph
 from ..transforms.fold_batch_norm import fold_for_kernels
-from .model import QConv, QDense, QStep, QuantizedModel
+from .model import QStep, QuantizedModel, QWeighted
 from .rules import WEIGHTED_KINDS, QuantizeContext, quantize_rule, weight_rows
 
 META_KEY = "quantization"
@@ -122,7 +122,7 @@ def _attach(qm: QuantizedModel) -> None:
     """Write the quantization onto the graph copy: qparams on params, activations in meta."""
     g = qm.graph
     for st in qm.steps:
-        if not isinstance(st, (QDense, QConv)):
+        if not isinstance(st, QWeighted):
             continue
         node = g.node(st.name)
         zeros = np.zeros(st.weight_scales.size, np.int64)
