@@ -706,80 +706,6 @@ static int32_t et_dw_padded_weight_sum(const et_dw_s8_ctx *c, const et_dw_window
     return sum;
 }
 
-/* Depth multiplier 1: output channels o .. o + 3 read input channels o .. o + 3. The four
- * accumulators stay in registers over the in-bounds taps; per tap, four contiguous input bytes
- * and four contiguous weight bytes (HWO). */
-static void et_dw_s8_block4(const et_conv_s8_params *p, const et_dw_s8_ctx *c, const et_dw_window *win,
-                            const int8_t *x, int32_t o, int8_t *y)
-{
-    const et_conv_geom *g = c->g;
-    const int32_t off = c->off;
-    const int32_t x_step = g->dilation_w * g->in_c;
-    const int32_t n_j = win->jhi - win->jlo;
-    int32_t a0 = 0;
-    int32_t a1 = 0;
-    int32_t a2 = 0;
-    int32_t a3 = 0;
-    int32_t i;
-    if (c->init != 0) {
-        a0 = c->init[o];
-        a1 = c->init[o + 1];
-        a2 = c->init[o + 2];
-        a3 = c->init[o + 3];
-    }
-    /* Only rows with an in-bounds tap (n_j > 0): the first tap's index is then inside the input,
-     * so no pointer outside it is formed. */
-    for (i = win->ilo; n_j > 0 && i < win->ihi; ++i) {
-        const int8_t *xt =
-            x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + o;
-        const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
-        int32_t j;
-        if (off == 0) { /* eff_bias (or a zero offset): no add per product */
-            for (j = 0; j < n_j; ++j) {
-                a0 += (int32_t)xt[0] * (int32_t)wt[0];
-                a1 += (int32_t)xt[1] * (int32_t)wt[1];
-                a2 += (int32_t)xt[2] * (int32_t)wt[2];
-                a3 += (int32_t)xt[3] * (int32_t)wt[3];
-                xt += x_step;
-                wt += g->out_c;
-            }
-        } else {
-            for (j = 0; j < n_j; ++j) {
-                a0 += ((int32_t)xt[0] + off) * (int32_t)wt[0];
-                a1 += ((int32_t)xt[1] + off) * (int32_t)wt[1];
-                a2 += ((int32_t)xt[2] + off) * (int32_t)wt[2];
-                a3 += ((int32_t)xt[3] + off) * (int32_t)wt[3];
-                xt += x_step;
-                wt += g->out_c;
-            }
-        }
-    }
-    if (c->fold != 0 && win->border) {
-        /* Padded rows entirely, then the padded columns of the in-bounds rows. */
-        const int32_t fold = c->fold;
-        for (i = 0; i < g->kernel_h; ++i) {
-            const int8_t *wt = c->weights + i * g->kernel_w * g->out_c + o;
-            const int32_t inside = i >= win->ilo && i < win->ihi && n_j > 0;
-            int32_t j;
-            for (j = 0; j < g->kernel_w; ++j, wt += g->out_c) {
-                if (inside && j == win->jlo) {
-                    j = win->jhi - 1; /* skip the in-bounds columns */
-                    wt += (n_j - 1) * g->out_c;
-                    continue;
-                }
-                a0 -= fold * (int32_t)wt[0];
-                a1 -= fold * (int32_t)wt[1];
-                a2 -= fold * (int32_t)wt[2];
-                a3 -= fold * (int32_t)wt[3];
-            }
-        }
-    }
-    y[o] = et_dw_requant(p, c, a0, o);
-    y[o + 1] = et_dw_requant(p, c, a1, o + 1);
-    y[o + 2] = et_dw_requant(p, c, a2, o + 2);
-    y[o + 3] = et_dw_requant(p, c, a3, o + 3);
-}
-
 /* One output channel o (any depth multiplier): input channel o / multiplier. */
 static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, const et_dw_window *win,
                          const int8_t *x, int32_t o, int8_t *y)
@@ -789,7 +715,7 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
     const int32_t x_step = g->dilation_w * g->in_c;
     int32_t acc = c->init != 0 ? c->init[o] : 0;
     int32_t i;
-    for (i = win->ilo; win->jlo < win->jhi && i < win->ihi; ++i) { /* as in et_dw_s8_block4 */
+    for (i = win->ilo; win->jlo < win->jhi && i < win->ihi; ++i) { /* rows with an in-bounds tap */
         const int8_t *xt =
             x + ((win->h0 + i * g->dilation_h) * g->in_w + win->w0 + win->jlo * g->dilation_w) * g->in_c + ch;
         const int8_t *wt = c->weights + (i * g->kernel_w + win->jlo) * g->out_c + o;
@@ -806,12 +732,214 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
     y[o] = et_dw_requant(p, c, acc, o);
 }
 
+/* Taps of the depthwise channel-block path (et_dw_s8_blocks): 7x7 and below. */
+#define ET_DW_TAPS 49
+
+/* One tap of four channels: the input word xw (channels o .. o + 3) plus add2's lanes, times the
+ * tap's weights widened as (w0, w2) in we and (w1, w3) in wo, into a0 .. a3 (channels o .. o + 3).
+ * With DSP: two SXTAB16 and four SMLAxy (bottom x bottom, top x top halfwords). */
+#if defined(__ARM_FEATURE_DSP)
+#define ET_DW_TAP(a0, a1, a2, a3, xw, add2, we, wo)          \
+    do {                                                    \
+        const int16x2_t xe_ = __sxtab16((add2), (xw));      \
+        const int16x2_t xo_ = et_sxtab16_odd((add2), (xw)); \
+        (a0) = __smlabb(xe_, (we), (a0));                   \
+        (a2) = __smlatt(xe_, (we), (a2));                   \
+        (a1) = __smlabb(xo_, (wo), (a1));                   \
+        (a3) = __smlatt(xo_, (wo), (a3));                   \
+    } while (0)
+#else
+#define ET_DW_TAP(a0, a1, a2, a3, xw, add2, we, wo)                                               \
+    do {                                                                                          \
+        const int32_t ad_ = (int16_t)(uint16_t)(add2);                                            \
+        (a0) += ((int8_t)(uint8_t)(xw) + ad_) * (int16_t)(uint16_t)(we);                          \
+        (a1) += ((int8_t)(uint8_t)((xw) >> 8) + ad_) * (int16_t)(uint16_t)(wo);                   \
+        (a2) += ((int8_t)(uint8_t)((xw) >> 16) + ad_) * (int16_t)(uint16_t)((uint32_t)(we) >> 16); \
+        (a3) += ((int8_t)(uint8_t)((xw) >> 24) + ad_) * (int16_t)(uint16_t)((uint32_t)(wo) >> 16); \
+    } while (0)
+#endif
+
+/* Depth multiplier 1, channels [0, out_c & ~3) four at a time, kernel of at most ET_DW_TAPS taps.
+ * Per block of four channels, every tap's weights are widened once into a stack buffer and the
+ * requantization constants formed once; then each output pixel sums all its taps with the four
+ * accumulators in registers, one input word per tap. A padded tap reads the zero point in every
+ * byte: with the offset added (no eff_bias) it gives zp + offset = 0, with eff_bias (raw values)
+ * zp * w = -offset * w, which cancels that tap's share of the folded offset; interior pixels (no
+ * padded tap) go through a precomputed table of tap offsets. */
+static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, const int8_t *weights,
+                            const int32_t *bias, int8_t *output)
+{
+    const et_conv_geom *g = &p->geom;
+    const int32_t taps = g->kernel_h * g->kernel_w;
+    const int32_t add = p->input_offset;
+    const uint32_t add2 = ((uint32_t)(uint16_t)add << 16) | (uint16_t)add;
+    const int32_t out_c4 = g->out_c & ~(int32_t)3;
+    const int32_t cin = g->in_c;
+    const int32_t cin2 = 2 * g->in_c;
+    const int32_t row = g->in_w * g->in_c;
+    const int k3 = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+    int32_t toff[ET_DW_TAPS];
+    uint32_t wv[2 * ET_DW_TAPS];
+    et_rq_entry tab[4];
+    int32_t oc[5];
+    int32_t o;
+    int32_t t;
+    oc[0] = p->output_offset;
+    oc[1] = p->act_min;
+    oc[2] = p->act_max;
+    oc[3] = (int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u);
+    oc[4] = (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u);
+    for (t = 0; t < taps; ++t) {
+        toff[t] = ((t / g->kernel_w) * g->dilation_h * g->in_w + (t % g->kernel_w) * g->dilation_w) * g->in_c;
+    }
+    /* Output columns whose window has no padded column: [ow_a, ow_b). */
+    const int32_t ow_a = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    const int32_t ow_b0 = (g->in_w - 1 - (g->kernel_w - 1) * g->dilation_w + g->pad_left) / g->stride_w + 1;
+    const int32_t ow_b = ow_b0 < g->out_w ? ow_b0 : g->out_w;
+    const int32_t xstep = g->stride_w * cin;
+    for (o = 0; o < out_c4; o += 4) {
+        const int fast = et_rq_table(p, o, 4, tab);
+        int32_t sw[4] = {0, 0, 0, 0};
+        int32_t i0;
+        int32_t i1;
+        int32_t i2;
+        int32_t i3;
+        int32_t b;
+        for (t = 0; t < taps; ++t) {
+            const int8_t *w = weights + t * g->out_c + o;
+            wv[2 * t] = (uint32_t)(uint16_t)w[0] | ((uint32_t)(uint16_t)w[2] << 16);
+            wv[2 * t + 1] = (uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[3] << 16);
+            sw[0] += w[0];
+            sw[1] += w[1];
+            sw[2] += w[2];
+            sw[3] += w[3];
+        }
+        /* The sums start from bias; eff_bias = bias + input_offset * (sum of the channel's
+         * weights) gives it back exactly. */
+        if (p->eff_bias != 0) {
+            i0 = p->eff_bias[o] - add * sw[0];
+            i1 = p->eff_bias[o + 1] - add * sw[1];
+            i2 = p->eff_bias[o + 2] - add * sw[2];
+            i3 = p->eff_bias[o + 3] - add * sw[3];
+        } else {
+            i0 = bias != 0 ? bias[o] : 0;
+            i1 = bias != 0 ? bias[o + 1] : 0;
+            i2 = bias != 0 ? bias[o + 2] : 0;
+            i3 = bias != 0 ? bias[o + 3] : 0;
+        }
+        for (b = 0; b < g->batch; ++b) {
+            const int8_t *x = input + b * g->in_h * g->in_w * g->in_c + o;
+            int32_t oh;
+            for (oh = 0; oh < g->out_h; ++oh) {
+                const int32_t h0 = oh * g->stride_h - g->pad_top;
+                int32_t ilo;
+                int32_t ihi;
+                int32_t ow;
+                et_tap_range(h0, g->dilation_h, g->kernel_h, g->in_h, &ilo, &ihi);
+                if (k3 && ilo == 0 && ihi == 3 && ow_a < ow_b) {
+                    /* 3x3 interior run of this row (dilation 1): three row pointers stepping by the
+                     * stride, taps at +0, +C, +2C; no range checks. */
+                    const int8_t *r0 = x + (h0 * g->in_w + ow_a * g->stride_w - g->pad_left) * cin;
+                    int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow_a) * g->out_c + o;
+                    for (ow = ow_a; ow < ow_b; ++ow, r0 += xstep, y += g->out_c) {
+                        const int8_t *r1 = r0 + row;
+                        const int8_t *r2 = r1 + row;
+                        int32_t a[8];
+                        int32_t a0 = i0;
+                        int32_t a1 = i1;
+                        int32_t a2 = i2;
+                        int32_t a3 = i3;
+                        uint32_t xw;
+                        memcpy(&xw, r0, 4); /* one LDR (unaligned allowed) */
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[0], wv[1]);
+                        memcpy(&xw, r0 + cin, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[2], wv[3]);
+                        memcpy(&xw, r0 + cin2, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[4], wv[5]);
+                        memcpy(&xw, r1, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[6], wv[7]);
+                        memcpy(&xw, r1 + cin, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[8], wv[9]);
+                        memcpy(&xw, r1 + cin2, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[10], wv[11]);
+                        memcpy(&xw, r2, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[12], wv[13]);
+                        memcpy(&xw, r2 + cin, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[14], wv[15]);
+                        memcpy(&xw, r2 + cin2, 4);
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[16], wv[17]);
+                        a[0] = a0; /* the stride 2 of et_conv_s8_requant_run */
+                        a[2] = a1;
+                        a[4] = a2;
+                        a[6] = a3;
+                        if (fast) {
+                            et_conv_s8_requant_run(y, a, tab, 4, oc);
+                        } else {
+                            et_conv_s8_requant_any(p, y, a, o, 4);
+                        }
+                    }
+                }
+                for (ow = 0; ow < g->out_w; ++ow) {
+                    const int32_t w0 = ow * g->stride_w - g->pad_left;
+                    int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c + o;
+                    int32_t jlo;
+                    int32_t jhi;
+                    int32_t a[8];
+                    int32_t a0 = i0;
+                    int32_t a1 = i1;
+                    int32_t a2 = i2;
+                    int32_t a3 = i3;
+                    if (k3 && ilo == 0 && ihi == 3 && ow == ow_a && ow_a < ow_b) {
+                        ow = ow_b - 1; /* the interior run above did these */
+                        continue;
+                    }
+                    et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &jlo, &jhi);
+                    if (ilo == 0 && ihi == g->kernel_h && jlo == 0 && jhi == g->kernel_w) {
+                        const int8_t *base = x + (h0 * g->in_w + w0) * g->in_c;
+                        const uint32_t *wp = wv;
+                        for (t = 0; t < taps; ++t, wp += 2) {
+                            uint32_t xw;
+                            memcpy(&xw, base + toff[t], 4); /* one LDR (unaligned allowed) */
+                            ET_DW_TAP(a0, a1, a2, a3, xw, add2, wp[0], wp[1]);
+                        }
+                    } else {
+                        /* Only the in-bounds taps: a padded tap would add (zp + offset) * w = 0. */
+                        int32_t i;
+                        for (i = ilo; i < ihi && jlo < jhi; ++i) {
+                            /* The first in-bounds tap's index is inside the input: no pointer
+                             * outside it is formed. */
+                            const int8_t *xp = x + ((h0 + i * g->dilation_h) * g->in_w + w0 + jlo * g->dilation_w) * cin;
+                            const uint32_t *wp = wv + 2 * (i * g->kernel_w + jlo);
+                            int32_t j;
+                            for (j = jlo; j < jhi; ++j, xp += g->dilation_w * cin, wp += 2) {
+                                uint32_t xw;
+                                memcpy(&xw, xp, 4);
+                                ET_DW_TAP(a0, a1, a2, a3, xw, add2, wp[0], wp[1]);
+                            }
+                        }
+                    }
+                    a[0] = a0; /* the stride 2 of et_conv_s8_requant_run */
+                    a[2] = a1;
+                    a[4] = a2;
+                    a[6] = a3;
+                    if (fast) {
+                        et_conv_s8_requant_run(y, a, tab, 4, oc);
+                    } else {
+                        et_conv_s8_requant_any(p, y, a, o, 4);
+                    }
+                }
+            }
+        }
+    }
+}
+
 et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
                                const int8_t *weights, const int32_t *bias, int8_t *output)
 {
     const et_conv_geom *g;
     et_dw_s8_ctx c;
     int32_t out_c4;
+    int blocks;
     int32_t b;
     int32_t oh;
     int32_t ow;
@@ -833,6 +961,13 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
     c.ch_step = p->per_channel ? 1 : 0;
     c.depth_mult = g->out_c / g->in_c;
     out_c4 = g->out_c & ~(int32_t)3;
+    blocks = c.depth_mult == 1 && g->kernel_h * g->kernel_w <= ET_DW_TAPS;
+    if (blocks) {
+        et_dw_s8_blocks(p, input, weights, bias, output);
+        if (out_c4 == g->out_c) {
+            return ET_OK;
+        }
+    }
     for (b = 0; b < g->batch; ++b) {
         const int8_t *x = input + b * g->in_h * g->in_w * g->in_c;
         for (oh = 0; oh < g->out_h; ++oh) {
@@ -846,12 +981,7 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
                 et_tap_range(win.w0, g->dilation_w, g->kernel_w, g->in_w, &win.jlo, &win.jhi);
                 win.border = win.ilo > 0 || win.ihi < g->kernel_h || win.jlo > 0 ||
                              win.jhi < g->kernel_w;
-                o = 0;
-                if (c.depth_mult == 1) {
-                    for (; o < out_c4; o += 4) {
-                        et_dw_s8_block4(p, &c, &win, x, o, y);
-                    }
-                }
+                o = blocks ? out_c4 : 0; /* et_dw_s8_blocks did those */
                 for (; o < g->out_c; ++o) {
                     et_dw_s8_one(p, &c, &win, x, o, y);
                 }
