@@ -148,6 +148,26 @@ CORPUS = [
     Spec("tiny 1x1 input 1x1", (1, 1, 1, 3), (1, 1), 4),
     Spec("tiny 1x1 input 3x3 padded", (1, 1, 1, 3), (3, 3), 2, padding=[[1, 1], [1, 1]]),
     Spec("tiny 1x1 input depthwise", (2, 1, 1, 2), (3, 3), 4, padding="same", groups=2),
+    # The two-pixel x two-channel int8 path's leftovers: an odd pixel count (the last pixel fills
+    # both window slots), an odd out_c (the last channel pairs with itself), a window that is not a
+    # multiple of 4 (the tail), an odd number of groups of four (the assembly loop's entry), more
+    # than 32 output channels (several chunks), pointwise convs on the stack and over 64 channels
+    # (the dense path), groups with odd channel counts.
+    Spec("odd pixels odd out_c 3x3 5->7", (1, 5, 7, 5), (3, 3), 7, padding="same"),
+    Spec("first layer 1ch 3x3 valid", (1, 9, 9, 1), (3, 3), 8),
+    Spec("first layer 10x4 s2 same", (1, 13, 6, 1), (10, 4), 6, stride=2, padding="same"),
+    Spec("3x3 -> 70 channels", (1, 4, 4, 6), (3, 3), 70, padding="same"),
+    Spec("1x1 pointwise 70 inputs odd pixels", (1, 3, 3, 70), (1, 1), 5),
+    Spec("1x1 pointwise odd pixels odd out_c", (2, 3, 5, 12), (1, 1), 9),
+    Spec("groups 3 odd channels", (1, 5, 5, 6), (3, 3), 9, padding="same", groups=3),
+    # The depthwise four-channel blocks: leftover channels, stride 2 interior runs, 5x5 (the general
+    # tap loop), dilation 2, a kernel over the block path's 49 taps, a 3x3 kernel on a 2-wide input
+    # (no interior column at all).
+    Spec("depthwise m1 9ch s2 valid", (1, 9, 8, 9), (3, 3), 9, stride=2, groups=9),
+    Spec("depthwise m1 16ch 5x5 same", (1, 7, 6, 16), (5, 5), 16, padding="same", groups=16),
+    Spec("depthwise m1 dilation 2 same", (2, 8, 8, 8), (3, 3), 8, dilation=2, padding="same", groups=8),
+    Spec("depthwise m1 8x8 kernel", (1, 13, 12, 4), (8, 8), 4, groups=4),
+    Spec("depthwise m1 3x3 on 2-wide", (1, 6, 2, 4), (3, 3), 4, padding="same", groups=4),
 ]
 
 
@@ -485,8 +505,9 @@ def test_avg_pool_s8_rounds_half_away_from_zero() -> None:
     assert cref.avg_pool_s8_reference(xp, gp)[0, 0, 0, 0] == 7  # one in-bounds value, not 7/4
 
 
-@pytest.mark.parametrize("shape", [(2, 4, 4, 3), (1, 1, 9, 5), (1, 1, 1, 4), (3, 7, 5, 2)],
-                         ids=["4x4", "1-D", "1x1", "7x5"])
+@pytest.mark.parametrize("shape", [(2, 4, 4, 3), (1, 1, 9, 5), (1, 1, 1, 4), (3, 7, 5, 2), (1, 25, 5, 64),
+                                   (2, 20, 15, 7)],
+                         ids=["4x4", "1-D", "1x1", "7x5", "25x5x64", "300 positions 7ch"])
 def test_global_avg_pool(driver: Path, tmp_path: Path, shape: tuple[int, int, int, int]) -> None:
     rng = np.random.default_rng(shape[1] * 10 + shape[2])
     n, h, w, c = shape
@@ -752,17 +773,19 @@ def test_conv_sources_cross_compile_warning_free(arm_cc: str, tmp_path: Path, cp
 
 class M4:
     """The conv kernels as a flat Cortex-M4F image in the unicorn emulator (as test_c_kernels'
-    M4Runner does for dense): functions are called with registers set directly."""
+    M4Runner does for dense): functions are called with registers set directly. cpu="m3" builds
+    for Cortex-M3 (no DSP extension, soft float) and runs unicorn's Cortex-M3 model."""
 
     RAM, RAM_SIZE, RET = 0x2000_0000, 0x40_0000, 0x000F_FF00
 
-    def __init__(self, arm_cc: str, out_dir: Path) -> None:
+    def __init__(self, arm_cc: str, out_dir: Path, cpu: str = "m4") -> None:
         from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
-        from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
+        from unicorn.arm_const import UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4
 
         elf, image = out_dir / "conv.elf", out_dir / "conv.bin"
+        flags = M4F if cpu == "m4" else [*M3, "-mfloat-abi=soft"]
         # Production flags (-O2, fused multiply-add allowed); newlib for memcpy / memset.
-        subprocess.run([arm_cc, *STRICT, *M4F, f"-I{INC}", "-nostdlib", "-nostartfiles",
+        subprocess.run([arm_cc, *STRICT, *flags, f"-I{INC}", "-nostdlib", "-nostartfiles",
                         f"-Wl,-T,{ROOT / 'tests' / 'c' / 'unicorn_m4.ld'}", "-Wl,--no-warn-rwx-segments",
                         *(str(SRC / s) for s in SOURCES), "-lc", "-lgcc", "-o", str(elf)],
                        check=True, capture_output=True, text=True)
@@ -770,7 +793,7 @@ class M4:
         nm = subprocess.run([arm_cc.replace("gcc", "nm"), str(elf)], capture_output=True, text=True, check=True)
         self.symbols = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+        self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4 if cpu == "m4" else UC_CPU_ARM_CORTEX_M3)
         self.uc.mem_map(0, 0x10_0000)
         self.uc.mem_write(0, image.read_bytes())
         self.uc.mem_map(self.RAM, self.RAM_SIZE)
@@ -788,7 +811,8 @@ class M4:
                                        UC_ARM_REG_R3, UC_ARM_REG_SP)
 
         sp = self.RAM + self.RAM_SIZE - 0x100
-        self.uc.mem_write(sp, struct.pack(f"<{len(args) - 4}I", *args[4:]))
+        if len(args) > 4:
+            self.uc.mem_write(sp, struct.pack(f"<{len(args) - 4}I", *args[4:]))
         for reg, val in zip((UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3), args[:4]):
             self.uc.reg_write(reg, val)
         self.uc.reg_write(UC_ARM_REG_SP, sp)
@@ -809,13 +833,28 @@ def m4(tmp_path_factory: pytest.TempPathFactory) -> M4:
 def test_m4_conv_s8_bit_exact(m4: M4) -> None:
     """On Cortex-M4 the int8 conv windows run through et_dense_s8's SMLAD path and the depthwise
     kernel through the M4 build of its C loop: both stay bit-exact with the numpy reference."""
-    chosen = specs("3x3 s1 same", "3x3 s2 same odd 7x5", "3x3 explicit asym pads", "3x3 dilation 2 same",
-                   "1x1 pointwise s1", "1x1 pointwise s2 odd", "groups 2 3x3", "depthwise m1", "depthwise m2 s2",
-                   "depthwise m2 dilation 2", "depthwise dilation 3 empty windows", "conv1d k5 s2 same",
-                   "conv1d depthwise m2")
-    for k, s in enumerate(chosen):
+    run_s8_on_cortex_m(m4, M4_S8_SPECS)
+
+
+# The int8 shapes run on the Cortex-M cores: every fast path and its leftovers.
+M4_S8_SPECS = ["3x3 s1 same", "3x3 s2 same odd 7x5", "3x3 explicit asym pads", "3x3 dilation 2 same",
+               "1x1 pointwise s1", "1x1 pointwise s2 odd", "groups 2 3x3", "depthwise m1", "depthwise m2 s2",
+               "depthwise m2 dilation 2", "depthwise dilation 3 empty windows", "conv1d k5 s2 same",
+               "conv1d depthwise m2", "first layer 1ch 3x3", "first layer 1ch 5x5 s2", "tiny 1x1 input 3x3 padded",
+               "odd pixels odd out_c 3x3 5->7", "first layer 1ch 3x3 valid", "first layer 10x4 s2 same",
+               "3x3 -> 70 channels", "1x1 pointwise 70 inputs odd pixels", "1x1 pointwise odd pixels odd out_c",
+               "groups 3 odd channels", "depthwise m1 9ch s2 valid", "depthwise m1 16ch 5x5 same",
+               "depthwise m1 dilation 2 same", "depthwise m1 8x8 kernel", "depthwise m1 3x3 on 2-wide",
+               "depthwise m1 5x5 valid"] + [f"random {i}" for i in range(6)]
+
+
+def run_s8_on_cortex_m(m4: "M4", names: list[str]) -> None:
+    """Every int8 conv kernel (reference, fast with and without eff_bias) on `names`, per-channel and
+    per-tensor, with and without a fused ReLU and a bias, plus multipliers above 1 on some: bit-exact
+    with the numpy reference."""
+    for k, s in enumerate(specs(*names)):
         c = s8_case(s, np.random.default_rng(seed_of(s.name) + 7), k % 2 == 0, (None, "relu")[k % 2],
-                    with_bias=k % 3 != 2)
+                    with_bias=k % 3 != 2, gain=3e6 if k % 7 == 3 else 60.0)
         want = s8_expected(s, c).reshape(-1)
         n_y = want.size
         for fn, wc, eff in conv_s8_ops(s, c.w):
@@ -829,7 +868,8 @@ def test_m4_conv_s8_bit_exact(m4: M4) -> None:
             params = m4.alloc(struct.pack("<23i3I", *s.geom_ints(), s.groups, -c.in_zp, c.out_zp, c.act_min,
                                           c.act_max, int(c.per_channel), mults, shifts, effp))
             y = m4.alloc(bytes(n_y))
-            scratch = m4.alloc(bytes(5 * int(np.prod(s.w_shape()[:3])) + 3))
+            # any alignment of the scratch: the kernel aligns its int16 part itself
+            scratch = m4.alloc(bytes(5 * int(np.prod(s.w_shape()[:3])) + 3 + k % 4)) + k % 4
             if fn == "conv_s8":
                 status = m4.call(name, params, x, w, bias, y, scratch)
             else:
@@ -837,6 +877,52 @@ def test_m4_conv_s8_bit_exact(m4: M4) -> None:
             assert status == OK, (s.name, fn)
             got = np.frombuffer(bytes(m4.uc.mem_read(y, n_y)), np.int8)
             assert (got == want).all(), (s.name, fn, eff)
+
+
+@pytest.fixture(scope="module")
+def m3(tmp_path_factory: pytest.TempPathFactory) -> M4:
+    from conftest import require_tool
+
+    pytest.importorskip("unicorn")
+    return M4(require_tool("arm-none-eabi-gcc"), tmp_path_factory.mktemp("m3conv"), cpu="m3")
+
+
+@pytest.mark.cross
+def test_m3_conv_s8_bit_exact(m3: M4) -> None:
+    """The Cortex-M3 build (no DSP extension: the portable multiply-accumulate loops, the Thumb-2
+    requantization loop) is bit-exact on the same shapes as the M4 one."""
+    with pytest.raises(KeyError):  # the DSP loop is not in this image
+        m3.symbols["et_conv_s8_mac2x2"]
+    run_s8_on_cortex_m(m3, M4_S8_SPECS)
+
+
+@pytest.mark.cross
+@pytest.mark.parametrize("cpu", ["m4", "m3"])
+def test_cortex_m_global_avg_pool_s8_bit_exact(cpu: str, request: pytest.FixtureRequest) -> None:
+    """The global average pool's int16-lane sums (SXTAB16 on M4, flushed every 256 positions) and
+    its leftover channels, at the int8 extremes and on random data, more and fewer than 256
+    positions."""
+    mc: M4 = request.getfixturevalue(cpu)
+    rng = np.random.default_rng(11)
+    cases = [((1, 25, 5, 64), "random"), ((2, 20, 15, 7), "random"), ((1, 16, 32, 8), "min"),
+             ((1, 16, 32, 5), "max"), ((1, 1, 257, 4), "min"), ((1, 3, 3, 6), "random")]
+    for shape, kind in cases:
+        n, h, w, c = shape
+        if kind == "random":
+            xq = rng.integers(-128, 128, shape).astype(np.int8)
+        else:
+            xq = np.full(shape, -128 if kind == "min" else 127, np.int8)
+        for in_scale, out_scale, in_zp, out_zp, act in ((0.05, 0.05, 3, 3, (-128, 127)),
+                                                        (0.05, 0.02, -128, 10, (10, 127)),
+                                                        (0.1, 0.3, 127, -128, (-128, 127))):
+            m, sh = cref.global_avg_pool_s8_params(in_scale, out_scale)
+            want = cref.global_avg_pool_s8_reference(xq, in_zp, out_zp, m, sh, *act).reshape(-1)
+            mc.next = mc.RAM
+            px, y = mc.alloc(xq.tobytes()), mc.alloc(bytes(n * c))
+            params = mc.alloc(struct.pack("<10i", n, h, w, c, -in_zp, out_zp, m, sh, *act))
+            assert mc.call("et_global_avg_pool_s8", params, px, y) == OK
+            got = np.frombuffer(bytes(mc.uc.mem_read(y, n * c)), np.int8)
+            assert (got == want).all(), (shape, kind, in_scale, out_scale)
 
 
 @pytest.mark.cross

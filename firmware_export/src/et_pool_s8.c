@@ -1,7 +1,19 @@
 /* int8 pooling (et_pool.h): TFLite MAX_POOL_2D / AVERAGE_POOL_2D on raw codes (input and output
- * share quantization) and TFLite MEAN over (H, W) for the global average. Integer math only. */
+ * share quantization) and TFLite MEAN over (H, W) for the global average. Integer math only.
+ *
+ * The global average sums four channels at a time (one word per position). With the DSP
+ * extension the raw codes go into two int16 lanes per word with SXTAB16 (channels c, c + 2 and
+ * c + 1, c + 3): exact for up to 256 positions (|sum| <= 256 * 128 = 32768, and the lowest,
+ * -32768, still fits), after which the lanes are added into int32 totals and restarted. The
+ * offset is added once, count * input_offset, which is the same integer sum. */
+#include <string.h>
+
 #include "et_pool.h"
 #include "et_requant.h"
+
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
 
 static et_status et_pool_s8_check(const et_pool_s8_params *p, const int8_t *in, const int8_t *out)
 {
@@ -30,11 +42,76 @@ static void et_pool_range(int32_t start, int32_t k, int32_t n, int32_t *lo, int3
 }
 
 /* round(sum / count), ties away from zero, as TFLite: C division truncates toward zero. In int64
- * so that a requantized sum near INT32_MAX cannot overflow; the quotient fits int32. */
+ * only when sum +- count / 2 could overflow int32 (a requantized sum near the int32 ends); the
+ * quotient fits int32 either way. */
 static inline int32_t et_round_div(int32_t sum, int32_t count)
 {
-    const int64_t s = sum;
-    return (int32_t)(s > 0 ? (s + count / 2) / count : (s - count / 2) / count);
+    const int32_t half = count / 2;
+    if (sum > INT32_MAX - half || sum < INT32_MIN + half) {
+        const int64_t s = sum;
+        return (int32_t)(s > 0 ? (s + half) / count : (s - half) / count);
+    }
+    return sum > 0 ? (sum + half) / count : (sum - half) / count;
+}
+
+/* sums[0..3] = sum over n positions of the raw codes of channels c .. c + 3, x pointing at
+ * channel c of the first position, positions `stride` bytes apart. */
+static void et_gap_sum4(const int8_t *x, int32_t n, int32_t stride, int32_t *sums)
+{
+#if defined(__ARM_FEATURE_DSP)
+    int32_t s0 = 0;
+    int32_t s1 = 0;
+    int32_t s2 = 0;
+    int32_t s3 = 0;
+    while (n > 0) {
+        const int32_t m = n < 256 ? n : 256; /* the int16 lanes hold 256 positions exactly */
+        int16x2_t e = 0;                   /* channels c, c + 2 */
+        int16x2_t o = 0;                   /* channels c + 1, c + 3 */
+        int32_t k = 0;
+        for (; k + 2 <= m; k += 2, x += 2 * stride) {
+            int8x4_t v0;
+            int8x4_t v1;
+            memcpy(&v0, x, 4); /* LDR: Cortex-M4/M7 allow unaligned words */
+            memcpy(&v1, x + stride, 4);
+            e = __sxtab16(e, v0);
+            __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v0));
+            e = __sxtab16(e, v1);
+            __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v1));
+        }
+        if (k < m) {
+            int8x4_t v0;
+            memcpy(&v0, x, 4);
+            e = __sxtab16(e, v0);
+            __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(o) : "r"(v0));
+            x += stride;
+        }
+        s0 += (int16_t)(uint16_t)((uint32_t)e & 0xFFFFu);
+        s2 += (int16_t)(uint16_t)((uint32_t)e >> 16);
+        s1 += (int16_t)(uint16_t)((uint32_t)o & 0xFFFFu);
+        s3 += (int16_t)(uint16_t)((uint32_t)o >> 16);
+        n -= m;
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+    sums[2] = s2;
+    sums[3] = s3;
+#else
+    int32_t s0 = 0;
+    int32_t s1 = 0;
+    int32_t s2 = 0;
+    int32_t s3 = 0;
+    int32_t k;
+    for (k = 0; k < n; ++k, x += stride) {
+        s0 += x[0];
+        s1 += x[1];
+        s2 += x[2];
+        s3 += x[3];
+    }
+    sums[0] = s0;
+    sums[1] = s1;
+    sums[2] = s2;
+    sums[3] = s3;
+#endif
 }
 
 et_status et_max_pool_s8(const et_pool_s8_params *p, const int8_t *input, int8_t *output)
@@ -152,14 +229,30 @@ et_status et_global_avg_pool_s8(const et_global_pool_s8_params *p, const int8_t 
     for (b = 0; b < p->batch; ++b) {
         const int8_t *x = input + b * count * p->channels;
         int8_t *y = output + b * p->channels;
-        for (c = 0; c < p->channels; ++c) {
-            int32_t acc = 0;
-            int32_t n;
-            for (n = 0; n < count; ++n) {
-                acc += (int32_t)x[n * p->channels + c] + p->input_offset;
+        /* The offset over every position: count * input_offset, |.| <= 2^23 * 128 fits int32. */
+        const int32_t off_sum = count * p->input_offset;
+        for (c = 0; c < p->channels; c += 4) {
+            int32_t sums[4];
+            int32_t n = p->channels - c < 4 ? p->channels - c : 4;
+            int32_t k;
+            if (n == 4) {
+                et_gap_sum4(x + c, count, p->channels, sums);
+            } else {
+                for (k = 0; k < n; ++k) {
+                    int32_t acc = 0;
+                    int32_t i;
+                    for (i = 0; i < count; ++i) {
+                        acc += x[i * p->channels + c + k];
+                    }
+                    sums[k] = acc;
+                }
             }
-            acc = et_round_div(et_mbqm(acc, p->multiplier, p->shift), count) + p->output_offset;
-            y[c] = (int8_t)et_clamp_i32(acc, p->act_min, p->act_max);
+            for (k = 0; k < n; ++k) {
+                /* The sum fits int32 (ET_POOL_S8_MAX_COUNT positions of |x + offset| <= 255). */
+                const int32_t acc = et_round_div(et_mbqm(sums[k] + off_sum, p->multiplier, p->shift), count) +
+                                    p->output_offset;
+                y[c + k] = (int8_t)et_clamp_i32(acc, p->act_min, p->act_max);
+            }
         }
     }
     return ET_OK;
