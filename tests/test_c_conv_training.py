@@ -4,7 +4,8 @@
   and once under ASan+UBSan, fed binary files.
 * Conv (grouped) and depthwise, fast and reference kernels, over a shape corpus (stride 2, same /
   valid / asymmetric pads, dilation, groups, depth multiplier 2, conv1d as H = 1, 1x1, a window
-  reaching only padding at some taps, batch 3): with plain SGD at lr = 1 the updated weights are
+  reaching only padding at some taps, batch 3, channel counts the fast kernels take four at a
+  time and then one by one): with plain SGD at lr = 1 the updated weights are
   w - dW, so dx, dW and db are all checked against `ops.conv.conv_backward` in float64, to 1e-5
   of the magnitude of the summed terms. SGD with momentum and Adam: the update equals the engine
   optimizer's on the engine's float32 gradient. Frozen weights stay bit-identical (dx and the
@@ -126,6 +127,11 @@ CORPUS = [
          groups=2),
     Spec("conv1d k5 s2 same", (2, 1, 12, 3), (1, 5), 4, stride=2, padding="same"),
     Spec("batch 3", (3, 4, 4, 2), (2, 2), 3),
+    # Four channels per pass in the fast kernels, then the rest one by one.
+    Spec("3x3 6 channels s2 same", (2, 6, 5, 6), (3, 3), 3, stride=2, padding="same"),
+    Spec("depthwise m1 6 channels", (2, 5, 6, 6), (3, 3), 6, padding="same", groups=6),
+    Spec("depthwise m1 8 channels dilation 2", (1, 6, 6, 8), (3, 3), 8, dilation=2, padding=[[2, 1], [0, 2]],
+         groups=8),
 ]
 IDS = [s.name for s in CORPUS]
 
@@ -201,7 +207,8 @@ def test_conv_backward_matches_numpy_gradients(driver, tmp_path, spec, ref):
 
 @pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
 @pytest.mark.parametrize("kind", ["momentum", "adam"])
-@pytest.mark.parametrize("spec", [CORPUS[0], CORPUS[8]], ids=[CORPUS[0].name, CORPUS[8].name])
+@pytest.mark.parametrize("spec", [CORPUS[0], CORPUS[8], CORPUS[12], CORPUS[14]],
+                         ids=[CORPUS[i].name for i in (0, 8, 12, 14)])
 def test_update_equals_engine_optimizer(driver, tmp_path, spec, kind, ref):
     x, w, b, dy = tensors(spec, 3)
     opt = SGD(lr=0.05, momentum=0.9, weight_decay=1e-3) if kind == "momentum" else Adam(lr=2e-3, weight_decay=1e-3)
@@ -218,7 +225,7 @@ def test_update_equals_engine_optimizer(driver, tmp_path, spec, kind, ref):
 
 
 @pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
-@pytest.mark.parametrize("spec", [CORPUS[2], CORPUS[7]], ids=[CORPUS[2].name, CORPUS[7].name])
+@pytest.mark.parametrize("spec", [CORPUS[2], CORPUS[7], CORPUS[13]], ids=[CORPUS[i].name for i in (2, 7, 13)])
 def test_frozen_weights_bias_only_and_skipped_work(driver, tmp_path, spec, ref):
     """TinyTL's bias-only step: weights frozen (bit-identical, input not needed), dx from them,
     the bias updated. Then no bias and no dx, and nothing trainable with a NULL optimizer."""
