@@ -5,7 +5,8 @@ Conventions (TFLite / CMSIS-NN):
 * A real value ``r`` is stored as ``q = round(r / scale) + zero_point`` in int8.
 * Activations are asymmetric (any zero point in [-128, 127]); weights are symmetric (zero point 0,
   values in [-127, 127]), per tensor or per output channel; biases are int32 with
-  ``scale = input_scale * weight_scale``.
+  ``scale = input_scale * weight_scale``. Every scale is a float32 value (held in a Python float),
+  as a .tflite stores it, so the C export and the .tflite describe the same integer model.
 * A real rescale factor ``M`` is a Q31 ``multiplier`` in [2^30, 2^31) (or 0) and a ``shift``
   (> 0 left, < 0 right) with ``M ~= multiplier * 2**(shift - 31)``; :func:`quantize_multiplier`.
 * :func:`multiply_by_quantized_multiplier` equals ``et_mbqm`` in ``firmware_export/include/
@@ -147,7 +148,9 @@ def choose_qparams_asymmetric(rmin: float, rmax: float, bits: int = 8) -> tuple[
     if hi == lo:  # all zeros: any scale represents it; 1.0 keeps later divisions finite
         return 1.0, 0
     # Floor the scale so it stays a normal float32 and requantization multipliers stay in range.
-    scale = max((hi - lo) / (qmax - qmin), MIN_SCALE)
+    # Scales are float32 values (as a .tflite stores them), so every exporter of the model
+    # describes the same integer model.
+    scale = float(np.float32(max((hi - lo) / (qmax - qmin), MIN_SCALE)))
     zero_point = int(np.clip(round(qmin - lo / scale), qmin, qmax))
     return scale, zero_point
 
@@ -173,7 +176,8 @@ def quantize_weights(
     """Symmetric weight quantization: (q, scales) with values in [-(2^(bits-1)-1), 2^(bits-1)-1].
 
     Per channel, one scale per index along ``axis`` (axis 0 = output rows of a [n_out][n_in]
-    matrix); otherwise ``scales`` has one element. An all-zero channel gets scale 1.0.
+    matrix); otherwise ``scales`` has one element. An all-zero channel gets scale 1.0. Scales are
+    float32 values held in float64.
     """
     wf = np.asarray(w, dtype=np.float64)
     qmax = qrange(bits)[1]
@@ -183,7 +187,8 @@ def quantize_weights(
         absmax = np.max(np.abs(wf), axis=reduce_axes) if reduce_axes else np.abs(wf)
     else:
         absmax = np.array([np.max(np.abs(wf))]) if wf.size else np.array([0.0])
-    scales = np.where(absmax > 0, absmax / qmax, 1.0).astype(np.float64)
+    # float32 values (as a .tflite stores them; see choose_qparams_asymmetric)
+    scales = np.where(absmax > 0, absmax / qmax, 1.0).astype(np.float32).astype(np.float64)
     bshape = [1] * wf.ndim
     if per_channel:
         bshape[axis] = -1
