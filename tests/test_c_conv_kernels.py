@@ -534,15 +534,20 @@ def test_global_avg_pool(driver: Path, tmp_path: Path, shape: tuple[int, int, in
 
 
 def test_global_avg_pool_s8_rounding_by_hand() -> None:
+    """TFLite Micro's MEAN: the same quantization in and out takes the plain mean of the raw codes
+    (truncated toward zero); otherwise 1 / count is folded into the requantization."""
     m, s = cref.global_avg_pool_s8_params(0.1, 0.1)
     assert (m, s) == (1 << 30, 1)
     x = np.array([[1, 2], [-1, -2]], np.int8).reshape(2, 1, 2, 1)
-    assert cref.global_avg_pool_s8_reference(x, 0, 0, m, s).reshape(-1).tolist() == [2, -2]
-    # sum (x - zp) = (5 + 6) - 2 * 4 = 3 -> 1.5 -> 2, then + zp
+    assert cref.global_avg_pool_s8_reference(x, 0, 0, m, s).reshape(-1).tolist() == [1, -1]  # 1.5, -1.5
     x2 = np.array([5, 6], np.int8).reshape(1, 1, 2, 1)
-    assert cref.global_avg_pool_s8_reference(x2, 4, 4, m, s).reshape(-1).tolist() == [6]
-    m2, s2 = cref.global_avg_pool_s8_params(0.1, 0.2)  # halves: sum 3 -> 1.5 -> 2 (high mul) -> 1
+    assert cref.global_avg_pool_s8_reference(x2, 4, 4, m, s).reshape(-1).tolist() == [5]  # 11 / 2
+    # in 0.1 -> out 0.2: (2^30, 0) -> s = 1, (2^30, -1) for the 2 positions; sum (x - 4) = 3 -> 0.75 -> 1
+    m2, s2 = cref.global_avg_pool_s8_params(0.1, 0.2)
+    assert (m2, s2) == (1 << 30, 0) and cref.mean_multiplier(m2, s2, 2) == (1 << 30, -1)
     assert cref.global_avg_pool_s8_reference(x2, 4, 0, m2, s2).reshape(-1).tolist() == [1]
+    assert cref.mean_multiplier(1 << 30, 1, 3) == ((1 << 31) // 3, 0)  # truncated: 715827882
+    assert cref.mean_multiplier(1 << 30, -31, 125)[1] == -31  # s capped at 31 + shift
 
 
 # --- argument checks -------------------------------------------------------------------------------

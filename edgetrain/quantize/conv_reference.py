@@ -10,8 +10,9 @@ AVERAGE_POOL_2D / MAX_POOL_2D and MEAN over (H, W):
 * avg pool: round half away from zero of ``sum / count`` over the in-bounds positions of the
   window, on the raw codes (input and output share their quantization);
 * max pool: the largest in-bounds code, clamped;
-* global average pool: ``sum (x - in_zp)`` requantized by ``in_scale / out_scale``, then rounded
-  half away from zero by the count, plus ``out_zp``, clamped.
+* global average pool: TFLite Micro's MEAN (`global_avg_pool_s8_reference`): ``sum (x - in_zp)``
+  requantized by ``in_scale / out_scale`` with ``1 / count`` folded into the multiplier, plus
+  ``out_zp``, clamped.
 
 Tensors and weights use the numpy layouts of `edgetrain.ops.conv` (activations ``(N, H, W, C)``,
 weights ``(kh, kw, C_in / groups, C_out)``; a 1-D tensor is one with ``H = 1``), and the window
@@ -156,13 +157,30 @@ def global_avg_pool_s8_params(in_scale: float, out_scale: float) -> tuple[int, i
     return quantize_multiplier(float(in_scale) / float(out_scale))
 
 
+def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
+    """TFLite's QuantizedMeanOrSum folding of ``1 / count`` into a requantization: ``s =
+    min(floor(log2(count)), 32, 31 + shift)``, ``multiplier' = (multiplier << s) // count``,
+    ``shift' = shift - s``."""
+    s = min(int(count).bit_length() - 1, 32, 31 + int(shift))
+    return (int(multiplier) << s) // int(count), int(shift) - s
+
+
 def global_avg_pool_s8_reference(x_q: ArrayLike, in_zp: int, out_zp: int, multiplier: int, shift: int,
                                  act_min: int = -128, act_max: int = 127) -> NDArray[np.int8]:
-    """int8 global average pool exactly as ``et_global_avg_pool_s8`` (TFLite MEAN over H, W):
-    (N, H, W, C) or (N, L, C) to (N, C)."""
+    """int8 global average pool exactly as ``et_global_avg_pool_s8`` and TFLite Micro's MEAN over
+    (H, W): (N, H, W, C) or (N, L, C) to (N, C).
+
+    Different input and output quantization (TFLite's QuantizedMeanOrSum):
+    ``mbqm(sum(x - in_zp), mean_multiplier(...)) + out_zp``; the same quantization (``in_zp ==
+    out_zp`` and the multiplier of 1.0, (2^30, 1)): the raw codes' ``sum / count`` truncated
+    toward zero (TFLite's plain Mean). Then the clamp."""
     x = np.asarray(x_q, dtype=np.int64)
     axes = tuple(range(1, x.ndim - 1))
     count = int(np.prod([x.shape[a] for a in axes]))
-    acc = (x - int(in_zp)).sum(axis=axes)
-    y = _round_div_away(multiply_by_quantized_multiplier(acc, multiplier, shift), count) + int(out_zp)
+    if int(in_zp) == int(out_zp) and (int(multiplier), int(shift)) == (1 << 30, 1):
+        total = x.sum(axis=axes)
+        y = np.where(total < 0, -((-total) // count), total // count)
+    else:
+        m, s = mean_multiplier(multiplier, shift, count)
+        y = multiply_by_quantized_multiplier((x - int(in_zp)).sum(axis=axes), m, s) + int(out_zp)
     return np.clip(y, act_min, act_max).astype(np.int8)

@@ -13,13 +13,16 @@
  * division truncates toward zero), as TFLite's reference_integer_ops::AveragePool.
  *
  * Global average pool: [batch][in_h][in_w][c] to [batch][c], the mean over every position.
- * int8 follows TFLite's MEAN over (H, W) (reference_integer_ops::Mean), which allows different
- * input and output quantization:
- *   acc = sum (x + input_offset)                      (int32)
- *   acc = et_mbqm(acc, multiplier, shift)             multiplier/shift = quantize(in_scale / out_scale)
- *   acc = round_half_away(acc / count)                as the average pool above
- *   y   = clamp(acc + output_offset, act_min, act_max)
- * For equal scales, multiplier = 2^30 and shift = 1 (quantize_multiplier(1.0)) leave acc as it is.
+ * int8 is TFLite Micro's MEAN over (H, W) bit for bit (reference_ops::QuantizedMeanOrSum, which
+ * allows different input and output quantization), with count = in_h * in_w:
+ *   s   = min(floor(log2(count)), 31 + shift)      1 / count folded into the multiplier
+ *   m'  = (multiplier << s) / count                 int64, truncating; shift' = shift - s
+ *   acc = sum (x + input_offset)                    (int32)
+ *   y   = clamp(et_mbqm(acc, m', shift') + output_offset, act_min, act_max)
+ * multiplier/shift = quantize_multiplier(in_scale / out_scale). When input and output share their
+ * quantization (output_offset == -input_offset, multiplier 2^30, shift 1: quantize_multiplier(1.0))
+ * TFLite Micro takes its plain mean instead, y = clamp(sum(x) / count) on the raw codes with C's
+ * truncating division, and so does this kernel.
  *
  * Checks: ET_ERR_NULL_ARG for NULL params or buffers; the geometry checks of et_conv.h;
  * ET_ERR_BAD_SHAPE for out_c != in_c; ET_ERR_BAD_PARAM for a dilation other than 1, a float

@@ -206,12 +206,32 @@ et_status et_avg_pool_s8(const et_pool_s8_params *p, const int8_t *input, int8_t
     return ET_OK;
 }
 
+/* TFLite's QuantizedMeanOrSum folds 1 / count into the requantization (et_pool.h): s =
+ * floor(log2(count)), at most 31 + shift (so shift - s >= -31); count <= 2^23 keeps s <= 23 and
+ * multiplier << s within int64. */
+static void et_mean_multiplier(int32_t multiplier, int32_t shift, int32_t count, int32_t *mult,
+                               int32_t *out_shift)
+{
+    int32_t s = 0;
+    while ((count >> (s + 1)) > 0) {
+        ++s;
+    }
+    if (s > 31 + shift) {
+        s = 31 + shift;
+    }
+    *mult = (int32_t)(((int64_t)multiplier << s) / count);
+    *out_shift = shift - s;
+}
+
 et_status et_global_avg_pool_s8(const et_global_pool_s8_params *p, const int8_t *input,
                                 int8_t *output)
 {
     int32_t b;
     int32_t c;
     int32_t count;
+    int32_t mult;
+    int32_t shift;
+    int same_quant;
     if (p == 0 || input == 0 || output == 0) {
         return ET_ERR_NULL_ARG;
     }
@@ -226,6 +246,8 @@ et_status et_global_avg_pool_s8(const et_global_pool_s8_params *p, const int8_t 
         return ET_ERR_BAD_PARAM;
     }
     count = p->in_h * p->in_w;
+    same_quant = p->output_offset == -p->input_offset && p->multiplier == (1 << 30) && p->shift == 1;
+    et_mean_multiplier(p->multiplier, p->shift, count, &mult, &shift);
     for (b = 0; b < p->batch; ++b) {
         const int8_t *x = input + b * count * p->channels;
         int8_t *y = output + b * p->channels;
@@ -249,8 +271,8 @@ et_status et_global_avg_pool_s8(const et_global_pool_s8_params *p, const int8_t 
             }
             for (k = 0; k < n; ++k) {
                 /* The sum fits int32 (ET_POOL_S8_MAX_COUNT positions of |x + offset| <= 255). */
-                const int32_t acc = et_round_div(et_mbqm(sums[k] + off_sum, p->multiplier, p->shift), count) +
-                                    p->output_offset;
+                const int32_t acc = same_quant ? sums[k] / count
+                                               : et_mbqm(sums[k] + off_sum, mult, shift) + p->output_offset;
                 y[c + k] = (int8_t)et_clamp_i32(acc, p->act_min, p->act_max);
             }
         }
