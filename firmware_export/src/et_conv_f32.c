@@ -52,6 +52,16 @@ static void et_tap_range(int32_t start, int32_t dil, int32_t k, int32_t n, int32
     *hi = b;
 }
 
+/* n floats; window runs are short (a first layer's are kernel_w values), where a library memcpy
+ * call costs more than the copy. */
+static inline void et_copy_f32(float *dst, const float *src, int32_t n)
+{
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        dst[k] = src[k];
+    }
+}
+
 /* Gathers the window of output (oh, ow) over input channels [c0, c0 + cig) into col, laid out
  * [kernel_h][kernel_w][cig], zeros where the window is outside the input. */
 static void et_im2col_f32(const et_conv_geom *g, const float *x, int32_t oh, int32_t ow, int32_t c0,
@@ -81,10 +91,10 @@ static void et_im2col_f32(const et_conv_geom *g, const float *x, int32_t oh, int
             const float *src = x + (ih * g->in_w + w0 + jlo * g->dilation_w) * g->in_c + c0;
             if (g->dilation_w == 1 && cig == g->in_c) {
                 /* Consecutive taps of one row are consecutive input pixels: one copy. */
-                memcpy(row + jlo * cig, src, (size_t)((jhi - jlo) * cig) * sizeof(float));
+                et_copy_f32(row + jlo * cig, src, (jhi - jlo) * cig);
             } else {
                 for (j = jlo; j < jhi; ++j) {
-                    memcpy(row + j * cig, src, (size_t)cig * sizeof(float));
+                    et_copy_f32(row + j * cig, src, cig);
                     src += g->dilation_w * g->in_c;
                 }
             }
@@ -92,6 +102,112 @@ static void et_im2col_f32(const et_conv_geom *g, const float *x, int32_t oh, int
         for (c = jhi * cig; c < g->kernel_w * cig; ++c) {
             row[c] = 0.0f;
         }
+    }
+}
+
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
+    defined(__ARM_PCS_VFP)
+#define ET_CONV_F32_ASM 1
+#define ET_CONV_F32_ROW(PTR, ACC)                     \
+    "vldmia  %[" PTR "]!, {s8-s15}\n\t"              \
+    "vfma.f32 " ACC ", s0, s8\n\t"                    \
+    "vfma.f32 " ACC ", s1, s9\n\t"                    \
+    "vfma.f32 " ACC ", s2, s10\n\t"                   \
+    "vfma.f32 " ACC ", s3, s11\n\t"                   \
+    "vfma.f32 " ACC ", s4, s12\n\t"                   \
+    "vfma.f32 " ACC ", s5, s13\n\t"                   \
+    "vfma.f32 " ACC ", s6, s14\n\t"                   \
+    "vfma.f32 " ACC ", s7, s15\n\t"
+
+/* acc[r] += sum_{k < n8} x[k] * w_r[k] for the four rows w_r = w + r * n_in; n8 > 0, a multiple
+ * of 8: one VLDM of 8 inputs shared by four rows, one VLDM and 8 VFMA per row (as et_dense_f32's
+ * loop, here without its per-call checks, which the conv's per-pixel calls would pay for). */
+static inline void et_conv_f32_dot4(const float *x, const float *w, int32_t n_in, int32_t n8, float acc[4])
+{
+    const float *w0 = w;
+    const float *w1 = w0 + n_in;
+    const float *w2 = w1 + n_in;
+    const float *w3 = w2 + n_in;
+    const float *const end = x + n8;
+    __asm__ volatile("vldmia  %[acc], {s16-s19}\n\t"
+                     "1:\n\t"
+                     "vldmia  %[x]!, {s0-s7}\n\t"
+                     ET_CONV_F32_ROW("w0", "s16") ET_CONV_F32_ROW("w1", "s17")
+                     ET_CONV_F32_ROW("w2", "s18") ET_CONV_F32_ROW("w3", "s19")
+                     "cmp     %[x], %[end]\n\t"
+                     "bne     1b\n\t"
+                     "vstmia  %[acc], {s16-s19}\n\t"
+                     : [x] "+r"(x), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
+                     : [end] "r"(end), [acc] "r"(acc)
+                     : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
+                       "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19");
+}
+#else
+#define ET_CONV_F32_ASM 0
+#endif
+
+static inline float et_conv_clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* One output pixel: y[o] = clamp(bias[o] + window . w_o) for o < n_out, the window x (n_in
+ * values) and rows w_o = w + o * n_in. Four rows at a time share each input load (the vector loop
+ * over the first n_in & ~7 values on Cortex-M4F, C for the rest and elsewhere), then two, then
+ * one. */
+static void et_conv_f32_pixel(const float *x, const float *w, int32_t n_in, int32_t n_out, const float *bias,
+                              float lo, float hi, float *y)
+{
+#if ET_CONV_F32_ASM
+    const int32_t n8 = n_in & ~(int32_t)7;
+#else
+    const int32_t n8 = 0;
+#endif
+    int32_t o = 0;
+    for (; o + 4 <= n_out; o += 4, w += 4 * n_in) {
+        float acc[4];
+        float a0;
+        float a1;
+        float a2;
+        float a3;
+        int32_t k;
+        acc[0] = bias != 0 ? bias[o] : 0.0f;
+        acc[1] = bias != 0 ? bias[o + 1] : 0.0f;
+        acc[2] = bias != 0 ? bias[o + 2] : 0.0f;
+        acc[3] = bias != 0 ? bias[o + 3] : 0.0f;
+#if ET_CONV_F32_ASM
+        if (n8 > 0) {
+            et_conv_f32_dot4(x, w, n_in, n8, acc);
+        }
+#endif
+        a0 = acc[0];
+        a1 = acc[1];
+        a2 = acc[2];
+        a3 = acc[3];
+        for (k = n8; k < n_in; ++k) {
+            const float xv = x[k];
+            a0 += xv * w[k];
+            a1 += xv * w[n_in + k];
+            a2 += xv * w[2 * n_in + k];
+            a3 += xv * w[3 * n_in + k];
+        }
+        y[o] = et_conv_clampf(a0, lo, hi);
+        y[o + 1] = et_conv_clampf(a1, lo, hi);
+        y[o + 2] = et_conv_clampf(a2, lo, hi);
+        y[o + 3] = et_conv_clampf(a3, lo, hi);
+    }
+    for (; o < n_out; ++o, w += n_in) {
+        float a0 = bias != 0 ? bias[o] : 0.0f;
+        float a1 = 0.0f;
+        int32_t k = 0;
+        for (; k + 2 <= n_in; k += 2) {
+            a0 += x[k] * w[k];
+            a1 += x[k + 1] * w[k + 1];
+        }
+        for (; k < n_in; ++k) {
+            a0 += x[k] * w[k];
+        }
+        y[o] = et_conv_clampf(a0 + a1, lo, hi);
     }
 }
 
@@ -120,44 +236,58 @@ et_status et_conv_f32(const et_conv_f32_params *p, const float *input, const flo
     d.act_min = p->act_min;
     d.act_max = p->act_max;
     if (et_conv_pointwise(p)) {
-        d.n_in = g->in_c;
-        d.n_out = g->out_c;
-        if (g->stride_h == 1 && g->stride_w == 1) {
-            /* out_h == in_h and out_w == in_w: the whole tensor is one dense batch of pixels. */
+        if (g->stride_h == 1 && g->stride_w == 1 && g->in_c >= 64) {
+            /* out_h == in_h and out_w == in_w: the whole tensor is one dense batch of pixels (its
+             * per-call overhead is paid once; wide rows amortize it in any case). */
+            d.n_in = g->in_c;
+            d.n_out = g->out_c;
             d.batch = g->batch * g->in_h * g->in_w;
             return et_dense_f32(&d, input, weights, bias, output);
         }
-        d.batch = 1;
         for (b = 0; b < g->batch; ++b) {
             for (oh = 0; oh < g->out_h; ++oh) {
                 for (ow = 0; ow < g->out_w; ++ow) {
                     const float *x = input + ((b * g->in_h + oh * g->stride_h) * g->in_w +
                                               ow * g->stride_w) * g->in_c;
                     float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                    st = et_dense_f32(&d, x, weights, bias, y);
-                    if (st != ET_OK) {
-                        return st;
-                    }
+                    et_conv_f32_pixel(x, weights, g->in_c, g->out_c, bias, p->act_min, p->act_max, y);
                 }
             }
         }
         return ET_OK;
     }
-    d.batch = 1;
-    d.n_in = win;
-    d.n_out = cog;
-    for (b = 0; b < g->batch; ++b) {
-        const float *x = input + b * g->in_h * g->in_w * g->in_c;
-        for (oh = 0; oh < g->out_h; ++oh) {
-            for (ow = 0; ow < g->out_w; ++ow) {
-                float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                int32_t grp;
-                for (grp = 0; grp < p->groups; ++grp) {
-                    et_im2col_f32(g, x, oh, ow, grp * cig, cig, scratch);
-                    st = et_dense_f32(&d, scratch, weights + grp * cog * win,
-                                      bias != 0 ? bias + grp * cog : 0, y + grp * cog);
-                    if (st != ET_OK) {
-                        return st;
+    /* Output columns and rows whose window has no padding: [ow_a, ow_b) x [oh_a, oh_b). */
+    {
+        const int32_t ow_a = (g->pad_left + g->stride_w - 1) / g->stride_w;
+        const int32_t ow_b = (g->in_w - 1 - (g->kernel_w - 1) * g->dilation_w + g->pad_left) / g->stride_w + 1;
+        const int32_t oh_a = (g->pad_top + g->stride_h - 1) / g->stride_h;
+        const int32_t oh_b = (g->in_h - 1 - (g->kernel_h - 1) * g->dilation_h + g->pad_top) / g->stride_h + 1;
+        const int32_t row_len = g->kernel_w * cig;
+        const int32_t row_step = g->dilation_h * g->in_w * g->in_c;
+        const int contiguous = g->dilation_w == 1 && p->groups == 1;
+        for (b = 0; b < g->batch; ++b) {
+            const float *x = input + b * g->in_h * g->in_w * g->in_c;
+            for (oh = 0; oh < g->out_h; ++oh) {
+                const int row_inside = oh >= oh_a && oh < oh_b && contiguous;
+                for (ow = 0; ow < g->out_w; ++ow) {
+                    float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
+                    int32_t grp;
+                    if (row_inside && ow >= ow_a && ow < ow_b) {
+                        /* No padding, contiguous rows: one copy per window row. */
+                        const float *src = x + ((oh * g->stride_h - g->pad_top) * g->in_w + ow * g->stride_w -
+                                                g->pad_left) * g->in_c;
+                        float *dst = scratch;
+                        int32_t i;
+                        for (i = 0; i < g->kernel_h; ++i, dst += row_len, src += row_step) {
+                            et_copy_f32(dst, src, row_len);
+                        }
+                        et_conv_f32_pixel(scratch, weights, win, cog, bias, p->act_min, p->act_max, y);
+                        continue;
+                    }
+                    for (grp = 0; grp < p->groups; ++grp) {
+                        et_im2col_f32(g, x, oh, ow, grp * cig, cig, scratch);
+                        et_conv_f32_pixel(scratch, weights + grp * cog * win, win, cog,
+                                          bias != 0 ? bias + grp * cog : 0, p->act_min, p->act_max, y + grp * cog);
                     }
                 }
             }
