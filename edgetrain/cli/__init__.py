@@ -18,6 +18,7 @@ from . import commands_core  # noqa: E402,F401
 from . import commands_c  # noqa: E402,F401
 from . import commands_targets  # noqa: E402,F401
 from . import commands_onnx  # noqa: E402,F401
+from . import commands_tflite  # noqa: E402,F401
 from . import commands_emulate  # noqa: E402,F401
 from . import commands_finetune  # noqa: E402,F401
 

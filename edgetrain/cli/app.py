@@ -14,7 +14,7 @@ def cli() -> None:
 
 @cli.group("export")
 def export_group() -> None:
-    """Export a trained model (ONNX, C firmware)."""
+    """Export a trained model (ONNX, TFLite, C firmware)."""
 
 
 @cli.group("import")

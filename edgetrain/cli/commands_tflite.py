@@ -1,0 +1,88 @@
+"""`edgetrain export tflite`: a .tflite file (int8 or float32) written without TensorFlow, checked
+in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is installed."""
+from __future__ import annotations
+
+
+import click
+
+from ..formats.modelfile import load_model
+from .app import export_group
+from .commands_c import FORCE_HELP
+from .output import emit_json, info, table
+
+
+@export_group.command("tflite")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
+@click.option("--dtype", type=click.Choice(["int8", "f32"]), default="int8", show_default=True,
+              help="int8: full-integer (int8 input and output); f32: float32.")
+@click.option("--calib", help="int8 calibration data (default: the model's training split).")
+@click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Run the model's test split in TFLite Micro's interpreter and compare with numpy.")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, per_tensor: bool, check: bool,
+                      force: bool, as_json: bool) -> None:
+    """Export MODEL as a .tflite flatbuffer (the same integer model as `export c --dtype int8`)."""
+    from ..interop.tflite import export_tflite
+    from .commands_c import default_calib
+    from .commands_core import load_eval_data
+
+    graph = load_model(model)
+    calib_x = None
+    if dtype == "int8" and (calib is not None or not _quantized(graph)):
+        calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
+    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor,  # type: ignore[arg-type]
+                        force=force, protect=[model])
+    summary: dict = {"output": str(res.path), "bytes": len(res.data), "dtype": dtype,
+                     "operators": list(res.operators)}
+    source = (graph.meta.get("preprocess") or {}).get("source")
+    if check and source:
+        summary["tflite_micro_check"] = _check(res, graph, source, load_eval_data)
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [["file", summary["output"]], ["bytes", summary["bytes"]], ["dtype", dtype],
+            ["operators", ", ".join(res.operators)]]
+    chk = summary.get("tflite_micro_check")
+    if chk is not None:
+        rows.append(["TFLite Micro vs numpy", chk["summary"]])
+    table(f"exported {model} -> {output}", ["item", "value"], rows)
+
+
+def _quantized(graph) -> bool:  # noqa: ANN001
+    from ..quantize import has_quantization
+
+    return has_quantization(graph)
+
+
+def _check(res, graph, source: str, load_eval_data) -> dict:  # noqa: ANN001
+    """TFLite Micro's interpreter on the model's test split against the numpy reference (int8:
+    bit for bit; float32: the largest difference), or why it did not run."""
+    import numpy as np
+
+    from ..interop.tflite.verify import run_tflite_micro, tflite_micro_available
+
+    ok, why = tflite_micro_available()
+    if not ok:
+        info(f"TFLite Micro check skipped: {why}")
+        return {"ran": False, "summary": f"not run ({why})"}
+    x, _ = load_eval_data(graph, f"{source}:test", labels=True)
+    got = run_tflite_micro(res.data, res.prepare_input(x))
+    if res.qmodel is not None:
+        from ..quantize.reference import int8_reference
+
+        ref = int8_reference(res.qmodel, x)
+        differ = int(np.count_nonzero(np.any(got.reshape(ref.shape) != ref, axis=1)))
+        text = f"{len(x)} test samples, {differ} differ from the numpy int8 reference"
+        return {"ran": True, "samples": len(x), "samples_differing": differ, "summary": text}
+    from ..engine.executor import predict
+
+    ref = predict(graph, x)
+    diff = float(np.abs(got.reshape(ref.shape) - ref).max())
+    return {"ran": True, "samples": len(x), "max_abs_diff": diff,
+            "summary": f"{len(x)} test samples, max |diff| {diff:.2g}"}
+
+
+__all__ = ["export_tflite_cmd"]

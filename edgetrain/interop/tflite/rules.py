@@ -1,0 +1,412 @@
+"""The TFLite backend's rule table, keyed by op kind: how one lowered step becomes TFLite
+operators, float32 (`TFLiteRule.f32`) or int8 (`TFLiteRule.s8`, from the quantized step, so the
+.tflite carries edgetrain's own integer weights, scales and zero points).
+
+Tensor layout: TFLite tensors carry a batch of 1. A flat tensor of F values is [1, F], an image
+(H, W, C) is [1, H, W, C], and a 1-D window (L, C) is [1, 1, L, C] inside the model (TFLite's
+convolutions and pools are 2-D, and conv1d is conv2d with height 1 as in the C runtime); the model
+input keeps its own shape ([1, L, C]) and is reshaped once. A view (flatten, reshape) is a
+RESHAPE when the TFLite shapes differ.
+
+A step the rules cannot express exactly is refused with the layer's name: grouped convolutions
+other than depthwise, and in int8 the table activations (edgetrain's int8 sigmoid, tanh,
+leaky_relu and hard_swish are 256-entry tables, which TFLite Micro does not compute the same way).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import tflite
+from tflite.ActivationFunctionType import ActivationFunctionType
+from tflite.BuiltinOperator import BuiltinOperator as Op
+from tflite.BuiltinOptions import BuiltinOptions
+from tflite.Padding import Padding
+
+from ...errors import UnsupportedOpError
+from ...graph import Graph
+from ...ops import get_op
+from ...ops.activations import LEAKY_RELU_ALPHA
+from ...ops.conv import Geometry, geometry
+from ...quantize.conv_reference import to_c_conv_weights, to_c_depthwise_weights
+from ...quantize.model import QConv, QDense, QPool, QuantizedModel
+from ...transforms.lowering import Lowered, Step
+from .flatbuffer import ModelSpec, Operator, Quantization, Tensor
+
+FUSED = {None: ActivationFunctionType.NONE, "relu": ActivationFunctionType.RELU,
+         "relu6": ActivationFunctionType.RELU6}
+
+
+def tflite_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A tensor's TFLite shape inside the model (see the module docstring)."""
+    return (1, 1, *shape) if len(shape) == 2 else (1, *shape)
+
+
+@dataclass
+class Context:
+    """What a rule reads and writes: the model under construction and where each edgetrain
+    tensor lives in it (``index``)."""
+
+    spec: ModelSpec
+    graph: Graph
+    lowered: Lowered
+    qmodel: QuantizedModel | None
+    index: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def int8(self) -> bool:
+        return self.qmodel is not None
+
+    def shape(self, tensor: str) -> tuple[int, ...]:
+        return tuple(self.lowered.shapes[tensor])
+
+    def quantization(self, tensor: str) -> Quantization | None:
+        if self.qmodel is None:
+            return None
+        q = self.qmodel.tensors[tensor]
+        return Quantization(np.array([q.scale], np.float32), np.array([q.zero_point], np.int64))
+
+    def activation(self, tensor: str, tshape: tuple[int, ...] | None = None, name: str | None = None) -> int:
+        """A new activation tensor holding edgetrain tensor ``tensor`` (int8 with its qparams)."""
+        idx = self.spec.add_tensor(Tensor(name or tensor, tshape or tflite_shape(self.shape(tensor)),
+                                          np.dtype(np.int8 if self.int8 else np.float32), None,
+                                          self.quantization(tensor)))
+        self.index[tensor] = idx
+        return idx
+
+    def weights(self, name: str, values: np.ndarray, scales: np.ndarray | None, axis: int) -> int:
+        q = None
+        if scales is not None:
+            s = np.asarray(scales, np.float32).reshape(-1)
+            q = Quantization(s, np.zeros(s.size, np.int64), axis if s.size > 1 else 0)
+        return self.spec.constant(name, values, q)
+
+    def bias(self, name: str, values: np.ndarray | None, input_scale: float | None, scales: np.ndarray | None) -> int:
+        if values is None:
+            return -1
+        q = None
+        if scales is not None and input_scale is not None:
+            s = (np.float64(input_scale) * np.asarray(scales, np.float64)).astype(np.float32).reshape(-1)
+            q = Quantization(s, np.zeros(s.size, np.int64), 0)
+        return self.spec.constant(name, values, q)
+
+    def op(self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0,
+           options: Callable | None = None) -> None:
+        self.spec.add_operator(Operator(code, inputs, outputs, options_type, options))
+
+
+class TFLiteRule:
+    kinds: tuple[str, ...] = ()
+
+    def f32(self, ctx: Context, st: Step) -> None:
+        raise NotImplementedError
+
+    def s8(self, ctx: Context, st: Step, q) -> None:  # noqa: ANN001
+        raise NotImplementedError
+
+
+def _param_f32(ctx: Context, st: Step, role: str) -> np.ndarray | None:
+    p = ctx.graph.node_params(st.node).get(role)
+    return None if p is None else np.asarray(p.effective(), np.float32)
+
+
+class DenseRule(TFLiteRule):
+    kinds = ("dense",)
+
+    @staticmethod
+    def _options(act: str | None):  # noqa: ANN205
+        def write(b):  # noqa: ANN001, ANN202
+            tflite.FullyConnectedOptionsStart(b)
+            tflite.FullyConnectedOptionsAddFusedActivationFunction(b, FUSED[act])
+            return tflite.FullyConnectedOptionsEnd(b)
+        return write
+
+    def f32(self, ctx, st):
+        x = ctx.index[st.inputs[0]]
+        w = ctx.weights(f"{st.name}/weights", np.ascontiguousarray(_param_f32(ctx, st, "weight").T), None, 0)
+        b_val = _param_f32(ctx, st, "bias")
+        b = ctx.bias(f"{st.name}/bias", b_val, None, None)
+        y = ctx.activation(st.output)
+        ctx.op(Op.FULLY_CONNECTED, [x, w, b], [y], BuiltinOptions.FullyConnectedOptions, self._options(st.activation))
+
+    def s8(self, ctx, st, q: QDense):
+        x = ctx.index[q.input]
+        w = ctx.weights(f"{q.name}/weights", q.weights, q.weight_scales, 0)
+        b = ctx.bias(f"{q.name}/bias", q.bias, ctx.qmodel.tensors[q.input].scale, q.weight_scales)
+        y = ctx.activation(q.output)
+        ctx.op(Op.FULLY_CONNECTED, [x, w, b], [y], BuiltinOptions.FullyConnectedOptions, self._options(q.activation))
+
+
+def _padding(st: Step, geo: Geometry, in_shape: tuple[int, ...]) -> str:
+    """"valid", "same" (TensorFlow's, which edgetrain's equals) or "explicit" for a geometry."""
+    if geo.pads == ((0, 0), (0, 0)):
+        return "valid"
+    spatial = in_shape[:-1]
+    same = geometry(spatial, geo.kernel[-len(spatial):], {"stride": geo.stride[-len(spatial):],
+                                                          "dilation": geo.dilation[-len(spatial):],
+                                                          "padding": "same"}, f"{st.kind} {st.name!r}")
+    return "same" if same.pads == geo.pads else "explicit"
+
+
+def _pad(ctx: Context, st: Step, geo: Geometry, x: int, in_shape: tuple[int, ...]) -> int:
+    """A PAD before a convolution whose padding TFLite's SAME cannot express; returns the padded
+    tensor. int8 pads with the input's zero point (TFLite PAD's quantized semantics)."""
+    (t, b), (l, r) = geo.pads
+    n, h, w, c = tflite_shape(in_shape)
+    pads = ctx.spec.constant(f"{st.name}/pads", np.array([[0, 0], [t, b], [l, r], [0, 0]], np.int32))
+    out = ctx.spec.add_tensor(Tensor(f"{st.name}/padded", (n, h + t + b, w + l + r, c),
+                                     np.dtype(np.int8 if ctx.int8 else np.float32), None,
+                                     ctx.quantization(st.inputs[0])))
+    ctx.op(Op.PAD, [x, pads], [out], BuiltinOptions.PadOptions, _empty(tflite.PadOptionsStart, tflite.PadOptionsEnd))
+    return out
+
+
+def _empty(start, end):  # noqa: ANN001, ANN202
+    def write(b):  # noqa: ANN001, ANN202
+        start(b)
+        return end(b)
+    return write
+
+
+class ConvRule(TFLiteRule):
+    kinds = ("conv2d", "conv1d")
+
+    def f32(self, ctx, st):
+        w = _param_f32(ctx, st, "weight")
+        w4 = w.reshape(1, *w.shape) if st.kind == "conv1d" else w
+        self._emit(ctx, st, w4, None, _param_f32(ctx, st, "bias"), None)
+
+    def s8(self, ctx, st, q: QConv):
+        self._emit(ctx, st, q.weights, q.weight_scales, q.bias, ctx.qmodel.tensors[q.input].scale)
+
+    def _emit(self, ctx: Context, st: Step, w4: np.ndarray, scales, bias, in_scale) -> None:  # noqa: ANN001
+        in_shape = ctx.shape(st.inputs[0])
+        groups = int(st.node.attrs.get("groups", 1))
+        cin, cout = int(in_shape[-1]), int(w4.shape[3])
+        depthwise = groups > 1 and groups == cin and cout % cin == 0
+        if groups > 1 and not depthwise:
+            raise UnsupportedOpError(f"{st.kind} {st.name!r}: TFLite has no grouped convolution (groups={groups}) "
+                                     "other than depthwise", hint="use groups=1 or a depthwise conv in a model "
+                                     "meant for TFLite")
+        weight_shape = ctx.graph.params[st.node.params["weight"]].shape
+        geo = geometry(in_shape[:-1], weight_shape[:-2], st.node.attrs, f"{st.kind} {st.name!r}")
+        x = ctx.index[st.inputs[0]]
+        pad_kind = _padding(st, geo, in_shape)
+        if pad_kind == "explicit":
+            x = _pad(ctx, st, geo, x, in_shape)
+        padding = Padding.SAME if pad_kind == "same" else Padding.VALID
+        if depthwise:
+            w = ctx.weights(f"{st.name}/weights", to_c_depthwise_weights(w4)[None], scales, 3)
+        else:
+            w = ctx.weights(f"{st.name}/weights", to_c_conv_weights(w4), scales, 0)
+        b = ctx.bias(f"{st.name}/bias", bias, in_scale, scales)
+        y = ctx.activation(st.output)
+        (sh, sw), (dh, dw), act = geo.stride, geo.dilation, FUSED[st.activation]
+        if depthwise:
+            def options(bld):  # noqa: ANN001, ANN202
+                tflite.DepthwiseConv2DOptionsStart(bld)
+                tflite.DepthwiseConv2DOptionsAddPadding(bld, padding)
+                tflite.DepthwiseConv2DOptionsAddStrideW(bld, sw)
+                tflite.DepthwiseConv2DOptionsAddStrideH(bld, sh)
+                tflite.DepthwiseConv2DOptionsAddDepthMultiplier(bld, cout // cin)
+                tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(bld, act)
+                tflite.DepthwiseConv2DOptionsAddDilationWFactor(bld, dw)
+                tflite.DepthwiseConv2DOptionsAddDilationHFactor(bld, dh)
+                return tflite.DepthwiseConv2DOptionsEnd(bld)
+            ctx.op(Op.DEPTHWISE_CONV_2D, [x, w, b], [y], BuiltinOptions.DepthwiseConv2DOptions, options)
+            return
+
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.Conv2DOptionsStart(bld)
+            tflite.Conv2DOptionsAddPadding(bld, padding)
+            tflite.Conv2DOptionsAddStrideW(bld, sw)
+            tflite.Conv2DOptionsAddStrideH(bld, sh)
+            tflite.Conv2DOptionsAddFusedActivationFunction(bld, act)
+            tflite.Conv2DOptionsAddDilationWFactor(bld, dw)
+            tflite.Conv2DOptionsAddDilationHFactor(bld, dh)
+            return tflite.Conv2DOptionsEnd(bld)
+        ctx.op(Op.CONV_2D, [x, w, b], [y], BuiltinOptions.Conv2DOptions, options)
+
+
+class PoolRule(TFLiteRule):
+    kinds = ("max_pool", "avg_pool")
+
+    def f32(self, ctx, st):
+        self._emit(ctx, st)
+
+    def s8(self, ctx, st, q: QPool):
+        self._emit(ctx, st)
+
+    @staticmethod
+    def _emit(ctx: Context, st: Step) -> None:
+        in_shape = ctx.shape(st.inputs[0])
+        geo = get_op(st.kind).pool_geometry(st.node, in_shape[:-1])  # type: ignore[attr-defined]
+        padding = Padding.VALID if _padding(st, geo, in_shape) == "valid" else Padding.SAME
+        x = ctx.index[st.inputs[0]]
+        y = ctx.activation(st.output)
+        (sh, sw), (kh, kw), act = geo.stride, geo.kernel, FUSED[st.activation]
+
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.Pool2DOptionsStart(bld)
+            tflite.Pool2DOptionsAddPadding(bld, padding)
+            tflite.Pool2DOptionsAddStrideW(bld, sw)
+            tflite.Pool2DOptionsAddStrideH(bld, sh)
+            tflite.Pool2DOptionsAddFilterWidth(bld, kw)
+            tflite.Pool2DOptionsAddFilterHeight(bld, kh)
+            tflite.Pool2DOptionsAddFusedActivationFunction(bld, act)
+            return tflite.Pool2DOptionsEnd(bld)
+        code = Op.MAX_POOL_2D if st.kind == "max_pool" else Op.AVERAGE_POOL_2D
+        ctx.op(code, [x], [y], BuiltinOptions.Pool2DOptions, options)
+
+
+class GlobalPoolRule(TFLiteRule):
+    """MEAN over the spatial axes, keep_dims false; a fused relu/relu6 is a RELU/RELU6 after it
+    (MEAN has no fused activation; the clamp to the zero point / to 6 is the same)."""
+
+    kinds = ("global_avg_pool",)
+
+    def f32(self, ctx, st):
+        self._emit(ctx, st)
+
+    def s8(self, ctx, st, q: QPool):
+        self._emit(ctx, st)
+
+    @staticmethod
+    def _emit(ctx: Context, st: Step) -> None:
+        x = ctx.index[st.inputs[0]]
+        axes = ctx.spec.constant(f"{st.name}/axes", np.array([1, 2], np.int32))
+        c = int(ctx.shape(st.output)[-1])
+        # keep_dims: TFLite Micro's int8 MEAN over H, W of a 4-D tensor with kept dims is the
+        # integer kernel (reference_integer_ops::Mean) edgetrain's global pool equals; the
+        # [1, 1, 1, C] result is reshaped to [1, C] (the same bytes).
+        y = ctx.activation(st.output, (1, 1, 1, c), name=f"{st.name}/mean")
+
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.ReducerOptionsStart(bld)
+            tflite.ReducerOptionsAddKeepDims(bld, True)
+            return tflite.ReducerOptionsEnd(bld)
+        ctx.op(Op.MEAN, [x, axes], [y], BuiltinOptions.ReducerOptions, options)
+        if st.activation is not None:
+            y2 = ctx.activation(st.output, (1, 1, 1, c), name=f"{st.name}/clamped")
+            ctx.op(Op.RELU if st.activation == "relu" else Op.RELU6, [y], [y2])
+            y = y2
+        reshape(ctx, y, tflite_shape(ctx.shape(st.output)), st.output, name=f"{st.name}/flat")
+
+
+class ClampRule(TFLiteRule):
+    kinds = ("relu", "relu6")
+
+    def f32(self, ctx, st):
+        x = ctx.index[st.inputs[0]]
+        ctx.op(Op.RELU if st.kind == "relu" else Op.RELU6, [x], [ctx.activation(st.output)])
+
+    def s8(self, ctx, st, q):
+        self.f32(ctx, st)
+
+
+class AddRule(TFLiteRule):
+    kinds = ("add",)
+
+    def f32(self, ctx, st):
+        a, b = (ctx.index[t] for t in st.inputs)
+        act = FUSED[st.activation]
+
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.AddOptionsStart(bld)
+            tflite.AddOptionsAddFusedActivationFunction(bld, act)
+            return tflite.AddOptionsEnd(bld)
+        ctx.op(Op.ADD, [a, b], [ctx.activation(st.output)], BuiltinOptions.AddOptions, options)
+
+    def s8(self, ctx, st, q):
+        self.f32(ctx, st)
+
+
+class TableActivationRule(TFLiteRule):
+    """Smooth activations: float32 as TFLite's own ops; int8 refused (see the module docstring)."""
+
+    kinds = ("sigmoid", "tanh", "leaky_relu", "hard_swish")
+    CODES = {"sigmoid": Op.LOGISTIC, "tanh": Op.TANH, "leaky_relu": Op.LEAKY_RELU, "hard_swish": Op.HARD_SWISH}
+
+    def f32(self, ctx, st):
+        x = ctx.index[st.inputs[0]]
+        if st.kind != "leaky_relu":
+            ctx.op(self.CODES[st.kind], [x], [ctx.activation(st.output)])
+            return
+        alpha = float(st.node.attrs.get("alpha", LEAKY_RELU_ALPHA))
+
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.LeakyReluOptionsStart(bld)
+            tflite.LeakyReluOptionsAddAlpha(bld, alpha)
+            return tflite.LeakyReluOptionsEnd(bld)
+        ctx.op(Op.LEAKY_RELU, [x], [ctx.activation(st.output)], BuiltinOptions.LeakyReluOptions, options)
+
+    def s8(self, ctx, st, q):
+        raise UnsupportedOpError(f"{st.kind} {st.name!r}: int8 {st.kind} is a 256-entry table in edgetrain, which "
+                                 "TFLite Micro computes another way, so the .tflite would not be the same integer "
+                                 "model", hint="export this model as float32 (--dtype f32), or use relu / relu6")
+
+
+class SoftmaxRule(TFLiteRule):
+    kinds = ("softmax",)
+
+    def f32(self, ctx, st):
+        def options(bld):  # noqa: ANN001, ANN202
+            tflite.SoftmaxOptionsStart(bld)
+            tflite.SoftmaxOptionsAddBeta(bld, 1.0)
+            return tflite.SoftmaxOptionsEnd(bld)
+        ctx.op(Op.SOFTMAX, [ctx.index[st.inputs[0]]], [ctx.activation(st.output)], BuiltinOptions.SoftmaxOptions,
+               options)
+
+    def s8(self, ctx, st, q):  # pragma: no cover - the int8 quantizer refuses a softmax inside the model
+        raise UnsupportedOpError(f"softmax {st.name!r}: only a final softmax is supported in int8 (it is dropped)")
+
+
+class ViewRule(TFLiteRule):
+    """flatten / identity / reshape: a RESHAPE when the TFLite shapes differ, else nothing."""
+
+    kinds = ("alias",)
+
+    def f32(self, ctx, st):
+        src, dst = st.inputs[0], st.output
+        reshape(ctx, ctx.index[src], tflite_shape(ctx.shape(dst)), dst)
+
+    def s8(self, ctx, st, q):
+        self.f32(ctx, st)
+
+
+def reshape(ctx: Context, x: int, shape: tuple[int, ...], tensor: str, name: str | None = None) -> int:
+    """Index of edgetrain tensor ``tensor`` with TFLite shape ``shape``: ``x`` itself when it has
+    that shape, else the output of a new RESHAPE of ``x``."""
+    if ctx.spec.tensors[x].shape == shape:
+        ctx.index[tensor] = x
+        return x
+    new_shape = ctx.spec.constant(f"{name or tensor}/shape", np.array(shape, np.int32))
+    y = ctx.activation(tensor, shape, name=name)
+    dims = list(shape)
+
+    def options(bld):  # noqa: ANN001, ANN202
+        tflite.ReshapeOptionsStartNewShapeVector(bld, len(dims))
+        for d in reversed(dims):
+            bld.PrependInt32(d)
+        vec = bld.EndVector()
+        tflite.ReshapeOptionsStart(bld)
+        tflite.ReshapeOptionsAddNewShape(bld, vec)
+        return tflite.ReshapeOptionsEnd(bld)
+    ctx.op(Op.RESHAPE, [x, new_shape], [y], BuiltinOptions.ReshapeOptions, options)
+    return y
+
+
+TFLITE_RULES: dict[str, TFLiteRule] = {
+    kind: rule for rule in (DenseRule(), ConvRule(), PoolRule(), GlobalPoolRule(), ClampRule(), AddRule(),
+                            TableActivationRule(), SoftmaxRule(), ViewRule())
+    for kind in rule.kinds}
+
+
+def tflite_rule(kind: str) -> TFLiteRule:
+    try:
+        return TFLITE_RULES[kind]
+    except KeyError:
+        raise UnsupportedOpError(f"the TFLite exporter has no rule for op kind {kind!r}",
+                                 hint=f"supported: {', '.join(sorted(k for k in TFLITE_RULES if k != 'alias'))}"
+                                 ) from None
