@@ -2,9 +2,14 @@
 
     seed = 0
     [data]
-    source = "digits"          # bundled name or a .npz/.csv path
+    source = "digits"          # bundled name or a .npz/.csv path (relative: to this file's directory)
     test_size = 0.3
     val_size = 0.1
+    # or separate files instead of source:  train = "a.npz"  test = "b.npz"  (val = "c.npz")
+    # label_column = "activity" # CSV: the label's column name or number (default: "label", else last)
+    # delimiter = ";"          # CSV: default sniffed (, ; tab |)
+    # window = 64              # cut a (time, channels) recording into windows of 64 steps,
+    # stride = 32              # 32 apart (default: window); labels per step (majority) or per window
     [model]
     layers = [ { type = "dense", units = 32, activation = "relu" }, { type = "dense", units = 10 } ]
     input_shape = [8, 8, 1]    # optional: the shape of one sample (default: the data's own)
@@ -64,9 +69,16 @@ _TOP = {"name": Field("str", example="digits_mlp"), "seed": Field("int", 0, lo=0
         "techniques": _table("techniques.<name>")}
 # The keys train_run.train_from_config reads from [data].
 _DATA = {"source": Field("str", hint='e.g. source = "digits" or source = "data.npz"'),
+         "train": Field("str", hint='e.g. train = "train.npz" (with test = "test.npz")'),
+         "val": Field("str", hint='e.g. val = "val.npz"'),
+         "test": Field("str", hint='e.g. test = "test.npz"'),
          "test_size": Field("float", _SPLIT["test_size"].default, **_FRACTION),
          "val_size": Field("float", _SPLIT["val_size"].default, **_FRACTION),
-         "split_seed": Field("int", 0, lo=0, hi=MAX_SEED)}
+         "split_seed": Field("int", 0, lo=0, hi=MAX_SEED),
+         "label_column": Field("any", hint='a CSV column name or number, e.g. label_column = "activity" or -1'),
+         "delimiter": Field("str", choices=(",", ";", "\t", "|"), what="delimiter"),
+         "window": Field("int", None, lo=1, limit="MAX_UNITS", example=64),
+         "stride": Field("int", None, lo=1, limit="MAX_UNITS", example=32)}
 _MODEL = {"layers": Field("list", hint='e.g. layers = [ { type = "dense", units = 10 } ]'),
           "input_shape": Field("list", hint="e.g. input_shape = [8, 8, 1] (height, width, channels) or [64, 3] "
                                             "(length, channels)")}
@@ -174,10 +186,7 @@ def parse_config(doc: dict[str, Any], name: str = "model", path: Path | None = N
     if not isinstance(doc, dict):
         raise ConfigError(f"{where}: a config must be a table of keys, got {show(doc)}")
     top = check_table(doc, _TOP, where, "")
-    data = check_table(top.get("data", {}), _DATA, where, "[data]")
-    if "source" not in data:
-        raise ConfigError(f"{where}: [data] needs source = \"digits\" (or a .npz/.csv path)",
-                          hint=f"bundled data sets: {', '.join(BUILTIN)}; files: .npz (x, y) or .csv")
+    data = _data_table(check_table(top.get("data", {}), _DATA, where, "[data]"), where)
     test_size = data.get("test_size", _DATA["test_size"].default)
     val_size = data.get("val_size", _DATA["val_size"].default)
     if not test_size + val_size < 1:
@@ -199,6 +208,25 @@ def parse_config(doc: dict[str, Any], name: str = "model", path: Path | None = N
         early_stopping=train.get("early_stopping"), techniques=_techniques(top.get("techniques", {}), where),
         path=path, input_shape=input_shape,
     )
+
+
+def _data_table(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """[data]: one source, or separate split files; reading options only where they apply."""
+    if "source" not in data and "train" not in data and any(k in data for k in ("val", "test")):
+        raise ConfigError(f"{where}: [data] has a val or test file but no train file", hint='add train = "FILE"')
+    if "source" not in data and "train" not in data:
+        raise ConfigError(f"{where}: [data] needs source = \"digits\" (or a .npz/.csv path), or train = FILE",
+                          hint=f"bundled data sets: {', '.join(BUILTIN)}; files: .npz (x, y) or .csv")
+    if "source" in data and any(k in data for k in ("train", "val", "test")):
+        raise ConfigError(f"{where}: [data] has both source and train/val/test files",
+                          hint="give one source (split by test_size/val_size), or train = FILE with test = FILE")
+    if "stride" in data and "window" not in data:
+        raise ConfigError(f"{where}: [data] stride needs a window", hint="e.g. window = 64, stride = 32")
+    label = data.get("label_column")
+    if "label_column" in data and (isinstance(label, bool) or not isinstance(label, (str, int))):
+        raise ConfigError(f"{where}: [data] label_column must be a column name or number, got {show(label)}",
+                          hint=_DATA["label_column"].hint)
+    return data
 
 
 def _input_shape(value: list[Any], where: str) -> tuple[int, ...]:

@@ -1,11 +1,16 @@
 """Run a training config end to end: data, model, techniques, training, evaluation."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .config import TrainConfig
-from .data import Dataset, load_data
+from .data import BUILTIN, Dataset
+from .data_sources import load_dataset
 from .data_checks import model_data_sizes
 from .engine.optim import make_optimizer
 from .engine.trainer import History, accuracy, fit
@@ -22,6 +27,7 @@ class TrainResult:
     history: History
     test_accuracy: float | None
     reports: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)  # printed by the CLI as "warning: ..." lines
 
 
 def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bool = False) -> TrainResult:
@@ -31,8 +37,8 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     last layer with fewer outputs than the data has classes (`ConfigError`).
     """
     seed = cfg.seed if seed is None else seed
-    split_opts = {k: cfg.data[k] for k in ("test_size", "val_size") if k in cfg.data}
-    data = load_data(str(cfg.data["source"]), seed=cfg.data.get("split_seed", 0), **split_opts)
+    data = load_config_data(cfg)
+    warnings = validation_warnings(data, cfg.early_stopping)
     graph = Sequential(cfg.layers, cfg.input_shape or sample_shape(data), seed=seed, name=cfg.name)
     check_outputs_cover_classes(graph, data)
     opt_kw = {k: v for k, v in cfg.optimizer.items() if k != "name"}
@@ -44,6 +50,8 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     graph = plan.finalize(graph) if plan.finalize else graph
     graph.meta["preprocess"] = data.preprocess()
     graph.meta["n_classes"] = data.n_classes
+    if data.class_names is not None:
+        graph.meta["class_names"] = list(data.class_names)
     graph.meta["history"] = history.to_dict()
     test_acc = accuracy(graph, data.test) if data.test is not None else None
     if test_acc is not None:
@@ -51,7 +59,51 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     reports = dict(plan.reports)
     if data.notes:
         reports["data notes"] = "; ".join(data.notes)
-    return TrainResult(graph, data, history, test_acc, reports)
+    return TrainResult(graph, data, history, test_acc, reports, warnings)
+
+
+#: Fewer validation samples of a class than this make early stopping's choice of epoch noise:
+#: one sample more or less right moves the accuracy by a large step.
+MIN_VAL_PER_CLASS = 5
+
+
+def validation_warnings(data: Dataset, early_stopping: int | None) -> list[str]:
+    """What makes early stopping untrustworthy on ``data``: no validation split, or one with fewer
+    than `MIN_VAL_PER_CLASS` samples of some class."""
+    if not early_stopping:
+        return []
+    if data.val is None:
+        return [f"early_stopping = {early_stopping} has no validation split to watch (val_size = 0): "
+                "training runs every epoch"]
+    counts = np.bincount(data.val.y, minlength=data.n_classes)
+    worst = int(np.argmin(counts))
+    if counts[worst] >= MIN_VAL_PER_CLASS:
+        return []
+    name = data.class_names[worst] if data.class_names and worst < len(data.class_names) else str(worst)
+    return [f"the validation split has {int(counts[worst])} sample{'' if counts[worst] == 1 else 's'} of class "
+            f"{name} ({len(data.val)} in all; fewer than {MIN_VAL_PER_CLASS} per class): early stopping picks "
+            "its epoch on noise; raise val_size or add data"]
+
+
+def load_config_data(cfg: TrainConfig) -> Dataset:
+    """The config's [data], split and standardised; file paths relative to the config's directory."""
+    d = cfg.data
+    files = {k: data_path(d[k], cfg.path) for k in ("train", "val", "test") if k in d}
+    opts = {k: d[k] for k in ("test_size", "val_size", "label_column", "delimiter", "window", "stride") if k in d}
+    source = data_path(d["source"], cfg.path) if "source" in d else None
+    return load_dataset(source, seed=d.get("split_seed", 0), **files, **opts)
+
+
+def data_path(value: str, config_path: Path | None) -> str:
+    """A [data] file as the config means it: a relative path is relative to the config file's
+    directory (so a config and its data move together), an absolute one and a bundled name stay.
+    The result is absolute, so the model records where its data is from any working directory."""
+    if value in BUILTIN or ("/" not in value and "\\" not in value and not Path(value).suffix):
+        return value  # a data set name (an unknown one is refused by name, not as a path)
+    p = Path(value).expanduser()
+    if not p.is_absolute() and config_path is not None:
+        p = Path(config_path).parent / p
+    return os.path.abspath(p)
 
 
 def sample_shape(data: Dataset) -> tuple[int, ...]:

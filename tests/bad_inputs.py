@@ -601,6 +601,13 @@ def _read_only(d: Path, base: Path) -> list[str]:
     return ["import", "onnx", str(_onnx_model(d)), "-o", "/proc/edgetrain-corpus.etm"]
 
 
+def _other_file_split(d: Path, base: Path) -> list[str]:
+    """A split of a file the model was not trained on: there is no held-out part to re-derive."""
+    x, y = good_xy()
+    p = npz(d, "other.npz", x=x, y=y)
+    return ["eval", str(base / "good.etm"), "--data", f"{p}:test"]
+
+
 OPTION_CASES: dict[str, Build] = {
     "finetune_steps_1e11": _opt("finetune", "@M@", "-t", "host", "--data", "@D@", "--steps", "100000000000"),
     "finetune_steps_0": _opt("finetune", "@M@", "-t", "host", "--data", "@D@", "--steps", "0"),
@@ -644,6 +651,9 @@ OPTION_CASES: dict[str, Build] = {
     "ort_train_lr_nan": _opt("ort-train", "@A@", "--data", "@D@", "--lr", "nan", "-o", "@O@"),
     "ort_train_lr_inf": _opt("ort-train", "@A@", "--data", "@D@", "--lr", "inf", "-o", "@O@"),
     "eval_split_unknown": _opt("eval", "@M@", "--data", "digits:nope"),
+    "eval_file_split_unknown": _opt("eval", "@M@", "--data", "@D@:bogus"),
+    "emulate_file_split_unknown": _opt("emulate", "@M@", "-t", "host", "--dtype", "f32", "--data", "@D@:tset"),
+    "eval_split_of_another_file": _other_file_split,
     "eval_dataset_unknown": _opt("eval", "@M@", "--data", "mnist"),
     "train_missing_config": _opt("train", "nope.toml"),
     "train_output_under_file": _under_file,
@@ -657,7 +667,10 @@ MODEL_COMMANDS = ("info", "eval", "export_c", "export_onnx", "emulate", "finetun
 # Data that is bad only for some commands: the TOML model takes its input shape from the data (a
 # 3-feature file or a file of 2x2 windows trains fine), and one sample can be evaluated or calibrated on but not split.
 # Calibration reads no labels, so labels beyond the model's outputs are bad only where labels count.
+# Text labels are class names for training (mapped to ids, kept in the model); the base model was
+# trained on class ids, so it refuses them everywhere else.
 DATA_BAD_ONLY_FOR = {"wrong_width": set(DATA_COMMANDS) - {"train"}, "x_3d": set(DATA_COMMANDS) - {"train"}, "csv_one_row": {"train"},
+                     "string_y": set(DATA_COMMANDS) - {"train"},
                      "label_too_big": set(DATA_COMMANDS) - {"emulate_calib", "export_c_calib"}}
 
 

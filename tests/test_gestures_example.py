@@ -60,7 +60,10 @@ def test_the_1d_cnn_example_trains_from_the_cli_and_beats_a_flat_mlp(tmp_path: P
     from helpers import run_cli
 
     main([str(tmp_path / "gestures.npz")])
-    example = Path(__file__).resolve().parents[1] / "examples" / "gestures_cnn.toml"
+    # Data paths in a config are relative to the config's directory: the example is copied next
+    # to the data the script wrote.
+    example = tmp_path / "gestures_cnn.toml"
+    example.write_text((Path(__file__).resolve().parents[1] / "examples" / "gestures_cnn.toml").read_text())
     mlp = tmp_path / "mlp.toml"
     text = example.read_text()
     start, end = text.index("layers = ["), text.index("]\n\n[train]") + 1

@@ -7,10 +7,9 @@ import click
 import numpy as np
 
 from ..config import load_config
-from ..data import apply_preprocess, load_data, read_file
-from ..data_checks import check_model_samples
+from ..data import Dataset
+from ..data_sources import Samples, model_samples
 from ..engine.executor import predict
-from ..errors import DataError
 from ..formats.modelfile import load_model, save_model
 from ..deprecation import moved
 from ..graph import Graph
@@ -18,7 +17,7 @@ from ..model_report import info_dict, info_tables
 from ..outputs import safe_file_stem
 from . import options
 from .app import cli
-from .output import emit_json, table
+from .output import console, emit_json, info, table
 
 
 @cli.command()
@@ -26,24 +25,60 @@ from .output import emit_json, table
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Model file to write (default out/NAME.etm).")
 @click.option("--seed", type=options.SEED, help="Override the config's seed.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (with the per-epoch history).")
 def train(config: str, output: str | None, seed: int | None, quiet: bool, as_json: bool) -> None:
-    """Train the model described by a TOML CONFIG."""
+    """Train the model described by a TOML CONFIG.
+
+    Data file paths in CONFIG are relative to CONFIG's directory."""
     from ..train_run import train_from_config
 
     cfg = load_config(config)
     result = train_from_config(cfg, seed=seed, progress=not quiet and not as_json)
+    data = train_data_summary(result.data)
+    info(f"data: {data['source']}, split train {data['splits']['train']} / val {data['splits']['val']} / "
+         f"test {data['splits']['test']} samples")
+    for w in result.warnings:
+        info(f"warning: {w}")
     # The model name is free text (a TOML string): only a safe stem of it may become a file name.
     out = Path(output) if output else Path("out") / f"{safe_file_stem(cfg.name)}.etm"
     save_model(result.graph, out)
-    last = result.history.epochs[-1]
-    summary = {"model": str(out), "epochs": len(result.history.epochs), "seconds": round(result.history.seconds, 2),
-               "final_loss": last["loss"], "val_accuracy": last.get("val_acc"),
-               "test_accuracy": result.test_accuracy, **result.reports}
+    h = result.history
+    final = h.final  # the epoch whose weights the model holds (the restored one after early stopping)
+    stopping = None
+    if cfg.early_stopping:
+        stopping = {"patience": cfg.early_stopping, "stopped_early": h.stopped_early,
+                    "restored_epoch": h.restored_epoch, "best_epoch": h.best_epoch,
+                    "val_accuracy": final.get("val_acc") if h.restored_epoch else None,
+                    "val_loss": final.get("val_loss") if h.restored_epoch else None}
+    summary = {"model": str(out), "epochs": len(h.epochs), "seconds": round(h.seconds, 2),
+               "final_loss": final.get("loss"), "val_accuracy": final.get("val_acc"),
+               "val_loss": final.get("val_loss"), "test_accuracy": result.test_accuracy, **result.reports}
+    if result.data.class_names:
+        summary["classes"] = ", ".join(result.data.class_names)
     if as_json:
-        emit_json(summary)
+        emit_json({**summary, "data": data, "early_stopping": stopping, "warnings": result.warnings,
+                   "history": [{k: e.get(k) for k in ("epoch", "loss", "train_acc", "val_loss", "val_acc") if k in e}
+                               for e in h.epochs]})
         return
-    table(f"trained {cfg.name}", ["metric", "value"], [[k, "-" if v is None else v] for k, v in summary.items()])
+    rows = [[k, "-" if v is None else v] for k, v in summary.items()]
+    if stopping is not None:
+        rows.insert(3, ["early stopping", _stopping_text(stopping, len(h.epochs))])
+    table(f"trained {cfg.name}", ["metric", "value"], rows)
+
+
+def _stopping_text(stopping: dict, epochs: int) -> str:  # noqa: ANN001 - the dict built above
+    if stopping["restored_epoch"] is None:
+        return f"did not stop (patience {stopping['patience']}); weights of the last epoch ({epochs})"
+    return (f"stopped after epoch {epochs}; restored epoch {stopping['restored_epoch']} "
+            f"(val accuracy {stopping['val_accuracy']:.4g}, val loss {stopping['val_loss']:.4g})")
+
+
+def train_data_summary(data: Dataset) -> dict:
+    """The ``data`` field of ``train --json``: the source, the training split's size, every split's."""
+    sizes = {p: len(getattr(data, p)) if getattr(data, p) is not None else 0 for p in ("train", "val", "test")}
+    source = data.spec.get("source", data.name)
+    return {"source": source, "split": "train", "samples": sizes["train"], "splits": sizes,
+            "layout": data.spec.get("layout")}
 
 
 @cli.command("info")
@@ -57,55 +92,82 @@ def info_cmd(model: str, as_json: bool) -> None:
         return
     for t in info_tables(graph):
         table(t.title, t.columns, t.rows)
+    names = graph.meta.get("class_names")
+    if names:
+        console.print(f"classes: {', '.join(f'{i} {n}' for i, n in enumerate(names))}", markup=False,
+                      highlight=False)
+    pre = graph.meta.get("preprocess") or {}
+    if pre.get("source"):
+        console.print(f"trained on: {pre['source']} ({data_line(pre)})", markup=False, highlight=False)
 
 
 def load_eval_data(graph: Graph, source: str, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Features (standardised as at training time) and labels for SOURCE[:split].
+    """Features (standardised as at training time) and labels for SOURCE[:split]; prints which.
 
-    A bundled name re-creates the model's own split (default split: test); a file is used whole.
-    Every command that takes samples loads them here, so all of them refuse the same bad data:
-    the samples pass `check_model_samples` (the model's input width and output count) before
-    and after the standardisation (which can overflow float32). ``labels=False`` for samples whose
-    labels are not used (calibration): they are not checked against the model's outputs.
+    `load_samples` without the bookkeeping: every command that takes samples loads them here (or
+    there), so all of them refuse the same bad data and print the same ``data:`` line (stderr).
     """
-    name, _, split = source.partition(":")
-    pre = graph.meta.get("preprocess") or {}
-    if Path(name).suffix in (".npz", ".csv"):
-        x, y = check_model_samples(graph, *read_file(name), source=name, x_dtype=np.float64, labels=labels)
-        return check_model_samples(graph, apply_preprocess(x, pre), y, source=f"{name} (standardised)",
-                                   labels=labels)
-    spec = {k: pre[k] for k in ("seed", "test_size", "val_size") if k in pre}
-    data = load_data(name, **spec)
-    s = data.split(split or "test")
-    x, y = check_model_samples(graph, s.x, s.y, source=source, labels=labels)
-    if pre and (np.shape(pre.get("mean")) != data.mean.shape or np.shape(pre.get("std")) != data.std.shape
-                or not np.allclose(data.mean, pre["mean"]) or not np.allclose(data.std, pre["std"])):
-        raise DataError(f"{name}: standardisation differs from the model's training data",
-                        hint="was the model trained on another dataset?")
-    return x, y
+    s = load_samples(graph, source, labels=labels)
+    return s.x, s.y
+
+
+def load_samples(graph: Graph, source: str, *, labels: bool = True, limit: int | None = None) -> Samples:
+    """The samples of SOURCE[:split] for GRAPH (`edgetrain.data_sources.model_samples`), the first
+    ``limit`` of them when given, with the one ``data: SOURCE, split S, N samples`` line printed
+    to stderr."""
+    s = model_samples(graph, source, labels=labels)
+    if limit is not None and limit < len(s.y):
+        s = s.head(limit)
+    info(s.describe())
+    return s
 
 
 @cli.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", "source", required=True, help="digits[:test|val|train] or a .npz/.csv file.")
+@click.option("--data", "source", required=True,
+              help="DATASET[:test|val|train] or FILE[:test|val|train] (.npz/.csv); FILE:test is the split the "
+                   "model's training held out of FILE; a FILE alone is used whole.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def eval_cmd(model: str, source: str, as_json: bool) -> None:
     """Accuracy and loss of MODEL on --data."""
     from ..engine.losses import CrossEntropy
 
     graph = load_model(model)
-    x, y = load_eval_data(graph, source)  # labels checked against the model's outputs there
-    logits = predict(graph, x)
-    acc = float((logits.argmax(1) == y).mean())
-    loss, _ = CrossEntropy()(logits, y)
-    res = {"model": model, "data": source, "samples": int(len(y)), "accuracy": acc, "loss": loss}
+    s = load_samples(graph, source)  # labels checked against the model's outputs there
+    logits = predict(graph, s.x)
+    pred = logits.argmax(1)
+    acc = float((pred == s.y).mean())
+    loss, _ = CrossEntropy()(logits, s.y)
+    names = graph.meta.get("class_names")
+    res = {"model": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc, "loss": loss}
+    if names:
+        res["classes"] = list(names)
+        res["per_class_accuracy"] = {n: (float((pred[s.y == k] == k).mean()) if (s.y == k).any() else None)
+                                     for k, n in enumerate(names)}
     if as_json:
         emit_json(res)
         return
-    table(f"eval {model}", ["metric", "value"], [[k, v] for k, v in res.items()])
+    rows = [["data", f"{s.source} ({s.split})"], *[[k, v] for k, v in res.items() if k not in (
+        "data", "classes", "per_class_accuracy")]]
+    if names:
+        rows += [[f"accuracy of {n}", "-" if a is None else a] for n, a in res["per_class_accuracy"].items()]
+    table(f"eval {model}", ["metric", "value"], rows)
 
 
-__all__ = ["train", "info_cmd", "eval_cmd", "load_eval_data"]
+def data_line(pre: dict) -> str:  # noqa: ANN001 - a model's meta["preprocess"]
+    """How a model's training data was split, for `info`: layout, seed, sizes."""
+    samples = pre.get("samples") or {}
+    sizes = " / ".join(f"{p} {samples[p]}" for p in ("train", "val", "test") if isinstance(samples.get(p), int))
+    parts = [pre.get("layout") or "split", f"seed {pre.get('seed', 0)}"]
+    if sizes:
+        parts.append(sizes)
+    for k in ("window", "stride", "label_column"):
+        if pre.get(k) is not None:
+            parts.append(f"{k} {pre[k]}")
+    return ", ".join(str(p) for p in parts)
+
+
+__all__ = ["train", "info_cmd", "eval_cmd", "load_eval_data", "load_samples"]
 
 # The rows `info` prints moved to `edgetrain.model_report`.
 __getattr__ = moved(__name__, "edgetrain.model_report", ("layer_rows", "sparse_rows"))

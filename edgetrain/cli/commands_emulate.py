@@ -40,12 +40,11 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     the report is printed first, so a CI job shows what it measured."""
     from ..device.verify import emulate_model
     from .commands_c import default_calib
-    from .commands_core import load_eval_data
+    from .commands_core import load_eval_data, load_samples
 
     graph = load_model(model)
-    x, y = load_eval_data(graph, source)
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    samples = load_samples(graph, source, limit=limit)
+    x, y = samples.x, samples.y
     calib_x = None
     if dtype == "int8":
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
@@ -55,7 +54,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
                         per_channel=not per_tensor, fallback_host=fallback_host, parity=not production,
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if as_json:
-        emit_json(rep.to_dict())
+        emit_json({**rep.to_dict(), "data": samples.to_dict()})
     else:
         table(f"{graph.name} on {rep.target}", ["", "value"], [list(r) for r in rep.rows()])
     check_report(rep, max_disagreements if max_disagreements is not None or production else 0, min_accuracy)

@@ -106,7 +106,8 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
                   as_json: bool, force: bool) -> None:
     """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
     from ..interop.onnx.ort_training import read_manifest, ort_train
-    from .commands_core import load_eval_data
+    from ..data_sources import is_file_source, parse_source
+    from .commands_core import load_samples
 
     art = Path(artifacts)
     if not art.is_dir():
@@ -115,13 +116,15 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
         art = art / "ort"  # accept the export directory itself
     manifest = read_manifest(art)
     graph = load_model(art / manifest["files"]["model"])
-    name, _, split = source.partition(":")
-    x, y = load_eval_data(graph, f"{name}:{split or 'train'}" if Path(name).suffix not in (".npz", ".csv") else name)
+    name, split = parse_source(source)
+    # A bundled data set trains on its training split by default; a file alone is used whole.
+    samples = load_samples(graph, source if split or is_file_source(name) else f"{name}:train")
+    x, y = samples.x, samples.y
     res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, out_dir=output, force=force,
                     protect=[artifacts])
     summary = {"output": output, "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
-               "optimizer": manifest["optimizer"], "loss": manifest["loss"]}
+               "optimizer": manifest["optimizer"], "loss": manifest["loss"], "data": samples.to_dict()}
     if as_json:
         emit_json(summary)
         return
-    table(f"ort-train {artifacts}", ["metric", "value"], [[k, v] for k, v in summary.items()])
+    table(f"ort-train {artifacts}", ["metric", "value"], [[k, v] for k, v in summary.items() if k != "data"])

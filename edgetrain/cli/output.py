@@ -42,4 +42,5 @@ def emit_json(obj: Any) -> None:
 
 
 def info(msg: str) -> None:
-    err_console.print(msg, markup=False, highlight=False)
+    """One message to stderr, as typed (no markup), never wrapped: a line stays one line."""
+    err_console.print(msg, markup=False, highlight=False, soft_wrap=True)

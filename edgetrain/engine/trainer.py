@@ -25,6 +25,13 @@ from .optim import Optimizer, SGD, make_optimizer
 
 @dataclass
 class History:
+    """Per-epoch figures (``loss``, ``train_acc``, ``val_acc``, ``val_loss``) and how training ended.
+
+    ``best_epoch`` (1-based) is the epoch of the best validation accuracy seen while early
+    stopping watched; when training stopped early the model's weights are restored to it
+    (`restored_epoch`), otherwise the weights are the last epoch's.
+    """
+
     epochs: list[dict[str, float]] = field(default_factory=list)
     stopped_early: bool = False
     best_epoch: int | None = None
@@ -33,9 +40,22 @@ class History:
     def metric(self, key: str) -> list[float]:
         return [e[key] for e in self.epochs if key in e]
 
+    @property
+    def restored_epoch(self) -> int | None:
+        """The epoch whose weights the model holds after early stopping restored them, else None."""
+        return self.best_epoch if self.stopped_early else None
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The figures of the epoch whose weights the model ends with (the restored one, or the last)."""
+        if not self.epochs:
+            return {}
+        at = self.restored_epoch
+        return self.epochs[at - 1] if at is not None and 0 < at <= len(self.epochs) else self.epochs[-1]
+
     def to_dict(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
-                "seconds": self.seconds}
+                "restored_epoch": self.restored_epoch, "seconds": self.seconds}
 
 
 class Callback:
@@ -48,6 +68,9 @@ class Callback:
     def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
 
     def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+_VAL_LOSS = CrossEntropy()
 
 
 def accuracy(graph: Graph, split: Split) -> float:
@@ -149,7 +172,11 @@ class Trainer:
                 if isinstance(self.loss, CrossEntropy) or hasattr(self.loss, "teacher"):
                     logs["train_acc"] = accuracy(self.graph, train)
                     if val is not None:
-                        logs["val_acc"] = accuracy(self.graph, val)
+                        logits = predict(self.graph, val.x)
+                        logs["val_acc"] = float((logits.argmax(axis=1) == val.y).mean())
+                        # Plain cross-entropy of the validation logits (a distillation loss needs
+                        # its teacher's outputs, so the figure stays the task loss for every run).
+                        logs["val_loss"] = float(_VAL_LOSS(logits, val.y)[0])
                 self.history.epochs.append(logs)
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, epoch, logs)
