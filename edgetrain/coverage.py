@@ -45,7 +45,7 @@ LR = 0.05
 TOL = 1e-5
 ATTACHMENTS = ("none", "mask", "codebook", "motif", "qparams", "frozen")
 BACKENDS = ("numpy", "onnx_inference", "onnx_train_step", "ort_artifacts", "onnx_import",
-            "c_f32", "c_int8", "c_train_head", "c_train_body")
+            "tflite_f32", "tflite_int8", "c_f32", "c_int8", "c_train_head", "c_train_body")
 C_BACKENDS = ("c_f32", "c_int8", "c_train_head", "c_train_body")  # need host gcc
 BACKEND_TITLES = {"numpy": "numpy", "onnx_inference": "ONNX inference", "onnx_train_step": "ONNX train step",
                   "ort_artifacts": "ORT artifacts", "onnx_import": "ONNX import", "c_f32": "C f32",
@@ -297,6 +297,29 @@ def run_ort_artifacts(g: Graph) -> str:
     return ""
 
 
+def run_tflite(g: Graph, dtype: str) -> str:
+    """The .tflite export in TensorFlow Lite Micro's interpreter: float32 within 1e-5 of numpy,
+    int8 equal to the numpy int8 reference."""
+    from .interop.tflite import build_tflite
+    from .interop.tflite.verify import run_tflite_micro, tflite_micro_available
+    from .quantize.reference import int8_reference
+
+    ok, why = tflite_micro_available()
+    if not ok:
+        raise Skip(why)
+    x, _ = data()
+    res = build_tflite(g, dtype, calib_x=x if dtype == "int8" else None)  # type: ignore[arg-type]
+    got = run_tflite_micro(res.data, res.prepare_input(x))
+    if res.qmodel is not None:
+        ref = int8_reference(res.qmodel, x)
+        if not np.array_equal(got.reshape(ref.shape), ref):
+            raise Disagrees(f"TFLite Micro int8: {int(np.count_nonzero(got.reshape(ref.shape) != ref))} outputs "
+                            "differ from the numpy int8 reference")
+        return ""
+    _close(got.reshape(len(x), -1), _predict(g, x).reshape(len(x), -1), "TFLite Micro float32")
+    return ""
+
+
 def _need_gcc() -> None:
     if shutil.which("gcc") is None:
         raise Skip("gcc not found (Debian package: gcc)")
@@ -389,6 +412,8 @@ RUNNERS: dict[str, Callable[[Graph, str], str]] = {
     "onnx_train_step": lambda g, a: run_onnx_train_step(g),
     "ort_artifacts": lambda g, a: run_ort_artifacts(g),
     "onnx_import": lambda g, a: run_onnx_import(g),
+    "tflite_f32": lambda g, a: run_tflite(g, "f32"),
+    "tflite_int8": lambda g, a: run_tflite(g, "int8"),
     "c_f32": lambda g, a: _run_c(g, "f32"),
     "c_int8": lambda g, a: _run_c(g, "int8"),
     "c_train_head": lambda g, a: _run_c_train(g, "head", a),

@@ -87,7 +87,8 @@ def fold_for_kernels(graph: Graph) -> Graph:
         else:
             why = f"the weights of {src.name!r} are clustered or quantized"
         raise UnsupportedOpError(
-            f"batch_norm {n.name!r} cannot be folded for the C export (the runtime has no batch_norm kernel): {why}",
+            f"batch_norm {n.name!r} cannot be folded into the layer before it (the C, int8 and TFLite exports "
+            f"have no batch_norm kernel): {why}",
             hint="put each batch_norm right after a conv or dense layer that nothing else reads (before its "
                  "activation), and fold before clustering or quantizing")
     return folded
