@@ -151,10 +151,34 @@ static inline float et_conv_clampf(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* Output channels o0 .. n_out - 1 (fewer than 4) of et_conv_f32_pixel, one at a time. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void et_conv_f32_rest(const float *x, const float *w, int32_t n_in, int32_t o0, int32_t n_out,
+                             const float *bias, float lo, float hi, float *y)
+{
+    int32_t o;
+    for (o = o0; o < n_out; ++o) {
+        const float *wr = w + o * n_in;
+        float a0 = bias != 0 ? bias[o] : 0.0f;
+        float a1 = 0.0f;
+        int32_t k = 0;
+        for (; k + 2 <= n_in; k += 2) {
+            a0 += x[k] * wr[k];
+            a1 += x[k + 1] * wr[k + 1];
+        }
+        for (; k < n_in; ++k) {
+            a0 += x[k] * wr[k];
+        }
+        y[o] = et_conv_clampf(a0 + a1, lo, hi);
+    }
+}
+
 /* One output pixel: y[o] = clamp(bias[o] + window . w_o) for o < n_out, the window x (n_in
  * values) and rows w_o = w + o * n_in. Four rows at a time share each input load (the vector loop
- * over the first n_in & ~7 values on Cortex-M4F, C for the rest and elsewhere), then two, then
- * one. */
+ * over the first n_in & ~7 values on Cortex-M4F, C for the rest and elsewhere); the last
+ * n_out % 4 rows one at a time. */
 static void et_conv_f32_pixel(const float *x, const float *w, int32_t n_in, int32_t n_out, const float *bias,
                               float lo, float hi, float *y)
 {
@@ -163,51 +187,46 @@ static void et_conv_f32_pixel(const float *x, const float *w, int32_t n_in, int3
 #else
     const int32_t n8 = 0;
 #endif
-    int32_t o = 0;
-    for (; o + 4 <= n_out; o += 4, w += 4 * n_in) {
+    const int32_t n_out4 = n_out & ~(int32_t)3;
+    const float *wb = w;
+    int32_t o;
+    for (o = 0; o < n_out4; o += 4, wb += 4 * n_in) {
         float acc[4];
-        float a0;
-        float a1;
-        float a2;
-        float a3;
         int32_t k;
-        acc[0] = bias != 0 ? bias[o] : 0.0f;
-        acc[1] = bias != 0 ? bias[o + 1] : 0.0f;
-        acc[2] = bias != 0 ? bias[o + 2] : 0.0f;
-        acc[3] = bias != 0 ? bias[o + 3] : 0.0f;
+        if (bias != 0) {
+            acc[0] = bias[o];
+            acc[1] = bias[o + 1];
+            acc[2] = bias[o + 2];
+            acc[3] = bias[o + 3];
+        } else {
+            acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+        }
 #if ET_CONV_F32_ASM
         if (n8 > 0) {
-            et_conv_f32_dot4(x, w, n_in, n8, acc);
+            et_conv_f32_dot4(x, wb, n_in, n8, acc);
         }
 #endif
-        a0 = acc[0];
-        a1 = acc[1];
-        a2 = acc[2];
-        a3 = acc[3];
-        for (k = n8; k < n_in; ++k) {
-            const float xv = x[k];
-            a0 += xv * w[k];
-            a1 += xv * w[n_in + k];
-            a2 += xv * w[2 * n_in + k];
-            a3 += xv * w[3 * n_in + k];
+        {
+            float a0 = acc[0];
+            float a1 = acc[1];
+            float a2 = acc[2];
+            float a3 = acc[3];
+            for (k = n8; k < n_in; ++k) {
+                const float xv = x[k];
+                const float *wk = wb + k;
+                a0 += xv * wk[0];
+                a1 += xv * wk[n_in];
+                a2 += xv * wk[2 * n_in];
+                a3 += xv * wk[3 * n_in];
+            }
+            y[o] = et_conv_clampf(a0, lo, hi);
+            y[o + 1] = et_conv_clampf(a1, lo, hi);
+            y[o + 2] = et_conv_clampf(a2, lo, hi);
+            y[o + 3] = et_conv_clampf(a3, lo, hi);
         }
-        y[o] = et_conv_clampf(a0, lo, hi);
-        y[o + 1] = et_conv_clampf(a1, lo, hi);
-        y[o + 2] = et_conv_clampf(a2, lo, hi);
-        y[o + 3] = et_conv_clampf(a3, lo, hi);
     }
-    for (; o < n_out; ++o, w += n_in) {
-        float a0 = bias != 0 ? bias[o] : 0.0f;
-        float a1 = 0.0f;
-        int32_t k = 0;
-        for (; k + 2 <= n_in; k += 2) {
-            a0 += x[k] * w[k];
-            a1 += x[k + 1] * w[k + 1];
-        }
-        for (; k < n_in; ++k) {
-            a0 += x[k] * w[k];
-        }
-        y[o] = et_conv_clampf(a0 + a1, lo, hi);
+    if (n_out4 < n_out) {
+        et_conv_f32_rest(x, w, n_in, n_out4, n_out, bias, lo, hi, y);
     }
 }
 
@@ -268,20 +287,28 @@ et_status et_conv_f32(const et_conv_f32_params *p, const float *input, const flo
         for (b = 0; b < g->batch; ++b) {
             const float *x = input + b * g->in_h * g->in_w * g->in_c;
             for (oh = 0; oh < g->out_h; ++oh) {
-                const int row_inside = oh >= oh_a && oh < oh_b && contiguous;
-                for (ow = 0; ow < g->out_w; ++ow) {
-                    float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
-                    int32_t grp;
-                    if (row_inside && ow >= ow_a && ow < ow_b) {
-                        /* No padding, contiguous rows: one copy per window row. */
-                        const float *src = x + ((oh * g->stride_h - g->pad_top) * g->in_w + ow * g->stride_w -
-                                                g->pad_left) * g->in_c;
+                const int row_inside = oh >= oh_a && oh < oh_b && contiguous && ow_a < ow_b;
+                if (row_inside) {
+                    /* The row's interior run: no padding, contiguous window rows, one copy per
+                     * window row; the pointers step by the stride. */
+                    const float *src0 = x + ((oh * g->stride_h - g->pad_top) * g->in_w + ow_a * g->stride_w -
+                                             g->pad_left) * g->in_c;
+                    float *y = output + ((b * g->out_h + oh) * g->out_w + ow_a) * g->out_c;
+                    for (ow = ow_a; ow < ow_b; ++ow, src0 += g->stride_w * g->in_c, y += g->out_c) {
+                        const float *src = src0;
                         float *dst = scratch;
                         int32_t i;
                         for (i = 0; i < g->kernel_h; ++i, dst += row_len, src += row_step) {
                             et_copy_f32(dst, src, row_len);
                         }
                         et_conv_f32_pixel(scratch, weights, win, cog, bias, p->act_min, p->act_max, y);
+                    }
+                }
+                for (ow = 0; ow < g->out_w; ++ow) {
+                    float *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c;
+                    int32_t grp;
+                    if (row_inside && ow == ow_a) {
+                        ow = ow_b - 1; /* done above */
                         continue;
                     }
                     for (grp = 0; grp < p->groups; ++grp) {
