@@ -337,6 +337,11 @@ def check_graph_meta(meta: dict[str, Any], inputs: dict[str, Any], path: Path) -
                 raise fail(path, f"meta.preprocess.source must be a string, got {_type_name(pre['source'])}")
     if "n_classes" in meta and not (is_int(meta["n_classes"]) and meta["n_classes"] >= 1):
         raise fail(path, f"meta.n_classes must be a positive integer, got {show(meta['n_classes'])}")
+    names = meta.get("class_names")
+    # Class names map text labels to class ids (edgetrain.data_labels): one distinct name per id.
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) and n for n in names)
+                              or len(set(names)) != len(names)):
+        raise fail(path, "meta.class_names must be a list of distinct, non-empty names")
     quant = meta.get("quantization")
     if quant is not None:
         if not isinstance(quant, dict):
