@@ -1,12 +1,13 @@
-"""`edgetrain export tflite`: a .tflite file (int8 or float32) written without TensorFlow, checked
-in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is installed."""
+"""`edgetrain export tflite` (a .tflite file, int8 or float32, written without TensorFlow and checked
+in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is installed) and
+`edgetrain import tflite` (a .tflite model as an edgetrain model, its int8 quantization kept)."""
 from __future__ import annotations
 
 
 import click
 
-from ..formats.modelfile import load_model
-from .app import export_group
+from ..formats.modelfile import load_model, save_model
+from .app import export_group, import_group
 from .commands_c import FORCE_HELP
 from .output import emit_json, info, table
 
@@ -51,6 +52,28 @@ def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, pe
     table(f"exported {model} -> {output}", ["item", "value"], rows)
 
 
+@import_group.command("tflite")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Model file (.etm) to write.")
+@click.option("--name", help="Model name (default: the file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def import_tflite_cmd(file: str, output: str, name: str | None, as_json: bool) -> None:
+    """Convert a .tflite FILE (int8 full-integer or float32) into an edgetrain model."""
+    from ..interop.tflite.importer import import_tflite
+
+    graph = import_tflite(file, name=name)
+    save_model(graph, output)
+    quant = graph.meta.get("quantization")
+    summary = {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
+               "dtype": "int8" if quant else "f32", "layers": len(graph.nodes), "params": graph.num_params(),
+               "ops": [n.op for n in graph.nodes]}
+    if as_json:
+        emit_json(summary)
+        return
+    rows = [[k, v if not isinstance(v, list) else ", ".join(map(str, v))] for k, v in summary.items()]
+    table(f"imported {file}", ["item", "value"], rows)
+
+
 def _quantized(graph) -> bool:  # noqa: ANN001
     from ..quantize import has_quantization
 
@@ -85,4 +108,4 @@ def _check(res, graph, source: str, load_eval_data) -> dict:  # noqa: ANN001
             "summary": f"{len(x)} test samples, max |diff| {diff:.2g}"}
 
 
-__all__ = ["export_tflite_cmd"]
+__all__ = ["export_tflite_cmd", "import_tflite_cmd"]

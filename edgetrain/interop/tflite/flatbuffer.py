@@ -29,7 +29,8 @@ SCHEMA_VERSION = 3
 DATA_ALIGNMENT = 16
 #: numpy dtype -> TFLite TensorType
 TENSOR_TYPES = {np.dtype(np.float32): TensorType.FLOAT32, np.dtype(np.int8): TensorType.INT8,
-                np.dtype(np.int32): TensorType.INT32, np.dtype(np.int64): TensorType.INT64}
+                np.dtype(np.int32): TensorType.INT32, np.dtype(np.int64): TensorType.INT64,
+                np.dtype(np.int16): TensorType.INT16}
 #: deprecated_builtin_code's placeholder for codes it cannot hold (schema: PLACEHOLDER_FOR_GREATER_OP_CODES)
 PLACEHOLDER_CODE = 127
 
