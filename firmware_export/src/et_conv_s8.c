@@ -84,6 +84,16 @@ typedef struct {
     int32_t win;    /* window values */
     int32_t n4;     /* win / 4: groups of four */
     int32_t add;    /* added to every input value: input_offset, or 0 with eff_bias */
+    /* Output rows [oh_a, oh_b) and columns [ow_a, ow_b) have windows without padding; with
+     * `contiguous` (dilation_w 1, one group) a window row is row_len consecutive input bytes,
+     * window rows row_step bytes apart. */
+    int32_t oh_a;
+    int32_t oh_b;
+    int32_t ow_a;
+    int32_t ow_b;
+    int32_t contiguous;
+    int32_t row_len;
+    int32_t row_step;
 } et_col_ctx;
 
 #if defined(__ARM_FEATURE_DSP)
@@ -106,7 +116,13 @@ static inline void et_copy_s8(int8_t *dst, const int8_t *src, int32_t n)
         memcpy(&t, src + k, 4);
         memcpy(dst + k, &t, 4);
     }
-    for (; k < n; ++k) {
+    if (n & 2) {
+        uint16_t t;
+        memcpy(&t, src + k, 2);
+        memcpy(dst + k, &t, 2);
+        k += 2;
+    }
+    if (n & 1) {
         dst[k] = src[k];
     }
 }
@@ -169,6 +185,22 @@ static void et_im2col_s8(const et_col_ctx *c, const int8_t *x, int32_t oh, int32
         }
         et_fill_s8(w8 + jhi * cig, zp, row_len - jhi * cig);
     }
+}
+
+/* et_im2col_s8 with the interior pixels (the bulk) inline: one short copy per window row. */
+static inline void et_gather_s8(const et_col_ctx *c, const int8_t *x, int32_t oh, int32_t ow, int32_t c0,
+                                int8_t zp, int8_t *w8)
+{
+    if (c->contiguous && oh >= c->oh_a && oh < c->oh_b && ow >= c->ow_a && ow < c->ow_b) {
+        const et_conv_geom *g = c->g;
+        const int8_t *src = x + ((oh * g->stride_h - g->pad_top) * g->in_w + ow * g->stride_w - g->pad_left) * g->in_c;
+        int32_t i;
+        for (i = 0; i < g->kernel_h; ++i, w8 += c->row_len, src += c->row_step) {
+            et_copy_s8(w8, src, c->row_len);
+        }
+        return;
+    }
+    et_im2col_s8(c, x, oh, ow, c0, zp, w8);
 }
 
 /* The int8 window w8 (natural order) into slot `slot` of col, + add: whole groups of four in
@@ -550,6 +582,7 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
     const int32_t *init;
     int32_t cog;
     int32_t per_sample;
+    int32_t in_sample;
     int32_t n_pix;
     int32_t tail;
     int32_t oc[5];
@@ -579,6 +612,13 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
      * a padded slot holds the zero point, whose product cancels that tap's share of the folded
      * offset. Without, every value gets the offset and a padded slot is zp + offset = 0. */
     c.add = p->eff_bias != 0 ? 0 : p->input_offset;
+    c.oh_a = (g->pad_top + g->stride_h - 1) / g->stride_h;
+    c.oh_b = (g->in_h - 1 - (g->kernel_h - 1) * g->dilation_h + g->pad_top) / g->stride_h + 1;
+    c.ow_a = (g->pad_left + g->stride_w - 1) / g->stride_w;
+    c.ow_b = (g->in_w - 1 - (g->kernel_w - 1) * g->dilation_w + g->pad_left) / g->stride_w + 1;
+    c.contiguous = g->dilation_w == 1 && p->groups == 1;
+    c.row_len = g->kernel_w * c.cig;
+    c.row_step = g->dilation_h * g->in_w * g->in_c;
     init = p->eff_bias != 0 ? p->eff_bias : bias;
     oc[0] = p->output_offset;
     oc[1] = p->act_min;
@@ -598,6 +638,7 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
     zp = (int8_t)(-p->input_offset); /* input_offset in [-127, 128]: the zero point fits int8 */
     per_sample = g->out_h * g->out_w;
     n_pix = g->batch * per_sample;
+    in_sample = g->in_h * g->in_w * g->in_c;
     for (grp = 0; grp < p->groups; ++grp) {
         int32_t o0;
         for (o0 = grp * cog; o0 < (grp + 1) * cog; o0 += ET_CHUNK) {
@@ -621,11 +662,9 @@ et_status et_conv_s8(const et_conv_s8_params *p, const int8_t *input, const int8
                     et_widen(&c, input + ((b1 * g->in_h + (r1 / g->out_w) * g->stride_h) * g->in_w +
                                           (r1 % g->out_w) * g->stride_w) * g->in_c, col, 1);
                 } else {
-                    et_im2col_s8(&c, input + b0 * g->in_h * g->in_w * g->in_c, r0 / g->out_w,
-                                 r0 % g->out_w, grp * c.cig, zp, w8);
+                    et_gather_s8(&c, input + b0 * in_sample, r0 / g->out_w, r0 % g->out_w, grp * c.cig, zp, w8);
                     et_widen(&c, w8, col, 0);
-                    et_im2col_s8(&c, input + b1 * g->in_h * g->in_w * g->in_c, r1 / g->out_w,
-                                 r1 % g->out_w, grp * c.cig, zp, w8);
+                    et_gather_s8(&c, input + b1 * in_sample, r1 / g->out_w, r1 % g->out_w, grp * c.cig, zp, w8);
                     et_widen(&c, w8, col, 1);
                 }
                 if (pairs > 0) {
