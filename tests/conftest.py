@@ -15,6 +15,7 @@ TOOL_PACKAGES = {
     "gcc": "gcc",
     "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
     "qemu-system-arm": "qemu-system-arm",
+    "cmake": "cmake",
 }
 
 

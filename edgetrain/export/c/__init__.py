@@ -36,6 +36,8 @@ from ...resources import firmware_dir
 from ...targets import Target, load_target
 from . import emit
 from .program import Program, build_program
+from .project import MAX_EXAMPLES, ProjectKind, check_kind as check_project, project_files
+from .readme import render_readme
 from .report import MemoryReport, check_budget, memory_report
 from ...transforms.reorder import sort_units_by_fan_in
 from .sparse import SparseOption, wants_sorted_units
@@ -129,8 +131,14 @@ def export_c(
     sparse_format: SparseOption = None,
     force: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
+    project: ProjectKind | None = None,
+    example_x: ArrayLike | None = None,
 ) -> ExportResult:
     """Generate the model's C sources for ``target`` into ``out_dir``.
+
+    ``project`` ("make" or "cmake") adds a ready-to-build firmware project (`project`): an example
+    application classifying ``example_x`` (standardised float samples; default: the calibration
+    samples, else zeros), start-up code, linker script and build files. Every export has a README.
 
     ``out_dir`` is replaced atomically when it is new, empty or an earlier edgetrain output; a
     directory holding other files is refused unless ``force`` (then edgetrain's files are added
@@ -149,12 +157,40 @@ def export_c(
     a format name forces that format, for every masked layer (``"csr"``) or per layer
     (``{"dense1": "bitmap"}``); see `edgetrain.export.c.sparse`.
     """
+    target = load_target(target) if isinstance(target, str) else target
+    check_project(project, target)
     program, report, target = prepare_model(
         graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
         qmodel=qmodel, force_ref=force_ref, sparse_format=sparse_format)
     files = _render(program, report)
+    files[Path("README.md")] = render_readme(program, report, target, project).encode()
+    if project is not None:
+        files.update(_project(graph, program, target, project, example_x if example_x is not None else calib_x,
+                              files[Path("CMakeLists.txt")]))
     write_atomically(Path(out_dir), files, force=force, protect=protect)
     return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)
+
+
+def _project(graph: Graph, program: Program, target: Target, kind: ProjectKind, example_x: ArrayLike | None,
+             library_cmake: bytes) -> dict[Path, bytes]:
+    """The project files, the example samples classified by the numpy reference of this export."""
+    if example_x is None:
+        x = np.zeros((1, *program.input_shape), np.float32)
+    else:
+        x = np.asarray(example_x, np.float32)[:MAX_EXAMPLES]
+        x = x.reshape(len(x), *program.input_shape)
+    if program.qmodel is not None:
+        from ...quantize.reference import int8_reference
+
+        inputs = program.qmodel.quantize_input(x)
+        scores = int8_reference(program.qmodel, x)
+    else:
+        from ...engine.executor import predict
+
+        inputs, scores = x, predict(graph, x)
+    classes = np.asarray(scores).reshape(len(x), -1).argmax(axis=1)
+    # cmake: the project's CMakeLists.txt replaces the library's, which becomes edgetrain_model.cmake
+    return project_files(program, target, kind, inputs, classes, library_cmake.decode())
 
 
 def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
