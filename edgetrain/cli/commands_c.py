@@ -33,11 +33,16 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
 @click.option("--percentile", type=options.PERCENTILE, default=99.99, show_default=True)
 @click.option("--force-ref", is_flag=True, help="Always call the portable reference kernels.")
 @click.option("--sparse-format", default="auto", show_default=True, help=SPARSE_FORMAT_HELP)
+@click.option("--project", type=click.Choice(["make", "cmake"]),
+              help="Also write a ready-to-build firmware project: example main.c, start-up code, linker script, "
+                   "Makefile or CMake files.")
+@click.option("--data", "example_source", help="--project: the example samples main.c classifies (default: the "
+                                              "model's test split, the first 8).")
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
-                 method: str, percentile: float, force_ref: bool, sparse_format: str, as_json: bool,
-                 force: bool) -> None:
-    """Export MODEL as C arrays + runtime calls for --target into -o DIR."""
+                 method: str, percentile: float, force_ref: bool, sparse_format: str, project: str | None,
+                 example_source: str | None, as_json: bool, force: bool) -> None:
+    """Export MODEL as C arrays + runtime calls for --target into -o DIR (with README.md)."""
     from ..export.c import export_c
     from ..quantize import has_quantization
     from .commands_core import load_eval_data
@@ -49,9 +54,14 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
         calib_x, _ = load_eval_data(graph, source, labels=False)
         if not as_json:
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
+    example_x = None
+    if project is not None:
+        source = example_source or _default_examples(graph)
+        example_x = load_eval_data(graph, source, labels=False)[0][:8] if source else None
     res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                    per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
-                   force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model])
+                   force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model],
+                   project=project, example_x=example_x)  # type: ignore[arg-type]
     rep = res.report
     if as_json:
         emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})
@@ -61,6 +71,12 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     table("totals", ["", "bytes", "budget"], rep.summary_rows())
 
 
+def _default_examples(graph) -> str | None:  # noqa: ANN001
+    """The model's test split, when it was trained on a known source."""
+    source = (graph.meta.get("preprocess") or {}).get("source")
+    return f"{source}:test" if source else None
+
+
 def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
     """The calibration source of an int8 export that names none: the model's training split."""
     from ..errors import ConfigError
@@ -68,4 +84,4 @@ def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
     source = (graph.meta.get("preprocess") or {}).get("source")
     if not source:
         raise ConfigError("int8 export needs calibration data", hint="pass --calib DATA[:split], e.g. digits:train")
-    return f"{source}:train"
+    return source
