@@ -84,4 +84,4 @@ def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
     source = (graph.meta.get("preprocess") or {}).get("source")
     if not source:
         raise ConfigError("int8 export needs calibration data", hint="pass --calib DATA[:split], e.g. digits:train")
-    return source
+    return f"{source}:train"
