@@ -11,7 +11,8 @@ Accepted element types (decided here, for every command alike):
   rarely meant as features; convert with ``x.astype(float)`` if it is), and so are complex,
   string, object, structured (record) and datetime arrays, which have no meaning as features.
 * labels: integer, or floating point holding whole numbers (``3.0`` is class 3, ``3.5`` is
-  refused rather than truncated). Booleans, strings and the other kinds above are refused.
+  refused rather than truncated). Booleans, strings and the other kinds above are refused here:
+  text class names ("walk") are mapped to ids by the file readers first (`edgetrain.data_labels`).
 """
 from __future__ import annotations
 

@@ -354,6 +354,17 @@ def _file_rows(graph: Any, name: str, split: str | None, pre: dict[str, Any],
                     hint=f"evaluate a new file whole: --data {name}")
 
 
+def model_split_source(pre: dict[str, Any], split: str) -> str | None:
+    """The source naming the model's own ``split`` (``digits:test``, ``data.npz:test``, the test
+    file of separate files), from its ``meta["preprocess"]``; None when nothing is recorded."""
+    files = pre.get("files")
+    if isinstance(files, dict):
+        f = files.get(split) or (files.get("train") if split in ("train", "val") else None)
+        return f"{f['path']}:{split}" if isinstance(f, dict) and isinstance(f.get("path"), str) else None
+    src = pre.get("source")
+    return f"{src}:{split}" if isinstance(src, str) and src else None
+
+
 def _training_role(path: Path, pre: dict[str, Any]) -> str | None:
     """What ``path`` was in the model's training run: ``"source"`` (the one data file), a split
     name (one of separate files), or None (not a training file). Recognised by SHA-256; a model

@@ -43,7 +43,8 @@ class ConfigError(EdgetrainError):
 class DataError(EdgetrainError):
     """Training or evaluation data is malformed (NaN, bad labels, wrong width...)."""
 
-    default_hint = "data files are .npz (arrays x and y) or .csv (numeric features, the integer label last)"
+    default_hint = ("data files are .npz (arrays x and y, or x_train, y_train, x_test, y_test) or .csv (numeric "
+                    "features and a label column of class ids or names, the last by default)")
 
 
 class ModelFileError(EdgetrainError):

@@ -162,6 +162,14 @@ def test_separate_train_and_test_files(tmp_path: Path) -> None:
     assert np.array_equal(model_samples(g, f"{tmp_path / 'a.npz'}:val").rows, result.data.indices["val"])
     with pytest.raises(DataError, match="took no test samples from this file.*came from .*b.npz"):
         model_samples(g, f"{tmp_path / 'a.npz'}:test")
+    # The commands that find the model's own splits by themselves find them in the right file.
+    code, out, err = cli("export", "onnx", tmp_path / "m.etm", "-o", tmp_path / "onnx", "--json")
+    assert code == 0, err
+    assert json.loads(out)["onnxruntime_check"]["samples"] == 30
+    assert f"data: {tmp_path / 'b.npz'}, split test, 30 samples" in err.splitlines()
+    code, out, err = cli("export", "c", tmp_path / "m.etm", "-t", "host", "--dtype", "int8", "-o", tmp_path / "c")
+    assert code == 0, err
+    assert f"data: {tmp_path / 'a.npz'}, split train, {len(result.data.train)} samples" in err.splitlines()
     with pytest.raises(Exception, match="both source and train"):
         load_config(config(tmp_path, 'source = "a.npz"\ntrain = "a.npz"'))
     with pytest.raises(Exception, match="no train file"):

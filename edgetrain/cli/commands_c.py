@@ -81,7 +81,9 @@ def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
     """The calibration source of an int8 export that names none: the model's training split."""
     from ..errors import ConfigError
 
-    source = (graph.meta.get("preprocess") or {}).get("source")
+    from ..data_sources import model_split_source
+
+    source = model_split_source(graph.meta.get("preprocess") or {}, "train")
     if not source:
         raise ConfigError("int8 export needs calibration data", hint="pass --calib DATA[:split], e.g. digits:train")
-    return f"{source}:train"
+    return source

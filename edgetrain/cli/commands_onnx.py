@@ -48,7 +48,10 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
         from ..interop.onnx.check import check_onnx
         from .commands_core import load_eval_data
 
-        x, y = load_eval_data(graph, "{}:test".format(graph.meta["preprocess"].get("source", "")))
+        from ..data_sources import model_split_source
+
+        test = model_split_source(graph.meta["preprocess"], "test") or ":test"
+        x, y = load_eval_data(graph, test)
         chk = check_onnx(graph, Path(output) / "model.onnx", x, y)
         summary["onnxruntime_check"] = {"samples": chk.samples, "max_abs_diff": chk.max_abs_diff,
                                         "accuracy": chk.onnx_accuracy, "numpy_accuracy": chk.numpy_accuracy}
