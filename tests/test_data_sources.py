@@ -205,3 +205,16 @@ def test_train_prints_and_reports_the_samples_it_used(tmp_path: Path) -> None:
     assert data["split"] == "train" and data["splits"] == {"train": 44, "val": 19, "test": 27}
     assert data["samples"] == 44
     assert f"data: {tmp_path / 'd.npz'}, split train 44 / val 19 / test 27 samples" in err.splitlines()
+
+
+def test_emulate_reports_the_samples_it_ran(tmp_path: Path, host_cc: str) -> None:
+    """emulate --limit: the data line and --json say how many of the split's samples ran."""
+    x, y = xy()
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    code, _, err = cli("train", config(tmp_path, 'source = "d.npz"'), "-o", tmp_path / "m.etm")
+    assert code == 0, err
+    code, out, err = cli("emulate", tmp_path / "m.etm", "-t", "host", "--dtype", "f32", "--data",
+                         f"{tmp_path / 'd.npz'}:test", "--limit", "5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["data"] == {"source": str(tmp_path / "d.npz"), "split": "test", "samples": 5, "of": 27}
+    assert f"data: {tmp_path / 'd.npz'}, split test, 5 of 27 samples" in err.splitlines()
