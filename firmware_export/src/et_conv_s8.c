@@ -205,7 +205,10 @@ static inline void et_gather_s8(const et_col_ctx *c, const int8_t *x, int32_t oh
 
 /* The int8 window w8 (natural order) into slot `slot` of col, + add: whole groups of four in
  * lanes 0, 2, 1, 3, then the tail. */
-static void et_widen(const et_col_ctx *c, const int8_t *w8, int16_t *col, int32_t slot)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void et_widen(const et_col_ctx *c, const int8_t *w8, int16_t *col, int32_t slot)
 {
     const int32_t add = c->add;
     const int32_t n4 = c->n4;
@@ -302,17 +305,11 @@ __asm__(".pushsection .text.et_conv_s8_mac2x2, \"ax\", %progbits\n\t"
         "5:\n\t"
         "ldr     r12, [sp, #60]\n\t"
         "cmp     r12, #0\n\t"
-        "beq     6f\n\t"
+        "beq     6f\n\t"             /* no init: out of line, below */
         "ldrd    r4, r6, [r12], #8\n\t"
         "str     r12, [sp, #60]\n\t"
         "mov     r5, r4\n\t"
-        "mov     r7, r6\n\t"
-        "b       7f\n"
-        "6:\n\t"
-        "movs    r4, #0\n\t"
-        "movs    r5, #0\n\t"
-        "movs    r6, #0\n\t"
-        "movs    r7, #0\n"
+        "mov     r7, r6\n"
         "7:\n\t"
         "ldrd    r1, r2, [sp, #4]\n\t"
         "ldr     r12, [sp, #12]\n\t"
@@ -360,7 +357,13 @@ __asm__(".pushsection .text.et_conv_s8_mac2x2, \"ax\", %progbits\n\t"
         "str     r12, [sp, #56]\n\t"
         "bne     5b\n\t"
         "add     sp, sp, #16\n\t"
-        "pop     {r4-r11, pc}\n\t"
+        "pop     {r4-r11, pc}\n"
+        "6:\n\t"
+        "movs    r4, #0\n\t"
+        "movs    r5, #0\n\t"
+        "movs    r6, #0\n\t"
+        "movs    r7, #0\n\t"
+        "b       7b\n\t"
         ".size   et_conv_s8_mac2x2, . - et_conv_s8_mac2x2\n\t"
         ".popsection\n\t");
 #define ET_MAC2X2(out, col, w, win, n4, pairs, init, tail) \
@@ -437,12 +440,11 @@ void et_conv_s8_requant_run(int8_t *y, const int32_t *acc, const et_rq_entry *ta
     ET_RQ_ONE "ssat    r12, #8, r12\n\t"            \
     "bfi     r9, r12, #24, #8\n\t"                  \
     "ldr     r12, [sp, #36]\n\t"                    \
-    "ldr     r10, [r12, #12]\n\t"                   \
-    "ssub8   r11, r9, r10\n\t"                      \
+    "ldrd    r10, r11, [r12, #12]\n\t"              \
+    "ssub8   lr, r9, r10\n\t"                       \
     "sel     r9, r9, r10\n\t"     /* max(v, lo) */  \
-    "ldr     r10, [r12, #16]\n\t"                   \
-    "ssub8   r11, r9, r10\n\t"                      \
-    "sel     r9, r10, r9\n\t"     /* min(v, hi) */  \
+    "ssub8   lr, r9, r11\n\t"                       \
+    "sel     r9, r11, r9\n\t"     /* min(v, hi) */  \
     "str     r9, [r0], #4\n\t"                      \
     "subs    r3, r3, #4\n\t"                        \
     "cmp     r3, #4\n\t"                            \
