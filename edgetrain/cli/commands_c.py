@@ -38,10 +38,12 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
                    "Makefile or CMake files.")
 @click.option("--data", "example_source", help="--project: the example samples main.c classifies (default: the "
                                               "model's test split, the first 8).")
+@click.option("--name", "c_name", help="Prefix of every generated symbol, macro and file (default: model.h, "
+                                      "et_model_infer), so several models link into one firmware.")
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
                  method: str, percentile: float, force_ref: bool, sparse_format: str, project: str | None,
-                 example_source: str | None, as_json: bool, force: bool) -> None:
+                 example_source: str | None, c_name: str | None, as_json: bool, force: bool) -> None:
     """Export MODEL as C arrays + runtime calls for --target into -o DIR (with README.md)."""
     from ..export.c import export_c
     from ..quantize import has_quantization
@@ -61,7 +63,7 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                    per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
                    force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model],
-                   project=project, example_x=example_x)  # type: ignore[arg-type]
+                   project=project, example_x=example_x, name=c_name)  # type: ignore[arg-type]
     rep = res.report
     if as_json:
         emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})

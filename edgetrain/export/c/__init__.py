@@ -36,6 +36,7 @@ from ...resources import firmware_dir
 from ...targets import Target, load_target
 from . import emit
 from .program import Program, build_program
+from .naming import apply_name, check_name
 from .project import MAX_EXAMPLES, ProjectKind, check_kind as check_project, project_files
 from .readme import render_readme
 from .report import MemoryReport, check_budget, memory_report
@@ -133,12 +134,15 @@ def export_c(
     protect: Iterable[str | os.PathLike[str]] = (),
     project: ProjectKind | None = None,
     example_x: ArrayLike | None = None,
+    name: str | None = None,
 ) -> ExportResult:
     """Generate the model's C sources for ``target`` into ``out_dir``.
 
     ``project`` ("make" or "cmake") adds a ready-to-build firmware project (`project`): an example
     application classifying ``example_x`` (standardised float samples; default: the calibration
     samples, else zeros), start-up code, linker script and build files. Every export has a README.
+    ``name`` prefixes every generated symbol, macro and file (`naming`; default: model.h,
+    ``et_model_infer``), so several models link into one firmware.
 
     ``out_dir`` is replaced atomically when it is new, empty or an earlier edgetrain output; a
     directory holding other files is refused unless ``force`` (then edgetrain's files are added
@@ -159,6 +163,7 @@ def export_c(
     """
     target = load_target(target) if isinstance(target, str) else target
     check_project(project, target)
+    c_name = check_name(name)
     program, report, target = prepare_model(
         graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
         qmodel=qmodel, force_ref=force_ref, sparse_format=sparse_format)
@@ -167,6 +172,7 @@ def export_c(
     if project is not None:
         files.update(_project(graph, program, target, project, example_x if example_x is not None else calib_x,
                               files[Path("CMakeLists.txt")]))
+    files = apply_name(files, c_name)
     write_atomically(Path(out_dir), files, force=force, protect=protect)
     return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)
 
