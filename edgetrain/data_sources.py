@@ -118,8 +118,10 @@ def read_data_file(
             raw = {"all": (arrays["x"] if "x" in arrays else arrays["X"], arrays["y"])}
     else:
         raw = {"all": read_csv(path, label_column, delimiter=delimiter)}
-    names = class_names_of((y for _, y in raw.values()), source=str(path)) if infer_class_names else None
-    names = names if infer_class_names else (list(class_names) if class_names is not None else None)
+    if infer_class_names:
+        names = class_names_of((y for _, y in raw.values()), source=str(path))
+    else:
+        names = list(class_names) if class_names is not None else None
     parts = {}
     for part, (x, y) in raw.items():
         where = str(path) if part == "all" else f"{path} ({part})"

@@ -167,9 +167,12 @@ def test_separate_train_and_test_files(tmp_path: Path) -> None:
     assert code == 0, err
     assert json.loads(out)["onnxruntime_check"]["samples"] == 30
     assert f"data: {tmp_path / 'b.npz'}, split test, 30 samples" in err.splitlines()
-    code, out, err = cli("export", "c", tmp_path / "m.etm", "-t", "host", "--dtype", "int8", "-o", tmp_path / "c")
+    code, out, err = cli("export", "c", tmp_path / "m.etm", "-t", "host", "--dtype", "int8", "-o", tmp_path / "c",
+                         "--json")
     assert code == 0, err
     assert f"data: {tmp_path / 'a.npz'}, split train, {len(result.data.train)} samples" in err.splitlines()
+    assert json.loads(out)["calibration_data"] == {"source": str(tmp_path / "a.npz"), "split": "train",
+                                                   "samples": len(result.data.train)}
     with pytest.raises(Exception, match="both source and train"):
         load_config(config(tmp_path, 'source = "a.npz"\ntrain = "a.npz"'))
     with pytest.raises(Exception, match="no train file"):

@@ -47,13 +47,15 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     """Export MODEL as C arrays + runtime calls for --target into -o DIR (with README.md)."""
     from ..export.c import export_c
     from ..quantize import has_quantization
-    from .commands_core import load_eval_data
+    from .commands_core import load_eval_data, load_samples
 
     graph = load_model(model)
     calib_x = None
+    calib_data = None
     if dtype == "int8" and (calib is not None or not has_quantization(graph)):
         source = calib or default_calib(graph)
-        calib_x, _ = load_eval_data(graph, source, labels=False)
+        calib_samples = load_samples(graph, source, labels=False)
+        calib_x, calib_data = calib_samples.x, calib_samples.to_dict()
         if not as_json:
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
     example_x = None
@@ -66,7 +68,8 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
                    project=project, example_x=example_x, name=c_name)  # type: ignore[arg-type]
     rep = res.report
     if as_json:
-        emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict()})
+        emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict(),
+                   "calibration_data": calib_data})
         return
     table(f"{rep.model} -> {rep.target} ({rep.dtype}), written to {res.out_dir}\n{rep.TABLE_LEGEND}",
           list(rep.TABLE_COLUMNS), rep.table_rows())
@@ -75,8 +78,9 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
 
 def _default_examples(graph) -> str | None:  # noqa: ANN001
     """The model's test split, when it was trained on a known source."""
-    source = (graph.meta.get("preprocess") or {}).get("source")
-    return f"{source}:test" if source else None
+    from ..data_sources import model_split_source
+
+    return model_split_source(graph.meta.get("preprocess") or {}, "test")
 
 
 def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
