@@ -26,6 +26,7 @@ from .layers import (AvgPool1D, AvgPool2D, BatchNorm, Conv1D, Conv2D, Dense, Dep
                      GlobalAvgPool, GraphBuilder, HardSwish, Identity, LeakyReLU, MaxPool1D, MaxPool2D, ReLU, ReLU6,
                      Reshape, Residual, Sequential, Sigmoid, Softmax, Tanh, set_trainable)
 
+from .summary import evaluate, summary
 from .version import __version__  # noqa: E402
 
 __all__ = [
@@ -35,6 +36,6 @@ __all__ = [
     "Distillation", "EdgetrainError", "ExportError", "Flatten", "Graph", "GraphBuilder", "HardSwish", "History", "Identity",
     "InvalidModelError", "LeakyReLU", "MSE", "ModelFileError", "Node", "Param", "QParams", "ReLU", "ReLU6", "Residual", "SGD",
     "Sequential", "Sigmoid", "Softmax", "Split", "Tanh", "ToolchainError", "Trainer", "UnsupportedOpError", "accuracy",
-    "derive_backward", "fit", "forward", "load_data", "load_model", "make_optimizer", "predict", "save_model",
-    "set_trainable",
+    "derive_backward", "evaluate", "fit", "forward", "load_data", "load_model", "make_optimizer", "predict", "save_model",
+    "set_trainable", "summary",
 ]
