@@ -211,3 +211,30 @@ def test_config_windows_a_recording_for_training_and_eval(tmp_path: Path) -> Non
     assert any("windows overlap" in n for n in train_from_config(load_config(cfg)).data.notes)
     with pytest.raises(ConfigError, match="stride needs a window"):
         load_config(config(tmp_path, 'source = "rec.npz"\nstride = 8'))
+
+
+def test_a_regular_csv_takes_the_fast_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regular file never reaches the per-cell Python reader; an irregular one does."""
+    import edgetrain.data_csv as data_csv
+
+    calls: list[int] = []
+    exact = data_csv._csv_numbers
+    monkeypatch.setattr(data_csv, "_csv_numbers", lambda *a, **k: calls.append(1) or exact(*a, **k))
+    x, y = read_csv(activity_csv(tmp_path / "a.csv", n=3000), "activity")
+    assert x.shape == (3000, 2) and calls == []
+    (tmp_path / "q.csv").write_text('a,label\n"1",0\n2,1\n')
+    assert read_csv(tmp_path / "q.csv")[0].tolist() == [[1.0], [2.0]] and calls == [1]
+
+
+def test_a_csv_recording_is_windowed_like_an_npz(tmp_path: Path) -> None:
+    """One time step per CSV row, the activity per row: the same windows as the arrays give."""
+    from edgetrain.data_sources import read_data_file
+
+    activity_csv(tmp_path / "r.csv", n=40)
+    fd = read_data_file(tmp_path / "r.csv", label_column="activity", window=8, stride=4)
+    x, y = read_csv(tmp_path / "r.csv", "activity")
+    ids = np.searchsorted(["run", "sit", "walk"], y)
+    wx, wy = make_windows(x, ids, 8, 4, source="r")
+    assert fd.parts["all"][0].shape == (9, 8, 2) and np.array_equal(fd.parts["all"][0], wx)
+    assert np.array_equal(fd.parts["all"][1], wy) and fd.options == {"label_column": "activity", "window": 8,
+                                                                      "stride": 4}
