@@ -32,6 +32,7 @@ from edgetrain.quantize import QPool, from_graph
 from edgetrain.quantize.model import QWeighted
 from edgetrain.quantize.reference import int8_reference, run_int8
 
+from codegen_models import digits, mlp_64_32_10
 from test_tflite_export import CASES, cases
 
 
@@ -253,3 +254,32 @@ def test_cli_import_tflite(tmp_path: Path, tflm) -> None:
     r = subprocess.run([sys.executable, "-m", "edgetrain", "import", "tflite", str(junk), "-o",
                         str(tmp_path / "j.etm")], capture_output=True, text=True)
     assert r.returncode == 2 and "not a TFLite model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_imported_int8_model_fine_tunes_on_the_emulated_board(arm_cc: str, qemu: str, tmp_path: Path) -> None:
+    """A trained int8 model as a .tflite file, imported (its quantization kept), adapts its float
+    head to digits shifted by one column inside the emulated STM32F405 over an int8 body that is
+    the file's own integer model; accuracy is measured after a reboot from the stored bank."""
+    import importlib.util
+
+    from edgetrain.device.finetune import finetune_on_device
+
+    spec = importlib.util.spec_from_file_location("shift", Path(__file__).resolve().parent.parent / "examples"
+                                                  / "finetune_shifted_data.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    d = digits()
+    imported = import_tflite(build_tflite(mlp_64_32_10(), "int8", calib_x=d.train.x).data)
+
+    def shifted(x: np.ndarray) -> np.ndarray:
+        return ((mod.shift_columns(x * d.std + d.mean, 1) - d.mean) / d.std).astype(np.float32)
+
+    rep = finetune_on_device(imported, "stm32f405", shifted(d.train.x), d.train.y, steps=300, batch=8,
+                             trainable="last:1", body="int8", optimizer="adam", lr=0.01,
+                             x_eval=shifted(d.test.x), y_eval=d.test.y)
+    assert "netduinoplus2" in rep.ran_on and not rep.final_rolled_back
+    print(f"\nimported .tflite, shifted digits: {rep.accuracy_before:.3f} -> {rep.accuracy_after:.3f}")
+    assert rep.accuracy_after >= rep.accuracy_before + 0.10, (rep.accuracy_before, rep.accuracy_after)
+    body = rep.program.qbody
+    assert (body.input.scale, body.input.zero_point) == (from_graph(imported).input.scale,
+                                                         from_graph(imported).input.zero_point)

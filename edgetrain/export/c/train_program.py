@@ -45,7 +45,7 @@ from ...engine.autodiff import BackwardSchedule, derive_backward
 from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError, UnsupportedOpError
 from ...graph import Graph, Node, Param
-from ...quantize import QuantizedModel, quantize_model
+from ...quantize import QuantizedModel, from_graph, quantize_model
 from ...transforms.fold_batch_norm import fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier, literal
@@ -362,6 +362,8 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
         body = split.body
         feature_size = math.prod(body.shapes()[split.boundary])
         if config.body == "int8":
+            if qbody is None and imported_quantization(body):
+                qbody = from_graph(body)  # an imported integer model (a .tflite's) is never re-quantized
             if qbody is None:
                 if calib_x is None:
                     raise ConfigError("an int8 body needs calibration data (calib_x / --calib)")
@@ -574,6 +576,13 @@ def ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
     if buffer.startswith("q_"):
         return "int8_t"
     return "int32_t" if buffer.startswith("i_") else "float"
+
+
+def imported_quantization(graph: Graph) -> bool:
+    """Whether ``graph`` carries an imported int8 quantization (`interop.tflite.import_tflite`):
+    its scales are the file's, so its int8 body is rebuilt, not calibrated again."""
+    meta = graph.meta.get("quantization")
+    return isinstance(meta, dict) and meta.get("method") == "imported"
 
 
 def buffer_expr(name: str) -> str:
