@@ -57,13 +57,15 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
     """Fine-tune MODEL on --target: train --steps on --data, commit, reboot, evaluate."""
     from ..device.finetune import finetune_on_device
     from .commands_c import default_calib
+    from ..export.c.train_program import imported_quantization
     from .commands_core import load_eval_data
 
     graph = load_model(model)
     x, y = load_eval_data(graph, source)
     xe, ye = load_eval_data(graph, eval_data or _default_eval(source))
     calib_x = None
-    if body == "int8":
+    # An imported int8 model (a .tflite's) keeps its own quantization: nothing to calibrate.
+    if body == "int8" and (calib is not None or not imported_quantization(graph)):
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
     if not as_json:
         info(f"fine-tuning {graph.name} on {target}: {steps} steps x {batch} of {len(x)} samples...")
