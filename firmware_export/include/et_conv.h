@@ -114,10 +114,11 @@ et_status et_conv_s8_check(const et_conv_s8_params *p, int32_t depthwise);
 /* Grouped convolution (groups == 1: plain; any groups dividing the channels). */
 et_status et_conv_f32_ref(const et_conv_f32_params *params, const float *input,
                           const float *weights, const float *bias, float *output);
-/* Fast: a 1x1 convolution with groups == 1 is a dense layer over pixels (one et_dense_f32 call
- * per batch when stride is 1, one per pixel otherwise; no scratch). Every other shape copies each
- * output pixel's window of each group into `scratch` (zeros where it is padding, im2col) and runs
- * et_dense_f32 on it. */
+/* Fast: every output pixel's window of each group (a 1x1 convolution with groups == 1 reads the
+ * input pixel in place, no scratch; every other shape copies it into `scratch`, zeros where it is
+ * padding: im2col) is summed four output channels at a time (VLDM/VFMA on Cortex-M4F). A 1x1
+ * convolution with stride 1 and at least 64 input channels is one et_dense_f32 call over all
+ * pixels. */
 et_status et_conv_f32(const et_conv_f32_params *params, const float *input, const float *weights,
                       const float *bias, float *output, float *scratch);
 
@@ -142,10 +143,11 @@ et_status et_conv_s8(const et_conv_s8_params *params, const int8_t *input, const
 
 et_status et_depthwise_conv_s8_ref(const et_conv_s8_params *params, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output);
-/* Fast: four output channels at a time with their accumulators in registers, over the pixel's
- * in-bounds taps (found once per pixel); no scratch. With eff_bias the taps skip the offset and
- * each padded tap of a border pixel subtracts input_offset * w. Bit-exact with
- * et_depthwise_conv_s8_ref. */
+/* Fast: depth multiplier 1 (kernels of up to 49 taps) in blocks of four channels, each tap's
+ * weights widened once per block into a stack buffer (about 1.4 KiB of stack in all), the four
+ * accumulators in registers over the pixel's in-bounds taps, started from bias (recovered from
+ * eff_bias when only that is given); other multipliers and the last out_c % 4 channels one
+ * channel at a time. No scratch. Bit-exact with et_depthwise_conv_s8_ref. */
 et_status et_depthwise_conv_s8(const et_conv_s8_params *params, const int8_t *input,
                                const int8_t *weights, const int32_t *bias, int8_t *output);
 

@@ -1,10 +1,13 @@
-/* Fast float32 convolutions (portable C).
+/* Fast float32 convolutions (portable C, with a Cortex-M4F assembly loop).
  *
- * et_conv_f32 runs every output pixel's window through et_dense_f32, whose 4-row blocking shares
- * each input load between output channels (and which has the Cortex-M4F VFMA path): a 1x1 window
- * with groups == 1 reads the input pixel in place (the weights [out_c][in_c] are exactly a dense
- * layer's), every other window is first gathered into `scratch` in the weights' (i, j, channel)
- * order with zeros for padding (im2col of one pixel and one group).
+ * et_conv_f32 sums every output pixel's window (et_conv_f32_pixel) four output channels at a time
+ * so that each input load is shared by four rows: on Cortex-M4F one VLDM of 8 inputs and, per row,
+ * one VLDM of 8 weights and 8 VFMA (et_dense_f32's loop, without its per-call checks, which a
+ * per-pixel call would pay every time). A 1x1 window with groups == 1 reads the input pixel in
+ * place (the weights [out_c][in_c] are exactly a dense layer's; from 64 input channels at stride 1
+ * the whole tensor is one et_dense_f32 call); every other window is first gathered into `scratch`
+ * in the weights' (i, j, channel) order with zeros for padding (im2col of one pixel and one group;
+ * interior pixels by short row copies without range checks).
  * et_depthwise_conv_f32 keeps four output channels' accumulators in registers over the pixel's
  * in-bounds taps only; it sums in the reference's order, so with -ffp-contract=off it equals
  * et_depthwise_conv_f32_ref exactly. The conv results differ from the references by summation

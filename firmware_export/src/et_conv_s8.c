@@ -13,10 +13,11 @@
  * Cortex-M4/M7 (__ARM_FEATURE_DSP) run the multiply-accumulate and requantization loops in
  * assembly; other Thumb-2 cores (Cortex-M3) the requantization loop only; elsewhere portable C
  * with the same data layout.
- * et_depthwise_conv_s8 keeps the accumulators of four output channels in registers (depth
- * multiplier 1; one channel at a time otherwise) and runs them over the pixel's in-bounds taps,
- * no scratch; with eff_bias the taps skip the offset and a border pixel subtracts offset * w for
- * its padded taps (interior pixels, the bulk, have none).
+ * et_depthwise_conv_s8 with depth multiplier 1 runs blocks of four channels (et_dw_s8_blocks:
+ * weights widened once per block, SXTAB16 / SMLAxy per tap on Cortex-M4, the conv's
+ * requantization loop); other multipliers and leftover channels run one channel at a time over
+ * the pixel's in-bounds taps, where with eff_bias the taps skip the offset and a border pixel
+ * subtracts offset * w for its padded taps.
  */
 #include <string.h>
 
