@@ -803,5 +803,32 @@ def write_file(path: str | os.PathLike[str], data: bytes | Writer) -> Path:
     return real
 
 
-__all__ = ["FORCE_HINT", "FS_PRIMITIVES", "MANIFEST", "check_output_dir", "current_umask", "output_directory",
-           "recover", "safe_file_stem", "write_directory", "write_file"]
+#: The key marking an .npz of arrays edgetrain wrote (`write_arrays`): only such a file is replaced.
+ARRAYS_MARKER = "edgetrain_arrays"
+
+
+def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], kind: str) -> Path:
+    """Write ``arrays`` as an .npz at ``path``, atomically, marked as edgetrain's (``kind`` says what
+    they are). An existing file is replaced only when edgetrain wrote it (an .npz with the marker);
+    anything else is refused with a ConfigError, and left as it was."""
+    import io
+
+    import numpy as np
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        try:
+            with np.load(target, allow_pickle=False) as old:
+                ours = ARRAYS_MARKER in old.files
+        except Exception:  # noqa: BLE001 - not an .npz at all
+            ours = False
+        if not ours:
+            raise ConfigError(f"{path} exists and is not an array file edgetrain wrote; refusing to overwrite it",
+                              hint="choose another file name")
+    buf = io.BytesIO()
+    np.savez(buf, **{ARRAYS_MARKER: np.array(kind)}, **{k: np.asarray(v) for k, v in arrays.items()})
+    return write_file(target, buf.getvalue())
+
+
+__all__ = ["ARRAYS_MARKER", "FORCE_HINT", "FS_PRIMITIVES", "MANIFEST", "check_output_dir", "current_umask",
+           "output_directory", "recover", "safe_file_stem", "write_arrays", "write_directory", "write_file"]

@@ -127,14 +127,20 @@ def load_samples(graph: Graph, source: str, *, labels: bool = True, limit: int |
 @click.option("--data", "source", required=True,
               help="DATASET[:test|val|train] or FILE[:test|val|train] (.npz/.csv); FILE:test is the split the "
                    "model's training held out of FILE; a FILE alone is used whole.")
+@click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
+              help="Write the model's raw outputs (key outputs, one row per sample; float32 logits) to this .npz.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def eval_cmd(model: str, source: str, as_json: bool) -> None:
+def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -> None:
     """Accuracy and loss of MODEL on --data."""
     from ..engine.losses import CrossEntropy
 
     graph = load_model(model)
     s = load_samples(graph, source)  # labels checked against the model's outputs there
     logits = predict(graph, s.x)
+    if outputs_file is not None:
+        from ..outputs import write_arrays
+
+        write_arrays(outputs_file, {"outputs": logits, "labels": s.y}, "eval float32 outputs")
     pred = logits.argmax(1)
     acc = float((pred == s.y).mean())
     loss, _ = CrossEntropy()(logits, s.y)

@@ -29,11 +29,14 @@ from .output import emit_json, info, table
                    "no check with --production).")
 @click.option("--min-accuracy", type=options.ACCURACY,
               help="Exit 3 when the device accuracy is below this fraction (e.g. 0.95).")
+@click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
+              help="Write the raw device outputs (key outputs, one row per sample) and the input tensors fed "
+                   "(key inputs: int8 for int8 models) to this .npz.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
                 limit: int | None, fallback_host: bool, production: bool, force_ref: bool, sparse_format: str,
                 keep: str | None, max_disagreements: int | None, min_accuracy: float | None,
-                as_json: bool) -> None:
+                outputs_file: str | None, as_json: bool) -> None:
     """Run MODEL on --target with --data and report accuracy, instructions and memory.
 
     Exit status: 0, 2 for a user error, 3 when a check fails (--max-disagreements, --min-accuracy):
@@ -53,6 +56,11 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                         per_channel=not per_tensor, fallback_host=fallback_host, parity=not production,
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
+    if outputs_file is not None:
+        from ..outputs import write_arrays
+
+        write_arrays(outputs_file, {"outputs": rep.device_outputs, "inputs": rep.device_inputs},
+                     f"emulate {rep.dtype} outputs on {rep.ran_on}")
     if as_json:
         emit_json({**rep.to_dict(), "data": samples.to_dict()})
     else:

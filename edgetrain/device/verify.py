@@ -46,9 +46,16 @@ class EmulationReport:
     arena_bytes: int
     model_flash_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    # The raw device outputs (one row per sample) and the input tensors fed (int8 for int8 models):
+    # for `emulate --outputs`; not part of the JSON report.
+    device_outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
+    device_inputs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("device_outputs")
+        d.pop("device_inputs")
+        return d
 
     def rows(self) -> list[tuple[str, Any]]:
         pct = lambda a: "-" if a is None else f"{100 * a:.2f}%"  # noqa: E731
@@ -141,4 +148,5 @@ def emulate_model(
         instructions_max=None if counts is None else int(np.max(counts)),
         text_bytes=run.sizes.text, data_bytes=run.sizes.data, bss_bytes=run.sizes.bss,
         arena_bytes=res.report.arena_bytes, model_flash_bytes=res.report.flash_bytes,
+        device_outputs=dev, device_inputs=np.asarray(raw).reshape(len(x), -1),
     )
