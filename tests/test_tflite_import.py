@@ -283,3 +283,16 @@ def test_imported_int8_model_fine_tunes_on_the_emulated_board(arm_cc: str, qemu:
     body = rep.program.qbody
     assert (body.input.scale, body.input.zero_point) == (from_graph(imported).input.scale,
                                                          from_graph(imported).input.zero_point)
+
+
+def test_cli_info_reads_a_tflite_file(tmp_path: Path) -> None:
+    f = tmp_path / "converted.tflite"
+    f.write_bytes(converter_like())
+    r = subprocess.run([sys.executable, "-m", "edgetrain", "info", str(f), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    tensors = {t["name"]: t for t in doc["tflite_tensors"]}
+    assert tensors["serving_default_input:0"]["zero_point"] == -3
+    assert tensors["sequential/dense/MatMul"]["channels"] == 16  # per-channel weights
+    r = subprocess.run([sys.executable, "-m", "edgetrain", "info", str(f)], capture_output=True, text=True)
+    assert r.returncode == 0 and "conv2d1" in r.stdout and "StatefulPartitionedCall:0" in r.stdout

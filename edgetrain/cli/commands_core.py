@@ -85,13 +85,28 @@ def train_data_summary(data: Dataset) -> dict:
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def info_cmd(model: str, as_json: bool) -> None:
-    """Per-layer table of a MODEL: output shape, parameters, MACs, stored and output bytes."""
-    graph = load_model(model)
+    """Per-layer table of a MODEL (.etm, or a .tflite read directly): output shape, parameters,
+    MACs, stored and output bytes; for an int8 .tflite also the quantization of every tensor."""
+    tflite = model.lower().endswith(".tflite")
+    if tflite:
+        from ..interop.tflite.importer import import_tflite
+        from ..interop.tflite.reader import read_tflite
+
+        graph = import_tflite(model)
+        tensors = tflite_tensor_rows(read_tflite(model))
+    else:
+        graph = load_model(model)
+        tensors = []
     if as_json:
-        emit_json(info_dict(graph))
+        emit_json({**info_dict(graph), **({"tflite_tensors": tensors} if tflite else {})})
         return
     for t in info_tables(graph):
         table(t.title, t.columns, t.rows)
+    if tensors:
+        table(f"{model}: tensors (int8: scale and zero point; per-channel weights: the first of each)",
+              ["index", "name", "type", "shape", "scale", "zero point", "channels"],
+              [[r["index"], r["name"], r["type"], r["shape"], r["scale"] if r["scale"] is not None else "",
+                r["zero_point"] if r["zero_point"] is not None else "", r["channels"]] for r in tensors])
     names = graph.meta.get("class_names")
     if names:
         console.print(f"classes: {', '.join(f'{i} {n}' for i, n in enumerate(names))}", markup=False,
@@ -99,6 +114,17 @@ def info_cmd(model: str, as_json: bool) -> None:
     pre = graph.meta.get("preprocess") or {}
     if pre.get("source"):
         console.print(f"trained on: {pre['source']} ({data_line(pre)})", markup=False, highlight=False)
+
+
+def tflite_tensor_rows(m) -> list[dict]:  # noqa: ANN001 - interop.tflite.reader.TFModel
+    """One row per tensor of a decoded .tflite: name, type, shape, quantization."""
+    rows = []
+    for t in m.tensors:
+        q = t.quantized
+        rows.append({"index": t.index, "name": t.name[:60], "type": t.type_name, "shape": "x".join(map(str, t.shape)),
+                     "scale": float(t.scale[0]) if q else None, "zero_point": int(t.zero_point[0]) if q else None,
+                     "channels": int(t.scale.size) if q and t.scale.size > 1 else ""})
+    return rows
 
 
 def load_eval_data(graph: Graph, source: str, *, labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
