@@ -212,3 +212,22 @@ def test_cli_export_tflite_checks_in_tflite_micro(tmp_path: Path, tflm) -> None:
     bad = subprocess.run([sys.executable, "-m", "edgetrain", "export", "tflite", str(model), "-o",
                           str(model)], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("key", ["mlp", "residual", "set", "digits_cnn"])
+def test_tflite_micro_equals_the_c_runtime_on_host_and_qemu(key: str, models, tflm, host_cc: str, arm_cc: str,
+                                                            qemu: str, tmp_path: Path) -> None:
+    """The same integer model three ways, every sample of the digits test split: TensorFlow Lite
+    Micro on the .tflite, the C export on host gcc and on QEMU stm32f405."""
+    from edgetrain.device import build_firmware, run_firmware
+    from edgetrain.export.c import export_c
+
+    g, x = models[key]
+    res = build_tflite(g, "int8", calib_x=x[:128])
+    xq = res.prepare_input(x)
+    expected = run_tflite_micro(res.data, xq)
+    c = export_c(g, "stm32f405", tmp_path / "c", dtype="int8", qmodel=res.qmodel)
+    for target in ("host", "stm32f405"):
+        fw = build_firmware(target, c.out_dir, tmp_path / target, parity=True)
+        got = run_firmware(fw, xq, np.int8, timeout=600).outputs.astype(np.int8)
+        np.testing.assert_array_equal(got.reshape(expected.shape), expected, err_msg=target)
