@@ -238,3 +238,13 @@ def test_a_csv_recording_is_windowed_like_an_npz(tmp_path: Path) -> None:
     assert fd.parts["all"][0].shape == (9, 8, 2) and np.array_equal(fd.parts["all"][0], wx)
     assert np.array_equal(fd.parts["all"][1], wy) and fd.options == {"label_column": "activity", "window": 8,
                                                                       "stride": 4}
+
+
+def test_config_delimiter_overrides_the_sniffer(tmp_path: Path) -> None:
+    activity_csv(tmp_path / "s.csv", delimiter=";")
+    ok = train_from_config(load_config(config(tmp_path, 'source = "s.csv"\nlabel_column = "activity"\ndelimiter = ";"')))
+    assert ok.graph.meta["preprocess"]["delimiter"] == ";"
+    with pytest.raises(DataError, match="no column named 'activity'"):  # read as one column of commas
+        train_from_config(load_config(config(tmp_path, 'source = "s.csv"\nlabel_column = "activity"\ndelimiter = ","')))
+    with pytest.raises(ConfigError, match="unknown delimiter"):
+        load_config(config(tmp_path, 'source = "s.csv"\ndelimiter = ":"'))
