@@ -801,6 +801,61 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
     } while (0)
 #endif
 
+#if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
+/* The nine taps of a 3x3 interior pixel for four channels: a[0], a[2], a[4], a[6] (channels
+ * o .. o + 3, in and out; the stride 2 is et_conv_s8_requant_run's) += sum over the taps of
+ * (x + offset) * w, the tap (i, j) word at p + i * row + j * cin, its widened weights at
+ * wv[2 t], wv[2 t + 1] (t = 3 i + j), add2 the offset in both halfwords. Per tap: LDR, two
+ * SXTAB16, one LDRD, four SMLAxy. In assembly: it needs all 14 registers (4 sums, the input
+ * word's two halves, the weight pair, 3 pointers and strides, the offset, the sums' address).
+ * AAPCS: r0 a, r1 p, r2 cin, r3 row; wv and add2 on the stack. */
+void et_dw_s8_3x3(int32_t *a, const int8_t *p, int32_t cin, int32_t row, const uint32_t *wv, uint32_t add2);
+#define ET_DW_ASM_TAP(LOAD)                 \
+    LOAD "\n\t"                             \
+    "sxtab16 r9, lr, r8\n\t"                \
+    "sxtab16 r10, lr, r8, ror #8\n\t"       \
+    "ldrd    r8, r11, [r12], #8\n\t"        \
+    "smlabb  r4, r9, r8, r4\n\t"            \
+    "smlatt  r6, r9, r8, r6\n\t"            \
+    "smlabb  r5, r10, r11, r5\n\t"          \
+    "smlatt  r7, r10, r11, r7\n\t"
+#define ET_DW_ASM_ROW                               \
+    ET_DW_ASM_TAP("ldr     r8, [r1]")               \
+    ET_DW_ASM_TAP("ldr     r8, [r1, r2]")           \
+    ET_DW_ASM_TAP("ldr     r8, [r1, r2, lsl #1]")
+__asm__(".pushsection .text.et_dw_s8_3x3, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_dw_s8_3x3\n\t"
+        ".hidden et_dw_s8_3x3\n\t"
+        ".type   et_dw_s8_3x3, %function\n\t"
+        ".thumb_func\n"
+        "et_dw_s8_3x3:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldr     r12, [sp, #36]\n\t"  /* wv */
+        "ldr     lr, [sp, #40]\n\t"   /* add2 */
+        "ldr     r4, [r0]\n\t"
+        "ldr     r5, [r0, #8]\n\t"
+        "ldr     r6, [r0, #16]\n\t"
+        "ldr     r7, [r0, #24]\n\t"
+        ET_DW_ASM_ROW
+        "add     r1, r1, r3\n\t"
+        ET_DW_ASM_ROW
+        "add     r1, r1, r3\n\t"
+        ET_DW_ASM_ROW
+        "str     r4, [r0]\n\t"
+        "str     r5, [r0, #8]\n\t"
+        "str     r6, [r0, #16]\n\t"
+        "str     r7, [r0, #24]\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_dw_s8_3x3, . - et_dw_s8_3x3\n\t"
+        ".popsection\n\t");
+#define ET_DW_3X3_ASM 1
+#else
+#define ET_DW_3X3_ASM 0
+#endif
+
 /* Depth multiplier 1, channels [0, out_c & ~3) four at a time, kernel of at most ET_DW_TAPS taps.
  * Per block of four channels, every tap's weights are widened once into a stack buffer and the
  * requantization constants formed once; then each output pixel sums all its taps with the four
@@ -817,7 +872,9 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
     const uint32_t add2 = ((uint32_t)(uint16_t)add << 16) | (uint16_t)add;
     const int32_t out_c4 = g->out_c & ~(int32_t)3;
     const int32_t cin = g->in_c;
+#if !ET_DW_3X3_ASM
     const int32_t cin2 = 2 * g->in_c;
+#endif
     const int32_t row = g->in_w * g->in_c;
     const int k3 = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
     int32_t toff[ET_DW_TAPS];
@@ -884,6 +941,14 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
                     const int8_t *r0 = x + (h0 * g->in_w + ow_a * g->stride_w - g->pad_left) * cin;
                     int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow_a) * g->out_c + o;
                     for (ow = ow_a; ow < ow_b; ++ow, r0 += xstep, y += g->out_c) {
+#if ET_DW_3X3_ASM
+                        int32_t a[8];
+                        a[0] = i0;
+                        a[2] = i1;
+                        a[4] = i2;
+                        a[6] = i3;
+                        et_dw_s8_3x3(a, r0, cin, row, wv, add2);
+#else
                         const int8_t *r1 = r0 + row;
                         const int8_t *r2 = r1 + row;
                         int32_t a[8];
@@ -914,6 +979,7 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
                         a[2] = a1;
                         a[4] = a2;
                         a[6] = a3;
+#endif
                         if (fast) {
                             et_conv_s8_requant_run(y, a, tab, 4, oc);
                         } else {
