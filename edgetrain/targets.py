@@ -1,12 +1,13 @@
 """Board descriptions: ``targets/<name>.toml`` read into :class:`Target`.
 
 Targets are data, not code: adding a board is adding a TOML file plus, for a
-microcontroller, a linker script. Every path in a TOML is relative to the targets directory.
+microcontroller, a linker script. Every path in a TOML is relative to the TOML's folder. A name is
+looked up in ./targets/ (the user's boards) before edgetrain's own; a path to a TOML works too.
 """
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,20 +87,51 @@ class Target:
         return self.counter is not None and self.emulator is not None
 
 
+def target_dirs() -> list[Path]:
+    """Where target names are looked up, first match wins: a ``targets/`` folder in the working
+    directory (the user's boards), then edgetrain's own."""
+    local = Path.cwd() / "targets"
+    dirs = [local] if local.is_dir() and local.resolve() != targets_dir().resolve() else []
+    return dirs + [targets_dir()]
+
+
 def list_targets() -> list[str]:
-    """Names of all known targets, sorted."""
-    return sorted(p.stem for p in targets_dir().glob("*.toml"))
+    """Names of all known targets (the user's and edgetrain's), sorted."""
+    return sorted({p.stem for d in target_dirs() for p in d.glob("*.toml")})
 
 
 def load_target(name: str) -> Target:
-    """Load ``targets/<name>.toml``; unknown names raise ConfigError listing the known ones."""
-    known = list_targets()
-    if name not in known:
-        raise ConfigError(
-            f"unknown target {name!r}; known targets: {', '.join(known)}",
-            hint="run `edgetrain targets` to list them, or add targets/<name>.toml",
-        )
-    return load_target_file(targets_dir() / f"{name}.toml")
+    """A target by name (``./targets/<name>.toml``, then edgetrain's ``targets/<name>.toml``) or by
+    the path of a board TOML (a name ending in .toml or holding a /); unknown names raise
+    ConfigError listing the known ones."""
+    if name.endswith(".toml") or "/" in name or "\\" in name:
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"target file {name} does not exist", hint="give the path of a board TOML, or a name "
+                              "from `edgetrain targets`")
+        return load_target_file(path)
+    for d in target_dirs():
+        if (d / f"{name}.toml").is_file():
+            return load_target_file(d / f"{name}.toml")
+    raise ConfigError(
+        f"unknown target {name!r}; known targets: {', '.join(list_targets())}",
+        hint="run `edgetrain targets` to list them, add targets/<name>.toml in this directory, or pass the path "
+             "of a board TOML",
+    )
+
+
+def with_budget(target: Target, flash_bytes: int | None = None, ram_bytes: int | None = None) -> Target:
+    """``target`` with its flash and/or RAM budget replaced (``--flash`` / ``--ram``)."""
+    if flash_bytes is None and ram_bytes is None:
+        return target
+    if target.is_host:
+        raise ConfigError(f"target {target.name!r} has no memory budget to change",
+                          hint="--flash and --ram apply to microcontroller targets")
+    ram = target.ram_bytes if ram_bytes is None else ram_bytes
+    if ram is not None and target.stack_bytes >= ram:
+        raise ConfigError(f"--ram {ram} leaves no RAM beside the {target.stack_bytes}-byte stack of {target.name}",
+                          hint="give a larger RAM size")
+    return replace(target, flash_bytes=target.flash_bytes if flash_bytes is None else flash_bytes, ram_bytes=ram)
 
 
 def load_all_targets() -> list[Target]:

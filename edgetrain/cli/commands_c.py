@@ -21,7 +21,8 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
 
 @export_group.command("c")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", "target", required=True, help="Board name (see `edgetrain targets`).")
+@click.option("--target", "-t", "target", required=True,
+              help="Board name (see `edgetrain targets`; ./targets/NAME.toml first) or the path of a board TOML.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help=OUTPUT_DIR_HELP)
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--dtype", type=click.Choice(["f32", "int8"]), default="f32", show_default=True)
@@ -40,10 +41,13 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
                                               "model's test split, the first 8).")
 @click.option("--name", "c_name", help="Prefix of every generated symbol, macro and file (default: model.h, "
                                       "et_model_infer), so several models link into one firmware.")
+@click.option("--flash", "flash_bytes", type=options.BYTES, help="Flash budget in bytes (default: the target's).")
+@click.option("--ram", "ram_bytes", type=options.BYTES, help="RAM budget in bytes (default: the target's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the memory report as JSON.")
 def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: bool, calib: str | None,
                  method: str, percentile: float, force_ref: bool, sparse_format: str, project: str | None,
-                 example_source: str | None, c_name: str | None, as_json: bool, force: bool) -> None:
+                 example_source: str | None, c_name: str | None, flash_bytes: int | None, ram_bytes: int | None,
+                 as_json: bool, force: bool) -> None:
     """Export MODEL as C arrays + runtime calls for --target into -o DIR (with README.md)."""
     from ..export.c import export_c
     from ..quantize import has_quantization
@@ -62,7 +66,10 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
     if project is not None:
         source = example_source or _default_examples(graph)
         example_x = load_eval_data(graph, source, labels=False)[0][:8] if source else None
-    res = export_c(graph, target, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
+    from ..targets import load_target, with_budget
+
+    board = with_budget(load_target(target), flash_bytes, ram_bytes)
+    res = export_c(graph, board, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                    per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
                    force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model],
                    project=project, example_x=example_x, name=c_name)  # type: ignore[arg-type]

@@ -12,7 +12,10 @@ from .output import emit_json, info, table
 
 @cli.command("emulate")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--target", "-t", default="stm32f405", show_default=True, help="Board (see `edgetrain targets`).")
+@click.option("--target", "-t", default="stm32f405", show_default=True,
+              help="Board (see `edgetrain targets`; ./targets/NAME.toml first) or the path of a board TOML.")
+@click.option("--flash", "flash_bytes", type=options.BYTES, help="Flash budget in bytes (default: the target's).")
+@click.option("--ram", "ram_bytes", type=options.BYTES, help="RAM budget in bytes (default: the target's).")
 @click.option("--data", "source", default="digits:test", show_default=True,
               help="Samples to run: DATASET[:split] or a .npz/.csv file.")
 @click.option("--dtype", type=click.Choice(["f32", "int8"]), default="int8", show_default=True)
@@ -36,7 +39,7 @@ from .output import emit_json, info, table
 def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
                 limit: int | None, fallback_host: bool, production: bool, force_ref: bool, sparse_format: str,
                 keep: str | None, max_disagreements: int | None, min_accuracy: float | None,
-                outputs_file: str | None, as_json: bool) -> None:
+                outputs_file: str | None, flash_bytes: int | None, ram_bytes: int | None, as_json: bool) -> None:
     """Run MODEL on --target with --data and report accuracy, instructions and memory.
 
     Exit status: 0, 2 for a user error, 3 when a check fails (--max-disagreements, --min-accuracy):
@@ -53,7 +56,10 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
     if not as_json:
         info(f"building {graph.name} ({dtype}) for {target} and running {len(x)} samples...")
-    rep = emulate_model(graph, target, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
+    from ..targets import load_target, with_budget
+
+    board = with_budget(load_target(target), flash_bytes, ram_bytes)
+    rep = emulate_model(graph, board, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
                         per_channel=not per_tensor, fallback_host=fallback_host, parity=not production,
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if outputs_file is not None:

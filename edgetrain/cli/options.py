@@ -88,3 +88,5 @@ SEED = Count(minimum=0)
 #: emulate's gates: an accuracy as a fraction in [0, 1]; a disagreement count from 0.
 ACCURACY = Real(0.0, 1.0)
 DISAGREEMENTS = Count(minimum=0)
+#: --flash / --ram: a memory size in bytes.
+BYTES = Count(minimum=1)
