@@ -29,10 +29,13 @@ from .output import emit_json, table
 @click.option("--loss", type=click.Choice(["cross_entropy", "mse"]), default="cross_entropy", show_default=True)
 @click.option("--ort-optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True,
               help="Optimizer of the ORT artifacts.")
+@click.option("--standardised-input", is_flag=True,
+              help="model.onnx and train_step.onnx take standardised inputs (default: raw values as <input>_raw, "
+                   "standardised inside with the training statistics).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bool, optimizer: str, momentum: float,
                     weight_decay: float, beta1: float, beta2: float, eps: float, loss: str, ort_optimizer: str,
-                    as_json: bool, force: bool) -> None:
+                    standardised_input: bool, as_json: bool, force: bool) -> None:
     """Export MODEL as ONNX (model.onnx; optionally a train step and ORT training artifacts)."""
     from ..interop.onnx import export_onnx
 
@@ -42,7 +45,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                {"beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay})
     summary = export_onnx(graph, output, train_step=train_step, ort_artifacts=ort_artifacts, optimizer=optimizer,
                           optimizer_options=options, loss=loss, ort_optimizer=ort_optimizer, force=force,
-                          protect=[model])
+                          protect=[model], raw_input=not standardised_input)
     if graph.meta.get("preprocess"):
         # Prove the artifact runs: onnxruntime vs the numpy engine on the model's own test split.
         from ..interop.onnx.check import check_onnx
@@ -59,6 +62,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
         emit_json(summary)
         return
     rows = [["files", ", ".join(summary["files"])], ["opset / IR", f"{summary['opset']} / {summary['ir_version']}"],
+            ["input", f"{summary['input']} ({summary['input_kind']})"],
             ["bytes", summary["bytes"]]]
     if "train_step" in summary:
         rows.append(["train step", f"{optimizer}, {loss}, {len(summary['train_step']['trainable'])} trainable"])

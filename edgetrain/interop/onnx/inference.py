@@ -24,7 +24,38 @@ def emit_forward(b: OnnxBuilder, graph: Graph, weight_of: dict[str, str]) -> Non
         EMITTERS[node.op].forward(b, node, list(node.inputs), ws, node.name)
 
 
-def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> onnx.ModelProto:
+def input_statistics(graph: Graph) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mean, std) float32 of the model's stored input standardisation, shaped like one sample,
+    or None without one."""
+    pre = graph.meta.get("preprocess") or {}
+    if "mean" not in pre or "std" not in pre:
+        return None
+    n = int(np.prod(graph.input_shape))
+    mean, std = (np.asarray(pre[k], np.float32).reshape(-1) for k in ("mean", "std"))
+    if mean.size != n or std.size != n:
+        return None
+    return mean.reshape(graph.input_shape), std.reshape(graph.input_shape)
+
+
+def model_input(b: OnnxBuilder, graph: Graph, raw_input: bool) -> onnx.ValueInfoProto:
+    """The model's ONNX input. With ``raw_input`` and stored statistics it is ``<input>_raw``
+    (raw values) and Sub(mean), Div(std) produce the graph's input tensor from it, standardised in
+    float32 exactly as edgetrain does (`data.apply_preprocess`); every later node (and a train
+    step's backward) reads the standardised tensor under its usual name."""
+    x = graph.input_name
+    stats = input_statistics(graph) if raw_input else None
+    if stats is None:
+        return value_info(b.reserve(x), [BATCH, *graph.input_shape])
+    raw = b.reserve(f"{x}_raw")
+    mean = b.const(f"{x}.mean", stats[0])
+    std = b.const(f"{x}.std", stats[1])
+    centred = b.op("Sub", [raw, mean], f"{x}.centred")
+    b.op("Div", [centred, std], out=x)
+    return value_info(raw, [BATCH, *graph.input_shape])
+
+
+def build_inference_model(graph: Graph, trainable: set[str] | None = None, *,
+                          raw_input: bool = False) -> onnx.ModelProto:
     """ONNX model computing `graph`'s outputs. Names: input and layer names as in the graph,
     initializers named after parameters; masks and codebooks are folded into dense weights.
 
@@ -35,7 +66,8 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> on
     training artifacts, so ops whose gradient ORT 1.19 lacks or crashes on are spelled in ops it
     can differentiate (avg_pool as a Conv of ones over the window counts; docs/onnx_layout.md).
     Channels-last ops keep the graph's NHWC / NLC tensors, their Conv/pool nodes wrapped in
-    Transposes (conv_emitters.py).
+    Transposes (conv_emitters.py). ``raw_input`` puts the model's stored input standardisation in
+    front (`model_input`), so the model takes raw values as ``<input>_raw``.
 
     The ORT base model's forward is the numpy training forward (`engine.mode`): a batch_norm
     whose scale or bias trains normalises with batch statistics, and its running statistics are
@@ -52,7 +84,7 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> on
     from .conv_emitters import running_statistics
 
     unused = set(running_statistics(graph, b))  # a batch-statistics forward never reads them
-    inputs = [value_info(b.reserve(name), [BATCH, *shape]) for name, shape in graph.inputs.items()]
+    inputs = [model_input(b, graph, raw_input)]
     weight_of: dict[str, str] = {}
     for p in graph.params.values():
         if p.name in unused:
@@ -64,7 +96,10 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None) -> on
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
     emit_forward(b, graph, weight_of)
     outputs = [value_info(o, [BATCH, *shapes[o]]) for o in graph.outputs]
-    return make_model(b, graph.name, inputs, outputs, doc="edgetrain inference model")
+    raw = inputs[0].name != graph.input_name
+    doc = ("edgetrain inference model; input: raw values, standardised inside ((x - mean) / std)" if raw else
+           "edgetrain inference model; input: standardised as in training")
+    return make_model(b, graph.name, inputs, outputs, doc=doc)
 
 
 def export_inference(graph: Graph, path: str | Path) -> Path:

@@ -58,7 +58,7 @@ def _resolve_optimizer(optimizer: Optimizer | str, kwargs: dict) -> Optimizer:
 
 
 def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str = "cross_entropy",
-                     **optimizer_kwargs: float) -> TrainStep:
+                     *, raw_input: bool = False, **optimizer_kwargs: float) -> TrainStep:
     """Build the train-step model for `graph` with the optimizer's hyper-parameters baked in.
 
     The learning rate stays an input (schedules live outside the graph); momentum, betas, eps and
@@ -77,9 +77,10 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     out = graph.output_name
     n_out = shapes[out]
 
+    from .inference import model_input
+
     b = OnnxBuilder()
-    x_name = graph.input_name
-    inputs = [value_info(b.reserve(x_name), [BATCH, *graph.input_shape])]
+    inputs = [model_input(b, graph, raw_input)]  # `input_raw` with raw_input and stored statistics
     if loss == "cross_entropy":
         if len(n_out) != 1:
             raise ExportError(f"cross-entropy needs a flat output, {out!r} has shape {n_out}")
@@ -258,10 +259,11 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: Optimizer, trainable: lis
 
 
 def export_train_step(graph: Graph, directory: str | Path, optimizer: Optimizer | str = "sgd",
-                      loss: str = "cross_entropy", **optimizer_kwargs: float) -> TrainStep:
+                      loss: str = "cross_entropy", *, raw_input: bool = False,
+                      **optimizer_kwargs: float) -> TrainStep:
     """Write ``train_step.onnx`` and ``train_step_state.npz`` (initial fed-back inputs) into `directory`."""
     directory = Path(directory)
-    ts = build_train_step(graph, optimizer, loss, **optimizer_kwargs)
+    ts = build_train_step(graph, optimizer, loss, raw_input=raw_input, **optimizer_kwargs)
     onnx.save(ts.model, str(directory / "train_step.onnx"))
     np.savez(directory / "train_step_state.npz", **ts.initial_state)
     return ts
