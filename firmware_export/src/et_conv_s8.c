@@ -851,6 +851,67 @@ __asm__(".pushsection .text.et_dw_s8_3x3, \"ax\", %progbits\n\t"
         "pop     {r4-r11, pc}\n\t"
         ".size   et_dw_s8_3x3, . - et_dw_s8_3x3\n\t"
         ".popsection\n\t");
+/* The same nine taps, then requantized and stored: y[0..3] = the int8 outputs of channels
+ * o .. o + 3, every shift of the four < 0 (et_rq_table gave 1). c: the block's constants (see
+ * et_dw3x3_ctx); one call per interior pixel, the sums never leave registers. The requantization
+ * is et_conv_s8_requant_run's (SMLAL form, SSAT, BFI, SSUB8/SEL, one STR). AAPCS: r0 c, r1 p,
+ * r2 cin, r3 row; y on the stack. */
+typedef struct {
+    const uint32_t *wv;       /* the assembly reads the fields at fixed offsets: keep the order */
+    uint32_t add2;
+    const et_rq_entry *tab;   /* four channels */
+    const int32_t *oc;        /* output offset, act_min, act_max, act_min x4, act_max x4 */
+    int32_t init[4];
+} et_dw3x3_ctx;
+void et_dw_s8_3x3_rq(const et_dw3x3_ctx *c, const int8_t *p, int32_t cin, int32_t row, int8_t *y);
+/* Requantize the sum in SUM into DST (int8 in the low byte, sign-extended): r1 = the next
+ * channel's constants, r3 = the output offset; r8-r12, lr scratch. */
+#define ET_DW_RQ(SUM, DST)                          \
+    "ldmia   r1!, {r8-r11}\n\t"                     \
+    "asr     r12, " SUM ", #31\n\t"                 \
+    "adds    lr, r9, r12, lsl #31\n\t"              \
+    "adc     r12, r10, r12\n\t"                     \
+    "smlal   lr, r12, " SUM ", r8\n\t"              \
+    "asr     r12, r12, r11\n\t"                     \
+    "add     r12, r12, r3\n\t"                      \
+    "ssat    " DST ", #8, r12\n\t"
+__asm__(".pushsection .text.et_dw_s8_3x3_rq, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_dw_s8_3x3_rq\n\t"
+        ".hidden et_dw_s8_3x3_rq\n\t"
+        ".type   et_dw_s8_3x3_rq, %function\n\t"
+        ".thumb_func\n"
+        "et_dw_s8_3x3_rq:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldrd    r12, lr, [r0]\n\t"   /* wv, add2 */
+        "add     r8, r0, #16\n\t"
+        "ldm     r8, {r4-r7}\n\t"     /* init */
+        ET_DW_ASM_ROW
+        "add     r1, r1, r3\n\t"
+        ET_DW_ASM_ROW
+        "add     r1, r1, r3\n\t"
+        ET_DW_ASM_ROW
+        "ldrd    r1, r2, [r0, #8]\n\t" /* tab, oc */
+        "ldr     r3, [r2]\n\t"
+        ET_DW_RQ("r4", "r4")
+        ET_DW_RQ("r5", "r5")
+        "bfi     r4, r5, #8, #8\n\t"
+        ET_DW_RQ("r6", "r6")
+        "bfi     r4, r6, #16, #8\n\t"
+        ET_DW_RQ("r7", "r7")
+        "bfi     r4, r7, #24, #8\n\t"
+        "ldrd    r8, r9, [r2, #12]\n\t"
+        "ssub8   lr, r4, r8\n\t"
+        "sel     r4, r4, r8\n\t"     /* max(v, lo) */
+        "ssub8   lr, r4, r9\n\t"
+        "sel     r4, r9, r4\n\t"     /* min(v, hi) */
+        "ldr     r12, [sp, #36]\n\t"
+        "str     r4, [r12]\n\t"       /* Cortex-M4/M7 allow an unaligned STR */
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_dw_s8_3x3_rq, . - et_dw_s8_3x3_rq\n\t"
+        ".popsection\n\t");
 #define ET_DW_3X3_ASM 1
 #else
 #define ET_DW_3X3_ASM 0
@@ -940,7 +1001,23 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
                      * stride, taps at +0, +C, +2C; no range checks. */
                     const int8_t *r0 = x + (h0 * g->in_w + ow_a * g->stride_w - g->pad_left) * cin;
                     int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow_a) * g->out_c + o;
-                    for (ow = ow_a; ow < ow_b; ++ow, r0 += xstep, y += g->out_c) {
+#if ET_DW_3X3_ASM
+                    if (fast) {
+                        et_dw3x3_ctx dc;
+                        dc.wv = wv;
+                        dc.add2 = add2;
+                        dc.tab = tab;
+                        dc.oc = oc;
+                        dc.init[0] = i0;
+                        dc.init[1] = i1;
+                        dc.init[2] = i2;
+                        dc.init[3] = i3;
+                        for (ow = ow_a; ow < ow_b; ++ow, r0 += xstep, y += g->out_c) {
+                            et_dw_s8_3x3_rq(&dc, r0, cin, row, y);
+                        }
+                    }
+#endif
+                    for (ow = ow_a; ow < ow_b && !(ET_DW_3X3_ASM && fast); ++ow, r0 += xstep, y += g->out_c) {
 #if ET_DW_3X3_ASM
                         int32_t a[8];
                         a[0] = i0;
