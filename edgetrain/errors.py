@@ -1,8 +1,12 @@
 """One error hierarchy for everything a user can get wrong.
 
 Every error carries a one-line message and an optional hint; the CLI prints both and exits with
-the error's ``exit_code``: 2 for everything a user got wrong (the default), 3 for a check the user
-asked for that failed (`CheckFailedError`, e.g. ``emulate --max-disagreements``).
+the error's ``exit_code``, so a script or CI job can tell them apart:
+
+* 2: the input is wrong (data, config, options, model files, an unsupported op): the default;
+* 3: a check the command was asked to enforce failed (`CheckFailedError`, ``emulate --min-accuracy``);
+* 4: the model does not fit the target's flash or RAM (`BudgetExceededError`);
+* 5: a compiler or emulator is missing or failed (`ToolchainError`).
 """
 from __future__ import annotations
 
@@ -56,12 +60,14 @@ class ModelFileError(EdgetrainError):
 class BudgetExceededError(EdgetrainError):
     """The model does not fit the target's flash or RAM."""
 
+    exit_code = 4
     default_hint = 'make the model smaller (fewer units, sparsity, int8) or choose a larger target'
 
 
 class ToolchainError(EdgetrainError):
     """A compiler or emulator edgetrain needs is missing or failed."""
 
+    exit_code = 5
     default_hint = 'run make install toolchain (as root) to install the ARM compiler and QEMU'
 
 

@@ -133,3 +133,15 @@ def test_a_nan_weight_from_the_python_api_is_an_export_error(tmp_path):
     with pytest.raises(et.ExportError, match="non-finite value"):
         export_c(g, "host", tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_exit_statuses_tell_the_error_kinds_apart() -> None:
+    """2 for wrong input, 3 a failed check, 4 a model over budget, 5 a missing or failing toolchain
+    (documented in edgetrain/errors.py and the README)."""
+    from edgetrain import errors
+
+    assert errors.ConfigError("x").exit_code == errors.DataError("x").exit_code == 2
+    assert errors.UnsupportedOpError("x").exit_code == errors.ModelFileError("x").exit_code == 2
+    assert errors.CheckFailedError("x").exit_code == 3
+    assert errors.BudgetExceededError("x").exit_code == 4
+    assert errors.ToolchainError("x").exit_code == 5
