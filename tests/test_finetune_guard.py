@@ -51,3 +51,14 @@ def test_diverging_steps_are_rolled_back_during_training(host_cc, trained) -> No
     assert rep.diverged_steps > 0
     assert np.all(np.isfinite(rep.logits_after))
     assert rep.accuracy_after >= rep.accuracy_before - 0.1
+
+
+def test_report_loss_row_averages_ten_steps_at_each_end() -> None:
+    from edgetrain.device.finetune import FinetuneReport
+
+    class Curve:
+        loss_curve = [5.0] * 10 + [1.0] * 20 + [0.5] * 10
+
+    assert FinetuneReport._smoothed_loss(Curve()) == "5.0000 -> 0.5000"
+    Curve.loss_curve = [2.0, 1.0]
+    assert FinetuneReport._smoothed_loss(Curve()) == "2.0000 -> 1.0000"  # short runs: one step each end

@@ -87,6 +87,9 @@ def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
             * np.float32(program.boundary_scale))
 
 
+#: Steps averaged at each end of the loss curve in the report (`FinetuneReport.rows`).
+LOSS_WINDOW = 10
+
 @dataclass
 class ReferenceRun:
     losses: np.ndarray
@@ -190,6 +193,14 @@ class FinetuneReport:
         check = "parameter" if self.final_check == "parameters" else self.final_check
         return f"rolled back by the {check} check ({what}): committed the last commit's weights"
 
+    def _smoothed_loss(self, window: int = LOSS_WINDOW) -> str:
+        """The mean loss of the first and of the last ``window`` steps: one noisy batch says little."""
+        curve = np.asarray(self.loss_curve, np.float64)
+        if curve.size == 0:
+            return "-"
+        w = max(1, min(window, curve.size // 2 or 1))
+        return f"{curve[:w].mean():.4f} -> {curve[-w:].mean():.4f}"
+
     def rows(self) -> list[list[str]]:
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.1f}%"
@@ -199,7 +210,7 @@ class FinetuneReport:
                 ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
                 ["accuracy before (boot 1)", pct(self.accuracy_before)],
                 ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
-                ["loss first -> last", f"{self.loss_curve[0]:.4f} -> {self.loss_curve[-1]:.4f}"],
+                ["loss first -> last (mean of 10 steps)", self._smoothed_loss()],
                 ["rolled-back steps", str(self.diverged_steps)],
                 ["check before the commit", self._final_row()],
                 ["bank erases A / B", "-" if self.erase_counts is None else
