@@ -27,7 +27,7 @@ BAD = [
     (["export", "onnx", "M", "-o", "O", "--beta2", "nan"], "--beta2': nan"),
     (["export", "onnx", "M", "-o", "O", "--eps", "0"], "--eps': 0 is not a finite number > 0"),
     (["ort-train", "A", "--data", "D", "-o", "O", "--epochs", "1000000000000"], "--epochs'"),
-    (["ort-train", "A", "--data", "D", "-o", "O", "--batch-size", "0"], "--batch-size': 0 is below"),
+    (["ort-train", "A", "--data", "D", "-o", "O", "--batch-size", "0"], "--batch': 0 is below"),
     (["emulate", "M", "--limit", "0"], "--limit': 0 is below the minimum 1"),
     (["finetune", "M", "--data", "D", "--no-such-option"], "No such option"),
 ]

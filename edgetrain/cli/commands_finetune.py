@@ -39,7 +39,8 @@ def _default_eval(source: str) -> str:
 @click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
 @click.option("--momentum", type=options.FRACTION, default=0.0, show_default=True, help="SGD momentum.")
 @click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True)
-@click.option("--batch", type=options.BATCH, default=1, show_default=True)
+@click.option("--batch-size", "--batch", "batch", type=options.BATCH, default=1, show_default=True,
+              help="Samples per training step (--batch is the same option).")
 @click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
               help="How the frozen layers before the trainable ones run.")
 @click.option("--eval-data", help="Held-out samples (default: the dataset's test split, or --data for a file).")

@@ -105,7 +105,8 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
                    "edgetrain output; not the artifacts directory).")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--epochs", type=options.EPOCHS, default=1, show_default=True)
-@click.option("--batch-size", type=options.BATCH, default=32, show_default=True)
+@click.option("--batch-size", "--batch", "batch_size", type=options.BATCH, default=32, show_default=True,
+              help="Samples per training step (--batch is the same option).")
 @click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
 @click.option("--seed", type=options.SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
