@@ -89,6 +89,9 @@ def info_cmd(model: str, as_json: bool) -> None:
     MACs, stored and output bytes; for an int8 .tflite also the quantization of every tensor."""
     tflite = model.lower().endswith(".tflite")
     if tflite:
+        from ..extras import require
+
+        require("tflite", "edgetrain info on a .tflite file")
         from ..interop.tflite.importer import import_tflite
         from ..interop.tflite.reader import read_tflite
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+from ..extras import require
 from ..formats.modelfile import load_model, save_model
 from . import options
 from .app import cli, export_group, import_group
@@ -37,6 +38,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                     weight_decay: float, beta1: float, beta2: float, eps: float, loss: str, ort_optimizer: str,
                     standardised_input: bool, as_json: bool, force: bool) -> None:
     """Export MODEL as ONNX (model.onnx; optionally a train step and ORT training artifacts)."""
+    require("onnx", "edgetrain export onnx")
     from ..interop.onnx import export_onnx
 
     graph = load_model(model)
@@ -82,6 +84,7 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> None:
     """Convert an ONNX FILE into an edgetrain model."""
+    require("onnx", "edgetrain import onnx")
     from ..interop.onnx.importer import import_onnx
 
     graph = import_onnx(file, name=name)
@@ -113,6 +116,7 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
 def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_size: int, lr: float, seed: int,
                   as_json: bool, force: bool) -> None:
     """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
+    require("onnx", "edgetrain ort-train")
     from ..interop.onnx.ort_training import read_manifest, ort_train
     from ..data_sources import is_file_source, parse_source
     from .commands_core import load_samples

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import click
 
+from ..extras import require
 from ..formats.modelfile import load_model, save_model
 from .app import export_group, import_group
 from .commands_c import FORCE_HELP
@@ -26,6 +27,7 @@ from .output import emit_json, info, table
 def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, per_tensor: bool, check: bool,
                       force: bool, as_json: bool) -> None:
     """Export MODEL as a .tflite flatbuffer (the same integer model as `export c --dtype int8`)."""
+    require("tflite", "edgetrain export tflite")
     from ..interop.tflite import export_tflite
     from .commands_c import default_calib
     from .commands_core import load_eval_data
@@ -59,6 +61,7 @@ def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, pe
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def import_tflite_cmd(file: str, output: str, name: str | None, as_json: bool) -> None:
     """Convert a .tflite FILE (int8 full-integer or float32) into an edgetrain model."""
+    require("tflite", "edgetrain import tflite")
     from ..interop.tflite.importer import import_tflite
 
     graph = import_tflite(file, name=name)
