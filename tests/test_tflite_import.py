@@ -76,6 +76,17 @@ def test_int8_round_trip_keeps_the_integer_model(key: str, models) -> None:
     assert back.meta["preprocess"]["mean"] == g.meta["preprocess"]["mean"] if "preprocess" in g.meta else True
 
 
+def test_float_round_trip_of_the_float_only_operators() -> None:
+    """LOGISTIC, TANH, LEAKY_RELU (its alpha), HARD_SWISH and SOFTMAX come back as themselves."""
+    g = et.Sequential([et.Dense(8), et.Sigmoid(), et.Dense(8), et.Tanh(), et.Dense(8), et.LeakyReLU(0.2),
+                       et.Dense(8), et.HardSwish(), et.Dense(4), et.Softmax()], input_shape=6, seed=3, name="acts")
+    back = import_tflite(build_tflite(g, "f32").data)
+    assert [n.op for n in back.nodes] == [n.op for n in g.nodes]
+    assert next(n for n in back.nodes if n.op == "leaky_relu").attrs["alpha"] == pytest.approx(0.2)
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype(np.float32)
+    np.testing.assert_allclose(et.predict(back, x), et.predict(g, x), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("key", CASES)
 def test_float_round_trip_keeps_the_weights(key: str, models) -> None:
     g, x = models[key]
@@ -217,6 +228,9 @@ def test_index_and_shape_corruption_is_caught() -> None:
     s.operators[0].inputs = [x, w, -1]
     s.tensors[1] = Tensor("w", (2, 4), np.dtype(np.float32), np.ones((2, 3), np.float32))  # shape vs data
     with pytest.raises(ModelFileError, match="needs 32"):
+        import_tflite(serialize(s))
+    s.tensors[1] = Tensor("w", (2, 3), np.dtype(np.float32), buffer=99)  # a buffer index out of range
+    with pytest.raises(ModelFileError, match="names buffer 99 of"):
         import_tflite(serialize(s))
 
 

@@ -49,6 +49,7 @@ class Tensor:
     dtype: np.dtype
     data: np.ndarray | None = None  # constant tensors only
     quantization: Quantization | None = None
+    buffer: int | None = None  # an explicit buffer index (only to write broken files for tests)
 
 
 #: A builder callback writing an operator's options table; returns its offset.
@@ -136,7 +137,9 @@ def serialize(spec: ModelSpec) -> bytes:
     buffer_data: list[bytes | None] = [None]
     tensor_buffer: list[int] = []
     for t in spec.tensors:
-        if t.data is None:
+        if t.buffer is not None:
+            tensor_buffer.append(t.buffer)
+        elif t.data is None:
             tensor_buffer.append(0)
         else:
             tensor_buffer.append(len(buffer_data))
