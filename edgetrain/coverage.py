@@ -49,7 +49,8 @@ BACKENDS = ("numpy", "onnx_inference", "onnx_train_step", "ort_artifacts", "onnx
 C_BACKENDS = ("c_f32", "c_int8", "c_train_head", "c_train_body")  # need host gcc
 BACKEND_TITLES = {"numpy": "numpy", "onnx_inference": "ONNX inference", "onnx_train_step": "ONNX train step",
                   "ort_artifacts": "ORT artifacts", "onnx_import": "ONNX import", "c_f32": "C f32",
-                  "c_int8": "C int8", "c_train_head": "C train (head)", "c_train_body": "C train (frozen body)"}
+                  "c_int8": "C int8", "c_train_head": "C train (head)", "c_train_body": "C train (frozen body)",
+                  "tflite_f32": "TFLite f32", "tflite_int8": "TFLite int8"}
 STATUSES = ("agrees", "refuses", "skipped", "disagrees", "error")
 OK_STATUSES = ("agrees", "refuses", "skipped")
 README_BEGIN, README_END = "<!-- supported:begin -->", "<!-- supported:end -->"

@@ -77,6 +77,16 @@ def test_onnx_training_backends_cover_the_channels_last_ops(matrix):
             assert r.status in ("agrees", "skipped"), r
 
 
+def test_c_training_covers_the_conv_pool_and_reshape_ops(matrix):
+    """The generated on-device training code trains every conv and pool op kind and reshape as
+    numpy does, in the trainable part (C train head: their backward kernels, et_conv_train.h) and
+    in the frozen body; batch_norm is folded first, so only a trainable or unfoldable one is
+    refused."""
+    for r in matrix:
+        if r.op in CHANNELS_LAST - {"batch_norm"} and r.backend in ("c_train_head", "c_train_body"):
+            assert r.status in ("agrees", "skipped"), r
+
+
 def test_refusals_are_edgetrain_errors_with_text(matrix):
     for r in matrix:
         if r.status == "refuses":
