@@ -66,3 +66,20 @@ def test_cli_target_path_and_ram_option(tmp_path: Path, arm_cc: str, qemu: str) 
     r = subprocess.run([sys.executable, "-m", "edgetrain", "export", "c", str(model), "-t", "stm32f405", "--ram",
                         "8400", "-o", str(tmp_path / "c")], capture_output=True, text=True)
     assert r.returncode == 4 and "RAM needs" in r.stderr and "of 8,400 B" in r.stderr  # BudgetExceededError
+
+
+def test_a_link_that_does_not_fit_is_one_line_naming_the_region(tmp_path: Path, arm_cc: str) -> None:
+    """A board whose linker script has less RAM than the firmware needs: the link's overflow
+    becomes one BudgetExceededError line (region and bytes over), not a compiler command line."""
+    from edgetrain.device import build_firmware
+
+    board = user_board(tmp_path / "boards", "small", 96 * 1024)
+    ld = board.parent / "ld" / "stm32f405.ld"
+    ld.write_text(ld.read_text().replace("LENGTH = 128K", "LENGTH = 9K"))
+    res = export_c(et.Sequential([et.Dense(512, "relu"), et.Dense(10)], input_shape=64, seed=0), "stm32f405",
+                   tmp_path / "c", dtype="f32")  # fits the budget of the real board
+    with pytest.raises(BudgetExceededError) as err:
+        build_firmware(load_target(str(board)), res.out_dir, tmp_path / "b")
+    msg = str(err.value)
+    assert "region RAM overflowed by" in msg and "\n" not in msg and len(msg) < 200
+    assert "arm-none-eabi-gcc" not in (err.value.hint or "")

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from edgetrain.device.firmware import Firmware, SectionSizes, find_tool, install_hint
-from edgetrain.errors import ConfigError, ToolchainError
+from edgetrain.errors import BudgetExceededError, ConfigError, ToolchainError
 from edgetrain.resources import firmware_dir, harness_dir
 from edgetrain.targets import Target, load_target
 
@@ -198,12 +198,50 @@ def _run_tool(cmd: list[str], *, what: str, tool: str) -> str:
         raise ToolchainError(f"{what} timed out after {COMPILE_TIMEOUT_S:.0f} s") from exc
     if proc.returncode != 0:
         log = proc.stderr or proc.stdout
+        overflow = region_overflow(log) or stack_overflow(cmd, log)
+        if overflow is not None:
+            region, over = overflow
+            raise BudgetExceededError(f"{what}: the link does not fit: region {region} overflowed by {over:,} bytes",
+                                      hint="make the model or its training buffers smaller, or choose a target "
+                                           "with more memory (edgetrain export c prints where the bytes go)")
         if "nano.specs" in log or "cannot find -l" in log:
             hint = install_hint(tool)  # compiler present but newlib missing
         else:
-            hint = f"command: {' '.join(cmd)}"
+            hint = f"rerun the command to see the compiler's output ({cmd[0]} with {len(cmd) - 1} arguments)"
         raise ToolchainError(f"{what} failed: {first_error_line(log)}", hint=hint)
     return proc.stdout
+
+
+_OVERFLOW = re.compile(r"region [`'\"]?(\w+)['`\"]? overflowed by (\d+) bytes")
+
+
+def stack_overflow(cmd: list[str], log: str) -> tuple[str, int] | None:
+    """(region, bytes over) when the link failed on the linker script's check that .data, .bss
+    and the stack reserve fit RAM (targets/ld/cortexm_sections.ld): the bytes come from linking
+    once more with --noinhibit-exec and reading _ebss and _estack."""
+    if "stack reserve exceed the target's RAM" not in log or "-o" not in cmd:
+        return None
+    out = Path(cmd[cmd.index("-o") + 1])
+    probe = out.with_name(out.name + ".probe")
+    again = [c if c != str(out) else str(probe) for c in cmd] + ["-Wl,--noinhibit-exec"]
+    stack = next((int(c.rsplit("=", 1)[1]) for c in cmd if c.startswith("-Wl,--defsym=__et_stack_size=")), 0)
+    try:
+        subprocess.run(again, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        nm = subprocess.run([cmd[0].replace("gcc", "nm"), str(probe)], capture_output=True, text=True,
+                            timeout=COMPILE_TIMEOUT_S)
+        syms = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
+        return "RAM", syms["_ebss"] + stack - syms["_estack"]
+    except (OSError, subprocess.SubprocessError, KeyError, ValueError):
+        return "RAM", 0
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def region_overflow(log: str) -> tuple[str, int] | None:
+    """(region, bytes over) of a linker's "region `RAM' overflowed by N bytes", the largest
+    overflow when several regions are named."""
+    found = [(m.group(1), int(m.group(2))) for m in _OVERFLOW.finditer(log)]
+    return max(found, key=lambda f: f[1]) if found else None
 
 
 _ERROR_TAG = re.compile(r"(\berror:|undefined reference|cannot find|will not fit|overflowed by|edgetrain:)")
