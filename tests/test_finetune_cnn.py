@@ -242,3 +242,17 @@ def test_cli_finetune_cnn_head(host_cc, tmp_path):
     assert sorted(d["trainable"]) == ["conv2d2.bias", "conv2d2.weight", "dense1.bias", "dense1.weight"]
     assert len(d["loss_curve"]) == 5
 
+
+
+def test_tiny_cnn_training_step_budget_on_stm32f405(arm_cc, qemu):
+    """The issue's tiny CNN (8x8x1, conv 3x3 1->4 ReLU, dense 144->10), every layer trainable,
+    plain SGD, batch 1, production flags, QEMU instruction counts: <= 107,000 instructions per
+    step and <= 2 KB of training buffers beyond parameters and optimizer state (AIfES 2.2:
+    429,619 instructions, 13,288 B heap). bench/finetune_cnn_cycles.py prints the numbers."""
+    g = Sequential([Conv2D(4, 3, padding="valid", activation="relu"), Flatten(), Dense(10)], input_shape=(8, 8, 1))
+    xs, ys = batches((8, 8, 1), 1, steps=6)
+    rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, optimizer="sgd", lr=0.01,
+                             parity=False)
+    n = int(np.median(rep.instructions_per_step))
+    print(f"\ntiny CNN SGD step: {n:,} instructions, {rep.memory.arena_bytes} B of training buffers")
+    assert n <= 107_000 and rep.memory.arena_bytes <= 2048 and rep.memory.optimizer_state_bytes == 0
