@@ -38,6 +38,17 @@ FUSED = {None: ActivationFunctionType.NONE, "relu": ActivationFunctionType.RELU,
          "relu6": ActivationFunctionType.RELU6}
 
 
+def options_table(kind: str, **fields: float | int | bool) -> Callable:
+    """A writer of the builtin options table ``kind`` (e.g. ``Conv2DOptions``) with scalar
+    ``fields`` (``Padding=...``), through the schema package's ``<kind>Start/Add<Field>/End``."""
+    def write(b):  # noqa: ANN001, ANN202
+        getattr(tflite, f"{kind}Start")(b)
+        for name, value in fields.items():
+            getattr(tflite, f"{kind}Add{name}")(b, value)
+        return getattr(tflite, f"{kind}End")(b)
+    return write
+
+
 def tflite_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     """A tensor's TFLite shape inside the model (see the module docstring)."""
     return (1, 1, *shape) if len(shape) == 2 else (1, *shape)
@@ -115,12 +126,8 @@ class DenseRule(TFLiteRule):
     kinds = ("dense",)
 
     @staticmethod
-    def _options(act: str | None):  # noqa: ANN205
-        def write(b):  # noqa: ANN001, ANN202
-            tflite.FullyConnectedOptionsStart(b)
-            tflite.FullyConnectedOptionsAddFusedActivationFunction(b, FUSED[act])
-            return tflite.FullyConnectedOptionsEnd(b)
-        return write
+    def _options(act: str | None) -> Callable:
+        return options_table("FullyConnectedOptions", FusedActivationFunction=FUSED[act])
 
     def f32(self, ctx, st):
         x = ctx.index[st.inputs[0]]
@@ -158,15 +165,8 @@ def _pad(ctx: Context, st: Step, geo: Geometry, x: int, in_shape: tuple[int, ...
     out = ctx.spec.add_tensor(Tensor(f"{st.name}/padded", (n, h + t + b, w + l + r, c),
                                      np.dtype(np.int8 if ctx.int8 else np.float32), None,
                                      ctx.quantization(st.inputs[0])))
-    ctx.op(Op.PAD, [x, pads], [out], BuiltinOptions.PadOptions, _empty(tflite.PadOptionsStart, tflite.PadOptionsEnd))
+    ctx.op(Op.PAD, [x, pads], [out], BuiltinOptions.PadOptions, options_table("PadOptions"))
     return out
-
-
-def _empty(start, end):  # noqa: ANN001, ANN202
-    def write(b):  # noqa: ANN001, ANN202
-        start(b)
-        return end(b)
-    return write
 
 
 class ConvRule(TFLiteRule):
@@ -203,30 +203,13 @@ class ConvRule(TFLiteRule):
         b = ctx.bias(f"{st.name}/bias", bias, in_scale, scales)
         y = ctx.activation(st.output)
         (sh, sw), (dh, dw), act = geo.stride, geo.dilation, FUSED[st.activation]
+        common = {"Padding": padding, "StrideW": sw, "StrideH": sh, "FusedActivationFunction": act,
+                  "DilationWFactor": dw, "DilationHFactor": dh}
         if depthwise:
-            def options(bld):  # noqa: ANN001, ANN202
-                tflite.DepthwiseConv2DOptionsStart(bld)
-                tflite.DepthwiseConv2DOptionsAddPadding(bld, padding)
-                tflite.DepthwiseConv2DOptionsAddStrideW(bld, sw)
-                tflite.DepthwiseConv2DOptionsAddStrideH(bld, sh)
-                tflite.DepthwiseConv2DOptionsAddDepthMultiplier(bld, cout // cin)
-                tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(bld, act)
-                tflite.DepthwiseConv2DOptionsAddDilationWFactor(bld, dw)
-                tflite.DepthwiseConv2DOptionsAddDilationHFactor(bld, dh)
-                return tflite.DepthwiseConv2DOptionsEnd(bld)
-            ctx.op(Op.DEPTHWISE_CONV_2D, [x, w, b], [y], BuiltinOptions.DepthwiseConv2DOptions, options)
+            ctx.op(Op.DEPTHWISE_CONV_2D, [x, w, b], [y], BuiltinOptions.DepthwiseConv2DOptions,
+                   options_table("DepthwiseConv2DOptions", DepthMultiplier=cout // cin, **common))
             return
-
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.Conv2DOptionsStart(bld)
-            tflite.Conv2DOptionsAddPadding(bld, padding)
-            tflite.Conv2DOptionsAddStrideW(bld, sw)
-            tflite.Conv2DOptionsAddStrideH(bld, sh)
-            tflite.Conv2DOptionsAddFusedActivationFunction(bld, act)
-            tflite.Conv2DOptionsAddDilationWFactor(bld, dw)
-            tflite.Conv2DOptionsAddDilationHFactor(bld, dh)
-            return tflite.Conv2DOptionsEnd(bld)
-        ctx.op(Op.CONV_2D, [x, w, b], [y], BuiltinOptions.Conv2DOptions, options)
+        ctx.op(Op.CONV_2D, [x, w, b], [y], BuiltinOptions.Conv2DOptions, options_table("Conv2DOptions", **common))
 
 
 class PoolRule(TFLiteRule):
@@ -247,22 +230,17 @@ class PoolRule(TFLiteRule):
         y = ctx.activation(st.output)
         (sh, sw), (kh, kw), act = geo.stride, geo.kernel, FUSED[st.activation]
 
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.Pool2DOptionsStart(bld)
-            tflite.Pool2DOptionsAddPadding(bld, padding)
-            tflite.Pool2DOptionsAddStrideW(bld, sw)
-            tflite.Pool2DOptionsAddStrideH(bld, sh)
-            tflite.Pool2DOptionsAddFilterWidth(bld, kw)
-            tflite.Pool2DOptionsAddFilterHeight(bld, kh)
-            tflite.Pool2DOptionsAddFusedActivationFunction(bld, act)
-            return tflite.Pool2DOptionsEnd(bld)
+        options = options_table("Pool2DOptions", Padding=padding, StrideW=sw, StrideH=sh, FilterWidth=kw,
+                                FilterHeight=kh, FusedActivationFunction=act)
         code = Op.MAX_POOL_2D if st.kind == "max_pool" else Op.AVERAGE_POOL_2D
         ctx.op(code, [x], [y], BuiltinOptions.Pool2DOptions, options)
 
 
 class GlobalPoolRule(TFLiteRule):
-    """MEAN over the spatial axes, keep_dims false; a fused relu/relu6 is a RELU/RELU6 after it
-    (MEAN has no fused activation; the clamp to the zero point / to 6 is the same)."""
+    """MEAN over the spatial axes (TFLite Micro's int8 MEAN is the integer mean edgetrain's global
+    pool computes, `quantize.conv_reference.global_avg_pool_s8_reference`); a fused relu/relu6 is a
+    RELU/RELU6 after it (MEAN has no fused activation; the clamp to the zero point / to 6 is the
+    same)."""
 
     kinds = ("global_avg_pool",)
 
@@ -277,16 +255,9 @@ class GlobalPoolRule(TFLiteRule):
         x = ctx.index[st.inputs[0]]
         axes = ctx.spec.constant(f"{st.name}/axes", np.array([1, 2], np.int32))
         c = int(ctx.shape(st.output)[-1])
-        # keep_dims: TFLite Micro's int8 MEAN over H, W of a 4-D tensor with kept dims is the
-        # integer kernel (reference_integer_ops::Mean) edgetrain's global pool equals; the
-        # [1, 1, 1, C] result is reshaped to [1, C] (the same bytes).
+        # Kept dims, [1, 1, 1, C], reshaped to [1, C] (the same bytes) at the end.
         y = ctx.activation(st.output, (1, 1, 1, c), name=f"{st.name}/mean")
-
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.ReducerOptionsStart(bld)
-            tflite.ReducerOptionsAddKeepDims(bld, True)
-            return tflite.ReducerOptionsEnd(bld)
-        ctx.op(Op.MEAN, [x, axes], [y], BuiltinOptions.ReducerOptions, options)
+        ctx.op(Op.MEAN, [x, axes], [y], BuiltinOptions.ReducerOptions, options_table("ReducerOptions", KeepDims=True))
         if st.activation is not None:
             y2 = ctx.activation(st.output, (1, 1, 1, c), name=f"{st.name}/clamped")
             ctx.op(Op.RELU if st.activation == "relu" else Op.RELU6, [y], [y2])
@@ -310,13 +281,8 @@ class AddRule(TFLiteRule):
 
     def f32(self, ctx, st):
         a, b = (ctx.index[t] for t in st.inputs)
-        act = FUSED[st.activation]
-
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.AddOptionsStart(bld)
-            tflite.AddOptionsAddFusedActivationFunction(bld, act)
-            return tflite.AddOptionsEnd(bld)
-        ctx.op(Op.ADD, [a, b], [ctx.activation(st.output)], BuiltinOptions.AddOptions, options)
+        ctx.op(Op.ADD, [a, b], [ctx.activation(st.output)], BuiltinOptions.AddOptions,
+               options_table("AddOptions", FusedActivationFunction=FUSED[st.activation]))
 
     def s8(self, ctx, st, q):
         self.f32(ctx, st)
@@ -334,12 +300,8 @@ class TableActivationRule(TFLiteRule):
             ctx.op(self.CODES[st.kind], [x], [ctx.activation(st.output)])
             return
         alpha = float(st.node.attrs.get("alpha", LEAKY_RELU_ALPHA))
-
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.LeakyReluOptionsStart(bld)
-            tflite.LeakyReluOptionsAddAlpha(bld, alpha)
-            return tflite.LeakyReluOptionsEnd(bld)
-        ctx.op(Op.LEAKY_RELU, [x], [ctx.activation(st.output)], BuiltinOptions.LeakyReluOptions, options)
+        ctx.op(Op.LEAKY_RELU, [x], [ctx.activation(st.output)], BuiltinOptions.LeakyReluOptions,
+               options_table("LeakyReluOptions", Alpha=alpha))
 
     def s8(self, ctx, st, q):
         raise UnsupportedOpError(f"{st.kind} {st.name!r}: int8 {st.kind} is a 256-entry table in edgetrain, which "
@@ -351,12 +313,8 @@ class SoftmaxRule(TFLiteRule):
     kinds = ("softmax",)
 
     def f32(self, ctx, st):
-        def options(bld):  # noqa: ANN001, ANN202
-            tflite.SoftmaxOptionsStart(bld)
-            tflite.SoftmaxOptionsAddBeta(bld, 1.0)
-            return tflite.SoftmaxOptionsEnd(bld)
         ctx.op(Op.SOFTMAX, [ctx.index[st.inputs[0]]], [ctx.activation(st.output)], BuiltinOptions.SoftmaxOptions,
-               options)
+               options_table("SoftmaxOptions", Beta=1.0))
 
     def s8(self, ctx, st, q):  # pragma: no cover - the int8 quantizer refuses a softmax inside the model
         raise UnsupportedOpError(f"softmax {st.name!r}: only a final softmax is supported in int8 (it is dropped)")
