@@ -11,7 +11,7 @@ from ..formats.modelfile import load_model, save_model
 from . import options
 from .app import cli, export_group, import_group
 from .commands_c import FORCE_HELP, OUTPUT_DIR_HELP
-from .output import emit_json, table
+from .output import emit_json, imported_summary, report_import, table
 
 
 @export_group.command("onnx")
@@ -89,15 +89,11 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
 
     graph = import_onnx(file, name=name)
     save_model(graph, output)
-    summary = {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
-               "layers": len(graph.nodes), "params": graph.num_params()}
+    summary = imported_summary(graph, output)
     layout = graph.meta.get("imported_from", {}).get("input_layout")
     if layout:  # a convolutional model: feed it channels-last data (see docs/onnx_import.md)
         summary["input_layout"] = layout
-    if as_json:
-        emit_json(summary)
-        return
-    table(f"imported {file}", ["item", "value"], [[k, v] for k, v in summary.items()])
+    report_import(f"imported {file}", summary, as_json)
 
 
 @cli.command("ort-train")

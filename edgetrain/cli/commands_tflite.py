@@ -10,7 +10,7 @@ from ..extras import require
 from ..formats.modelfile import load_model, save_model
 from .app import export_group, import_group
 from .commands_c import FORCE_HELP
-from .output import emit_json, info, table
+from .output import emit_json, imported_summary, info, report_import, table
 
 
 @export_group.command("tflite")
@@ -66,15 +66,7 @@ def import_tflite_cmd(file: str, output: str, name: str | None, as_json: bool) -
 
     graph = import_tflite(file, name=name)
     save_model(graph, output)
-    quant = graph.meta.get("quantization")
-    summary = {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
-               "dtype": "int8" if quant else "f32", "layers": len(graph.nodes), "params": graph.num_params(),
-               "ops": [n.op for n in graph.nodes]}
-    if as_json:
-        emit_json(summary)
-        return
-    rows = [[k, v if not isinstance(v, list) else ", ".join(map(str, v))] for k, v in summary.items()]
-    table(f"imported {file}", ["item", "value"], rows)
+    report_import(f"imported {file}", imported_summary(graph, output), as_json)
 
 
 def _quantized(graph) -> bool:  # noqa: ANN001

@@ -44,3 +44,20 @@ def emit_json(obj: Any) -> None:
 def info(msg: str) -> None:
     """One message to stderr, as typed (no markup), never wrapped: a line stays one line."""
     err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
+
+
+def report_import(title: str, summary: dict[str, Any], as_json: bool) -> None:
+    """The summary an ``import`` command prints: JSON, or one table (lists joined by commas)."""
+    if as_json:
+        emit_json(summary)
+        return
+    table(title, ["item", "value"], [[k, ", ".join(map(str, v)) if isinstance(v, list) else v]
+                                     for k, v in summary.items()])
+
+
+def imported_summary(graph: Any, output: str) -> dict[str, Any]:
+    """What every import reports about the model it wrote."""
+    return {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
+            "dtype": "int8" if graph.meta.get("quantization") else "f32", "layers": len(graph.nodes),
+            "params": graph.num_params(), "ops": [n.op for n in graph.nodes]}
+
