@@ -13,8 +13,8 @@ dense updates) and training RAM, production flags (the compiler may fuse multipl
 
 "training buffers" is the planned arena (activations, input gradients, conv scratch): what
 training needs beyond the trainable parameters and the optimizer state. "naive sum" is every
-buffer on its own plus one gradient buffer per trainable parameter. The stack is the target's
-reservation, not measured here.
+buffer on its own plus one gradient buffer per trainable parameter. The stack figure is the
+memory report's estimate of the deepest call chain (-fstack-usage frames); the board reserves more.
 
 The fine-tuning harness keeps the two storage banks (the board's flash) in RAM. For the digits
 CNN's last block (39 KB of trainable parameters: two 48 KiB banks) that image does not link into
@@ -81,6 +81,7 @@ def run(make, trainable: str, opt: str, body: str = "f32", big: bool = False):
     return {"instructions_per_step": int(np.median(rep.instructions_per_step)), "arena_bytes": m.arena_bytes,
             "naive_bytes": m.naive_bytes, "param_ram_bytes": m.param_ram_bytes,
             "optimizer_state_bytes": m.optimizer_state_bytes, "training_ram_bytes": m.ram_bytes,
+            "stack_estimate_bytes": m.stack_estimate,
             "ram_budget": m.ram_budget, "linked_192k": big, "trainable": rep.trainable}
 
 
@@ -116,11 +117,11 @@ def main() -> None:
     print(f"Generated CNN training code on {TARGET} (QEMU, instruction counts, production flags), batch 1, "
           f"median of {STEPS} steps")
     print(f"{'case':36} {'opt':5} {'instr/step':>11} {'buffers B':>10} {'naive B':>8} {'params B':>9} "
-          f"{'opt state B':>12} {'training RAM B':>15}")
+          f"{'opt state B':>12} {'training RAM B':>15} {'stack est. B':>13}")
     for r in results.values():
         print(f"{r['label']:36} {r['optimizer']:5} {r['instructions_per_step']:>11,} {r['arena_bytes']:>10,} "
               f"{r['naive_bytes']:>8,} {r['param_ram_bytes']:>9,} {r['optimizer_state_bytes']:>12,} "
-              f"{r['training_ram_bytes']:>15,}{' *' if r['linked_192k'] else ''}")
+              f"{r['training_ram_bytes']:>15,} {r['stack_estimate_bytes']:>13,}{' *' if r['linked_192k'] else ''}")
     print("* built with QEMU's 192 KiB SRAM linked (the harness's RAM-emulated flash banks); training RAM "
           "(parameters + optimizer state + buffers + stack reservation) checked against 128 KiB")
     print(f"\nAIfES 2.2 on the tiny CNN (SGD): {AIFES['instructions']:,} instructions/step, "

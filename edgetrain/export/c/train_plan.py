@@ -30,9 +30,23 @@ from .train_program import DeviceTrainConfig, TrainProgram, build_train_program
 
 DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
 DEFAULT_WRITE_UNIT = 4
-# Upper bound on the stack of the deepest training call chain (et_train_step -> fused backward ->
-# optimizer). Reported only; the stack reservation is the target's.
+# Upper bound on the stack of the deepest dense training call chain (et_train_step -> fused
+# backward -> optimizer). Reported only; the stack reservation is the target's.
 TRAIN_STACK_ESTIMATE = 512
+# et_train_step -> et_train_forward_loss / et_train_backward_update: their frames above a kernel's.
+TRAIN_FRAME = 64
+# Deepest stack of the conv / pool backward kernels (bytes, -fstack-usage, max over host, M3 and
+# M4F; callees included: the argument check et_conv_f32_check -> et_conv_geom_check ->
+# et_axis_check 120, et_optimizer_check 16, the M3's soft-float helpers 16). The forward kernels'
+# figures are the inference report's (report.KERNEL_STACK).
+TRAIN_KERNEL_STACK = {
+    "et_conv_f32_backward_update": 32 + 544 + 120 + 16 + 16,
+    "et_depthwise_conv_f32_backward_update": 32 + 544 + 120 + 16 + 16,
+    "et_conv_f32_backward_update_ref": 32 + 304 + 120 + 16 + 16,
+    "et_depthwise_conv_f32_backward_update_ref": 32 + 304 + 120 + 16 + 16,
+    "et_max_pool_f32_backward": 48 + 240 + 96 + 16, "et_avg_pool_f32_backward": 32 + 240 + 96 + 16,
+    "et_global_avg_pool_f32_backward": 64 + 16,
+}
 
 
 @dataclass
@@ -112,16 +126,28 @@ class TrainMemoryReport:
         ]
 
 
+def train_stack_estimate(p: TrainProgram) -> int:
+    """The deepest call chain of the training step: the dense chain, or the program's frames above
+    its deepest kernel (forward kernels as the inference report counts them, conv / pool backward
+    kernels from TRAIN_KERNEL_STACK)."""
+    from .report import KERNEL_STACK
+
+    known = {**KERNEL_STACK, **TRAIN_KERNEL_STACK}
+    deepest = max((known.get(k, 0) for op in p.ops for k in op.kernels), default=0)
+    return max(TRAIN_STACK_ESTIMATE, TRAIN_FRAME + deepest)
+
+
 def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeometry) -> TrainMemoryReport:
     const = sum(a.nbytes for a in p.arrays if a.condition is None)
+    stack = train_stack_estimate(p)
     return TrainMemoryReport(
         model=p.name, target=target.name, trainable=[t.name for t in p.trainable],
         frozen_body="none" if p.split.body is None else p.config.body, batch=p.config.batch,
         optimizer=p.config.optimizer, param_ram_bytes=p.payload_bytes,
         optimizer_state_bytes=p.optimizer_state_bytes, arena_bytes=p.plan.arena_bytes,
         arena_live_peak=p.plan.peak_live_bytes(), naive_activation_bytes=p.naive_activation_bytes,
-        param_grad_bytes=p.param_grad_bytes, stack_estimate=TRAIN_STACK_ESTIMATE,
-        stack_reserved=max(TRAIN_STACK_ESTIMATE, target.stack_bytes), const_data_bytes=const,
+        param_grad_bytes=p.param_grad_bytes, stack_estimate=stack,
+        stack_reserved=max(stack, target.stack_bytes), const_data_bytes=const,
         payload_bytes=p.payload_bytes, bank_bytes=geometry.bank_bytes(p.payload_bytes),
         ram_budget=target.ram_bytes, flash_budget=target.flash_bytes,
         buffers=[{"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
