@@ -54,3 +54,19 @@ def test_eval_outputs_and_no_overwrite_of_foreign_files(model_file: Path, tmp_pa
     assert r.returncode == 2 and "refusing to overwrite" in r.stderr and "Traceback" not in r.stderr
     with np.load(mine) as f:
         assert f["outputs"].tolist() == [0, 0, 0]
+
+
+def test_finetune_without_eval_data_says_it_scores_on_its_training_samples(model_file: Path, tmp_path: Path,
+                                                                          host_cc: str) -> None:
+    d = digits()
+    f = tmp_path / "new.npz"
+    np.savez(f, x=d.test.x[:40] * d.std + d.mean, y=d.test.y[:40])  # a new file, in raw units
+    r = run("finetune", model_file, "-t", "host", "--data", f, "--steps", "5", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "measured on the 40 training samples themselves" in r.stderr
+    import json
+
+    assert json.loads(r.stdout)["evaluated_on_training_data"] is True
+    r = run("finetune", model_file, "-t", "host", "--data", "digits:train", "--steps", "5", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["evaluated_on_training_data"] is False
+    assert "themselves" not in r.stderr

@@ -19,10 +19,14 @@ def parse_trainable(spec: str) -> str | list[str]:
     return [s.strip() for s in spec.split(",") if s.strip()]
 
 
-def _default_eval(source: str) -> str:
+def _default_eval(source: str) -> tuple[str, bool]:
+    """(evaluation source, whether it is the training samples themselves) without --eval-data:
+    a bundled dataset's held-out split; for a file, the file itself (a new file has no split the
+    model knows), which the command then says."""
     name, _, _split = source.partition(":")
-    # A bundled dataset: evaluate on its held-out split; a file: on itself.
-    return source if Path(name).suffix in (".npz", ".csv") else f"{name}:test"
+    if Path(name).suffix in (".npz", ".csv"):
+        return source, True
+    return f"{name}:test", False
 
 
 @cli.command("finetune")
@@ -63,7 +67,11 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
 
     graph = load_model(model)
     x, y = load_eval_data(graph, source)
-    xe, ye = load_eval_data(graph, eval_data or _default_eval(source))
+    eval_source, on_training = (eval_data, False) if eval_data else _default_eval(source)
+    if on_training:
+        info(f"note: no --eval-data: the accuracy before and after is measured on the {len(x)} training samples "
+             "themselves, which flatters it (pass --eval-data with held-out samples)")
+    xe, ye = load_eval_data(graph, eval_source)
     calib_x = None
     # An imported int8 model (a .tflite's) keeps its own quantization: nothing to calibrate.
     if body == "int8" and (calib is not None or not imported_quantization(graph)):
@@ -80,6 +88,7 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
     if as_json:
         d = rep.to_dict()
         d["saved"] = output
+        d["evaluated_on_training_data"] = on_training
         emit_json(d)
         return
     table(f"{graph.name} fine-tuned on {rep.target}", ["", "value"], rep.rows())
