@@ -8,7 +8,12 @@ starting a little earlier or later), a random gain per axis (the sensor mounted 
 different angle, a stronger or weaker movement), an offset (gravity on a tilted axis) and sensor
 noise. Nothing is downloaded; the same seed gives the same file.
 
-Usage: python examples/make_gestures.py OUT.npz [--per-class N] [--length L] [--seed S]
+Usage: python examples/make_gestures.py OUT.npz|OUT.csv [--per-class N] [--length L] [--seed S] [--mount DEG]
+
+A .csv gets one window per line: a header, the values in row-major order (time step, then axis:
+192 columns for 64 x 3) and the gesture's name in a last column `gesture` (text labels).
+``--mount DEG`` turns the sensor by DEG degrees about its z axis (the same gestures as a sensor
+mounted differently sees them): data to adapt a trained model to on the device.
 """
 from __future__ import annotations
 
@@ -61,19 +66,40 @@ def make_gestures(per_class: int = 200, length: int = 64, seed: int = 0, *, nois
     return x, y, names
 
 
+def mounted(x: np.ndarray, degrees: float) -> np.ndarray:
+    """The windows as a sensor turned by ``degrees`` about its z axis records them."""
+    a = np.deg2rad(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]], np.float32)
+    return (x @ rot.T).astype(np.float32)
+
+
+def to_csv(x: np.ndarray, y: np.ndarray, names: list[str]) -> bytes:
+    """One window per line: the values row-major (time step, then axis), then the gesture's name."""
+    flat = x.reshape(len(x), -1)
+    header = ",".join([f"t{t}_{a}" for t in range(x.shape[1]) for a in "xyz"[:x.shape[2]]] + ["gesture"])
+    lines = [header] + [",".join(f"{v:.4f}" for v in row) + f",{names[k]}" for row, k in zip(flat, y)]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="the .npz file to write")
+    parser.add_argument("out", type=Path, help="the .npz or .csv file to write")
     parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--length", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mount", type=float, default=0.0, help="turn the sensor by this many degrees")
     args = parser.parse_args(argv)
     from edgetrain.outputs import write_file
 
     x, y, names = make_gestures(args.per_class, args.length, args.seed)
-    buf = io.BytesIO()
-    np.savez(buf, x=x, y=y)
-    write_file(args.out, buf.getvalue())
+    if args.mount:
+        x = mounted(x, args.mount)
+    if args.out.suffix == ".csv":
+        write_file(args.out, to_csv(x, y, names))
+    else:
+        buf = io.BytesIO()
+        np.savez(buf, x=x, y=y)
+        write_file(args.out, buf.getvalue())
     print(f"wrote {args.out}: {len(y)} windows of {args.length} x {AXES} axes, {len(names)} classes "
           f"({', '.join(names)})")
 
