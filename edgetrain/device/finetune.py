@@ -18,6 +18,7 @@ through `run_int8`, the head through `Trainer.train_step`): the parity contract.
 """
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from .boot import BootResult, device_input, run_boot
 from .firmware import SectionSizes
 from ..engine.executor import forward
 from ..engine.trainer import Trainer
-from ..errors import ConfigError, DataError, ToolchainError
+from ..errors import BudgetExceededError, ConfigError, DataError, ToolchainError
 from ..export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
 from ..export.c.train_modes import select_trainable
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
@@ -219,6 +220,34 @@ class FinetuneReport:
         return rows + self.memory.rows()
 
 
+def linker_ram_bytes(target: Target) -> int | None:
+    """The RAM region the target's linker script gives the firmware (what the link accepts; the
+    budget, ``ram_bytes``, may be smaller), else the budget; None for the host."""
+    if target.linker_script is None:
+        return target.ram_bytes
+    m = re.search(r"^\s*RAM\b[^:\n]*:[^\n]*LENGTH\s*=\s*(\d+)\s*([KM]?)", target.linker_script.read_text(), re.M)
+    if m is None:
+        return target.ram_bytes
+    return int(m.group(1)) * {"": 1, "K": 1024, "M": 1024 * 1024}[m.group(2)]
+
+
+def check_emulated_banks(report, run_target: Target) -> None:  # noqa: ANN001 - TrainMemoryReport
+    """The emulation firmware keeps the two weight banks in RAM (et_storage_ram: on the chip they
+    are flash): refuse, before building, a run whose training RAM plus banks exceed the board's RAM,
+    naming both (the training plan itself may fit the real chip)."""
+    ram = linker_ram_bytes(run_target)
+    if ram is None:
+        return
+    banks = report.bank_flash_bytes
+    need = report.ram_bytes + banks
+    if need > ram:
+        raise BudgetExceededError(
+            f"the emulated {run_target.name} keeps the 2 x {report.bank_bytes:,} B weight banks in RAM (on the chip "
+            f"they are flash): training RAM {report.ram_bytes:,} B + banks {banks:,} B = {need:,} B of "
+            f"{ram:,} B", hint="train fewer parameters (a smaller head, bias-only), or emulate on a "
+            "board with more RAM (mps2-an386); the training plan itself fits the chip")
+
+
 def _choose_target(target: Target, fallback_host: bool) -> tuple[Target, str, list[str]]:
     ok, reason = emulator_available(target)
     if ok:
@@ -311,6 +340,7 @@ def finetune_on_device(
         # Generated for (and budget-checked against) the requested target, even on a host fallback.
         exp = export_training_c(work_graph, target, root / "src", config, calib_x, geometry=geometry)
         program = exp.program
+        check_emulated_banks(exp.report, run_target)
         defines = {"ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
                    "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u", "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u"}
         fw = build_firmware(run_target, [root / "src"], root / "build", parity=parity, sanitize=sanitize,
