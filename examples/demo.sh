@@ -38,3 +38,9 @@ step "5. a CNN: conv 3x3 16 -> max pool -> conv 3x3 32 -> dense 10 on the 8x8 di
 
 step "6. on-device learning: fine-tune on shifted data inside the emulated STM32, reboot, evaluate"
 bash examples/finetune_shifted.sh "$BIN" "$OUT"
+
+step "7. the CNN adapts too: its float head trains on the shifted digits over its int8 conv body, on the device"
+"$ET" finetune "$OUT/digits_cnn.etm" --target stm32f405 --fallback-host \
+    --data "$OUT/shifted_train.npz" --eval-data "$OUT/shifted_test.npz" \
+    --trainable head --body int8 --calib digits:train --optimizer sgd --lr 0.02 --batch-size 8 --steps 300 \
+    -o "$OUT/digits_cnn_shifted.etm"
