@@ -97,3 +97,48 @@ def test_statistics_are_in_flash_and_the_header_documents_the_entry_point(tmp_pa
     assert "et_status et_model_input_from_raw(const float *raw, void *input);" in header
     assert "model_input.c" in (tmp_path / "m" / "edgetrain_model.mk").read_text()
     assert "model_input.c" in (tmp_path / "m" / "CMakeLists.txt").read_text()
+
+
+ARGMAX_MAIN = r"""
+#include <stdio.h>
+#include "model.h"
+#include "inputs.h"
+int main(void)
+{
+    static ET_MODEL_OUTPUT_TYPE y[ET_MODEL_OUTPUT_COUNT];
+    int i;
+    for (i = 0; i < N_SAMPLES; ++i) {
+        if (et_model_infer(x[i], y) != ET_OK) return 1;
+        printf("%d\n", (int)et_model_argmax(y));
+    }
+    for (i = 0; i < ET_MODEL_N_CLASSES; ++i) printf("%s\n", et_model_class_names[i]);
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("dtype", ["f32", "int8"])
+def test_argmax_and_class_names_in_the_c_api(dtype: str, host_cc: str, tmp_path: Path) -> None:
+    import subprocess
+
+    g = mlp_64_32_10().copy()
+    names = ["zero", "one", 'say "two"', "thr\\ee", "four??=", "fünf", "six\nlines", "seven", "eight", "nine"]
+    g.meta["class_names"] = names
+    res = export_c(g, "host", tmp_path / "m", dtype=dtype, calib_x=digits().train.x[:64])
+    x = digits().test.x[:20]
+    xin = res.prepare_input(x)
+    ctype, fmt = ("int8_t", str) if dtype == "int8" else ("float", lambda v: f"{float(v):.9e}f")
+    rows = ",\n".join("{" + ", ".join(fmt(int(v)) if dtype == "int8" else fmt(v) for v in r) + "}" for r in xin)
+    (tmp_path / "inputs.h").write_text(f"#define N_SAMPLES {len(x)}\nstatic const {ctype} x[{len(x)}]"
+                                       f"[ET_MODEL_INPUT_COUNT] = {{{rows}}};\n")
+    (tmp_path / "main.c").write_text(ARGMAX_MAIN)
+    srcs = [str(res.out_dir / f) for f in res.files if f.suffix == ".c"]
+    exe = tmp_path / "a"
+    subprocess.run([host_cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", f"-I{tmp_path}",
+                    f"-I{res.out_dir}", f"-I{res.out_dir / 'runtime' / 'include'}", f"-I{res.out_dir / 'runtime' / 'src'}",
+                    str(tmp_path / "main.c"), *srcs, "-lm", "-o", str(exe)], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True).stdout.decode("utf-8").split("\n")
+    ref = int8_reference(res.qmodel, x) if dtype == "int8" else et.predict(g, x)
+    assert [int(v) for v in out[:20]] == ref.argmax(axis=1).tolist()
+    printed = "\n".join(out[20:]).rstrip("\n")
+    assert printed == "\n".join(names)  # every name byte for byte, quotes, backslashes, ??= and UTF-8 too

@@ -68,13 +68,14 @@ def render_model_h(p: Program) -> str:
               " * (model_input.c; bit-exact with edgetrain's numpy preprocessing). ET_ERR_NULL_ARG for NULL"
               + (", ET_ERR_NON_FINITE for a value without an int8 code." if p.qmodel is not None else "."),
               " *     et_model_input_from_raw(raw, input); et_model_infer(input, output); */",
-              raw_input.DECLARATION, "",
+              raw_input.DECLARATION, "", *raw_input.header_lines(p.qmodel is not None, p.class_names), "",
               "#ifdef __cplusplus", "}", "#endif", "", "#endif /* ET_MODEL_H */", ""]
     return "\n".join(lines)
 
 
 def render_model_input_c(p: Program) -> str:
-    return raw_input.render(header(p), p.qmodel is not None, p.standardisation)
+    return (raw_input.render(header(p), p.qmodel is not None, p.standardisation)
+            + raw_input.render_output_helpers(p.qmodel is not None, p.class_names))
 
 
 def render_model_data_h(p: Program) -> str:

@@ -39,6 +39,7 @@ class Program:
     storage: dict[str, LayerStorage] = field(default_factory=dict)  # dense layer -> weight storage
     # The input standardisation (mean, std) et_model_input_from_raw applies (`raw_input`), or None.
     standardisation: tuple[np.ndarray, np.ndarray] | None = None
+    class_names: list[str] | None = None  # the model's class names (meta["class_names"]), if any
 
     @property
     def elem_type(self) -> str:
@@ -103,7 +104,14 @@ def build_program(
     return Program(graph.name, dtype, lowered, arrays, calls, plan, input_shape,
                    tuple(lowered.shapes[lowered.output]), qmodel, force_ref,
                    {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage,
-                   raw_input.standardisation(graph.meta, int(np.prod(input_shape))))
+                   raw_input.standardisation(graph.meta, int(np.prod(input_shape))),
+                   _class_names(graph, int(np.prod(lowered.shapes[lowered.output]))))
+
+
+def _class_names(graph: Graph, n_out: int) -> list[str] | None:
+    """The model's class names when there is one per output value."""
+    names = graph.meta.get("class_names")
+    return [str(n) for n in names] if isinstance(names, list) and len(names) == n_out else None
 
 
 def _qsteps(qmodel: QuantizedModel | None) -> dict[str, QStep]:

@@ -122,18 +122,6 @@ static int read_sample(int32_t index, ET_MODEL_INPUT_TYPE *x)
     return 1;
 }
 
-static int32_t argmax(const ET_MODEL_OUTPUT_TYPE *y)
-{
-    int32_t best = 0;
-    int32_t k;
-    for (k = 1; k < ET_MODEL_OUTPUT_COUNT; ++k) {
-        if (y[k] > y[best]) {
-            best = k;
-        }
-    }
-    return best;
-}
-
 int main(void)
 {
     int32_t i;
@@ -144,11 +132,15 @@ int main(void)
             board_print("inference failed\n");
             return 2;
         }
-        cls = argmax(output);
+        cls = et_model_argmax(output);
         board_print("sample ");
         board_print_int((long)i);
         board_print(": class ");
         board_print_int((long)cls);
+#ifdef ET_MODEL_N_CLASSES
+        board_print(" ");
+        board_print(et_model_class_names[cls]);
+#endif
         board_print(cls == example_classes[i] ? "\n" : " (expected another class)\n");
         wrong += cls != example_classes[i];
     }

@@ -1,4 +1,6 @@
-"""The raw-input entry point of an exported model: ``et_model_input_from_raw`` (model_input.c).
+"""The input and output helpers of an exported model (model_input.c): ``et_model_input_from_raw``
+(raw sensor values to the model input), ``et_model_argmax`` (the class of an output) and, for a
+model with class names, ``et_model_class_names``.
 
 A model is trained on standardised features, ``(raw - mean) / std`` with the training split's
 statistics (``graph.meta["preprocess"]``), and an int8 model also takes them quantized. The C
@@ -32,6 +34,28 @@ from .arrays import DataArray
 
 FUNCTION = "et_model_input_from_raw"
 DECLARATION = f"et_status {FUNCTION}(const float *raw, void *input);"
+ARGMAX_DECLARATION = "int32_t et_model_argmax(const void *output);"
+CLASS_NAMES = "et_model_class_names"
+
+
+def c_string(text: str) -> str:
+    """A C string literal of ``text`` (UTF-8): printable ASCII as is, every other byte, quote,
+    backslash and ``?`` (trigraphs) as a three-digit octal escape (no following digit can extend it)."""
+    out = []
+    for b in str(text).encode("utf-8"):
+        ch = chr(b)
+        out.append(ch if 32 <= b < 127 and ch not in '"\\?' else f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def header_lines(int8: bool, class_names: list[str] | None) -> list[str]:
+    """model.h's declarations of the output helpers."""
+    lines = ["/* The class of an output: the index of its largest value (the first on a tie). */", ARGMAX_DECLARATION]
+    if class_names:
+        lines += [f"#define ET_MODEL_N_CLASSES {len(class_names)}",
+                  "/* The class names the model was trained with, by class index (UTF-8). */",
+                  f"extern const char *const {CLASS_NAMES}[ET_MODEL_N_CLASSES];"]
+    return lines
 MEAN, STD = "et_model_input_mean", "et_model_input_std"
 
 
@@ -96,4 +120,17 @@ def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None)
     else:
         lines.append("        x[i] = v;")
     lines += ["    }", "    return ET_OK;", "}", ""]
+    return "\n".join(lines)
+
+
+def render_output_helpers(int8: bool, class_names: list[str] | None) -> str:
+    """The definitions of `header_lines`' declarations (appended to model_input.c)."""
+    t = "int8_t" if int8 else "float"
+    lines = [ARGMAX_DECLARATION.replace(";", ""), "{",
+             f"    const {t} *y = (const {t} *)output;", "    int32_t best = 0;", "    int32_t i;",
+             "    for (i = 1; i < ET_MODEL_OUTPUT_COUNT; ++i) {", "        if (y[i] > y[best]) {",
+             "            best = i;", "        }", "    }", "    return best;", "}", ""]
+    if class_names:
+        names = ", ".join(c_string(n) for n in class_names)
+        lines += [f"const char *const {CLASS_NAMES}[ET_MODEL_N_CLASSES] = {{{names}}};", ""]
     return "\n".join(lines)
