@@ -169,12 +169,10 @@ def measure_s8(img: Image, case, rng: np.random.Generator, eff: bool = False) ->
         pe = img.alloc(cref.conv_effective_bias(bias, w, in_zp).astype("<i4").tobytes()) if eff else 0
         params = img.alloc(struct.pack("<23i3I", *g, groups, -in_zp, out_zp, -128, 127, 1, pm, ps, pe))
         y = img.alloc(bytes(want.size))
-        if kind == "dw":
-            status, n = img.call("et_depthwise_conv_s8", params, px, pw, pb, y)
-        else:
-            sb, _ = img.call("et_conv_s8_scratch_bytes", params)
-            scratch = img.alloc(bytes(max(int(np.int32(np.uint32(sb))), 1)))
-            status, n = img.call("et_conv_s8", params, px, pw, pb, y, scratch)
+        fn = "et_depthwise_conv_s8" if kind == "dw" else "et_conv_s8"
+        sb, _ = img.call(f"{fn}_scratch_bytes", params)
+        scratch = img.alloc(bytes(max(int(np.int32(np.uint32(sb))), 1)))
+        status, n = img.call(fn, params, px, pw, pb, y, scratch)
         got = np.frombuffer(bytes(img.uc.mem_read(y, want.size)), np.int8)
         work = int(np.prod(geo.out_hw)) * cout * kernel[0] * kernel[1] * (shape[2] // groups)
     return {"layer": name, "dtype": "int8", "status": status, "bit_exact": bool((got == want).all()),

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgetrain.export.c.abi import conv_scratch_bytes
+from edgetrain.export.c.abi import conv_scratch_bytes, depthwise_conv_s8_scratch_bytes
 from edgetrain.ops.conv import Geometry, conv_forward, pad, windows
 from edgetrain.ops.pool import AvgPoolOp, GlobalAvgPoolOp, MaxPoolOp
 from edgetrain.quantize import conv_reference as cref
@@ -168,6 +168,18 @@ CORPUS = [
     Spec("depthwise m1 dilation 2 same", (2, 8, 8, 8), (3, 3), 8, dilation=2, padding="same", groups=8),
     Spec("depthwise m1 8x8 kernel", (1, 13, 12, 4), (8, 8), 4, groups=4),
     Spec("depthwise m1 3x3 on 2-wide", (1, 6, 2, 4), (3, 3), 4, padding="same", groups=4),
+    # the padded band of the four-channel blocks: odd widths, W below the kernel, stride 2, rows
+    # skipped by a stride beyond the kernel, asymmetric pads, batches, leftover channels
+    Spec("depthwise band 3x3 odd width 12ch", (1, 5, 7, 12), (3, 3), 12, padding="same", groups=12),
+    Spec("depthwise band 3x3 s2 same 13ch batch 2", (2, 9, 7, 13), (3, 3), 13, stride=2, padding="same",
+         groups=13),
+    Spec("depthwise band 3x3 on 1-wide", (1, 5, 1, 8), (3, 3), 8, padding="same", groups=8),
+    Spec("depthwise band 3x3 s2 asym pads", (1, 8, 8, 4), (3, 3), 4, stride=2, padding=[[0, 2], [1, 0]],
+         groups=4),
+    Spec("depthwise band 2x2 s3 skipped rows", (1, 10, 9, 8), (2, 2), 8, stride=3, groups=8),
+    Spec("depthwise band 3x3 ds-cnn 25x5x20 batch 2", (2, 25, 5, 20), (3, 3), 20, padding="same", groups=20),
+    Spec("depthwise band m2 3x3 same batch 2", (2, 5, 6, 4), (3, 3), 8, padding="same", groups=4),
+    Spec("depthwise band 5x5 dilation 2 7ch", (1, 9, 8, 7), (5, 5), 7, dilation=2, padding="same", groups=7),
 ]
 
 
@@ -713,6 +725,35 @@ def test_scratch_sizes_and_null_scratch(driver: Path, tmp_path: Path) -> None:
         assert status == (OK if pointwise else NULL_ARG), s.name
 
 
+def dw_scratch(s: Spec) -> int:
+    """The exporter's twin of et_depthwise_conv_s8_scratch_bytes for a depthwise spec."""
+    return depthwise_conv_s8_scratch_bytes(s.x[3], s.cout, s.kernel, s.geo.stride[1], s.geo.dilation,
+                                           s.geo.out_hw[1])
+
+
+def test_depthwise_s8_scratch_sizes_and_null_scratch(driver: Path, tmp_path: Path) -> None:
+    """The int8 depthwise kernel's padded band: the C size and the exporter's formula agree, the
+    driver hands over exactly that many bytes (ASan checks the band's bounds), and NULL is refused
+    when it is needed."""
+    rng = np.random.default_rng(6)
+    seen = set()
+    for s in CORPUS:
+        if s.groups != s.x[3]:
+            continue
+        c = s8_case(s, rng, False, None)
+        want = dw_scratch(s)
+        multiplier1 = s.cout == s.x[3] and s.cout >= 4 and s.kernel[0] * s.kernel[1] <= 49
+        span = (s.kernel[0] - 1) * s.geo.dilation[0] + 1
+        band_w = (s.geo.out_hw[1] - 1) * s.geo.stride[1] + (s.kernel[1] - 1) * s.geo.dilation[1] + 1
+        assert want == ((2 * span - 1) * band_w * 4 + 3 if multiplier1 else 0), s.name
+        wc = cref.to_c_depthwise_weights(c.w)
+        status, scratch, _ = run(driver, "dw_s8", conv_s8_payload(s, c, wc, False, null_scratch=1), tmp_path)
+        assert scratch == want, s.name
+        assert status == (NULL_ARG if want else OK), s.name
+        seen.add(bool(want))
+    assert seen == {True, False}
+
+
 POOL_CHECKS = [
     ("out_c other than in_c", dict(out_c=2), BAD_SHAPE),
     ("dilation 2", dict(dilation_h=2, out_h=3), BAD_PARAM),
@@ -850,7 +891,10 @@ M4_S8_SPECS = ["3x3 s1 same", "3x3 s2 same odd 7x5", "3x3 explicit asym pads", "
                "3x3 -> 70 channels", "1x1 pointwise 70 inputs odd pixels", "1x1 pointwise odd pixels odd out_c",
                "groups 3 odd channels", "depthwise m1 9ch s2 valid", "depthwise m1 16ch 5x5 same",
                "depthwise m1 dilation 2 same", "depthwise m1 8x8 kernel", "depthwise m1 3x3 on 2-wide",
-               "depthwise m1 5x5 valid"] + [f"random {i}" for i in range(6)]
+               "depthwise m1 5x5 valid", "depthwise band 3x3 odd width 12ch", "depthwise band 3x3 s2 same 13ch batch 2",
+               "depthwise band 3x3 on 1-wide", "depthwise band 3x3 s2 asym pads", "depthwise band 2x2 s3 skipped rows",
+               "depthwise band 3x3 ds-cnn 25x5x20 batch 2", "depthwise band m2 3x3 same batch 2",
+               "depthwise band 5x5 dilation 2 7ch"] + [f"random {i}" for i in range(6)]
 
 
 def run_s8_on_cortex_m(m4: "M4", names: list[str]) -> None:
@@ -874,8 +918,9 @@ def run_s8_on_cortex_m(m4: "M4", names: list[str]) -> None:
                                           c.act_max, int(c.per_channel), mults, shifts, effp))
             y = m4.alloc(bytes(n_y))
             # any alignment of the scratch: the kernel aligns its int16 part itself
-            scratch = m4.alloc(bytes(5 * int(np.prod(s.w_shape()[:3])) + 3 + k % 4)) + k % 4
-            if fn == "conv_s8":
+            n_s = dw_scratch(s) if fn == "dw_s8" else 5 * int(np.prod(s.w_shape()[:3])) + 3
+            scratch = m4.alloc(bytes(n_s + k % 4)) + k % 4
+            if fn in ("conv_s8", "dw_s8"):
                 status = m4.call(name, params, x, w, bias, y, scratch)
             else:
                 status = m4.call(name, params, x, w, bias, y)

@@ -143,23 +143,35 @@ et_status et_conv_s8(const et_conv_s8_params *params, const int8_t *input, const
 
 et_status et_depthwise_conv_s8_ref(const et_conv_s8_params *params, const int8_t *input,
                                    const int8_t *weights, const int32_t *bias, int8_t *output);
-/* Fast: depth multiplier 1 (kernels of up to 49 taps) in blocks of four channels, each tap's
- * weights widened once per block into a stack buffer (about 1.4 KiB of stack in all), the four
- * accumulators in registers over the pixel's in-bounds taps, started from bias (recovered from
- * eff_bias when only that is given); other multipliers and the last out_c % 4 channels one
- * channel at a time. No scratch. Bit-exact with et_depthwise_conv_s8_ref. */
+/* Fast: depth multiplier 1 (kernels of up to 49 taps, at least 4 channels) in blocks of four
+ * channels over a padded band in `scratch` (et_depthwise_conv_s8_scratch_bytes): each input row
+ * of the block copied once into it with the zero point around it, so that every output pixel runs
+ * the same check-free tap loop (a 3x3 assembly path on Cortex-M4), each tap's weights widened
+ * once per block into a stack buffer (about 0.6 KiB of stack in all), started from bias
+ * (recovered from eff_bias when only that is given); other multipliers and the last out_c % 4
+ * channels one channel at a time over the in-bounds taps. Bit-exact with
+ * et_depthwise_conv_s8_ref. */
 et_status et_depthwise_conv_s8(const et_conv_s8_params *params, const int8_t *input,
-                               const int8_t *weights, const int32_t *bias, int8_t *output);
+                               const int8_t *weights, const int32_t *bias, int8_t *output,
+                               int8_t *scratch);
 
 /* Scratch bytes et_conv_f32 / et_conv_s8 need for these arguments (as CMSIS-NN's
  * arm_*_get_buffer_size): the caller passes at least this much, aligned for the element type
  * (float / int8_t). 0: no scratch (NULL may be passed). Independent of the batch. -1 when the
  * kernel would reject the arguments (any ET_ERR_* of its checks but NULL buffers). The depthwise
- * kernels need no scratch. 0 for a 1x1 kernel with groups 1; else float32 one window of one
+ * kernels have their own (et_depthwise_conv_s8_scratch_bytes below). 0 for a 1x1 kernel with groups 1; else float32 one window of one
  * group (kernel_h * kernel_w * in_c / groups floats), int8 5 * window + 3 bytes (two int16
  * windows, one int8 window, slack to word-align them). */
 int32_t et_conv_f32_scratch_bytes(const et_conv_f32_params *params);
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params);
+/* Scratch bytes et_depthwise_conv_s8 needs (int8_t, any alignment; NULL may be passed for 0),
+ * independent of the batch: 0 unless the depth multiplier is 1, out_c >= 4 and the kernel has at
+ * most 49 taps; then the padded band, (2 * span - 1) * band_w * 4 + 3 bytes with
+ * span = (kernel_h - 1) * dilation_h + 1 and band_w = (out_w - 1) * stride_w +
+ * (kernel_w - 1) * dilation_w + 1 (2 * span - 1 rows of band_w pixels of four channels, slack to
+ * word-align them); -1 when the kernel would reject the arguments (as et_conv_s8_scratch_bytes,
+ * and a band beyond INT32_MAX bytes). The float depthwise kernels need no scratch. */
+int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params);
 
 #ifdef __cplusplus
 }

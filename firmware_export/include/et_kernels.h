@@ -20,7 +20,9 @@
  *   convolutions (et_conv.h): ET_CONV_F32 takes the fast kernel's im2col scratch as `s`
  *     (et_conv_f32_scratch_bytes; NULL when that is 0); the reference needs none and ignores it.
  *     ET_DEPTHWISE_CONV_F32 takes the same arguments on both sides. ET_CONV_S8 likewise takes
- *     et_conv_s8's int8 scratch (et_conv_s8_scratch_bytes). The int8 fast convolutions start
+ *     et_conv_s8's int8 scratch (et_conv_s8_scratch_bytes), and ET_DEPTHWISE_CONV_S8
+ *     et_depthwise_conv_s8's padded band (et_depthwise_conv_s8_scratch_bytes); the references
+ *     ignore it. The int8 fast convolutions start
  *     from params->eff_bias, as int8 dense does, so their `b` is dropped.
  *   pools (et_pool.h): one implementation each, called by both builds.
  */
@@ -57,7 +59,7 @@
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32_ref((p), (x), (w), (b), (y))
 #define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32_ref
 #define ET_CONV_S8(p, x, w, b, y, s) et_conv_s8_ref((p), (x), (w), (b), (y))
-#define ET_DEPTHWISE_CONV_S8 et_depthwise_conv_s8_ref
+#define ET_DEPTHWISE_CONV_S8(p, x, w, b, y, s) et_depthwise_conv_s8_ref((p), (x), (w), (b), (y))
 
 #else
 
@@ -80,7 +82,7 @@
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32((p), (x), (w), (b), (y), (s))
 #define ET_DEPTHWISE_CONV_F32 et_depthwise_conv_f32
 #define ET_CONV_S8(p, x, w, b, y, s) et_conv_s8((p), (x), (w), NULL, (y), (s))
-#define ET_DEPTHWISE_CONV_S8(p, x, w, b, y) et_depthwise_conv_s8((p), (x), (w), NULL, (y))
+#define ET_DEPTHWISE_CONV_S8(p, x, w, b, y, s) et_depthwise_conv_s8((p), (x), (w), NULL, (y), (s))
 
 #endif
 

@@ -777,6 +777,39 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
 /* Taps of the depthwise channel-block path (et_dw_s8_blocks): 7x7 and below. */
 #define ET_DW_TAPS 49
 
+/* The padded band of the depthwise channel-block path (et_dw_s8_blocks): slots of band_w
+ * columns of four channels, 2 * span - 1 of them. */
+static int32_t et_dw_band_w(const et_conv_geom *g)
+{
+    return (g->out_w - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+}
+
+static int32_t et_dw_band_span(const et_conv_geom *g)
+{
+    return (g->kernel_h - 1) * g->dilation_h + 1;
+}
+
+/* Whether et_depthwise_conv_s8 runs channel blocks (and so needs the band): depth multiplier 1,
+ * at least four channels, at most ET_DW_TAPS taps. */
+static int et_dw_uses_blocks(const et_conv_geom *g)
+{
+    return g->out_c == g->in_c && g->out_c >= 4 && g->kernel_h * g->kernel_w <= ET_DW_TAPS;
+}
+
+int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params)
+{
+    int64_t n;
+    if (et_conv_s8_check(params, 1) != ET_OK) {
+        return -1;
+    }
+    if (!et_dw_uses_blocks(&params->geom)) {
+        return 0;
+    }
+    /* The band, plus up to 3 bytes to align it to a word. */
+    n = (int64_t)(2 * et_dw_band_span(&params->geom) - 1) * et_dw_band_w(&params->geom) * 4 + 3;
+    return n > INT32_MAX ? -1 : (int32_t)n;
+}
+
 /* One tap of four channels: the input word xw (channels o .. o + 3) plus add2's lanes, times the
  * tap's weights widened as (w0, w2) in we and (w1, w3) in wo, into a0 .. a3 (channels o .. o + 3).
  * With DSP: two SXTAB16 and four SMLAxy (bottom x bottom, top x top halfwords). */
@@ -802,14 +835,9 @@ static void et_dw_s8_one(const et_conv_s8_params *p, const et_dw_s8_ctx *c, cons
 #endif
 
 #if defined(__ARM_FEATURE_DSP) && defined(__thumb2__) && defined(__GNUC__)
-/* The nine taps of a 3x3 interior pixel for four channels: a[0], a[2], a[4], a[6] (channels
- * o .. o + 3, in and out; the stride 2 is et_conv_s8_requant_run's) += sum over the taps of
- * (x + offset) * w, the tap (i, j) word at p + i * row + j * cin, its widened weights at
- * wv[2 t], wv[2 t + 1] (t = 3 i + j), add2 the offset in both halfwords. Per tap: LDR, two
- * SXTAB16, one LDRD, four SMLAxy. In assembly: it needs all 14 registers (4 sums, the input
- * word's two halves, the weight pair, 3 pointers and strides, the offset, the sums' address).
- * AAPCS: r0 a, r1 p, r2 cin, r3 row; wv and add2 on the stack. */
-void et_dw_s8_3x3(int32_t *a, const int8_t *p, int32_t cin, int32_t row, const uint32_t *wv, uint32_t add2);
+/* One tap of the 3x3 assembly below: the tap (i, j) word at p + i * row + j * cin, its widened
+ * weights at wv[2 t], wv[2 t + 1] (t = 3 i + j), lr the offset in both halfwords. Per tap: LDR,
+ * two SXTAB16, one LDRD, four SMLAxy. */
 #define ET_DW_ASM_TAP(LOAD)                 \
     LOAD "\n\t"                             \
     "sxtab16 r9, lr, r8\n\t"                \
@@ -823,34 +851,6 @@ void et_dw_s8_3x3(int32_t *a, const int8_t *p, int32_t cin, int32_t row, const u
     ET_DW_ASM_TAP("ldr     r8, [r1]")               \
     ET_DW_ASM_TAP("ldr     r8, [r1, r2]")           \
     ET_DW_ASM_TAP("ldr     r8, [r1, r2, lsl #1]")
-__asm__(".pushsection .text.et_dw_s8_3x3, \"ax\", %progbits\n\t"
-        ".syntax unified\n\t"
-        ".thumb\n\t"
-        ".balign 4\n\t"
-        ".global et_dw_s8_3x3\n\t"
-        ".hidden et_dw_s8_3x3\n\t"
-        ".type   et_dw_s8_3x3, %function\n\t"
-        ".thumb_func\n"
-        "et_dw_s8_3x3:\n\t"
-        "push    {r4-r11, lr}\n\t"
-        "ldr     r12, [sp, #36]\n\t"  /* wv */
-        "ldr     lr, [sp, #40]\n\t"   /* add2 */
-        "ldr     r4, [r0]\n\t"
-        "ldr     r5, [r0, #8]\n\t"
-        "ldr     r6, [r0, #16]\n\t"
-        "ldr     r7, [r0, #24]\n\t"
-        ET_DW_ASM_ROW
-        "add     r1, r1, r3\n\t"
-        ET_DW_ASM_ROW
-        "add     r1, r1, r3\n\t"
-        ET_DW_ASM_ROW
-        "str     r4, [r0]\n\t"
-        "str     r5, [r0, #8]\n\t"
-        "str     r6, [r0, #16]\n\t"
-        "str     r7, [r0, #24]\n\t"
-        "pop     {r4-r11, pc}\n\t"
-        ".size   et_dw_s8_3x3, . - et_dw_s8_3x3\n\t"
-        ".popsection\n\t");
 /* The same nine taps, then requantized and stored: y[0..3] = the int8 outputs of channels
  * o .. o + 3, every shift of the four < 0 (et_rq_table gave 1). c: the block's constants (see
  * et_dw3x3_ctx); one call per interior pixel, the sums never leave registers. The requantization
@@ -917,27 +917,38 @@ __asm__(".pushsection .text.et_dw_s8_3x3_rq, \"ax\", %progbits\n\t"
 #define ET_DW_3X3_ASM 0
 #endif
 
-/* Depth multiplier 1, channels [0, out_c & ~3) four at a time, kernel of at most ET_DW_TAPS taps.
- * Per block of four channels, every tap's weights are widened once into a stack buffer and the
- * requantization constants formed once; then each output pixel sums all its taps with the four
- * accumulators in registers, one input word per tap. A padded tap reads the zero point in every
- * byte: with the offset added (no eff_bias) it gives zp + offset = 0, with eff_bias (raw values)
- * zp * w = -offset * w, which cancels that tap's share of the folded offset; interior pixels (no
- * padded tap) go through a precomputed table of tap offsets. */
+/* Depth multiplier 1, channels [0, out_c & ~3) four at a time, kernel of at most ET_DW_TAPS taps,
+ * over a padded band in `band` (word-aligned, et_dw_band_bytes): for each block of four channels
+ * the input rows are copied once each, as words of four channels, into slots of
+ * band_w = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1 columns (column c holds input
+ * column c - pad_left, or the zero point when that is outside the input), every row r (padded
+ * rows included, as zero points) at slot (r + pad_top) % span and again at slot + span when that
+ * is below 2 * span - 1 (span = (kernel_h - 1) * dilation_h + 1): the span rows an output row
+ * reads are then consecutive slots, and every output pixel reads all its taps at fixed offsets
+ * from its first, with no range checks. A padded tap reads the zero point in every byte: with the
+ * offset added while widening it gives zp + offset = 0, as the reference's skipped tap. Per block,
+ * every tap's weights are widened once into a stack buffer and the requantization constants
+ * formed once; the four accumulators stay in registers over the pixel's taps (the 3x3 kernel with
+ * dilation 1 in one assembly call per pixel on Cortex-M4). */
 static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, const int8_t *weights,
-                            const int32_t *bias, int8_t *output)
+                            const int32_t *bias, int8_t *output, int8_t *band)
 {
     const et_conv_geom *g = &p->geom;
     const int32_t taps = g->kernel_h * g->kernel_w;
     const int32_t add = p->input_offset;
     const uint32_t add2 = ((uint32_t)(uint16_t)add << 16) | (uint16_t)add;
+    const uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)(-add) * 0x01010101u;
     const int32_t out_c4 = g->out_c & ~(int32_t)3;
     const int32_t cin = g->in_c;
-#if !ET_DW_3X3_ASM
-    const int32_t cin2 = 2 * g->in_c;
-#endif
-    const int32_t row = g->in_w * g->in_c;
+    const int32_t bw = et_dw_band_w(g);
+    const int32_t span = et_dw_band_span(g);
+    const int32_t brow = 4 * bw; /* bytes per band slot */
+    const int32_t c_lo = g->pad_left;
+    const int32_t c_hi = g->pad_left + g->in_w < bw ? g->pad_left + g->in_w : bw;
+    const int32_t xstep = 4 * g->stride_w;
+#if ET_DW_3X3_ASM
     const int k3 = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+#endif
     int32_t toff[ET_DW_TAPS];
     uint32_t wv[2 * ET_DW_TAPS];
     et_rq_entry tab[4];
@@ -950,13 +961,10 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
     oc[3] = (int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u);
     oc[4] = (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u);
     for (t = 0; t < taps; ++t) {
-        toff[t] = ((t / g->kernel_w) * g->dilation_h * g->in_w + (t % g->kernel_w) * g->dilation_w) * g->in_c;
+        toff[t] = (t / g->kernel_w) * g->dilation_h * brow + (t % g->kernel_w) * g->dilation_w * 4;
     }
-    /* Output columns whose window has no padded column: [ow_a, ow_b). */
-    const int32_t ow_a = (g->pad_left + g->stride_w - 1) / g->stride_w;
-    const int32_t ow_b0 = (g->in_w - 1 - (g->kernel_w - 1) * g->dilation_w + g->pad_left) / g->stride_w + 1;
-    const int32_t ow_b = ow_b0 < g->out_w ? ow_b0 : g->out_w;
-    const int32_t xstep = g->stride_w * cin;
+    /* Padding columns hold the zero point for good; the row copies write [c_lo, c_hi) only. */
+    memset(band, (int)(zp4 & 0xFFu), (size_t)((2 * span - 1) * brow));
     for (o = 0; o < out_c4; o += 4) {
         const int fast = et_rq_table(p, o, 4, tab);
         int32_t sw[4] = {0, 0, 0, 0};
@@ -988,120 +996,65 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
             i3 = bias != 0 ? bias[o + 3] : 0;
         }
         for (b = 0; b < g->batch; ++b) {
-            const int8_t *x = input + b * g->in_h * g->in_w * g->in_c + o;
+            const int8_t *x = input + b * g->in_h * g->in_w * cin + o;
+            int32_t next = -g->pad_top; /* the next input row to copy (padded rows included) */
             int32_t oh;
             for (oh = 0; oh < g->out_h; ++oh) {
                 const int32_t h0 = oh * g->stride_h - g->pad_top;
-                int32_t ilo;
-                int32_t ihi;
+                const int8_t *r0 = band + ((h0 + g->pad_top) % span) * brow;
+                int8_t *y = output + (b * g->out_h + oh) * g->out_w * g->out_c + o;
                 int32_t ow;
-                et_tap_range(h0, g->dilation_h, g->kernel_h, g->in_h, &ilo, &ihi);
-                if (k3 && ilo == 0 && ihi == 3 && ow_a < ow_b) {
-                    /* 3x3 interior run of this row (dilation 1): three row pointers stepping by the
-                     * stride, taps at +0, +C, +2C; no range checks. */
-                    const int8_t *r0 = x + (h0 * g->in_w + ow_a * g->stride_w - g->pad_left) * cin;
-                    int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow_a) * g->out_c + o;
-#if ET_DW_3X3_ASM
-                    if (fast) {
-                        et_dw3x3_ctx dc;
-                        dc.wv = wv;
-                        dc.add2 = add2;
-                        dc.tab = tab;
-                        dc.oc = oc;
-                        dc.init[0] = i0;
-                        dc.init[1] = i1;
-                        dc.init[2] = i2;
-                        dc.init[3] = i3;
-                        for (ow = ow_a; ow < ow_b; ++ow, r0 += xstep, y += g->out_c) {
-                            et_dw_s8_3x3_rq(&dc, r0, cin, row, y);
+                if (next < h0) {
+                    next = h0;
+                }
+                for (; next < h0 + span; ++next) {
+                    const int32_t s = (next + g->pad_top) % span;
+                    int8_t *d0 = band + s * brow + 4 * c_lo;
+                    int8_t *d1 = s < span - 1 ? d0 + span * brow : d0;
+                    int32_t c;
+                    if (next >= 0 && next < g->in_h) {
+                        const int8_t *src = x + next * g->in_w * cin;
+                        for (c = c_lo; c < c_hi; ++c, src += cin, d0 += 4, d1 += 4) {
+                            uint32_t v;
+                            memcpy(&v, src, 4); /* one LDR (unaligned allowed) */
+                            memcpy(d0, &v, 4);
+                            memcpy(d1, &v, 4);
                         }
-                    }
-#endif
-                    for (ow = ow_a; ow < ow_b && !(ET_DW_3X3_ASM && fast); ++ow, r0 += xstep, y += g->out_c) {
-#if ET_DW_3X3_ASM
-                        int32_t a[8];
-                        a[0] = i0;
-                        a[2] = i1;
-                        a[4] = i2;
-                        a[6] = i3;
-                        et_dw_s8_3x3(a, r0, cin, row, wv, add2);
-#else
-                        const int8_t *r1 = r0 + row;
-                        const int8_t *r2 = r1 + row;
-                        int32_t a[8];
-                        int32_t a0 = i0;
-                        int32_t a1 = i1;
-                        int32_t a2 = i2;
-                        int32_t a3 = i3;
-                        uint32_t xw;
-                        memcpy(&xw, r0, 4); /* one LDR (unaligned allowed) */
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[0], wv[1]);
-                        memcpy(&xw, r0 + cin, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[2], wv[3]);
-                        memcpy(&xw, r0 + cin2, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[4], wv[5]);
-                        memcpy(&xw, r1, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[6], wv[7]);
-                        memcpy(&xw, r1 + cin, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[8], wv[9]);
-                        memcpy(&xw, r1 + cin2, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[10], wv[11]);
-                        memcpy(&xw, r2, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[12], wv[13]);
-                        memcpy(&xw, r2 + cin, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[14], wv[15]);
-                        memcpy(&xw, r2 + cin2, 4);
-                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wv[16], wv[17]);
-                        a[0] = a0; /* the stride 2 of et_conv_s8_requant_run */
-                        a[2] = a1;
-                        a[4] = a2;
-                        a[6] = a3;
-#endif
-                        if (fast) {
-                            et_conv_s8_requant_run(y, a, tab, 4, oc);
-                        } else {
-                            et_conv_s8_requant_any(p, y, a, o, 4);
+                    } else {
+                        for (c = c_lo; c < c_hi; ++c, d0 += 4, d1 += 4) {
+                            memcpy(d0, &zp4, 4);
+                            memcpy(d1, &zp4, 4);
                         }
                     }
                 }
-                for (ow = 0; ow < g->out_w; ++ow) {
-                    const int32_t w0 = ow * g->stride_w - g->pad_left;
-                    int8_t *y = output + ((b * g->out_h + oh) * g->out_w + ow) * g->out_c + o;
-                    int32_t jlo;
-                    int32_t jhi;
+#if ET_DW_3X3_ASM
+                if (k3 && fast) {
+                    et_dw3x3_ctx dc;
+                    dc.wv = wv;
+                    dc.add2 = add2;
+                    dc.tab = tab;
+                    dc.oc = oc;
+                    dc.init[0] = i0;
+                    dc.init[1] = i1;
+                    dc.init[2] = i2;
+                    dc.init[3] = i3;
+                    for (ow = 0; ow < g->out_w; ++ow, r0 += xstep, y += g->out_c) {
+                        et_dw_s8_3x3_rq(&dc, r0, 4, brow, y);
+                    }
+                    continue;
+                }
+#endif
+                for (ow = 0; ow < g->out_w; ++ow, r0 += xstep, y += g->out_c) {
+                    const uint32_t *wp = wv;
                     int32_t a[8];
                     int32_t a0 = i0;
                     int32_t a1 = i1;
                     int32_t a2 = i2;
                     int32_t a3 = i3;
-                    if (k3 && ilo == 0 && ihi == 3 && ow == ow_a && ow_a < ow_b) {
-                        ow = ow_b - 1; /* the interior run above did these */
-                        continue;
-                    }
-                    et_tap_range(w0, g->dilation_w, g->kernel_w, g->in_w, &jlo, &jhi);
-                    if (ilo == 0 && ihi == g->kernel_h && jlo == 0 && jhi == g->kernel_w) {
-                        const int8_t *base = x + (h0 * g->in_w + w0) * g->in_c;
-                        const uint32_t *wp = wv;
-                        for (t = 0; t < taps; ++t, wp += 2) {
-                            uint32_t xw;
-                            memcpy(&xw, base + toff[t], 4); /* one LDR (unaligned allowed) */
-                            ET_DW_TAP(a0, a1, a2, a3, xw, add2, wp[0], wp[1]);
-                        }
-                    } else {
-                        /* Only the in-bounds taps: a padded tap would add (zp + offset) * w = 0. */
-                        int32_t i;
-                        for (i = ilo; i < ihi && jlo < jhi; ++i) {
-                            /* The first in-bounds tap's index is inside the input: no pointer
-                             * outside it is formed. */
-                            const int8_t *xp = x + ((h0 + i * g->dilation_h) * g->in_w + w0 + jlo * g->dilation_w) * cin;
-                            const uint32_t *wp = wv + 2 * (i * g->kernel_w + jlo);
-                            int32_t j;
-                            for (j = jlo; j < jhi; ++j, xp += g->dilation_w * cin, wp += 2) {
-                                uint32_t xw;
-                                memcpy(&xw, xp, 4);
-                                ET_DW_TAP(a0, a1, a2, a3, xw, add2, wp[0], wp[1]);
-                            }
-                        }
+                    for (t = 0; t < taps; ++t, wp += 2) {
+                        uint32_t xw;
+                        memcpy(&xw, r0 + toff[t], 4); /* word-aligned */
+                        ET_DW_TAP(a0, a1, a2, a3, xw, add2, wp[0], wp[1]);
                     }
                     a[0] = a0; /* the stride 2 of et_conv_s8_requant_run */
                     a[2] = a1;
@@ -1119,7 +1072,8 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
 }
 
 et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
-                               const int8_t *weights, const int32_t *bias, int8_t *output)
+                               const int8_t *weights, const int32_t *bias, int8_t *output,
+                               int8_t *scratch)
 {
     const et_conv_geom *g;
     et_dw_s8_ctx c;
@@ -1146,9 +1100,15 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
     c.ch_step = p->per_channel ? 1 : 0;
     c.depth_mult = g->out_c / g->in_c;
     out_c4 = g->out_c & ~(int32_t)3;
-    blocks = c.depth_mult == 1 && g->kernel_h * g->kernel_w <= ET_DW_TAPS;
+    blocks = et_dw_uses_blocks(g);
     if (blocks) {
-        et_dw_s8_blocks(p, input, weights, bias, output);
+        if (et_depthwise_conv_s8_scratch_bytes(p) < 0) {
+            return ET_ERR_BAD_SHAPE; /* a band beyond int32 bytes */
+        }
+        if (scratch == 0) {
+            return ET_ERR_NULL_ARG;
+        }
+        et_dw_s8_blocks(p, input, weights, bias, output, scratch + ((4u - ((uintptr_t)scratch & 3u)) & 3u));
         if (out_c4 == g->out_c) {
             return ET_OK;
         }

@@ -164,8 +164,8 @@ static void run_conv_s8(const char *op, const char *out_path)
     p.shifts = shifts;
     p.eff_bias = eff;
     y = (int8_t *)block(n_y, 1);
-    /* The depthwise int8 kernels take no scratch. */
-    scratch_bytes = dw ? 0 : et_conv_s8_scratch_bytes(&p);
+    /* The fast depthwise int8 kernel takes its padded band as scratch. */
+    scratch_bytes = dw ? et_depthwise_conv_s8_scratch_bytes(&p) : et_conv_s8_scratch_bytes(&p);
     scratch = scratch_block(fast ? scratch_bytes : 0, null_scratch);
     if (strcmp(op, "conv_s8_ref") == 0) {
         st = et_conv_s8_ref(&p, x, w, bias, y);
@@ -174,7 +174,7 @@ static void run_conv_s8(const char *op, const char *out_path)
     } else if (strcmp(op, "dw_s8_ref") == 0) {
         st = et_depthwise_conv_s8_ref(&p, x, w, bias, y);
     } else {
-        st = et_depthwise_conv_s8(&p, x, w, bias, y);
+        st = et_depthwise_conv_s8(&p, x, w, bias, y, (int8_t *)scratch);
     }
     write_result(out_path, st, scratch_bytes, y, n_y > 0 ? (size_t)n_y : 0);
     free(x);

@@ -7,8 +7,9 @@ global_avg_pool) onto et_conv.h / et_pool.h, float32 and int8.
   ``groups == C_in`` (depth multiplier ``C_out / C_in``) runs the depthwise kernel on HWO weights
   (`edgetrain.quantize.conv_reference.to_c_conv_weights` / ``to_c_depthwise_weights``).
 * A following relu / relu6 is fused as the kernel's clamp (`transforms.lowering`); bias or NULL.
-* The fast grouped kernel gets a scratch buffer from the memory plan (`conv_scratch`); the
-  reference takes none (the ET_CONV_F32 / ET_CONV_S8 macros drop it).
+* The fast grouped kernel (and the int8 depthwise one, its padded band) gets a scratch buffer
+  from the memory plan (`conv_scratch`); the reference takes none (the ET_CONV_F32 /
+  ET_CONV_S8 / ET_DEPTHWISE_CONV_S8 macros drop it).
 * int8 reads the quantized step (`quantize.model.QConv` / ``QPool``): its weights, requantization,
   zero points and fused clamp, so the C model and the numpy int8 reference are one model. As
   for int8 dense, the fast kernels start from ``eff_bias`` and the plain bias array exists only
@@ -24,7 +25,7 @@ from ....ops.conv import Geometry, geometry
 from ....quantize.conv_reference import to_c_conv_weights, to_c_depthwise_weights
 from ....quantize.model import QConv, QPool
 from ....transforms.lowering import Lowered, Step
-from ..abi import conv_scratch_bytes, struct_bytes, struct_initializer
+from ..abi import conv_scratch_bytes, depthwise_conv_s8_scratch_bytes, struct_bytes, struct_initializer
 from .base import Call, CRule, Lowering, float_clamp
 
 CONV_KINDS = ("conv2d", "conv1d")
@@ -56,8 +57,15 @@ def conv_scratch(lowered: Lowered, st: Step, dtype: str = "f32") -> int:
     / et_conv_s8_scratch_bytes."""
     geo, groups, cin, cout = conv_geometry(lowered, st)
     if _depthwise(groups, cin, cout):
-        return 0
+        return _depthwise_scratch(geo, cin, cout, dtype)
     return conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype])
+
+
+def _depthwise_scratch(geo: Geometry, cin: int, cout: int, dtype: str) -> int:
+    """et_depthwise_conv_s8_scratch_bytes (its padded band); the float depthwise kernel needs none."""
+    if dtype != "int8":
+        return 0
+    return depthwise_conv_s8_scratch_bytes(cin, cout, geo.kernel, geo.stride[1], geo.dilation, geo.out_hw[1])
 
 
 def _depthwise(groups: int, cin: int, cout: int) -> bool:
@@ -111,7 +119,7 @@ class ConvRule(CRule):
         structs = tuple(struct_initializer(CONV_PARAMS["f32"], n, {"geom": _geom(b, geo, cin, cout), "groups": groups,
                                                                     "act_min": lo, "act_max": hi})
                         for n, b in zip(names, lw.batches))
-        return _conv_call(lw, st, "f32", geo, groups, depthwise, names, structs, w_name, b_name, cin)
+        return _conv_call(lw, st, "f32", geo, groups, depthwise, names, structs, w_name, b_name, cin, cout)
 
     def s8(self, lw: Lowering, st: Step, q: QConv) -> Call:  # type: ignore[override]
         geo, groups = q.geometry, q.groups
@@ -130,27 +138,32 @@ class ConvRule(CRule):
             "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
             "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
             "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
-        return _conv_call(lw, st, "int8", geo, groups, q.depthwise, names, structs, w_name, b_name, cin)
+        return _conv_call(lw, st, "int8", geo, groups, q.depthwise, names, structs, w_name, b_name, cin, cout)
 
 
 def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, depthwise: bool,
-               names: tuple[str, ...], structs: tuple[str, ...], w_name: str, b_name: str, cin: int) -> Call:
-    """The call of a conv step: the depthwise kernel, or the grouped one with its planned scratch."""
+               names: tuple[str, ...], structs: tuple[str, ...], w_name: str, b_name: str, cin: int,
+               cout: int) -> Call:
+    """The call of a conv step: the depthwise kernel, or the grouped one, with its planned scratch
+    (the int8 depthwise kernel's padded band; the float one takes none)."""
     sfx = SUFFIX[dtype]
     nbytes = struct_bytes(CONV_PARAMS[dtype]) * len(names)
     x, y = lw.where(st.inputs[0]), lw.where(st.output)
     operands = {"weights": w_name, "bias": b_name}
     macro = f"ET_DEPTHWISE_CONV_{sfx.upper()}" if depthwise else f"ET_CONV_{sfx.upper()}"
-    if depthwise:
-        stmts = tuple(f"st = {macro}(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
-        return Call(st.name, f"{st.kind}/depthwise",
-                    (f"et_depthwise_conv_{sfx}", "et_conv_geom_check", f"et_depthwise_conv_{sfx}_ref"),
-                    stmts, st.inputs, st.output, structs, nbytes, arg_structs=names, operands=operands)
-    need = conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype])
+    need = (_depthwise_scratch(geo, cin, cout, dtype) if depthwise
+            else conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype]))
     scratch = lw.scratch(st.name) if need else None
     if need and scratch is None:  # pragma: no cover - every caller plans step_scratch_bytes
         raise UnsupportedOpError(f"{st.kind} {st.name!r}: no scratch buffer was planned")
     s_expr = scratch if scratch is not None else "NULL"
+    if depthwise:
+        args = f"{x}, {w_name}, {b_name}, {y}" + (f", {s_expr}" if dtype == "int8" else "")
+        stmts = tuple(f"st = {macro}(&{n}, {args});" for n in names)
+        return Call(st.name, f"{st.kind}/depthwise",
+                    (f"et_depthwise_conv_{sfx}", "et_conv_geom_check", f"et_depthwise_conv_{sfx}_ref"),
+                    stmts, st.inputs, st.output, structs, nbytes,
+                    scratch=f"{st.name}:scratch" if need else None, arg_structs=names, operands=operands)
     stmts = tuple(f"st = {macro}(&{n}, {x}, {w_name}, {b_name}, {y}, {s_expr});" for n in names)
     op = st.kind if groups == 1 else f"{st.kind}/groups{groups}"
     return Call(st.name, op, (f"et_conv_{sfx}", f"et_dense_{sfx}", "et_conv_geom_check", f"et_conv_{sfx}_ref"),
