@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: leaky_relu, sigmoid, tanh and hard_swish (float32 forward and backward) and
  * the int8 table lookup that implements every one of them on int8 tensors.
  *

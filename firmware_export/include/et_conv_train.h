@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: backward kernels of the convolutions and pools for on-device training
  * (float32), the conv ones fused with the optimizer update like et_dense_f32_backward_update.
  *

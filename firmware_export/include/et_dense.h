@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: fully connected (dense) layers.
  *
  * y[b][o] = act(sum_k x[b][k] * W[o][k] + bias[o])

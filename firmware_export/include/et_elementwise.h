@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: standalone activations and residual add. All allow in-place use
  * (output == input). */
 #ifndef ET_ELEMENTWISE_H

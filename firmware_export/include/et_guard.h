@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: divergence guard for on-device training.
  *
  * The guard keeps a running average of the accepted training losses. A loss is "diverged" when it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: optimizers updating float32 parameters in place.
  *
  * The update rules are the contract of edgetrain/engine/optim.py (numpy engine), reproduced here:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: pooling on channels-last activations, float32 and int8.
  *
  * Window pools (max, average) use the geometry of et_conv.h with out_c == in_c, the pool size as

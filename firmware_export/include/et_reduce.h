@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: argmax and softmax over one vector. */
 #ifndef ET_REDUCE_H
 #define ET_REDUCE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: gemmlowp/TFLite fixed-point requantization primitives.
  *
  * These are the bit-exact contract shared with edgetrain/formats/quant.py. A real multiplier M is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime umbrella header: portable C99, no malloc, no stdio, caller-owned buffers. */
 #ifndef ET_RUNTIME_H
 #define ET_RUNTIME_H

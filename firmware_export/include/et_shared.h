@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: dense layers whose weight is SHARED (weight clustering, motif layers), float32.
  *
  * A shared weight is K float values, the codebook ("slots"), and one uint16_t index per weight

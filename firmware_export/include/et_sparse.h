@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: sparse (masked) fully connected layers.
  *
  * Same maths as et_dense.h, computed only over the stored weights of a compact sparse matrix:

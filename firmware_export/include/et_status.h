@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: status codes returned by every kernel. */
 #ifndef ET_STATUS_H
 #define ET_STATUS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: power-safe A/B storage of trainable parameters, and CRC32.
  *
  * Region layout (offsets relative to the region the port's callbacks address):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: RAM-backed et_storage for host and QEMU tests, emulating NOR flash
  * (erase sets 0xFF, a write can only clear bits) with an injectable power cut.
  *

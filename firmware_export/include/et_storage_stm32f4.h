@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: the STM32F4 internal-flash port of the A/B weight store (et_storage.h).
  *
  * The two banks live in flash sectors of one size (e.g. sectors 1-3 of 16 KiB, or 5-11 of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: backward kernels for on-device training (float32).
  *
  * Gradient rules are those of edgetrain/ops (the numpy engine), with the C weight layout

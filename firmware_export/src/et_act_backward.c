@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backward of the element-wise activations and of tensor joins (see et_train.h). */
 #include "et_train.h"
 

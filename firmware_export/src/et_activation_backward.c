@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Float32 backward of leaky_relu, sigmoid, tanh and hard_swish, in place on dy
  * (see et_activation.h for the rules; they are the numpy engine's). */
 #include "et_activation.h"

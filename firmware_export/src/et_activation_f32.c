@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Float32 forward of leaky_relu, sigmoid, tanh and hard_swish (see et_activation.h). */
 #include <math.h>
 

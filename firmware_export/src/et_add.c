@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "et_elementwise.h"
 #include "et_requant.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "et_reduce.h"
 
 et_status et_argmax_f32(const float *input, int32_t n, int32_t *index)

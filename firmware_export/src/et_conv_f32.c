@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast float32 convolutions (portable C, with a Cortex-M4F assembly loop).
  *
  * et_conv_f32 sums every output pixel's window (et_conv_f32_pixel) four output channels at a time

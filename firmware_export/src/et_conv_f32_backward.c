@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast conv backward + update kernels (et_conv_train.h). Per kernel tap, the output range it
  * reaches is found once (et_tap_range), so the pass over those outputs has no bounds tests; the
  * same pass accumulates the weights' gradients and adds their share of dx from the old values,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference conv backward + update kernels: direct loops in the order of the formulas of
  * et_conv_train.h (the contract the fast kernels in et_conv_f32_backward.c are tested against).
  * dx first, from the weights as they are before the update; then each weight's gradient by one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference float32 convolutions: direct loops, the numerical contract of et_conv_f32 and
  * et_depthwise_conv_f32. Each output is bias + the sum over its in-bounds taps in (i, j, input
  * channel) order, then clamped. */

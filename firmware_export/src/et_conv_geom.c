@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument checks shared by the convolution and pooling kernels (et_conv.h, et_pool.h). */
 #include "et_conv.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference int8 convolutions (TFLite CONV_2D / DEPTHWISE_CONV_2D reference semantics): direct
  * loops over the in-bounds taps, the bit-exact contract of et_conv_s8 and et_depthwise_conv_s8
  * and of edgetrain/quantize/conv_reference.py. Padded taps are skipped, which equals reading the

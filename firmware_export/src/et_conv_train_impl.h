@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the conv backward kernels (private to the runtime sources): argument checks, the
  * per-element optimizer dispatch, and the output range one kernel tap reaches. */
 #ifndef ET_CONV_TRAIN_IMPL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CRC-32/IEEE (reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF), as zlib's crc32.
  * Four bits per step from a 16-entry table: 64 bytes of flash instead of the 1 KiB byte table,
  * at two table steps per byte. Weight commits are rare, so the speed is not critical. */

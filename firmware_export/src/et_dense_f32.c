@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast float32 dense kernel.
  *
  * Four output rows per pass share each input load (then two, then one for the leftover rows). On

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast dense backward kernels: input gradient with four weight rows per pass, weight gradient
  * with unrolled rows, and the fused backward + optimizer update (one loop per optimizer, from
  * et_dense_f32_backward_body.h). Summation orders differ from the _ref kernels, so results agree

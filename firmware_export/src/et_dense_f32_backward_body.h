@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Template for the fused dense backward + update loops, included once per optimizer by
  * et_dense_f32_backward.c with
  *   ET_FUSED_NAME            the function to define

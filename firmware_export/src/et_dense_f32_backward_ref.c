@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference dense backward kernels: plain loops in the order of the formulas (the contract the
  * fast kernels in et_dense_f32_backward.c are tested against). */
 #include "et_dense_train_check.h"

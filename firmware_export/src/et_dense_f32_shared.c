@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast shared-weight dense kernels (et_shared.h): the forward with four output rows per pass
  * sharing each input load, the fused backward with loops specialised for batch 1 and for what is
  * computed, and one optimizer loop per kind with its constants in locals.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference shared-weight dense kernels: plain loops in the summation orders of et_shared.h (the
  * contract the fast kernels in et_dense_f32_shared.c are tested against, bit for bit). */
 #include "et_optim_impl.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast int8 dense kernel, bit-exact with et_dense_s8_ref.
  *
  * Four output rows are computed per pass so every input word is loaded and sign-extended once for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "et_dense.h"
 #include "et_dense_check.h"
 #include "et_requant.h"

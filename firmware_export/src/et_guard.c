@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Divergence guard (policy and rationale in et_guard.h). */
 #include "et_guard.h"
 

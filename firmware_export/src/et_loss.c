@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Training losses: mean loss and its gradient (see et_train.h). Single precision throughout
  * (expf/logf), computed the way edgetrain/engine/losses.py does it. */
 #include <math.h>

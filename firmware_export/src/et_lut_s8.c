@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* int8 activation by table lookup (see et_activation.h). */
 #include "et_activation.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Optimizers over whole arrays (see et_optim.h for the rules). */
 #include "et_optim.h"
 #include "et_optim_impl.h"

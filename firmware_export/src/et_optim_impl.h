@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-element optimizer updates shared by et_optim.c and the fused dense backward kernels
  * (private to the runtime sources). Inline so the fused loops carry no per-element call. */
 #ifndef ET_OPTIM_IMPL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* float32 pooling (et_pool.h): max and average over windows, global average. Each output
  * pixel's channel row is the accumulator, so the channel loop is contiguous in input and output;
  * the in-bounds taps are found once per output pixel. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* float32 pool backward kernels (et_conv_train.h): dx is zeroed, then each window's gradient is
  * added onto the inputs it read. Windows are clipped to the input as in the forward kernels
  * (padding never takes part). */

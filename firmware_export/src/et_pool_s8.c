@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* int8 pooling (et_pool.h): TFLite MAX_POOL_2D / AVERAGE_POOL_2D on raw codes (input and output
  * share quantization) and TFLite MEAN over (H, W) for the global average. Integer math only.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Dequantization at the boundary between a frozen int8 body and a trainable float32 head
  * (see et_train.h). */
 #include "et_train.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "et_elementwise.h"
 
 et_status et_relu_f32(const float *input, float *output, int32_t n)

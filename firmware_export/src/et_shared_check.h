@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument validation shared by the shared-weight dense kernels (private to the runtime sources). */
 #ifndef ET_SHARED_CHECK_H
 #define ET_SHARED_CHECK_H

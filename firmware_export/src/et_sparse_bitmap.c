@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast bitmap kernels (float32 and int8).
  *
  * Row o covers bits [o * n_in, (o + 1) * n_in) of the continuous bitmap. The row is scanned a byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Argument validation and index access shared by the sparse kernels (private to the runtime). */
 #ifndef ET_SPARSE_CHECK_H
 #define ET_SPARSE_CHECK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Input-driven (column-major, CSC) sparse kernels (float32 and int8).
  *
  * Outputs start at the bias; then, column by column, an input that is not zero is multiplied into

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast CSR and COO sparse kernels (float32 and int8).
  *
  * Each output row is one gather loop over its stored entries: load the column index, load the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast delta-offset stream kernels (8- and 4-bit gaps; float32 and int8).
  *
  * The stream is walked once per sample with a column cursor relative to the current row: entry k

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Row-grouped CSR kernels (ET_SPARSE_GROUPED, float32 and int8).
  *
  * The rows come as runs of equal length (idx0: (length, count) pairs), so a whole run is one loop

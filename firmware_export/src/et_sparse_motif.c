@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Motif (block-shared) sparse kernels: each block_rows x block_cols block of W is zero or holds one
  * shared value (motif-based SET).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference sparse kernels: every format, entry by entry in stored (row-major) order.
  *
  * A cursor walks the stored entries once per sample; each output row consumes the entries whose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A/B bank commit and load (layout, write order and the power-safety argument: et_storage.h). */
 #include "et_storage.h"
 

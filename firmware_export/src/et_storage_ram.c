@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RAM-backed NOR flash emulation with power-cut injection (see et_storage_ram.h). */
 #include "et_storage_ram.h"
 

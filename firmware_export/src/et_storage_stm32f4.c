@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The STM32F4 internal-flash port of et_storage (see et_storage_stm32f4.h). */
 #include "et_storage_stm32f4.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minimal start-up code shared by every Cortex-M target (M3, M4F, M7).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Shared helpers of the emulation harness (main.c) and the fine-tuning harness
  * (../finetune/main.c): exit statuses, little-endian words, failure exits, exact reads and

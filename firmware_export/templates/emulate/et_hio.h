@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Harness I/O: the few file and exit primitives the emulation harness (main.c) needs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Harness I/O over C stdio, for the host (gcc) build of the emulation harness.
  */

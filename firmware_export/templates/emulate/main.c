@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * edgetrain emulation harness: runs a generated model over a file of samples.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * edgetrain fine-tuning harness: one "boot" of a device that keeps training its model.
  *
