@@ -209,11 +209,12 @@ def test_ds_cnn_fits_the_stm32f405_in_int8_and_runs_bit_exact(arm_cc: str, qemu:
     res = export_c(g, "stm32f405", tmp_path / "ds", dtype="int8", calib_x=calib_x)
     rep = res.report
     assert rep.fits and rep.flash_bytes < 1 << 20 and rep.ram_bytes < 128 * 1024
-    # ping-pong between two activations, plus the depthwise kernels' padded band (143 bytes for
-    # 25x5, rounded up to the arena's alignment); nothing else left over
-    band = depthwise_conv_s8_scratch_bytes(64, 64, (3, 3), 1, (1, 1), 5)
-    assert band == 143
-    assert rep.arena_bytes == 2 * 25 * 5 * 64 + 144
+    # ping-pong between two activations, plus the depthwise kernels' padded band (5 slots of 27
+    # rows, the longer axis, of 4 channels as int16 pairs, + 3, rounded up to the arena's
+    # alignment); nothing else
+    band = depthwise_conv_s8_scratch_bytes(64, 64, (3, 3), (1, 1), (1, 1), (25, 5))
+    assert band == 5 * 27 * 16 + 3
+    assert rep.arena_bytes == 2 * 25 * 5 * 64 + band + 1
     assert sum(lm.op == "conv2d/depthwise" for lm in rep.layers) == 4
     x = np.random.default_rng(2).standard_normal((2, 49, 10, 1)).astype(np.float32)
     np.testing.assert_array_equal(run(res, "stm32f405", x, tmp_path / "b"), int8_reference(res.qmodel, x))

@@ -789,6 +789,32 @@ static int32_t et_dw_band_span(const et_conv_geom *g)
     return (g->kernel_h - 1) * g->dilation_h + 1;
 }
 
+/* 3x3 with dilation 1: the band has room for the int16 pair layout of et_dw_s8_3x3p_rq (16 bytes
+ * per column, in every build; the Cortex-M4 assembly uses it, the other builds a quarter). */
+static int et_dw_pairs(const et_conv_geom *g)
+{
+    return g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+}
+
+/* The pair layout's slots run along the height when the output is taller than wide. */
+static int et_dw_transposed(const et_conv_geom *g)
+{
+    return g->out_h > g->out_w;
+}
+
+/* Bytes of the band (without the alignment slack): 5 slots of 16 bytes per column along the pair
+ * layout's axis, at least 5 slots of 4 bytes per column along the width (the int8 layout). */
+static int64_t et_dw_band_bytes(const et_conv_geom *g)
+{
+    const int64_t n8 = (int64_t)(2 * et_dw_band_span(g) - 1) * et_dw_band_w(g) * 4;
+    int64_t n16;
+    if (!et_dw_pairs(g)) {
+        return n8;
+    }
+    n16 = 5 * 16 * (int64_t)(et_dw_transposed(g) ? (g->out_h - 1) * g->stride_h + 3 : et_dw_band_w(g));
+    return n16 > n8 ? n16 : n8;
+}
+
 /* Whether et_depthwise_conv_s8 runs channel blocks (and so needs the band): depth multiplier 1,
  * at least four channels, at most ET_DW_TAPS taps. */
 static int et_dw_uses_blocks(const et_conv_geom *g)
@@ -806,7 +832,7 @@ int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params)
         return 0;
     }
     /* The band, plus up to 3 bytes to align it to a word. */
-    n = (int64_t)(2 * et_dw_band_span(&params->geom) - 1) * et_dw_band_w(&params->geom) * 4 + 3;
+    n = et_dw_band_bytes(&params->geom) + 3;
     return n > INT32_MAX ? -1 : (int32_t)n;
 }
 
@@ -912,9 +938,220 @@ __asm__(".pushsection .text.et_dw_s8_3x3_rq, \"ax\", %progbits\n\t"
         "pop     {r4-r11, pc}\n\t"
         ".size   et_dw_s8_3x3_rq, . - et_dw_s8_3x3_rq\n\t"
         ".popsection\n\t");
+/* The same pixel over the band's int16 pair layout (et_dw_s8_blocks, 3x3 with dilation 1): word k
+ * (channel o + k) of column w of a slot holds (x[w] + offset) in its low halfword and
+ * (x[w + 1] + offset) in its high one, so that taps (i, 0) and (i, 1) of channel k are one SMLAD
+ * against the weight pair (w[i][0], w[i][1]), and tap (i, 2) one SMLABB / SMLABT on column w + 2's
+ * low halfword; per row of taps: one LDM and one LDRD pair of the band, three LDM of the weights
+ * (c->wv: per row the four pairs, then (w[i][2] of channel 0, of channel 1), (of 2, of 3)), four
+ * SMLAD, four SMLAxB/T. p: the pixel's column in the top slot; row: bytes per slot. */
+void et_dw_s8_3x3p_rq(const et_dw3x3_ctx *c, const int8_t *p, int32_t unused, int32_t row, int8_t *y);
+#define ET_DW_PAIR_ROW(NEXT)                  \
+    "ldm     r1, {r8-r11}\n\t"                \
+    "ldmia   r12!, {r2, lr}\n\t"              \
+    "smlad   r4, r8, r2, r4\n\t"              \
+    "smlad   r5, r9, lr, r5\n\t"              \
+    "ldmia   r12!, {r2, lr}\n\t"              \
+    "smlad   r6, r10, r2, r6\n\t"             \
+    "smlad   r7, r11, lr, r7\n\t"             \
+    "ldrd    r8, r9, [r1, #32]\n\t"           \
+    "ldrd    r10, r11, [r1, #40]\n\t"         \
+    "ldmia   r12!, {r2, lr}\n\t"              \
+    "smlabb  r4, r8, r2, r4\n\t"              \
+    "smlabt  r5, r9, r2, r5\n\t"              \
+    "smlabb  r6, r10, lr, r6\n\t"             \
+    "smlabt  r7, r11, lr, r7\n\t"             \
+    NEXT
+__asm__(".pushsection .text.et_dw_s8_3x3p_rq, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_dw_s8_3x3p_rq\n\t"
+        ".hidden et_dw_s8_3x3p_rq\n\t"
+        ".type   et_dw_s8_3x3p_rq, %function\n\t"
+        ".thumb_func\n"
+        "et_dw_s8_3x3p_rq:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldr     r12, [r0]\n\t"     /* wv */
+        "add     r8, r0, #16\n\t"
+        "ldm     r8, {r4-r7}\n\t"   /* init */
+        ET_DW_PAIR_ROW("add     r1, r1, r3\n\t")
+        ET_DW_PAIR_ROW("add     r1, r1, r3\n\t")
+        ET_DW_PAIR_ROW("")
+        "ldrd    r1, r2, [r0, #8]\n\t" /* tab, oc */
+        "ldr     r3, [r2]\n\t"
+        ET_DW_RQ("r4", "r4")
+        ET_DW_RQ("r5", "r5")
+        "bfi     r4, r5, #8, #8\n\t"
+        ET_DW_RQ("r6", "r6")
+        "bfi     r4, r6, #16, #8\n\t"
+        ET_DW_RQ("r7", "r7")
+        "bfi     r4, r7, #24, #8\n\t"
+        "ldrd    r8, r9, [r2, #12]\n\t"
+        "ssub8   lr, r4, r8\n\t"
+        "sel     r4, r4, r8\n\t"
+        "ssub8   lr, r4, r9\n\t"
+        "sel     r4, r9, r4\n\t"
+        "ldr     r12, [sp, #36]\n\t"
+        "str     r4, [r12]\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_dw_s8_3x3p_rq, . - et_dw_s8_3x3p_rq\n\t"
+        ".popsection\n\t");
 #define ET_DW_3X3_ASM 1
 #else
 #define ET_DW_3X3_ASM 0
+#endif
+
+#if ET_DW_3X3_ASM
+/* One input row into a slot of the int16 pair layout (et_dw_s8_3x3p_rq), in assembly: for each of
+ * the n input words at src, src + cin, ... (four channels, widened with the offset: ce = channels
+ * (0, 2), co = (1, 3)) the group of four words of the column before it, (prev, cur) per channel,
+ * at d0 and d0 + delta bytes (the slot's two copies; delta may be 0), d0 stepping by 16; then the
+ * last column's group (last, 0). pe, po: the widened column before the first (0 for padding). */
+typedef struct {
+    uint32_t *d0; /* the assembly reads the fields at fixed offsets: keep the order */
+    int32_t delta;
+    const int8_t *src;
+    int32_t n;
+    int32_t cin;
+    uint32_t add2;
+    uint32_t pe;
+    uint32_t po;
+} et_dw_pair_job;
+void et_dw_pair_row(const et_dw_pair_job *j);
+__asm__(".pushsection .text.et_dw_pair_row, \"ax\", %progbits\n\t"
+        ".syntax unified\n\t"
+        ".thumb\n\t"
+        ".balign 4\n\t"
+        ".global et_dw_pair_row\n\t"
+        ".hidden et_dw_pair_row\n\t"
+        ".type   et_dw_pair_row, %function\n\t"
+        ".thumb_func\n"
+        "et_dw_pair_row:\n\t"
+        "push    {r4-r11, lr}\n\t"
+        "ldm     r0, {r1-r8}\n\t"   /* d0, delta, src, n, cin, add2, pe, po */
+        "cmp     r4, #0\n\t"
+        "beq     2f\n"
+        "1:\n\t"
+        "ldr     r9, [r3]\n\t"
+        "add     r3, r3, r5\n\t"
+        "sxtab16 r10, r6, r9\n\t"
+        "sxtab16 r11, r6, r9, ror #8\n\t"
+        "pkhbt   r9, r7, r10, lsl #16\n\t"
+        "pkhbt   r12, r8, r11, lsl #16\n\t"
+        "pkhtb   r7, r10, r7, asr #16\n\t"
+        "pkhtb   r8, r11, r8, asr #16\n\t"
+        "add     lr, r1, r2\n\t"
+        "strd    r9, r12, [lr]\n\t"
+        "strd    r7, r8, [lr, #8]\n\t"
+        "strd    r7, r8, [r1, #8]\n\t"
+        "strd    r9, r12, [r1], #16\n\t"
+        "mov     r7, r10\n\t"
+        "mov     r8, r11\n\t"
+        "subs    r4, r4, #1\n\t"
+        "bne     1b\n"
+        "2:\n\t"
+        "uxth    r9, r7\n\t"
+        "uxth    r12, r8\n\t"
+        "lsrs    r7, r7, #16\n\t"
+        "lsrs    r8, r8, #16\n\t"
+        "add     lr, r1, r2\n\t"
+        "strd    r9, r12, [lr]\n\t"
+        "strd    r7, r8, [lr, #8]\n\t"
+        "strd    r9, r12, [r1]\n\t"
+        "strd    r7, r8, [r1, #8]\n\t"
+        "pop     {r4-r11, pc}\n\t"
+        ".size   et_dw_pair_row, . - et_dw_pair_row\n\t"
+        ".popsection\n\t");
+#endif
+
+#if ET_DW_3X3_ASM
+/* One axis of the pair path: input and output sizes, stride, leading pad, input bytes, output
+ * bytes and weight bytes per step. */
+typedef struct {
+    int32_t n_in;
+    int32_t n_out;
+    int32_t stride;
+    int32_t pad;
+    int32_t xstep;
+    int32_t ystep;
+    int32_t wstep;
+} et_dw_axis;
+
+static int32_t et_dw_pair_w(const et_dw_axis *a)
+{
+    return (a->n_out - 1) * a->stride + 3;
+}
+
+/* One block of four channels of a 3x3 (dilation 1) depthwise conv over the int16 pair band:
+ * slots run along axis `al` (the width, or the height when the output is taller than wide, so
+ * that the per-slot work is spread over the longer axis), one slot per input line across it
+ * (axis `ac`), ring of 5 slots as in et_dw_s8_blocks; c: the block's widened weights (in the
+ * matching orientation), requantization and init. x, y: the block's first channel of batch 0. */
+static void et_dw_s8_pair_block(et_dw3x3_ctx *c, const et_dw_axis *al, const et_dw_axis *ac,
+                                const int8_t *x, int8_t *y, int8_t *band, int32_t x_batch, int32_t y_batch,
+                                int32_t batch)
+{
+    const int32_t bw = et_dw_pair_w(al);
+    const int32_t slot = 16 * bw; /* bytes */
+    const int32_t c_lo = al->pad;
+    const int32_t c_hi = al->pad + al->n_in < bw ? al->pad + al->n_in : bw;
+    const int32_t n_in = ac->n_in;
+    const int32_t n_out = ac->n_out;
+    const int32_t n_px = al->n_out;
+    const int32_t pad = ac->pad;
+    const int32_t stride = ac->stride;
+    const int32_t xs = ac->xstep;
+    const int32_t ys = ac->ystep;
+    const int32_t pstep = 16 * al->stride;
+    const int32_t ystep = al->ystep;
+    et_dw_pair_job j;
+    int32_t b;
+    j.cin = al->xstep;
+    j.add2 = c->add2;
+    for (b = 0; b < batch; ++b, x += x_batch, y += y_batch) {
+        int32_t next = -pad; /* the next input line to copy (padded lines included) */
+        int32_t oh;
+        for (oh = 0; oh < n_out; ++oh) {
+            const int32_t h0 = oh * stride - pad;
+            const int8_t *q0 = band + ((h0 + pad) % 3) * slot;
+            int8_t *yp = y + oh * ys;
+            int32_t ow;
+            if (next < h0) {
+                next = h0;
+            }
+            for (; next < h0 + 3; ++next) {
+                const int32_t s = (next + pad) % 3;
+                uint32_t *d0 = (uint32_t *)(void *)(band + s * slot);
+                j.delta = s < 2 ? 3 * slot : 0;
+                if (next >= 0 && next < n_in) {
+                    j.src = x + next * xs;
+                    j.n = c_hi - c_lo;
+                    if (c_lo > 0) { /* the padding column before the first: (0, x[0]) */
+                        j.d0 = d0 + 4 * (c_lo - 1);
+                        j.pe = 0;
+                        j.po = 0;
+                    } else { /* column 0 is the input's: its group comes with column 1 */
+                        uint32_t v;
+                        memcpy(&v, j.src, 4);
+                        j.d0 = d0;
+                        j.pe = (uint32_t)__sxtab16((int16x2_t)j.add2, (int8x4_t)v);
+                        j.po = (uint32_t)et_sxtab16_odd((int16x2_t)j.add2, (int8x4_t)v);
+                        j.src += j.cin;
+                        j.n -= 1;
+                    }
+                    et_dw_pair_row(&j);
+                } else {
+                    memset(d0, 0, (size_t)slot);
+                    memset((int8_t *)d0 + j.delta, 0, (size_t)slot);
+                }
+            }
+            for (ow = 0; ow < n_px; ++ow, q0 += pstep, yp += ystep) {
+                et_dw_s8_3x3p_rq(c, q0, 0, slot, yp);
+            }
+        }
+    }
+}
 #endif
 
 /* Depth multiplier 1, channels [0, out_c & ~3) four at a time, kernel of at most ET_DW_TAPS taps,
@@ -942,12 +1179,38 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
     const int32_t cin = g->in_c;
     const int32_t bw = et_dw_band_w(g);
     const int32_t span = et_dw_band_span(g);
-    const int32_t brow = 4 * bw; /* bytes per band slot */
+    const int32_t brow = 4 * bw; /* bytes per band slot, int8 layout */
     const int32_t c_lo = g->pad_left;
     const int32_t c_hi = g->pad_left + g->in_w < bw ? g->pad_left + g->in_w : bw;
     const int32_t xstep = 4 * g->stride_w;
+    /* The geometry in locals: the band's stores could alias *g for the compiler. */
+    const int32_t batch = g->batch;
+    const int32_t in_h = g->in_h;
+    const int32_t in_w = g->in_w;
+    const int32_t out_h = g->out_h;
+    const int32_t out_w = g->out_w;
+    const int32_t out_c = g->out_c;
+    const int32_t stride_h = g->stride_h;
+    const int32_t pad_top = g->pad_top;
 #if ET_DW_3X3_ASM
-    const int k3 = g->kernel_h == 3 && g->kernel_w == 3 && g->dilation_h == 1 && g->dilation_w == 1;
+    const int k3 = et_dw_pairs(g);
+    const int tr = et_dw_transposed(g);
+    int layout = -1; /* the band's: 0 int8 words, 1 int16 pairs (et_dw_s8_3x3p_rq), -1 not yet */
+    et_dw_axis ax[2]; /* [0] the width, [1] the height; slots run along ax[tr] */
+    ax[0].n_in = in_w;
+    ax[0].n_out = out_w;
+    ax[0].stride = g->stride_w;
+    ax[0].pad = g->pad_left;
+    ax[0].xstep = cin;
+    ax[0].ystep = out_c;
+    ax[0].wstep = out_c;
+    ax[1].n_in = in_h;
+    ax[1].n_out = out_h;
+    ax[1].stride = stride_h;
+    ax[1].pad = pad_top;
+    ax[1].xstep = in_w * cin;
+    ax[1].ystep = out_w * out_c;
+    ax[1].wstep = 3 * out_c;
 #endif
     int32_t toff[ET_DW_TAPS];
     uint32_t wv[2 * ET_DW_TAPS];
@@ -955,6 +1218,13 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
     int32_t oc[5];
     int32_t o;
     int32_t t;
+#if ET_DW_3X3_ASM
+    et_dw3x3_ctx dc;
+    dc.wv = wv;
+    dc.add2 = add2;
+    dc.tab = tab;
+    dc.oc = oc;
+#endif
     oc[0] = p->output_offset;
     oc[1] = p->act_min;
     oc[2] = p->act_max;
@@ -963,10 +1233,35 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
     for (t = 0; t < taps; ++t) {
         toff[t] = (t / g->kernel_w) * g->dilation_h * brow + (t % g->kernel_w) * g->dilation_w * 4;
     }
-    /* Padding columns hold the zero point for good; the row copies write [c_lo, c_hi) only. */
-    memset(band, (int)(zp4 & 0xFFu), (size_t)((2 * span - 1) * brow));
     for (o = 0; o < out_c4; o += 4) {
         const int fast = et_rq_table(p, o, 4, tab);
+#if ET_DW_3X3_ASM
+        const int pairs = k3 && fast;
+        if (pairs) {
+            /* per row of taps across the slots: 4 pairs (taps 0, 1 along them), 2 words of tap 2 */
+            const int32_t wa = ax[tr].wstep;
+            for (t = 0; t < 3; ++t) {
+                const int8_t *w = weights + t * ax[1 - tr].wstep + o;
+                int32_t k;
+                for (k = 0; k < 4; ++k) {
+                    wv[6 * t + k] = (uint32_t)(uint16_t)w[k] | ((uint32_t)(uint16_t)w[wa + k] << 16);
+                }
+                wv[6 * t + 4] = (uint32_t)(uint16_t)w[2 * wa] | ((uint32_t)(uint16_t)w[2 * wa + 1] << 16);
+                wv[6 * t + 5] = (uint32_t)(uint16_t)w[2 * wa + 2] | ((uint32_t)(uint16_t)w[2 * wa + 3] << 16);
+            }
+        }
+        if (pairs != layout) {
+            /* Padding holds the zero point for good (in the pair layout, zp + offset = 0); the row
+             * copies write the input's columns only. */
+            memset(band, pairs ? 0 : (int)(zp4 & 0xFFu), (size_t)(pairs ? 5 * 16 * et_dw_pair_w(&ax[tr]) : (2 * span - 1) * brow));
+            layout = pairs;
+        }
+#else
+        if (o == 0) {
+            /* Padding columns hold the zero point for good; the row copies write [c_lo, c_hi). */
+            memset(band, (int)(zp4 & 0xFFu), (size_t)((2 * span - 1) * brow));
+        }
+#endif
         int32_t sw[4] = {0, 0, 0, 0};
         int32_t i0;
         int32_t i1;
@@ -975,8 +1270,13 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
         int32_t b;
         for (t = 0; t < taps; ++t) {
             const int8_t *w = weights + t * g->out_c + o;
-            wv[2 * t] = (uint32_t)(uint16_t)w[0] | ((uint32_t)(uint16_t)w[2] << 16);
-            wv[2 * t + 1] = (uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[3] << 16);
+#if ET_DW_3X3_ASM
+            if (!pairs)
+#endif
+            {
+                wv[2 * t] = (uint32_t)(uint16_t)w[0] | ((uint32_t)(uint16_t)w[2] << 16);
+                wv[2 * t + 1] = (uint32_t)(uint16_t)w[1] | ((uint32_t)(uint16_t)w[3] << 16);
+            }
             sw[0] += w[0];
             sw[1] += w[1];
             sw[2] += w[2];
@@ -995,56 +1295,53 @@ static void et_dw_s8_blocks(const et_conv_s8_params *p, const int8_t *input, con
             i2 = bias != 0 ? bias[o + 2] : 0;
             i3 = bias != 0 ? bias[o + 3] : 0;
         }
-        for (b = 0; b < g->batch; ++b) {
-            const int8_t *x = input + b * g->in_h * g->in_w * cin + o;
-            int32_t next = -g->pad_top; /* the next input row to copy (padded rows included) */
+#if ET_DW_3X3_ASM
+        dc.init[0] = i0;
+        dc.init[1] = i1;
+        dc.init[2] = i2;
+        dc.init[3] = i3;
+#endif
+#if ET_DW_3X3_ASM
+        if (pairs) {
+            et_dw_s8_pair_block(&dc, &ax[tr], &ax[1 - tr], input + o, output + o, band, in_h * in_w * cin,
+                                out_h * out_w * out_c, batch);
+            continue;
+        }
+#endif
+        for (b = 0; b < batch; ++b) {
+            const int8_t *x = input + b * in_h * in_w * cin + o;
+            int32_t next = -pad_top; /* the next input row to copy (padded rows included) */
             int32_t oh;
-            for (oh = 0; oh < g->out_h; ++oh) {
-                const int32_t h0 = oh * g->stride_h - g->pad_top;
-                const int8_t *r0 = band + ((h0 + g->pad_top) % span) * brow;
-                int8_t *y = output + (b * g->out_h + oh) * g->out_w * g->out_c + o;
+            for (oh = 0; oh < out_h; ++oh) {
+                const int32_t h0 = oh * stride_h - pad_top;
+                const int8_t *r0 = band + ((h0 + pad_top) % span) * brow;
+                int8_t *y = output + (b * out_h + oh) * out_w * out_c + o;
                 int32_t ow;
                 if (next < h0) {
                     next = h0;
                 }
                 for (; next < h0 + span; ++next) {
-                    const int32_t s = (next + g->pad_top) % span;
-                    int8_t *d0 = band + s * brow + 4 * c_lo;
-                    int8_t *d1 = s < span - 1 ? d0 + span * brow : d0;
-                    int32_t c;
-                    if (next >= 0 && next < g->in_h) {
-                        const int8_t *src = x + next * g->in_w * cin;
-                        for (c = c_lo; c < c_hi; ++c, src += cin, d0 += 4, d1 += 4) {
+                    const int32_t s = (next + pad_top) % span;
+                    uint32_t *d0 = (uint32_t *)(void *)(band + s * brow) + c_lo;
+                    uint32_t *d1 = s < span - 1 ? d0 + span * bw : d0;
+                    uint32_t *const end = d0 + (c_hi - c_lo);
+                    if (next >= 0 && next < in_h) {
+                        const int8_t *src = x + next * in_w * cin;
+                        while (d0 < end) {
                             uint32_t v;
                             memcpy(&v, src, 4); /* one LDR (unaligned allowed) */
-                            memcpy(d0, &v, 4);
-                            memcpy(d1, &v, 4);
+                            src += cin;
+                            *d0++ = v;
+                            *d1++ = v;
                         }
                     } else {
-                        for (c = c_lo; c < c_hi; ++c, d0 += 4, d1 += 4) {
-                            memcpy(d0, &zp4, 4);
-                            memcpy(d1, &zp4, 4);
+                        while (d0 < end) {
+                            *d0++ = zp4;
+                            *d1++ = zp4;
                         }
                     }
                 }
-#if ET_DW_3X3_ASM
-                if (k3 && fast) {
-                    et_dw3x3_ctx dc;
-                    dc.wv = wv;
-                    dc.add2 = add2;
-                    dc.tab = tab;
-                    dc.oc = oc;
-                    dc.init[0] = i0;
-                    dc.init[1] = i1;
-                    dc.init[2] = i2;
-                    dc.init[3] = i3;
-                    for (ow = 0; ow < g->out_w; ++ow, r0 += xstep, y += g->out_c) {
-                        et_dw_s8_3x3_rq(&dc, r0, 4, brow, y);
-                    }
-                    continue;
-                }
-#endif
-                for (ow = 0; ow < g->out_w; ++ow, r0 += xstep, y += g->out_c) {
+                for (ow = 0; ow < out_w; ++ow, r0 += xstep, y += out_c) {
                     const uint32_t *wp = wv;
                     int32_t a[8];
                     int32_t a0 = i0;
@@ -1102,7 +1399,7 @@ et_status et_depthwise_conv_s8(const et_conv_s8_params *p, const int8_t *input,
     out_c4 = g->out_c & ~(int32_t)3;
     blocks = et_dw_uses_blocks(g);
     if (blocks) {
-        if (et_depthwise_conv_s8_scratch_bytes(p) < 0) {
+        if (et_dw_band_bytes(g) + 3 > INT32_MAX) {
             return ET_ERR_BAD_SHAPE; /* a band beyond int32 bytes */
         }
         if (scratch == 0) {

@@ -372,20 +372,28 @@ def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_c: int, groups: int, ele
     return n
 
 
-def depthwise_conv_s8_scratch_bytes(in_c: int, out_c: int, kernel: tuple[int, int], stride_w: int,
-                                    dilation: tuple[int, int], out_w: int) -> int:
+def depthwise_conv_s8_scratch_bytes(in_c: int, out_c: int, kernel: tuple[int, int], stride: tuple[int, int],
+                                    dilation: tuple[int, int], out_hw: tuple[int, int]) -> int:
     """Scratch bytes of ``et_depthwise_conv_s8``, as ``et_depthwise_conv_s8_scratch_bytes`` returns
     them for arguments the kernel accepts: 0 unless the depth multiplier is 1, ``out_c >= 4`` and
     the kernel has at most 49 taps (the four-channel block path); then its padded band,
     ``(2 * span - 1) * band_w * 4 + 3`` bytes with ``span = (kernel_h - 1) * dilation_h + 1`` and
-    ``band_w = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1``. Independent of the batch;
+    ``band_w = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1`` (int8 words of four
+    channels), and for a 3x3 kernel with dilation 1 at least ``5 * 16 * L + 3`` with
+    ``L = (out_h - 1) * stride_h + 3`` when ``out_h > out_w`` else ``band_w`` (the Cortex-M4 int16
+    pair layout, along the longer output axis; every build reserves it). Independent of the batch;
     the float depthwise kernel needs none. Raises ExportError where C returns -1 for these values."""
-    cin, cout, (kh, kw), sw, (dh, dw), ow = int(in_c), int(out_c), kernel, int(stride_w), dilation, int(out_w)
-    if min(cin, cout, kh, kw, sw, dh, dw, ow) < 1 or cout % cin:
+    cin, cout, (kh, kw), (dh, dw) = int(in_c), int(out_c), kernel, dilation
+    (stride_h, sw), (out_h, ow) = (int(v) for v in stride), (int(v) for v in out_hw)
+    if min(cin, cout, kh, kw, stride_h, sw, dh, dw, out_h, ow) < 1 or cout % cin:
         raise ExportError(f"depthwise scratch: {cin} -> {cout} channels, kernel {kh}x{kw} is rejected by the kernel")
     if cout != cin or cout < 4 or kh * kw > 49:
         return 0
-    n = (2 * ((kh - 1) * dh + 1) - 1) * ((ow - 1) * sw + (kw - 1) * dw + 1) * 4 + 3
+    n = (2 * ((kh - 1) * dh + 1) - 1) * ((ow - 1) * sw + (kw - 1) * dw + 1) * 4  # the int8 layout
+    if (kh, kw, dh, dw) == (3, 3, 1, 1):  # room for the int16 pair layout along the longer output axis
+        oh, sh = int(out_h), int(stride_h)
+        n = max(n, 5 * 16 * ((oh - 1) * sh + 3 if oh > ow else (ow - 1) * sw + 3))
+    n += 3
     if n > INT32_MAX:
         raise ExportError(f"depthwise scratch of {n} bytes is beyond int32")
     return n

@@ -65,7 +65,7 @@ def _depthwise_scratch(geo: Geometry, cin: int, cout: int, dtype: str) -> int:
     """et_depthwise_conv_s8_scratch_bytes (its padded band); the float depthwise kernel needs none."""
     if dtype != "int8":
         return 0
-    return depthwise_conv_s8_scratch_bytes(cin, cout, geo.kernel, geo.stride[1], geo.dilation, geo.out_hw[1])
+    return depthwise_conv_s8_scratch_bytes(cin, cout, geo.kernel, geo.stride, geo.dilation, geo.out_hw)
 
 
 def _depthwise(groups: int, cin: int, cout: int) -> bool:
