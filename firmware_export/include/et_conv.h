@@ -146,7 +146,8 @@ et_status et_depthwise_conv_s8_ref(const et_conv_s8_params *params, const int8_t
 /* Fast: depth multiplier 1 (kernels of up to 49 taps, at least 4 channels) in blocks of four
  * channels over a padded band in `scratch` (et_depthwise_conv_s8_scratch_bytes): each input row
  * of the block copied once into it with the zero point around it, so that every output pixel runs
- * the same check-free tap loop (a 3x3 assembly path on Cortex-M4), each tap's weights widened
+ * the same check-free tap loop (3x3 with dilation 1 on Cortex-M4: the band as int16 pairs of
+ * neighbouring pixels, along the longer output axis, for SMLAD), each tap's weights widened
  * once per block into a stack buffer (about 0.6 KiB of stack in all), started from bias
  * (recovered from eff_bias when only that is given); other multipliers and the last out_c % 4
  * channels one channel at a time over the in-bounds taps. Bit-exact with
@@ -166,10 +167,12 @@ int32_t et_conv_f32_scratch_bytes(const et_conv_f32_params *params);
 int32_t et_conv_s8_scratch_bytes(const et_conv_s8_params *params);
 /* Scratch bytes et_depthwise_conv_s8 needs (int8_t, any alignment; NULL may be passed for 0),
  * independent of the batch: 0 unless the depth multiplier is 1, out_c >= 4 and the kernel has at
- * most 49 taps; then the padded band, (2 * span - 1) * band_w * 4 + 3 bytes with
- * span = (kernel_h - 1) * dilation_h + 1 and band_w = (out_w - 1) * stride_w +
- * (kernel_w - 1) * dilation_w + 1 (2 * span - 1 rows of band_w pixels of four channels, slack to
- * word-align them); -1 when the kernel would reject the arguments (as et_conv_s8_scratch_bytes,
+ * most 49 taps; then the padded band, N + 3 bytes (3: slack to word-align it) with
+ * N = (2 * span - 1) * band_w * 4, span = (kernel_h - 1) * dilation_h + 1 and
+ * band_w = (out_w - 1) * stride_w + (kernel_w - 1) * dilation_w + 1 (2 * span - 1 rows of band_w
+ * pixels of four int8 channels); for a 3x3 kernel with dilation 1, N is at least 5 * 16 * L with
+ * L = (out_h - 1) * stride_h + 3 when out_h > out_w, else band_w (the Cortex-M4 int16 pair layout
+ * along the longer output axis; every build reserves it); -1 when the kernel would reject the arguments (as et_conv_s8_scratch_bytes,
  * and a band beyond INT32_MAX bytes). The float depthwise kernels need no scratch. */
 int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params);
 

@@ -13,11 +13,13 @@
  * Cortex-M4/M7 (__ARM_FEATURE_DSP) run the multiply-accumulate and requantization loops in
  * assembly; other Thumb-2 cores (Cortex-M3) the requantization loop only; elsewhere portable C
  * with the same data layout.
- * et_depthwise_conv_s8 with depth multiplier 1 runs blocks of four channels (et_dw_s8_blocks:
- * weights widened once per block, SXTAB16 / SMLAxy per tap on Cortex-M4, the conv's
- * requantization loop); other multipliers and leftover channels run one channel at a time over
- * the pixel's in-bounds taps, where with eff_bias the taps skip the offset and a border pixel
- * subtracts offset * w for its padded taps.
+ * et_depthwise_conv_s8 with depth multiplier 1 runs blocks of four channels (et_dw_s8_blocks)
+ * over a padded band in its scratch, so that border pixels run the interior loop: weights widened
+ * once per block, SXTAB16 / SMLAxy per tap, the conv's requantization loop; a 3x3 kernel with
+ * dilation 1 on Cortex-M4 keeps the band as int16 pairs of neighbouring pixels for SMLAD
+ * (et_dw_s8_pair_block, et_dw_s8_3x3p_rq); other multipliers and leftover channels run one
+ * channel at a time over the pixel's in-bounds taps, where with eff_bias the taps skip the offset
+ * and a border pixel subtracts offset * w for its padded taps.
  */
 #include <string.h>
 
@@ -879,7 +881,7 @@ int32_t et_depthwise_conv_s8_scratch_bytes(const et_conv_s8_params *params)
     ET_DW_ASM_TAP("ldr     r8, [r1, r2, lsl #1]")
 /* The same nine taps, then requantized and stored: y[0..3] = the int8 outputs of channels
  * o .. o + 3, every shift of the four < 0 (et_rq_table gave 1). c: the block's constants (see
- * et_dw3x3_ctx); one call per interior pixel, the sums never leave registers. The requantization
+ * et_dw3x3_ctx); one call per pixel, the sums never leave registers. The requantization
  * is et_conv_s8_requant_run's (SMLAL form, SSAT, BFI, SSUB8/SEL, one STR). AAPCS: r0 c, r1 p,
  * r2 cin, r3 row; y on the stack. */
 typedef struct {
