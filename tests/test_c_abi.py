@@ -558,3 +558,15 @@ def test_shared_scratch_bytes_equal_the_c_function(host_cc: str, tmp_path: Path)
 
     assert got == [python(n) for n in slots]
     assert got[3] == 8 and got[-2] == -1
+
+
+def test_every_file_copied_into_users_firmware_carries_its_licence() -> None:
+    """The runtime, the templates, the start-up code and the linker scripts edgetrain copies into a
+    user's firmware start with an SPDX licence line (the project is Apache-2.0, LICENSE)."""
+    root = Path(__file__).resolve().parent.parent
+    files = [p for d in ("firmware_export", "targets") for p in (root / d).rglob("*")
+             if p.suffix in (".c", ".h", ".ld", ".s", ".S") and p.is_file()]
+    assert len(files) > 70
+    missing = [str(p.relative_to(root)) for p in files
+               if not p.read_text().startswith("/* SPDX-License-Identifier: Apache-2.0 */")]
+    assert not missing, missing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: 2-D convolutions (conv1d is conv2d with in_h = kernel_h = 1) on channels-last
  * activations, float32 and int8.
  *

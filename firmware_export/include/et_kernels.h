@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* edgetrain runtime: reference-or-fast kernel selection for generated code.
  *
  * Generated model and training code calls kernels through these macros, never by name, so one

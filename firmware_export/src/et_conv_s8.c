@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fast int8 convolutions, bit-exact with et_conv_s8_ref / et_depthwise_conv_s8_ref.
  *
  * et_conv_s8 works on two output pixels at a time (CMSIS-NN's arm_convolve_s8 scheme): both
