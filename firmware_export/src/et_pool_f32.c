@@ -3,34 +3,7 @@
  * pixel's channel row is the accumulator, so the channel loop is contiguous in input and output;
  * the in-bounds taps are found once per output pixel. */
 #include "et_pool.h"
-
-/* The geometry checks of et_conv.h plus the pool rules (same channels, no dilation). */
-static et_status et_pool_f32_check(const et_pool_f32_params *p, const float *in, const float *out)
-{
-    et_status st;
-    if (p == 0 || in == 0 || out == 0) {
-        return ET_ERR_NULL_ARG;
-    }
-    st = et_conv_geom_check(&p->geom);
-    if (st != ET_OK) {
-        return st;
-    }
-    if (p->geom.out_c != p->geom.in_c) {
-        return ET_ERR_BAD_SHAPE;
-    }
-    if (p->geom.dilation_h != 1 || p->geom.dilation_w != 1 || !(p->act_min <= p->act_max)) {
-        return ET_ERR_BAD_PARAM;
-    }
-    return ET_OK;
-}
-
-/* [lo, hi): the window positions start .. start + k - 1 clipped to [0, n). Non-empty under the
- * pad rule (every pad <= k - 1). */
-static void et_pool_range(int32_t start, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
-{
-    *lo = start < 0 ? 0 : start;
-    *hi = start + k > n ? n : start + k;
-}
+#include "et_pool_check.h"
 
 static inline float et_pool_clampf(float v, float lo, float hi)
 {

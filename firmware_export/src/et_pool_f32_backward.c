@@ -3,32 +3,7 @@
  * added onto the inputs it read. Windows are clipped to the input as in the forward kernels
  * (padding never takes part). */
 #include "et_conv_train.h"
-
-/* The forward kernels' argument rules (et_pool.h) plus the buffers of the backward. */
-static et_status et_pool_bwd_check(const et_pool_f32_params *p, const float *a, const float *b)
-{
-    et_status st;
-    if (p == 0 || a == 0 || b == 0) {
-        return ET_ERR_NULL_ARG;
-    }
-    st = et_conv_geom_check(&p->geom);
-    if (st != ET_OK) {
-        return st;
-    }
-    if (p->geom.out_c != p->geom.in_c) {
-        return ET_ERR_BAD_SHAPE;
-    }
-    if (p->geom.dilation_h != 1 || p->geom.dilation_w != 1 || !(p->act_min <= p->act_max)) {
-        return ET_ERR_BAD_PARAM;
-    }
-    return ET_OK;
-}
-
-static void et_pool_bwd_range(int32_t start, int32_t k, int32_t n, int32_t *lo, int32_t *hi)
-{
-    *lo = start < 0 ? 0 : start;
-    *hi = start + k > n ? n : start + k;
-}
+#include "et_pool_check.h"
 
 static void et_zero(float *x, int32_t n)
 {
@@ -53,7 +28,7 @@ static et_status et_pool_bwd(const et_pool_f32_params *p, const float *x, const 
         for (oh = 0; oh < g->out_h; ++oh) {
             int32_t h_lo;
             int32_t h_hi;
-            et_pool_bwd_range(oh * g->stride_h - g->pad_top, g->kernel_h, g->in_h, &h_lo, &h_hi);
+            et_pool_range(oh * g->stride_h - g->pad_top, g->kernel_h, g->in_h, &h_lo, &h_hi);
             for (ow = 0; ow < g->out_w; ++ow) {
                 const float *gy = dy + ((b * g->out_h + oh) * g->out_w + ow) * ch;
                 int32_t w_lo;
@@ -61,7 +36,7 @@ static et_status et_pool_bwd(const et_pool_f32_params *p, const float *x, const 
                 int32_t ih;
                 int32_t iw;
                 int32_t c;
-                et_pool_bwd_range(ow * g->stride_w - g->pad_left, g->kernel_w, g->in_w, &w_lo, &w_hi);
+                et_pool_range(ow * g->stride_w - g->pad_left, g->kernel_w, g->in_w, &w_lo, &w_hi);
                 if (avg) {
                     const float count = (float)((h_hi - h_lo) * (w_hi - w_lo));
                     for (ih = h_lo; ih < h_hi; ++ih) {
@@ -97,7 +72,7 @@ static et_status et_pool_bwd(const et_pool_f32_params *p, const float *x, const 
 et_status et_max_pool_f32_backward(const et_pool_f32_params *params, const float *input,
                                    const float *dy, float *dx)
 {
-    et_status st = et_pool_bwd_check(params, dy, dx);
+    et_status st = et_pool_f32_check(params, dy, dx);
     if (st == ET_OK && input == 0) {
         st = ET_ERR_NULL_ARG;
     }
@@ -106,7 +81,7 @@ et_status et_max_pool_f32_backward(const et_pool_f32_params *params, const float
 
 et_status et_avg_pool_f32_backward(const et_pool_f32_params *params, const float *dy, float *dx)
 {
-    const et_status st = et_pool_bwd_check(params, dy, dx);
+    const et_status st = et_pool_f32_check(params, dy, dx);
     return st != ET_OK ? st : et_pool_bwd(params, 0, dy, dx, 1);
 }
 
