@@ -17,6 +17,7 @@
 
 #include "et_conv.h"
 #include "et_pool.h"
+#include "conv_geom_io.h"
 
 /* An array: count, then count elements of `size` bytes; NULL for a count of -1. */
 static void *arr(size_t size, int32_t *count)
@@ -43,27 +44,6 @@ static void *block(int32_t n, size_t size)
         die("out of memory");
     }
     return p;
-}
-
-static void read_geom(et_conv_geom *g)
-{
-    g->batch = hdr();
-    g->in_h = hdr();
-    g->in_w = hdr();
-    g->in_c = hdr();
-    g->out_h = hdr();
-    g->out_w = hdr();
-    g->out_c = hdr();
-    g->kernel_h = hdr();
-    g->kernel_w = hdr();
-    g->stride_h = hdr();
-    g->stride_w = hdr();
-    g->dilation_h = hdr();
-    g->dilation_w = hdr();
-    g->pad_top = hdr();
-    g->pad_bottom = hdr();
-    g->pad_left = hdr();
-    g->pad_right = hdr();
 }
 
 static void write_result(const char *path, et_status st, int32_t scratch, const void *out,

@@ -21,6 +21,7 @@
 #include "driver_io.h"
 
 #include "et_conv_train.h"
+#include "conv_geom_io.h"
 
 static void *arr(int32_t *count)
 {
@@ -45,27 +46,6 @@ static float *zeros(int32_t n)
         die("out of memory");
     }
     return p;
-}
-
-static void read_geom(et_conv_geom *g)
-{
-    g->batch = hdr();
-    g->in_h = hdr();
-    g->in_w = hdr();
-    g->in_c = hdr();
-    g->out_h = hdr();
-    g->out_w = hdr();
-    g->out_c = hdr();
-    g->kernel_h = hdr();
-    g->kernel_w = hdr();
-    g->stride_h = hdr();
-    g->stride_w = hdr();
-    g->dilation_h = hdr();
-    g->dilation_w = hdr();
-    g->pad_top = hdr();
-    g->pad_bottom = hdr();
-    g->pad_left = hdr();
-    g->pad_right = hdr();
 }
 
 static FILE *out_open(const char *path, et_status st)
