@@ -18,6 +18,7 @@
 
 #include "et_conv.h"
 #include "et_dense.h"
+#include "et_f32_dot.h"
 
 static int et_conv_pointwise(const et_conv_f32_params *p)
 {
@@ -109,46 +110,7 @@ static void et_im2col_f32(const et_conv_geom *g, const float *x, int32_t oh, int
     }
 }
 
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && ((__ARM_FP & 4) != 0) && \
-    defined(__ARM_PCS_VFP)
-#define ET_CONV_F32_ASM 1
-#define ET_CONV_F32_ROW(PTR, ACC)                     \
-    "vldmia  %[" PTR "]!, {s8-s15}\n\t"              \
-    "vfma.f32 " ACC ", s0, s8\n\t"                    \
-    "vfma.f32 " ACC ", s1, s9\n\t"                    \
-    "vfma.f32 " ACC ", s2, s10\n\t"                   \
-    "vfma.f32 " ACC ", s3, s11\n\t"                   \
-    "vfma.f32 " ACC ", s4, s12\n\t"                   \
-    "vfma.f32 " ACC ", s5, s13\n\t"                   \
-    "vfma.f32 " ACC ", s6, s14\n\t"                   \
-    "vfma.f32 " ACC ", s7, s15\n\t"
-
-/* acc[r] += sum_{k < n8} x[k] * w_r[k] for the four rows w_r = w + r * n_in; n8 > 0, a multiple
- * of 8: one VLDM of 8 inputs shared by four rows, one VLDM and 8 VFMA per row (as et_dense_f32's
- * loop, here without its per-call checks, which the conv's per-pixel calls would pay for). */
-static inline void et_conv_f32_dot4(const float *x, const float *w, int32_t n_in, int32_t n8, float acc[4])
-{
-    const float *w0 = w;
-    const float *w1 = w0 + n_in;
-    const float *w2 = w1 + n_in;
-    const float *w3 = w2 + n_in;
-    const float *const end = x + n8;
-    __asm__ volatile("vldmia  %[acc], {s16-s19}\n\t"
-                     "1:\n\t"
-                     "vldmia  %[x]!, {s0-s7}\n\t"
-                     ET_CONV_F32_ROW("w0", "s16") ET_CONV_F32_ROW("w1", "s17")
-                     ET_CONV_F32_ROW("w2", "s18") ET_CONV_F32_ROW("w3", "s19")
-                     "cmp     %[x], %[end]\n\t"
-                     "bne     1b\n\t"
-                     "vstmia  %[acc], {s16-s19}\n\t"
-                     : [x] "+r"(x), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3)
-                     : [end] "r"(end), [acc] "r"(acc)
-                     : "cc", "memory", "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9",
-                       "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18", "s19");
-}
-#else
-#define ET_CONV_F32_ASM 0
-#endif
+#define ET_CONV_F32_ASM ET_F32_DOT_ASM
 
 static inline float et_conv_clampf(float v, float lo, float hi)
 {
@@ -207,7 +169,7 @@ static void et_conv_f32_pixel(const float *x, const float *w, int32_t n_in, int3
         }
 #if ET_CONV_F32_ASM
         if (n8 > 0) {
-            et_conv_f32_dot4(x, wb, n_in, n8, acc);
+            et_f32_dot_4rows(x, wb, n_in, n8, acc);
         }
 #endif
         {
