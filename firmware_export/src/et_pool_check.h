@@ -36,4 +36,22 @@ static inline void et_pool_range(int32_t start, int32_t k, int32_t n, int32_t *l
     *hi = start + k > n ? n : start + k;
 }
 
+/* The argument rules of et_pool.h's float32 global average pool. */
+static inline et_status et_global_pool_f32_check(const et_global_pool_f32_params *p, const float *a,
+                                                 const float *b)
+{
+    if (p == 0 || a == 0 || b == 0) {
+        return ET_ERR_NULL_ARG;
+    }
+    if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->channels < 1 ||
+        (int64_t)p->in_h * p->in_w > INT32_MAX / p->channels ||
+        (int64_t)p->in_h * p->in_w * p->channels > INT32_MAX / p->batch) {
+        return ET_ERR_BAD_SHAPE;
+    }
+    if (!(p->act_min <= p->act_max)) {
+        return ET_ERR_BAD_PARAM;
+    }
+    return ET_OK;
+}
+
 #endif /* ET_POOL_CHECK_H */

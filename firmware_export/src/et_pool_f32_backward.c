@@ -92,16 +92,9 @@ et_status et_global_avg_pool_f32_backward(const et_global_pool_f32_params *p, co
     int32_t n;
     int32_t c;
     int32_t count;
-    if (p == 0 || dy == 0 || dx == 0) {
-        return ET_ERR_NULL_ARG;
-    }
-    if (p->batch < 1 || p->in_h < 1 || p->in_w < 1 || p->channels < 1 ||
-        (int64_t)p->in_h * p->in_w > INT32_MAX / p->channels ||
-        (int64_t)p->in_h * p->in_w * p->channels > INT32_MAX / p->batch) {
-        return ET_ERR_BAD_SHAPE;
-    }
-    if (!(p->act_min <= p->act_max)) {
-        return ET_ERR_BAD_PARAM;
+    const et_status st = et_global_pool_f32_check(p, dy, dx);
+    if (st != ET_OK) {
+        return st;
     }
     count = p->in_h * p->in_w;
     for (b = 0; b < p->batch; ++b) {
