@@ -1,5 +1,6 @@
 """Optional dependency groups: the core install trains, quantizes and exports C; ONNX and TFLite
-interop need their extras (``pip install 'edgetrain[onnx]'``, ``'edgetrain[tflite]'``)."""
+interop need their extras (``pip install 'edgetrain[onnx]'``, ``'edgetrain[tflite]'``), and the
+HTML report (``edgetrain report``) needs matplotlib (``'edgetrain[report]'``)."""
 from __future__ import annotations
 
 import importlib.util
@@ -7,7 +8,7 @@ import importlib.util
 from .errors import ConfigError
 
 #: extra -> the modules it provides
-EXTRAS = {"onnx": ("onnx", "onnxruntime"), "tflite": ("tflite", "flatbuffers")}
+EXTRAS = {"onnx": ("onnx", "onnxruntime"), "tflite": ("tflite", "flatbuffers"), "report": ("matplotlib",)}
 
 
 def require(extra: str, what: str) -> None:
