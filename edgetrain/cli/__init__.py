@@ -21,6 +21,7 @@ from . import commands_onnx  # noqa: E402,F401
 from . import commands_tflite  # noqa: E402,F401
 from . import commands_emulate  # noqa: E402,F401
 from . import commands_finetune  # noqa: E402,F401
+from . import commands_report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
