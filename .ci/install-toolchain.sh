@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the cross compiler and emulator the firmware tests need, when missing and when root.
+# Installs the cross compiler and emulator the firmware tests need (and the browser the HTML report
+# test renders in), when missing and when root.
 set -eu
 missing=()
 command -v arm-none-eabi-gcc >/dev/null 2>&1 || missing+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
@@ -7,6 +8,8 @@ command -v qemu-system-arm >/dev/null 2>&1 || missing+=(qemu-system-arm)
 # The exported firmware projects are built with make and cmake in the tests.
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+# The HTML report (edgetrain report) is rendered in headless Chromium in the tests.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
