@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .. import report_html
-from ..errors import EdgetrainError
+from ..errors import ConfigError, EdgetrainError
 from ..extras import require
 from ..formats.modelfile import load_model
 from ..graph import Graph
@@ -102,10 +102,14 @@ def _memory(graph: Graph, board: Target, dtype: str) -> "MemoryReport | report_h
     from .commands_c import default_calib
     from .commands_core import load_eval_data
 
+    calibrate = dtype == "int8" and not has_quantization(graph)
     try:
-        calib_x = None
-        if dtype == "int8" and not has_quantization(graph):
-            calib_x, _ = load_eval_data(graph, default_calib(graph), labels=False)
+        calib = default_calib(graph) if calibrate else None
+    except ConfigError as e:  # its hint names export c's --calib, which report does not take
+        return report_html.Absent(f"{e.message}: the model records no training split to calibrate on "
+                                  "(pass --dtype f32 for the float32 export)")
+    try:
+        calib_x = load_eval_data(graph, calib, labels=False)[0] if calib else None
         return report_html.memory_report(graph, board, dtype, calib_x)  # type: ignore[arg-type]
     except EdgetrainError as e:
         return report_html.Absent(f"the C export of this model as {dtype} failed: {e.message}"
