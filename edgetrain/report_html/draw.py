@@ -129,8 +129,11 @@ def memory_png(rep: "MemoryReport") -> bytes:
 
 
 def _layer_axes(ax: Any, y: np.ndarray, names: list[str], title: str) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     ax.set_yticks(y, names)
     ax.invert_yaxis()  # the first layer on top, as in the tables
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))  # bytes, not "1e6" offsets
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")
@@ -149,6 +152,8 @@ def _totals(ax: Any, totals: list[tuple[str, list[tuple[str, int]], int | None]]
     for row, (what, parts, budget) in enumerate(budgeted):
         left = 0.0
         for label, v in parts:
+            if not v:
+                continue  # a part this model does not use (no standardisation) stays out of the legend
             share = 100 * v / budget
             ax.barh([row], [share], left=left, color=next(colors), label=f"{what}: {label} {v:,} B")
             left += share
@@ -158,7 +163,7 @@ def _totals(ax: Any, totals: list[tuple[str, list[tuple[str, int]], int | None]]
                 color="red" if over else "black", fontsize=9)
         top = max(top, left)
     ax.axvline(100, color="red", linestyle="--", linewidth=1)
-    ax.set_xlim(0, top * 1.25)
+    ax.set_xlim(0, top * 1.6)  # room for the label after the longer bar
     ax.set_yticks(range(len(budgeted)), [w for w, _, _ in budgeted])
     ax.invert_yaxis()
     ax.set_xlabel("% of the target's budget (dashed line: 100%)")
