@@ -172,7 +172,7 @@ def test_cnn_too_big_for_the_target_names_its_largest_activation(tmp_path: Path)
                        et.Dense(4)], input_shape=(48, 48, 1), name="big_cnn")
     out = tmp_path / "big"
     with pytest.raises(BudgetExceededError) as err:
-        export_c(g, "stm32f205", out)
+        export_c(g, "stm32f205", out, dtype="f32")
     msg = str(err.value)
     assert "RAM needs" in msg and "largest activations: wide 294,912 B" in msg  # 48 * 48 * 32 * 4
     assert not out.exists()
@@ -208,7 +208,7 @@ def test_emulate_model_folds_batch_norm(host_cc: str) -> None:
 
 def test_cli_export_c_writes_a_cnn_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = et.save_model(digits_cnn(), tmp_path / "cnn.etm")
-    main(["export", "c", str(model), "-t", "stm32f405", "-o", str(tmp_path / "c")])
+    main(["export", "c", str(model), "-t", "stm32f405", "--dtype", "f32", "-o", str(tmp_path / "c")])
     out = capsys.readouterr().out
     assert "conv2d1" in out and "max_pool1" in out and "flash total" in out
     c = (tmp_path / "c" / "model.c").read_text()

@@ -102,11 +102,11 @@ def test_existing_output_is_replaced_atomically(tmp_path: Path) -> None:
     out.mkdir()
     (out / "stale.txt").write_text("old")
     with pytest.raises(ConfigError, match="did not write"):  # never replaces files it did not write
-        export_c(mlp_64_32_10(), "host", out)
+        export_c(mlp_64_32_10(), "host", out, dtype="f32")
     assert (out / "stale.txt").read_text() == "old"
     (out / "stale.txt").unlink()
     export_c(mlp_64_32_10(), "host", out, dtype="int8", calib_x=digits().train.x)
-    export_c(mlp_64_32_10(), "host", out)  # over its own earlier output: replaced whole
+    export_c(mlp_64_32_10(), "host", out, dtype="f32")  # over its own earlier output: replaced whole
     assert (out / "model.c").is_file() and not (out / "runtime/src/et_dense_s8.c").exists()
 
     files = {Path("a.txt"): b"1"}
@@ -132,7 +132,7 @@ def big_flash_model() -> et.Graph:
 def test_model_too_big_for_ram_fails_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "wide_c"
     with pytest.raises(BudgetExceededError) as err:
-        export_c(wide_ram_model(), "stm32f205", out)
+        export_c(wide_ram_model(), "stm32f205", out, dtype="f32")
     msg = str(err.value)
     assert "stm32f205" in msg and "RAM needs" in msg and "over by" in msg and "dense1 160,000 B" in msg
     assert "flash" not in msg.split("RAM")[0]  # flash fits; only RAM is named
@@ -142,7 +142,7 @@ def test_model_too_big_for_ram_fails_and_writes_nothing(tmp_path: Path) -> None:
 def test_model_too_big_for_flash_fails_and_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "heavy_c"
     with pytest.raises(BudgetExceededError) as err:
-        export_c(big_flash_model(), "stm32f205", out)
+        export_c(big_flash_model(), "stm32f205", out, dtype="f32")
     msg = str(err.value)
     over = err.value.args[0]
     assert "flash needs" in msg and "RAM needs" not in msg and "dense1 1,064,980 B" in over  # weights + bias + args
@@ -178,13 +178,29 @@ def test_cli_export_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_cli_table_and_budget_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     model = et.save_model(mlp_64_32_10(), tmp_path / "mlp.etm")
-    main(["export", "c", str(model), "-t", "stm32f405", "-o", str(tmp_path / "f")])
+    main(["export", "c", str(model), "-t", "stm32f405", "--dtype", "f32", "-o", str(tmp_path / "f")])
     out = capsys.readouterr().out
     assert "dense1" in out and "flash total" in out and "arena" in out
     wide = et.save_model(wide_ram_model(), tmp_path / "wide.etm")
     with pytest.raises(SystemExit) as exit_info:
-        main(["export", "c", str(wide), "-t", "stm32f205", "-o", str(tmp_path / "w")])
+        main(["export", "c", str(wide), "-t", "stm32f205", "--dtype", "f32", "-o", str(tmp_path / "w")])
     assert exit_info.value.code == 4  # BudgetExceededError: its own exit status
     err = capsys.readouterr().err
     assert "does not fit stm32f205" in err and "hint:" in err
     assert not (tmp_path / "w").exists()
+
+
+def test_int8_is_the_default_of_every_command_that_targets_a_device(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`export c`, `emulate`, `export tflite` and their Python functions all default to int8: a
+    model trained on a known dataset calibrates on its training split; one without calibration
+    data is refused with a hint naming both ways out."""
+    from edgetrain.errors import ConfigError
+
+    model = et.save_model(mlp_64_32_10(), tmp_path / "mlp.etm")
+    main(["export", "c", str(model), "-t", "host", "-o", str(tmp_path / "c")])
+    assert "calibrating on digits:train" in capsys.readouterr().err
+    assert "(int8)" in (tmp_path / "c" / "model.c").read_text().splitlines()[0]
+    with pytest.raises(ConfigError, match="int8 export needs calibration data") as err:
+        export_c(wide_ram_model(), "host", tmp_path / "w")
+    assert 'dtype="f32"' in (err.value.hint or "") and not (tmp_path / "w").exists()

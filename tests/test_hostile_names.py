@@ -292,7 +292,7 @@ def test_hostile_toml_name_stays_inside_out(h, tmp_path, monkeypatch, tools, cap
     graph = et.load_model(model)
     assert graph.name == h
     out = work / "out" / "c"
-    export_c(graph, "host", out)
+    export_c(graph, "host", out, dtype="f32")
     compile_dir(out, ["model.c", "model_data.c"], tools)
 
 
@@ -323,7 +323,7 @@ def test_hostile_onnx_names_and_import_name(h, tmp_path, tmp_path_factory, tools
     clean_path = tmp_path / "clean.onnx"
     clean_path.write_bytes(build_inference_model(clean_inference_model()).SerializeToString())
     ref_out = tmp_path / "ref"
-    export_c(import_onnx(clean_path, name="clean"), "host", ref_out)
+    export_c(import_onnx(clean_path, name="clean"), "host", ref_out, dtype="f32")
     ref = signatures(compile_dir(ref_out, ["model.c", "model_data.c"], tools))
 
     path = hostile_onnx(h, tmp_path / "h.onnx")
@@ -331,7 +331,7 @@ def test_hostile_onnx_names_and_import_name(h, tmp_path, tmp_path_factory, tools
         before = files_under(tmp_path)
         graph = import_onnx(path, name=name)
         out = tmp_path / f"c{i}"
-        export_c(graph, "host", out)
+        export_c(graph, "host", out, dtype="f32")
         assert signatures(compile_dir(out, ["model.c", "model_data.c"], tools)) == ref
         assert_only_inside(before, tmp_path, out, tmp_path / f"c{i}.obj")
     if "\x00" not in h:  # argv cannot carry a NUL
@@ -339,6 +339,6 @@ def test_hostile_onnx_names_and_import_name(h, tmp_path, tmp_path_factory, tools
         r = run_cli("import", "onnx", path, "-o", etm, "--name", h)
         assert r.returncode == 0, r.stderr
         assert et.load_model(etm).name == h
-        r = run_cli("export", "c", etm, "-t", "host", "-o", tmp_path / "cli_c", "--json")
+        r = run_cli("export", "c", etm, "-t", "host", "--dtype", "f32", "-o", tmp_path / "cli_c", "--json")
         assert r.returncode == 0, r.stderr
         assert signatures(compile_dir(tmp_path / "cli_c", ["model.c", "model_data.c"], tools)) == ref

@@ -17,7 +17,7 @@ def model():
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_float_firmware_refuses_a_non_finite_input(host_cc, tmp_path, bad) -> None:
-    res = export_c(model(), "host", tmp_path / "c")
+    res = export_c(model(), "host", tmp_path / "c", dtype="f32")
     fw = build_firmware("host", res.out_dir, tmp_path / "build", sanitize=True)
     x = np.random.default_rng(0).normal(size=(3, 6)).astype(np.float32)
     clean = run_firmware(fw, x, np.float32)  # the same firmware runs clean samples
@@ -28,7 +28,7 @@ def test_float_firmware_refuses_a_non_finite_input(host_cc, tmp_path, bad) -> No
 
 
 def test_float_firmware_refuses_a_non_finite_input_on_qemu(arm_cc, qemu, tmp_path) -> None:
-    res = export_c(model(), "stm32f405", tmp_path / "c")
+    res = export_c(model(), "stm32f405", tmp_path / "c", dtype="f32")
     fw = build_firmware("stm32f405", res.out_dir, tmp_path / "build")
     x = np.zeros((2, 6), np.float32)
     x[0, 0] = np.nan
@@ -50,7 +50,7 @@ def test_every_input_position_is_checked_and_extreme_finite_values_pass(host_cc,
     """The check reads four values per pass and the rest one by one: a bad value anywhere is found,
     and the largest, the subnormal and the negative-zero floats are finite."""
     g = et.Sequential([et.Dense(3)], 9, seed=0)
-    res = export_c(g, "host", tmp_path / "c")
+    res = export_c(g, "host", tmp_path / "c", dtype="f32")
     fw = build_firmware("host", res.out_dir, tmp_path / "build", sanitize=True)
     edge = np.array([[1e30, -1e30, np.float32(1e-45), -0.0, 0.0, np.finfo(np.float32).tiny, 1.0, -1.0, 3.0]],
                     np.float32)

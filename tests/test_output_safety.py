@@ -59,7 +59,7 @@ def test_export_c_into_a_user_project_is_refused_and_the_project_survives(model,
     proj = tmp_path / "proj"
     (proj / "src").mkdir(parents=True)
     (proj / "src" / "main.c").write_text("int main(void) { return 0; }\n")
-    cli("export", "c", model, "-t", "host", "-o", proj, expect=2)
+    cli("export", "c", model, "-t", "host", "--dtype", "f32", "-o", proj, expect=2)
     err = capsys.readouterr().err
     assert "error: output directory" in err and "did not write" in err and "src/main.c" in err
     assert "hint: " in err and "--force" in err
@@ -99,8 +99,8 @@ def test_cwd_its_parents_the_inputs_directory_and_home_are_never_written(model, 
     elsewhere = tmp_path_factory.mktemp("elsewhere")
     monkeypatch.chdir(elsewhere)
     with pytest.raises(ConfigError, match="holds the input"):
-        export_c(et.load_model(model), "host", tmp_path, force=force, protect=[model])
-    r = run_cli("export", "c", model, "-t", "host", "-o", tmp_path, *extra, cwd=elsewhere)
+        export_c(et.load_model(model), "host", tmp_path, force=force, protect=[model], dtype="f32")
+    r = run_cli("export", "c", model, "-t", "host", "--dtype", "f32", "-o", tmp_path, *extra, cwd=elsewhere)
     assert_user_error(r, "holds the input")
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
@@ -108,14 +108,14 @@ def test_cwd_its_parents_the_inputs_directory_and_home_are_never_written(model, 
 def _export(kind, model, target, force):
     graph = et.load_model(model)
     if kind == "c":
-        export_c(graph, "host", target, force=force, protect=[model])
+        export_c(graph, "host", target, force=force, protect=[model], dtype="f32")
     else:
         from edgetrain.interop.onnx import export_onnx
         export_onnx(graph, target, force=force, protect=[model])
 
 
 def test_dot_is_refused_by_the_cli_with_exit_2(model, tmp_path):
-    r = run_cli("export", "c", model.name, "-t", "host", "-o", ".", cwd=tmp_path)
+    r = run_cli("export", "c", model.name, "-t", "host", "--dtype", "f32", "-o", ".", cwd=tmp_path)
     assert_user_error(r, "current directory")
     assert sorted(os.listdir(tmp_path)) == ["m.etm"] and et.load_model(model).name == "safe"
 
@@ -126,10 +126,10 @@ def test_a_file_at_the_output_path_is_refused(model, tmp_path):
     r = run_cli("export", "c", model, "-t", "host", "-o", f)  # click's own check of -o
     assert r.returncode == 2 and "is a file" in r.stderr and "Traceback" not in r.stderr
     with pytest.raises(ExportError, match="not a directory"):
-        export_c(et.load_model(model), "host", f)
+        export_c(et.load_model(model), "host", f, dtype="f32")
     os.symlink(f, tmp_path / "link")
     with pytest.raises(ExportError, match="not a directory"):
-        export_c(et.load_model(model), "host", tmp_path / "link")
+        export_c(et.load_model(model), "host", tmp_path / "link", dtype="f32")
     assert f.read_text() == "a file"
     with pytest.raises(ConfigError, match="is a directory"):
         et.save_model(et.load_model(model), tmp_path)
@@ -141,7 +141,7 @@ def test_force_adds_files_beside_the_users_and_deletes_nothing_of_theirs(model, 
     proj = tmp_path / "proj"
     (proj / "src").mkdir(parents=True)
     (proj / "src" / "main.c").write_text("user")
-    cli("export", "c", model, "-t", "host", "-o", proj, "--force")
+    cli("export", "c", model, "-t", "host", "--dtype", "f32", "-o", proj, "--force")
     doc = json.loads((proj / MANIFEST).read_text())
     assert doc["tool"] == "edgetrain" and "model.c" in doc["files"] and "src/main.c" not in doc["files"]
     assert (proj / "src" / "main.c").read_text() == "user" and (proj / "model.c").is_file()
@@ -154,7 +154,7 @@ def test_force_adds_files_beside_the_users_and_deletes_nothing_of_theirs(model, 
     assert set(tree(proj)) != set(first)
     # A user file where edgetrain wants to write is refused even with --force.
     (proj / "CMakeLists.txt").write_text("user cmake")
-    cli("export", "c", model, "-t", "host", "-o", proj, "--force", expect=2)
+    cli("export", "c", model, "-t", "host", "--dtype", "f32", "-o", proj, "--force", expect=2)
     assert "refusing to overwrite CMakeLists.txt" in capsys.readouterr().err
     assert (proj / "CMakeLists.txt").read_text() == "user cmake" and (proj / "src" / "main.c").read_text() == "user"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.etm", "proj"]
@@ -181,7 +181,7 @@ def test_modes_follow_the_umask(model, tmp_path, mask):
     old = os.umask(mask)
     try:
         out = tmp_path / "c"
-        export_c(et.load_model(model), "host", out)
+        export_c(et.load_model(model), "host", out, dtype="f32")
         etm = et.save_model(et.load_model(model), tmp_path / "copy.etm")
     finally:
         os.umask(old)

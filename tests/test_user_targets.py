@@ -63,7 +63,7 @@ def test_cli_target_path_and_ram_option(tmp_path: Path, arm_cc: str, qemu: str) 
     r = subprocess.run([sys.executable, "-m", "edgetrain", "emulate", str(model), "-t", str(board), "--limit", "20",
                         "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([sys.executable, "-m", "edgetrain", "export", "c", str(model), "-t", "stm32f405", "--ram",
+    r = subprocess.run([sys.executable, "-m", "edgetrain", "export", "c", str(model), "-t", "stm32f405", "--dtype", "f32", "--ram",
                         "8400", "-o", str(tmp_path / "c")], capture_output=True, text=True)
     assert r.returncode == 4 and "RAM needs" in r.stderr and "of 8,400 B" in r.stderr  # BudgetExceededError
 

@@ -25,7 +25,9 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
               help="Board name (see `edgetrain targets`; ./targets/NAME.toml first) or the path of a board TOML.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help=OUTPUT_DIR_HELP)
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-@click.option("--dtype", type=click.Choice(["f32", "int8"]), default="f32", show_default=True)
+@click.option("--dtype", type=click.Choice(["int8", "f32"]), default="int8", show_default=True,
+              help="Arithmetic on the device: int8 (calibrated, the default of every command that targets a "
+                   "device) or float32.")
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option("--calib", help="int8 calibration data, e.g. digits:train (default: the model's "
                               "training set, unless the model is already quantized).")
@@ -98,5 +100,6 @@ def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
 
     source = model_split_source(graph.meta.get("preprocess") or {}, "train")
     if not source:
-        raise ConfigError("int8 export needs calibration data", hint="pass --calib DATA[:split], e.g. digits:train")
+        raise ConfigError("int8 export needs calibration data",
+                          hint="pass --calib DATA[:split], e.g. digits:train, or export float32 with --dtype f32")
     return source

@@ -87,7 +87,7 @@ class ExportResult:
 def prepare_model(
     graph: Graph,
     target: Target | str,
-    dtype: Literal["f32", "int8"] = "f32",
+    dtype: Literal["f32", "int8"] = "int8",
     calib_x: ArrayLike | None = None,
     per_channel: bool = True,
     *,
@@ -109,7 +109,9 @@ def prepare_model(
             qmodel = from_graph(graph)
         else:
             raise ConfigError("int8 export needs calibration data (calib_x / --calib) or a model "
-                              "that already carries int8 quantization")
+                              "that already carries int8 quantization",
+                              hint="pass calibration samples (--calib DATA[:split]), or export float32 "
+                                   "(dtype=\"f32\" / --dtype f32)")
     program = build_program(graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref,
                             sparse_format=sparse_format)
     report = memory_report(program, target)
@@ -121,7 +123,7 @@ def export_c(
     graph: Graph,
     target: Target | str,
     out_dir: str | Path,
-    dtype: Literal["f32", "int8"] = "f32",
+    dtype: Literal["f32", "int8"] = "int8",
     calib_x: ArrayLike | None = None,
     per_channel: bool = True,
     *,
