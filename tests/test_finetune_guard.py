@@ -63,23 +63,3 @@ def test_report_loss_row_averages_ten_steps_at_each_end() -> None:
     Curve.loss_curve = [2.0, 1.0]
     assert FinetuneReport._smoothed_loss(Curve()) == "2.0000 -> 1.0000"  # short runs: one step each end
 
-
-def test_emulated_banks_in_ram_are_checked_before_the_build() -> None:
-    """The emulation keeps both weight banks in RAM: a run whose training RAM fits the chip but
-    not with the banks is refused up front, naming both figures (it used to fail at link time)."""
-    from types import SimpleNamespace
-
-    import pytest
-
-    from edgetrain.device.finetune import check_emulated_banks
-    from edgetrain.errors import BudgetExceededError
-    from edgetrain.targets import load_target
-
-    f405 = load_target("stm32f405")
-    fits = SimpleNamespace(ram_bytes=60_000, bank_bytes=16_384, bank_flash_bytes=32_768)
-    check_emulated_banks(fits, f405)
-    over = SimpleNamespace(ram_bytes=90_000, bank_bytes=32_768, bank_flash_bytes=65_536)
-    with pytest.raises(BudgetExceededError, match=r"training RAM 90,000 B \+ banks 65,536 B = 155,536 B of 131,072 B"):
-        check_emulated_banks(over, f405)
-    check_emulated_banks(over, load_target("mps2-an386"))  # 4 MiB of RAM: fine
-    check_emulated_banks(over, load_target("host"))

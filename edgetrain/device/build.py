@@ -216,9 +216,9 @@ _OVERFLOW = re.compile(r"region [`'\"]?(\w+)['`\"]? overflowed by (\d+) bytes")
 
 
 def stack_overflow(cmd: list[str], log: str) -> tuple[str, int] | None:
-    """(region, bytes over) when the link failed on the linker script's check that .data, .bss
-    and the stack reserve fit RAM (targets/ld/cortexm_sections.ld): the bytes come from linking
-    once more with --noinhibit-exec and reading _ebss and _estack."""
+    """(region, bytes over) when the link failed on the linker script's check that .data, .bss,
+    the C library reserve and the stack reserve fit RAM (targets/ld/cortexm_sections.ld): the
+    bytes come from linking once more with --noinhibit-exec and reading the accounting symbols."""
     if "stack reserve exceed the target's RAM" not in log or "-o" not in cmd:
         return None
     out = Path(cmd[cmd.index("-o") + 1])
@@ -230,6 +230,9 @@ def stack_overflow(cmd: list[str], log: str) -> tuple[str, int] | None:
         nm = subprocess.run([cmd[0].replace("gcc", "nm"), str(probe)], capture_output=True, text=True,
                             timeout=COMPILE_TIMEOUT_S)
         syms = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
+        if "__et_own_ram" in syms:  # the library reserve's accounting (cortexm_sections.ld)
+            ram = syms["_estack"] - syms["_sdata"]
+            return "RAM", syms["__et_own_ram"] + syms["__et_lib_reserve"] + stack - ram
         return "RAM", syms["_ebss"] + stack - syms["_estack"]
     except (OSError, subprocess.SubprocessError, KeyError, ValueError):
         return "RAM", 0

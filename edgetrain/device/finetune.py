@@ -18,7 +18,6 @@ through `run_int8`, the head through `Trainer.train_step`): the parity contract.
 """
 from __future__ import annotations
 
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +27,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .build import build_firmware
+from .ram_plan import FirmwareRam, finetune_firmware_ram
 from .run import emulator_available
 from .bank import read_bank
 from .boot import BootResult, device_input, run_boot
-from .firmware import SectionSizes
+from .firmware import Firmware, SectionSizes
 from ..engine.executor import forward
 from ..engine.trainer import Trainer
-from ..errors import BudgetExceededError, ConfigError, DataError, ToolchainError
-from ..export.c.train_plan import StorageGeometry, TrainMemoryReport, export_training_c
+from ..errors import ConfigError, DataError, ToolchainError
+from ..export.c.train_plan import StorageGeometry, TrainExport, TrainMemoryReport, export_training_c
 from ..export.c.train_modes import select_trainable
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
 from ..graph import Graph, Param
@@ -164,6 +164,7 @@ class FinetuneReport:
     final_check: str | None = None  # "accepted", "loss" or "parameters" (what rejected); None: not run
     param_rms: tuple[float, float] | None = None  # at boot start, of the weights checked
     erase_counts: tuple[int, int] | None = None  # bank A, bank B after the commit (wear)
+    firmware_ram: FirmwareRam | None = None  # the emulation firmware's RAM, item by item
 
     @property
     def mean_instructions_per_step(self) -> float | None:
@@ -182,6 +183,7 @@ class FinetuneReport:
                                 "param_rms": None if self.param_rms is None else [_json_float(v) for v in self.param_rms]},
                 "erase_counts": None if self.erase_counts is None else list(self.erase_counts),
                 "memory": self.memory.to_dict(),
+                "firmware_ram": None if self.firmware_ram is None else self.firmware_ram.to_dict(),
                 "image": {"flash_bytes": self.image.flash_bytes, "static_ram_bytes": self.image.static_ram_bytes},
                 "notes": self.notes}
 
@@ -217,35 +219,19 @@ class FinetuneReport:
                 ["bank erases A / B", "-" if self.erase_counts is None else
                  f"{self.erase_counts[0]} / {self.erase_counts[1]}"],
                 ["instructions per training step", "-" if n is None else f"{n:,.0f} (emulator instruction count)"]]
-        return rows + self.memory.rows()
+        firmware = [] if self.firmware_ram is None else self.firmware_ram.rows()[-1:]
+        return rows + self.memory.rows() + firmware
 
 
-def linker_ram_bytes(target: Target) -> int | None:
-    """The RAM region the target's linker script gives the firmware (what the link accepts; the
-    budget, ``ram_bytes``, may be smaller), else the budget; None for the host."""
-    if target.linker_script is None:
-        return target.ram_bytes
-    m = re.search(r"^\s*RAM\b[^:\n]*:[^\n]*LENGTH\s*=\s*(\d+)\s*([KM]?)", target.linker_script.read_text(), re.M)
-    if m is None:
-        return target.ram_bytes
-    return int(m.group(1)) * {"": 1, "K": 1024, "M": 1024 * 1024}[m.group(2)]
-
-
-def check_emulated_banks(report, run_target: Target) -> None:  # noqa: ANN001 - TrainMemoryReport
-    """The emulation firmware keeps the two weight banks in RAM (et_storage_ram: on the chip they
-    are flash): refuse, before building, a run whose training RAM plus banks exceed the board's RAM,
-    naming both (the training plan itself may fit the real chip)."""
-    ram = linker_ram_bytes(run_target)
-    if ram is None:
-        return
-    banks = report.bank_flash_bytes
-    need = report.ram_bytes + banks
-    if need > ram:
-        raise BudgetExceededError(
-            f"the emulated {run_target.name} keeps the 2 x {report.bank_bytes:,} B weight banks in RAM (on the chip "
-            f"they are flash): training RAM {report.ram_bytes:,} B + banks {banks:,} B = {need:,} B of "
-            f"{ram:,} B", hint="train fewer parameters (a smaller head, bias-only), or emulate on a "
-            "board with more RAM (mps2-an386); the training plan itself fits the chip")
+def build_training_firmware(exp: TrainExport, target: Target, build_dir: Path, *, parity: bool = True,
+                            sanitize: bool = False) -> Firmware:
+    """The fine-tuning harness (templates/finetune/main.c) around the training sources that
+    `export_training_c` wrote to ``exp.out_dir``, built for ``target`` into ``build_dir``."""
+    geometry = exp.geometry
+    defines = {"ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
+               "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u", "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u"}
+    return build_firmware(target, [exp.out_dir], build_dir, parity=parity, sanitize=sanitize, defines=defines,
+                          main=firmware_dir() / "templates" / "finetune" / "main.c", name="finetune")
 
 
 def _choose_target(target: Target, fallback_host: bool) -> tuple[Target, str, list[str]]:
@@ -340,12 +326,10 @@ def finetune_on_device(
         # Generated for (and budget-checked against) the requested target, even on a host fallback.
         exp = export_training_c(work_graph, target, root / "src", config, calib_x, geometry=geometry)
         program = exp.program
-        check_emulated_banks(exp.report, run_target)
-        defines = {"ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
-                   "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u", "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u"}
-        fw = build_firmware(run_target, [root / "src"], root / "build", parity=parity, sanitize=sanitize,
-                            defines=defines, main=firmware_dir() / "templates" / "finetune" / "main.c",
-                            name="finetune")
+        # The emulation keeps both banks in RAM too: refuse, before building, what would not link.
+        firmware_ram = finetune_firmware_ram(exp.report, program, run_target)
+        firmware_ram.check()
+        fw = build_training_firmware(exp, run_target, root / "build", parity=parity, sanitize=sanitize)
         work = root / "device"
         work.mkdir(exist_ok=True)
         (work / "flash.bin").unlink(missing_ok=True)  # a new device: erased flash
@@ -376,8 +360,9 @@ def finetune_on_device(
         eval_instructions_per_sample=None if second.eval_instructions is None else float(second.eval_instructions.mean()),
         commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
         weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,
-        features=second.features, notes=notes + fold_notes + program.notes, program=program)
+        features=second.features, notes=notes + fold_notes + program.notes, program=program,
+        firmware_ram=firmware_ram)
 
 
-__all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "device_input", "finetune_on_device", "make_batches",
+__all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "build_training_firmware", "device_input", "finetune_on_device", "make_batches",
            "read_bank", "reference_features", "set_stored", "reference_finetune", "reference_logits", "run_boot"]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .run import emulate, emulator_available
+from .ram_plan import inference_firmware_ram
 from ..deprecation import renamed_keyword
 from ..engine.executor import predict
 from ..errors import ConfigError
@@ -46,6 +47,7 @@ class EmulationReport:
     arena_bytes: int
     model_flash_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
+    firmware_ram_bytes: int | None = None  # the emulation firmware's planned RAM (= the link's); None on the host
     # The raw device outputs (one row per sample) and the input tensors fed (int8 for int8 models):
     # for `emulate --outputs`; not part of the JSON report.
     device_outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -73,6 +75,8 @@ class EmulationReport:
             (".text / .data / .bss bytes", f"{self.text_bytes:,} / {self.data_bytes:,} / {self.bss_bytes:,}"),
             ("flash bytes (model data + runtime code, estimated)", f"{self.model_flash_bytes:,}"),
             ("arena bytes", f"{self.arena_bytes:,}"),
+            ("firmware RAM bytes (model, harness buffers, C library reserve, stack)",
+             "-" if self.firmware_ram_bytes is None else f"{self.firmware_ram_bytes:,}"),
         ]
 
 
@@ -122,6 +126,8 @@ def emulate_model(
         # Budget is checked against the requested target even when running on the host.
         res = export_c(graph, target, out, dtype=dtype, calib_x=calib_x, per_channel=per_channel,
                        force_ref=force_ref, sparse_format=sparse_format)
+        firmware_ram = inference_firmware_ram(res.report, res.program, run_target)
+        firmware_ram.check()  # before the build: the link would fail
         raw = res.prepare_input(x)
         run = emulate(run_target, out, raw, res.output_dtype, parity=parity, timeout=timeout,
                       build_dir=Path(tmp) / "build")
@@ -148,5 +154,6 @@ def emulate_model(
         instructions_max=None if counts is None else int(np.max(counts)),
         text_bytes=run.sizes.text, data_bytes=run.sizes.data, bss_bytes=run.sizes.bss,
         arena_bytes=res.report.arena_bytes, model_flash_bytes=res.report.flash_bytes,
+        firmware_ram_bytes=None if firmware_ram.available is None else firmware_ram.total,
         device_outputs=dev, device_inputs=np.asarray(raw).reshape(len(x), -1),
     )

@@ -4,7 +4,9 @@
     res.report.arena_bytes, res.report.naive_bytes, res.report.bank_flash_bytes
 
 RAM of on-device training = trainable parameters (RAM copies) + optimizer state + the planned
-arena (activations, features, logits, input gradients) + the stack reservation. The arena is
+arena (activations, features, logits, input gradients) + the parameter and optimizer descriptors
+(one et_param_f32 per parameter, one et_optimizer: writable structs, so RAM) + the stack
+reservation. The arena is
 compared with the naive sum (every buffer on its own, plus a gradient buffer per trainable
 parameter). Flash = const model data + the two storage banks. The budget is checked before
 anything is written, so a model that does not fit leaves no files behind.
@@ -81,6 +83,7 @@ class TrainMemoryReport:
     flash_budget: int | None
     buffers: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    descriptor_bytes: int = 0  # et_param_f32 per parameter + et_optimizer (writable, so RAM)
 
     @property
     def naive_bytes(self) -> int:
@@ -92,7 +95,8 @@ class TrainMemoryReport:
 
     @property
     def ram_bytes(self) -> int:
-        return self.param_ram_bytes + self.optimizer_state_bytes + self.arena_bytes + self.stack_reserved
+        return (self.param_ram_bytes + self.optimizer_state_bytes + self.arena_bytes + self.descriptor_bytes
+                + self.stack_reserved)
 
     @property
     def flash_data_bytes(self) -> int:
@@ -119,6 +123,7 @@ class TrainMemoryReport:
             ["RAM: training arena (planned)", f"{self.arena_bytes:,}"],
             ["    naive sum (no reuse, + parameter gradients)",
              f"{self.naive_bytes:,} ({self.naive_activation_bytes:,} + {self.param_grad_bytes:,})"],
+            ["RAM: parameter and optimizer descriptors", f"{self.descriptor_bytes:,}"],
             [f"RAM: stack reserved (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}"],
             ["RAM total for training", f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget else "")],
             ["flash: const model data", f"{self.const_data_bytes:,}"],
@@ -153,7 +158,16 @@ def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeomet
         buffers=[{"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
                  for n, b in sorted(p.plan.buffers.items(), key=lambda kv: p.plan.offsets[kv[0]])],
         notes=list(p.notes) + ["RAM excludes the harness's sample buffers and code; banks are flash"],
+        descriptor_bytes=descriptor_bytes(p),
     )
+
+
+def descriptor_bytes(p: TrainProgram) -> int:
+    """RAM of the generated training code's writable structs (on Cortex-M): an et_param_f32 for
+    every parameter, trainable or frozen, and the one et_optimizer."""
+    from .abi import struct_bytes
+
+    return len(p.params) * struct_bytes("et_param_f32") + struct_bytes("et_optimizer")
 
 
 def check_train_budget(r: TrainMemoryReport) -> None:
@@ -164,7 +178,7 @@ def check_train_budget(r: TrainMemoryReport) -> None:
     if "ram" in over:
         parts.append(f"training needs {r.ram_bytes:,} B of RAM of {r.ram_budget:,} B (over by {over['ram']:,} B: "
                      f"parameters {r.param_ram_bytes:,}, optimizer state {r.optimizer_state_bytes:,}, "
-                     f"arena {r.arena_bytes:,}, stack {r.stack_reserved:,})")
+                     f"arena {r.arena_bytes:,}, descriptors {r.descriptor_bytes:,}, stack {r.stack_reserved:,})")
     if "flash" in over:
         parts.append(f"flash needs {r.flash_data_bytes:,} B of {r.flash_budget:,} B (over by {over['flash']:,} B)")
     raise BudgetExceededError(f"fine-tuning {r.model!r} does not fit {r.target}: " + "; ".join(parts),

@@ -37,18 +37,21 @@
 #define ET_HEADER_IN_BYTES 12u
 #define ET_HEADER_OUT_BYTES 20u
 
-/* Unions give the sample buffers the strictest alignment a model tensor may need. */
+/* Unions give the sample buffers the strictest alignment a model tensor needs (float, int32, a
+ * pointer), and no more: every RAM buffer of the firmware is then 4-byte aligned with a size that
+ * is a multiple of 4, so the link packs them without padding in any order and the memory plan
+ * (edgetrain/device/ram_plan.py) is their sum. */
 typedef union {
     unsigned char bytes[ET_MODEL_INPUT_BYTES];
-    double align_double;
-    uint64_t align_u64;
+    float align_float;
+    int32_t align_int32;
     void *align_ptr;
 } et_input_buffer;
 
 typedef union {
     unsigned char bytes[4u + ET_MODEL_OUTPUT_BYTES];
-    double align_double;
-    uint64_t align_u64;
+    float align_float;
+    int32_t align_int32;
     void *align_ptr;
 } et_record_buffer;
 
@@ -67,8 +70,8 @@ static et_input_buffer et_input;
 static et_record_buffer et_record;
 static union {
     unsigned char bytes[ET_MODEL_OUTPUT_BYTES];
-    double align_double;
-    uint64_t align_u64;
+    float align_float;
+    int32_t align_int32;
     void *align_ptr;
 } et_output;
 

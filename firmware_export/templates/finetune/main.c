@@ -54,7 +54,6 @@
 #define ET_FT_WRITE_UNIT 4u
 #endif
 #define ET_FT_REGION_BYTES (2u * (uint32_t)(ET_FT_BANK_BYTES))
-#define ET_FT_FEATURE_SPACE (ET_TRAIN_FEATURE_BYTES > 0 ? ET_TRAIN_FEATURE_BYTES : 4)
 
 /* The emulated flash region: RAM here, kept in flash.bin between boots. */
 static union {
@@ -68,10 +67,13 @@ static union {
 } et_x;
 static int32_t et_labels[ET_TRAIN_BATCH];
 static float et_logits[ET_TRAIN_N_CLASSES];
+#if ET_TRAIN_FEATURE_BYTES > 0
+/* The frozen body's output of one evaluation sample (only a model with a frozen body has one). */
 static union {
-    unsigned char bytes[ET_FT_FEATURE_SPACE];
+    unsigned char bytes[ET_TRAIN_FEATURE_BYTES];
     float align_float;
 } et_feat;
+#endif
 
 static void et_write(et_hio_file f, const void *buf, size_t len)
 {
@@ -203,12 +205,14 @@ int main(void)
         }
         et_write_u32(out, et_count(have_counter, overhead, start, end));
         et_write(out, et_logits, sizeof et_logits);
+#if ET_TRAIN_FEATURE_BYTES > 0
         if (want_features) {
             if (et_train_features(et_x.bytes, et_feat.bytes) != ET_OK) {
                 et_fail(ET_HARNESS_MODEL_FAILED, "et_train_features failed");
             }
             et_write(out, et_feat.bytes, (size_t)ET_TRAIN_FEATURE_BYTES);
         }
+#endif
     }
     et_hio_close(ev);
 
