@@ -23,22 +23,29 @@ Op kinds are read from `edgetrain.ops.OPS` at run time, so a new op appears in t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import pickle
 import re
+import shlex
 import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 import numpy as np
 
 from .errors import EdgetrainError, ToolchainError
 from .graph import Graph, Node, Param
+
+if TYPE_CHECKING:
+    from .targets import Target
 
 N_IN, HIDDEN, N_OUT, SAMPLES, BATCH = 8, 6, 4, 8, 4
 LR = 0.05
@@ -335,12 +342,52 @@ def _emulate_and_compare(g: Graph, dtype: str) -> str:
     from .device.verify import emulate_model
 
     x, y = data()
-    rep = emulate_model(g, "host", x, y, dtype=dtype, calib_x=x)  # type: ignore[arg-type]
+    rep = emulate_model(g, _host_target(), x, y, dtype=dtype, calib_x=x)  # type: ignore[arg-type]
     if rep.disagreements or (dtype == "int8" and rep.max_abs_diff != 0) or \
             (dtype == "f32" and not rep.max_abs_diff <= 1e-5 * max(1.0, float(np.abs(_predict(g, x)).max()))):
         raise Disagrees(f"C {dtype}: {rep.disagreements} of {rep.samples} samples disagree, "
                         f"max |diff| {rep.max_abs_diff:.3g}")
     return ""
+
+
+# The target the C cells build for: the host, its compiler behind a cache of compiled objects
+# while `run_matrix` runs (`_caching_host`).
+_c_target: Target | None = None
+
+
+def _host_target() -> Target:
+    from .targets import load_target
+
+    return _c_target if _c_target is not None else load_target("host")
+
+
+@contextmanager
+def _caching_host() -> Iterator[Target]:
+    """The host target with its compiler behind `edgetrain.device.cc_cache`, the cache in a
+    temporary directory removed afterwards: the C cells' few hundred builds share the runtime's
+    translation units, so each is compiled once (per contents and flags), not once per cell. The
+    front end is named ``gcc`` beside links to the real ``size`` and ``nm``, which the build derives
+    from the compiler's name."""
+    from .device import cc_cache
+    from .device.firmware import find_tool
+    from .targets import load_target
+
+    host = load_target("host")
+    if shutil.which(host.compiler) is None:  # the C cells skip (`_need_gcc`)
+        yield host
+        return
+    real = find_tool(host.compiler)
+    with tempfile.TemporaryDirectory(prefix="edgetrain-cov-cc-") as d:
+        tools, cache = Path(d) / "bin", Path(d) / "objects"
+        tools.mkdir()
+        cache.mkdir()
+        for tool in ("size", "nm"):
+            (tools / tool).symlink_to(find_tool(tool))
+        front = tools / "gcc"
+        argv = [sys.executable, cc_cache.__file__, str(cache), real]
+        front.write_text(f"#!/bin/sh\nexec {' '.join(map(shlex.quote, argv))} \"$@\"\n")
+        front.chmod(0o755)
+        yield dataclasses.replace(host, compiler=str(front))
 
 
 def _predict(g: Graph, x: np.ndarray) -> np.ndarray:
@@ -395,8 +442,8 @@ def _once(key: object, fn: Callable[[], str]) -> str:
 def _finetune_and_compare(g: Graph, body: str, x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
     from .device.finetune import finetune_on_device, reference_finetune, reference_logits
 
-    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd", lr=LR,
-                             momentum=0.9, body=body, calib_x=x)  # type: ignore[arg-type]
+    rep = finetune_on_device(g, _host_target(), batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd",
+                             lr=LR, momentum=0.9, body=body, calib_x=x)  # type: ignore[arg-type]
     ref = reference_finetune(rep.program, xs, ys)
     for k, v in ref.weights.items():
         _close(rep.weights[k], v, f"C-trained {k}")
@@ -461,12 +508,23 @@ def run_matrix(selected: list[Cell] | None = None, workers: int | None = None) -
 
     Python-side backends run one after another (ORT artifact generation redirects the process's
     stderr); the C backends, which spend their time in gcc and the built program, run on
-    ``workers`` threads (default: 2, or ``EDGETRAIN_COVERAGE_WORKERS``).
+    ``workers`` threads (default: 2, or ``EDGETRAIN_COVERAGE_WORKERS``), every build through one
+    cache of compiled objects (`_caching_host`): each cell still builds and runs its own program.
     """
+    global _c_target
     selected = cells() if selected is None else selected
     _memo.clear()
     _memo_locks.clear()
     workers = workers or int(os.environ.get("EDGETRAIN_COVERAGE_WORKERS", "2"))
+    with _caching_host() if any(c.backend in C_BACKENDS for c in selected) else nullcontext() as target:
+        _c_target = target
+        try:
+            return _run_cells(selected, workers)
+        finally:
+            _c_target = None
+
+
+def _run_cells(selected: list[Cell], workers: int) -> list[Row]:
     models: dict[tuple[str, str], Graph | BaseException] = {}
     for c in selected:
         key = (c.op, c.attachment)

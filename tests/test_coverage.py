@@ -8,6 +8,7 @@ backends, onnxruntime-training for ORT artifacts) skip with the reason here and 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,39 @@ def test_classify_rules():
     assert coverage.classify(ToolchainError("gcc failed", hint="see log"))[0] == "error"
     assert coverage.classify(KeyError("boom"))[0] == "error"
     assert coverage.classify(coverage.Disagrees("off by 1"))[0] == "disagrees"
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="host gcc not found")
+def test_compile_cache_front_end_builds_like_gcc(tmp_path):
+    """`edgetrain.device.cc_cache` (the C cells' compiler): a unit seen before is not compiled
+    again, the linked program is the one gcc builds, a changed header is a new unit, and a
+    warning under -Werror fails the build every time (a failed unit is never cached)."""
+    import subprocess
+    import sys
+
+    from edgetrain.device import cc_cache
+
+    cache = tmp_path / "objects"
+    cache.mkdir()
+    (tmp_path / "k.h").write_text("#define K 3\n")
+    (tmp_path / "lib.c").write_text('#include "k.h"\nint twice(int v) { return K * v - v; }\n')
+    (tmp_path / "main.c").write_text("int twice(int v);\nint main(void) { return twice(21) == 42 ? 0 : 1; }\n")
+    flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", f"-I{tmp_path}"]
+
+    def build(*extra: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, cc_cache.__file__, str(cache), "gcc", *flags, *extra,
+               str(tmp_path / "main.c"), str(tmp_path / "lib.c"), "-o", str(tmp_path / "prog"), "-lm"]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    assert build().returncode == 0 and subprocess.run([tmp_path / "prog"]).returncode == 0
+    objects = sorted(cache.glob("*.o"))
+    assert len(objects) == 2
+    assert build().returncode == 0 and sorted(cache.glob("*.o")) == objects  # all hits
+    (tmp_path / "k.h").write_text("#define K 2\n")
+    assert build().returncode == 0 and len(list(cache.glob("*.o"))) == 3
+    assert subprocess.run([tmp_path / "prog"]).returncode == 1  # the new header took effect
+    (tmp_path / "lib.c").write_text('#include "k.h"\nint twice(int v) { int unused; return K * v; }\n')
+    for _ in range(2):
+        failed = build()
+        assert failed.returncode != 0 and "unused" in failed.stderr
+    assert cc_cache.split_command(["-c", "a.c", "-o", "a.o"]) is None  # not a compile-and-link: as given
