@@ -124,7 +124,7 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
 
 def info_dict(graph: Graph) -> dict[str, Any]:
     """Everything ``edgetrain info --json`` prints."""
-    return {"name": graph.name, "input": graph.input_shape, "layers": layer_rows(graph), "sparse": sparse_rows(graph),
+    return {"model": graph.name, "input": graph.input_shape, "layers": layer_rows(graph), "sparse": sparse_rows(graph),
             "meta": graph.meta}
 
 

@@ -106,7 +106,7 @@ def test_targets_command_lists_boards():
 
     r = run_cli("targets", "--json")
     assert r.returncode == 0, r.stderr
-    rows = {t["name"]: t for t in _json.loads(r.stdout)}
+    rows = {t["name"]: t for t in _json.loads(r.stdout)["targets"]}
     assert {"host", "stm32f405", "stm32f205", "mps2-an386", "stm32f746"} <= set(rows)
     assert rows["stm32f405"]["ram_bytes"] == 128 * 1024
     assert rows["stm32f746"]["runs_here"] is False

@@ -95,7 +95,7 @@ def test_generated_training_matches_numpy_on_qemu_stm32f405(arm_cc, qemu, kind):
     xs, ys = batches(1)
     rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS[kind])
     check_parity(rep, xs, ys, f"stm32f405 {kind} batch 1")
-    assert rep.ran_on.startswith("QEMU") and len(rep.instructions_per_step) == STEPS
+    assert rep.runner.startswith("QEMU") and len(rep.instructions_per_step) == STEPS
     # Budgets for 64-32-10, full network, batch 1, parity flags (no VFMA fusion).
     goal = 70_000 if kind == "sgd" else 250_000
     print(f"instructions per step: {rep.mean_instructions_per_step:,.0f} (goal {goal:,})")

@@ -139,7 +139,7 @@ def test_cnn_modes_match_numpy_on_qemu_stm32f405(arm_cc, qemu, mode, kind):
     g = small_cnn()
     xs, ys = batches((8, 8, 1), 1)
     rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable=mode, batch=1, **OPTIMIZERS[kind])
-    assert rep.ran_on.startswith("QEMU") and len(rep.instructions_per_step) == STEPS
+    assert rep.runner.startswith("QEMU") and len(rep.instructions_per_step) == STEPS
     check_parity(rep, xs, ys, f"stm32f405 {mode} {kind}")
     print(f"instructions per step: {rep.mean_instructions_per_step:,.0f}")
 

@@ -45,7 +45,7 @@ def test_residual_mlp_fine_tunes_on_qemu_and_matches_numpy(arm_cc, qemu):
     xs, ys = batches(1)
     rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS["sgd"])
     check_parity(rep, xs, ys, "stm32f405 residual sgd")
-    assert rep.ran_on.startswith("QEMU")
+    assert rep.runner.startswith("QEMU")
 
 
 @pytest.mark.parametrize("act", [Sigmoid(), Tanh(), LeakyReLU(0.2), HardSwish()], ids=lambda a: a.kind)
@@ -163,7 +163,7 @@ def test_motif_model_fine_tunes_with_shared_weights_on_qemu(arm_cc, qemu):
     rep = finetune_on_device(g, "stm32f405", batches=(xs, ys), trainable="all", batch=1, **OPTIMIZERS["sgd"])
     check_parity(rep, xs, ys, "stm32f405 motif sgd")
     check_shared(rep)
-    assert rep.ran_on.startswith("QEMU")
+    assert rep.runner.startswith("QEMU")
 
 
 def test_clustered_weight_fine_tunes_its_centroids(host_cc):

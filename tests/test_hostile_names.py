@@ -286,7 +286,7 @@ def test_hostile_toml_name_stays_inside_out(h, tmp_path, monkeypatch, tools, cap
     before = files_under(tmp_path)
     main(["train", "cfg.toml", "--quiet", "--json"])
     doc = json.loads(capsys.readouterr().out)
-    model = Path(doc["model"])
+    model = Path(doc["output"])
     assert model.parent == Path("out") and model.name == f"{safe_file_stem(h)}.etm"
     assert_only_inside(before, tmp_path, work / "out")
     graph = et.load_model(model)

@@ -38,7 +38,7 @@ def test_info_prints_names_literally(tmp_path):
     assert r.exit_code == 0, r.output
     assert "[bold red]evil[/]" in r.output and "[link=http://x]y" in r.output
     r = CliRunner().invoke(cli, ["info", str(path), "--json"])
-    assert json.loads(r.output)["name"] == name
+    assert json.loads(r.output)["model"] == name
 
 
 def cnn() -> et.Graph:

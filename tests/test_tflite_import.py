@@ -291,7 +291,7 @@ def test_imported_int8_model_fine_tunes_on_the_emulated_board(arm_cc: str, qemu:
     rep = finetune_on_device(imported, "stm32f405", shifted(d.train.x), d.train.y, steps=300, batch=8,
                              trainable="last:1", body="int8", optimizer="adam", lr=0.01,
                              x_eval=shifted(d.test.x), y_eval=d.test.y)
-    assert "netduinoplus2" in rep.ran_on and not rep.final_rolled_back
+    assert "netduinoplus2" in rep.runner and not rep.final_rolled_back
     print(f"\nimported .tflite, shifted digits: {rep.accuracy_before:.3f} -> {rep.accuracy_after:.3f}")
     assert rep.accuracy_after >= rep.accuracy_before + 0.10, (rep.accuracy_before, rep.accuracy_after)
     body = rep.program.qbody

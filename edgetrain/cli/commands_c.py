@@ -77,8 +77,9 @@ def export_c_cmd(model: str, target: str, out_dir: str, dtype: str, per_tensor: 
                    project=project, example_x=example_x, name=c_name)  # type: ignore[arg-type]
     rep = res.report
     if as_json:
-        emit_json({"output": str(res.out_dir), "files": [str(f) for f in res.files], "report": rep.to_dict(),
-                   "calibration_data": calib_data})
+        emit_json("export c", {"model": graph.name, "model_file": model, "output": str(res.out_dir),
+                               "target": rep.target, "dtype": rep.dtype, "files": [str(f) for f in res.files],
+                               "report": rep.to_dict(), "calibration_data": calib_data})
         return
     table(f"{rep.model} -> {rep.target} ({rep.dtype}), written to {res.out_dir}\n{rep.TABLE_LEGEND}",
           list(rep.TABLE_COLUMNS), rep.table_rows())

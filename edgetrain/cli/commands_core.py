@@ -50,13 +50,13 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
                     "restored_epoch": h.restored_epoch, "best_epoch": h.best_epoch,
                     "val_accuracy": final.get("val_acc") if h.restored_epoch else None,
                     "val_loss": final.get("val_loss") if h.restored_epoch else None}
-    summary = {"model": str(out), "epochs": len(h.epochs), "seconds": round(h.seconds, 2),
+    summary = {"model": result.graph.name, "output": str(out), "epochs": len(h.epochs), "seconds": round(h.seconds, 2),
                "final_loss": final.get("loss"), "val_accuracy": final.get("val_acc"),
                "val_loss": final.get("val_loss"), "test_accuracy": result.test_accuracy, **result.reports}
     if result.data.class_names:
         summary["classes"] = ", ".join(result.data.class_names)
     if as_json:
-        emit_json({**summary, "data": data, "early_stopping": stopping, "warnings": result.warnings,
+        emit_json("train", {**summary, "config": config, "data": data, "early_stopping": stopping, "warnings": result.warnings,
                    "history": [{k: e.get(k) for k in ("epoch", "loss", "train_acc", "val_loss", "val_acc") if k in e}
                                for e in h.epochs]})
         return
@@ -101,7 +101,7 @@ def info_cmd(model: str, as_json: bool) -> None:
         graph = load_model(model)
         tensors = []
     if as_json:
-        emit_json({**info_dict(graph), **({"tflite_tensors": tensors} if tflite else {})})
+        emit_json("info", {"model_file": model, **info_dict(graph), **({"tflite_tensors": tensors} if tflite else {})})
         return
     for t in info_tables(graph):
         table(t.title, t.columns, t.rows)
@@ -174,13 +174,13 @@ def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -
     acc = float((pred == s.y).mean())
     loss, _ = CrossEntropy()(logits, s.y)
     names = graph.meta.get("class_names")
-    res = {"model": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc, "loss": loss}
+    res = {"model": graph.name, "model_file": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc, "loss": loss}
     if names:
         res["classes"] = list(names)
         res["per_class_accuracy"] = {n: (float((pred[s.y == k] == k).mean()) if (s.y == k).any() else None)
                                      for k, n in enumerate(names)}
     if as_json:
-        emit_json(res)
+        emit_json("eval", res)
         return
     rows = [["data", f"{s.source} ({s.split})"], *[[k, v] for k, v in res.items() if k not in (
         "data", "classes", "per_class_accuracy")]]

@@ -68,7 +68,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
         write_arrays(outputs_file, {"outputs": rep.device_outputs, "inputs": rep.device_inputs},
                      f"emulate {rep.dtype} outputs on {rep.ran_on}")
     if as_json:
-        emit_json({**rep.to_dict(), "data": samples.to_dict()})
+        emit_json("emulate", {**rep.to_dict(), "model_file": model, "data": samples.to_dict()})
     else:
         table(f"{graph.name} on {rep.target}", ["", "value"], [list(r) for r in rep.rows()])
     check_report(rep, max_disagreements if max_disagreements is not None or production else 0, min_accuracy)

@@ -86,10 +86,9 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
     if output:
         save_model(rep.graph, output)
     if as_json:
-        d = rep.to_dict()
-        d["saved"] = output
+        d = {**rep.to_dict(), "model_file": model, "output": output}
         d["evaluated_on_training_data"] = on_training
-        emit_json(d)
+        emit_json("finetune", d)
         return
     table(f"{graph.name} fine-tuned on {rep.target}", ["", "value"], rep.rows())
     for note in rep.notes:

@@ -61,7 +61,8 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
         summary["onnxruntime_check"] = {"samples": chk.samples, "max_abs_diff": chk.max_abs_diff,
                                         "accuracy": chk.onnx_accuracy, "numpy_accuracy": chk.numpy_accuracy}
     if as_json:
-        emit_json(summary)
+        emit_json("export onnx", {"model": graph.name, "model_file": model, "output": summary.pop("directory"),
+                                  **summary})
         return
     rows = [["files", ", ".join(summary["files"])], ["opset / IR", f"{summary['opset']} / {summary['ir_version']}"],
             ["input", f"{summary['input']} ({summary['input_kind']})"],
@@ -89,11 +90,11 @@ def import_onnx_cmd(file: str, output: str, name: str | None, as_json: bool) -> 
 
     graph = import_onnx(file, name=name)
     save_model(graph, output)
-    summary = imported_summary(graph, output)
+    summary = imported_summary(graph, file, output)
     layout = graph.meta.get("imported_from", {}).get("input_layout")
     if layout:  # a convolutional model: feed it channels-last data (see docs/onnx_import.md)
         summary["input_layout"] = layout
-    report_import(f"imported {file}", summary, as_json)
+    report_import("import onnx", f"imported {file}", summary, as_json)
 
 
 @cli.command("ort-train")
@@ -130,9 +131,10 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
     x, y = samples.x, samples.y
     res = ort_train(art, x, y, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, out_dir=output, force=force,
                     protect=[artifacts])
-    summary = {"output": output, "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
+    summary = {"model": graph.name, "model_file": str(art / manifest["files"]["model"]), "output": output,
+               "steps": res.steps, "loss_before": res.loss_before, "loss_after": res.loss_after,
                "optimizer": manifest["optimizer"], "loss": manifest["loss"], "data": samples.to_dict()}
     if as_json:
-        emit_json(summary)
+        emit_json("ort-train", summary)
         return
     table(f"ort-train {artifacts}", ["metric", "value"], [[k, v] for k, v in summary.items() if k != "data"])

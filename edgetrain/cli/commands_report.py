@@ -38,7 +38,7 @@ if TYPE_CHECKING:
                                        "the split the model's training held out, e.g. digits:test).")
 @click.option("--finetune", "finetune_file", type=click.Path(dir_okay=False),
               help="The JSON `edgetrain finetune ... --json` printed: adds its loss curve and accuracy.")
-@click.option("--json", "as_json", is_flag=True, help='Print {"output": FILE, "sections": [...]} as JSON.')
+@click.option("--json", "as_json", is_flag=True, help='Print {"output": FILE, "sections": [...], ...} as JSON.')
 def report_cmd(model: str, output: str | None, target: str, dtype: str, source: str | None,
                finetune_file: str | None, as_json: bool) -> None:
     """Write an HTML report of MODEL: training curves, confusion matrix, flash/RAM, sparse patterns."""
@@ -63,7 +63,8 @@ def report_cmd(model: str, output: str | None, target: str, dtype: str, source: 
         if not s.present and s.name not in ("masks", "finetune"):
             info(f"note: {s.title.lower()}: {s.absent}")
     if as_json:
-        emit_json({"output": str(out), "bytes": len(text.encode("utf-8")),
+        emit_json("report", {"model": graph.name, "model_file": model, "output": str(out), "target": board.name,
+                             "dtype": dtype, "bytes": len(text.encode("utf-8")),
                    "sections": [{"name": s.name, "title": s.title, "present": s.present, "note": s.absent}
                                 for s in sections]})
         return

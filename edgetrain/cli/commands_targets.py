@@ -25,7 +25,7 @@ def targets_cmd(as_json: bool) -> None:
                      ("native" if t.is_host else None), "runs_here": ok, "reason": why,
                      "counts_instructions": t.counts_instructions, "description": t.description})
     if as_json:
-        emit_json(rows)
+        emit_json("targets", {"targets": rows})
         return
     table("targets", ["name", "cpu", "flash", "RAM", "emulator", "runs here", "instr. counts"],
           [[r["name"], r["cpu"], _kib(r["flash_bytes"]), _kib(r["ram_bytes"]), r["emulator"] or "build only",

@@ -38,13 +38,13 @@ def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, pe
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
     res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor,  # type: ignore[arg-type]
                         force=force, protect=[model])
-    summary: dict = {"output": str(res.path), "bytes": len(res.data), "dtype": dtype,
-                     "operators": list(res.operators)}
+    summary: dict = {"model": graph.name, "model_file": model, "output": str(res.path), "bytes": len(res.data),
+                     "dtype": dtype, "operators": list(res.operators)}
     source = (graph.meta.get("preprocess") or {}).get("source")
     if check and source:
         summary["tflite_micro_check"] = _check(res, graph, source, load_eval_data)
     if as_json:
-        emit_json(summary)
+        emit_json("export tflite", summary)
         return
     rows = [["file", summary["output"]], ["bytes", summary["bytes"]], ["dtype", dtype],
             ["operators", ", ".join(res.operators)]]
@@ -66,7 +66,7 @@ def import_tflite_cmd(file: str, output: str, name: str | None, as_json: bool) -
 
     graph = import_tflite(file, name=name)
     save_model(graph, output)
-    report_import(f"imported {file}", imported_summary(graph, output), as_json)
+    report_import("import tflite", f"imported {file}", imported_summary(graph, file, output), as_json)
 
 
 def _quantized(graph) -> bool:  # noqa: ANN001

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
@@ -36,8 +36,17 @@ def _fmt(v: Any) -> Text:
     return Text(str(v))
 
 
-def emit_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
+# The version of the --json result schema (docs/json.md): bumped when a shared key changes meaning.
+JSON_SCHEMA = 1
+# Keys that mean one thing in every command's --json result (docs/json.md defines each).
+SHARED_KEYS = ("schema", "command", "model", "model_file", "output", "target", "ran_on", "runner", "dtype", "data")
+
+
+def emit_json(command: str, result: Mapping[str, Any]) -> None:
+    """Print ``result`` as the --json result of ``command`` ("train", "export c", ...): one JSON
+    object, ``schema`` and ``command`` first; the shared keys (`SHARED_KEYS`) mean what
+    docs/json.md says in every command."""
+    json.dump({"schema": JSON_SCHEMA, "command": command, **result}, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
 
 
@@ -46,18 +55,19 @@ def info(msg: str) -> None:
     err_console.print(msg, markup=False, highlight=False, soft_wrap=True)
 
 
-def report_import(title: str, summary: dict[str, Any], as_json: bool) -> None:
+def report_import(command: str, title: str, summary: dict[str, Any], as_json: bool) -> None:
     """The summary an ``import`` command prints: JSON, or one table (lists joined by commas)."""
     if as_json:
-        emit_json(summary)
+        emit_json(command, summary)
         return
     table(title, ["item", "value"], [[k, ", ".join(map(str, v)) if isinstance(v, list) else v]
                                      for k, v in summary.items()])
 
 
-def imported_summary(graph: Any, output: str) -> dict[str, Any]:
-    """What every import reports about the model it wrote."""
-    return {"model": output, "name": graph.name, "input": list(graph.input_shape), "outputs": graph.outputs,
+def imported_summary(graph: Any, model_file: str, output: str) -> dict[str, Any]:
+    """What every import reports about the model it read (``model_file``) and wrote (``output``)."""
+    return {"model": graph.name, "model_file": model_file, "output": output, "input": list(graph.input_shape),
+            "outputs": graph.outputs,
             "dtype": "int8" if graph.meta.get("quantization") else "f32", "layers": len(graph.nodes),
             "params": graph.num_params(), "ops": [n.op for n in graph.nodes]}
 

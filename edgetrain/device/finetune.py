@@ -136,7 +136,7 @@ def _json_float(v: float | None) -> float | str | None:
 class FinetuneReport:
     model: str
     target: str
-    ran_on: str
+    ran_on: str  # the target the firmware ran on: `target`, or "host" on a fallback
     trainable: list[str]
     config: dict[str, Any]
     steps: int
@@ -165,13 +165,15 @@ class FinetuneReport:
     param_rms: tuple[float, float] | None = None  # at boot start, of the weights checked
     erase_counts: tuple[int, int] | None = None  # bank A, bank B after the commit (wear)
     firmware_ram: FirmwareRam | None = None  # the emulation firmware's RAM, item by item
+    runner: str = ""  # how it ran: the emulator and machine, or the host build
 
     @property
     def mean_instructions_per_step(self) -> float | None:
         return float(np.mean(self.instructions_per_step)) if self.instructions_per_step else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "target": self.target, "ran_on": self.ran_on, "trainable": self.trainable,
+        return {"model": self.model, "target": self.target, "ran_on": self.ran_on, "runner": self.runner,
+                "trainable": self.trainable,
                 "config": self.config, "steps": self.steps, "accuracy_before": self.accuracy_before,
                 "accuracy_after": self.accuracy_after, "loss_curve": self.loss_curve,
                 "diverged_steps": self.diverged_steps, "instructions_per_step": self.instructions_per_step,
@@ -209,7 +211,8 @@ class FinetuneReport:
             return "-" if v is None else f"{100 * v:.1f}%"
 
         n = self.mean_instructions_per_step
-        rows = [["ran on", self.ran_on], ["trainable", ", ".join(self.trainable)],
+        rows = [["ran on", f"{self.ran_on} ({self.runner})" if self.runner else self.ran_on],
+                ["trainable", ", ".join(self.trainable)],
                 ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
                 ["accuracy before (boot 1)", pct(self.accuracy_before)],
                 ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
@@ -314,7 +317,7 @@ def finetune_on_device(
     x_eval = np.asarray(x_eval, np.float32)
     if config.body == "int8" and calib_x is None:
         calib_x = flat
-    run_target, ran_on, notes = _choose_target(target, fallback_host)
+    run_target, runner, notes = _choose_target(target, fallback_host)
     geometry = geometry or StorageGeometry()
 
     # A kept directory is written like any output: refused if it holds someone else's files,
@@ -350,7 +353,8 @@ def finetune_on_device(
 
     counts = first.step_instructions
     return FinetuneReport(
-        model=graph.name, target=target.name, ran_on=ran_on, trainable=[p.name for p in program.trainable],
+        model=graph.name, target=target.name, ran_on=run_target.name, runner=runner,
+        trainable=[p.name for p in program.trainable],
         config=config.to_dict(), steps=int(len(ys)), accuracy_before=acc(first.logits),
         accuracy_after=acc(second.logits), loss_curve=[float(v) for v in first.losses],
         diverged_steps=first.diverged, final_rolled_back=first.final_verdict in (1, 3),

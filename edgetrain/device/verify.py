@@ -48,6 +48,7 @@ class EmulationReport:
     model_flash_bytes: int
     extra: dict[str, Any] = field(default_factory=dict)
     firmware_ram_bytes: int | None = None  # the emulation firmware's planned RAM (= the link's); None on the host
+    runner: str | None = None  # how it ran: the emulator and machine, or the host build
     # The raw device outputs (one row per sample) and the input tensors fed (int8 for int8 models):
     # for `emulate --outputs`; not part of the JSON report.
     device_outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -116,6 +117,7 @@ def emulate_model(
                                  hint="pass --fallback-host to run on host gcc instead, or pick an emulated board "
                                       "(edgetrain targets)")
         run_target, reason = load_target("host"), why
+    runner = why if run_target is target else emulator_available(run_target)[1]
     if dtype == "int8" and calib_x is None:
         raise ConfigError("int8 emulation needs calibration samples (calib_x)")
     x = np.asarray(x, np.float32)
@@ -154,6 +156,6 @@ def emulate_model(
         instructions_max=None if counts is None else int(np.max(counts)),
         text_bytes=run.sizes.text, data_bytes=run.sizes.data, bss_bytes=run.sizes.bss,
         arena_bytes=res.report.arena_bytes, model_flash_bytes=res.report.flash_bytes,
-        firmware_ram_bytes=None if firmware_ram.available is None else firmware_ram.total,
+        firmware_ram_bytes=None if firmware_ram.available is None else firmware_ram.total, runner=runner,
         device_outputs=dev, device_inputs=np.asarray(raw).reshape(len(x), -1),
     )
