@@ -12,7 +12,8 @@ rows of the dense layer after a flatten). PyTorch export patterns folded at impo
 (`import_patterns`): BatchNormalization after a dense or conv layer (into its weight and bias),
 the Shape / Gather / Slice / Concat / Unsqueeze / Squeeze / Cast subgraphs that compute a
 Reshape's target, and the small integer constant subgraphs computing Pad's pads (evaluated as
-constants; they never become graph nodes).
+constants; they never become graph nodes). A ``Div(Sub(input, mean), std)`` front of constants
+becomes the model's input standardisation (`import_prelude`), as `export onnx` writes it.
 Everything else is reported at once, with the node names, before anything is converted.
 
 Before converting, `import_checks.check_model` proves the model well-formed (text, opsets,
@@ -44,6 +45,7 @@ from ...ops import get_op
 from . import import_checks as checks
 from . import import_patterns as patterns
 from .import_conv import Layout, SpatialOps, flatten_order, permute_rows
+from .import_prelude import split_input_standardisation
 from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -246,6 +248,12 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
             load_external_data(model, None)
     else:
         model, label = load_onnx_file(source), str(source)
+    try:  # a malformed model is the checks' to report, with their message
+        standardisation = split_input_standardisation(model)
+    except Exception:  # noqa: BLE001
+        standardisation = None
+    if standardisation is not None:
+        model = standardisation[0]
     checks.check_model(model, label)
     try:
         onnx.checker.check_model(model)
@@ -258,7 +266,19 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
                                    "opset": _opset(model), "ir_version": model.ir_version}
     if converter.input_layout_text:  # a convolutional model: the input became channels-last (`import_conv`)
         graph.meta["imported_from"]["input_layout"] = converter.input_layout_text
+    if standardisation is not None:
+        graph.meta["preprocess"] = _preprocess(*standardisation[1:], channels_last=bool(converter.input_layout_text))
     return graph
+
+
+def _preprocess(mean: np.ndarray, std: np.ndarray, *, channels_last: bool) -> dict[str, Any]:
+    """The model's ``preprocess`` from an imported input standardisation (`import_prelude`), in the
+    imported input's layout (a channels-first ONNX input became channels-last, so its statistics
+    move the channel axis last too), flattened row-major as a trained model stores them."""
+    if channels_last:
+        mean, std = np.moveaxis(mean, 0, -1), np.moveaxis(std, 0, -1)
+    return {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist(),
+            "imported": "input standardisation (Sub, Div) of the ONNX model"}
 
 
 def _default_name(model: onnx.ModelProto, source: Any) -> str:
