@@ -231,3 +231,32 @@ def test_tflite_micro_equals_the_c_runtime_on_host_and_qemu(key: str, models, tf
         fw = build_firmware(target, c.out_dir, tmp_path / target, parity=True)
         got = run_firmware(fw, xq, np.int8, timeout=600).outputs.astype(np.int8)
         np.testing.assert_array_equal(got.reshape(expected.shape), expected, err_msg=target)
+
+
+def test_the_file_alone_tells_how_to_feed_raw_samples(models, tflm) -> None:
+    """A runtime that knows only the .tflite: its metadata's statistics and `prepare` rule plus the
+    input tensor's quantization turn raw samples into exactly the int8 inputs edgetrain feeds, and
+    TFLite Micro then gives edgetrain's int8 outputs and accuracy."""
+    import json as _json
+
+    from edgetrain.data_split import apply_preprocess
+    from edgetrain.interop.tflite.reader import read_tflite
+
+    g, x = models["mlp"]
+    d = digits()
+    res = build_tflite(g, "int8", calib_x=x[:128])
+    model = read_tflite(res.data)
+    doc = _json.loads(model.metadata["edgetrain"])
+    assert "round_half_to_even" in doc["prepare"]
+    mean, std = (np.asarray(doc["preprocess"][k], np.float32) for k in ("mean", "std"))
+    raw = (x * std + mean).astype(np.float32)  # the test split as the sensor gave it
+    t = model.tensors[model.inputs[0]]
+    standardised = (raw - mean) / std
+    q = np.clip(np.rint(standardised.astype(np.float64) / float(t.scale[0])) + int(t.zero_point[0]), -128, 127)
+    fed = q.astype(np.int8)
+    ours = res.prepare_input(apply_preprocess(raw, g.meta["preprocess"]))
+    np.testing.assert_array_equal(fed, ours.reshape(fed.shape))
+    got = run_tflite_micro(res.data, fed).reshape(len(x), -1)
+    expected = int8_reference(res.qmodel, apply_preprocess(raw, g.meta["preprocess"]))
+    np.testing.assert_array_equal(got, expected)
+    assert (got.argmax(1) == d.test.y).mean() == (expected.argmax(1) == d.test.y).mean() > 0.9

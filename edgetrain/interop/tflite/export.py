@@ -6,8 +6,9 @@
 int8: int8 input and output tensors with edgetrain's scales and zero points, per-channel (or
 per-tensor) symmetric int8 weights, int32 biases; the final softmax is dropped as in the C
 export (the outputs are int8 logits, same argmax). float32: the float graph, batch_norm folded.
-Metadata ``edgetrain`` (JSON) holds the input standardisation (mean, std: inputs are expected
-standardised, as for every edgetrain export), the class names and the dtype.
+Metadata ``edgetrain`` (JSON) holds the input standardisation (mean, std per input value, and
+``prepare``: how a raw sample becomes the input tensor, so a runtime that knows nothing of
+edgetrain can feed raw data), the class names and the dtype.
 """
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ from .flatbuffer import FILE_IDENTIFIER, ModelSpec, serialize
 from .rules import Context, reshape, tflite_rule
 
 METADATA_NAME = "edgetrain"
+# How a raw sample becomes the model's input, in the metadata beside the statistics: exactly what
+# edgetrain computes (data_split.apply_preprocess, then quantize.int8.quantize).
+PREPARE = {
+    "f32": "x = (float32(raw) - mean) / std, in float32",
+    "int8": "x = (float32(raw) - mean) / std, in float32; then q = clip(round_half_to_even(float64(x) / "
+            "scale) + zero_point, -128, 127) with the input tensor's scale and zero point",
+}
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,10 @@ def _metadata(graph: Graph, dtype: str, dropped_softmax: str | None) -> dict[str
     doc: dict[str, Any] = {"format": 1, "exporter": f"edgetrain {__version__}", "model": graph.name, "dtype": dtype,
                            "input": "standardised" if "mean" in pre else "as trained"}
     if "mean" in pre:
+        # Per-value statistics have no per-tensor input quantization to fold into (TFLite
+        # quantizes activations per tensor): the file carries them, and how to apply them.
         doc["preprocess"] = {"mean": pre["mean"], "std": pre["std"]}
+        doc["prepare"] = PREPARE[dtype]
     if graph.meta.get("class_names"):
         doc["class_names"] = list(graph.meta["class_names"])
     if dropped_softmax:
