@@ -26,16 +26,25 @@ from conftest import require_tool
 QEMU_ARGS = ["-nographic", "-monitor", "none", "-serial", "null", "-semihosting-config", "enable=on,target=native"]
 
 
-def build(kind: str, folder: Path) -> Path:
+def build(kind: str, folder: Path, variables: dict[str, str] | None = None) -> tuple[Path, str]:
+    """Build the project in ``folder`` (make or cmake, with build ``variables``): the firmware.elf
+    it made, and the build's output."""
+    defs = [f"{k}={v}" for k, v in (variables or {}).items()]
     if kind == "make":
-        subprocess.run(["make", "-C", str(folder)], check=True, capture_output=True, text=True)
+        runs = [["make", "-C", str(folder), *defs]]
     else:
         require_tool("cmake")
-        subprocess.run(["cmake", "-S", str(folder), "-B", str(folder / "build"),
-                        "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake"], check=True, capture_output=True,
-                       text=True, cwd=folder)
-        subprocess.run(["cmake", "--build", str(folder / "build")], check=True, capture_output=True, text=True)
-    return folder / "build" / "firmware.elf"
+        runs = [["cmake", "-S", str(folder), "-B", str(folder / "build"),
+                 "-DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake", *(f"-D{d}" for d in defs)],
+                ["cmake", "--build", str(folder / "build"), "--verbose"]]
+    log = ""
+    for argv in runs:
+        r = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
+        log += r.stdout + r.stderr
+        assert r.returncode == 0, log
+    elves = [f for f in (folder / "build").rglob("firmware.elf") if f.is_file()]
+    assert len(elves) == 1, elves
+    return elves[0], log
 
 
 def run_qemu(elf: Path, machine: str = "netduinoplus2") -> tuple[int, list[int]]:
@@ -56,7 +65,7 @@ def test_project_builds_from_the_export_alone_and_runs_in_qemu(kind: str, dtype:
     moved = tmp_path / "elsewhere" / "fw"
     shutil.copytree(res.out_dir, moved)  # nothing may point back at the export or the checkout
     shutil.rmtree(res.out_dir)
-    status, classes = run_qemu(build(kind, moved))
+    status, classes = run_qemu(build(kind, moved)[0])
     ref = int8_reference(res.qmodel, x) if dtype == "int8" else et.predict(g, x)
     assert status == 0 and classes == ref.reshape(len(x), -1).argmax(axis=1).tolist()
     text = (moved / "README.md").read_text()
@@ -80,6 +89,6 @@ def test_cli_export_c_project(tmp_path: Path, arm_cc: str, qemu: str) -> None:
     assert r.returncode == 0, r.stderr
     files = json.loads(r.stdout)["files"]
     assert {"Makefile", "app/main.c", "app/example_samples.h", "board/startup.c", "board/stm32f205.ld"} <= set(files)
-    status, classes = run_qemu(build("make", tmp_path / "fw"), machine="netduino2")
+    status, classes = run_qemu(build("make", tmp_path / "fw")[0], machine="netduino2")
     assert status == 0 and len(classes) == 8  # the model's test split, its first 8 samples
     assert np.mean(np.array(classes) == digits().test.y[:8]) >= 0.75

@@ -213,10 +213,7 @@ def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
     for f in emit.runtime_files(program, fw):
         sub = "include" if f.parent.name == "include" else "src"
         files[Path("runtime") / sub / f.name] = f.read_bytes()
-    sources = ["model.c", "model_data.c", "model_input.c"] + sorted(
-        str(p) for p in files if p.suffix == ".c" and p.parts[0] == "runtime")
-    files[Path("edgetrain_model.mk")] = emit.render_makefile(sources).encode()
-    files[Path("CMakeLists.txt")] = emit.render_cmake(sources).encode()
+    files.update(emit.build_fragments(files))
     files[Path("memory_report.json")] = (json.dumps(report.to_dict(), indent=2) + "\n").encode()
     return files
 

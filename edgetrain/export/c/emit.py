@@ -188,35 +188,47 @@ def with_included_headers(files: list[Path], firmware: Path) -> list[Path]:
     return sorted(seen, key=lambda f: (f.parent.name, f.name))
 
 
-def render_makefile(sources: list[str]) -> str:
-    srcs = " \\\n    ".join(f"$(EDGETRAIN_MODEL_DIR)/{s}" for s in sources)
-    return f"""# edgetrain model: include this fragment from a board Makefile.
-#   EDGETRAIN_MODEL_DIR := path/to/this/directory
-#   include $(EDGETRAIN_MODEL_DIR)/edgetrain_model.mk
-#   SRCS += $(EDGETRAIN_MODEL_SRCS);  CFLAGS += $(EDGETRAIN_MODEL_CFLAGS)
+def build_fragments(files: dict[Path, bytes], lib: str = "edgetrain_model", what: str = "model") -> dict[Path, bytes]:
+    """The library's build fragments (``<lib>.mk`` and CMakeLists.txt) compiling every C source of
+    ``files``: the generated ones (top level, in order), then the runtime's (sorted)."""
+    sources = [str(f) for f in files if f.suffix == ".c" and len(f.parts) == 1] + sorted(
+        str(f) for f in files if f.suffix == ".c" and f.parts[0] == "runtime")
+    return {Path(f"{lib}.mk"): render_makefile(sources, lib, what).encode(),
+            Path("CMakeLists.txt"): render_cmake(sources, lib, what).encode()}
+
+
+def render_makefile(sources: list[str], lib: str = "edgetrain_model", what: str = "model") -> str:
+    """The library's Makefile fragment ``<lib>.mk``: ``<LIB>_SRCS``, ``<LIB>_CFLAGS``, ``<LIB>_LDLIBS``."""
+    var = lib.upper()
+    srcs = " \\\n    ".join(f"$({var}_DIR)/{s}" for s in sources)
+    return f"""# edgetrain {what}: include this fragment from a board Makefile.
+#   {var}_DIR := path/to/this/directory
+#   include $({var}_DIR)/{lib}.mk
+#   SRCS += $({var}_SRCS);  CFLAGS += $({var}_CFLAGS)
 # Add -DET_FORCE_REF to use the portable reference kernels instead of the fast ones.
-EDGETRAIN_MODEL_DIR ?= $(dir $(lastword $(MAKEFILE_LIST)))
-EDGETRAIN_MODEL_SRCS := \\
+{var}_DIR ?= $(dir $(lastword $(MAKEFILE_LIST)))
+{var}_SRCS := \\
     {srcs}
-EDGETRAIN_MODEL_CFLAGS := -I$(EDGETRAIN_MODEL_DIR) -I$(EDGETRAIN_MODEL_DIR)/runtime/include \\
-    -I$(EDGETRAIN_MODEL_DIR)/runtime/src
-EDGETRAIN_MODEL_LDLIBS := -lm
+{var}_CFLAGS := -I$({var}_DIR) -I$({var}_DIR)/runtime/include \\
+    -I$({var}_DIR)/runtime/src
+{var}_LDLIBS := -lm
 """
 
 
-def render_cmake(sources: list[str]) -> str:
+def render_cmake(sources: list[str], lib: str = "edgetrain_model", what: str = "model") -> str:
+    """The library's CMake fragment: a static library target ``lib``."""
     srcs = "\n    ".join(f"${{CMAKE_CURRENT_LIST_DIR}}/{s}" for s in sources)
-    return f"""# edgetrain model: add_subdirectory(<this dir>) from a board project, then
-#   target_link_libraries(<your firmware> PRIVATE edgetrain_model)
+    return f"""# edgetrain {what}: add_subdirectory(<this dir>) from a board project, then
+#   target_link_libraries(<your firmware> PRIVATE {lib})
 # Define ET_FORCE_REF (target_compile_definitions) to use the reference kernels.
-add_library(edgetrain_model STATIC
+add_library({lib} STATIC
     {srcs}
 )
-target_include_directories(edgetrain_model PUBLIC
+target_include_directories({lib} PUBLIC
     ${{CMAKE_CURRENT_LIST_DIR}}
     ${{CMAKE_CURRENT_LIST_DIR}}/runtime/include
     PRIVATE ${{CMAKE_CURRENT_LIST_DIR}}/runtime/src
 )
-set_property(TARGET edgetrain_model PROPERTY C_STANDARD 99)
-target_link_libraries(edgetrain_model PUBLIC m)
+set_property(TARGET {lib} PROPERTY C_STANDARD 99)
+target_link_libraries({lib} PUBLIC m)
 """

@@ -44,14 +44,24 @@ def render_readme(p: Program, report: MemoryReport, target: Target, project: str
     for row in report.summary_rows():
         lines.append(f"| {row[0]} | {row[1]} | {row[2]} |")
     lines += ["", "Code size and stack are estimates; data and arena bytes are exact (`memory_report.json` has "
-              "every layer).", "", "## Build", ""]
-    if project == "make":
-        lines += ["```sh", "make            # build/firmware.elf", "make run        # run it in QEMU (semihosting)",
-                  "```", ""]
-    elif project == "cmake":
-        lines += ["```sh", "cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake",
-                  "cmake --build build   # build/firmware.elf", "```", ""]
-    lines += ["In your own build: `include edgetrain_model.mk` and add `$(EDGETRAIN_MODEL_SRCS)` and "
-              "`$(EDGETRAIN_MODEL_CFLAGS)` (Make), or add this folder with CMake and link `edgetrain_model`. "
+              "every layer).", ""]
+    return "\n".join(lines + build_section(project))
+
+
+MAKE_COMMANDS = ("make            # build/firmware.elf", "make run        # run it in QEMU (semihosting)")
+CMAKE_COMMANDS = ("cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake",
+                  "cmake --build build   # build/firmware.elf")
+
+
+def build_section(project: str | None, lib: str = "edgetrain_model", make: tuple[str, ...] = MAKE_COMMANDS,
+                  cmake: tuple[str, ...] = CMAKE_COMMANDS) -> list[str]:
+    """The README's "Build" section: the project's commands, then how to use the library's
+    fragments (``<lib>.mk``, the CMake target ``lib``) in one's own build."""
+    var = lib.upper()
+    lines = ["## Build", ""]
+    if project in ("make", "cmake"):
+        lines += ["```sh", *(make if project == "make" else cmake), "```", ""]
+    lines += [f"In your own build: `include {lib}.mk` and add `$({var}_SRCS)` and "
+              f"`$({var}_CFLAGS)` (Make), or add this folder with CMake and link `{lib}`. "
               "Compile with `-O2`; define `ET_FORCE_REF` to use the portable reference kernels.", ""]
-    return "\n".join(lines)
+    return lines
