@@ -16,15 +16,19 @@ from edgetrain.resources import targets_dir
 
 _EMULATOR_KINDS = ("qemu",)
 _COUNTER_KINDS = ("stm32-tim",)
+#: Ports of the on-device weight store (et_storage.h): RAM (emulators, tests) or the STM32F2/F4
+#: internal flash (et_storage_stm32f4.c; the F2 and F4 share the FLASH interface, the F7 does not).
+STORAGE_PORTS = ("ram", "stm32f4-flash")
 _TABLE_KEYS = {
     "memory": {"flash_bytes", "ram_bytes", "stack_bytes"},
     "link": {"script", "startup"},
     "emulator": {"kind", "machine", "extra_args"},
     "instruction_counter": {"kind", "base", "bits", "rcc_enable_register", "rcc_enable_mask"},
+    "storage": {"port"},
 }
 _TOP_KEYS = {
     "description", "cpu", "fpu", "compiler", "cflags", "ldflags",
-    "memory", "link", "emulator", "instruction_counter",
+    "memory", "link", "emulator", "instruction_counter", "storage",
 }
 
 
@@ -67,6 +71,7 @@ class Target:
     emulator: Emulator | None
     counter: InstructionCounter | None
     source: Path = field(compare=False)
+    storage_port: str = "ram"  # the weight store's port on the board ([storage] port)
 
     @property
     def is_host(self) -> bool:
@@ -253,6 +258,15 @@ def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
             else 0,
         )
 
+    storage = table("storage")
+    port = "ram"
+    if storage is not None:
+        port = text(storage, "port", "storage.")
+        if port not in STORAGE_PORTS:
+            raise ConfigError(f"{where}: storage.port {port!r} is not one of {STORAGE_PORTS}")
+        if port != "ram" and script is None:
+            raise ConfigError(f"{where}: storage.port {port!r} needs a microcontroller target ([link])")
+
     return Target(
         name=name,
         description=text(raw, "description"),
@@ -269,4 +283,5 @@ def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
         emulator=emulator,
         counter=counter,
         source=path,
+        storage_port=port,
     )
