@@ -36,10 +36,9 @@ from ..engine.executor import forward
 from ..engine.trainer import Trainer
 from ..errors import ConfigError, DataError, ToolchainError
 from ..export.c.train_plan import StorageGeometry, TrainExport, TrainMemoryReport, export_training_c
-from ..export.c.train_modes import select_trainable
+from ..export.c.train_modes import apply_trainable
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
 from ..graph import Graph, Param
-from ..transforms.fold_batch_norm import fold_batch_norm
 from ..limits import limit, over_limit_hint
 from ..outputs import KEEP_HINT, output_directory
 from ..quantize import run_int8
@@ -293,15 +292,7 @@ def finetune_on_device(
     otherwise. The graph passed in is not modified; ``report.graph`` carries the new weights.
     """
     target = load_target(target) if isinstance(target, str) else target
-    work_graph = graph.copy()
-    fold_notes: list[str] = []
-    if trainable is not None:
-        bns = [n.name for n in work_graph.nodes if n.op == "batch_norm"]
-        if bns:
-            work_graph = fold_batch_norm(work_graph)
-            fold_notes.append(f"batch_norm {', '.join(bns)} folded into the layer before: the trained model has "
-                              "none")
-        select_trainable(work_graph, trainable)
+    work_graph, fold_notes = apply_trainable(graph, trainable)
     config = config or DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                                    batch=batch, body=body)
     if batches is None:

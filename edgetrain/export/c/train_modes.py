@@ -6,8 +6,9 @@
                                            # through the convs for their input gradient only
     select_trainable(graph, "last:2" | "all" | ["conv2", "dense1"])   # as set_trainable
 
-Run it on the graph with batch_norm folded (`finetune_on_device` does): a folded conv's bias is
-then the one that trains, and "last:K" counts the layers the device runs.
+Run it on the graph with batch_norm folded (`apply_trainable` does both, for `finetune_on_device`
+and `export c --train`): a folded conv's bias is then the one that trains, and "last:K" counts the
+layers the device runs.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Sequence
 from ...errors import ConfigError
 from ...graph import Graph
 from ...layers import set_trainable
+from ...transforms.fold_batch_norm import fold_batch_norm
 
 CONV_OPS = ("conv2d", "conv1d")
 SPATIAL_OPS = (*CONV_OPS, "max_pool", "avg_pool", "global_avg_pool")
@@ -40,3 +42,20 @@ def select_trainable(graph: Graph, spec: str | Sequence[str]) -> list[str]:
                               hint="use last-block, bias-only or last:K")
         return set_trainable(graph, names)
     return set_trainable(graph, spec)
+
+
+def apply_trainable(graph: Graph, spec: str | Sequence[str] | None) -> tuple[Graph, list[str]]:
+    """A copy of ``graph`` ready for on-device training by ``spec``: every batch_norm folded into
+    the layer before it (the device runs none), then `select_trainable` on the folded layers.
+    ``spec`` None keeps the graph's own flags (and its batch_norm). Returns the graph and notes
+    for the report. The graph passed in is not modified."""
+    work = graph.copy()
+    notes: list[str] = []
+    if spec is None:
+        return work, notes
+    bns = [n.name for n in work.nodes if n.op == "batch_norm"]
+    if bns:
+        work = fold_batch_norm(work)
+        notes.append(f"batch_norm {', '.join(bns)} folded into the layer before: the trained model has none")
+    select_trainable(work, spec)
+    return work, notes
