@@ -279,9 +279,9 @@ def test_python_names_come_from_abi() -> None:
     assert sparse.FORMAT_CODE is abi.FORMAT_CODE and sparse.GROUPED_ASM_MAX_ROW == abi.GROUPED_ASM_MAX_ROW
     assert sparse.WEIGHTS_STRUCT_BYTES == abi.WEIGHTS_STRUCT_BYTES
     assert exchange.EXIT_MEANINGS is abi.EXIT_MEANINGS
-    from edgetrain.export.c import train_plan
+    from edgetrain.export.c import train_storage
 
-    assert train_plan.HEADER_BYTES == abi.STORAGE_HEADER_BYTES == abi.STORAGE_HEADER.size
+    assert train_storage.HEADER_BYTES == abi.STORAGE_HEADER_BYTES == abi.STORAGE_HEADER.size
     assert sorted(abi.FORMAT_CODE.values()) == list(range(1, 9))
 
 

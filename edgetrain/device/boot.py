@@ -28,10 +28,7 @@ RUN_TIMEOUT_S = 300.0
 
 def device_input(program: TrainProgram, x: Any) -> np.ndarray:
     """Float samples -> what the generated code takes (int8-quantized for an int8 body)."""
-    x = np.asarray(x, np.float32)
-    if program.qbody is not None:
-        return program.qbody.quantize_input(x)
-    return np.ascontiguousarray(x)
+    return program.device_input(x)
 
 
 def write_boot_files(work: Path, program: TrainProgram, boot: int, features: bool, x_eval: np.ndarray,

@@ -256,17 +256,24 @@ def _uses_conv_training(p: TrainProgram) -> bool:
     return any(k in TRAIN_KERNEL_SOURCES and k not in KERNEL_SOURCES for op in p.ops for k in op.kernels)
 
 
-def runtime_files(p: TrainProgram) -> list[Path]:
+#: The runtime source of each weight store port (targets' ``[storage] port``) beyond the RAM port.
+PORT_SOURCES = {"ram": (), "stm32f4-flash": ("et_storage_stm32f4.c",)}
+
+
+def runtime_files(p: TrainProgram, storage_port: str = "ram") -> list[Path]:
+    """The runtime sources the training code calls, the weight store's port, and their headers."""
     fw = firmware_dir()
     # The kernels of the lowered calls (body and head), as the inference export picks them, and the
     # conv / pool backward kernels of the training rules.
     sources = {**TRAIN_KERNEL_SOURCES, **KERNEL_SOURCES}
-    wanted = list(dict.fromkeys([*RUNTIME_SOURCES, *(sources[k] for op in p.ops for k in op.kernels)]))
+    wanted = list(dict.fromkeys([*RUNTIME_SOURCES, *PORT_SOURCES[storage_port],
+                                 *(sources[k] for op in p.ops for k in op.kernels)]))
     # The umbrella header declares every kernel; an int8-free build still compiles the headers.
     return with_included_headers([fw / "src" / f for f in wanted], fw)
 
 
-def render_files(p: TrainProgram, report_json: str) -> dict[Path, bytes]:
+def render_files(p: TrainProgram, report_json: str, storage_port: str = "ram") -> dict[Path, bytes]:
+    """The training library: generated sources, memory report, runtime (with the port's source)."""
     files: dict[Path, bytes] = {
         Path("train_model.h"): render_train_h(p).encode(),
         Path("train_model.c"): render_train_c(p).encode(),
@@ -274,7 +281,7 @@ def render_files(p: TrainProgram, report_json: str) -> dict[Path, bytes]:
         Path("train_model_data.c"): render_train_data_c(p).encode(),
         Path("train_memory_report.json"): report_json.encode(),
     }
-    for f in runtime_files(p):
+    for f in runtime_files(p, storage_port):
         sub = "include" if f.parent.name == "include" else "src"
         files[Path("runtime") / sub / f.name] = f.read_bytes()
     return files

@@ -20,18 +20,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from numpy.typing import ArrayLike
 
-from ...errors import BudgetExceededError
+from ...errors import BudgetExceededError, ConfigError
 from ...graph import Graph
 from ...quantize import QuantizedModel
 from ...targets import Target, load_target
-from .abi import STORAGE_HEADER_BYTES as HEADER_BYTES
-from .plan import align_up
+from .project import ProjectKind
 from .train_program import DeviceTrainConfig, TrainProgram, build_train_program
-
-DEFAULT_ERASE_SIZE = 16384  # smallest STM32F4 flash sector
-DEFAULT_WRITE_UNIT = 4
+from .train_storage import StorageGeometry  # re-exported: train_plan.StorageGeometry
 # Upper bound on the stack of the deepest dense training call chain (et_train_step -> fused
 # backward -> optimizer). Reported only; the stack reservation is the target's.
 TRAIN_STACK_ESTIMATE = 512
@@ -49,15 +47,6 @@ TRAIN_KERNEL_STACK = {
     "et_max_pool_f32_backward": 48 + 240 + 96 + 16, "et_avg_pool_f32_backward": 32 + 240 + 96 + 16,
     "et_global_avg_pool_f32_backward": 64 + 16,
 }
-
-
-@dataclass
-class StorageGeometry:
-    erase_size: int = DEFAULT_ERASE_SIZE
-    write_unit: int = DEFAULT_WRITE_UNIT
-
-    def bank_bytes(self, payload: int) -> int:
-        return align_up(align_up(HEADER_BYTES + payload, self.write_unit), self.erase_size)
 
 
 @dataclass
@@ -193,7 +182,7 @@ class TrainExport:
     report: TrainMemoryReport
     target: Target
     geometry: StorageGeometry
-
+    files: tuple[Path, ...] = ()  # relative to out_dir
 
 def prepare_training(graph: Graph, target: Target | str, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
                      *, per_channel: bool = True, qbody: QuantizedModel | None = None,
@@ -210,17 +199,46 @@ def prepare_training(graph: Graph, target: Target | str, config: DeviceTrainConf
 def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: DeviceTrainConfig,
                       calib_x: ArrayLike | None = None, *, per_channel: bool = True,
                       qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None,
-                      force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> TrainExport:
-    """Generate the on-device training sources into ``out_dir`` (budget first).
+                      force: bool = False, protect: Iterable[str | os.PathLike[str]] = (),
+                      project: ProjectKind | None = None,
+                      example_batches: tuple[ArrayLike, ArrayLike] | None = None,
+                      name: str | None = None) -> TrainExport:
+    """Generate the on-device training library into ``out_dir`` (budget first): the sources, the
+    runtime (with the target's weight store port), build fragments (edgetrain_train.mk,
+    CMakeLists.txt), the memory report and a README.
+
+    ``project`` ("make" or "cmake") adds a firmware project (`train_project`) whose example
+    application trains on ``example_batches``: float samples [steps][batch][...] (standardised)
+    and labels [steps][batch]. ``name`` (a symbol prefix, as `export_c`'s) is not supported yet.
 
     Written like `export_c`'s output (`edgetrain.outputs`): atomically over an earlier edgetrain
     output or an empty directory; other content is refused unless ``force``."""
     from . import write_atomically
+    from .emit import build_fragments
+    from .project import check_kind
     from .train_emit import render_files
+    from .train_project import LIB, train_project_files
+    from .train_readme import render_train_readme
 
+    if name is not None:
+        raise ConfigError("--name is not supported with --train yet",
+                          hint="export the training code without --name (symbols et_train_*, train_model.h)")
+    target = load_target(target) if isinstance(target, str) else target
+    check_kind(project, target)
+    if project is not None and example_batches is None:
+        raise ConfigError("a training project needs example batches to train on",
+                          hint="pass example_batches (samples [steps][batch], labels [steps][batch]) or --data")
     geometry = geometry or StorageGeometry()
     program, report, target = prepare_training(graph, target, config, calib_x, per_channel=per_channel,
                                                qbody=qbody, geometry=geometry)
-    files = render_files(program, json.dumps(report.to_dict(), indent=2) + "\n")
+    files = render_files(program, json.dumps(report.to_dict(), indent=2) + "\n", target.storage_port)
+    files.update(build_fragments(files, LIB, "on-device training"))
+    files[Path("README.md")] = render_train_readme(program, report, target, geometry, project).encode()
+    if project is not None:
+        assert example_batches is not None
+        xs = np.asarray(example_batches[0], np.float32)
+        inputs = program.device_input(xs.reshape(-1, *program.input_shape))
+        files.update(train_project_files(program, report, geometry, target, project, inputs,
+                                         np.asarray(example_batches[1]), files[Path("CMakeLists.txt")].decode()))
     write_atomically(Path(out_dir), files, force=force, protect=protect)
-    return TrainExport(Path(out_dir), program, report, target, geometry)
+    return TrainExport(Path(out_dir), program, report, target, geometry, tuple(sorted(files)))

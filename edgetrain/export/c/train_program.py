@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -278,6 +278,14 @@ class TrainProgram:
     @property
     def trainable(self) -> list[TrainParam]:
         return [p for p in self.params if p.trainable]
+
+    def device_input(self, x: Any) -> np.ndarray:
+        """Float samples (standardised) -> what the generated code takes (int8-quantized for an
+        int8 body)."""
+        x = np.asarray(x, np.float32)
+        if self.qbody is not None:
+            return self.qbody.quantize_input(x)
+        return np.ascontiguousarray(x)
 
     @property
     def payload_bytes(self) -> int:
