@@ -9,14 +9,8 @@ import click
 from ..formats.modelfile import load_model, save_model
 from . import options
 from .app import cli
+from .options import parse_trainable
 from .output import emit_json, info, table
-
-
-def parse_trainable(spec: str) -> str | list[str]:
-    """head | last-block | bias-only | last:K | all | comma-separated layer names."""
-    if spec in ("all", "bias-only", "head", "last-block") or spec.startswith("last:"):
-        return spec
-    return [s.strip() for s in spec.split(",") if s.strip()]
 
 
 def _default_eval(source: str) -> tuple[str, bool]:
@@ -35,18 +29,8 @@ def _default_eval(source: str) -> tuple[str, bool]:
 @click.option("--data", "source", required=True,
               help="Training samples for the device: DATASET[:split] (e.g. digits:train) or a .npz/.csv file.")
 @click.option("--steps", type=options.STEPS, default=100, show_default=True, help="Training steps on the device.")
-@click.option("--trainable", default="last:1", show_default=True,
-              help="What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
-                   "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
-                   "batch_norm is folded into the layer before it first.")
-@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
-@click.option("--lr", type=options.POSITIVE, default=0.01, show_default=True)
-@click.option("--momentum", type=options.FRACTION, default=0.0, show_default=True, help="SGD momentum.")
-@click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True)
-@click.option("--batch-size", "--batch", "batch", type=options.BATCH, default=1, show_default=True,
-              help="Samples per training step (--batch is the same option).")
-@click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
-              help="How the frozen layers before the trainable ones run.")
+@click.option("--trainable", default="last:1", show_default=True, help=options.TRAINABLE_HELP)
+@options.device_training_options
 @click.option("--eval-data", help="Held-out samples (default: the dataset's test split, or --data for a file).")
 @click.option("--calib", help="int8 body calibration data (default: the model's training split).")
 @click.option("--seed", type=options.SEED, default=0, show_default=True, help="Order of the training samples.")
@@ -61,8 +45,7 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
                  output: str | None, as_json: bool) -> None:
     """Fine-tune MODEL on --target: train --steps on --data, commit, reboot, evaluate."""
     from ..device.finetune import finetune_on_device
-    from .commands_c import default_calib
-    from ..export.c.train_program import imported_quantization
+    from .commands_c import load_body_calibration
     from .commands_core import load_eval_data
 
     graph = load_model(model)
@@ -72,10 +55,8 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
         info(f"note: no --eval-data: the accuracy before and after is measured on the {len(x)} training samples "
              "themselves, which flatters it (pass --eval-data with held-out samples)")
     xe, ye = load_eval_data(graph, eval_source)
-    calib_x = None
     # An imported int8 model (a .tflite's) keeps its own quantization: nothing to calibrate.
-    if body == "int8" and (calib is not None or not imported_quantization(graph)):
-        calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
+    calib_x = load_body_calibration(graph, body, calib)
     if not as_json:
         info(f"fine-tuning {graph.name} on {target}: {steps} steps x {batch} of {len(x)} samples...")
     rep = finetune_on_device(graph, target, x, y, steps=steps, trainable=parse_trainable(trainable),

@@ -90,3 +90,40 @@ ACCURACY = Real(0.0, 1.0)
 DISAGREEMENTS = Count(minimum=0)
 #: --flash / --ram: a memory size in bytes.
 BYTES = Count(minimum=1)
+
+
+# ---------------------------------------------------------------- on-device training options
+#: What trains on the device (`finetune --trainable`, `export c --train`): the vocabulary of
+#: `parse_trainable` and `train_modes.select_trainable`.
+TRAINABLE_HELP = ("What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
+                  "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
+                  "batch_norm is folded into the layer before it first.")
+
+
+def parse_trainable(spec: str) -> str | list[str]:
+    """head | last-block | bias-only | last:K | all | comma-separated layer names."""
+    if spec in ("all", "bias-only", "head", "last-block") or spec.startswith("last:"):
+        return spec
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+#: The options of the generated training code, in order: `device_training_options`.
+DEVICE_TRAINING_OPTIONS = (
+    click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True),
+    click.option("--lr", type=POSITIVE, default=0.01, show_default=True),
+    click.option("--momentum", type=FRACTION, default=0.0, show_default=True, help="SGD momentum."),
+    click.option("--weight-decay", type=NON_NEGATIVE, default=0.0, show_default=True),
+    click.option("--batch-size", "--batch", "batch", type=BATCH, default=1, show_default=True,
+                 help="Samples per training step (--batch is the same option)."),
+    click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
+                 help="How the frozen layers before the trainable ones run."),
+)
+
+
+def device_training_options(command: Any) -> Any:
+    """Add the options of the generated on-device training code (optimizer, lr, momentum,
+    weight decay, batch, body) to a click command: `finetune` and `export c --train` share
+    them, so their names, defaults and help cannot drift apart."""
+    for option in reversed(DEVICE_TRAINING_OPTIONS):
+        command = option(command)
+    return command
