@@ -40,13 +40,32 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
-from .config_schema import (MAX_NESTING, MAX_SEED, Field, check_table, choice_hint, first_unknown,
-                            optimizer_schemas, show, technique_schemas)
+from .config_schema import (
+    MAX_NESTING,
+    MAX_SEED,
+    Field,
+    check_table,
+    choice_hint,
+    first_unknown,
+    optimizer_schemas,
+    show,
+    technique_schemas,
+)
 from .data import BUILTIN, split_and_standardise
 from .engine.losses import LOSSES
 from .errors import ConfigError
-from .layers import (ACTIVATIONS, BatchNorm, Conv, Dense, DepthwiseConv2D, Layer, LeakyReLU, Reshape, Residual,
-                     pool_layer)
+from .layers import (
+    ACTIVATIONS,
+    BatchNorm,
+    Conv,
+    Dense,
+    DepthwiseConv2D,
+    Layer,
+    LeakyReLU,
+    Reshape,
+    Residual,
+    pool_layer,
+)
 from .ops.activations import LEAKY_RELU_ALPHA
 
 LAYER_TYPES = ("dense", "relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish", "flatten",

@@ -17,13 +17,42 @@ from .data_checks import check_samples
 from .data_csv import read_csv
 from .data_npz import NPZ_SPLIT_KEYS, npz_layout, read_npz, read_npz_arrays
 from .data_sources import load_dataset, read_data_file
-from .data_split import (BUILTIN, Dataset, Split, apply_preprocess, build_dataset, check_split_sizes, load_builtin,
-                         load_builtin_raw, split_and_standardise, split_indices, standardisation)
+from .data_split import (
+    BUILTIN,
+    Dataset,
+    Split,
+    apply_preprocess,
+    build_dataset,
+    check_split_sizes,
+    load_builtin,
+    load_builtin_raw,
+    split_and_standardise,
+    split_indices,
+    standardisation,
+)
 from .errors import DataError
 
-__all__ = ["BUILTIN", "Dataset", "NPZ_SPLIT_KEYS", "Split", "apply_preprocess", "build_dataset", "check_split_sizes",
-           "load_builtin", "load_builtin_raw", "load_data", "npz_layout", "read_csv", "read_file", "read_npz",
-           "read_npz_arrays", "split_and_standardise", "split_indices", "standardisation", "validate_arrays"]
+__all__ = [
+    "BUILTIN",
+    "NPZ_SPLIT_KEYS",
+    "Dataset",
+    "Split",
+    "apply_preprocess",
+    "build_dataset",
+    "check_split_sizes",
+    "load_builtin",
+    "load_builtin_raw",
+    "load_data",
+    "npz_layout",
+    "read_csv",
+    "read_file",
+    "read_npz",
+    "read_npz_arrays",
+    "split_and_standardise",
+    "split_indices",
+    "standardisation",
+    "validate_arrays",
+]
 
 
 def validate_arrays(x: np.ndarray, y: np.ndarray, n_classes: int | None = None, source: str = "data") -> int:

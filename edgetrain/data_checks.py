@@ -142,7 +142,8 @@ def _check_shapes(x: np.ndarray, y: np.ndarray, source: str, n_features: int | N
         raise DataError(f"{source}: {len(x)} feature rows but {len(y)} labels",
                         hint="x and y must have one row / one label per sample")
     if x.shape[1] == 0:
-        raise DataError(f"{source}: no feature columns (shape {x.shape})", hint="each sample needs at least one feature")
+        raise DataError(f"{source}: no feature columns (shape {x.shape})",
+                        hint="each sample needs at least one feature")
     if n_features is not None and x.shape[1] != n_features:
         raise DataError(f"{source}: the data has {x.shape[1]} features but the model was trained on {n_features}",
                         hint="was the model trained on another data set?")
@@ -194,7 +195,8 @@ def _checked_labels(y: np.ndarray, source: str, n_outputs: int | None) -> np.nda
                         hint="the labels must be class ids below the model's output count; other data set?")
     cap = limits.limit("MAX_UNITS")
     if y[top] >= cap:
-        raise DataError(f"{source}: label {_label(y[top])} at row {top} is too large: a model has at most {cap} outputs",
+        raise DataError(f"{source}: label {_label(y[top])} at row {top} is too large: "
+                        f"a model has at most {cap} outputs",
                         hint=limits.over_limit_hint("MAX_UNITS"))
     return y.astype(np.int64)
 

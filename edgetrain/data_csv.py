@@ -141,7 +141,8 @@ def _read_fast(text: str, delim: str, label_column: str | int | None, path: Path
 def _csv_text(raw: bytes, path: Path) -> str:
     """``raw`` decoded as UTF-8 with a leading byte-order mark removed (else it sticks to the first cell)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # also the UTF-32 little-endian mark
-        raise DataError(f"{path}: not UTF-8 text: starts with a UTF-16/32 byte-order mark (0x{raw[0]:02x} 0x{raw[1]:02x})",
+        raise DataError(f"{path}: not UTF-8 text: starts with a UTF-16/32 byte-order mark "
+                        f"(0x{raw[0]:02x} 0x{raw[1]:02x})",
                         hint="save the CSV as UTF-8 (e.g. iconv -f utf-16 -t utf-8)")
     start = len(_BOM) if raw.startswith(_BOM) else 0
     nul = raw.find(b"\x00", start)

@@ -62,7 +62,8 @@ def read_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """
     path = Path(path)
     if path.stat().st_size == 0:
-        raise DataError(f"{path}: empty file (0 bytes), not a valid .npz", hint="re-create it with np.savez(path, x=x, y=y)")
+        raise DataError(f"{path}: empty file (0 bytes), not a valid .npz",
+                        hint="re-create it with np.savez(path, x=x, y=y)")
     try:
         with zipfile.ZipFile(path) as z:
             # Not ZipInfo.is_dir(): it fails on an empty member name (a crash the fuzz test found).

@@ -22,19 +22,29 @@ model's training did not draw from it (``new.npz:test`` for a model trained on `
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import limits
-from .data_npz import npz_layout, read_npz_arrays
-from .data_split import (BUILTIN, Dataset, apply_preprocess, build_dataset, load_builtin_raw, split_and_standardise,
-                         split_indices, split_off, standardisation)
 from .data_checks import check_model_samples, check_samples
 from .data_csv import read_csv
 from .data_labels import class_names_of, encode_labels
+from .data_npz import npz_layout, read_npz_arrays
+from .data_split import (
+    BUILTIN,
+    Dataset,
+    apply_preprocess,
+    build_dataset,
+    load_builtin_raw,
+    split_and_standardise,
+    split_indices,
+    split_off,
+    standardisation,
+)
 from .data_window import make_windows
 from .errors import DataError
 
@@ -145,7 +155,8 @@ def _check_file(path: Path) -> None:
     if path.suffix not in (".npz", ".csv"):
         raise DataError(f"{path}: unsupported data file type {path.suffix!r}", hint="use .npz (x, y) or .csv")
     if not path.is_file():
-        raise DataError(f"{path}: is a directory or device, not a data file", hint="give the path of a .npz or .csv file")
+        raise DataError(f"{path}: is a directory or device, not a data file",
+                        hint="give the path of a .npz or .csv file")
     size = path.stat().st_size
     cap = limits.limit("MAX_FILE_BYTES")
     if size > cap:
@@ -266,7 +277,7 @@ class Samples:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``data`` field of a command's ``--json`` output."""
-        d: dict[str, Any] = {"source": self.source, "split": self.split, "samples": int(len(self.y))}
+        d: dict[str, Any] = {"source": self.source, "split": self.split, "samples": len(self.y)}
         if self.of is not None:
             d["of"] = self.of
         return d
@@ -400,7 +411,8 @@ def _training_split(fd: FileData, role: str, pre: dict[str, Any]) -> dict[str, n
         if role != "train" or "val" in (pre.get("files") or {}):
             out = {role: rows}
         else:
-            rest, val = split_off(rows, y, val_size, seed, str(fd.path), "validation", bool(np.bincount(y).min() >= 2), [])
+            stratify = bool(np.bincount(y).min() >= 2)
+            rest, val = split_off(rows, y, val_size, seed, str(fd.path), "validation", stratify, [])
             out = {"train": rest, "val": val}
     elif fd.layout == "splits":
         out = {p: np.arange(len(fd.parts[p][1])) for p in fd.parts}

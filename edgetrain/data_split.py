@@ -163,7 +163,7 @@ def _assemble(name: str, parts: dict[str, tuple[np.ndarray, np.ndarray]], sample
         px, py = parts[part]
         return Split(((px - mean) / std).astype(np.float32).reshape(len(py), *sample), py)
 
-    spec = {**spec, "samples": {p: int(len(parts[p][1])) if p in parts else 0 for p in ("train", "val", "test")}}
+    spec = {**spec, "samples": {p: len(parts[p][1]) if p in parts else 0 for p in ("train", "val", "test")}}
     return Dataset(name, mk("train"), mk("val"), mk("test"), k, mean, std, spec, notes,  # type: ignore[arg-type]
                    {p: np.asarray(i) for p, i in indices.items()}, class_names)
 

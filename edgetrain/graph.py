@@ -10,8 +10,9 @@ A block-sharing technique also marks its weight with ``meta[BLOCK_SHARED] = [b_i
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -167,7 +168,7 @@ class Graph:
         self.nodes.append(node)
         return node
 
-    def copy(self) -> "Graph":
+    def copy(self) -> Graph:
         return copy.deepcopy(self)
 
     # -- queries ----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ on Windows without symlink support).
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -39,13 +39,13 @@ def _locate(packaged: str, checkout: str, marker: str) -> Path:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def firmware_dir() -> Path:
     """Directory holding the C runtime: ``include/``, ``src/`` and ``templates/``."""
     return _locate("_firmware", "firmware_export", "templates")
 
 
-@lru_cache(maxsize=None)
+@cache
 def targets_dir() -> Path:
     """Directory holding ``<name>.toml`` board descriptions, linker scripts and start-up code."""
     return _locate("_targets", "targets", "host.toml")

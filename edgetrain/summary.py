@@ -64,4 +64,4 @@ def evaluate(graph: Graph, data: Dataset | Split | tuple[ArrayLike, ArrayLike], 
     else:
         value, _ = fn(out, np.asarray(y, np.float32).reshape(out.shape))
         acc = None
-    return {"samples": int(len(x)), "loss": float(value), "accuracy": acc}
+    return {"samples": len(x), "loss": float(value), "accuracy": acc}

@@ -10,8 +10,8 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import BUILTIN, Dataset
-from .data_sources import load_dataset
 from .data_checks import model_data_sizes
+from .data_sources import load_dataset
 from .engine.optim import make_optimizer
 from .engine.trainer import History, accuracy, fit
 from .errors import ConfigError

@@ -47,7 +47,7 @@ def derive_backward(graph: Graph, outputs: list[str] | None = None) -> BackwardS
             requires.add(node.name)
 
     # Only nodes that lie on a path to a differentiated output need a backward step.
-    reaches: set[str] = set(o for o in outputs)
+    reaches: set[str] = set(outputs)
     for node in reversed(graph.nodes):
         if node.name in reaches:
             reaches.update(node.inputs)

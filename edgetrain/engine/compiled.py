@@ -15,8 +15,9 @@ allocates.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -25,9 +26,9 @@ from ..ops import get_op
 from ..ops.base import IN0, IN1, NO_BUFFERS, OUT, Op
 from .autodiff import BackwardSchedule, BackwardStep
 from .executor import check_input
+from .losses import Loss, takes_out
 from .mode import apply_updates, training_forward
 from .walk import walk_backward
-from .losses import Loss, takes_out
 
 # A full batch and the smaller last batch of an epoch; a third size evicts the oldest.
 MAX_BATCH_SIZES = 2

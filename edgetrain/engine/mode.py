@@ -15,10 +15,11 @@ This module imports nothing from the op registry: op rules import it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def forward_mode() -> ForwardMode:
 
 
 @contextmanager
-def training_forward(training: bool = True, graph: "Graph | None" = None) -> Iterator[ForwardMode]:
+def training_forward(training: bool = True, graph: Graph | None = None) -> Iterator[ForwardMode]:
     """Run the block's forward in training mode (or, with ``training=False``, in inference mode);
     yields the mode whose ``updates`` the caller applies with :func:`apply_updates`. With
     ``graph``, its non-trainable parameters are the mode's ``frozen`` ones."""
@@ -70,7 +71,7 @@ def training_forward(training: bool = True, graph: "Graph | None" = None) -> Ite
         _MODE.reset(token)
 
 
-def apply_updates(graph: "Graph", mode: ForwardMode) -> None:
+def apply_updates(graph: Graph, mode: ForwardMode) -> None:
     """Write the state updates ``mode`` recorded into ``graph``'s parameters, in place (the
     parameter keeps its dtype: arrays that alias it see the new value)."""
     for name, value in mode.updates.items():

@@ -81,7 +81,8 @@ class Adam(Optimizer):
         self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
     ) -> None:
         super().__init__(lr)
-        self.beta1, self.beta2, self.eps, self.weight_decay = float(beta1), float(beta2), float(eps), float(weight_decay)
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def update(self, name, w, g):
         if self.weight_decay:

@@ -6,8 +6,9 @@ Techniques hook in as callbacks (after a step, after an epoch) or replace the st
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -20,7 +21,7 @@ from .autodiff import BackwardSchedule, derive_backward
 from .compiled import CompiledStep
 from .executor import backward, check_input, forward, predict
 from .losses import CrossEntropy, Loss, get_loss
-from .optim import Optimizer, SGD, make_optimizer
+from .optim import SGD, Optimizer, make_optimizer
 
 
 @dataclass
@@ -61,13 +62,13 @@ class History:
 class Callback:
     """Hooks into training. Set `trainer.stop = True` to end training after this epoch."""
 
-    def on_train_begin(self, trainer: "Trainer") -> None: ...
+    def on_train_begin(self, trainer: Trainer) -> None: ...
 
-    def on_step_end(self, trainer: "Trainer", step: int, loss: float) -> None: ...
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None: ...
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
 
-    def on_train_end(self, trainer: "Trainer") -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None: ...
 
 
 _VAL_LOSS = CrossEntropy()

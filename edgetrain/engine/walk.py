@@ -18,7 +18,8 @@ parameter gradients are mapped to storage first, then accumulated per parameter 
 """
 from __future__ import annotations
 
-from typing import Callable, Generic, Hashable, Mapping, Protocol, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Generic, Protocol, TypeVar
 
 from ..graph import Graph, Param
 from .autodiff import BackwardSchedule, BackwardStep

@@ -48,8 +48,9 @@ else uint16, else uint32. ``grouped`` is the exception: its column indices are a
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -57,6 +58,7 @@ import numpy.typing as npt
 from edgetrain.errors import ExportError
 
 __all__ = [
+    "ENCODERS",
     "BitmapEncoding",
     "ByteReport",
     "CooEncoding",
@@ -64,9 +66,8 @@ __all__ = [
     "CsrEncoding",
     "DeltaEncoding",
     "DenseEncoding",
-    "ENCODERS",
-    "GroupedEncoding",
     "Encoding",
+    "GroupedEncoding",
     "all_encodings",
     "choose_format",
     "index_dtype",
@@ -152,7 +153,7 @@ class _Base:
 
     @property
     def value_dtype(self) -> np.dtype:
-        return np.dtype(getattr(self, "values").dtype)
+        return np.dtype(self.values.dtype)
 
     def _positions(self) -> np.ndarray:
         """Flat row-major positions of the stored values, in ``values`` order."""
@@ -161,7 +162,7 @@ class _Base:
     def decode(self) -> np.ndarray:
         """The dense ``[n_rows, n_cols]`` matrix in the value dtype (zeros where nothing is stored)."""
         out = np.zeros(self.shape[0] * self.shape[1], dtype=self.value_dtype)
-        out[self._positions()] = getattr(self, "values")
+        out[self._positions()] = self.values
         return out.reshape(self.shape)
 
     def stored_mask(self) -> np.ndarray:
@@ -173,7 +174,7 @@ class _Base:
     @property
     def nnz(self) -> int:
         """Stored positions, delta-offset fillers excluded (for dense: every position)."""
-        return int(getattr(self, "values").size) - self._fillers()
+        return int(self.values.size) - self._fillers()
 
 
 # --------------------------------------------------------------------------------------------- #

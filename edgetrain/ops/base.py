@@ -1,8 +1,9 @@
 """What every op kind provides: shape rule, cost, forward rule and, next to it, its gradient rule."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,14 +35,14 @@ class Op:
     # kernel that produces its input as an output clamp (relu, relu6).
     clamp: tuple[float | None, float | None] | None = None
 
-    def infer_shape(self, node: "Node", in_shapes: list["Shape"], params: dict[str, "Param"]) -> "Shape":
+    def infer_shape(self, node: Node, in_shapes: list[Shape], params: dict[str, Param]) -> Shape:
         raise NotImplementedError
 
-    def macs(self, node: "Node", in_shapes: list["Shape"], out_shape: "Shape", params: dict[str, "Param"]) -> int:
+    def macs(self, node: Node, in_shapes: list[Shape], out_shape: Shape, params: dict[str, Param]) -> int:
         return 0
 
     def forward(
-        self, node: "Node", xs: list[np.ndarray], ws: dict[str, np.ndarray], out: np.ndarray | None = None
+        self, node: Node, xs: list[np.ndarray], ws: dict[str, np.ndarray], out: np.ndarray | None = None
     ) -> np.ndarray:
         """The output for a batch. `out`, when given, is a preallocated array of the output's shape
         and dtype the rule may write into (the training step reuses one per node instead of a fresh
@@ -54,7 +55,7 @@ class Op:
 
     def backward(
         self,
-        node: "Node",
+        node: Node,
         dy: np.ndarray,
         saved: dict[str, np.ndarray],
         ws: dict[str, np.ndarray],
@@ -67,7 +68,7 @@ class Op:
         raise NotImplementedError
 
     # -- shared validation ------------------------------------------------------------------
-    def check_arity(self, node: "Node", in_shapes: list["Shape"], params: dict[str, Any]) -> None:
+    def check_arity(self, node: Node, in_shapes: list[Shape], params: dict[str, Any]) -> None:
         if len(in_shapes) != self.n_inputs:
             raise InvalidModelError(
                 f"node {node.name!r} ({self.kind}) takes {self.n_inputs} input(s), got {len(in_shapes)}"

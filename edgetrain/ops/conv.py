@@ -12,8 +12,9 @@ Layouts (the contract every backend's conv rule follows):
 
 Node attributes: ``stride``, ``dilation`` (an int or one per spatial axis), ``padding``
 (``"valid"``, ``"same"`` or explicit amounts: ``[[top, bottom], [left, right]]`` for conv2d,
-``[left, right]`` for conv1d; each at most ``(kernel - 1) * dilation``), ``groups`` (default 1). ``"same"`` pads like TensorFlow: the output
-has ``ceil(size / stride)`` positions and an odd total pad puts the extra row/column at the end.
+``[left, right]`` for conv1d; each at most ``(kernel - 1) * dilation``), ``groups`` (default 1).
+``"same"`` pads like TensorFlow: the output has ``ceil(size / stride)`` positions and an odd total pad
+puts the extra row/column at the end.
 An activation is a separate node after the convolution (as after dense); kernel backends fuse it.
 
 The rules are im2col: a strided view of the padded input holds every window, one BLAS matmul per
@@ -25,8 +26,9 @@ per kernel tap over the whole batch (`depthwise_forward` / `depthwise_backward`)
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -122,7 +124,7 @@ class Geometry:
 # node's geometry on every forward and backward, and the checks cost more than a small conv's
 # arithmetic. repr keeps the types the checks tell apart (True is not 1, "same" is not ["same"]).
 # Only successes are kept (a failure is re-checked, so its message names the node asking).
-_GEOMETRIES: dict[str, "Geometry"] = {}
+_GEOMETRIES: dict[str, Geometry] = {}
 _GEOMETRY_CACHE_SIZE = 4096
 
 
@@ -157,7 +159,7 @@ def _check_geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dic
 
 def pad(x: np.ndarray, g: Geometry, value: float = 0.0) -> np.ndarray:
     """``x`` (N, H, W, C) padded by ``g.pads`` (itself when there is no padding)."""
-    (t, b), (l, r) = g.pads
+    (t, b), (l, r) = g.pads  # noqa: E741 (the pads: top, bottom, left, right)
     if not (t or b or l or r):
         return x
     # A filled array and one slice copy: the same values as np.pad, without its per-call overhead.
@@ -188,7 +190,7 @@ def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype
                  out: np.ndarray | None = None) -> np.ndarray:
     """The input gradient (N, H, W, C) from per-window gradients ``dcols`` (N, Ho, Wo, kh, kw, C):
     each tap's gradients summed onto the positions it read, the padding cropped."""
-    (t, b), (l, r) = g.pads
+    (t, b), (l, r) = g.pads  # noqa: E741 (the pads: top, bottom, left, right)
     h, w = g.in_hw
     dxp = np.zeros((n, h + t + b, w + l + r, c), dtype)
     for i in range(g.kernel[0]):
@@ -423,7 +425,8 @@ class Conv2DOp(Op):
 
     def _geo(self, node, x_shape: tuple[int, ...], w: np.ndarray) -> tuple[Geometry, int]:
         kernel = w.shape[:-2]
-        return geometry(tuple(x_shape[1:-1]), kernel, node.attrs, f"{self.kind} {node.name!r}"), int(node.attrs.get("groups", 1))
+        geo = geometry(tuple(x_shape[1:-1]), kernel, node.attrs, f"{self.kind} {node.name!r}")
+        return geo, int(node.attrs.get("groups", 1))
 
     def forward(self, node, xs, ws, out=None):
         x, w = xs[0], ws["weight"]

@@ -19,7 +19,8 @@ class DenseOp(Op):
         (x,) = in_shapes
         w = params["weight"].shape
         if len(x) != 1:
-            raise InvalidModelError(f"dense {node.name!r} needs a flat input, got shape {x}", hint="add a flatten layer")
+            raise InvalidModelError(f"dense {node.name!r} needs a flat input, got shape {x}",
+                                    hint="add a flatten layer")
         if len(w) != 2 or w[0] != x[0]:
             raise InvalidModelError(f"dense {node.name!r}: input width {x[0]} does not match weight shape {w}")
         if "bias" in params and params["bias"].shape != (w[1],):

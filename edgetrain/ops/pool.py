@@ -128,7 +128,7 @@ class AvgPoolOp(_Pool):
         for i in range(geo.kernel[0]):
             for j in range(geo.kernel[1]):
                 dxp[tap_slices(geo, i, j)] += share
-        (t, _), (l, _) = geo.pads
+        (t, _), (l, _) = geo.pads  # noqa: E741 (the pads: top, left)
         dx = dxp[:, t:t + geo.in_hw[0], l:l + geo.in_hw[1], :]
         return [self.write(dx, n, shape[1:], out.get(IN0))], {}
 

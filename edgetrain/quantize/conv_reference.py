@@ -22,7 +22,8 @@ The requantization is `edgetrain.quantize.int8`'s, which equals ``et_mbqm``.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

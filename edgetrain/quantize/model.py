@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import int8
 from ..errors import DataError
 from ..graph import Graph
 from ..ops.conv import Geometry
 from ..transforms.lowering import Lowered
+from . import int8
 
 
 @dataclass(frozen=True)

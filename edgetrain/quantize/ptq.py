@@ -14,10 +14,10 @@ from numpy.typing import ArrayLike
 
 from ..engine.executor import check_input, forward
 from ..errors import ConfigError, DataError, InvalidModelError
-from . import int8
 from ..graph import Graph, QParams
-from ..transforms.lowering import Lowered, lower_graph
 from ..transforms.fold_batch_norm import fold_for_kernels
+from ..transforms.lowering import Lowered, lower_graph
+from . import int8
 from .model import QStep, QuantizedModel, QWeighted
 from .rules import WEIGHTED_KINDS, QuantizeContext, quantize_rule, weight_rows
 
@@ -58,7 +58,7 @@ def quantize_model(
     }
     qm = _build(graph.copy(), lowered, act, weight_scales, per_channel, method)
     qm.info["percentile"] = percentile if method == "percentile" else None
-    qm.info["calibration_samples"] = int(len(x))
+    qm.info["calibration_samples"] = len(x)
     _attach(qm)
     return qm
 

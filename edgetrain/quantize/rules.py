@@ -8,16 +8,23 @@ equals bit for bit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import ExportError, InvalidModelError, UnsupportedOpError
-from . import int8
-from .conv_reference import (avg_pool_s8_reference, conv2d_s8_reference, conv_effective_bias,
-                             global_avg_pool_s8_params, global_avg_pool_s8_reference, max_pool_s8_reference)
 from ..graph import Graph
 from ..ops import get_op
 from ..ops.conv import geometry
 from ..transforms.lowering import Lowered, Step
+from . import int8
+from .conv_reference import (
+    avg_pool_s8_reference,
+    conv2d_s8_reference,
+    conv_effective_bias,
+    global_avg_pool_s8_params,
+    global_avg_pool_s8_reference,
+    max_pool_s8_reference,
+)
 from .model import QAdd, QAlias, QClamp, QConv, QDense, QLut, QPool, QStep, QTensor
 
 #: Kinds whose weight is quantized with one scale per output channel (`weight_rows`).
@@ -52,7 +59,7 @@ class QuantizeRule:
     def build(self, ctx: QuantizeContext, s: Step) -> QStep:
         raise NotImplementedError
 
-    def run(self, q, values: dict[str, np.ndarray], n: int) -> np.ndarray:  # noqa: ANN001
+    def run(self, q, values: dict[str, np.ndarray], n: int) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -75,7 +82,7 @@ class ClampRule(QuantizeRule):
         src = ctx.tensors[s.inputs[0]]
         # A clamp does not change the scale: TFLite gives ReLU's output its input's qparams.
         ctx.tensor(s.output, src.scale, src.zero_point)
-        lo, hi = int8.activation_range(s.kind, src.scale, src.zero_point)
+        _lo, hi = int8.activation_range(s.kind, src.scale, src.zero_point)
         return QClamp(s.name, s.inputs[0], s.output, s.kind, src.zero_point,
                       hi if s.kind == "relu6" else 127, ctx.lowered.size(s.output))
 
@@ -123,8 +130,8 @@ class ConvRule(QuantizeRule):
         w_rows, scales, b_q = quantized_weights(ctx, s, x.scale)
         w4 = w_rows.T.reshape(conv_weight_shape(ctx.graph, s))
         in_shape, out_shape = as_hwc(ctx.lowered.shapes[s.inputs[0]]), as_hwc(ctx.lowered.shapes[s.output])
-        geo = geometry(tuple(ctx.lowered.shapes[s.inputs[0]])[:-1], ctx.graph.params[s.node.params["weight"]].shape[:-2],
-                       s.node.attrs, f"{s.kind} {s.name!r}")
+        kernel = ctx.graph.params[s.node.params["weight"]].shape[:-2]
+        geo = geometry(tuple(ctx.lowered.shapes[s.inputs[0]])[:-1], kernel, s.node.attrs, f"{s.kind} {s.name!r}")
         groups = int(s.node.attrs.get("groups", 1))
         cin, cout = in_shape[2], int(w4.shape[3])
         mults, shifts = int8.dense_requant_params(x.scale, scales, out.scale)
@@ -262,7 +269,7 @@ def conv_weight_shape(graph: Graph, step: Step) -> tuple[int, int, int, int]:
     return (1, *shape) if len(shape) == 3 else shape  # type: ignore[return-value]
 
 
-def as_hwc(shape) -> tuple[int, int, int]:  # noqa: ANN001
+def as_hwc(shape) -> tuple[int, int, int]:
     """One sample's (L, C) or (H, W, C) shape as (H, W, C) with H = 1 for 1-D."""
     t = tuple(int(d) for d in shape)
     return (1, *t) if len(t) == 2 else t  # type: ignore[return-value]

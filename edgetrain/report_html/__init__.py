@@ -12,8 +12,7 @@ a file edgetrain did not write).
 """
 from __future__ import annotations
 
-from .collect import (Absent, Confusion, FinetuneRun, confusion, finetune_run, load_finetune_result,
-                      memory_report)
+from .collect import Absent, Confusion, FinetuneRun, confusion, finetune_run, load_finetune_result, memory_report
 from .output import check_report_path, is_edgetrain_report, write_report
 from .page import Section, render_page
 from .sections import SECTION_TITLES, ReportData, build_sections
@@ -30,6 +29,20 @@ def render_report(data: ReportData) -> tuple[str, list[Section]]:
     return render_page(f"edgetrain report: {g.name}", facts, sections), sections
 
 
-__all__ = ["Absent", "Confusion", "FinetuneRun", "ReportData", "SECTION_TITLES", "Section", "build_sections",
-           "check_report_path", "confusion", "finetune_run", "is_edgetrain_report", "load_finetune_result",
-           "memory_report", "render_report", "write_report"]
+__all__ = [
+    "SECTION_TITLES",
+    "Absent",
+    "Confusion",
+    "FinetuneRun",
+    "ReportData",
+    "Section",
+    "build_sections",
+    "check_report_path",
+    "confusion",
+    "finetune_run",
+    "is_edgetrain_report",
+    "load_finetune_result",
+    "memory_report",
+    "render_report",
+    "write_report",
+]

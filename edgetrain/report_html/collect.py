@@ -138,7 +138,7 @@ def mask_images(graph: Graph) -> list[MaskImage] | Absent:
 
 
 def memory_report(graph: Graph, target: Target, dtype: Literal["f32", "int8"] = "int8",
-                  calib_x: ArrayLike | None = None) -> "MemoryReport":
+                  calib_x: ArrayLike | None = None) -> MemoryReport:
     """The memory report `export c` prints for ``graph`` on ``target``, also when it does not fit.
 
     `export.c.prepare_model` computes it and refuses a model over budget; the report wants the
@@ -194,5 +194,17 @@ def _int_or_none(v: Any) -> int | None:
     return int(v) if _finite(v) else None
 
 
-__all__ = ["Absent", "Confusion", "FinetuneRun", "HISTORY_KEYS", "MaskImage", "TrainingHistory", "confusion",
-           "finetune_run", "load_finetune_result", "mask_images", "memory_report", "training_history"]
+__all__ = [
+    "HISTORY_KEYS",
+    "Absent",
+    "Confusion",
+    "FinetuneRun",
+    "MaskImage",
+    "TrainingHistory",
+    "confusion",
+    "finetune_run",
+    "load_finetune_result",
+    "mask_images",
+    "memory_report",
+    "training_history",
+]

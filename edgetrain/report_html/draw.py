@@ -95,7 +95,7 @@ def confusion_png(c: Confusion) -> bytes:
     return _png(fig)
 
 
-def memory_png(rep: "MemoryReport") -> bytes:
+def memory_png(rep: MemoryReport) -> bytes:
     """Per-layer flash (stacked: weights, bias, requantization, argument struct) and the arena RAM
     in use while each layer runs (its output inside), over the flash and RAM totals as shares of
     the target's budgets (stacked by part; red past 100%)."""

@@ -122,4 +122,4 @@ def _cell(v: Any) -> str:
     return str(v)
 
 
-__all__ = ["Figure", "GENERATOR", "GENERATOR_PREFIX", "GENERATOR_SUFFIX", "Section", "render_page"]
+__all__ = ["GENERATOR", "GENERATOR_PREFIX", "GENERATOR_SUFFIX", "Figure", "Section", "render_page"]

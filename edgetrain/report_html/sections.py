@@ -23,7 +23,7 @@ class ReportData:
 
     graph: Graph
     confusion: Confusion | Absent
-    memory: "MemoryReport | Absent"
+    memory: MemoryReport | Absent
     finetune: FinetuneRun | Absent
 
 
@@ -62,7 +62,7 @@ def _confusion(c: Confusion | Absent) -> Section:
                    figures=[Figure(f"confusion matrix on {c.source}", draw.confusion_png(c))])
 
 
-def _memory(rep: "MemoryReport | Absent") -> Section:
+def _memory(rep: MemoryReport | Absent) -> Section:
     if isinstance(rep, Absent):
         return Section("memory", SECTION_TITLES["memory"], absent=rep.reason)
     over = rep.overshoot()
@@ -103,4 +103,4 @@ def _finetune(f: FinetuneRun | Absent) -> Section:
                    figures=[Figure("on-device loss per step and accuracy before and after", draw.finetune_png(f))])
 
 
-__all__ = ["ReportData", "SECTION_TITLES", "build_sections"]
+__all__ = ["SECTION_TITLES", "ReportData", "build_sections"]

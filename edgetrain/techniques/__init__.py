@@ -6,9 +6,8 @@ finalisation step to the `TechniquePlan`.
 """
 from __future__ import annotations
 
-from .base import TECHNIQUES, Setup, TechniquePlan, apply_techniques, register
-
 # Technique modules register themselves on import.
 from . import motif, prune, sparse_set  # noqa: F401
+from .base import TECHNIQUES, Setup, TechniquePlan, apply_techniques, register
 
-__all__ = ["Setup", "TECHNIQUES", "TechniquePlan", "apply_techniques", "register"]
+__all__ = ["TECHNIQUES", "Setup", "TechniquePlan", "apply_techniques", "register"]

@@ -3,8 +3,9 @@
 package imports to register them, do not import the package back."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 

@@ -41,7 +41,8 @@ hook) applies anyway, so host and device training agree.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,17 @@ from ..engine.trainer import Trainer
 from ..errors import ConfigError
 from ..graph import BLOCK_SHARED, Graph, Param
 from .base import TechniquePlan, register
-from .sparse_set import (SparseEvolution, check_keys, dense_layers, er_density, er_mask, resolve_layers,
-                         set_rng, sparsity_report, weight_of)
+from .sparse_set import (
+    SparseEvolution,
+    check_keys,
+    dense_layers,
+    er_density,
+    er_mask,
+    resolve_layers,
+    set_rng,
+    sparsity_report,
+    weight_of,
+)
 
 _MOTIF_KEYS = {"m", "eps", "zeta", "layers", "lr_scale", "regrow_scale"}
 

@@ -19,7 +19,8 @@ optimizer state. The technique only attaches ``Param.mask``: the result is an or
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,8 +28,15 @@ from ..engine.trainer import Callback, Trainer
 from ..errors import ConfigError
 from ..graph import Graph, Param
 from .base import TechniquePlan, register
-from .sparse_set import (DenseCells, SparseEvolution, check_keys, resolve_layers, set_rng, snapshot_attachments,
-                         weight_of)
+from .sparse_set import (
+    DenseCells,
+    SparseEvolution,
+    check_keys,
+    resolve_layers,
+    set_rng,
+    snapshot_attachments,
+    weight_of,
+)
 
 _PRUNE_KEYS = {"sparsity", "start_epoch", "end_epoch", "layers", "then", "zeta"}
 

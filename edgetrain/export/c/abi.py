@@ -24,7 +24,6 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
 from ...errors import ExportError
 from .arrays import literal
@@ -230,7 +229,7 @@ STRUCT_BYTES = {k: struct_bytes(k) for k in ("et_dense_f32_params", "et_dense_s8
 WEIGHTS_STRUCT_BYTES = struct_bytes("et_sparse_weights")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-Value = Union[str, int, float, Mapping[str, object]]
+Value = str | int | float | Mapping[str, object]
 
 
 def struct_initializer(ctype: str, name: str, values: Mapping[str, Value] | Iterable[tuple[str, Value]],

@@ -63,7 +63,8 @@ def render_model_h(p: Program) -> str:
               "et_status et_model_infer(const void *input, void *output);", "",
               "/* Raw sensor values -> the model input: standardises `raw` (ET_MODEL_INPUT_COUNT floats,",
               " * the units of the training data) with the training statistics"
-              + (" and quantizes it with ET_MODEL_INPUT_SCALE / ET_MODEL_INPUT_ZERO_POINT" if p.qmodel is not None else "")
+              + (" and quantizes it with ET_MODEL_INPUT_SCALE / ET_MODEL_INPUT_ZERO_POINT"
+                 if p.qmodel is not None else "")
               + ", into `input`",
               " * (model_input.c; bit-exact with edgetrain's numpy preprocessing). ET_ERR_NULL_ARG for NULL"
               + (", ET_ERR_NON_FINITE for a value without an int8 code." if p.qmodel is not None else "."),

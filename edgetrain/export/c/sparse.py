@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from ...formats.sparse import ENCODERS, ByteReport, Encoding, all_encodings, cho
 from ...graph import BLOCK_SHARED
 from .abi import FORMAT_CODE, GROUPED_ASM_MAX_ROW, WEIGHTS_STRUCT_BYTES  # noqa: F401 (re-exported)
 
-SparseOption = Union[str, Mapping[str, str], None]
+SparseOption = str | Mapping[str, str] | None
 CHOICES = ("auto", "fast", "motif", *ENCODERS)
 # The fast kernel suffix of every non-dense format (FORMAT_CODE, its et_sparse_format code: abi).
 KERNEL_SUFFIX = {"csr": "csr", "coo": "coo", "delta8": "delta", "delta4": "delta", "bitmap": "bitmap",

@@ -61,4 +61,4 @@ def export_onnx(graph: Graph, out_dir: str | Path | None = None, *, train_step: 
     return summary
 
 
-__all__ = ["export_onnx", "ORT_SUBDIR"]
+__all__ = ["ORT_SUBDIR", "export_onnx"]

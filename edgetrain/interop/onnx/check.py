@@ -37,5 +37,7 @@ def check_onnx(graph: Graph, model_path: str | Path, x: np.ndarray, y: np.ndarra
         feed = feed.reshape(x.shape)
     got = sess.run(None, {sess.get_inputs()[0].name: feed})[0]
     want = predict(graph, x)
-    acc = (lambda o: None if y is None else float((o.argmax(1) == y).mean()))
+    def acc(o: np.ndarray) -> float | None:
+        return None if y is None else float((o.argmax(1) == y).mean())
+
     return OnnxCheck(len(x), float(np.abs(got - want).max()) if len(x) else 0.0, acc(got), acc(want))

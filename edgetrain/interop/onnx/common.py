@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import onnx
@@ -106,7 +107,7 @@ def make_model(b: OnnxBuilder, name: str, inputs: list[onnx.ValueInfoProto], out
     model.ir_version = IR_VERSION  # set explicitly: newer onnx releases default to IRs ORT 1.19 cannot read
     try:
         onnx.checker.check_model(model, full_check=True)
-    except Exception as e:  # the checker raises several types; all mean the emitter is wrong
+    except Exception as e:  # noqa: BLE001 (the checker raises several types; all mean the emitter is wrong)
         raise ExportError(f"generated ONNX model {name!r} failed the ONNX checker: {e}") from None
     return model
 

@@ -56,7 +56,6 @@ from ...ops.conv import Geometry, geometry
 from ...ops.pool import BN_EPS, BN_MOMENTUM
 from .common import OnnxBuilder
 
-
 # -- layout helpers -------------------------------------------------------------------------------
 
 def _to_cf(rank: int) -> list[int]:

@@ -6,8 +6,9 @@ derived backward schedule computes what the numpy engine computes. Emitters only
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ...graph import Node
 from ...ops.base import IN0, OUT
 from . import conv_emitters as ce
 from .common import OnnxBuilder
+
+if TYPE_CHECKING:
+    import onnx
 
 # forward(b, node, xs, ws, out) -> output name; ws maps a parameter role to its tensor name.
 Forward = Callable[[OnnxBuilder, Node, list[str], dict[str, str], str], str]
@@ -179,7 +183,7 @@ EMITTERS: dict[str, Emitter] = {
 }
 
 
-def expand_hard_swish(model: "onnx.ModelProto") -> "onnx.ModelProto":
+def expand_hard_swish(model: onnx.ModelProto) -> onnx.ModelProto:
     """A copy of `model` with every HardSwish node spelled Div(Mul(x, Clip(x + 3, 0, 6)), 6).
 
     ONNX Runtime 1.19's training gradient builder has no rule for HardSwish (nor HardSigmoid) but

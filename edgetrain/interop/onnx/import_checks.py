@@ -379,7 +379,7 @@ def check_node_signatures(model: onnx.ModelProto) -> None:
         if node.op_type == "MaxPool" and len(node.output) == 2 and node.output[1]:
             raise UnsupportedOpError(f"MaxPool node {label} also outputs the Indices of its maxima, which edgetrain "
                                      "does not import", hint="export the pool without return_indices=True")
-        if not (len(node.output) == 1 or node.op_type == "MaxPool" and len(node.output) == 2) or not node.output[0]:
+        if not (len(node.output) == 1 or (node.op_type == "MaxPool" and len(node.output) == 2)) or not node.output[0]:
             raise InvalidModelError(f"{node.op_type} node {label} has {len(node.output)} outputs "
                                     f"({show(list(node.output))}); edgetrain imports {node.op_type} with one named "
                                     "output", hint=REEXPORT_HINT)
@@ -716,8 +716,8 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
                                         f"and no attributes in opset {opset}", hint=REEXPORT_HINT)
         elif op in ("Unsqueeze", "Squeeze"):
             need_input = op == "Unsqueeze" and opset >= 13
-            if opset < 13 and (len(node.input) != 1 or op == "Unsqueeze" and "axes" not in attrs) \
-                    or opset >= 13 and (attrs or need_input and len(node.input) != 2):
+            if (opset < 13 and (len(node.input) != 1 or (op == "Unsqueeze" and "axes" not in attrs))) \
+                    or (opset >= 13 and (attrs or (need_input and len(node.input) != 2))):
                 spelling = "axes as an attribute" if opset < 13 else "axes as its second input"
                 raise InvalidModelError(f"{op} node {label} does not take {spelling}, as opset {opset} needs",
                                         hint=REEXPORT_HINT)

@@ -194,7 +194,7 @@ def evaluate(op: str, inputs: Sequence[str], attrs: dict[str, Any], opset: int, 
                                          "scalar made into a 1-entry shape is imported", hint=SHAPE_ONLY_HINT)
             _axis0(axes[0], label, op)
             return shape_value([data[()]])
-        if data.ndim != 1 or len(data) != 1 or axes is not None and len(axes) != 1:
+        if data.ndim != 1 or len(data) != 1 or (axes is not None and len(axes) != 1):
             raise UnsupportedOpError(f"Squeeze node {label} squeezes a shape of {data.size} entries; only a 1-entry "
                                      "shape made into a scalar is imported", hint=SHAPE_ONLY_HINT)
         if axes is not None:
@@ -244,7 +244,7 @@ def reshape_target(value: Value, label: str, batch: int | None) -> tuple[bool, l
         raise UnsupportedOpError(f"Reshape node {label}: its target shape {show(items)} puts the batch size at "
                                  f"axis {later[0]}, so the feature sizes change with the batch (a dynamic shape)",
                                  hint=DYNAMIC_HINT)
-    keeps = bool(items) and (items[0] is BATCH or batch is not None and items[0] == batch)
+    keeps = bool(items) and (items[0] is BATCH or (batch is not None and items[0] == batch))
     return keeps, [int(x) for x in (items[1:] if keeps else items)]
 
 
@@ -323,7 +323,7 @@ def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str,
         return None
 
     def axes_of(items: list[int], rank: int, what: str) -> list[int]:
-        if any(not -rank <= x < rank for x in items) or len(set(x % max(rank, 1) for x in items)) != len(items):
+        if any(not -rank <= x < rank for x in items) or len({x % max(rank, 1) for x in items}) != len(items):
             raise InvalidModelError(f"{op} node {label}: {what} {items} do not name distinct axes of a rank-{rank} "
                                     "tensor", hint=REEXPORT_HINT)
         return [x % rank for x in items]

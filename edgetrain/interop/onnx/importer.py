@@ -44,9 +44,9 @@ from ...graph import Graph, Node, Param
 from ...ops import get_op
 from . import import_checks as checks
 from . import import_patterns as patterns
+from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 from .import_conv import Layout, SpatialOps, flatten_order, permute_rows
 from .import_prelude import split_input_standardisation
-from .import_checks import SUPPORTED  # noqa: F401  (re-exported: tests and callers read importer.SUPPORTED)
 
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -60,7 +60,7 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
     checks.check_file(path)
     try:
         model = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...
+    except Exception as e:  # noqa: BLE001 (protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...)
         raise ModelFileError(f"{path} is not a readable ONNX model ({type(e).__name__})",
                              hint="the file may be truncated or not an ONNX file; re-export it") from None
     if not model.HasField("graph") or not model.graph.node or not model.opset_import:
@@ -192,7 +192,7 @@ def _external_path(location: str, base: str, what: str) -> str:
             raise ModelFileError(f"{what}: external data location {location!r} goes through a symlink "
                                  f"({'/'.join(parts[: i + 1])})", hint=EXTERNAL_HINT)
         last = i == len(parts) - 1
-        if not last and not stat.S_ISDIR(st.st_mode) or last and not stat.S_ISREG(st.st_mode):
+        if (not last and not stat.S_ISDIR(st.st_mode)) or (last and not stat.S_ISREG(st.st_mode)):
             raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
                                  hint=EXTERNAL_HINT)
     real = os.path.realpath(current)
@@ -257,7 +257,7 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
     checks.check_model(model, label)
     try:
         onnx.checker.check_model(model)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 (the checker raises ValidationError and others; any means invalid)
         raise ModelFileError(f"{label} is not a valid ONNX model: {str(e).splitlines()[0]}",
                              hint="the file may be truncated or produced by a broken exporter") from None
     converter = _Converter(model, name or _default_name(model, source))
@@ -489,7 +489,8 @@ class _Converter(SpatialOps):
                                     "a weight matrix needs rank 2")
         if weight.shape[0] != shape[0]:
             raise InvalidModelError(
-                f"initializer {w_name!r} of {node.op_type} {label!r} has shape {tuple(weight.T.shape if transposed else weight.shape)}"
+                f"initializer {w_name!r} of {node.op_type} {label!r} has shape "
+                f"{tuple(weight.T.shape if transposed else weight.shape)}"
                 f"{' (transB=1)' if transposed else ''}, which does not fit an input of width {shape[0]}")
         # PyTorch and edgetrain name weights "<layer>.weight": reuse the layer name when there is one.
         layer = w_name[: -len(".weight")] if w_name.endswith(".weight") else ""
@@ -612,7 +613,7 @@ class _Converter(SpatialOps):
         if node.input[0] not in self.env:  # a reshape of constants (torch's pads computation)
             self._fold(node)
             return
-        x = self._tensor(node, 0)
+        self._tensor(node, 0)  # checks the data input exists
         label = node.name or node.output[0]
         allowzero = bool(_attrs(node).get("allowzero", 0))
         if node.input[1] in self.shape_values:  # computed by a shape subgraph (x.view(x.size(0), -1))
@@ -622,7 +623,7 @@ class _Converter(SpatialOps):
             target = [int(v) for v in self._const(node, 1, "shape").ravel()]
             # A leading 0 copies the batch size (unless allowzero=1, where it means an empty axis);
             # so does the input's own batch size when the model was exported with a static one.
-            keeps = bool(target) and (target[0] == 0 and not allowzero or target[0] == self.batch)
+            keeps = bool(target) and ((target[0] == 0 and not allowzero) or target[0] == self.batch)
             rest, shown = (target[1:] if keeps else target), target
         onnx_shape = self._layout(node.input[0]).onnx
         width = math.prod(onnx_shape)

@@ -12,11 +12,11 @@ import os
 import sys
 import tempfile
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import onnx
@@ -29,8 +29,8 @@ from ...graph import Graph
 from ...ops.pool import BN_MOMENTUM
 from ...outputs import check_output_dir
 from .common import IR_VERSION, atomic_directory
-from .emitters import expand_hard_swish
 from .conv_emitters import batch_norms_training, batch_statistic_names
+from .emitters import expand_hard_swish
 from .inference import build_inference_model
 
 LOSSES = ("cross_entropy", "mse")
@@ -45,7 +45,8 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
     try:
         import onnxruntime
     except ImportError:
-        raise ToolchainError("onnxruntime is not installed", hint="pip install onnxruntime-training-cpu==1.19.2") from None
+        raise ToolchainError("onnxruntime is not installed",
+                             hint="pip install onnxruntime-training-cpu==1.19.2") from None
     if "onnxruntime.training" not in sys.modules:
         path = Path(onnxruntime.__file__).parent / "training"
         if not (path / "api").is_dir():
@@ -104,7 +105,7 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
                 loss=artifacts.LossType.CrossEntropyLoss if loss == "cross_entropy" else artifacts.LossType.MSELoss,
                 optimizer=opt_block, artifact_directory=str(stage),
                 additional_output_names=[e[k] for e in running for k in ("batch_mean", "batch_var")] or None)
-        except Exception as e:  # ORT raises RuntimeError / its own Fail types
+        except Exception as e:  # noqa: BLE001 (ORT raises RuntimeError / its own Fail types)
             raise ExportError(f"ONNX Runtime could not build training artifacts: {e}",
                               hint=log.read_text()[-500:] if log.exists() else None) from None
         for key in ("training", "eval", "optimizer"):

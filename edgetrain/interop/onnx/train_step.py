@@ -7,22 +7,21 @@ docs/onnx_train_step.md.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import onnx
 from onnx import TensorProto
 
 from ...engine.autodiff import BackwardStep, derive_backward
-from ...engine.walk import walk_backward
 from ...engine.optim import SGD, Adam, Optimizer, make_optimizer
+from ...engine.walk import walk_backward
 from ...errors import ConfigError, ExportError
 from ...graph import Graph, Param
 from ...ops.base import IN0, IN1, OUT
-from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, \
-    mask_tensor, value_info
+from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, mask_tensor, value_info
 from .conv_emitters import running_statistics
 from .emitters import EMITTERS
 from .exportable import check_exportable
@@ -229,8 +228,7 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: Optimizer, trainable: lis
         g = grads.get(pname)
         if g is None:  # no gradient reaches it: numpy skips the update, so pass everything through
             new[pname] = w
-            for s in state.get(pname, {}).values():
-                new[s] = s
+            new.update({s: s for s in state.get(pname, {}).values()})
             continue
         if opt.weight_decay:
             g = b.op("Add", [g, b.op("Mul", [b.const(f"{pname}.wd", opt.weight_decay), w])], f"{pname}.grad.wd")

@@ -15,8 +15,8 @@ flatbuffer builders (no TensorFlow).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import flatbuffers
 import numpy as np
@@ -99,11 +99,11 @@ def _vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], 
     return b.EndVector()
 
 
-def _int32s(b: flatbuffers.Builder, start, items: list[int]) -> int:  # noqa: ANN001
+def _int32s(b: flatbuffers.Builder, start, items: list[int]) -> int:
     return _vector(b, start, [int(i) for i in items], b.PrependInt32)
 
 
-def _offsets(b: flatbuffers.Builder, start, items: list[int]) -> int:  # noqa: ANN001
+def _offsets(b: flatbuffers.Builder, start, items: list[int]) -> int:
     return _vector(b, start, items, b.PrependUOffsetTRelative)
 
 

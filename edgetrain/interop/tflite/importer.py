@@ -225,7 +225,7 @@ class _Converter:
             graph = self.b.build(self.tensor_of[out.index])
         except EdgetrainError:
             raise
-        except Exception as e:  # pragma: no cover - the builder validates every node on the way
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - the builder validates every node on the way
             raise InvalidModelError(f"{m.label}: the converted graph is invalid: {e}") from None
         graph.meta["imported_from"] = {"file": m.label, "format": "tflite", "description": m.description}
         self._edgetrain_metadata(graph)
@@ -254,7 +254,7 @@ class _Converter:
             raise UnsupportedOpError(f"{self.where(op)}: custom operator {op.custom!r}",
                                      hint="edgetrain imports builtin operators only")
         handler = HANDLERS.get(op.code)
-        if handler is None or (op.code in FLOAT_ONLY or op.code == Op.LEAKY_RELU) and self.int8:
+        if handler is None or ((op.code in FLOAT_ONLY or op.code == Op.LEAKY_RELU) and self.int8):
             t = self.tensor(op.outputs[0]) if op.outputs else None
             extra = " in an int8 model" if handler is not None else ""
             raise UnsupportedOpError(f"{self.where(op, t)}: operator {op.name} is not supported{extra}",
@@ -414,7 +414,8 @@ class _Converter:
     def softmax(self, op: TFOperator) -> None:
         o = op.options
         if o is not None and o.Beta() != 1.0:
-            raise UnsupportedOpError(f"{self.where(op)}: SOFTMAX with beta {o.Beta()}", hint="edgetrain's softmax has beta 1")
+            raise UnsupportedOpError(f"{self.where(op)}: SOFTMAX with beta {o.Beta()}",
+                                     hint="edgetrain's softmax has beta 1")
         x = self.activation_in(op)
         self.tensor_of[op.outputs[0]] = self.b.node("softmax", [x])
 

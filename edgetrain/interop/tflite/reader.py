@@ -161,7 +161,7 @@ def _decode(data: bytes, label: str) -> TFModel:
     return TFModel(label, tensors, operators, inputs, outputs, metadata, desc.decode() if desc else "")
 
 
-def _tensor(t, index: int, buffers: list[bytes], label: str) -> TFTensor:  # noqa: ANN001
+def _tensor(t, index: int, buffers: list[bytes], label: str) -> TFTensor:
     name = (t.Name() or b"").decode()
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     where = f"{label}: tensor {index} ({name!r})"

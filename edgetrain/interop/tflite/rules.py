@@ -14,8 +14,9 @@ leaky_relu and hard_swish are 256-entry tables, which TFLite Micro does not comp
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import ClassVar
 
 import numpy as np
 import tflite
@@ -41,7 +42,7 @@ FUSED = {None: ActivationFunctionType.NONE, "relu": ActivationFunctionType.RELU,
 def options_table(kind: str, **fields: float | int | bool) -> Callable:
     """A writer of the builtin options table ``kind`` (e.g. ``Conv2DOptions``) with scalar
     ``fields`` (``Padding=...``), through the schema package's ``<kind>Start/Add<Field>/End``."""
-    def write(b):  # noqa: ANN001, ANN202
+    def write(b):
         getattr(tflite, f"{kind}Start")(b)
         for name, value in fields.items():
             getattr(tflite, f"{kind}Add{name}")(b, value)
@@ -113,7 +114,7 @@ class TFLiteRule:
     def f32(self, ctx: Context, st: Step) -> None:
         raise NotImplementedError
 
-    def s8(self, ctx: Context, st: Step, q) -> None:  # noqa: ANN001
+    def s8(self, ctx: Context, st: Step, q) -> None:
         raise NotImplementedError
 
 
@@ -159,7 +160,7 @@ def _padding(st: Step, geo: Geometry, in_shape: tuple[int, ...]) -> str:
 def _pad(ctx: Context, st: Step, geo: Geometry, x: int, in_shape: tuple[int, ...]) -> int:
     """A PAD before a convolution whose padding TFLite's SAME cannot express; returns the padded
     tensor. int8 pads with the input's zero point (TFLite PAD's quantized semantics)."""
-    (t, b), (l, r) = geo.pads
+    (t, b), (l, r) = geo.pads  # noqa: E741 (the pads: top, bottom, left, right)
     n, h, w, c = tflite_shape(in_shape)
     pads = ctx.spec.constant(f"{st.name}/pads", np.array([[0, 0], [t, b], [l, r], [0, 0]], np.int32))
     out = ctx.spec.add_tensor(Tensor(f"{st.name}/padded", (n, h + t + b, w + l + r, c),
@@ -180,7 +181,7 @@ class ConvRule(TFLiteRule):
     def s8(self, ctx, st, q: QConv):
         self._emit(ctx, st, q.weights, q.weight_scales, q.bias, ctx.qmodel.tensors[q.input].scale)
 
-    def _emit(self, ctx: Context, st: Step, w4: np.ndarray, scales, bias, in_scale) -> None:  # noqa: ANN001
+    def _emit(self, ctx: Context, st: Step, w4: np.ndarray, scales, bias, in_scale) -> None:
         in_shape = ctx.shape(st.inputs[0])
         groups = int(st.node.attrs.get("groups", 1))
         cin, cout = int(in_shape[-1]), int(w4.shape[3])
@@ -292,7 +293,8 @@ class TableActivationRule(TFLiteRule):
     """Smooth activations: float32 as TFLite's own ops; int8 refused (see the module docstring)."""
 
     kinds = ("sigmoid", "tanh", "leaky_relu", "hard_swish")
-    CODES = {"sigmoid": Op.LOGISTIC, "tanh": Op.TANH, "leaky_relu": Op.LEAKY_RELU, "hard_swish": Op.HARD_SWISH}
+    CODES: ClassVar[dict[str, int]] = {"sigmoid": Op.LOGISTIC, "tanh": Op.TANH, "leaky_relu": Op.LEAKY_RELU,
+                                       "hard_swish": Op.HARD_SWISH}
 
     def f32(self, ctx, st):
         x = ctx.index[st.inputs[0]]
@@ -343,7 +345,7 @@ def reshape(ctx: Context, x: int, shape: tuple[int, ...], tensor: str, name: str
     y = ctx.activation(tensor, shape, name=name)
     dims = list(shape)
 
-    def options(bld):  # noqa: ANN001, ANN202
+    def options(bld):
         tflite.ReshapeOptionsStartNewShapeVector(bld, len(dims))
         for d in reversed(dims):
             bld.PrependInt32(d)

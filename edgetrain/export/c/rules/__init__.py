@@ -33,8 +33,9 @@ def check_supported(kinds: list[str], what: str = "the C exporter") -> None:
     """One error naming every kernel op kind the table lacks."""
     missing = sorted({k for k in kinds if k != "alias" and k not in C_RULES})
     if missing:
-        raise UnsupportedOpError(f"{what} does not support op(s): {', '.join(missing)}",
-                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)")
+        raise UnsupportedOpError(
+            f"{what} does not support op(s): {', '.join(missing)}",
+            hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)")
 
 
 def lower_calls(lw: Lowering) -> list[Call]:
@@ -49,4 +50,4 @@ def lower_calls(lw: Lowering) -> list[Call]:
     return calls
 
 
-__all__ = ["C_RULES", "KERNEL_SOURCES", "Call", "CRule", "Lowering", "c_rule", "check_supported", "lower_calls"]
+__all__ = ["C_RULES", "KERNEL_SOURCES", "CRule", "Call", "Lowering", "c_rule", "check_supported", "lower_calls"]

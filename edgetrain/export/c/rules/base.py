@@ -6,8 +6,9 @@ context differs (batch sizes, where a tensor or a parameter lives, whether spars
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
@@ -73,13 +74,13 @@ class Lowering:
     dtype: Dtype
     graph: Graph  # the float graph (parameter values, masks)
     lowered: Lowered
-    qsteps: dict[str, "QStep"]  # int8: step name -> quantized step
+    qsteps: dict[str, QStep]  # int8: step name -> quantized step
     batches: tuple[int, ...]
     where: Callable[[str], str]
     scratch: Callable[[str], str | None]
     array: Callable[..., str]
     taken: set[str]
-    storage: dict[str, "LayerStorage"] = field(default_factory=dict)
+    storage: dict[str, LayerStorage] = field(default_factory=dict)
     param_value: Callable[[Param, str, np.ndarray, str], str] | None = None
     struct_prefix: str = "et_p_"
     force_ref_condition: str = "ET_FORCE_REF"
@@ -109,12 +110,12 @@ class CRule:
     call of one lowered step (``s8`` also gets the quantized step)."""
 
     kinds: tuple[str, ...] = ()
-    sources: dict[str, str] = {}  # runtime function -> its source file in firmware_export/src
+    sources: ClassVar[dict[str, str]] = {}  # runtime function -> its source file in firmware_export/src
 
     def f32(self, lw: Lowering, step: Step) -> Call:
         raise NotImplementedError
 
-    def s8(self, lw: Lowering, step: Step, q: "QStep") -> Call:
+    def s8(self, lw: Lowering, step: Step, q: QStep) -> Call:
         raise NotImplementedError
 
 

@@ -17,6 +17,8 @@ global_avg_pool) onto et_conv.h / et_pool.h, float32 and int8.
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ....errors import UnsupportedOpError
@@ -84,18 +86,18 @@ def _check_pads(st: Step, geo: Geometry) -> None:
 
 
 def _geom(batch: int, geo: Geometry, cin: int, cout: int) -> dict[str, int]:
-    (t, b), (l, r) = geo.pads
+    (top, bottom), (left, right) = geo.pads
     return {"batch": batch, "in_h": geo.in_hw[0], "in_w": geo.in_hw[1], "in_c": cin,
             "out_h": geo.out_hw[0], "out_w": geo.out_hw[1], "out_c": cout,
             "kernel_h": geo.kernel[0], "kernel_w": geo.kernel[1], "stride_h": geo.stride[0],
             "stride_w": geo.stride[1], "dilation_h": geo.dilation[0], "dilation_w": geo.dilation[1],
-            "pad_top": t, "pad_bottom": b, "pad_left": l, "pad_right": r}
+            "pad_top": top, "pad_bottom": bottom, "pad_left": left, "pad_right": right}
 
 
 class ConvRule(CRule):
     kinds = CONV_KINDS
-    sources = {f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c" for k in ("conv", "depthwise_conv") for d in ("f32", "s8")
-               for r in ("", "_ref")}
+    sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c" for k in ("conv", "depthwise_conv")
+                                         for d in ("f32", "s8") for r in ("", "_ref")}
     sources.update({"et_conv_geom_check": "et_conv_geom.c", "et_dense_f32": "et_dense_f32.c",
                     "et_dense_s8": "et_dense_s8.c"})
 
@@ -173,7 +175,7 @@ def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, d
 
 class PoolRule(CRule):
     kinds = POOL_KINDS
-    sources = {f"et_{k}_{d}": f"et_pool_{d}.c" for k in POOL_KINDS for d in ("f32", "s8")}
+    sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}": f"et_pool_{d}.c" for k in POOL_KINDS for d in ("f32", "s8")}
     sources["et_conv_geom_check"] = "et_conv_geom.c"
 
     def f32(self, lw: Lowering, st: Step) -> Call:

@@ -2,12 +2,14 @@
 shared-weight forward (codebook + indices) the trainable head uses for clustered weights."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from ....errors import UnsupportedOpError
 from ....graph import Param
-from ....transforms.lowering import Step
 from ....quantize.model import QDense
+from ....transforms.lowering import Step
 from ..abi import SHARED_MAX_SLOTS, SHARED_NONE, struct_bytes
 from ..sparse import KERNEL_SUFFIX, SPARSE_SOURCES, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
@@ -39,13 +41,14 @@ def c_weight(param: Param) -> np.ndarray:
 
 class DenseRule(CRule):
     kinds = ("dense",)
-    sources = {"et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
-               "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
-               "et_dense_f32_shared": "et_dense_f32_shared.c", "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
-               # the shared-weight backward + update kernels (training head) live beside the forward
-               "et_dense_f32_shared_backward_update": "et_dense_f32_shared.c",
-               "et_dense_f32_shared_backward_update_ref": "et_dense_f32_shared_ref.c",
-               **SPARSE_SOURCES}
+    sources: ClassVar[dict[str, str]] = {
+        "et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
+        "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
+        "et_dense_f32_shared": "et_dense_f32_shared.c", "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
+        # the shared-weight backward + update kernels (training head) live beside the forward
+        "et_dense_f32_shared_backward_update": "et_dense_f32_shared.c",
+        "et_dense_f32_shared_backward_update_ref": "et_dense_f32_shared_ref.c",
+        **SPARSE_SOURCES}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         params = lw.graph.node_params(st.node)

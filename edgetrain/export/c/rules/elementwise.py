@@ -1,10 +1,12 @@
 """C lowering of the element-wise ops: clamp activations, residual add, softmax."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ....errors import UnsupportedOpError
-from ....transforms.lowering import Step
 from ....quantize import int8 as quant
 from ....quantize.model import QAdd, QClamp, QLut
+from ....transforms.lowering import Step
 from ..abi import struct_bytes
 from ..arrays import literal
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
@@ -21,7 +23,7 @@ class ClampRule(CRule):
     """relu / relu6 that could not be fused into the kernel producing their input."""
 
     kinds = ("relu", "relu6")
-    sources = {f"et_{k}_{d}": "et_relu.c" for k in kinds for d in ("f32", "s8")}
+    sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}": "et_relu.c" for k in kinds for d in ("f32", "s8")}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         fn = f"et_{st.kind}_f32"
@@ -42,7 +44,8 @@ class ActivationRule(CRule):
     built by the quantizer (et_lut_s8)."""
 
     kinds = quant.LUT_KINDS
-    sources = {**{f"et_{k}_f32": "et_activation_f32.c" for k in kinds}, "et_lut_s8": "et_lut_s8.c"}
+    sources: ClassVar[dict[str, str]] = {**{f"et_{k}_f32": "et_activation_f32.c" for k in kinds},
+                                         "et_lut_s8": "et_lut_s8.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         fn = f"et_{st.kind}_f32"
@@ -67,7 +70,7 @@ def alpha_of(st: Step) -> float:
 
 class AddRule(CRule):
     kinds = ("add",)
-    sources = {"et_add_f32": "et_add.c", "et_add_s8": "et_add.c"}
+    sources: ClassVar[dict[str, str]] = {"et_add_f32": "et_add.c", "et_add_s8": "et_add.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         lo, hi = float_clamp(st.activation)
@@ -93,7 +96,7 @@ class AddRule(CRule):
 
 class SoftmaxRule(CRule):
     kinds = ("softmax",)
-    sources = {"et_softmax_f32": "et_softmax.c"}
+    sources: ClassVar[dict[str, str]] = {"et_softmax_f32": "et_softmax.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         if any(b != 1 for b in lw.batches):

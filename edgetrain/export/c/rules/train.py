@@ -21,7 +21,7 @@ Gradients are arena buffers (names). Contracts the rules keep:
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from ....engine.autodiff import BackwardStep
 from ....errors import UnsupportedOpError
@@ -183,9 +183,10 @@ def _add(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str
         # Both branches get dy; the second gets its own copy so either may be overwritten.
         copy = be.new_buffer(f"{step.node.name}_b", step.node.name)
         n = be.count(step.node.name)
-        be.emit(step.node.name, f"st = et_zero_f32({be.expr(copy)}, {n});", (), (copy,), "copy of dy for the second input")
-        be.emit(step.node.name, f"st = et_grad_accumulate_f32({be.expr(copy)}, {be.expr(dy)}, {n});", (copy, dy), (copy,),
-                "(zero + dy)")
+        be.emit(step.node.name, f"st = et_zero_f32({be.expr(copy)}, {n});", (), (copy,),
+                "copy of dy for the second input")
+        be.emit(step.node.name, f"st = et_grad_accumulate_f32({be.expr(copy)}, {be.expr(dy)}, {n});",
+                (copy, dy), (copy,), "(zero + dy)")
         return [dy, copy], {}
     return [dy if need_a else None, dy if need_b else None], {}
 
