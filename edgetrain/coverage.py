@@ -384,7 +384,8 @@ def _caching_host() -> Iterator[Target]:
         for tool in ("size", "nm"):
             (tools / tool).symlink_to(find_tool(tool))
         front = tools / "gcc"
-        argv = [sys.executable, cc_cache.__file__, str(cache), real]
+        # -I -S: the front end needs only the standard library; it starts once per build.
+        argv = [sys.executable, "-I", "-S", cc_cache.__file__, str(cache), real]
         front.write_text(f"#!/bin/sh\nexec {' '.join(map(shlex.quote, argv))} \"$@\"\n")
         front.chmod(0o755)
         yield dataclasses.replace(host, compiler=str(front))
