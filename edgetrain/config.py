@@ -76,7 +76,8 @@ REQUIRED_OPTIONS = {"dense": ("units",), "conv1d": ("filters", "kernel"), "conv2
                     "depthwise_conv2d": ("kernel",), "reshape": ("shape",)}
 
 _SPLIT = inspect.signature(split_and_standardise).parameters  # the split defaults train_run falls back to
-_FRACTION = {"lo": 0, "hi": 1, "hi_open": True}  # 0: no such split (what data.py advises for tiny data sets)
+# 0: no such split (what data.py advises for tiny data sets)
+_FRACTION: dict[str, Any] = {"lo": 0, "hi": 1, "hi_open": True}
 
 
 def _table(name: str) -> Field:

@@ -123,10 +123,11 @@ class Field:
         if not is_number(value):
             raise ConfigError(f"{where} must be {noun}, got {show(value)}",
                               hint=self.hint or f"write {noun} without quotes, e.g. {key} = {self._example()}")
-        cap = limits.limit(self.limit) if self.limit else None
-        if cap is not None and value > cap:  # also inf and 1e12 for an integer key: the size is the problem
+        limit = self.limit
+        cap = limits.limit(limit) if limit else None
+        if limit and cap is not None and value > cap:  # also inf and 1e12 for an integer key: the size is the problem
             raise ConfigError(f"{where} is {show(value)}, over the limit {self.limit}={cap}",
-                              hint=limits.over_limit_hint(self.limit))
+                              hint=limits.over_limit_hint(limit))
         if not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {show(value)}",
                               hint=f"e.g. {key} = {self._example()}")
@@ -237,7 +238,8 @@ def optimizer_schemas() -> dict[str, dict[str, Field]]:
 
     out = {}
     for name, cls in OPTIMIZERS.items():
-        fields = keyword_fields(cls.__init__)
+        # The constructor's own parameters (an optimizer class is never a subclass with another __init__).
+        fields = keyword_fields(cls.__init__)  # type: ignore[misc]
         out[name] = {k: replace(OPTIMIZER_RANGES.get(k, Field("float")), default=f.default) for k, f in fields.items()}
     return out
 
@@ -255,6 +257,6 @@ def technique_schemas() -> dict[str, dict[str, Field] | None]:
     from .techniques.prune import apply_prune
     from .techniques.sparse_set import apply_set
 
-    applies = {"set": apply_set, "motif": apply_motif, "prune": apply_prune}
+    applies: dict[str, Callable[..., Any]] = {"set": apply_set, "motif": apply_motif, "prune": apply_prune}
     return {name: keyword_fields(applies[name], skip=("graph", "seed")) if name in applies else None
             for name in TECHNIQUES}

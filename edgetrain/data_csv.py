@@ -22,6 +22,7 @@ import io
 import warnings
 from array import array
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,7 +121,7 @@ def _read_fast(text: str, delim: str, label_column: str | int | None, path: Path
     if header is not None:  # skiprows counts physical lines, blank ones included
         skip = next(i for i, ln in enumerate(lines) if ln) + 1
     feats = [j for j in range(width) if j != col]
-    opts = {"delimiter": delim, "comments": None, "skiprows": skip, "ndmin": 2, "encoding": None}
+    opts: dict[str, Any] = {"delimiter": delim, "comments": None, "skiprows": skip, "ndmin": 2, "encoding": None}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data": the exact reader words that case

@@ -154,7 +154,7 @@ def _check_npy_header(shape: tuple[int, ...], dtype: np.dtype, where: str, what:
 def _read_into(f: Any, count: int, dtype: np.dtype, where: str) -> np.ndarray:
     """Read ``count`` elements of ``dtype`` from ``f`` in chunks (no second copy of the data)."""
     arr = np.empty(count, dtype=dtype)
-    buf = memoryview(arr.view(np.uint8)) if count else memoryview(b"")
+    buf = arr.view(np.uint8).data if count else memoryview(b"")
     pos = 0
     while pos < len(buf):
         chunk = f.read(min(_CHUNK, len(buf) - pos))

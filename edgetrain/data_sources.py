@@ -179,7 +179,7 @@ def load_dataset(
     options and the split sizes (``samples``); a single table also ``split_sha256``, a digest of
     the row numbers of each split.
     """
-    kw = {"label_column": label_column, "delimiter": delimiter, "window": window, "stride": stride}
+    kw: dict[str, Any] = {"label_column": label_column, "delimiter": delimiter, "window": window, "stride": stride}
     if train is not None:
         return _load_files(train, val, test, seed=seed, val_size=val_size, **kw)
     if source is None:
@@ -297,6 +297,7 @@ def model_samples(graph: Any, source: str, *, labels: bool = True) -> Samples:
     """
     name, split = parse_source(source)
     pre = graph.meta.get("preprocess") or {}
+    rows: np.ndarray | None
     if not is_file_source(name):
         x, y, rows, split, stats = _dataset_rows(name, split, pre)
         where = source
@@ -307,7 +308,8 @@ def model_samples(graph: Any, source: str, *, labels: bool = True) -> Samples:
     if not is_file_source(name):
         if pre.get("mean") is None:
             pre = stats  # a model without statistics: the split's own, as the training run would fit them
-        elif (np.shape(pre["mean"]) != np.shape(stats["mean"]) or np.shape(pre.get("std")) != np.shape(stats["std"])
+        elif (np.shape(pre["mean"]) != np.shape(stats["mean"])
+              or np.asarray(pre.get("std")).shape != np.shape(stats["std"])
               or not np.allclose(stats["mean"], pre["mean"]) or not np.allclose(stats["std"], pre["std"])):
             raise DataError(f"{name}: standardisation differs from the model's training data",
                             hint="was the model trained on another dataset?")

@@ -192,7 +192,7 @@ def split_off(idx: np.ndarray, y: np.ndarray, frac: float, seed: int, name: str,
     if may_stratify and not stratify:
         notes.append(f"{part} split not stratified: {n} samples of {classes} classes are too few "
                      f"to put every class on both sides")
-    return tuple(train_test_split(idx, test_size=frac, random_state=seed,  # type: ignore[return-value]
+    return tuple(train_test_split(idx, test_size=frac, random_state=seed,
                                   stratify=labels if stratify else None))
 
 

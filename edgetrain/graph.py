@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -91,10 +91,23 @@ class Param:
         `out` (the parameter's shape, the storage's dtype) receives the result when one has to be
         computed; a parameter without mask and codebook returns its value as it is.
         """
-        w = np.take(self.codebook, self.indices, axis=0, out=out) if self.codebook is not None else self.value
+        if self.codebook is not None:
+            assert self.indices is not None  # attached together (checked on construction)
+            w = np.take(self.codebook, self.indices, axis=0) if out is None else \
+                np.take(self.codebook, self.indices, axis=0, out=out)
+        else:
+            w = self.value
         if self.mask is not None:
             w = np.multiply(w, self.mask, out=out)
         return w
+
+    def attachment(self, name: Literal["mask", "codebook", "indices"]) -> np.ndarray:
+        """The attached ``mask``, ``codebook`` or ``indices``, for code that runs only where a technique
+        attached it (InvalidModelError when it is missing)."""
+        a = getattr(self, name)
+        if a is None:
+            raise InvalidModelError(f"{self.name}: no {name} attached")
+        return a
 
     def storage(self) -> np.ndarray:
         """The array an optimizer updates in place (the codebook of a clustered parameter)."""
@@ -107,6 +120,7 @@ class Param:
         use it (k-means clusters, or the shared weights of block-shared layers).
         """
         if self.codebook is not None:
+            assert self.indices is not None  # attached together (checked on construction)
             # Masked-out weights contribute zero; summing only the kept ones gives the same result
             # and is much cheaper for sparse layers.
             idx, g = (self.indices[self.mask], grad[self.mask]) if self.mask is not None else (self.indices, grad)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -354,7 +354,7 @@ class GraphBuilder:
             raise ConfigError(f"{layer.kind} layer {name!r} needs samples of shape {want}, got {shape}",
                               hint="give the model input_shape=(H, W, C) / (L, C), or add a Reshape layer")
         cin = shape[-1]
-        groups = cin if layer.groups == "depthwise" else layer.groups
+        groups: int = cin if layer.groups == "depthwise" else cast(int, layer.groups)  # an int >= 1 (Conv checks)
         cout = cin * layer.filters if layer.groups == "depthwise" else layer.filters
         kernel = [layer.kernel] * rank if isinstance(layer.kernel, int) else list(layer.kernel)
         if cin % groups:
@@ -428,7 +428,7 @@ def input_shape_of(input_shape: Shape | int | Sequence[int]) -> Shape:
     dims = [input_shape] if isinstance(input_shape, (int, np.integer)) else input_shape
     try:
         shape = tuple(int(d) for d in dims if not isinstance(d, bool) and int(d) == d)
-        ok = len(shape) == len(dims) and len(shape) > 0 and min(shape) >= 1  # type: ignore[arg-type]
+        ok = len(shape) == len(dims) and len(shape) > 0 and min(shape) >= 1
     except (TypeError, ValueError):
         ok = False
     if not ok:

@@ -104,6 +104,7 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
             encs = all_encodings(p.effective().T, p.mask.T, np.float32)
             chosen = smallest(encs)  # what the "auto" export picks (it does not sort units)
             sp = sorted_graph.params[p.name]
+            assert sp.mask is not None  # sorting units keeps the mask
             encs["grouped"] = ENCODERS["grouped"](sp.effective().T, sp.mask.T, np.float32)
             int8 = smallest(all_encodings(np.zeros(p.mask.T.shape), p.mask.T, np.int8))
             row = {"layer": node.name, "param": role, "shape": "x".join(map(str, p.shape)),

@@ -724,9 +724,9 @@ def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], 
             touched.add((target / d).parent)
         except OSError:
             pass  # not empty (someone else's files) or gone
-    for d in sorted(touched, key=lambda p: -len(p.parts)):
-        if d.is_dir():
-            _fsync_path(d)
+    for touched_dir in sorted(touched, key=lambda p: -len(p.parts)):
+        if touched_dir.is_dir():
+            _fsync_path(touched_dir)
     kept = {d for d in known_dirs if (target / d).is_dir()}
     _write_file_atomic(target / MANIFEST, _manifest_doc(digests, kept, "complete"), umask)
 
@@ -826,7 +826,8 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], kind: 
             raise ConfigError(f"{path} exists and is not an array file edgetrain wrote; refusing to overwrite it",
                               hint="choose another file name")
     buf = io.BytesIO()
-    np.savez(buf, **{ARRAYS_MARKER: np.array(kind)}, **{k: np.asarray(v) for k, v in arrays.items()})
+    members: dict[str, Any] = {ARRAYS_MARKER: np.array(kind), **{k: np.asarray(v) for k, v in arrays.items()}}
+    np.savez(buf, **members)
     return write_file(target, buf.getvalue())
 
 

@@ -42,12 +42,13 @@ def evaluate(graph: Graph, data: Dataset | Split | tuple[ArrayLike, ArrayLike], 
     """``{"samples", "loss", "accuracy"}`` of the model on ``data``: a Dataset's test split, a
     Split, or ``(x, y)`` with samples standardised as in training. ``accuracy`` is for class
     labels (cross-entropy) and None for MSE targets."""
-    if isinstance(data, Dataset):
-        data = data.test
-    if isinstance(data, Split):
-        x, y = data.x, data.y
+    part = data.test if isinstance(data, Dataset) else data
+    if part is None:
+        raise TypeError("the Dataset has no test split")
+    if isinstance(part, Split):
+        x, y = part.x, part.y
     else:
-        x, y = (np.asarray(v) for v in data)
+        x, y = (np.asarray(v) for v in part)
     x = check_input(graph, np.asarray(x, np.float32))
     if len(x) != len(y) or len(x) == 0:
         raise DataError(f"evaluate needs as many labels as samples (got {len(x)} samples, {len(y)} labels), "

@@ -88,8 +88,9 @@ def validation_warnings(data: Dataset, early_stopping: int | None) -> list[str]:
 def load_config_data(cfg: TrainConfig) -> Dataset:
     """The config's [data], split and standardised; file paths relative to the config's directory."""
     d = cfg.data
-    files = {k: data_path(d[k], cfg.path) for k in ("train", "val", "test") if k in d}
-    opts = {k: d[k] for k in ("test_size", "val_size", "label_column", "delimiter", "window", "stride") if k in d}
+    files: dict[str, Any] = {k: data_path(d[k], cfg.path) for k in ("train", "val", "test") if k in d}
+    opts: dict[str, Any] = {k: d[k] for k in ("test_size", "val_size", "label_column", "delimiter", "window", "stride")
+                            if k in d}
     source = data_path(d["source"], cfg.path) if "source" in d else None
     return load_dataset(source, seed=d.get("split_seed", 0), **files, **opts)
 

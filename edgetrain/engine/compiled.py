@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from ..ops import get_op
 from ..ops.base import IN0, IN1, NO_BUFFERS, OUT, Op
 from .autodiff import BackwardSchedule, BackwardStep
 from .executor import check_input
-from .losses import Loss, takes_out
+from .losses import Loss, LossWithOut, takes_out
 from .mode import apply_updates, training_forward
 from .walk import walk_backward
 
@@ -148,7 +148,7 @@ class CompiledStep:
         apply_updates(self.graph, mode)
         output = self._result[0]
         if self._loss_takes_out:
-            loss, dy = self.loss(output, yb, xb, out=arrays.loss_grad)
+            loss, dy = cast(LossWithOut, self.loss)(output, yb, xb, out=arrays.loss_grad)
         else:
             loss, dy = self.loss(output, yb, xb)
 

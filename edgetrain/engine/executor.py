@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -78,12 +79,14 @@ def _forward(
     remaining = _last_use(graph, want)
     tape = Tape(batch=x.shape[0])
     for i, node in enumerate(graph.nodes):
-        ws = {role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()}
+        ws: dict[str, np.ndarray] = {role: graph.params[p].effective().astype(dtype, copy=False)
+                                     for role, p in node.params.items()}
         xs = [values[t] for t in node.inputs]
         y = get_op(node.op).forward(node, xs, ws)
         values[node.name] = y
         if node.name in keep:
-            avail = {IN0: xs[0] if xs else None, IN1: xs[1] if len(xs) > 1 else None, OUT: y}
+            # None stands for an input the node does not have; the schedule never asks for one.
+            avail: dict[str, Any] = {IN0: xs[0] if xs else None, IN1: xs[1] if len(xs) > 1 else None, OUT: y}
             tape.saved[node.name] = {k: avail[k] for k in keep[node.name]}
         for t in remaining.get(i, ()):
             if t not in want:
@@ -112,9 +115,10 @@ def backward(
 ) -> dict[str, np.ndarray]:
     """Gradients of the loss w.r.t. each trainable parameter's storage (codebook if clustered)."""
 
-    def rule(step: BackwardStep, dy: np.ndarray, saved: Mapping[str, np.ndarray]):
+    def rule(step: BackwardStep, dy: np.ndarray, saved: Mapping[str, Any]) -> Any:
         node = step.node
-        ws = {role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()}
+        ws: dict[str, np.ndarray] = {role: graph.params[p].effective().astype(dtype, copy=False)
+                                     for role, p in node.params.items()}
         return get_op(node.op).backward(node, dy, dict(saved), ws, step.need_dx, set(step.need_dparams))
 
     return walk_backward(graph, schedule, grad_outputs, rule, NumpyAlgebra(tape))

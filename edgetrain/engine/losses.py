@@ -1,6 +1,7 @@
 """Losses: each returns (mean loss over the batch, gradient w.r.t. the model output)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -21,6 +22,17 @@ class Loss(Protocol):
     name: str
 
     def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        ...
+
+
+class LossWithOut(Protocol):
+    """A `Loss` that can write its gradient into ``out`` (``uses_out = True``; see `takes_out`)."""
+
+    name: str
+    uses_out: bool
+
+    def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None,
+                 out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         ...
 
 
@@ -99,7 +111,7 @@ class Distillation:
         return (1 - a) * ce + a * T * T * kl, ((1 - a) * dce + a * dkl).astype(logits.dtype, copy=False)
 
 
-LOSSES = {"cross_entropy": CrossEntropy, "mse": MSE}
+LOSSES: dict[str, Callable[[], Loss]] = {"cross_entropy": CrossEntropy, "mse": MSE}
 
 
 def get_loss(name: str) -> Loss:

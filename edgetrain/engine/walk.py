@@ -55,7 +55,8 @@ def walk_backward(
 ) -> dict[str, G]:
     """Walk ``schedule`` from the gradients of the graph outputs; returns storage gradients by
     parameter name (only parameters a gradient reached)."""
-    grads: dict[Hashable, G] = dict(output_grads)
+    grads: dict[Hashable, G] = {}
+    grads.update(output_grads)
     param_grads: dict[str, G] = {}
     params = graph.params
     for step in schedule.steps:

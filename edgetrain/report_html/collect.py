@@ -97,7 +97,9 @@ HISTORY_KEYS = ("loss", "train_acc", "val_loss", "val_acc")
 def training_history(graph: Graph) -> TrainingHistory | Absent:
     """The model's training history, or why it has none (imported models, hand-built graphs)."""
     hist = graph.meta.get("history")
-    epochs = hist.get("epochs") if isinstance(hist, dict) else None
+    if not isinstance(hist, dict):
+        hist = {}
+    epochs = hist.get("epochs")
     if not isinstance(epochs, list) or not epochs:
         return Absent("this model file holds no training history (it was not trained by `edgetrain train`, "
                       "e.g. imported from ONNX or TFLite)")

@@ -4,7 +4,7 @@ export's `MemoryReport` rows), each section either complete or `Absent` with its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..graph import Graph
 from ..model_report import Table, info_tables
@@ -96,7 +96,7 @@ def _finetune(f: FinetuneRun | Absent) -> Section:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}%"
 
-    rows = [["result file", f.source], ["model", f.model], ["target", f.target], ["ran on", f.ran_on],
+    rows: list[list[Any]] = [["result file", f.source], ["model", f.model], ["target", f.target], ["ran on", f.ran_on],
             ["steps", "-" if f.steps is None else f.steps], ["trainable", ", ".join(f.trainable)],
             ["accuracy before", pct(f.accuracy_before)], ["accuracy after", pct(f.accuracy_after)]]
     return Section("finetune", SECTION_TITLES["finetune"], tables=[Table("fine-tuning run", ["", "value"], rows)],
