@@ -63,7 +63,7 @@ def compiler_identity(compiler: str) -> str:
 def object_key(compiler: str, flags: list[str], source: str) -> str | None:
     """The cache key of ``source`` compiled with ``flags``; None when it does not preprocess
     (the real compile then reports why)."""
-    pre = subprocess.run([compiler, *flags, "-E", "-P", source], capture_output=True)
+    pre = subprocess.run([compiler, *flags, "-E", "-P", source], capture_output=True, check=False)
     if pre.returncode != 0:
         return None
     h = hashlib.sha256(compiler_identity(compiler).encode())
@@ -82,7 +82,7 @@ def cached_object(cache: Path, compiler: str, flags: list[str], source: str) -> 
     fd, tmp = tempfile.mkstemp(suffix=".o", dir=cache)
     os.close(fd)
     proc = subprocess.run([compiler, *flags, "-c", source, "-o", tmp], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
+                          stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         os.unlink(tmp)
         return None, proc.stdout
@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
     cache, compiler, args = Path(argv[0]), argv[1], argv[2:]
     split = split_command(args)
     if split is None:
-        return subprocess.run([compiler, *args]).returncode
+        return subprocess.run([compiler, *args], check=False).returncode
     flags, sources, link = split
     objects: dict[str, str] = {}
     for source in sources:
@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
         if obj is None:
             return 1
         objects[source] = str(obj)
-    return subprocess.run([compiler, *(objects.get(a, a) for a in link)]).returncode
+    return subprocess.run([compiler, *(objects.get(a, a) for a in link)], check=False).returncode
 
 
 if __name__ == "__main__":
