@@ -404,9 +404,9 @@ def read_npy_header(buf: bytes | bytearray, where: str, path: Path) -> NpyHeader
     try:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_NPY_HEADER)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_NPY_HEADER)  # type: ignore[call-arg]  # numpy >= 1.24 has it; the stubs lag
         elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_NPY_HEADER)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_NPY_HEADER)  # type: ignore[call-arg]  # as above
         else:
             raise fail(path, f"{where} uses .npy format version {version[0]}.{version[1]}; edgetrain reads 1.0 and 2.0")
     except ModelFileError:
@@ -488,6 +488,7 @@ def check_attachments(name: str, arrays: dict[str, np.ndarray], path: Path) -> N
     codebook, indices = arrays.get("codebook"), arrays.get("indices")
     if codebook is None:
         return
+    assert indices is not None  # the description check refuses a codebook stored without indices
     if codebook.ndim < 1:
         raise fail(path, f"{where}: the codebook must have at least one dimension")
     if indices.shape + codebook.shape[1:] != value.shape:

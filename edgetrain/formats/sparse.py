@@ -50,7 +50,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -107,8 +107,8 @@ def index_dtype(max_value: int) -> np.dtype:
 class Encoding(Protocol):
     """What every format's dataclass offers (the C emitter and ``edgetrain info`` rely on it)."""
 
-    shape: tuple[int, int]
-
+    @property
+    def shape(self) -> tuple[int, int]: ...
     @property
     def format(self) -> str: ...
     def arrays(self) -> dict[str, np.ndarray]: ...
@@ -124,6 +124,8 @@ class _Base:
     """Shared behaviour: byte report from the arrays, stored mask from the decoded positions."""
 
     _format: ClassVar[str]
+    if TYPE_CHECKING:
+        values: np.ndarray  # every format's dataclass has its values array (declared here for the type checker only)
     # Names of the array fields holding indices (gaps, bitmaps count as index bytes); the rest hold
     # values. Listed in emission order.
     _index_fields: ClassVar[tuple[str, ...]]
@@ -490,7 +492,7 @@ def encode_delta(
     real_idx = np.cumsum(counts) - 1  # the real entry is the last of its group
     gaps[real_idx] = real_gaps - fillers_before * (max_gap + 1)
     stream_values[real_idx] = values.reshape(-1)[pos]
-    packed = gaps.astype(np.uint8)
+    packed: np.ndarray = gaps.astype(np.uint8)
     if gap_bits == 4:
         if n_entries % 2:
             packed = np.append(packed, np.uint8(0))

@@ -64,11 +64,11 @@ def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int], s
         if padding == "valid":
             return ((0, 0),) * rank
         if padding == "same":
-            pads = []
+            same: list[tuple[int, int]] = []
             for n, k, s, d in zip(sizes, kernel, stride, dilation):
                 total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
-                pads.append((total // 2, total - total // 2))
-            return tuple(pads)
+                same.append((total // 2, total - total // 2))
+            return tuple(same)
         raise InvalidModelError(f"{where}: padding must be 'valid', 'same' or explicit amounts, got {padding!r}")
     try:
         pairs = [padding] if rank == 1 and len(padding) == 2 and not hasattr(padding[0], "__len__") else padding

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -269,7 +269,7 @@ class RangeObserver:
         self._kept = 0
 
     def update(self, x: ArrayLike) -> None:
-        v = np.asarray(x, dtype=np.float32).reshape(-1)
+        v: NDArray[np.float32] = np.asarray(x, dtype=np.float32).reshape(-1)
         if v.size == 0:
             return
         self._min = min(self._min, float(v.min()))
@@ -333,8 +333,8 @@ def dense_s8_reference(
         acc = acc + np.asarray(bias_q, dtype=np.int64)
     _check_int32(acc, "accumulator")
     out = multiply_by_quantized_multiplier(acc, m, s) + int(out_zp)
-    out = np.clip(out, act_min, act_max).astype(np.int8)
-    return out[0] if single else out
+    q = np.clip(out, act_min, act_max).astype(np.int8)
+    return q[0] if single else q
 
 
 @dataclass(frozen=True)
@@ -474,7 +474,7 @@ def activation_lut_s8(
     with np.errstate(over="ignore", invalid="ignore"):  # reported below as one error
         real = np.float32(input_scale) * (codes - np.int32(input_zero_point)).astype(np.float32)
         if kind == "leaky_relu":
-            f = act.leaky_relu(real, alpha)
+            f = act.leaky_relu(real, cast(float, alpha))  # checked (and defaulted) above
         else:
             f = {"sigmoid": act.sigmoid, "tanh": act.tanh, "hard_swish": act.hard_swish}[kind](real)
         scaled = f * (np.float32(1) / np.float32(output_scale))  # float32, as TFLite's inverse_scale

@@ -64,7 +64,7 @@ def quantize_model(
 
 
 def calibrate(
-    lowered: Lowered, x: np.ndarray, method: str, percentile: float
+    lowered: Lowered, x: np.ndarray, method: Literal["minmax", "percentile"], percentile: float
 ) -> dict[str, tuple[float, int]]:
     """(scale, zero_point) of the input and of every tensor a non-alias kernel produces."""
     observed = [lowered.input] + [s.output for s in lowered.steps if quantize_rule(s.kind).calibrated]

@@ -160,7 +160,7 @@ class PoolRule(QuantizeRule):
         x = ctx.tensors[s.inputs[0]]
         ctx.tensor(s.output, x.scale, x.zero_point)
         x_shape = tuple(ctx.lowered.shapes[s.inputs[0]])
-        geo = get_op(s.kind).pool_geometry(s.node, x_shape[:-1])  # type: ignore[attr-defined]
+        geo = get_op(s.kind).pool_geometry(s.node, x_shape[:-1])
         lo, hi = int8.activation_range(s.activation, x.scale, x.zero_point)
         return QPool(s.name, s.inputs[0], s.output, s.kind, geo, as_hwc(x_shape), lo, hi,
                      x.zero_point, x.zero_point, activation=s.activation)
@@ -168,6 +168,7 @@ class PoolRule(QuantizeRule):
     def run(self, q: QPool, values, n):
         x = values[q.input].reshape(n, *q.in_shape)
         reference = max_pool_s8_reference if q.kind == "max_pool" else avg_pool_s8_reference
+        assert q.geometry is not None  # a pool's QPool always has its geometry
         return reference(x, q.geometry, q.act_min, q.act_max).reshape(n, -1)
 
 
@@ -211,7 +212,7 @@ class LutRule(QuantizeRule):
     """Smooth activations as a table: sigmoid and tanh with TFLite's fixed output scales,
     leaky_relu and hard_swish with a calibrated output range."""
 
-    kinds = int8.LUT_KINDS
+    kinds: tuple[str, ...] = int8.LUT_KINDS
 
     def __init__(self, kind: str) -> None:
         self.kinds = (kind,)

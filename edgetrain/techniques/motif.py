@@ -78,15 +78,15 @@ class MotifCells:
 
     @property
     def block_mask(self) -> np.ndarray:
-        return self.param.mask[:: self.block[0], :: self.block[1]]
+        return self.param.attachment("mask")[:: self.block[0], :: self.block[1]]
 
     @property
     def slots(self) -> np.ndarray:
-        return self.param.indices[:: self.block[0], :: self.block[1]]
+        return self.param.attachment("indices")[:: self.block[0], :: self.block[1]]
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         active = self.block_mask.ravel()
-        return active, np.where(active, self.param.codebook[self.slots.ravel()], 0).astype(np.float32)
+        return active, np.where(active, self.param.attachment("codebook")[self.slots.ravel()], 0).astype(np.float32)
 
     def fan_in(self) -> float:
         return self.param.nnz / self.param.shape[1]
@@ -101,11 +101,11 @@ class MotifCells:
         slots[removed] = 0
         block[regrown] = True
         slots[regrown] = freed  # K stays constant: new blocks reuse the removed blocks' slots
-        p.codebook[freed] = new_values
+        p.attachment("codebook")[freed] = new_values
         grid = (p.shape[0] // b[0], p.shape[1] // b[1])
         p.mask = _expand(block.reshape(grid), b)
         p.indices = _expand(slots.reshape(grid), b)
-        touched = np.zeros(p.codebook.size, dtype=bool)
+        touched = np.zeros(p.attachment("codebook").size, dtype=bool)
         touched[freed] = True
         optimizer.reset_state(p.name, where=touched)
         p.apply_constraints()
@@ -121,7 +121,7 @@ class MotifEvolution(SparseEvolution):
         self._prev: dict[str, np.ndarray] = {}
 
     def _remember(self) -> None:
-        self._prev = {c.param.name: c.param.codebook.copy() for c in self.cells}
+        self._prev = {c.param.name: c.param.attachment("codebook").copy() for c in self.cells}
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self._remember()
@@ -132,7 +132,8 @@ class MotifEvolution(SparseEvolution):
         for c in self.cells:
             p = c.param
             prev = self._prev[p.name]
-            p.codebook[...] = prev + self.lr_scale * (p.codebook - prev)
+            codebook = p.attachment("codebook")
+            codebook[...] = prev + self.lr_scale * (codebook - prev)
             p.apply_constraints()
             prev[...] = p.codebook
 

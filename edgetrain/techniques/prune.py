@@ -49,7 +49,7 @@ def cubic_sparsity(t: float, total: float, final: float) -> float:
 
 def prune_to(p: Param, keep: int) -> np.ndarray:
     """Keep the ``keep`` largest |w| among the active entries of ``p``; return the pruned positions."""
-    mask, value = p.mask.ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
+    mask, value = p.attachment("mask").ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
     active = np.flatnonzero(mask)
     if keep >= active.size:
         return active[:0]
@@ -84,8 +84,13 @@ class MagnitudePruning(Callback):
             self.evolution.start_epoch = self.end_epoch  # first evolution after the schedule's last step
             self.evolution.on_train_begin(trainer)
 
+    def _end(self) -> int:
+        """``end_epoch``, resolved by `on_train_begin` when it was not given."""
+        assert self.end_epoch is not None, "on_train_begin resolves end_epoch"
+        return self.end_epoch
+
     def target_nnz(self, p: Param, completed: int) -> int:
-        s = cubic_sparsity(completed - self.start_epoch, self.end_epoch - self.start_epoch, self.sparsity)
+        s = cubic_sparsity(completed - self.start_epoch, self._end() - self.start_epoch, self.sparsity)
         return p.size - int(round(s * p.size))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
@@ -95,7 +100,7 @@ class MagnitudePruning(Callback):
             self._best = logs["val_acc"]
             self._best_state = [snapshot_attachments(p) for p in self.params]
         completed = epoch + 1
-        if self.start_epoch < completed <= self.end_epoch:
+        if self.start_epoch < completed <= self._end():
             for p in self.params:
                 pruned = prune_to(p, self.target_nnz(p, completed))
                 where = np.zeros(p.size, dtype=bool)

@@ -128,7 +128,7 @@ class DenseCells:
         self.param = param
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.param.mask.ravel(), self.param.value.ravel()
+        return self.param.attachment("mask").ravel(), self.param.value.ravel()
 
     def fan_in(self) -> float:
         return self.param.nnz / self.param.shape[1]
@@ -136,7 +136,7 @@ class DenseCells:
     def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray,
                optimizer: Optimizer) -> None:
         p = self.param
-        mask, value = p.mask.ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
+        mask, value = p.attachment("mask").ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
         mask[removed] = False
         value[removed] = 0.0
         mask[regrown] = True
