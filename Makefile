@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out/demo
 
-.PHONY: install toolchain demo test bench clean
+.PHONY: install toolchain demo test test-pythons wheel-smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -25,8 +25,17 @@ demo: install
 test: install toolchain
 	$(BIN)/python -m pytest -q
 
+# The core tests (tests/core-tests.txt) on Python 3.11, 3.12 and 3.13, each in .venv-py3.X with the
+# core and pytest/hypothesis only (no extras). Not part of `make test`: .ci/run runs it after.
+test-pythons:
+	@bash .ci/test-pythons.sh
+
+# Builds the wheel, installs it in a fresh venv outside the checkout, runs the README's CLI flow.
+wheel-smoke:
+	@bash .ci/wheel-smoke.sh
+
 bench: install
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) .venv-py3.* out build dist *.egg-info
