@@ -24,6 +24,7 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from ...errors import ExportError
 from .arrays import literal
@@ -77,6 +78,7 @@ GROUPED_ASM_MAX_ROW = 24
 
 
 def enum_bytes(enum: str, model: DataModel = CORTEX_M) -> int:
+    """Size in bytes of C enum ``enum`` under ``model`` (4 unless the ABI uses short enums)."""
     if not model.short_enums:
         return 4
     lo, hi = min(ENUMS[enum].values()), max(ENUMS[enum].values())
@@ -232,7 +234,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 Value = str | int | float | Mapping[str, object]
 
 
-def struct_initializer(ctype: str, name: str, values: Mapping[str, Value] | Iterable[tuple[str, Value]],
+def struct_initializer(ctype: str, name: str, values: Mapping[str, object] | Iterable[tuple[str, object]],
                        storage: str = "static const") -> str:
     """The definition ``<storage> <ctype> <name> = {.field = value, ...};`` in C99 designated
     initializers, fields in declaration order.
@@ -250,9 +252,9 @@ def struct_initializer(ctype: str, name: str, values: Mapping[str, Value] | Iter
     return f"{prefix}{ctype} {name} = {body};"
 
 
-def _initializer_body(s: StructABI, values: Mapping[str, Value] | Iterable[tuple[str, Value]], where: str) -> str:
+def _initializer_body(s: StructABI, values: Mapping[str, object] | Iterable[tuple[str, object]], where: str) -> str:
     pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
-    given: dict[str, Value] = {}
+    given: dict[str, object] = {}
     for key, v in pairs:
         if key in given:
             raise ExportError(f"{where}: field {key!r} is given twice")
@@ -268,7 +270,9 @@ def _initializer_body(s: StructABI, values: Mapping[str, Value] | Iterable[tuple
     return "{" + ", ".join(items) + "}"
 
 
-def _value(f: Field, v: Value, where: str) -> str:
+def _value(f: Field, value: object, where: str) -> str:
+    """``value`` (a `Value`; anything else is refused) as the C text of field ``f``."""
+    v = value
     if isinstance(v, str):
         if not v.strip():
             raise ExportError(f"{where}: empty C expression")
@@ -279,6 +283,7 @@ def _value(f: Field, v: Value, where: str) -> str:
         return _initializer_body(STRUCTS[f.ctype], v, where)
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise ExportError(f"{where}: cannot render {v!r} as C")
+    v = cast(float, v)  # a numbers.Real (numpy scalars included), which mypy cannot narrow to
     if f.is_pointer:
         if v == 0:
             return "NULL"

@@ -64,14 +64,14 @@ class DataArray:
         return (f"const {self.ctype} {self.name}[{flat.size}] ET_MODEL_ALIGNED = {{\n{body}\n}};")
 
 
-def literal(v: object, ctype: str) -> str:
+def literal(v: float | np.number, ctype: str) -> str:
     """Exact C literal. float: 9 significant digits round-trip every float32."""
     if ctype == "float":
         f = float(np.float32(v))
         if not np.isfinite(f):
             raise ValueError(f"non-finite model value {f}")
         return f"{f:.9e}f"
-    i = int(v)  # type: ignore[call-overload]
+    i = int(v)
     if ctype.startswith("uint"):
         return f"{i}u"
     if i == -(2**31):  # 2147483648 alone is not an int literal

@@ -28,6 +28,7 @@ INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
 def render_model_h(p: Program) -> str:
+    """The text of ``model.h``: the model's public C API and its constants."""
     lines = [header(p),
              "#ifndef ET_MODEL_H", "#define ET_MODEL_H", "", "#include <stdint.h>", "",
              '#include "et_status.h"', "",
@@ -75,11 +76,13 @@ def render_model_h(p: Program) -> str:
 
 
 def render_model_input_c(p: Program) -> str:
+    """The text of ``model_input.c``: raw-input preparation and the output helpers."""
     return (raw_input.render(header(p), p.qmodel is not None, p.standardisation)
             + raw_input.render_output_helpers(p.qmodel is not None, p.class_names))
 
 
 def render_model_data_h(p: Program) -> str:
+    """The text of ``model_data.h``: declarations of the model's constant arrays."""
     lines = [header(p),
              "#ifndef ET_MODEL_DATA_H", "#define ET_MODEL_DATA_H", "", "#include <stdint.h>", ""]
     if p.force_ref:
@@ -101,6 +104,7 @@ def render_model_data_h(p: Program) -> str:
 
 
 def render_model_data_c(p: Program) -> str:
+    """The text of ``model_data.c``: definitions of the model's constant arrays."""
     parts = [header(p),
              '#include "model_data.h"', "", *render_array_definitions(p.arrays)]
     return "\n".join(parts)
@@ -119,6 +123,7 @@ def render_array_definitions(arrays: Iterable[DataArray]) -> list[str]:
 
 
 def render_model_c(p: Program) -> str:
+    """The text of ``model.c``: the arena, the layer structs and ``et_model_infer``."""
     t = p.elem_type
     lines = [header(p)]
     if p.dtype == "f32":

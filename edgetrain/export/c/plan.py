@@ -46,6 +46,7 @@ class MemoryPlan:
 
 
 def align_up(n: int, align: int = ALIGN) -> int:
+    """``n`` rounded up to a multiple of ``align``."""
     return (n + align - 1) // align * align
 
 

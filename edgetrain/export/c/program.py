@@ -156,7 +156,7 @@ def choose_layer_storage(graph: Graph, lowered: Lowered, qmodel: QuantizedModel 
     for st in dense:
         weight = lowered.graph.node_params(st.node)["weight"]
         if qmodel is not None:
-            values = qdense[st.name].weights
+            values: np.ndarray = qdense[st.name].weights
         else:
             values = np.asarray(graph.node_params(st.node)["weight"].effective(), np.float32).T
         mask = None if weight.mask is None else np.asarray(weight.mask, bool).T

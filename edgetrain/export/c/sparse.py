@@ -79,6 +79,8 @@ class LayerStorage:
 
 
 def resolve_option(option: SparseOption, layer: str) -> str:
+    """The sparse format named for ``layer`` by ``option`` (one name for every layer, a per-layer
+    mapping, or None: ``auto``); ConfigError for an unknown format."""
     if option is None:
         return "auto"
     name = option if isinstance(option, str) else option.get(layer, "auto")
@@ -123,7 +125,7 @@ def _is_block_shared(values: np.ndarray, mask: np.ndarray, block: tuple[int, int
         return False
     grid = (n_out // br, br, n_in // bc, bc)
     m = mask.reshape(grid)
-    full, empty = m.all(axis=(1, 3)), ~m.any(axis=(1, 3))
+    full, empty = np.asarray(m.all(axis=(1, 3))), ~m.any(axis=(1, 3))
     if not np.all(full | empty):
         return False
     v = values.reshape(grid)

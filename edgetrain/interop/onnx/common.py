@@ -97,11 +97,14 @@ class OnnxBuilder:
 
 
 def value_info(name: str, shape: Sequence[int | str], dtype: Any = np.float32) -> onnx.ValueInfoProto:
+    """An ONNX ValueInfo for tensor ``name`` of ``shape`` (ints or symbolic names) and numpy ``dtype``."""
     return helper.make_tensor_value_info(name, _NP_TO_ONNX[np.dtype(dtype)], list(shape))
 
 
 def make_model(b: OnnxBuilder, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
                doc: str = "") -> onnx.ModelProto:
+    """The ONNX model of builder ``b``'s nodes and initializers, checked by the ONNX checker (ExportError if
+    invalid)."""
     graph = helper.make_graph(b.nodes, name, inputs, outputs, initializer=b.initializers, doc_string=doc)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgetrain")
     model.ir_version = IR_VERSION  # set explicitly: newer onnx releases default to IRs ORT 1.19 cannot read
@@ -120,7 +123,7 @@ def frozen_value(p: Param) -> np.ndarray:
 def mask_tensor(b: OnnxBuilder, p: Param) -> str:
     """The parameter's mask as a float 0/1 constant named ``<param>.mask`` (created once)."""
     name = f"{p.name}.mask"
-    return name if b.has(name) else b.const(name, p.mask.astype(np.float32), exact_name=True)
+    return name if b.has(name) else b.const(name, p.attachment("mask").astype(np.float32), exact_name=True)
 
 
 def effective_tensor(b: OnnxBuilder, p: Param, store: str) -> str:

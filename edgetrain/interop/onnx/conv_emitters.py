@@ -43,7 +43,7 @@ in an ORT base model (no fed-back state there), names its batch mean and varianc
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from onnx import TensorProto
@@ -53,7 +53,7 @@ from ...graph import Graph, Node
 from ...ops import get_op
 from ...ops.base import IN0
 from ...ops.conv import Geometry, geometry
-from ...ops.pool import BN_EPS, BN_MOMENTUM
+from ...ops.pool import BN_EPS, BN_MOMENTUM, AvgPoolOp, MaxPoolOp
 from .common import OnnxBuilder
 
 # -- layout helpers -------------------------------------------------------------------------------
@@ -84,15 +84,15 @@ def _conv_geo(b: OnnxBuilder, node: Node) -> tuple[Geometry, int, int, tuple[int
 
 def _pool_geo(node: Node) -> tuple[Geometry, int]:
     in_shape = tuple(node.attrs["in_shape"])
-    return get_op(node.op).pool_geometry(node, in_shape[:-1]), len(in_shape) - 1
+    return cast("MaxPoolOp | AvgPoolOp", get_op(node.op)).pool_geometry(node, in_shape[:-1]), len(in_shape) - 1
 
 
-def _attrs(geo: Geometry, rank: int) -> dict[str, list[int]]:
+def _attrs(geo: Geometry, rank: int) -> dict[str, Any]:
     """ONNX kernel_shape/strides/dilations/pads (begins, then ends) of the last ``rank`` axes."""
     ax = slice(2 - rank, 2)
-    pads = geo.pads[ax]
-    return {"kernel_shape": list(geo.kernel[ax]), "strides": list(geo.stride[ax]),
-            "dilations": list(geo.dilation[ax]), "pads": [p[0] for p in pads] + [p[1] for p in pads]}
+    pads = list(geo.pads)[ax]
+    return {"kernel_shape": list(geo.kernel)[ax], "strides": list(geo.stride)[ax],
+            "dilations": list(geo.dilation)[ax], "pads": [p[0] for p in pads] + [p[1] for p in pads]}
 
 
 def _output_padding(geo: Geometry, rank: int) -> list[int]:
@@ -186,7 +186,7 @@ _average_pool_fwd = _pool_fwd("AveragePool", count_include_pad=0)
 def _avg_divisor(b: OnnxBuilder, node: Node, geo: Geometry, rank: int) -> str:
     """Each window's count of input values, (Ho, Wo, 1) / (Lo, 1) channels last (a constant from
     the numpy rule), or the window size when no window reads padding."""
-    cnt = get_op("avg_pool").counts(geo, np.dtype(np.float32))
+    cnt = cast(AvgPoolOp, get_op("avg_pool")).counts(geo, np.dtype(np.float32))
     if cnt is None:
         return b.const(f"{node.name}.taps", float(geo.taps))
     return b.const(f"{node.name}.counts", cnt.reshape(cnt.shape[1:]) if rank == 1 else cnt)

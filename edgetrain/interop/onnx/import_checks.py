@@ -57,7 +57,7 @@ ELEMENT_TYPES: dict[int, np.dtype] = {TensorProto.FLOAT: np.dtype("<f4"), Tensor
                                       TensorProto.INT8: np.dtype("<i1")}
 ELEMENT_TYPE_NAMES = "float32, float64, int64, int32 and int8"
 #: The typed field that holds a tensor's values when it has no raw_data (INT8 is widened to int32).
-_TYPED_FIELD = {TensorProto.FLOAT: "float_data", TensorProto.DOUBLE: "double_data",
+_TYPED_FIELD: dict[int, str] = {TensorProto.FLOAT: "float_data", TensorProto.DOUBLE: "double_data",
                 TensorProto.INT64: "int64_data", TensorProto.INT32: "int32_data", TensorProto.INT8: "int32_data"}
 _VALUE_FIELDS = ("float_data", "double_data", "int32_data", "int64_data", "uint64_data", "string_data")
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)
@@ -152,6 +152,7 @@ def dtype_name(code: int) -> str:
 
 
 def attr_type_name(code: int) -> str:
+    """The name of ONNX attribute type ``code`` (``unknown type <code>`` for an unknown code)."""
     try:
         return AttributeProto.AttributeType.Name(code)
     except ValueError:

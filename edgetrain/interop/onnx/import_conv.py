@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -121,6 +121,21 @@ class SpatialOps:
     shapes: dict[str, tuple[int, ...]]
     layouts: dict[str, Layout]
     pads: dict[str, tuple[str, list[tuple[int, int]], str]]
+
+    if TYPE_CHECKING:  # the converter's helpers (importer._Converter), declared for the type checker
+        def _unique(self, raw: str) -> str: ...
+        def _node_name(self, node: onnx.NodeProto) -> str: ...
+        def _layout(self, t: str) -> Layout: ...
+        def _tensor(self, node: onnx.NodeProto, i: int) -> str: ...
+        def _data(self, node: onnx.NodeProto, t: str) -> str: ...
+        def _const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray: ...
+        def _int_const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray: ...
+        def _fold(self, node: onnx.NodeProto) -> None: ...
+        def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
+                 name: str | None = None, attrs: dict[str, Any] | None = None) -> str: ...
+        def _bias(self, c: np.ndarray, n_out: int, label: str) -> np.ndarray: ...
+        @staticmethod
+        def _finite_param(value: np.ndarray, what: str, label: str) -> np.ndarray: ...
 
     # -- the input -------------------------------------------------------------------------------
     def input_layout(self, name: str, dims: tuple[int, ...]) -> tuple[tuple[int, ...], Layout | None]:
@@ -360,11 +375,11 @@ class SpatialOps:
             # A constant weight stored in another layout (edgetrain's own export keeps conv weights
             # (kh, kw, C_in/group, C_out) and transposes them in the graph): a copy of stored data.
             c = self.consts[t]
-            perm = _perm(node) or list(range(c.ndim))[::-1]
-            if sorted(perm) != list(range(c.ndim)):
-                raise InvalidModelError(f"Transpose node {label}: perm {perm} does not fit constant {show(t)} of "
+            const_perm = _perm(node) or list(range(c.ndim))[::-1]
+            if sorted(const_perm) != list(range(c.ndim)):
+                raise InvalidModelError(f"Transpose node {label}: perm {const_perm} does not fit constant {show(t)} of "
                                         f"shape {tuple(c.shape)}", hint=LAYOUT_HINT)
-            self.consts[node.output[0]] = np.ascontiguousarray(np.transpose(c, perm))
+            self.consts[node.output[0]] = np.ascontiguousarray(np.transpose(c, const_perm))
             return
         if t not in self.env:
             self._fold(node)

@@ -314,8 +314,8 @@ def fold_constant(op: str, values: Sequence[np.ndarray | None], attrs: dict[str,
         return arrays[i]  # type: ignore[return-value]
 
     def listed(i: int, what: str) -> list[int] | None:
-        if i < len(arrays) and arrays[i] is not None:
-            a = arrays[i]
+        a = arrays[i] if i < len(arrays) else None
+        if a is not None:
             if a.ndim > 1:
                 raise InvalidModelError(f"{op} node {label}: {what} has shape {a.shape}; it must be 1-D",
                                         hint=REEXPORT_HINT)

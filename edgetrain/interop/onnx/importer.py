@@ -785,7 +785,8 @@ class _Converter(SpatialOps):
             stats.append(self.consts[t])  # shapes are checked against the layer by fold_batch_norm
         weight = self.graph.params[dense.params["weight"]]
         bias = self.graph.params[dense.params["bias"]] if "bias" in dense.params else None
-        w, b = patterns.fold_batch_norm(weight.value, bias.value if bias is not None else None, *stats,
+        scale, beta, mean, var = stats
+        w, b = patterns.fold_batch_norm(weight.value, bias.value if bias is not None else None, scale, beta, mean, var,
                                         float(a.get("epsilon", 1e-5)), label)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused by _finite
             w32, b32 = w.astype(np.float32), b.astype(np.float32)

@@ -56,7 +56,7 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
         pkg.__path__ = [str(path)]  # submodules resolve against the real folder
         pkg.__package__ = "onnxruntime.training"
         sys.modules["onnxruntime.training"] = pkg
-        onnxruntime.training = pkg  # type: ignore[attr-defined]
+        onnxruntime.training = pkg
     artifacts = importlib.import_module("onnxruntime.training.artifacts")
     api = importlib.import_module("onnxruntime.training.api")
     return artifacts, api
@@ -180,6 +180,7 @@ class OrtTrainResult:
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The training-artifact manifest in ``directory``, checked; ModelFileError when missing or invalid."""
     directory = Path(directory)
     try:
         manifest = json.loads((directory / MANIFEST).read_text())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -49,7 +50,7 @@ class TrainStep:
         return {n: outputs[n + NEW] for n in self.state_names}
 
 
-def _resolve_optimizer(optimizer: Optimizer | str, kwargs: dict) -> Optimizer:
+def _resolve_optimizer(optimizer: Optimizer | str, kwargs: dict) -> SGD | Adam:
     opt = make_optimizer(optimizer, **kwargs) if isinstance(optimizer, str) else optimizer
     if not isinstance(opt, (SGD, Adam)):
         raise ExportError(f"the train-step graph supports SGD and Adam, not {type(opt).__name__}")
@@ -134,7 +135,7 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     loss_name, dlogits = _emit_loss(b, loss, out, int(np.prod(n_out)) if loss == "cross_entropy" else 0)
 
     # Backward: the engine's one walk, with tensor names as gradients.
-    def rule(step: BackwardStep, dy: str, saved: Mapping[str, str]):
+    def rule(step: BackwardStep, dy: str, saved: Mapping[str, Any]) -> Any:
         node = step.node
         ws = {role: weight_of[p] for role, p in node.params.items()}
         return EMITTERS[node.op].backward(b, node, dy, dict(saved), ws, step.need_dx, set(step.need_dparams))
@@ -207,7 +208,7 @@ def _emit_loss(b: OnnxBuilder, loss: str, logits: str, n_classes: int) -> tuple[
     return value, grad
 
 
-def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: Optimizer, trainable: list[str],
+def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: SGD | Adam, trainable: list[str],
                     grads: dict[str, str], state: dict[str, dict[str, str]]) -> dict[str, str]:
     """Updated parameters and state, following the update-rule contract in engine/optim.py."""
     new: dict[str, str] = {}
@@ -217,7 +218,7 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: Optimizer, trainable: lis
         t1 = b.op("Add", [STEP, b.const("one_i64", 1, np.int64)], "t")
         new[STEP] = t1
         t = b.op("Cast", [t1], to=TensorProto.DOUBLE)
-        bias_corr = tuple(  # type: ignore[assignment]
+        bias_corr = tuple(
             b.op("Cast", [b.op("Sub", [b.const("one_f64", 1.0, np.float64),
                                        b.op("Pow", [b.const(f"beta{i}", beta, np.float64), t])])],
                  f"bias_correction{i}", to=TensorProto.FLOAT)
@@ -240,6 +241,7 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: Optimizer, trainable: lis
             w_new = b.op("Sub", [w, b.op("Mul", [LR, g])], f"{pname}.upd")
         else:
             m, v = state[pname]["m"], state[pname]["v"]
+            assert bias_corr is not None  # computed above for Adam
             m_new = b.op("Add", [b.op("Mul", [m, b.const("beta1_f", opt.beta1)]),
                                  b.op("Mul", [b.const("one_minus_beta1", 1 - opt.beta1), g])], f"{pname}.m.upd")
             v_new = b.op("Add", [b.op("Mul", [v, b.const("beta2_f", opt.beta2)]),
@@ -263,5 +265,6 @@ def export_train_step(graph: Graph, directory: str | Path, optimizer: Optimizer 
     directory = Path(directory)
     ts = build_train_step(graph, optimizer, loss, raw_input=raw_input, **optimizer_kwargs)
     onnx.save(ts.model, str(directory / "train_step.onnx"))
-    np.savez(directory / "train_step_state.npz", **ts.initial_state)
+    initial_state: dict[str, Any] = dict(ts.initial_state)
+    np.savez(directory / "train_step_state.npz", **initial_state)
     return ts

@@ -101,10 +101,10 @@ class _Converter:
     def quant(self, t: TFTensor) -> tuple[float, int] | None:
         if not self.int8:
             return None
-        if not t.quantized or t.scale.size != 1:
+        if not t.quantized or t.qscale.size != 1:
             raise UnsupportedOpError(f"{self.m.label}: activation tensor {t.index} {t.name!r} has no per-tensor "
                                      "int8 quantization", hint="convert with full-integer quantization")
-        return float(t.scale[0]), int(t.zero_point[0])
+        return float(t.qscale[0]), int(t.qzero_point[0])
 
     def output(self, op: TFOperator, name: str, activation: int | None = None) -> str:
         """Record ``name`` (an edgetrain tensor) as the op's output, adding a node for a fused
@@ -146,26 +146,26 @@ class _Converter:
             if t.type != TensorType.FLOAT32:
                 raise UnsupportedOpError(f"{self.where(op, t)}: a {t.type_name} weight in a float32 model",
                                          hint="hybrid (weight-only) quantization is not supported")
-            return t.data.astype(np.float32), None
+            return t.const_data.astype(np.float32), None
         if t.type != TensorType.INT8 or not t.quantized:
             raise UnsupportedOpError(f"{self.where(op, t)}: weights must be int8 with quantization, got "
                                      f"{t.type_name}", hint="convert with full-integer quantization")
         if np.any(t.zero_point != 0):
             raise UnsupportedOpError(f"{self.where(op, t)}: asymmetric weights (zero point != 0)",
                                      hint="edgetrain's int8 kernels take symmetric weights")
-        scale = t.scale.astype(np.float64)
+        scale = t.qscale.astype(np.float64)
         if scale.size > 1:
             if t.axis != axis or scale.size != t.shape[axis]:
                 raise UnsupportedOpError(f"{self.where(op, t)}: per-channel scales on dimension {t.axis} "
                                          f"({scale.size}), expected the output channels (dimension {axis})",
                                          hint="the file's quantization layout is not the TFLite convention")
-            bshape = [1] * t.data.ndim
+            bshape = [1] * t.const_data.ndim
             bshape[axis] = -1
             scale_b = scale.reshape(bshape)
         else:
-            scale_b = scale.reshape([1] * t.data.ndim)
+            scale_b = scale.reshape([1] * t.const_data.ndim)
         self.per_channel.append(scale.size > 1)
-        return (t.data.astype(np.float64) * scale_b).astype(np.float32), scale
+        return (t.const_data.astype(np.float64) * scale_b).astype(np.float32), scale
 
     def bias_values(self, op: TFOperator, k: int, in_scale: float | None, w_scale: np.ndarray | None,
                     n_out: int) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -173,15 +173,16 @@ class _Converter:
         if k >= len(op.inputs) or op.inputs[k] < 0:
             return None, None
         t = self.constant(op, k, "bias")
-        if t.data.size != n_out:
-            raise ModelFileError(f"{self.where(op, t)}: {t.data.size} biases for {n_out} outputs",
+        if t.const_data.size != n_out:
+            raise ModelFileError(f"{self.where(op, t)}: {t.const_data.size} biases for {n_out} outputs",
                                  hint="the file is corrupt")
         if not self.int8:
-            return t.data.astype(np.float32).reshape(-1), None
+            return t.const_data.astype(np.float32).reshape(-1), None
         if t.type != TensorType.INT32:
             raise UnsupportedOpError(f"{self.where(op, t)}: an int8 model's bias must be int32, got {t.type_name}",
                                      hint="convert with full-integer quantization")
-        b = t.data.astype(np.int64).reshape(-1)
+        b = t.const_data.astype(np.int64).reshape(-1)
+        assert w_scale is not None  # an int8 model's weights are quantized
         real = b * (np.float64(in_scale) * w_scale)
         return real.astype(np.float32), b.astype(np.int32)
 
@@ -274,7 +275,7 @@ class _Converter:
         if len(self.b.shape(x)) != 1:
             x = self.b.node("flatten", [x])
         wt = self.constant(op, 1, "weight")
-        if wt.data.ndim != 2 or wt.data.shape[1] != self.b.shape(x)[0]:
+        if wt.const_data.ndim != 2 or wt.const_data.shape[1] != self.b.shape(x)[0]:
             raise ModelFileError(f"{self.where(op, wt)}: weight shape {wt.shape} does not fit {self.b.shape(x)[0]} "
                                  "inputs", hint="the file is corrupt")
         w, scales = self.weight_values(op, wt, 0)
@@ -287,13 +288,13 @@ class _Converter:
             params["bias"] = self.param(f"{name}.bias", bias, None if scales is None else in_scale * scales, 0)
         y = self.b.node("dense", [x], params, name=name)
         if self.int8:
-            self.expected[name] = _Expected(wt.data.astype(np.int8), b_int)
+            self.expected[name] = _Expected(wt.const_data.astype(np.int8), b_int)
         self.output(op, y, o.FusedActivationFunction() if o is not None else None)
 
     def pad(self, op: TFOperator) -> None:
         x = self.activation_in(op)
         pt = self.constant(op, 1, "paddings")
-        p = pt.data.astype(np.int64).reshape(-1, 2)
+        p = pt.const_data.astype(np.int64).reshape(-1, 2)
         if p.shape != (4, 2) or np.any(p[0] != 0) or np.any(p[3] != 0) or np.any(p < 0):
             raise UnsupportedOpError(f"{self.where(op, pt)}: PAD {p.tolist()}; edgetrain folds a spatial PAD into "
                                      "the convolution after it", hint="pad only height and width")
@@ -320,7 +321,7 @@ class _Converter:
         x, pad_attr = self._conv_input(op, padding)
         xs = self.b.shape(x)
         wt = self.constant(op, 1, "filter")
-        if len(xs) != 3 or wt.data.ndim != 4:
+        if len(xs) != 3 or wt.const_data.ndim != 4:
             raise UnsupportedOpError(f"{self.where(op, wt)}: input {xs} / filter {wt.shape}",
                                      hint="a 2-D convolution needs an (H, W, C) input and a 4-D filter")
         cin = xs[2]
@@ -351,7 +352,7 @@ class _Converter:
             attrs["groups"] = groups
         y = self.b.node("conv2d", [x], params, name=name, **attrs)
         if self.int8:
-            q = wt.data.astype(np.int8)
+            q = wt.const_data.astype(np.int8)
             qw = q.reshape(w4.shape) if depthwise else q.transpose(1, 2, 3, 0)
             self.expected[name] = _Expected(np.ascontiguousarray(qw), b_int)
         self.output(op, y, o.FusedActivationFunction())
@@ -376,7 +377,7 @@ class _Converter:
 
     def mean(self, op: TFOperator) -> None:
         x = self.activation_in(op)
-        axes = self.constant(op, 1, "axes").data.astype(np.int64).reshape(-1)
+        axes = self.constant(op, 1, "axes").const_data.astype(np.int64).reshape(-1)
         if len(self.b.shape(x)) != 3 or sorted(int(a) % 4 for a in axes) != [1, 2]:
             raise UnsupportedOpError(f"{self.where(op)}: MEAN over axes {axes.tolist()} of {self.b.shape(x)}",
                                      hint="edgetrain imports MEAN over height and width (a global average pool)")

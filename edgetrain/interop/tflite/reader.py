@@ -55,6 +55,24 @@ class TFTensor:
     def quantized(self) -> bool:
         return self.scale is not None and self.scale.size > 0
 
+    @property
+    def const_data(self) -> np.ndarray:
+        """``data`` of a constant tensor (the importer's ``constant`` refuses the others)."""
+        assert self.data is not None, f"tensor {self.index} is not a constant"
+        return self.data
+
+    @property
+    def qscale(self) -> np.ndarray:
+        """``scale`` of a quantized tensor (see `quantized`)."""
+        assert self.scale is not None, f"tensor {self.index} is not quantized"
+        return self.scale
+
+    @property
+    def qzero_point(self) -> np.ndarray:
+        """``zero_point`` of a quantized tensor (see `quantized`)."""
+        assert self.zero_point is not None, f"tensor {self.index} is not quantized"
+        return self.zero_point
+
 
 @dataclass
 class TFOperator:

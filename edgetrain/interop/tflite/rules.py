@@ -364,6 +364,7 @@ TFLITE_RULES: dict[str, TFLiteRule] = {
 
 
 def tflite_rule(kind: str) -> TFLiteRule:
+    """The TFLite lowering rule of op ``kind``; UnsupportedOpError when there is none."""
     try:
         return TFLITE_RULES[kind]
     except KeyError:

@@ -7,6 +7,7 @@ import numpy as np
 
 
 def tflite_micro_available() -> tuple[bool, str]:
+    """(True, '') when TFLite Micro's interpreter imports, else (False, why)."""
     try:
         from tflite_micro.python.tflite_micro import runtime  # noqa: F401
     except Exception as e:  # noqa: BLE001 - any import failure means "not here"
@@ -15,6 +16,7 @@ def tflite_micro_available() -> tuple[bool, str]:
 
 
 def litert_available() -> tuple[bool, str]:
+    """(True, '') when LiteRT's interpreter imports, else (False, why)."""
     try:
         from ai_edge_litert.interpreter import Interpreter  # noqa: F401
     except Exception as e:  # noqa: BLE001

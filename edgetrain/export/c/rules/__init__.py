@@ -21,6 +21,7 @@ KERNEL_SOURCES: dict[str, str] = {k: f for rule in C_RULES.values() for k, f in 
 
 
 def c_rule(kind: str, what: str = "the C exporter") -> CRule:
+    """The C lowering rule of op ``kind``; UnsupportedOpError naming ``what`` when there is none."""
     try:
         return C_RULES[kind]
     except KeyError:

@@ -6,7 +6,7 @@ context differs (batch sizes, where a tensor or a parameter lives, whether spars
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -128,7 +128,7 @@ def float_clamp(activation: str | None) -> tuple[str, str]:
     return "-FLT_MAX", "FLT_MAX"
 
 
-def struct_definition(ctype: str, name: str, fields: dict[str, object]) -> str:
+def struct_definition(ctype: str, name: str, fields: Mapping[str, object]) -> str:
     """A ``static const`` argument struct with designated initializers (field names checked by
     the compiler, so a reordered header cannot silently shift values)."""
     body = ", ".join(f".{k} = {v}" for k, v in fields.items())

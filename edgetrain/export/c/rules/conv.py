@@ -17,6 +17,7 @@ global_avg_pool) onto et_conv.h / et_pool.h, float32 and int8.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -189,7 +190,7 @@ class PoolRule(CRule):
         return self._call(lw, st, "int8", clamp, requant)
 
     @staticmethod
-    def _call(lw: Lowering, st: Step, dtype: str, clamp: dict[str, object], requant: dict[str, object]) -> Call:
+    def _call(lw: Lowering, st: Step, dtype: str, clamp: Mapping[str, object], requant: Mapping[str, object]) -> Call:
         """A pool's call; ``requant`` holds the global pool's int8 rescaling fields (else empty)."""
         x_shape = tuple(lw.lowered.shapes[st.inputs[0]])
         lid = lw.ident(st.name)

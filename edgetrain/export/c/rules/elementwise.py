@@ -63,6 +63,7 @@ class ActivationRule(CRule):
 
 
 def alpha_of(st: Step) -> float:
+    """The leaky_relu slope of step ``st`` (the default when the node has none)."""
     from ....ops.activations import LEAKY_RELU_ALPHA
 
     return float(st.node.attrs.get("alpha", LEAKY_RELU_ALPHA))
@@ -107,6 +108,6 @@ class SoftmaxRule(CRule):
         return Call(st.name, "softmax", ("et_softmax_f32",), (f"st = et_softmax_f32({x}, {y}, {n});",),
                     st.inputs, st.output)
 
-    def s8(self, lw: Lowering, st: Step, q) -> Call:  # type: ignore[override]
+    def s8(self, lw: Lowering, st: Step, q) -> Call:
         raise UnsupportedOpError(f"int8 export cannot run softmax {st.name!r} inside the model",
                                  hint="only a final softmax is supported (it is dropped: int8 logits)")

@@ -89,7 +89,8 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
     b_p = be.params.get(node.params.get("bias", ""))
     keeps_input = IN0 in saved
     reads = (dy, saved[IN0]) if keeps_input else (dy,)
-    dx, writes, dx_expr = None, (), "NULL"
+    dx, dx_expr = None, "NULL"
+    writes: tuple[str, ...] = ()
     if step.need_dx[0]:
         dx = be.new_buffer(node.name, node.inputs[0])
         writes, dx_expr = (dx,), be.expr(dx)
@@ -105,7 +106,7 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
             writes, slot_arg = (*writes, slots), be.expr(slots)
         stmt = (f"st = ET_DENSE_SHARED_BWD({common}, {n_slots}, {call.operands['indices']}, {slot_arg}, "
                 f"{b_arg}, {dx_expr});")
-        kernels = ("et_dense_f32_shared_backward_update", "et_dense_f32_shared_backward_update_ref")
+        kernels: tuple[str, ...] = ("et_dense_f32_shared_backward_update", "et_dense_f32_shared_backward_update_ref")
         what = [("codebook slots" if w == "weight" else w) for w in what]
     else:
         stmt = f"st = ET_DENSE_BWD({common}, {b_arg}, {dx_expr});"
@@ -129,7 +130,8 @@ def _conv(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, st
     depthwise = call.op.endswith("/depthwise")
     x_arg = be.expr(saved[IN0]) if IN0 in saved else "NULL"
     reads = (dy, saved[IN0]) if IN0 in saved else (dy,)
-    dx, writes, dx_expr = None, (), "NULL"
+    dx, dx_expr = None, "NULL"
+    writes: tuple[str, ...] = ()
     if step.need_dx[0]:
         dx = be.new_buffer(node.name, node.inputs[0])
         writes, dx_expr = (dx,), be.expr(dx)
