@@ -209,6 +209,7 @@ def load_builtin_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_builtin(name: str, **kw: Any) -> Dataset:
+    """A bundled data set by name, split and standardised (``kw``: `split_and_standardise`'s options)."""
     x, y = load_builtin_raw(name)
     return split_and_standardise(name, x, y, spec={"source": name, "layout": "dataset"}, **kw)
 

@@ -60,14 +60,17 @@ class Dense(Layer):
 
 
 def ReLU(name: str | None = None) -> Layer:
+    """A ReLU activation layer."""
     return Layer("relu", name)
 
 
 def ReLU6(name: str | None = None) -> Layer:
+    """A ReLU6 (clamp to [0, 6]) activation layer."""
     return Layer("relu6", name)
 
 
 def Softmax(name: str | None = None) -> Layer:
+    """A softmax layer (over the last axis)."""
     return Layer("softmax", name)
 
 
@@ -81,10 +84,12 @@ def LeakyReLU(alpha: float = LEAKY_RELU_ALPHA, name: str | None = None) -> Layer
 
 
 def Sigmoid(name: str | None = None) -> Layer:
+    """A sigmoid activation layer."""
     return Layer("sigmoid", name)
 
 
 def Tanh(name: str | None = None) -> Layer:
+    """A tanh activation layer."""
     return Layer("tanh", name)
 
 
@@ -94,10 +99,12 @@ def HardSwish(name: str | None = None) -> Layer:
 
 
 def Flatten(name: str | None = None) -> Layer:
+    """A flatten layer: each sample becomes one vector."""
     return Layer("flatten", name)
 
 
 def Identity(name: str | None = None) -> Layer:
+    """An identity layer (passes its input through)."""
     return Layer("identity", name)
 
 
@@ -295,6 +302,7 @@ class Residual(Layer):
 
 
 def he_uniform(rng: np.random.Generator, fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
+    """He-uniform initial weights of ``shape`` for ``fan_in`` inputs, float32."""
     limit = np.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(np.float32)
 

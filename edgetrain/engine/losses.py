@@ -10,11 +10,13 @@ from ..errors import ConfigError
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Numerically stable log-softmax over the last axis."""
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis (exp of `log_softmax`)."""
     return np.exp(log_softmax(z))
 
 
@@ -115,6 +117,7 @@ LOSSES: dict[str, Callable[[], Loss]] = {"cross_entropy": CrossEntropy, "mse": M
 
 
 def get_loss(name: str) -> Loss:
+    """A new loss by name (a key of ``LOSSES``); ConfigError for an unknown name."""
     try:
         return LOSSES[name]()
     except KeyError:

@@ -106,6 +106,7 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def make_optimizer(name: str, **kwargs) -> Optimizer:
+    """A new optimizer by (case-insensitive) name with ``kwargs``; ConfigError for an unknown name."""
     try:
         cls = OPTIMIZERS[name.lower()]
     except KeyError:

@@ -75,6 +75,7 @@ _VAL_LOSS = CrossEntropy()
 
 
 def accuracy(graph: Graph, split: Split) -> float:
+    """Fraction of ``split``'s samples whose arg-max prediction is the label."""
     return float((predict(graph, split.x).argmax(axis=1) == split.y).mean())
 
 

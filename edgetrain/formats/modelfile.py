@@ -46,6 +46,7 @@ def _entry_name(param: str, array: str) -> str:
 
 
 def graph_to_dict(graph: Graph) -> dict[str, Any]:
+    """The JSON-ready description of ``graph`` (nodes, parameters, meta) without the arrays."""
     params = []
     for p in graph.params.values():
         entry: dict[str, Any] = {"name": p.name, "trainable": p.trainable, "meta": p.meta,

@@ -78,6 +78,7 @@ def is_int(value: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
+    """Whether ``value`` is an int or float (bool excluded)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

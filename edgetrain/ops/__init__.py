@@ -17,6 +17,7 @@ OPS: dict[str, Op] = {op.kind: op for op in (DenseOp(), ReLUOp(), ReLU6Op(), Sof
 
 
 def get_op(kind: str) -> Op:
+    """The op implementation of ``kind``; UnsupportedOpError for an unknown op."""
     try:
         return OPS[kind]
     except KeyError:

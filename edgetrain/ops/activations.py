@@ -96,6 +96,7 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def tanh(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``tanh(x)``, into ``out`` when given."""
     return np.tanh(x, out=out)
 
 

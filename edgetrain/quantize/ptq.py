@@ -96,6 +96,7 @@ def from_graph(graph: Graph) -> QuantizedModel:
 
 
 def has_quantization(graph: Graph) -> bool:
+    """Whether ``graph`` carries int8 quantization metadata."""
     return isinstance(graph.meta.get(META_KEY), dict)
 
 

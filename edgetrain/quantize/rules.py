@@ -248,6 +248,7 @@ QUANTIZE_RULES: dict[str, QuantizeRule] = {
 
 
 def quantize_rule(kind: str) -> QuantizeRule:
+    """The int8 quantization rule of op ``kind``; UnsupportedOpError when there is none."""
     try:
         return QUANTIZE_RULES[kind]
     except KeyError:

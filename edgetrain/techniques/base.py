@@ -23,6 +23,7 @@ class TechniquePlan:
 
 
 def register(name: str) -> Callable[[Setup], Setup]:
+    """Decorator: register a technique's setup function under ``name`` in ``TECHNIQUES``."""
     def deco(fn: Setup) -> Setup:
         TECHNIQUES[name] = fn
         return fn
@@ -31,6 +32,8 @@ def register(name: str) -> Callable[[Setup], Setup]:
 
 
 def apply_techniques(graph, options: dict[str, dict[str, Any]], *, data=None, seed: int = 0) -> TechniquePlan:
+    """Set up every technique in ``options`` (name -> its options) on ``graph``; returns the
+    resulting plan."""
     plan = TechniquePlan()
     for name, opts in options.items():
         if name not in TECHNIQUES:

@@ -221,6 +221,7 @@ def motif_costs(graph: Graph) -> dict[str, int]:
 
 @register("motif")
 def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: Any = None, seed: int = 0) -> None:
+    """The ``motif`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _MOTIF_KEYS, "motif")
     try:
         evo = apply_motif(graph, int(options.get("m", 2)), float(options.get("eps", 5.0)),

@@ -142,6 +142,7 @@ def apply_prune(graph: Graph, sparsity: float = 0.9, start_epoch: int = 0, end_e
 
 @register("prune")
 def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: Any = None, seed: int = 0) -> None:
+    """The ``prune`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _PRUNE_KEYS, "prune")
     try:
         cb = apply_prune(graph, float(options.get("sparsity", 0.9)), int(options.get("start_epoch", 0)),

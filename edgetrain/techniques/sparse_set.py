@@ -206,6 +206,7 @@ def dense_layers(graph: Graph) -> list[str]:
 
 
 def resolve_layers(graph: Graph, layers: Sequence[str] | None, technique: str) -> list[str]:
+    """The dense layers a technique applies to: ``layers`` (checked to be dense layers of ``graph``) or all of them."""
     known = dense_layers(graph)
     if layers is None:
         return known
@@ -219,6 +220,7 @@ def resolve_layers(graph: Graph, layers: Sequence[str] | None, technique: str) -
 
 
 def weight_of(graph: Graph, layer: str) -> Param:
+    """The weight parameter of layer ``layer``."""
     return graph.params[graph.node(layer).params["weight"]]
 
 
@@ -270,6 +272,7 @@ def sparsity_report(graph: Graph, params: Sequence[Param], prefix: str) -> dict[
 
 
 def check_keys(options: dict[str, Any], allowed: set[str], technique: str) -> None:
+    """ConfigError when ``options`` has keys outside ``allowed`` for ``technique``."""
     extra = set(options) - allowed
     if extra:
         raise ConfigError(f"[techniques.{technique}] unknown option(s) {sorted(extra)}",
@@ -278,6 +281,7 @@ def check_keys(options: dict[str, Any], allowed: set[str], technique: str) -> No
 
 @register("set")
 def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: Any = None, seed: int = 0) -> None:
+    """The ``set`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _SET_KEYS, "set")
     try:
         evo = apply_set(graph, float(options.get("eps", 5.0)), float(options.get("zeta", 0.3)),
