@@ -30,6 +30,21 @@ def require_tool(name: str) -> str:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_object_cache(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The suite's firmware builds (and the CLI commands it runs) share one cache of compiled
+    objects (edgetrain/device/cc_cache.py): the same images, without compiling the same runtime
+    sources hundreds of times. A value set before the run wins (an empty one: no cache)."""
+    from edgetrain.device.build import CC_CACHE_ENV
+
+    if CC_CACHE_ENV in os.environ:
+        yield
+        return
+    os.environ[CC_CACHE_ENV] = str(tmp_path_factory.mktemp("cc-cache"))
+    yield
+    os.environ.pop(CC_CACHE_ENV, None)
+
+
 @pytest.fixture
 def host_cc() -> str:
     return require_tool("gcc")

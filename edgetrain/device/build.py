@@ -6,8 +6,11 @@ linker script and the shared Cortex-M start-up code; host builds use the native 
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,6 +24,9 @@ WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                   "-fno-omit-frame-pointer", "-g")
 COMPILE_TIMEOUT_S = 300.0
+# A directory of compiled objects that builds share (`cc_cache`): the test suite sets it, since its
+# hundreds of firmware builds compile the same runtime sources. Unset, every build compiles all.
+CC_CACHE_ENV = "EDGETRAIN_CC_CACHE"
 
 
 def build_firmware(
@@ -95,7 +101,7 @@ def build_firmware(
     cmd.extend(target.ldflags)
     cmd.append("-lm")
 
-    _run_tool(cmd, what=f"build for {target.name}", tool=target.compiler)
+    _run_tool(cmd, what=f"build for {target.name}", tool=target.compiler, run=cached(cmd))
     sizes, size_cmds = read_sizes(size_tool, output)
     return Firmware(
         target=target,
@@ -189,9 +195,23 @@ def _collect_sources(sources: Path | Sequence[Path]) -> tuple[list[Path], list[P
     return c_files, include_dirs
 
 
-def _run_tool(cmd: list[str], *, what: str, tool: str) -> str:
+def cached(cmd: list[str]) -> list[str]:
+    """``cmd`` (a compile-and-link command line) run through the object cache of
+    `CC_CACHE_ENV` when that names a directory and the compiler exists (a missing one is reported
+    as such by running ``cmd`` itself); otherwise ``cmd``. Same image either way."""
+    cache = os.environ.get(CC_CACHE_ENV)
+    if not cache or shutil.which(cmd[0]) is None:
+        return cmd
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    return [sys.executable, "-I", "-S", str(Path(__file__).with_name("cc_cache.py")), cache, *cmd]
+
+
+def _run_tool(cmd: list[str], *, what: str, tool: str, run: list[str] | None = None) -> str:
+    """Run ``cmd`` (or ``run``, the command that executes it, e.g. through the object cache) and
+    turn a failure into one error line: a link overflow into BudgetExceededError, anything else
+    into ToolchainError."""
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        proc = subprocess.run(run or cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     except FileNotFoundError as exc:
         raise ToolchainError(f"{tool} not found", hint=install_hint(tool)) from exc
     except subprocess.TimeoutExpired as exc:

@@ -34,7 +34,9 @@ from pathlib import Path
 LINK_ONLY_PREFIXES = ("-l", "-L", "-T", "-Wl,")
 LINK_ONLY_FLAGS = ("-nostartfiles", "-nostdlib", "-nodefaultlibs", "-static", "-shared")
 # Command lines that are not a plain compile-and-link: run as given.
-PASSTHROUGH_PREFIXES = ("-c", "-E", "-S", "-M", "-g", "-flto", "--")
+# Flags whose side files (stack usage, temporaries, dumps, coverage notes) land beside the object.
+PASSTHROUGH_PREFIXES = ("-c", "-E", "-S", "-M", "-g", "-flto", "--", "-fstack-usage", "-save-temps", "-fdump",
+                        "-fprofile", "-fcallgraph-info", "-Wa,")
 
 
 def split_command(args: list[str]) -> tuple[list[str], list[str], list[str]] | None:
@@ -42,7 +44,8 @@ def split_command(args: list[str]) -> tuple[list[str], list[str], list[str]] | N
     None) for a compile-and-link command line; None for one to run unchanged."""
     flags: list[str] = []
     sources: list[str] = []
-    if any(a.startswith(PASSTHROUGH_PREFIXES) for a in args) or "-o" not in args:
+    # --specs= (newlib-nano's) selects headers and libraries: a compile and a link flag, as gcc takes it.
+    if any(a.startswith(PASSTHROUGH_PREFIXES) and not a.startswith("--specs=") for a in args) or "-o" not in args:
         return None
     for i, a in enumerate(args):
         if i > 0 and args[i - 1] == "-o":
