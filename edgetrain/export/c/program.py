@@ -105,10 +105,10 @@ def build_program(
                    tuple(lowered.shapes[lowered.output]), qmodel, force_ref,
                    {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage,
                    raw_input.standardisation(graph.meta, int(np.prod(input_shape))),
-                   _class_names(graph, int(np.prod(lowered.shapes[lowered.output]))))
+                   class_names_of(graph, int(np.prod(lowered.shapes[lowered.output]))))
 
 
-def _class_names(graph: Graph, n_out: int) -> list[str] | None:
+def class_names_of(graph: Graph, n_out: int) -> list[str] | None:
     """The model's class names when there is one per output value."""
     names = graph.meta.get("class_names")
     return [str(n) for n in names] if isinstance(names, list) and len(names) == n_out else None

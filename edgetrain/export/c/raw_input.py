@@ -1,6 +1,8 @@
 """The input and output helpers of an exported model (model_input.c): ``et_model_input_from_raw``
 (raw sensor values to the model input), ``et_model_argmax`` (the class of an output) and, for a
-model with class names, ``et_model_class_names``.
+model with class names, ``et_model_class_names``. The training library gets the same helpers under
+its own names (`TRAIN`: ``et_train_input_from_raw`` into its input type, ``et_train_argmax`` of
+the float logits ``et_train_infer`` writes, ``et_train_class_names``; train_model_input.c).
 
 A model is trained on standardised features, ``(raw - mean) / std`` with the training split's
 statistics (``graph.meta["preprocess"]``), and an int8 model also takes them quantized. The C
@@ -26,16 +28,58 @@ counted in the memory report; a firmware that never calls the function drops the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .arrays import DataArray
 
-FUNCTION = "et_model_input_from_raw"
-DECLARATION = f"et_status {FUNCTION}(const float *raw, void *input);"
-ARGMAX_DECLARATION = "int32_t et_model_argmax(const void *output);"
-CLASS_NAMES = "et_model_class_names"
+
+@dataclass(frozen=True)
+class HelperNames:
+    """What one generated API calls its helpers and the macros they read."""
+
+    prefix: str  # et_model / et_train: et_model_input_from_raw, et_model_argmax, ...
+    macro: str  # ET_MODEL / ET_TRAIN: ET_MODEL_INPUT_COUNT, ET_MODEL_INPUT_SCALE, ...
+    headers: tuple[str, ...]  # what the helpers' source includes
+    output_count: str  # the macro counting one output's values
+    n_classes: str  # the class count macro (defined with the class names when not there already)
+    output_ctype: str | None = None  # the output's element type; None: the input's (float or int8_t)
+
+    @property
+    def function(self) -> str:
+        return f"{self.prefix}_input_from_raw"
+
+    @property
+    def declaration(self) -> str:
+        return f"et_status {self.function}(const float *raw, void *input);"
+
+    @property
+    def argmax_declaration(self) -> str:
+        return f"int32_t {self.prefix}_argmax(const void *output);"
+
+    @property
+    def class_names(self) -> str:
+        return f"{self.prefix}_class_names"
+
+    @property
+    def mean(self) -> str:
+        return f"{self.prefix}_input_mean"
+
+    @property
+    def std(self) -> str:
+        return f"{self.prefix}_input_std"
+
+
+MODEL = HelperNames("et_model", "ET_MODEL", ("model.h", "model_data.h"), "ET_MODEL_OUTPUT_COUNT",
+                    "ET_MODEL_N_CLASSES")
+TRAIN = HelperNames("et_train", "ET_TRAIN", ("train_model.h", "train_model_data.h"), "ET_TRAIN_N_CLASSES",
+                    "ET_TRAIN_N_CLASSES", output_ctype="float")
+FUNCTION = MODEL.function
+DECLARATION = MODEL.declaration
+ARGMAX_DECLARATION = MODEL.argmax_declaration
+CLASS_NAMES = MODEL.class_names
 
 
 def c_string(text: str) -> str:
@@ -48,15 +92,19 @@ def c_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def header_lines(int8: bool, class_names: list[str] | None) -> list[str]:
-    """model.h's declarations of the output helpers."""
-    lines = ["/* The class of an output: the index of its largest value (the first on a tie). */", ARGMAX_DECLARATION]
+def header_lines(int8: bool, class_names: list[str] | None, names: HelperNames = MODEL) -> list[str]:
+    """The API header's declarations of the output helpers."""
+    lines = ["/* The class of an output: the index of its largest value (the first on a tie). */",
+             names.argmax_declaration]
     if class_names:
-        lines += [f"#define ET_MODEL_N_CLASSES {len(class_names)}",
-                  "/* The class names the model was trained with, by class index (UTF-8). */",
-                  f"extern const char *const {CLASS_NAMES}[ET_MODEL_N_CLASSES];"]
+        if names.n_classes != names.output_count:  # ET_TRAIN_N_CLASSES is defined already
+            lines.append(f"#define {names.n_classes} {len(class_names)}")
+        lines += ["/* The class names the model was trained with, by class index (UTF-8). */",
+                  f"extern const char *const {names.class_names}[{names.n_classes}];"]
     return lines
-MEAN, STD = "et_model_input_mean", "et_model_input_std"
+
+
+MEAN, STD = MODEL.mean, MODEL.std
 
 
 def standardisation(meta: dict[str, Any], n_values: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -72,21 +120,23 @@ def standardisation(meta: dict[str, Any], n_values: int) -> tuple[np.ndarray, np
     return mean, std
 
 
-def arrays(stats: tuple[np.ndarray, np.ndarray] | None) -> list[DataArray]:
+def arrays(stats: tuple[np.ndarray, np.ndarray] | None, names: HelperNames = MODEL) -> list[DataArray]:
+    """The statistics as const arrays (none without them)."""
     if stats is None:
         return []
-    return [DataArray(MEAN, stats[0], "(input)", "mean"), DataArray(STD, stats[1], "(input)", "std")]
+    return [DataArray(names.mean, stats[0], "(input)", "mean"), DataArray(names.std, stats[1], "(input)", "std")]
 
 
 def flash_bytes(stats: tuple[np.ndarray, np.ndarray] | None) -> int:
+    """Flash bytes of the statistics' arrays."""
     return sum(a.nbytes for a in arrays(stats))
 
 
-def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None) -> str:
-    """model_input.c for a float or an int8 model."""
+def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None, names: HelperNames = MODEL) -> str:
+    """The input helper's source for a float or an int8 input (model_input.c, train_model_input.c)."""
     lines = [header, "#include <float.h>", "#include <stddef.h>", "#include <stdint.h>", "",
-             '#include "model.h"', '#include "model_data.h"', ""]
-    lines += [a.definition() for a in arrays(stats)]
+             *(f'#include "{h}"' for h in names.headers), ""]
+    lines += [a.definition() for a in arrays(stats, names)]
     if int8:
         lines += ["",
                   "/* Round half to even, for |v| <= 1024 (callers clamp first): v - trunc(v) is exact there. */",
@@ -102,20 +152,21 @@ def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None)
                   "    return t;",
                   "}"]
     t = "int8_t" if int8 else "float"
-    lines += ["", DECLARATION.replace(";", ""), "{",
+    m = names.macro
+    lines += ["", names.declaration.replace(";", ""), "{",
               f"    {t} *x = ({t} *)input;", "    int32_t i;",
               "    if (raw == NULL || input == NULL) {", "        return ET_ERR_NULL_ARG;", "    }",
-              "    for (i = 0; i < ET_MODEL_INPUT_COUNT; ++i) {"]
+              f"    for (i = 0; i < {m}_INPUT_COUNT; ++i) {{"]
     if stats is not None:
-        lines.append(f"        const float v = (raw[i] - {MEAN}[i]) / {STD}[i];")
+        lines.append(f"        const float v = (raw[i] - {names.mean}[i]) / {names.std}[i];")
     else:
         lines.append("        const float v = raw[i];")
     if int8:
         lines += ["        double s;", "        int32_t q;",
                   "        if (!(v >= -FLT_MAX && v <= FLT_MAX)) {", "            return ET_ERR_NON_FINITE;", "        }",
-                  "        s = (double)v / ET_MODEL_INPUT_SCALE;",
+                  f"        s = (double)v / {m}_INPUT_SCALE;",
                   "        s = s > 1024.0 ? 1024.0 : (s < -1024.0 ? -1024.0 : s);",
-                  "        q = et_round_half_even(s) + ET_MODEL_INPUT_ZERO_POINT;",
+                  f"        q = et_round_half_even(s) + {m}_INPUT_ZERO_POINT;",
                   "        x[i] = (int8_t)(q > 127 ? 127 : (q < -128 ? -128 : q));"]
     else:
         lines.append("        x[i] = v;")
@@ -123,14 +174,14 @@ def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None)
     return "\n".join(lines)
 
 
-def render_output_helpers(int8: bool, class_names: list[str] | None) -> str:
-    """The definitions of `header_lines`' declarations (appended to model_input.c)."""
-    t = "int8_t" if int8 else "float"
-    lines = [ARGMAX_DECLARATION.replace(";", ""), "{",
+def render_output_helpers(int8: bool, class_names: list[str] | None, names: HelperNames = MODEL) -> str:
+    """The definitions of `header_lines`' declarations (appended to the input helper's source)."""
+    t = names.output_ctype or ("int8_t" if int8 else "float")
+    lines = [names.argmax_declaration.replace(";", ""), "{",
              f"    const {t} *y = (const {t} *)output;", "    int32_t best = 0;", "    int32_t i;",
-             "    for (i = 1; i < ET_MODEL_OUTPUT_COUNT; ++i) {", "        if (y[i] > y[best]) {",
+             f"    for (i = 1; i < {names.output_count}; ++i) {{", "        if (y[i] > y[best]) {",
              "            best = i;", "        }", "    }", "    return best;", "}", ""]
     if class_names:
-        names = ", ".join(c_string(n) for n in class_names)
-        lines += [f"const char *const {CLASS_NAMES}[ET_MODEL_N_CLASSES] = {{{names}}};", ""]
+        listed = ", ".join(c_string(n) for n in class_names)
+        lines += [f"const char *const {names.class_names}[{names.n_classes}] = {{{listed}}};", ""]
     return "\n".join(lines)

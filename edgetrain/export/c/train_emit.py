@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ... import __version__
 from ...resources import firmware_dir
+from . import raw_input
 from .arrays import c_comment_text, literal
 from .emit import render_array_definitions, with_included_headers
 from .rules import KERNEL_SOURCES
@@ -88,6 +89,11 @@ def render_train_h(p: TrainProgram) -> str:
               "et_status et_train_step(const void *input, const int32_t *labels, float *loss);",
               "et_status et_train_infer(const void *input, float *logits);",
               "et_status et_train_features(const void *input, void *features);", "",
+              "/* Raw sensor values (ET_TRAIN_INPUT_COUNT floats) -> one input sample: the model's input",
+              " * standardisation" + (" and the int8 body's input quantization" if p.input_ctype == "int8_t" else "")
+              + ", bit for bit as edgetrain computes them. */",
+              raw_input.TRAIN.declaration, "",
+              *raw_input.header_lines(False, p.class_names, raw_input.TRAIN), "",
               "#ifdef __cplusplus", "}", "#endif", "", "#endif /* ET_TRAIN_MODEL_H */", ""]
     return "\n".join(lines)
 
@@ -279,6 +285,9 @@ def render_files(p: TrainProgram, report_json: str, storage_port: str = "ram") -
         Path("train_model.c"): render_train_c(p).encode(),
         Path("train_model_data.h"): render_train_data_h(p).encode(),
         Path("train_model_data.c"): render_train_data_c(p).encode(),
+        Path("train_model_input.c"): (raw_input.render(header(p), p.input_ctype == "int8_t", p.standardisation,
+                                                       raw_input.TRAIN)
+                                      + raw_input.render_output_helpers(False, p.class_names, raw_input.TRAIN)).encode(),
         Path("train_memory_report.json"): report_json.encode(),
     }
     for f in runtime_files(p, storage_port):

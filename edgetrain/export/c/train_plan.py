@@ -132,7 +132,10 @@ def train_stack_estimate(p: TrainProgram) -> int:
 
 
 def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeometry) -> TrainMemoryReport:
-    const = sum(a.nbytes for a in p.arrays if a.condition is None)
+    from . import raw_input
+
+    # const model data: the arrays, and the input statistics et_train_input_from_raw reads
+    const = sum(a.nbytes for a in p.arrays if a.condition is None) + raw_input.flash_bytes(p.standardisation)
     stack = train_stack_estimate(p)
     return TrainMemoryReport(
         model=p.name, target=target.name, trainable=[t.name for t in p.trainable],

@@ -50,7 +50,8 @@ from ...transforms.fold_batch_norm import fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
-from .program import choose_layer_storage, scratch_ctype, step_scratch_bytes
+from . import raw_input
+from .program import choose_layer_storage, class_names_of, scratch_ctype, step_scratch_bytes
 from .rules import Lowering, check_supported, lower_calls
 from .rules.train import TRAIN_RULES, TrainBackward
 
@@ -278,6 +279,16 @@ class TrainProgram:
     @property
     def trainable(self) -> list[TrainParam]:
         return [p for p in self.params if p.trainable]
+
+    @property
+    def standardisation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The input standardisation et_train_input_from_raw applies (`raw_input`), or None."""
+        return None if self.graph is None else raw_input.standardisation(self.graph.meta, self.input_count)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """The model's class names (one per logit), or None."""
+        return None if self.graph is None else class_names_of(self.graph, self.n_classes)
 
     def device_input(self, x: Any) -> np.ndarray:
         """Float samples (standardised) -> what the generated code takes (int8-quantized for an

@@ -74,6 +74,11 @@ def render_train_readme(p: TrainProgram, report: TrainMemoryReport, target: Targ
               "| `et_train_commit(storage, info)` | the trainable parameters to the other bank (power-safe) |",
               "| `et_train_infer(x, logits)` | one sample with the current weights |",
               "| `et_train_reset_optimizer()` | zero the optimizer state (after a rollback) |",
+              "| `et_train_input_from_raw(raw, x)` | raw sensor values (`ET_TRAIN_INPUT_COUNT` floats) to one "
+              "input sample: the model's standardisation" + (" and the int8 body's input quantization" if int8 else "")
+              + ", bit for bit as edgetrain computes them (`train_model_input.c`) |",
+              "| `et_train_argmax(logits)` | the class of a logit row (the first on a tie)"
+              + ("; `et_train_class_names[k]` its name" if p.class_names else "") + " |",
               "| `et_guard_step(...)` (`et_guard.h`) | the divergence guard: a non-finite or exploding loss rolls "
               "back to the last commit |", "", USAGE, "",
               f"Input: `ET_TRAIN_BATCH` ({c.batch}) samples of `ET_TRAIN_INPUT_COUNT` ({p.input_count}) "
