@@ -84,16 +84,18 @@ _RESERVE = re.compile(r"^\s*__et_lib_reserve\s*=\s*(\d+)\s*;", re.M)
 
 
 def library_reserve_bytes(target: Target) -> int:
-    """The C library reserve of the section script the target's linker script includes (the
-    cortexm_sections.ld beside it, found through -L like the link does); 0 for the host."""
+    """The C library reserve (``__et_lib_reserve``) of the target's linker script or a script it
+    INCLUDEs (edgetrain's cortexm_sections.ld); 0 for the host."""
     if target.linker_script is None:
         return 0
-    script = target.linker_script.parent / "cortexm_sections.ld"
-    m = _RESERVE.search(script.read_text()) if script.is_file() else None
-    if m is None:
-        raise ConfigError(f"{script} does not define __et_lib_reserve",
-                          hint="a board's linker script must INCLUDE edgetrain's cortexm_sections.ld, copied beside it")
-    return int(m.group(1))
+    from ..export.c.project import included_scripts
+
+    for script in (target.linker_script, *included_scripts(target.linker_script)):
+        m = _RESERVE.search(script.read_text())
+        if m is not None:
+            return int(m.group(1))
+    raise ConfigError(f"{target.linker_script} does not define __et_lib_reserve",
+                      hint="a board's linker script must INCLUDE edgetrain's cortexm_sections.ld")
 
 
 def _library_and_stack(target: Target) -> list[tuple[str, int]]:

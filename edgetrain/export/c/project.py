@@ -309,7 +309,7 @@ def board_files(target: Target, kind: ProjectKind, name: str, library_cmake: str
         Path("board/startup.c"): target.startup.read_bytes(),
         Path("board") / target.linker_script.name: target.linker_script.read_bytes(),
     }
-    for inc in _included_scripts(target.linker_script):
+    for inc in included_scripts(target.linker_script):
         files[Path("board") / inc.name] = inc.read_bytes()
     if kind == "make":
         files[Path("Makefile")] = makefile(target, app).encode()
@@ -320,7 +320,9 @@ def board_files(target: Target, kind: ProjectKind, name: str, library_cmake: str
     return files
 
 
-def _included_scripts(script: Path) -> list[Path]:
+def included_scripts(script: Path) -> list[Path]:
+    """The linker scripts ``script`` INCLUDEs, by a path relative to its folder (the -L the builds
+    pass) or an absolute one, that exist."""
     out = []
     for line in script.read_text().splitlines():
         parts = line.split()
