@@ -37,9 +37,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import EdgetrainError, ToolchainError
 from .graph import Graph, Node, Param
@@ -216,7 +217,7 @@ def build(op: str, attachment: str) -> Graph:
 
 # ---------------------------------------------------------------- backends
 
-def _close(got: np.ndarray, want: np.ndarray, what: str, tol: float = TOL) -> None:
+def _close(got: ArrayLike, want: ArrayLike, what: str, tol: float = TOL) -> None:
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     if got.shape != want.shape:
         raise Disagrees(f"{what}: shape {got.shape} vs numpy {want.shape}")
@@ -225,7 +226,13 @@ def _close(got: np.ndarray, want: np.ndarray, what: str, tol: float = TOL) -> No
         raise Disagrees(f"{what}: max scaled |diff| {err:.3g} > {tol:g}")
 
 
-def _session(model):  # type: ignore[no-untyped-def]
+class _OnnxModel(Protocol):
+    """An onnx ModelProto, as far as `_session` uses it."""
+
+    def SerializeToString(self) -> bytes: ...  # protobuf's method name
+
+
+def _session(model: _OnnxModel) -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
     try:
         import onnxruntime as ort
     except ImportError:
@@ -305,7 +312,7 @@ def run_ort_artifacts(g: Graph) -> str:
     return ""
 
 
-def run_tflite(g: Graph, dtype: str) -> str:
+def run_tflite(g: Graph, dtype: Literal["f32", "int8"]) -> str:
     """The .tflite export in TensorFlow Lite Micro's interpreter: float32 within 1e-5 of numpy,
     int8 equal to the numpy int8 reference."""
     from .interop.tflite import build_tflite
@@ -316,7 +323,7 @@ def run_tflite(g: Graph, dtype: str) -> str:
     if not ok:
         raise Skip(why)
     x, _ = data()
-    res = build_tflite(g, dtype, calib_x=x if dtype == "int8" else None)  # type: ignore[arg-type]
+    res = build_tflite(g, dtype, calib_x=x if dtype == "int8" else None)
     got = run_tflite_micro(res.data, res.prepare_input(x))
     if res.qmodel is not None:
         ref = int8_reference(res.qmodel, x)
@@ -333,16 +340,16 @@ def _need_gcc() -> None:
         raise Skip("gcc not found (Debian package: gcc)")
 
 
-def _run_c(g: Graph, dtype: str) -> str:
+def _run_c(g: Graph, dtype: Literal["f32", "int8"]) -> str:
     _need_gcc()
     return _once((dtype, _fingerprint(g)), lambda: _emulate_and_compare(g, dtype))
 
 
-def _emulate_and_compare(g: Graph, dtype: str) -> str:
+def _emulate_and_compare(g: Graph, dtype: Literal["f32", "int8"]) -> str:
     from .device.verify import emulate_model
 
     x, y = data()
-    rep = emulate_model(g, _host_target(), x, y, dtype=dtype, calib_x=x)  # type: ignore[arg-type]
+    rep = emulate_model(g, _host_target(), x, y, dtype=dtype, calib_x=x)
     if rep.disagreements or (dtype == "int8" and rep.max_abs_diff != 0) or \
             (dtype == "f32" and not rep.max_abs_diff <= 1e-5 * max(1.0, float(np.abs(_predict(g, x)).max()))):
         raise Disagrees(f"C {dtype}: {rep.disagreements} of {rep.samples} samples disagree, "
@@ -409,7 +416,7 @@ def _run_c_train(g: Graph, part: str, attachment: str) -> str:
     elif attachment != "frozen":  # the op sits in the trainable part
         for p in g.params.values():
             p.trainable = True
-    body = "int8" if attachment == "qparams" else "f32"
+    body: Literal["int8", "f32"] = "int8" if attachment == "qparams" else "f32"
     return _once(("c_train", body, _fingerprint(g)), lambda: _finetune_and_compare(g, body, x, xs, ys))
 
 
@@ -420,7 +427,7 @@ def _fingerprint(g: Graph) -> bytes:
                                                for n in g.nodes], g.params, sorted(map(str, g.meta.items()))))
 
 
-_memo: dict[object, tuple[bool, object]] = {}
+_memo: dict[object, str | Exception] = {}  # a backend's detail, or what it raised
 _memo_locks: dict[object, threading.Lock] = {}
 _memo_guard = threading.Lock()
 
@@ -431,20 +438,20 @@ def _once(key: object, fn: Callable[[], str]) -> str:
     with lock:
         if key not in _memo:
             try:
-                _memo[key] = (True, fn())
-            except Exception as e:
-                _memo[key] = (False, e)
-    ok, value = _memo[key]
-    if not ok:
-        raise value  # type: ignore[misc]
-    return value  # type: ignore[return-value]
+                _memo[key] = fn()
+            except Exception as e:  # noqa: BLE001 - kept and re-raised to every cell that shares the build
+                _memo[key] = e
+    value = _memo[key]
+    if isinstance(value, Exception):
+        raise value
+    return value
 
 
-def _finetune_and_compare(g: Graph, body: str, x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
+def _finetune_and_compare(g: Graph, body: Literal["int8", "f32"], x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
     from .device.finetune import finetune_on_device, reference_finetune, reference_logits
 
     rep = finetune_on_device(g, _host_target(), batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd",
-                             lr=LR, momentum=0.9, body=body, calib_x=x)  # type: ignore[arg-type]
+                             lr=LR, momentum=0.9, body=body, calib_x=x)
     ref = reference_finetune(rep.program, xs, ys)
     for k, v in ref.weights.items():
         _close(rep.weights[k], v, f"C-trained {k}")
@@ -576,14 +583,14 @@ def render_table(rows: list[Row]) -> str:
         base = tuple(by[(op, "none", b)].status for b in backends) if all((op, "none", b) in by for b in backends) \
             else None
         for a in ATTACHMENTS:
-            cells_ = [by.get((op, a, b)) for b in backends]
-            if any(c is None for c in cells_):
+            if any((op, a, b) not in by for b in backends):
                 continue
-            key = tuple(c.status for c in cells_)  # type: ignore[union-attr]
+            cells_ = [by[(op, a, b)] for b in backends]
+            key = tuple(c.status for c in cells_)
             if a != "none" and key == base and all(
-                    c.detail == by[(op, "none", b)].detail for c, b in zip(cells_, backends)):  # type: ignore[union-attr]
+                    c.detail == by[(op, "none", b)].detail for c, b in zip(cells_, backends)):
                 continue
-            lines.append(f"| {op} | {a} | " + " | ".join(mark(c) for c in cells_) + " |")  # type: ignore[arg-type]
+            lines.append(f"| {op} | {a} | " + " | ".join(mark(c) for c in cells_) + " |")
     total = counts(rows)
     lines += ["", "Cells per backend (agree / refuse): " + ", ".join(
         f"{BACKEND_TITLES[b]} {total[b]['agrees']}/{total[b]['refuses']}" for b in backends) + "."]

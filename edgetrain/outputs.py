@@ -731,8 +731,9 @@ def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], 
     _write_file_atomic(target / MANIFEST, _manifest_doc(digests, kept, "complete"), umask)
 
 
-def write_directory(target: str | os.PathLike[str], files: Mapping[Path | str, bytes], *, force: bool = False,
-                    protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+def write_directory(target: str | os.PathLike[str],
+                    files: Mapping[Path, bytes] | Mapping[str, bytes] | Mapping[Path | str, bytes], *,
+                    force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """Write ``files`` (relative path -> bytes) as the directory ``target`` (see `output_directory`)."""
     checked: list[tuple[str, bytes]] = []
     for rel, data in files.items():

@@ -59,11 +59,12 @@ SPARSE_FORMAT_HELP = ("Masked layers: auto (smallest bytes), fast (f32: row-grou
                    "rollback, divergence guard); SPEC is finetune's --trainable. " + options.TRAINABLE_HELP)
 @options.device_training_options
 @click.pass_context
-def export_c_cmd(ctx: click.Context, model: str, target: str, out_dir: str, dtype: str, per_tensor: bool,
-                 calib: str | None, method: str, percentile: float, force_ref: bool, sparse_format: str,
-                 project: str | None, example_source: str | None, c_name: str | None, flash_bytes: int | None,
-                 ram_bytes: int | None, as_json: bool, force: bool, train_spec: str | None, optimizer: str,
-                 lr: float, momentum: float, weight_decay: float, batch: int, body: str) -> None:
+def export_c_cmd(ctx: click.Context, model: str, target: str, out_dir: str, dtype: options.DtypeChoice,
+                 per_tensor: bool, calib: str | None, method: options.MethodChoice, percentile: float,
+                 force_ref: bool, sparse_format: str, project: options.ProjectChoice | None,
+                 example_source: str | None, c_name: str | None, flash_bytes: int | None, ram_bytes: int | None,
+                 as_json: bool, force: bool, train_spec: str | None, optimizer: options.OptimizerChoice,
+                 lr: float, momentum: float, weight_decay: float, batch: int, body: options.DtypeChoice) -> None:
     """Export MODEL as C arrays + runtime calls for --target into -o DIR (with README.md); with
     --train SPEC, the on-device training code."""
     from ..export.c import export_c
@@ -91,13 +92,13 @@ def export_c_cmd(ctx: click.Context, model: str, target: str, out_dir: str, dtyp
             info(f"calibrating on {source} ({len(calib_x)} samples, {method})")
     example_x = None
     if project is not None:
-        source = example_source or _default_examples(graph)
-        example_x = load_eval_data(graph, source, labels=False)[0][:8] if source else None
+        example_src = example_source or _default_examples(graph)
+        example_x = load_eval_data(graph, example_src, labels=False)[0][:8] if example_src else None
     board = with_budget(load_target(target), flash_bytes, ram_bytes)
-    res = export_c(graph, board, Path(out_dir), dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
-                   per_channel=not per_tensor, method=method, percentile=percentile,  # type: ignore[arg-type]
+    res = export_c(graph, board, Path(out_dir), dtype=dtype, calib_x=calib_x,
+                   per_channel=not per_tensor, method=method, percentile=percentile,
                    force_ref=force_ref, sparse_format=sparse_format, force=force, protect=[model],
-                   project=project, example_x=example_x, name=c_name)  # type: ignore[arg-type]
+                   project=project, example_x=example_x, name=c_name)
     rep = res.report
     if as_json:
         emit_json("export c", {"model": graph.name, "model_file": model, "output": str(res.out_dir),

@@ -14,7 +14,7 @@ import click
 from ..errors import ConfigError
 from ..graph import Graph
 from ..targets import Target
-from .options import DEVICE_TRAINING_OPTIONS, parse_trainable
+from .options import DEVICE_TRAINING_OPTIONS, DtypeChoice, OptimizerChoice, ProjectChoice, parse_trainable
 from .output import emit_json, info, table
 
 #: export c options that configure the inference code only: refused with --train.
@@ -47,10 +47,10 @@ def check_option_use(ctx: click.Context, train: bool) -> None:
                       hint="add --train SPEC (e.g. --train last:1) to export the training library")
 
 
-def export_training(graph: Graph, model: str, board: Target, out_dir: str, spec: str, *, optimizer: str, lr: float,
-                    momentum: float, weight_decay: float, batch: int, body: str, calib_x: Any,
-                    per_channel: bool, project: str | None, example_source: str | None, name: str | None,
-                    force: bool, as_json: bool) -> None:
+def export_training(graph: Graph, model: str, board: Target, out_dir: str, spec: str, *,
+                    optimizer: OptimizerChoice, lr: float, momentum: float, weight_decay: float, batch: int,
+                    body: DtypeChoice, calib_x: Any, per_channel: bool, project: ProjectChoice | None,
+                    example_source: str | None, name: str | None, force: bool, as_json: bool) -> None:
     """Write the training library for ``board`` into ``out_dir`` and print its memory report
     (``calib_x``: the int8 body's calibration samples, `commands_c.load_body_calibration`)."""
     from ..data_sources import model_split_source
@@ -63,8 +63,8 @@ def export_training(graph: Graph, model: str, board: Target, out_dir: str, spec:
 
     trainable = parse_trainable(spec)
     work, notes = apply_trainable(graph, trainable)
-    config = DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum,  # type: ignore[arg-type]
-                               weight_decay=weight_decay, batch=batch, body=body)  # type: ignore[arg-type]
+    config = DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum,
+                               weight_decay=weight_decay, batch=batch, body=body)
     batches = None
     if project is not None:
         source = example_source or model_split_source(graph.meta.get("preprocess") or {}, "train")
@@ -76,7 +76,7 @@ def export_training(graph: Graph, model: str, board: Target, out_dir: str, spec:
         if not as_json:
             info(f"example: {EXAMPLE_STEPS} steps x {batch} samples of {source}")
     exp = export_training_c(work, board, Path(out_dir), config, calib_x, per_channel=per_channel, force=force,
-                            protect=[model], project=project, example_batches=batches,  # type: ignore[arg-type]
+                            protect=[model], project=project, example_batches=batches,
                             name=name)
     rep = exp.report
     files = [str(f) for f in exp.files]

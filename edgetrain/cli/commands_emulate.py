@@ -36,7 +36,7 @@ from .output import emit_json, info, table
               help="Write the raw device outputs (key outputs, one row per sample) and the input tensors fed "
                    "(key inputs: int8 for int8 models) to this .npz.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bool, calib: str | None,
+def emulate_cmd(model: str, target: str, source: str, dtype: options.DtypeChoice, per_tensor: bool, calib: str | None,
                 limit: int | None, fallback_host: bool, production: bool, force_ref: bool, sparse_format: str,
                 keep: str | None, max_disagreements: int | None, min_accuracy: float | None,
                 outputs_file: str | None, flash_bytes: int | None, ram_bytes: int | None, as_json: bool) -> None:
@@ -59,7 +59,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: str, per_tensor: bo
     from ..targets import load_target, with_budget
 
     board = with_budget(load_target(target), flash_bytes, ram_bytes)
-    rep = emulate_model(graph, board, x, y, dtype=dtype, calib_x=calib_x,  # type: ignore[arg-type]
+    rep = emulate_model(graph, board, x, y, dtype=dtype, calib_x=calib_x,
                         per_channel=not per_tensor, fallback_host=fallback_host, parity=not production,
                         force_ref=force_ref, sparse_format=sparse_format, keep_dir=keep)
     if outputs_file is not None:

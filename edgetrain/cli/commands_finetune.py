@@ -39,8 +39,9 @@ def _default_eval(source: str) -> tuple[str, bool]:
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep sources, firmware and the flash image here.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Save the fine-tuned model (.etm).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: str, optimizer: str, lr: float,
-                 momentum: float, weight_decay: float, batch: int, body: str, eval_data: str | None,
+def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: str,
+                 optimizer: options.OptimizerChoice, lr: float, momentum: float, weight_decay: float, batch: int,
+                 body: options.DtypeChoice, eval_data: str | None,
                  calib: str | None, seed: int, fallback_host: bool, production: bool, keep: str | None,
                  output: str | None, as_json: bool) -> None:
     """Fine-tune MODEL on --target: train --steps on --data, commit, reboot, evaluate."""
@@ -60,8 +61,8 @@ def finetune_cmd(model: str, target: str, source: str, steps: int, trainable: st
     if not as_json:
         info(f"fine-tuning {graph.name} on {target}: {steps} steps x {batch} of {len(x)} samples...")
     rep = finetune_on_device(graph, target, x, y, steps=steps, trainable=parse_trainable(trainable),
-                             optimizer=optimizer, lr=lr, momentum=momentum,  # type: ignore[arg-type]
-                             weight_decay=weight_decay, batch=batch, body=body,  # type: ignore[arg-type]
+                             optimizer=optimizer, lr=lr, momentum=momentum,
+                             weight_decay=weight_decay, batch=batch, body=body,
                              x_eval=xe, y_eval=ye, calib_x=calib_x, seed=seed, fallback_host=fallback_host,
                              parity=not production, keep_dir=keep)
     if output:

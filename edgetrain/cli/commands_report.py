@@ -18,6 +18,7 @@ from ..formats.modelfile import load_model
 from ..graph import Graph
 from ..outputs import safe_file_stem
 from ..targets import Target, load_target
+from . import options
 from .app import cli
 from .output import emit_json, info
 
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 @click.option("--finetune", "finetune_file", type=click.Path(dir_okay=False),
               help="The JSON `edgetrain finetune ... --json` printed: adds its loss curve and accuracy.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"output": FILE, "sections": [...], ...} as JSON.')
-def report_cmd(model: str, output: str | None, target: str, dtype: str, source: str | None,
+def report_cmd(model: str, output: str | None, target: str, dtype: options.DtypeChoice, source: str | None,
                finetune_file: str | None, as_json: bool) -> None:
     """Write an HTML report of MODEL: training curves, confusion matrix, flash/RAM, sparse patterns."""
     require("report", "edgetrain report")
@@ -96,7 +97,7 @@ def _confusion(graph: Graph, source: str | None) -> report_html.Confusion | repo
                                  f"{s.source} ({s.split})")
 
 
-def _memory(graph: Graph, board: Target, dtype: str) -> "MemoryReport | report_html.Absent":
+def _memory(graph: Graph, board: Target, dtype: options.DtypeChoice) -> "MemoryReport | report_html.Absent":
     """The `export c` memory report on ``board``; when the model cannot be exported as ``dtype``
     (no calibration data recorded, an op the C export lacks) the section says why."""
     from ..quantize import has_quantization
@@ -111,7 +112,7 @@ def _memory(graph: Graph, board: Target, dtype: str) -> "MemoryReport | report_h
                                   "(pass --dtype f32 for the float32 export)")
     try:
         calib_x = load_eval_data(graph, calib, labels=False)[0] if calib else None
-        return report_html.memory_report(graph, board, dtype, calib_x)  # type: ignore[arg-type]
+        return report_html.memory_report(graph, board, dtype, calib_x)
     except EdgetrainError as e:
         return report_html.Absent(f"the C export of this model as {dtype} failed: {e.message}"
                                   + (f" ({e.hint})" if e.hint else ""))

@@ -1,12 +1,29 @@
 """`edgetrain targets`: the boards edgetrain can build for, and whether each can be emulated here."""
 from __future__ import annotations
 
+from typing import TypedDict
+
 import click
 
 from ..device import emulator_available
 from ..targets import load_all_targets
 from .app import cli
 from .output import emit_json, table
+
+
+class _TargetRow(TypedDict):
+    """One board as `edgetrain targets --json` prints it."""
+
+    name: str
+    cpu: str
+    fpu: str
+    flash_bytes: int | None
+    ram_bytes: int | None
+    emulator: str | None
+    runs_here: bool
+    reason: str
+    counts_instructions: bool
+    description: str
 
 
 def _kib(n: int | None) -> str:
@@ -17,7 +34,7 @@ def _kib(n: int | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def targets_cmd(as_json: bool) -> None:
     """List the target boards: CPU, flash/RAM budget, emulator and whether it runs here."""
-    rows = []
+    rows: list[_TargetRow] = []
     for t in load_all_targets():
         ok, why = emulator_available(t)
         rows.append({"name": t.name, "cpu": t.cpu, "fpu": t.fpu, "flash_bytes": t.flash_bytes,

@@ -3,11 +3,11 @@ in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is instal
 `edgetrain import tflite` (a .tflite model as an edgetrain model, its int8 quantization kept)."""
 from __future__ import annotations
 
-
 import click
 
 from ..extras import require
 from ..formats.modelfile import load_model, save_model
+from . import options
 from .app import export_group, import_group
 from .commands_c import FORCE_HELP
 from .output import emit_json, imported_summary, info, report_import, table
@@ -24,8 +24,8 @@ from .output import emit_json, imported_summary, info, report_import, table
               help="Run the model's test split in TFLite Micro's interpreter and compare with numpy.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, per_tensor: bool, check: bool,
-                      force: bool, as_json: bool) -> None:
+def export_tflite_cmd(model: str, output: str, dtype: options.DtypeChoice, calib: str | None, per_tensor: bool,
+                      check: bool, force: bool, as_json: bool) -> None:
     """Export MODEL as a .tflite flatbuffer (the same integer model as `export c --dtype int8`)."""
     require("tflite", "edgetrain export tflite")
     from ..interop.tflite import export_tflite
@@ -36,7 +36,7 @@ def export_tflite_cmd(model: str, output: str, dtype: str, calib: str | None, pe
     calib_x = None
     if dtype == "int8" and (calib is not None or not _quantized(graph)):
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
-    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor,  # type: ignore[arg-type]
+    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor,
                         force=force, protect=[model])
     summary: dict = {"model": graph.name, "model_file": model, "output": str(res.path), "bytes": len(res.data),
                      "dtype": dtype, "operators": list(res.operators)}

@@ -6,11 +6,17 @@ exhausting memory later; NaN and infinity never reach an optimizer.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from .. import limits
+
+# What the click.Choice options of the commands pass, as the library functions' Literal types.
+DtypeChoice = Literal["int8", "f32"]
+OptimizerChoice = Literal["sgd", "adam"]
+MethodChoice = Literal["minmax", "percentile"]
+ProjectChoice = Literal["make", "cmake"]
 
 
 class Count(click.ParamType):

@@ -71,7 +71,16 @@ class BootResult:
     log: str
 
 
-def parse_boot_result(blob: bytes, program: TrainProgram) -> tuple[Any, ...]:
+# BootResult's fields but the log, in order: what parse_boot_result reads from result.bin.
+BootFields = tuple[
+    int, int, int, np.ndarray, "np.ndarray | None", "np.ndarray | None", np.ndarray, "np.ndarray | None", np.ndarray,
+    int, int, "int | None", int, float, int, tuple[float, float], tuple[int, int],
+]
+
+
+def parse_boot_result(blob: bytes, program: TrainProgram) -> BootFields:
+    """result.bin's values: BootResult's fields but the log, in field order. ToolchainError when
+    the result magic is missing or the file's size disagrees with its header."""
     head = struct.Struct("<4s9I")
     magic, boot, flags, _overhead, load_st, load_seq, n_eval, n_cls, feat_bytes, n_steps = head.unpack_from(blob)
     if magic != RESULT_MAGIC:

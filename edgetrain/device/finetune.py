@@ -155,7 +155,7 @@ class FinetuneReport:
     logits_after: np.ndarray
     features: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    program: TrainProgram | None = None  # what was generated (for reference_finetune)
+    program: TrainProgram = field(kw_only=True)  # what was generated (for reference_finetune)
     # The guard's check of the weights about to be committed (one more forward pass on the last
     # batch): True when it rolled them back, so the commit holds the previous commit's weights.
     final_rolled_back: bool = False

@@ -34,6 +34,7 @@ class HarnessRun:
 def runner_for(target: Target) -> ModuleType:
     """The runner module (host or QEMU) that starts ``target``'s firmware; refuses a target that
     has none or whose tools are missing here."""
+    runner: ModuleType
     if target.is_host:
         runner = host
     elif target.emulator is not None and target.emulator.kind == "qemu":

@@ -134,7 +134,7 @@ def emulate_model(
         run = emulate(run_target, out, raw, res.output_dtype, parity=parity, timeout=timeout,
                       build_dir=Path(tmp) / "build")
     float_out = predict(graph, x)
-    if dtype == "int8":
+    if res.qmodel is not None:  # dtype "int8": export_c quantized (or took) the model
         ref = int8_reference(res.qmodel, x)
         dev = run.outputs.astype(np.int8)
         differs = np.any(dev != ref, axis=1)

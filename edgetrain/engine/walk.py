@@ -25,9 +25,12 @@ from ..graph import Graph, Param
 from .autodiff import BackwardSchedule, BackwardStep
 
 G = TypeVar("G")
+# What a backend keeps of the forward pass for its rules (numpy arrays, ONNX or C buffer names).
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
 
 
-class GradientAlgebra(Protocol, Generic[G]):
+class GradientAlgebra(Protocol, Generic[G, S_co]):
     """What a backend says about its gradient values (see the module docstring)."""
 
     def accumulate(self, total: G, more: G, tensor: str) -> G:
@@ -38,20 +41,20 @@ class GradientAlgebra(Protocol, Generic[G]):
         """The gradient w.r.t. ``param.storage()`` from one w.r.t. ``param.effective()``."""
         ...
 
-    def saved(self, step: BackwardStep) -> Mapping[str, object]:
+    def saved(self, step: BackwardStep) -> Mapping[str, S_co]:
         """The forward values ``step.saves`` kept for ``step``'s node, by key (IN0 / IN1 / OUT)."""
         ...
 
 
-Rule = Callable[[BackwardStep, G, Mapping[str, object]], tuple[list["G | None"], dict[str, G]]]
+Rule = Callable[[BackwardStep, G, Mapping[str, S]], tuple[list["G | None"], dict[str, G]]]
 
 
 def walk_backward(
     graph: Graph,
     schedule: BackwardSchedule,
     output_grads: Mapping[str, G],
-    rule: Rule,
-    algebra: GradientAlgebra[G],
+    rule: Rule[G, S],
+    algebra: GradientAlgebra[G, S],
 ) -> dict[str, G]:
     """Walk ``schedule`` from the gradients of the graph outputs; returns storage gradients by
     parameter name (only parameters a gradient reached)."""

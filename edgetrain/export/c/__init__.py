@@ -187,6 +187,7 @@ def _project(graph: Graph, program: Program, target: Target, kind: ProjectKind, 
     else:
         x = np.asarray(example_x, np.float32)[:MAX_EXAMPLES]
         x = x.reshape(len(x), *program.input_shape)
+    inputs: np.ndarray
     if program.qmodel is not None:
         from ...quantize.reference import int8_reference
 

@@ -53,6 +53,7 @@ from .plan import Buffer, MemoryPlan, align_up, plan_memory
 from . import raw_input
 from .program import choose_layer_storage, class_names_of, scratch_ctype, step_scratch_bytes
 from .rules import Lowering, check_supported, lower_calls
+from .rules.base import Dtype
 from .rules.train import TRAIN_RULES, TrainBackward
 
 BodyKind = Literal["int8", "f32"]
@@ -380,6 +381,7 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
     if split.body is not None:
         body = split.body
         feature_size = math.prod(body.shapes()[split.boundary])
+        dtype: Dtype
         if config.body == "int8":
             if qbody is None and imported_quantization(body):
                 qbody = from_graph(body)  # an imported integer model (a .tflite's) is never re-quantized
@@ -398,7 +400,7 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
             arr, taken, sizes, structs)
         for op in body_ops:
             ops.append(op)
-        if dtype == "int8":
+        if qbody is not None:  # the int8 body (dtype "int8")
             out = qbody.output
             boundary_scale, boundary_zp = float(np.float32(out.scale)), int(out.zero_point)
             sizes["features"] = B * feature_size * FLOAT
@@ -513,7 +515,7 @@ def _check_head_params(head: Graph) -> None:
             users[p] = n.name
 
 
-def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: str, qmodel: QuantizedModel | None,
+def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: Dtype, qmodel: QuantizedModel | None,
                       layer_storage: dict, batches: tuple[int, ...], prefix: str, struct_prefix: str, arr,
                       taken: set[str], sizes: dict[str, int], structs: list[str],
                       param_value=None) -> tuple[list[TrainOp], str]:
