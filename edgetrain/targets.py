@@ -97,7 +97,7 @@ def target_dirs() -> list[Path]:
     directory (the user's boards), then edgetrain's own."""
     local = Path.cwd() / "targets"
     dirs = [local] if local.is_dir() and local.resolve() != targets_dir().resolve() else []
-    return dirs + [targets_dir()]
+    return [*dirs, targets_dir()]
 
 
 def list_targets() -> list[str]:

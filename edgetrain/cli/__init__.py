@@ -11,17 +11,19 @@ import sys
 import click
 
 from ..errors import EdgetrainError
-from .app import cli
 
 # Command modules: each attaches its commands to `cli` (or a sub-group) when imported.
-from . import commands_core  # noqa: E402,F401
-from . import commands_c  # noqa: E402,F401
-from . import commands_targets  # noqa: E402,F401
-from . import commands_onnx  # noqa: E402,F401
-from . import commands_tflite  # noqa: E402,F401
-from . import commands_emulate  # noqa: E402,F401
-from . import commands_finetune  # noqa: E402,F401
-from . import commands_report  # noqa: E402,F401
+from . import (
+    commands_c,  # noqa: F401
+    commands_core,  # noqa: F401
+    commands_emulate,  # noqa: F401
+    commands_finetune,  # noqa: F401
+    commands_onnx,  # noqa: F401
+    commands_report,  # noqa: F401
+    commands_targets,  # noqa: F401
+    commands_tflite,  # noqa: F401
+)
+from .app import cli
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -110,18 +110,17 @@ def export_c_cmd(ctx: click.Context, model: str, target: str, out_dir: str, dtyp
     table("totals", ["", "bytes", "budget"], rep.summary_rows())
 
 
-def _default_examples(graph) -> str | None:  # noqa: ANN001
+def _default_examples(graph: Graph) -> str | None:
     """The model's test split, when it was trained on a known source."""
     from ..data_sources import model_split_source
 
     return model_split_source(graph.meta.get("preprocess") or {}, "test")
 
 
-def default_calib(graph) -> str:  # noqa: ANN001 - Graph, imported lazily above
+def default_calib(graph: Graph) -> str:
     """The calibration source of an int8 export that names none: the model's training split."""
-    from ..errors import ConfigError
-
     from ..data_sources import model_split_source
+    from ..errors import ConfigError
 
     source = model_split_source(graph.meta.get("preprocess") or {}, "train")
     if not source:

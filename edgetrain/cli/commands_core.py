@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -9,15 +10,18 @@ import numpy as np
 from ..config import load_config
 from ..data import Dataset
 from ..data_sources import Samples, model_samples
+from ..deprecation import moved
 from ..engine.executor import predict
 from ..formats.modelfile import load_model, save_model
-from ..deprecation import moved
 from ..graph import Graph
 from ..model_report import info_dict, info_tables
 from ..outputs import safe_file_stem
 from . import options
 from .app import cli
 from .output import console, emit_json, info, table
+
+if TYPE_CHECKING:
+    from ..interop.tflite.reader import TFModel
 
 
 @cli.command()
@@ -56,7 +60,8 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
     if result.data.class_names:
         summary["classes"] = ", ".join(result.data.class_names)
     if as_json:
-        emit_json("train", {**summary, "config": config, "data": data, "early_stopping": stopping, "warnings": result.warnings,
+        emit_json("train", {**summary, "config": config, "data": data, "early_stopping": stopping,
+                            "warnings": result.warnings,
                    "history": [{k: e.get(k) for k in ("epoch", "loss", "train_acc", "val_loss", "val_acc") if k in e}
                                for e in h.epochs]})
         return
@@ -66,7 +71,7 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
     table(f"trained {cfg.name}", ["metric", "value"], rows)
 
 
-def _stopping_text(stopping: dict, epochs: int) -> str:  # noqa: ANN001 - the dict built above
+def _stopping_text(stopping: dict, epochs: int) -> str:
     if stopping["restored_epoch"] is None:
         return f"did not stop (patience {stopping['patience']}); weights of the last epoch ({epochs})"
     return (f"stopped after epoch {epochs}; restored epoch {stopping['restored_epoch']} "
@@ -119,14 +124,14 @@ def info_cmd(model: str, as_json: bool) -> None:
         console.print(f"trained on: {pre['source']} ({data_line(pre)})", markup=False, highlight=False)
 
 
-def tflite_tensor_rows(m) -> list[dict]:  # noqa: ANN001 - interop.tflite.reader.TFModel
+def tflite_tensor_rows(m: TFModel) -> list[dict]:
     """One row per tensor of a decoded .tflite: name, type, shape, quantization."""
     rows = []
     for t in m.tensors:
         q = t.quantized
         rows.append({"index": t.index, "name": t.name[:60], "type": t.type_name, "shape": "x".join(map(str, t.shape)),
-                     "scale": float(t.scale[0]) if q else None, "zero_point": int(t.zero_point[0]) if q else None,
-                     "channels": int(t.scale.size) if q and t.scale.size > 1 else ""})
+                     "scale": float(t.qscale[0]) if q else None, "zero_point": int(t.qzero_point[0]) if q else None,
+                     "channels": int(t.qscale.size) if q and t.qscale.size > 1 else ""})
     return rows
 
 
@@ -174,7 +179,8 @@ def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -
     acc = float((pred == s.y).mean())
     loss, _ = CrossEntropy()(logits, s.y)
     names = graph.meta.get("class_names")
-    res = {"model": graph.name, "model_file": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc, "loss": loss}
+    res = {"model": graph.name, "model_file": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc,
+           "loss": loss}
     if names:
         res["classes"] = list(names)
         res["per_class_accuracy"] = {n: (float((pred[s.y == k] == k).mean()) if (s.y == k).any() else None)
@@ -189,7 +195,7 @@ def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -
     table(f"eval {model}", ["metric", "value"], rows)
 
 
-def data_line(pre: dict) -> str:  # noqa: ANN001 - a model's meta["preprocess"]
+def data_line(pre: dict) -> str:
     """How a model's training data was split, for `info`: layout, seed, sizes."""
     samples = pre.get("samples") or {}
     sizes = " / ".join(f"{p} {samples[p]}" for p in ("train", "val", "test") if isinstance(samples.get(p), int))
@@ -202,7 +208,7 @@ def data_line(pre: dict) -> str:  # noqa: ANN001 - a model's meta["preprocess"]
     return ", ".join(str(p) for p in parts)
 
 
-__all__ = ["train", "info_cmd", "eval_cmd", "load_eval_data", "load_samples"]
+__all__ = ["eval_cmd", "info_cmd", "load_eval_data", "load_samples", "train"]
 
 # The rows `info` prints moved to `edgetrain.model_report`.
 __getattr__ = moved(__name__, "edgetrain.model_report", ("layer_rows", "sparse_rows"))

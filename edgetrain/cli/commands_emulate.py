@@ -1,6 +1,8 @@
 """`edgetrain emulate`: export, build, run on an emulated board (or host gcc), compare with numpy."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..formats.modelfile import load_model
@@ -8,6 +10,9 @@ from . import options
 from .app import cli
 from .commands_c import SPARSE_FORMAT_HELP
 from .output import emit_json, info, table
+
+if TYPE_CHECKING:
+    from ..device.verify import EmulationReport
 
 
 @cli.command("emulate")
@@ -74,7 +79,7 @@ def emulate_cmd(model: str, target: str, source: str, dtype: options.DtypeChoice
     check_report(rep, max_disagreements if max_disagreements is not None or production else 0, min_accuracy)
 
 
-def check_report(rep, max_disagreements: int | None, min_accuracy: float | None) -> None:  # noqa: ANN001
+def check_report(rep: EmulationReport, max_disagreements: int | None, min_accuracy: float | None) -> None:
     """CheckFailedError (exit 3) naming every gate the emulation report fails."""
     from ..errors import CheckFailedError
 

@@ -23,7 +23,8 @@ from .output import emit_json, imported_summary, report_import, table
 @click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True,
               help="Optimizer of the train-step graph.")
 @click.option("--momentum", type=options.FRACTION, default=0.9, show_default=True, help="SGD momentum (train step).")
-@click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True, help="Weight decay (train step).")
+@click.option("--weight-decay", type=options.NON_NEGATIVE, default=0.0, show_default=True,
+              help="Weight decay (train step).")
 @click.option("--beta1", type=options.FRACTION, default=0.9, show_default=True, help="Adam beta1 (train step).")
 @click.option("--beta2", type=options.FRACTION, default=0.999, show_default=True, help="Adam beta2 (train step).")
 @click.option("--eps", type=options.POSITIVE, default=1e-8, show_default=True, help="Adam epsilon (train step).")
@@ -50,10 +51,9 @@ def export_onnx_cmd(model: str, output: str, train_step: bool, ort_artifacts: bo
                           protect=[model], raw_input=not standardised_input)
     if graph.meta.get("preprocess"):
         # Prove the artifact runs: onnxruntime vs the numpy engine on the model's own test split.
+        from ..data_sources import model_split_source
         from ..interop.onnx.check import check_onnx
         from .commands_core import load_eval_data
-
-        from ..data_sources import model_split_source
 
         test = model_split_source(graph.meta["preprocess"], "test") or ":test"
         x, y = load_eval_data(graph, test)
@@ -114,8 +114,8 @@ def ort_train_cmd(artifacts: str, source: str, output: str, epochs: int, batch_s
                   as_json: bool, force: bool) -> None:
     """Train ORT ARTIFACTS (from `export onnx --ort-artifacts`) with onnxruntime.training (no torch)."""
     require("onnx", "edgetrain ort-train")
-    from ..interop.onnx.ort_training import read_manifest, ort_train
     from ..data_sources import is_file_source, parse_source
+    from ..interop.onnx.ort_training import ort_train, read_manifest
     from .commands_core import load_samples
 
     art = Path(artifacts)

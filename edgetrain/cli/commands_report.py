@@ -97,7 +97,7 @@ def _confusion(graph: Graph, source: str | None) -> report_html.Confusion | repo
                                  f"{s.source} ({s.split})")
 
 
-def _memory(graph: Graph, board: Target, dtype: options.DtypeChoice) -> "MemoryReport | report_html.Absent":
+def _memory(graph: Graph, board: Target, dtype: options.DtypeChoice) -> MemoryReport | report_html.Absent:
     """The `export c` memory report on ``board``; when the model cannot be exported as ``dtype``
     (no calibration data recorded, an op the C export lacks) the section says why."""
     from ..quantize import has_quantization

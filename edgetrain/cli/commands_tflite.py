@@ -3,6 +3,9 @@ in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is instal
 `edgetrain import tflite` (a .tflite model as an edgetrain model, its int8 quantization kept)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import click
 
 from ..extras import require
@@ -11,6 +14,12 @@ from . import options
 from .app import export_group, import_group
 from .commands_c import FORCE_HELP
 from .output import emit_json, imported_summary, info, report_import, table
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..graph import Graph
+    from ..interop.tflite.export import TFLiteExport
 
 
 @export_group.command("tflite")
@@ -69,13 +78,14 @@ def import_tflite_cmd(file: str, output: str, name: str | None, as_json: bool) -
     report_import("import tflite", f"imported {file}", imported_summary(graph, file, output), as_json)
 
 
-def _quantized(graph) -> bool:  # noqa: ANN001
+def _quantized(graph: Graph) -> bool:
     from ..quantize import has_quantization
 
     return has_quantization(graph)
 
 
-def _check(res, graph, source: str, load_eval_data) -> dict:  # noqa: ANN001
+def _check(res: TFLiteExport, graph: Graph, source: str,
+           load_eval_data: Callable[..., tuple[np.ndarray, np.ndarray]]) -> dict:
     """TFLite Micro's interpreter on the model's test split against the numpy reference (int8:
     bit for bit; float32: the largest difference), or why it did not run."""
     import numpy as np

@@ -20,6 +20,8 @@ files), ``bank`` (decoding the stored weight banks), ``verify``, ``finetune``.
 The firmware is the generated model + runtime sources plus the harness in
 ``firmware_export/templates/emulate/`` (see its ``main.c`` for the model.h contract).
 """
+from typing import Any
+
 from edgetrain.device.build import build_firmware
 from edgetrain.device.firmware import Firmware, RunResult, SectionSizes
 from edgetrain.device.run import emulate, emulator_available, run_firmware
@@ -44,7 +46,7 @@ _LAZY = {"emulate_model": "verify", "EmulationReport": "verify", "finetune_on_de
          "FinetuneReport": "finetune"}
 
 
-def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
+def __getattr__(name: str) -> Any:  # the lazily imported verify/finetune attribute
     if name in _LAZY:
         import importlib
 

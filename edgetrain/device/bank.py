@@ -6,8 +6,7 @@ import zlib
 import numpy as np
 
 from ..errors import ToolchainError
-from ..export.c.abi import (STORAGE_CRC_OFFSET, STORAGE_HEADER, STORAGE_HEADER_BYTES, STORAGE_MAGIC,
-                            STORAGE_VERSION)
+from ..export.c.abi import STORAGE_CRC_OFFSET, STORAGE_HEADER, STORAGE_HEADER_BYTES, STORAGE_MAGIC, STORAGE_VERSION
 from ..export.c.train_program import TrainProgram
 
 

@@ -211,7 +211,7 @@ def _run_tool(cmd: list[str], *, what: str, tool: str, run: list[str] | None = N
     turn a failure into one error line: a link overflow into BudgetExceededError, anything else
     into ToolchainError."""
     try:
-        proc = subprocess.run(run or cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        proc = subprocess.run(run or cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False)
     except FileNotFoundError as exc:
         raise ToolchainError(f"{tool} not found", hint=install_hint(tool)) from exc
     except subprocess.TimeoutExpired as exc:
@@ -246,9 +246,9 @@ def stack_overflow(cmd: list[str], log: str) -> tuple[str, int] | None:
     again = [c if c != str(out) else str(probe) for c in cmd] + ["-Wl,--noinhibit-exec"]
     stack = next((int(c.rsplit("=", 1)[1]) for c in cmd if c.startswith("-Wl,--defsym=__et_stack_size=")), 0)
     try:
-        subprocess.run(again, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+        subprocess.run(again, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False)
         nm = subprocess.run([cmd[0].replace("gcc", "nm"), str(probe)], capture_output=True, text=True,
-                            timeout=COMPILE_TIMEOUT_S)
+                            timeout=COMPILE_TIMEOUT_S, check=False)
         syms = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
         if "__et_own_ram" in syms:  # the library reserve's accounting (cortexm_sections.ld)
             ram = syms["_estack"] - syms["_sdata"]

@@ -15,8 +15,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from edgetrain.errors import ToolchainError
+
 # Exit statuses and file magics are C ABI facts (et_harness.h, et_hio.h); EXIT_MEANINGS is re-exported.
-from edgetrain.export.c.abi import EXIT_MEANINGS, INPUTS_MAGIC, OUTPUTS_MAGIC  # noqa: F401
+from edgetrain.export.c.abi import EXIT_MEANINGS, INPUTS_MAGIC, OUTPUTS_MAGIC
 
 INPUT_FILE = "inputs.bin"
 OUTPUT_FILE = "outputs.bin"

@@ -19,24 +19,19 @@ through `run_int8`, the head through `Trainer.train_step`): the parity contract.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .build import build_firmware
-from .ram_plan import FirmwareRam, finetune_firmware_ram
-from .run import emulator_available
-from .bank import read_bank
-from .boot import BootResult, device_input, run_boot
-from .firmware import Firmware, SectionSizes
 from ..engine.executor import forward
 from ..engine.trainer import Trainer
 from ..errors import ConfigError, DataError, ToolchainError
-from ..export.c.train_plan import StorageGeometry, TrainExport, TrainMemoryReport, export_training_c
 from ..export.c.train_modes import apply_trainable
+from ..export.c.train_plan import StorageGeometry, TrainExport, TrainMemoryReport, export_training_c
 from ..export.c.train_program import DeviceTrainConfig, TrainProgram
 from ..graph import Graph, Param
 from ..limits import limit, over_limit_hint
@@ -44,8 +39,12 @@ from ..outputs import KEEP_HINT, output_directory
 from ..quantize import run_int8
 from ..resources import firmware_dir
 from ..targets import Target, load_target
-
-
+from .bank import read_bank
+from .boot import BootResult, device_input, run_boot
+from .build import build_firmware
+from .firmware import Firmware, SectionSizes
+from .ram_plan import FirmwareRam, finetune_firmware_ram
+from .run import emulator_available
 
 # ---------------------------------------------------------------- data
 
@@ -181,7 +180,8 @@ class FinetuneReport:
                 "commit_instructions": self.commit_instructions, "stored_sequence": self.stored_sequence,
                 "final_check": {"result": self.final_check, "rolled_back": self.final_rolled_back,
                                 "loss": _json_float(self.final_loss),
-                                "param_rms": None if self.param_rms is None else [_json_float(v) for v in self.param_rms]},
+                                "param_rms": None if self.param_rms is None
+                                else [_json_float(v) for v in self.param_rms]},
                 "erase_counts": None if self.erase_counts is None else list(self.erase_counts),
                 "memory": self.memory.to_dict(),
                 "firmware_ram": None if self.firmware_ram is None else self.firmware_ram.to_dict(),
@@ -285,9 +285,10 @@ def finetune_on_device(
     conv and everything after it), ``bias-only``, ``last:K``, layer names, ``all``
     (`train_modes.select_trainable`), or None to keep the graph's own flags. With a spec, every
     batch_norm is folded into the layer before it first (the device runs none), so the spec
-    applies to the folded layers and ``report.graph`` is the folded model. Training samples come from ``batches`` (steps x batch, exact) or from
-    ``x_train``/``y_train`` (``make_batches``). ``x_eval``/``y_eval`` default to the training
-    samples. An int8 body is calibrated on ``calib_x`` (default: the training samples).
+    applies to the folded layers and ``report.graph`` is the folded model. Training samples come
+    from ``batches`` (steps x batch, exact) or from ``x_train``/``y_train`` (``make_batches``).
+    ``x_eval``/``y_eval`` default to the training samples. An int8 body is calibrated on
+    ``calib_x`` (default: the training samples).
     ``parity`` builds with ``-ffp-contract=off`` (the numpy-parity flags); production flags
     otherwise. The graph passed in is not modified; ``report.graph`` carries the new weights.
     """
@@ -337,7 +338,8 @@ def finetune_on_device(
     for name, value in weights.items():
         set_stored(out_graph.params[name], value)
     out_graph.meta.setdefault("finetune", []).append(
-        {"target": target.name, "steps": int(len(ys)), **config.to_dict(), "trainable": [p.name for p in program.trainable]})
+        {"target": target.name, "steps": int(len(ys)), **config.to_dict(),
+         "trainable": [p.name for p in program.trainable]})
 
     def acc(logits: np.ndarray) -> float | None:
         return None if y_eval is None else float((logits.argmax(axis=1) == np.asarray(y_eval)).mean())
@@ -352,12 +354,26 @@ def finetune_on_device(
         final_loss=None if first.final_verdict == 2 else first.final_loss, erase_counts=first.erase_counts,
         final_check={0: "accepted", 1: "loss", 3: "parameters"}.get(first.final_verdict), param_rms=first.param_rms,
         instructions_per_step=None if counts is None else counts.tolist(),
-        eval_instructions_per_sample=None if second.eval_instructions is None else float(second.eval_instructions.mean()),
+        eval_instructions_per_sample=None if second.eval_instructions is None
+        else float(second.eval_instructions.mean()),
         commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
         weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,
         features=second.features, notes=notes + fold_notes + program.notes, program=program,
         firmware_ram=firmware_ram)
 
 
-__all__ = ["BootResult", "FinetuneReport", "ReferenceRun", "build_training_firmware", "device_input", "finetune_on_device", "make_batches",
-           "read_bank", "reference_features", "set_stored", "reference_finetune", "reference_logits", "run_boot"]
+__all__ = [
+    "BootResult",
+    "FinetuneReport",
+    "ReferenceRun",
+    "build_training_firmware",
+    "device_input",
+    "finetune_on_device",
+    "make_batches",
+    "read_bank",
+    "reference_features",
+    "reference_finetune",
+    "reference_logits",
+    "run_boot",
+    "set_stored",
+]

@@ -52,7 +52,7 @@ def _has_newlib(compiler: str) -> bool:
     # gcc echoes the bare name back when the file is not in its search path.
     try:
         proc = subprocess.run([compiler, "-print-file-name=nano.specs"], capture_output=True,
-                              text=True, timeout=30)
+                              text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0 and proc.stdout.strip() != "nano.specs"

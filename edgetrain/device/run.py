@@ -12,9 +12,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from edgetrain.device import host, qemu
-from edgetrain.device.firmware import Firmware, RunResult
 from edgetrain.device.build import build_firmware
 from edgetrain.device.exchange import INPUT_FILE, OUTPUT_FILE, describe_exit, read_outputs, write_inputs
+from edgetrain.device.firmware import Firmware, RunResult
 from edgetrain.errors import ConfigError, DataError, ToolchainError
 from edgetrain.export.c.abi import HARNESS_STATUS
 from edgetrain.targets import Target, load_target
@@ -63,7 +63,7 @@ def run_harness(firmware: Firmware, work: Path, *, timeout: float, what: str,
         # The harness opens its files relative to its working directory (semihosting
         # target=native resolves against QEMU's cwd).
         proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout,
-                              env=runner.environment(firmware))
+                              env=runner.environment(firmware), check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolchainError(f"{what} timed out after {timeout:g} s",
                              hint="the firmware may be stuck (a fault loop or an endless model); "

@@ -13,8 +13,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .run import emulate, emulator_available
-from .ram_plan import inference_firmware_ram
 from ..deprecation import renamed_keyword
 from ..engine.executor import predict
 from ..errors import ConfigError
@@ -23,6 +21,8 @@ from ..graph import Graph
 from ..outputs import KEEP_HINT, check_output_dir
 from ..quantize.reference import int8_reference
 from ..targets import Target, load_target
+from .ram_plan import inference_firmware_ram
+from .run import emulate, emulator_available
 
 
 @dataclass
@@ -61,9 +61,12 @@ class EmulationReport:
         return d
 
     def rows(self) -> list[tuple[str, Any]]:
-        pct = lambda a: "-" if a is None else f"{100 * a:.2f}%"  # noqa: E731
+        def pct(a: float | None) -> str:
+            return "-" if a is None else f"{100 * a:.2f}%"
+
         instr = ("-" if self.instructions_per_inference is None else
-                 f"{self.instructions_per_inference:,.0f} (min {self.instructions_min:,}, max {self.instructions_max:,})")
+                 f"{self.instructions_per_inference:,.0f} "
+                 f"(min {self.instructions_min:,}, max {self.instructions_max:,})")
         return [
             ("ran on", self.ran_on + (f" (fallback: {self.fallback_reason})" if self.fallback_reason else "")),
             ("dtype", self.dtype), ("samples", self.samples),
@@ -145,7 +148,9 @@ def emulate_model(
         err = np.abs(dev - ref)
         differs = np.any(err > 1e-5 * np.maximum(1.0, np.abs(ref)), axis=1)
         max_diff = float(err.max()) if len(x) else 0.0
-    acc = (lambda o: None if y is None else float((np.asarray(o).argmax(1) == y).mean()))
+    def acc(o: np.ndarray) -> float | None:
+        return None if y is None else float((np.asarray(o).argmax(1) == y).mean())
+
     counts = run.instructions_per_inference
     return EmulationReport(
         model=graph.name, target=target.name, ran_on=run_target.name, fallback_reason=reason, dtype=dtype,

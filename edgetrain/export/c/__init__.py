@@ -34,13 +34,14 @@ from ...outputs import write_directory
 from ...quantize import QuantizedModel, from_graph, has_quantization, quantize_model
 from ...resources import firmware_dir
 from ...targets import Target, load_target
+from ...transforms.reorder import sort_units_by_fan_in
 from . import emit
-from .program import Program, build_program
 from .naming import apply_name, check_name
-from .project import MAX_EXAMPLES, ProjectKind, check_kind as check_project, project_files
+from .program import Program, build_program
+from .project import MAX_EXAMPLES, ProjectKind, project_files
+from .project import check_kind as check_project
 from .readme import render_readme
 from .report import MemoryReport, check_budget, memory_report
-from ...transforms.reorder import sort_units_by_fan_in
 from .sparse import SparseOption, wants_sorted_units
 
 MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c", "model_input.c")

@@ -212,8 +212,8 @@ def _flags(target: Target) -> tuple[str, str]:
     cflags = " ".join([*target.cflags, "-O2", WARNINGS, "-ffunction-sections", "-fdata-sections"])
     assert target.linker_script is not None
     ld = target.linker_script.name
-    ldflags = " ".join(["-nostartfiles", "-Lboard", f"-Tboard/{ld}", f"-Wl,--defsym=__et_stack_size={target.stack_bytes}",
-                        "-Wl,--gc-sections", *target.ldflags])
+    ldflags = " ".join(["-nostartfiles", "-Lboard", f"-Tboard/{ld}",
+                        f"-Wl,--defsym=__et_stack_size={target.stack_bytes}", "-Wl,--gc-sections", *target.ldflags])
     return cflags, ldflags
 
 
@@ -234,7 +234,8 @@ def makefile(target: Target, app: AppBuild = INFERENCE_APP) -> str:
     run_deps, run_first = ("", f"\t{app.run_make}\n") if app.run_make else (f" {elf}", "")
     run = (f"run:{run_deps}\n{run_first}\t{qemu}\n" if qemu else
            "run:\n\t@echo \"no emulator for this target: flash " + elf + " to the board\"\n")
-    return f"""# Firmware project for the edgetrain {'model' if app is INFERENCE_APP else 'training code'} in this folder ({target.name}).
+    what = "model" if app is INFERENCE_APP else "training code"
+    return f"""# Firmware project for the edgetrain {what} in this folder ({target.name}).
 #   make          build {elf}
 #   make run      run it{f' in QEMU ({app.run_note})' if qemu else ''}
 CC ?= {target.compiler}
@@ -262,7 +263,10 @@ clean:
 def cmake_project(target: Target, name: str, app: AppBuild = INFERENCE_APP) -> str:
     """The project's CMakeLists.txt; the library's fragment is included as <lib>.cmake."""
     cflags, ldflags = _flags(target)
-    return f"""# Firmware project for the edgetrain {'model' if app is INFERENCE_APP else 'training code'} in this folder ({target.name}):
+    what = "model" if app is INFERENCE_APP else "training code"
+    link = ldflags.replace("-Lboard", "-L${CMAKE_CURRENT_LIST_DIR}/board").replace(
+        "-Tboard/", "-T${CMAKE_CURRENT_LIST_DIR}/board/")
+    return f"""# Firmware project for the edgetrain {what} in this folder ({target.name}):
 #   cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake
 #   cmake --build build          # build/firmware.elf
 cmake_minimum_required(VERSION 3.16)
@@ -273,7 +277,7 @@ set(CMAKE_C_FLAGS "${{CMAKE_C_FLAGS}} {cflags}")
 add_executable(firmware.elf {' '.join(app.sources)})
 target_include_directories(firmware.elf PRIVATE app)
 target_link_libraries(firmware.elf PRIVATE {app.lib})
-target_link_options(firmware.elf PRIVATE {ldflags.replace('-Lboard', '-L${CMAKE_CURRENT_LIST_DIR}/board').replace('-Tboard/', '-T${CMAKE_CURRENT_LIST_DIR}/board/')})
+target_link_options(firmware.elf PRIVATE {link})
 {app.cmake_after}"""
 
 

@@ -163,7 +163,8 @@ def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None,
         lines.append("        const float v = raw[i];")
     if int8:
         lines += ["        double s;", "        int32_t q;",
-                  "        if (!(v >= -FLT_MAX && v <= FLT_MAX)) {", "            return ET_ERR_NON_FINITE;", "        }",
+                  "        if (!(v >= -FLT_MAX && v <= FLT_MAX)) {", "            return ET_ERR_NON_FINITE;",
+                  "        }",
                   f"        s = (double)v / {m}_INPUT_SCALE;",
                   "        s = s > 1024.0 ? 1024.0 : (s < -1024.0 ? -1024.0 : s);",
                   f"        q = et_round_half_even(s) + {m}_INPUT_ZERO_POINT;",

@@ -28,7 +28,8 @@ def render_readme(p: Program, report: MemoryReport, target: Target, project: str
                   f"| `{'Makefile' if project == 'make' else 'CMakeLists.txt, cmake/'}` | the firmware project |"]
     lines += ["", "## API", "", "```c", '#include "model.h"', "",
               f"{'int8_t' if int8 else 'float'} input[ET_MODEL_INPUT_COUNT], output[ET_MODEL_OUTPUT_COUNT];",
-              "et_model_input_from_raw(raw, input);   /* raw: ET_MODEL_INPUT_COUNT floats in the training data's units */",
+              "et_model_input_from_raw(raw, input);   "
+              "/* raw: ET_MODEL_INPUT_COUNT floats in the training data's units */",
               "et_status st = et_model_infer(input, output);   /* ET_OK (0) or the failing kernel's status */",
               "```", "",
               f"The model was trained on standardised features: `et_model_input_from_raw` applies the training "

@@ -12,7 +12,7 @@ layers the device runs.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ...errors import ConfigError
 from ...graph import Graph

@@ -30,6 +30,7 @@ from ...targets import Target, load_target
 from .project import ProjectKind
 from .train_program import DeviceTrainConfig, TrainProgram, build_train_program
 from .train_storage import StorageGeometry  # re-exported: train_plan.StorageGeometry
+
 # Upper bound on the stack of the deepest dense training call chain (et_train_step -> fused
 # backward -> optimizer). Reported only; the stack reservation is the target's.
 TRAIN_STACK_ESTIMATE = 512
@@ -116,7 +117,8 @@ class TrainMemoryReport:
             [f"RAM: stack reserved (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}"],
             ["RAM total for training", f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget else "")],
             ["flash: const model data", f"{self.const_data_bytes:,}"],
-            ["flash: A/B banks", f"{self.bank_flash_bytes:,} (2 x {self.bank_bytes:,}, payload {self.payload_bytes:,})"],
+            ["flash: A/B banks",
+             f"{self.bank_flash_bytes:,} (2 x {self.bank_bytes:,}, payload {self.payload_bytes:,})"],
         ]
 
 
@@ -149,7 +151,7 @@ def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeomet
         ram_budget=target.ram_bytes, flash_budget=target.flash_bytes,
         buffers=[{"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
                  for n, b in sorted(p.plan.buffers.items(), key=lambda kv: p.plan.offsets[kv[0]])],
-        notes=list(p.notes) + ["RAM excludes the harness's sample buffers and code; banks are flash"],
+        notes=[*p.notes, "RAM excludes the harness's sample buffers and code; banks are flash"],
         descriptor_bytes=descriptor_bytes(p),
     )
 

@@ -48,9 +48,9 @@ from ...graph import Graph, Node, Param
 from ...quantize import QuantizedModel, from_graph, quantize_model
 from ...transforms.fold_batch_norm import fold_batch_norm
 from ...transforms.lowering import Lowered, lower_graph
+from . import raw_input
 from .arrays import DataArray, c_identifier, literal
 from .plan import Buffer, MemoryPlan, align_up, plan_memory
-from . import raw_input
 from .program import choose_layer_storage, class_names_of, scratch_ctype, step_scratch_bytes
 from .rules import Lowering, check_supported, lower_calls
 from .rules.base import Dtype
@@ -398,8 +398,7 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
         body_ops, body_out = _lower_into_arena(
             body, lowered, dtype, qbody, layer_storage, batches, prefix, "et_tb_" if dtype == "f32" else "et_tq_",
             arr, taken, sizes, structs)
-        for op in body_ops:
-            ops.append(op)
+        ops.extend(body_ops)
         if qbody is not None:  # the int8 body (dtype "int8")
             out = qbody.output
             boundary_scale, boundary_zp = float(np.float32(out.scale)), int(out.zero_point)

@@ -401,5 +401,12 @@ def train_project_files(program: TrainProgram, report: TrainMemoryReport, geomet
     return files
 
 
-__all__ = ["EXAMPLE_STEPS", "FlashLayout", "LIB", "f4_flash_layout", "storage_ports", "train_app",
-           "train_project_files"]
+__all__ = [
+    "EXAMPLE_STEPS",
+    "LIB",
+    "FlashLayout",
+    "f4_flash_layout",
+    "storage_ports",
+    "train_app",
+    "train_project_files",
+]

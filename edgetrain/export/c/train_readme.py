@@ -49,7 +49,8 @@ def render_train_readme(p: TrainProgram, report: TrainMemoryReport, target: Targ
              + ("in int8" if report.frozen_body == "int8" else "in float32" if report.frozen_body == "f32"
                 else "nowhere (every layer trains)") + ".", "",
              "## Files", "", "| file | what |", "|---|---|",
-             "| `train_model.h` | the API, batch and input sizes, the layout tag of the stored weights, guard settings |",
+             "| `train_model.h` | the API, batch and input sizes, the layout tag of the stored weights, "
+             "guard settings |",
              "| `train_model.c` | training step (forward, loss, backward with fused updates), commit, load, the "
              "training arena |",
              "| `train_model_data.c`, `train_model_data.h` | initial and frozen weights, quantization data (`const`, "
@@ -88,8 +89,8 @@ def render_train_readme(p: TrainProgram, report: TrainMemoryReport, target: Targ
               "only when it accepts (`app/main.c` does" + ("" if project else " in a project export") + ").", "",
               "## Memory", "", "| | bytes |", "|---|---|"]
     lines += [f"| {label.strip()} | {value} |" for label, value in report.rows()]
-    lines += ["", "RAM excludes the application's own buffers and code; the banks are flash (`train_memory_report.json` "
-              "has every buffer of the arena).", "", "## Weight store", "",
+    lines += ["", "RAM excludes the application's own buffers and code; the banks are flash "
+              "(`train_memory_report.json` has every buffer of the arena).", "", "## Weight store", "",
               f"`et_train_load` and `et_train_commit` take an `et_storage` (`et_storage.h`): two banks of whole "
               f"erase sectors behind read / erase / write callbacks (this report counts {geometry.erase_size:,}-byte "
               "sectors). `runtime/` has these ports:", "",
@@ -107,7 +108,8 @@ def render_train_readme(p: TrainProgram, report: TrainMemoryReport, target: Targ
                   f"(default: the target's, {target.storage_port}); `make run` always builds and runs the RAM one."]
     lines += [""]
     make = (f"make                 # build/{target.storage_port}/firmware.elf: the target's weight store port",
-            "make STORAGE=ram     # build/ram/firmware.elf", "make run             # the RAM build in QEMU (semihosting)")
+            "make STORAGE=ram     # build/ram/firmware.elf",
+            "make run             # the RAM build in QEMU (semihosting)")
     cmake = ("cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake   # add -DSTORAGE=ram for QEMU",
              "cmake --build build   # build/firmware.elf")
     return "\n".join(lines + build_section(project, LIB, make, cmake))
