@@ -12,6 +12,7 @@ The subpackages follow the pipeline: define (`graph`, `ops`, `layers`), transfor
 `techniques`), train (`engine`, `train_run`), quantize (`quantize`), export and interop
 (`export.c`, `interop.onnx`), device (`device`: build, run, verify, fine-tune).
 """
+
 from .data import Dataset, Split, load_data
 from .engine.autodiff import derive_backward
 from .engine.executor import forward, predict

@@ -9,6 +9,7 @@ Contract of every check: it returns the value (floats as ``float``) or raises a 
 message is one line, starts with the key path (``cfg.toml: [train] epochs``) and shows the bad
 value TOML-style (``true``, ``'10'``, ``nan``), and whose hint says what to write instead.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -83,8 +84,10 @@ class Field:
             return self._number(value, where, key)
         if self.kind == "str":
             if not isinstance(value, str):
-                raise ConfigError(f"{where} must be a string, got {show(value)}",
-                                  hint=self.hint or f'write a quoted string, e.g. {key} = "{self._example()}"')
+                raise ConfigError(
+                    f"{where} must be a string, got {show(value)}",
+                    hint=self.hint or f'write a quoted string, e.g. {key} = "{self._example()}"',
+                )
             if self.choices is not None:
                 allowed = tuple(self.choices() if callable(self.choices) else self.choices)
                 if value not in allowed:
@@ -92,8 +95,10 @@ class Field:
             return value
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise ConfigError(f"{where} must be true or false, got {show(value)}",
-                                  hint=f"write {key} = true or {key} = false, without quotes")
+                raise ConfigError(
+                    f"{where} must be true or false, got {show(value)}",
+                    hint=f"write {key} = true or {key} = false, without quotes",
+                )
             return value
         if self.kind in ("table", "list"):
             if not isinstance(value, dict if self.kind == "table" else list):
@@ -101,8 +106,9 @@ class Field:
             return value
         if self.kind == "str_list":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ConfigError(f"{where} must be a list of strings, got {show(value)}",
-                                  hint=f'e.g. {key} = ["dense1", "dense2"]')
+                raise ConfigError(
+                    f"{where} must be a list of strings, got {show(value)}", hint=f'e.g. {key} = ["dense1", "dense2"]'
+                )
             return list(value)
         if is_number(value) and not math.isfinite(value):
             raise ConfigError(f"{where} must be a finite number, got {show(value)}", hint=f"e.g. {key} = 1")
@@ -121,26 +127,32 @@ class Field:
         whole = self.kind == "int"
         noun = "a whole number" if whole else "a number"
         if not is_number(value):
-            raise ConfigError(f"{where} must be {noun}, got {show(value)}",
-                              hint=self.hint or f"write {noun} without quotes, e.g. {key} = {self._example()}")
+            raise ConfigError(
+                f"{where} must be {noun}, got {show(value)}",
+                hint=self.hint or f"write {noun} without quotes, e.g. {key} = {self._example()}",
+            )
         limit = self.limit
         cap = limits.limit(limit) if limit else None
         if limit and cap is not None and value > cap:  # also inf and 1e12 for an integer key: the size is the problem
-            raise ConfigError(f"{where} is {show(value)}, over the limit {self.limit}={cap}",
-                              hint=limits.over_limit_hint(limit))
+            raise ConfigError(
+                f"{where} is {show(value)}, over the limit {self.limit}={cap}", hint=limits.over_limit_hint(limit)
+            )
         if not math.isfinite(value):
-            raise ConfigError(f"{where} must be a finite number, got {show(value)}",
-                              hint=f"e.g. {key} = {self._example()}")
+            raise ConfigError(
+                f"{where} must be a finite number, got {show(value)}", hint=f"e.g. {key} = {self._example()}"
+            )
         if whole and not isinstance(value, int):
-            hint = (f"write {int(value)} (no decimal point)" if value == int(value)
-                    else f"e.g. {key} = {self._example()}")
+            hint = (
+                f"write {int(value)} (no decimal point)" if value == int(value) else f"e.g. {key} = {self._example()}"
+            )
             raise ConfigError(f"{where} must be a whole number, got {show(value)}", hint=hint)
         hi = cap if cap is not None else self.hi
         low_bad = self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo)
         high_bad = hi is not None and (value >= hi if self.hi_open else value > hi)
         if low_bad or high_bad:
-            raise ConfigError(f"{where} must be {self.range_text(hi)}, got {show(value)}",
-                              hint=f"e.g. {key} = {self._example()}")
+            raise ConfigError(
+                f"{where} must be {self.range_text(hi)}, got {show(value)}", hint=f"e.g. {key} = {self._example()}"
+            )
         return value if whole else float(value)
 
     def range_text(self, hi: float | None = None) -> str:
@@ -212,8 +224,11 @@ def keyword_fields(fn: Callable[..., Any], skip: Iterable[str] = ()) -> dict[str
     """A field per parameter of `fn` (except ``self`` and `skip`), typed from its annotations."""
     hints = typing.get_type_hints(fn)
     params = inspect.signature(fn).parameters
-    return {name: field_of_parameter(p, hints.get(name, Any)) for name, p in params.items()
-            if name not in ("self", *skip) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {
+        name: field_of_parameter(p, hints.get(name, Any))
+        for name, p in params.items()
+        if name not in ("self", *skip) and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
 
 
 # Optimizer options by name, with the ranges the update rules need (see engine/optim.py). An option
@@ -258,5 +273,6 @@ def technique_schemas() -> dict[str, dict[str, Field] | None]:
     from .techniques.sparse_set import apply_set
 
     applies: dict[str, Callable[..., Any]] = {"set": apply_set, "motif": apply_motif, "prune": apply_prune}
-    return {name: keyword_fields(applies[name], skip=("graph", "seed")) if name in applies else None
-            for name in TECHNIQUES}
+    return {
+        name: keyword_fields(applies[name], skip=("graph", "seed")) if name in applies else None for name in TECHNIQUES
+    }

@@ -20,6 +20,7 @@ Op kinds are read from `edgetrain.ops.OPS` at run time, so a new op appears in t
     python -m edgetrain.coverage             # print the matrix summary
     python -m edgetrain.coverage --readme    # rewrite README.md's "Supported" coverage section
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,13 +53,33 @@ N_IN, HIDDEN, N_OUT, SAMPLES, BATCH = 8, 6, 4, 8, 4
 LR = 0.05
 TOL = 1e-5
 ATTACHMENTS = ("none", "mask", "codebook", "motif", "qparams", "frozen")
-BACKENDS = ("numpy", "onnx_inference", "onnx_train_step", "ort_artifacts", "onnx_import",
-            "tflite_f32", "tflite_int8", "c_f32", "c_int8", "c_train_head", "c_train_body")
+BACKENDS = (
+    "numpy",
+    "onnx_inference",
+    "onnx_train_step",
+    "ort_artifacts",
+    "onnx_import",
+    "tflite_f32",
+    "tflite_int8",
+    "c_f32",
+    "c_int8",
+    "c_train_head",
+    "c_train_body",
+)
 C_BACKENDS = ("c_f32", "c_int8", "c_train_head", "c_train_body")  # need host gcc
-BACKEND_TITLES = {"numpy": "numpy", "onnx_inference": "ONNX inference", "onnx_train_step": "ONNX train step",
-                  "ort_artifacts": "ORT artifacts", "onnx_import": "ONNX import", "c_f32": "C f32",
-                  "c_int8": "C int8", "c_train_head": "C train (head)", "c_train_body": "C train (frozen body)",
-                  "tflite_f32": "TFLite f32", "tflite_int8": "TFLite int8"}
+BACKEND_TITLES = {
+    "numpy": "numpy",
+    "onnx_inference": "ONNX inference",
+    "onnx_train_step": "ONNX train step",
+    "ort_artifacts": "ORT artifacts",
+    "onnx_import": "ONNX import",
+    "c_f32": "C f32",
+    "c_int8": "C int8",
+    "c_train_head": "C train (head)",
+    "c_train_body": "C train (frozen body)",
+    "tflite_f32": "TFLite f32",
+    "tflite_int8": "TFLite int8",
+}
 STATUSES = ("agrees", "refuses", "skipped", "disagrees", "error")
 OK_STATUSES = ("agrees", "refuses", "skipped")
 README_BEGIN, README_END = "<!-- supported:begin -->", "<!-- supported:end -->"
@@ -101,6 +122,7 @@ CELLS = cells  # CELLS() lists the matrix for the op kinds registered right now
 
 
 # ---------------------------------------------------------------- tiny models
+
 
 def data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -166,16 +188,20 @@ def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
     elif op in SPATIAL_RECIPES:
         h = _spatial_op(g, rng, op, h)
     elif kind.param_roles:
-        raise UnsupportedOpError(f"coverage has no tiny-model recipe for op {op!r} with parameters",
-                                 hint="teach edgetrain.coverage.tiny_model to build it")
+        raise UnsupportedOpError(
+            f"coverage has no tiny-model recipe for op {op!r} with parameters",
+            hint="teach edgetrain.coverage.tiny_model to build it",
+        )
     elif kind.n_inputs == 2:
         r = _dense(g, rng, "dense_r", h, HIDDEN, HIDDEN).name
         h = g.add_node(Node(f"{op}_op", op, [h, r])).name
     elif kind.n_inputs == 1:
         h = g.add_node(Node(f"{op}_op", op, [h])).name
     else:
-        raise UnsupportedOpError(f"coverage has no tiny-model recipe for {kind.n_inputs}-input op {op!r}",
-                                 hint="teach edgetrain.coverage.tiny_model to build it")
+        raise UnsupportedOpError(
+            f"coverage has no tiny-model recipe for {kind.n_inputs}-input op {op!r}",
+            hint="teach edgetrain.coverage.tiny_model to build it",
+        )
     out = _dense(g, rng, "dense2", h, _shape_of(g, h)[0], N_OUT).name
     g.outputs = [out]
     g.validate()
@@ -216,6 +242,7 @@ def build(op: str, attachment: str) -> Graph:
 
 
 # ---------------------------------------------------------------- backends
+
 
 def _close(got: ArrayLike, want: ArrayLike, what: str, tol: float = TOL) -> None:
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
@@ -282,7 +309,7 @@ def run_onnx_train_step(g: Graph) -> str:
     trainer = Trainer(ref, SGD(LR, momentum=0.9), progress=False)
     state = dict(ts.initial_state)
     for s in range(0, SAMPLES, BATCH):
-        xb, yb = x[s:s + BATCH], y[s:s + BATCH]
+        xb, yb = x[s : s + BATCH], y[s : s + BATCH]
         out = dict(zip(names, sess.run(None, ts.feeds(xb, yb, LR, state))))
         state = ts.next_state(out)
         _close(out["loss"], trainer.train_step(xb, yb), "train-step loss")
@@ -328,8 +355,10 @@ def run_tflite(g: Graph, dtype: Literal["f32", "int8"]) -> str:
     if res.qmodel is not None:
         ref = int8_reference(res.qmodel, x)
         if not np.array_equal(got.reshape(ref.shape), ref):
-            raise Disagrees(f"TFLite Micro int8: {int(np.count_nonzero(got.reshape(ref.shape) != ref))} outputs "
-                            "differ from the numpy int8 reference")
+            raise Disagrees(
+                f"TFLite Micro int8: {int(np.count_nonzero(got.reshape(ref.shape) != ref))} outputs "
+                "differ from the numpy int8 reference"
+            )
         return ""
     _close(got.reshape(len(x), -1), _predict(g, x).reshape(len(x), -1), "TFLite Micro float32")
     return ""
@@ -350,10 +379,14 @@ def _emulate_and_compare(g: Graph, dtype: Literal["f32", "int8"]) -> str:
 
     x, y = data()
     rep = emulate_model(g, _host_target(), x, y, dtype=dtype, calib_x=x)
-    if rep.disagreements or (dtype == "int8" and rep.max_abs_diff != 0) or \
-            (dtype == "f32" and not rep.max_abs_diff <= 1e-5 * max(1.0, float(np.abs(_predict(g, x)).max()))):
-        raise Disagrees(f"C {dtype}: {rep.disagreements} of {rep.samples} samples disagree, "
-                        f"max |diff| {rep.max_abs_diff:.3g}")
+    if (
+        rep.disagreements
+        or (dtype == "int8" and rep.max_abs_diff != 0)
+        or (dtype == "f32" and not rep.max_abs_diff <= 1e-5 * max(1.0, float(np.abs(_predict(g, x)).max())))
+    ):
+        raise Disagrees(
+            f"C {dtype}: {rep.disagreements} of {rep.samples} samples disagree, max |diff| {rep.max_abs_diff:.3g}"
+        )
     return ""
 
 
@@ -393,7 +426,7 @@ def _caching_host() -> Iterator[Target]:
         front = tools / "gcc"
         # -I -S: the front end needs only the standard library; it starts once per build.
         argv = [sys.executable, "-I", "-S", cc_cache.__file__, str(cache), real]
-        front.write_text(f"#!/bin/sh\nexec {' '.join(map(shlex.quote, argv))} \"$@\"\n")
+        front.write_text(f'#!/bin/sh\nexec {" ".join(map(shlex.quote, argv))} "$@"\n')
         front.chmod(0o755)
         yield dataclasses.replace(host, compiler=str(front))
 
@@ -423,8 +456,15 @@ def _run_c_train(g: Graph, part: str, attachment: str) -> str:
 def _fingerprint(g: Graph) -> bytes:
     """Everything a backend can read from a graph: equal fingerprints run the same build once
     (e.g. a frozen-body cell whose attachment was ``frozen`` equals the plain one)."""
-    return pickle.dumps((g.inputs, g.outputs, [(n.name, n.op, n.inputs, n.params, sorted(n.attrs.items()))
-                                               for n in g.nodes], g.params, sorted(map(str, g.meta.items()))))
+    return pickle.dumps(
+        (
+            g.inputs,
+            g.outputs,
+            [(n.name, n.op, n.inputs, n.params, sorted(n.attrs.items())) for n in g.nodes],
+            g.params,
+            sorted(map(str, g.meta.items())),
+        )
+    )
 
 
 _memo: dict[object, str | Exception] = {}  # a backend's detail, or what it raised
@@ -450,8 +490,18 @@ def _once(key: object, fn: Callable[[], str]) -> str:
 def _finetune_and_compare(g: Graph, body: Literal["int8", "f32"], x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> str:
     from .device.finetune import finetune_on_device, reference_finetune, reference_logits
 
-    rep = finetune_on_device(g, _host_target(), batches=(xs, ys), trainable=None, batch=BATCH, optimizer="sgd",
-                             lr=LR, momentum=0.9, body=body, calib_x=x)
+    rep = finetune_on_device(
+        g,
+        _host_target(),
+        batches=(xs, ys),
+        trainable=None,
+        batch=BATCH,
+        optimizer="sgd",
+        lr=LR,
+        momentum=0.9,
+        body=body,
+        calib_x=x,
+    )
     ref = reference_finetune(rep.program, xs, ys)
     for k, v in ref.weights.items():
         _close(rep.weights[k], v, f"C-trained {k}")
@@ -544,8 +594,9 @@ def _run_cells(selected: list[Cell], workers: int) -> list[Row]:
     results: dict[int, Row] = {}
     c_idx = [i for i, c in enumerate(selected) if c.backend in C_BACKENDS]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {i: pool.submit(run_cell, selected[i], models[(selected[i].op, selected[i].attachment)])
-                   for i in c_idx}
+        futures = {
+            i: pool.submit(run_cell, selected[i], models[(selected[i].op, selected[i].attachment)]) for i in c_idx
+        }
         for i, c in enumerate(selected):
             if c.backend not in C_BACKENDS:
                 results[i] = run_cell(c, models[(c.op, c.attachment)])
@@ -555,6 +606,7 @@ def _run_cells(selected: list[Cell], workers: int) -> list[Row]:
 
 
 # ---------------------------------------------------------------- README section
+
 
 def counts(rows: list[Row]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
@@ -577,44 +629,62 @@ def render_table(rows: list[Row]) -> str:
         n = notes.setdefault(r.detail, len(notes) + 1)
         return ("✗" if r.status == "refuses" else f"? {r.status}") + f" [{n}]"
 
-    lines = ["| op kind | attachment | " + " | ".join(BACKEND_TITLES[b] for b in backends) + " |",
-             "|---|---|" + "---|" * len(backends)]
+    lines = [
+        "| op kind | attachment | " + " | ".join(BACKEND_TITLES[b] for b in backends) + " |",
+        "|---|---|" + "---|" * len(backends),
+    ]
     for op in ops:
-        base = tuple(by[(op, "none", b)].status for b in backends) if all((op, "none", b) in by for b in backends) \
+        base = (
+            tuple(by[(op, "none", b)].status for b in backends)
+            if all((op, "none", b) in by for b in backends)
             else None
+        )
         for a in ATTACHMENTS:
             if any((op, a, b) not in by for b in backends):
                 continue
             cells_ = [by[(op, a, b)] for b in backends]
             key = tuple(c.status for c in cells_)
-            if a != "none" and key == base and all(
-                    c.detail == by[(op, "none", b)].detail for c, b in zip(cells_, backends)):
+            if (
+                a != "none"
+                and key == base
+                and all(c.detail == by[(op, "none", b)].detail for c, b in zip(cells_, backends))
+            ):
                 continue
             lines.append(f"| {op} | {a} | " + " | ".join(mark(c) for c in cells_) + " |")
     total = counts(rows)
-    lines += ["", "Cells per backend (agree / refuse): " + ", ".join(
-        f"{BACKEND_TITLES[b]} {total[b]['agrees']}/{total[b]['refuses']}" for b in backends) + "."]
+    lines += [
+        "",
+        "Cells per backend (agree / refuse): "
+        + ", ".join(f"{BACKEND_TITLES[b]} {total[b]['agrees']}/{total[b]['refuses']}" for b in backends)
+        + ".",
+    ]
     if notes:
         lines += [""] + [f"{n}. {text.replace('|', '/')}" for text, n in notes.items()]
     return "\n".join(lines)
 
 
 def render_section(rows: list[Row]) -> str:
-    return (f"{README_BEGIN}\n<!-- generated by `python -m edgetrain.coverage --readme`; do not edit -->\n\n"
-            f"{render_table(rows)}\n\n{README_END}")
+    return (
+        f"{README_BEGIN}\n<!-- generated by `python -m edgetrain.coverage --readme`; do not edit -->\n\n"
+        f"{render_table(rows)}\n\n{README_END}"
+    )
 
 
 def readme_with(text: str, rows: list[Row]) -> str:
     start, end = text.find(README_BEGIN), text.find(README_END)
     if start < 0 or end < start:
         raise ValueError(f"README has no {README_BEGIN} ... {README_END} markers")
-    return text[:start] + render_section(rows) + text[end + len(README_END):]
+    return text[:start] + render_section(rows) + text[end + len(README_END) :]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgetrain.coverage", description=__doc__.splitlines()[0])
-    ap.add_argument("--readme", nargs="?", const=str(Path(__file__).resolve().parent.parent / "README.md"),
-                    help="rewrite the coverage section of this README (default: the repository's)")
+    ap.add_argument(
+        "--readme",
+        nargs="?",
+        const=str(Path(__file__).resolve().parent.parent / "README.md"),
+        help="rewrite the coverage section of this README (default: the repository's)",
+    )
     args = ap.parse_args(argv)
     rows = run_matrix()
     bad = [r for r in rows if r.status not in ("agrees", "refuses")]

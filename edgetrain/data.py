@@ -6,6 +6,7 @@ The public face of the data modules: `edgetrain.data_split` (splits, `Dataset`),
 Standardisation statistics are fitted on the training split only and travel with the model (see
 `Dataset.preprocess`) so evaluation, export and on-device code see the same features.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -76,8 +77,10 @@ def read_file(path: str | Path, label_column: str | int | None = None) -> tuple[
     """
     fd = read_data_file(path, label_column=label_column)
     if fd.layout != "table":
-        raise DataError(f"{path}: holds predefined splits (x_train, x_test ...), not one table",
-                        hint="name a split: FILE:train or FILE:test")
+        raise DataError(
+            f"{path}: holds predefined splits (x_train, x_test ...), not one table",
+            hint="name a split: FILE:train or FILE:test",
+        )
     return fd.parts["all"]
 
 

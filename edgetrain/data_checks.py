@@ -14,6 +14,7 @@ Accepted element types (decided here, for every command alike):
   refused rather than truncated). Booleans, strings and the other kinds above are refused here:
   text class names ("walk") are mapped to ids by the file readers first (`edgetrain.data_labels`).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,16 @@ if TYPE_CHECKING:
 
 # numpy dtype kinds: b bool, i/u integer, f float, c complex, U/S string, O object, V void or
 # structured, M/m datetime/timedelta.
-_KIND_NAMES = {"b": "boolean", "c": "complex", "U": "text", "S": "bytes", "O": "Python object", "V": "structured",
-               "M": "datetime", "m": "timedelta"}
+_KIND_NAMES = {
+    "b": "boolean",
+    "c": "complex",
+    "U": "text",
+    "S": "bytes",
+    "O": "Python object",
+    "V": "structured",
+    "M": "datetime",
+    "m": "timedelta",
+}
 _KIND_HINTS = {
     "b": "convert a boolean table explicitly (x.astype(float) / y.astype(int)) if it really is the data",
     "c": "split complex values into real and imaginary feature columns",
@@ -53,13 +62,21 @@ def dtype_problem(dtype: np.dtype, what: str) -> tuple[str, str] | None:
     if kind in "iuf":
         return None
     name = _KIND_NAMES.get(kind, f"{dtype}")
-    return (f"{what} are {name} values (dtype {dtype}); they must be integer or floating-point numbers",
-            _KIND_HINTS.get(kind, "save plain numeric arrays"))
+    return (
+        f"{what} are {name} values (dtype {dtype}); they must be integer or floating-point numbers",
+        _KIND_HINTS.get(kind, "save plain numeric arrays"),
+    )
 
 
 def check_samples(
-    x: Any, y: Any, *, source: str, n_features: int | None = None, n_outputs: int | None = None,
-    x_dtype: type[np.floating] = np.float32, sample_shape: tuple[int, ...] | None = None,
+    x: Any,
+    y: Any,
+    *,
+    source: str,
+    n_features: int | None = None,
+    n_outputs: int | None = None,
+    x_dtype: type[np.floating] = np.float32,
+    sample_shape: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate features ``x`` and labels ``y`` from ``source``; return ``x`` as ``x_dtype``, ``y`` as int64.
 
@@ -83,27 +100,39 @@ def check_samples(
     _check_kinds(x, y, source)
     if x.ndim > 2:
         if sample_shape is None:
-            raise DataError(f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes flat rows",
-                            hint="give the model an input shape (TOML [model] input_shape), or flatten each "
-                                 "sample: x.reshape(len(x), -1)")
+            raise DataError(
+                f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes flat rows",
+                hint="give the model an input shape (TOML [model] input_shape), or flatten each "
+                "sample: x.reshape(len(x), -1)",
+            )
         if tuple(x.shape[1:]) != tuple(sample_shape):
-            raise DataError(f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes "
-                            f"{tuple(sample_shape)}", hint="was the model trained on another data set?")
+            raise DataError(
+                f"{source}: samples have shape {tuple(x.shape[1:])} but the model takes {tuple(sample_shape)}",
+                hint="was the model trained on another data set?",
+            )
         x = x.reshape(len(x), -1) if len(x) else x.reshape(0, int(np.prod(x.shape[1:])))
     _check_shapes(x, y, source, n_features)
     return _checked_features(x, source, x_dtype), _checked_labels(y, source, n_outputs)
 
 
-def check_model_samples(graph: Graph, x: Any, y: Any, *, source: str, x_dtype: type[np.floating] = np.float32,
-                        labels: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def check_model_samples(
+    graph: Graph, x: Any, y: Any, *, source: str, x_dtype: type[np.floating] = np.float32, labels: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """`check_samples` against ``graph``: its input width and (``labels``) its number of outputs.
 
     Without ``labels`` (calibration samples, whose labels nothing reads) the labels must still be
     class ids but may exceed the model's outputs.
     """
     n_features, n_outputs = model_data_sizes(graph)
-    return check_samples(x, y, source=source, n_features=n_features, n_outputs=n_outputs if labels else None,
-                         x_dtype=x_dtype, sample_shape=tuple(int(d) for d in graph.input_shape))
+    return check_samples(
+        x,
+        y,
+        source=source,
+        n_features=n_features,
+        n_outputs=n_outputs if labels else None,
+        x_dtype=x_dtype,
+        sample_shape=tuple(int(d) for d in graph.input_shape),
+    )
 
 
 def model_data_sizes(graph: Graph) -> tuple[int, int | None]:
@@ -122,47 +151,62 @@ def _check_kinds(x: np.ndarray, y: np.ndarray, source: str) -> None:
 
 def _check_shapes(x: np.ndarray, y: np.ndarray, source: str, n_features: int | None) -> None:
     if x.ndim != 2:
-        hint = ("one feature per sample: x.reshape(-1, 1)" if x.ndim == 1 else
-                "x must be a table with one row per sample")
-        raise DataError(f"{source}: features must be a table (samples x features) or shaped samples, "
-                        f"got shape {x.shape}",
-                        hint=hint)
+        hint = (
+            "one feature per sample: x.reshape(-1, 1)" if x.ndim == 1 else "x must be a table with one row per sample"
+        )
+        raise DataError(
+            f"{source}: features must be a table (samples x features) or shaped samples, got shape {x.shape}", hint=hint
+        )
     if y.ndim != 1:
-        hint = ("labels look one-hot encoded: use y.argmax(axis=1)" if y.ndim == 2 and y.shape[0] == x.shape[0]
-                else "labels must be one class id per sample")
+        hint = (
+            "labels look one-hot encoded: use y.argmax(axis=1)"
+            if y.ndim == 2 and y.shape[0] == x.shape[0]
+            else "labels must be one class id per sample"
+        )
         raise DataError(f"{source}: labels must be a 1-D array of class ids, got shape {y.shape}", hint=hint)
     cap = limits.limit("MAX_DATA_ELEMENTS")
     for arr, what in ((x, "features"), (y, "labels")):
         if arr.size > cap:
-            raise DataError(f"{source}: {what} have {arr.size} elements, over the limit of {cap}",
-                            hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"))
+            raise DataError(
+                f"{source}: {what} have {arr.size} elements, over the limit of {cap}",
+                hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"),
+            )
     if len(x) == 0:
         raise DataError(f"{source}: no samples (0 rows)", hint="the data needs at least one sample")
     if len(y) != len(x):
-        raise DataError(f"{source}: {len(x)} feature rows but {len(y)} labels",
-                        hint="x and y must have one row / one label per sample")
+        raise DataError(
+            f"{source}: {len(x)} feature rows but {len(y)} labels",
+            hint="x and y must have one row / one label per sample",
+        )
     if x.shape[1] == 0:
-        raise DataError(f"{source}: no feature columns (shape {x.shape})",
-                        hint="each sample needs at least one feature")
+        raise DataError(
+            f"{source}: no feature columns (shape {x.shape})", hint="each sample needs at least one feature"
+        )
     if n_features is not None and x.shape[1] != n_features:
-        raise DataError(f"{source}: the data has {x.shape[1]} features but the model was trained on {n_features}",
-                        hint="was the model trained on another data set?")
+        raise DataError(
+            f"{source}: the data has {x.shape[1]} features but the model was trained on {n_features}",
+            hint="was the model trained on another data set?",
+        )
 
 
 def _checked_features(x: np.ndarray, source: str, x_dtype: type[np.floating]) -> np.ndarray:
     if x.dtype.kind == "f":
         r, c = _first_bad(x)
         if r >= 0:
-            raise DataError(f"{source}: non-finite value {x[r, c]} at row {r}, column {c}",
-                            hint="remove or impute NaN/Inf values before using the data")
+            raise DataError(
+                f"{source}: non-finite value {x[r, c]} at row {r}, column {c}",
+                hint="remove or impute NaN/Inf values before using the data",
+            )
     with np.errstate(over="ignore", invalid="ignore"):
         out = x.astype(x_dtype, copy=False)
     if x.dtype.kind == "f" and x.dtype.itemsize > out.dtype.itemsize:
         # A finite float64 can overflow to inf in float32 (integers always fit).
         r, c = _first_bad(out)
         if r >= 0:
-            raise DataError(f"{source}: value {x[r, c]} at row {r}, column {c} is outside the {out.dtype.name} range",
-                            hint="rescale the features (a model computes in float32)")
+            raise DataError(
+                f"{source}: value {x[r, c]} at row {r}, column {c} is outside the {out.dtype.name} range",
+                hint="rescale the features (a model computes in float32)",
+            )
     return out
 
 
@@ -180,24 +224,31 @@ def _checked_labels(y: np.ndarray, source: str, n_outputs: int | None) -> np.nda
         bad = ~np.isfinite(y) | (np.mod(np.where(np.isfinite(y), y, 0), 1) != 0)
         if bad.any():
             r = int(np.argmax(bad))
-            raise DataError(f"{source}: label at row {r} is {y[r]}, labels must be integer class ids",
-                            hint="labels are class ids 0..n_classes-1; map them to whole numbers first")
+            raise DataError(
+                f"{source}: label at row {r} is {y[r]}, labels must be integer class ids",
+                hint="labels are class ids 0..n_classes-1; map them to whole numbers first",
+            )
     # Range checks run on the original dtype, before any cast could wrap (uint64, 1e300).
     neg = y < 0
     if neg.any():
         r = int(np.argmax(neg))
         k = f"0..{n_outputs - 1}" if n_outputs else "0..n_classes-1"
-        raise DataError(f"{source}: label {_label(y[r])} at row {r} is negative; labels are class ids counted from 0",
-                        hint=f"map the labels to class ids {k}")
+        raise DataError(
+            f"{source}: label {_label(y[r])} at row {r} is negative; labels are class ids counted from 0",
+            hint=f"map the labels to class ids {k}",
+        )
     top = int(np.argmax(y))
     if n_outputs is not None and y[top] >= n_outputs:
-        raise DataError(f"{source}: labels go up to {_label(y[top])} (row {top}) but the model has {n_outputs} outputs",
-                        hint="the labels must be class ids below the model's output count; other data set?")
+        raise DataError(
+            f"{source}: labels go up to {_label(y[top])} (row {top}) but the model has {n_outputs} outputs",
+            hint="the labels must be class ids below the model's output count; other data set?",
+        )
     cap = limits.limit("MAX_UNITS")
     if y[top] >= cap:
-        raise DataError(f"{source}: label {_label(y[top])} at row {top} is too large: "
-                        f"a model has at most {cap} outputs",
-                        hint=limits.over_limit_hint("MAX_UNITS"))
+        raise DataError(
+            f"{source}: label {_label(y[top])} at row {top} is too large: a model has at most {cap} outputs",
+            hint=limits.over_limit_hint("MAX_UNITS"),
+        )
     return y.astype(np.int64)
 
 

@@ -15,6 +15,7 @@ Speed: a file without quotes whose lines all have the same number of cells is pa
 else, or anything the fast path refuses, goes through the exact reader, which names the line
 and column of the first bad cell. The fast path only ever accepts what the exact reader would.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,8 +37,12 @@ _SNIFF_BYTES = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
-def read_csv(path: str | Path, label_column: str | int | None = None, *, delimiter: str | None = None,
-             ) -> tuple[np.ndarray, np.ndarray]:
+def read_csv(
+    path: str | Path,
+    label_column: str | int | None = None,
+    *,
+    delimiter: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Features (float64, one row per line) and labels of a UTF-8 CSV (see the module docstring).
 
     The labels are float64 class ids, or text (a str array) when any label cell is not a
@@ -49,8 +54,10 @@ def read_csv(path: str | Path, label_column: str | int | None = None, *, delimit
     with open(path, "rb") as f:
         raw = f.read(limits.limit("MAX_FILE_BYTES") + 1)
     if len(raw) > limits.limit("MAX_FILE_BYTES"):
-        raise DataError(f"{path}: file is over the limit of {limits.limit('MAX_FILE_BYTES')} bytes",
-                        hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+        raise DataError(
+            f"{path}: file is over the limit of {limits.limit('MAX_FILE_BYTES')} bytes",
+            hint=limits.over_limit_hint("MAX_FILE_BYTES"),
+        )
     text = _csv_text(raw, path)
     delim = delimiter if delimiter is not None else sniff_delimiter(text)
     fast = _read_fast(text, delim, label_column, path)
@@ -64,8 +71,10 @@ def read_csv(path: str | Path, label_column: str | int | None = None, *, delimit
     if _is_header(rows[0][1], rows[1][1] if len(rows) > 1 else None):
         header, rows = rows[0][1], rows[1:]
         if not rows:
-            raise DataError(f"{path}: CSV has a header line but no data rows",
-                            hint="one sample per line after the header: features, then the label")
+            raise DataError(
+                f"{path}: CSV has a header line but no data rows",
+                hint="one sample per line after the header: features, then the label",
+            )
     width = len(first[1])
     col = _label_col(path, header, label_column, width)
     return _csv_numbers(rows, width, first[0], path, col)
@@ -75,7 +84,7 @@ def sniff_delimiter(text: str) -> str:
     """The delimiter of CSV ``text`` (one of `DELIMITERS`), from its first lines; ``,`` when unsure."""
     sample = text[:_SNIFF_BYTES]
     if len(text) > _SNIFF_BYTES and "\n" in sample:
-        sample = sample[:sample.rindex("\n")]  # whole lines only: a cut line would look ragged
+        sample = sample[: sample.rindex("\n")]  # whole lines only: a cut line would look ragged
     try:
         return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:  # one column, or nothing regular enough to tell
@@ -92,8 +101,12 @@ def _is_header(first: list[str], second: list[str] | None) -> bool:
     return any(not _is_float(a) and _is_float(b) for a, b in zip(first, second))
 
 
-def _read_fast(text: str, delim: str, label_column: str | int | None, path: Path,
-               ) -> tuple[np.ndarray, np.ndarray] | None:
+def _read_fast(
+    text: str,
+    delim: str,
+    label_column: str | int | None,
+    path: Path,
+) -> tuple[np.ndarray, np.ndarray] | None:
     """The table through ``numpy.loadtxt``, or None to let the exact reader decide (and explain).
 
     Taken only when the file has no quotes, no whitespace-only lines and the same number of
@@ -142,21 +155,25 @@ def _read_fast(text: str, delim: str, label_column: str | int | None, path: Path
 def _csv_text(raw: bytes, path: Path) -> str:
     """``raw`` decoded as UTF-8 with a leading byte-order mark removed (else it sticks to the first cell)."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # also the UTF-32 little-endian mark
-        raise DataError(f"{path}: not UTF-8 text: starts with a UTF-16/32 byte-order mark "
-                        f"(0x{raw[0]:02x} 0x{raw[1]:02x})",
-                        hint="save the CSV as UTF-8 (e.g. iconv -f utf-16 -t utf-8)")
+        raise DataError(
+            f"{path}: not UTF-8 text: starts with a UTF-16/32 byte-order mark (0x{raw[0]:02x} 0x{raw[1]:02x})",
+            hint="save the CSV as UTF-8 (e.g. iconv -f utf-16 -t utf-8)",
+        )
     start = len(_BOM) if raw.startswith(_BOM) else 0
     nul = raw.find(b"\x00", start)
     if nul >= 0:
-        raise DataError(f"{path}: NUL byte at offset {nul} (line {_line_of(raw, nul)}): not a text CSV file",
-                        hint="data files are .npz (arrays x and y) or UTF-8 .csv text")
+        raise DataError(
+            f"{path}: NUL byte at offset {nul} (line {_line_of(raw, nul)}): not a text CSV file",
+            hint="data files are .npz (arrays x and y) or UTF-8 .csv text",
+        )
     try:
         return raw[start:].decode("utf-8")
     except UnicodeDecodeError as e:
         at = start + e.start
-        raise DataError(f"{path}: not UTF-8 text: byte 0x{raw[at]:02x} at offset {at} "
-                        f"(line {_line_of(raw, at)})",
-                        hint="save the CSV as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+        raise DataError(
+            f"{path}: not UTF-8 text: byte 0x{raw[at]:02x} at offset {at} (line {_line_of(raw, at)})",
+            hint="save the CSV as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from None
 
 
 def _line_of(raw: bytes, offset: int) -> int:
@@ -172,8 +189,10 @@ def _csv_rows(text: str, path: Path, delimiter: str = ",") -> list[tuple[int, li
             if cells and any(c.strip() for c in cells):
                 rows.append((reader.line_num, cells))
     except csv.Error as e:
-        raise DataError(f"{path}: line {reader.line_num + 1}: malformed CSV ({_one_line(e)})",
-                        hint=f"one sample per line, cells separated by {delimiter!r}") from None
+        raise DataError(
+            f"{path}: line {reader.line_num + 1}: malformed CSV ({_one_line(e)})",
+            hint=f"one sample per line, cells separated by {delimiter!r}",
+        ) from None
     return rows
 
 
@@ -182,29 +201,42 @@ def _label_col(path: Path, header: list[str] | None, label_column: str | int | N
         return header.index("label") if header and "label" in header else width - 1
     if isinstance(label_column, str):
         if not header or label_column not in header:
-            raise DataError(f"{path}: no column named {label_column!r}",
-                            hint=f"columns: {', '.join(header)}" if header else "the CSV has no header line")
+            raise DataError(
+                f"{path}: no column named {label_column!r}",
+                hint=f"columns: {', '.join(header)}" if header else "the CSV has no header line",
+            )
         return header.index(label_column)
     if not -width <= label_column < width:
-        raise DataError(f"{path}: label column {label_column} does not exist (the CSV has {width} columns)",
-                        hint="columns are numbered from 0")
+        raise DataError(
+            f"{path}: label column {label_column} does not exist (the CSV has {width} columns)",
+            hint="columns are numbered from 0",
+        )
     return label_column % width
 
 
-def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, width_line: int, path: Path, col: int,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _csv_numbers(
+    rows: list[tuple[int, list[str]]],
+    width: int,
+    width_line: int,
+    path: Path,
+    col: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of ``rows``: features float64 (a flat buffer, 8 bytes per cell), labels
     float64 when every label cell is a number, else their text."""
     cap = limits.limit("MAX_DATA_ELEMENTS")
     if len(rows) * width > cap:
-        raise DataError(f"{path}: {len(rows)} rows of {width} columns is over the limit of {cap} elements",
-                        hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"))
+        raise DataError(
+            f"{path}: {len(rows)} rows of {width} columns is over the limit of {cap} elements",
+            hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"),
+        )
     flat = array("d")
     labels: list[str] = []
     for line, cells in rows:
         if len(cells) != width:
-            raise DataError(f"{path}: line {line} has {len(cells)} columns, expected {width} "
-                            f"(as on line {width_line})", hint="every row needs the same number of cells")
+            raise DataError(
+                f"{path}: line {line} has {len(cells)} columns, expected {width} (as on line {width_line})",
+                hint="every row needs the same number of cells",
+            )
         for j, v in enumerate(cells):
             if j == col:
                 labels.append(v)
@@ -212,9 +244,10 @@ def _csv_numbers(rows: list[tuple[int, list[str]]], width: int, width_line: int,
             try:
                 flat.append(float(v))
             except ValueError:
-                raise DataError(f"{path}: line {line}, column {j + 1}: {_cell(v)} is not a number",
-                                hint="every feature cell after the header must be a number "
-                                     "(only the label may be a class name)") from None
+                raise DataError(
+                    f"{path}: line {line}, column {j + 1}: {_cell(v)} is not a number",
+                    hint="every feature cell after the header must be a number (only the label may be a class name)",
+                ) from None
     x = np.frombuffer(flat, dtype=np.float64).reshape(len(rows), width - 1).copy()
     try:
         y = np.array([float(v) for v in labels], dtype=np.float64)
@@ -234,8 +267,6 @@ def _is_float(v: str) -> bool:
         return True
     except ValueError:
         return False
-
-
 
 
 def _one_line(e: BaseException) -> str:

@@ -11,6 +11,7 @@ here before `check_samples` (which accepts class ids only). Contract:
   text labels for a model without class names, is a `DataError`.
 * Numeric labels pass through untouched (they are class ids, checked by `check_samples`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -31,8 +32,9 @@ def is_text(y: np.ndarray) -> bool:
 def _as_str(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.dtype.kind == "S" or (y.dtype.kind == "O" and any(isinstance(v, bytes) for v in y.ravel())):
-        y = np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in y.ravel()],
-                     dtype=str).reshape(y.shape)
+        y = np.array(
+            [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in y.ravel()], dtype=str
+        ).reshape(y.shape)
     return np.char.strip(y.astype(str))
 
 
@@ -51,8 +53,10 @@ def class_names_of(labels: Iterable[np.ndarray], *, source: str) -> list[str] | 
                 continue  # not one label per sample: encode_labels refuses it with the shape
             if (text == "").any():
                 r = int(np.argmax(text == ""))
-                raise DataError(f"{source}: the label at row {r} is empty",
-                                hint="every sample needs a class label (a name or a class id)")
+                raise DataError(
+                    f"{source}: the label at row {r} is empty",
+                    hint="every sample needs a class label (a name or a class id)",
+                )
             names.update(np.unique(text).tolist())
     return sorted(names) if found else None
 
@@ -67,19 +71,25 @@ def encode_labels(y: np.ndarray, class_names: Sequence[str] | None, *, source: s
         return np.asarray(y)
     text = _as_str(y)
     if text.ndim != 1:
-        raise DataError(f"{source}: labels must be a 1-D array of class names or ids, got shape {text.shape}",
-                        hint="one label per sample")
+        raise DataError(
+            f"{source}: labels must be a 1-D array of class names or ids, got shape {text.shape}",
+            hint="one label per sample",
+        )
     if class_names is None:
-        raise DataError(f"{source}: labels are text (e.g. {text[0]!r}) but the model has no class names",
-                        hint="this model was trained on numeric class ids: give the labels as ids 0..K-1")
+        raise DataError(
+            f"{source}: labels are text (e.g. {text[0]!r}) but the model has no class names",
+            hint="this model was trained on numeric class ids: give the labels as ids 0..K-1",
+        )
     lookup = {n: i for i, n in enumerate(class_names)}
     out = np.empty(len(text), dtype=np.int64)
     for r, name in enumerate(text.tolist()):
         i = lookup.get(name)
         if i is None:
             what = "an empty label" if not name else f"label {name!r}"
-            raise DataError(f"{source}: {what} at row {r} is not one of the model's classes "
-                            f"({_listed(class_names)})", hint="was the model trained on another data set?")
+            raise DataError(
+                f"{source}: {what} at row {r} is not one of the model's classes ({_listed(class_names)})",
+                hint="was the model trained on another data set?",
+            )
         out[r] = i
     return out
 

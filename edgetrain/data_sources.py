@@ -19,6 +19,7 @@ file means all of its rows (a new recording to evaluate on). Asking a file for a
 model's training did not draw from it (``new.npz:test`` for a model trained on ``old.npz``) is a
 `DataError` naming the file the model was trained on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,6 +88,7 @@ def file_sha256(path: str | Path) -> str:
 
 # ---------------------------------------------------------------- reading a file
 
+
 @dataclass
 class FileData:
     """The checked samples of one data file: ``parts`` is ``{"all": (x, y)}`` for a table, or
@@ -105,8 +107,13 @@ class FileData:
 
 
 def read_data_file(
-    path: str | Path, *, label_column: str | int | None = None, delimiter: str | None = None,
-    window: int | None = None, stride: int | None = None, class_names: Sequence[str] | None = None,
+    path: str | Path,
+    *,
+    label_column: str | int | None = None,
+    delimiter: str | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    class_names: Sequence[str] | None = None,
     infer_class_names: bool = True,
 ) -> FileData:
     """Read, label-encode, window and check one .npz/.csv file (every failure a `DataError`).
@@ -119,8 +126,10 @@ def read_data_file(
     _check_file(path)
     if path.suffix == ".npz":
         if label_column is not None:
-            raise DataError(f"{path}: label_column applies to CSV files; an .npz keeps its labels in y",
-                            hint="drop label_column from [data] for an .npz")
+            raise DataError(
+                f"{path}: label_column applies to CSV files; an .npz keeps its labels in y",
+                hint="drop label_column from [data] for an .npz",
+            )
         arrays = read_npz_arrays(path)
         if npz_layout(set(arrays)) == "splits":
             raw = {p: (arrays[f"x_{p}"], arrays[f"y_{p}"]) for p in SPLITS if f"x_{p}" in arrays}
@@ -141,8 +150,16 @@ def read_data_file(
         shape = tuple(np.shape(x)[1:])
         cx, cy = check_samples(x, y, source=where, x_dtype=np.float64, sample_shape=shape if len(shape) > 1 else None)
         parts[part] = (cx.reshape(len(cx), *shape) if len(shape) > 1 else cx, cy)
-    opts = {k: v for k, v in (("label_column", label_column), ("delimiter", delimiter), ("window", window),
-                              ("stride", stride if window is not None else None)) if v is not None}
+    opts = {
+        k: v
+        for k, v in (
+            ("label_column", label_column),
+            ("delimiter", delimiter),
+            ("window", window),
+            ("stride", stride if window is not None else None),
+        )
+        if v is not None
+    }
     if window is not None and "stride" not in opts:
         opts["stride"] = window
     return FileData(path, parts, names if infer_class_names else None, opts)
@@ -150,26 +167,40 @@ def read_data_file(
 
 def _check_file(path: Path) -> None:
     if not path.exists():
-        raise DataError(f"data file {path} does not exist",
-                        hint="check the path; in a config file it is relative to the config's directory")
+        raise DataError(
+            f"data file {path} does not exist",
+            hint="check the path; in a config file it is relative to the config's directory",
+        )
     if path.suffix not in (".npz", ".csv"):
         raise DataError(f"{path}: unsupported data file type {path.suffix!r}", hint="use .npz (x, y) or .csv")
     if not path.is_file():
-        raise DataError(f"{path}: is a directory or device, not a data file",
-                        hint="give the path of a .npz or .csv file")
+        raise DataError(
+            f"{path}: is a directory or device, not a data file", hint="give the path of a .npz or .csv file"
+        )
     size = path.stat().st_size
     cap = limits.limit("MAX_FILE_BYTES")
     if size > cap:
-        raise DataError(f"{path}: file is {size} bytes, over the limit of {cap}",
-                        hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+        raise DataError(
+            f"{path}: file is {size} bytes, over the limit of {cap}", hint=limits.over_limit_hint("MAX_FILE_BYTES")
+        )
 
 
 # ---------------------------------------------------------------- training data sets
 
+
 def load_dataset(
-    source: str | None = None, *, train: str | None = None, val: str | None = None, test: str | None = None,
-    seed: int = 0, test_size: float = 0.3, val_size: float = 0.1, label_column: str | int | None = None,
-    delimiter: str | None = None, window: int | None = None, stride: int | None = None,
+    source: str | None = None,
+    *,
+    train: str | None = None,
+    val: str | None = None,
+    test: str | None = None,
+    seed: int = 0,
+    test_size: float = 0.3,
+    val_size: float = 0.1,
+    label_column: str | int | None = None,
+    delimiter: str | None = None,
+    window: int | None = None,
+    stride: int | None = None,
 ) -> Dataset:
     """The training `Dataset` of a bundled name, one file, or separate train/val/test files.
 
@@ -186,8 +217,10 @@ def load_dataset(
         raise DataError("no data: give a source (DATASET or FILE) or a train file", hint=_SOURCE_HINT)
     if not is_file_source(source):
         if any(v is not None for v in kw.values()):
-            raise DataError(f"{source}: label_column, delimiter, window and stride apply to data files, "
-                            f"not the bundled data sets", hint="drop them from [data], or use a file")
+            raise DataError(
+                f"{source}: label_column, delimiter, window and stride apply to data files, not the bundled data sets",
+                hint="drop them from [data], or use a file",
+            )
         return _with_layout(_load_builtin(source, seed, test_size, val_size), "dataset")
     if "." not in Path(source).name and not Path(source).exists():
         raise DataError(f"unknown dataset {source!r}", hint=f"bundled: {', '.join(BUILTIN)}, or a .npz/.csv path")
@@ -195,47 +228,59 @@ def load_dataset(
     spec = {"source": str(source), "sha256": file_sha256(source), **fd.options}
     name = Path(source).stem
     if fd.layout == "splits":
-        data = build_dataset(name, fd.parts, seed=seed, val_size=val_size, spec={**spec, "test_size": None},
-                             class_names=fd.class_names)
+        data = build_dataset(
+            name, fd.parts, seed=seed, val_size=val_size, spec={**spec, "test_size": None}, class_names=fd.class_names
+        )
         return _with_layout(data, "splits")
     x, y = fd.parts["all"]
-    data = split_and_standardise(name, x, y, seed=seed, test_size=test_size, val_size=val_size, spec=spec,
-                                 class_names=fd.class_names)
+    data = split_and_standardise(
+        name, x, y, seed=seed, test_size=test_size, val_size=val_size, spec=spec, class_names=fd.class_names
+    )
     data.spec["split_sha256"] = rows_digest(data.indices)
     if window is not None and (stride or window) < window and (test_size > 0 or val_size > 0):
-        data.notes.append(f"windows overlap (stride {stride} < window {window}): a random split puts "
-                          "neighbouring windows in train and test, so the test figure is optimistic; "
-                          "hold out a separate recording ([data] test = FILE) for an honest one")
+        data.notes.append(
+            f"windows overlap (stride {stride} < window {window}): a random split puts "
+            "neighbouring windows in train and test, so the test figure is optimistic; "
+            "hold out a separate recording ([data] test = FILE) for an honest one"
+        )
     return _with_layout(data, "file")
 
 
 def _load_builtin(name: str, seed: int, test_size: float, val_size: float) -> Dataset:
     x, y = load_builtin_raw(name)
-    return split_and_standardise(name, x, y, seed=seed, test_size=test_size, val_size=val_size,
-                                 spec={"source": name, "layout": "dataset"})
+    return split_and_standardise(
+        name, x, y, seed=seed, test_size=test_size, val_size=val_size, spec={"source": name, "layout": "dataset"}
+    )
 
 
-def _load_files(train: str, val: str | None, test: str | None, *, seed: int, val_size: float,
-                **read: Any) -> Dataset:
+def _load_files(train: str, val: str | None, test: str | None, *, seed: int, val_size: float, **read: Any) -> Dataset:
     """Separate files per split: each a table (x/y or a CSV); the class names are shared."""
     paths = {p: f for p, f in (("train", train), ("val", val), ("test", test)) if f is not None}
     files = {p: read_data_file(f, **read) for p, f in paths.items()}
     for p, fd in files.items():
         if fd.layout != "table":
-            raise DataError(f"{fd.path}: holds predefined splits (x_train ...) but is given as the {p} file",
-                            hint="give a file of x and y arrays per split, or the one file as [data] source")
+            raise DataError(
+                f"{fd.path}: holds predefined splits (x_train ...) but is given as the {p} file",
+                hint="give a file of x and y arrays per split, or the one file as [data] source",
+            )
     text = [fd for fd in files.values() if fd.class_names is not None]
     names = sorted({n for fd in text for n in fd.class_names or ()}) if text else None
     if names is not None and len(text) != len(files):
-        raise DataError(f"{files['train'].path}: some split files have text labels and some class ids",
-                        hint="label every split the same way")
+        raise DataError(
+            f"{files['train'].path}: some split files have text labels and some class ids",
+            hint="label every split the same way",
+        )
     if names is not None:  # re-read with the shared names so every file gets the same ids
         files = {p: read_data_file(f, class_names=names, infer_class_names=False, **read) for p, f in paths.items()}
     parts = {p: fd.parts["all"] for p, fd in files.items()}
-    spec = {"source": str(train), **files["train"].options,
-            "files": {p: {"path": str(f), "sha256": file_sha256(f)} for p, f in paths.items()}}
-    data = build_dataset(Path(train).stem, parts, seed=seed, val_size=val_size,
-                         spec={**spec, "test_size": None}, class_names=names)
+    spec = {
+        "source": str(train),
+        **files["train"].options,
+        "files": {p: {"path": str(f), "sha256": file_sha256(f)} for p, f in paths.items()},
+    }
+    data = build_dataset(
+        Path(train).stem, parts, seed=seed, val_size=val_size, spec={**spec, "test_size": None}, class_names=names
+    )
     return _with_layout(data, "files")
 
 
@@ -254,6 +299,7 @@ def rows_digest(indices: dict[str, np.ndarray]) -> str:
 
 
 # ---------------------------------------------------------------- samples for a trained model
+
 
 @dataclass
 class Samples:
@@ -308,34 +354,48 @@ def model_samples(graph: Any, source: str, *, labels: bool = True) -> Samples:
     if not is_file_source(name):
         if pre.get("mean") is None:
             pre = stats  # a model without statistics: the split's own, as the training run would fit them
-        elif (np.shape(pre["mean"]) != np.shape(stats["mean"])
-              or np.asarray(pre.get("std")).shape != np.shape(stats["std"])
-              or not np.allclose(stats["mean"], pre["mean"]) or not np.allclose(stats["std"], pre["std"])):
-            raise DataError(f"{name}: standardisation differs from the model's training data",
-                            hint="was the model trained on another dataset?")
+        elif (
+            np.shape(pre["mean"]) != np.shape(stats["mean"])
+            or np.asarray(pre.get("std")).shape != np.shape(stats["std"])
+            or not np.allclose(stats["mean"], pre["mean"])
+            or not np.allclose(stats["std"], pre["std"])
+        ):
+            raise DataError(
+                f"{name}: standardisation differs from the model's training data",
+                hint="was the model trained on another dataset?",
+            )
     x, y = check_model_samples(graph, apply_preprocess(x, pre), y, source=f"{where} (standardised)", labels=labels)
     return Samples(x, y, name, split, rows)
 
 
-def _dataset_rows(name: str, split: str | None, pre: dict[str, Any],
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, dict[str, Any]]:
+def _dataset_rows(
+    name: str,
+    split: str | None,
+    pre: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, dict[str, Any]]:
     """A bundled data set's split, re-derived with the model's seed and fractions, and the
     standardisation of that split's training rows."""
     split = split or "test"
     x, y = load_builtin_raw(name)
     kw = {k: pre[k] for k in ("seed", "test_size", "val_size") if pre.get(k) is not None}
-    rest, val, test, _ = split_indices(y, seed=kw.get("seed", 0), test_size=kw.get("test_size", 0.3),
-                                       val_size=kw.get("val_size", 0.1), name=name)
+    rest, val, test, _ = split_indices(
+        y, seed=kw.get("seed", 0), test_size=kw.get("test_size", 0.3), val_size=kw.get("val_size", 0.1), name=name
+    )
     rows = {"train": rest, "val": val, "test": test}[split]
     mean, std = standardisation(x[rest])
     if not len(rows):
-        raise DataError(f"{name}:{split}: the model's training run drew no {split} split (size 0)",
-                        hint="evaluate another split")
+        raise DataError(
+            f"{name}:{split}: the model's training run drew no {split} split (size 0)", hint="evaluate another split"
+        )
     return x[rows], y[rows], rows, split, {"mean": mean.tolist(), "std": std.tolist()}
 
 
-def _file_rows(graph: Any, name: str, split: str | None, pre: dict[str, Any],
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
+def _file_rows(
+    graph: Any,
+    name: str,
+    split: str | None,
+    pre: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str]:
     """A file's samples for ``split`` (see the module docstring for what each split means)."""
     read = {k: pre[k] for k in READ_OPTIONS if pre.get(k) is not None}
     fd = read_data_file(name, class_names=graph.meta.get("class_names"), infer_class_names=False, **read)
@@ -349,9 +409,11 @@ def _file_rows(graph: Any, name: str, split: str | None, pre: dict[str, Any],
     if drawn is not None:
         rows = drawn.get(split)
         if rows is None or not len(rows):
-            raise DataError(f"{name}:{split}: the model's training run took no {split} samples from this file "
-                            f"({_where_split_came_from(pre, split)})",
-                            hint=f"evaluate {name} whole (--data {name}), or another split")
+            raise DataError(
+                f"{name}:{split}: the model's training run took no {split} samples from this file "
+                f"({_where_split_came_from(pre, split)})",
+                hint=f"evaluate {name} whole (--data {name}), or another split",
+            )
         # Row numbers count in the part they were drawn from: the table, or the predefined split
         # (a validation share held out of x_train counts in x_train).
         part = "all" if fd.layout == "table" else (split if split in fd.parts else "train")
@@ -361,12 +423,16 @@ def _file_rows(graph: Any, name: str, split: str | None, pre: dict[str, Any],
         x, y = fd.parts[split]
         return x, y, np.arange(len(y)), split
     if fd.layout == "splits":
-        raise DataError(f"{name}:{split}: the file has no x_{split}/y_{split} arrays, and the model was not "
-                        f"trained on it (its training data: {pre.get('source', 'unknown')})",
-                        hint=f"use {name}:train or {name}:test")
-    raise DataError(f"{name}:{split}: {name} is not the file this model was trained on "
-                    f"({pre.get('source', 'no training file recorded')}), so it has no {split} split to re-derive",
-                    hint=f"evaluate a new file whole: --data {name}")
+        raise DataError(
+            f"{name}:{split}: the file has no x_{split}/y_{split} arrays, and the model was not "
+            f"trained on it (its training data: {pre.get('source', 'unknown')})",
+            hint=f"use {name}:train or {name}:test",
+        )
+    raise DataError(
+        f"{name}:{split}: {name} is not the file this model was trained on "
+        f"({pre.get('source', 'no training file recorded')}), so it has no {split} split to re-derive",
+        hint=f"evaluate a new file whole: --data {name}",
+    )
 
 
 def model_split_source(pre: dict[str, Any], split: str) -> str | None:
@@ -420,8 +486,9 @@ def _training_split(fd: FileData, role: str, pre: dict[str, Any]) -> dict[str, n
         out = {p: np.arange(len(fd.parts[p][1])) for p in fd.parts}
         if "val" not in fd.parts:
             ty = fd.parts["train"][1]
-            rest, val = split_off(np.arange(len(ty)), ty, val_size, seed, str(fd.path), "validation",
-                               bool(np.bincount(ty).min() >= 2), [])
+            rest, val = split_off(
+                np.arange(len(ty)), ty, val_size, seed, str(fd.path), "validation", bool(np.bincount(ty).min() >= 2), []
+            )
             out["train"], out["val"] = rest, val
     else:
         y = fd.parts["all"][1]
@@ -430,15 +497,19 @@ def _training_split(fd: FileData, role: str, pre: dict[str, Any]) -> dict[str, n
         out = {"train": rest, "val": val, "test": test}
         want = pre.get("split_sha256")
         if isinstance(want, str) and want != rows_digest(out):
-            raise DataError(f"{fd.path}: re-deriving the model's split gave other rows than its training run",
-                            hint="the split depends on scikit-learn's train_test_split; was the model trained "
-                                 "with another scikit-learn version?")
+            raise DataError(
+                f"{fd.path}: re-deriving the model's split gave other rows than its training run",
+                hint="the split depends on scikit-learn's train_test_split; was the model trained "
+                "with another scikit-learn version?",
+            )
     samples = pre.get("samples")
     if isinstance(samples, dict) and role == "source":
         for p, rows in out.items():
             if isinstance(samples.get(p), int) and samples[p] != len(rows):
-                raise DataError(f"{fd.path}: its {p} split has {len(rows)} samples but the model's training run "
-                                f"had {samples[p]}", hint="the file or the reading options changed since training")
+                raise DataError(
+                    f"{fd.path}: its {p} split has {len(rows)} samples but the model's training run had {samples[p]}",
+                    hint="the file or the reading options changed since training",
+                )
     return out
 
 

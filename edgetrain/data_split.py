@@ -5,6 +5,7 @@ Standardisation statistics are fitted on the training split only and travel with
 a function of the labels, the seed and the fractions only (`split_indices`), which is what lets a
 later command re-derive exactly the rows a training run held out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -67,8 +68,16 @@ def standardisation(train_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_and_standardise(
-    name: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, test_size: float = 0.3, val_size: float = 0.1,
-    n_classes: int | None = None, spec: dict[str, Any] | None = None, class_names: list[str] | None = None,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int = 0,
+    test_size: float = 0.3,
+    val_size: float = 0.1,
+    n_classes: int | None = None,
+    spec: dict[str, Any] | None = None,
+    class_names: list[str] | None = None,
 ) -> Dataset:
     """Train/val/test split (stratified when every class can be), standardised with training statistics.
 
@@ -82,27 +91,44 @@ def split_and_standardise(
     check_split_sizes(test_size, val_size)
     # Shaped samples (images, windows) are standardised per value, as flat rows, and keep their shape.
     sample = tuple(np.shape(x)[1:])
-    x, y = check_samples(x, y, source=name, n_outputs=n_classes, x_dtype=np.float64,
-                         sample_shape=sample if len(sample) > 1 else None)
+    x, y = check_samples(
+        x, y, source=name, n_outputs=n_classes, x_dtype=np.float64, sample_shape=sample if len(sample) > 1 else None
+    )
     k = n_classes if n_classes is not None else int(y.max()) + 1
     rest, val, test, notes = split_indices(y, seed=seed, test_size=test_size, val_size=val_size, name=name)
     spec = {**(spec or {}), "seed": seed, "test_size": test_size, "val_size": val_size}
-    return _assemble(name, {"train": (x[rest], y[rest]), "val": (x[val], y[val]), "test": (x[test], y[test])},
-                     sample, k, spec, notes, {"train": rest, "val": val, "test": test}, class_names)
+    return _assemble(
+        name,
+        {"train": (x[rest], y[rest]), "val": (x[val], y[val]), "test": (x[test], y[test])},
+        sample,
+        k,
+        spec,
+        notes,
+        {"train": rest, "val": val, "test": test},
+        class_names,
+    )
 
 
 def check_split_sizes(test_size: Any, val_size: Any) -> None:
     """Refuse split fractions that are not numbers in [0, 1) or that sum to 1 or more (`DataError`)."""
     for key, v in (("test_size", test_size), ("val_size", val_size)):
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise DataError(f"split size {key} = {v!r} is not a number",
-                            hint="set test_size and val_size in [data] to fractions such as 0.3")
+            raise DataError(
+                f"split size {key} = {v!r} is not a number",
+                hint="set test_size and val_size in [data] to fractions such as 0.3",
+            )
     if not (0 <= test_size < 1 and 0 <= val_size < 1 and test_size + val_size < 1):
         raise DataError(f"split sizes test={test_size} val={val_size} must be in [0, 1) and sum below 1")
 
 
-def split_indices(y: np.ndarray, *, seed: int, test_size: float, val_size: float, name: str = "data",
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def split_indices(
+    y: np.ndarray,
+    *,
+    seed: int,
+    test_size: float,
+    val_size: float,
+    name: str = "data",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """(train, val, test) row numbers of labels ``y`` and the notes on what could not be stratified.
 
     Deterministic: a function of ``y``, ``seed`` and the two fractions only (scikit-learn's
@@ -122,8 +148,14 @@ def split_indices(y: np.ndarray, *, seed: int, test_size: float, val_size: float
 
 
 def build_dataset(
-    name: str, parts: dict[str, tuple[np.ndarray, np.ndarray]], *, seed: int = 0, val_size: float = 0.1,
-    n_classes: int | None = None, spec: dict[str, Any] | None = None, class_names: list[str] | None = None,
+    name: str,
+    parts: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    seed: int = 0,
+    val_size: float = 0.1,
+    n_classes: int | None = None,
+    spec: dict[str, Any] | None = None,
+    class_names: list[str] | None = None,
 ) -> Dataset:
     """A `Dataset` from predefined splits: ``parts`` has ``train`` and optionally ``val`` and ``test``.
 
@@ -136,8 +168,14 @@ def build_dataset(
     sample = tuple(np.shape(parts["train"][0])[1:])
     for part, (px, py) in parts.items():
         shape = tuple(np.shape(px)[1:])
-        checked[part] = check_samples(px, py, source=f"{name} ({part})", n_outputs=n_classes, x_dtype=np.float64,
-                                      sample_shape=sample if len(shape) > 1 else None)
+        checked[part] = check_samples(
+            px,
+            py,
+            source=f"{name} ({part})",
+            n_outputs=n_classes,
+            x_dtype=np.float64,
+            sample_shape=sample if len(shape) > 1 else None,
+        )
     k = n_classes if n_classes is not None else max(int(py.max()) for _, py in checked.values()) + 1
     notes: list[str] = []
     tx, ty = checked["train"]
@@ -151,9 +189,16 @@ def build_dataset(
     return _assemble(name, checked, sample, k, spec, notes, indices, class_names)
 
 
-def _assemble(name: str, parts: dict[str, tuple[np.ndarray, np.ndarray]], sample: tuple[int, ...], k: int,
-              spec: dict[str, Any], notes: list[str], indices: dict[str, np.ndarray],
-              class_names: list[str] | None) -> Dataset:
+def _assemble(
+    name: str,
+    parts: dict[str, tuple[np.ndarray, np.ndarray]],
+    sample: tuple[int, ...],
+    k: int,
+    spec: dict[str, Any],
+    notes: list[str],
+    indices: dict[str, np.ndarray],
+    class_names: list[str] | None,
+) -> Dataset:
     """Standardise every part with the training part's statistics; empty parts become None."""
     mean, std = standardisation(parts["train"][0])
 
@@ -164,12 +209,24 @@ def _assemble(name: str, parts: dict[str, tuple[np.ndarray, np.ndarray]], sample
         return Split(((px - mean) / std).astype(np.float32).reshape(len(py), *sample), py)
 
     spec = {**spec, "samples": {p: len(parts[p][1]) if p in parts else 0 for p in ("train", "val", "test")}}
-    return Dataset(name, mk("train"), mk("val"), mk("test"), k, mean, std, spec, notes,  # type: ignore[arg-type]
-                   {p: np.asarray(i) for p, i in indices.items()}, class_names)
+    return Dataset(
+        name,
+        mk("train"),
+        mk("val"),
+        mk("test"),
+        k,
+        mean,
+        std,
+        spec,
+        notes,  # type: ignore[arg-type]
+        {p: np.asarray(i) for p, i in indices.items()},
+        class_names,
+    )
 
 
-def split_off(idx: np.ndarray, y: np.ndarray, frac: float, seed: int, name: str, part: str, may_stratify: bool,
-           notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def split_off(
+    idx: np.ndarray, y: np.ndarray, frac: float, seed: int, name: str, part: str, may_stratify: bool, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Split ``idx`` into (kept, taken), a ``frac`` share taken; stratified by ``y`` when possible.
 
     Sizes follow scikit-learn's rule (taken = ceil(frac * n)); at least one sample must be kept.
@@ -181,27 +238,34 @@ def split_off(idx: np.ndarray, y: np.ndarray, frac: float, seed: int, name: str,
     n = len(idx)
     n_take = int(np.ceil(frac * n))
     if n - n_take < 1:
-        raise DataError(f"{name}: {n} sample{' is' if n == 1 else 's are'} too few to split off a {part} set "
-                        f"({frac:.0%}) and keep samples for training",
-                        hint="add samples, or set test_size = 0 and val_size = 0 in [data]")
+        raise DataError(
+            f"{name}: {n} sample{' is' if n == 1 else 's are'} too few to split off a {part} set "
+            f"({frac:.0%}) and keep samples for training",
+            hint="add samples, or set test_size = 0 and val_size = 0 in [data]",
+        )
     labels = y[idx]
     counts = np.bincount(labels)
     classes = int(np.count_nonzero(counts))
     # What scikit-learn's stratified split needs: 2 samples per class, all classes on each side.
     stratify = may_stratify and counts.min() >= 2 and min(n_take, n - n_take) >= classes
     if may_stratify and not stratify:
-        notes.append(f"{part} split not stratified: {n} samples of {classes} classes are too few "
-                     f"to put every class on both sides")
-    return tuple(train_test_split(idx, test_size=frac, random_state=seed,
-                                  stratify=labels if stratify else None))
+        notes.append(
+            f"{part} split not stratified: {n} samples of {classes} classes are too few "
+            f"to put every class on both sides"
+        )
+    return tuple(train_test_split(idx, test_size=frac, random_state=seed, stratify=labels if stratify else None))
 
 
 def load_builtin_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
     """The raw features and labels of a bundled scikit-learn data set (no split, no scaling)."""
     from sklearn import datasets as skd
 
-    loaders = {"digits": skd.load_digits, "iris": skd.load_iris, "wine": skd.load_wine,
-               "breast_cancer": skd.load_breast_cancer}
+    loaders = {
+        "digits": skd.load_digits,
+        "iris": skd.load_iris,
+        "wine": skd.load_wine,
+        "breast_cancer": skd.load_breast_cancer,
+    }
     if name not in loaders:
         raise DataError(f"unknown dataset {name!r}", hint=f"bundled: {', '.join(BUILTIN)}, or a .npz/.csv path")
     b = loaders[name]()

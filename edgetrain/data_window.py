@@ -13,6 +13,7 @@ Overlapping windows (``stride < window``) share time steps; split at random into
 neighbouring windows land on both sides, so the test figure is optimistic. The split says so in
 its notes.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,14 @@ def window_count(steps: int, window: int, stride: int) -> int:
     return 0 if steps < window else (steps - window) // stride + 1
 
 
-def make_windows(x: np.ndarray, y: np.ndarray, window: int, stride: int, *, source: str,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def make_windows(
+    x: np.ndarray,
+    y: np.ndarray,
+    window: int,
+    stride: int,
+    *,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``x`` of shape (time, channels) (or (time,)) into windows; labels per step or per window.
 
     ``y`` holds class ids (text labels are encoded before this). Returns ``(windows, labels)``
@@ -36,23 +43,31 @@ def make_windows(x: np.ndarray, y: np.ndarray, window: int, stride: int, *, sour
     neither the step count nor the window count.
     """
     if window < 1 or stride < 1:
-        raise DataError(f"{source}: window = {window} and stride = {stride} must both be at least 1",
-                        hint="e.g. window = 64, stride = 32 in [data]")
+        raise DataError(
+            f"{source}: window = {window} and stride = {stride} must both be at least 1",
+            hint="e.g. window = 64, stride = 32 in [data]",
+        )
     x, y = np.asarray(x), np.asarray(y)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
-        raise DataError(f"{source}: windowing needs one recording of shape (time, channels), got shape {x.shape}",
-                        hint="drop window/stride from [data] for data already cut into samples")
+        raise DataError(
+            f"{source}: windowing needs one recording of shape (time, channels), got shape {x.shape}",
+            hint="drop window/stride from [data] for data already cut into samples",
+        )
     steps = len(x)
     n = window_count(steps, window, stride)
     if n == 0:
-        raise DataError(f"{source}: the recording has {steps} time steps, fewer than one window of {window}",
-                        hint="use a smaller window, or a longer recording")
+        raise DataError(
+            f"{source}: the recording has {steps} time steps, fewer than one window of {window}",
+            hint="use a smaller window, or a longer recording",
+        )
     if y.ndim != 1 or len(y) not in (steps, n):
-        raise DataError(f"{source}: {len(y) if y.ndim == 1 else y.shape} labels for {steps} time steps and "
-                        f"{n} windows (window {window}, stride {stride})",
-                        hint="give one label per time step (row) or one per window")
+        raise DataError(
+            f"{source}: {len(y) if y.ndim == 1 else y.shape} labels for {steps} time steps and "
+            f"{n} windows (window {window}, stride {stride})",
+            hint="give one label per time step (row) or one per window",
+        )
     starts = np.arange(n) * stride
     # (n, channels, window) view, no copy until the transpose is materialised.
     view = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)[starts]

@@ -7,6 +7,7 @@ A module that moved leaves a shim at its old path whose only content is::
 Every name read from the shim (``from old.path import name`` or ``old.path.name``) is the very
 object of the new home, imported on first use; the warning points at the line that read it.
 """
+
 from __future__ import annotations
 
 import importlib

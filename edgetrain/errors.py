@@ -8,6 +8,7 @@ the error's ``exit_code``, so a script or CI job can tell them apart:
 * 4: the model does not fit the target's flash or RAM (`BudgetExceededError`);
 * 5: a compiler or emulator is missing or failed (`ToolchainError`).
 """
+
 from __future__ import annotations
 
 
@@ -29,13 +30,13 @@ class EdgetrainError(Exception):
 class InvalidModelError(EdgetrainError):
     """The graph is malformed: dangling inputs, shape mismatches, duplicate names."""
 
-    default_hint = 'check the model definition (edgetrain info MODEL shows its layers)'
+    default_hint = "check the model definition (edgetrain info MODEL shows its layers)"
 
 
 class UnsupportedOpError(InvalidModelError):
     """An op kind edgetrain (or the chosen backend) does not implement."""
 
-    default_hint = 'see the Supported table in the README for what each backend handles'
+    default_hint = "see the Supported table in the README for what each backend handles"
 
 
 class ConfigError(EdgetrainError):
@@ -47,34 +48,36 @@ class ConfigError(EdgetrainError):
 class DataError(EdgetrainError):
     """Training or evaluation data is malformed (NaN, bad labels, wrong width...)."""
 
-    default_hint = ("data files are .npz (arrays x and y, or x_train, y_train, x_test, y_test) or .csv (numeric "
-                    "features and a label column of class ids or names, the last by default)")
+    default_hint = (
+        "data files are .npz (arrays x and y, or x_train, y_train, x_test, y_test) or .csv (numeric "
+        "features and a label column of class ids or names, the last by default)"
+    )
 
 
 class ModelFileError(EdgetrainError):
     """A saved model file is corrupt, truncated or from an unknown format version."""
 
-    default_hint = 're-create the file with edgetrain train or edgetrain import; do not edit .etm files by hand'
+    default_hint = "re-create the file with edgetrain train or edgetrain import; do not edit .etm files by hand"
 
 
 class BudgetExceededError(EdgetrainError):
     """The model does not fit the target's flash or RAM."""
 
     exit_code = 4
-    default_hint = 'make the model smaller (fewer units, sparsity, int8) or choose a larger target'
+    default_hint = "make the model smaller (fewer units, sparsity, int8) or choose a larger target"
 
 
 class ToolchainError(EdgetrainError):
     """A compiler or emulator edgetrain needs is missing or failed."""
 
     exit_code = 5
-    default_hint = 'run make install toolchain (as root) to install the ARM compiler and QEMU'
+    default_hint = "run make install toolchain (as root) to install the ARM compiler and QEMU"
 
 
 class ExportError(EdgetrainError):
     """An exporter (ONNX, C, TFLite) cannot represent the model."""
 
-    default_hint = 'see the Supported table in the README for what each exporter handles'
+    default_hint = "see the Supported table in the README for what each exporter handles"
 
 
 class CheckFailedError(EdgetrainError):

@@ -1,6 +1,7 @@
 """Optional dependency groups: the core install trains, quantizes and exports C; ONNX and TFLite
 interop need their extras (``pip install 'edgetrain[onnx]'``, ``'edgetrain[tflite]'``), and the
 HTML report (``edgetrain report``) needs matplotlib (``'edgetrain[report]'``)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,6 +24,5 @@ def require(extra: str, what: str) -> None:
         hint = f"pip install 'edgetrain[{extra}]'"
         if extra in EXTRA_MAX_PYTHON and sys.version_info[:2] > EXTRA_MAX_PYTHON[extra][0]:
             newest, why = EXTRA_MAX_PYTHON[extra]
-            hint = (f"the {extra} extra installs on Python {newest[0]}.{newest[1]} or older ({why}): "
-                    f"{hint} there")
+            hint = f"the {extra} extra installs on Python {newest[0]}.{newest[1]} or older ({why}): {hint} there"
         raise ConfigError(f"{what} needs the {extra} extra ({', '.join(missing)} not installed)", hint=hint)

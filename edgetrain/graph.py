@@ -7,6 +7,7 @@ attachments techniques add — a sparsity `mask`, a `codebook` + `indices` (weig
 A block-sharing technique also marks its weight with ``meta[BLOCK_SHARED] = [b_in, b_out]``: every
 ``b_in x b_out`` block of the weight is all-zero or one shared value, which a kernel may exploit.
 """
+
 from __future__ import annotations
 
 import copy
@@ -93,8 +94,11 @@ class Param:
         """
         if self.codebook is not None:
             assert self.indices is not None  # attached together (checked on construction)
-            w = np.take(self.codebook, self.indices, axis=0) if out is None else \
-                np.take(self.codebook, self.indices, axis=0, out=out)
+            w = (
+                np.take(self.codebook, self.indices, axis=0)
+                if out is None
+                else np.take(self.codebook, self.indices, axis=0, out=out)
+            )
         else:
             w = self.value
         if self.mask is not None:
@@ -124,9 +128,7 @@ class Param:
             # Masked-out weights contribute zero; summing only the kept ones gives the same result
             # and is much cheaper for sparse layers.
             idx, g = (self.indices[self.mask], grad[self.mask]) if self.mask is not None else (self.indices, grad)
-            return np.bincount(idx.ravel(), weights=g.ravel(), minlength=self.codebook.size).astype(
-                self.codebook.dtype
-            )
+            return np.bincount(idx.ravel(), weights=g.ravel(), minlength=self.codebook.size).astype(self.codebook.dtype)
         if self.mask is not None:
             grad = np.multiply(grad, self.mask, out=out)
         return grad

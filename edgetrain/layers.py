@@ -1,14 +1,15 @@
 """Model builders: layer specs, a `Sequential` builder and a `GraphBuilder` for DAGs.
 
-    model = Sequential([Dense(32), ReLU(), Dense(10)], input_shape=(64,), seed=0)
-    cnn = Sequential([Conv2D(8, 3, activation="relu"), MaxPool2D(2), GlobalAvgPool(), Dense(10)],
-                     input_shape=(8, 8, 1))   # samples are (H, W, C): channels last
+model = Sequential([Dense(32), ReLU(), Dense(10)], input_shape=(64,), seed=0)
+cnn = Sequential([Conv2D(8, 3, activation="relu"), MaxPool2D(2), GlobalAvgPool(), Dense(10)],
+                 input_shape=(8, 8, 1))   # samples are (H, W, C): channels last
 
-    b = GraphBuilder((64,), seed=0)
-    h = b.dense(b.input, 32, activation="relu")
-    h = b.residual(h, [Dense(32), ReLU(), Dense(32)])
-    model = b.build(b.dense(h, 10))
+b = GraphBuilder((64,), seed=0)
+h = b.dense(b.input, 32, activation="relu")
+h = b.residual(h, [Dense(32), ReLU(), Dense(32)])
+model = b.build(b.dense(h, 10))
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,8 +26,21 @@ from .ops.conv import geometry
 
 ACTIVATIONS = ("relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish")
 # Layer kinds that become one node of the same op kind; `Layer.attrs` become the node's attrs.
-SINGLE_NODE = ("relu", "relu6", "softmax", "leaky_relu", "sigmoid", "tanh", "hard_swish", "flatten", "identity",
-               "max_pool", "avg_pool", "global_avg_pool", "reshape")
+SINGLE_NODE = (
+    "relu",
+    "relu6",
+    "softmax",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "hard_swish",
+    "flatten",
+    "identity",
+    "max_pool",
+    "avg_pool",
+    "global_avg_pool",
+    "reshape",
+)
 
 
 @dataclass
@@ -49,8 +63,15 @@ class Dense(Layer):
     trainable: bool = True
     kind: str = "dense"
 
-    def __init__(self, units: int, activation: str | None = None, *, use_bias: bool = True,
-                 trainable: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = None,
+        *,
+        use_bias: bool = True,
+        trainable: bool = True,
+        name: str | None = None,
+    ) -> None:
         if int(units) < 1:
             raise ConfigError(f"dense layer needs units >= 1, got {units}")
         if activation not in (None, *ACTIVATIONS):
@@ -117,12 +138,17 @@ def _positive_ints(value: Any, rank: int, what: str, layer: str) -> int | list[i
     """An int or ``rank`` ints, each >= 1, as the node attribute (an int, or a list)."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         items = [int(value)]
-    elif isinstance(value, (tuple, list)) and len(value) == rank and \
-            all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == rank
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    ):
         items = [int(v) for v in value]
     else:
-        raise ConfigError(f"{layer}: {what} must be an integer or {rank} integers, got {value!r}",
-                          hint=f"e.g. {what} = 3" + (f" or {what} = [3, 3] (one per spatial axis)" if rank > 1 else ""))
+        raise ConfigError(
+            f"{layer}: {what} must be an integer or {rank} integers, got {value!r}",
+            hint=f"e.g. {what} = 3" + (f" or {what} = [3, 3] (one per spatial axis)" if rank > 1 else ""),
+        )
     if min(items) < 1:
         raise ConfigError(f"{layer}: {what} must be >= 1, got {value!r}", hint=f"e.g. {what} = 1")
     return items[0] if len(items) == 1 else items
@@ -133,20 +159,23 @@ def _padding(padding: Any, rank: int, layer: str, explicit: bool = True) -> Any:
     if padding in ("same", "valid"):
         return padding
     if explicit and isinstance(padding, (list, tuple)):
-        pairs = [padding] if rank == 1 and len(padding) == 2 and isinstance(padding[0], (int, np.integer)) \
-            else padding
+        pairs = [padding] if rank == 1 and len(padding) == 2 and isinstance(padding[0], (int, np.integer)) else padding
         try:
             out = [[int(a), int(b)] for a, b in pairs]
         except (TypeError, ValueError):
             out = []
         if len(out) == rank:
             if min(min(p) for p in out) < 0:
-                raise ConfigError(f"{layer}: padding must not be negative, got {padding!r}",
-                                  hint="pad with 0 or more zeros per side, or use padding = \"same\" / \"valid\"")
+                raise ConfigError(
+                    f"{layer}: padding must not be negative, got {padding!r}",
+                    hint='pad with 0 or more zeros per side, or use padding = "same" / "valid"',
+                )
             return out[0] if rank == 1 else out
     amounts = "" if not explicit else " or " + ("[left, right]" if rank == 1 else "[[top, bottom], [left, right]]")
-    raise ConfigError(f"{layer}: padding must be 'same', 'valid'{amounts}, got {padding!r}",
-                      hint="'same' keeps the size (at stride 1), 'valid' adds no padding")
+    raise ConfigError(
+        f"{layer}: padding must be 'same', 'valid'{amounts}, got {padding!r}",
+        hint="'same' keeps the size (at stride 1), 'valid' adds no padding",
+    )
 
 
 @dataclass
@@ -164,19 +193,35 @@ class Conv(Layer):
     use_bias: bool = True
     trainable: bool = True
 
-    def __init__(self, kind: str, filters: int, kernel: Any, stride: Any = 1, padding: Any = "same",
-                 dilation: Any = 1, groups: int | str = 1, activation: str | None = None, *, use_bias: bool = True,
-                 trainable: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        filters: int,
+        kernel: Any,
+        stride: Any = 1,
+        padding: Any = "same",
+        dilation: Any = 1,
+        groups: int | str = 1,
+        activation: str | None = None,
+        *,
+        use_bias: bool = True,
+        trainable: bool = True,
+        name: str | None = None,
+    ) -> None:
         rank = 1 if kind == "conv1d" else 2
         layer = f"{kind} layer" + (f" {name!r}" if name else "")
         super().__init__(kind, name)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
-            raise ConfigError(f"{layer}: needs {'a depth multiplier' if groups == 'depthwise' else 'filters'} "
-                              f">= 1, got {filters!r}")
-        if groups != "depthwise" and (isinstance(groups, bool) or not isinstance(groups, (int, np.integer))
-                                      or groups < 1):
-            raise ConfigError(f"{layer}: groups must be an integer >= 1, got {groups!r}",
-                              hint="groups must divide the input and output channels; 1 is a plain convolution")
+            raise ConfigError(
+                f"{layer}: needs {'a depth multiplier' if groups == 'depthwise' else 'filters'} >= 1, got {filters!r}"
+            )
+        if groups != "depthwise" and (
+            isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1
+        ):
+            raise ConfigError(
+                f"{layer}: groups must be an integer >= 1, got {groups!r}",
+                hint="groups must divide the input and output channels; 1 is a plain convolution",
+            )
         _check_activation(activation)
         self.filters = int(filters)
         self.kernel = _positive_ints(kernel, rank, "kernel", layer)
@@ -187,38 +232,102 @@ class Conv(Layer):
         self.activation, self.use_bias, self.trainable = activation, use_bias, trainable
 
 
-def Conv2D(filters: int, kernel: int | Sequence[int], stride: int | Sequence[int] = 1, padding: Any = "same",
-           dilation: int | Sequence[int] = 1, groups: int = 1, activation: str | None = None, *,
-           use_bias: bool = True, trainable: bool = True, name: str | None = None) -> Conv:
+def Conv2D(
+    filters: int,
+    kernel: int | Sequence[int],
+    stride: int | Sequence[int] = 1,
+    padding: Any = "same",
+    dilation: int | Sequence[int] = 1,
+    groups: int = 1,
+    activation: str | None = None,
+    *,
+    use_bias: bool = True,
+    trainable: bool = True,
+    name: str | None = None,
+) -> Conv:
     """2-D convolution over (H, W, C) samples: ``filters`` output channels, a ``kernel`` of
     (kh, kw) (an int for a square one); padding "same", "valid" or ``[[top, bottom], [left,
     right]]``; ``groups`` must divide the input and output channels."""
-    return Conv("conv2d", filters, kernel, stride, padding, dilation, groups, activation, use_bias=use_bias,
-                trainable=trainable, name=name)
+    return Conv(
+        "conv2d",
+        filters,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+        activation,
+        use_bias=use_bias,
+        trainable=trainable,
+        name=name,
+    )
 
 
-def Conv1D(filters: int, kernel: int, stride: int = 1, padding: Any = "same", dilation: int = 1, groups: int = 1,
-           activation: str | None = None, *, use_bias: bool = True, trainable: bool = True,
-           name: str | None = None) -> Conv:
+def Conv1D(
+    filters: int,
+    kernel: int,
+    stride: int = 1,
+    padding: Any = "same",
+    dilation: int = 1,
+    groups: int = 1,
+    activation: str | None = None,
+    *,
+    use_bias: bool = True,
+    trainable: bool = True,
+    name: str | None = None,
+) -> Conv:
     """1-D convolution over (L, C) samples; padding "same", "valid" or ``[left, right]``."""
-    return Conv("conv1d", filters, kernel, stride, padding, dilation, groups, activation, use_bias=use_bias,
-                trainable=trainable, name=name)
+    return Conv(
+        "conv1d",
+        filters,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        groups,
+        activation,
+        use_bias=use_bias,
+        trainable=trainable,
+        name=name,
+    )
 
 
-def DepthwiseConv2D(kernel: int | Sequence[int], depth_multiplier: int = 1, stride: int | Sequence[int] = 1,
-                    padding: Any = "same", dilation: int | Sequence[int] = 1, activation: str | None = None, *,
-                    use_bias: bool = True, trainable: bool = True, name: str | None = None) -> Conv:
+def DepthwiseConv2D(
+    kernel: int | Sequence[int],
+    depth_multiplier: int = 1,
+    stride: int | Sequence[int] = 1,
+    padding: Any = "same",
+    dilation: int | Sequence[int] = 1,
+    activation: str | None = None,
+    *,
+    use_bias: bool = True,
+    trainable: bool = True,
+    name: str | None = None,
+) -> Conv:
     """A depthwise 2-D convolution: a conv2d node with one group per input channel and
     ``C_in * depth_multiplier`` output channels (output ``c * depth_multiplier + m`` reads
     input channel ``c``)."""
-    return Conv("conv2d", depth_multiplier, kernel, stride, padding, dilation, "depthwise", activation,
-                use_bias=use_bias, trainable=trainable, name=name)
+    return Conv(
+        "conv2d",
+        depth_multiplier,
+        kernel,
+        stride,
+        padding,
+        dilation,
+        "depthwise",
+        activation,
+        use_bias=use_bias,
+        trainable=trainable,
+        name=name,
+    )
 
 
 def _pool(kind: str, rank: int, pool: Any, stride: Any, padding: str, name: str | None) -> Layer:
     layer = f"{kind} layer" + (f" {name!r}" if name else "")
-    attrs: dict[str, Any] = {"pool": _positive_ints(pool, rank, "pool", layer),
-                             "padding": _padding(padding, rank, layer, explicit=False)}
+    attrs: dict[str, Any] = {
+        "pool": _positive_ints(pool, rank, "pool", layer),
+        "padding": _padding(padding, rank, layer, explicit=False),
+    }
     if stride is not None:
         attrs["stride"] = _positive_ints(stride, rank, "stride", layer)
     return Layer(kind, name, attrs)
@@ -233,14 +342,22 @@ def pool_layer(kind: str, pool: Any = 2, stride: Any = None, padding: str = "val
     return _pool(kind, rank, pool, stride, padding, name)
 
 
-def MaxPool2D(pool: int | Sequence[int] = 2, stride: int | Sequence[int] | None = None, padding: str = "valid",
-              name: str | None = None) -> Layer:
+def MaxPool2D(
+    pool: int | Sequence[int] = 2,
+    stride: int | Sequence[int] | None = None,
+    padding: str = "valid",
+    name: str | None = None,
+) -> Layer:
     """The maximum of each (ph, pw) window of (H, W, C) samples; ``stride`` defaults to the pool."""
     return _pool("max_pool", 2, pool, stride, padding, name)
 
 
-def AvgPool2D(pool: int | Sequence[int] = 2, stride: int | Sequence[int] | None = None, padding: str = "valid",
-              name: str | None = None) -> Layer:
+def AvgPool2D(
+    pool: int | Sequence[int] = 2,
+    stride: int | Sequence[int] | None = None,
+    padding: str = "valid",
+    name: str | None = None,
+) -> Layer:
     """The mean of each window of (H, W, C) samples; padding is not counted."""
     return _pool("avg_pool", 2, pool, stride, padding, name)
 
@@ -268,8 +385,9 @@ class BatchNorm(Layer):
     eps: float = 1e-5
     trainable: bool = True
 
-    def __init__(self, momentum: float = 0.9, eps: float = 1e-5, *, trainable: bool = True,
-                 name: str | None = None) -> None:
+    def __init__(
+        self, momentum: float = 0.9, eps: float = 1e-5, *, trainable: bool = True, name: str | None = None
+    ) -> None:
         super().__init__("batch_norm", name)
         layer = "batch_norm layer" + (f" {name!r}" if name else "")
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
@@ -283,10 +401,15 @@ def Reshape(shape: Sequence[int], name: str | None = None) -> Layer:
     """Each sample reshaped to ``shape`` (without the batch axis; one entry may be -1)."""
     layer = "reshape layer" + (f" {name!r}" if name else "")
     dims = list(shape) if isinstance(shape, (list, tuple)) else None
-    if not dims or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not (d >= 1 or d == -1)
-                       for d in dims) or dims.count(-1) > 1:
-        raise ConfigError(f"{layer}: shape must be a list of positive sizes (one may be -1), got {shape!r}",
-                          hint="e.g. Reshape((8, 8, 1)) for 64 features read as an 8x8 one-channel image")
+    if (
+        not dims
+        or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not (d >= 1 or d == -1) for d in dims)
+        or dims.count(-1) > 1
+    ):
+        raise ConfigError(
+            f"{layer}: shape must be a list of positive sizes (one may be -1), got {shape!r}",
+            hint="e.g. Reshape((8, 8, 1)) for 64 features read as an 8x8 one-channel image",
+        )
     return Layer("reshape", name, {"shape": [int(d) for d in dims]})
 
 
@@ -324,8 +447,9 @@ class GraphBuilder:
         self._counts[kind] = self._counts.get(kind, 0) + 1
         return f"{kind}{self._counts[kind]}"
 
-    def node(self, op: str, inputs: list[str], params: dict[str, Param] | None = None, name: str | None = None,
-             **attrs) -> str:
+    def node(
+        self, op: str, inputs: list[str], params: dict[str, Param] | None = None, name: str | None = None, **attrs
+    ) -> str:
         from .ops import get_op
 
         node_name = self._name(op, name)
@@ -340,8 +464,16 @@ class GraphBuilder:
     def shape(self, tensor: str) -> Shape:
         return self._shapes[tensor]
 
-    def dense(self, x: str, units: int, activation: str | None = None, *, use_bias: bool = True,
-              trainable: bool = True, name: str | None = None) -> str:
+    def dense(
+        self,
+        x: str,
+        units: int,
+        activation: str | None = None,
+        *,
+        use_bias: bool = True,
+        trainable: bool = True,
+        name: str | None = None,
+    ) -> str:
         if len(self._shapes[x]) != 1:
             x = self.node("flatten", [x])
         n_in = self._shapes[x][0]
@@ -359,23 +491,33 @@ class GraphBuilder:
         name = self._name(layer.kind, layer.name)
         if len(shape) != rank + 1:
             want = "(H, W, C)" if rank == 2 else "(L, C)"
-            raise ConfigError(f"{layer.kind} layer {name!r} needs samples of shape {want}, got {shape}",
-                              hint="give the model input_shape=(H, W, C) / (L, C), or add a Reshape layer")
+            raise ConfigError(
+                f"{layer.kind} layer {name!r} needs samples of shape {want}, got {shape}",
+                hint="give the model input_shape=(H, W, C) / (L, C), or add a Reshape layer",
+            )
         cin = shape[-1]
         groups: int = cin if layer.groups == "depthwise" else cast(int, layer.groups)  # an int >= 1 (Conv checks)
         cout = cin * layer.filters if layer.groups == "depthwise" else layer.filters
         kernel = [layer.kernel] * rank if isinstance(layer.kernel, int) else list(layer.kernel)
         if cin % groups:
-            raise ConfigError(f"{layer.kind} layer {name!r}: groups={groups} does not divide the {cin} input channels",
-                              hint=f"choose groups among the divisors of {cin} (groups = {cin} is depthwise)")
+            raise ConfigError(
+                f"{layer.kind} layer {name!r}: groups={groups} does not divide the {cin} input channels",
+                hint=f"choose groups among the divisors of {cin} (groups = {cin} is depthwise)",
+            )
         cig = cin // groups
         # The window must fit and the weight stay within the limit before anything is allocated.
-        geometry(shape[:-1], kernel, {"stride": layer.stride, "dilation": layer.dilation, "padding": layer.padding},
-                 f"{layer.kind} {name!r}")
+        geometry(
+            shape[:-1],
+            kernel,
+            {"stride": layer.stride, "dilation": layer.dilation, "padding": layer.padding},
+            f"{layer.kind} {name!r}",
+        )
         size, cap = int(np.prod(kernel)) * cig * cout, limits.limit("MAX_PARAMETERS")
         if size > cap:
-            raise ConfigError(f"{layer.kind} layer {name!r}: a weight of {size} values is over the limit "
-                              f"MAX_PARAMETERS={cap}", hint=limits.over_limit_hint("MAX_PARAMETERS"))
+            raise ConfigError(
+                f"{layer.kind} layer {name!r}: a weight of {size} values is over the limit MAX_PARAMETERS={cap}",
+                hint=limits.over_limit_hint("MAX_PARAMETERS"),
+            )
         w = he_uniform(self.rng, cig * int(np.prod(kernel)), (*kernel, cig, cout))
         params = {"weight": Param(f"{name}.weight", w, layer.trainable)}
         if layer.use_bias:
@@ -390,10 +532,12 @@ class GraphBuilder:
         """A batch_norm node: scale 1, bias 0, running mean 0 and variance 1 (never trained)."""
         c = self._shapes[x][-1]
         name = self._name("batch_norm", layer.name)
-        params = {"scale": Param(f"{name}.scale", np.ones(c, np.float32), layer.trainable),
-                  "bias": Param(f"{name}.bias", np.zeros(c, np.float32), layer.trainable),
-                  "mean": Param(f"{name}.mean", np.zeros(c, np.float32), False),
-                  "var": Param(f"{name}.var", np.ones(c, np.float32), False)}
+        params = {
+            "scale": Param(f"{name}.scale", np.ones(c, np.float32), layer.trainable),
+            "bias": Param(f"{name}.bias", np.zeros(c, np.float32), layer.trainable),
+            "mean": Param(f"{name}.mean", np.zeros(c, np.float32), False),
+            "var": Param(f"{name}.var", np.ones(c, np.float32), False),
+        }
         return self.node("batch_norm", [x], params, name=name, momentum=layer.momentum, eps=layer.eps)
 
     def add(self, a: str, b: str, name: str | None = None) -> str:
@@ -401,8 +545,9 @@ class GraphBuilder:
 
     def apply(self, x: str, layer: Layer) -> str:
         if isinstance(layer, Dense):
-            return self.dense(x, layer.units, layer.activation, use_bias=layer.use_bias,
-                              trainable=layer.trainable, name=layer.name)
+            return self.dense(
+                x, layer.units, layer.activation, use_bias=layer.use_bias, trainable=layer.trainable, name=layer.name
+            )
         if isinstance(layer, Residual):
             return self.residual(x, layer.body, name=layer.name)
         if isinstance(layer, Conv):
@@ -421,8 +566,10 @@ class GraphBuilder:
     def residual(self, x: str, body: Sequence[Layer], name: str | None = None) -> str:
         y = self.sequence(x, body)
         if self._shapes[y] != self._shapes[x]:
-            raise ConfigError(f"residual block changes shape {self._shapes[x]} -> {self._shapes[y]}",
-                              hint="the block's last layer must have as many units as its input")
+            raise ConfigError(
+                f"residual block changes shape {self._shapes[x]} -> {self._shapes[y]}",
+                hint="the block's last layer must have as many units as its input",
+            )
         return self.add(x, y, name=name)
 
     def build(self, *outputs: str) -> Graph:
@@ -440,8 +587,10 @@ def input_shape_of(input_shape: Shape | int | Sequence[int]) -> Shape:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ConfigError(f"input_shape must be a positive width or a tuple of positive sizes, got {input_shape!r}",
-                          hint="e.g. input_shape=64 for flat features or (8, 8, 1) for 8x8 one-channel images")
+        raise ConfigError(
+            f"input_shape must be a positive width or a tuple of positive sizes, got {input_shape!r}",
+            hint="e.g. input_shape=64 for flat features or (8, 8, 1) for 8x8 one-channel images",
+        )
     return shape
 
 

@@ -6,6 +6,7 @@ out-of-memory kill or a run that never ends. A real job that needs more raises t
 environment variable ``EDGETRAIN_LIMIT_<NAME>`` (for example ``EDGETRAIN_LIMIT_MAX_DATA_ELEMENTS``);
 the error message that refuses an input names the variable.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,11 +48,15 @@ def limit(name: str) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{env_name(name)}={raw!r} is not an integer",
-                          hint=f"unset it or give a whole number (default {_DEFAULTS[name]})") from None
+        raise ConfigError(
+            f"{env_name(name)}={raw!r} is not an integer",
+            hint=f"unset it or give a whole number (default {_DEFAULTS[name]})",
+        ) from None
     if value <= 0:
-        raise ConfigError(f"{env_name(name)}={raw!r} must be positive",
-                          hint=f"unset it or give a whole number (default {_DEFAULTS[name]})")
+        raise ConfigError(
+            f"{env_name(name)}={raw!r} must be positive",
+            hint=f"unset it or give a whole number (default {_DEFAULTS[name]})",
+        )
     return value
 
 

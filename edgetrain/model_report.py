@@ -1,5 +1,6 @@
 """What ``edgetrain info`` shows about a model, as data: per-layer rows, per-masked-weight storage
 rows and the tables built from them. The CLI only renders these (rich tables or JSON)."""
+
 from __future__ import annotations
 
 import math
@@ -57,11 +58,22 @@ def layer_rows(graph: Graph) -> list[dict[str, Any]]:
         state = sum(p.size for r, p in all_params.items() if r in state_roles)
         pooled = node.op in NO_MULTIPLY_OPS
         elements = math.prod(shapes[node.name])
-        rows.append({"layer": node.name, "op": node.op, "output": "x".join(map(str, shapes[node.name])),
-                     "params": n, "nonzero": nnz, "state": state,
-                     "macs": 0 if pooled else macs[node.name], "adds_cmps": macs[node.name] if pooled else 0,
-                     "float_bytes": 4 * (nnz + state), "out_bytes_f32": 4 * elements, "out_bytes_int8": elements,
-                     "trainable": any(p.trainable for p in params.values()) if params else None})
+        rows.append(
+            {
+                "layer": node.name,
+                "op": node.op,
+                "output": "x".join(map(str, shapes[node.name])),
+                "params": n,
+                "nonzero": nnz,
+                "state": state,
+                "macs": 0 if pooled else macs[node.name],
+                "adds_cmps": macs[node.name] if pooled else 0,
+                "float_bytes": 4 * (nnz + state),
+                "out_bytes_f32": 4 * elements,
+                "out_bytes_int8": elements,
+                "trainable": any(p.trainable for p in params.values()) if params else None,
+            }
+        )
     return rows
 
 
@@ -107,11 +119,19 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
             assert sp.mask is not None  # sorting units keeps the mask
             encs["grouped"] = ENCODERS["grouped"](sp.effective().T, sp.mask.T, np.float32)
             int8 = smallest(all_encodings(np.zeros(p.mask.T.shape), p.mask.T, np.int8))
-            row = {"layer": node.name, "param": role, "shape": "x".join(map(str, p.shape)),
-                   "density": p.nnz / p.size, "format": chosen.format, "bytes": chosen.nbytes.total,
-                   "index_bytes": chosen.nbytes.index, "value_bytes": chosen.nbytes.value,
-                   "alternatives": {name: e.nbytes.total for name, e in encs.items()},
-                   "int8_format": int8.format, "int8_bytes": int8.nbytes.total}
+            row = {
+                "layer": node.name,
+                "param": role,
+                "shape": "x".join(map(str, p.shape)),
+                "density": p.nnz / p.size,
+                "format": chosen.format,
+                "bytes": chosen.nbytes.total,
+                "index_bytes": chosen.nbytes.index,
+                "value_bytes": chosen.nbytes.value,
+                "alternatives": {name: e.nbytes.total for name, e in encs.items()},
+                "int8_format": int8.format,
+                "int8_bytes": int8.nbytes.total,
+            }
             if BLOCK_SHARED in p.meta:
                 bi, bo = p.meta[BLOCK_SHARED]
                 row["block_shared"] = f"{bi}x{bo}"
@@ -125,8 +145,13 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
 
 def info_dict(graph: Graph) -> dict[str, Any]:
     """Everything ``edgetrain info --json`` prints."""
-    return {"model": graph.name, "input": graph.input_shape, "layers": layer_rows(graph), "sparse": sparse_rows(graph),
-            "meta": graph.meta}
+    return {
+        "model": graph.name,
+        "input": graph.input_shape,
+        "layers": layer_rows(graph),
+        "sparse": sparse_rows(graph),
+        "meta": graph.meta,
+    }
 
 
 def info_tables(graph: Graph) -> list[Table]:
@@ -138,35 +163,104 @@ def info_tables(graph: Graph) -> list[Table]:
     def pooled(*cells: Any) -> list[Any]:
         return list(cells) if pools else []
 
-    legend = ("per sample; MACs = multiply-accumulates"
-              + ("; adds/cmps = additions or comparisons of pooling" if pools else "")
-              + "; stored B = float32 bytes of the non-zero parameters and running statistics (state, not "
-              "parameters); out B = bytes of the output tensor")
+    legend = (
+        "per sample; MACs = multiply-accumulates"
+        + ("; adds/cmps = additions or comparisons of pooling" if pools else "")
+        + "; stored B = float32 bytes of the non-zero parameters and running statistics (state, not "
+        "parameters); out B = bytes of the output tensor"
+    )
     trains = {True: "yes", False: "no", None: ""}
-    tables = [Table(
-        f"{graph.name}: input {graph.input_shape}, output {graph.outputs}\n{legend}",
-        ["layer", "op", "output", "params", "nonzero", "MACs", *pooled("adds/cmps"), "stored B", "out B f32",
-         "out B int8", "trainable"],
-        [[r["layer"], labels[r["layer"]], r["output"], r["params"], r["nonzero"], r["macs"], *pooled(r["adds_cmps"]),
-          r["float_bytes"], r["out_bytes_f32"], r["out_bytes_int8"], trains[r["trainable"]]] for r in rows]
-        # Output bytes have no total: what is live at once depends on the memory plan (`export c`).
-        + [["total", "", "", sum(r["params"] for r in rows), sum(r["nonzero"] for r in rows),
-            sum(r["macs"] for r in rows), *pooled(sum(r["adds_cmps"] for r in rows)),
-            sum(r["float_bytes"] for r in rows), "", "", ""]])]
+    tables = [
+        Table(
+            f"{graph.name}: input {graph.input_shape}, output {graph.outputs}\n{legend}",
+            [
+                "layer",
+                "op",
+                "output",
+                "params",
+                "nonzero",
+                "MACs",
+                *pooled("adds/cmps"),
+                "stored B",
+                "out B f32",
+                "out B int8",
+                "trainable",
+            ],
+            [
+                [
+                    r["layer"],
+                    labels[r["layer"]],
+                    r["output"],
+                    r["params"],
+                    r["nonzero"],
+                    r["macs"],
+                    *pooled(r["adds_cmps"]),
+                    r["float_bytes"],
+                    r["out_bytes_f32"],
+                    r["out_bytes_int8"],
+                    trains[r["trainable"]],
+                ]
+                for r in rows
+            ]
+            # Output bytes have no total: what is live at once depends on the memory plan (`export c`).
+            + [
+                [
+                    "total",
+                    "",
+                    "",
+                    sum(r["params"] for r in rows),
+                    sum(r["nonzero"] for r in rows),
+                    sum(r["macs"] for r in rows),
+                    *pooled(sum(r["adds_cmps"] for r in rows)),
+                    sum(r["float_bytes"] for r in rows),
+                    "",
+                    "",
+                    "",
+                ]
+            ],
+        )
+    ]
     sparse = sparse_rows(graph)
     if sparse:
         formats = list(sparse[0]["alternatives"])
         shared = any("block_shared" in r for r in sparse)
-        tables.append(Table(
-            "sparse storage (float32 values; bytes per format, chosen = smallest; grouped on units sorted "
-            "by fan-in; int8: the smallest with int8 values)",
-            ["layer", "shape", "density", "chosen", "bytes", *formats, "int8 chosen",
-             *(["block shared: block, shared w, block storage"] if shared else [])],
-            [[r["layer"], r["shape"], f"{100 * r['density']:.2f}%", r["format"], r["bytes"],
-              *[r["alternatives"][f] for f in formats], f"{r['int8_format']} {r['int8_bytes']:,}",
-              *([f"{r['block_shared']} {r['unique_weights']:,} {r['block_format']} {r['block_bytes']:,}"
-                 if "block_shared" in r else ""] if shared else [])]
-             for r in sparse]))
+        tables.append(
+            Table(
+                "sparse storage (float32 values; bytes per format, chosen = smallest; grouped on units sorted "
+                "by fan-in; int8: the smallest with int8 values)",
+                [
+                    "layer",
+                    "shape",
+                    "density",
+                    "chosen",
+                    "bytes",
+                    *formats,
+                    "int8 chosen",
+                    *(["block shared: block, shared w, block storage"] if shared else []),
+                ],
+                [
+                    [
+                        r["layer"],
+                        r["shape"],
+                        f"{100 * r['density']:.2f}%",
+                        r["format"],
+                        r["bytes"],
+                        *[r["alternatives"][f] for f in formats],
+                        f"{r['int8_format']} {r['int8_bytes']:,}",
+                        *(
+                            [
+                                f"{r['block_shared']} {r['unique_weights']:,} {r['block_format']} {r['block_bytes']:,}"
+                                if "block_shared" in r
+                                else ""
+                            ]
+                            if shared
+                            else []
+                        ),
+                    ]
+                    for r in sparse
+                ],
+            )
+        )
     return tables
 
 

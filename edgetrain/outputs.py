@@ -35,6 +35,7 @@ written to ``.NAME.tmp-XXXXXXXX``, fsynced, renamed over the target and the dire
 Every file-system change goes through one of the functions named in `FS_PRIMITIVES`, so a test can
 interpose on each of them (and kill the process there).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -62,8 +63,10 @@ except ImportError:  # pragma: no cover - not POSIX: no advisory locks, leftover
 
 MANIFEST = ".edgetrain-output.json"
 TOOL = "edgetrain"
-FORCE_HINT = ("choose a new or empty directory, or an earlier edgetrain output; --force adds edgetrain's files "
-              "beside the others and never overwrites or deletes a file edgetrain did not write")
+FORCE_HINT = (
+    "choose a new or empty directory, or an earlier edgetrain output; --force adds edgetrain's files "
+    "beside the others and never overwrites or deletes a file edgetrain did not write"
+)
 #: For an option that has no --force (emulate/finetune --keep): the directory must be edgetrain's.
 KEEP_HINT = "choose a new or empty directory, or one an earlier --keep wrote"
 _SUFFIX = r"[a-z0-9_]{8}"  # what tempfile.mkdtemp / mkstemp append
@@ -72,6 +75,7 @@ _MANIFEST_TMP = re.compile(re.escape(f".{MANIFEST}.tmp-") + _SUFFIX + "$")
 
 
 # ---------------------------------------------------------------- names
+
 
 def safe_file_stem(name: str, default: str = "model", max_bytes: int = 120) -> str:
     """A file-name stem derived from a model name that stays inside the directory it is joined to.
@@ -93,8 +97,20 @@ def safe_file_stem(name: str, default: str = "model", max_bytes: int = 120) -> s
 
 # ---------------------------------------------------------------- primitives (every change goes through one)
 
-FS_PRIMITIVES = ("_mkdtemp", "_mkstemp", "_mkdir", "_write_new", "_chmod", "_fsync_path", "_fsync_fd",
-                 "_rename", "_exchange", "_rename_noreplace", "_unlink", "_rmdir")
+FS_PRIMITIVES = (
+    "_mkdtemp",
+    "_mkstemp",
+    "_mkdir",
+    "_write_new",
+    "_chmod",
+    "_fsync_path",
+    "_fsync_fd",
+    "_rename",
+    "_exchange",
+    "_rename_noreplace",
+    "_unlink",
+    "_rmdir",
+)
 
 
 class _Unsupported(Exception):
@@ -120,7 +136,7 @@ def _write_new(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
 
@@ -198,6 +214,7 @@ def _rmdir(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- small helpers
+
 
 def current_umask() -> int:
     """The process umask (read from /proc where possible: setting it to read it is racy)."""
@@ -303,11 +320,14 @@ def _remove_tree(path: Path) -> None:
 
 
 def _wrap_os_error(target: Path, e: OSError) -> ExportError:
-    return ExportError(f"cannot write {target}: {e.strerror or e}",
-                       hint="check that the directory is writable and the disk is not full")
+    return ExportError(
+        f"cannot write {target}: {e.strerror or e}",
+        hint="check that the directory is writable and the disk is not full",
+    )
 
 
 # ---------------------------------------------------------------- manifests
+
 
 @dataclass
 class _Manifest:
@@ -342,12 +362,18 @@ def _read_manifest(root: Path) -> _Manifest | None:
     return _Manifest(files, set(dirs), str(doc.get("state", "")))
 
 
-def _manifest_doc(files: Mapping[str, str], dirs: Iterable[str], state: str = "complete",
-                  pending: Mapping[str, str] | None = None) -> bytes:
+def _manifest_doc(
+    files: Mapping[str, str], dirs: Iterable[str], state: str = "complete", pending: Mapping[str, str] | None = None
+) -> bytes:
     from .version import __version__
 
-    doc: dict[str, Any] = {"tool": TOOL, "version": __version__, "state": state,
-                           "files": dict(sorted(files.items())), "dirs": sorted(set(dirs))}
+    doc: dict[str, Any] = {
+        "tool": TOOL,
+        "version": __version__,
+        "state": state,
+        "files": dict(sorted(files.items())),
+        "dirs": sorted(set(dirs)),
+    }
     if pending:
         doc["pending"] = dict(sorted(pending.items()))
     return (json.dumps(doc, indent=1) + "\n").encode()
@@ -369,8 +395,9 @@ def _inspect(target: Path) -> _State:
     except FileNotFoundError:
         return _State("absent")
     if not stat.S_ISDIR(st.st_mode):
-        raise ExportError(f"output {target} exists and is not a directory",
-                          hint="remove it or choose another output directory")
+        raise ExportError(
+            f"output {target} exists and is not a directory", hint="remove it or choose another output directory"
+        )
     files, dirs = _walk(target)
     if not files and not dirs:
         return _State("empty")
@@ -411,6 +438,7 @@ def _ancestors(rel: str) -> list[str]:
 
 # ---------------------------------------------------------------- checks
 
+
 def _real(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.realpath(os.path.abspath(path)))
 
@@ -430,23 +458,35 @@ def _refuse_special(target: Path, given: str | os.PathLike[str], protect: Iterab
         cwd = None
     home = _real(os.path.expanduser("~"))
     if target == Path(target.anchor):
-        raise ConfigError(f"refusing to write output into the file-system root ({given})",
-                          hint="choose a new subdirectory, e.g. -o out/model")
+        raise ConfigError(
+            f"refusing to write output into the file-system root ({given})",
+            hint="choose a new subdirectory, e.g. -o out/model",
+        )
     if target == home:
-        raise ConfigError(f"refusing to write output into your home directory ({given})",
-                          hint="choose a new subdirectory, e.g. -o out/model")
+        raise ConfigError(
+            f"refusing to write output into your home directory ({given})",
+            hint="choose a new subdirectory, e.g. -o out/model",
+        )
     if cwd is not None and _is_within(cwd, target):
         what = "the current directory" if target == cwd else "a parent of the current directory"
-        raise ConfigError(f"refusing to write output into {what} ({given})",
-                          hint="choose a new subdirectory, e.g. -o out/model")
+        raise ConfigError(
+            f"refusing to write output into {what} ({given})", hint="choose a new subdirectory, e.g. -o out/model"
+        )
     for p in protect:
         if _is_within(_real(p), target):
-            raise ConfigError(f"refusing to write output into {given}: it holds the input {p}",
-                              hint="choose an output directory that does not contain the command's inputs")
+            raise ConfigError(
+                f"refusing to write output into {given}: it holds the input {p}",
+                hint="choose an output directory that does not contain the command's inputs",
+            )
 
 
-def check_output_dir(target: str | os.PathLike[str], *, force: bool = False,
-                     protect: Iterable[str | os.PathLike[str]] = (), hint: str = FORCE_HINT) -> None:
+def check_output_dir(
+    target: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    hint: str = FORCE_HINT,
+) -> None:
     """Raise the error `output_directory` would raise for ``target`` now, writing nothing: for
     callers that do expensive work before they write (the write checks again)."""
     real = _real(target)
@@ -456,8 +496,9 @@ def check_output_dir(target: str | os.PathLike[str], *, force: bool = False,
 
 def _refuse_foreign(state: _State, given: str | os.PathLike[str], force: bool, hint: str = FORCE_HINT) -> None:
     if state.kind == "foreign" and not force:
-        raise ConfigError(f"output directory {given} holds files edgetrain did not write: "
-                          f"{_listing(state.foreign)}", hint=hint)
+        raise ConfigError(
+            f"output directory {given} holds files edgetrain did not write: {_listing(state.foreign)}", hint=hint
+        )
 
 
 def _listing(entries: list[str], n: int = 4) -> str:
@@ -466,6 +507,7 @@ def _listing(entries: list[str], n: int = 4) -> str:
 
 
 # ---------------------------------------------------------------- leftovers and recovery
+
 
 def _leftovers(target: Path, kind: str) -> list[Path]:
     pattern = re.compile(re.escape(f".{target.name}.{kind}-") + _SUFFIX + "$")
@@ -542,6 +584,7 @@ def _remove_leftover(path: Path) -> None:
 
 # ---------------------------------------------------------------- directories
 
+
 def _finalize(stage: Path, umask: int) -> tuple[dict[str, str], list[str]]:
     """Modes, fsync of every file and directory, and the complete manifest of ``stage``."""
     files, dirs = _walk(stage)
@@ -590,8 +633,13 @@ def _make_parents(path: Path) -> None:
 
 
 @contextmanager
-def output_directory(target: str | os.PathLike[str], *, force: bool = False,
-                     protect: Iterable[str | os.PathLike[str]] = (), hint: str = FORCE_HINT) -> Iterator[Path]:
+def output_directory(
+    target: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    hint: str = FORCE_HINT,
+) -> Iterator[Path]:
     """Yield an empty staging directory; when the block succeeds, its content becomes ``target``.
 
     ``target`` is replaced atomically if it is new, empty or an unmodified earlier edgetrain
@@ -670,8 +718,7 @@ def _replace(stage: Path, target: Path, exists: bool) -> None:
     _fsync_path(parent)
 
 
-def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], state: _State,
-           umask: int) -> None:
+def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], state: _State, umask: int) -> None:
     """Move the staged files into ``target`` one by one, next to files edgetrain did not write."""
     clashes = []
     for rel in digests:
@@ -685,9 +732,11 @@ def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], 
     if (target / MANIFEST).is_dir() or (os.path.lexists(target / MANIFEST) and _read_manifest(target) is None):
         clashes.append(MANIFEST)
     if clashes:
-        raise ConfigError(f"refusing to overwrite {_listing(sorted(set(clashes)))} in {target}: edgetrain did "
-                          "not write it (or it changed since)",
-                          hint="move those files away or choose another output directory")
+        raise ConfigError(
+            f"refusing to overwrite {_listing(sorted(set(clashes)))} in {target}: edgetrain did "
+            "not write it (or it changed since)",
+            hint="move those files away or choose another output directory",
+        )
     new_dirs = [d for d in dirs if not os.path.lexists(target / d)]
     known_dirs = state.our_dirs | set(new_dirs)
     # Before anything moves, the manifest lists the old and the new contents of every file.
@@ -731,9 +780,13 @@ def _merge(stage: Path, target: Path, digests: dict[str, str], dirs: list[str], 
     _write_file_atomic(target / MANIFEST, _manifest_doc(digests, kept, "complete"), umask)
 
 
-def write_directory(target: str | os.PathLike[str],
-                    files: Mapping[Path, bytes] | Mapping[str, bytes] | Mapping[Path | str, bytes], *,
-                    force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+def write_directory(
+    target: str | os.PathLike[str],
+    files: Mapping[Path, bytes] | Mapping[str, bytes] | Mapping[Path | str, bytes],
+    *,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
     """Write ``files`` (relative path -> bytes) as the directory ``target`` (see `output_directory`)."""
     checked: list[tuple[str, bytes]] = []
     for rel, data in files.items():
@@ -824,13 +877,27 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, Any], kind: 
         except Exception:  # noqa: BLE001 - not an .npz at all
             ours = False
         if not ours:
-            raise ConfigError(f"{path} exists and is not an array file edgetrain wrote; refusing to overwrite it",
-                              hint="choose another file name")
+            raise ConfigError(
+                f"{path} exists and is not an array file edgetrain wrote; refusing to overwrite it",
+                hint="choose another file name",
+            )
     buf = io.BytesIO()
     members: dict[str, Any] = {ARRAYS_MARKER: np.array(kind), **{k: np.asarray(v) for k, v in arrays.items()}}
     np.savez(buf, **members)
     return write_file(target, buf.getvalue())
 
 
-__all__ = ["ARRAYS_MARKER", "FORCE_HINT", "FS_PRIMITIVES", "MANIFEST", "check_output_dir", "current_umask",
-           "output_directory", "recover", "safe_file_stem", "write_arrays", "write_directory", "write_file"]
+__all__ = [
+    "ARRAYS_MARKER",
+    "FORCE_HINT",
+    "FS_PRIMITIVES",
+    "MANIFEST",
+    "check_output_dir",
+    "current_umask",
+    "output_directory",
+    "recover",
+    "safe_file_stem",
+    "write_arrays",
+    "write_directory",
+    "write_file",
+]

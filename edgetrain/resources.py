@@ -14,6 +14,7 @@ The in-package path is tried first (in a checkout it is the symlink, i.e. the sa
 top-level directories are the fallback for a checkout whose symlinks were not created (e.g. git
 on Windows without symlink support).
 """
+
 from __future__ import annotations
 
 from functools import cache

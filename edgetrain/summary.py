@@ -1,5 +1,6 @@
 """Keras-style conveniences on a model: `summary` (the `edgetrain info` tables as text) and
 `evaluate` (loss and accuracy on a data split)."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,13 @@ def summary(graph: Graph, *, print_it: bool = True, width: int = 140) -> str:
     return text
 
 
-def evaluate(graph: Graph, data: Dataset | Split | tuple[ArrayLike, ArrayLike], *, loss: str = "cross_entropy",
-             batch_size: int = 1024) -> dict[str, Any]:
+def evaluate(
+    graph: Graph,
+    data: Dataset | Split | tuple[ArrayLike, ArrayLike],
+    *,
+    loss: str = "cross_entropy",
+    batch_size: int = 1024,
+) -> dict[str, Any]:
     """``{"samples", "loss", "accuracy"}`` of the model on ``data``: a Dataset's test split, a
     Split, or ``(x, y)`` with samples standardised as in training. ``accuracy`` is for class
     labels (cross-entropy) and None for MSE targets."""
@@ -51,15 +57,20 @@ def evaluate(graph: Graph, data: Dataset | Split | tuple[ArrayLike, ArrayLike], 
         x, y = (np.asarray(v) for v in part)
     x = check_input(graph, np.asarray(x, np.float32))
     if len(x) != len(y) or len(x) == 0:
-        raise DataError(f"evaluate needs as many labels as samples (got {len(x)} samples, {len(y)} labels), "
-                        "and at least one", hint="pass (x, y) of one split")
+        raise DataError(
+            f"evaluate needs as many labels as samples (got {len(x)} samples, {len(y)} labels), and at least one",
+            hint="pass (x, y) of one split",
+        )
     out = predict(graph, x, batch_size=batch_size)
     fn = get_loss(loss)
     if loss == "cross_entropy":
         labels = np.asarray(y).astype(np.int64).reshape(-1)
         if labels.min() < 0 or labels.max() >= out.shape[1]:
-            raise DataError(f"labels must be class ids 0..{out.shape[1] - 1} for this model, got "
-                            f"{int(labels.min())}..{int(labels.max())}", hint="check the label column")
+            raise DataError(
+                f"labels must be class ids 0..{out.shape[1] - 1} for this model, got "
+                f"{int(labels.min())}..{int(labels.max())}",
+                hint="check the label column",
+            )
         value, _ = fn(out, labels)
         acc: float | None = float((out.argmax(axis=1) == labels).mean())
     else:

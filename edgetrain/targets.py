@@ -4,6 +4,7 @@ Targets are data, not code: adding a board is adding a TOML file plus, for a
 microcontroller, a linker script. Every path in a TOML is relative to the TOML's folder. A name is
 looked up in ./targets/ (the user's boards) before edgetrain's own; a path to a TOML works too.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -27,8 +28,17 @@ _TABLE_KEYS = {
     "storage": {"port"},
 }
 _TOP_KEYS = {
-    "description", "cpu", "fpu", "compiler", "cflags", "ldflags",
-    "memory", "link", "emulator", "instruction_counter", "storage",
+    "description",
+    "cpu",
+    "fpu",
+    "compiler",
+    "cflags",
+    "ldflags",
+    "memory",
+    "link",
+    "emulator",
+    "instruction_counter",
+    "storage",
 }
 
 
@@ -112,8 +122,10 @@ def load_target(name: str) -> Target:
     if name.endswith(".toml") or "/" in name or "\\" in name:
         path = Path(name)
         if not path.is_file():
-            raise ConfigError(f"target file {name} does not exist", hint="give the path of a board TOML, or a name "
-                              "from `edgetrain targets`")
+            raise ConfigError(
+                f"target file {name} does not exist",
+                hint="give the path of a board TOML, or a name from `edgetrain targets`",
+            )
         return load_target_file(path)
     for d in target_dirs():
         if (d / f"{name}.toml").is_file():
@@ -121,7 +133,7 @@ def load_target(name: str) -> Target:
     raise ConfigError(
         f"unknown target {name!r}; known targets: {', '.join(list_targets())}",
         hint="run `edgetrain targets` to list them, add targets/<name>.toml in this directory, or pass the path "
-             "of a board TOML",
+        "of a board TOML",
     )
 
 
@@ -130,12 +142,16 @@ def with_budget(target: Target, flash_bytes: int | None = None, ram_bytes: int |
     if flash_bytes is None and ram_bytes is None:
         return target
     if target.is_host:
-        raise ConfigError(f"target {target.name!r} has no memory budget to change",
-                          hint="--flash and --ram apply to microcontroller targets")
+        raise ConfigError(
+            f"target {target.name!r} has no memory budget to change",
+            hint="--flash and --ram apply to microcontroller targets",
+        )
     ram = target.ram_bytes if ram_bytes is None else ram_bytes
     if ram is not None and target.stack_bytes >= ram:
-        raise ConfigError(f"--ram {ram} leaves no RAM beside the {target.stack_bytes}-byte stack of {target.name}",
-                          hint="give a larger RAM size")
+        raise ConfigError(
+            f"--ram {ram} leaves no RAM beside the {target.stack_bytes}-byte stack of {target.name}",
+            hint="give a larger RAM size",
+        )
     return replace(target, flash_bytes=target.flash_bytes if flash_bytes is None else flash_bytes, ram_bytes=ram)
 
 
@@ -239,9 +255,7 @@ def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
     if cnt is not None:
         kind = text(cnt, "kind", "instruction_counter.")
         if kind not in _COUNTER_KINDS:
-            raise ConfigError(
-                f"{where}: instruction_counter.kind {kind!r} is not one of {_COUNTER_KINDS}"
-            )
+            raise ConfigError(f"{where}: instruction_counter.kind {kind!r} is not one of {_COUNTER_KINDS}")
         bits = integer(cnt, "bits", "instruction_counter.", 1)
         if bits not in (16, 32):
             raise ConfigError(f"{where}: instruction_counter.bits must be 16 or 32")
@@ -253,9 +267,7 @@ def _parse(name: str, raw: dict[str, Any], path: Path) -> Target:
             base=integer(cnt, "base", "instruction_counter."),
             bits=bits,
             rcc_enable_register=rcc,
-            rcc_enable_mask=integer(cnt, "rcc_enable_mask", "instruction_counter.")
-            if rcc is not None
-            else 0,
+            rcc_enable_mask=integer(cnt, "rcc_enable_mask", "instruction_counter.") if rcc is not None else 0,
         )
 
     storage = table("storage")

@@ -1,4 +1,5 @@
 """Run a training config end to end: data, model, techniques, training, evaluation."""
+
 from __future__ import annotations
 
 import os
@@ -44,9 +45,22 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     opt_kw = {k: v for k, v in cfg.optimizer.items() if k != "name"}
     optimizer = make_optimizer(cfg.optimizer["name"], **opt_kw)
     plan = apply_techniques(graph, cfg.techniques, data=data, seed=seed)
-    history = plan.trainer_fit(graph, data) if plan.trainer_fit else fit(
-        graph, data, epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=optimizer, loss=plan.loss or cfg.loss,
-        seed=seed, callbacks=plan.callbacks, early_stopping=cfg.early_stopping, progress=progress)
+    history = (
+        plan.trainer_fit(graph, data)
+        if plan.trainer_fit
+        else fit(
+            graph,
+            data,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            optimizer=optimizer,
+            loss=plan.loss or cfg.loss,
+            seed=seed,
+            callbacks=plan.callbacks,
+            early_stopping=cfg.early_stopping,
+            progress=progress,
+        )
+    )
     graph = plan.finalize(graph) if plan.finalize else graph
     graph.meta["preprocess"] = data.preprocess()
     graph.meta["n_classes"] = data.n_classes
@@ -73,24 +87,29 @@ def validation_warnings(data: Dataset, early_stopping: int | None) -> list[str]:
     if not early_stopping:
         return []
     if data.val is None:
-        return [f"early_stopping = {early_stopping} has no validation split to watch (val_size = 0): "
-                "training runs every epoch"]
+        return [
+            f"early_stopping = {early_stopping} has no validation split to watch (val_size = 0): "
+            "training runs every epoch"
+        ]
     counts = np.bincount(data.val.y, minlength=data.n_classes)
     worst = int(np.argmin(counts))
     if counts[worst] >= MIN_VAL_PER_CLASS:
         return []
     name = data.class_names[worst] if data.class_names and worst < len(data.class_names) else str(worst)
-    return [f"the validation split has {int(counts[worst])} sample{'' if counts[worst] == 1 else 's'} of class "
-            f"{name} ({len(data.val)} in all; fewer than {MIN_VAL_PER_CLASS} per class): early stopping picks "
-            "its epoch on noise; raise val_size or add data"]
+    return [
+        f"the validation split has {int(counts[worst])} sample{'' if counts[worst] == 1 else 's'} of class "
+        f"{name} ({len(data.val)} in all; fewer than {MIN_VAL_PER_CLASS} per class): early stopping picks "
+        "its epoch on noise; raise val_size or add data"
+    ]
 
 
 def load_config_data(cfg: TrainConfig) -> Dataset:
     """The config's [data], split and standardised; file paths relative to the config's directory."""
     d = cfg.data
     files: dict[str, Any] = {k: data_path(d[k], cfg.path) for k in ("train", "val", "test") if k in d}
-    opts: dict[str, Any] = {k: d[k] for k in ("test_size", "val_size", "label_column", "delimiter", "window", "stride")
-                            if k in d}
+    opts: dict[str, Any] = {
+        k: d[k] for k in ("test_size", "val_size", "label_column", "delimiter", "window", "stride") if k in d
+    }
     source = data_path(d["source"], cfg.path) if "source" in d else None
     return load_dataset(source, seed=d.get("split_seed", 0), **files, **opts)
 
@@ -123,4 +142,5 @@ def check_outputs_cover_classes(graph: Graph, data: Dataset) -> None:
         raise ConfigError(
             f"{data.name}: the data has {data.n_classes} classes (labels 0..{data.n_classes - 1}) "
             f"but the model's last layer has {n_outputs} outputs",
-            hint=f"give the last layer units = {data.n_classes} (one output per class)")
+            hint=f"give the last layer units = {data.n_classes} (one output per class)",
+        )

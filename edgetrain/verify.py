@@ -1,4 +1,5 @@
 """Moved to `edgetrain.device.verify`; this path keeps working with a DeprecationWarning."""
+
 from edgetrain.deprecation import moved
 
 __getattr__ = moved(__name__, "edgetrain.device.verify")

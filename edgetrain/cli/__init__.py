@@ -4,6 +4,7 @@ Every command module registers itself on import. A user mistake (`EdgetrainError
 and a hint on stderr and exits with status 2 — never a traceback. A failed result check the user
 asked for (`CheckFailedError`) exits with 3, after the command's report.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,4 +1,5 @@
 """The click command group and the sub-groups other command modules attach to."""
+
 from __future__ import annotations
 
 import click

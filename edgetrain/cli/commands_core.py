@@ -1,4 +1,5 @@
 """`edgetrain train`, `info` and `eval`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,8 +40,10 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
     cfg = load_config(config)
     result = train_from_config(cfg, seed=seed, progress=not quiet and not as_json)
     data = train_data_summary(result.data)
-    info(f"data: {data['source']}, split train {data['splits']['train']} / val {data['splits']['val']} / "
-         f"test {data['splits']['test']} samples")
+    info(
+        f"data: {data['source']}, split train {data['splits']['train']} / val {data['splits']['val']} / "
+        f"test {data['splits']['test']} samples"
+    )
     for w in result.warnings:
         info(f"warning: {w}")
     # The model name is free text (a TOML string): only a safe stem of it may become a file name.
@@ -50,20 +53,42 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
     final = h.final  # the epoch whose weights the model holds (the restored one after early stopping)
     stopping = None
     if cfg.early_stopping:
-        stopping = {"patience": cfg.early_stopping, "stopped_early": h.stopped_early,
-                    "restored_epoch": h.restored_epoch, "best_epoch": h.best_epoch,
-                    "val_accuracy": final.get("val_acc") if h.restored_epoch else None,
-                    "val_loss": final.get("val_loss") if h.restored_epoch else None}
-    summary = {"model": result.graph.name, "output": str(out), "epochs": len(h.epochs), "seconds": round(h.seconds, 2),
-               "final_loss": final.get("loss"), "val_accuracy": final.get("val_acc"),
-               "val_loss": final.get("val_loss"), "test_accuracy": result.test_accuracy, **result.reports}
+        stopping = {
+            "patience": cfg.early_stopping,
+            "stopped_early": h.stopped_early,
+            "restored_epoch": h.restored_epoch,
+            "best_epoch": h.best_epoch,
+            "val_accuracy": final.get("val_acc") if h.restored_epoch else None,
+            "val_loss": final.get("val_loss") if h.restored_epoch else None,
+        }
+    summary = {
+        "model": result.graph.name,
+        "output": str(out),
+        "epochs": len(h.epochs),
+        "seconds": round(h.seconds, 2),
+        "final_loss": final.get("loss"),
+        "val_accuracy": final.get("val_acc"),
+        "val_loss": final.get("val_loss"),
+        "test_accuracy": result.test_accuracy,
+        **result.reports,
+    }
     if result.data.class_names:
         summary["classes"] = ", ".join(result.data.class_names)
     if as_json:
-        emit_json("train", {**summary, "config": config, "data": data, "early_stopping": stopping,
-                            "warnings": result.warnings,
-                   "history": [{k: e.get(k) for k in ("epoch", "loss", "train_acc", "val_loss", "val_acc") if k in e}
-                               for e in h.epochs]})
+        emit_json(
+            "train",
+            {
+                **summary,
+                "config": config,
+                "data": data,
+                "early_stopping": stopping,
+                "warnings": result.warnings,
+                "history": [
+                    {k: e.get(k) for k in ("epoch", "loss", "train_acc", "val_loss", "val_acc") if k in e}
+                    for e in h.epochs
+                ],
+            },
+        )
         return
     rows = [[k, "-" if v is None else v] for k, v in summary.items()]
     if stopping is not None:
@@ -74,16 +99,23 @@ def train(config: str, output: str | None, seed: int | None, quiet: bool, as_jso
 def _stopping_text(stopping: dict, epochs: int) -> str:
     if stopping["restored_epoch"] is None:
         return f"did not stop (patience {stopping['patience']}); weights of the last epoch ({epochs})"
-    return (f"stopped after epoch {epochs}; restored epoch {stopping['restored_epoch']} "
-            f"(val accuracy {stopping['val_accuracy']:.4g}, val loss {stopping['val_loss']:.4g})")
+    return (
+        f"stopped after epoch {epochs}; restored epoch {stopping['restored_epoch']} "
+        f"(val accuracy {stopping['val_accuracy']:.4g}, val loss {stopping['val_loss']:.4g})"
+    )
 
 
 def train_data_summary(data: Dataset) -> dict:
     """The ``data`` field of ``train --json``: the source, the training split's size, every split's."""
     sizes = {p: len(getattr(data, p)) if getattr(data, p) is not None else 0 for p in ("train", "val", "test")}
     source = data.spec.get("source", data.name)
-    return {"source": source, "split": "train", "samples": sizes["train"], "splits": sizes,
-            "layout": data.spec.get("layout")}
+    return {
+        "source": source,
+        "split": "train",
+        "samples": sizes["train"],
+        "splits": sizes,
+        "layout": data.spec.get("layout"),
+    }
 
 
 @cli.command("info")
@@ -111,14 +143,25 @@ def info_cmd(model: str, as_json: bool) -> None:
     for t in info_tables(graph):
         table(t.title, t.columns, t.rows)
     if tensors:
-        table(f"{model}: tensors (int8: scale and zero point; per-channel weights: the first of each)",
-              ["index", "name", "type", "shape", "scale", "zero point", "channels"],
-              [[r["index"], r["name"], r["type"], r["shape"], r["scale"] if r["scale"] is not None else "",
-                r["zero_point"] if r["zero_point"] is not None else "", r["channels"]] for r in tensors])
+        table(
+            f"{model}: tensors (int8: scale and zero point; per-channel weights: the first of each)",
+            ["index", "name", "type", "shape", "scale", "zero point", "channels"],
+            [
+                [
+                    r["index"],
+                    r["name"],
+                    r["type"],
+                    r["shape"],
+                    r["scale"] if r["scale"] is not None else "",
+                    r["zero_point"] if r["zero_point"] is not None else "",
+                    r["channels"],
+                ]
+                for r in tensors
+            ],
+        )
     names = graph.meta.get("class_names")
     if names:
-        console.print(f"classes: {', '.join(f'{i} {n}' for i, n in enumerate(names))}", markup=False,
-                      highlight=False)
+        console.print(f"classes: {', '.join(f'{i} {n}' for i, n in enumerate(names))}", markup=False, highlight=False)
     pre = graph.meta.get("preprocess") or {}
     if pre.get("source"):
         console.print(f"trained on: {pre['source']} ({data_line(pre)})", markup=False, highlight=False)
@@ -129,9 +172,17 @@ def tflite_tensor_rows(m: TFModel) -> list[dict]:
     rows = []
     for t in m.tensors:
         q = t.quantized
-        rows.append({"index": t.index, "name": t.name[:60], "type": t.type_name, "shape": "x".join(map(str, t.shape)),
-                     "scale": float(t.qscale[0]) if q else None, "zero_point": int(t.qzero_point[0]) if q else None,
-                     "channels": int(t.qscale.size) if q and t.qscale.size > 1 else ""})
+        rows.append(
+            {
+                "index": t.index,
+                "name": t.name[:60],
+                "type": t.type_name,
+                "shape": "x".join(map(str, t.shape)),
+                "scale": float(t.qscale[0]) if q else None,
+                "zero_point": int(t.qzero_point[0]) if q else None,
+                "channels": int(t.qscale.size) if q and t.qscale.size > 1 else "",
+            }
+        )
     return rows
 
 
@@ -158,11 +209,19 @@ def load_samples(graph: Graph, source: str, *, labels: bool = True, limit: int |
 
 @cli.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--data", "source", required=True,
-              help="DATASET[:test|val|train] or FILE[:test|val|train] (.npz/.csv); FILE:test is the split the "
-                   "model's training held out of FILE; a FILE alone is used whole.")
-@click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
-              help="Write the model's raw outputs (key outputs, one row per sample; float32 logits) to this .npz.")
+@click.option(
+    "--data",
+    "source",
+    required=True,
+    help="DATASET[:test|val|train] or FILE[:test|val|train] (.npz/.csv); FILE:test is the split the "
+    "model's training held out of FILE; a FILE alone is used whole.",
+)
+@click.option(
+    "--outputs",
+    "outputs_file",
+    type=click.Path(dir_okay=False),
+    help="Write the model's raw outputs (key outputs, one row per sample; float32 logits) to this .npz.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -> None:
     """Accuracy and loss of MODEL on --data."""
@@ -179,17 +238,26 @@ def eval_cmd(model: str, source: str, outputs_file: str | None, as_json: bool) -
     acc = float((pred == s.y).mean())
     loss, _ = CrossEntropy()(logits, s.y)
     names = graph.meta.get("class_names")
-    res = {"model": graph.name, "model_file": model, "data": s.to_dict(), "samples": int(len(s.y)), "accuracy": acc,
-           "loss": loss}
+    res = {
+        "model": graph.name,
+        "model_file": model,
+        "data": s.to_dict(),
+        "samples": int(len(s.y)),
+        "accuracy": acc,
+        "loss": loss,
+    }
     if names:
         res["classes"] = list(names)
-        res["per_class_accuracy"] = {n: (float((pred[s.y == k] == k).mean()) if (s.y == k).any() else None)
-                                     for k, n in enumerate(names)}
+        res["per_class_accuracy"] = {
+            n: (float((pred[s.y == k] == k).mean()) if (s.y == k).any() else None) for k, n in enumerate(names)
+        }
     if as_json:
         emit_json("eval", res)
         return
-    rows = [["data", f"{s.source} ({s.split})"], *[[k, v] for k, v in res.items() if k not in (
-        "data", "classes", "per_class_accuracy")]]
+    rows = [
+        ["data", f"{s.source} ({s.split})"],
+        *[[k, v] for k, v in res.items() if k not in ("data", "classes", "per_class_accuracy")],
+    ]
     if names:
         rows += [[f"accuracy of {n}", "-" if a is None else a] for n, a in res["per_class_accuracy"].items()]
     table(f"eval {model}", ["metric", "value"], rows)

@@ -1,4 +1,5 @@
 """`edgetrain targets`: the boards edgetrain can build for, and whether each can be emulated here."""
+
 from __future__ import annotations
 
 from typing import TypedDict
@@ -37,17 +38,39 @@ def targets_cmd(as_json: bool) -> None:
     rows: list[_TargetRow] = []
     for t in load_all_targets():
         ok, why = emulator_available(t)
-        rows.append({"name": t.name, "cpu": t.cpu, "fpu": t.fpu, "flash_bytes": t.flash_bytes,
-                     "ram_bytes": t.ram_bytes, "emulator": t.emulator.machine if t.emulator else
-                     ("native" if t.is_host else None), "runs_here": ok, "reason": why,
-                     "counts_instructions": t.counts_instructions, "description": t.description})
+        rows.append(
+            {
+                "name": t.name,
+                "cpu": t.cpu,
+                "fpu": t.fpu,
+                "flash_bytes": t.flash_bytes,
+                "ram_bytes": t.ram_bytes,
+                "emulator": t.emulator.machine if t.emulator else ("native" if t.is_host else None),
+                "runs_here": ok,
+                "reason": why,
+                "counts_instructions": t.counts_instructions,
+                "description": t.description,
+            }
+        )
     if as_json:
         emit_json("targets", {"targets": rows})
         return
-    table("targets", ["name", "cpu", "flash", "RAM", "emulator", "runs here", "instr. counts"],
-          [[r["name"], r["cpu"], _kib(r["flash_bytes"]), _kib(r["ram_bytes"]), r["emulator"] or "build only",
-            "yes" if r["runs_here"] else "no", "yes" if r["counts_instructions"] else "no"]
-           for r in rows])
+    table(
+        "targets",
+        ["name", "cpu", "flash", "RAM", "emulator", "runs here", "instr. counts"],
+        [
+            [
+                r["name"],
+                r["cpu"],
+                _kib(r["flash_bytes"]),
+                _kib(r["ram_bytes"]),
+                r["emulator"] or "build only",
+                "yes" if r["runs_here"] else "no",
+                "yes" if r["counts_instructions"] else "no",
+            ]
+            for r in rows
+        ],
+    )
     for r in rows:
         if not r["runs_here"]:
             click.echo(f"{r['name']}: {r['reason']}")

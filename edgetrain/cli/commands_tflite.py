@@ -1,6 +1,7 @@
 """`edgetrain export tflite` (a .tflite file, int8 or float32, written without TensorFlow and checked
 in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is installed) and
 `edgetrain import tflite` (a .tflite model as an edgetrain model, its int8 quantization kept)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -25,16 +26,33 @@ if TYPE_CHECKING:
 @export_group.command("tflite")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
-@click.option("--dtype", type=click.Choice(["int8", "f32"]), default="int8", show_default=True,
-              help="int8: full-integer (int8 input and output); f32: float32.")
+@click.option(
+    "--dtype",
+    type=click.Choice(["int8", "f32"]),
+    default="int8",
+    show_default=True,
+    help="int8: full-integer (int8 input and output); f32: float32.",
+)
 @click.option("--calib", help="int8 calibration data (default: the model's training split).")
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
-@click.option("--check/--no-check", default=True, show_default=True,
-              help="Run the model's test split in TFLite Micro's interpreter and compare with numpy.")
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Run the model's test split in TFLite Micro's interpreter and compare with numpy.",
+)
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def export_tflite_cmd(model: str, output: str, dtype: options.DtypeChoice, calib: str | None, per_tensor: bool,
-                      check: bool, force: bool, as_json: bool) -> None:
+def export_tflite_cmd(
+    model: str,
+    output: str,
+    dtype: options.DtypeChoice,
+    calib: str | None,
+    per_tensor: bool,
+    check: bool,
+    force: bool,
+    as_json: bool,
+) -> None:
     """Export MODEL as a .tflite flatbuffer (the same integer model as `export c --dtype int8`)."""
     require("tflite", "edgetrain export tflite")
     from ..interop.tflite import export_tflite
@@ -45,18 +63,27 @@ def export_tflite_cmd(model: str, output: str, dtype: options.DtypeChoice, calib
     calib_x = None
     if dtype == "int8" and (calib is not None or not _quantized(graph)):
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
-    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor,
-                        force=force, protect=[model])
-    summary: dict = {"model": graph.name, "model_file": model, "output": str(res.path), "bytes": len(res.data),
-                     "dtype": dtype, "operators": list(res.operators)}
+    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor, force=force, protect=[model])
+    summary: dict = {
+        "model": graph.name,
+        "model_file": model,
+        "output": str(res.path),
+        "bytes": len(res.data),
+        "dtype": dtype,
+        "operators": list(res.operators),
+    }
     source = (graph.meta.get("preprocess") or {}).get("source")
     if check and source:
         summary["tflite_micro_check"] = _check(res, graph, source, load_eval_data)
     if as_json:
         emit_json("export tflite", summary)
         return
-    rows = [["file", summary["output"]], ["bytes", summary["bytes"]], ["dtype", dtype],
-            ["operators", ", ".join(res.operators)]]
+    rows = [
+        ["file", summary["output"]],
+        ["bytes", summary["bytes"]],
+        ["dtype", dtype],
+        ["operators", ", ".join(res.operators)],
+    ]
     chk = summary.get("tflite_micro_check")
     if chk is not None:
         rows.append(["TFLite Micro vs numpy", chk["summary"]])
@@ -84,8 +111,9 @@ def _quantized(graph: Graph) -> bool:
     return has_quantization(graph)
 
 
-def _check(res: TFLiteExport, graph: Graph, source: str,
-           load_eval_data: Callable[..., tuple[np.ndarray, np.ndarray]]) -> dict:
+def _check(
+    res: TFLiteExport, graph: Graph, source: str, load_eval_data: Callable[..., tuple[np.ndarray, np.ndarray]]
+) -> dict:
     """TFLite Micro's interpreter on the model's test split against the numpy reference (int8:
     bit for bit; float32: the largest difference), or why it did not run."""
     import numpy as np
@@ -109,8 +137,12 @@ def _check(res: TFLiteExport, graph: Graph, source: str,
 
     ref = predict(graph, x)
     diff = float(np.abs(got.reshape(ref.shape) - ref).max())
-    return {"ran": True, "samples": len(x), "max_abs_diff": diff,
-            "summary": f"{len(x)} test samples, max |diff| {diff:.2g}"}
+    return {
+        "ran": True,
+        "samples": len(x),
+        "max_abs_diff": diff,
+        "summary": f"{len(x)} test samples, max |diff| {diff:.2g}",
+    }
 
 
 __all__ = ["export_tflite_cmd", "import_tflite_cmd"]

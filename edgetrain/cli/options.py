@@ -3,6 +3,7 @@
 A step count of 1e11 or a batch of 10^7 samples is refused here, with the flag's name, instead of
 exhausting memory later; NaN and infinity never reach an optimizer.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,9 @@ class Count(click.ParamType):
         if self.limit_name is not None:
             top = limits.limit(self.limit_name)
             if number > top:
-                self.fail(f"{number} is above the limit {top} (raise it with "
-                          f"{limits.env_name(self.limit_name)})", param, ctx)
+                self.fail(
+                    f"{number} is above the limit {top} (raise it with {limits.env_name(self.limit_name)})", param, ctx
+                )
         return number
 
 
@@ -52,14 +54,17 @@ class Real(click.ParamType):
 
     name = "number"
 
-    def __init__(self, low: float | None = None, high: float | None = None, *, low_open: bool = False,
-                 high_open: bool = False) -> None:
+    def __init__(
+        self, low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False
+    ) -> None:
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def describe(self) -> str:
         if self.low is not None and self.high is not None:
-            return (f"a finite number in {'(' if self.low_open else '['}{self.low:g}, "
-                    f"{self.high:g}{')' if self.high_open else ']'}")
+            return (
+                f"a finite number in {'(' if self.low_open else '['}{self.low:g}, "
+                f"{self.high:g}{')' if self.high_open else ']'}"
+            )
         if self.low is not None:
             return f"a finite number {'>' if self.low_open else '>='} {self.low:g}"
         if self.high is not None:
@@ -101,9 +106,11 @@ BYTES = Count(minimum=1)
 # ---------------------------------------------------------------- on-device training options
 #: What trains on the device (`finetune --trainable`, `export c --train`): the vocabulary of
 #: `parse_trainable` and `train_modes.select_trainable`.
-TRAINABLE_HELP = ("What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
-                  "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
-                  "batch_norm is folded into the layer before it first.")
+TRAINABLE_HELP = (
+    "What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
+    "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
+    "batch_norm is folded into the layer before it first."
+)
 
 
 def parse_trainable(spec: str) -> str | list[str]:
@@ -119,10 +126,22 @@ DEVICE_TRAINING_OPTIONS = (
     click.option("--lr", type=POSITIVE, default=0.01, show_default=True),
     click.option("--momentum", type=FRACTION, default=0.0, show_default=True, help="SGD momentum."),
     click.option("--weight-decay", type=NON_NEGATIVE, default=0.0, show_default=True),
-    click.option("--batch-size", "--batch", "batch", type=BATCH, default=1, show_default=True,
-                 help="Samples per training step (--batch is the same option)."),
-    click.option("--body", type=click.Choice(["int8", "f32"]), default="f32", show_default=True,
-                 help="How the frozen layers before the trainable ones run."),
+    click.option(
+        "--batch-size",
+        "--batch",
+        "batch",
+        type=BATCH,
+        default=1,
+        show_default=True,
+        help="Samples per training step (--batch is the same option).",
+    ),
+    click.option(
+        "--body",
+        type=click.Choice(["int8", "f32"]),
+        default="f32",
+        show_default=True,
+        help="How the frozen layers before the trainable ones run.",
+    ),
 )
 
 

@@ -2,6 +2,7 @@
 
 Every text printed here is literal: model, layer and parameter names are user data, so rich markup
 in them (``[bold]``, ``[/]``) is shown as typed, never interpreted."""
+
 from __future__ import annotations
 
 import json
@@ -61,14 +62,23 @@ def report_import(command: str, title: str, summary: dict[str, Any], as_json: bo
     if as_json:
         emit_json(command, summary)
         return
-    table(title, ["item", "value"], [[k, ", ".join(map(str, v)) if isinstance(v, list) else v]
-                                     for k, v in summary.items()])
+    table(
+        title,
+        ["item", "value"],
+        [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in summary.items()],
+    )
 
 
 def imported_summary(graph: Any, model_file: str, output: str) -> dict[str, Any]:
     """What every import reports about the model it read (``model_file``) and wrote (``output``)."""
-    return {"model": graph.name, "model_file": model_file, "output": output, "input": list(graph.input_shape),
-            "outputs": graph.outputs,
-            "dtype": "int8" if graph.meta.get("quantization") else "f32", "layers": len(graph.nodes),
-            "params": graph.num_params(), "ops": [n.op for n in graph.nodes]}
-
+    return {
+        "model": graph.name,
+        "model_file": model_file,
+        "output": output,
+        "input": list(graph.input_shape),
+        "outputs": graph.outputs,
+        "dtype": "int8" if graph.meta.get("quantization") else "f32",
+        "layers": len(graph.nodes),
+        "params": graph.num_params(),
+        "ops": [n.op for n in graph.nodes],
+    }

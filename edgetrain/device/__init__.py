@@ -20,6 +20,7 @@ files), ``bank`` (decoding the stored weight banks), ``verify``, ``finetune``.
 The firmware is the generated model + runtime sources plus the harness in
 ``firmware_export/templates/emulate/`` (see its ``main.c`` for the model.h contract).
 """
+
 from typing import Any
 
 from edgetrain.device.build import build_firmware
@@ -42,8 +43,12 @@ __all__ = [
 
 # The two whole flows pull in the C exporter and the trainer: imported on first use so that
 # building and running firmware stays light.
-_LAZY = {"emulate_model": "verify", "EmulationReport": "verify", "finetune_on_device": "finetune",
-         "FinetuneReport": "finetune"}
+_LAZY = {
+    "emulate_model": "verify",
+    "EmulationReport": "verify",
+    "finetune_on_device": "finetune",
+    "FinetuneReport": "finetune",
+}
 
 
 def __getattr__(name: str) -> Any:  # the lazily imported verify/finetune attribute

@@ -1,4 +1,5 @@
 """Decode the weights a fine-tuning device committed to its A/B storage banks (et_storage.h)."""
+
 from __future__ import annotations
 
 import zlib
@@ -15,14 +16,19 @@ def read_bank(flash: bytes, bank_bytes: int, program: TrainProgram) -> tuple[int
     graph layout). Raises ToolchainError when no bank is valid."""
     best: tuple[int, bytes] | None = None
     for k in range(2):
-        bank = flash[k * bank_bytes:(k + 1) * bank_bytes]
+        bank = flash[k * bank_bytes : (k + 1) * bank_bytes]
         if len(bank) < STORAGE_HEADER_BYTES:
             continue
         magic, ver, hbytes, seq, plen, tag, _r0, _r1, crc = STORAGE_HEADER.unpack_from(bank)
-        if (magic != STORAGE_MAGIC or ver != STORAGE_VERSION or hbytes != STORAGE_HEADER_BYTES
-                or tag != program.layout_tag or plen != program.payload_bytes):
+        if (
+            magic != STORAGE_MAGIC
+            or ver != STORAGE_VERSION
+            or hbytes != STORAGE_HEADER_BYTES
+            or tag != program.layout_tag
+            or plen != program.payload_bytes
+        ):
             continue
-        payload = bank[STORAGE_HEADER_BYTES:STORAGE_HEADER_BYTES + plen]
+        payload = bank[STORAGE_HEADER_BYTES : STORAGE_HEADER_BYTES + plen]
         if zlib.crc32(payload, zlib.crc32(bank[:STORAGE_CRC_OFFSET])) != crc:
             continue
         if best is None or ((seq - best[0]) & 0xFFFFFFFF) < 0x80000000:

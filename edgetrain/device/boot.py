@@ -8,6 +8,7 @@ result.bin  "ETF1" header, per-sample logits (and features), per-step loss/instr
 All integers little-endian. flash.bin in the same directory is the device's flash and persists
 between boots.
 """
+
 from __future__ import annotations
 
 import struct
@@ -31,8 +32,14 @@ def device_input(program: TrainProgram, x: Any) -> np.ndarray:
     return program.device_input(x)
 
 
-def write_boot_files(work: Path, program: TrainProgram, boot: int, features: bool, x_eval: np.ndarray,
-                     batches: tuple[np.ndarray, np.ndarray] | None) -> None:
+def write_boot_files(
+    work: Path,
+    program: TrainProgram,
+    boot: int,
+    features: bool,
+    x_eval: np.ndarray,
+    batches: tuple[np.ndarray, np.ndarray] | None,
+) -> None:
     """Write boot.bin, eval.bin and (for a training boot) train.bin into ``work``."""
     (work / "boot.bin").write_bytes(struct.pack("<II", boot, 1 if features else 0))
     ev = device_input(program, x_eval)
@@ -73,8 +80,23 @@ class BootResult:
 
 # BootResult's fields but the log, in order: what parse_boot_result reads from result.bin.
 BootFields = tuple[
-    int, int, int, np.ndarray, "np.ndarray | None", "np.ndarray | None", np.ndarray, "np.ndarray | None", np.ndarray,
-    int, int, "int | None", int, float, int, tuple[float, float], tuple[int, int],
+    int,
+    int,
+    int,
+    np.ndarray,
+    "np.ndarray | None",
+    "np.ndarray | None",
+    np.ndarray,
+    "np.ndarray | None",
+    np.ndarray,
+    int,
+    int,
+    "int | None",
+    int,
+    float,
+    int,
+    tuple[float, float],
+    tuple[int, int],
 ]
 
 
@@ -97,24 +119,52 @@ def parse_boot_result(blob: bytes, program: TrainProgram) -> BootFields:
     trailer = struct.Struct("<iIIIfIffII")
     if off + trailer.size != len(blob):
         raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {off + trailer.size}")
-    (commit_st, commit_seq, commit_n, diverged, final_loss, final_verdict, rms0, rms1, erases_a,
-     erases_b) = trailer.unpack_from(blob, off)
+    (commit_st, commit_seq, commit_n, diverged, final_loss, final_verdict, rms0, rms1, erases_a, erases_b) = (
+        trailer.unpack_from(blob, off)
+    )
     feats = evals["feat"].copy().view(feat_dt).reshape(n_eval, -1) if feat_bytes else None
-    return (boot, np.int32(load_st).item(), load_seq, evals["logits"].astype(np.float32),
-            evals["n"].astype(np.int64) if counts else None, feats, steps["loss"].astype(np.float32),
-            steps["n"].astype(np.int64) if counts else None, steps["verdict"].astype(np.int64), commit_st,
-            commit_seq, commit_n if counts else None, diverged, float(final_loss), final_verdict,
-            (float(rms0), float(rms1)), (erases_a, erases_b))
+    return (
+        boot,
+        np.int32(load_st).item(),
+        load_seq,
+        evals["logits"].astype(np.float32),
+        evals["n"].astype(np.int64) if counts else None,
+        feats,
+        steps["loss"].astype(np.float32),
+        steps["n"].astype(np.int64) if counts else None,
+        steps["verdict"].astype(np.int64),
+        commit_st,
+        commit_seq,
+        commit_n if counts else None,
+        diverged,
+        float(final_loss),
+        final_verdict,
+        (float(rms0), float(rms1)),
+        (erases_a, erases_b),
+    )
 
 
-def run_boot(firmware: Firmware, work: Path, program: TrainProgram, boot: int, *, features: bool,
-             x_eval: np.ndarray, batches: tuple[np.ndarray, np.ndarray] | None = None,
-             timeout: float = RUN_TIMEOUT_S) -> BootResult:
+def run_boot(
+    firmware: Firmware,
+    work: Path,
+    program: TrainProgram,
+    boot: int,
+    *,
+    features: bool,
+    x_eval: np.ndarray,
+    batches: tuple[np.ndarray, np.ndarray] | None = None,
+    timeout: float = RUN_TIMEOUT_S,
+) -> BootResult:
     """One boot of the fine-tuning firmware in ``work`` (flash.bin there persists between boots)."""
     write_boot_files(work, program, boot, features, x_eval, batches)
     (work / "result.bin").unlink(missing_ok=True)
-    run = run_harness(firmware, work, timeout=timeout, what=f"{firmware.target.name} fine-tuning boot {boot}",
-                      exit_meanings=FINETUNE_EXIT_MEANINGS)
+    run = run_harness(
+        firmware,
+        work,
+        timeout=timeout,
+        what=f"{firmware.target.name} fine-tuning boot {boot}",
+        exit_meanings=FINETUNE_EXIT_MEANINGS,
+    )
     try:
         blob = (work / "result.bin").read_bytes()
     except OSError as exc:

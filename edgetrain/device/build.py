@@ -4,6 +4,7 @@ One gcc invocation compiles and links everything (the images are small, and one 
 is easy to show a user and to rerun by hand). Cross builds use the target's TOML flags, its
 linker script and the shared Cortex-M start-up code; host builds use the native gcc.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,7 @@ from edgetrain.targets import Target, load_target
 
 # The strictness every generated and hand-written C file must pass (issue 3, acceptance).
 WARNING_FLAGS = ("-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic")
-SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                  "-fno-omit-frame-pointer", "-g")
+SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-g")
 COMPILE_TIMEOUT_S = 300.0
 # A directory of compiled objects that builds share (`cc_cache`): the test suite sets it, since its
 # hundreds of firmware builds compile the same runtime sources. Unset, every build compiles all.
@@ -91,13 +91,15 @@ def build_firmware(
     cmd.extend(str(f) for f in files)
     cmd.extend(["-o", str(output)])
     if target.linker_script is not None:
-        cmd.extend([
-            "-nostartfiles",
-            f"-L{target.linker_script.parent}",
-            f"-T{target.linker_script}",
-            f"-Wl,--defsym=__et_stack_size={target.stack_bytes}",
-            "-Wl,--gc-sections",
-        ])
+        cmd.extend(
+            [
+                "-nostartfiles",
+                f"-L{target.linker_script.parent}",
+                f"-T{target.linker_script}",
+                f"-Wl,--defsym=__et_stack_size={target.stack_bytes}",
+                "-Wl,--gc-sections",
+            ]
+        )
     cmd.extend(target.ldflags)
     cmd.append("-lm")
 
@@ -221,9 +223,11 @@ def _run_tool(cmd: list[str], *, what: str, tool: str, run: list[str] | None = N
         overflow = region_overflow(log) or stack_overflow(cmd, log)
         if overflow is not None:
             region, over = overflow
-            raise BudgetExceededError(f"{what}: the link does not fit: region {region} overflowed by {over:,} bytes",
-                                      hint="make the model or its training buffers smaller, or choose a target "
-                                           "with more memory (edgetrain export c prints where the bytes go)")
+            raise BudgetExceededError(
+                f"{what}: the link does not fit: region {region} overflowed by {over:,} bytes",
+                hint="make the model or its training buffers smaller, or choose a target "
+                "with more memory (edgetrain export c prints where the bytes go)",
+            )
         if "nano.specs" in log or "cannot find -l" in log:
             hint = install_hint(tool)  # compiler present but newlib missing
         else:
@@ -247,8 +251,13 @@ def stack_overflow(cmd: list[str], log: str) -> tuple[str, int] | None:
     stack = next((int(c.rsplit("=", 1)[1]) for c in cmd if c.startswith("-Wl,--defsym=__et_stack_size=")), 0)
     try:
         subprocess.run(again, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, check=False)
-        nm = subprocess.run([cmd[0].replace("gcc", "nm"), str(probe)], capture_output=True, text=True,
-                            timeout=COMPILE_TIMEOUT_S, check=False)
+        nm = subprocess.run(
+            [cmd[0].replace("gcc", "nm"), str(probe)],
+            capture_output=True,
+            text=True,
+            timeout=COMPILE_TIMEOUT_S,
+            check=False,
+        )
         syms = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
         if "__et_own_ram" in syms:  # the library reserve's accounting (cortexm_sections.ld)
             ram = syms["_estack"] - syms["_sdata"]

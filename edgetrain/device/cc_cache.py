@@ -20,6 +20,7 @@ diagnostic, so a hit has none to repeat.
 Any other command line (``-c``, ``-E``, ``-S``, dependency output, no ``.c`` input, ``-g``) runs
 the compiler unchanged. Standard library only: it runs as a script, once per build.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,21 @@ LINK_ONLY_PREFIXES = ("-l", "-L", "-T", "-Wl,")
 LINK_ONLY_FLAGS = ("-nostartfiles", "-nostdlib", "-nodefaultlibs", "-static", "-shared")
 # Command lines that are not a plain compile-and-link: run as given.
 # Flags whose side files (stack usage, temporaries, dumps, coverage notes) land beside the object.
-PASSTHROUGH_PREFIXES = ("-c", "-E", "-S", "-M", "-g", "-flto", "--", "-fstack-usage", "-save-temps", "-fdump",
-                        "-fprofile", "-fcallgraph-info", "-Wa,")
+PASSTHROUGH_PREFIXES = (
+    "-c",
+    "-E",
+    "-S",
+    "-M",
+    "-g",
+    "-flto",
+    "--",
+    "-fstack-usage",
+    "-save-temps",
+    "-fdump",
+    "-fprofile",
+    "-fcallgraph-info",
+    "-Wa,",
+)
 
 
 def split_command(args: list[str]) -> tuple[list[str], list[str], list[str]] | None:
@@ -84,8 +98,9 @@ def cached_object(cache: Path, compiler: str, flags: list[str], source: str) -> 
         return obj, b""
     fd, tmp = tempfile.mkstemp(suffix=".o", dir=cache)
     os.close(fd)
-    proc = subprocess.run([compiler, *flags, "-c", source, "-o", tmp], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, check=False)
+    proc = subprocess.run(
+        [compiler, *flags, "-c", source, "-o", tmp], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False
+    )
     if proc.returncode != 0:
         os.unlink(tmp)
         return None, proc.stdout

@@ -5,6 +5,7 @@ outputs.bin  "ETO1", u32 count, u32 sample_bytes, u32 flags, u32 overhead,
              then per sample: u32 instructions, sample bytes
 All integers little-endian.
 """
+
 from __future__ import annotations
 
 import struct

@@ -16,6 +16,7 @@ trained weights returned are decoded from that flash image (header and CRC check
 `reference_finetune` is the numpy engine doing the same steps on the same batches (the int8 body
 through `run_int8`, the head through `Trainer.train_step`): the parity contract.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -48,8 +49,10 @@ from .run import emulator_available
 
 # ---------------------------------------------------------------- data
 
-def make_batches(x: ArrayLike, y: ArrayLike, steps: int, batch: int, *, seed: int = 0,
-                 shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
+
+def make_batches(
+    x: ArrayLike, y: ArrayLike, steps: int, batch: int, *, seed: int = 0, shuffle: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """``steps`` batches of ``batch`` samples: epochs of a permutation (or in order), cycled."""
     x, y = np.asarray(x, np.float32), np.asarray(y)
     if len(x) == 0 or len(x) != len(y):
@@ -59,11 +62,15 @@ def make_batches(x: ArrayLike, y: ArrayLike, steps: int, batch: int, *, seed: in
     need = steps * batch
     elements = need * int(np.prod(x.shape[1:], dtype=np.int64))
     if elements > limit("MAX_DATA_ELEMENTS"):
-        raise DataError(f"{steps} steps x {batch} samples x {elements // need} features is {elements} values, over "
-                        f"the limit of {limit('MAX_DATA_ELEMENTS')}", hint=over_limit_hint("MAX_DATA_ELEMENTS"))
+        raise DataError(
+            f"{steps} steps x {batch} samples x {elements // need} features is {elements} values, over "
+            f"the limit of {limit('MAX_DATA_ELEMENTS')}",
+            hint=over_limit_hint("MAX_DATA_ELEMENTS"),
+        )
     rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(x)) if shuffle else np.arange(len(x))
-                            for _ in range(-(-need // len(x)))])[:need]
+    order = np.concatenate(
+        [rng.permutation(len(x)) if shuffle else np.arange(len(x)) for _ in range(-(-need // len(x)))]
+    )[:need]
     return x[order].reshape(steps, batch, *x.shape[1:]), y[order].reshape(steps, batch).astype(np.int32)
 
 
@@ -82,12 +89,12 @@ def reference_features(program: TrainProgram, x: ArrayLike) -> np.ndarray:
 
 def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
     assert program.boundary_scale is not None and program.boundary_zero_point is not None
-    return ((q.astype(np.int32) - program.boundary_zero_point).astype(np.float32)
-            * np.float32(program.boundary_scale))
+    return (q.astype(np.int32) - program.boundary_zero_point).astype(np.float32) * np.float32(program.boundary_scale)
 
 
 #: Steps averaged at each end of the loss curve in the report (`FinetuneReport.rows`).
 LOSS_WINDOW = 10
+
 
 @dataclass
 class ReferenceRun:
@@ -99,8 +106,13 @@ class ReferenceRun:
 def reference_finetune(program: TrainProgram, xs: np.ndarray, ys: np.ndarray) -> ReferenceRun:
     """The numpy engine on the same batches: the parity contract of the generated code."""
     head = program.split.head.copy()
-    trainer = Trainer(head, optimizer=program.config.engine_optimizer(), loss="cross_entropy",
-                      batch_size=program.config.batch, progress=False)
+    trainer = Trainer(
+        head,
+        optimizer=program.config.engine_optimizer(),
+        loss="cross_entropy",
+        batch_size=program.config.batch,
+        progress=False,
+    )
     losses = [trainer.train_step(reference_features(program, xb), yb.astype(np.int64)) for xb, yb in zip(xs, ys)]
     # What the device stores per parameter: its value, or a clustered weight's codebook.
     weights = {p.name: head.params[p.name].storage().copy() for p in program.trainable}
@@ -124,6 +136,7 @@ def set_stored(param: Param, value: np.ndarray) -> None:
 
 
 # ---------------------------------------------------------------- the whole flow
+
 
 def _json_float(v: float | None) -> float | str | None:
     """A float for JSON: non-finite values as their names (JSON has no NaN or infinity)."""
@@ -170,23 +183,35 @@ class FinetuneReport:
         return float(np.mean(self.instructions_per_step)) if self.instructions_per_step else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "target": self.target, "ran_on": self.ran_on, "runner": self.runner,
-                "trainable": self.trainable,
-                "config": self.config, "steps": self.steps, "accuracy_before": self.accuracy_before,
-                "accuracy_after": self.accuracy_after, "loss_curve": self.loss_curve,
-                "diverged_steps": self.diverged_steps, "instructions_per_step": self.instructions_per_step,
-                "mean_instructions_per_step": self.mean_instructions_per_step,
-                "eval_instructions_per_sample": self.eval_instructions_per_sample,
-                "commit_instructions": self.commit_instructions, "stored_sequence": self.stored_sequence,
-                "final_check": {"result": self.final_check, "rolled_back": self.final_rolled_back,
-                                "loss": _json_float(self.final_loss),
-                                "param_rms": None if self.param_rms is None
-                                else [_json_float(v) for v in self.param_rms]},
-                "erase_counts": None if self.erase_counts is None else list(self.erase_counts),
-                "memory": self.memory.to_dict(),
-                "firmware_ram": None if self.firmware_ram is None else self.firmware_ram.to_dict(),
-                "image": {"flash_bytes": self.image.flash_bytes, "static_ram_bytes": self.image.static_ram_bytes},
-                "notes": self.notes}
+        return {
+            "model": self.model,
+            "target": self.target,
+            "ran_on": self.ran_on,
+            "runner": self.runner,
+            "trainable": self.trainable,
+            "config": self.config,
+            "steps": self.steps,
+            "accuracy_before": self.accuracy_before,
+            "accuracy_after": self.accuracy_after,
+            "loss_curve": self.loss_curve,
+            "diverged_steps": self.diverged_steps,
+            "instructions_per_step": self.instructions_per_step,
+            "mean_instructions_per_step": self.mean_instructions_per_step,
+            "eval_instructions_per_sample": self.eval_instructions_per_sample,
+            "commit_instructions": self.commit_instructions,
+            "stored_sequence": self.stored_sequence,
+            "final_check": {
+                "result": self.final_check,
+                "rolled_back": self.final_rolled_back,
+                "loss": _json_float(self.final_loss),
+                "param_rms": None if self.param_rms is None else [_json_float(v) for v in self.param_rms],
+            },
+            "erase_counts": None if self.erase_counts is None else list(self.erase_counts),
+            "memory": self.memory.to_dict(),
+            "firmware_ram": None if self.firmware_ram is None else self.firmware_ram.to_dict(),
+            "image": {"flash_bytes": self.image.flash_bytes, "static_ram_bytes": self.image.static_ram_bytes},
+            "notes": self.notes,
+        }
 
     def _final_row(self) -> str:
         if self.final_check is None or self.final_loss is None or self.param_rms is None:
@@ -210,30 +235,46 @@ class FinetuneReport:
             return "-" if v is None else f"{100 * v:.1f}%"
 
         n = self.mean_instructions_per_step
-        rows = [["ran on", f"{self.ran_on} ({self.runner})" if self.runner else self.ran_on],
-                ["trainable", ", ".join(self.trainable)],
-                ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
-                ["accuracy before (boot 1)", pct(self.accuracy_before)],
-                ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
-                ["loss first -> last (mean of 10 steps)", self._smoothed_loss()],
-                ["rolled-back steps", str(self.diverged_steps)],
-                ["check before the commit", self._final_row()],
-                ["bank erases A / B", "-" if self.erase_counts is None else
-                 f"{self.erase_counts[0]} / {self.erase_counts[1]}"],
-                ["instructions per training step", "-" if n is None else f"{n:,.0f} (emulator instruction count)"]]
+        rows = [
+            ["ran on", f"{self.ran_on} ({self.runner})" if self.runner else self.ran_on],
+            ["trainable", ", ".join(self.trainable)],
+            ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
+            ["accuracy before (boot 1)", pct(self.accuracy_before)],
+            ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
+            ["loss first -> last (mean of 10 steps)", self._smoothed_loss()],
+            ["rolled-back steps", str(self.diverged_steps)],
+            ["check before the commit", self._final_row()],
+            [
+                "bank erases A / B",
+                "-" if self.erase_counts is None else f"{self.erase_counts[0]} / {self.erase_counts[1]}",
+            ],
+            ["instructions per training step", "-" if n is None else f"{n:,.0f} (emulator instruction count)"],
+        ]
         firmware = [] if self.firmware_ram is None else self.firmware_ram.rows()[-1:]
         return rows + self.memory.rows() + firmware
 
 
-def build_training_firmware(exp: TrainExport, target: Target, build_dir: Path, *, parity: bool = True,
-                            sanitize: bool = False) -> Firmware:
+def build_training_firmware(
+    exp: TrainExport, target: Target, build_dir: Path, *, parity: bool = True, sanitize: bool = False
+) -> Firmware:
     """The fine-tuning harness (templates/finetune/main.c) around the training sources that
     `export_training_c` wrote to ``exp.out_dir``, built for ``target`` into ``build_dir``."""
     geometry = exp.geometry
-    defines = {"ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
-               "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u", "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u"}
-    return build_firmware(target, [exp.out_dir], build_dir, parity=parity, sanitize=sanitize, defines=defines,
-                          main=firmware_dir() / "templates" / "finetune" / "main.c", name="finetune")
+    defines = {
+        "ET_FT_BANK_BYTES": f"{exp.report.bank_bytes}u",
+        "ET_FT_ERASE_SIZE": f"{geometry.erase_size}u",
+        "ET_FT_WRITE_UNIT": f"{geometry.write_unit}u",
+    }
+    return build_firmware(
+        target,
+        [exp.out_dir],
+        build_dir,
+        parity=parity,
+        sanitize=sanitize,
+        defines=defines,
+        main=firmware_dir() / "templates" / "finetune" / "main.c",
+        name="finetune",
+    )
 
 
 def _choose_target(target: Target, fallback_host: bool) -> tuple[Target, str, list[str]]:
@@ -241,14 +282,22 @@ def _choose_target(target: Target, fallback_host: bool) -> tuple[Target, str, li
     if ok:
         return target, reason, []
     if not fallback_host:
-        raise ToolchainError(f"cannot run {target.name} here: {reason}",
-                             hint="install the tools, or pass --fallback-host to train on a host gcc build")
+        raise ToolchainError(
+            f"cannot run {target.name} here: {reason}",
+            hint="install the tools, or pass --fallback-host to train on a host gcc build",
+        )
     host = load_target("host")
     ok, host_reason = emulator_available(host)
     if not ok:
         raise ToolchainError(f"cannot run {target.name} ({reason}) nor the host build ({host_reason})")
-    return host, host_reason, [f"{target.name} not runnable here ({reason}); ran on the host build, "
-                               f"budgets still checked against {target.name}"]
+    return (
+        host,
+        host_reason,
+        [
+            f"{target.name} not runnable here ({reason}); ran on the host build, "
+            f"budgets still checked against {target.name}"
+        ],
+    )
 
 
 def finetune_on_device(
@@ -294,8 +343,9 @@ def finetune_on_device(
     """
     target = load_target(target) if isinstance(target, str) else target
     work_graph, fold_notes = apply_trainable(graph, trainable)
-    config = config or DeviceTrainConfig(optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                   batch=batch, body=body)
+    config = config or DeviceTrainConfig(
+        optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, batch=batch, body=body
+    )
     if batches is None:
         if x_train is None or y_train is None:
             raise ConfigError("fine-tuning needs training samples (x_train, y_train) or batches")
@@ -314,8 +364,11 @@ def finetune_on_device(
 
     # A kept directory is written like any output: refused if it holds someone else's files,
     # published atomically when the run succeeds.
-    place = (output_directory(keep_dir, hint=KEEP_HINT) if keep_dir is not None
-             else tempfile.TemporaryDirectory(prefix="edgetrain-finetune-"))
+    place = (
+        output_directory(keep_dir, hint=KEEP_HINT)
+        if keep_dir is not None
+        else tempfile.TemporaryDirectory(prefix="edgetrain-finetune-")
+    )
     with place as tmp:
         root = Path(tmp)
         # Generated for (and budget-checked against) the requested target, even on a host fallback.
@@ -338,28 +391,52 @@ def finetune_on_device(
     for name, value in weights.items():
         set_stored(out_graph.params[name], value)
     out_graph.meta.setdefault("finetune", []).append(
-        {"target": target.name, "steps": int(len(ys)), **config.to_dict(),
-         "trainable": [p.name for p in program.trainable]})
+        {
+            "target": target.name,
+            "steps": int(len(ys)),
+            **config.to_dict(),
+            "trainable": [p.name for p in program.trainable],
+        }
+    )
 
     def acc(logits: np.ndarray) -> float | None:
         return None if y_eval is None else float((logits.argmax(axis=1) == np.asarray(y_eval)).mean())
 
     counts = first.step_instructions
     return FinetuneReport(
-        model=graph.name, target=target.name, ran_on=run_target.name, runner=runner,
+        model=graph.name,
+        target=target.name,
+        ran_on=run_target.name,
+        runner=runner,
         trainable=[p.name for p in program.trainable],
-        config=config.to_dict(), steps=int(len(ys)), accuracy_before=acc(first.logits),
-        accuracy_after=acc(second.logits), loss_curve=[float(v) for v in first.losses],
-        diverged_steps=first.diverged, final_rolled_back=first.final_verdict in (1, 3),
-        final_loss=None if first.final_verdict == 2 else first.final_loss, erase_counts=first.erase_counts,
-        final_check={0: "accepted", 1: "loss", 3: "parameters"}.get(first.final_verdict), param_rms=first.param_rms,
+        config=config.to_dict(),
+        steps=int(len(ys)),
+        accuracy_before=acc(first.logits),
+        accuracy_after=acc(second.logits),
+        loss_curve=[float(v) for v in first.losses],
+        diverged_steps=first.diverged,
+        final_rolled_back=first.final_verdict in (1, 3),
+        final_loss=None if first.final_verdict == 2 else first.final_loss,
+        erase_counts=first.erase_counts,
+        final_check={0: "accepted", 1: "loss", 3: "parameters"}.get(first.final_verdict),
+        param_rms=first.param_rms,
         instructions_per_step=None if counts is None else counts.tolist(),
-        eval_instructions_per_sample=None if second.eval_instructions is None
+        eval_instructions_per_sample=None
+        if second.eval_instructions is None
         else float(second.eval_instructions.mean()),
-        commit_instructions=first.commit_instructions, stored_sequence=sequence, memory=exp.report, image=fw.sizes,
-        weights=weights, graph=out_graph, logits_before=first.logits, logits_after=second.logits,
-        features=second.features, notes=notes + fold_notes + program.notes, program=program,
-        firmware_ram=firmware_ram)
+        commit_instructions=first.commit_instructions,
+        stored_sequence=sequence,
+        memory=exp.report,
+        image=fw.sizes,
+        weights=weights,
+        graph=out_graph,
+        logits_before=first.logits,
+        logits_after=second.logits,
+        features=second.features,
+        notes=notes + fold_notes + program.notes,
+        program=program,
+        firmware_ram=firmware_ram,
+    )
 
 
 __all__ = [

@@ -1,4 +1,5 @@
 """Result types shared by the build step and the runners, and tool lookup."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Runner for host builds: execute the native harness directly."""
+
 from __future__ import annotations
 
 import os

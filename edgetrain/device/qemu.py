@@ -5,6 +5,7 @@ deterministic and turns the STM32 timer (1 GHz model clock, PSC = 0) into an ins
 counter. Semihosting with ``target=native`` lets the harness open files in QEMU's working
 directory and turns the harness's exit status into QEMU's.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,20 @@ def command(firmware: Firmware) -> list[str]:
     assert emulator is not None, "caller checks available() first"
     return [
         shutil.which(QEMU) or QEMU,
-        "-M", emulator.machine,
-        "-nographic", "-monitor", "none", "-serial", "null",
-        "-semihosting-config", "enable=on,target=native",
-        "-icount", "shift=0",
+        "-M",
+        emulator.machine,
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        "null",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=0",
         *emulator.extra_args,
-        "-kernel", str(firmware.path),
+        "-kernel",
+        str(firmware.path),
     ]
 
 
@@ -51,8 +60,9 @@ def environment(firmware: Firmware) -> dict[str, str]:
 def _has_newlib(compiler: str) -> bool:
     # gcc echoes the bare name back when the file is not in its search path.
     try:
-        proc = subprocess.run([compiler, "-print-file-name=nano.specs"], capture_output=True,
-                              text=True, timeout=30, check=False)
+        proc = subprocess.run(
+            [compiler, "-print-file-name=nano.specs"], capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0 and proc.stdout.strip() != "nano.specs"

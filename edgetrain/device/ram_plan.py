@@ -17,6 +17,7 @@ includes) and the stack reserve. Every
 buffer the harness and the generated code declare is a multiple of 4 bytes with alignment at
 most 4, so the program's part is the sum of the items below in any link order.
 """
+
 from __future__ import annotations
 
 import re
@@ -55,12 +56,19 @@ class FirmwareRam:
     def rows(self) -> list[list[str]]:
         """Report rows: each item, then the total against the RAM the link gives."""
         of = "" if self.available is None else f" of {self.available:,}"
-        return ([[f"firmware RAM: {what}", f"{b:,}"] for what, b in self.items]
-                + [[f"firmware RAM total ({self.firmware} on {self.target})", f"{self.total:,}{of}"]])
+        return [[f"firmware RAM: {what}", f"{b:,}"] for what, b in self.items] + [
+            [f"firmware RAM total ({self.firmware} on {self.target})", f"{self.total:,}{of}"]
+        ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"firmware": self.firmware, "target": self.target, "items": dict(self.items),
-                "total_bytes": self.total, "available_bytes": self.available, "fits": self.fits}
+        return {
+            "firmware": self.firmware,
+            "target": self.target,
+            "items": dict(self.items),
+            "total_bytes": self.total,
+            "available_bytes": self.available,
+            "fits": self.fits,
+        }
 
     def check(self) -> None:
         """Raise BudgetExceededError (one line: total, RAM, the three largest items) when the
@@ -73,7 +81,8 @@ class FirmwareRam:
             f"the {self.firmware} firmware for {self.target} needs {self.total:,} B of RAM of {self.available:,} B "
             f"(over by {self.total - self.available:,} B; largest: {largest})",
             hint="train or run fewer parameters (a smaller head, bias-only, a smaller --batch-size), or emulate "
-                 "on a board with more RAM (mps2-an386)")
+            "on a board with more RAM (mps2-an386)",
+        )
 
 
 def _a4(n: int) -> int:
@@ -94,27 +103,31 @@ def library_reserve_bytes(target: Target) -> int:
         m = _RESERVE.search(script.read_text())
         if m is not None:
             return int(m.group(1))
-    raise ConfigError(f"{target.linker_script} does not define __et_lib_reserve",
-                      hint="a board's linker script must INCLUDE edgetrain's cortexm_sections.ld")
+    raise ConfigError(
+        f"{target.linker_script} does not define __et_lib_reserve",
+        hint="a board's linker script must INCLUDE edgetrain's cortexm_sections.ld",
+    )
 
 
 def _library_and_stack(target: Target) -> list[tuple[str, int]]:
     return [("C library reserve", library_reserve_bytes(target)), ("stack reserve", target.stack_bytes)]
 
 
-def inference_firmware_ram(report: MemoryReport, program: Program, target: Target, *,
-                           raw_input: bool = False) -> FirmwareRam:
+def inference_firmware_ram(
+    report: MemoryReport, program: Program, target: Target, *, raw_input: bool = False
+) -> FirmwareRam:
     """The emulation harness around an exported model: the model's arena, the harness's input,
     output and output-record buffers (and the raw float sample buffer when built with
     ET_HARNESS_RAW_INPUT), the library reserve and the stack."""
-    items = [("model arena", _a4(report.arena_bytes)),
-             ("harness input buffer", _a4(program.input_bytes)),
-             ("harness output buffer", _a4(program.output_bytes)),
-             ("harness output record", _a4(4 + program.output_bytes))]
+    items = [
+        ("model arena", _a4(report.arena_bytes)),
+        ("harness input buffer", _a4(program.input_bytes)),
+        ("harness output buffer", _a4(program.output_bytes)),
+        ("harness output record", _a4(4 + program.output_bytes)),
+    ]
     if raw_input:
         items.append(("harness raw-input buffer", 4 * (program.input_bytes // program.elem_bytes)))
-    return FirmwareRam("inference", target.name, tuple(items + _library_and_stack(target)),
-                       linker_ram_bytes(target))
+    return FirmwareRam("inference", target.name, tuple(items + _library_and_stack(target)), linker_ram_bytes(target))
 
 
 def finetune_firmware_ram(report: TrainMemoryReport, program: TrainProgram, target: Target) -> FirmwareRam:
@@ -122,16 +135,17 @@ def finetune_firmware_ram(report: TrainMemoryReport, program: TrainProgram, targ
     (its stack aside), the two weight banks the emulation keeps in RAM, the harness's batch,
     label, logit and feature buffers, the library reserve and the stack."""
     feature_bytes = program.feature_size * (1 if program.feature_ctype == "int8_t" else 4)
-    items = [("trainable parameters", report.param_ram_bytes),
-             ("optimizer state", report.optimizer_state_bytes),
-             ("training arena", _a4(max(report.arena_bytes, 4))),
-             ("parameter and optimizer descriptors", report.descriptor_bytes),
-             ("weight banks (flash on the chip)", report.bank_flash_bytes),
-             ("harness batch buffer", _a4(program.config.batch * program.input_bytes)),
-             ("harness labels and logits", 4 * program.config.batch + 4 * program.n_classes),
-             ("harness feature buffer", _a4(feature_bytes))]  # declared only with a frozen body
-    return FirmwareRam("fine-tuning", target.name, tuple(items + _library_and_stack(target)),
-                       linker_ram_bytes(target))
+    items = [
+        ("trainable parameters", report.param_ram_bytes),
+        ("optimizer state", report.optimizer_state_bytes),
+        ("training arena", _a4(max(report.arena_bytes, 4))),
+        ("parameter and optimizer descriptors", report.descriptor_bytes),
+        ("weight banks (flash on the chip)", report.bank_flash_bytes),
+        ("harness batch buffer", _a4(program.config.batch * program.input_bytes)),
+        ("harness labels and logits", 4 * program.config.batch + 4 * program.n_classes),
+        ("harness feature buffer", _a4(feature_bytes)),
+    ]  # declared only with a frozen body
+    return FirmwareRam("fine-tuning", target.name, tuple(items + _library_and_stack(target)), linker_ram_bytes(target))
 
 
 def linker_ram_bytes(target: Target) -> int | None:
@@ -157,5 +171,7 @@ def linked_ram_bytes(firmware: Firmware) -> int:
     try:
         return symbols["__et_own_ram"] + symbols["__et_lib_reserve"] + symbols["__et_stack_size"]
     except KeyError as exc:
-        raise ToolchainError(f"{firmware.path} has no RAM accounting symbols ({exc.args[0]}): not linked with "
-                             "targets/ld/cortexm_sections.ld") from exc
+        raise ToolchainError(
+            f"{firmware.path} has no RAM accounting symbols ({exc.args[0]}): not linked with "
+            "targets/ld/cortexm_sections.ld"
+        ) from exc

@@ -1,4 +1,5 @@
 """Run a built firmware on its target's runner and collect a RunResult."""
+
 from __future__ import annotations
 
 import subprocess
@@ -40,16 +41,19 @@ def runner_for(target: Target) -> ModuleType:
     elif target.emulator is not None and target.emulator.kind == "qemu":
         runner = qemu
     else:
-        raise ConfigError(f"target {target.name!r} has no emulator: it can be built, not run",
-                          hint="use the host target or an emulated board")
+        raise ConfigError(
+            f"target {target.name!r} has no emulator: it can be built, not run",
+            hint="use the host target or an emulated board",
+        )
     ok, reason = runner.available(target)
     if not ok:
         raise ToolchainError(f"cannot run {target.name}: {reason}")
     return runner
 
 
-def run_harness(firmware: Firmware, work: Path, *, timeout: float, what: str,
-                exit_meanings: Mapping[int, str] | None = None) -> HarnessRun:
+def run_harness(
+    firmware: Firmware, work: Path, *, timeout: float, what: str, exit_meanings: Mapping[int, str] | None = None
+) -> HarnessRun:
     """Start ``firmware`` in directory ``work`` (where the harness reads and writes its files) and
     wait for it. Every harness (inference and fine-tuning) runs through here.
 
@@ -62,22 +66,33 @@ def run_harness(firmware: Firmware, work: Path, *, timeout: float, what: str,
     try:
         # The harness opens its files relative to its working directory (semihosting
         # target=native resolves against QEMU's cwd).
-        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout,
-                              env=runner.environment(firmware), check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=runner.environment(firmware),
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise ToolchainError(f"{what} timed out after {timeout:g} s",
-                             hint="the firmware may be stuck (a fault loop or an endless model); "
-                                  f"command (in {work}): {' '.join(cmd)}") from exc
+        raise ToolchainError(
+            f"{what} timed out after {timeout:g} s",
+            hint=f"the firmware may be stuck (a fault loop or an endless model); command (in {work}): {' '.join(cmd)}",
+        ) from exc
     log = (proc.stdout + proc.stderr).strip()
     status = proc.returncode
     if status == HARNESS_STATUS["ET_HARNESS_NON_FINITE_INPUT"]:
-        raise DataError(f"{what}: an input sample holds NaN or +-inf; the model refused it (ET_ERR_NON_FINITE)",
-                        hint="clean the data first: every feature must be a finite number")
+        raise DataError(
+            f"{what}: an input sample holds NaN or +-inf; the model refused it (ET_ERR_NON_FINITE)",
+            hint="clean the data first: every feature must be a finite number",
+        )
     if status != 0:
         why = (exit_meanings or {}).get(status) or describe_exit(status)
         detail = f": {log.splitlines()[-1]}" if log else ""
-        raise ToolchainError(f"{what} failed with status {status} ({why}){detail}",
-                             hint=f"command (in {work}): {' '.join(cmd)}")
+        raise ToolchainError(
+            f"{what} failed with status {status} ({why}){detail}", hint=f"command (in {work}): {' '.join(cmd)}"
+        )
     return HarnessRun(status, tuple(cmd), log)
 
 
@@ -144,4 +159,3 @@ def emulate(
         out = Path(build_dir) if build_dir is not None else Path(tmp)
         firmware = build_firmware(target, sources, out, parity=parity, sanitize=sanitize)
         return run_firmware(firmware, inputs, output_dtype, timeout=timeout)
-

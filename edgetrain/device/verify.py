@@ -4,6 +4,7 @@ compare with numpy (the float engine, and for int8 the bit-exact int8 reference)
 This is what `edgetrain emulate` and `make demo` report: on-device vs numpy accuracy,
 disagreements, instructions per inference (QEMU, TIM2 counting), section sizes and arena bytes.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -64,12 +65,16 @@ class EmulationReport:
         def pct(a: float | None) -> str:
             return "-" if a is None else f"{100 * a:.2f}%"
 
-        instr = ("-" if self.instructions_per_inference is None else
-                 f"{self.instructions_per_inference:,.0f} "
-                 f"(min {self.instructions_min:,}, max {self.instructions_max:,})")
+        instr = (
+            "-"
+            if self.instructions_per_inference is None
+            else f"{self.instructions_per_inference:,.0f} "
+            f"(min {self.instructions_min:,}, max {self.instructions_max:,})"
+        )
         return [
             ("ran on", self.ran_on + (f" (fallback: {self.fallback_reason})" if self.fallback_reason else "")),
-            ("dtype", self.dtype), ("samples", self.samples),
+            ("dtype", self.dtype),
+            ("samples", self.samples),
             ("accuracy on device", pct(self.device_accuracy)),
             (f"accuracy numpy ({'int8 reference' if self.dtype == 'int8' else 'float'})", pct(self.numpy_accuracy)),
             ("accuracy float model", pct(self.float_accuracy)),
@@ -79,8 +84,10 @@ class EmulationReport:
             (".text / .data / .bss bytes", f"{self.text_bytes:,} / {self.data_bytes:,} / {self.bss_bytes:,}"),
             ("flash bytes (model data + runtime code, estimated)", f"{self.model_flash_bytes:,}"),
             ("arena bytes", f"{self.arena_bytes:,}"),
-            ("firmware RAM bytes (model, harness buffers, C library reserve, stack)",
-             "-" if self.firmware_ram_bytes is None else f"{self.firmware_ram_bytes:,}"),
+            (
+                "firmware RAM bytes (model, harness buffers, C library reserve, stack)",
+                "-" if self.firmware_ram_bytes is None else f"{self.firmware_ram_bytes:,}",
+            ),
         ]
 
 
@@ -107,8 +114,9 @@ def emulate_model(
     build-only board) runs on host gcc instead, and the report says why. The old keyword
     ``fallback_to_host`` still works, with a DeprecationWarning.
     """
-    fallback_host = renamed_keyword("emulate_model", deprecated, "fallback_to_host", "fallback_host",
-                                    fallback_host, False)
+    fallback_host = renamed_keyword(
+        "emulate_model", deprecated, "fallback_to_host", "fallback_host", fallback_host, False
+    )
     target = load_target(target) if isinstance(target, str) else target
     run_target, reason = target, None
     ok, why = emulator_available(target)
@@ -116,9 +124,10 @@ def emulate_model(
         if not fallback_host:
             from ..errors import ToolchainError
 
-            raise ToolchainError(f"cannot run {target.name} here: {why}",
-                                 hint="pass --fallback-host to run on host gcc instead, or pick an emulated board "
-                                      "(edgetrain targets)")
+            raise ToolchainError(
+                f"cannot run {target.name} here: {why}",
+                hint="pass --fallback-host to run on host gcc instead, or pick an emulated board (edgetrain targets)",
+            )
         run_target, reason = load_target("host"), why
     runner = why if run_target is target else emulator_available(run_target)[1]
     if dtype == "int8" and calib_x is None:
@@ -129,13 +138,22 @@ def emulate_model(
     with tempfile.TemporaryDirectory(prefix="edgetrain-emulate-") as tmp:
         out = Path(keep_dir) if keep_dir is not None else Path(tmp) / "model_c"
         # Budget is checked against the requested target even when running on the host.
-        res = export_c(graph, target, out, dtype=dtype, calib_x=calib_x, per_channel=per_channel,
-                       force_ref=force_ref, sparse_format=sparse_format)
+        res = export_c(
+            graph,
+            target,
+            out,
+            dtype=dtype,
+            calib_x=calib_x,
+            per_channel=per_channel,
+            force_ref=force_ref,
+            sparse_format=sparse_format,
+        )
         firmware_ram = inference_firmware_ram(res.report, res.program, run_target)
         firmware_ram.check()  # before the build: the link would fail
         raw = res.prepare_input(x)
-        run = emulate(run_target, out, raw, res.output_dtype, parity=parity, timeout=timeout,
-                      build_dir=Path(tmp) / "build")
+        run = emulate(
+            run_target, out, raw, res.output_dtype, parity=parity, timeout=timeout, build_dir=Path(tmp) / "build"
+        )
     float_out = predict(graph, x)
     if res.qmodel is not None:  # dtype "int8": export_c quantized (or took) the model
         ref = int8_reference(res.qmodel, x)
@@ -148,19 +166,33 @@ def emulate_model(
         err = np.abs(dev - ref)
         differs = np.any(err > 1e-5 * np.maximum(1.0, np.abs(ref)), axis=1)
         max_diff = float(err.max()) if len(x) else 0.0
+
     def acc(o: np.ndarray) -> float | None:
         return None if y is None else float((np.asarray(o).argmax(1) == y).mean())
 
     counts = run.instructions_per_inference
     return EmulationReport(
-        model=graph.name, target=target.name, ran_on=run_target.name, fallback_reason=reason, dtype=dtype,
-        samples=len(x), device_accuracy=acc(dev), numpy_accuracy=acc(ref), float_accuracy=acc(float_out),
-        disagreements=int(differs.sum()), max_abs_diff=max_diff,
+        model=graph.name,
+        target=target.name,
+        ran_on=run_target.name,
+        fallback_reason=reason,
+        dtype=dtype,
+        samples=len(x),
+        device_accuracy=acc(dev),
+        numpy_accuracy=acc(ref),
+        float_accuracy=acc(float_out),
+        disagreements=int(differs.sum()),
+        max_abs_diff=max_diff,
         instructions_per_inference=None if counts is None else float(np.mean(counts)),
         instructions_min=None if counts is None else int(np.min(counts)),
         instructions_max=None if counts is None else int(np.max(counts)),
-        text_bytes=run.sizes.text, data_bytes=run.sizes.data, bss_bytes=run.sizes.bss,
-        arena_bytes=res.report.arena_bytes, model_flash_bytes=res.report.flash_bytes,
-        firmware_ram_bytes=None if firmware_ram.available is None else firmware_ram.total, runner=runner,
-        device_outputs=dev, device_inputs=np.asarray(raw).reshape(len(x), -1),
+        text_bytes=run.sizes.text,
+        data_bytes=run.sizes.data,
+        bss_bytes=run.sizes.bss,
+        arena_bytes=res.report.arena_bytes,
+        model_flash_bytes=res.report.flash_bytes,
+        firmware_ram_bytes=None if firmware_ram.available is None else firmware_ram.total,
+        runner=runner,
+        device_outputs=dev,
+        device_inputs=np.asarray(raw).reshape(len(x), -1),
     )

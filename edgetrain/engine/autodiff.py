@@ -6,6 +6,7 @@ values must be kept for them. Frozen prefixes therefore cost no backward work an
 activations. The numpy engine, the ONNX train-step exporter and the C training generator all walk
 this same schedule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -13,6 +13,7 @@ with this class as the gradient algebra. The rules make the same numpy calls wit
 rules stay the only definition of the math. An op that takes no ``out`` (``Op.uses_out``) simply
 allocates.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -94,9 +95,7 @@ class CompiledStep:
         self._slot = {graph.input_name: 0} | {n.name: i + 1 for i, n in enumerate(graph.nodes)}
         self._output = self._slot[graph.output_name]
         self._loss_takes_out = takes_out(loss)
-        self._forward = [
-            _Forward(_forward_rule(get_op(n.op)), n, [None] * len(n.inputs), {}) for n in graph.nodes
-        ]
+        self._forward = [_Forward(_forward_rule(get_op(n.op)), n, [None] * len(n.inputs), {}) for n in graph.nodes]
         weights = {f.node.name: f.weights for f in self._forward}
         self._backward = [self._plan_backward(step, weights[step.node.name]) for step in schedule.steps]
         self._index = {id(step): i for i, step in enumerate(schedule.steps)}
@@ -121,7 +120,8 @@ class CompiledStep:
         # Parameter gradients do not depend on the batch size: one array per backward node and role.
         self._param_grads = [
             {role: np.empty(graph.params[s.node.params[role]].shape, self.dtype) for role in s.need_dparams}
-            if get_op(s.node.op).uses_out else {}
+            if get_op(s.node.op).uses_out
+            else {}
             for s in schedule.steps
         ]
         self._arrays: dict[int, _Arrays] = {}
@@ -130,7 +130,12 @@ class CompiledStep:
     def _plan_backward(self, step: BackwardStep, weights: dict[str, np.ndarray]) -> _Backward:
         node = step.node
         return _Backward(
-            _backward_rule(get_op(node.op)), node, {}, weights, step.need_dx, set(step.need_dparams),
+            _backward_rule(get_op(node.op)),
+            node,
+            {},
+            weights,
+            step.need_dx,
+            set(step.need_dparams),
         )
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:

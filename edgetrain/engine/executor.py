@@ -1,4 +1,5 @@
 """numpy execution of a Graph: forward (inference or training) and the scheduled backward."""
+
 from __future__ import annotations
 
 import math
@@ -79,8 +80,9 @@ def _forward(
     remaining = _last_use(graph, want)
     tape = Tape(batch=x.shape[0])
     for i, node in enumerate(graph.nodes):
-        ws: dict[str, np.ndarray] = {role: graph.params[p].effective().astype(dtype, copy=False)
-                                     for role, p in node.params.items()}
+        ws: dict[str, np.ndarray] = {
+            role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()
+        }
         xs = [values[t] for t in node.inputs]
         y = get_op(node.op).forward(node, xs, ws)
         values[node.name] = y
@@ -117,8 +119,9 @@ def backward(
 
     def rule(step: BackwardStep, dy: np.ndarray, saved: Mapping[str, Any]) -> Any:
         node = step.node
-        ws: dict[str, np.ndarray] = {role: graph.params[p].effective().astype(dtype, copy=False)
-                                     for role, p in node.params.items()}
+        ws: dict[str, np.ndarray] = {
+            role: graph.params[p].effective().astype(dtype, copy=False) for role, p in node.params.items()
+        }
         return get_op(node.op).backward(node, dy, dict(saved), ws, step.need_dx, set(step.need_dparams))
 
     return walk_backward(graph, schedule, grad_outputs, rule, NumpyAlgebra(tape))

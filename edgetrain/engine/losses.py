@@ -1,4 +1,5 @@
 """Losses: each returns (mean loss over the batch, gradient w.r.t. the model output)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,8 +24,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class Loss(Protocol):
     name: str
 
-    def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        ...
+    def __call__(
+        self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]: ...
 
 
 class LossWithOut(Protocol):
@@ -33,9 +35,9 @@ class LossWithOut(Protocol):
     name: str
     uses_out: bool
 
-    def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None,
-                 out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        ...
+    def __call__(
+        self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None, out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]: ...
 
 
 def takes_out(loss: object) -> bool:

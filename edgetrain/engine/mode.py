@@ -13,6 +13,7 @@ updates.
 
 This module imports nothing from the op registry: op rules import it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -5,6 +5,7 @@ The update rules are the contract shared with the ONNX train-step graph and the 
   Adam: g' = g + wd * w; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
         w -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,8 +99,13 @@ class Adam(Optimizer):
         w -= (self.lr * mhat / (np.sqrt(vhat) + self.eps)).astype(w.dtype, copy=False)
 
     def config(self):
-        return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
-                "weight_decay": self.weight_decay}
+        return {
+            **super().config(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}

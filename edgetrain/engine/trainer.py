@@ -3,6 +3,7 @@
 Techniques hook in as callbacks (after a step, after an epoch) or replace the step entirely
 (`Trainer.train_step` can be overridden, as a gradient-free trainer needs).
 """
+
 from __future__ import annotations
 
 import time
@@ -55,8 +56,13 @@ class History:
         return self.epochs[at - 1] if at is not None and 0 < at <= len(self.epochs) else self.epochs[-1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
-                "restored_epoch": self.restored_epoch, "seconds": self.seconds}
+        return {
+            "epochs": self.epochs,
+            "stopped_early": self.stopped_early,
+            "best_epoch": self.best_epoch,
+            "restored_epoch": self.restored_epoch,
+            "seconds": self.seconds,
+        }
 
 
 class Callback:
@@ -164,8 +170,10 @@ class Trainer:
                     idx = order[s * self.batch_size : (s + 1) * self.batch_size]
                     loss = self.train_step(train.x[idx], train.y[idx])
                     if not np.isfinite(loss):
-                        raise DataError(f"training diverged: loss became {loss} in epoch {epoch + 1}",
-                                        hint="lower the learning rate")
+                        raise DataError(
+                            f"training diverged: loss became {loss} in epoch {epoch + 1}",
+                            hint="lower the learning rate",
+                        )
                     losses.append(loss)
                     for cb in self.callbacks:
                         cb.on_step_end(self, epoch * steps_per_epoch + s, loss)
@@ -186,8 +194,10 @@ class Trainer:
                 if self.early_stopping and val is not None and "val_acc" in logs:
                     if logs["val_acc"] > best:
                         best, waited, self.history.best_epoch = logs["val_acc"], 0, epoch + 1
-                        best_state = {k: (p.value.copy(), None if p.codebook is None else p.codebook.copy())
-                                      for k, p in self.graph.params.items()}
+                        best_state = {
+                            k: (p.value.copy(), None if p.codebook is None else p.codebook.copy())
+                            for k, p in self.graph.params.items()
+                        }
                     else:
                         waited += 1
                         if waited >= self.early_stopping:
@@ -224,8 +234,13 @@ class _progress:
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TimeRemainingColumn(), transient=True)
+            self._p = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            )
             self._p.__enter__()
             self._task = self._p.add_task("training", total=self.total)
         return self
@@ -270,12 +285,27 @@ def fit(
     else:
         train = Split(np.asarray(data[0], np.float32), np.asarray(data[1]))
     if isinstance(optimizer, str) or optimizer is None:
-        optimizer = make_optimizer(optimizer or "sgd", **(optimizer_kwargs or ({"lr": 0.05, "momentum": 0.9}
-                                                                               if optimizer is None else {})))
-    trainer = Trainer(graph, optimizer, loss, batch_size=batch_size, seed=seed, callbacks=callbacks,
-                      early_stopping=early_stopping, progress=progress)
+        optimizer = make_optimizer(
+            optimizer or "sgd", **(optimizer_kwargs or ({"lr": 0.05, "momentum": 0.9} if optimizer is None else {}))
+        )
+    trainer = Trainer(
+        graph,
+        optimizer,
+        loss,
+        batch_size=batch_size,
+        seed=seed,
+        callbacks=callbacks,
+        early_stopping=early_stopping,
+        progress=progress,
+    )
     history = trainer.fit(train, val, epochs)
     graph.meta.setdefault("training", {}).update(
-        {"epochs": len(history.epochs), "batch_size": batch_size, "seed": seed, "optimizer": optimizer.config(),
-         "loss": getattr(trainer.loss, "name", "custom")})
+        {
+            "epochs": len(history.epochs),
+            "batch_size": batch_size,
+            "seed": seed,
+            "optimizer": optimizer.config(),
+            "loss": getattr(trainer.loss, "name", "custom"),
+        }
+    )
     return history

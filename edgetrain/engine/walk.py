@@ -16,6 +16,7 @@ received no gradient is skipped; an input gradient is produced only where the sc
 (``need_dx``) and accumulated into the tensor's gradient in the order the steps produce them;
 parameter gradients are mapped to storage first, then accumulated per parameter name.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
@@ -74,7 +75,5 @@ def walk_backward(
         for role, g in dws.items():
             p = params[node.params[role]]
             g = algebra.to_storage(p, g, step, role)
-            param_grads[p.name] = algebra.accumulate(param_grads[p.name], g, p.name) \
-                if p.name in param_grads else g
+            param_grads[p.name] = algebra.accumulate(param_grads[p.name], g, p.name) if p.name in param_grads else g
     return param_grads
-

@@ -4,6 +4,7 @@ Layout: ``edgetrain.json`` (format name, version, graph structure, per-parameter
 ``.npy`` entry per array. A zip is used because it is self-describing, checksummed (CRC per entry,
 so truncation and corruption are detected) and readable with standard tools.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,14 +50,22 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
     """The JSON-ready description of ``graph`` (nodes, parameters, meta) without the arrays."""
     params = []
     for p in graph.params.values():
-        entry: dict[str, Any] = {"name": p.name, "trainable": p.trainable, "meta": p.meta,
-                                 "arrays": [a for a in _ARRAYS if getattr(p, a) is not None]}
+        entry: dict[str, Any] = {
+            "name": p.name,
+            "trainable": p.trainable,
+            "meta": p.meta,
+            "arrays": [a for a in _ARRAYS if getattr(p, a) is not None],
+        }
         if "\x00" in p.name:
             entry["entries"] = {a: _entry_name(p.name, a) for a in entry["arrays"]}
         if p.qparams is not None:
             q = p.qparams
-            entry["qparams"] = {"scale": q.scale.tolist(), "zero_point": q.zero_point.tolist(), "bits": q.bits,
-                                "axis": q.axis}
+            entry["qparams"] = {
+                "scale": q.scale.tolist(),
+                "zero_point": q.zero_point.tolist(),
+                "bits": q.bits,
+                "axis": q.axis,
+            }
         params.append(entry)
     return {
         "format": FORMAT_NAME,
@@ -64,8 +73,9 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
         "name": graph.name,
         "inputs": {k: list(v) for k, v in graph.inputs.items()},
         "outputs": graph.outputs,
-        "nodes": [{"name": n.name, "op": n.op, "inputs": n.inputs, "params": n.params, "attrs": n.attrs}
-                  for n in graph.nodes],
+        "nodes": [
+            {"name": n.name, "op": n.op, "inputs": n.inputs, "params": n.params, "attrs": n.attrs} for n in graph.nodes
+        ],
         "params": params,
         "meta": graph.meta,
     }
@@ -119,9 +129,11 @@ def load_model(path: str | Path) -> Graph:
     except (zipfile.BadZipFile, EOFError, zlib.error, OSError, NotImplementedError, ValueError) as e:
         # zipfile's own refusals: not a zip, truncated, CRC mismatch, corrupt deflate stream,
         # an unsupported compression method, a malformed header field.
-        raise ModelFileError(f"{checks.show(str(path), 200)} is not a readable edgetrain model "
-                             f"({type(e).__name__}: {checks.show(str(e), 100)})",
-                             hint="the file may be truncated or not an .etm model; re-export it") from None
+        raise ModelFileError(
+            f"{checks.show(str(path), 200)} is not a readable edgetrain model "
+            f"({type(e).__name__}: {checks.show(str(e), 100)})",
+            hint="the file may be truncated or not an .etm model; re-export it",
+        ) from None
     return _graph_from_dict(doc, arrays, path)
 
 
@@ -135,8 +147,9 @@ def _array_entries(entry: dict[str, Any]) -> dict[str, str]:
     return {a: entries.get(a, f"arrays/{entry['name']}/{a}.npy") for a in entry["arrays"]}
 
 
-def _read_arrays(z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], doc: dict[str, Any],
-                 path: Path) -> dict[str, np.ndarray]:
+def _read_arrays(
+    z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], doc: dict[str, Any], path: Path
+) -> dict[str, np.ndarray]:
     """The arrays the description names, by zip entry, checked. Every header is parsed and
     checked (dtype, shape, limits) before any array is built; then values are checked for NaN
     and infinity. Members nobody names are still read once, so a CRC error anywhere is found
@@ -146,13 +159,17 @@ def _read_arrays(z: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], doc: d
     for e in doc["params"]:
         for kind, member in _array_entries(e).items():
             if member not in members:
-                raise checks.fail(path, f"missing array entry {checks.show(member)} ({kind} of parameter "
-                                        f"{checks.show(e['name'])})")
+                raise checks.fail(
+                    path, f"missing array entry {checks.show(member)} ({kind} of parameter {checks.show(e['name'])})"
+                )
             # One entry, one array: each is checked for the kind it is used as.
             if member == DESCRIPTION or member in wanted:
                 raise checks.fail(path, f"entry {checks.show(member)} is named for more than one array")
-            label = (f"{roles.get(e['name'], 'parameter')} {checks.show(e['name'])}" if kind == "value"
-                     else f"{kind} of {checks.show(e['name'])}")
+            label = (
+                f"{roles.get(e['name'], 'parameter')} {checks.show(e['name'])}"
+                if kind == "value"
+                else f"{kind} of {checks.show(e['name'])}"
+            )
             wanted[member] = (kind, label)
     raw: dict[str, bytearray] = {}
     headers: dict[str, checks.NpyHeader] = {}
@@ -202,12 +219,25 @@ def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: P
         for e in doc["params"]:
             kw = {a: arrays[member] for a, member in _array_entries(e).items()}
             q = e.get("qparams")
-            params.append(Param(e["name"], kw.pop("value"), e["trainable"], meta=_param_meta(e.get("meta", {})),
-                                qparams=QParams(q["scale"], q["zero_point"], q["bits"], q["axis"]) if q else None,
-                                **kw))
+            params.append(
+                Param(
+                    e["name"],
+                    kw.pop("value"),
+                    e["trainable"],
+                    meta=_param_meta(e.get("meta", {})),
+                    qparams=QParams(q["scale"], q["zero_point"], q["bits"], q["axis"]) if q else None,
+                    **kw,
+                )
+            )
         nodes = [Node(n["name"], n["op"], n["inputs"], n["params"], n["attrs"]) for n in doc["nodes"]]
-        graph = Graph({k: tuple(v) for k, v in doc["inputs"].items()}, nodes, params, doc["outputs"],
-                      doc.get("name", "model"), doc.get("meta", {}))
+        graph = Graph(
+            {k: tuple(v) for k, v in doc["inputs"].items()},
+            nodes,
+            params,
+            doc["outputs"],
+            doc.get("name", "model"),
+            doc.get("meta", {}),
+        )
         graph.validate()
     except ModelFileError:
         raise
@@ -218,6 +248,7 @@ def _graph_from_dict(doc: dict[str, Any], arrays: dict[str, np.ndarray], path: P
     except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as e:
         # A safety net: the checks above are meant to leave nothing for it (the fuzz tests count
         # on this message to find what they missed).
-        raise checks.fail(path, f"the model description is inconsistent ({type(e).__name__}: "
-                                f"{checks.show(str(e), 100)})") from None
+        raise checks.fail(
+            path, f"the model description is inconsistent ({type(e).__name__}: {checks.show(str(e), 100)})"
+        ) from None
     return graph

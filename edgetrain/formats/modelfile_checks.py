@@ -11,6 +11,7 @@ Order of use (see `modelfile.load_model`): `check_path` -> `check_members` -> `r
 `read_npy_header` + `check_array_header` -> `check_array_totals` -> `build_array` ->
 `check_array_values` -> `check_attachments` / `check_qparams` per parameter.
 """
+
 from __future__ import annotations
 
 import io
@@ -52,11 +53,17 @@ _FLOAT_SIZES = (2, 4, 8)  # float16/32/64; longdouble is platform-dependent and 
 
 # ------------------------------------------------------------------------------------ messages
 
+
 def show(value: Any, width: int = 60) -> str:
     """A name or value from the file as message text: as it is when short and printable, else its
     repr (shortened). Keeps the message on one line whatever the file holds."""
-    if isinstance(value, str) and value.isprintable() and len(value) <= width and value.strip() == value \
-            and value != "":
+    if (
+        isinstance(value, str)
+        and value.isprintable()
+        and len(value) <= width
+        and value.strip() == value
+        and value != ""
+    ):
         return value
     text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -68,8 +75,13 @@ def fail(path: Path, what: str, hint: str | None = None) -> ModelFileError:
 
 
 def _type_name(value: Any) -> str:
-    return "null" if value is None else {dict: "object", list: "list", str: "string", bool: "boolean",
-                                         int: "integer", float: "number"}.get(type(value), type(value).__name__)
+    return (
+        "null"
+        if value is None
+        else {dict: "object", list: "list", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
+            type(value), type(value).__name__
+        )
+    )
 
 
 def is_int(value: Any) -> bool:
@@ -88,6 +100,7 @@ def _over(path: Path, subject: str, value: int, name: str) -> ModelFileError:
 
 
 # ------------------------------------------------------------------------------- file and zip
+
 
 def check_path(path: Path) -> None:
     """The path names an existing regular file no larger than MAX_FILE_BYTES."""
@@ -116,8 +129,9 @@ def check_members(z: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
         if info.flag_bits & 0x1:
             raise fail(path, f"entry {show(info.filename)} is encrypted")
         if info.file_size > limit:
-            raise _over(path, f"the uncompressed size entry {show(info.filename)} declares",
-                        info.file_size, "MAX_FILE_BYTES")
+            raise _over(
+                path, f"the uncompressed size entry {show(info.filename)} declares", info.file_size, "MAX_FILE_BYTES"
+            )
         total += info.file_size
     if total > limit:
         raise _over(path, "the entries' total uncompressed size", total, "MAX_FILE_BYTES")
@@ -143,6 +157,7 @@ def read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytear
 
 # ---------------------------------------------------------------------------- the description
 
+
 def parse_document(raw: bytes | bytearray, path: Path) -> Any:
     """The JSON description: strict UTF-8, then JSON (nesting too deep for the parser is refused)."""
     try:
@@ -152,8 +167,9 @@ def parse_document(raw: bytes | bytearray, path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise fail(path, f"the description edgetrain.json is not valid JSON ({e.msg}, line {e.lineno} column "
-                         f"{e.colno})") from None
+        raise fail(
+            path, f"the description edgetrain.json is not valid JSON ({e.msg}, line {e.lineno} column {e.colno})"
+        ) from None
     except (RecursionError, ValueError) as e:  # nesting beyond the parser's stack; an over-long integer
         raise fail(path, f"the description edgetrain.json cannot be parsed ({type(e).__name__})") from None
 
@@ -172,23 +188,36 @@ def check_header(doc: Any, path: Path, format_name: str, format_version: int) ->
     if version < 1:
         raise fail(path, f"invalid format version {version} (versions start at 1)")
     if version > format_version:
-        raise fail(path, f"uses model format version {version}; this edgetrain reads up to {format_version}",
-                   hint="upgrade edgetrain to load this model")
+        raise fail(
+            path,
+            f"uses model format version {version}; this edgetrain reads up to {format_version}",
+            hint="upgrade edgetrain to load this model",
+        )
 
 
-def _field(obj: dict[str, Any], key: str, types: type | tuple[type, ...], where: str, path: Path,
-           required: bool = True, default: Any = None) -> Any:
+def _field(
+    obj: dict[str, Any],
+    key: str,
+    types: type | tuple[type, ...],
+    where: str,
+    path: Path,
+    required: bool = True,
+    default: Any = None,
+) -> Any:
     """``obj[key]`` checked to be of ``types`` (bool never counts as int)."""
     if key not in obj:
         if required:
             raise fail(path, f"{where} has no {key!r}")
         return default
     value = obj[key]
-    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in (
-        types if isinstance(types, tuple) else (types,)))
+    ok = isinstance(value, types) and not (
+        isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))
+    )
     if not ok:
-        want = "/".join(_type_name(t()) if t is not type(None) else "null"
-                        for t in (types if isinstance(types, tuple) else (types,)))
+        want = "/".join(
+            _type_name(t()) if t is not type(None) else "null"
+            for t in (types if isinstance(types, tuple) else (types,))
+        )
         raise fail(path, f"{where}: {key!r} must be a JSON {want}, got {_type_name(value)}")
     return value
 
@@ -271,8 +300,9 @@ def check_param_entry(entry: Any, i: int, path: Path) -> None:
     arrays = _string_list(_field(entry, "arrays", list, where, path), f"the arrays of {where}", path)
     unknown = [a for a in arrays if a not in ARRAY_KINDS]
     if unknown:
-        raise fail(path, f"{where} lists unknown array kind {show(unknown[0])}",
-                   hint=f"array kinds: {', '.join(ARRAY_KINDS)}")
+        raise fail(
+            path, f"{where} lists unknown array kind {show(unknown[0])}", hint=f"array kinds: {', '.join(ARRAY_KINDS)}"
+        )
     if len(set(arrays)) != len(arrays):
         raise fail(path, f"{where} lists an array kind twice")
     if "value" not in arrays:
@@ -282,8 +312,9 @@ def check_param_entry(entry: Any, i: int, path: Path) -> None:
     entries = _field(entry, "entries", (dict, type(None)), where, path, required=False)
     for kind, member in (entries or {}).items():
         if kind not in ARRAY_KINDS or not isinstance(member, str):
-            raise fail(path, f"{where}: entries must map array kinds to zip entry names, got {show(kind)}: "
-                             f"{show(member)}")
+            raise fail(
+                path, f"{where}: entries must map array kinds to zip entry names, got {show(kind)}: {show(member)}"
+            )
     meta = _field(entry, "meta", dict, where, path, required=False, default={})
     check_param_meta(meta, where, path)
     q = _field(entry, "qparams", (dict, type(None)), where, path, required=False)
@@ -302,8 +333,10 @@ def check_param_meta(meta: dict[str, Any], where: str, path: Path) -> None:
         b = meta[key]
         pair = b if isinstance(b, list) else [b, b]
         if len(pair) != 2 or not all(is_int(v) and v >= 1 for v in pair):
-            raise fail(path, f"{where}: block-sharing hint {key!r} must be a positive block size or "
-                             f"[b_in, b_out], got {show(b)}")
+            raise fail(
+                path,
+                f"{where}: block-sharing hint {key!r} must be a positive block size or [b_in, b_out], got {show(b)}",
+            )
 
 
 def _finite_numbers(value: Any, where: str, path: Path) -> list[float]:
@@ -333,16 +366,18 @@ def check_graph_meta(meta: dict[str, Any], inputs: dict[str, Any], path: Path) -
             if len(inputs) == 1:
                 features = math.prod(next(iter(inputs.values())))
                 if len(mean) != features:
-                    raise fail(path, f"meta.preprocess has {len(mean)} means but the model input has {features} "
-                                     "features")
+                    raise fail(
+                        path, f"meta.preprocess has {len(mean)} means but the model input has {features} features"
+                    )
             if "source" in pre and not isinstance(pre["source"], str):
                 raise fail(path, f"meta.preprocess.source must be a string, got {_type_name(pre['source'])}")
     if "n_classes" in meta and not (is_int(meta["n_classes"]) and meta["n_classes"] >= 1):
         raise fail(path, f"meta.n_classes must be a positive integer, got {show(meta['n_classes'])}")
     names = meta.get("class_names")
     # Class names map text labels to class ids (edgetrain.data_labels): one distinct name per id.
-    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) and n for n in names)
-                              or len(set(names)) != len(names)):
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names)
+    ):
         raise fail(path, "meta.class_names must be a list of distinct, non-empty names")
     quant = meta.get("quantization")
     if quant is not None:
@@ -379,6 +414,7 @@ def qrange(bits: int) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------------------- arrays
+
 
 @dataclass(frozen=True)
 class NpyHeader:
@@ -453,8 +489,7 @@ def build_array(buf: bytearray, h: NpyHeader, where: str, path: Path) -> np.ndar
     exactly what the header declares: short data is truncation, extra data is corruption."""
     have = len(buf) - h.offset
     if have != h.nbytes:
-        raise fail(path, f"{where} holds {have} data bytes; its header (shape {h.shape}, {h.dtype}) needs "
-                         f"{h.nbytes}")
+        raise fail(path, f"{where} holds {have} data bytes; its header (shape {h.shape}, {h.dtype}) needs {h.nbytes}")
     if h.count == 0:
         arr = np.empty(h.shape, h.dtype, order="F" if h.fortran_order else "C")
     else:
@@ -471,11 +506,17 @@ def check_array_values(arr: np.ndarray, kind: str, what: str, path: Path) -> Non
     if arr.dtype.kind != "f" or arr.size == 0:
         return
     if np.isnan(arr).any():
-        raise fail(path, f"{what} holds NaN", hint="retrain or re-export the model; a NaN weight means training "
-                                                   "diverged (lower the learning rate)")
+        raise fail(
+            path,
+            f"{what} holds NaN",
+            hint="retrain or re-export the model; a NaN weight means training diverged (lower the learning rate)",
+        )
     if np.isinf(arr).any():
-        raise fail(path, f"{what} holds infinity", hint="retrain or re-export the model; an infinite weight means "
-                                                        "training diverged (lower the learning rate)")
+        raise fail(
+            path,
+            f"{what} holds infinity",
+            hint="retrain or re-export the model; an infinite weight means training diverged (lower the learning rate)",
+        )
 
 
 def check_attachments(name: str, arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -493,11 +534,17 @@ def check_attachments(name: str, arrays: dict[str, np.ndarray], path: Path) -> N
     if codebook.ndim < 1:
         raise fail(path, f"{where}: the codebook must have at least one dimension")
     if indices.shape + codebook.shape[1:] != value.shape:
-        raise fail(path, f"{where}: indices of shape {indices.shape} over a codebook of shape {codebook.shape} "
-                         f"do not give the value's shape {value.shape}")
+        raise fail(
+            path,
+            f"{where}: indices of shape {indices.shape} over a codebook of shape {codebook.shape} "
+            f"do not give the value's shape {value.shape}",
+        )
     if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= codebook.shape[0]):
-        raise fail(path, f"{where}: cluster indices range over [{int(indices.min())}, {int(indices.max())}] but the "
-                         f"codebook has {codebook.shape[0]} entries")
+        raise fail(
+            path,
+            f"{where}: cluster indices range over [{int(indices.min())}, {int(indices.max())}] but the "
+            f"codebook has {codebook.shape[0]} entries",
+        )
 
 
 def check_qparams(q: dict[str, Any], shape: tuple[int, ...], name: str, path: Path) -> None:
@@ -525,7 +572,9 @@ def check_qparams(q: dict[str, Any], shape: tuple[int, ...], name: str, path: Pa
         raise fail(path, f"{where}: a zero point is outside the {bits}-bit range [{lo}, {hi}]")
     want = 1 if axis is None else shape[axis]
     if len(scale) != want:
-        raise fail(path, f"{where}: {len(scale)} scales, expected {want}"
-                         + ("" if axis is None else f" (the size of axis {axis})"))
+        raise fail(
+            path,
+            f"{where}: {len(scale)} scales, expected {want}" + ("" if axis is None else f" (the size of axis {axis})"),
+        )
     if len(zero) != len(scale):
         raise fail(path, f"{where}: {len(zero)} zero points for {len(scale)} scales")

@@ -45,6 +45,7 @@ uint8 (``n_rows - 1`` for row indices, ``4 * (n_rows - 1)`` for CSC row offsets,
 column indices, ``nnz`` for ``row_ptr`` and ``col_ptr``, ``max(n_rows, n_cols)`` for ``runs``),
 else uint16, else uint32. ``grouped`` is the exception: its column indices are always uint32.
 """
+
 from __future__ import annotations
 
 import functools
@@ -205,10 +206,7 @@ def _prepare(
         # Quantization happens elsewhere; silently rounding or wrapping here would not be lossless.
         kept = matrix[mask]
         if kept.size and (
-            not np.all(np.isfinite(kept))
-            or np.any(kept != np.round(kept))
-            or kept.min() < -128
-            or kept.max() > 127
+            not np.all(np.isfinite(kept)) or np.any(kept != np.round(kept)) or kept.min() < -128 or kept.max() > 127
         ):
             raise ExportError(
                 "int8 storage needs integer weights in [-128, 127]",
@@ -237,9 +235,7 @@ class DenseEncoding(_Base):
         return np.arange(self.values.size)
 
 
-def encode_dense(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> DenseEncoding:
+def encode_dense(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> DenseEncoding:
     values, flat_mask, _ = _prepare(matrix, mask, value_dtype)
     flat = np.where(flat_mask, values.reshape(-1), np.zeros((), values.dtype))
     return DenseEncoding(shape=values.shape, values=flat.astype(values.dtype))
@@ -264,9 +260,7 @@ class CooEncoding(_Base):
         return self.rows.astype(np.int64) * self.shape[1] + self.cols
 
 
-def encode_coo(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> CooEncoding:
+def encode_coo(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> CooEncoding:
     values, _, pos = _prepare(matrix, mask, value_dtype)
     n_rows, n_cols = values.shape
     rows, cols = np.divmod(pos, n_cols)
@@ -298,9 +292,7 @@ class CsrEncoding(_Base):
         return rows * self.shape[1] + self.cols
 
 
-def encode_csr(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> CsrEncoding:
+def encode_csr(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> CsrEncoding:
     values, flat_mask, pos = _prepare(matrix, mask, value_dtype)
     n_rows, n_cols = values.shape
     per_row = flat_mask.reshape(n_rows, n_cols).sum(axis=1)
@@ -345,9 +337,7 @@ class CscEncoding(_Base):
         return self.rows * self.shape[1] + cols
 
 
-def encode_csc(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> CscEncoding:
+def encode_csc(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> CscEncoding:
     values, flat_mask, _ = _prepare(matrix, mask, value_dtype)
     n_rows, n_cols = values.shape
     mask_t = flat_mask.reshape(n_rows, n_cols).T  # [n_cols][n_rows]
@@ -397,9 +387,7 @@ class GroupedEncoding(_Base):
         return rows * self.shape[1] + self.cols
 
 
-def encode_grouped(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> GroupedEncoding:
+def encode_grouped(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> GroupedEncoding:
     values, flat_mask, pos = _prepare(matrix, mask, value_dtype)
     n_rows, n_cols = values.shape
     per_row = flat_mask.reshape(n_rows, n_cols).sum(axis=1)
@@ -529,9 +517,7 @@ class BitmapEncoding(_Base):
         return np.flatnonzero(np.unpackbits(self.bits, count=n, bitorder="little"))
 
 
-def encode_bitmap(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> BitmapEncoding:
+def encode_bitmap(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> BitmapEncoding:
     values, flat_mask, pos = _prepare(matrix, mask, value_dtype)
     return BitmapEncoding(
         shape=values.shape,
@@ -558,16 +544,12 @@ ENCODERS: dict[str, Encoder] = {
 }
 
 
-def all_encodings(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> dict[str, Encoding]:
+def all_encodings(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> dict[str, Encoding]:
     """Every format's encoding of the layer, keyed by registry name (for ``edgetrain info``)."""
     return {name: enc(matrix, mask, value_dtype) for name, enc in ENCODERS.items()}
 
 
-def choose_format(
-    matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike
-) -> Encoding:
+def choose_format(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.DTypeLike) -> Encoding:
     """The smallest encoding by total bytes; ties go to the earlier entry of ``ENCODERS``."""
     encodings = all_encodings(matrix, mask, value_dtype)
     # min() keeps the first of equal keys, so registry order breaks ties.

@@ -1,4 +1,5 @@
 """Op registry: one module per family, each op with its forward and gradient rule side by side."""
+
 from __future__ import annotations
 
 from ..deprecation import renamed
@@ -10,10 +11,29 @@ from .dense import DenseOp
 from .pool import AvgPoolOp, BatchNormOp, GlobalAvgPoolOp, MaxPoolOp
 from .structural import AddOp, FlattenOp, IdentityOp
 
-OPS: dict[str, Op] = {op.kind: op for op in (DenseOp(), ReLUOp(), ReLU6Op(), SoftmaxOp(), LeakyReLUOp(), SigmoidOp(),
-                                              TanhOp(), HardSwishOp(), FlattenOp(), IdentityOp(), AddOp(),
-                                              Conv2DOp(), Conv1DOp(), MaxPoolOp(), AvgPoolOp(), GlobalAvgPoolOp(),
-                                              BatchNormOp(), ReshapeOp())}
+OPS: dict[str, Op] = {
+    op.kind: op
+    for op in (
+        DenseOp(),
+        ReLUOp(),
+        ReLU6Op(),
+        SoftmaxOp(),
+        LeakyReLUOp(),
+        SigmoidOp(),
+        TanhOp(),
+        HardSwishOp(),
+        FlattenOp(),
+        IdentityOp(),
+        AddOp(),
+        Conv2DOp(),
+        Conv1DOp(),
+        MaxPoolOp(),
+        AvgPoolOp(),
+        GlobalAvgPoolOp(),
+        BatchNormOp(),
+        ReshapeOp(),
+    )
+}
 
 
 def get_op(kind: str) -> Op:
@@ -21,9 +41,7 @@ def get_op(kind: str) -> Op:
     try:
         return OPS[kind]
     except KeyError:
-        raise UnsupportedOpError(
-            f"unknown op kind {kind!r}", hint=f"supported: {', '.join(sorted(OPS))}"
-        ) from None
+        raise UnsupportedOpError(f"unknown op kind {kind!r}", hint=f"supported: {', '.join(sorted(OPS))}") from None
 
 
 def register_op(op: Op) -> Op:
@@ -35,5 +53,22 @@ def register_op(op: Op) -> Op:
 __all__ = ["OPS", "Op", "get_op", "register_op"]
 
 # The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
-__getattr__ = renamed(__name__, {name: f"{name}Op" for name in (
-    "Add", "Dense", "Flatten", "HardSwish", "Identity", "LeakyReLU", "ReLU", "ReLU6", "Sigmoid", "Softmax", "Tanh")})
+__getattr__ = renamed(
+    __name__,
+    {
+        name: f"{name}Op"
+        for name in (
+            "Add",
+            "Dense",
+            "Flatten",
+            "HardSwish",
+            "Identity",
+            "LeakyReLU",
+            "ReLU",
+            "ReLU6",
+            "Sigmoid",
+            "Softmax",
+            "Tanh",
+        )
+    },
+)

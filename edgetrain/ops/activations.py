@@ -1,4 +1,5 @@
 """Element-wise activations and softmax."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -188,12 +189,15 @@ class HardSwishOp(_Pointwise):
 
 
 # The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
-__getattr__ = renamed(__name__, {
-    "ReLU": "ReLUOp",
-    "ReLU6": "ReLU6Op",
-    "Softmax": "SoftmaxOp",
-    "LeakyReLU": "LeakyReLUOp",
-    "Sigmoid": "SigmoidOp",
-    "Tanh": "TanhOp",
-    "HardSwish": "HardSwishOp",
-})
+__getattr__ = renamed(
+    __name__,
+    {
+        "ReLU": "ReLUOp",
+        "ReLU6": "ReLU6Op",
+        "Softmax": "SoftmaxOp",
+        "LeakyReLU": "LeakyReLUOp",
+        "Sigmoid": "SigmoidOp",
+        "Tanh": "TanhOp",
+        "HardSwish": "HardSwishOp",
+    },
+)

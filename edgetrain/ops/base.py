@@ -1,4 +1,5 @@
 """What every op kind provides: shape rule, cost, forward rule and, next to it, its gradient rule."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

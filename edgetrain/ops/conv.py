@@ -23,6 +23,7 @@ tap at a time (a loop over the taps, never over pixels). A depthwise convolution
 has nothing for a matmul to share between channels: its rules are one elementwise multiply-add
 per kernel tap over the whole batch (`depthwise_forward` / `depthwise_backward`).
 """
+
 from __future__ import annotations
 
 import math
@@ -41,6 +42,7 @@ PADDING_MODES = ("valid", "same")
 
 # -- geometry ------------------------------------------------------------------------------------
 
+
 def spatial_ints(value: Any, rank: int, what: str, where: str, minimum: int) -> tuple[int, ...]:
     """``value`` (an int or ``rank`` ints) as ``rank`` ints, each >= ``minimum``; else an
     InvalidModelError naming ``where``."""
@@ -56,8 +58,14 @@ def spatial_ints(value: Any, rank: int, what: str, where: str, minimum: int) -> 
     return tuple(int(v) for v in vals)
 
 
-def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
-                    dilation: Sequence[int], where: str) -> tuple[tuple[int, int], ...]:
+def resolve_padding(
+    padding: Any,
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    where: str,
+) -> tuple[tuple[int, int], ...]:
     """Explicit ``(before, after)`` amounts per spatial axis for a padding attribute."""
     rank = len(sizes)
     if isinstance(padding, str):
@@ -84,14 +92,21 @@ def resolve_padding(padding: Any, sizes: Sequence[int], kernel: Sequence[int], s
     # of the input bounded by the kernel): each amount stays below the window's span.
     for (a, b), k, d in zip(pads, kernel, dilation):
         if max(a, b) > (k - 1) * d:
-            raise InvalidModelError(f"{where}: padding {padding!r} is not smaller than the window "
-                                    f"({(k - 1) * d + 1} positions)",
-                                    hint="pad each side by at most (kernel - 1) * dilation")
+            raise InvalidModelError(
+                f"{where}: padding {padding!r} is not smaller than the window ({(k - 1) * d + 1} positions)",
+                hint="pad each side by at most (kernel - 1) * dilation",
+            )
     return tuple((int(a), int(b)) for a, b in pads)
 
 
-def output_sizes(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
-                 pads: Sequence[tuple[int, int]], where: str) -> tuple[int, ...]:
+def output_sizes(
+    sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    pads: Sequence[tuple[int, int]],
+    where: str,
+) -> tuple[int, ...]:
     """Output positions per spatial axis; an InvalidModelError if a window does not fit."""
     out = []
     for n, k, s, d, (a, b) in zip(sizes, kernel, stride, dilation, pads):
@@ -99,7 +114,9 @@ def output_sizes(sizes: Sequence[int], kernel: Sequence[int], stride: Sequence[i
         if span > n + a + b:
             raise InvalidModelError(
                 f"{where}: a window of {span} (kernel {k}, dilation {d}) is larger than the padded input "
-                f"({n} + {a + b} padding)", hint="use a smaller kernel or pool, padding='same', or a larger input")
+                f"({n} + {a + b} padding)",
+                hint="use a smaller kernel or pool, padding='same', or a larger input",
+            )
         out.append((n + a + b - span) // s + 1)
     return tuple(out)
 
@@ -128,12 +145,20 @@ _GEOMETRIES: dict[str, Geometry] = {}
 _GEOMETRY_CACHE_SIZE = 4096
 
 
-def geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str,
-             padding_default: str = "valid") -> Geometry:
+def geometry(
+    in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str, padding_default: str = "valid"
+) -> Geometry:
     """The geometry a node's attributes give over an input of spatial size ``in_spatial``
     (1 or 2 axes); raises an InvalidModelError naming ``where`` for bad attributes."""
-    key = repr((tuple(in_spatial), tuple(kernel), attrs.get("stride", 1), attrs.get("dilation", 1),
-                attrs.get("padding", padding_default)))
+    key = repr(
+        (
+            tuple(in_spatial),
+            tuple(kernel),
+            attrs.get("stride", 1),
+            attrs.get("dilation", 1),
+            attrs.get("padding", padding_default),
+        )
+    )
     hit = _GEOMETRIES.get(key)
     if hit is not None:
         return hit
@@ -143,8 +168,9 @@ def geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, 
     return geo
 
 
-def _check_geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str,
-                    padding_default: str) -> Geometry:
+def _check_geometry(
+    in_spatial: Sequence[int], kernel: Sequence[int], attrs: dict[str, Any], where: str, padding_default: str
+) -> Geometry:
     rank = len(in_spatial)
     kernel = spatial_ints(tuple(kernel), rank, "kernel", where, 1)
     stride = spatial_ints(attrs.get("stride", 1), rank, "stride", where, 1)
@@ -152,8 +178,9 @@ def _check_geometry(in_spatial: Sequence[int], kernel: Sequence[int], attrs: dic
     pads = resolve_padding(attrs.get("padding", padding_default), in_spatial, kernel, stride, dilation, where)
     out = output_sizes(in_spatial, kernel, stride, dilation, pads, where)
     if rank == 1:
-        return Geometry((1, in_spatial[0]), (1, kernel[0]), (1, stride[0]), (1, dilation[0]),
-                        ((0, 0), pads[0]), (1, out[0]))
+        return Geometry(
+            (1, in_spatial[0]), (1, kernel[0]), (1, stride[0]), (1, dilation[0]), ((0, 0), pads[0]), (1, out[0])
+        )
     return Geometry(tuple(in_spatial), kernel, stride, dilation, pads, out)  # type: ignore[arg-type]
 
 
@@ -164,9 +191,12 @@ def pad(x: np.ndarray, g: Geometry, value: float = 0.0) -> np.ndarray:
         return x
     # A filled array and one slice copy: the same values as np.pad, without its per-call overhead.
     n, h, w, c = x.shape
-    xp = np.zeros((n, h + t + b, w + l + r, c), x.dtype) if value == 0 else \
-        np.full((n, h + t + b, w + l + r, c), value, x.dtype)
-    xp[:, t:t + h, l:l + w, :] = x
+    xp = (
+        np.zeros((n, h + t + b, w + l + r, c), x.dtype)
+        if value == 0
+        else np.full((n, h + t + b, w + l + r, c), value, x.dtype)
+    )
+    xp[:, t : t + h, l : l + w, :] = x
     return xp
 
 
@@ -174,20 +204,28 @@ def windows(xp: np.ndarray, g: Geometry) -> np.ndarray:
     """A read-only view (N, Ho, Wo, kh, kw, C) of every window of the padded input ``xp``."""
     n, _, _, c = xp.shape
     sn, sh, sw, sc = xp.strides
-    return as_strided(xp, (n, *g.out_hw, *g.kernel, c),
-                      (sn, sh * g.stride[0], sw * g.stride[1], sh * g.dilation[0], sw * g.dilation[1], sc),
-                      writeable=False)
+    return as_strided(
+        xp,
+        (n, *g.out_hw, *g.kernel, c),
+        (sn, sh * g.stride[0], sw * g.stride[1], sh * g.dilation[0], sw * g.dilation[1], sc),
+        writeable=False,
+    )
 
 
 def tap_slices(g: Geometry, a: int, b: int) -> tuple[slice, slice, slice, slice]:
     """The positions of the padded input that kernel tap (a, b) reads, over all outputs."""
     h0, w0 = a * g.dilation[0], b * g.dilation[1]
-    return (slice(None), slice(h0, h0 + g.stride[0] * (g.out_hw[0] - 1) + 1, g.stride[0]),
-            slice(w0, w0 + g.stride[1] * (g.out_hw[1] - 1) + 1, g.stride[1]), slice(None))
+    return (
+        slice(None),
+        slice(h0, h0 + g.stride[0] * (g.out_hw[0] - 1) + 1, g.stride[0]),
+        slice(w0, w0 + g.stride[1] * (g.out_hw[1] - 1) + 1, g.stride[1]),
+        slice(None),
+    )
 
 
-def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def scatter_taps(
+    dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype, out: np.ndarray | None = None
+) -> np.ndarray:
     """The input gradient (N, H, W, C) from per-window gradients ``dcols`` (N, Ho, Wo, kh, kw, C):
     each tap's gradients summed onto the positions it read, the padding cropped."""
     (t, b), (l, r) = g.pads  # noqa: E741 (the pads: top, bottom, left, right)
@@ -196,7 +234,7 @@ def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype
     for i in range(g.kernel[0]):
         for j in range(g.kernel[1]):
             dxp[tap_slices(g, i, j)] += dcols[:, :, :, i, j, :]
-    dx = dxp[:, t:t + h, l:l + w, :]
+    dx = dxp[:, t : t + h, l : l + w, :]
     if out is not None:
         np.copyto(out, dx)
         return out
@@ -204,6 +242,7 @@ def scatter_taps(dcols: np.ndarray, g: Geometry, n: int, c: int, dtype: np.dtype
 
 
 # -- the shared convolution core --------------------------------------------------------------------
+
 
 def is_depthwise(w: np.ndarray, groups: int) -> bool:
     """One input channel per group (groups == C_in > 1): the depthwise rules below apply."""
@@ -218,6 +257,7 @@ def is_depthwise(w: np.ndarray, groups: int) -> bool:
 # runs over Wo * C values (not C) wherever the tap's view is contiguous (stride 1). A depth
 # multiplier m > 1 first repeats each input channel m times: output c * m + j reads channel c.
 
+
 def _tap_rows(w: np.ndarray, g: Geometry) -> np.ndarray:
     """Depthwise weights (kh, kw, 1, C) as (taps, Wo, C): each tap's weights repeated per column."""
     return np.ascontiguousarray(np.broadcast_to(w.reshape(g.taps, 1, w.shape[3]), (g.taps, g.out_hw[1], w.shape[3])))
@@ -231,8 +271,9 @@ def _repeat_channels(xp: np.ndarray, mult: int) -> np.ndarray:
     return xp if mult == 1 else np.repeat(xp, mult, axis=3)
 
 
-def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry,
-                      out: np.ndarray | None = None) -> np.ndarray:
+def depthwise_forward(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry, out: np.ndarray | None = None
+) -> np.ndarray:
     """`conv_forward` for a depthwise weight (kh, kw, 1, C_in * m)."""
     n, cout = x.shape[0], w.shape[3]
     xp = _repeat_channels(pad(x, g), cout // x.shape[3])
@@ -250,9 +291,18 @@ def depthwise_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: 
     return y
 
 
-def depthwise_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geometry, groups: int, need_dx: bool,
-                       need_dw: bool, need_db: bool, out: Any = NO_BUFFERS, dx_key: str = IN0
-                       ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def depthwise_backward(
+    x: np.ndarray | None,
+    w: np.ndarray,
+    dy: np.ndarray,
+    g: Geometry,
+    groups: int,
+    need_dx: bool,
+    need_dw: bool,
+    need_db: bool,
+    out: Any = NO_BUFFERS,
+    dx_key: str = IN0,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """`conv_backward` for a depthwise weight: per tap, dw[t] = sum(x_t * dy) over batch and
     pixels (one BLAS product with a row of ones) and dx_t += dy * w[t]."""
     n, cout = dy.shape[0], w.shape[3]
@@ -267,8 +317,7 @@ def depthwise_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: G
         prods = np.empty((g.taps, n, *g.out_hw, cout), dy.dtype)
         for t, sl in taps:
             np.multiply(xp[sl], dy, out=prods[t])
-        dw = np.matmul(np.ones(m, dy.dtype), prods.reshape(g.taps, m, cout),
-                       out=_as(out.get("weight"), (g.taps, cout)))
+        dw = np.matmul(np.ones(m, dy.dtype), prods.reshape(g.taps, m, cout), out=_as(out.get("weight"), (g.taps, cout)))
         dw = out["weight"] if out.get("weight") is not None else dw.reshape(w.shape)
     if need_db:
         db = column_sums(dy.reshape(m, cout), out.get("bias"))
@@ -279,7 +328,7 @@ def depthwise_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: G
         for t, sl in taps:
             np.multiply(dy, rows[t], out=tmp)
             dxp[sl] += tmp
-        d = dxp[:, t0:t0 + h, l0:l0 + wd, :]
+        d = dxp[:, t0 : t0 + h, l0 : l0 + wd, :]
         if mult > 1:  # the m copies of each input channel sum back onto it
             d = d.reshape(n, h, wd, cout // mult, mult).sum(axis=4)
         buf = out.get(dx_key)
@@ -291,8 +340,9 @@ def depthwise_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: G
     return dx, dw, db
 
 
-def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry, groups: int,
-                 out: np.ndarray | None = None) -> np.ndarray:
+def conv_forward(
+    x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geometry, groups: int, out: np.ndarray | None = None
+) -> np.ndarray:
     """y (N, Ho, Wo, C_out) = conv(x (N, H, W, C_in), w (kh, kw, C_in/groups, C_out)) + bias."""
     if is_depthwise(w, groups):
         return depthwise_forward(x, w, bias, g, out)
@@ -302,8 +352,9 @@ def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geome
     m, k = n * g.out_hw[0] * g.out_hw[1], g.taps * cig
     cols = windows(pad(x, g), g)
     if groups == 1:
-        y = np.matmul(cols.reshape(m, k), w.reshape(k, cout),
-                      out=None if out is None else out.reshape(m, cout)).reshape(n, *g.out_hw, cout)
+        y = np.matmul(
+            cols.reshape(m, k), w.reshape(k, cout), out=None if out is None else out.reshape(m, cout)
+        ).reshape(n, *g.out_hw, cout)
     else:
         # (G, M, K) @ (G, K, C_out/G), then back to channels-last with the groups outermost.
         cg = cols.reshape(m, g.taps, groups, cig).transpose(2, 0, 1, 3).reshape(groups, m, k)
@@ -319,9 +370,18 @@ def conv_forward(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, g: Geome
     return y
 
 
-def conv_backward(x: np.ndarray | None, w: np.ndarray, dy: np.ndarray, g: Geometry, groups: int, need_dx: bool,
-                  need_dw: bool, need_db: bool, out: Any = NO_BUFFERS, dx_key: str = IN0
-                  ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def conv_backward(
+    x: np.ndarray | None,
+    w: np.ndarray,
+    dy: np.ndarray,
+    g: Geometry,
+    groups: int,
+    need_dx: bool,
+    need_dw: bool,
+    need_db: bool,
+    out: Any = NO_BUFFERS,
+    dx_key: str = IN0,
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """(dx, dw, db) of :func:`conv_forward`, each only when asked for (``x`` is needed for dw)."""
     if is_depthwise(w, groups):
         return depthwise_backward(x, w, dy, g, groups, need_dx, need_dw, need_db, out, dx_key)
@@ -369,6 +429,7 @@ def _as(buf: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
 
 # -- the op kinds ------------------------------------------------------------------------------------
 
+
 class Conv2DOp(Op):
     """2-D convolution on NHWC; weight (kh, kw, C_in/groups, C_out). See the module docstring."""
 
@@ -386,21 +447,28 @@ class Conv2DOp(Op):
         w = params["weight"].shape
         if len(x) != self.rank + 1:
             layout = "(H, W, C)" if self.rank == 2 else "(L, C)"
-            raise InvalidModelError(f"{where} needs an input of shape {layout}, got {x}",
-                                    hint="add a reshape layer before it" if len(x) == 1 else None)
+            raise InvalidModelError(
+                f"{where} needs an input of shape {layout}, got {x}",
+                hint="add a reshape layer before it" if len(x) == 1 else None,
+            )
         if len(w) != self.rank + 2:
-            raise InvalidModelError(f"{where}: weight must have {self.rank + 2} axes "
-                                    f"({'kh, kw' if self.rank == 2 else 'k'}, C_in/groups, C_out), got {w}")
+            raise InvalidModelError(
+                f"{where}: weight must have {self.rank + 2} axes "
+                f"({'kh, kw' if self.rank == 2 else 'k'}, C_in/groups, C_out), got {w}"
+            )
         groups = node.attrs.get("groups", 1)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
             raise InvalidModelError(f"{where}: groups must be an integer >= 1, got {groups!r}")
         cin, cig, cout = x[-1], w[-2], w[-1]
         if cin % groups or cout % groups:
-            raise InvalidModelError(f"{where}: groups={groups} must divide the input channels ({cin}) and the "
-                                    f"output channels ({cout})")
+            raise InvalidModelError(
+                f"{where}: groups={groups} must divide the input channels ({cin}) and the output channels ({cout})"
+            )
         if cig * groups != cin:
-            raise InvalidModelError(f"{where}: the input has {cin} channels but the weight {w} expects "
-                                    f"{cig * groups} ({cig} per group, {groups} group(s))")
+            raise InvalidModelError(
+                f"{where}: the input has {cin} channels but the weight {w} expects "
+                f"{cig * groups} ({cig} per group, {groups} group(s))"
+            )
         if "bias" in params and params["bias"].shape != (cout,):
             raise InvalidModelError(f"{where}: bias shape {params['bias'].shape} != ({cout},)")
         geo = geometry(x[:-1], w[:-2], node.attrs, where)
@@ -431,8 +499,9 @@ class Conv2DOp(Op):
     def forward(self, node, xs, ws, out=None):
         x, w = xs[0], ws["weight"]
         geo, groups = self._geo(node, x.shape, w)
-        y = conv_forward(self.as_2d(x), self.weight_2d(w), ws.get("bias"), geo, groups,
-                         out=None if out is None else self.as_2d(out))
+        y = conv_forward(
+            self.as_2d(x), self.weight_2d(w), ws.get("bias"), geo, groups, out=None if out is None else self.as_2d(out)
+        )
         if out is not None:
             return out
         return y if self.rank == 2 else y.reshape(x.shape[0], *y.shape[2:])
@@ -445,10 +514,18 @@ class Conv2DOp(Op):
         shape = (dy.shape[0], *node.attrs["in_shape"])
         geo, groups = self._geo(node, shape, w)
         x = saved.get(IN0)
-        bufs = {k: (self.as_2d(v) if k == IN0 else (self.weight_2d(v) if k == "weight" else v))
-                for k, v in out.items()}
-        dx, dw, db = conv_backward(None if x is None else self.as_2d(x), self.weight_2d(w), self.as_2d(dy), geo,
-                                   groups, need_dx[0], "weight" in need_dparams, "bias" in need_dparams, bufs)
+        bufs = {k: (self.as_2d(v) if k == IN0 else (self.weight_2d(v) if k == "weight" else v)) for k, v in out.items()}
+        dx, dw, db = conv_backward(
+            None if x is None else self.as_2d(x),
+            self.weight_2d(w),
+            self.as_2d(dy),
+            geo,
+            groups,
+            need_dx[0],
+            "weight" in need_dparams,
+            "bias" in need_dparams,
+            bufs,
+        )
         # Where a buffer was given the gradient is in it: hand on the buffer itself, not a view.
         grads: dict[str, np.ndarray] = {}
         if dw is not None:

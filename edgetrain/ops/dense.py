@@ -1,4 +1,5 @@
 """Dense (fully connected) layer: y = x @ W + b with W stored as [n_in, n_out]."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ class DenseOp(Op):
         (x,) = in_shapes
         w = params["weight"].shape
         if len(x) != 1:
-            raise InvalidModelError(f"dense {node.name!r} needs a flat input, got shape {x}",
-                                    hint="add a flatten layer")
+            raise InvalidModelError(
+                f"dense {node.name!r} needs a flat input, got shape {x}", hint="add a flatten layer"
+            )
         if len(w) != 2 or w[0] != x[0]:
             raise InvalidModelError(f"dense {node.name!r}: input width {x[0]} does not match weight shape {w}")
         if "bias" in params and params["bias"].shape != (w[1],):
@@ -51,6 +53,9 @@ class DenseOp(Op):
 
 
 # The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
-__getattr__ = renamed(__name__, {
-    "Dense": "DenseOp",
-})
+__getattr__ = renamed(
+    __name__,
+    {
+        "Dense": "DenseOp",
+    },
+)

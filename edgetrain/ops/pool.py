@@ -10,6 +10,7 @@ input values in the window. ``global_avg_pool`` averages every spatial position:
 
 ``batch_norm`` normalises over the last (channel) axis of any input: see `BatchNormOp`.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,8 +44,10 @@ class _Pool(Op):
         self.check_arity(node, in_shapes, params)
         (x,) = in_shapes
         if len(x) not in (2, 3):
-            raise InvalidModelError(f"{self.kind} {node.name!r} needs an input of shape (H, W, C) or (L, C), got {x}",
-                                    hint="add a reshape layer before it" if len(x) == 1 else None)
+            raise InvalidModelError(
+                f"{self.kind} {node.name!r} needs an input of shape (H, W, C) or (L, C), got {x}",
+                hint="add a reshape layer before it" if len(x) == 1 else None,
+            )
         geo = self.pool_geometry(node, x[:-1])
         node.attrs["in_shape"] = list(x)
         return (*geo.out_hw, x[-1]) if len(x) == 3 else (geo.out_hw[1], x[-1])
@@ -129,7 +132,7 @@ class AvgPoolOp(_Pool):
             for j in range(geo.kernel[1]):
                 dxp[tap_slices(geo, i, j)] += share
         (t, _), (l, _) = geo.pads  # noqa: E741 (the pads: top, left)
-        dx = dxp[:, t:t + geo.in_hw[0], l:l + geo.in_hw[1], :]
+        dx = dxp[:, t : t + geo.in_hw[0], l : l + geo.in_hw[1], :]
         return [self.write(dx, n, shape[1:], out.get(IN0))], {}
 
 
@@ -143,8 +146,9 @@ class GlobalAvgPoolOp(Op):
         self.check_arity(node, in_shapes, params)
         (x,) = in_shapes
         if len(x) not in (2, 3):
-            raise InvalidModelError(f"global_avg_pool {node.name!r} needs an input of shape (H, W, C) or (L, C), "
-                                    f"got {x}")
+            raise InvalidModelError(
+                f"global_avg_pool {node.name!r} needs an input of shape (H, W, C) or (L, C), got {x}"
+            )
         node.attrs["in_shape"] = list(x)
         return (x[-1],)
 
@@ -203,8 +207,9 @@ class BatchNormOp(Op):
         where = f"batch_norm {node.name!r}"
         for role in self.param_roles:
             if params[role].shape != (x[-1],):
-                raise InvalidModelError(f"{where}: {role} has shape {params[role].shape}, the input has {x[-1]} "
-                                        f"channels (shape {x})")
+                raise InvalidModelError(
+                    f"{where}: {role} has shape {params[role].shape}, the input has {x[-1]} channels (shape {x})"
+                )
         m, eps = node.attrs.get("momentum", BN_MOMENTUM), node.attrs.get("eps", BN_EPS)
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0.0 <= m < 1.0:
             raise InvalidModelError(f"{where}: momentum must be a number in [0, 1), got {m!r}")

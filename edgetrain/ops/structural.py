@@ -1,4 +1,5 @@
 """Ops that move or combine tensors without parameters: flatten, identity, residual add."""
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,11 @@ class AddOp(Op):
 
 
 # The layer specs of `edgetrain.layers` own the plain names; the op classes had them too once.
-__getattr__ = renamed(__name__, {
-    "Flatten": "FlattenOp",
-    "Identity": "IdentityOp",
-    "Add": "AddOp",
-})
+__getattr__ = renamed(
+    __name__,
+    {
+        "Flatten": "FlattenOp",
+        "Identity": "IdentityOp",
+        "Add": "AddOp",
+    },
+)

@@ -7,15 +7,30 @@
 
 See `edgetrain.quantize.model` for the int8 I/O contract.
 """
+
 from ..deprecation import moved
 from .model import QAdd, QAlias, QClamp, QConv, QDense, QLut, QPool, QStep, QTensor, QuantizedModel
 from .ptq import calibrate, from_graph, has_quantization, quantize_model
 from .reference import int8_predict, int8_reference, run_int8
 
 __all__ = [
-    "QAdd", "QAlias", "QClamp", "QConv", "QDense", "QLut", "QPool", "QStep", "QTensor", "QuantizedModel", "calibrate",
+    "QAdd",
+    "QAlias",
+    "QClamp",
+    "QConv",
+    "QDense",
+    "QLut",
+    "QPool",
+    "QStep",
+    "QTensor",
+    "QuantizedModel",
+    "calibrate",
     "from_graph",
-    "has_quantization", "int8_predict", "int8_reference", "quantize_model", "run_int8",
+    "has_quantization",
+    "int8_predict",
+    "int8_reference",
+    "quantize_model",
+    "run_int8",
 ]
 
 # The float lowering moved to `edgetrain.transforms`.

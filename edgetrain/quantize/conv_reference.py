@@ -20,6 +20,7 @@ geometry is an `edgetrain.ops.conv.Geometry` (:func:`conv_geometry` builds one f
 attributes). :func:`to_c_conv_weights` and :func:`to_c_depthwise_weights` give the C layouts.
 The requantization is `edgetrain.quantize.int8`'s, which equals ``et_mbqm``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,12 +38,14 @@ def _int32_or_raise(x: NDArray[np.int64], what: str) -> None:
         raise ValueError(f"{what} overflows int32")
 
 
-def conv_geometry(in_hw: Sequence[int], kernel_hw: Sequence[int], stride: Any = 1, dilation: Any = 1,
-                  padding: Any = "valid") -> Geometry:
+def conv_geometry(
+    in_hw: Sequence[int], kernel_hw: Sequence[int], stride: Any = 1, dilation: Any = 1, padding: Any = "valid"
+) -> Geometry:
     """The 2-D geometry of a conv or pool over an ``in_hw`` input (``padding``: ``"valid"``,
     ``"same"`` or ``[[top, bottom], [left, right]]``), by the rules of `edgetrain.ops.conv`."""
-    return geometry(tuple(in_hw), tuple(kernel_hw), {"stride": stride, "dilation": dilation, "padding": padding},
-                    "conv_reference")
+    return geometry(
+        tuple(in_hw), tuple(kernel_hw), {"stride": stride, "dilation": dilation, "padding": padding}, "conv_reference"
+    )
 
 
 def to_c_conv_weights(w: ArrayLike) -> NDArray[Any]:
@@ -69,8 +72,9 @@ def conv_effective_bias(bias_q: ArrayLike | None, w_q: ArrayLike, in_zp: int) ->
     return eff.astype(np.int32)
 
 
-def _requantize(acc: NDArray[np.int64], mults: ArrayLike, shifts: ArrayLike, out_zp: int, act_min: int,
-                act_max: int) -> NDArray[np.int8]:
+def _requantize(
+    acc: NDArray[np.int64], mults: ArrayLike, shifts: ArrayLike, out_zp: int, act_min: int, act_max: int
+) -> NDArray[np.int8]:
     """Per channel (the last axis) or per tensor (one multiplier) requantization and clamp."""
     m = np.asarray(mults, dtype=np.int64).reshape(-1)
     s = np.asarray(shifts, dtype=np.int64).reshape(-1)
@@ -81,9 +85,19 @@ def _requantize(acc: NDArray[np.int64], mults: ArrayLike, shifts: ArrayLike, out
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 
-def conv2d_s8_reference(x_q: ArrayLike, w_q: ArrayLike, bias_q: ArrayLike | None, geo: Geometry, groups: int,
-                        in_zp: int, out_zp: int, mults: ArrayLike, shifts: ArrayLike, act_min: int = -128,
-                        act_max: int = 127) -> NDArray[np.int8]:
+def conv2d_s8_reference(
+    x_q: ArrayLike,
+    w_q: ArrayLike,
+    bias_q: ArrayLike | None,
+    geo: Geometry,
+    groups: int,
+    in_zp: int,
+    out_zp: int,
+    mults: ArrayLike,
+    shifts: ArrayLike,
+    act_min: int = -128,
+    act_max: int = 127,
+) -> NDArray[np.int8]:
     """int8 conv2d exactly as ``et_conv_s8_ref`` (any ``groups``) and, with ``groups == C_in``,
     ``et_depthwise_conv_s8_ref``.
 
@@ -105,9 +119,9 @@ def conv2d_s8_reference(x_q: ArrayLike, w_q: ArrayLike, bias_q: ArrayLike | None
     m = n * geo.out_hw[0] * geo.out_hw[1]
     acc = np.empty((m, cout), np.int64)
     for g in range(groups):
-        cg = cols[..., g * cig:(g + 1) * cig].reshape(m, kh * kw * cig)
-        wg = w[:, :, :, g * cog:(g + 1) * cog].reshape(kh * kw * cig, cog)
-        acc[:, g * cog:(g + 1) * cog] = cg @ wg
+        cg = cols[..., g * cig : (g + 1) * cig].reshape(m, kh * kw * cig)
+        wg = w[:, :, :, g * cog : (g + 1) * cog].reshape(kh * kw * cig, cog)
+        acc[:, g * cog : (g + 1) * cog] = cg @ wg
     if bias_q is not None:
         acc += np.asarray(bias_q, dtype=np.int64)
     return _requantize(acc, mults, shifts, out_zp, act_min, act_max).reshape(n, *geo.out_hw, cout)
@@ -132,8 +146,7 @@ def _check_pool_geometry(geo: Geometry) -> None:
         raise ValueError("pools have no dilation")
 
 
-def max_pool_s8_reference(x_q: ArrayLike, geo: Geometry, act_min: int = -128, act_max: int = 127
-                          ) -> NDArray[np.int8]:
+def max_pool_s8_reference(x_q: ArrayLike, geo: Geometry, act_min: int = -128, act_max: int = 127) -> NDArray[np.int8]:
     """int8 max pool exactly as ``et_max_pool_s8``: (N, H, W, C) to (N, Ho, Wo, C)."""
     _check_pool_geometry(geo)
     x = np.asarray(x_q, dtype=np.int64)
@@ -141,8 +154,7 @@ def max_pool_s8_reference(x_q: ArrayLike, geo: Geometry, act_min: int = -128, ac
     return np.clip(y, act_min, act_max).astype(np.int8)
 
 
-def avg_pool_s8_reference(x_q: ArrayLike, geo: Geometry, act_min: int = -128, act_max: int = 127
-                          ) -> NDArray[np.int8]:
+def avg_pool_s8_reference(x_q: ArrayLike, geo: Geometry, act_min: int = -128, act_max: int = 127) -> NDArray[np.int8]:
     """int8 average pool exactly as ``et_avg_pool_s8`` (TFLite AVERAGE_POOL_2D): the sum of the
     in-bounds codes divided by their count, rounded half away from zero."""
     _check_pool_geometry(geo)
@@ -166,8 +178,9 @@ def mean_multiplier(multiplier: int, shift: int, count: int) -> tuple[int, int]:
     return (int(multiplier) << s) // int(count), int(shift) - s
 
 
-def global_avg_pool_s8_reference(x_q: ArrayLike, in_zp: int, out_zp: int, multiplier: int, shift: int,
-                                 act_min: int = -128, act_max: int = 127) -> NDArray[np.int8]:
+def global_avg_pool_s8_reference(
+    x_q: ArrayLike, in_zp: int, out_zp: int, multiplier: int, shift: int, act_min: int = -128, act_max: int = 127
+) -> NDArray[np.int8]:
     """int8 global average pool exactly as ``et_global_avg_pool_s8`` and TFLite Micro's MEAN over
     (H, W): (N, H, W, C) or (N, L, C) to (N, C).
 

@@ -18,6 +18,7 @@ Conventions (TFLite / CMSIS-NN):
 
 The integer helpers accept scalars or arrays and return int64 numpy arrays holding int32 values.
 """
+
 from __future__ import annotations
 
 import math
@@ -107,9 +108,7 @@ def rounding_divide_by_pot(x: ArrayLike, exponent: ArrayLike) -> Int64Array:
     return (x64 >> e64) + (remainder > threshold).astype(np.int64)
 
 
-def multiply_by_quantized_multiplier(
-    x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike
-) -> Int64Array:
+def multiply_by_quantized_multiplier(x: ArrayLike, multiplier: ArrayLike, shift: ArrayLike) -> Int64Array:
     """TFLite ``MultiplyByQuantizedMultiplier``: ``round(x * multiplier * 2**(shift - 31))``.
 
     A positive shift is applied first as a left shift saturated to int32 (TFLite leaves that
@@ -165,9 +164,7 @@ def quantize(x: ArrayLike, scale: float, zero_point: int, bits: int = 8) -> NDAr
 def dequantize(q: ArrayLike, scale: ArrayLike, zero_point: ArrayLike = 0) -> NDArray[np.float32]:
     """``(q - zero_point) * scale`` in float32."""
     qi = np.asarray(q, dtype=np.float64)
-    return ((qi - np.asarray(zero_point, np.float64)) * np.asarray(scale, np.float64)).astype(
-        np.float32
-    )
+    return ((qi - np.asarray(zero_point, np.float64)) * np.asarray(scale, np.float64)).astype(np.float32)
 
 
 def quantize_weights(
@@ -196,9 +193,7 @@ def quantize_weights(
     return q.astype(np.int8), scales
 
 
-def quantize_bias(
-    bias: ArrayLike, input_scale: float, weight_scales: ArrayLike
-) -> NDArray[np.int32]:
+def quantize_bias(bias: ArrayLike, input_scale: float, weight_scales: ArrayLike) -> NDArray[np.int32]:
     """int32 bias with scale ``input_scale * weight_scale`` (per channel when several scales)."""
     scale = float(input_scale) * np.asarray(weight_scales, dtype=np.float64)
     q = np.rint(np.asarray(bias, dtype=np.float64) / scale)

@@ -9,6 +9,7 @@ model was trained on) with ``q = clamp(round_half_even(x / input_scale) + input_
 tensor with ``output_scale``/``output_zero_point``. When the float graph ends in a softmax, the
 int8 model stops before it and returns the quantized *logits* (softmax never changes the argmax).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -194,8 +195,10 @@ class QuantizedModel:
         xf = np.asarray(x, np.float32)
         if not np.all(np.isfinite(xf)):
             bad = int(np.count_nonzero(~np.isfinite(xf)))
-            raise DataError(f"{bad} input value(s) are NaN or infinite: they have no int8 value",
-                            hint="clean or impute the data before quantizing it")
+            raise DataError(
+                f"{bad} input value(s) are NaN or infinite: they have no int8 value",
+                hint="clean or impute the data before quantizing it",
+            )
         return int8.quantize(xf, self.input.scale, self.input.zero_point)
 
     def dequantize_output(self, q: ArrayLike) -> NDArray[np.float32]:

@@ -5,6 +5,7 @@ kernel writes (min/max or a percentile); activations get asymmetric int8 scales,
 symmetric int8 (per tensor or per output channel), biases int32 at ``input_scale *
 weight_scale``, and every rescale becomes a TFLite-style multiplier + shift (`quantize.int8`).
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -54,7 +55,8 @@ def quantize_model(
     act = calibrate(lowered, x, method, percentile)
     weight_scales = {
         s.node.params["weight"]: int8.quantize_weights(weight_rows(graph, s), per_channel, axis=0)[1]
-        for s in lowered.steps if s.kind in WEIGHTED_KINDS
+        for s in lowered.steps
+        if s.kind in WEIGHTED_KINDS
     }
     qm = _build(graph.copy(), lowered, act, weight_scales, per_channel, method)
     qm.info["percentile"] = percentile if method == "percentile" else None
@@ -81,8 +83,10 @@ def from_graph(graph: Graph) -> QuantizedModel:
     ``save_model``/``load_model``), without calibrating again."""
     meta = graph.meta.get(META_KEY)
     if not isinstance(meta, dict) or "activations" not in meta:
-        raise InvalidModelError(f"{graph.name!r} carries no int8 quantization",
-                                hint="quantize it first (quantize_model, or give calibration data)")
+        raise InvalidModelError(
+            f"{graph.name!r} carries no int8 quantization",
+            hint="quantize it first (quantize_model, or give calibration data)",
+        )
     lowered = lower_graph(graph, drop_final_softmax=True)
     act = {t: (float(v[0]), int(v[1])) for t, v in meta["activations"].items()}
     scales = {}
@@ -115,8 +119,9 @@ def _build(
     ctx = QuantizeContext(graph, lowered, {}, act, weight_scales, per_channel)
     ctx.tensor(lowered.input, *ctx.calibrated(lowered.input))
     steps: list[QStep] = [rule.build(ctx, s) for rule, s in zip(rules, lowered.steps)]
-    return QuantizedModel(graph, lowered, ctx.tensors, steps, per_channel, method,
-                          {"dropped_softmax": lowered.dropped_softmax})
+    return QuantizedModel(
+        graph, lowered, ctx.tensors, steps, per_channel, method, {"dropped_softmax": lowered.dropped_softmax}
+    )
 
 
 def _attach(qm: QuantizedModel) -> None:
@@ -132,7 +137,8 @@ def _attach(qm: QuantizedModel) -> None:
         weight.qparams = QParams(st.weight_scales, zeros, 8, weight.value.ndim - 1 if st.per_channel else None)
         if "bias" in node.params:
             g.params[node.params["bias"]].qparams = QParams(
-                qm.tensors[st.input].scale * st.weight_scales, zeros, 32, 0 if st.per_channel else None)
+                qm.tensors[st.input].scale * st.weight_scales, zeros, 32, 0 if st.per_channel else None
+            )
     g.meta[META_KEY] = {
         "scheme": "int8-ptq",
         "per_channel": qm.per_channel,

@@ -4,6 +4,7 @@ Each step runs by its op kind's rule (`quantize.rules`), built only from `edgetr
 (whose kernels equal ``et_dense_s8[_ref]``, ``et_add_s8`` and ``et_lut_s8``) plus the trivial
 clamp of ``et_relu_s8``/``et_relu6_s8``.
 """
+
 from __future__ import annotations
 
 import numpy as np

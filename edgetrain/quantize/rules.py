@@ -5,6 +5,7 @@ The C int8 rules (`export/c/rules`) read the quantized steps built here; the ref
 (`reference.run_int8`) runs the same steps with `quantize.int8`, whose kernels the C runtime
 equals bit for bit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -83,8 +84,15 @@ class ClampRule(QuantizeRule):
         # A clamp does not change the scale: TFLite gives ReLU's output its input's qparams.
         ctx.tensor(s.output, src.scale, src.zero_point)
         _lo, hi = int8.activation_range(s.kind, src.scale, src.zero_point)
-        return QClamp(s.name, s.inputs[0], s.output, s.kind, src.zero_point,
-                      hi if s.kind == "relu6" else 127, ctx.lowered.size(s.output))
+        return QClamp(
+            s.name,
+            s.inputs[0],
+            s.output,
+            s.kind,
+            src.zero_point,
+            hi if s.kind == "relu6" else 127,
+            ctx.lowered.size(s.output),
+        )
 
     def run(self, q: QClamp, values, n):
         return np.clip(values[q.input].astype(np.int32), q.zero_point, min(q.six_q, 127)).astype(np.int8)
@@ -98,23 +106,42 @@ class DenseRule(QuantizeRule):
         graph = ctx.graph
         x = ctx.tensors[s.inputs[0]]
         out_scale, out_zp = ctx.calibrated(s.output)
-        ctx.tensors[s.output] = QTensor(s.output, (graph.params[s.node.params["weight"]].shape[1],),
-                                        float(out_scale), int(out_zp))
+        ctx.tensors[s.output] = QTensor(
+            s.output, (graph.params[s.node.params["weight"]].shape[1],), float(out_scale), int(out_zp)
+        )
         w_q, scales, b_q = quantized_weights(ctx, s, x.scale)
         mults, shifts = int8.dense_requant_params(x.scale, scales, out_scale)
         lo, hi = int8.activation_range(s.activation, out_scale, out_zp)
         return QDense(
-            name=s.name, input=s.inputs[0], output=s.output, weights=w_q, bias=b_q,
-            eff_bias=int8.effective_bias(b_q, w_q, x.zero_point), weight_scales=scales,
-            multipliers=mults, shifts=shifts, per_channel=scales.size > 1 or ctx.per_channel,
-            input_zero_point=x.zero_point, output_zero_point=int(out_zp), act_min=lo, act_max=hi,
+            name=s.name,
+            input=s.inputs[0],
+            output=s.output,
+            weights=w_q,
+            bias=b_q,
+            eff_bias=int8.effective_bias(b_q, w_q, x.zero_point),
+            weight_scales=scales,
+            multipliers=mults,
+            shifts=shifts,
+            per_channel=scales.size > 1 or ctx.per_channel,
+            input_zero_point=x.zero_point,
+            output_zero_point=int(out_zp),
+            act_min=lo,
+            act_max=hi,
             activation=s.activation,
         )
 
     def run(self, q: QDense, values, n):
         return int8.dense_s8_reference(
-            values[q.input], q.weights, q.bias, q.input_zero_point, q.output_zero_point,
-            q.multipliers, q.shifts, q.act_min, q.act_max).reshape(n, -1)
+            values[q.input],
+            q.weights,
+            q.bias,
+            q.input_zero_point,
+            q.output_zero_point,
+            q.multipliers,
+            q.shifts,
+            q.act_min,
+            q.act_max,
+        ).reshape(n, -1)
 
 
 class ConvRule(QuantizeRule):
@@ -137,17 +164,43 @@ class ConvRule(QuantizeRule):
         mults, shifts = int8.dense_requant_params(x.scale, scales, out.scale)
         lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
         return QConv(
-            name=s.name, input=s.inputs[0], output=s.output, weights=w4, bias=b_q,
-            eff_bias=conv_effective_bias(b_q, w4, x.zero_point), weight_scales=scales, multipliers=mults,
-            shifts=shifts, per_channel=scales.size > 1 or ctx.per_channel, input_zero_point=x.zero_point,
-            output_zero_point=out.zero_point, act_min=lo, act_max=hi, activation=s.activation, geometry=geo,
-            groups=groups, depthwise=groups > 1 and groups == cin and cout % cin == 0, in_shape=in_shape,
-            out_shape=out_shape)
+            name=s.name,
+            input=s.inputs[0],
+            output=s.output,
+            weights=w4,
+            bias=b_q,
+            eff_bias=conv_effective_bias(b_q, w4, x.zero_point),
+            weight_scales=scales,
+            multipliers=mults,
+            shifts=shifts,
+            per_channel=scales.size > 1 or ctx.per_channel,
+            input_zero_point=x.zero_point,
+            output_zero_point=out.zero_point,
+            act_min=lo,
+            act_max=hi,
+            activation=s.activation,
+            geometry=geo,
+            groups=groups,
+            depthwise=groups > 1 and groups == cin and cout % cin == 0,
+            in_shape=in_shape,
+            out_shape=out_shape,
+        )
 
     def run(self, q: QConv, values, n):
         x = values[q.input].reshape(n, *q.in_shape)
-        return conv2d_s8_reference(x, q.weights, q.bias, q.geometry, q.groups, q.input_zero_point,
-                                   q.output_zero_point, q.multipliers, q.shifts, q.act_min, q.act_max).reshape(n, -1)
+        return conv2d_s8_reference(
+            x,
+            q.weights,
+            q.bias,
+            q.geometry,
+            q.groups,
+            q.input_zero_point,
+            q.output_zero_point,
+            q.multipliers,
+            q.shifts,
+            q.act_min,
+            q.act_max,
+        ).reshape(n, -1)
 
 
 class PoolRule(QuantizeRule):
@@ -162,8 +215,19 @@ class PoolRule(QuantizeRule):
         x_shape = tuple(ctx.lowered.shapes[s.inputs[0]])
         geo = get_op(s.kind).pool_geometry(s.node, x_shape[:-1])
         lo, hi = int8.activation_range(s.activation, x.scale, x.zero_point)
-        return QPool(s.name, s.inputs[0], s.output, s.kind, geo, as_hwc(x_shape), lo, hi,
-                     x.zero_point, x.zero_point, activation=s.activation)
+        return QPool(
+            s.name,
+            s.inputs[0],
+            s.output,
+            s.kind,
+            geo,
+            as_hwc(x_shape),
+            lo,
+            hi,
+            x.zero_point,
+            x.zero_point,
+            activation=s.activation,
+        )
 
     def run(self, q: QPool, values, n):
         x = values[q.input].reshape(n, *q.in_shape)
@@ -184,13 +248,27 @@ class GlobalPoolRule(QuantizeRule):
         out = ctx.tensor(s.output, *ctx.calibrated(s.output))
         mult, shift = global_avg_pool_s8_params(x.scale, out.scale)
         lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
-        return QPool(s.name, s.inputs[0], s.output, s.kind, None, as_hwc(ctx.lowered.shapes[s.inputs[0]]), lo, hi,
-                     x.zero_point, out.zero_point, mult, shift, s.activation)
+        return QPool(
+            s.name,
+            s.inputs[0],
+            s.output,
+            s.kind,
+            None,
+            as_hwc(ctx.lowered.shapes[s.inputs[0]]),
+            lo,
+            hi,
+            x.zero_point,
+            out.zero_point,
+            mult,
+            shift,
+            s.activation,
+        )
 
     def run(self, q: QPool, values, n):
         x = values[q.input].reshape(n, *q.in_shape)
-        return global_avg_pool_s8_reference(x, q.input_zero_point, q.output_zero_point, q.multiplier, q.shift,
-                                            q.act_min, q.act_max).reshape(n, -1)
+        return global_avg_pool_s8_reference(
+            x, q.input_zero_point, q.output_zero_point, q.multiplier, q.shift, q.act_min, q.act_max
+        ).reshape(n, -1)
 
 
 class AddRule(QuantizeRule):
@@ -234,15 +312,25 @@ class SoftmaxRule(QuantizeRule):
     kinds = ("softmax",)
 
     def build(self, ctx, s):
-        raise ExportError(f"int8 export cannot run softmax {s.name!r} inside the model",
-                          hint="only a final softmax is supported (it is dropped: int8 logits)")
+        raise ExportError(
+            f"int8 export cannot run softmax {s.name!r} inside the model",
+            hint="only a final softmax is supported (it is dropped: int8 logits)",
+        )
 
 
 QUANTIZE_RULES: dict[str, QuantizeRule] = {
     kind: rule
-    for rule in (AliasRule(), ClampRule(), DenseRule(), ConvRule(), PoolRule(), GlobalPoolRule(), AddRule(),
-                 SoftmaxRule(),
-                 *(LutRule(k) for k in int8.LUT_KINDS))
+    for rule in (
+        AliasRule(),
+        ClampRule(),
+        DenseRule(),
+        ConvRule(),
+        PoolRule(),
+        GlobalPoolRule(),
+        AddRule(),
+        SoftmaxRule(),
+        *(LutRule(k) for k in int8.LUT_KINDS),
+    )
     for kind in rule.kinds
 }
 
@@ -252,9 +340,10 @@ def quantize_rule(kind: str) -> QuantizeRule:
     try:
         return QUANTIZE_RULES[kind]
     except KeyError:
-        raise UnsupportedOpError(f"int8 quantization has no rule for op kind {kind!r}",
-                                 hint=f"supported: {', '.join(sorted(k for k in QUANTIZE_RULES if k != 'alias'))}"
-                                 ) from None
+        raise UnsupportedOpError(
+            f"int8 quantization has no rule for op kind {kind!r}",
+            hint=f"supported: {', '.join(sorted(k for k in QUANTIZE_RULES if k != 'alias'))}",
+        ) from None
 
 
 def weight_rows(graph: Graph, step: Step) -> np.ndarray:
@@ -277,8 +366,9 @@ def as_hwc(shape) -> tuple[int, int, int]:
     return (1, *t) if len(t) == 2 else t  # type: ignore[return-value]
 
 
-def quantized_weights(ctx: QuantizeContext, s: Step, input_scale: float
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def quantized_weights(
+    ctx: QuantizeContext, s: Step, input_scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(int8 weight rows [n_out][window], their scales, int32 bias or None) of a weighted step."""
     rows = weight_rows(ctx.graph, s)
     scales = np.asarray(ctx.weight_scales[s.node.params["weight"]], np.float64).reshape(-1)
@@ -286,8 +376,11 @@ def quantized_weights(ctx: QuantizeContext, s: Step, input_scale: float
         raise InvalidModelError(f"{s.name}: {scales.size} weight scales for {rows.shape[0]} outputs")
     w_q = quantize_with_scales(rows, scales)
     bias_param = s.node.params.get("bias")
-    b_q = (int8.quantize_bias(ctx.graph.params[bias_param].effective(), input_scale, scales)
-           if bias_param is not None else None)
+    b_q = (
+        int8.quantize_bias(ctx.graph.params[bias_param].effective(), input_scale, scales)
+        if bias_param is not None
+        else None
+    )
     if b_q is not None and b_q.shape[0] != w_q.shape[0]:
         b_q = np.broadcast_to(b_q, (w_q.shape[0],)).astype(np.int32)
     return w_q, scales, b_q
@@ -297,4 +390,3 @@ def quantize_with_scales(w_t: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """int8.quantize_weights' rounding with given scales (one, or one per output row)."""
     s = scales.reshape(-1, 1) if scales.size > 1 else scales.reshape(1, 1)
     return np.clip(np.rint(w_t / s), -127, 127).astype(np.int8)
-

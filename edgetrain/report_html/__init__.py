@@ -10,6 +10,7 @@ One job per module: `collect` reads what is shown (absent parts as `Absent` with
 the page's sections from both, `page` renders the HTML, `output` writes it (atomically, never over
 a file edgetrain did not write).
 """
+
 from __future__ import annotations
 
 from .collect import Absent, Confusion, FinetuneRun, confusion, finetune_run, load_finetune_result, memory_report

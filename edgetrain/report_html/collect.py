@@ -5,6 +5,7 @@ Every part a model may lack (no training history, no recorded test split, no mas
 fine-tuning run, a model the C export cannot plan) is an `Absent` carrying the reason the page
 prints in place of the section, so a report is written for any model `edgetrain` can load.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -101,20 +102,27 @@ def training_history(graph: Graph) -> TrainingHistory | Absent:
         hist = {}
     epochs = hist.get("epochs")
     if not isinstance(epochs, list) or not epochs:
-        return Absent("this model file holds no training history (it was not trained by `edgetrain train`, "
-                      "e.g. imported from ONNX or TFLite)")
+        return Absent(
+            "this model file holds no training history (it was not trained by `edgetrain train`, "
+            "e.g. imported from ONNX or TFLite)"
+        )
     rows = [e for e in epochs if isinstance(e, dict)]
     numbers = [int(e["epoch"]) if _finite(e.get("epoch")) else i + 1 for i, e in enumerate(rows)]
-    series = {k: [float(e[k]) if _finite(e.get(k)) else math.nan for e in rows]
-              for k in HISTORY_KEYS if any(_finite(e.get(k)) for e in rows)}
+    series = {
+        k: [float(e[k]) if _finite(e.get(k)) else math.nan for e in rows]
+        for k in HISTORY_KEYS
+        if any(_finite(e.get(k)) for e in rows)
+    }
     if not series:
         return Absent("the model's training history records no loss or accuracy per epoch")
-    return TrainingHistory(numbers, series, _int_or_none(hist.get("best_epoch")),
-                           _int_or_none(hist.get("restored_epoch")))
+    return TrainingHistory(
+        numbers, series, _int_or_none(hist.get("best_epoch")), _int_or_none(hist.get("restored_epoch"))
+    )
 
 
-def confusion(y_true: ArrayLike, y_pred: ArrayLike, n_classes: int, class_names: list[str] | None,
-              source: str) -> Confusion:
+def confusion(
+    y_true: ArrayLike, y_pred: ArrayLike, n_classes: int, class_names: list[str] | None, source: str
+) -> Confusion:
     """Count every (true, predicted) pair of class ids 0..n_classes-1 (the labels were checked
     against the model's outputs when the samples were loaded)."""
     t = np.asarray(y_true, np.int64).reshape(-1)
@@ -139,8 +147,9 @@ def mask_images(graph: Graph) -> list[MaskImage] | Absent:
     return out or Absent("no layer of this model is masked (it is dense)")
 
 
-def memory_report(graph: Graph, target: Target, dtype: Literal["f32", "int8"] = "int8",
-                  calib_x: ArrayLike | None = None) -> MemoryReport:
+def memory_report(
+    graph: Graph, target: Target, dtype: Literal["f32", "int8"] = "int8", calib_x: ArrayLike | None = None
+) -> MemoryReport:
     """The memory report `export c` prints for ``graph`` on ``target``, also when it does not fit.
 
     `export.c.prepare_model` computes it and refuses a model over budget; the report wants the
@@ -166,8 +175,10 @@ def load_finetune_result(path: str | Path) -> dict[str, Any]:
         raise DataError(f"--finetune {path} is not JSON ({e})", hint=hint) from None
     curve = doc.get("loss_curve") if isinstance(doc, dict) else None
     if not isinstance(curve, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in curve):
-        raise DataError(f"--finetune {path} is not the result of `edgetrain finetune --json` "
-                        "(no list of numbers under loss_curve)", hint=hint)
+        raise DataError(
+            f"--finetune {path} is not the result of `edgetrain finetune --json` (no list of numbers under loss_curve)",
+            hint=hint,
+        )
     for key in ("accuracy_before", "accuracy_after"):
         v = doc.get(key)
         if v is not None and not _finite(v):
@@ -177,15 +188,22 @@ def load_finetune_result(path: str | Path) -> dict[str, Any]:
 
 def finetune_run(doc: dict[str, Any], source: str) -> FinetuneRun:
     """The report's view of a checked `load_finetune_result` document."""
+
     def acc(key: str) -> float | None:
         return float(doc[key]) if _finite(doc.get(key)) else None
 
     trainable = doc.get("trainable")
-    return FinetuneRun(source=source, model=str(doc.get("model", "")), target=str(doc.get("target", "")),
-                       ran_on=str(doc.get("ran_on", "")), steps=_int_or_none(doc.get("steps")),
-                       trainable=[str(t) for t in trainable] if isinstance(trainable, list) else [],
-                       loss_curve=[float(v) for v in doc["loss_curve"]],
-                       accuracy_before=acc("accuracy_before"), accuracy_after=acc("accuracy_after"))
+    return FinetuneRun(
+        source=source,
+        model=str(doc.get("model", "")),
+        target=str(doc.get("target", "")),
+        ran_on=str(doc.get("ran_on", "")),
+        steps=_int_or_none(doc.get("steps")),
+        trainable=[str(t) for t in trainable] if isinstance(trainable, list) else [],
+        loss_curve=[float(v) for v in doc["loss_curve"]],
+        accuracy_before=acc("accuracy_before"),
+        accuracy_after=acc("accuracy_after"),
+    )
 
 
 def _finite(v: Any) -> bool:

@@ -5,6 +5,7 @@ the non-interactive "Agg" backend, so importing this module (and the CLI) never 
 headless machine never looks for a display. Every figure is closed after it is saved: a report
 of many masked layers does not keep them all in memory.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,8 +21,12 @@ if TYPE_CHECKING:
 
 DPI = 96
 #: Series of a training history: its label and line style (train solid, validation dashed).
-SERIES = {"loss": ("train loss", "-"), "val_loss": ("validation loss", "--"),
-          "train_acc": ("train accuracy", "-"), "val_acc": ("validation accuracy", "--")}
+SERIES = {
+    "loss": ("train loss", "-"),
+    "val_loss": ("validation loss", "--"),
+    "train_acc": ("train accuracy", "-"),
+    "val_acc": ("validation accuracy", "--"),
+}
 
 
 def pyplot() -> Any:
@@ -54,8 +59,9 @@ def history_png(h: TrainingHistory) -> bytes:
         for k in keys:
             if k in h.series:
                 label, style = SERIES[k]
-                ax.plot(h.epochs, h.series[k], style, marker="o" if len(h.epochs) <= 30 else None,
-                        markersize=3, label=label)
+                ax.plot(
+                    h.epochs, h.series[k], style, marker="o" if len(h.epochs) <= 30 else None, markersize=3, label=label
+                )
                 drawn = True
         if h.restored_epoch is not None:
             ax.axvline(h.restored_epoch, color="grey", linestyle=":", label=f"restored epoch {h.restored_epoch}")
@@ -90,8 +96,7 @@ def confusion_png(c: Confusion) -> bytes:
         top = c.matrix.max(initial=0)
         for (i, j), v in np.ndenumerate(c.matrix):
             if v:
-                ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
-                        color="white" if v > top / 2 else "black")
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=8, color="white" if v > top / 2 else "black")
     return _png(fig)
 
 
@@ -119,10 +124,22 @@ def memory_png(rep: MemoryReport) -> bytes:
     ax_rl.barh(y, [lm.activation for lm in layers], color="tab:pink", height=0.4, label="its output")
     _layer_axes(ax_rl, y, names, "RAM per layer (bytes)")
 
-    totals = [("flash", [("model data", rep.data_bytes), ("input standardisation", rep.raw_input_bytes),
-                         ("runtime code (est.)", rep.code_bytes_estimate)], rep.flash_budget),
-              ("RAM", [("arena", rep.arena_bytes), ("input + output", rep.io_bytes),
-                       ("stack", rep.stack_reserved)], rep.ram_budget)]
+    totals = [
+        (
+            "flash",
+            [
+                ("model data", rep.data_bytes),
+                ("input standardisation", rep.raw_input_bytes),
+                ("runtime code (est.)", rep.code_bytes_estimate),
+            ],
+            rep.flash_budget,
+        ),
+        (
+            "RAM",
+            [("arena", rep.arena_bytes), ("input + output", rep.io_bytes), ("stack", rep.stack_reserved)],
+            rep.ram_budget,
+        ),
+    ]
     _totals(ax_tot, totals)
     fig.suptitle(f"{rep.model} on {rep.target} ({rep.dtype})")
     return _png(fig)
@@ -159,8 +176,14 @@ def _totals(ax: Any, totals: list[tuple[str, list[tuple[str, int]], int | None]]
             left += share
         total = sum(v for _, v in parts)
         over = total > budget
-        ax.text(left, row, f"  {total:,} of {budget:,} B ({100 * total / budget:.1f}%)", va="center",
-                color="red" if over else "black", fontsize=9)
+        ax.text(
+            left,
+            row,
+            f"  {total:,} of {budget:,} B ({100 * total / budget:.1f}%)",
+            va="center",
+            color="red" if over else "black",
+            fontsize=9,
+        )
         top = max(top, left)
     ax.axvline(100, color="red", linestyle="--", linewidth=1)
     ax.set_xlim(0, top * 1.6)  # room for the label after the longer bar
@@ -184,8 +207,7 @@ def mask_png(m: MaskImage) -> bytes:
     scale = 3.5 / max(rows, cols)
     fig, ax = plt.subplots(figsize=(max(2.5, cols * scale) + 0.6, max(1.2, rows * scale) + 0.8))
     ax.imshow(m.image, cmap="Greys", vmin=0, vmax=1, interpolation="nearest", aspect="auto")
-    ax.set_title(f"{m.layer}.{m.role} {'x'.join(map(str, m.shape))}: {100 * m.density:.2f}% stored",
-                 fontsize=9)
+    ax.set_title(f"{m.layer}.{m.role} {'x'.join(map(str, m.shape))}: {100 * m.density:.2f}% stored", fontsize=9)
     ax.set_xlabel("output unit" if len(m.shape) <= 2 else "output channel")
     ax.set_ylabel("input" if len(m.shape) <= 2 else "kernel position x input channel")
     return _png(fig)
@@ -202,7 +224,7 @@ def finetune_png(f: FinetuneRun) -> bytes:
         w = max(1, min(10, curve.size // 5))
         if w > 1:
             mean = np.convolve(np.nan_to_num(curve), np.ones(w) / w, mode="valid")
-            ax_loss.plot(steps[w - 1:], mean, color="tab:blue", label=f"mean of {w} steps")
+            ax_loss.plot(steps[w - 1 :], mean, color="tab:blue", label=f"mean of {w} steps")
         ax_loss.legend(fontsize="small")
     else:
         ax_loss.text(0.5, 0.5, "no steps recorded", ha="center", va="center", transform=ax_loss.transAxes)

@@ -6,6 +6,7 @@ existing file is replaced only when edgetrain recognisably wrote it (here: an HT
 generator meta names ``edgetrain ... report``, `page.GENERATOR`); anything else, and the
 command's own inputs, are refused with a ConfigError and left as they were.
 """
+
 from __future__ import annotations
 
 import html
@@ -21,8 +22,12 @@ from .page import GENERATOR_PREFIX, GENERATOR_SUFFIX
 #: The generator meta within the first bytes of the file (it is in the page's head).
 _HEAD_BYTES = 4096
 _GENERATOR_META = re.compile(
-    r'<meta name="generator" content="' + re.escape(html.escape(GENERATOR_PREFIX)) + r'[^"<>]{1,64}'
-    + re.escape(html.escape(GENERATOR_SUFFIX)) + r'">')
+    r'<meta name="generator" content="'
+    + re.escape(html.escape(GENERATOR_PREFIX))
+    + r'[^"<>]{1,64}'
+    + re.escape(html.escape(GENERATOR_SUFFIX))
+    + r'">'
+)
 
 
 def is_edgetrain_report(path: str | os.PathLike[str]) -> bool:
@@ -45,15 +50,17 @@ def check_report_path(path: str | os.PathLike[str], protect: Iterable[str | os.P
         return
     for p in protect:
         if Path(p).exists() and target.exists() and os.path.samefile(target, p):
-            raise ConfigError(f"{path} is the command's input; refusing to overwrite it",
-                              hint="choose another output file")
+            raise ConfigError(
+                f"{path} is the command's input; refusing to overwrite it", hint="choose another output file"
+            )
     if not is_edgetrain_report(target):
-        raise ConfigError(f"{path} exists and is not a report edgetrain wrote; refusing to overwrite it",
-                          hint="choose another output file, or remove it first")
+        raise ConfigError(
+            f"{path} exists and is not a report edgetrain wrote; refusing to overwrite it",
+            hint="choose another output file, or remove it first",
+        )
 
 
-def write_report(path: str | os.PathLike[str], text: str,
-                 protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
+def write_report(path: str | os.PathLike[str], text: str, protect: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """Write the page ``text`` to ``path`` atomically (checked again by `check_report_path` first:
     the file may have changed since); returns the path written."""
     protect = list(protect)

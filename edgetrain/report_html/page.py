@@ -6,6 +6,7 @@ Every text on the page (model, layer and class names are user data) is HTML-esca
 names its generator in ``<meta name="generator" content="edgetrain VERSION report">``: that is
 how `edgetrain.report_html.output` recognises a file it may replace.
 """
+
 from __future__ import annotations
 
 import base64
@@ -78,8 +79,9 @@ def render_page(title: str, facts: Sequence[tuple[str, str]], sections: Sequence
         f'<meta name="generator" content="{e(GENERATOR)}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{e(title)}</h1>\n<table class=\"facts\">{fact_rows}</table>\n<nav>{nav}</nav>\n"
-        f"{body}\n<footer>written by {e(GENERATOR)}</footer>\n</body>\n</html>\n")
+        f'<h1>{e(title)}</h1>\n<table class="facts">{fact_rows}</table>\n<nav>{nav}</nav>\n'
+        f"{body}\n<footer>written by {e(GENERATOR)}</footer>\n</body>\n</html>\n"
+    )
 
 
 def _section(s: Section) -> str:
@@ -100,8 +102,10 @@ def _section(s: Section) -> str:
 def _figure(f: Figure) -> str:
     data = base64.b64encode(f.png).decode("ascii")
     alt = html.escape(f.alt)
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{alt}"><figcaption class="note">{alt}' \
-           "</figcaption></figure>"
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{alt}"><figcaption class="note">{alt}'
+        "</figcaption></figure>"
+    )
 
 
 def _table(t: Table) -> str:

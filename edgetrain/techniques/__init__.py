@@ -4,6 +4,7 @@ Each technique module registers a function ``setup(graph, options, plan, data, s
 transform the graph (masks, codebooks, exits) and add callbacks, a loss, a whole trainer, or a
 finalisation step to the `TechniquePlan`.
 """
+
 from __future__ import annotations
 
 # Technique modules register themselves on import.

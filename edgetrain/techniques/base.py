@@ -1,6 +1,7 @@
 """The technique registry: `register` (used by each technique module), `apply_techniques` and the
 `TechniquePlan` they fill. Kept out of the package ``__init__`` so the technique modules, which the
 package imports to register them, do not import the package back."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,6 +25,7 @@ class TechniquePlan:
 
 def register(name: str) -> Callable[[Setup], Setup]:
     """Decorator: register a technique's setup function under ``name`` in ``TECHNIQUES``."""
+
     def deco(fn: Setup) -> Setup:
         TECHNIQUES[name] = fn
         return fn

@@ -39,6 +39,7 @@ state is untouched. The default is 1 (the plain summed gradient, the gradient of
 itself): it needs no per-step work and is the rule on-device training (which knows nothing of this
 hook) applies anyway, so host and device training agree.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -91,8 +92,7 @@ class MotifCells:
     def fan_in(self) -> float:
         return self.param.nnz / self.param.shape[1]
 
-    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray,
-               optimizer: Optimizer) -> None:
+    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer) -> None:
         p, b = self.param, self.block
         block = self.block_mask.copy().ravel()
         slots = self.slots.copy().ravel()
@@ -114,8 +114,15 @@ class MotifCells:
 class MotifEvolution(SparseEvolution):
     """SET on block grids, plus the 1/m learning-rate scale of the shared weights."""
 
-    def __init__(self, cells: Sequence[MotifCells], zeta: float, rng: np.random.Generator,
-                 regrow_scale: float = 0.1, lr_scale: float = 1.0, evolve: Sequence[bool] | None = None) -> None:
+    def __init__(
+        self,
+        cells: Sequence[MotifCells],
+        zeta: float,
+        rng: np.random.Generator,
+        regrow_scale: float = 0.1,
+        lr_scale: float = 1.0,
+        evolve: Sequence[bool] | None = None,
+    ) -> None:
         super().__init__(cells, zeta, rng, regrow_scale, evolving=evolve)
         self.lr_scale = float(lr_scale)
         self._prev: dict[str, np.ndarray] = {}
@@ -148,9 +155,17 @@ def class_layer(graph: Graph) -> str | None:
     return dense[-1] if dense else None
 
 
-def apply_motif(graph: Graph, m: int = 2, eps: float = 5.0, zeta: float = 0.3,
-                layers: Sequence[str] | None = None, *, seed: int = 0, lr_scale: float | None = None,
-                regrow_scale: float = 0.1) -> MotifEvolution:
+def apply_motif(
+    graph: Graph,
+    m: int = 2,
+    eps: float = 5.0,
+    zeta: float = 0.3,
+    layers: Sequence[str] | None = None,
+    *,
+    seed: int = 0,
+    lr_scale: float | None = None,
+    regrow_scale: float = 0.1,
+) -> MotifEvolution:
     """Turn the chosen dense layers into motif layers; return the evolution callback.
 
     Hidden layers use m x m blocks. The last dense layer uses m x 1 blocks (input groups only):
@@ -196,8 +211,9 @@ def apply_motif(graph: Graph, m: int = 2, eps: float = 5.0, zeta: float = 0.3,
         p.meta["sparse"] = {"technique": "motif", "m": m, "eps": float(eps), "zeta": float(zeta)}
         cells.append(MotifCells(p, b))
         evolving.append(density < 1.0)
-    return MotifEvolution(cells, zeta, set_rng(seed, 1), regrow_scale,
-                          1.0 if lr_scale is None else float(lr_scale), evolving)
+    return MotifEvolution(
+        cells, zeta, set_rng(seed, 1), regrow_scale, 1.0 if lr_scale is None else float(lr_scale), evolving
+    )
 
 
 def motif_costs(graph: Graph) -> dict[str, int]:
@@ -224,10 +240,16 @@ def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: A
     """The ``motif`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _MOTIF_KEYS, "motif")
     try:
-        evo = apply_motif(graph, int(options.get("m", 2)), float(options.get("eps", 5.0)),
-                          float(options.get("zeta", 0.3)), options.get("layers"), seed=seed,
-                          lr_scale=None if "lr_scale" not in options else float(options["lr_scale"]),
-                          regrow_scale=float(options.get("regrow_scale", 0.1)))
+        evo = apply_motif(
+            graph,
+            int(options.get("m", 2)),
+            float(options.get("eps", 5.0)),
+            float(options.get("zeta", 0.3)),
+            options.get("layers"),
+            seed=seed,
+            lr_scale=None if "lr_scale" not in options else float(options["lr_scale"]),
+            regrow_scale=float(options.get("regrow_scale", 0.1)),
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"[techniques.motif] bad value ({e})") from None
     plan.callbacks.append(evo)

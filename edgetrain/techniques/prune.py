@@ -16,6 +16,7 @@ largest-magnitude weights among those still kept (ties keep the lower flat posit
 shrink and the target is hit exactly at ``c = end``. Pruned weights become 0 and lose their
 optimizer state. The technique only attaches ``Param.mask``: the result is an ordinary graph.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,8 +65,14 @@ def prune_to(p: Param, keep: int) -> np.ndarray:
 class MagnitudePruning(Callback):
     """Prunes at epoch ends on the cubic schedule, then freezes the masks or hands them to SET."""
 
-    def __init__(self, params: Sequence[Param], sparsity: float, start_epoch: int = 0, end_epoch: int | None = None,
-                 evolution: SparseEvolution | None = None) -> None:
+    def __init__(
+        self,
+        params: Sequence[Param],
+        sparsity: float,
+        start_epoch: int = 0,
+        end_epoch: int | None = None,
+        evolution: SparseEvolution | None = None,
+    ) -> None:
         self.params = list(params)
         self.sparsity, self.start_epoch, self.end_epoch = float(sparsity), int(start_epoch), end_epoch
         self.evolution = evolution
@@ -77,9 +84,11 @@ class MagnitudePruning(Callback):
         if self.end_epoch is None:
             self.end_epoch = max(self.start_epoch + 1, math.ceil(2 * trainer.total_epochs / 3))
         if not self.start_epoch < self.end_epoch <= trainer.total_epochs:
-            raise ConfigError(f"pruning schedule start_epoch={self.start_epoch} end_epoch={self.end_epoch} "
-                              f"does not fit {trainer.total_epochs} training epochs",
-                              hint="need 0 <= start_epoch < end_epoch <= epochs")
+            raise ConfigError(
+                f"pruning schedule start_epoch={self.start_epoch} end_epoch={self.end_epoch} "
+                f"does not fit {trainer.total_epochs} training epochs",
+                hint="need 0 <= start_epoch < end_epoch <= epochs",
+            )
         if self.evolution is not None:
             self.evolution.start_epoch = self.end_epoch  # first evolution after the schedule's last step
             self.evolution.on_train_begin(trainer)
@@ -117,9 +126,17 @@ class MagnitudePruning(Callback):
                 p.apply_constraints()
 
 
-def apply_prune(graph: Graph, sparsity: float = 0.9, start_epoch: int = 0, end_epoch: int | None = None,
-                layers: Sequence[str] | None = None, *, then: str = "freeze", zeta: float = 0.3,
-                seed: int = 0) -> MagnitudePruning:
+def apply_prune(
+    graph: Graph,
+    sparsity: float = 0.9,
+    start_epoch: int = 0,
+    end_epoch: int | None = None,
+    layers: Sequence[str] | None = None,
+    *,
+    then: str = "freeze",
+    zeta: float = 0.3,
+    seed: int = 0,
+) -> MagnitudePruning:
     """Attach all-true masks to the chosen dense layers; return the pruning callback."""
     if not 0 <= sparsity < 1:
         raise ConfigError(f"sparsity must be in [0, 1), got {sparsity}")
@@ -145,9 +162,16 @@ def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: A
     """The ``prune`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _PRUNE_KEYS, "prune")
     try:
-        cb = apply_prune(graph, float(options.get("sparsity", 0.9)), int(options.get("start_epoch", 0)),
-                         None if "end_epoch" not in options else int(options["end_epoch"]), options.get("layers"),
-                         then=str(options.get("then", "freeze")), zeta=float(options.get("zeta", 0.3)), seed=seed)
+        cb = apply_prune(
+            graph,
+            float(options.get("sparsity", 0.9)),
+            int(options.get("start_epoch", 0)),
+            None if "end_epoch" not in options else int(options["end_epoch"]),
+            options.get("layers"),
+            then=str(options.get("then", "freeze")),
+            zeta=float(options.get("zeta", 0.3)),
+            seed=seed,
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"[techniques.prune] bad value ({e})") from None
     plan.callbacks.append(cb)

@@ -28,6 +28,7 @@ masks, so a SET model is an ordinary graph. The exact evolution rule (tests chec
 The same rule acts on any "cell grid" (`Cells`): the weight matrix itself here, the block grid of a
 motif layer in `motif.py`.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,9 @@ class Evolution:
         return int(self.removed.size)
 
 
-def plan_evolution(active: np.ndarray, values: np.ndarray, zeta: float,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
+def plan_evolution(
+    active: np.ndarray, values: np.ndarray, zeta: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Choose (removed, regrown, n_pos, n_neg) for flat ``active`` cells holding ``values``."""
     pos = np.flatnonzero(active & (values > 0))
     neg = np.flatnonzero(active & (values < 0))
@@ -116,9 +118,9 @@ class Cells(Protocol):
         """Active inputs per output unit (for the scale of new weights)."""
         ...
 
-    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray,
-               optimizer: Optimizer) -> None:
-        ...
+    def rewire(
+        self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer
+    ) -> None: ...
 
 
 class DenseCells:
@@ -133,8 +135,7 @@ class DenseCells:
     def fan_in(self) -> float:
         return self.param.nnz / self.param.shape[1]
 
-    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray,
-               optimizer: Optimizer) -> None:
+    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer) -> None:
         p = self.param
         mask, value = p.attachment("mask").ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
         mask[removed] = False
@@ -157,8 +158,15 @@ class SparseEvolution(Callback):
     were when the best validation accuracy was measured (before the evolution).
     """
 
-    def __init__(self, cells: Sequence[Cells], zeta: float, rng: np.random.Generator,
-                 regrow_scale: float = 0.1, start_epoch: int = 0, evolving: Sequence[bool] | None = None) -> None:
+    def __init__(
+        self,
+        cells: Sequence[Cells],
+        zeta: float,
+        rng: np.random.Generator,
+        regrow_scale: float = 0.1,
+        start_epoch: int = 0,
+        evolving: Sequence[bool] | None = None,
+    ) -> None:
         if not 0 <= zeta < 1:
             raise ConfigError(f"zeta must be in [0, 1), got {zeta}")
         self.cells = list(cells)
@@ -200,9 +208,14 @@ def snapshot_attachments(p: Param) -> tuple:
 
 def dense_layers(graph: Graph) -> list[str]:
     """Names of dense nodes whose weight is a trainable 2-D parameter (graph order)."""
-    return [n.name for n in graph.nodes
-            if n.op == "dense" and "weight" in n.params and graph.params[n.params["weight"]].trainable
-            and graph.params[n.params["weight"]].value.ndim == 2]
+    return [
+        n.name
+        for n in graph.nodes
+        if n.op == "dense"
+        and "weight" in n.params
+        and graph.params[n.params["weight"]].trainable
+        and graph.params[n.params["weight"]].value.ndim == 2
+    ]
 
 
 def resolve_layers(graph: Graph, layers: Sequence[str] | None, technique: str) -> list[str]:
@@ -214,8 +227,10 @@ def resolve_layers(graph: Graph, layers: Sequence[str] | None, technique: str) -
         raise ConfigError(f"[techniques.{technique}] layers must be a list of dense layer names")
     missing = [x for x in layers if x not in known]
     if missing:
-        raise ConfigError(f"[techniques.{technique}] no trainable dense layer named {', '.join(missing)}",
-                          hint=f"dense layers: {', '.join(known) or 'none'}")
+        raise ConfigError(
+            f"[techniques.{technique}] no trainable dense layer named {', '.join(missing)}",
+            hint=f"dense layers: {', '.join(known) or 'none'}",
+        )
     return list(layers)
 
 
@@ -229,8 +244,16 @@ def set_rng(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), 0x5E7, stream])
 
 
-def apply_set(graph: Graph, eps: float = 5.0, zeta: float = 0.3, layers: Sequence[str] | None = None, *,
-              seed: int = 0, init: str = "keep", regrow_scale: float = 0.1) -> SparseEvolution:
+def apply_set(
+    graph: Graph,
+    eps: float = 5.0,
+    zeta: float = 0.3,
+    layers: Sequence[str] | None = None,
+    *,
+    seed: int = 0,
+    init: str = "keep",
+    regrow_scale: float = 0.1,
+) -> SparseEvolution:
     """Attach Erdős–Rényi masks to the chosen dense layers; return the evolution callback.
 
     Layers whose density would reach 1 stay dense (no mask) and are not evolved, whether chosen by
@@ -267,16 +290,19 @@ def sparsity_report(graph: Graph, params: Sequence[Param], prefix: str) -> dict[
     weights = [weight_of(graph, n) for n in dense_layers(graph)]
     total = sum(p.size for p in weights)
     kept = sum(p.nnz for p in weights)
-    return {f"{prefix} weights kept": f"{100 * kept / total:.2f}% ({kept} of {total})",
-            f"{prefix} densities": ", ".join(f"{p.name.split('.')[0]} {100 * p.nnz / p.size:.1f}%" for p in params)}
+    return {
+        f"{prefix} weights kept": f"{100 * kept / total:.2f}% ({kept} of {total})",
+        f"{prefix} densities": ", ".join(f"{p.name.split('.')[0]} {100 * p.nnz / p.size:.1f}%" for p in params),
+    }
 
 
 def check_keys(options: dict[str, Any], allowed: set[str], technique: str) -> None:
     """ConfigError when ``options`` has keys outside ``allowed`` for ``technique``."""
     extra = set(options) - allowed
     if extra:
-        raise ConfigError(f"[techniques.{technique}] unknown option(s) {sorted(extra)}",
-                          hint=f"allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"[techniques.{technique}] unknown option(s) {sorted(extra)}", hint=f"allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 @register("set")
@@ -284,9 +310,15 @@ def setup(graph: Graph, options: dict[str, Any], *, plan: TechniquePlan, data: A
     """The ``set`` technique from its config options: applies it to ``graph`` and adds its callback to ``plan``."""
     check_keys(options, _SET_KEYS, "set")
     try:
-        evo = apply_set(graph, float(options.get("eps", 5.0)), float(options.get("zeta", 0.3)),
-                        options.get("layers"), seed=seed, init=str(options.get("init", "keep")),
-                        regrow_scale=float(options.get("regrow_scale", 0.1)))
+        evo = apply_set(
+            graph,
+            float(options.get("eps", 5.0)),
+            float(options.get("zeta", 0.3)),
+            options.get("layers"),
+            seed=seed,
+            init=str(options.get("init", "keep")),
+            regrow_scale=float(options.get("regrow_scale", 0.1)),
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"[techniques.set] bad value ({e})") from None
     plan.callbacks.append(evo)

@@ -8,6 +8,7 @@
 - `sort_units_by_fan_in` (`transforms.reorder`): hidden units of masked layers reordered so equal
   row lengths sit together; the function the model computes is unchanged.
 """
+
 from .fold_batch_norm import fold_batch_norm, fold_for_kernels
 from .lowering import Lowered, Step, lower_graph
 from .reorder import sort_units_by_fan_in

@@ -11,6 +11,7 @@ statistics, so train the original, fold for export.
 A batch_norm that cannot be folded (after another op, after a layer with several consumers, or
 after a layer whose weight is shared through a codebook or quantized) stays as it is.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -90,5 +91,6 @@ def fold_for_kernels(graph: Graph) -> Graph:
             f"batch_norm {n.name!r} cannot be folded into the layer before it (the C, int8 and TFLite exports "
             f"have no batch_norm kernel): {why}",
             hint="put each batch_norm right after a conv or dense layer that nothing else reads (before its "
-                 "activation), and fold before clustering or quantizing")
+            "activation), and fold before clustering or quantizing",
+        )
     return folded

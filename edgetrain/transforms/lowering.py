@@ -13,6 +13,7 @@ Lowering makes the decisions every backend that runs kernels must agree on:
   (``drop_final_softmax``), which the int8 path does because softmax does not change the argmax
   and the kernels produce int8 logits.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,8 +73,10 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
     """Lower ``graph`` (one input, one output) to kernel steps; see the module docstring."""
     shapes = graph.shapes()
     if len(graph.outputs) != 1:
-        raise ExportError(f"the C exporter needs exactly one graph output, {graph.name!r} has "
-                          f"{len(graph.outputs)}", hint="keep one output (e.g. the logits)")
+        raise ExportError(
+            f"the C exporter needs exactly one graph output, {graph.name!r} has {len(graph.outputs)}",
+            hint="keep one output (e.g. the logits)",
+        )
     input_name = graph.input_name
     output = graph.output_name
     dropped: str | None = None
@@ -93,8 +96,13 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
         if get_op(n.op).clamp is not None:
             src = n.inputs[0]
             producer = next((p for p in nodes if p.name == src), None)
-            if (producer is not None and producer.op in CLAMPING_PRODUCERS and consumers.get(src) == 1
-                    and src != output and producer.name not in fused_into):
+            if (
+                producer is not None
+                and producer.op in CLAMPING_PRODUCERS
+                and consumers.get(src) == 1
+                and src != output
+                and producer.name not in fused_into
+            ):
                 fused_into[producer.name] = n
     fused_names = {a.name for a in fused_into.values()}
 
@@ -104,8 +112,16 @@ def lower_graph(graph: Graph, *, drop_final_softmax: bool = False) -> Lowered:
             continue
         kind = "alias" if get_op(n.op).is_view else n.op
         act = fused_into.get(n.name)
-        steps.append(Step(kind, n, tuple(n.inputs), act.name if act else n.name,
-                          act.op if act else None, act.name if act else None))
+        steps.append(
+            Step(
+                kind,
+                n,
+                tuple(n.inputs),
+                act.name if act else n.name,
+                act.op if act else None,
+                act.name if act else None,
+            )
+        )
     lowered = Lowered(graph, tuple(steps), input_name, output, shapes, dropped)
     if lowered.alias_root(output) == input_name:
         raise ExportError(f"{graph.name!r}: the output is the input itself; nothing to compute")

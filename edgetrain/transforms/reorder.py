@@ -12,6 +12,7 @@ A layer is reordered only when every reader of its output is reached through ele
 (ReLU, ReLU6, Identity) and is a dense layer that can permute its input rows: no graph output, no
 residual add, no shared parameter, no block-shared layer (``meta[BLOCK_SHARED]``) on either side.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -70,8 +71,12 @@ def _dense_readers(g: Graph, tensor: str, uses: dict[str, int]) -> list[Node] | 
         for n in g.consumers(t):
             if n.op in UNARY_ELEMENTWISE:
                 pending.append(n.name)
-            elif (n.op == "dense" and n.inputs == [t] and _own_params(n, uses)
-                  and BLOCK_SHARED not in g.params[n.params["weight"]].meta):
+            elif (
+                n.op == "dense"
+                and n.inputs == [t]
+                and _own_params(n, uses)
+                and BLOCK_SHARED not in g.params[n.params["weight"]].meta
+            ):
                 readers.append(n)
             else:
                 return None

@@ -16,6 +16,7 @@ output or an empty directory unless ``force``)::
 The budget is checked before anything is written: a model that does not fit the target raises
 BudgetExceededError and leaves no directory behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -104,17 +105,18 @@ def prepare_model(
         graph = sort_units_by_fan_in(graph)  # same function; gives the grouped kernels long runs
     if dtype == "int8" and qmodel is None:
         if calib_x is not None:
-            qmodel = quantize_model(graph, calib_x, per_channel=per_channel, method=method,
-                                    percentile=percentile)
+            qmodel = quantize_model(graph, calib_x, per_channel=per_channel, method=method, percentile=percentile)
         elif has_quantization(graph):
             qmodel = from_graph(graph)
         else:
-            raise ConfigError("int8 export needs calibration data (calib_x / --calib) or a model "
-                              "that already carries int8 quantization",
-                              hint="pass calibration samples (--calib DATA[:split]), or export float32 "
-                                   "(dtype=\"f32\" / --dtype f32)")
-    program = build_program(graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref,
-                            sparse_format=sparse_format)
+            raise ConfigError(
+                "int8 export needs calibration data (calib_x / --calib) or a model "
+                "that already carries int8 quantization",
+                hint='pass calibration samples (--calib DATA[:split]), or export float32 (dtype="f32" / --dtype f32)',
+            )
+    program = build_program(
+        graph, dtype, qmodel if dtype == "int8" else None, force_ref=force_ref, sparse_format=sparse_format
+    )
     report = memory_report(program, target)
     check_budget(report)
     return program, report, target
@@ -168,20 +170,38 @@ def export_c(
     check_project(project, target)
     c_name = check_name(name)
     program, report, target = prepare_model(
-        graph, target, dtype, calib_x, per_channel, method=method, percentile=percentile,
-        qmodel=qmodel, force_ref=force_ref, sparse_format=sparse_format)
+        graph,
+        target,
+        dtype,
+        calib_x,
+        per_channel,
+        method=method,
+        percentile=percentile,
+        qmodel=qmodel,
+        force_ref=force_ref,
+        sparse_format=sparse_format,
+    )
     files = _render(program, report)
     files[Path("README.md")] = render_readme(program, report, target, project).encode()
     if project is not None:
-        files.update(_project(graph, program, target, project, example_x if example_x is not None else calib_x,
-                              files[Path("CMakeLists.txt")]))
+        files.update(
+            _project(
+                graph,
+                program,
+                target,
+                project,
+                example_x if example_x is not None else calib_x,
+                files[Path("CMakeLists.txt")],
+            )
+        )
     files = apply_name(files, c_name)
     write_atomically(Path(out_dir), files, force=force, protect=protect)
     return ExportResult(Path(out_dir), tuple(sorted(files)), report, program, program.qmodel, target)
 
 
-def _project(graph: Graph, program: Program, target: Target, kind: ProjectKind, example_x: ArrayLike | None,
-             library_cmake: bytes) -> dict[Path, bytes]:
+def _project(
+    graph: Graph, program: Program, target: Target, kind: ProjectKind, example_x: ArrayLike | None, library_cmake: bytes
+) -> dict[Path, bytes]:
     """The project files, the example samples classified by the numpy reference of this export."""
     if example_x is None:
         x = np.zeros((1, *program.input_shape), np.float32)
@@ -220,8 +240,9 @@ def _render(program: Program, report: MemoryReport) -> dict[Path, bytes]:
     return files
 
 
-def write_atomically(out_dir: Path, files: dict[Path, bytes], *, force: bool = False,
-                     protect: Iterable[str | os.PathLike[str]] = ()) -> None:
+def write_atomically(
+    out_dir: Path, files: dict[Path, bytes], *, force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()
+) -> None:
     """Write ``files`` (relative path -> bytes) as the output directory ``out_dir``.
 
     A thin wrapper of `edgetrain.outputs.write_directory`: the new tree is complete before it

@@ -17,6 +17,7 @@ tests/test_c_abi.py renders `probe_source` (compile-time checks of every struct'
 and sizes and every constant against the real headers) and compiles it for the host and for
 Cortex-M3/M4F, so a header edit not mirrored here breaks the test instead of the firmware.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -47,30 +48,56 @@ CORTEX_M = DataModel("cortex-m", 4, True)  # arm-none-eabi-gcc: the targets the 
 ILP32 = DataModel("ilp32", 4, False)  # e.g. gcc -m32 on x86
 LP64 = DataModel("lp64", 8, False)  # 64-bit Linux / macOS hosts (tests)
 
-_SCALARS = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
-            "float": 4, "int": 4}
+_SCALARS = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4, "int": 4}
 
 # ---------------------------------------------------------------- enums
 
 ENUMS: dict[str, dict[str, int]] = {
-    "et_sparse_format": {"ET_SPARSE_CSR": 1, "ET_SPARSE_COO": 2, "ET_SPARSE_DELTA8": 3,
-                         "ET_SPARSE_DELTA4": 4, "ET_SPARSE_BITMAP": 5, "ET_SPARSE_MOTIF": 6,
-                         "ET_SPARSE_CSC": 7, "ET_SPARSE_GROUPED": 8},
+    "et_sparse_format": {
+        "ET_SPARSE_CSR": 1,
+        "ET_SPARSE_COO": 2,
+        "ET_SPARSE_DELTA8": 3,
+        "ET_SPARSE_DELTA4": 4,
+        "ET_SPARSE_BITMAP": 5,
+        "ET_SPARSE_MOTIF": 6,
+        "ET_SPARSE_CSC": 7,
+        "ET_SPARSE_GROUPED": 8,
+    },
     "et_optim_kind": {"ET_OPTIM_SGD": 0, "ET_OPTIM_ADAM": 1},
-    "et_status": {"ET_OK": 0, "ET_ERR_NULL_ARG": 1, "ET_ERR_BAD_SHAPE": 2, "ET_ERR_BAD_PARAM": 3,
-                  "ET_ERR_STORAGE_IO": 4, "ET_ERR_STORAGE_EMPTY": 5, "ET_ERR_STORAGE_LAYOUT": 6,
-                  "ET_ERR_STORAGE_FULL": 7, "ET_ERR_STORAGE_VERIFY": 8, "ET_ERR_NON_FINITE": 9,
-                  "ET_STATUS_COUNT": 10},
+    "et_status": {
+        "ET_OK": 0,
+        "ET_ERR_NULL_ARG": 1,
+        "ET_ERR_BAD_SHAPE": 2,
+        "ET_ERR_BAD_PARAM": 3,
+        "ET_ERR_STORAGE_IO": 4,
+        "ET_ERR_STORAGE_EMPTY": 5,
+        "ET_ERR_STORAGE_LAYOUT": 6,
+        "ET_ERR_STORAGE_FULL": 7,
+        "ET_ERR_STORAGE_VERIFY": 8,
+        "ET_ERR_NON_FINITE": 9,
+        "ET_STATUS_COUNT": 10,
+    },
     "et_guard_verdict": {"ET_GUARD_ACCEPT": 0, "ET_GUARD_DIVERGED": 1},
 }
-ENUM_HEADERS = {"et_sparse_format": "et_sparse.h", "et_optim_kind": "et_optim.h",
-                "et_status": "et_status.h", "et_guard_verdict": "et_guard.h"}
+ENUM_HEADERS = {
+    "et_sparse_format": "et_sparse.h",
+    "et_optim_kind": "et_optim.h",
+    "et_status": "et_status.h",
+    "et_guard_verdict": "et_guard.h",
+}
 STATUS = ENUMS["et_status"]
 
 # et_sparse_format of every stored (non-dense) format name of edgetrain.formats.sparse.
-SPARSE_FORMAT_ENUM = {"csr": "ET_SPARSE_CSR", "coo": "ET_SPARSE_COO", "delta8": "ET_SPARSE_DELTA8",
-                      "delta4": "ET_SPARSE_DELTA4", "bitmap": "ET_SPARSE_BITMAP",
-                      "motif": "ET_SPARSE_MOTIF", "csc": "ET_SPARSE_CSC", "grouped": "ET_SPARSE_GROUPED"}
+SPARSE_FORMAT_ENUM = {
+    "csr": "ET_SPARSE_CSR",
+    "coo": "ET_SPARSE_COO",
+    "delta8": "ET_SPARSE_DELTA8",
+    "delta4": "ET_SPARSE_DELTA4",
+    "bitmap": "ET_SPARSE_BITMAP",
+    "motif": "ET_SPARSE_MOTIF",
+    "csc": "ET_SPARSE_CSC",
+    "grouped": "ET_SPARSE_GROUPED",
+}
 FORMAT_CODE = {name: ENUMS["et_sparse_format"][enum] for name, enum in SPARSE_FORMAT_ENUM.items()}
 # et_sparse.h ET_GROUPED_ASM_MAX_ROW: et_sparse_grouped.c runs rows of up to this many weights in
 # assembly (ReLU layers, Cortex-M4F); longer rows take its C loop.
@@ -123,69 +150,185 @@ def _struct(ctype: str, header: str, *fields: str) -> StructABI:
     return StructABI(ctype, header, tuple(out))
 
 
-STRUCTS: dict[str, StructABI] = {s.ctype: s for s in (
-    _struct("et_dense_f32_params", "et_dense.h",
-            "int32_t batch", "int32_t n_in", "int32_t n_out", "float act_min", "float act_max"),
-    _struct("et_dense_s8_params", "et_dense.h",
-            "int32_t batch", "int32_t n_in", "int32_t n_out", "int32_t input_offset",
-            "int32_t output_offset", "int32_t act_min", "int32_t act_max", "int32_t per_channel",
-            "const int32_t * multipliers", "const int32_t * shifts", "const int32_t * eff_bias"),
-    _struct("et_add_s8_params", "et_elementwise.h",
-            "int32_t input1_offset", "int32_t input2_offset", "int32_t output_offset",
-            "int32_t left_shift", "int32_t input1_multiplier", "int32_t input1_shift",
-            "int32_t input2_multiplier", "int32_t input2_shift", "int32_t output_multiplier",
-            "int32_t output_shift", "int32_t act_min", "int32_t act_max"),
-    # Window geometry shared by the conv and pool kernels (nested in their argument structs).
-    _struct("et_conv_geom", "et_conv.h",
-            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t in_c", "int32_t out_h", "int32_t out_w",
-            "int32_t out_c", "int32_t kernel_h", "int32_t kernel_w", "int32_t stride_h", "int32_t stride_w",
-            "int32_t dilation_h", "int32_t dilation_w", "int32_t pad_top", "int32_t pad_bottom",
-            "int32_t pad_left", "int32_t pad_right"),
-    _struct("et_conv_f32_params", "et_conv.h",
-            "et_conv_geom geom", "int32_t groups", "float act_min", "float act_max"),
-    _struct("et_conv_s8_params", "et_conv.h",
-            "et_conv_geom geom", "int32_t groups", "int32_t input_offset", "int32_t output_offset",
-            "int32_t act_min", "int32_t act_max", "int32_t per_channel", "const int32_t * multipliers",
-            "const int32_t * shifts", "const int32_t * eff_bias"),
-    _struct("et_pool_f32_params", "et_pool.h", "et_conv_geom geom", "float act_min", "float act_max"),
-    _struct("et_pool_s8_params", "et_pool.h", "et_conv_geom geom", "int32_t act_min", "int32_t act_max"),
-    _struct("et_global_pool_f32_params", "et_pool.h",
-            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t channels", "float act_min",
-            "float act_max"),
-    _struct("et_global_pool_s8_params", "et_pool.h",
-            "int32_t batch", "int32_t in_h", "int32_t in_w", "int32_t channels", "int32_t input_offset",
-            "int32_t output_offset", "int32_t multiplier", "int32_t shift", "int32_t act_min",
-            "int32_t act_max"),
-    _struct("et_sparse_weights", "et_sparse.h",
-            "int32_t format", "int32_t n_entries", "int32_t idx0_bytes", "int32_t idx1_bytes",
-            "int32_t block_rows", "int32_t block_cols", "const void * idx0", "const void * idx1",
-            "const void * values"),
-    _struct("et_sgd_params", "et_optim.h", "float lr", "float momentum", "float weight_decay"),
-    _struct("et_adam_params", "et_optim.h",
-            "float lr", "float beta1", "float beta2", "float eps", "float weight_decay",
-            "float one_minus_beta1", "float one_minus_beta2"),
-    _struct("et_adam_step", "et_optim.h",
-            "int32_t t", "float bc1", "float bc2", "float step_size", "float inv_bc2"),
-    _struct("et_optimizer", "et_optim.h",
-            "et_optim_kind kind", "et_sgd_params sgd", "et_adam_params adam", "et_adam_step step"),
-    _struct("et_param_f32", "et_optim.h",
-            "float * value", "float * m", "float * v", "int32_t trainable", "const uint8_t * mask"),
-    _struct("et_storage_segment", "et_storage.h", "void * data", "uint32_t size"),
-    _struct("et_storage_info", "et_storage.h", "uint32_t sequence", "int32_t bank", "int32_t valid_banks",
-            "uint32_t erase_count_a", "uint32_t erase_count_b"),
-)}
+STRUCTS: dict[str, StructABI] = {
+    s.ctype: s
+    for s in (
+        _struct(
+            "et_dense_f32_params",
+            "et_dense.h",
+            "int32_t batch",
+            "int32_t n_in",
+            "int32_t n_out",
+            "float act_min",
+            "float act_max",
+        ),
+        _struct(
+            "et_dense_s8_params",
+            "et_dense.h",
+            "int32_t batch",
+            "int32_t n_in",
+            "int32_t n_out",
+            "int32_t input_offset",
+            "int32_t output_offset",
+            "int32_t act_min",
+            "int32_t act_max",
+            "int32_t per_channel",
+            "const int32_t * multipliers",
+            "const int32_t * shifts",
+            "const int32_t * eff_bias",
+        ),
+        _struct(
+            "et_add_s8_params",
+            "et_elementwise.h",
+            "int32_t input1_offset",
+            "int32_t input2_offset",
+            "int32_t output_offset",
+            "int32_t left_shift",
+            "int32_t input1_multiplier",
+            "int32_t input1_shift",
+            "int32_t input2_multiplier",
+            "int32_t input2_shift",
+            "int32_t output_multiplier",
+            "int32_t output_shift",
+            "int32_t act_min",
+            "int32_t act_max",
+        ),
+        # Window geometry shared by the conv and pool kernels (nested in their argument structs).
+        _struct(
+            "et_conv_geom",
+            "et_conv.h",
+            "int32_t batch",
+            "int32_t in_h",
+            "int32_t in_w",
+            "int32_t in_c",
+            "int32_t out_h",
+            "int32_t out_w",
+            "int32_t out_c",
+            "int32_t kernel_h",
+            "int32_t kernel_w",
+            "int32_t stride_h",
+            "int32_t stride_w",
+            "int32_t dilation_h",
+            "int32_t dilation_w",
+            "int32_t pad_top",
+            "int32_t pad_bottom",
+            "int32_t pad_left",
+            "int32_t pad_right",
+        ),
+        _struct(
+            "et_conv_f32_params", "et_conv.h", "et_conv_geom geom", "int32_t groups", "float act_min", "float act_max"
+        ),
+        _struct(
+            "et_conv_s8_params",
+            "et_conv.h",
+            "et_conv_geom geom",
+            "int32_t groups",
+            "int32_t input_offset",
+            "int32_t output_offset",
+            "int32_t act_min",
+            "int32_t act_max",
+            "int32_t per_channel",
+            "const int32_t * multipliers",
+            "const int32_t * shifts",
+            "const int32_t * eff_bias",
+        ),
+        _struct("et_pool_f32_params", "et_pool.h", "et_conv_geom geom", "float act_min", "float act_max"),
+        _struct("et_pool_s8_params", "et_pool.h", "et_conv_geom geom", "int32_t act_min", "int32_t act_max"),
+        _struct(
+            "et_global_pool_f32_params",
+            "et_pool.h",
+            "int32_t batch",
+            "int32_t in_h",
+            "int32_t in_w",
+            "int32_t channels",
+            "float act_min",
+            "float act_max",
+        ),
+        _struct(
+            "et_global_pool_s8_params",
+            "et_pool.h",
+            "int32_t batch",
+            "int32_t in_h",
+            "int32_t in_w",
+            "int32_t channels",
+            "int32_t input_offset",
+            "int32_t output_offset",
+            "int32_t multiplier",
+            "int32_t shift",
+            "int32_t act_min",
+            "int32_t act_max",
+        ),
+        _struct(
+            "et_sparse_weights",
+            "et_sparse.h",
+            "int32_t format",
+            "int32_t n_entries",
+            "int32_t idx0_bytes",
+            "int32_t idx1_bytes",
+            "int32_t block_rows",
+            "int32_t block_cols",
+            "const void * idx0",
+            "const void * idx1",
+            "const void * values",
+        ),
+        _struct("et_sgd_params", "et_optim.h", "float lr", "float momentum", "float weight_decay"),
+        _struct(
+            "et_adam_params",
+            "et_optim.h",
+            "float lr",
+            "float beta1",
+            "float beta2",
+            "float eps",
+            "float weight_decay",
+            "float one_minus_beta1",
+            "float one_minus_beta2",
+        ),
+        _struct(
+            "et_adam_step", "et_optim.h", "int32_t t", "float bc1", "float bc2", "float step_size", "float inv_bc2"
+        ),
+        _struct(
+            "et_optimizer",
+            "et_optim.h",
+            "et_optim_kind kind",
+            "et_sgd_params sgd",
+            "et_adam_params adam",
+            "et_adam_step step",
+        ),
+        _struct(
+            "et_param_f32",
+            "et_optim.h",
+            "float * value",
+            "float * m",
+            "float * v",
+            "int32_t trainable",
+            "const uint8_t * mask",
+        ),
+        _struct("et_storage_segment", "et_storage.h", "void * data", "uint32_t size"),
+        _struct(
+            "et_storage_info",
+            "et_storage.h",
+            "uint32_t sequence",
+            "int32_t bank",
+            "int32_t valid_banks",
+            "uint32_t erase_count_a",
+            "uint32_t erase_count_b",
+        ),
+    )
+}
 
 
 def _describe(ctype: str) -> StructABI:
     try:
         return STRUCTS[ctype]
     except KeyError:
-        raise ExportError(f"no ABI description of C struct {ctype!r}",
-                          hint="known: " + ", ".join(sorted(STRUCTS))) from None
+        raise ExportError(
+            f"no ABI description of C struct {ctype!r}", hint="known: " + ", ".join(sorted(STRUCTS))
+        ) from None
 
 
-def type_size_align(ctype: str, model: DataModel = CORTEX_M,
-                    structs: Mapping[str, StructABI] | None = None) -> tuple[int, int]:
+def type_size_align(
+    ctype: str, model: DataModel = CORTEX_M, structs: Mapping[str, StructABI] | None = None
+) -> tuple[int, int]:
     """(sizeof, alignment) of a field type on ``model``."""
     structs = STRUCTS if structs is None else structs
     if ctype.endswith("*"):
@@ -203,8 +346,9 @@ def type_size_align(ctype: str, model: DataModel = CORTEX_M,
     raise ExportError(f"no size known for C type {ctype!r}")
 
 
-def layout(ctype: str, model: DataModel = CORTEX_M,
-           structs: Mapping[str, StructABI] | None = None) -> list[tuple[str, int, int]]:
+def layout(
+    ctype: str, model: DataModel = CORTEX_M, structs: Mapping[str, StructABI] | None = None
+) -> list[tuple[str, int, int]]:
     """(field, offset, size) of every field of ``ctype`` on ``model``, by the C rules every target
     here follows: each field at the next multiple of its alignment, in declaration order."""
     structs = STRUCTS if structs is None else structs
@@ -234,8 +378,9 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 Value = str | int | float | Mapping[str, object]
 
 
-def struct_initializer(ctype: str, name: str, values: Mapping[str, object] | Iterable[tuple[str, object]],
-                       storage: str = "static const") -> str:
+def struct_initializer(
+    ctype: str, name: str, values: Mapping[str, object] | Iterable[tuple[str, object]], storage: str = "static const"
+) -> str:
     """The definition ``<storage> <ctype> <name> = {.field = value, ...};`` in C99 designated
     initializers, fields in declaration order.
 
@@ -263,8 +408,9 @@ def _initializer_body(s: StructABI, values: Mapping[str, object] | Iterable[tupl
     unknown = [k for k in given if k not in names]
     missing = [k for k in names if k not in given]
     if unknown or missing:
-        parts = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + \
-                ([f"missing field(s) {', '.join(missing)}"] if missing else [])
+        parts = ([f"unknown field(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing field(s) {', '.join(missing)}"] if missing else []
+        )
         raise ExportError(f"{where}: " + "; ".join(parts), hint=f"{s.ctype} fields: {', '.join(names)}")
     items = [f".{f.name} = {_value(f, given[f.name], f'{where}.{f.name}')}" for f in s.fields]
     return "{" + ", ".join(items) + "}"
@@ -320,7 +466,7 @@ SCRATCH_KERNELS = {
     "et_sparse_s8_csc": ("et_sparse_s8_csc_scratch_bytes", 4, "output"),
 }
 _DIMS = ("batch", "n_in", "n_out", "block_rows", "block_cols")
-INT32_MAX = 2 ** 31 - 1
+INT32_MAX = 2**31 - 1
 
 
 def scratch_bytes(kernel: str, **dims: int) -> int:
@@ -332,8 +478,9 @@ def scratch_bytes(kernel: str, **dims: int) -> int:
     ``dims``: ``n_in``, ``n_out`` (required), ``block_rows``, ``block_cols``, ``batch`` (default
     1). Shapes the kernel rejects (where C returns -1) raise ExportError."""
     if kernel not in SCRATCH_KERNELS:
-        raise ExportError(f"{kernel!r} takes no scratch buffer", hint="kernels with scratch: "
-                          + ", ".join(SCRATCH_KERNELS))
+        raise ExportError(
+            f"{kernel!r} takes no scratch buffer", hint="kernels with scratch: " + ", ".join(SCRATCH_KERNELS)
+        )
     unknown = sorted(set(dims) - set(_DIMS))
     if unknown:
         raise ExportError(f"unknown dimension(s) {', '.join(unknown)} for {kernel}", hint="use " + ", ".join(_DIMS))
@@ -365,8 +512,7 @@ def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_c: int, groups: int, ele
     -1 for these values."""
     kh, kw, c, g = (int(v) for v in (kernel_h, kernel_w, in_c, groups))
     if min(kh, kw, c, g) < 1 or c % g:
-        raise ExportError(f"conv scratch: kernel {kh}x{kw}, {c} input channels, groups {g} is rejected "
-                          "by the kernel")
+        raise ExportError(f"conv scratch: kernel {kh}x{kw}, {c} input channels, groups {g} is rejected by the kernel")
     if kh == 1 and kw == 1 and g == 1:
         return 0
     window = kh * kw * (c // g)
@@ -376,8 +522,14 @@ def conv_scratch_bytes(kernel_h: int, kernel_w: int, in_c: int, groups: int, ele
     return n
 
 
-def depthwise_conv_s8_scratch_bytes(in_c: int, out_c: int, kernel: tuple[int, int], stride: tuple[int, int],
-                                    dilation: tuple[int, int], out_hw: tuple[int, int]) -> int:
+def depthwise_conv_s8_scratch_bytes(
+    in_c: int,
+    out_c: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> int:
     """Scratch bytes of ``et_depthwise_conv_s8``, as ``et_depthwise_conv_s8_scratch_bytes`` returns
     them for arguments the kernel accepts: 0 unless the depth multiplier is 1, ``out_c >= 4`` and
     the kernel has at most 49 taps (the four-channel block path); then its padded band,
@@ -413,8 +565,9 @@ def shared_scratch_bytes(n_slots: int) -> int:
     batch and layer shape. Raises ExportError where C returns -1 (n_slots outside
     1..SHARED_MAX_SLOTS)."""
     if not 1 <= int(n_slots) <= SHARED_MAX_SLOTS:
-        raise ExportError(f"a shared weight needs 1..{SHARED_MAX_SLOTS} codebook slots, got {n_slots}",
-                          hint="use fewer clusters")
+        raise ExportError(
+            f"a shared weight needs 1..{SHARED_MAX_SLOTS} codebook slots, got {n_slots}", hint="use fewer clusters"
+        )
     return 4 * int(n_slots)
 
 
@@ -429,8 +582,17 @@ STORAGE_MAX_WRITE_UNIT = 32  # ET_STORAGE_MAX_WRITE_UNIT
 # existed, same format version): how many times each bank has been erased for a commit, as the
 # commit that wrote this header knew it (a lower bound: erases of interrupted commits are lost).
 # The CRC detects corruption, not tampering (no key is involved).
-STORAGE_HEADER_FIELDS = ("magic", "version", "header_bytes", "sequence", "payload_len", "layout_tag",
-                         "erase_count_a", "erase_count_b", "crc")
+STORAGE_HEADER_FIELDS = (
+    "magic",
+    "version",
+    "header_bytes",
+    "sequence",
+    "payload_len",
+    "layout_tag",
+    "erase_count_a",
+    "erase_count_b",
+    "crc",
+)
 STORAGE_HEADER = struct.Struct("<IHHIIIIII")
 STORAGE_CRC_OFFSET = STORAGE_HEADER.size - 4
 assert STORAGE_HEADER.size == STORAGE_HEADER_BYTES
@@ -439,13 +601,25 @@ assert STORAGE_HEADER.size == STORAGE_HEADER_BYTES
 
 # enum et_harness_status (et_harness.h), enum et_finetune_status (et_harness.h), and the fault
 # handlers' statuses (et_hio.h ET_HIO_EXIT_*).
-HARNESS_STATUS = {"ET_HARNESS_OK": 0, "ET_HARNESS_NO_INPUT": 2, "ET_HARNESS_BAD_HEADER": 3,
-                  "ET_HARNESS_SIZE_MISMATCH": 4, "ET_HARNESS_SHORT_READ": 5, "ET_HARNESS_NO_OUTPUT": 6,
-                  "ET_HARNESS_WRITE_FAILED": 7, "ET_HARNESS_MODEL_FAILED": 8, "ET_HARNESS_COUNTER_STUCK": 9,
-                  "ET_HARNESS_NON_FINITE_INPUT": 12}
+HARNESS_STATUS = {
+    "ET_HARNESS_OK": 0,
+    "ET_HARNESS_NO_INPUT": 2,
+    "ET_HARNESS_BAD_HEADER": 3,
+    "ET_HARNESS_SIZE_MISMATCH": 4,
+    "ET_HARNESS_SHORT_READ": 5,
+    "ET_HARNESS_NO_OUTPUT": 6,
+    "ET_HARNESS_WRITE_FAILED": 7,
+    "ET_HARNESS_MODEL_FAILED": 8,
+    "ET_HARNESS_COUNTER_STUCK": 9,
+    "ET_HARNESS_NON_FINITE_INPUT": 12,
+}
 FINETUNE_STATUS = {"ET_FT_NO_BANK": 10, "ET_FT_COMMIT_FAILED": 11}
-FAULT_STATUS = {"ET_HIO_EXIT_HARDFAULT": 71, "ET_HIO_EXIT_MEMMANAGE": 72, "ET_HIO_EXIT_BUSFAULT": 73,
-                "ET_HIO_EXIT_USAGEFAULT": 74}
+FAULT_STATUS = {
+    "ET_HIO_EXIT_HARDFAULT": 71,
+    "ET_HIO_EXIT_MEMMANAGE": 72,
+    "ET_HIO_EXIT_BUSFAULT": 73,
+    "ET_HIO_EXIT_USAGEFAULT": 74,
+}
 # Not a harness status: what the C library (abort), a sanitizer, or plain semihosting SYS_EXIT ends with.
 RUNTIME_ERROR_STATUS = 1
 
@@ -480,8 +654,13 @@ OUTPUTS_MAGIC = b"ETO1"
 EVAL_MAGIC = b"ETE1"
 TRAIN_MAGIC = b"ETT1"
 RESULT_MAGIC = b"ETF1"
-IO_MAGICS = {"ET_HARNESS_INPUTS_MAGIC": INPUTS_MAGIC, "ET_HARNESS_OUTPUTS_MAGIC": OUTPUTS_MAGIC,
-             "ET_FT_EVAL_MAGIC": EVAL_MAGIC, "ET_FT_TRAIN_MAGIC": TRAIN_MAGIC, "ET_FT_RESULT_MAGIC": RESULT_MAGIC}
+IO_MAGICS = {
+    "ET_HARNESS_INPUTS_MAGIC": INPUTS_MAGIC,
+    "ET_HARNESS_OUTPUTS_MAGIC": OUTPUTS_MAGIC,
+    "ET_FT_EVAL_MAGIC": EVAL_MAGIC,
+    "ET_FT_TRAIN_MAGIC": TRAIN_MAGIC,
+    "ET_FT_RESULT_MAGIC": RESULT_MAGIC,
+}
 
 # ---------------------------------------------------------------- the probe
 
@@ -494,14 +673,21 @@ def probe_constants() -> dict[str, int]:
     out.update(HARNESS_STATUS)
     out.update(FINETUNE_STATUS)
     out.update(FAULT_STATUS)
-    out.update(ET_STORAGE_MAGIC=STORAGE_MAGIC, ET_STORAGE_VERSION=STORAGE_VERSION,
-               ET_STORAGE_HEADER_BYTES=STORAGE_HEADER_BYTES, ET_STORAGE_MAX_WRITE_UNIT=STORAGE_MAX_WRITE_UNIT,
-               ET_GROUPED_ASM_MAX_ROW=GROUPED_ASM_MAX_ROW)
+    out.update(
+        ET_STORAGE_MAGIC=STORAGE_MAGIC,
+        ET_STORAGE_VERSION=STORAGE_VERSION,
+        ET_STORAGE_HEADER_BYTES=STORAGE_HEADER_BYTES,
+        ET_STORAGE_MAX_WRITE_UNIT=STORAGE_MAX_WRITE_UNIT,
+        ET_GROUPED_ASM_MAX_ROW=GROUPED_ASM_MAX_ROW,
+    )
     return out
 
 
-def probe_source(model: DataModel = CORTEX_M, structs: Mapping[str, StructABI] | None = None,
-                 constants: Mapping[str, int] | None = None) -> str:
+def probe_source(
+    model: DataModel = CORTEX_M,
+    structs: Mapping[str, StructABI] | None = None,
+    constants: Mapping[str, int] | None = None,
+) -> str:
     """A C99 file that compiles only if the headers match this module on ``model``: for each
     struct, the offset and size of every field and the sizeof; every enumerator, #define and
     enum size. Its function ``et_abi_probe_strings`` returns how many file magics differ (string
@@ -511,11 +697,19 @@ def probe_source(model: DataModel = CORTEX_M, structs: Mapping[str, StructABI] |
     structs = STRUCTS if structs is None else structs
     constants = probe_constants() if constants is None else constants
     headers = sorted({s.header for s in structs.values()} | set(ENUM_HEADERS.values()) | {"et_kernels.h"})
-    lines = [f"/* ABI probe for data model {model.name} (pointer {model.pointer_bytes} B, "
-             f"{'short' if model.short_enums else 'int-sized'} enums), generated by edgetrain/export/c/abi.py. */",
-             "#include <stddef.h>", "#include <stdint.h>", "",
-             *[f'#include "{h}"' for h in headers], '#include "et_harness.h"', '#include "et_hio.h"', "",
-             "#define ET_ABI_CHECK(name, cond) typedef char et_abi_##name[(cond) ? 1 : -1]", ""]
+    lines = [
+        f"/* ABI probe for data model {model.name} (pointer {model.pointer_bytes} B, "
+        f"{'short' if model.short_enums else 'int-sized'} enums), generated by edgetrain/export/c/abi.py. */",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+        *[f'#include "{h}"' for h in headers],
+        '#include "et_harness.h"',
+        '#include "et_hio.h"',
+        "",
+        "#define ET_ABI_CHECK(name, cond) typedef char et_abi_##name[(cond) ? 1 : -1]",
+        "",
+    ]
     for s in structs.values():
         types = {f.name: f.ctype for f in s.fields}
         for fname, off, size in layout(s.ctype, model, structs):
@@ -525,17 +719,26 @@ def probe_source(model: DataModel = CORTEX_M, structs: Mapping[str, StructABI] |
             # Comparing pointers to incompatible types is a constraint violation (an error with
             # -Werror), so this compiles only when the field has exactly the described type.
             lines.append(f"ET_ABI_CHECK({s.ctype}__{fname}__type, sizeof(&{member} == ({types[fname]} *)0) != 0);")
-        lines.append(f"ET_ABI_CHECK({s.ctype}__sizeof, sizeof({s.ctype}) == "
-                     f"{type_size_align(s.ctype, model, structs)[0]});")
+        lines.append(
+            f"ET_ABI_CHECK({s.ctype}__sizeof, sizeof({s.ctype}) == {type_size_align(s.ctype, model, structs)[0]});"
+        )
         lines.append("")
     for enum in ENUMS:
         lines.append(f"ET_ABI_CHECK({enum}__sizeof, sizeof({enum}) == {enum_bytes(enum, model)});")
     for key, value in constants.items():
         lines.append(f"ET_ABI_CHECK({key}, ({key}) == {value}{'u' if value > INT32_MAX else ''});")
-    lines += ["", "static int et_abi_same4(const char *a, const char *b)", "{",
-              "    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == '\\0';",
-              "}", "", "int et_abi_probe_strings(void);", "int et_abi_probe_strings(void)", "{",
-              "    int wrong = 0;"]
+    lines += [
+        "",
+        "static int et_abi_same4(const char *a, const char *b)",
+        "{",
+        "    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == '\\0';",
+        "}",
+        "",
+        "int et_abi_probe_strings(void);",
+        "int et_abi_probe_strings(void)",
+        "{",
+        "    int wrong = 0;",
+    ]
     for key, magic in IO_MAGICS.items():
         lines.append(f'    wrong += !et_abi_same4({key}, "{magic.decode("ascii")}");')
     lines += ["    return wrong;", "}", ""]

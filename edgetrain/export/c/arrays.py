@@ -5,6 +5,7 @@ microcontroller), and aligned to 4 bytes with ``ET_MODEL_ALIGNED`` (defined in m
 ``__attribute__((aligned))`` on GCC/Clang, ``_Pragma``-free no-op elsewhere) so word loads of
 int8 rows and float loads never straddle a misaligned start.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,14 +55,16 @@ class DataArray:
         flat = self.values.reshape(-1)
         if self.ctype == "float" and not np.all(np.isfinite(flat.astype(np.float32))):
             bad = int(np.argmax(~np.isfinite(flat.astype(np.float32))))
-            raise ExportError(f"C array {self.name} holds a non-finite value ({flat[bad]} at index {bad})",
-                              hint="the model's weights or statistics hold NaN or infinity (a diverged training "
-                                   "run?): retrain or fix the model before exporting")
+            raise ExportError(
+                f"C array {self.name} holds a non-finite value ({flat[bad]} at index {bad})",
+                hint="the model's weights or statistics hold NaN or infinity (a diverged training "
+                "run?): retrain or fix the model before exporting",
+            )
         lits = [literal(v, self.ctype) for v in flat]
         per = PER_LINE[self.ctype]
         lines = ["    " + ", ".join(lits[i : i + per]) + "," for i in range(0, len(lits), per)]
         body = "\n".join(lines)
-        return (f"const {self.ctype} {self.name}[{flat.size}] ET_MODEL_ALIGNED = {{\n{body}\n}};")
+        return f"const {self.ctype} {self.name}[{flat.size}] ET_MODEL_ALIGNED = {{\n{body}\n}};"
 
 
 def literal(v: float | np.number, ctype: str) -> str:
@@ -81,14 +84,16 @@ def literal(v: float | np.number, ctype: str) -> str:
 
 # Words a generated identifier must never be on its own: C99/C11/C23 keywords, the C++ keywords a
 # header included from C++ would break on, and the standard macros spelled like identifiers.
-RESERVED = frozenset("""
+RESERVED = frozenset(
+    """
     auto break case char const continue default do double else enum extern float for goto if inline int long
     register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while
     bool true false alignas alignof constexpr nullptr static_assert thread_local typeof typeof_unqual
     asm catch class delete explicit friend mutable namespace new operator private protected public template this
     throw try typeid typename using virtual wchar_t char8_t char16_t char32_t noexcept decltype concept requires
     NULL EOF errno assert offsetof
-""".split())  # noqa: SIM905 (a word list reads better than a list literal)
+""".split()
+)  # noqa: SIM905 (a word list reads better than a list literal)
 MAX_IDENT = 63  # C99 5.2.4.1: significant initial characters of an internal identifier
 _HASH_CHARS = 8
 

@@ -11,6 +11,7 @@ shared: two models of one edgetrain version ship identical runtime sources, comp
 Names are applied to the generated text as a whole-word rename of the default prefixes, so no
 renderer needs to know about them.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,13 @@ from .arrays import RESERVED
 DEFAULT = "model"
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,30}")
 #: Generated files that carry the name (the runtime sources do not).
-NAMED_FILES = {"model.h": "{}.h", "model.c": "{}.c", "model_data.h": "{}_data.h", "model_data.c": "{}_data.c",
-               "model_input.c": "{}_input.c"}
+NAMED_FILES = {
+    "model.h": "{}.h",
+    "model.c": "{}.c",
+    "model_data.h": "{}_data.h",
+    "model_data.c": "{}_data.c",
+    "model_input.c": "{}_input.c",
+}
 
 
 def check_name(name: str | None) -> str:
@@ -31,9 +37,11 @@ def check_name(name: str | None) -> str:
     if name is None or name == DEFAULT:
         return DEFAULT
     if not NAME_RE.fullmatch(name) or name in RESERVED or name.startswith("et_") or name.endswith("_"):
-        raise ConfigError(f"model name {name!r} cannot prefix C symbols",
-                          hint="use 1-31 lower-case letters, digits or _, starting with a letter, not starting "
-                               "with et_ (the runtime's) and not a C keyword, e.g. kws")
+        raise ConfigError(
+            f"model name {name!r} cannot prefix C symbols",
+            hint="use 1-31 lower-case letters, digits or _, starting with a letter, not starting "
+            "with et_ (the runtime's) and not a C keyword, e.g. kws",
+        )
     return name
 
 

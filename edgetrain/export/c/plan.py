@@ -9,6 +9,7 @@ buffer goes at the lowest aligned offset that does not overlap a placed buffer w
 intersects its own. Lifetimes are inclusive, so a kernel's input and output (both alive at that
 step) never share bytes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -40,8 +41,7 @@ class MemoryPlan:
         """Largest sum of simultaneously live buffer sizes: a lower bound for any plan."""
         if not self.buffers:
             return 0
-        steps = range(min(b.first for b in self.buffers.values()),
-                      max(b.last for b in self.buffers.values()) + 1)
+        steps = range(min(b.first for b in self.buffers.values()), max(b.last for b in self.buffers.values()) + 1)
         return max(sum(b.size for b in self.buffers.values() if b.first <= s <= b.last) for s in steps)
 
 
@@ -58,8 +58,9 @@ def plan_memory(buffers: Sequence[Buffer], align: int = ALIGN) -> MemoryPlan:
     for buf in order:
         if buf.first > buf.last:
             raise ValueError(f"buffer {buf.name}: first step {buf.first} after last {buf.last}")
-        conflicts = sorted(((off, b) for off, b in placed if b.overlaps_in_time(buf)),
-                           key=lambda ob: (ob[0], ob[1].size))
+        conflicts = sorted(
+            ((off, b) for off, b in placed if b.overlaps_in_time(buf)), key=lambda ob: (ob[0], ob[1].size)
+        )
         offset = 0
         for off, b in conflicts:
             if offset + buf.size <= off:

@@ -1,5 +1,6 @@
 """The C program of one model: data arrays, kernel calls with their argument structs, and the
 memory plan. Rendering (`emit`) and the memory report (`report`) both read this one object."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -95,17 +96,38 @@ def build_program(
         arrays.append(DataArray(name, np.ascontiguousarray(values), layer, role, condition))
         return name
 
-    lw = Lowering(dtype, graph, lowered, _qsteps(qmodel) if dtype == "int8" else {}, (1,),
-                  where=lambda t: storage[lowered.alias_root(t)], scratch=lambda step: storage.get(f"{step}:scratch"),
-                  array=arr, taken=taken, storage=layer_storage, force_ref_condition=FORCE_REF)
+    lw = Lowering(
+        dtype,
+        graph,
+        lowered,
+        _qsteps(qmodel) if dtype == "int8" else {},
+        (1,),
+        where=lambda t: storage[lowered.alias_root(t)],
+        scratch=lambda step: storage.get(f"{step}:scratch"),
+        array=arr,
+        taken=taken,
+        storage=layer_storage,
+        force_ref_condition=FORCE_REF,
+    )
     calls = lower_calls(lw)
     macs = graph.macs()
     input_shape = tuple(lowered.shapes[lowered.input])
-    return Program(graph.name, dtype, lowered, arrays, calls, plan, input_shape,
-                   tuple(lowered.shapes[lowered.output]), qmodel, force_ref,
-                   {c.layer: macs.get(c.layer, 0) for c in calls}, layer_storage,
-                   raw_input.standardisation(graph.meta, int(np.prod(input_shape))),
-                   class_names_of(graph, int(np.prod(lowered.shapes[lowered.output]))))
+    return Program(
+        graph.name,
+        dtype,
+        lowered,
+        arrays,
+        calls,
+        plan,
+        input_shape,
+        tuple(lowered.shapes[lowered.output]),
+        qmodel,
+        force_ref,
+        {c.layer: macs.get(c.layer, 0) for c in calls},
+        layer_storage,
+        raw_input.standardisation(graph.meta, int(np.prod(input_shape))),
+        class_names_of(graph, int(np.prod(lowered.shapes[lowered.output]))),
+    )
 
 
 def class_names_of(graph: Graph, n_out: int) -> list[str] | None:
@@ -146,8 +168,9 @@ def _dense_input(lowered: Lowered, name: str) -> str:
     return next(st.inputs[0] for st in lowered.steps if st.name == name)
 
 
-def choose_layer_storage(graph: Graph, lowered: Lowered, qmodel: QuantizedModel | None,
-                    option: SparseOption) -> dict[str, LayerStorage]:
+def choose_layer_storage(
+    graph: Graph, lowered: Lowered, qmodel: QuantizedModel | None, option: SparseOption
+) -> dict[str, LayerStorage]:
     """Storage of every dense layer, from the matrix actually emitted (float32, or int8)."""
     dense = [st for st in lowered.steps if st.kind == "dense"]
     check_option(option, [st.name for st in dense])
@@ -160,13 +183,15 @@ def choose_layer_storage(graph: Graph, lowered: Lowered, qmodel: QuantizedModel 
         else:
             values = np.asarray(graph.node_params(st.node)["weight"].effective(), np.float32).T
         mask = None if weight.mask is None else np.asarray(weight.mask, bool).T
-        out[st.name] = choose_storage(values, mask, weight.meta, resolve_option(option, st.name), st.name,
-                                      st.activation)
+        out[st.name] = choose_storage(
+            values, mask, weight.meta, resolve_option(option, st.name), st.name, st.activation
+        )
     return out
 
 
-def _plan(lowered: Lowered, elem_bytes: int, elem_type: str,
-          scratch: dict[str, int] | None = None) -> tuple[MemoryPlan, dict[str, str]]:
+def _plan(
+    lowered: Lowered, elem_bytes: int, elem_type: str, scratch: dict[str, int] | None = None
+) -> tuple[MemoryPlan, dict[str, str]]:
     """Buffers for every kernel-written tensor except the output; C expressions for all roots.
 
     ``scratch`` (step name -> bytes) adds a buffer ``<step>:scratch`` alive during that step only
@@ -181,10 +206,13 @@ def _plan(lowered: Lowered, elem_bytes: int, elem_type: str,
         scratch_step[st.name] = i
         for t in st.inputs:
             last[lowered.alias_root(t)] = i
-    buffers = [Buffer(t, lowered.size(t) * elem_bytes, i, max(last.get(t, i), i))
-               for t, i in index.items() if t != out_root]
-    extra = [Buffer(f"{name}:scratch", size, scratch_step[name], scratch_step[name])
-             for name, size in (scratch or {}).items()]
+    buffers = [
+        Buffer(t, lowered.size(t) * elem_bytes, i, max(last.get(t, i), i)) for t, i in index.items() if t != out_root
+    ]
+    extra = [
+        Buffer(f"{name}:scratch", size, scratch_step[name], scratch_step[name])
+        for name, size in (scratch or {}).items()
+    ]
     plan = plan_memory(buffers + extra)
     storage = {lowered.input: "x", out_root: "y"}
     for b in buffers:

@@ -15,6 +15,7 @@
 The model library itself (model.*, runtime/, edgetrain_model.mk, the library CMake fragment) is
 what every export writes; README.md in the export documents all of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -178,16 +179,19 @@ def check_kind(kind: str | None, target: Target) -> None:
     if kind not in PROJECT_KINDS:
         raise ConfigError(f"unknown project kind {kind!r}", hint="use --project make or --project cmake")
     if target.linker_script is None or target.startup is None:
-        raise ConfigError(f"target {target.name!r} has no linker script and start-up code to build a project with",
-                          hint="choose a microcontroller target (see edgetrain targets)")
+        raise ConfigError(
+            f"target {target.name!r} has no linker script and start-up code to build a project with",
+            hint="choose a microcontroller target (see edgetrain targets)",
+        )
 
 
 def example_samples_h(p: Program, inputs: np.ndarray, classes: np.ndarray) -> str:
     """app/example_samples.h: the samples as the model's input type and their expected classes."""
     n = min(len(inputs), MAX_EXAMPLES)
     if n == 0:
-        raise ConfigError("a firmware project needs at least one example sample",
-                          hint="pass example data (--data), e.g. digits:test")
+        raise ConfigError(
+            "a firmware project needs at least one example sample", hint="pass example data (--data), e.g. digits:test"
+        )
     flat = np.asarray(inputs[:n]).reshape(n, -1)
     ctype = p.elem_type
     rows = []
@@ -195,16 +199,30 @@ def example_samples_h(p: Program, inputs: np.ndarray, classes: np.ndarray) -> st
         vals = ", ".join(literal(v, ctype) for v in row)
         rows.append(f"    {{{vals}}}")
     cls = ", ".join(str(int(c)) for c in classes[:n])
-    return "\n".join([
-        "/* Example samples for app/main.c: the model's input (already standardised"
-        + (" and quantized" if p.dtype == "int8" else "") + ") and the class edgetrain predicts for each. */",
-        "#ifndef EXAMPLE_SAMPLES_H", "#define EXAMPLE_SAMPLES_H", "", "#include <stdint.h>", "",
-        '#include "model.h"', "",
-        f"#define EXAMPLE_COUNT {n}", "",
-        f"static const {ctype} example_inputs[EXAMPLE_COUNT][ET_MODEL_INPUT_COUNT] = {{",
-        ",\n".join(rows), "};", "",
-        f"static const int32_t example_classes[EXAMPLE_COUNT] = {{{cls}}};", "",
-        "#endif /* EXAMPLE_SAMPLES_H */", ""])
+    return "\n".join(
+        [
+            "/* Example samples for app/main.c: the model's input (already standardised"
+            + (" and quantized" if p.dtype == "int8" else "")
+            + ") and the class edgetrain predicts for each. */",
+            "#ifndef EXAMPLE_SAMPLES_H",
+            "#define EXAMPLE_SAMPLES_H",
+            "",
+            "#include <stdint.h>",
+            "",
+            '#include "model.h"',
+            "",
+            f"#define EXAMPLE_COUNT {n}",
+            "",
+            f"static const {ctype} example_inputs[EXAMPLE_COUNT][ET_MODEL_INPUT_COUNT] = {{",
+            ",\n".join(rows),
+            "};",
+            "",
+            f"static const int32_t example_classes[EXAMPLE_COUNT] = {{{cls}}};",
+            "",
+            "#endif /* EXAMPLE_SAMPLES_H */",
+            "",
+        ]
+    )
 
 
 def _flags(target: Target) -> tuple[str, str]:
@@ -212,16 +230,26 @@ def _flags(target: Target) -> tuple[str, str]:
     cflags = " ".join([*target.cflags, "-O2", WARNINGS, "-ffunction-sections", "-fdata-sections"])
     assert target.linker_script is not None
     ld = target.linker_script.name
-    ldflags = " ".join(["-nostartfiles", "-Lboard", f"-Tboard/{ld}",
-                        f"-Wl,--defsym=__et_stack_size={target.stack_bytes}", "-Wl,--gc-sections", *target.ldflags])
+    ldflags = " ".join(
+        [
+            "-nostartfiles",
+            "-Lboard",
+            f"-Tboard/{ld}",
+            f"-Wl,--defsym=__et_stack_size={target.stack_bytes}",
+            "-Wl,--gc-sections",
+            *target.ldflags,
+        ]
+    )
     return cflags, ldflags
 
 
 def _qemu_command(target: Target, elf: str) -> str:
     if target.emulator is None or target.emulator.kind != "qemu":
         return ""
-    return (f"qemu-system-arm -M {target.emulator.machine} -nographic -monitor none -serial null "
-            f"-semihosting-config enable=on,target=native -kernel {elf}")
+    return (
+        f"qemu-system-arm -M {target.emulator.machine} -nographic -monitor none -serial null "
+        f"-semihosting-config enable=on,target=native -kernel {elf}"
+    )
 
 
 def makefile(target: Target, app: AppBuild = INFERENCE_APP) -> str:
@@ -232,12 +260,15 @@ def makefile(target: Target, app: AppBuild = INFERENCE_APP) -> str:
     run_elf = app.run_elf or elf
     qemu = _qemu_command(target, run_elf)
     run_deps, run_first = ("", f"\t{app.run_make}\n") if app.run_make else (f" {elf}", "")
-    run = (f"run:{run_deps}\n{run_first}\t{qemu}\n" if qemu else
-           "run:\n\t@echo \"no emulator for this target: flash " + elf + " to the board\"\n")
+    run = (
+        f"run:{run_deps}\n{run_first}\t{qemu}\n"
+        if qemu
+        else 'run:\n\t@echo "no emulator for this target: flash ' + elf + ' to the board"\n'
+    )
     what = "model" if app is INFERENCE_APP else "training code"
     return f"""# Firmware project for the edgetrain {what} in this folder ({target.name}).
 #   make          build {elf}
-#   make run      run it{f' in QEMU ({app.run_note})' if qemu else ''}
+#   make run      run it{f" in QEMU ({app.run_note})" if qemu else ""}
 CC ?= {target.compiler}
 ifeq ($(origin CC),default)
 CC := {target.compiler}
@@ -246,7 +277,7 @@ endif
 include {app.lib}.mk
 CFLAGS := {cflags} $({var}_CFLAGS) -Iapp{app.make_cflags}
 LDFLAGS := {ldflags}{app.make_ldflags}
-SRCS := {' '.join(app.sources)} $({var}_SRCS)
+SRCS := {" ".join(app.sources)} $({var}_SRCS)
 
 {elf}: $(SRCS) $(wildcard *.h app/*.h board/*.ld runtime/include/*.h runtime/src/*.h)
 \t@mkdir -p $(@D)
@@ -265,7 +296,8 @@ def cmake_project(target: Target, name: str, app: AppBuild = INFERENCE_APP) -> s
     cflags, ldflags = _flags(target)
     what = "model" if app is INFERENCE_APP else "training code"
     link = ldflags.replace("-Lboard", "-L${CMAKE_CURRENT_LIST_DIR}/board").replace(
-        "-Tboard/", "-T${CMAKE_CURRENT_LIST_DIR}/board/")
+        "-Tboard/", "-T${CMAKE_CURRENT_LIST_DIR}/board/"
+    )
     return f"""# Firmware project for the edgetrain {what} in this folder ({target.name}):
 #   cmake -S . -B build -DCMAKE_TOOLCHAIN_FILE=cmake/arm-none-eabi.cmake
 #   cmake --build build          # build/firmware.elf
@@ -274,7 +306,7 @@ project({name}_firmware C)
 set(CMAKE_C_STANDARD 99)
 set(CMAKE_C_FLAGS "${{CMAKE_C_FLAGS}} {cflags}")
 {app.cmake_options}include(${{CMAKE_CURRENT_LIST_DIR}}/{app.lib}.cmake)
-add_executable(firmware.elf {' '.join(app.sources)})
+add_executable(firmware.elf {" ".join(app.sources)})
 target_include_directories(firmware.elf PRIVATE app)
 target_link_libraries(firmware.elf PRIVATE {app.lib})
 target_link_options(firmware.elf PRIVATE {link})
@@ -292,17 +324,21 @@ set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 """
 
 
-def project_files(p: Program, target: Target, kind: ProjectKind, inputs: np.ndarray, classes: np.ndarray,
-                  library_cmake: str) -> dict[Path, bytes]:
+def project_files(
+    p: Program, target: Target, kind: ProjectKind, inputs: np.ndarray, classes: np.ndarray, library_cmake: str
+) -> dict[Path, bytes]:
     """The project's files (relative to the export folder) for `kind`."""
-    files = {Path("app/main.c"): MAIN_C.encode(),
-             Path("app/example_samples.h"): example_samples_h(p, inputs, classes).encode()}
+    files = {
+        Path("app/main.c"): MAIN_C.encode(),
+        Path("app/example_samples.h"): example_samples_h(p, inputs, classes).encode(),
+    }
     files.update(board_files(target, kind, p.name, library_cmake))
     return files
 
 
-def board_files(target: Target, kind: ProjectKind, name: str, library_cmake: str,
-                app: AppBuild = INFERENCE_APP) -> dict[Path, bytes]:
+def board_files(
+    target: Target, kind: ProjectKind, name: str, library_cmake: str, app: AppBuild = INFERENCE_APP
+) -> dict[Path, bytes]:
     """What every example project has beside its application: the semihosting board I/O, start-up
     code, linker script(s) and the build files of `kind` (cmake: the project's CMakeLists.txt
     replaces the library's, which becomes <lib>.cmake)."""

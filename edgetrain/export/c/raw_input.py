@@ -26,6 +26,7 @@ stored: the function only converts or quantizes). The statistics are const array
 counted in the memory report; a firmware that never calls the function drops them at link time
 (the builds use --gc-sections).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,10 +73,15 @@ class HelperNames:
         return f"{self.prefix}_input_std"
 
 
-MODEL = HelperNames("et_model", "ET_MODEL", ("model.h", "model_data.h"), "ET_MODEL_OUTPUT_COUNT",
-                    "ET_MODEL_N_CLASSES")
-TRAIN = HelperNames("et_train", "ET_TRAIN", ("train_model.h", "train_model_data.h"), "ET_TRAIN_N_CLASSES",
-                    "ET_TRAIN_N_CLASSES", output_ctype="float")
+MODEL = HelperNames("et_model", "ET_MODEL", ("model.h", "model_data.h"), "ET_MODEL_OUTPUT_COUNT", "ET_MODEL_N_CLASSES")
+TRAIN = HelperNames(
+    "et_train",
+    "ET_TRAIN",
+    ("train_model.h", "train_model_data.h"),
+    "ET_TRAIN_N_CLASSES",
+    "ET_TRAIN_N_CLASSES",
+    output_ctype="float",
+)
 FUNCTION = MODEL.function
 DECLARATION = MODEL.declaration
 ARGMAX_DECLARATION = MODEL.argmax_declaration
@@ -94,13 +100,17 @@ def c_string(text: str) -> str:
 
 def header_lines(int8: bool, class_names: list[str] | None, names: HelperNames = MODEL) -> list[str]:
     """The API header's declarations of the output helpers."""
-    lines = ["/* The class of an output: the index of its largest value (the first on a tie). */",
-             names.argmax_declaration]
+    lines = [
+        "/* The class of an output: the index of its largest value (the first on a tie). */",
+        names.argmax_declaration,
+    ]
     if class_names:
         if names.n_classes != names.output_count:  # ET_TRAIN_N_CLASSES is defined already
             lines.append(f"#define {names.n_classes} {len(class_names)}")
-        lines += ["/* The class names the model was trained with, by class index (UTF-8). */",
-                  f"extern const char *const {names.class_names}[{names.n_classes}];"]
+        lines += [
+            "/* The class names the model was trained with, by class index (UTF-8). */",
+            f"extern const char *const {names.class_names}[{names.n_classes}];",
+        ]
     return lines
 
 
@@ -134,41 +144,61 @@ def flash_bytes(stats: tuple[np.ndarray, np.ndarray] | None) -> int:
 
 def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None, names: HelperNames = MODEL) -> str:
     """The input helper's source for a float or an int8 input (model_input.c, train_model_input.c)."""
-    lines = [header, "#include <float.h>", "#include <stddef.h>", "#include <stdint.h>", "",
-             *(f'#include "{h}"' for h in names.headers), ""]
+    lines = [
+        header,
+        "#include <float.h>",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+        *(f'#include "{h}"' for h in names.headers),
+        "",
+    ]
     lines += [a.definition() for a in arrays(stats, names)]
     if int8:
-        lines += ["",
-                  "/* Round half to even, for |v| <= 1024 (callers clamp first): v - trunc(v) is exact there. */",
-                  "static int32_t et_round_half_even(double v)",
-                  "{",
-                  "    int32_t t = (int32_t)v; /* toward zero */",
-                  "    const double frac = v - (double)t;",
-                  "    if (frac > 0.5 || (frac == 0.5 && t % 2 != 0)) {",
-                  "        ++t;",
-                  "    } else if (frac < -0.5 || (frac == -0.5 && t % 2 != 0)) {",
-                  "        --t;",
-                  "    }",
-                  "    return t;",
-                  "}"]
+        lines += [
+            "",
+            "/* Round half to even, for |v| <= 1024 (callers clamp first): v - trunc(v) is exact there. */",
+            "static int32_t et_round_half_even(double v)",
+            "{",
+            "    int32_t t = (int32_t)v; /* toward zero */",
+            "    const double frac = v - (double)t;",
+            "    if (frac > 0.5 || (frac == 0.5 && t % 2 != 0)) {",
+            "        ++t;",
+            "    } else if (frac < -0.5 || (frac == -0.5 && t % 2 != 0)) {",
+            "        --t;",
+            "    }",
+            "    return t;",
+            "}",
+        ]
     t = "int8_t" if int8 else "float"
     m = names.macro
-    lines += ["", names.declaration.replace(";", ""), "{",
-              f"    {t} *x = ({t} *)input;", "    int32_t i;",
-              "    if (raw == NULL || input == NULL) {", "        return ET_ERR_NULL_ARG;", "    }",
-              f"    for (i = 0; i < {m}_INPUT_COUNT; ++i) {{"]
+    lines += [
+        "",
+        names.declaration.replace(";", ""),
+        "{",
+        f"    {t} *x = ({t} *)input;",
+        "    int32_t i;",
+        "    if (raw == NULL || input == NULL) {",
+        "        return ET_ERR_NULL_ARG;",
+        "    }",
+        f"    for (i = 0; i < {m}_INPUT_COUNT; ++i) {{",
+    ]
     if stats is not None:
         lines.append(f"        const float v = (raw[i] - {names.mean}[i]) / {names.std}[i];")
     else:
         lines.append("        const float v = raw[i];")
     if int8:
-        lines += ["        double s;", "        int32_t q;",
-                  "        if (!(v >= -FLT_MAX && v <= FLT_MAX)) {", "            return ET_ERR_NON_FINITE;",
-                  "        }",
-                  f"        s = (double)v / {m}_INPUT_SCALE;",
-                  "        s = s > 1024.0 ? 1024.0 : (s < -1024.0 ? -1024.0 : s);",
-                  f"        q = et_round_half_even(s) + {m}_INPUT_ZERO_POINT;",
-                  "        x[i] = (int8_t)(q > 127 ? 127 : (q < -128 ? -128 : q));"]
+        lines += [
+            "        double s;",
+            "        int32_t q;",
+            "        if (!(v >= -FLT_MAX && v <= FLT_MAX)) {",
+            "            return ET_ERR_NON_FINITE;",
+            "        }",
+            f"        s = (double)v / {m}_INPUT_SCALE;",
+            "        s = s > 1024.0 ? 1024.0 : (s < -1024.0 ? -1024.0 : s);",
+            f"        q = et_round_half_even(s) + {m}_INPUT_ZERO_POINT;",
+            "        x[i] = (int8_t)(q > 127 ? 127 : (q < -128 ? -128 : q));",
+        ]
     else:
         lines.append("        x[i] = v;")
     lines += ["    }", "    return ET_OK;", "}", ""]
@@ -178,10 +208,21 @@ def render(header: str, int8: bool, stats: tuple[np.ndarray, np.ndarray] | None,
 def render_output_helpers(int8: bool, class_names: list[str] | None, names: HelperNames = MODEL) -> str:
     """The definitions of `header_lines`' declarations (appended to the input helper's source)."""
     t = names.output_ctype or ("int8_t" if int8 else "float")
-    lines = [names.argmax_declaration.replace(";", ""), "{",
-             f"    const {t} *y = (const {t} *)output;", "    int32_t best = 0;", "    int32_t i;",
-             f"    for (i = 1; i < {names.output_count}; ++i) {{", "        if (y[i] > y[best]) {",
-             "            best = i;", "        }", "    }", "    return best;", "}", ""]
+    lines = [
+        names.argmax_declaration.replace(";", ""),
+        "{",
+        f"    const {t} *y = (const {t} *)output;",
+        "    int32_t best = 0;",
+        "    int32_t i;",
+        f"    for (i = 1; i < {names.output_count}; ++i) {{",
+        "        if (y[i] > y[best]) {",
+        "            best = i;",
+        "        }",
+        "    }",
+        "    return best;",
+        "}",
+        "",
+    ]
     if class_names:
         listed = ", ".join(c_string(n) for n in class_names)
         lines += [f"const char *const {names.class_names}[{names.n_classes}] = {{{listed}}};", ""]

@@ -1,4 +1,5 @@
 """Deprecated: `edgetrain.transforms.reorder`."""
+
 from ...deprecation import moved
 
 __getattr__ = moved(__name__, "edgetrain.transforms.reorder")

@@ -9,6 +9,7 @@ and output buffers + the stack. The stack estimate is the deepest call chain fro
 softmax; it excludes interrupt handlers. The RAM check reserves the larger of this estimate and
 the target's own stack reservation.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -23,29 +24,52 @@ from .rules import KERNEL_SOURCES
 # .text bytes per runtime source (arm-none-eabi-gcc 12.2 -O2, max of M3 and M4F); a test compiles
 # every source and keeps this table within a few percent of the truth.
 CODE_BYTES = {
-    "et_dense_s8.c": 4460, "et_dense_s8_ref.c": 480, "et_dense_f32.c": 1056, "et_dense_f32_ref.c": 288,
-    "et_add.c": 1024, "et_relu.c": 336, "et_softmax.c": 172, "et_status.c": 438,
+    "et_dense_s8.c": 4460,
+    "et_dense_s8_ref.c": 480,
+    "et_dense_f32.c": 1056,
+    "et_dense_f32_ref.c": 288,
+    "et_add.c": 1024,
+    "et_relu.c": 336,
+    "et_softmax.c": 172,
+    "et_status.c": 438,
     # sparse sources hold the float32 and int8 kernels of their format family
-    "et_sparse_csr.c": 2984, "et_sparse_delta.c": 1448, "et_sparse_bitmap.c": 1164,
-    "et_sparse_motif.c": 2032, "et_sparse_ref.c": 3000, "et_sparse_csc.c": 2660,
+    "et_sparse_csr.c": 2984,
+    "et_sparse_delta.c": 1448,
+    "et_sparse_bitmap.c": 1164,
+    "et_sparse_motif.c": 2032,
+    "et_sparse_ref.c": 3000,
+    "et_sparse_csc.c": 2660,
     "et_sparse_grouped.c": 9508,  # M4F: a two-row assembly ReLU loop per row length 0..24
-    "et_activation_f32.c": 420, "et_lut_s8.c": 52,
+    "et_activation_f32.c": 420,
+    "et_lut_s8.c": 52,
     # shared-weight forward and fused backward + update (the training head's clustered layers)
-    "et_dense_f32_shared.c": 3200, "et_dense_f32_shared_ref.c": 1760,
+    "et_dense_f32_shared.c": 3200,
+    "et_dense_f32_shared_ref.c": 1760,
     # convolutions and pools (et_conv_f32.c holds the grouped and the depthwise fast kernels;
     # et_conv_geom.c the argument checks every conv and pool kernel calls)
-    "et_conv_f32.c": 4090, "et_conv_f32_ref.c": 1444, "et_conv_geom.c": 784, "et_pool_f32.c": 1340,
-    "et_conv_s8.c": 9400, "et_conv_s8_ref.c": 1530, "et_pool_s8.c": 1910,
+    "et_conv_f32.c": 4090,
+    "et_conv_f32_ref.c": 1444,
+    "et_conv_geom.c": 784,
+    "et_pool_f32.c": 1340,
+    "et_conv_s8.c": 9400,
+    "et_conv_s8_ref.c": 1530,
+    "et_pool_s8.c": 1910,
 }
 # Runtime functions a kernel calls in other sources, linked with it (code size; their frames are in
 # the kernel's KERNEL_STACK figure).
 KERNEL_CALLEES = {
-    "et_conv_f32": ("et_dense_f32", "et_conv_geom_check"), "et_conv_f32_ref": ("et_conv_geom_check",),
-    "et_depthwise_conv_f32": ("et_conv_geom_check",), "et_depthwise_conv_f32_ref": ("et_conv_geom_check",),
-    "et_max_pool_f32": ("et_conv_geom_check",), "et_avg_pool_f32": ("et_conv_geom_check",),
-    "et_conv_s8": ("et_dense_s8", "et_conv_geom_check"), "et_conv_s8_ref": ("et_conv_geom_check",),
-    "et_depthwise_conv_s8": ("et_conv_geom_check",), "et_depthwise_conv_s8_ref": ("et_conv_geom_check",),
-    "et_max_pool_s8": ("et_conv_geom_check",), "et_avg_pool_s8": ("et_conv_geom_check",),
+    "et_conv_f32": ("et_dense_f32", "et_conv_geom_check"),
+    "et_conv_f32_ref": ("et_conv_geom_check",),
+    "et_depthwise_conv_f32": ("et_conv_geom_check",),
+    "et_depthwise_conv_f32_ref": ("et_conv_geom_check",),
+    "et_max_pool_f32": ("et_conv_geom_check",),
+    "et_avg_pool_f32": ("et_conv_geom_check",),
+    "et_conv_s8": ("et_dense_s8", "et_conv_geom_check"),
+    "et_conv_s8_ref": ("et_conv_geom_check",),
+    "et_depthwise_conv_s8": ("et_conv_geom_check",),
+    "et_depthwise_conv_s8_ref": ("et_conv_geom_check",),
+    "et_max_pool_s8": ("et_conv_geom_check",),
+    "et_avg_pool_s8": ("et_conv_geom_check",),
 }
 # newlib functions some kernels call (bytes rounded up; tanhf brings its own expm1f).
 LIBM_BYTES = {"expf": 1024, "tanhf": 1024}
@@ -54,33 +78,58 @@ MODEL_CODE_BYTES_PER_CALL = 24  # argument set-up, call and status test in et_mo
 # Deepest stack per kernel (bytes, -fstack-usage, max over host/M3/M4F, callees included).
 KERNEL_STACK = {
     "et_dense_s8": 216 + 72,  # et_dense_s8 -> et_block4
-    "et_dense_s8_ref": 56, "et_dense_f32": 176, "et_dense_f32_ref": 96, "et_add_s8": 56,
+    "et_dense_s8_ref": 56,
+    "et_dense_f32": 176,
+    "et_dense_f32_ref": 96,
+    "et_add_s8": 56,
     # Float kernels on the Cortex-M3 call libgcc's soft-float helpers: +16 B for their frames.
-    "et_add_f32": 32 + 16, "et_relu_f32": 24 + 16, "et_relu6_f32": 32 + 16, "et_relu_s8": 16,
+    "et_add_f32": 32 + 16,
+    "et_relu_f32": 24 + 16,
+    "et_relu6_f32": 32 + 16,
+    "et_relu_s8": 16,
     "et_relu6_s8": 16,
     "et_softmax_f32": 80 + 96,  # + newlib expf
     # sparse kernels: own frame (max host/M3/M4F) + 32 for the argument check if not inlined
-    "et_sparse_f32_ref": 224 + 32 + 24, "et_sparse_s8_ref": 192 + 32 + 24,  # + et_sp_next_pos
-    "et_sparse_f32_csr": 120 + 32, "et_sparse_f32_coo": 120 + 32, "et_sparse_f32_delta": 120 + 32,
-    "et_sparse_f32_bitmap": 136 + 32, "et_sparse_f32_motif": 168 + 32,
-    "et_sparse_s8_csr": 88 + 32, "et_sparse_s8_coo": 88 + 32, "et_sparse_s8_delta": 112 + 32,
-    "et_sparse_s8_bitmap": 128 + 32, "et_sparse_s8_motif": 152 + 32,
-    "et_sparse_f32_csc": 128 + 36 + 32, "et_sparse_s8_csc": 88 + 32,  # f32: + the M4F column loop (36 B)
-    "et_sparse_f32_grouped": 168 + 32, "et_sparse_s8_grouped": 152 + 32,
-    "et_sigmoid_f32": 32 + 96, "et_tanh_f32": 32 + 96,  # + newlib expf / tanhf
-    "et_leaky_relu_f32": 32 + 16, "et_hard_swish_f32": 40 + 16, "et_lut_s8": 8,
-    "et_dense_f32_shared": 176 + 16, "et_dense_f32_shared_ref": 104 + 16,
+    "et_sparse_f32_ref": 224 + 32 + 24,
+    "et_sparse_s8_ref": 192 + 32 + 24,  # + et_sp_next_pos
+    "et_sparse_f32_csr": 120 + 32,
+    "et_sparse_f32_coo": 120 + 32,
+    "et_sparse_f32_delta": 120 + 32,
+    "et_sparse_f32_bitmap": 136 + 32,
+    "et_sparse_f32_motif": 168 + 32,
+    "et_sparse_s8_csr": 88 + 32,
+    "et_sparse_s8_coo": 88 + 32,
+    "et_sparse_s8_delta": 112 + 32,
+    "et_sparse_s8_bitmap": 128 + 32,
+    "et_sparse_s8_motif": 152 + 32,
+    "et_sparse_f32_csc": 128 + 36 + 32,
+    "et_sparse_s8_csc": 88 + 32,  # f32: + the M4F column loop (36 B)
+    "et_sparse_f32_grouped": 168 + 32,
+    "et_sparse_s8_grouped": 152 + 32,
+    "et_sigmoid_f32": 32 + 96,
+    "et_tanh_f32": 32 + 96,  # + newlib expf / tanhf
+    "et_leaky_relu_f32": 32 + 16,
+    "et_hard_swish_f32": 40 + 16,
+    "et_lut_s8": 8,
+    "et_dense_f32_shared": 176 + 16,
+    "et_dense_f32_shared_ref": 104 + 16,
     # conv / pool: own frame (max host/M3/M4F) + the deeper of its callees (the argument check
     # et_conv_f32_check 24 -> et_conv_geom_check 72 -> et_axis_check 24 = 120, or et_dense_f32's
     # 176 for the fast conv) + 16 for the M3's soft-float helpers
-    "et_conv_f32": 528 + 176 + 16, "et_conv_f32_ref": 272 + 120 + 16,
-    "et_depthwise_conv_f32": 288 + 120 + 16, "et_depthwise_conv_f32_ref": 256 + 120 + 16,
-    "et_max_pool_f32": 8 + 208 + 96 + 16, "et_avg_pool_f32": 8 + 208 + 96 + 16,  # -> et_pool_f32 -> check
+    "et_conv_f32": 528 + 176 + 16,
+    "et_conv_f32_ref": 272 + 120 + 16,
+    "et_depthwise_conv_f32": 288 + 120 + 16,
+    "et_depthwise_conv_f32_ref": 256 + 120 + 16,
+    "et_max_pool_f32": 8 + 208 + 96 + 16,
+    "et_avg_pool_f32": 8 + 208 + 96 + 16,  # -> et_pool_f32 -> check
     "et_global_avg_pool_f32": 72 + 16,
     # int8: no soft-float helpers; the fast conv's deeper callee is et_dense_s8 (216 + 72)
-    "et_conv_s8": 1504 + 288, "et_conv_s8_ref": 192 + 120,
-    "et_depthwise_conv_s8": 1264 + 40 + 120, "et_depthwise_conv_s8_ref": 160 + 120,
-    "et_max_pool_s8": 80 + 16 + 96, "et_avg_pool_s8": 144 + 16 + 96,  # -> et_pool_s8_check -> geom check
+    "et_conv_s8": 1504 + 288,
+    "et_conv_s8_ref": 192 + 120,
+    "et_depthwise_conv_s8": 1264 + 40 + 120,
+    "et_depthwise_conv_s8_ref": 160 + 120,
+    "et_max_pool_s8": 80 + 16 + 96,
+    "et_avg_pool_s8": 144 + 16 + 96,  # -> et_pool_s8_check -> geom check
     "et_global_avg_pool_s8": 128,
 }
 INFER_FRAME = 48  # et_model_infer's own frame (saved registers, status)
@@ -162,26 +211,73 @@ class MemoryReport:
         d = asdict(self)
         for row, layer in zip(d["layers"], self.layers):
             row["flash"] = layer.flash
-        d.update(weight_bytes=self.weight_bytes, flash_bytes=self.flash_bytes, ram_bytes=self.ram_bytes,
-                 fits=self.fits, overshoot=self.overshoot())
+        d.update(
+            weight_bytes=self.weight_bytes,
+            flash_bytes=self.flash_bytes,
+            ram_bytes=self.ram_bytes,
+            fits=self.fits,
+            overshoot=self.overshoot(),
+        )
         return d
 
     def table_rows(self) -> list[list[Any]]:
-        rows: list[list[Any]] = [[lm.layer, lm.op, lm.format, lm.weight_index, lm.weight_values,
-                                  lm.weights, lm.bias, lm.quant, lm.args, lm.flash, lm.activation, lm.scratch,
-                                  lm.live]
-                                 for lm in self.layers]
-        rows.append(["all layers", "", "", sum(lm.weight_index for lm in self.layers),
-                     sum(lm.weight_values for lm in self.layers), self.weight_bytes,
-                     sum(lm.bias for lm in self.layers), sum(lm.quant for lm in self.layers),
-                     sum(lm.args for lm in self.layers), self.data_bytes, "", "", ""])
+        rows: list[list[Any]] = [
+            [
+                lm.layer,
+                lm.op,
+                lm.format,
+                lm.weight_index,
+                lm.weight_values,
+                lm.weights,
+                lm.bias,
+                lm.quant,
+                lm.args,
+                lm.flash,
+                lm.activation,
+                lm.scratch,
+                lm.live,
+            ]
+            for lm in self.layers
+        ]
+        rows.append(
+            [
+                "all layers",
+                "",
+                "",
+                sum(lm.weight_index for lm in self.layers),
+                sum(lm.weight_values for lm in self.layers),
+                self.weight_bytes,
+                sum(lm.bias for lm in self.layers),
+                sum(lm.quant for lm in self.layers),
+                sum(lm.args for lm in self.layers),
+                self.data_bytes,
+                "",
+                "",
+                "",
+            ]
+        )
         return rows
 
-    TABLE_COLUMNS = ("layer", "op", "format", "index B", "values B", "weights B", "bias B", "quant B",
-                     "args B", "flash B", "out B", "scratch B", "live B")
-    TABLE_LEGEND = ("flash B = weights + bias + quant (requantization) + args (argument struct); out B = the "
-                    "tensor a layer writes; live B = arena bytes in use while it runs (input, output, scratch "
-                    "and tensors kept for later layers)")
+    TABLE_COLUMNS = (
+        "layer",
+        "op",
+        "format",
+        "index B",
+        "values B",
+        "weights B",
+        "bias B",
+        "quant B",
+        "args B",
+        "flash B",
+        "out B",
+        "scratch B",
+        "live B",
+    )
+    TABLE_LEGEND = (
+        "flash B = weights + bias + quant (requantization) + args (argument struct); out B = the "
+        "tensor a layer writes; live B = arena bytes in use while it runs (input, output, scratch "
+        "and tensors kept for later layers)"
+    )
 
     def summary_rows(self) -> list[list[Any]]:
         def budget(v: int | None) -> str:
@@ -227,7 +323,9 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
             lm.quant += a.nbytes
     raw = sum(
         p.lowered.graph.params[s.node.params["weight"]].size * p.elem_bytes
-        for s in p.lowered.steps if s.kind in ("dense", "conv2d", "conv1d"))
+        for s in p.lowered.steps
+        if s.kind in ("dense", "conv2d", "conv1d")
+    )
     # Each call names its fast kernel first and its reference last: a build links one of them
     # (and what that one calls in other sources).
     kernels = {c.kernels[-1] if p.force_ref else c.kernels[0] for c in p.calls}
@@ -239,14 +337,21 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
     stack = INFER_FRAME + max((KERNEL_STACK[k] for k in kernels), default=0)
     rows = list(layers.values())
     return MemoryReport(
-        model=p.name, target=target.name, dtype=p.dtype, layers=rows, raw_weight_bytes=raw,
-        data_bytes=sum(r.flash for r in rows), code_bytes_estimate=code,
-        arena_bytes=p.plan.arena_bytes, arena_lower_bound=p.plan.peak_live_bytes(),
-        io_bytes=p.input_bytes + p.output_bytes, stack_estimate=stack,
+        model=p.name,
+        target=target.name,
+        dtype=p.dtype,
+        layers=rows,
+        raw_weight_bytes=raw,
+        data_bytes=sum(r.flash for r in rows),
+        code_bytes_estimate=code,
+        arena_bytes=p.plan.arena_bytes,
+        arena_lower_bound=p.plan.peak_live_bytes(),
+        io_bytes=p.input_bytes + p.output_bytes,
+        stack_estimate=stack,
         stack_reserved=max(stack, target.stack_bytes),
-        flash_budget=target.flash_bytes, ram_budget=target.ram_bytes,
-        notes=["code size and stack are estimates (see edgetrain/export/c/report.py); "
-               "data and arena bytes are exact"],
+        flash_budget=target.flash_bytes,
+        ram_budget=target.ram_bytes,
+        notes=["code size and stack are estimates (see edgetrain/export/c/report.py); data and arena bytes are exact"],
         raw_input_bytes=raw_input.flash_bytes(p.standardisation),
     )
 
@@ -259,18 +364,23 @@ def check_budget(report: MemoryReport) -> None:
     parts = []
     if "flash" in over:
         big = sorted(report.layers, key=lambda lm: -lm.flash)[:3]
-        parts.append(f"flash needs {report.flash_bytes:,} B of {report.flash_budget:,} B "
-                     f"(over by {over['flash']:,} B); largest layers: "
-                     + ", ".join(f"{lm.layer} {lm.flash:,} B" for lm in big))
+        parts.append(
+            f"flash needs {report.flash_bytes:,} B of {report.flash_budget:,} B "
+            f"(over by {over['flash']:,} B); largest layers: " + ", ".join(f"{lm.layer} {lm.flash:,} B" for lm in big)
+        )
     if "ram" in over:
         big = sorted(report.layers, key=lambda lm: -lm.activation)[:3]
         peak = max(report.layers, key=lambda lm: lm.live)
-        parts.append(f"RAM needs {report.ram_bytes:,} B of {report.ram_budget:,} B "
-                     f"(over by {over['ram']:,} B: arena {report.arena_bytes:,} B, I/O "
-                     f"{report.io_bytes:,} B, stack {report.stack_reserved:,} B); layer {peak.layer} needs "
-                     f"{peak.live:,} B of arena while it runs; largest "
-                     "activations: " + ", ".join(f"{lm.layer} {lm.activation:,} B" for lm in big))
-    hint = ("use int8 (--dtype int8), narrower layers, or a bigger target"
-            if report.dtype == "f32" else "use narrower layers or a bigger target")
-    raise BudgetExceededError(f"model {report.model!r} does not fit {report.target}: " + "; ".join(parts),
-                              hint=hint)
+        parts.append(
+            f"RAM needs {report.ram_bytes:,} B of {report.ram_budget:,} B "
+            f"(over by {over['ram']:,} B: arena {report.arena_bytes:,} B, I/O "
+            f"{report.io_bytes:,} B, stack {report.stack_reserved:,} B); layer {peak.layer} needs "
+            f"{peak.live:,} B of arena while it runs; largest "
+            "activations: " + ", ".join(f"{lm.layer} {lm.activation:,} B" for lm in big)
+        )
+    hint = (
+        "use int8 (--dtype int8), narrower layers, or a bigger target"
+        if report.dtype == "f32"
+        else "use narrower layers or a bigger target"
+    )
+    raise BudgetExceededError(f"model {report.model!r} does not fit {report.target}: " + "; ".join(parts), hint=hint)

@@ -28,6 +28,7 @@ to the ordinary formats. The motif kernel stores the block grid as CSR (one valu
   motif kernel under both policies. ``bench/sparse.py`` measures the policies.
 * a format name (``"csr"``, ``"csc"``, ``"bitmap"``, ...) or ``"motif"``: forced.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -44,8 +45,16 @@ from .abi import FORMAT_CODE, GROUPED_ASM_MAX_ROW, WEIGHTS_STRUCT_BYTES  # noqa:
 SparseOption = str | Mapping[str, str] | None
 CHOICES = ("auto", "fast", "motif", *ENCODERS)
 # The fast kernel suffix of every non-dense format (FORMAT_CODE, its et_sparse_format code: abi).
-KERNEL_SUFFIX = {"csr": "csr", "coo": "coo", "delta8": "delta", "delta4": "delta", "bitmap": "bitmap",
-                 "motif": "motif", "csc": "csc", "grouped": "grouped"}
+KERNEL_SUFFIX = {
+    "csr": "csr",
+    "coo": "coo",
+    "delta8": "delta",
+    "delta4": "delta",
+    "bitmap": "bitmap",
+    "motif": "motif",
+    "csc": "csc",
+    "grouped": "grouped",
+}
 # "fast" policy: above this stored fraction the dense kernel (no index loads, no scatter) wins.
 FAST_DENSE_ABOVE = 0.5
 # Rows longer than GROUPED_ASM_MAX_ROW (abi) take et_sparse_grouped.c's C loop, slower than CSC, so
@@ -54,8 +63,11 @@ GROUPED_ASM_SHARE = 0.9
 # Runtime source of every sparse kernel (firmware_export/src).
 SPARSE_SOURCES = {
     **{f"et_sparse_{k}_ref": "et_sparse_ref.c" for k in ("f32", "s8")},
-    **{f"et_sparse_{k}_{f}": f"et_sparse_{'csr' if f == 'coo' else f}.c"
-       for k in ("f32", "s8") for f in ("csr", "coo", "delta", "bitmap", "motif", "csc", "grouped")},
+    **{
+        f"et_sparse_{k}_{f}": f"et_sparse_{'csr' if f == 'coo' else f}.c"
+        for k in ("f32", "s8")
+        for f in ("csr", "coo", "delta", "bitmap", "motif", "csc", "grouped")
+    },
 }
 
 
@@ -85,8 +97,9 @@ def resolve_option(option: SparseOption, layer: str) -> str:
         return "auto"
     name = option if isinstance(option, str) else option.get(layer, "auto")
     if name not in CHOICES:
-        raise ConfigError(f"unknown sparse format {name!r} for layer {layer!r}",
-                          hint="use one of: " + ", ".join(CHOICES))
+        raise ConfigError(
+            f"unknown sparse format {name!r} for layer {layer!r}", hint="use one of: " + ", ".join(CHOICES)
+        )
     return name
 
 
@@ -103,8 +116,9 @@ def check_option(option: SparseOption, layers: list[str]) -> None:
         return
     unknown = sorted(set(option) - set(layers))
     if unknown:
-        raise ConfigError(f"sparse_format names unknown dense layers: {', '.join(unknown)}",
-                          hint="dense layers: " + ", ".join(layers))
+        raise ConfigError(
+            f"sparse_format names unknown dense layers: {', '.join(unknown)}", hint="dense layers: " + ", ".join(layers)
+        )
     for layer in option:
         resolve_option(option, layer)
 
@@ -155,8 +169,14 @@ def fastest_sparse_format(mask: np.ndarray, vdtype: type, activation: str | None
     return "grouped" if short >= GROUPED_ASM_SHARE * lengths.sum() else "csc"
 
 
-def choose_storage(values: np.ndarray, mask: np.ndarray | None, meta: Mapping[str, Any],
-                   forced: str, layer: str, activation: str | None = None) -> LayerStorage:
+def choose_storage(
+    values: np.ndarray,
+    mask: np.ndarray | None,
+    meta: Mapping[str, Any],
+    forced: str,
+    layer: str,
+    activation: str | None = None,
+) -> LayerStorage:
     """Storage of one layer. ``values`` is the emitted matrix in C layout (float32 or int8 ints),
     ``mask`` the C-layout mask or None (unmasked: dense), ``forced`` from `resolve_option`,
     ``activation`` the fused clamp ("relu", "relu6" or None; the "fast" policy looks at it)."""
@@ -175,8 +195,10 @@ def choose_storage(values: np.ndarray, mask: np.ndarray | None, meta: Mapping[st
         sizes["motif"] = grid_enc.nbytes.total
         return LayerStorage("motif", grid_enc, nnz, block, sizes)
     if forced == "motif":
-        raise ExportError(f"layer {layer!r}: sparse_format 'motif' needs a block-shared weight "
-                          f"(meta[{BLOCK_SHARED!r}] and every block all-zero or constant)")
+        raise ExportError(
+            f"layer {layer!r}: sparse_format 'motif' needs a block-shared weight "
+            f"(meta[{BLOCK_SHARED!r}] and every block all-zero or constant)"
+        )
     if forced == "fast":
         dense = nnz > FAST_DENSE_ABOVE * mask.size
         enc = encs["dense" if dense else fastest_sparse_format(mask, vdtype, activation)]
@@ -197,5 +219,7 @@ def weights_struct(name: str, storage: LayerStorage, arrays: list[str | None]) -
     width0 = idx[0].itemsize if idx else 1
     width1 = idx[1].itemsize if len(idx) > 1 else 0
     n_entries = int(arrs[-1].size)
-    return (f"static const et_sparse_weights {name} = {{{FORMAT_CODE[storage.format]}, {n_entries}, "
-            f"{width0}, {width1}, {storage.block[0]}, {storage.block[1]}, {idx0}, {idx1}, {values_ptr}}};")
+    return (
+        f"static const et_sparse_weights {name} = {{{FORMAT_CODE[storage.format]}, {n_entries}, "
+        f"{width0}, {width1}, {storage.block[0]}, {storage.block[1]}, {idx0}, {idx1}, {values_ptr}}};"
+    )

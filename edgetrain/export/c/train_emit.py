@@ -16,6 +16,7 @@ The generated API (train_model.h)::
 
 Split in two so a divergence guard can look at the loss before anything is updated.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,11 +39,23 @@ def header(p: TrainProgram) -> str:
     """The first line of every generated file; the model name is escaped for a C comment."""
     return HEADER.format(version=__version__, name=c_comment_text(p.name))
 
+
 # What the training code (and the fine-tuning harness: RAM storage, guard) links.
 RUNTIME_SOURCES = (
-    "et_status.c", "et_dense_f32.c", "et_dense_f32_ref.c", "et_dense_f32_backward.c",
-    "et_dense_f32_backward_ref.c", "et_act_backward.c", "et_loss.c", "et_optim.c", "et_crc32.c",
-    "et_storage.c", "et_storage_ram.c", "et_guard.c", "et_relu.c", "et_quant_boundary.c",
+    "et_status.c",
+    "et_dense_f32.c",
+    "et_dense_f32_ref.c",
+    "et_dense_f32_backward.c",
+    "et_dense_f32_backward_ref.c",
+    "et_act_backward.c",
+    "et_loss.c",
+    "et_optim.c",
+    "et_crc32.c",
+    "et_storage.c",
+    "et_storage_ram.c",
+    "et_guard.c",
+    "et_relu.c",
+    "et_quant_boundary.c",
     "et_activation_backward.c",
 )
 
@@ -53,58 +66,91 @@ def _f(v: float) -> str:
 
 def render_train_h(p: TrainProgram) -> str:
     c = p.config
-    lines = [header(p),
-             "#ifndef ET_TRAIN_MODEL_H", "#define ET_TRAIN_MODEL_H", "", "#include <stdint.h>", "",
-             '#include "et_status.h"', '#include "et_storage.h"', "",
-             "/* Inputs: ET_TRAIN_BATCH samples of ET_TRAIN_INPUT_COUNT elements of ET_TRAIN_INPUT_TYPE"
-             + (" (quantized with ET_TRAIN_INPUT_SCALE / ET_TRAIN_INPUT_ZERO_POINT)"
-                if p.input_ctype == "int8_t" else "")
-             + ", row-major; labels int32 in [0, ET_TRAIN_N_CLASSES). */",
-             f"#define ET_TRAIN_BATCH {c.batch}",
-             f"#define ET_TRAIN_INPUT_COUNT {p.input_count}",
-             f"#define ET_TRAIN_INPUT_BYTES {p.input_bytes}",
-             f"#define ET_TRAIN_INPUT_TYPE {p.input_ctype}",
-             f"#define ET_TRAIN_N_CLASSES {p.n_classes}",
-             f"#define ET_TRAIN_FEATURE_BYTES {p.feature_size * (1 if p.feature_ctype == 'int8_t' else 4)}",
-             f"#define ET_TRAIN_N_SEGMENTS {len(p.trainable)}",
-             f"#define ET_TRAIN_PAYLOAD_BYTES {p.payload_bytes}u",
-             f"#define ET_TRAIN_LAYOUT_TAG 0x{p.layout_tag:08X}u",
-             f"#define ET_TRAIN_ARENA_BYTES {max(p.plan.arena_bytes, 4)}",
-             "/* Divergence guard settings chosen at generation (et_guard_init). */",
-             f"#define ET_TRAIN_GUARD_MAX_RATIO {_f(c.guard_max_ratio)}",
-             f"#define ET_TRAIN_GUARD_MIN_LOSS {_f(c.guard_min_loss)}",
-             f"#define ET_TRAIN_GUARD_DECAY {_f(c.guard_decay)}",
-             f"#define ET_TRAIN_GUARD_WARMUP {c.guard_warmup}"]
+    lines = [
+        header(p),
+        "#ifndef ET_TRAIN_MODEL_H",
+        "#define ET_TRAIN_MODEL_H",
+        "",
+        "#include <stdint.h>",
+        "",
+        '#include "et_status.h"',
+        '#include "et_storage.h"',
+        "",
+        "/* Inputs: ET_TRAIN_BATCH samples of ET_TRAIN_INPUT_COUNT elements of ET_TRAIN_INPUT_TYPE"
+        + (" (quantized with ET_TRAIN_INPUT_SCALE / ET_TRAIN_INPUT_ZERO_POINT)" if p.input_ctype == "int8_t" else "")
+        + ", row-major; labels int32 in [0, ET_TRAIN_N_CLASSES). */",
+        f"#define ET_TRAIN_BATCH {c.batch}",
+        f"#define ET_TRAIN_INPUT_COUNT {p.input_count}",
+        f"#define ET_TRAIN_INPUT_BYTES {p.input_bytes}",
+        f"#define ET_TRAIN_INPUT_TYPE {p.input_ctype}",
+        f"#define ET_TRAIN_N_CLASSES {p.n_classes}",
+        f"#define ET_TRAIN_FEATURE_BYTES {p.feature_size * (1 if p.feature_ctype == 'int8_t' else 4)}",
+        f"#define ET_TRAIN_N_SEGMENTS {len(p.trainable)}",
+        f"#define ET_TRAIN_PAYLOAD_BYTES {p.payload_bytes}u",
+        f"#define ET_TRAIN_LAYOUT_TAG 0x{p.layout_tag:08X}u",
+        f"#define ET_TRAIN_ARENA_BYTES {max(p.plan.arena_bytes, 4)}",
+        "/* Divergence guard settings chosen at generation (et_guard_init). */",
+        f"#define ET_TRAIN_GUARD_MAX_RATIO {_f(c.guard_max_ratio)}",
+        f"#define ET_TRAIN_GUARD_MIN_LOSS {_f(c.guard_min_loss)}",
+        f"#define ET_TRAIN_GUARD_DECAY {_f(c.guard_decay)}",
+        f"#define ET_TRAIN_GUARD_WARMUP {c.guard_warmup}",
+    ]
     if p.qbody is not None:
         i = p.qbody.input
         lines += [f"#define ET_TRAIN_INPUT_SCALE {i.scale:.17g}", f"#define ET_TRAIN_INPUT_ZERO_POINT {i.zero_point}"]
-    lines += ["", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
-              "et_status et_train_init(void);",
-              "et_status et_train_reset_optimizer(void);",
-              "/* The trainable parameters as storage segments (ET_TRAIN_N_SEGMENTS entries). */",
-              "void et_train_segments(et_storage_segment *segments);",
-              "et_status et_train_load(const et_storage *storage, et_storage_info *info);",
-              "et_status et_train_commit(const et_storage *storage, et_storage_info *info);",
-              "et_status et_train_forward_loss(const void *input, const int32_t *labels, float *loss);",
-              "et_status et_train_backward_update(const void *input);",
-              "et_status et_train_step(const void *input, const int32_t *labels, float *loss);",
-              "et_status et_train_infer(const void *input, float *logits);",
-              "et_status et_train_features(const void *input, void *features);", "",
-              "/* Raw sensor values (ET_TRAIN_INPUT_COUNT floats) -> one input sample: the model's input",
-              " * standardisation" + (" and the int8 body's input quantization" if p.input_ctype == "int8_t" else "")
-              + ", bit for bit as edgetrain computes them. */",
-              raw_input.TRAIN.declaration, "",
-              *raw_input.header_lines(False, p.class_names, raw_input.TRAIN), "",
-              "#ifdef __cplusplus", "}", "#endif", "", "#endif /* ET_TRAIN_MODEL_H */", ""]
+    lines += [
+        "",
+        "#ifdef __cplusplus",
+        'extern "C" {',
+        "#endif",
+        "",
+        "et_status et_train_init(void);",
+        "et_status et_train_reset_optimizer(void);",
+        "/* The trainable parameters as storage segments (ET_TRAIN_N_SEGMENTS entries). */",
+        "void et_train_segments(et_storage_segment *segments);",
+        "et_status et_train_load(const et_storage *storage, et_storage_info *info);",
+        "et_status et_train_commit(const et_storage *storage, et_storage_info *info);",
+        "et_status et_train_forward_loss(const void *input, const int32_t *labels, float *loss);",
+        "et_status et_train_backward_update(const void *input);",
+        "et_status et_train_step(const void *input, const int32_t *labels, float *loss);",
+        "et_status et_train_infer(const void *input, float *logits);",
+        "et_status et_train_features(const void *input, void *features);",
+        "",
+        "/* Raw sensor values (ET_TRAIN_INPUT_COUNT floats) -> one input sample: the model's input",
+        " * standardisation"
+        + (" and the int8 body's input quantization" if p.input_ctype == "int8_t" else "")
+        + ", bit for bit as edgetrain computes them. */",
+        raw_input.TRAIN.declaration,
+        "",
+        *raw_input.header_lines(False, p.class_names, raw_input.TRAIN),
+        "",
+        "#ifdef __cplusplus",
+        "}",
+        "#endif",
+        "",
+        "#endif /* ET_TRAIN_MODEL_H */",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def render_train_data_h(p: TrainProgram) -> str:
-    lines = [header(p), "#ifndef ET_TRAIN_MODEL_DATA_H",
-             "#define ET_TRAIN_MODEL_DATA_H", "", "#include <stdint.h>", "",
-             "#ifndef ET_MODEL_ALIGNED", "#if defined(__GNUC__) || defined(__clang__)",
-             "#define ET_MODEL_ALIGNED __attribute__((aligned(4)))", "#else", "#define ET_MODEL_ALIGNED",
-             "#endif", "#endif", ""]
+    lines = [
+        header(p),
+        "#ifndef ET_TRAIN_MODEL_DATA_H",
+        "#define ET_TRAIN_MODEL_DATA_H",
+        "",
+        "#include <stdint.h>",
+        "",
+        "#ifndef ET_MODEL_ALIGNED",
+        "#if defined(__GNUC__) || defined(__clang__)",
+        "#define ET_MODEL_ALIGNED __attribute__((aligned(4)))",
+        "#else",
+        "#define ET_MODEL_ALIGNED",
+        "#endif",
+        "#endif",
+        "",
+    ]
     for a in p.arrays:
         lines += [f"#if defined({a.condition})", a.declaration(), "#endif"] if a.condition else [a.declaration()]
     lines += ["", "#endif /* ET_TRAIN_MODEL_DATA_H */", ""]
@@ -112,8 +158,7 @@ def render_train_data_h(p: TrainProgram) -> str:
 
 
 def render_train_data_c(p: TrainProgram) -> str:
-    parts = [header(p), '#include "train_model_data.h"', "",
-             *render_array_definitions(p.arrays)]
+    parts = [header(p), '#include "train_model_data.h"', "", *render_array_definitions(p.arrays)]
     return "\n".join(parts)
 
 
@@ -124,22 +169,39 @@ def _check(lines: list[str], stmt: str, indent: str = "    ") -> None:
 def render_train_c(p: TrainProgram) -> str:
     c = p.config
     it = p.input_ctype
-    lines = [header(p), "#include <float.h>", "#include <stddef.h>",
-             "#include <stdint.h>", "", '#include "et_runtime.h"', '#include "train_model.h"',
-             '#include "train_model_data.h"', "",
-             '#include "et_kernels.h"',  # ET_DENSE_F32 / ET_DENSE_S8 / ET_DENSE_BWD
-             *(['#include "et_conv_train.h"'] if _uses_conv_training(p) else []), "",  # ET_CONV_BWD
-             "/* Training memory plan: every buffer placed by lifetime over the op list below. */",
-             "static union {", "    unsigned char bytes[ET_TRAIN_ARENA_BYTES];", "    float align_float;",
-             "    int32_t align_int32;", "} et_train_arena;",
-             "#define ET_TRAIN_ARENA(type, offset) ((type *)(void *)(et_train_arena.bytes + (offset)))"]
+    lines = [
+        header(p),
+        "#include <float.h>",
+        "#include <stddef.h>",
+        "#include <stdint.h>",
+        "",
+        '#include "et_runtime.h"',
+        '#include "train_model.h"',
+        '#include "train_model_data.h"',
+        "",
+        '#include "et_kernels.h"',  # ET_DENSE_F32 / ET_DENSE_S8 / ET_DENSE_BWD
+        *(['#include "et_conv_train.h"'] if _uses_conv_training(p) else []),
+        "",  # ET_CONV_BWD
+        "/* Training memory plan: every buffer placed by lifetime over the op list below. */",
+        "static union {",
+        "    unsigned char bytes[ET_TRAIN_ARENA_BYTES];",
+        "    float align_float;",
+        "    int32_t align_int32;",
+        "} et_train_arena;",
+        "#define ET_TRAIN_ARENA(type, offset) ((type *)(void *)(et_train_arena.bytes + (offset)))",
+    ]
     for name, b in sorted(p.plan.buffers.items(), key=lambda kv: (p.plan.offsets[kv[0]], kv[0])):
-        lines.append(f"/* {c_comment_text(name)}: offset {p.plan.offsets[name]}, {b.size} bytes, "
-                     f"ops {b.first}..{b.last} */")
-        lines.append(f"#define {buffer_expr(name)} ET_TRAIN_ARENA({ctype_of(name, it, p.feature_ctype)}, "
-                     f"{p.plan.offsets[name]})")
-    lines += ["", "/* Parameters: trainable ones in RAM (initialised from flash) with optimizer slots; "
-              "frozen ones stay const in flash (kernels never write a frozen et_param_f32). */"]
+        lines.append(
+            f"/* {c_comment_text(name)}: offset {p.plan.offsets[name]}, {b.size} bytes, ops {b.first}..{b.last} */"
+        )
+        lines.append(
+            f"#define {buffer_expr(name)} ET_TRAIN_ARENA({ctype_of(name, it, p.feature_ctype)}, {p.plan.offsets[name]})"
+        )
+    lines += [
+        "",
+        "/* Parameters: trainable ones in RAM (initialised from flash) with optimizer slots; "
+        "frozen ones stay const in flash (kernels never write a frozen et_param_f32). */",
+    ]
     slots = p.slots_per_param
     for prm in p.params:
         if prm.trainable:
@@ -150,12 +212,15 @@ def render_train_c(p: TrainProgram) -> str:
                 lines.append(f"static float {m}[{prm.size}];")
             if slots >= 2:
                 lines.append(f"static float {v}[{prm.size}];")
-            lines.append(f"static et_param_f32 et_train_param_{prm.ident} = "
-                         f"{{et_train_value_{prm.ident}, {m}, {v}, 1, {prm.mask_name or 'NULL'}}};")
+            lines.append(
+                f"static et_param_f32 et_train_param_{prm.ident} = "
+                f"{{et_train_value_{prm.ident}, {m}, {v}, 1, {prm.mask_name or 'NULL'}}};"
+            )
         else:
             lines.append(f"#define et_train_value_{prm.ident} ((float *){prm.data_name})")
-            lines.append(f"static et_param_f32 et_train_param_{prm.ident} = "
-                         f"{{et_train_value_{prm.ident}, NULL, NULL, 0, NULL}};")
+            lines.append(
+                f"static et_param_f32 et_train_param_{prm.ident} = {{et_train_value_{prm.ident}, NULL, NULL, 0, NULL}};"
+            )
     lines += ["static et_optimizer et_train_opt;", ""]
     lines += p.structs
     lines += ["", "et_status et_train_reset_optimizer(void)", "{"]
@@ -165,43 +230,70 @@ def render_train_c(p: TrainProgram) -> str:
         if slots >= 2:
             lines.append(f"    (void)et_zero_f32(et_train_v_{prm.ident}, {prm.size});")
     if c.optimizer == "adam":
-        lines += ["    et_train_opt.kind = ET_OPTIM_ADAM;",
-                  f"    et_train_opt.adam.lr = {_f(c.lr)};",
-                  f"    et_train_opt.adam.beta1 = {_f(c.beta1)};",
-                  f"    et_train_opt.adam.beta2 = {_f(c.beta2)};",
-                  f"    et_train_opt.adam.eps = {_f(c.eps)};",
-                  f"    et_train_opt.adam.weight_decay = {_f(c.weight_decay)};",
-                  "    /* 1 - beta rounded from double, as numpy's float32 arithmetic sees it. */",
-                  f"    et_train_opt.adam.one_minus_beta1 = {_f(1.0 - c.beta1)};",
-                  f"    et_train_opt.adam.one_minus_beta2 = {_f(1.0 - c.beta2)};"]
+        lines += [
+            "    et_train_opt.kind = ET_OPTIM_ADAM;",
+            f"    et_train_opt.adam.lr = {_f(c.lr)};",
+            f"    et_train_opt.adam.beta1 = {_f(c.beta1)};",
+            f"    et_train_opt.adam.beta2 = {_f(c.beta2)};",
+            f"    et_train_opt.adam.eps = {_f(c.eps)};",
+            f"    et_train_opt.adam.weight_decay = {_f(c.weight_decay)};",
+            "    /* 1 - beta rounded from double, as numpy's float32 arithmetic sees it. */",
+            f"    et_train_opt.adam.one_minus_beta1 = {_f(1.0 - c.beta1)};",
+            f"    et_train_opt.adam.one_minus_beta2 = {_f(1.0 - c.beta2)};",
+        ]
     else:
-        lines += ["    et_train_opt.kind = ET_OPTIM_SGD;",
-                  f"    et_train_opt.sgd.lr = {_f(c.lr)};",
-                  f"    et_train_opt.sgd.momentum = {_f(c.momentum)};",
-                  f"    et_train_opt.sgd.weight_decay = {_f(c.weight_decay)};"]
-    lines += ["    return et_adam_step_init(&et_train_opt.step);", "}", "",
-              "et_status et_train_init(void)", "{", "    int32_t i;"]
+        lines += [
+            "    et_train_opt.kind = ET_OPTIM_SGD;",
+            f"    et_train_opt.sgd.lr = {_f(c.lr)};",
+            f"    et_train_opt.sgd.momentum = {_f(c.momentum)};",
+            f"    et_train_opt.sgd.weight_decay = {_f(c.weight_decay)};",
+        ]
+    lines += [
+        "    return et_adam_step_init(&et_train_opt.step);",
+        "}",
+        "",
+        "et_status et_train_init(void)",
+        "{",
+        "    int32_t i;",
+    ]
     for prm in p.trainable:
-        lines += [f"    for (i = 0; i < {prm.size}; ++i) {{",
-                  f"        et_train_value_{prm.ident}[i] = {prm.data_name}[i];", "    }"]
+        lines += [
+            f"    for (i = 0; i < {prm.size}; ++i) {{",
+            f"        et_train_value_{prm.ident}[i] = {prm.data_name}[i];",
+            "    }",
+        ]
     if not p.trainable:  # pragma: no cover - split_model refuses a model without trainables
         lines.append("    (void)i;")
-    lines += ["    return et_train_reset_optimizer();", "}", "",
-              "void et_train_segments(et_storage_segment *segments)", "{"]
+    lines += [
+        "    return et_train_reset_optimizer();",
+        "}",
+        "",
+        "void et_train_segments(et_storage_segment *segments)",
+        "{",
+    ]
     for k, prm in enumerate(p.trainable):
-        lines += [f"    segments[{k}].data = et_train_value_{prm.ident};",
-                  f"    segments[{k}].size = (uint32_t)sizeof et_train_value_{prm.ident};"]
-    lines += ["}", "",
-              "et_status et_train_load(const et_storage *storage, et_storage_info *info)", "{",
-              "    et_storage_segment segments[ET_TRAIN_N_SEGMENTS];",
-              "    et_train_segments(segments);",
-              "    return et_storage_load(storage, ET_TRAIN_LAYOUT_TAG, segments, ET_TRAIN_N_SEGMENTS, info);",
-              "}", "",
-              "et_status et_train_commit(const et_storage *storage, et_storage_info *info)", "{",
-              "    et_storage_segment segments[ET_TRAIN_N_SEGMENTS];",
-              "    et_train_segments(segments);",
-              "    return et_storage_commit(storage, ET_TRAIN_LAYOUT_TAG, segments, ET_TRAIN_N_SEGMENTS, info);",
-              "}", ""]
+        lines += [
+            f"    segments[{k}].data = et_train_value_{prm.ident};",
+            f"    segments[{k}].size = (uint32_t)sizeof et_train_value_{prm.ident};",
+        ]
+    lines += [
+        "}",
+        "",
+        "et_status et_train_load(const et_storage *storage, et_storage_info *info)",
+        "{",
+        "    et_storage_segment segments[ET_TRAIN_N_SEGMENTS];",
+        "    et_train_segments(segments);",
+        "    return et_storage_load(storage, ET_TRAIN_LAYOUT_TAG, segments, ET_TRAIN_N_SEGMENTS, info);",
+        "}",
+        "",
+        "et_status et_train_commit(const et_storage *storage, et_storage_info *info)",
+        "{",
+        "    et_storage_segment segments[ET_TRAIN_N_SEGMENTS];",
+        "    et_train_segments(segments);",
+        "    return et_storage_commit(storage, ET_TRAIN_LAYOUT_TAG, segments, ET_TRAIN_N_SEGMENTS, info);",
+        "}",
+        "",
+    ]
 
     def body_of(phases: tuple[str, ...], which: str) -> list[str]:
         out: list[str] = []
@@ -218,44 +310,83 @@ def render_train_c(p: TrainProgram) -> str:
     uses_x = lambda ops: any("x" in op.reads for op in ops)  # noqa: E731
     fwd_ops = [op for op in p.ops if op.phase in ("body", "forward", "loss")]
     bwd_ops = [op for op in p.ops if op.phase == "backward"]
-    lines += ["et_status et_train_forward_loss(const void *input, const int32_t *labels, float *loss)", "{",
-              f"    const {it} *x = (const {it} *)input;", "    et_status st;"]
+    lines += [
+        "et_status et_train_forward_loss(const void *input, const int32_t *labels, float *loss)",
+        "{",
+        f"    const {it} *x = (const {it} *)input;",
+        "    et_status st;",
+    ]
     if not uses_x(fwd_ops):  # pragma: no cover
         lines.append("    (void)x;")
     lines += [*body_of(("body", "forward", "loss"), "train"), "    return ET_OK;", "}", ""]
-    lines += ["et_status et_train_backward_update(const void *input)", "{",
-              f"    const {it} *x = (const {it} *)input;", "    et_status st;"]
+    lines += [
+        "et_status et_train_backward_update(const void *input)",
+        "{",
+        f"    const {it} *x = (const {it} *)input;",
+        "    et_status st;",
+    ]
     if not uses_x(bwd_ops):
         lines.append("    (void)x; /* the first layer is frozen: its input is not needed */")
     lines += ["    /* Adam's step counter advances once per accepted step, before the first update. */"]
     _check(lines, "st = et_optimizer_begin_step(&et_train_opt);")
     lines += [*body_of(("backward",), "train"), "    return ET_OK;", "}", ""]
-    lines += ["et_status et_train_step(const void *input, const int32_t *labels, float *loss)", "{",
-              "    const et_status st = et_train_forward_loss(input, labels, loss);",
-              "    return st != ET_OK ? st : et_train_backward_update(input);", "}", ""]
+    lines += [
+        "et_status et_train_step(const void *input, const int32_t *labels, float *loss)",
+        "{",
+        "    const et_status st = et_train_forward_loss(input, labels, loss);",
+        "    return st != ET_OK ? st : et_train_backward_update(input);",
+        "}",
+        "",
+    ]
     logits = next(op for op in p.ops if op.phase == "loss").reads[0]
-    lines += ["et_status et_train_infer(const void *input, float *logits)", "{",
-              f"    const {it} *x = (const {it} *)input;", "    et_status st;", "    int32_t i;"]
+    lines += [
+        "et_status et_train_infer(const void *input, float *logits)",
+        "{",
+        f"    const {it} *x = (const {it} *)input;",
+        "    et_status st;",
+        "    int32_t i;",
+    ]
     lines += body_of(("body", "forward"), "infer")
-    lines += ["    for (i = 0; i < ET_TRAIN_N_CLASSES; ++i) {", f"        logits[i] = {buffer_expr(logits)}[i];",
-              "    }", "    return ET_OK;", "}", ""]
+    lines += [
+        "    for (i = 0; i < ET_TRAIN_N_CLASSES; ++i) {",
+        f"        logits[i] = {buffer_expr(logits)}[i];",
+        "    }",
+        "    return ET_OK;",
+        "}",
+        "",
+    ]
     lines += ["et_status et_train_features(const void *input, void *features)", "{"]
     body_ops = [op for op in p.ops if op.phase == "body"]
     if body_ops:
         ft = p.feature_ctype
-        lines += [f"    const {it} *x = (const {it} *)input;", f"    {ft} *f = ({ft} *)features;",
-                  "    et_status st;", "    int32_t i;"]
+        lines += [
+            f"    const {it} *x = (const {it} *)input;",
+            f"    {ft} *f = ({ft} *)features;",
+            "    et_status st;",
+            "    int32_t i;",
+        ]
         # Only the int8 part when there is a dequantize step: its int8 output is the contract.
         for i, op in enumerate(p.ops):
             if op.phase == "body" and op.layer != "boundary":
                 lines.append(f"    /* op {i}: {c_comment_text(op.comment, OP_COMMENT_MAX)} */")
                 _check(lines, op.infer or "")
         src = [op for op in body_ops if op.layer != "boundary"][-1].writes[0]
-        lines += [f"    for (i = 0; i < {p.feature_size}; ++i) {{", f"        f[i] = {buffer_expr(src)}[i];", "    }",
-                  "    return ET_OK;", "}", ""]
+        lines += [
+            f"    for (i = 0; i < {p.feature_size}; ++i) {{",
+            f"        f[i] = {buffer_expr(src)}[i];",
+            "    }",
+            "    return ET_OK;",
+            "}",
+            "",
+        ]
     else:
-        lines += ["    (void)input;", "    (void)features;", "    return ET_ERR_BAD_PARAM; /* no frozen body */",
-                  "}", ""]
+        lines += [
+            "    (void)input;",
+            "    (void)features;",
+            "    return ET_ERR_BAD_PARAM; /* no frozen body */",
+            "}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -273,8 +404,11 @@ def runtime_files(p: TrainProgram, storage_port: str = "ram") -> list[Path]:
     # The kernels of the lowered calls (body and head), as the inference export picks them, and the
     # conv / pool backward kernels of the training rules.
     sources = {**TRAIN_KERNEL_SOURCES, **KERNEL_SOURCES}
-    wanted = list(dict.fromkeys([*RUNTIME_SOURCES, *PORT_SOURCES[storage_port],
-                                 *(sources[k] for op in p.ops for k in op.kernels)]))
+    wanted = list(
+        dict.fromkeys(
+            [*RUNTIME_SOURCES, *PORT_SOURCES[storage_port], *(sources[k] for op in p.ops for k in op.kernels)]
+        )
+    )
     # The umbrella header declares every kernel; an int8-free build still compiles the headers.
     return with_included_headers([fw / "src" / f for f in wanted], fw)
 
@@ -288,7 +422,8 @@ def render_files(p: TrainProgram, report_json: str, storage_port: str = "ram") -
         Path("train_model_data.c"): render_train_data_c(p).encode(),
         Path("train_model_input.c"): (
             raw_input.render(header(p), p.input_ctype == "int8_t", p.standardisation, raw_input.TRAIN)
-            + raw_input.render_output_helpers(False, p.class_names, raw_input.TRAIN)).encode(),
+            + raw_input.render_output_helpers(False, p.class_names, raw_input.TRAIN)
+        ).encode(),
         Path("train_memory_report.json"): report_json.encode(),
     }
     for f in runtime_files(p, storage_port):

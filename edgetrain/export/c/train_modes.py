@@ -10,6 +10,7 @@ Run it on the graph with batch_norm folded (`apply_trainable` does both, for `fi
 and `export c --train`): a folded conv's bias is then the one that trains, and "last:K" counts the
 layers the device runs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,13 +34,17 @@ def select_trainable(graph: Graph, spec: str | Sequence[str]) -> list[str]:
         nodes = list(graph.nodes)
         last = max((i for i, n in enumerate(nodes) if n.op in ops), default=None)
         if last is None:
-            raise ConfigError(f"--trainable {spec}: {graph.name!r} has no {' or '.join(ops)} layer",
-                              hint="use last:K (e.g. last:1) for a model without convolutions")
+            raise ConfigError(
+                f"--trainable {spec}: {graph.name!r} has no {' or '.join(ops)} layer",
+                hint="use last:K (e.g. last:1) for a model without convolutions",
+            )
         start = last if spec == "last-block" else last + 1
         names = [n.name for n in nodes[start:] if n.params]
         if not names:
-            raise ConfigError(f"--trainable {spec}: no layer with parameters after {nodes[last].name!r}",
-                              hint="use last-block, bias-only or last:K")
+            raise ConfigError(
+                f"--trainable {spec}: no layer with parameters after {nodes[last].name!r}",
+                hint="use last-block, bias-only or last:K",
+            )
         return set_trainable(graph, names)
     return set_trainable(graph, spec)
 

@@ -11,6 +11,7 @@ compared with the naive sum (every buffer on its own, plus a gradient buffer per
 parameter). Flash = const model data + the two storage banks. The budget is checked before
 anything is written, so a model that does not fit leaves no files behind.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +46,8 @@ TRAIN_KERNEL_STACK = {
     "et_depthwise_conv_f32_backward_update": 32 + 544 + 120 + 16 + 16,
     "et_conv_f32_backward_update_ref": 32 + 304 + 120 + 16 + 16,
     "et_depthwise_conv_f32_backward_update_ref": 32 + 304 + 120 + 16 + 16,
-    "et_max_pool_f32_backward": 48 + 240 + 96 + 16, "et_avg_pool_f32_backward": 32 + 240 + 96 + 16,
+    "et_max_pool_f32_backward": 48 + 240 + 96 + 16,
+    "et_avg_pool_f32_backward": 32 + 240 + 96 + 16,
     "et_global_avg_pool_f32_backward": 64 + 16,
 }
 
@@ -85,8 +87,13 @@ class TrainMemoryReport:
 
     @property
     def ram_bytes(self) -> int:
-        return (self.param_ram_bytes + self.optimizer_state_bytes + self.arena_bytes + self.descriptor_bytes
-                + self.stack_reserved)
+        return (
+            self.param_ram_bytes
+            + self.optimizer_state_bytes
+            + self.arena_bytes
+            + self.descriptor_bytes
+            + self.stack_reserved
+        )
 
     @property
     def flash_data_bytes(self) -> int:
@@ -102,8 +109,13 @@ class TrainMemoryReport:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d.update(naive_bytes=self.naive_bytes, bank_flash_bytes=self.bank_flash_bytes, ram_bytes=self.ram_bytes,
-                 flash_data_bytes=self.flash_data_bytes, overshoot=self.overshoot())
+        d.update(
+            naive_bytes=self.naive_bytes,
+            bank_flash_bytes=self.bank_flash_bytes,
+            ram_bytes=self.ram_bytes,
+            flash_data_bytes=self.flash_data_bytes,
+            overshoot=self.overshoot(),
+        )
         return d
 
     def rows(self) -> list[list[str]]:
@@ -111,14 +123,18 @@ class TrainMemoryReport:
             ["RAM: trainable parameters", f"{self.param_ram_bytes:,}"],
             ["RAM: optimizer state", f"{self.optimizer_state_bytes:,}"],
             ["RAM: training arena (planned)", f"{self.arena_bytes:,}"],
-            ["    naive sum (no reuse, + parameter gradients)",
-             f"{self.naive_bytes:,} ({self.naive_activation_bytes:,} + {self.param_grad_bytes:,})"],
+            [
+                "    naive sum (no reuse, + parameter gradients)",
+                f"{self.naive_bytes:,} ({self.naive_activation_bytes:,} + {self.param_grad_bytes:,})",
+            ],
             ["RAM: parameter and optimizer descriptors", f"{self.descriptor_bytes:,}"],
             [f"RAM: stack reserved (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}"],
             ["RAM total for training", f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget else "")],
             ["flash: const model data", f"{self.const_data_bytes:,}"],
-            ["flash: A/B banks",
-             f"{self.bank_flash_bytes:,} (2 x {self.bank_bytes:,}, payload {self.payload_bytes:,})"],
+            [
+                "flash: A/B banks",
+                f"{self.bank_flash_bytes:,} (2 x {self.bank_bytes:,}, payload {self.payload_bytes:,})",
+            ],
         ]
 
 
@@ -140,17 +156,29 @@ def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeomet
     const = sum(a.nbytes for a in p.arrays if a.condition is None) + raw_input.flash_bytes(p.standardisation)
     stack = train_stack_estimate(p)
     return TrainMemoryReport(
-        model=p.name, target=target.name, trainable=[t.name for t in p.trainable],
-        frozen_body="none" if p.split.body is None else p.config.body, batch=p.config.batch,
-        optimizer=p.config.optimizer, param_ram_bytes=p.payload_bytes,
-        optimizer_state_bytes=p.optimizer_state_bytes, arena_bytes=p.plan.arena_bytes,
-        arena_live_peak=p.plan.peak_live_bytes(), naive_activation_bytes=p.naive_activation_bytes,
-        param_grad_bytes=p.param_grad_bytes, stack_estimate=stack,
-        stack_reserved=max(stack, target.stack_bytes), const_data_bytes=const,
-        payload_bytes=p.payload_bytes, bank_bytes=geometry.bank_bytes(p.payload_bytes),
-        ram_budget=target.ram_bytes, flash_budget=target.flash_bytes,
-        buffers=[{"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
-                 for n, b in sorted(p.plan.buffers.items(), key=lambda kv: p.plan.offsets[kv[0]])],
+        model=p.name,
+        target=target.name,
+        trainable=[t.name for t in p.trainable],
+        frozen_body="none" if p.split.body is None else p.config.body,
+        batch=p.config.batch,
+        optimizer=p.config.optimizer,
+        param_ram_bytes=p.payload_bytes,
+        optimizer_state_bytes=p.optimizer_state_bytes,
+        arena_bytes=p.plan.arena_bytes,
+        arena_live_peak=p.plan.peak_live_bytes(),
+        naive_activation_bytes=p.naive_activation_bytes,
+        param_grad_bytes=p.param_grad_bytes,
+        stack_estimate=stack,
+        stack_reserved=max(stack, target.stack_bytes),
+        const_data_bytes=const,
+        payload_bytes=p.payload_bytes,
+        bank_bytes=geometry.bank_bytes(p.payload_bytes),
+        ram_budget=target.ram_bytes,
+        flash_budget=target.flash_bytes,
+        buffers=[
+            {"name": n, "bytes": b.size, "offset": p.plan.offsets[n], "ops": [b.first, b.last]}
+            for n, b in sorted(p.plan.buffers.items(), key=lambda kv: p.plan.offsets[kv[0]])
+        ],
         notes=[*p.notes, "RAM excludes the harness's sample buffers and code; banks are flash"],
         descriptor_bytes=descriptor_bytes(p),
     )
@@ -170,14 +198,18 @@ def check_train_budget(r: TrainMemoryReport) -> None:
         return
     parts = []
     if "ram" in over:
-        parts.append(f"training needs {r.ram_bytes:,} B of RAM of {r.ram_budget:,} B (over by {over['ram']:,} B: "
-                     f"parameters {r.param_ram_bytes:,}, optimizer state {r.optimizer_state_bytes:,}, "
-                     f"arena {r.arena_bytes:,}, descriptors {r.descriptor_bytes:,}, stack {r.stack_reserved:,})")
+        parts.append(
+            f"training needs {r.ram_bytes:,} B of RAM of {r.ram_budget:,} B (over by {over['ram']:,} B: "
+            f"parameters {r.param_ram_bytes:,}, optimizer state {r.optimizer_state_bytes:,}, "
+            f"arena {r.arena_bytes:,}, descriptors {r.descriptor_bytes:,}, stack {r.stack_reserved:,})"
+        )
     if "flash" in over:
         parts.append(f"flash needs {r.flash_data_bytes:,} B of {r.flash_budget:,} B (over by {over['flash']:,} B)")
-    raise BudgetExceededError(f"fine-tuning {r.model!r} does not fit {r.target}: " + "; ".join(parts),
-                              hint="train fewer layers (--trainable last:1 or bias-only), use sgd without "
-                                   "momentum, a smaller --batch, or --body int8")
+    raise BudgetExceededError(
+        f"fine-tuning {r.model!r} does not fit {r.target}: " + "; ".join(parts),
+        hint="train fewer layers (--trainable last:1 or bias-only), use sgd without "
+        "momentum, a smaller --batch, or --body int8",
+    )
 
 
 @dataclass(frozen=True)
@@ -189,9 +221,17 @@ class TrainExport:
     geometry: StorageGeometry
     files: tuple[Path, ...] = ()  # relative to out_dir
 
-def prepare_training(graph: Graph, target: Target | str, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
-                     *, per_channel: bool = True, qbody: QuantizedModel | None = None,
-                     geometry: StorageGeometry | None = None) -> tuple[TrainProgram, TrainMemoryReport, Target]:
+
+def prepare_training(
+    graph: Graph,
+    target: Target | str,
+    config: DeviceTrainConfig,
+    calib_x: ArrayLike | None = None,
+    *,
+    per_channel: bool = True,
+    qbody: QuantizedModel | None = None,
+    geometry: StorageGeometry | None = None,
+) -> tuple[TrainProgram, TrainMemoryReport, Target]:
     """Program + memory report + budget check, nothing written."""
     target = load_target(target) if isinstance(target, str) else target
     geometry = geometry or StorageGeometry()
@@ -201,13 +241,22 @@ def prepare_training(graph: Graph, target: Target | str, config: DeviceTrainConf
     return program, report, target
 
 
-def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, config: DeviceTrainConfig,
-                      calib_x: ArrayLike | None = None, *, per_channel: bool = True,
-                      qbody: QuantizedModel | None = None, geometry: StorageGeometry | None = None,
-                      force: bool = False, protect: Iterable[str | os.PathLike[str]] = (),
-                      project: ProjectKind | None = None,
-                      example_batches: tuple[ArrayLike, ArrayLike] | None = None,
-                      name: str | None = None) -> TrainExport:
+def export_training_c(
+    graph: Graph,
+    target: Target | str,
+    out_dir: str | Path,
+    config: DeviceTrainConfig,
+    calib_x: ArrayLike | None = None,
+    *,
+    per_channel: bool = True,
+    qbody: QuantizedModel | None = None,
+    geometry: StorageGeometry | None = None,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    project: ProjectKind | None = None,
+    example_batches: tuple[ArrayLike, ArrayLike] | None = None,
+    name: str | None = None,
+) -> TrainExport:
     """Generate the on-device training library into ``out_dir`` (budget first): the sources, the
     runtime (with the target's weight store port), build fragments (edgetrain_train.mk,
     CMakeLists.txt), the memory report and a README.
@@ -226,16 +275,21 @@ def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, c
     from .train_readme import render_train_readme
 
     if name is not None:
-        raise ConfigError("--name is not supported with --train yet",
-                          hint="export the training code without --name (symbols et_train_*, train_model.h)")
+        raise ConfigError(
+            "--name is not supported with --train yet",
+            hint="export the training code without --name (symbols et_train_*, train_model.h)",
+        )
     target = load_target(target) if isinstance(target, str) else target
     check_kind(project, target)
     if project is not None and example_batches is None:
-        raise ConfigError("a training project needs example batches to train on",
-                          hint="pass example_batches (samples [steps][batch], labels [steps][batch]) or --data")
+        raise ConfigError(
+            "a training project needs example batches to train on",
+            hint="pass example_batches (samples [steps][batch], labels [steps][batch]) or --data",
+        )
     geometry = geometry or StorageGeometry()
-    program, report, target = prepare_training(graph, target, config, calib_x, per_channel=per_channel,
-                                               qbody=qbody, geometry=geometry)
+    program, report, target = prepare_training(
+        graph, target, config, calib_x, per_channel=per_channel, qbody=qbody, geometry=geometry
+    )
     files = render_files(program, json.dumps(report.to_dict(), indent=2) + "\n", target.storage_port)
     files.update(build_fragments(files, LIB, "on-device training"))
     files[Path("README.md")] = render_train_readme(program, report, target, geometry, project).encode()
@@ -243,7 +297,17 @@ def export_training_c(graph: Graph, target: Target | str, out_dir: str | Path, c
         assert example_batches is not None
         xs = np.asarray(example_batches[0], np.float32)
         inputs = program.device_input(xs.reshape(-1, *program.input_shape))
-        files.update(train_project_files(program, report, geometry, target, project, inputs,
-                                         np.asarray(example_batches[1]), files[Path("CMakeLists.txt")].decode()))
+        files.update(
+            train_project_files(
+                program,
+                report,
+                geometry,
+                target,
+                project,
+                inputs,
+                np.asarray(example_batches[1]),
+                files[Path("CMakeLists.txt")].decode(),
+            )
+        )
     write_atomically(Path(out_dir), files, force=force, protect=protect)
     return TrainExport(Path(out_dir), program, report, target, geometry, tuple(sorted(files)))

@@ -30,6 +30,7 @@ How the program is derived (architecture principle 3, TECHNIQUES section 7):
   before it first (`transforms.fold_batch_norm`; its statistics and affine are frozen), so the
   program trains the folded layer; a trainable or unfoldable batch_norm is refused by name.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,8 +105,13 @@ class DeviceTrainConfig:
         return SGD(self.lr, self.momentum, self.weight_decay)
 
     def to_dict(self) -> dict[str, object]:
-        d: dict[str, object] = {"optimizer": self.optimizer, "lr": self.lr, "weight_decay": self.weight_decay,
-                                "batch": self.batch, "body": self.body}
+        d: dict[str, object] = {
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "batch": self.batch,
+            "body": self.body,
+        }
         if self.optimizer == "sgd":
             d["momentum"] = self.momentum
         else:
@@ -114,6 +120,7 @@ class DeviceTrainConfig:
 
 
 # ---------------------------------------------------------------- frozen body | trainable head
+
 
 @dataclass
 class ModelSplit:
@@ -132,8 +139,7 @@ def _subgraph(graph: Graph, nodes: list[Node], input_name: str, output: str, nam
     shapes = graph.shapes()
     used = {p for n in nodes for p in n.params.values()}
     params = [graph.params[p] for p in graph.params if p in used]
-    sub = Graph({input_name: shapes[input_name]}, nodes, params, [output], name=name,
-                meta=dict(graph.meta))
+    sub = Graph({input_name: shapes[input_name]}, nodes, params, [output], name=name, meta=dict(graph.meta))
     return sub.copy()
 
 
@@ -147,12 +153,20 @@ def split_model(graph: Graph) -> ModelSplit:
     if nodes and nodes[-1].name == output and nodes[-1].op == "softmax":
         dropped, output = nodes[-1].name, nodes[-1].inputs[0]
         nodes = nodes[:-1]
-    work = Graph(dict(graph.inputs), nodes, [graph.params[p] for n in nodes for p in n.params.values()],
-                 [output], name=graph.name, meta=dict(graph.meta))
+    work = Graph(
+        dict(graph.inputs),
+        nodes,
+        [graph.params[p] for n in nodes for p in n.params.values()],
+        [output],
+        name=graph.name,
+        meta=dict(graph.meta),
+    )
     schedule = derive_backward(work)
     if not schedule.trainable:
-        raise ConfigError(f"nothing to train in {graph.name!r}: every parameter is frozen",
-                          hint="choose --trainable last:1, bias-only or layer names")
+        raise ConfigError(
+            f"nothing to train in {graph.name!r}: every parameter is frozen",
+            hint="choose --trainable last:1, bias-only or layer names",
+        )
     in_schedule = {s.node.name for s in schedule.steps}
     first = next(i for i, n in enumerate(nodes) if n.name in in_schedule)
     body_nodes, head_nodes = nodes[:first], nodes[first:]
@@ -161,24 +175,28 @@ def split_model(graph: Graph) -> ModelSplit:
     head_made = {boundary}
     for n in head_nodes:
         if n.op not in TRAIN_RULES:
-            raise UnsupportedOpError(f"on-device training does not support {n.op} ({n.name!r}) in the trainable part",
-                                     hint=f"trainable layers may use: {', '.join(sorted(TRAIN_RULES))}; freeze it "
-                                          "(e.g. --trainable last:1) so it runs in the body")
+            raise UnsupportedOpError(
+                f"on-device training does not support {n.op} ({n.name!r}) in the trainable part",
+                hint=f"trainable layers may use: {', '.join(sorted(TRAIN_RULES))}; freeze it "
+                "(e.g. --trainable last:1) so it runs in the body",
+            )
         for t in n.inputs:
             if t not in head_made:
-                raise UnsupportedOpError(f"{n.name!r} reads {t!r} from before the trainable part",
-                                         hint="the trainable part may read only the first trainable layer's "
-                                              "input and its own tensors: train from an earlier layer")
+                raise UnsupportedOpError(
+                    f"{n.name!r} reads {t!r} from before the trainable part",
+                    hint="the trainable part may read only the first trainable layer's "
+                    "input and its own tensors: train from an earlier layer",
+                )
         head_made.add(n.name)
     if boundary not in produced:  # pragma: no cover - a topologically ordered chain
         raise ExportError(f"cannot find the boundary tensor {boundary!r}")
-    body = (_subgraph(graph, body_nodes, graph.input_name, boundary, f"{graph.name}_body")
-            if body_nodes else None)
+    body = _subgraph(graph, body_nodes, graph.input_name, boundary, f"{graph.name}_body") if body_nodes else None
     head = _subgraph(work, head_nodes, boundary, output, f"{graph.name}_head") if body_nodes else work.copy()
     return ModelSplit(body, head, boundary, derive_backward(head), dropped)
 
 
 # ---------------------------------------------------------------- the program
+
 
 @dataclass
 class TrainParam:
@@ -340,8 +358,14 @@ class TrainProgram:
         return [(p.name, tuple(p.c_value.shape), p.layout) for p in self.trainable]
 
 
-def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayLike | None = None,
-                        *, per_channel: bool = True, qbody: QuantizedModel | None = None) -> TrainProgram:
+def build_train_program(
+    graph: Graph,
+    config: DeviceTrainConfig,
+    calib_x: ArrayLike | None = None,
+    *,
+    per_channel: bool = True,
+    qbody: QuantizedModel | None = None,
+) -> TrainProgram:
     """Derive the training program of ``graph`` (trainable flags already set).
 
     The frozen body and the head's forward are lowered by the same code as the inference program
@@ -361,8 +385,9 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
     if split.dropped_softmax:
         notes.append(f"final softmax {split.dropped_softmax!r} not run: training and evaluation use logits")
     if folded:
-        notes.append(f"batch_norm {', '.join(folded)} folded into the layer before: the model trained (and "
-                     "returned) has none")
+        notes.append(
+            f"batch_norm {', '.join(folded)} folded into the layer before: the model trained (and returned) has none"
+        )
 
     def arr(prefix: str, layer: str, role: str, values: np.ndarray, condition: str | None = None) -> str:
         name = c_identifier(f"et_train_{prefix}_{role}", taken)
@@ -396,20 +421,37 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
             lowered, dtype, prefix = lower_graph(body), "f32", "f_"
         layer_storage = choose_layer_storage(body, lowered, qbody, None)
         body_ops, body_out = _lower_into_arena(
-            body, lowered, dtype, qbody, layer_storage, batches, prefix, "et_tb_" if dtype == "f32" else "et_tq_",
-            arr, taken, sizes, structs)
+            body,
+            lowered,
+            dtype,
+            qbody,
+            layer_storage,
+            batches,
+            prefix,
+            "et_tb_" if dtype == "f32" else "et_tq_",
+            arr,
+            taken,
+            sizes,
+            structs,
+        )
         ops.extend(body_ops)
         if qbody is not None:  # the int8 body (dtype "int8")
             out = qbody.output
             boundary_scale, boundary_zp = float(np.float32(out.scale)), int(out.zero_point)
             sizes["features"] = B * feature_size * FLOAT
-            ops.append(TrainOp(
-                "body", "boundary",
-                f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {B * feature_size}, "
-                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
-                f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {feature_size}, "
-                f"{boundary_zp}, {literal(boundary_scale, 'float')});",
-                (body_out,), ("features",), "dequantize the int8 features for the float head"))
+            ops.append(
+                TrainOp(
+                    "body",
+                    "boundary",
+                    f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {B * feature_size}, "
+                    f"{boundary_zp}, {literal(boundary_scale, 'float')});",
+                    f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {feature_size}, "
+                    f"{boundary_zp}, {literal(boundary_scale, 'float')});",
+                    (body_out,),
+                    ("features",),
+                    "dequantize the int8 features for the float head",
+                )
+            )
             head_input = "features"
         else:
             head_input = body_out
@@ -433,22 +475,38 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
             layout = ""
             if graph_role == "weight":
                 layout = "T" if c_value.ndim == 2 else ("ohwi" if c_value.ndim == 4 else "hwo")
-            tp = TrainParam(p.name, ident, np.ascontiguousarray(c_value), p.trainable, graph_role == "weight",
-                            shared=role == "codebook", layout=layout, graph_shape=tuple(p.storage().shape))
+            tp = TrainParam(
+                p.name,
+                ident,
+                np.ascontiguousarray(c_value),
+                p.trainable,
+                graph_role == "weight",
+                shared=role == "codebook",
+                layout=layout,
+                graph_shape=tuple(p.storage().shape),
+            )
             if p.mask is not None and role != "codebook":
                 tp.mask = tp.to_c(p.mask)
             params[p.name] = tp
         return f"et_train_value_{params[p.name].ident}"
 
     head_ops, logits, head_buf, head_calls = _lower_head(
-        head, lowered, batches, head_input, arr, taken, sizes, structs, param_value)
+        head, lowered, batches, head_input, arr, taken, sizes, structs, param_value
+    )
     ops.extend(head_ops)
     macs += sum(head.macs().values())
     n_classes = lowered.size(lowered.output)
-    ops.append(TrainOp("loss", "loss",
-                       f"st = et_softmax_xent_f32({buffer_expr(logits)}, labels, {B}, {n_classes}, loss, "
-                       f"{buffer_expr(logits)});", None, (logits,), (logits,),
-                       "softmax cross-entropy; dlogits overwrite the logits"))
+    ops.append(
+        TrainOp(
+            "loss",
+            "loss",
+            f"st = et_softmax_xent_f32({buffer_expr(logits)}, labels, {B}, {n_classes}, loss, {buffer_expr(logits)});",
+            None,
+            (logits,),
+            (logits,),
+            "softmax cross-entropy; dlogits overwrite the logits",
+        )
+    )
 
     # ---- backward: the engine's one walk with the C training rules
 
@@ -473,9 +531,28 @@ def build_train_program(graph: Graph, config: DeviceTrainConfig, calib_x: ArrayL
             bits = np.packbits(np.ascontiguousarray(p.mask, dtype=bool).ravel(), bitorder="little")
             p.mask_name = arr(p.ident, p.name, "mask", bits.astype(np.uint8))
     return TrainProgram(
-        graph.name, config, split, qbody, tuple(graph.input_shape), input_ctype, n_classes, feature_size,
-        feature_ctype, list(params.values()), arrays, structs, ops, plan.buffers, plan, storage,
-        boundary_scale, boundary_zp, macs, notes, graph)
+        graph.name,
+        config,
+        split,
+        qbody,
+        tuple(graph.input_shape),
+        input_ctype,
+        n_classes,
+        feature_size,
+        feature_ctype,
+        list(params.values()),
+        arrays,
+        structs,
+        ops,
+        plan.buffers,
+        plan,
+        storage,
+        boundary_scale,
+        boundary_zp,
+        macs,
+        notes,
+        graph,
+    )
 
 
 def fold_frozen_batch_norm(graph: Graph) -> tuple[Graph, list[str]]:
@@ -491,14 +568,17 @@ def fold_frozen_batch_norm(graph: Graph) -> tuple[Graph, list[str]]:
                 f"batch_norm {n.name!r} trains: on-device training runs a batch_norm folded into the layer "
                 "before it, so its scale and bias cannot train",
                 hint="freeze it; finetune_on_device and `edgetrain finetune` fold batch_norm before --trainable "
-                     "applies, so bias-only trains the folded conv bias")
+                "applies, so bias-only trains the folded conv bias",
+            )
     folded = fold_batch_norm(graph)
     left = [n.name for n in folded.nodes if n.op == "batch_norm"]
     if left:
-        raise UnsupportedOpError(f"batch_norm {left[0]!r} cannot be folded into the layer before it, and the "
-                                 "device has no batch_norm kernel",
-                                 hint="put each batch_norm right after a conv or dense layer that nothing else "
-                                      "reads (before its activation)")
+        raise UnsupportedOpError(
+            f"batch_norm {left[0]!r} cannot be folded into the layer before it, and the "
+            "device has no batch_norm kernel",
+            hint="put each batch_norm right after a conv or dense layer that nothing else "
+            "reads (before its activation)",
+        )
     return folded, [n.name for n in bns]
 
 
@@ -510,14 +590,27 @@ def _check_head_params(head: Graph) -> None:
             if p in users and head.params[p].trainable:
                 raise UnsupportedOpError(
                     f"parameter {p!r} is used by {users[p]!r} and {n.name!r}: on-device training updates "
-                    "each parameter inside its layer's kernel", hint="give each layer its own parameters")
+                    "each parameter inside its layer's kernel",
+                    hint="give each layer its own parameters",
+                )
             users[p] = n.name
 
 
-def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: Dtype, qmodel: QuantizedModel | None,
-                      layer_storage: dict, batches: tuple[int, ...], prefix: str, struct_prefix: str, arr,
-                      taken: set[str], sizes: dict[str, int], structs: list[str],
-                      param_value=None) -> tuple[list[TrainOp], str]:
+def _lower_into_arena(
+    graph: Graph,
+    lowered: Lowered,
+    dtype: Dtype,
+    qmodel: QuantizedModel | None,
+    layer_storage: dict,
+    batches: tuple[int, ...],
+    prefix: str,
+    struct_prefix: str,
+    arr,
+    taken: set[str],
+    sizes: dict[str, int],
+    structs: list[str],
+    param_value=None,
+) -> tuple[list[TrainOp], str]:
     """Lower a frozen graph with the inference rules into training-arena buffers; returns the ops
     and the buffer of its output."""
     B = batches[0]
@@ -540,23 +633,50 @@ def _lower_into_arena(graph: Graph, lowered: Lowered, dtype: Dtype, qmodel: Quan
     def buffer(t: str) -> str:
         return buf_of[lowered.alias_root(t)]
 
-    lw = Lowering(dtype, graph, lowered, {q.name: q for q in qmodel.steps} if qmodel is not None else {},
-                  batches, where=lambda t: buffer_expr(buffer(t)),
-                  scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
-                  array=arr, taken=taken, storage=layer_storage, struct_prefix=struct_prefix)
+    lw = Lowering(
+        dtype,
+        graph,
+        lowered,
+        {q.name: q for q in qmodel.steps} if qmodel is not None else {},
+        batches,
+        where=lambda t: buffer_expr(buffer(t)),
+        scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
+        array=arr,
+        taken=taken,
+        storage=layer_storage,
+        struct_prefix=struct_prefix,
+    )
     ops = []
     what = "int8" if dtype == "int8" else "float"
     for c in lower_calls(lw):
         structs.extend(c.structs)
         writes = (buffer(c.output),) + ((scratch_buf[c.layer],) if c.layer in scratch_buf else ())
-        ops.append(TrainOp("body", c.layer, c.statements[0], c.statements[-1],
-                           tuple(buffer(t) for t in c.inputs), writes, f"{what} {c.op} {c.layer} (frozen)",
-                           c.kernels))
+        ops.append(
+            TrainOp(
+                "body",
+                c.layer,
+                c.statements[0],
+                c.statements[-1],
+                tuple(buffer(t) for t in c.inputs),
+                writes,
+                f"{what} {c.op} {c.layer} (frozen)",
+                c.kernels,
+            )
+        )
     return ops, buffer(lowered.output)
 
 
-def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_input: str, arr, taken: set[str],
-                sizes: dict[str, int], structs: list[str], param_value):
+def _lower_head(
+    head: Graph,
+    lowered: Lowered,
+    batches: tuple[int, ...],
+    head_input: str,
+    arr,
+    taken: set[str],
+    sizes: dict[str, int],
+    structs: list[str],
+    param_value,
+):
     """The head's forward with the inference rules (dense storage, clustered weights as codebook +
     indices, parameters where `param_value` says). Returns its ops, the logits buffer, tensor ->
     buffer, and layer -> its forward call (the backward rules read its structs and operands)."""
@@ -575,10 +695,21 @@ def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_in
     def buffer(t: str) -> str:
         return buf_of[lowered.alias_root(t)]
 
-    lw = Lowering("f32", head, lowered, {}, batches, where=lambda t: buffer_expr(buffer(t)),
-                  scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
-                  array=arr, taken=taken, storage={}, struct_prefix="et_tp_", param_value=param_value,
-                  shared_weights=True)
+    lw = Lowering(
+        "f32",
+        head,
+        lowered,
+        {},
+        batches,
+        where=lambda t: buffer_expr(buffer(t)),
+        scratch=lambda step: buffer_expr(scratch_buf[step]) if step in scratch_buf else None,
+        array=arr,
+        taken=taken,
+        storage={},
+        struct_prefix="et_tp_",
+        param_value=param_value,
+        shared_weights=True,
+    )
     check_supported([st.kind for st in lowered.steps], "on-device training")
     ops = []
     calls = {}
@@ -586,8 +717,18 @@ def _lower_head(head: Graph, lowered: Lowered, batches: tuple[int, ...], head_in
         structs.extend(c.structs)
         calls[c.layer] = c
         writes = (buffer(c.output),) + ((scratch_buf[c.layer],) if c.layer in scratch_buf else ())
-        ops.append(TrainOp("forward", c.layer, c.statements[0], c.statements[-1],
-                           tuple(buffer(t) for t in c.inputs), writes, f"{c.op} {c.layer}", c.kernels))
+        ops.append(
+            TrainOp(
+                "forward",
+                c.layer,
+                c.statements[0],
+                c.statements[-1],
+                tuple(buffer(t) for t in c.inputs),
+                writes,
+                f"{c.op} {c.layer}",
+                c.kernels,
+            )
+        )
     return ops, buffer(lowered.output), buffer, calls
 
 

@@ -1,8 +1,9 @@
 """The geometry of the A/B weight banks (et_storage.h): how many bytes a bank of a payload takes.
 
-    StorageGeometry().bank_bytes(1320)                    # 16384: one 16 KiB STM32F4 sector
-    StorageGeometry(erase_size=128 << 10).bank_bytes(n)   # in the F4's 128 KiB sectors
+StorageGeometry().bank_bytes(1320)                    # 16384: one 16 KiB STM32F4 sector
+StorageGeometry(erase_size=128 << 10).bank_bytes(n)   # in the F4's 128 KiB sectors
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

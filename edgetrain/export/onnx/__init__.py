@@ -3,6 +3,7 @@
 Names read from here (and from the old submodules) are those of the new home, with a
 `DeprecationWarning`.
 """
+
 from ...deprecation import moved
 
 __getattr__ = moved(__name__, "edgetrain.interop.onnx")

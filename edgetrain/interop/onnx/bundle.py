@@ -1,4 +1,5 @@
 """`export_onnx`: everything ``edgetrain export onnx`` writes, into one directory, atomically."""
+
 from __future__ import annotations
 
 import os
@@ -17,12 +18,21 @@ from .train_step import export_train_step
 ORT_SUBDIR = "ort"
 
 
-def export_onnx(graph: Graph, out_dir: str | Path | None = None, *, train_step: bool = False,
-                ort_artifacts: bool = False, optimizer: str = "sgd",
-                optimizer_options: dict[str, float] | None = None, loss: str = "cross_entropy",
-                ort_optimizer: str = "adamw", force: bool = False,
-                protect: Iterable[str | os.PathLike[str]] = (), raw_input: bool = True,
-                **deprecated: Any) -> dict[str, Any]:
+def export_onnx(
+    graph: Graph,
+    out_dir: str | Path | None = None,
+    *,
+    train_step: bool = False,
+    ort_artifacts: bool = False,
+    optimizer: str = "sgd",
+    optimizer_options: dict[str, float] | None = None,
+    loss: str = "cross_entropy",
+    ort_optimizer: str = "adamw",
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    raw_input: bool = True,
+    **deprecated: Any,
+) -> dict[str, Any]:
     """Write ``model.onnx`` into ``out_dir``; with `train_step` also ``train_step.onnx`` +
     ``train_step_state.npz``; with `ort_artifacts` an ``ort/`` folder of ONNX Runtime training
     artifacts. Returns a summary.
@@ -49,8 +59,12 @@ def export_onnx(graph: Graph, out_dir: str | Path | None = None, *, train_step: 
         if train_step:
             ts = export_train_step(graph, tmp, optimizer, loss, raw_input=raw_input, **(optimizer_options or {}))
             summary["files"] += ["train_step.onnx", "train_step_state.npz"]
-            summary["train_step"] = {"optimizer": optimizer, "loss": loss, "trainable": ts.trainable,
-                                     "fed_back": ts.state_names}
+            summary["train_step"] = {
+                "optimizer": optimizer,
+                "loss": loss,
+                "trainable": ts.trainable,
+                "fed_back": ts.state_names,
+            }
         if ort_artifacts:
             from .ort_training import export_ort_artifacts
 

@@ -1,4 +1,5 @@
 """Run an exported model.onnx in onnxruntime and compare it with the numpy engine."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ def check_onnx(graph: Graph, model_path: str | Path, x: np.ndarray, y: np.ndarra
         feed = feed.reshape(x.shape)
     got = sess.run(None, {sess.get_inputs()[0].name: feed})[0]
     want = predict(graph, x)
+
     def acc(o: np.ndarray) -> float | None:
         return None if y is None else float((o.argmax(1) == y).mean())
 

@@ -1,4 +1,5 @@
 """Shared ONNX building blocks: version pins, a tiny graph builder and atomic directory output."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ OPSET = 17
 IR_VERSION = 9
 BATCH = "batch"
 
-_NP_TO_ONNX = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64,
-               np.dtype(np.float64): TensorProto.DOUBLE, np.dtype(np.bool_): TensorProto.BOOL}
+_NP_TO_ONNX = {
+    np.dtype(np.float32): TensorProto.FLOAT,
+    np.dtype(np.int64): TensorProto.INT64,
+    np.dtype(np.float64): TensorProto.DOUBLE,
+    np.dtype(np.bool_): TensorProto.BOOL,
+}
 
 
 class OnnxBuilder:
@@ -65,8 +70,9 @@ class OnnxBuilder:
         self._names.add(name)
         return name
 
-    def const(self, hint: str, value: np.ndarray | float | int | Sequence, dtype: Any = np.float32,
-              exact_name: bool = False) -> str:
+    def const(
+        self, hint: str, value: np.ndarray | float | int | Sequence, dtype: Any = np.float32, exact_name: bool = False
+    ) -> str:
         arr = np.asarray(value, dtype=dtype)
         if not exact_name:
             # Small scalars/shapes recur (0, 6, axes): share one initializer per value.
@@ -79,8 +85,17 @@ class OnnxBuilder:
             self._consts[(arr.dtype.str, arr.shape, arr.tobytes())] = name
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], hint: str | None = None, *, out: str | None = None,
-           n_out: int = 1, outs: Sequence[str] | None = None, **attrs: Any) -> Any:
+    def op(
+        self,
+        op_type: str,
+        inputs: Sequence[str],
+        hint: str | None = None,
+        *,
+        out: str | None = None,
+        n_out: int = 1,
+        outs: Sequence[str] | None = None,
+        **attrs: Any,
+    ) -> Any:
         """Add one node; returns its output name (or a list when n_out > 1).
 
         ``out`` claims an exact name for a single output; ``outs`` gives already-reserved names."""
@@ -91,8 +106,7 @@ class OnnxBuilder:
         else:
             base = hint or op_type.lower()
             outs = [self.unique(base if n_out == 1 else f"{base}.{k}") for k in range(n_out)]
-        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.unique(f"{outs[0]}.node"),
-                                           **attrs))
+        self.nodes.append(helper.make_node(op_type, list(inputs), outs, name=self.unique(f"{outs[0]}.node"), **attrs))
         return outs[0] if n_out == 1 else outs
 
 
@@ -101,8 +115,9 @@ def value_info(name: str, shape: Sequence[int | str], dtype: Any = np.float32) -
     return helper.make_tensor_value_info(name, _NP_TO_ONNX[np.dtype(dtype)], list(shape))
 
 
-def make_model(b: OnnxBuilder, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto],
-               doc: str = "") -> onnx.ModelProto:
+def make_model(
+    b: OnnxBuilder, name: str, inputs: list[onnx.ValueInfoProto], outputs: list[onnx.ValueInfoProto], doc: str = ""
+) -> onnx.ModelProto:
     """The ONNX model of builder ``b``'s nodes and initializers, checked by the ONNX checker (ExportError if
     invalid)."""
     graph = helper.make_graph(b.nodes, name, inputs, outputs, initializer=b.initializers, doc_string=doc)
@@ -138,8 +153,9 @@ def effective_tensor(b: OnnxBuilder, p: Param, store: str) -> str:
 
 
 @contextmanager
-def atomic_directory(target: str | os.PathLike, *, force: bool = False,
-                     protect: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
+def atomic_directory(
+    target: str | os.PathLike, *, force: bool = False, protect: Iterable[str | os.PathLike] = ()
+) -> Iterator[Path]:
     """Yield a staging directory whose content becomes `target` when the block succeeds.
 
     A thin wrapper of `edgetrain.outputs.output_directory` (manifest, refusal of directories

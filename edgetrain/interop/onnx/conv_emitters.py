@@ -40,6 +40,7 @@ the batch's and either emits the running-statistic updates (the train step: fed-
 in an ORT base model (no fed-back state there), names its batch mean and variance
 ``<layer>.batch_mean`` / ``<layer>.batch_var`` for the artifacts to output to `ort_train`.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,6 +58,7 @@ from ...ops.pool import BN_EPS, BN_MOMENTUM, AvgPoolOp, MaxPoolOp
 from .common import OnnxBuilder
 
 # -- layout helpers -------------------------------------------------------------------------------
+
 
 def _to_cf(rank: int) -> list[int]:
     """Perm of a channels-last batch (N, *spatial, C) to channels first (N, C, *spatial)."""
@@ -91,16 +93,21 @@ def _attrs(geo: Geometry, rank: int) -> dict[str, Any]:
     """ONNX kernel_shape/strides/dilations/pads (begins, then ends) of the last ``rank`` axes."""
     ax = slice(2 - rank, 2)
     pads = list(geo.pads)[ax]
-    return {"kernel_shape": list(geo.kernel)[ax], "strides": list(geo.stride)[ax],
-            "dilations": list(geo.dilation)[ax], "pads": [p[0] for p in pads] + [p[1] for p in pads]}
+    return {
+        "kernel_shape": list(geo.kernel)[ax],
+        "strides": list(geo.stride)[ax],
+        "dilations": list(geo.dilation)[ax],
+        "pads": [p[0] for p in pads] + [p[1] for p in pads],
+    }
 
 
 def _output_padding(geo: Geometry, rank: int) -> list[int]:
     """Input rows past the last window (per axis): what ConvTranspose must append to give back
     the input size."""
     out = []
-    for n, k, s, d, (a, c), o in list(zip(geo.in_hw, geo.kernel, geo.stride, geo.dilation, geo.pads,
-                                          geo.out_hw))[2 - rank:]:
+    for n, k, s, d, (a, c), o in list(zip(geo.in_hw, geo.kernel, geo.stride, geo.dilation, geo.pads, geo.out_hw))[
+        2 - rank :
+    ]:
         out.append(n + a + c - (s * (o - 1) + (k - 1) * d + 1))
     return out
 
@@ -112,19 +119,35 @@ def _weight_cf(b: OnnxBuilder, node: Node, w: str, rank: int) -> str:
 
 # -- conv2d / conv1d --------------------------------------------------------------------------------
 
+
 def conv_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
     """Transpose to channels first, Conv (weight transposed to ONNX's layout), Transpose back."""
     geo, groups, rank, _ = _conv_geo(b, node)
     xc = b.op("Transpose", [xs[0]], f"{node.name}.in_cf", perm=_to_cf(rank))
     inputs = [xc, _weight_cf(b, node, ws["weight"], rank)] + ([ws["bias"]] if "bias" in ws else [])
     a = _attrs(geo, rank)
-    yc = b.op("Conv", inputs, f"{node.name}.cf", kernel_shape=a["kernel_shape"], strides=a["strides"],
-              dilations=a["dilations"], pads=a["pads"], group=groups)
+    yc = b.op(
+        "Conv",
+        inputs,
+        f"{node.name}.cf",
+        kernel_shape=a["kernel_shape"],
+        strides=a["strides"],
+        dilations=a["dilations"],
+        pads=a["pads"],
+        group=groups,
+    )
     return b.op("Transpose", [yc], out=out, perm=_to_cl(rank))
 
 
-def conv_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
-             need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def conv_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """Input gradient by ConvTranspose, weight gradient by a grouped transposed Conv, bias by ReduceSum."""
     geo, groups, rank, wshape = _conv_geo(b, node)
     n = node.name
@@ -139,41 +162,77 @@ def conv_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dic
         xp = b.op("Reshape", [xt, b.const(f"{n}.x_stack", [cig, -1, *spatial], np.int64)])
         # dy (N, *So, C_out) -> (C_out, N, *So): one kernel per output channel, over the batch.
         dk = b.op("Transpose", [dy], f"{n}.dy_kernel", perm=[rank + 1, 0, *range(1, rank + 1)])
-        dwc = b.op("Conv", [xp, dk], f"{n}.grad.weight_cf", strides=a["dilations"], dilations=a["strides"],
-                   pads=a["pads"], group=groups)
+        dwc = b.op(
+            "Conv",
+            [xp, dk],
+            f"{n}.grad.weight_cf",
+            strides=a["dilations"],
+            dilations=a["strides"],
+            pads=a["pads"],
+            group=groups,
+        )
         kernel = a["kernel_shape"]
-        full = [(sz + lo + hi - (s * (o - 1) + 1)) // d + 1 for sz, lo, hi, s, o, d in
-                zip(spatial, a["pads"][:rank], a["pads"][rank:], a["strides"], geo.out_hw[2 - rank:],
-                    a["dilations"])]
+        full = [
+            (sz + lo + hi - (s * (o - 1) + 1)) // d + 1
+            for sz, lo, hi, s, o, d in zip(
+                spatial, a["pads"][:rank], a["pads"][rank:], a["strides"], geo.out_hw[2 - rank :], a["dilations"]
+            )
+        ]
         if full != kernel:  # trailing input rows no window reads give taps past the kernel: cut
-            dwc = b.op("Slice", [dwc, b.const(f"{n}.k0", [0] * rank, np.int64),
-                                 b.const(f"{n}.kernel", kernel, np.int64),
-                                 b.const(f"{n}.kaxes", list(range(2, rank + 2)), np.int64)], f"{n}.grad.weight_cut")
+            dwc = b.op(
+                "Slice",
+                [
+                    dwc,
+                    b.const(f"{n}.k0", [0] * rank, np.int64),
+                    b.const(f"{n}.kernel", kernel, np.int64),
+                    b.const(f"{n}.kaxes", list(range(2, rank + 2)), np.int64),
+                ],
+                f"{n}.grad.weight_cut",
+            )
         grads["weight"] = b.op("Transpose", [dwc], f"{n}.grad.weight", perm=[*range(2, rank + 2), 0, 1])
     if "bias" in need_dparams:
-        grads["bias"] = b.op("ReduceSum", [dy, b.const(f"axes_0_{rank}", list(range(rank + 1)), np.int64)],
-                             f"{n}.grad.bias", keepdims=0)
+        grads["bias"] = b.op(
+            "ReduceSum", [dy, b.const(f"axes_0_{rank}", list(range(rank + 1)), np.int64)], f"{n}.grad.bias", keepdims=0
+        )
     dx = None
     if need_dx[0]:
         dyc = b.op("Transpose", [dy], f"{n}.dy_cf", perm=_to_cf(rank))
-        dxc = b.op("ConvTranspose", [dyc, _weight_cf(b, node, ws["weight"], rank)], f"{n}.grad.in_cf",
-                   strides=a["strides"], dilations=a["dilations"], pads=a["pads"], group=groups,
-                   kernel_shape=a["kernel_shape"], output_padding=_output_padding(geo, rank))
+        dxc = b.op(
+            "ConvTranspose",
+            [dyc, _weight_cf(b, node, ws["weight"], rank)],
+            f"{n}.grad.in_cf",
+            strides=a["strides"],
+            dilations=a["dilations"],
+            pads=a["pads"],
+            group=groups,
+            kernel_shape=a["kernel_shape"],
+            output_padding=_output_padding(geo, rank),
+        )
         dx = b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))
     return [dx], grads
 
 
 # -- pooling ----------------------------------------------------------------------------------------
 
+
 def _pool_fwd(op_type: str, **extra: Any) -> Any:
     """The forward emitter of a channels-first ONNX pool wrapped in Transposes."""
+
     def fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
         geo, rank = _pool_geo(node)
         a = _attrs(geo, rank)
         xc = b.op("Transpose", [xs[0]], f"{node.name}.in_cf", perm=_to_cf(rank))
-        yc = b.op(op_type, [xc], f"{node.name}.cf", kernel_shape=a["kernel_shape"], strides=a["strides"],
-                  pads=a["pads"], **extra)
+        yc = b.op(
+            op_type,
+            [xc],
+            f"{node.name}.cf",
+            kernel_shape=a["kernel_shape"],
+            strides=a["strides"],
+            pads=a["pads"],
+            **extra,
+        )
         return b.op("Transpose", [yc], out=out, perm=_to_cl(rank))
+
     return fwd
 
 
@@ -209,29 +268,50 @@ def avg_pool_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], 
     return b.op("Div", [s, _avg_divisor(b, node, geo, rank)], out=out)
 
 
-def max_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
-                 need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def max_pool_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """dy scattered (added) onto each window's first largest input value (MaxPool Indices)."""
     geo, rank = _pool_geo(node)
     a = _attrs(geo, rank)
     n = node.name
     xc = b.op("Transpose", [saved[IN0]], f"{n}.x_cf", perm=_to_cf(rank))
     # Indices: flat positions in the (unpadded) NCHW input of each window's first largest value.
-    _, idx = b.op("MaxPool", [xc], f"{n}.argmax", n_out=2, kernel_shape=a["kernel_shape"], strides=a["strides"],
-                  pads=a["pads"])
+    _, idx = b.op(
+        "MaxPool", [xc], f"{n}.argmax", n_out=2, kernel_shape=a["kernel_shape"], strides=a["strides"], pads=a["pads"]
+    )
     flat = b.const("minus_one", [-1], np.int64)
     dyc = b.op("Transpose", [dy], f"{n}.dy_cf", perm=_to_cf(rank))
     shape = b.op("Shape", [xc], f"{n}.x_cf_shape")
-    zeros = b.op("Reshape", [b.op("ConstantOfShape", [shape], f"{n}.zeros",
-                                  value=_scalar_tensor(0.0)), flat], f"{n}.zeros_flat")
-    dxf = b.op("ScatterElements", [zeros, b.op("Reshape", [idx, flat]), b.op("Reshape", [dyc, flat])],
-               f"{n}.grad.in_flat", axis=0, reduction="add")
+    zeros = b.op(
+        "Reshape", [b.op("ConstantOfShape", [shape], f"{n}.zeros", value=_scalar_tensor(0.0)), flat], f"{n}.zeros_flat"
+    )
+    dxf = b.op(
+        "ScatterElements",
+        [zeros, b.op("Reshape", [idx, flat]), b.op("Reshape", [dyc, flat])],
+        f"{n}.grad.in_flat",
+        axis=0,
+        reduction="add",
+    )
     dxc = b.op("Reshape", [dxf, shape], f"{n}.grad.in_cf")
     return [b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))], {}
 
 
-def avg_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
-                 need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def avg_pool_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """dy over each window's count, spread over the window (depthwise ConvTranspose of ones)."""
     geo, rank = _pool_geo(node)
     a = _attrs(geo, rank)
@@ -240,8 +320,16 @@ def avg_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws:
     share = b.op("Div", [dy, _avg_divisor(b, node, geo, rank)], f"{n}.grad.share")
     sc = b.op("Transpose", [share], f"{n}.share_cf", perm=_to_cf(rank))
     ones = b.const(f"{n}.ones", np.ones((c, 1, *a["kernel_shape"]), np.float32))
-    dxc = b.op("ConvTranspose", [sc, ones], f"{n}.grad.in_cf", strides=a["strides"], pads=a["pads"], group=c,
-               kernel_shape=a["kernel_shape"], output_padding=_output_padding(geo, rank))
+    dxc = b.op(
+        "ConvTranspose",
+        [sc, ones],
+        f"{n}.grad.in_cf",
+        strides=a["strides"],
+        pads=a["pads"],
+        group=c,
+        kernel_shape=a["kernel_shape"],
+        output_padding=_output_padding(geo, rank),
+    )
     return [b.op("Transpose", [dxc], f"{n}.grad.in", perm=_to_cl(rank))], {}
 
 
@@ -251,14 +339,20 @@ def global_avg_pool_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str,
     return b.op("ReduceMean", xs, out=out, axes=list(range(1, rank + 1)), keepdims=0)
 
 
-def global_avg_pool_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str],
-                        need_dx: list[bool], need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def global_avg_pool_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """dy / count broadcast over the spatial axes."""
     shape = list(node.attrs["in_shape"])
     n = node.name
     share = b.op("Div", [dy, b.const(f"{n}.count", float(math.prod(shape[:-1])))], f"{n}.grad.share")
-    share = b.op("Reshape", [share, b.const(f"{n}.share_shape", [-1, *([1] * (len(shape) - 1)), shape[-1]],
-                                            np.int64)])
+    share = b.op("Reshape", [share, b.const(f"{n}.share_shape", [-1, *([1] * (len(shape) - 1)), shape[-1]], np.int64)])
     return [b.op("Expand", [share, b.const(f"{n}.in_shape1", [1, *shape], np.int64)], f"{n}.grad.in")], {}
 
 
@@ -270,6 +364,7 @@ def _scalar_tensor(v: float) -> Any:
 
 # -- batch_norm ---------------------------------------------------------------------------------------
 
+
 def bn_trains(b: OnnxBuilder, node: Node) -> bool:
     """Whether the forward being emitted normalises with batch statistics: a training forward in
     which scale or bias trains (`ForwardMode.trains`, the numpy rule's test)."""
@@ -278,8 +373,11 @@ def bn_trains(b: OnnxBuilder, node: Node) -> bool:
 
 def batch_norms_training(graph: Graph) -> list[Node]:
     """The batch_norm nodes a training forward of ``graph`` normalises with batch statistics."""
-    return [n for n in graph.nodes if n.op == "batch_norm"
-            and any(graph.params[n.params[r]].trainable for r in ("scale", "bias"))]
+    return [
+        n
+        for n in graph.nodes
+        if n.op == "batch_norm" and any(graph.params[n.params[r]].trainable for r in ("scale", "bias"))
+    ]
 
 
 def _bn_axes(b: OnnxBuilder, node: Node) -> list[int]:
@@ -334,8 +432,13 @@ def _bn_running_updates(b: OnnxBuilder, node: Node, ws: dict[str, str], mean: st
     n = node.name
     for stat, batch in (("mean", mean), ("var", var)):  # running = m * running + (1 - m) * batch
         b.updates[node.params[stat]] = b.op(
-            "Add", [b.op("Mul", [ws[stat], b.const(f"{n}.momentum", m)]),
-                    b.op("Mul", [batch, b.const(f"{n}.one_minus_momentum", 1 - m)])], f"{n}.{stat}.upd")
+            "Add",
+            [
+                b.op("Mul", [ws[stat], b.const(f"{n}.momentum", m)]),
+                b.op("Mul", [batch, b.const(f"{n}.one_minus_momentum", 1 - m)]),
+            ],
+            f"{n}.{stat}.upd",
+        )
 
 
 def running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
@@ -348,8 +451,15 @@ def running_statistics(graph: Graph, b: OnnxBuilder) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def batch_norm_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
-                   need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def batch_norm_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """The numpy training rule, or the frozen affine map's gradient (`BatchNormOp.backward`)."""
     n = node.name
     if not ({"scale", "bias"} & need_dparams):  # frozen: the affine map of the running statistics
@@ -367,8 +477,11 @@ def batch_norm_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], w
     dx = None
     if need_dx[0]:
         c = b.shapes[node.inputs[0]][-1]
-        count = b.op("Div", [b.op("Cast", [b.op("Size", [x])], to=TensorProto.FLOAT),
-                             b.const(f"{n}.channels", float(c))], f"{n}.count")
+        count = b.op(
+            "Div",
+            [b.op("Cast", [b.op("Size", [x])], to=TensorProto.FLOAT), b.const(f"{n}.channels", float(c))],
+            f"{n}.count",
+        )
         g = b.op("Mul", [dy, ws["scale"]], f"{n}.g")
         g_sum = b.op("ReduceSum", [g, axes], f"{n}.g_sum", keepdims=0)
         gx_sum = b.op("ReduceSum", [b.op("Mul", [g, xhat]), axes], f"{n}.gx_sum", keepdims=0)
@@ -379,15 +492,22 @@ def batch_norm_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], w
 
 # -- reshape ---------------------------------------------------------------------------------------------
 
+
 def reshape_fwd(b: OnnxBuilder, node: Node, xs: list[str], ws: dict[str, str], out: str) -> str:
     """Each sample reshaped row-major (channels last), the batch axis kept."""
     # Row-major, channels last, the batch kept: what numpy's reshape of each sample does.
-    return b.op("Reshape", [xs[0], b.const(f"{node.name}.shape", [-1, *node.attrs["out_shape"]], np.int64)],
-                out=out)
+    return b.op("Reshape", [xs[0], b.const(f"{node.name}.shape", [-1, *node.attrs["out_shape"]], np.int64)], out=out)
 
 
-def reshape_bwd(b: OnnxBuilder, node: Node, dy: str, saved: dict[str, str], ws: dict[str, str], need_dx: list[bool],
-                need_dparams: set[str]) -> tuple[list[str | None], dict[str, str]]:
+def reshape_bwd(
+    b: OnnxBuilder,
+    node: Node,
+    dy: str,
+    saved: dict[str, str],
+    ws: dict[str, str],
+    need_dx: list[bool],
+    need_dparams: set[str],
+) -> tuple[list[str | None], dict[str, str]]:
     """dy reshaped back to the input's sample shape."""
     shape = b.const(f"{node.name}.in_shape", [-1, *node.attrs["in_shape"]], np.int64)
     return [b.op("Reshape", [dy, shape], f"{node.name}.grad.in")], {}

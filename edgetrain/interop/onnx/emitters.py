@@ -4,6 +4,7 @@ They mirror `edgetrain.ops` (the numpy rules) one for one, so the train-step gra
 derived backward schedule computes what the numpy engine computes. Emitters only name tensors;
 `OnnxBuilder` owns the nodes.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 # forward(b, node, xs, ws, out) -> output name; ws maps a parameter role to its tensor name.
 Forward = Callable[[OnnxBuilder, Node, list[str], dict[str, str], str], str]
 # backward(b, node, dy, saved, ws, need_dx, need_dparams) -> (dx names or None, role -> grad name)
-Backward = Callable[[OnnxBuilder, Node, str, dict[str, str], dict[str, str], list[bool], set[str]],
-                    tuple[list[str | None], dict[str, str]]]
+Backward = Callable[
+    [OnnxBuilder, Node, str, dict[str, str], dict[str, str], list[bool], set[str]],
+    tuple[list[str | None], dict[str, str]],
+]
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,11 @@ def _relu6_fwd(b, node, xs, ws, out):
 
 def _relu6_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     y = saved[OUT]
-    keep = b.op("And", [b.op("Greater", [y, b.const("zero", 0.0)]), b.op("Less", [y, b.const("six", 6.0)])],
-                f"{node.name}.active")
+    keep = b.op(
+        "And",
+        [b.op("Greater", [y, b.const("zero", 0.0)]), b.op("Less", [y, b.const("six", 6.0)])],
+        f"{node.name}.active",
+    )
     return [_mask_grad(b, dy, keep, f"{node.name}.grad.in")], {}
 
 
@@ -130,8 +136,9 @@ def _hard_swish_bwd(b, node, dy, saved, ws, need_dx, need_dparams):
     x = saved[IN0]  # slope 0 below -3, 1 above 3, x / 3 + 0.5 on [-3, 3]
     mid = b.op("Add", [b.op("Div", [x, b.const("three", 3.0)]), b.const("half", 0.5)], f"{node.name}.slope.mid")
     upper = b.op("Where", [b.op("Greater", [x, b.const("three", 3.0)]), b.const("one", 1.0), mid])
-    d = b.op("Where", [b.op("Less", [x, b.const("minus_three", -3.0)]), b.const("zero", 0.0), upper],
-             f"{node.name}.slope")
+    d = b.op(
+        "Where", [b.op("Less", [x, b.const("minus_three", -3.0)]), b.const("zero", 0.0), upper], f"{node.name}.slope"
+    )
     return [b.op("Mul", [d, dy], f"{node.name}.grad.in")], {}
 
 
@@ -199,8 +206,12 @@ def expand_hard_swish(model: onnx.ModelProto) -> onnx.ModelProto:
     g = out.graph
     if not any(n.op_type == "HardSwish" and n.domain in ("", "ai.onnx") for n in g.node):
         return out
-    taken = {t.name for t in g.initializer} | {v.name for v in g.input} | {n.name for n in g.node} | \
-        {o for n in g.node for o in n.output}
+    taken = (
+        {t.name for t in g.initializer}
+        | {v.name for v in g.input}
+        | {n.name for n in g.node}
+        | {o for n in g.node for o in n.output}
+    )
 
     def fresh(hint: str) -> str:
         name, i = hint, 1
@@ -221,11 +232,12 @@ def expand_hard_swish(model: onnx.ModelProto) -> onnx.ModelProto:
             continue
         x, y, base = n.input[0], n.output[0], n.name or n.output[0]
         t, c, m = fresh(f"{y}.plus3"), fresh(f"{y}.relu6"), fresh(f"{y}.times")
-        nodes += [helper.make_node("Add", [x, consts["three"]], [t], name=fresh(f"{base}.add")),
-                  helper.make_node("Clip", [t, consts["zero"], consts["six"]], [c], name=fresh(f"{base}.clip")),
-                  helper.make_node("Mul", [x, c], [m], name=fresh(f"{base}.mul")),
-                  helper.make_node("Div", [m, consts["six"]], [y], name=fresh(f"{base}.div"))]
+        nodes += [
+            helper.make_node("Add", [x, consts["three"]], [t], name=fresh(f"{base}.add")),
+            helper.make_node("Clip", [t, consts["zero"], consts["six"]], [c], name=fresh(f"{base}.clip")),
+            helper.make_node("Mul", [x, c], [m], name=fresh(f"{base}.mul")),
+            helper.make_node("Div", [m, consts["six"]], [y], name=fresh(f"{base}.div")),
+        ]
     del g.node[:]
     g.node.extend(nodes)
     return out
-

@@ -2,6 +2,7 @@
 
 Its own module because it reads the emitter table, and emitters.py builds on common.py: placed in
 common.py it would make the two import each other."""
+
 from __future__ import annotations
 
 from ...errors import UnsupportedOpError

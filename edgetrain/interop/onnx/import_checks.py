@@ -18,6 +18,7 @@ Order of `check_model`: text -> opsets -> size of the graph -> op types -> tenso
 signatures -> the data input -> shape ops -> layer shapes and limits. Each step may rely on the earlier ones
 (for example the tensor checks read names the text check has proven to be `str`).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,13 +53,22 @@ _SHOW = 80
 REEXPORT_HINT = "the file is corrupt or was written by a broken exporter; re-export the model"
 #: Element types of stored tensors the importer needs (weights float32/float64, shapes int64,
 #: plus the integer types exporters use for small constants), with their numpy dtype.
-ELEMENT_TYPES: dict[int, np.dtype] = {TensorProto.FLOAT: np.dtype("<f4"), TensorProto.DOUBLE: np.dtype("<f8"),
-                                      TensorProto.INT64: np.dtype("<i8"), TensorProto.INT32: np.dtype("<i4"),
-                                      TensorProto.INT8: np.dtype("<i1")}
+ELEMENT_TYPES: dict[int, np.dtype] = {
+    TensorProto.FLOAT: np.dtype("<f4"),
+    TensorProto.DOUBLE: np.dtype("<f8"),
+    TensorProto.INT64: np.dtype("<i8"),
+    TensorProto.INT32: np.dtype("<i4"),
+    TensorProto.INT8: np.dtype("<i1"),
+}
 ELEMENT_TYPE_NAMES = "float32, float64, int64, int32 and int8"
 #: The typed field that holds a tensor's values when it has no raw_data (INT8 is widened to int32).
-_TYPED_FIELD: dict[int, str] = {TensorProto.FLOAT: "float_data", TensorProto.DOUBLE: "double_data",
-                TensorProto.INT64: "int64_data", TensorProto.INT32: "int32_data", TensorProto.INT8: "int32_data"}
+_TYPED_FIELD: dict[int, str] = {
+    TensorProto.FLOAT: "float_data",
+    TensorProto.DOUBLE: "double_data",
+    TensorProto.INT64: "int64_data",
+    TensorProto.INT32: "int32_data",
+    TensorProto.INT8: "int32_data",
+}
 _VALUE_FIELDS = ("float_data", "double_data", "int32_data", "int64_data", "uint64_data", "string_data")
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)
 
@@ -89,8 +99,7 @@ OPS: dict[str, OpSpec] = {
     "Add": OpSpec(2, 2, {"broadcast": _I, "axis": _I, **_LEGACY}),
     "AveragePool": OpSpec(1, 1, {**_WINDOW, "ceil_mode": _I, "count_include_pad": _I}),
     # Folded into the dense layer before it; spatial (opsets 7-8) changes nothing on (N, C) inputs.
-    "BatchNormalization": OpSpec(5, 5, {"epsilon": _F, "momentum": _F, "training_mode": _I, "spatial": _I,
-                                        **_LEGACY}),
+    "BatchNormalization": OpSpec(5, 5, {"epsilon": _F, "momentum": _F, "training_mode": _I, "spatial": _I, **_LEGACY}),
     "Cast": OpSpec(1, 1, {"to": _I}),
     "Clip": OpSpec(1, 3, {"min": _F, "max": _F, **_LEGACY}),
     # A shape has at most MAX_RANK entries, so no Concat of shapes needs more pieces.
@@ -99,8 +108,17 @@ OPS: dict[str, OpSpec] = {
     "ConstantOfShape": OpSpec(1, 1, {"value": _T}),
     # Folded, with the BatchNormalization and Pad around it, into one conv2d / conv1d.
     "Conv": OpSpec(2, 3, {**_WINDOW, "group": _I}),
-    "Constant": OpSpec(0, 0, {"value": _T, "value_float": _F, "value_floats": AttributeProto.FLOATS,
-                              "value_int": _I, "value_ints": AttributeProto.INTS}),
+    "Constant": OpSpec(
+        0,
+        0,
+        {
+            "value": _T,
+            "value_float": _F,
+            "value_floats": AttributeProto.FLOATS,
+            "value_int": _I,
+            "value_ints": AttributeProto.INTS,
+        },
+    ),
     "Flatten": OpSpec(1, 1, {"axis": _I}),
     "Gather": OpSpec(2, 2, {"axis": _I}),
     "Gemm": OpSpec(2, 3, {"alpha": _F, "beta": _F, "transA": _I, "transB": _I, "broadcast": _I}),
@@ -133,10 +151,12 @@ SUPPORTED_HINT = f"edgetrain imports: {', '.join(SUPPORTED)}"
 
 # ---------------------------------------------------------------- naming things in messages
 
+
 def show(text: Any) -> str:
     """``text`` quoted for a one-line message: repr (escapes newlines), cut to a readable length."""
     r = repr(text)
     return r if len(r) <= _SHOW else r[: _SHOW - 4] + "...'"
+
 
 def node_label(node: onnx.NodeProto, i: int) -> str:
     """How messages name node ``i``: its name, else its first output, else its position."""
@@ -166,6 +186,7 @@ def _elements(dims: Any) -> int:
 
 # ---------------------------------------------------------------- the file
 
+
 def check_file(path: Path) -> None:
     """``path`` is a regular file no larger than MAX_FILE_BYTES (checked before a byte is read)."""
     try:
@@ -178,8 +199,10 @@ def check_file(path: Path) -> None:
         raise ModelFileError(f"ONNX file {path} is not a regular file", hint="give the path of a saved .onnx file")
     cap = limits.limit("MAX_FILE_BYTES")
     if st.st_size > cap:
-        raise ModelFileError(f"ONNX file {path} has {st.st_size} bytes, more than MAX_FILE_BYTES={cap}",
-                             hint=limits.over_limit_hint("MAX_FILE_BYTES"))
+        raise ModelFileError(
+            f"ONNX file {path} has {st.st_size} bytes, more than MAX_FILE_BYTES={cap}",
+            hint=limits.over_limit_hint("MAX_FILE_BYTES"),
+        )
 
 
 def check_text(model: onnx.ModelProto, label: str) -> None:
@@ -202,14 +225,17 @@ def check_text(model: onnx.ModelProto, label: str) -> None:
                 for i, v in enumerate(values):
                     if isinstance(v, str):
                         continue
-                    at = f"{where}.{field.name}" + (f"[{i}]" if _repeated(field)
-                                                    else "")
+                    at = f"{where}.{field.name}" + (f"[{i}]" if _repeated(field) else "")
                     if isinstance(msg, onnx.NodeProto) and field.name == "op_type":
                         named = f" ({show(msg.name)})" if isinstance(msg.name, str) and msg.name else ""
-                        raise UnsupportedOpError(f"{label}: the op type of {at[: -len('.op_type')]}{named}, "
-                                                 f"{show(bytes(v))}, is not valid UTF-8 text", hint=SUPPORTED_HINT)
-                    raise InvalidModelError(f"{label}: {at} ({show(bytes(v))}) is not valid UTF-8 text",
-                                            hint=REEXPORT_HINT)
+                        raise UnsupportedOpError(
+                            f"{label}: the op type of {at[: -len('.op_type')]}{named}, "
+                            f"{show(bytes(v))}, is not valid UTF-8 text",
+                            hint=SUPPORTED_HINT,
+                        )
+                    raise InvalidModelError(
+                        f"{label}: {at} ({show(bytes(v))}) is not valid UTF-8 text", hint=REEXPORT_HINT
+                    )
 
 
 def _repeated(field: FieldDescriptor) -> bool:
@@ -220,26 +246,33 @@ def _repeated(field: FieldDescriptor) -> bool:
 
 # ---------------------------------------------------------------- opsets and graph size
 
+
 def check_opsets(model: onnx.ModelProto) -> None:
     """One default-domain opset between 1 and MAX_OPSET; only known domains declared."""
     seen: set[str] = set()
     for o in model.opset_import:
         domain = "" if o.domain == "ai.onnx" else o.domain
         if domain in seen:
-            raise InvalidModelError(f"the model declares the opset of domain {show(o.domain)} twice",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"the model declares the opset of domain {show(o.domain)} twice", hint=REEXPORT_HINT
+            )
         seen.add(domain)
         if o.domain not in KNOWN_DOMAINS:
-            raise UnsupportedOpError(f"the model uses the operator domain {show(o.domain)}, which edgetrain does "
-                                     "not import", hint=f"export with standard ONNX ops only; {SUPPORTED_HINT}")
+            raise UnsupportedOpError(
+                f"the model uses the operator domain {show(o.domain)}, which edgetrain does not import",
+                hint=f"export with standard ONNX ops only; {SUPPORTED_HINT}",
+            )
         if o.domain in DEFAULT_DOMAINS:
             if o.version > MAX_OPSET:
-                raise UnsupportedOpError(f"the model uses ONNX opset {o.version}; edgetrain imports opsets 1 to "
-                                         f"{MAX_OPSET}", hint=f"re-export the model with opset {MAX_OPSET} or "
-                                         "older (torch.onnx.export(..., opset_version=17))")
+                raise UnsupportedOpError(
+                    f"the model uses ONNX opset {o.version}; edgetrain imports opsets 1 to {MAX_OPSET}",
+                    hint=f"re-export the model with opset {MAX_OPSET} or "
+                    "older (torch.onnx.export(..., opset_version=17))",
+                )
             if o.version < 1:
-                raise InvalidModelError(f"the model declares ONNX opset {o.version}; opsets start at 1",
-                                        hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"the model declares ONNX opset {o.version}; opsets start at 1", hint=REEXPORT_HINT
+                )
     if "" not in seen:
         raise InvalidModelError("the model declares no opset for the default ONNX domain", hint=REEXPORT_HINT)
 
@@ -249,8 +282,10 @@ def check_graph_size(model: onnx.ModelProto) -> None:
     g = model.graph
     cap = limits.limit("MAX_LAYERS")
     if len(g.node) > cap:
-        raise InvalidModelError(f"the ONNX graph has {len(g.node)} nodes, more than MAX_LAYERS={cap}",
-                                hint=limits.over_limit_hint("MAX_LAYERS"))
+        raise InvalidModelError(
+            f"the ONNX graph has {len(g.node)} nodes, more than MAX_LAYERS={cap}",
+            hint=limits.over_limit_hint("MAX_LAYERS"),
+        )
     if not g.node:
         raise InvalidModelError("the ONNX graph has no nodes", hint=REEXPORT_HINT)
     if not g.output:
@@ -270,16 +305,21 @@ def check_op_types(model: onnx.ModelProto) -> None:
         if op not in OPS:
             bad.setdefault(op, []).append(node.name or f"#{i}")
     if bad:
+
         def names(ns: list[str]) -> str:
             shown = ", ".join(n if n.isprintable() and len(n) <= _SHOW else show(n) for n in ns[:10])
             return shown + (f" and {len(ns) - 10} more" if len(ns) > 10 else "")
-        listing = "; ".join(f"{op if op.isprintable() and len(op) <= _SHOW else show(op)} (node {names(ns)})"
-                            for op, ns in sorted(bad.items())[:20])
+
+        listing = "; ".join(
+            f"{op if op.isprintable() and len(op) <= _SHOW else show(op)} (node {names(ns)})"
+            for op, ns in sorted(bad.items())[:20]
+        )
         more = f"; and {len(bad) - 20} more op types" if len(bad) > 20 else ""
         raise UnsupportedOpError(f"unsupported ONNX ops: {listing}{more}", hint=SUPPORTED_HINT)
 
 
 # ---------------------------------------------------------------- stored tensors
+
 
 def stored_tensors(model: onnx.ModelProto) -> Iterator[tuple[onnx.TensorProto, str]]:
     """The tensors the importer decodes, each with how messages name it: initializers and the
@@ -296,9 +336,10 @@ def stored_tensors(model: onnx.ModelProto) -> Iterator[tuple[onnx.TensorProto, s
 def check_tensor_header(t: onnx.TensorProto, what: str) -> int:
     """A supported element type and sane dims; returns the element count. Reads no values."""
     if t.data_type not in ELEMENT_TYPES:
-        raise UnsupportedOpError(f"{what} has element type {dtype_name(t.data_type)}; edgetrain imports tensors of "
-                                 f"{ELEMENT_TYPE_NAMES}", hint="convert the weights to float32 before exporting "
-                                 "(dequantize a quantized model)")
+        raise UnsupportedOpError(
+            f"{what} has element type {dtype_name(t.data_type)}; edgetrain imports tensors of {ELEMENT_TYPE_NAMES}",
+            hint="convert the weights to float32 before exporting (dequantize a quantized model)",
+        )
     if len(t.dims) > MAX_RANK:
         raise InvalidModelError(f"{what} has rank {len(t.dims)}, more than {MAX_RANK}", hint=REEXPORT_HINT)
     if any(d < 0 for d in t.dims):
@@ -306,11 +347,14 @@ def check_tensor_header(t: onnx.TensorProto, what: str) -> int:
     n = _elements(t.dims)
     cap = limits.limit("MAX_DATA_ELEMENTS")
     if n > cap:
-        raise InvalidModelError(f"{what} declares {n} elements (dims {show(list(t.dims))}), more than "
-                                f"MAX_DATA_ELEMENTS={cap}", hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"))
+        raise InvalidModelError(
+            f"{what} declares {n} elements (dims {show(list(t.dims))}), more than MAX_DATA_ELEMENTS={cap}",
+            hint=limits.over_limit_hint("MAX_DATA_ELEMENTS"),
+        )
     if t.HasField("segment"):
-        raise UnsupportedOpError(f"{what} is a segment of a larger tensor, which edgetrain does not import",
-                                 hint=REEXPORT_HINT)
+        raise UnsupportedOpError(
+            f"{what} is a segment of a larger tensor, which edgetrain does not import", hint=REEXPORT_HINT
+        )
     if t.data_location not in (TensorProto.DEFAULT, TensorProto.EXTERNAL):
         raise InvalidModelError(f"{what} has an unknown data location {t.data_location}", hint=REEXPORT_HINT)
     return n
@@ -335,19 +379,24 @@ def stored_values(t: onnx.TensorProto, what: str) -> np.ndarray:
     if t.HasField("raw_data"):
         stray += [typed] if len(getattr(t, typed)) else []
     if stray:
-        raise InvalidModelError(f"{what} of type {dtype_name(t.data_type)} also stores values in "
-                                f"{', '.join(stray)}", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{what} of type {dtype_name(t.data_type)} also stores values in {', '.join(stray)}", hint=REEXPORT_HINT
+        )
     shape = show(list(t.dims))
     if t.HasField("raw_data"):
         need = n * dtype.itemsize
         if len(t.raw_data) != need:
-            raise InvalidModelError(f"{what} holds {len(t.raw_data)} bytes of raw data, but its dims {shape} of "
-                                    f"{dtype_name(t.data_type)} need {need}", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{what} holds {len(t.raw_data)} bytes of raw data, but its dims {shape} of "
+                f"{dtype_name(t.data_type)} need {need}",
+                hint=REEXPORT_HINT,
+            )
         return np.frombuffer(t.raw_data, dtype=dtype)
     field = getattr(t, typed)
     if len(field) != n:
-        raise InvalidModelError(f"{what} stores {len(field)} values, but its dims {shape} declare {n}",
-                                hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{what} stores {len(field)} values, but its dims {shape} declare {n}", hint=REEXPORT_HINT
+        )
     values = np.asarray(field, dtype=np.int64 if t.data_type == TensorProto.INT8 else dtype)
     if t.data_type == TensorProto.INT8 and values.size and (values.min() < -128 or values.max() > 127):
         raise InvalidModelError(f"{what} of type INT8 stores values outside [-128, 127]", hint=REEXPORT_HINT)
@@ -360,48 +409,69 @@ def check_tensor_values(model: onnx.ModelProto) -> None:
         values = stored_values(t, what)
         if t.data_type in FLOAT_TYPES and values.size and not np.isfinite(values).all():
             first = int(np.flatnonzero(~np.isfinite(values))[0])
-            raise InvalidModelError(f"{what} holds NaN or infinite values (first at flat index {first})",
-                                    hint="the exporter wrote non-finite weights; fix or retrain the model")
+            raise InvalidModelError(
+                f"{what} holds NaN or infinite values (first at flat index {first})",
+                hint="the exporter wrote non-finite weights; fix or retrain the model",
+            )
 
 
 # ---------------------------------------------------------------- nodes
+
 
 def check_node_signatures(model: onnx.ModelProto) -> None:
     """Input/output counts and attribute names and types of every node (op types already checked)."""
     for i, node in enumerate(model.graph.node):
         spec, label = OPS[node.op_type], node_label(node, i)
         if not spec.min_inputs <= len(node.input) <= spec.max_inputs:
-            want = (f"{spec.min_inputs}" if spec.min_inputs == spec.max_inputs
-                    else f"{spec.min_inputs} to {spec.max_inputs}")
-            raise InvalidModelError(f"{node.op_type} node {label} has {len(node.input)} inputs; ONNX "
-                                    f"{node.op_type} takes {want}", hint=REEXPORT_HINT)
+            want = (
+                f"{spec.min_inputs}"
+                if spec.min_inputs == spec.max_inputs
+                else f"{spec.min_inputs} to {spec.max_inputs}"
+            )
+            raise InvalidModelError(
+                f"{node.op_type} node {label} has {len(node.input)} inputs; ONNX {node.op_type} takes {want}",
+                hint=REEXPORT_HINT,
+            )
         if any(not t for t in node.input[: spec.min_inputs]):
             raise InvalidModelError(f"{node.op_type} node {label} leaves a required input empty", hint=REEXPORT_HINT)
         if node.op_type == "MaxPool" and len(node.output) == 2 and node.output[1]:
-            raise UnsupportedOpError(f"MaxPool node {label} also outputs the Indices of its maxima, which edgetrain "
-                                     "does not import", hint="export the pool without return_indices=True")
+            raise UnsupportedOpError(
+                f"MaxPool node {label} also outputs the Indices of its maxima, which edgetrain does not import",
+                hint="export the pool without return_indices=True",
+            )
         if not (len(node.output) == 1 or (node.op_type == "MaxPool" and len(node.output) == 2)) or not node.output[0]:
-            raise InvalidModelError(f"{node.op_type} node {label} has {len(node.output)} outputs "
-                                    f"({show(list(node.output))}); edgetrain imports {node.op_type} with one named "
-                                    "output", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{node.op_type} node {label} has {len(node.output)} outputs "
+                f"({show(list(node.output))}); edgetrain imports {node.op_type} with one named "
+                "output",
+                hint=REEXPORT_HINT,
+            )
         seen: set[str] = set()
         for a in node.attribute:
             if a.name in seen:
-                raise InvalidModelError(f"{node.op_type} node {label} sets attribute {show(a.name)} twice",
-                                        hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"{node.op_type} node {label} sets attribute {show(a.name)} twice", hint=REEXPORT_HINT
+                )
             seen.add(a.name)
             if a.name not in spec.attrs:
                 known = ", ".join(sorted(spec.attrs)) or "none"
-                raise UnsupportedOpError(f"{node.op_type} node {label} has attribute {show(a.name)}, which edgetrain "
-                                         f"does not import (it imports {node.op_type} with: {known})",
-                                         hint=SUPPORTED_HINT)
+                raise UnsupportedOpError(
+                    f"{node.op_type} node {label} has attribute {show(a.name)}, which edgetrain "
+                    f"does not import (it imports {node.op_type} with: {known})",
+                    hint=SUPPORTED_HINT,
+                )
             if a.ref_attr_name:
-                raise UnsupportedOpError(f"{node.op_type} node {label}: attribute {show(a.name)} refers to a "
-                                         "function attribute", hint=REEXPORT_HINT)
+                raise UnsupportedOpError(
+                    f"{node.op_type} node {label}: attribute {show(a.name)} refers to a function attribute",
+                    hint=REEXPORT_HINT,
+                )
             if a.type != spec.attrs[a.name]:
-                raise InvalidModelError(f"{node.op_type} node {label}: attribute {show(a.name)} has type "
-                                        f"{attr_type_name(a.type)}; ONNX {node.op_type} needs "
-                                        f"{attr_type_name(spec.attrs[a.name])}", hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"{node.op_type} node {label}: attribute {show(a.name)} has type "
+                    f"{attr_type_name(a.type)}; ONNX {node.op_type} needs "
+                    f"{attr_type_name(spec.attrs[a.name])}",
+                    hint=REEXPORT_HINT,
+                )
         check_attribute_values(node, label)
 
 
@@ -412,63 +482,85 @@ def check_attribute_values(node: onnx.NodeProto, label: str) -> None:
         # Lists other than a Constant's values name axes or sizes per axis: two per axis at most.
         n = len(x.ints) + len(x.floats)
         if node.op_type != "Constant" and n > 2 * MAX_RANK:
-            raise InvalidModelError(f"{node.op_type} node {label}: attribute {show(x.name)} lists {n} values, more "
-                                    f"than 2 * {MAX_RANK} (two per axis)", hint=REEXPORT_HINT)
-        floats = [x.f] if x.type == AttributeProto.FLOAT else list(x.floats) if x.type == AttributeProto.FLOATS \
-            else []
+            raise InvalidModelError(
+                f"{node.op_type} node {label}: attribute {show(x.name)} lists {n} values, more "
+                f"than 2 * {MAX_RANK} (two per axis)",
+                hint=REEXPORT_HINT,
+            )
+        floats = [x.f] if x.type == AttributeProto.FLOAT else list(x.floats) if x.type == AttributeProto.FLOATS else []
         if floats and not np.isfinite(np.asarray(floats, np.float64)).all():
-            raise InvalidModelError(f"{node.op_type} node {label}: attribute {show(x.name)} is NaN or infinite",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{node.op_type} node {label}: attribute {show(x.name)} is NaN or infinite", hint=REEXPORT_HINT
+            )
     for flag in ("transA", "transB", "allowzero", "broadcast", "training_mode", "spatial"):
         if flag in a and a[flag].i not in (0, 1):
-            raise InvalidModelError(f"{node.op_type} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{node.op_type} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1", hint=REEXPORT_HINT
+            )
     if node.op_type == "Add" and "axis" in a and a["axis"].i not in (1, -1):
-        raise UnsupportedOpError(f"Add node {label} broadcasts along axis {a['axis'].i}; only a bias add along "
-                                 "the feature axis (1) is supported")
+        raise UnsupportedOpError(
+            f"Add node {label} broadcasts along axis {a['axis'].i}; only a bias add along "
+            "the feature axis (1) is supported"
+        )
     if node.op_type == "BatchNormalization" and "training_mode" in a and a["training_mode"].i:
-        raise UnsupportedOpError(f"BatchNormalization node {label} has training_mode=1 (batch statistics); "
-                                 "edgetrain imports inference-mode batch normalization",
-                                 hint="export the model in eval mode (model.eval() before torch.onnx.export)")
+        raise UnsupportedOpError(
+            f"BatchNormalization node {label} has training_mode=1 (batch statistics); "
+            "edgetrain imports inference-mode batch normalization",
+            hint="export the model in eval mode (model.eval() before torch.onnx.export)",
+        )
     if node.op_type == "Cast":
         if "to" not in a:
-            raise InvalidModelError(f"Cast node {label} has no 'to' attribute; ONNX Cast needs one",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(f"Cast node {label} has no 'to' attribute; ONNX Cast needs one", hint=REEXPORT_HINT)
         if a["to"].i not in (TensorProto.INT64, TensorProto.INT32):
-            raise UnsupportedOpError(f"Cast node {label} casts to {dtype_name(a['to'].i)}; edgetrain imports Cast "
-                                     "only of shapes, to INT64 or INT32", hint=SUPPORTED_HINT)
+            raise UnsupportedOpError(
+                f"Cast node {label} casts to {dtype_name(a['to'].i)}; edgetrain imports Cast "
+                "only of shapes, to INT64 or INT32",
+                hint=SUPPORTED_HINT,
+            )
     if node.op_type == "Constant" and len(a) != 1:
-        raise InvalidModelError(f"Constant node {label} sets {len(a)} value attributes; ONNX Constant takes "
-                                "exactly one", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"Constant node {label} sets {len(a)} value attributes; ONNX Constant takes exactly one", hint=REEXPORT_HINT
+        )
     if node.op_type in ("Conv", "MaxPool", "AveragePool"):
         check_window_attributes(node, label, a)
     elif node.op_type == "Pad":
         mode = a["mode"].s if "mode" in a else b"constant"
         if mode != b"constant":
-            raise UnsupportedOpError(f"Pad node {label} uses mode {show(_text(mode))}; edgetrain imports only "
-                                     "constant zero padding (folded into the Conv after it)", hint=PAD_HINT)
+            raise UnsupportedOpError(
+                f"Pad node {label} uses mode {show(_text(mode))}; edgetrain imports only "
+                "constant zero padding (folded into the Conv after it)",
+                hint=PAD_HINT,
+            )
         if "value" in a and a["value"].f != 0.0:
-            raise UnsupportedOpError(f"Pad node {label} pads with {a['value'].f}; edgetrain imports only zero "
-                                     "padding", hint=PAD_HINT)
+            raise UnsupportedOpError(
+                f"Pad node {label} pads with {a['value'].f}; edgetrain imports only zero padding", hint=PAD_HINT
+            )
         if "pads" in a and len(a["pads"].ints) > 2 * MAX_RANK:
-            raise InvalidModelError(f"Pad node {label} has {len(a['pads'].ints)} pads, more than 2 * {MAX_RANK}",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"Pad node {label} has {len(a['pads'].ints)} pads, more than 2 * {MAX_RANK}", hint=REEXPORT_HINT
+            )
     elif node.op_type == "Transpose" and "perm" in a:
         perm = list(a["perm"].ints)
         if len(perm) > MAX_RANK or sorted(perm) != list(range(len(perm))):
-            raise InvalidModelError(f"Transpose node {label}: perm {show(perm)} is not a permutation of the axes",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"Transpose node {label}: perm {show(perm)} is not a permutation of the axes", hint=REEXPORT_HINT
+            )
     elif node.op_type == "ConstantOfShape" and "value" in a:
         t = a["value"].t
         if _elements(t.dims) != 1 or t.data_type not in (TensorProto.INT64, TensorProto.INT32):
-            raise UnsupportedOpError(f"ConstantOfShape node {label}: its value is {dtype_name(t.data_type)} of shape "
-                                     f"{show(list(t.dims))}; edgetrain evaluates ConstantOfShape only with one "
-                                     "integer value (a pads computation)", hint=SUPPORTED_HINT)
+            raise UnsupportedOpError(
+                f"ConstantOfShape node {label}: its value is {dtype_name(t.data_type)} of shape "
+                f"{show(list(t.dims))}; edgetrain evaluates ConstantOfShape only with one "
+                "integer value (a pads computation)",
+                hint=SUPPORTED_HINT,
+            )
 
 
 #: What the window attributes of Conv, MaxPool and AveragePool may say (ONNX defaults in brackets).
-PAD_HINT = ("pad with zeros (nn.ZeroPad2d, F.pad with mode='constant') directly before a Conv, by at most "
-            "(kernel - 1) * dilation per side together with the Conv's own padding")
+PAD_HINT = (
+    "pad with zeros (nn.ZeroPad2d, F.pad with mode='constant') directly before a Conv, by at most "
+    "(kernel - 1) * dilation per side together with the Conv's own padding"
+)
 AUTO_PADS = (b"NOTSET", b"SAME_UPPER", b"VALID", b"SAME_LOWER")
 
 
@@ -489,52 +581,74 @@ def check_window_attributes(node: onnx.NodeProto, label: str, a: dict[str, Attri
             continue
         values = list(a[name].ints)
         if not values or len(values) > 2 * MAX_RANK:
-            raise InvalidModelError(f"{op} node {label}: attribute {name} has {len(values)} entries",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{op} node {label}: attribute {name} has {len(values)} entries", hint=REEXPORT_HINT
+            )
         if any(v < minimum or v > cap for v in values):
             bad = next(v for v in values if v < minimum or v > cap)
-            raise InvalidModelError(f"{op} node {label}: {name} {show(values)} holds {bad}; each must be between "
-                                    f"{minimum} and MAX_UNITS={cap}", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{op} node {label}: {name} {show(values)} holds {bad}; each must be between "
+                f"{minimum} and MAX_UNITS={cap}",
+                hint=REEXPORT_HINT,
+            )
         lengths[name] = len(values) // 2 if name == "pads" else len(values)
         if name == "pads" and len(values) % 2:
-            raise InvalidModelError(f"{op} node {label}: pads {show(values)} has an odd number of entries; ONNX pads "
-                                    "list a begin and an end per spatial axis", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{op} node {label}: pads {show(values)} has an odd number of entries; ONNX pads "
+                "list a begin and an end per spatial axis",
+                hint=REEXPORT_HINT,
+            )
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{k} for {v} axes" for k, v in lengths.items())
-        raise InvalidModelError(f"{op} node {label}: its attributes disagree on the number of spatial axes ({listed})",
-                                hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{op} node {label}: its attributes disagree on the number of spatial axes ({listed})", hint=REEXPORT_HINT
+        )
     if op != "Conv" and "kernel_shape" not in a:
         raise InvalidModelError(f"{op} node {label} has no kernel_shape; ONNX {op} needs one", hint=REEXPORT_HINT)
     auto = a["auto_pad"].s if "auto_pad" in a else b"NOTSET"
     if auto not in AUTO_PADS:
-        raise InvalidModelError(f"{op} node {label}: auto_pad {show(_text(auto))} is not one of NOTSET, SAME_UPPER, "
-                                "SAME_LOWER, VALID", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{op} node {label}: auto_pad {show(_text(auto))} is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+            hint=REEXPORT_HINT,
+        )
     if auto == b"SAME_LOWER":
-        raise UnsupportedOpError(f"{op} node {label} uses auto_pad=SAME_LOWER (the extra padding first), which "
-                                 "edgetrain does not import", hint="use SAME_UPPER (TensorFlow's 'same') or "
-                                 "explicit pads")
+        raise UnsupportedOpError(
+            f"{op} node {label} uses auto_pad=SAME_LOWER (the extra padding first), which edgetrain does not import",
+            hint="use SAME_UPPER (TensorFlow's 'same') or explicit pads",
+        )
     if auto != b"NOTSET" and "pads" in a and any(a["pads"].ints):
-        raise InvalidModelError(f"{op} node {label} sets both auto_pad={_text(auto)} and pads; ONNX allows one",
-                                hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{op} node {label} sets both auto_pad={_text(auto)} and pads; ONNX allows one", hint=REEXPORT_HINT
+        )
     if "group" in a and not 1 <= a["group"].i <= cap:
-        raise InvalidModelError(f"{op} node {label}: group={a['group'].i}; it must be between 1 and the channels",
-                                hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"{op} node {label}: group={a['group'].i}; it must be between 1 and the channels", hint=REEXPORT_HINT
+        )
     for flag in ("ceil_mode", "storage_order", "count_include_pad"):
         if flag in a and a[flag].i not in (0, 1):
-            raise InvalidModelError(f"{op} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1",
-                                    hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{op} node {label}: attribute {flag}={a[flag].i}; it must be 0 or 1", hint=REEXPORT_HINT
+            )
     if "ceil_mode" in a and a["ceil_mode"].i:
-        raise UnsupportedOpError(f"{op} node {label} uses ceil_mode=1 (a partial window at the end), which edgetrain "
-                                 "does not import", hint="export the pool with ceil_mode=False")
+        raise UnsupportedOpError(
+            f"{op} node {label} uses ceil_mode=1 (a partial window at the end), which edgetrain does not import",
+            hint="export the pool with ceil_mode=False",
+        )
     if "storage_order" in a and a["storage_order"].i:
-        raise UnsupportedOpError(f"{op} node {label} uses storage_order=1 (column-major indices), which edgetrain "
-                                 "does not import", hint="export the pool without indices")
+        raise UnsupportedOpError(
+            f"{op} node {label} uses storage_order=1 (column-major indices), which edgetrain does not import",
+            hint="export the pool without indices",
+        )
     if op != "Conv" and "dilations" in a and any(d != 1 for d in a["dilations"].ints):
-        raise UnsupportedOpError(f"{op} node {label} uses dilations {show(list(a['dilations'].ints))}; edgetrain "
-                                 "imports pools without dilation", hint="export the pool with dilation=1")
+        raise UnsupportedOpError(
+            f"{op} node {label} uses dilations {show(list(a['dilations'].ints))}; edgetrain "
+            "imports pools without dilation",
+            hint="export the pool with dilation=1",
+        )
 
 
 # ---------------------------------------------------------------- the data input
+
 
 def data_input(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[int, ...]]:
     """The one graph input that is not an initializer, and its feature dims (after the batch axis).
@@ -545,15 +659,15 @@ def data_input(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[int, 
     real = [v for v in model.graph.input if v.name not in consts]
     if len(real) != 1:
         listed = ", ".join(show(v.name) for v in real[:10]) or "none"
-        raise InvalidModelError(f"the ONNX graph has {len(real)} data inputs ({listed}); edgetrain needs exactly "
-                                "one")
+        raise InvalidModelError(f"the ONNX graph has {len(real)} data inputs ({listed}); edgetrain needs exactly one")
     v = real[0]
     if v.type.WhichOneof("value") != "tensor_type":
         raise InvalidModelError(f"input {show(v.name)} is not a tensor; edgetrain needs a float32 tensor")
     tt = v.type.tensor_type
     if tt.elem_type != TensorProto.FLOAT:
-        raise InvalidModelError(f"input {show(v.name)} has element type {dtype_name(tt.elem_type)}; edgetrain "
-                                "needs float32")
+        raise InvalidModelError(
+            f"input {show(v.name)} has element type {dtype_name(tt.elem_type)}; edgetrain needs float32"
+        )
     if not tt.HasField("shape") or len(tt.shape.dim) < 2:
         rank = len(tt.shape.dim) if tt.HasField("shape") else "unknown"
         raise InvalidModelError(f"input {show(v.name)} has rank {rank}; edgetrain needs (batch, features...)")
@@ -563,14 +677,18 @@ def data_input(model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[int, 
     for axis, d in enumerate(tt.shape.dim[1:], start=1):
         if not d.HasField("dim_value") or d.dim_value <= 0:
             what = d.dim_param or ("0" if d.HasField("dim_value") and d.dim_value == 0 else "unknown")
-            raise InvalidModelError(f"input {show(v.name)} has a dynamic size {show(what)} at axis {axis}; only "
-                                    "the batch axis (0) may be dynamic",
-                                    hint="re-export the model with fixed feature sizes")
+            raise InvalidModelError(
+                f"input {show(v.name)} has a dynamic size {show(what)} at axis {axis}; only "
+                "the batch axis (0) may be dynamic",
+                hint="re-export the model with fixed feature sizes",
+            )
         dims.append(int(d.dim_value))
     cap = limits.limit("MAX_UNITS")
     if _elements(dims) > cap:
-        raise InvalidModelError(f"input {show(v.name)} has {_elements(dims)} features (shape {tuple(dims)}), more "
-                                f"than MAX_UNITS={cap}", hint=limits.over_limit_hint("MAX_UNITS"))
+        raise InvalidModelError(
+            f"input {show(v.name)} has {_elements(dims)} features (shape {tuple(dims)}), more than MAX_UNITS={cap}",
+            hint=limits.over_limit_hint("MAX_UNITS"),
+        )
     return v, tuple(dims)
 
 
@@ -580,6 +698,7 @@ def check_inputs(model: onnx.ModelProto) -> None:
 
 
 # ---------------------------------------------------------------- layers
+
 
 @dataclass(frozen=True)
 class _Const:
@@ -600,8 +719,7 @@ def _constants(model: onnx.ModelProto) -> dict[str, _Const]:
                 out[node.output[0]] = _Const((), TensorProto.FLOAT if a.name == "value_float" else TensorProto.INT64)
             else:
                 n = len(a.floats) if a.name == "value_floats" else len(a.ints)
-                out[node.output[0]] = _Const((n,), TensorProto.FLOAT if a.name == "value_floats" else
-                                             TensorProto.INT64)
+                out[node.output[0]] = _Const((n,), TensorProto.FLOAT if a.name == "value_floats" else TensorProto.INT64)
         elif node.op_type == "Identity" and node.input[0] in out:
             out[node.output[0]] = out[node.input[0]]
     return out
@@ -623,25 +741,33 @@ def check_layers(model: onnx.ModelProto) -> None:
                 continue
             _need_float(w, f"weight {show(node.input[1])} of {op} node {label}")
             if len(w.dims) != 2:
-                raise InvalidModelError(f"initializer {show(node.input[1])} of {op} {label} has rank {len(w.dims)}; "
-                                        "a weight matrix needs rank 2")
+                raise InvalidModelError(
+                    f"initializer {show(node.input[1])} of {op} {label} has rank {len(w.dims)}; "
+                    "a weight matrix needs rank 2"
+                )
             trans = op == "Gemm" and any(a.name == "transB" and a.i for a in node.attribute)
             fan_in, units = (w.dims[1], w.dims[0]) if trans else w.dims
             if units == 0 or fan_in == 0:
-                raise InvalidModelError(f"{op} node {label} has {units} units and {fan_in} inputs (weight "
-                                        f"{show(node.input[1])} of shape {w.dims}{' with transB=1' if trans else ''})",
-                                        hint="a dense layer needs at least one unit and one input; re-export the "
-                                        "model")
+                raise InvalidModelError(
+                    f"{op} node {label} has {units} units and {fan_in} inputs (weight "
+                    f"{show(node.input[1])} of shape {w.dims}{' with transB=1' if trans else ''})",
+                    hint="a dense layer needs at least one unit and one input; re-export the model",
+                )
             if units > unit_cap:
-                raise InvalidModelError(f"{op} node {label} has {units} units, more than MAX_UNITS={unit_cap}",
-                                        hint=limits.over_limit_hint("MAX_UNITS"))
+                raise InvalidModelError(
+                    f"{op} node {label} has {units} units, more than MAX_UNITS={unit_cap}",
+                    hint=limits.over_limit_hint("MAX_UNITS"),
+                )
             params += fan_in * units
             if op == "Gemm" and len(node.input) > 2 and node.input[2] in consts:
                 c = consts[node.input[2]]
                 _need_float(c, f"bias {show(node.input[2])} of Gemm node {label}")
                 if not _fits_bias(c.dims, units):
-                    raise InvalidModelError(f"bias {show(node.input[2])} of Gemm node {label} has shape {c.dims}, "
-                                            f"which does not fit its {units} units", hint=REEXPORT_HINT)
+                    raise InvalidModelError(
+                        f"bias {show(node.input[2])} of Gemm node {label} has shape {c.dims}, "
+                        f"which does not fit its {units} units",
+                        hint=REEXPORT_HINT,
+                    )
                 params += _elements(c.dims)
         elif op == "Conv":
             params += _check_conv_weight(node, label, consts)
@@ -656,9 +782,11 @@ def check_layers(model: onnx.ModelProto) -> None:
                     c = consts[node.input[j]]
                     _need_float(c, f"{what} {show(node.input[j])} of Clip node {label}")
                     if c.dims not in ((), (1,)):
-                        raise InvalidModelError(f"Clip node {label}: {what} {show(node.input[j])} has shape {c.dims}; "
-                                                "ONNX Clip bounds must be scalars",
-                                                hint="give Clip a single min and max value (a scalar initializer)")
+                        raise InvalidModelError(
+                            f"Clip node {label}: {what} {show(node.input[j])} has shape {c.dims}; "
+                            "ONNX Clip bounds must be scalars",
+                            hint="give Clip a single min and max value (a scalar initializer)",
+                        )
         elif op == "BatchNormalization":
             lengths = set()
             for t, role in zip(node.input[1:], ("scale", "B", "mean", "var")):
@@ -666,23 +794,33 @@ def check_layers(model: onnx.ModelProto) -> None:
                     c = consts[t]
                     _need_float(c, f"{role} {show(t)} of BatchNormalization node {label}")
                     if len(c.dims) != 1:
-                        raise InvalidModelError(f"BatchNormalization node {label}: {role} {show(t)} has shape "
-                                                f"{c.dims}; ONNX BatchNormalization needs 1-D statistics",
-                                                hint=REEXPORT_HINT)
+                        raise InvalidModelError(
+                            f"BatchNormalization node {label}: {role} {show(t)} has shape "
+                            f"{c.dims}; ONNX BatchNormalization needs 1-D statistics",
+                            hint=REEXPORT_HINT,
+                        )
                     lengths.add(c.dims[0])
             if len(lengths) > 1:
-                raise InvalidModelError(f"BatchNormalization node {label}: its statistics have different lengths "
-                                        f"({', '.join(map(str, sorted(lengths)))})", hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"BatchNormalization node {label}: its statistics have different lengths "
+                    f"({', '.join(map(str, sorted(lengths)))})",
+                    hint=REEXPORT_HINT,
+                )
         elif op == "Reshape" and node.input[1] in consts:
             c = consts[node.input[1]]
             if c.dtype != TensorProto.INT64 or len(c.dims) != 1:
-                raise InvalidModelError(f"Reshape node {label}: shape {show(node.input[1])} is "
-                                        f"{dtype_name(c.dtype)} of shape {c.dims}; ONNX Reshape needs a 1-D int64 "
-                                        "shape", hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"Reshape node {label}: shape {show(node.input[1])} is "
+                    f"{dtype_name(c.dtype)} of shape {c.dims}; ONNX Reshape needs a 1-D int64 "
+                    "shape",
+                    hint=REEXPORT_HINT,
+                )
     cap = limits.limit("MAX_PARAMETERS")
     if params > cap:
-        raise InvalidModelError(f"the model's dense and conv layers have {params} weights and biases, more than "
-                                f"MAX_PARAMETERS={cap}", hint=limits.over_limit_hint("MAX_PARAMETERS"))
+        raise InvalidModelError(
+            f"the model's dense and conv layers have {params} weights and biases, more than MAX_PARAMETERS={cap}",
+            hint=limits.over_limit_hint("MAX_PARAMETERS"),
+        )
 
 
 def check_shape_ops(model: onnx.ModelProto) -> None:
@@ -699,40 +837,60 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
         attrs = {a.name for a in node.attribute}
         if op == "Pad":
             # pads (and value) are attributes before opset 11; inputs from it on, axes (a 4th) from 18.
-            ok = (len(node.input) == 1 and "pads" in attrs if opset < 11 else
-                  2 <= len(node.input) <= (4 if opset >= 18 else 3) and not attrs - {"mode"})
+            ok = (
+                len(node.input) == 1 and "pads" in attrs
+                if opset < 11
+                else 2 <= len(node.input) <= (4 if opset >= 18 else 3) and not attrs - {"mode"}
+            )
             if not ok:
-                need = ("a pads attribute and one input" if opset < 11 else
-                        "the pads as its second input, no pads or value attribute")
-                raise InvalidModelError(f"Pad node {label} does not take its pads as opset {opset} needs ({need})",
-                                        hint=REEXPORT_HINT)
+                need = (
+                    "a pads attribute and one input"
+                    if opset < 11
+                    else "the pads as its second input, no pads or value attribute"
+                )
+                raise InvalidModelError(
+                    f"Pad node {label} does not take its pads as opset {opset} needs ({need})", hint=REEXPORT_HINT
+                )
         if op not in SHAPE_OPS:
             continue
         if op == "Slice":
             if opset < 10 and (len(node.input) != 1 or not {"starts", "ends"} <= attrs):
-                raise InvalidModelError(f"Slice node {label} needs one input and starts/ends attributes in opset "
-                                        f"{opset}", hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"Slice node {label} needs one input and starts/ends attributes in opset {opset}",
+                    hint=REEXPORT_HINT,
+                )
             if opset >= 10 and (len(node.input) < 3 or attrs):
-                raise InvalidModelError(f"Slice node {label} needs 3 to 5 inputs (data, starts, ends, axes, steps) "
-                                        f"and no attributes in opset {opset}", hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"Slice node {label} needs 3 to 5 inputs (data, starts, ends, axes, steps) "
+                    f"and no attributes in opset {opset}",
+                    hint=REEXPORT_HINT,
+                )
         elif op in ("Unsqueeze", "Squeeze"):
             need_input = op == "Unsqueeze" and opset >= 13
-            if (opset < 13 and (len(node.input) != 1 or (op == "Unsqueeze" and "axes" not in attrs))) \
-                    or (opset >= 13 and (attrs or (need_input and len(node.input) != 2))):
+            if (opset < 13 and (len(node.input) != 1 or (op == "Unsqueeze" and "axes" not in attrs))) or (
+                opset >= 13 and (attrs or (need_input and len(node.input) != 2))
+            ):
                 spelling = "axes as an attribute" if opset < 13 else "axes as its second input"
-                raise InvalidModelError(f"{op} node {label} does not take {spelling}, as opset {opset} needs",
-                                        hint=REEXPORT_HINT)
+                raise InvalidModelError(
+                    f"{op} node {label} does not take {spelling}, as opset {opset} needs", hint=REEXPORT_HINT
+                )
         if op == "Shape":
             continue  # reads only the dims of its input, whatever it holds
         for t in node.input:
             c = consts.get(t)
             if c is None:
                 continue
-            if c.dtype not in (TensorProto.INT64, TensorProto.INT32, TensorProto.INT8) or len(c.dims) > 1 \
-                    or _elements(c.dims) > MAX_RANK:
-                raise UnsupportedOpError(f"{op} node {label}: constant {show(t)} is {dtype_name(c.dtype)} of shape "
-                                         f"{c.dims}; edgetrain evaluates {op} only on integer shapes (0-D or 1-D, at "
-                                         f"most {MAX_RANK} entries)", hint=SUPPORTED_HINT)
+            if (
+                c.dtype not in (TensorProto.INT64, TensorProto.INT32, TensorProto.INT8)
+                or len(c.dims) > 1
+                or _elements(c.dims) > MAX_RANK
+            ):
+                raise UnsupportedOpError(
+                    f"{op} node {label}: constant {show(t)} is {dtype_name(c.dtype)} of shape "
+                    f"{c.dims}; edgetrain evaluates {op} only on integer shapes (0-D or 1-D, at "
+                    f"most {MAX_RANK} entries)",
+                    hint=SUPPORTED_HINT,
+                )
 
 
 def _check_conv_weight(node: onnx.NodeProto, label: str, consts: dict[str, _Const]) -> int:
@@ -746,41 +904,58 @@ def _check_conv_weight(node: onnx.NodeProto, label: str, consts: dict[str, _Cons
     _need_float(w, what)
     if len(w.dims) not in (3, 4):
         cls = UnsupportedOpError if len(w.dims) > 4 else InvalidModelError
-        raise cls(f"{what} has shape {w.dims}; edgetrain imports 1-D and 2-D convolutions (weights (C_out, "
-                  "C_in/group, k) and (C_out, C_in/group, kh, kw))",
-                  hint="3-D convolutions are not imported" if len(w.dims) > 4 else REEXPORT_HINT)
+        raise cls(
+            f"{what} has shape {w.dims}; edgetrain imports 1-D and 2-D convolutions (weights (C_out, "
+            "C_in/group, k) and (C_out, C_in/group, kh, kw))",
+            hint="3-D convolutions are not imported" if len(w.dims) > 4 else REEXPORT_HINT,
+        )
     if any(d <= 0 for d in w.dims):
         raise InvalidModelError(f"{what} has shape {w.dims}; every axis needs at least one entry", hint=REEXPORT_HINT)
     a = {x.name: x for x in node.attribute}
     if "kernel_shape" in a and tuple(a["kernel_shape"].ints) != w.dims[2:]:
-        raise InvalidModelError(f"Conv node {label}: kernel_shape {show(list(a['kernel_shape'].ints))} disagrees with "
-                                f"its weight of shape {w.dims}", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"Conv node {label}: kernel_shape {show(list(a['kernel_shape'].ints))} disagrees with "
+            f"its weight of shape {w.dims}",
+            hint=REEXPORT_HINT,
+        )
     for name in ("strides", "dilations"):
         if name in a and len(a[name].ints) != len(w.dims) - 2:
-            raise InvalidModelError(f"Conv node {label}: {name} has {len(a[name].ints)} entries for a "
-                                    f"{len(w.dims) - 2}-D convolution", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"Conv node {label}: {name} has {len(a[name].ints)} entries for a {len(w.dims) - 2}-D convolution",
+                hint=REEXPORT_HINT,
+            )
     if "pads" in a and len(a["pads"].ints) != 2 * (len(w.dims) - 2):
-        raise InvalidModelError(f"Conv node {label}: pads has {len(a['pads'].ints)} entries for a "
-                                f"{len(w.dims) - 2}-D convolution (two per axis)", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"Conv node {label}: pads has {len(a['pads'].ints)} entries for a "
+            f"{len(w.dims) - 2}-D convolution (two per axis)",
+            hint=REEXPORT_HINT,
+        )
     group = a["group"].i if "group" in a else 1
     if w.dims[0] % group:
-        raise InvalidModelError(f"Conv node {label}: group={group} does not divide the {w.dims[0]} output channels of "
-                                f"its weight", hint=REEXPORT_HINT)
+        raise InvalidModelError(
+            f"Conv node {label}: group={group} does not divide the {w.dims[0]} output channels of its weight",
+            hint=REEXPORT_HINT,
+        )
     n = _elements(w.dims)
     if len(node.input) > 2 and node.input[2] in consts:
         c = consts[node.input[2]]
         _need_float(c, f"bias {show(node.input[2])} of Conv node {label}")
         if c.dims != (w.dims[0],):
-            raise InvalidModelError(f"bias {show(node.input[2])} of Conv node {label} has shape {c.dims}; its weight "
-                                    f"has {w.dims[0]} output channels", hint=REEXPORT_HINT)
+            raise InvalidModelError(
+                f"bias {show(node.input[2])} of Conv node {label} has shape {c.dims}; its weight "
+                f"has {w.dims[0]} output channels",
+                hint=REEXPORT_HINT,
+            )
         n += w.dims[0]
     return n
 
 
 def _need_float(c: _Const, what: str) -> None:
     if c.dtype not in FLOAT_TYPES:
-        raise InvalidModelError(f"{what} has element type {dtype_name(c.dtype)}; it must be float32 (or float64, "
-                                "converted)", hint="dequantize the model before exporting it")
+        raise InvalidModelError(
+            f"{what} has element type {dtype_name(c.dtype)}; it must be float32 (or float64, converted)",
+            hint="dequantize the model before exporting it",
+        )
 
 
 def _fits_bias(dims: tuple[int, ...], units: int) -> bool:
@@ -789,6 +964,7 @@ def _fits_bias(dims: tuple[int, ...], units: int) -> bool:
 
 
 # ---------------------------------------------------------------- all of it
+
 
 def check_model(model: onnx.ModelProto, label: str = "<model>") -> None:
     """Every check above, in dependency order; external data must already be loaded."""

@@ -33,6 +33,7 @@ and ``count_include_pad=1`` only without padding.
 Contract: the `import_checks` structural checks have run; every refusal here is an
 `edgetrain.errors` error with a one-line message naming the node, and a hint.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,10 +53,14 @@ from .import_checks import PAD_HINT, SPATIAL_OPS, show
 #: How a channels-first input becomes channels-last, per ONNX rank (with the batch axis).
 TO_CHANNELS_LAST = {3: (0, 2, 1), 4: (0, 2, 3, 1)}
 TO_CHANNELS_FIRST = {3: (0, 2, 1), 4: (0, 3, 1, 2)}
-LAYOUT_HINT = ("edgetrain imports convolutional models on (N, C, H, W) or (N, C, L) tensors with the batch axis "
-               "dynamic or fixed; a Transpose is imported only where an NHWC input becomes NCHW (or back)")
-POOL_PAD_HINT = ("edgetrain pools pad like TensorFlow's 'same' (the extra row or column at the end) or not at all; "
-                 "export the pool with padding=0 or with pads matching 'same'")
+LAYOUT_HINT = (
+    "edgetrain imports convolutional models on (N, C, H, W) or (N, C, L) tensors with the batch axis "
+    "dynamic or fixed; a Transpose is imported only where an NHWC input becomes NCHW (or back)"
+)
+POOL_PAD_HINT = (
+    "edgetrain pools pad like TensorFlow's 'same' (the extra row or column at the end) or not at all; "
+    "export the pool with padding=0 or with pads matching 'same'"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class SpatialOps:
     pads: dict[str, tuple[str, list[tuple[int, int]], str]]
 
     if TYPE_CHECKING:  # the converter's helpers (importer._Converter), declared for the type checker
+
         def _unique(self, raw: str) -> str: ...
         def _node_name(self, node: onnx.NodeProto) -> str: ...
         def _layout(self, t: str) -> Layout: ...
@@ -131,8 +137,15 @@ class SpatialOps:
         def _const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray: ...
         def _int_const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray: ...
         def _fold(self, node: onnx.NodeProto) -> None: ...
-        def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
-                 name: str | None = None, attrs: dict[str, Any] | None = None) -> str: ...
+        def _add(
+            self,
+            onnx_node: onnx.NodeProto,
+            op: str,
+            inputs: list[str],
+            params: dict[str, Param] | None = None,
+            name: str | None = None,
+            attrs: dict[str, Any] | None = None,
+        ) -> str: ...
         def _bias(self, c: np.ndarray, n_out: int, label: str) -> np.ndarray: ...
         @staticmethod
         def _finite_param(value: np.ndarray, what: str, label: str) -> np.ndarray: ...
@@ -146,8 +159,10 @@ class SpatialOps:
         if not spatial or len(dims) not in (2, 3):
             return dims, None
         rank = len(dims) + 1
-        if any(n.op_type == "Transpose" and n.input and n.input[0] == name and
-               tuple(_perm(n)) == TO_CHANNELS_FIRST[rank] for n in g.node):
+        if any(
+            n.op_type == "Transpose" and n.input and n.input[0] == name and tuple(_perm(n)) == TO_CHANNELS_FIRST[rank]
+            for n in g.node
+        ):
             return dims, None  # NHWC already: the Transpose to NCHW is folded (`_op_Transpose`)
         et = (*dims[1:], dims[0])
         return et, channels_last(et)
@@ -158,25 +173,33 @@ class SpatialOps:
         x = self._data(node, t)
         lay = self._layout(t)
         if not lay.channels_last:
-            raise UnsupportedOpError(f"{node.op_type} node {show(node.name or node.output[0])} reads a tensor of "
-                                     f"shape (batch, {', '.join(map(str, lay.onnx))}) that is not channels-first "
-                                     "(batch, C, H, W) / (batch, C, L) data", hint=LAYOUT_HINT)
+            raise UnsupportedOpError(
+                f"{node.op_type} node {show(node.name or node.output[0])} reads a tensor of "
+                f"shape (batch, {', '.join(map(str, lay.onnx))}) that is not channels-first "
+                "(batch, C, H, W) / (batch, C, L) data",
+                hint=LAYOUT_HINT,
+            )
         return x, lay
 
-    def _window(self, node: onnx.NodeProto, lay: Layout, kernel: list[int], label: str
-                ) -> tuple[list[int], list[int], Any]:
+    def _window(
+        self, node: onnx.NodeProto, lay: Layout, kernel: list[int], label: str
+    ) -> tuple[list[int], list[int], Any]:
         """(strides, dilations, padding) of a Conv / pool: padding as edgetrain spells it ("same",
         "valid" or explicit (begin, end) pairs per spatial axis)."""
         a = _attrs(node)
         rank = len(lay.onnx) - 1
         if len(kernel) != rank:
-            raise InvalidModelError(f"{node.op_type} node {label} has a {len(kernel)}-D kernel for a {rank}-D input of "
-                                    f"shape (batch, {', '.join(map(str, lay.onnx))})", hint=LAYOUT_HINT)
+            raise InvalidModelError(
+                f"{node.op_type} node {label} has a {len(kernel)}-D kernel for a {rank}-D input of "
+                f"shape (batch, {', '.join(map(str, lay.onnx))})",
+                hint=LAYOUT_HINT,
+            )
         strides, dilations = _ints(a, "strides", rank, 1), _ints(a, "dilations", rank, 1)
         for name, v in (("strides", strides), ("dilations", dilations), ("pads", a.get("pads", [0] * 2 * rank))):
             if len(v) != (2 * rank if name == "pads" else rank):
-                raise InvalidModelError(f"{node.op_type} node {label}: {name} {list(v)} does not fit a {rank}-D input",
-                                        hint=LAYOUT_HINT)
+                raise InvalidModelError(
+                    f"{node.op_type} node {label}: {name} {list(v)} does not fit a {rank}-D input", hint=LAYOUT_HINT
+                )
         auto = a.get("auto_pad", b"NOTSET")
         if auto == b"SAME_UPPER":
             return strides, dilations, "same"
@@ -195,16 +218,21 @@ class SpatialOps:
         w = self._const(node, 1, "weight")
         rank = len(lay.onnx) - 1
         if w.ndim != rank + 2:
-            raise InvalidModelError(f"Conv node {label}: weight {show(node.input[1])} has shape {tuple(w.shape)}, "
-                                    f"which does not fit a {rank}-D input of shape (batch, "
-                                    f"{', '.join(map(str, lay.onnx))})", hint=LAYOUT_HINT)
+            raise InvalidModelError(
+                f"Conv node {label}: weight {show(node.input[1])} has shape {tuple(w.shape)}, "
+                f"which does not fit a {rank}-D input of shape (batch, "
+                f"{', '.join(map(str, lay.onnx))})",
+                hint=LAYOUT_HINT,
+            )
         group = int(_attrs(node).get("group", 1))
         c_out, cig, kernel = w.shape[0], w.shape[1], list(w.shape[2:])
         if cig * group != lay.onnx[0]:
-            raise InvalidModelError(f"Conv node {label}: its input has {lay.onnx[0]} channels but weight "
-                                    f"{show(node.input[1])} of shape {tuple(w.shape)} with group={group} expects "
-                                    f"{cig * group}", hint="the file is corrupt or was written by a broken exporter; "
-                                    "re-export the model")
+            raise InvalidModelError(
+                f"Conv node {label}: its input has {lay.onnx[0]} channels but weight "
+                f"{show(node.input[1])} of shape {tuple(w.shape)} with group={group} expects "
+                f"{cig * group}",
+                hint="the file is corrupt or was written by a broken exporter; re-export the model",
+            )
         strides, dilations, padding = self._window(node, lay, kernel, label)
         if extra is not None:
             if padding == "same":  # ONNX resolves SAME_UPPER on the Pad's output: the sizes with its padding
@@ -217,10 +245,13 @@ class SpatialOps:
             padding = [tuple(p) for p in padding]
             if any(max(p) > m for p, m in zip(padding, limit)):
                 what = f"with Pad node {pad_label} " if extra is not None else ""
-                raise UnsupportedOpError(f"Conv node {label} {what}pads {[list(p) for p in padding]} (begin, end per "
-                                         f"axis); edgetrain pads each side by at most (kernel - 1) * dilation = "
-                                         f"{limit}", hint="pad less: edgetrain refuses windows that could read only "
-                                         "padding (they compute nothing from the input)")
+                raise UnsupportedOpError(
+                    f"Conv node {label} {what}pads {[list(p) for p in padding]} (begin, end per "
+                    f"axis); edgetrain pads each side by at most (kernel - 1) * dilation = "
+                    f"{limit}",
+                    hint="pad less: edgetrain refuses windows that could read only "
+                    "padding (they compute nothing from the input)",
+                )
             if all(p == (0, 0) for p in padding):
                 padding = "valid"
             else:
@@ -229,19 +260,23 @@ class SpatialOps:
         weight = np.ascontiguousarray(np.moveaxis(w, (0, 1), (-1, -2)), np.float32)
         layer = node.input[1][: -len(".weight")] if node.input[1].endswith(".weight") else ""
         name = self._unique(layer) if _simple(layer) else self._node_name(node)
-        params = {"weight": Param(f"{name}.weight", self._finite_param(weight, f"weight {show(node.input[1])}",
-                                                                       label))}
+        params = {"weight": Param(f"{name}.weight", self._finite_param(weight, f"weight {show(node.input[1])}", label))}
         if len(node.input) > 2 and node.input[2]:
             b = self._const(node, 2, "bias")
             params["bias"] = Param(f"{name}.bias", self._bias(b, c_out, node.name or node.output[0]))
-        attrs = {"stride": strides if rank == 2 else strides[0], "dilation": dilations if rank == 2 else dilations[0],
-                 "padding": padding, "groups": group}
+        attrs = {
+            "stride": strides if rank == 2 else strides[0],
+            "dilation": dilations if rank == 2 else dilations[0],
+            "padding": padding,
+            "groups": group,
+        }
         out = self._add(node, "conv2d" if rank == 2 else "conv1d", [x], params, name=name, attrs=attrs)
         self._check_cost(node, label, x, kernel, attrs, windows=True)
         self.layouts[node.output[0]] = channels_last(self.shapes[out])
 
-    def _check_cost(self, node: onnx.NodeProto, label: str, x: str, kernel: list[int], attrs: dict[str, Any],
-                    windows: bool) -> None:
+    def _check_cost(
+        self, node: onnx.NodeProto, label: str, x: str, kernel: list[int], attrs: dict[str, Any], windows: bool
+    ) -> None:
         """What running the layer would allocate per sample, bounded before it ever runs: the padded
         input copy (an activation: MAX_UNITS) and, for a conv, its im2col windows (MAX_DATA_ELEMENTS).
         Large dilations or 'same' padding of a large kernel would otherwise make either huge."""
@@ -249,12 +284,16 @@ class SpatialOps:
         geo = geometry(shape[:-1], kernel, {k: v for k, v in attrs.items() if k != "pool"}, label)
         padded = math.prod(n + a + b for n, (a, b) in zip(geo.in_hw, geo.pads)) * shape[-1]
         cost = math.prod(geo.out_hw) * geo.taps * shape[-1]
-        for name, value, what in (("MAX_UNITS", padded, "its padded input holds"),
-                                  ("MAX_DATA_ELEMENTS", cost if windows else 0, "its windows (im2col) hold")):
+        for name, value, what in (
+            ("MAX_UNITS", padded, "its padded input holds"),
+            ("MAX_DATA_ELEMENTS", cost if windows else 0, "its windows (im2col) hold"),
+        ):
             cap = limits.limit(name)
             if value > cap:
-                raise InvalidModelError(f"{node.op_type} node {label}: {what} {value} values per sample, more than "
-                                        f"{name}={cap}", hint=limits.over_limit_hint(name))
+                raise InvalidModelError(
+                    f"{node.op_type} node {label}: {what} {value} values per sample, more than {name}={cap}",
+                    hint=limits.over_limit_hint(name),
+                )
 
     # -- pools -------------------------------------------------------------------------------------
     def _pool(self, node: onnx.NodeProto, kind: str) -> None:
@@ -271,17 +310,26 @@ class SpatialOps:
             elif [tuple(p) for p in padding] == same:
                 padding = "same"
             else:
-                raise UnsupportedOpError(f"{node.op_type} node {label} pads {[list(p) for p in padding]} (begin, end "
-                                         f"per axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or "
-                                         "not at all", hint=POOL_PAD_HINT)
+                raise UnsupportedOpError(
+                    f"{node.op_type} node {label} pads {[list(p) for p in padding]} (begin, end "
+                    f"per axis); edgetrain pools pad 'same' ({[list(p) for p in same]} here) or "
+                    "not at all",
+                    hint=POOL_PAD_HINT,
+                )
         if kind == "avg_pool" and a.get("count_include_pad", 0) and padding == "same":
             pads = resolve_padding("same", list(lay.onnx[1:]), kernel, strides, [1] * len(kernel), label)
             if any(p != (0, 0) for p in pads):
-                raise UnsupportedOpError(f"AveragePool node {label} counts its padding in the average "
-                                         "(count_include_pad=1) and pads the input; edgetrain averages only input "
-                                         "values", hint="export with count_include_pad=False, or without padding")
-        attrs = {"pool": kernel if len(kernel) == 2 else kernel[0],
-                 "stride": strides if len(kernel) == 2 else strides[0], "padding": padding}
+                raise UnsupportedOpError(
+                    f"AveragePool node {label} counts its padding in the average "
+                    "(count_include_pad=1) and pads the input; edgetrain averages only input "
+                    "values",
+                    hint="export with count_include_pad=False, or without padding",
+                )
+        attrs = {
+            "pool": kernel if len(kernel) == 2 else kernel[0],
+            "stride": strides if len(kernel) == 2 else strides[0],
+            "padding": padding,
+        }
         out = self._add(node, kind, [x], attrs=attrs)
         self._check_cost(node, label, x, kernel, {**attrs, "stride": strides}, windows=False)
         self.layouts[node.output[0]] = channels_last(self.shapes[out])
@@ -309,8 +357,11 @@ class SpatialOps:
         if self.opset < 18:
             axes = [int(v) for v in a["axes"]] if "axes" in a else None
         else:
-            axes = [int(v) for v in self._int_const(node, 1, "axes").ravel()] \
-                if len(node.input) > 1 and node.input[1] else None
+            axes = (
+                [int(v) for v in self._int_const(node, 1, "axes").ravel()]
+                if len(node.input) > 1 and node.input[1]
+                else None
+            )
         norm = sorted({v + rank if v < 0 else v for v in axes}) if axes else []
         et_shape = self.shapes[x]
         if lay.channels_last:
@@ -320,10 +371,12 @@ class SpatialOps:
         else:
             spatial = []
         if not spatial or norm != spatial or len(norm) != len(axes or []):
-            raise UnsupportedOpError(f"ReduceMean node {label} averages axes {axes} of a (batch, "
-                                     f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports ReduceMean only "
-                                     "over every spatial axis of a feature map (global average pooling)",
-                                     hint="use GlobalAveragePool (nn.AdaptiveAvgPool2d(1))")
+            raise UnsupportedOpError(
+                f"ReduceMean node {label} averages axes {axes} of a (batch, "
+                f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports ReduceMean only "
+                "over every spatial axis of a feature map (global average pooling)",
+                hint="use GlobalAveragePool (nn.AdaptiveAvgPool2d(1))",
+            )
         self._add(node, "global_avg_pool", [x])
         c = et_shape[-1]
         if a.get("keepdims", 1):  # (N, C, 1, 1) or (N, 1, 1, C): the same values as edgetrain's (N, C)
@@ -344,27 +397,37 @@ class SpatialOps:
             if len(node.input) > 2 and node.input[2]:
                 v = self._const(node, 2, "constant_value")
                 if v.size != 1:
-                    raise InvalidModelError(f"Pad node {label}: constant_value has {v.size} values; ONNX needs one",
-                                            hint=PAD_HINT)
+                    raise InvalidModelError(
+                        f"Pad node {label}: constant_value has {v.size} values; ONNX needs one", hint=PAD_HINT
+                    )
                 value = float(v.ravel()[0])
-            axes = [int(x) for x in self._int_const(node, 3, "axes").ravel()] \
-                if len(node.input) > 3 and node.input[3] else None
+            axes = (
+                [int(x) for x in self._int_const(node, 3, "axes").ravel()]
+                if len(node.input) > 3 and node.input[3]
+                else None
+            )
         if value != 0.0:
-            raise UnsupportedOpError(f"Pad node {label} pads with {value}; edgetrain imports only zero padding",
-                                     hint=PAD_HINT)
+            raise UnsupportedOpError(
+                f"Pad node {label} pads with {value}; edgetrain imports only zero padding", hint=PAD_HINT
+            )
         _, lay = self._spatial_input(node, node.input[0])
         rank = len(lay.onnx) + 1
         axes = list(range(rank)) if axes is None else [x + rank if x < 0 else x for x in axes]
         if len(pads) != 2 * len(axes) or any(not 0 <= x < rank for x in axes) or len(set(axes)) != len(axes):
-            raise InvalidModelError(f"Pad node {label}: {len(pads)} pads do not fit axes {axes} of a rank-{rank} "
-                                    "tensor", hint=PAD_HINT)
+            raise InvalidModelError(
+                f"Pad node {label}: {len(pads)} pads do not fit axes {axes} of a rank-{rank} tensor", hint=PAD_HINT
+            )
         per_axis = {x: (pads[i], pads[i + len(axes)]) for i, x in enumerate(axes)}
         if any(per_axis.get(x, (0, 0)) != (0, 0) for x in (0, 1)):
-            raise UnsupportedOpError(f"Pad node {label} pads the batch or channel axis ({pads}); edgetrain imports "
-                                     "padding of the spatial axes only", hint=PAD_HINT)
+            raise UnsupportedOpError(
+                f"Pad node {label} pads the batch or channel axis ({pads}); edgetrain imports "
+                "padding of the spatial axes only",
+                hint=PAD_HINT,
+            )
         if any(p < 0 for p in pads):
-            raise UnsupportedOpError(f"Pad node {label} has negative pads {pads} (a crop), which edgetrain does not "
-                                     "import", hint=PAD_HINT)
+            raise UnsupportedOpError(
+                f"Pad node {label} has negative pads {pads} (a crop), which edgetrain does not import", hint=PAD_HINT
+            )
         self.pads[node.output[0]] = (node.input[0], [per_axis.get(x, (0, 0)) for x in range(2, rank)], label)
 
     # -- Transpose ---------------------------------------------------------------------------------
@@ -377,8 +440,11 @@ class SpatialOps:
             c = self.consts[t]
             const_perm = _perm(node) or list(range(c.ndim))[::-1]
             if sorted(const_perm) != list(range(c.ndim)):
-                raise InvalidModelError(f"Transpose node {label}: perm {const_perm} does not fit constant {show(t)} of "
-                                        f"shape {tuple(c.shape)}", hint=LAYOUT_HINT)
+                raise InvalidModelError(
+                    f"Transpose node {label}: perm {const_perm} does not fit constant {show(t)} of "
+                    f"shape {tuple(c.shape)}",
+                    hint=LAYOUT_HINT,
+                )
             self.consts[node.output[0]] = np.ascontiguousarray(np.transpose(c, const_perm))
             return
         if t not in self.env:
@@ -389,22 +455,30 @@ class SpatialOps:
         rank = len(lay.onnx) + 1
         perm = tuple(_perm(node)) or tuple(range(rank))[::-1]
         if len(perm) != rank:
-            raise InvalidModelError(f"Transpose node {label}: perm {list(perm)} does not fit a rank-{rank} tensor",
-                                    hint=LAYOUT_HINT)
+            raise InvalidModelError(
+                f"Transpose node {label}: perm {list(perm)} does not fit a rank-{rank} tensor", hint=LAYOUT_HINT
+            )
         if lay.channels_last and perm == TO_CHANNELS_LAST.get(rank):
             # Back to (N, *S, C): the edgetrain tensor as it is, now in ONNX's order too.
             self.env[node.output[0]] = x
             self.layouts[node.output[0]] = Layout(self.shapes[x])
             return
-        if not lay.channels_last and lay.order is None and len(self.shapes[x]) == rank - 1 \
-                and perm == TO_CHANNELS_FIRST.get(rank):
+        if (
+            not lay.channels_last
+            and lay.order is None
+            and len(self.shapes[x]) == rank - 1
+            and perm == TO_CHANNELS_FIRST.get(rank)
+        ):
             # An NHWC tensor made NCHW: edgetrain keeps it channels-last.
             self.env[node.output[0]] = x
             self.layouts[node.output[0]] = channels_last(self.shapes[x])
             return
-        raise UnsupportedOpError(f"Transpose node {label} permutes the axes of a (batch, "
-                                 f"{', '.join(map(str, lay.onnx))}) tensor by {list(perm)}; edgetrain imports a "
-                                 "Transpose only where NHWC data becomes NCHW (or back)", hint=LAYOUT_HINT)
+        raise UnsupportedOpError(
+            f"Transpose node {label} permutes the axes of a (batch, "
+            f"{', '.join(map(str, lay.onnx))}) tensor by {list(perm)}; edgetrain imports a "
+            "Transpose only where NHWC data becomes NCHW (or back)",
+            hint=LAYOUT_HINT,
+        )
 
 
 def _perm(node: onnx.NodeProto) -> list[int]:

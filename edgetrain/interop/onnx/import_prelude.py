@@ -8,6 +8,7 @@ returns the statistics, which the importer stores as ``meta["preprocess"]`` (wha
 by edgetrain carries): every edgetrain command then standardises raw inputs with them, in float32
 as the ONNX model did, and every export carries them again. Any other front is left as it is.
 """
+
 from __future__ import annotations
 
 import numpy as np

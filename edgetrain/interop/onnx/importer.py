@@ -23,6 +23,7 @@ bad model ends as one `edgetrain.errors` error, never another exception or a sil
 Tensors stored as external data are read only from regular files inside the model file's directory,
 reached without symlinks, and only the byte range the tensor needs (`load_onnx_file`).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,12 +62,15 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # noqa: BLE001 (protobuf raises DecodeError, RuntimeWarning-wrapped errors, ValueError...)
-        raise ModelFileError(f"{path} is not a readable ONNX model ({type(e).__name__})",
-                             hint="the file may be truncated or not an ONNX file; re-export it") from None
+        raise ModelFileError(
+            f"{path} is not a readable ONNX model ({type(e).__name__})",
+            hint="the file may be truncated or not an ONNX file; re-export it",
+        ) from None
     if not model.HasField("graph") or not model.graph.node or not model.opset_import:
         # Protobuf happily parses many non-ONNX byte strings into a near-empty message.
-        raise ModelFileError(f"{path} does not contain an ONNX graph",
-                             hint="the file may be truncated or not an ONNX file; re-export it")
+        raise ModelFileError(
+            f"{path} does not contain an ONNX graph", hint="the file may be truncated or not an ONNX file; re-export it"
+        )
     # Names and locations must be text, and tensor dims sane, before external data is read by them.
     checks.check_text(model, str(path))
     checks.check_tensor_headers(model)
@@ -74,14 +78,17 @@ def load_onnx_file(path: str | Path) -> onnx.ModelProto:
     return model
 
 
-EXTERNAL_HINT = ("an external-data file must be a regular file inside the model's directory, named by a relative "
-                 "path without '..' and reached without symlinks; re-export the model or save it with its data "
-                 "inside (onnx.save_model(..., save_as_external_data=False))")
+EXTERNAL_HINT = (
+    "an external-data file must be a regular file inside the model's directory, named by a relative "
+    "path without '..' and reached without symlinks; re-export the model or save it with its data "
+    "inside (onnx.save_model(..., save_as_external_data=False))"
+)
 MAX_TENSOR_BYTES = 2**31 - 1  # what a protobuf bytes field (TensorProto.raw_data) can hold
 
 
 def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     """Every TensorProto of the model: initializers, sparse ones, node attributes, subgraphs, functions."""
+
     def of_graph(g: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
         yield from g.initializer
         for sp in g.sparse_initializer:
@@ -139,8 +146,11 @@ def load_external_data(model: onnx.ModelProto, base_dir: str | Path | None, labe
             continue
         what = f"{label}: tensor {t.name!r}"
         if base is None:
-            raise ModelFileError(f"{what} keeps its data in an external file; import the model from its file "
-                                 "path so the file can be found and checked", hint=EXTERNAL_HINT)
+            raise ModelFileError(
+                f"{what} keeps its data in an external file; import the model from its file "
+                "path so the file can be found and checked",
+                hint=EXTERNAL_HINT,
+            )
         info = {e.key: e.value for e in t.external_data}
         location = info.get("location", "")
         path = _external_path(location, base, what)
@@ -148,8 +158,10 @@ def load_external_data(model: onnx.ModelProto, base_dir: str | Path | None, labe
         length = _nonnegative(info["length"], "length", what) if "length" in info else None
         need = _tensor_bytes(t)
         if need is None:
-            raise ModelFileError(f"{what} of type {onnx.TensorProto.DataType.Name(t.data_type)} cannot be "
-                                 "stored as external data", hint=EXTERNAL_HINT)
+            raise ModelFileError(
+                f"{what} of type {onnx.TensorProto.DataType.Name(t.data_type)} cannot be stored as external data",
+                hint=EXTERNAL_HINT,
+            )
         data = _read_range(path, offset, length, need, what, location)
         t.raw_data = data
         del t.external_data[:]
@@ -162,8 +174,7 @@ def _nonnegative(text: str, key: str, what: str) -> int:
     except ValueError:
         value = -1
     if value < 0:
-        raise ModelFileError(f"{what}: external-data {key} {text!r} is not a non-negative integer",
-                             hint=EXTERNAL_HINT)
+        raise ModelFileError(f"{what}: external-data {key} {text!r} is not a non-negative integer", hint=EXTERNAL_HINT)
     return value
 
 
@@ -172,12 +183,12 @@ def _external_path(location: str, base: str, what: str) -> str:
     if not location or "\x00" in location:
         raise ModelFileError(f"{what}: external data has no usable location ({location!r})", hint=EXTERNAL_HINT)
     if os.path.isabs(location) or location.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", location):
-        raise ModelFileError(f"{what}: external data location {location!r} is an absolute path",
-                             hint=EXTERNAL_HINT)
+        raise ModelFileError(f"{what}: external data location {location!r} is an absolute path", hint=EXTERNAL_HINT)
     parts = [p for p in re.split(r"[/\\]+", location) if p not in ("", ".")]
     if ".." in parts:
-        raise ModelFileError(f"{what}: external data location {location!r} goes up out of the model's directory",
-                             hint=EXTERNAL_HINT)
+        raise ModelFileError(
+            f"{what}: external data location {location!r} goes up out of the model's directory", hint=EXTERNAL_HINT
+        )
     if not parts:
         raise ModelFileError(f"{what}: external data location {location!r} names no file", hint=EXTERNAL_HINT)
     current = base
@@ -186,19 +197,24 @@ def _external_path(location: str, base: str, what: str) -> str:
         try:
             st = os.lstat(current)
         except OSError:
-            raise ModelFileError(f"{what}: external data file {location!r} does not exist next to the model",
-                                 hint=EXTERNAL_HINT) from None
+            raise ModelFileError(
+                f"{what}: external data file {location!r} does not exist next to the model", hint=EXTERNAL_HINT
+            ) from None
         if stat.S_ISLNK(st.st_mode):
-            raise ModelFileError(f"{what}: external data location {location!r} goes through a symlink "
-                                 f"({'/'.join(parts[: i + 1])})", hint=EXTERNAL_HINT)
+            raise ModelFileError(
+                f"{what}: external data location {location!r} goes through a symlink ({'/'.join(parts[: i + 1])})",
+                hint=EXTERNAL_HINT,
+            )
         last = i == len(parts) - 1
         if (not last and not stat.S_ISDIR(st.st_mode)) or (last and not stat.S_ISREG(st.st_mode)):
-            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
-                                 hint=EXTERNAL_HINT)
+            raise ModelFileError(
+                f"{what}: external data location {location!r} is not a regular file", hint=EXTERNAL_HINT
+            )
     real = os.path.realpath(current)
     if os.path.commonpath([real, base]) != base:  # pragma: no cover - excluded by the checks above
-        raise ModelFileError(f"{what}: external data location {location!r} is outside the model's directory",
-                             hint=EXTERNAL_HINT)
+        raise ModelFileError(
+            f"{what}: external data location {location!r} is outside the model's directory", hint=EXTERNAL_HINT
+        )
     return current
 
 
@@ -207,23 +223,29 @@ def _read_range(path: str, offset: int, length: int | None, need: int, what: str
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        raise ModelFileError(f"{what}: cannot open external data {location!r} ({e.strerror})",
-                             hint=EXTERNAL_HINT) from None
+        raise ModelFileError(
+            f"{what}: cannot open external data {location!r} ({e.strerror})", hint=EXTERNAL_HINT
+        ) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ModelFileError(f"{what}: external data location {location!r} is not a regular file",
-                                 hint=EXTERNAL_HINT)
+            raise ModelFileError(
+                f"{what}: external data location {location!r} is not a regular file", hint=EXTERNAL_HINT
+            )
         size = st.st_size
         if length is None:
             length = max(size - offset, 0)
         if offset > size or offset + length > size:
-            raise ModelFileError(f"{what}: external data range (offset {offset}, length {length}) lies beyond the "
-                                 f"end of {location!r} ({size} bytes)",
-                                 hint="the data file may be truncated or belong to another model; re-export it")
+            raise ModelFileError(
+                f"{what}: external data range (offset {offset}, length {length}) lies beyond the "
+                f"end of {location!r} ({size} bytes)",
+                hint="the data file may be truncated or belong to another model; re-export it",
+            )
         if length != need:
-            raise ModelFileError(f"{what}: external data holds {length} bytes but the tensor's type and shape need "
-                                 f"{need}", hint="the data file may belong to another model; re-export it")
+            raise ModelFileError(
+                f"{what}: external data holds {length} bytes but the tensor's type and shape need {need}",
+                hint="the data file may belong to another model; re-export it",
+            )
         if length > MAX_TENSOR_BYTES:
             raise ModelFileError(f"{what}: external data of {length} bytes is too large to import")
         chunks, pos = [], offset
@@ -258,12 +280,18 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
     try:
         onnx.checker.check_model(model)
     except Exception as e:  # noqa: BLE001 (the checker raises ValidationError and others; any means invalid)
-        raise ModelFileError(f"{label} is not a valid ONNX model: {str(e).splitlines()[0]}",
-                             hint="the file may be truncated or produced by a broken exporter") from None
+        raise ModelFileError(
+            f"{label} is not a valid ONNX model: {str(e).splitlines()[0]}",
+            hint="the file may be truncated or produced by a broken exporter",
+        ) from None
     converter = _Converter(model, name or _default_name(model, source))
     graph = converter.run()
-    graph.meta["imported_from"] = {"file": label, "producer": model.producer_name,
-                                   "opset": _opset(model), "ir_version": model.ir_version}
+    graph.meta["imported_from"] = {
+        "file": label,
+        "producer": model.producer_name,
+        "opset": _opset(model),
+        "ir_version": model.ir_version,
+    }
     if converter.input_layout_text:  # a convolutional model: the input became channels-last (`import_conv`)
         graph.meta["imported_from"]["input_layout"] = converter.input_layout_text
     if standardisation is not None:
@@ -277,8 +305,11 @@ def _preprocess(mean: np.ndarray, std: np.ndarray, *, channels_last: bool) -> di
     move the channel axis last too), flattened row-major as a trained model stores them."""
     if channels_last:
         mean, std = np.moveaxis(mean, 0, -1), np.moveaxis(std, 0, -1)
-    return {"mean": mean.reshape(-1).tolist(), "std": std.reshape(-1).tolist(),
-            "imported": "input standardisation (Sub, Div) of the ONNX model"}
+    return {
+        "mean": mean.reshape(-1).tolist(),
+        "std": std.reshape(-1).tolist(),
+        "imported": "input standardisation (Sub, Div) of the ONNX model",
+    }
 
 
 def _default_name(model: onnx.ModelProto, source: Any) -> str:
@@ -294,8 +325,10 @@ def _opset(model: onnx.ModelProto) -> int:
 def _finite(value: np.ndarray, what: str, label: str) -> np.ndarray:
     """``value`` if every element is finite (a parameter as edgetrain stores it, float32)."""
     if not np.isfinite(value).all():
-        raise InvalidModelError(f"the {what} of {label!r} is NaN or infinite once scaled and stored as float32",
-                                hint="the weights (or Gemm alpha/beta) are too large for float32; fix the model")
+        raise InvalidModelError(
+            f"the {what} of {label!r} is NaN or infinite once scaled and stored as float32",
+            hint="the weights (or Gemm alpha/beta) are too large for float32; fix the model",
+        )
     return value
 
 
@@ -339,8 +372,10 @@ class _Converter(SpatialOps):
         self.shapes[name] = et_dims
         if layout is not None:
             self.layouts[v.name] = layout
-            self.input_layout_text = (f"channels-last (N, {', '.join(map(str, et_dims))}); the ONNX model takes "
-                                      f"(N, {', '.join(map(str, dims))})")
+            self.input_layout_text = (
+                f"channels-last (N, {', '.join(map(str, et_dims))}); the ONNX model takes "
+                f"(N, {', '.join(map(str, dims))})"
+            )
         return {name: et_dims}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -367,24 +402,34 @@ class _Converter(SpatialOps):
     def _data(self, node: onnx.NodeProto, t: str) -> str:
         """The edgetrain tensor of ONNX data tensor ``t``, read by ``node``; refused when ``t`` is not data."""
         if t in self.pads and node.op_type != "Conv":
-            raise UnsupportedOpError(f"{node.op_type} node {checks.show(node.name or node.output[0])} reads the output "
-                                     f"of Pad node {self.pads[t][2]}; edgetrain folds Pad only into the Conv that "
-                                     "reads it", hint=checks.PAD_HINT)
+            raise UnsupportedOpError(
+                f"{node.op_type} node {checks.show(node.name or node.output[0])} reads the output "
+                f"of Pad node {self.pads[t][2]}; edgetrain folds Pad only into the Conv that "
+                "reads it",
+                hint=checks.PAD_HINT,
+            )
         if t in self.shape_values:
-            raise UnsupportedOpError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is a shape "
-                                     "computed from other shapes; edgetrain uses such values only as Reshape "
-                                     "targets", hint=patterns.DYNAMIC_HINT)
+            raise UnsupportedOpError(
+                f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is a shape "
+                "computed from other shapes; edgetrain uses such values only as Reshape "
+                "targets",
+                hint=patterns.DYNAMIC_HINT,
+            )
         if t not in self.env:
             kind = "a constant" if t in self.consts else "not produced by any earlier node"
-            raise InvalidModelError(f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is {kind}; "
-                                    "edgetrain needs a data tensor here")
+            raise InvalidModelError(
+                f"{node.op_type} node {node.name or node.output[0]!r}: input {t!r} is {kind}; "
+                "edgetrain needs a data tensor here"
+            )
         return self.env[t]
 
     def _const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray:
         t = node.input[i] if i < len(node.input) else ""
         if t not in self.consts:
-            raise InvalidModelError(f"{node.op_type} node {node.name or node.output[0]!r}: {what} {t!r} must be an "
-                                    "initializer or Constant", hint="fold constants before exporting")
+            raise InvalidModelError(
+                f"{node.op_type} node {node.name or node.output[0]!r}: {what} {t!r} must be an initializer or Constant",
+                hint="fold constants before exporting",
+            )
         return self.consts[t]
 
     def _int_const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray:
@@ -393,13 +438,18 @@ class _Converter(SpatialOps):
         v = self._known_int(t)
         label = checks.show(node.name or node.output[0])
         if v is None:
-            raise UnsupportedOpError(f"{node.op_type} node {label}: {what} {checks.show(t)} is not an integer "
-                                     "constant known at import time", hint=patterns.FOLD_HINT)
+            raise UnsupportedOpError(
+                f"{node.op_type} node {label}: {what} {checks.show(t)} is not an integer constant known at import time",
+                hint=patterns.FOLD_HINT,
+            )
         # Pads and axes list at most two entries per axis: checked before anything is made of their values.
         if v.dtype.kind not in "iu" or v.ndim > 1 or v.size > patterns.MAX_FOLDED:
-            raise InvalidModelError(f"{node.op_type} node {label}: {what} {checks.show(t)} is {v.dtype} of shape "
-                                    f"{tuple(v.shape)}; it must be a 1-D integer list of at most "
-                                    f"{patterns.MAX_FOLDED} entries", hint=checks.REEXPORT_HINT)
+            raise InvalidModelError(
+                f"{node.op_type} node {label}: {what} {checks.show(t)} is {v.dtype} of shape "
+                f"{tuple(v.shape)}; it must be a 1-D integer list of at most "
+                f"{patterns.MAX_FOLDED} entries",
+                hint=checks.REEXPORT_HINT,
+            )
         return v
 
     def _known_int(self, t: str) -> np.ndarray | None:
@@ -420,16 +470,25 @@ class _Converter(SpatialOps):
         for t in node.input:
             v = self._known_int(t) if t else None
             if t and v is None:
-                raise UnsupportedOpError(f"{node.op_type} node {label}: input {checks.show(t)} is not a constant "
-                                         "known at import time", hint=patterns.FOLD_HINT)
+                raise UnsupportedOpError(
+                    f"{node.op_type} node {label}: input {checks.show(t)} is not a constant known at import time",
+                    hint=patterns.FOLD_HINT,
+                )
             values.append(v)
         a = _attrs(node)
         if node.op_type == "ConstantOfShape" and "value" in a:
             a["value"] = numpy_helper.to_array(a["value"])
         self.consts[node.output[0]] = patterns.fold_constant(node.op_type, values, a, self.opset, label)
 
-    def _add(self, onnx_node: onnx.NodeProto, op: str, inputs: list[str], params: dict[str, Param] | None = None,
-             name: str | None = None, attrs: dict[str, Any] | None = None) -> str:
+    def _add(
+        self,
+        onnx_node: onnx.NodeProto,
+        op: str,
+        inputs: list[str],
+        params: dict[str, Param] | None = None,
+        name: str | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> str:
         name = name or self._node_name(onnx_node)
         for p in (params or {}).values():
             self.graph.add_param(p)
@@ -441,9 +500,12 @@ class _Converter(SpatialOps):
             raise type(e)(f"{onnx_node.op_type} node {label}: {e}", hint=e.hint) from None
         cap = limits.limit("MAX_UNITS")
         if math.prod(shape) > cap:  # checked before any activation of that size exists
-            raise InvalidModelError(f"{onnx_node.op_type} node {label} "
-                                    f"outputs {math.prod(shape)} values per sample (shape {shape}), more than "
-                                    f"MAX_UNITS={cap}", hint=limits.over_limit_hint("MAX_UNITS"))
+            raise InvalidModelError(
+                f"{onnx_node.op_type} node {label} "
+                f"outputs {math.prod(shape)} values per sample (shape {shape}), more than "
+                f"MAX_UNITS={cap}",
+                hint=limits.over_limit_hint("MAX_UNITS"),
+            )
         self.shapes[name] = shape
         self.graph.add_node(node)
         self.env[onnx_node.output[0]] = name
@@ -460,38 +522,50 @@ class _Converter(SpatialOps):
         outs = []
         for o in self.model.graph.output:
             if o.name in self.pads:
-                raise UnsupportedOpError(f"graph output {checks.show(o.name)} is the output of Pad node "
-                                         f"{self.pads[o.name][2]}; edgetrain folds Pad only into a Conv after it",
-                                         hint=checks.PAD_HINT)
+                raise UnsupportedOpError(
+                    f"graph output {checks.show(o.name)} is the output of Pad node "
+                    f"{self.pads[o.name][2]}; edgetrain folds Pad only into a Conv after it",
+                    hint=checks.PAD_HINT,
+                )
             if o.name not in self.env:
                 raise InvalidModelError(f"graph output {o.name!r} is a constant or not computed from the input")
             if self._layout(o.name).order is not None:
-                raise UnsupportedOpError(f"graph output {checks.show(o.name)} is a flattened (C, H, W) feature map, "
-                                         "whose values edgetrain holds in (H, W, C) order", hint="end the model "
-                                         "with a dense layer (its weight rows are reordered on import) or flatten "
-                                         "a channels-last tensor")
+                raise UnsupportedOpError(
+                    f"graph output {checks.show(o.name)} is a flattened (C, H, W) feature map, "
+                    "whose values edgetrain holds in (H, W, C) order",
+                    hint="end the model "
+                    "with a dense layer (its weight rows are reordered on import) or flatten "
+                    "a channels-last tensor",
+                )
             outs.append(self.env[o.name])
         self.graph.outputs = outs
         self.graph.validate()
         return self.graph
 
-    def _dense(self, node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, w_name: str,
-               transposed: bool) -> str:
+    def _dense(
+        self, node: onnx.NodeProto, weight: np.ndarray, bias: np.ndarray | None, w_name: str, transposed: bool
+    ) -> str:
         x = self._tensor(node, 0)
         lay = self._layout(node.input[0])
         shape = lay.onnx
         label = node.name or node.output[0]
         if len(shape) != 1 or len(self.shapes[x]) != 1:
-            raise InvalidModelError(f"{node.op_type} node {label!r} needs a 2-D input (batch, features); its input "
-                                    f"has shape (batch, {', '.join(map(str, shape))})", hint="flatten first")
+            raise InvalidModelError(
+                f"{node.op_type} node {label!r} needs a 2-D input (batch, features); its input "
+                f"has shape (batch, {', '.join(map(str, shape))})",
+                hint="flatten first",
+            )
         if weight.ndim != 2:
-            raise InvalidModelError(f"initializer {w_name!r} of {node.op_type} {label!r} has rank {weight.ndim}; "
-                                    "a weight matrix needs rank 2")
+            raise InvalidModelError(
+                f"initializer {w_name!r} of {node.op_type} {label!r} has rank {weight.ndim}; "
+                "a weight matrix needs rank 2"
+            )
         if weight.shape[0] != shape[0]:
             raise InvalidModelError(
                 f"initializer {w_name!r} of {node.op_type} {label!r} has shape "
                 f"{tuple(weight.T.shape if transposed else weight.shape)}"
-                f"{' (transB=1)' if transposed else ''}, which does not fit an input of width {shape[0]}")
+                f"{' (transB=1)' if transposed else ''}, which does not fit an input of width {shape[0]}"
+            )
         # PyTorch and edgetrain name weights "<layer>.weight": reuse the layer name when there is one.
         layer = w_name[: -len(".weight")] if w_name.endswith(".weight") else ""
         name = self._unique(layer) if _SIMPLE.match(layer) else self._node_name(node)
@@ -510,8 +584,9 @@ class _Converter(SpatialOps):
             with np.errstate(over="ignore", invalid="ignore"):
                 b = np.broadcast_to(np.asarray(c, np.float32), (1, n_out)).reshape(n_out).copy()
         except ValueError:
-            raise InvalidModelError(f"bias of {label!r} has shape {tuple(c.shape)}, which does not fit {n_out} "
-                                    "outputs") from None
+            raise InvalidModelError(
+                f"bias of {label!r} has shape {tuple(c.shape)}, which does not fit {n_out} outputs"
+            ) from None
         return _finite(b, "bias", label)
 
     def _op_Gemm(self, node: onnx.NodeProto) -> None:
@@ -522,8 +597,11 @@ class _Converter(SpatialOps):
         w = b.T if a.get("transB", 0) else b
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused by _dense / _bias
             w = w * np.float32(a.get("alpha", 1.0))
-            c = self._const(node, 2, "bias C") * np.float32(a.get("beta", 1.0)) \
-                if len(node.input) > 2 and node.input[2] else None
+            c = (
+                self._const(node, 2, "bias C") * np.float32(a.get("beta", 1.0))
+                if len(node.input) > 2 and node.input[2]
+                else None
+            )
             w = np.ascontiguousarray(w, np.float32)
         self._dense(node, w, c, node.input[1], bool(a.get("transB", 0)))
 
@@ -536,9 +614,12 @@ class _Converter(SpatialOps):
         if a in self.env and b in self.env:
             xa, xb = self._data(node, a), self._data(node, b)
             if not self._layout(a).same_as(self._layout(b)):
-                raise UnsupportedOpError(f"Add node {checks.show(node.name or node.output[0])} adds tensors whose "
-                                         "values edgetrain holds in different orders (one is a flattened feature "
-                                         "map, or channels-last)", hint="add tensors of the same kind")
+                raise UnsupportedOpError(
+                    f"Add node {checks.show(node.name or node.output[0])} adds tensors whose "
+                    "values edgetrain holds in different orders (one is a flattened feature "
+                    "map, or channels-last)",
+                    hint="add tensors of the same kind",
+                )
             self._add(node, "add", [xa, xb])
             return
         t, c = (a, b) if a in self.env else (b, a)
@@ -553,8 +634,10 @@ class _Converter(SpatialOps):
             self.bias_free.discard(src)
             self.env[node.output[0]] = src
             return
-        raise UnsupportedOpError(f"Add node {node.name or node.output[0]!r} adds a constant to a tensor that is not "
-                                 "the sole output of a MatMul; only bias adds and residual adds are supported")
+        raise UnsupportedOpError(
+            f"Add node {node.name or node.output[0]!r} adds a constant to a tensor that is not "
+            "the sole output of a MatMul; only bias adds and residual adds are supported"
+        )
 
     def _op_Relu(self, node: onnx.NodeProto) -> None:
         self._add(node, "relu", [self._tensor(node, 0)])
@@ -573,14 +656,17 @@ class _Converter(SpatialOps):
         elif lo == 0 and hi == np.inf:
             self._add(node, "relu", [self._tensor(node, 0)])
         else:
-            raise UnsupportedOpError(f"Clip node {node.name or node.output[0]!r} clips to [{lo}, {hi}]; only "
-                                     "[0, 6] (ReLU6) and [0, inf) (ReLU) are supported")
+            raise UnsupportedOpError(
+                f"Clip node {node.name or node.output[0]!r} clips to [{lo}, {hi}]; only "
+                "[0, 6] (ReLU6) and [0, inf) (ReLU) are supported"
+            )
 
     def _op_LeakyRelu(self, node: onnx.NodeProto) -> None:
         alpha = float(_attrs(node).get("alpha", 0.01))  # the ONNX default
         if not 0.0 < alpha < 1.0:
-            raise UnsupportedOpError(f"LeakyRelu node {node.name or node.output[0]!r} has alpha={alpha}; only "
-                                     "0 < alpha < 1 is supported")
+            raise UnsupportedOpError(
+                f"LeakyRelu node {node.name or node.output[0]!r} has alpha={alpha}; only 0 < alpha < 1 is supported"
+            )
         # ONNX stores alpha as float32: keep its shortest decimal spelling (0.01, not 0.009999999776),
         # which rounds to the same float32, so an exported model imports with the attribute it had.
         self._add(node, "leaky_relu", [self._tensor(node, 0)], attrs={"alpha": float(str(np.float32(alpha)))})
@@ -629,13 +715,18 @@ class _Converter(SpatialOps):
         width = math.prod(onnx_shape)
         flat = rest in ([-1], [width]) if keeps else rest == [-1, width]
         if not flat:
-            why = (f"only a flatten to (batch, {width}) is imported" if keeps else
-                   "the first axis of the target is not the batch size, so the batch would be merged into the "
-                   "features")
-            raise UnsupportedOpError(f"Reshape node {label!r} to {shown} is not a flatten of "
-                                     f"(batch, {', '.join(map(str, onnx_shape))}): {why}",
-                                     hint="flatten with nn.Flatten() or x.view(x.size(0), -1) (torch.flatten(x, 1)); "
-                                     "other reshapes are not imported")
+            why = (
+                f"only a flatten to (batch, {width}) is imported"
+                if keeps
+                else "the first axis of the target is not the batch size, so the batch would be merged into the "
+                "features"
+            )
+            raise UnsupportedOpError(
+                f"Reshape node {label!r} to {shown} is not a flatten of "
+                f"(batch, {', '.join(map(str, onnx_shape))}): {why}",
+                hint="flatten with nn.Flatten() or x.view(x.size(0), -1) (torch.flatten(x, 1)); "
+                "other reshapes are not imported",
+            )
         self._flatten(node)
 
     def _op_Softmax(self, node: onnx.NodeProto) -> None:
@@ -647,10 +738,12 @@ class _Converter(SpatialOps):
         # ONNX) or a pooled (N, C, 1, 1) held as (N, C).
         same_axes = not lay.channels_last and len(lay.onnx) == len(self.shapes[x])
         if not -rank <= axis < rank or axis % rank != rank - 1 or not same_axes:
-            raise UnsupportedOpError(f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
-                                     "tensor; only the last axis is supported"
-                                     + ("" if same_axes else " (of (batch, features), not of feature maps)"),
-                                     hint="flatten before the softmax")
+            raise UnsupportedOpError(
+                f"Softmax node {node.name or node.output[0]!r} over axis {axis} of a rank-{rank} "
+                "tensor; only the last axis is supported"
+                + ("" if same_axes else " (of (batch, features), not of feature maps)"),
+                hint="flatten before the softmax",
+            )
         self._add(node, "softmax", [x])
         if node.input[0] in self.layouts:  # a permutation of the features commutes with softmax
             self.layouts[node.output[0]] = Layout((math.prod(lay.onnx),), order=lay.order)
@@ -673,8 +766,9 @@ class _Converter(SpatialOps):
         elif "value_int" in a or "value_ints" in a:
             value = np.asarray(a.get("value_int", a.get("value_ints")), np.int64)
         else:
-            raise UnsupportedOpError(f"Constant node {node.name or node.output[0]!r} uses {sorted(a)}; only numeric "
-                                     "values are supported")
+            raise UnsupportedOpError(
+                f"Constant node {node.name or node.output[0]!r} uses {sorted(a)}; only numeric values are supported"
+            )
         self.consts[node.output[0]] = value
 
     # -- PyTorch export patterns (import_patterns) ----------------------------------------------
@@ -686,8 +780,11 @@ class _Converter(SpatialOps):
         if node.op_type == "Squeeze" and node.input[0] in self.env:
             self._squeeze(node)
             return
-        if node.op_type != "Shape" and all(self._known_int(t) is not None for t in node.input if t) \
-                and any(self._known_int(t).ndim > 1 for t in node.input if t):  # type: ignore[union-attr]
+        if (
+            node.op_type != "Shape"
+            and all(self._known_int(t) is not None for t in node.input if t)
+            and any(self._known_int(t).ndim > 1 for t in node.input if t)
+        ):  # type: ignore[union-attr]
             self._fold(node)  # a tensor of constants, not a shape (torch's pads computation)
             return
 
@@ -707,8 +804,9 @@ class _Converter(SpatialOps):
             return None
 
         operands = patterns.Operands(value, dims, lambda t: t in self.env)
-        self.shape_values[node.output[0]] = patterns.evaluate(node.op_type, list(node.input), _attrs(node),
-                                                              self.opset, label, operands)
+        self.shape_values[node.output[0]] = patterns.evaluate(
+            node.op_type, list(node.input), _attrs(node), self.opset, label, operands
+        )
 
     _op_Shape = _op_Gather = _op_Slice = _op_Concat = _op_Unsqueeze = _op_Squeeze = _op_Cast = _shape_op
 
@@ -723,24 +821,34 @@ class _Converter(SpatialOps):
         if self.opset < 13:
             axes = [int(v) for v in _attrs(node).get("axes", [])]
         else:
-            axes = [int(v) for v in self._int_const(node, 1, "axes").ravel()] if len(node.input) > 1 and \
-                node.input[1] else []
+            axes = (
+                [int(v) for v in self._int_const(node, 1, "axes").ravel()]
+                if len(node.input) > 1 and node.input[1]
+                else []
+            )
         if not axes:
-            raise UnsupportedOpError(f"Squeeze node {label} names no axes, so it would squeeze a batch of 1 too",
-                                     hint="squeeze named axes (x.squeeze(-1)) or flatten (torch.flatten(x, 1))")
+            raise UnsupportedOpError(
+                f"Squeeze node {label} names no axes, so it would squeeze a batch of 1 too",
+                hint="squeeze named axes (x.squeeze(-1)) or flatten (torch.flatten(x, 1))",
+            )
         norm = sorted({a + rank if a < 0 else a for a in axes})
         if len(norm) != len(axes) or any(not 1 <= a < rank or lay.onnx[a - 1] != 1 for a in norm):
-            raise UnsupportedOpError(f"Squeeze node {label} squeezes axes {axes} of a (batch, "
-                                     f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports a Squeeze only of "
-                                     "feature axes of size 1", hint="flatten with torch.flatten(x, 1)")
+            raise UnsupportedOpError(
+                f"Squeeze node {label} squeezes axes {axes} of a (batch, "
+                f"{', '.join(map(str, lay.onnx))}) tensor; edgetrain imports a Squeeze only of "
+                "feature axes of size 1",
+                hint="flatten with torch.flatten(x, 1)",
+            )
         kept = tuple(d for i, d in enumerate(lay.onnx, start=1) if i not in norm)
         if len(kept) == 1:
             self._flatten(node)  # (batch, C): a flatten of the 1-position map
             return
         if lay.channels_last or len(self.shapes[self.env[node.input[0]]]) != 1:
-            raise UnsupportedOpError(f"Squeeze node {label} leaves a (batch, {', '.join(map(str, kept))}) tensor; "
-                                     "edgetrain imports a Squeeze only down to (batch, features)",
-                                     hint="flatten with torch.flatten(x, 1)")
+            raise UnsupportedOpError(
+                f"Squeeze node {label} leaves a (batch, {', '.join(map(str, kept))}) tensor; "
+                "edgetrain imports a Squeeze only down to (batch, features)",
+                hint="flatten with torch.flatten(x, 1)",
+            )
         self.env[node.output[0]] = self.env[node.input[0]]
         self.layouts[node.output[0]] = Layout(kept, order=lay.order)
 
@@ -751,49 +859,71 @@ class _Converter(SpatialOps):
         (its weight and bias are rewritten) and the four statistics are constants. A conv's output
         channel is the last axis of its edgetrain weight, as a dense layer's is."""
         label = node.name or node.output[0]
-        hint = ("BatchNormalization is imported only directly after a Gemm or MatMul (+ Add) layer, on its "
-                "(batch, channels) output, or after a Conv, on its (batch, channels, ...) output, where it is "
-                "folded into the layer's weight and bias")
+        hint = (
+            "BatchNormalization is imported only directly after a Gemm or MatMul (+ Add) layer, on its "
+            "(batch, channels) output, or after a Conv, on its (batch, channels, ...) output, where it is "
+            "folded into the layer's weight and bias"
+        )
         if self.opset < 7:
-            raise UnsupportedOpError(f"BatchNormalization node {label!r} uses opset {self.opset}, where it may run "
-                                     "in training mode", hint="re-export the model in eval mode with opset 9 or newer")
+            raise UnsupportedOpError(
+                f"BatchNormalization node {label!r} uses opset {self.opset}, where it may run in training mode",
+                hint="re-export the model in eval mode with opset 9 or newer",
+            )
         a = _attrs(node)
         if a.get("training_mode", 0):
-            raise UnsupportedOpError(f"BatchNormalization node {label!r} has training_mode=1 (batch statistics)",
-                                     hint="export the model in eval mode (model.eval() before torch.onnx.export)")
+            raise UnsupportedOpError(
+                f"BatchNormalization node {label!r} has training_mode=1 (batch statistics)",
+                hint="export the model in eval mode (model.eval() before torch.onnx.export)",
+            )
         src = self._tensor(node, 0)
         lay = self._layout(node.input[0])
         shape = lay.onnx
         if len(shape) != 1 and not lay.channels_last:
-            raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes a tensor of shape "
-                                     f"(batch, {', '.join(map(str, shape))}); only (batch, channels) after a dense "
-                                     "layer or a Conv output is imported", hint=hint)
+            raise UnsupportedOpError(
+                f"BatchNormalization node {label!r} normalizes a tensor of shape "
+                f"(batch, {', '.join(map(str, shape))}); only (batch, channels) after a dense "
+                "layer or a Conv output is imported",
+                hint=hint,
+            )
         dense = self.graph.node(src) if src in {n.name for n in self.graph.nodes} else None
         layers = ("dense",) if len(shape) == 1 else ("conv2d", "conv1d")
         if dense is None or dense.op not in layers or self.uses[node.input[0]] != 1:
             what = "the graph input" if dense is None else f"a {dense.op} node ({src!r})"
-            why = (f"the output of {what}, not of a {'dense layer' if len(shape) == 1 else 'Conv'}"
-                   if dense is None or dense.op not in layers else
-                   f"the output of {dense.op} layer {src!r}, which other nodes also read")
+            why = (
+                f"the output of {what}, not of a {'dense layer' if len(shape) == 1 else 'Conv'}"
+                if dense is None or dense.op not in layers
+                else f"the output of {dense.op} layer {src!r}, which other nodes also read"
+            )
             raise UnsupportedOpError(f"BatchNormalization node {label!r} normalizes {why}", hint=hint)
         stats = []
         for i, role in enumerate(("scale", "B", "mean", "var"), start=1):
             t = node.input[i]
             if t not in self.consts:
-                raise UnsupportedOpError(f"BatchNormalization node {label!r}: {role} {t!r} is not a constant "
-                                         "initializer", hint="export the model in eval mode, with constant folding")
+                raise UnsupportedOpError(
+                    f"BatchNormalization node {label!r}: {role} {t!r} is not a constant initializer",
+                    hint="export the model in eval mode, with constant folding",
+                )
             stats.append(self.consts[t])  # shapes are checked against the layer by fold_batch_norm
         weight = self.graph.params[dense.params["weight"]]
         bias = self.graph.params[dense.params["bias"]] if "bias" in dense.params else None
         scale, beta, mean, var = stats
-        w, b = patterns.fold_batch_norm(weight.value, bias.value if bias is not None else None, scale, beta, mean, var,
-                                        float(a.get("epsilon", 1e-5)), label)
+        w, b = patterns.fold_batch_norm(
+            weight.value,
+            bias.value if bias is not None else None,
+            scale,
+            beta,
+            mean,
+            var,
+            float(a.get("epsilon", 1e-5)),
+            label,
+        )
         with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is refused by _finite
             w32, b32 = w.astype(np.float32), b.astype(np.float32)
         weight.value = _finite(w32, "weight folded with BatchNormalization", label)
         if bias is None:
-            bias = self.graph.add_param(Param(f"{src}.bias", _finite(b32, "bias folded with BatchNormalization",
-                                                                     label)))
+            bias = self.graph.add_param(
+                Param(f"{src}.bias", _finite(b32, "bias folded with BatchNormalization", label))
+            )
             dense.params["bias"] = bias.name
         else:
             bias.value = _finite(b32, "bias folded with BatchNormalization", label)

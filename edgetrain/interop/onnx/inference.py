@@ -1,4 +1,5 @@
 """Inference export: the graph as a plain opset-17 ONNX model, attachments folded into weights."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -54,8 +55,9 @@ def model_input(b: OnnxBuilder, graph: Graph, raw_input: bool) -> onnx.ValueInfo
     return value_info(raw, [BATCH, *graph.input_shape])
 
 
-def build_inference_model(graph: Graph, trainable: set[str] | None = None, *,
-                          raw_input: bool = False) -> onnx.ModelProto:
+def build_inference_model(
+    graph: Graph, trainable: set[str] | None = None, *, raw_input: bool = False
+) -> onnx.ModelProto:
     """ONNX model computing `graph`'s outputs. Names: input and layer names as in the graph,
     initializers named after parameters; masks and codebooks are folded into dense weights.
 
@@ -97,8 +99,11 @@ def build_inference_model(graph: Graph, trainable: set[str] | None = None, *,
     emit_forward(b, graph, weight_of)
     outputs = [value_info(o, [BATCH, *shapes[o]]) for o in graph.outputs]
     raw = inputs[0].name != graph.input_name
-    doc = ("edgetrain inference model; input: raw values, standardised inside ((x - mean) / std)" if raw else
-           "edgetrain inference model; input: standardised as in training")
+    doc = (
+        "edgetrain inference model; input: raw values, standardised inside ((x - mean) / std)"
+        if raw
+        else "edgetrain inference model; input: standardised as in training"
+    )
     return make_model(b, graph.name, inputs, outputs, doc=doc)
 
 

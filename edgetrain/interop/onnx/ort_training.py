@@ -4,6 +4,7 @@
 `api` do not need it. `load_ort_training` therefore registers a bare package object for
 `onnxruntime.training` (with the real ``__path__``) and imports only those submodules.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -36,8 +37,13 @@ from .inference import build_inference_model
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("adamw", "sgd")
 MANIFEST = "edgetrain_ort.json"
-FILES = {"training": "training_model.onnx", "eval": "eval_model.onnx", "optimizer": "optimizer_model.onnx",
-         "checkpoint": "checkpoint", "model": "model.etm"}
+FILES = {
+    "training": "training_model.onnx",
+    "eval": "eval_model.onnx",
+    "optimizer": "optimizer_model.onnx",
+    "checkpoint": "checkpoint",
+    "model": "model.etm",
+}
 
 
 def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
@@ -45,13 +51,16 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
     try:
         import onnxruntime
     except ImportError:
-        raise ToolchainError("onnxruntime is not installed",
-                             hint="pip install onnxruntime-training-cpu==1.19.2") from None
+        raise ToolchainError(
+            "onnxruntime is not installed", hint="pip install onnxruntime-training-cpu==1.19.2"
+        ) from None
     if "onnxruntime.training" not in sys.modules:
         path = Path(onnxruntime.__file__).parent / "training"
         if not (path / "api").is_dir():
-            raise ToolchainError("this onnxruntime has no training support",
-                                 hint="install onnxruntime-training-cpu (not plain onnxruntime)")
+            raise ToolchainError(
+                "this onnxruntime has no training support",
+                hint="install onnxruntime-training-cpu (not plain onnxruntime)",
+            )
         pkg = types.ModuleType("onnxruntime.training")
         pkg.__path__ = [str(path)]  # submodules resolve against the real folder
         pkg.__package__ = "onnxruntime.training"
@@ -62,10 +71,18 @@ def load_ort_training() -> tuple[types.ModuleType, types.ModuleType]:
     return artifacts, api
 
 
-def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, loss: str = "cross_entropy",
-                         optimizer: str = "adamw", eps: float = 1e-8, weight_decay: float = 0.0,
-                         betas: tuple[float, float] = (0.9, 0.999), force: bool = False,
-                         **deprecated: Any) -> dict[str, Any]:
+def export_ort_artifacts(
+    graph: Graph,
+    out_dir: str | Path | None = None,
+    *,
+    loss: str = "cross_entropy",
+    optimizer: str = "adamw",
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.999),
+    force: bool = False,
+    **deprecated: Any,
+) -> dict[str, Any]:
     """Write training, eval and optimizer models, checkpoint, `model.etm` and a manifest into `out_dir`.
 
     The trainable set is the model's own (parameters the derived backward schedule updates); every
@@ -92,22 +109,39 @@ def export_ort_artifacts(graph: Graph, out_dir: str | Path | None = None, *, los
     running = running_statistics_of(graph, base)
     stats = {e[k] for e in running for k in ("mean", "var")}  # not in the model: ort_train updates them
     frozen = [p for p in graph.params if p not in trainable and p not in stats]
-    opt_block = (onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay) if optimizer == "adamw"
-                 else onnxblock.optim.SGD())
+    opt_block = (
+        onnxblock.optim.AdamW(betas=betas, eps=eps, weight_decay=weight_decay)
+        if optimizer == "adamw"
+        else onnxblock.optim.SGD()
+    )
     _quiet_ort()
-    manifest = {"input": graph.input_name, "output": graph.output_name, "loss": loss, "optimizer": optimizer,
-                "labels": "labels" if loss == "cross_entropy" else "target", "trainable": trainable,
-                "frozen": frozen, "running_statistics": running, "files": FILES}
+    manifest = {
+        "input": graph.input_name,
+        "output": graph.output_name,
+        "loss": loss,
+        "optimizer": optimizer,
+        "labels": "labels" if loss == "cross_entropy" else "target",
+        "trainable": trainable,
+        "frozen": frozen,
+        "running_statistics": running,
+        "files": FILES,
+    }
     with atomic_directory(directory, force=force) as stage, _native_stderr_captured() as log:
         try:
             artifacts.generate_artifacts(
-                base, requires_grad=trainable, frozen_params=frozen,
+                base,
+                requires_grad=trainable,
+                frozen_params=frozen,
                 loss=artifacts.LossType.CrossEntropyLoss if loss == "cross_entropy" else artifacts.LossType.MSELoss,
-                optimizer=opt_block, artifact_directory=str(stage),
-                additional_output_names=[e[k] for e in running for k in ("batch_mean", "batch_var")] or None)
+                optimizer=opt_block,
+                artifact_directory=str(stage),
+                additional_output_names=[e[k] for e in running for k in ("batch_mean", "batch_var")] or None,
+            )
         except Exception as e:  # noqa: BLE001 (ORT raises RuntimeError / its own Fail types)
-            raise ExportError(f"ONNX Runtime could not build training artifacts: {e}",
-                              hint=log.read_text()[-500:] if log.exists() else None) from None
+            raise ExportError(
+                f"ONNX Runtime could not build training artifacts: {e}",
+                hint=log.read_text()[-500:] if log.exists() else None,
+            ) from None
         for key in ("training", "eval", "optimizer"):
             _pin_ir_version(stage / FILES[key])
         save_model(graph, stage / FILES["model"])
@@ -130,9 +164,16 @@ def running_statistics_of(graph: Graph, base: onnx.ModelProto) -> list[dict[str,
         mean, var = batch_statistic_names(node)
         if mean not in tensors or var not in tensors:  # the emitter and this list disagree: a bug
             raise ExportError(f"internal: the ORT base model has no batch statistics of batch_norm {node.name!r}")
-        entries.append({"layer": node.name, "mean": node.params["mean"], "var": node.params["var"],
-                        "momentum": float(node.attrs.get("momentum", BN_MOMENTUM)),
-                        "batch_mean": mean, "batch_var": var})
+        entries.append(
+            {
+                "layer": node.name,
+                "mean": node.params["mean"],
+                "var": node.params["var"],
+                "momentum": float(node.attrs.get("momentum", BN_MOMENTUM)),
+                "batch_mean": mean,
+                "batch_var": var,
+            }
+        )
     return entries
 
 
@@ -185,8 +226,10 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
     except FileNotFoundError:
-        raise ModelFileError(f"{directory} is not an edgetrain ORT-artifacts directory (no {MANIFEST})",
-                             hint="create one with `edgetrain export onnx MODEL -o DIR --ort-artifacts`") from None
+        raise ModelFileError(
+            f"{directory} is not an edgetrain ORT-artifacts directory (no {MANIFEST})",
+            hint="create one with `edgetrain export onnx MODEL -o DIR --ort-artifacts`",
+        ) from None
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{directory / MANIFEST} is corrupt ({e})") from None
     missing = [f for f in manifest.get("files", FILES).values() if not (directory / f).exists()]
@@ -204,9 +247,20 @@ def _targets(loss: str, y: np.ndarray, n_out: int) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: int = 1, batch_size: int = 32,
-              lr: float = 0.01, seed: int = 0, out_dir: str | Path | None = None, force: bool = False,
-              protect: Iterable[str | os.PathLike[str]] = (), **deprecated: Any) -> OrtTrainResult:
+def ort_train(
+    directory: str | Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    lr: float = 0.01,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+    **deprecated: Any,
+) -> OrtTrainResult:
     """Train the artifacts in `directory` with ``onnxruntime.training.api`` on (x, y).
 
     Batches follow `Trainer.fit` exactly (one ``default_rng(seed).permutation`` per epoch), so an
@@ -254,7 +308,7 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
     for _ in range(epochs):
         order = rng.permutation(n)
         for s in range(0, n, batch_size):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             outs = module(x[idx], t[idx])
             if running:
                 loss = float(outs[0])
@@ -285,8 +339,9 @@ def ort_train(directory: str | Path, x: np.ndarray, y: np.ndarray, *, epochs: in
         graph.params[name].value = value
     if running:
         result.loss_after = _numpy_loss(graph, manifest["loss"], x, t)
-    graph.meta.setdefault("training", {}).update({"ort_steps": result.steps, "ort_lr": lr,
-                                                  "ort_optimizer": manifest["optimizer"]})
+    graph.meta.setdefault("training", {}).update(
+        {"ort_steps": result.steps, "ort_lr": lr, "ort_optimizer": manifest["optimizer"]}
+    )
     if output is not None:
         with atomic_directory(output, force=force, protect=[directory, *protect]) as tmp:
             if running:  # ORT's export would normalise with batch statistics: edgetrain's uses the running ones

@@ -5,6 +5,7 @@ each step's gradient rule from the per-op emitter table, then the loss gradient 
 update exactly as `engine/optim.py` documents them. The input/output contract is in
 docs/onnx_train_step.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -42,8 +43,12 @@ class TrainStep:
     state_names: list[str] = field(default_factory=list)  # every fed-back input, in output order
 
     def feeds(self, x: np.ndarray, labels: np.ndarray, lr: float, state: dict[str, np.ndarray]) -> dict:
-        return {self.model.graph.input[0].name: np.asarray(x, np.float32), LABELS: labels,
-                LR: np.asarray(lr, np.float32), **state}
+        return {
+            self.model.graph.input[0].name: np.asarray(x, np.float32),
+            LABELS: labels,
+            LR: np.asarray(lr, np.float32),
+            **state,
+        }
 
     def next_state(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Map a run's outputs back onto the inputs of the next run."""
@@ -57,8 +62,14 @@ def _resolve_optimizer(optimizer: Optimizer | str, kwargs: dict) -> SGD | Adam:
     return opt
 
 
-def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str = "cross_entropy",
-                     *, raw_input: bool = False, **optimizer_kwargs: float) -> TrainStep:
+def build_train_step(
+    graph: Graph,
+    optimizer: Optimizer | str = "sgd",
+    loss: str = "cross_entropy",
+    *,
+    raw_input: bool = False,
+    **optimizer_kwargs: float,
+) -> TrainStep:
     """Build the train-step model for `graph` with the optimizer's hyper-parameters baked in.
 
     The learning rate stays an input (schedules live outside the graph); momentum, betas, eps and
@@ -72,8 +83,10 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
     schedule = derive_backward(graph)  # the same schedule `Trainer` uses
     trainable = list(dict.fromkeys(schedule.trainable))
     if not trainable:
-        raise ExportError("the model has no trainable parameters; a train-step graph would do nothing",
-                          hint="mark some layers trainable (set_trainable)")
+        raise ExportError(
+            "the model has no trainable parameters; a train-step graph would do nothing",
+            hint="mark some layers trainable (set_trainable)",
+        )
     out = graph.output_name
     n_out = shapes[out]
 
@@ -153,8 +166,9 @@ def build_train_step(graph: Graph, optimizer: Optimizer | str = "sgd", loss: str
         src = new_names[name]
         outputs.append(value_info(b.reserve(name + NEW), initial[name].shape, initial[name].dtype))
         b.op("Identity", [src], outs=[name + NEW])
-    model = make_model(b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see "
-                       "docs/onnx_train_step.md")
+    model = make_model(
+        b, f"{graph.name}_train_step", inputs, outputs, doc="edgetrain train step; see docs/onnx_train_step.md"
+    )
     return TrainStep(model, initial, trainable, state_names)
 
 
@@ -185,8 +199,13 @@ def _grad_to_storage(b: OnnxBuilder, p: Param, g: str) -> str:
         k = int(np.asarray(p.codebook).size)
         flat_idx = b.const(f"{p.name}.indices_flat", np.asarray(p.indices, np.int64).ravel(), np.int64)
         flat_g = b.op("Cast", [b.op("Reshape", [g, b.const("minus_one", [-1], np.int64)])], to=TensorProto.DOUBLE)
-        acc = b.op("ScatterElements", [b.const(f"{p.name}.zeros", np.zeros(k), np.float64), flat_idx, flat_g],
-                   f"{p.name}.grad.codebook", axis=0, reduction="add")
+        acc = b.op(
+            "ScatterElements",
+            [b.const(f"{p.name}.zeros", np.zeros(k), np.float64), flat_idx, flat_g],
+            f"{p.name}.grad.codebook",
+            axis=0,
+            reduction="add",
+        )
         g = b.op("Cast", [acc], to=TensorProto.FLOAT)
     return g
 
@@ -195,10 +214,15 @@ def _emit_loss(b: OnnxBuilder, loss: str, logits: str, n_classes: int) -> tuple[
     """Loss value and its gradient w.r.t. the model output, as engine/losses.py defines them."""
     if loss == "cross_entropy":
         value, logp = b.op("SoftmaxCrossEntropyLoss", [logits, LABELS], "ce", n_out=2, reduction="mean")
-        n = b.op("Cast", [b.op("Gather", [b.op("Shape", [logits]), b.const("i0", 0, np.int64)], axis=0)],
-                 "batch_size", to=TensorProto.FLOAT)
-        onehot = b.op("OneHot", [LABELS, b.const("depth", n_classes, np.int64), b.const("off_on", [0.0, 1.0])],
-                      "onehot", axis=-1)
+        n = b.op(
+            "Cast",
+            [b.op("Gather", [b.op("Shape", [logits]), b.const("i0", 0, np.int64)], axis=0)],
+            "batch_size",
+            to=TensorProto.FLOAT,
+        )
+        onehot = b.op(
+            "OneHot", [LABELS, b.const("depth", n_classes, np.int64), b.const("off_on", [0.0, 1.0])], "onehot", axis=-1
+        )
         grad = b.op("Div", [b.op("Sub", [b.op("Exp", [logp]), onehot]), n], "loss.grad")
         return value, grad
     diff = b.op("Sub", [logits, LABELS], "diff")
@@ -208,8 +232,14 @@ def _emit_loss(b: OnnxBuilder, loss: str, logits: str, n_classes: int) -> tuple[
     return value, grad
 
 
-def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: SGD | Adam, trainable: list[str],
-                    grads: dict[str, str], state: dict[str, dict[str, str]]) -> dict[str, str]:
+def _emit_optimizer(
+    b: OnnxBuilder,
+    graph: Graph,
+    opt: SGD | Adam,
+    trainable: list[str],
+    grads: dict[str, str],
+    state: dict[str, dict[str, str]],
+) -> dict[str, str]:
     """Updated parameters and state, following the update-rule contract in engine/optim.py."""
     new: dict[str, str] = {}
     bias_corr: tuple[str, str] | None = None
@@ -219,10 +249,19 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: SGD | Adam, trainable: li
         new[STEP] = t1
         t = b.op("Cast", [t1], to=TensorProto.DOUBLE)
         bias_corr = tuple(
-            b.op("Cast", [b.op("Sub", [b.const("one_f64", 1.0, np.float64),
-                                       b.op("Pow", [b.const(f"beta{i}", beta, np.float64), t])])],
-                 f"bias_correction{i}", to=TensorProto.FLOAT)
-            for i, beta in ((1, opt.beta1), (2, opt.beta2)))
+            b.op(
+                "Cast",
+                [
+                    b.op(
+                        "Sub",
+                        [b.const("one_f64", 1.0, np.float64), b.op("Pow", [b.const(f"beta{i}", beta, np.float64), t])],
+                    )
+                ],
+                f"bias_correction{i}",
+                to=TensorProto.FLOAT,
+            )
+            for i, beta in ((1, opt.beta1), (2, opt.beta2))
+        )
     for pname in trainable:
         p = graph.params[pname]
         w = pname
@@ -242,11 +281,22 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: SGD | Adam, trainable: li
         else:
             m, v = state[pname]["m"], state[pname]["v"]
             assert bias_corr is not None  # computed above for Adam
-            m_new = b.op("Add", [b.op("Mul", [m, b.const("beta1_f", opt.beta1)]),
-                                 b.op("Mul", [b.const("one_minus_beta1", 1 - opt.beta1), g])], f"{pname}.m.upd")
-            v_new = b.op("Add", [b.op("Mul", [v, b.const("beta2_f", opt.beta2)]),
-                                 b.op("Mul", [b.const("one_minus_beta2", 1 - opt.beta2), b.op("Mul", [g, g])])],
-                         f"{pname}.v.upd")
+            m_new = b.op(
+                "Add",
+                [
+                    b.op("Mul", [m, b.const("beta1_f", opt.beta1)]),
+                    b.op("Mul", [b.const("one_minus_beta1", 1 - opt.beta1), g]),
+                ],
+                f"{pname}.m.upd",
+            )
+            v_new = b.op(
+                "Add",
+                [
+                    b.op("Mul", [v, b.const("beta2_f", opt.beta2)]),
+                    b.op("Mul", [b.const("one_minus_beta2", 1 - opt.beta2), b.op("Mul", [g, g])]),
+                ],
+                f"{pname}.v.upd",
+            )
             mhat = b.op("Div", [m_new, bias_corr[0]])
             vhat = b.op("Div", [v_new, bias_corr[1]])
             step = b.op("Div", [b.op("Mul", [LR, mhat]), b.op("Add", [b.op("Sqrt", [vhat]), b.const("eps", opt.eps)])])
@@ -258,9 +308,15 @@ def _emit_optimizer(b: OnnxBuilder, graph: Graph, opt: SGD | Adam, trainable: li
     return new
 
 
-def export_train_step(graph: Graph, directory: str | Path, optimizer: Optimizer | str = "sgd",
-                      loss: str = "cross_entropy", *, raw_input: bool = False,
-                      **optimizer_kwargs: float) -> TrainStep:
+def export_train_step(
+    graph: Graph,
+    directory: str | Path,
+    optimizer: Optimizer | str = "sgd",
+    loss: str = "cross_entropy",
+    *,
+    raw_input: bool = False,
+    **optimizer_kwargs: float,
+) -> TrainStep:
     """Write ``train_step.onnx`` and ``train_step_state.npz`` (initial fed-back inputs) into `directory`."""
     directory = Path(directory)
     ts = build_train_step(graph, optimizer, loss, raw_input=raw_input, **optimizer_kwargs)

@@ -2,6 +2,7 @@
 edgetrain's own integer model (`rules` holds one rule per op kind; `flatbuffer` the writer);
 `import_tflite` reads them back, and TensorFlow's, keeping their int8 quantization (`reader`
 decodes and checks the file, `importer` converts)."""
+
 from .export import TFLiteExport, build_tflite, export_tflite
 from .importer import import_tflite
 

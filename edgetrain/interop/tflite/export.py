@@ -10,6 +10,7 @@ Metadata ``edgetrain`` (JSON) holds the input standardisation (mean, std per inp
 ``prepare``: how a raw sample becomes the input tensor, so a runtime that knows nothing of
 edgetrain can feed raw data), the class names and the dtype.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ METADATA_NAME = "edgetrain"
 PREPARE = {
     "f32": "x = (float32(raw) - mean) / std, in float32",
     "int8": "x = (float32(raw) - mean) / std, in float32; then q = clip(round_half_to_even(float64(x) / "
-            "scale) + zero_point, -128, 127) with the input tensor's scale and zero point",
+    "scale) + zero_point, -128, 127) with the input tensor's scale and zero point",
 }
 
 
@@ -57,8 +58,14 @@ class TFLiteExport:
         return np.ascontiguousarray(np.asarray(x_float, np.float32))
 
 
-def build_tflite(graph: Graph, dtype: Literal["int8", "f32"] = "int8", *, qmodel: QuantizedModel | None = None,
-                 calib_x: ArrayLike | None = None, per_channel: bool = True) -> TFLiteExport:
+def build_tflite(
+    graph: Graph,
+    dtype: Literal["int8", "f32"] = "int8",
+    *,
+    qmodel: QuantizedModel | None = None,
+    calib_x: ArrayLike | None = None,
+    per_channel: bool = True,
+) -> TFLiteExport:
     """The .tflite bytes of ``graph`` (int8 needs ``qmodel``, calibration data, or a graph that
     carries its quantization)."""
     if dtype not in ("int8", "f32"):
@@ -70,8 +77,10 @@ def build_tflite(graph: Graph, dtype: Literal["int8", "f32"] = "int8", *, qmodel
             elif has_quantization(graph):
                 qmodel = from_graph(graph)
             else:
-                raise ConfigError("int8 TFLite export needs calibration data (calib_x / --calib) or a quantized "
-                                  "model", hint="pass --calib DATA[:split], e.g. digits:train")
+                raise ConfigError(
+                    "int8 TFLite export needs calibration data (calib_x / --calib) or a quantized model",
+                    hint="pass --calib DATA[:split], e.g. digits:train",
+                )
         lowered = qmodel.lowered
         source = qmodel.graph
     else:
@@ -104,8 +113,13 @@ def build_tflite(graph: Graph, dtype: Literal["int8", "f32"] = "int8", *, qmodel
 
 def _metadata(graph: Graph, dtype: str, dropped_softmax: str | None) -> dict[str, Any]:
     pre = graph.meta.get("preprocess") or {}
-    doc: dict[str, Any] = {"format": 1, "exporter": f"edgetrain {__version__}", "model": graph.name, "dtype": dtype,
-                           "input": "standardised" if "mean" in pre else "as trained"}
+    doc: dict[str, Any] = {
+        "format": 1,
+        "exporter": f"edgetrain {__version__}",
+        "model": graph.name,
+        "dtype": dtype,
+        "input": "standardised" if "mean" in pre else "as trained",
+    }
     if "mean" in pre:
         # Per-value statistics have no per-tensor input quantization to fold into (TFLite
         # quantizes activations per tensor): the file carries them, and how to apply them.
@@ -129,19 +143,30 @@ def is_edgetrain_tflite(path: Path) -> bool:
     return head[4:8] == FILE_IDENTIFIER and METADATA_NAME.encode() in rest and b"edgetrain " in rest
 
 
-def export_tflite(graph: Graph, path: str | os.PathLike[str], dtype: Literal["int8", "f32"] = "int8", *,
-                  qmodel: QuantizedModel | None = None, calib_x: ArrayLike | None = None, per_channel: bool = True,
-                  force: bool = False, protect: Iterable[str | os.PathLike[str]] = ()) -> TFLiteExport:
+def export_tflite(
+    graph: Graph,
+    path: str | os.PathLike[str],
+    dtype: Literal["int8", "f32"] = "int8",
+    *,
+    qmodel: QuantizedModel | None = None,
+    calib_x: ArrayLike | None = None,
+    per_channel: bool = True,
+    force: bool = False,
+    protect: Iterable[str | os.PathLike[str]] = (),
+) -> TFLiteExport:
     """Write ``graph`` as a .tflite file at ``path``, atomically. An existing file is replaced
     only when edgetrain wrote it (or with ``force``); never a ``protect`` path (the model read)."""
     target = Path(path)
     for p in protect:
         if target.exists() and Path(p).exists() and os.path.samefile(target, p):
-            raise ConfigError(f"{target} is the model being exported; refusing to overwrite it",
-                              hint="choose another output file")
+            raise ConfigError(
+                f"{target} is the model being exported; refusing to overwrite it", hint="choose another output file"
+            )
     if target.exists() and not force and not is_edgetrain_tflite(target):
-        raise ConfigError(f"{target} exists and is not a .tflite file edgetrain wrote; refusing to overwrite it",
-                          hint="choose another output file, or pass --force")
+        raise ConfigError(
+            f"{target} exists and is not a .tflite file edgetrain wrote; refusing to overwrite it",
+            hint="choose another output file, or pass --force",
+        )
     res = build_tflite(graph, dtype, qmodel=qmodel, calib_x=calib_x, per_channel=per_channel)
     if len(res.data) >= 2**31:  # pragma: no cover - flatbuffers' 32-bit offsets
         raise ExportError(f"the .tflite would be {len(res.data):,} bytes, beyond flatbuffers' 2 GiB")

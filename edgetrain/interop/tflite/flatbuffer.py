@@ -13,6 +13,7 @@ flatbuffer builders (no TensorFlow).
 * metadata entries name a buffer of bytes (edgetrain writes JSON: the input standardisation and
   the class names).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,9 +29,13 @@ FILE_IDENTIFIER = b"TFL3"
 SCHEMA_VERSION = 3
 DATA_ALIGNMENT = 16
 #: numpy dtype -> TFLite TensorType
-TENSOR_TYPES = {np.dtype(np.float32): TensorType.FLOAT32, np.dtype(np.int8): TensorType.INT8,
-                np.dtype(np.int32): TensorType.INT32, np.dtype(np.int64): TensorType.INT64,
-                np.dtype(np.int16): TensorType.INT16}
+TENSOR_TYPES = {
+    np.dtype(np.float32): TensorType.FLOAT32,
+    np.dtype(np.int8): TensorType.INT8,
+    np.dtype(np.int32): TensorType.INT32,
+    np.dtype(np.int64): TensorType.INT64,
+    np.dtype(np.int16): TensorType.INT16,
+}
 #: deprecated_builtin_code's placeholder for codes it cannot hold (schema: PLACEHOLDER_FOR_GREATER_OP_CODES)
 PLACEHOLDER_CODE = 127
 
@@ -91,8 +96,12 @@ class ModelSpec:
         return list(dict.fromkeys(op.code for op in self.operators))
 
 
-def _vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], None], items: list[int],
-            prepend: Callable[[int], None]) -> int:
+def _vector(
+    b: flatbuffers.Builder,
+    start: Callable[[flatbuffers.Builder, int], None],
+    items: list[int],
+    prepend: Callable[[int], None],
+) -> int:
     start(b, len(items))
     for item in reversed(items):
         prepend(item)

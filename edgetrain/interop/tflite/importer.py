@@ -13,6 +13,7 @@ AVERAGE_POOL_2D, MEAN over (H, W), ADD, RELU, RELU6, RESHAPE, SOFTMAX; float32 a
 TANH, LEAKY_RELU, HARD_SWISH. Anything else (custom ops, int16 activations, QUANTIZE /
 DEQUANTIZE wrappers, dynamic shapes) is refused with one line naming the operator and tensor.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,7 @@ from ...graph import Graph, Param, QParams
 from ...layers import GraphBuilder
 from .reader import TFModel, TFOperator, TFTensor, read_tflite
 
-FUSED = {ActivationFunctionType.NONE: None, ActivationFunctionType.RELU: "relu",
-         ActivationFunctionType.RELU6: "relu6"}
+FUSED = {ActivationFunctionType.NONE: None, ActivationFunctionType.RELU: "relu", ActivationFunctionType.RELU6: "relu6"}
 PADDING = {Padding.SAME: "same", Padding.VALID: "valid"}
 FLOAT_ONLY = {Op.LOGISTIC: "sigmoid", Op.TANH: "tanh", Op.HARD_SWISH: "hard_swish"}
 
@@ -84,9 +84,11 @@ class _Converter:
         i = op.inputs[k]
         if i < 0 or i not in self.tensor_of:
             t = self.tensor(i) if i >= 0 else None
-            raise UnsupportedOpError(f"{self.where(op, t)}: input {k} is not computed by the model "
-                                     "(a constant or missing activation operand)",
-                                     hint="edgetrain imports layers whose activations come from earlier layers")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: input {k} is not computed by the model "
+                "(a constant or missing activation operand)",
+                hint="edgetrain imports layers whose activations come from earlier layers",
+            )
         return self.tensor_of[i]
 
     def constant(self, op: TFOperator, k: int, what: str) -> TFTensor:
@@ -94,16 +96,20 @@ class _Converter:
             raise UnsupportedOpError(f"{self.where(op)}: no {what} tensor", hint="the operator misses an input")
         t = self.tensor(op.inputs[k])
         if t.data is None:
-            raise UnsupportedOpError(f"{self.where(op, t)}: the {what} is not a constant",
-                                     hint="edgetrain imports layers with constant weights")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: the {what} is not a constant",
+                hint="edgetrain imports layers with constant weights",
+            )
         return t
 
     def quant(self, t: TFTensor) -> tuple[float, int] | None:
         if not self.int8:
             return None
         if not t.quantized or t.qscale.size != 1:
-            raise UnsupportedOpError(f"{self.m.label}: activation tensor {t.index} {t.name!r} has no per-tensor "
-                                     "int8 quantization", hint="convert with full-integer quantization")
+            raise UnsupportedOpError(
+                f"{self.m.label}: activation tensor {t.index} {t.name!r} has no per-tensor int8 quantization",
+                hint="convert with full-integer quantization",
+            )
         return float(t.qscale[0]), int(t.qzero_point[0])
 
     def output(self, op: TFOperator, name: str, activation: int | None = None) -> str:
@@ -111,8 +117,10 @@ class _Converter:
         activation; the file's output quantization goes to the final tensor."""
         t = self.tensor(op.outputs[0])
         if activation is not None and activation not in FUSED:
-            raise UnsupportedOpError(f"{self.where(op, t)}: fused activation {activation} is not supported",
-                                     hint="edgetrain fuses NONE, RELU and RELU6")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: fused activation {activation} is not supported",
+                hint="edgetrain fuses NONE, RELU and RELU6",
+            )
         kind = FUSED.get(activation) if activation is not None else None
         if kind:
             name = self.b.node(kind, [name])
@@ -136,29 +144,38 @@ class _Converter:
             return
         a, b = self.tensor(op.inputs[0]), self.tensor(op.outputs[0])
         if self.quant(a) != self.quant(b):
-            raise UnsupportedOpError(f"{self.where(op, b)}: output quantization {self.quant(b)} differs from its "
-                                     f"input's {self.quant(a)}", hint="edgetrain's int8 pools and ReLUs keep "
-                                     "their input's scale and zero point")
+            raise UnsupportedOpError(
+                f"{self.where(op, b)}: output quantization {self.quant(b)} differs from its input's {self.quant(a)}",
+                hint="edgetrain's int8 pools and ReLUs keep their input's scale and zero point",
+            )
 
     def weight_values(self, op: TFOperator, t: TFTensor, axis: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(float32 values, per-channel scales or None for a float model) of a weight tensor."""
         if not self.int8:
             if t.type != TensorType.FLOAT32:
-                raise UnsupportedOpError(f"{self.where(op, t)}: a {t.type_name} weight in a float32 model",
-                                         hint="hybrid (weight-only) quantization is not supported")
+                raise UnsupportedOpError(
+                    f"{self.where(op, t)}: a {t.type_name} weight in a float32 model",
+                    hint="hybrid (weight-only) quantization is not supported",
+                )
             return t.const_data.astype(np.float32), None
         if t.type != TensorType.INT8 or not t.quantized:
-            raise UnsupportedOpError(f"{self.where(op, t)}: weights must be int8 with quantization, got "
-                                     f"{t.type_name}", hint="convert with full-integer quantization")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: weights must be int8 with quantization, got {t.type_name}",
+                hint="convert with full-integer quantization",
+            )
         if np.any(t.zero_point != 0):
-            raise UnsupportedOpError(f"{self.where(op, t)}: asymmetric weights (zero point != 0)",
-                                     hint="edgetrain's int8 kernels take symmetric weights")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: asymmetric weights (zero point != 0)",
+                hint="edgetrain's int8 kernels take symmetric weights",
+            )
         scale = t.qscale.astype(np.float64)
         if scale.size > 1:
             if t.axis != axis or scale.size != t.shape[axis]:
-                raise UnsupportedOpError(f"{self.where(op, t)}: per-channel scales on dimension {t.axis} "
-                                         f"({scale.size}), expected the output channels (dimension {axis})",
-                                         hint="the file's quantization layout is not the TFLite convention")
+                raise UnsupportedOpError(
+                    f"{self.where(op, t)}: per-channel scales on dimension {t.axis} "
+                    f"({scale.size}), expected the output channels (dimension {axis})",
+                    hint="the file's quantization layout is not the TFLite convention",
+                )
             bshape = [1] * t.const_data.ndim
             bshape[axis] = -1
             scale_b = scale.reshape(bshape)
@@ -167,20 +184,24 @@ class _Converter:
         self.per_channel.append(scale.size > 1)
         return (t.const_data.astype(np.float64) * scale_b).astype(np.float32), scale
 
-    def bias_values(self, op: TFOperator, k: int, in_scale: float | None, w_scale: np.ndarray | None,
-                    n_out: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def bias_values(
+        self, op: TFOperator, k: int, in_scale: float | None, w_scale: np.ndarray | None, n_out: int
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
         """(float32 bias, the file's int32 bias) of an optional bias input."""
         if k >= len(op.inputs) or op.inputs[k] < 0:
             return None, None
         t = self.constant(op, k, "bias")
         if t.const_data.size != n_out:
-            raise ModelFileError(f"{self.where(op, t)}: {t.const_data.size} biases for {n_out} outputs",
-                                 hint="the file is corrupt")
+            raise ModelFileError(
+                f"{self.where(op, t)}: {t.const_data.size} biases for {n_out} outputs", hint="the file is corrupt"
+            )
         if not self.int8:
             return t.const_data.astype(np.float32).reshape(-1), None
         if t.type != TensorType.INT32:
-            raise UnsupportedOpError(f"{self.where(op, t)}: an int8 model's bias must be int32, got {t.type_name}",
-                                     hint="convert with full-integer quantization")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: an int8 model's bias must be int32, got {t.type_name}",
+                hint="convert with full-integer quantization",
+            )
         b = t.const_data.astype(np.int64).reshape(-1)
         assert w_scale is not None  # an int8 model's weights are quantized
         real = b * (np.float64(in_scale) * w_scale)
@@ -197,19 +218,28 @@ class _Converter:
     def run(self) -> Graph:
         m = self.m
         if len(m.inputs) != 1 or len(m.outputs) != 1:
-            raise UnsupportedOpError(f"{m.label}: {len(m.inputs)} inputs and {len(m.outputs)} outputs; edgetrain "
-                                     "imports models with one of each", hint="export one signature")
+            raise UnsupportedOpError(
+                f"{m.label}: {len(m.inputs)} inputs and {len(m.outputs)} outputs; edgetrain "
+                "imports models with one of each",
+                hint="export one signature",
+            )
         x = self.tensor(m.inputs[0])
         if x.type == TensorType.INT16 or any(t.type == TensorType.INT16 and t.data is None for t in m.tensors):
             bad = x if x.type == TensorType.INT16 else next(t for t in m.tensors if t.type == TensorType.INT16)
-            raise UnsupportedOpError(f"{m.label}: tensor {bad.index} {bad.name!r} holds int16 activations",
-                                     hint="edgetrain imports int8 (full-integer) or float32 models")
+            raise UnsupportedOpError(
+                f"{m.label}: tensor {bad.index} {bad.name!r} holds int16 activations",
+                hint="edgetrain imports int8 (full-integer) or float32 models",
+            )
         if x.type not in (TensorType.INT8, TensorType.FLOAT32):
-            raise UnsupportedOpError(f"{m.label}: input tensor {x.name!r} is {x.type_name}",
-                                     hint="edgetrain imports int8 (full-integer) or float32 models")
+            raise UnsupportedOpError(
+                f"{m.label}: input tensor {x.name!r} is {x.type_name}",
+                hint="edgetrain imports int8 (full-integer) or float32 models",
+            )
         if not x.shape or x.shape[0] != 1 or len(x.shape) < 2:
-            raise UnsupportedOpError(f"{m.label}: input tensor {x.name!r} has shape {x.shape}; expected [1, ...] "
-                                     "(a batch of one)", hint="convert with a fixed batch of 1")
+            raise UnsupportedOpError(
+                f"{m.label}: input tensor {x.name!r} has shape {x.shape}; expected [1, ...] (a batch of one)",
+                hint="convert with a fixed batch of 1",
+            )
         self.int8 = x.type == TensorType.INT8
         self.b = GraphBuilder(tuple(x.shape[1:]), name=self.name)
         self.tensor_of[x.index] = self.b.input
@@ -220,8 +250,9 @@ class _Converter:
             self.convert(op)
         out = self.tensor(m.outputs[0])
         if out.index not in self.tensor_of:
-            raise ModelFileError(f"{m.label}: the output tensor {out.name!r} is not computed by any operator",
-                                 hint="the file is corrupt")
+            raise ModelFileError(
+                f"{m.label}: the output tensor {out.name!r} is not computed by any operator", hint="the file is corrupt"
+            )
         try:
             graph = self.b.build(self.tensor_of[out.index])
         except EdgetrainError:
@@ -232,9 +263,13 @@ class _Converter:
         self._edgetrain_metadata(graph)
         if self.int8:
             graph.meta["quantization"] = {
-                "scheme": "int8-tflite", "per_channel": bool(self.per_channel) and all(self.per_channel),
-                "method": "imported", "percentile": None, "dropped_softmax": None,
-                "activations": {t: [s, z] for t, (s, z) in self.act.items()}}
+                "scheme": "int8-tflite",
+                "per_channel": bool(self.per_channel) and all(self.per_channel),
+                "method": "imported",
+                "percentile": None,
+                "dropped_softmax": None,
+                "activations": {t: [s, z] for t, (s, z) in self.act.items()},
+            }
         return graph
 
     def _edgetrain_metadata(self, graph: Graph) -> None:
@@ -252,16 +287,19 @@ class _Converter:
 
     def convert(self, op: TFOperator) -> None:
         if op.custom:
-            raise UnsupportedOpError(f"{self.where(op)}: custom operator {op.custom!r}",
-                                     hint="edgetrain imports builtin operators only")
+            raise UnsupportedOpError(
+                f"{self.where(op)}: custom operator {op.custom!r}", hint="edgetrain imports builtin operators only"
+            )
         handler = HANDLERS.get(op.code)
         if handler is None or ((op.code in FLOAT_ONLY or op.code == Op.LEAKY_RELU) and self.int8):
             t = self.tensor(op.outputs[0]) if op.outputs else None
             extra = " in an int8 model" if handler is not None else ""
-            raise UnsupportedOpError(f"{self.where(op, t)}: operator {op.name} is not supported{extra}",
-                                     hint="supported: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, "
-                                          "AVERAGE_POOL_2D, MEAN, ADD, RELU, RELU6, RESHAPE, SOFTMAX, PAD "
-                                          "(before a convolution); float32 also LOGISTIC, TANH, LEAKY_RELU, HARD_SWISH")
+            raise UnsupportedOpError(
+                f"{self.where(op, t)}: operator {op.name} is not supported{extra}",
+                hint="supported: FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, MAX_POOL_2D, "
+                "AVERAGE_POOL_2D, MEAN, ADD, RELU, RELU6, RESHAPE, SOFTMAX, PAD "
+                "(before a convolution); float32 also LOGISTIC, TANH, LEAKY_RELU, HARD_SWISH",
+            )
         if not op.outputs:
             raise ModelFileError(f"{self.where(op)}: no output tensor", hint="the file is corrupt")
         handler(self, op)
@@ -276,8 +314,10 @@ class _Converter:
             x = self.b.node("flatten", [x])
         wt = self.constant(op, 1, "weight")
         if wt.const_data.ndim != 2 or wt.const_data.shape[1] != self.b.shape(x)[0]:
-            raise ModelFileError(f"{self.where(op, wt)}: weight shape {wt.shape} does not fit {self.b.shape(x)[0]} "
-                                 "inputs", hint="the file is corrupt")
+            raise ModelFileError(
+                f"{self.where(op, wt)}: weight shape {wt.shape} does not fit {self.b.shape(x)[0]} inputs",
+                hint="the file is corrupt",
+            )
         w, scales = self.weight_values(op, wt, 0)
         n_out = w.shape[0]
         in_scale = self.input_scale(op)
@@ -296,8 +336,10 @@ class _Converter:
         pt = self.constant(op, 1, "paddings")
         p = pt.const_data.astype(np.int64).reshape(-1, 2)
         if p.shape != (4, 2) or np.any(p[0] != 0) or np.any(p[3] != 0) or np.any(p < 0):
-            raise UnsupportedOpError(f"{self.where(op, pt)}: PAD {p.tolist()}; edgetrain folds a spatial PAD into "
-                                     "the convolution after it", hint="pad only height and width")
+            raise UnsupportedOpError(
+                f"{self.where(op, pt)}: PAD {p.tolist()}; edgetrain folds a spatial PAD into the convolution after it",
+                hint="pad only height and width",
+            )
         if self.int8:
             self.same_quant(op)
         # Only a convolution may read it (`_conv_input` folds the pads); any other reader finds no tensor.
@@ -309,8 +351,10 @@ class _Converter:
         i = op.inputs[0]
         if i in self.pads:
             if padding != "valid":
-                raise UnsupportedOpError(f"{self.where(op)}: a PAD before a SAME convolution",
-                                         hint="pad explicitly with VALID, or use SAME alone")
+                raise UnsupportedOpError(
+                    f"{self.where(op)}: a PAD before a SAME convolution",
+                    hint="pad explicitly with VALID, or use SAME alone",
+                )
             src, pads = self.pads[i]
             return self.tensor_of[src], [list(pads[0]), list(pads[1])]
         return self.activation_in(op), padding
@@ -322,13 +366,16 @@ class _Converter:
         xs = self.b.shape(x)
         wt = self.constant(op, 1, "filter")
         if len(xs) != 3 or wt.const_data.ndim != 4:
-            raise UnsupportedOpError(f"{self.where(op, wt)}: input {xs} / filter {wt.shape}",
-                                     hint="a 2-D convolution needs an (H, W, C) input and a 4-D filter")
+            raise UnsupportedOpError(
+                f"{self.where(op, wt)}: input {xs} / filter {wt.shape}",
+                hint="a 2-D convolution needs an (H, W, C) input and a 4-D filter",
+            )
         cin = xs[2]
         if depthwise:
             if wt.shape[0] != 1 or wt.shape[3] % cin:
-                raise ModelFileError(f"{self.where(op, wt)}: depthwise filter {wt.shape} for {cin} channels",
-                                     hint="the file is corrupt")
+                raise ModelFileError(
+                    f"{self.where(op, wt)}: depthwise filter {wt.shape} for {cin} channels", hint="the file is corrupt"
+                )
             w, scales = self.weight_values(op, wt, 3)
             w4 = w.reshape(wt.shape[1], wt.shape[2], 1, wt.shape[3])
             groups = cin
@@ -336,8 +383,10 @@ class _Converter:
             w, scales = self.weight_values(op, wt, 0)
             w4 = w.transpose(1, 2, 3, 0)  # OHWI -> (kh, kw, C_in / groups, C_out)
             if cin % wt.shape[3]:
-                raise ModelFileError(f"{self.where(op, wt)}: filter of {wt.shape[3]} input channels for {cin}",
-                                     hint="the file is corrupt")
+                raise ModelFileError(
+                    f"{self.where(op, wt)}: filter of {wt.shape[3]} input channels for {cin}",
+                    hint="the file is corrupt",
+                )
             groups = cin // wt.shape[3]
         n_out = w4.shape[3]
         in_scale = self.input_scale(op)
@@ -346,8 +395,11 @@ class _Converter:
         params = {"weight": self.param(f"{name}.weight", w4, scales, 3)}
         if bias is not None:
             params["bias"] = self.param(f"{name}.bias", bias, None if scales is None else in_scale * scales, 0)
-        attrs: dict[str, Any] = {"stride": [o.StrideH(), o.StrideW()], "padding": pad_attr,
-                                 "dilation": [o.DilationHFactor(), o.DilationWFactor()]}
+        attrs: dict[str, Any] = {
+            "stride": [o.StrideH(), o.StrideW()],
+            "padding": pad_attr,
+            "dilation": [o.DilationHFactor(), o.DilationWFactor()],
+        }
         if groups != 1:
             attrs["groups"] = groups
         y = self.b.node("conv2d", [x], params, name=name, **attrs)
@@ -359,11 +411,14 @@ class _Converter:
 
     def depthwise(self, op: TFOperator) -> None:
         o = op.options
-        cin = self.b.shape(self.activation_in(op) if op.inputs[0] not in self.pads
-                           else self.tensor_of[self.pads[op.inputs[0]][0]])[-1]
+        cin = self.b.shape(
+            self.activation_in(op) if op.inputs[0] not in self.pads else self.tensor_of[self.pads[op.inputs[0]][0]]
+        )[-1]
         if self.tensor(op.inputs[1]).shape[3] != cin * o.DepthMultiplier():
-            raise ModelFileError(f"{self.where(op)}: depth multiplier {o.DepthMultiplier()} does not match the "
-                                 "filter", hint="the file is corrupt")
+            raise ModelFileError(
+                f"{self.where(op)}: depth multiplier {o.DepthMultiplier()} does not match the filter",
+                hint="the file is corrupt",
+            )
         self.conv_2d(op, depthwise=True)
 
     def pool(self, op: TFOperator) -> None:
@@ -371,23 +426,32 @@ class _Converter:
         x = self.activation_in(op)
         self.same_quant(op)
         kind = "max_pool" if op.code == Op.MAX_POOL_2D else "avg_pool"
-        y = self.b.node(kind, [x], pool=[o.FilterHeight(), o.FilterWidth()], stride=[o.StrideH(), o.StrideW()],
-                        padding=PADDING[o.Padding()])
+        y = self.b.node(
+            kind,
+            [x],
+            pool=[o.FilterHeight(), o.FilterWidth()],
+            stride=[o.StrideH(), o.StrideW()],
+            padding=PADDING[o.Padding()],
+        )
         self.output(op, y, o.FusedActivationFunction())
 
     def mean(self, op: TFOperator) -> None:
         x = self.activation_in(op)
         axes = self.constant(op, 1, "axes").const_data.astype(np.int64).reshape(-1)
         if len(self.b.shape(x)) != 3 or sorted(int(a) % 4 for a in axes) != [1, 2]:
-            raise UnsupportedOpError(f"{self.where(op)}: MEAN over axes {axes.tolist()} of {self.b.shape(x)}",
-                                     hint="edgetrain imports MEAN over height and width (a global average pool)")
+            raise UnsupportedOpError(
+                f"{self.where(op)}: MEAN over axes {axes.tolist()} of {self.b.shape(x)}",
+                hint="edgetrain imports MEAN over height and width (a global average pool)",
+            )
         self.output(op, self.b.node("global_avg_pool", [x]))
 
     def add(self, op: TFOperator) -> None:
         a, c = self.activation_in(op, 0), self.activation_in(op, 1)
         if self.b.shape(a) != self.b.shape(c):
-            raise UnsupportedOpError(f"{self.where(op)}: ADD of shapes {self.b.shape(a)} and {self.b.shape(c)}",
-                                     hint="edgetrain adds tensors of one shape (no broadcasting)")
+            raise UnsupportedOpError(
+                f"{self.where(op)}: ADD of shapes {self.b.shape(a)} and {self.b.shape(c)}",
+                hint="edgetrain adds tensors of one shape (no broadcasting)",
+            )
         o = op.options
         self.output(op, self.b.add(a, c), o.FusedActivationFunction() if o is not None else None)
 
@@ -415,8 +479,9 @@ class _Converter:
     def softmax(self, op: TFOperator) -> None:
         o = op.options
         if o is not None and o.Beta() != 1.0:
-            raise UnsupportedOpError(f"{self.where(op)}: SOFTMAX with beta {o.Beta()}",
-                                     hint="edgetrain's softmax has beta 1")
+            raise UnsupportedOpError(
+                f"{self.where(op)}: SOFTMAX with beta {o.Beta()}", hint="edgetrain's softmax has beta 1"
+            )
         x = self.activation_in(op)
         self.tensor_of[op.outputs[0]] = self.b.node("softmax", [x])
 
@@ -441,19 +506,34 @@ class _Converter:
                 continue
             want = self.expected[q.name]
             if not np.array_equal(q.weights, want.weights.reshape(q.weights.shape)):
-                raise UnsupportedOpError(f"{self.m.label}: layer {q.name!r}: its int8 weights do not survive the "
-                                         "import exactly", hint="report this file; it is a bug")
+                raise UnsupportedOpError(
+                    f"{self.m.label}: layer {q.name!r}: its int8 weights do not survive the import exactly",
+                    hint="report this file; it is a bug",
+                )
             if want.bias is not None and (q.bias is None or not np.array_equal(q.bias, want.bias)):
                 big = int(np.abs(want.bias.astype(np.int64)).max())
-                raise UnsupportedOpError(f"{self.m.label}: layer {q.name!r}: its int32 bias (up to {big:,}) cannot be "
-                                         "held exactly in edgetrain's float32 parameters",
-                                         hint="biases beyond about 2^23 lose precision; requantize the model")
+                raise UnsupportedOpError(
+                    f"{self.m.label}: layer {q.name!r}: its int32 bias (up to {big:,}) cannot be "
+                    "held exactly in edgetrain's float32 parameters",
+                    hint="biases beyond about 2^23 lose precision; requantize the model",
+                )
 
 
-HANDLERS = {Op.FULLY_CONNECTED: _Converter.fully_connected, Op.CONV_2D: _Converter.conv_2d,
-            Op.DEPTHWISE_CONV_2D: _Converter.depthwise, Op.PAD: _Converter.pad,
-            Op.MAX_POOL_2D: _Converter.pool, Op.AVERAGE_POOL_2D: _Converter.pool, Op.MEAN: _Converter.mean,
-            Op.ADD: _Converter.add, Op.RELU: _Converter.clamp, Op.RELU6: _Converter.clamp,
-            Op.RESHAPE: _Converter.reshape, Op.SOFTMAX: _Converter.softmax,
-            Op.LOGISTIC: _Converter.float_activation, Op.TANH: _Converter.float_activation,
-            Op.HARD_SWISH: _Converter.float_activation, Op.LEAKY_RELU: _Converter.float_activation}
+HANDLERS = {
+    Op.FULLY_CONNECTED: _Converter.fully_connected,
+    Op.CONV_2D: _Converter.conv_2d,
+    Op.DEPTHWISE_CONV_2D: _Converter.depthwise,
+    Op.PAD: _Converter.pad,
+    Op.MAX_POOL_2D: _Converter.pool,
+    Op.AVERAGE_POOL_2D: _Converter.pool,
+    Op.MEAN: _Converter.mean,
+    Op.ADD: _Converter.add,
+    Op.RELU: _Converter.clamp,
+    Op.RELU6: _Converter.clamp,
+    Op.RESHAPE: _Converter.reshape,
+    Op.SOFTMAX: _Converter.softmax,
+    Op.LOGISTIC: _Converter.float_activation,
+    Op.TANH: _Converter.float_activation,
+    Op.HARD_SWISH: _Converter.float_activation,
+    Op.LEAKY_RELU: _Converter.float_activation,
+}

@@ -7,6 +7,7 @@ random bytes, a buffer or tensor index out of range, constant data whose size di
 tensor's shape and type, more than one subgraph, dynamic shapes. Which ops and types the importer
 can convert is `importer`'s business.
 """
+
 from __future__ import annotations
 
 import struct
@@ -22,17 +23,29 @@ from tflite.TensorType import TensorType
 from ...errors import ModelFileError
 from .flatbuffer import FILE_IDENTIFIER
 
-NUMPY_TYPES = {TensorType.FLOAT32: np.float32, TensorType.INT8: np.int8, TensorType.INT32: np.int32,
-               TensorType.INT64: np.int64, TensorType.INT16: np.int16, TensorType.UINT8: np.uint8}
+NUMPY_TYPES = {
+    TensorType.FLOAT32: np.float32,
+    TensorType.INT8: np.int8,
+    TensorType.INT32: np.int32,
+    TensorType.INT64: np.int64,
+    TensorType.INT16: np.int16,
+    TensorType.UINT8: np.uint8,
+}
 TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
 OP_NAMES = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 #: The options table class of each builtin operator the importer reads options of.
-OPTIONS = {BuiltinOperator.FULLY_CONNECTED: tflite.FullyConnectedOptions, BuiltinOperator.CONV_2D: tflite.Conv2DOptions,
-           BuiltinOperator.DEPTHWISE_CONV_2D: tflite.DepthwiseConv2DOptions,
-           BuiltinOperator.MAX_POOL_2D: tflite.Pool2DOptions, BuiltinOperator.AVERAGE_POOL_2D: tflite.Pool2DOptions,
-           BuiltinOperator.MEAN: tflite.ReducerOptions, BuiltinOperator.ADD: tflite.AddOptions,
-           BuiltinOperator.SOFTMAX: tflite.SoftmaxOptions, BuiltinOperator.LEAKY_RELU: tflite.LeakyReluOptions,
-           BuiltinOperator.RESHAPE: tflite.ReshapeOptions}
+OPTIONS = {
+    BuiltinOperator.FULLY_CONNECTED: tflite.FullyConnectedOptions,
+    BuiltinOperator.CONV_2D: tflite.Conv2DOptions,
+    BuiltinOperator.DEPTHWISE_CONV_2D: tflite.DepthwiseConv2DOptions,
+    BuiltinOperator.MAX_POOL_2D: tflite.Pool2DOptions,
+    BuiltinOperator.AVERAGE_POOL_2D: tflite.Pool2DOptions,
+    BuiltinOperator.MEAN: tflite.ReducerOptions,
+    BuiltinOperator.ADD: tflite.AddOptions,
+    BuiltinOperator.SOFTMAX: tflite.SoftmaxOptions,
+    BuiltinOperator.LEAKY_RELU: tflite.LeakyReluOptions,
+    BuiltinOperator.RESHAPE: tflite.ReshapeOptions,
+}
 MAX_FILE_BYTES = 1 << 31
 
 
@@ -108,29 +121,36 @@ def read_tflite(source: str | Path | bytes) -> TFModel:
         try:
             size = Path(source).stat().st_size
             if size > MAX_FILE_BYTES:
-                raise ModelFileError(f"{label}: {size:,} bytes is beyond a .tflite's 2 GiB",
-                                     hint="flatbuffers files hold at most 2 GiB")
+                raise ModelFileError(
+                    f"{label}: {size:,} bytes is beyond a .tflite's 2 GiB", hint="flatbuffers files hold at most 2 GiB"
+                )
             data = Path(source).read_bytes()
         except OSError as e:
             raise ModelFileError(f"cannot read {label}: {e.strerror or e}", hint="check the path") from None
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         found = data[4:8] if len(data) >= 8 else b""
-        raise ModelFileError(f"{label} is not a TFLite model: file identifier {found!r}, expected {FILE_IDENTIFIER!r}",
-                             hint="give a .tflite file written by TensorFlow's converter or edgetrain export tflite")
+        raise ModelFileError(
+            f"{label} is not a TFLite model: file identifier {found!r}, expected {FILE_IDENTIFIER!r}",
+            hint="give a .tflite file written by TensorFlow's converter or edgetrain export tflite",
+        )
     try:
         return _decode(data, label)
     except ModelFileError:
         raise
     except (IndexError, struct.error, ValueError, UnicodeDecodeError, TypeError, OverflowError) as e:
-        raise ModelFileError(f"{label} is truncated or corrupt ({type(e).__name__} while reading the flatbuffer)",
-                             hint="re-create the file; it does not parse as a TFLite model") from None
+        raise ModelFileError(
+            f"{label} is truncated or corrupt ({type(e).__name__} while reading the flatbuffer)",
+            hint="re-create the file; it does not parse as a TFLite model",
+        ) from None
 
 
 def _decode(data: bytes, label: str) -> TFModel:
     m = tflite.Model.GetRootAsModel(data, 0)
     if m.SubgraphsLength() != 1:
-        raise ModelFileError(f"{label} has {m.SubgraphsLength()} subgraphs; edgetrain imports models with one",
-                             hint="control flow (WHILE, IF) and multi-signature models are not supported")
+        raise ModelFileError(
+            f"{label} has {m.SubgraphsLength()} subgraphs; edgetrain imports models with one",
+            hint="control flow (WHILE, IF) and multi-signature models are not supported",
+        )
     n_buffers = m.BuffersLength()
     buffers = []
     for i in range(n_buffers):
@@ -150,8 +170,10 @@ def _decode(data: bytes, label: str) -> TFModel:
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
         if not 0 <= op.OpcodeIndex() < len(codes):
-            raise ModelFileError(f"{label}: operator {i} names operator code {op.OpcodeIndex()} of {len(codes)}",
-                                 hint="the file is corrupt")
+            raise ModelFileError(
+                f"{label}: operator {i} names operator code {op.OpcodeIndex()} of {len(codes)}",
+                hint="the file is corrupt",
+            )
         code, custom = codes[op.OpcodeIndex()]
         ins = [int(v) for v in op.InputsAsNumpy()] if op.InputsLength() else []
         outs = [int(v) for v in op.OutputsAsNumpy()] if op.OutputsLength() else []
@@ -168,8 +190,10 @@ def _decode(data: bytes, label: str) -> TFModel:
     outputs = [int(v) for v in sg.OutputsAsNumpy()] if sg.OutputsLength() else []
     for t in inputs + outputs:
         if not 0 <= t < n:
-            raise ModelFileError(f"{label}: the subgraph's input/output tensor {t} is not one of its {n} tensors",
-                                 hint="the file is corrupt")
+            raise ModelFileError(
+                f"{label}: the subgraph's input/output tensor {t} is not one of its {n} tensors",
+                hint="the file is corrupt",
+            )
     metadata = {}
     for i in range(m.MetadataLength()):
         md = m.Metadata(i)
@@ -186,8 +210,10 @@ def _tensor(t, index: int, buffers: list[bytes], label: str) -> TFTensor:
     if t.ShapeSignatureLength():
         sig = tuple(int(d) for d in t.ShapeSignatureAsNumpy())
         if any(d < 0 for d in sig[1:]):
-            raise ModelFileError(f"{where} has a dynamic shape {sig}", hint="edgetrain imports fixed shapes only "
-                                 "(convert with a fixed input size)")
+            raise ModelFileError(
+                f"{where} has a dynamic shape {sig}",
+                hint="edgetrain imports fixed shapes only (convert with a fixed input size)",
+            )
     if any(d < 0 for d in shape):
         raise ModelFileError(f"{where} has a negative dimension in {shape}", hint="the file is corrupt")
     buf = t.Buffer()
@@ -197,12 +223,17 @@ def _tensor(t, index: int, buffers: list[bytes], label: str) -> TFTensor:
     if buffers[buf]:
         dtype = NUMPY_TYPES.get(t.Type())
         if dtype is None:
-            raise ModelFileError(f"{where} holds constant data of type {TYPE_NAMES.get(t.Type(), t.Type())}",
-                                 hint="edgetrain reads float32, int8, int32 and int64 constants")
+            raise ModelFileError(
+                f"{where} holds constant data of type {TYPE_NAMES.get(t.Type(), t.Type())}",
+                hint="edgetrain reads float32, int8, int32 and int64 constants",
+            )
         want = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
         if len(buffers[buf]) != want:
-            raise ModelFileError(f"{where}: its buffer holds {len(buffers[buf])} bytes but shape {shape} of "
-                                 f"{TYPE_NAMES.get(t.Type())} needs {want}", hint="the file is corrupt")
+            raise ModelFileError(
+                f"{where}: its buffer holds {len(buffers[buf])} bytes but shape {shape} of "
+                f"{TYPE_NAMES.get(t.Type())} needs {want}",
+                hint="the file is corrupt",
+            )
         data = np.frombuffer(buffers[buf], dtype=np.dtype(dtype).newbyteorder("<")).astype(dtype).reshape(shape)
     scale = zp = None
     axis = 0
@@ -212,6 +243,9 @@ def _tensor(t, index: int, buffers: list[bytes], label: str) -> TFTensor:
         zp = q.ZeroPointAsNumpy().astype(np.int64) if q.ZeroPointLength() else np.zeros(scale.size, np.int64)
         axis = int(q.QuantizedDimension())
         if zp.size != scale.size or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
-            raise ModelFileError(f"{where} has invalid quantization (scales {scale.size}, zero points {zp.size}; "
-                                 "scales must be finite and > 0)", hint="the file is corrupt")
+            raise ModelFileError(
+                f"{where} has invalid quantization (scales {scale.size}, zero points {zp.size}; "
+                "scales must be finite and > 0)",
+                hint="the file is corrupt",
+            )
     return TFTensor(index, name, shape, int(t.Type()), data, scale, zp, axis)

@@ -12,6 +12,7 @@ A step the rules cannot express exactly is refused with the layer's name: groupe
 other than depthwise, and in int8 the table activations (edgetrain's int8 sigmoid, tanh,
 leaky_relu and hard_swish are 256-entry tables, which TFLite Micro does not compute the same way).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,18 +36,19 @@ from ...quantize.model import QConv, QDense, QPool, QuantizedModel
 from ...transforms.lowering import Lowered, Step
 from .flatbuffer import ModelSpec, Operator, Quantization, Tensor
 
-FUSED = {None: ActivationFunctionType.NONE, "relu": ActivationFunctionType.RELU,
-         "relu6": ActivationFunctionType.RELU6}
+FUSED = {None: ActivationFunctionType.NONE, "relu": ActivationFunctionType.RELU, "relu6": ActivationFunctionType.RELU6}
 
 
 def options_table(kind: str, **fields: float | int | bool) -> Callable:
     """A writer of the builtin options table ``kind`` (e.g. ``Conv2DOptions``) with scalar
     ``fields`` (``Padding=...``), through the schema package's ``<kind>Start/Add<Field>/End``."""
+
     def write(b):
         getattr(tflite, f"{kind}Start")(b)
         for name, value in fields.items():
             getattr(tflite, f"{kind}Add{name}")(b, value)
         return getattr(tflite, f"{kind}End")(b)
+
     return write
 
 
@@ -81,9 +83,15 @@ class Context:
 
     def activation(self, tensor: str, tshape: tuple[int, ...] | None = None, name: str | None = None) -> int:
         """A new activation tensor holding edgetrain tensor ``tensor`` (int8 with its qparams)."""
-        idx = self.spec.add_tensor(Tensor(name or tensor, tshape or tflite_shape(self.shape(tensor)),
-                                          np.dtype(np.int8 if self.int8 else np.float32), None,
-                                          self.quantization(tensor)))
+        idx = self.spec.add_tensor(
+            Tensor(
+                name or tensor,
+                tshape or tflite_shape(self.shape(tensor)),
+                np.dtype(np.int8 if self.int8 else np.float32),
+                None,
+                self.quantization(tensor),
+            )
+        )
         self.index[tensor] = idx
         return idx
 
@@ -103,8 +111,9 @@ class Context:
             q = Quantization(s, np.zeros(s.size, np.int64), 0)
         return self.spec.constant(name, values, q)
 
-    def op(self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0,
-           options: Callable | None = None) -> None:
+    def op(
+        self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0, options: Callable | None = None
+    ) -> None:
         self.spec.add_operator(Operator(code, inputs, outputs, options_type, options))
 
 
@@ -147,13 +156,16 @@ class DenseRule(TFLiteRule):
 
 
 def _padding(st: Step, geo: Geometry, in_shape: tuple[int, ...]) -> str:
-    """"valid", "same" (TensorFlow's, which edgetrain's equals) or "explicit" for a geometry."""
+    """ "valid", "same" (TensorFlow's, which edgetrain's equals) or "explicit" for a geometry."""
     if geo.pads == ((0, 0), (0, 0)):
         return "valid"
     spatial = in_shape[:-1]
-    same = geometry(spatial, geo.kernel[-len(spatial):], {"stride": geo.stride[-len(spatial):],
-                                                          "dilation": geo.dilation[-len(spatial):],
-                                                          "padding": "same"}, f"{st.kind} {st.name!r}")
+    same = geometry(
+        spatial,
+        geo.kernel[-len(spatial) :],
+        {"stride": geo.stride[-len(spatial) :], "dilation": geo.dilation[-len(spatial) :], "padding": "same"},
+        f"{st.kind} {st.name!r}",
+    )
     return "same" if same.pads == geo.pads else "explicit"
 
 
@@ -163,9 +175,15 @@ def _pad(ctx: Context, st: Step, geo: Geometry, x: int, in_shape: tuple[int, ...
     (t, b), (l, r) = geo.pads  # noqa: E741 (the pads: top, bottom, left, right)
     n, h, w, c = tflite_shape(in_shape)
     pads = ctx.spec.constant(f"{st.name}/pads", np.array([[0, 0], [t, b], [l, r], [0, 0]], np.int32))
-    out = ctx.spec.add_tensor(Tensor(f"{st.name}/padded", (n, h + t + b, w + l + r, c),
-                                     np.dtype(np.int8 if ctx.int8 else np.float32), None,
-                                     ctx.quantization(st.inputs[0])))
+    out = ctx.spec.add_tensor(
+        Tensor(
+            f"{st.name}/padded",
+            (n, h + t + b, w + l + r, c),
+            np.dtype(np.int8 if ctx.int8 else np.float32),
+            None,
+            ctx.quantization(st.inputs[0]),
+        )
+    )
     ctx.op(Op.PAD, [x, pads], [out], BuiltinOptions.PadOptions, options_table("PadOptions"))
     return out
 
@@ -187,9 +205,10 @@ class ConvRule(TFLiteRule):
         cin, cout = int(in_shape[-1]), int(w4.shape[3])
         depthwise = groups > 1 and groups == cin and cout % cin == 0
         if groups > 1 and not depthwise:
-            raise UnsupportedOpError(f"{st.kind} {st.name!r}: TFLite has no grouped convolution (groups={groups}) "
-                                     "other than depthwise", hint="use groups=1 or a depthwise conv in a model "
-                                     "meant for TFLite")
+            raise UnsupportedOpError(
+                f"{st.kind} {st.name!r}: TFLite has no grouped convolution (groups={groups}) other than depthwise",
+                hint="use groups=1 or a depthwise conv in a model meant for TFLite",
+            )
         weight_shape = ctx.graph.params[st.node.params["weight"]].shape
         geo = geometry(in_shape[:-1], weight_shape[:-2], st.node.attrs, f"{st.kind} {st.name!r}")
         x = ctx.index[st.inputs[0]]
@@ -204,11 +223,22 @@ class ConvRule(TFLiteRule):
         b = ctx.bias(f"{st.name}/bias", bias, in_scale, scales)
         y = ctx.activation(st.output)
         (sh, sw), (dh, dw), act = geo.stride, geo.dilation, FUSED[st.activation]
-        common = {"Padding": padding, "StrideW": sw, "StrideH": sh, "FusedActivationFunction": act,
-                  "DilationWFactor": dw, "DilationHFactor": dh}
+        common = {
+            "Padding": padding,
+            "StrideW": sw,
+            "StrideH": sh,
+            "FusedActivationFunction": act,
+            "DilationWFactor": dw,
+            "DilationHFactor": dh,
+        }
         if depthwise:
-            ctx.op(Op.DEPTHWISE_CONV_2D, [x, w, b], [y], BuiltinOptions.DepthwiseConv2DOptions,
-                   options_table("DepthwiseConv2DOptions", DepthMultiplier=cout // cin, **common))
+            ctx.op(
+                Op.DEPTHWISE_CONV_2D,
+                [x, w, b],
+                [y],
+                BuiltinOptions.DepthwiseConv2DOptions,
+                options_table("DepthwiseConv2DOptions", DepthMultiplier=cout // cin, **common),
+            )
             return
         ctx.op(Op.CONV_2D, [x, w, b], [y], BuiltinOptions.Conv2DOptions, options_table("Conv2DOptions", **common))
 
@@ -231,8 +261,15 @@ class PoolRule(TFLiteRule):
         y = ctx.activation(st.output)
         (sh, sw), (kh, kw), act = geo.stride, geo.kernel, FUSED[st.activation]
 
-        options = options_table("Pool2DOptions", Padding=padding, StrideW=sw, StrideH=sh, FilterWidth=kw,
-                                FilterHeight=kh, FusedActivationFunction=act)
+        options = options_table(
+            "Pool2DOptions",
+            Padding=padding,
+            StrideW=sw,
+            StrideH=sh,
+            FilterWidth=kw,
+            FilterHeight=kh,
+            FusedActivationFunction=act,
+        )
         code = Op.MAX_POOL_2D if st.kind == "max_pool" else Op.AVERAGE_POOL_2D
         ctx.op(code, [x], [y], BuiltinOptions.Pool2DOptions, options)
 
@@ -282,8 +319,13 @@ class AddRule(TFLiteRule):
 
     def f32(self, ctx, st):
         a, b = (ctx.index[t] for t in st.inputs)
-        ctx.op(Op.ADD, [a, b], [ctx.activation(st.output)], BuiltinOptions.AddOptions,
-               options_table("AddOptions", FusedActivationFunction=FUSED[st.activation]))
+        ctx.op(
+            Op.ADD,
+            [a, b],
+            [ctx.activation(st.output)],
+            BuiltinOptions.AddOptions,
+            options_table("AddOptions", FusedActivationFunction=FUSED[st.activation]),
+        )
 
     def s8(self, ctx, st, q):
         self.f32(ctx, st)
@@ -293,8 +335,12 @@ class TableActivationRule(TFLiteRule):
     """Smooth activations: float32 as TFLite's own ops; int8 refused (see the module docstring)."""
 
     kinds = ("sigmoid", "tanh", "leaky_relu", "hard_swish")
-    CODES: ClassVar[dict[str, int]] = {"sigmoid": Op.LOGISTIC, "tanh": Op.TANH, "leaky_relu": Op.LEAKY_RELU,
-                                       "hard_swish": Op.HARD_SWISH}
+    CODES: ClassVar[dict[str, int]] = {
+        "sigmoid": Op.LOGISTIC,
+        "tanh": Op.TANH,
+        "leaky_relu": Op.LEAKY_RELU,
+        "hard_swish": Op.HARD_SWISH,
+    }
 
     def f32(self, ctx, st):
         x = ctx.index[st.inputs[0]]
@@ -302,21 +348,34 @@ class TableActivationRule(TFLiteRule):
             ctx.op(self.CODES[st.kind], [x], [ctx.activation(st.output)])
             return
         alpha = float(st.node.attrs.get("alpha", LEAKY_RELU_ALPHA))
-        ctx.op(Op.LEAKY_RELU, [x], [ctx.activation(st.output)], BuiltinOptions.LeakyReluOptions,
-               options_table("LeakyReluOptions", Alpha=alpha))
+        ctx.op(
+            Op.LEAKY_RELU,
+            [x],
+            [ctx.activation(st.output)],
+            BuiltinOptions.LeakyReluOptions,
+            options_table("LeakyReluOptions", Alpha=alpha),
+        )
 
     def s8(self, ctx, st, q):
-        raise UnsupportedOpError(f"{st.kind} {st.name!r}: int8 {st.kind} is a 256-entry table in edgetrain, which "
-                                 "TFLite Micro computes another way, so the .tflite would not be the same integer "
-                                 "model", hint="export this model as float32 (--dtype f32), or use relu / relu6")
+        raise UnsupportedOpError(
+            f"{st.kind} {st.name!r}: int8 {st.kind} is a 256-entry table in edgetrain, which "
+            "TFLite Micro computes another way, so the .tflite would not be the same integer "
+            "model",
+            hint="export this model as float32 (--dtype f32), or use relu / relu6",
+        )
 
 
 class SoftmaxRule(TFLiteRule):
     kinds = ("softmax",)
 
     def f32(self, ctx, st):
-        ctx.op(Op.SOFTMAX, [ctx.index[st.inputs[0]]], [ctx.activation(st.output)], BuiltinOptions.SoftmaxOptions,
-               options_table("SoftmaxOptions", Beta=1.0))
+        ctx.op(
+            Op.SOFTMAX,
+            [ctx.index[st.inputs[0]]],
+            [ctx.activation(st.output)],
+            BuiltinOptions.SoftmaxOptions,
+            options_table("SoftmaxOptions", Beta=1.0),
+        )
 
     def s8(self, ctx, st, q):  # pragma: no cover - the int8 quantizer refuses a softmax inside the model
         raise UnsupportedOpError(f"softmax {st.name!r}: only a final softmax is supported in int8 (it is dropped)")
@@ -353,14 +412,26 @@ def reshape(ctx: Context, x: int, shape: tuple[int, ...], tensor: str, name: str
         tflite.ReshapeOptionsStart(bld)
         tflite.ReshapeOptionsAddNewShape(bld, vec)
         return tflite.ReshapeOptionsEnd(bld)
+
     ctx.op(Op.RESHAPE, [x, new_shape], [y], BuiltinOptions.ReshapeOptions, options)
     return y
 
 
 TFLITE_RULES: dict[str, TFLiteRule] = {
-    kind: rule for rule in (DenseRule(), ConvRule(), PoolRule(), GlobalPoolRule(), ClampRule(), AddRule(),
-                            TableActivationRule(), SoftmaxRule(), ViewRule())
-    for kind in rule.kinds}
+    kind: rule
+    for rule in (
+        DenseRule(),
+        ConvRule(),
+        PoolRule(),
+        GlobalPoolRule(),
+        ClampRule(),
+        AddRule(),
+        TableActivationRule(),
+        SoftmaxRule(),
+        ViewRule(),
+    )
+    for kind in rule.kinds
+}
 
 
 def tflite_rule(kind: str) -> TFLiteRule:
@@ -368,6 +439,7 @@ def tflite_rule(kind: str) -> TFLiteRule:
     try:
         return TFLITE_RULES[kind]
     except KeyError:
-        raise UnsupportedOpError(f"the TFLite exporter has no rule for op kind {kind!r}",
-                                 hint=f"supported: {', '.join(sorted(k for k in TFLITE_RULES if k != 'alias'))}"
-                                 ) from None
+        raise UnsupportedOpError(
+            f"the TFLite exporter has no rule for op kind {kind!r}",
+            hint=f"supported: {', '.join(sorted(k for k in TFLITE_RULES if k != 'alias'))}",
+        ) from None

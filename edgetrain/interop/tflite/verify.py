@@ -1,6 +1,7 @@
 """Running a .tflite in TensorFlow Lite Micro's own interpreter (the `tflite-micro` package, TFLM's
 reference kernels) and in LiteRT's reference op resolver (`ai-edge-litert`): the independent
 implementations the exported files are checked against. Both are optional (test) dependencies."""
+
 from __future__ import annotations
 
 import numpy as np

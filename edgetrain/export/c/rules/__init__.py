@@ -5,6 +5,7 @@
 head's forward, `train_program`) all call it, so they accept the same ops, store weights the same
 way and switch kernels the same way (``ET_FORCE_REF``, see et_kernels.h).
 """
+
 from __future__ import annotations
 
 from ....errors import UnsupportedOpError
@@ -13,9 +14,11 @@ from .conv import ConvRule, PoolRule
 from .dense import DenseRule
 from .elementwise import ActivationRule, AddRule, ClampRule, SoftmaxRule
 
-C_RULES: dict[str, CRule] = {kind: rule for rule in (DenseRule(), ClampRule(), ActivationRule(), AddRule(),
-                                                     SoftmaxRule(), ConvRule(), PoolRule())
-                             for kind in rule.kinds}
+C_RULES: dict[str, CRule] = {
+    kind: rule
+    for rule in (DenseRule(), ClampRule(), ActivationRule(), AddRule(), SoftmaxRule(), ConvRule(), PoolRule())
+    for kind in rule.kinds
+}
 # Runtime function -> source file, for every kernel a rule may call.
 KERNEL_SOURCES: dict[str, str] = {k: f for rule in C_RULES.values() for k, f in rule.sources.items()}
 
@@ -25,9 +28,10 @@ def c_rule(kind: str, what: str = "the C exporter") -> CRule:
     try:
         return C_RULES[kind]
     except KeyError:
-        raise UnsupportedOpError(f"{what} has no rule for op kind {kind!r}",
-                                 hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)"
-                                 ) from None
+        raise UnsupportedOpError(
+            f"{what} has no rule for op kind {kind!r}",
+            hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)",
+        ) from None
 
 
 def check_supported(kinds: list[str], what: str = "the C exporter") -> None:
@@ -36,7 +40,8 @@ def check_supported(kinds: list[str], what: str = "the C exporter") -> None:
     if missing:
         raise UnsupportedOpError(
             f"{what} does not support op(s): {', '.join(missing)}",
-            hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)")
+            hint=f"supported: {', '.join(sorted(C_RULES))} (and views: flatten, identity, reshape)",
+        )
 
 
 def lower_calls(lw: Lowering) -> list[Call]:

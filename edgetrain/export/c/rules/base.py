@@ -4,6 +4,7 @@ One lowering serves the inference program and both halves of the on-device train
 frozen body and the trainable head's forward): a rule writes the same call whoever asks; only the
 context differs (batch sizes, where a tensor or a parameter lives, whether sparse storage applies).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping

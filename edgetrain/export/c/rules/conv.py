@@ -15,6 +15,7 @@ global_avg_pool) onto et_conv.h / et_pool.h, float32 and int8.
   for int8 dense, the fast kernels start from ``eff_bias`` and the plain bias array exists only
   in ET_FORCE_REF builds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -81,26 +82,47 @@ def _check_pads(st: Step, geo: Geometry) -> None:
     """The C kernels take each pad in [0, (k - 1) * dilation] (a window never reads only padding)."""
     for (a, b), k, d in zip(geo.pads, geo.kernel, geo.dilation):
         if max(a, b) > (k - 1) * d:
-            raise UnsupportedOpError(f"{st.kind} {st.name!r}: padding {geo.pads} leaves windows that read only "
-                                     "padding, which the C kernels refuse",
-                                     hint="use padding='valid', or a stride no larger than the window")
+            raise UnsupportedOpError(
+                f"{st.kind} {st.name!r}: padding {geo.pads} leaves windows that read only "
+                "padding, which the C kernels refuse",
+                hint="use padding='valid', or a stride no larger than the window",
+            )
 
 
 def _geom(batch: int, geo: Geometry, cin: int, cout: int) -> dict[str, int]:
     (top, bottom), (left, right) = geo.pads
-    return {"batch": batch, "in_h": geo.in_hw[0], "in_w": geo.in_hw[1], "in_c": cin,
-            "out_h": geo.out_hw[0], "out_w": geo.out_hw[1], "out_c": cout,
-            "kernel_h": geo.kernel[0], "kernel_w": geo.kernel[1], "stride_h": geo.stride[0],
-            "stride_w": geo.stride[1], "dilation_h": geo.dilation[0], "dilation_w": geo.dilation[1],
-            "pad_top": top, "pad_bottom": bottom, "pad_left": left, "pad_right": right}
+    return {
+        "batch": batch,
+        "in_h": geo.in_hw[0],
+        "in_w": geo.in_hw[1],
+        "in_c": cin,
+        "out_h": geo.out_hw[0],
+        "out_w": geo.out_hw[1],
+        "out_c": cout,
+        "kernel_h": geo.kernel[0],
+        "kernel_w": geo.kernel[1],
+        "stride_h": geo.stride[0],
+        "stride_w": geo.stride[1],
+        "dilation_h": geo.dilation[0],
+        "dilation_w": geo.dilation[1],
+        "pad_top": top,
+        "pad_bottom": bottom,
+        "pad_left": left,
+        "pad_right": right,
+    }
 
 
 class ConvRule(CRule):
     kinds = CONV_KINDS
-    sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c" for k in ("conv", "depthwise_conv")
-                                         for d in ("f32", "s8") for r in ("", "_ref")}
-    sources.update({"et_conv_geom_check": "et_conv_geom.c", "et_dense_f32": "et_dense_f32.c",
-                    "et_dense_s8": "et_dense_s8.c"})
+    sources: ClassVar[dict[str, str]] = {
+        f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c"
+        for k in ("conv", "depthwise_conv")
+        for d in ("f32", "s8")
+        for r in ("", "_ref")
+    }
+    sources.update(
+        {"et_conv_geom_check": "et_conv_geom.c", "et_dense_f32": "et_dense_f32.c", "et_dense_s8": "et_dense_s8.c"}
+    )
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         geo, groups, cin, cout = conv_geometry(lw.lowered, st)
@@ -119,9 +141,14 @@ class ConvRule(CRule):
             b_name = "NULL"
         lo, hi = float_clamp(st.activation)
         names = lw.struct_names(lid)
-        structs = tuple(struct_initializer(CONV_PARAMS["f32"], n, {"geom": _geom(b, geo, cin, cout), "groups": groups,
-                                                                    "act_min": lo, "act_max": hi})
-                        for n, b in zip(names, lw.batches))
+        structs = tuple(
+            struct_initializer(
+                CONV_PARAMS["f32"],
+                n,
+                {"geom": _geom(b, geo, cin, cout), "groups": groups, "act_min": lo, "act_max": hi},
+            )
+            for n, b in zip(names, lw.batches)
+        )
         return _conv_call(lw, st, "f32", geo, groups, depthwise, names, structs, w_name, b_name, cin, cout)
 
     def s8(self, lw: Lowering, st: Step, q: QConv) -> Call:  # type: ignore[override]
@@ -136,17 +163,42 @@ class ConvRule(CRule):
         s_name = lw.array(lid, q.name, "shifts", q.shifts)
         names = lw.struct_names(lid)
         cin, cout = q.in_shape[2], q.n_out
-        structs = tuple(struct_initializer(CONV_PARAMS["int8"], n, {
-            "geom": _geom(b, geo, cin, cout), "groups": groups, "input_offset": -q.input_zero_point,
-            "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
-            "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
-            "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
+        structs = tuple(
+            struct_initializer(
+                CONV_PARAMS["int8"],
+                n,
+                {
+                    "geom": _geom(b, geo, cin, cout),
+                    "groups": groups,
+                    "input_offset": -q.input_zero_point,
+                    "output_offset": q.output_zero_point,
+                    "act_min": q.act_min,
+                    "act_max": q.act_max,
+                    "per_channel": 1 if q.per_channel else 0,
+                    "multipliers": m_name,
+                    "shifts": s_name,
+                    "eff_bias": eb_name,
+                },
+            )
+            for n, b in zip(names, lw.batches)
+        )
         return _conv_call(lw, st, "int8", geo, groups, q.depthwise, names, structs, w_name, b_name, cin, cout)
 
 
-def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, depthwise: bool,
-               names: tuple[str, ...], structs: tuple[str, ...], w_name: str, b_name: str, cin: int,
-               cout: int) -> Call:
+def _conv_call(
+    lw: Lowering,
+    st: Step,
+    dtype: str,
+    geo: Geometry,
+    groups: int,
+    depthwise: bool,
+    names: tuple[str, ...],
+    structs: tuple[str, ...],
+    w_name: str,
+    b_name: str,
+    cin: int,
+    cout: int,
+) -> Call:
     """The call of a conv step: the depthwise kernel, or the grouped one, with its planned scratch
     (the int8 depthwise kernel's padded band; the float one takes none)."""
     sfx = SUFFIX[dtype]
@@ -154,8 +206,11 @@ def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, d
     x, y = lw.where(st.inputs[0]), lw.where(st.output)
     operands = {"weights": w_name, "bias": b_name}
     macro = f"ET_DEPTHWISE_CONV_{sfx.upper()}" if depthwise else f"ET_CONV_{sfx.upper()}"
-    need = (_depthwise_scratch(geo, cin, cout, dtype) if depthwise
-            else conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype]))
+    need = (
+        _depthwise_scratch(geo, cin, cout, dtype)
+        if depthwise
+        else conv_scratch_bytes(geo.kernel[0], geo.kernel[1], cin, groups, ELEM_BYTES[dtype])
+    )
     scratch = lw.scratch(st.name) if need else None
     if need and scratch is None:  # pragma: no cover - every caller plans step_scratch_bytes
         raise UnsupportedOpError(f"{st.kind} {st.name!r}: no scratch buffer was planned")
@@ -163,15 +218,34 @@ def _conv_call(lw: Lowering, st: Step, dtype: str, geo: Geometry, groups: int, d
     if depthwise:
         args = f"{x}, {w_name}, {b_name}, {y}" + (f", {s_expr}" if dtype == "int8" else "")
         stmts = tuple(f"st = {macro}(&{n}, {args});" for n in names)
-        return Call(st.name, f"{st.kind}/depthwise",
-                    (f"et_depthwise_conv_{sfx}", "et_conv_geom_check", f"et_depthwise_conv_{sfx}_ref"),
-                    stmts, st.inputs, st.output, structs, nbytes,
-                    scratch=f"{st.name}:scratch" if need else None, arg_structs=names, operands=operands)
+        return Call(
+            st.name,
+            f"{st.kind}/depthwise",
+            (f"et_depthwise_conv_{sfx}", "et_conv_geom_check", f"et_depthwise_conv_{sfx}_ref"),
+            stmts,
+            st.inputs,
+            st.output,
+            structs,
+            nbytes,
+            scratch=f"{st.name}:scratch" if need else None,
+            arg_structs=names,
+            operands=operands,
+        )
     stmts = tuple(f"st = {macro}(&{n}, {x}, {w_name}, {b_name}, {y}, {s_expr});" for n in names)
     op = st.kind if groups == 1 else f"{st.kind}/groups{groups}"
-    return Call(st.name, op, (f"et_conv_{sfx}", f"et_dense_{sfx}", "et_conv_geom_check", f"et_conv_{sfx}_ref"),
-                stmts, st.inputs, st.output, structs, nbytes,
-                scratch=f"{st.name}:scratch" if need else None, arg_structs=names, operands=operands)
+    return Call(
+        st.name,
+        op,
+        (f"et_conv_{sfx}", f"et_dense_{sfx}", "et_conv_geom_check", f"et_conv_{sfx}_ref"),
+        stmts,
+        st.inputs,
+        st.output,
+        structs,
+        nbytes,
+        scratch=f"{st.name}:scratch" if need else None,
+        arg_structs=names,
+        operands=operands,
+    )
 
 
 class PoolRule(CRule):
@@ -185,8 +259,12 @@ class PoolRule(CRule):
 
     def s8(self, lw: Lowering, st: Step, q: QPool) -> Call:  # type: ignore[override]
         clamp = {"act_min": q.act_min, "act_max": q.act_max}
-        requant = {"input_offset": -q.input_zero_point, "output_offset": q.output_zero_point,
-                   "multiplier": q.multiplier, "shift": q.shift}
+        requant = {
+            "input_offset": -q.input_zero_point,
+            "output_offset": q.output_zero_point,
+            "multiplier": q.multiplier,
+            "shift": q.shift,
+        }
         return self._call(lw, st, "int8", clamp, requant)
 
     @staticmethod
@@ -202,16 +280,27 @@ class PoolRule(CRule):
         if st.kind == "global_avg_pool":
             h, w = (1, x_shape[0]) if len(x_shape) == 2 else x_shape[:2]
             ctype = GLOBAL_PARAMS[dtype]
-            structs = tuple(struct_initializer(ctype, n, {"batch": b, "in_h": h, "in_w": w, "channels": c,
-                                                          **requant, **clamp})
-                            for n, b in zip(names, lw.batches))
+            structs = tuple(
+                struct_initializer(ctype, n, {"batch": b, "in_h": h, "in_w": w, "channels": c, **requant, **clamp})
+                for n, b in zip(names, lw.batches)
+            )
         else:
             geo = get_op(st.kind).pool_geometry(st.node, x_shape[:-1])  # type: ignore[attr-defined]
             _check_pads(st, geo)
             ctype = POOL_PARAMS[dtype]
-            structs = tuple(struct_initializer(ctype, n, {"geom": _geom(b, geo, c, c), **clamp})
-                            for n, b in zip(names, lw.batches))
+            structs = tuple(
+                struct_initializer(ctype, n, {"geom": _geom(b, geo, c, c), **clamp}) for n, b in zip(names, lw.batches)
+            )
         stmts = tuple(f"st = {macro}(&{n}, {x}, {y});" for n in names)
         # One implementation serves both builds (fast first, reference last, as every call lists).
-        return Call(st.name, st.kind, (fn, "et_conv_geom_check", fn), stmts, st.inputs, st.output, structs,
-                    struct_bytes(ctype) * len(names), arg_structs=names)
+        return Call(
+            st.name,
+            st.kind,
+            (fn, "et_conv_geom_check", fn),
+            stmts,
+            st.inputs,
+            st.output,
+            structs,
+            struct_bytes(ctype) * len(names),
+            arg_structs=names,
+        )

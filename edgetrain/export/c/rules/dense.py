@@ -1,5 +1,6 @@
 """C lowering of ``dense``: float32 and int8 (dense, sparse and motif storage), and the
 shared-weight forward (codebook + indices) the trainable head uses for clustered weights."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -22,12 +23,15 @@ def shared_indices(param: Param) -> np.ndarray:
     ET_SHARED_NONE (et_shared.h: the mask lives in the indices)."""
     n_slots = int(np.asarray(param.codebook).size)
     if not 1 <= n_slots <= SHARED_MAX_SLOTS:
-        raise UnsupportedOpError(f"{param.name}: a codebook of {n_slots} entries is outside the C runtime's "
-                                 f"1..{SHARED_MAX_SLOTS}", hint="use fewer clusters")
+        raise UnsupportedOpError(
+            f"{param.name}: a codebook of {n_slots} entries is outside the C runtime's 1..{SHARED_MAX_SLOTS}",
+            hint="use fewer clusters",
+        )
     idx = np.asarray(param.indices, np.int64)
     if idx.min() < 0 or idx.max() >= n_slots:
-        raise UnsupportedOpError(f"{param.name}: an index is outside its codebook of {n_slots} entries",
-                                 hint="re-cluster the layer")
+        raise UnsupportedOpError(
+            f"{param.name}: an index is outside its codebook of {n_slots} entries", hint="re-cluster the layer"
+        )
     c = idx.astype(np.uint16)
     if param.mask is not None:
         c = np.where(param.mask, c, np.uint16(SHARED_NONE)).astype(np.uint16)
@@ -42,13 +46,17 @@ def c_weight(param: Param) -> np.ndarray:
 class DenseRule(CRule):
     kinds = ("dense",)
     sources: ClassVar[dict[str, str]] = {
-        "et_dense_f32": "et_dense_f32.c", "et_dense_f32_ref": "et_dense_f32_ref.c",
-        "et_dense_s8": "et_dense_s8.c", "et_dense_s8_ref": "et_dense_s8_ref.c",
-        "et_dense_f32_shared": "et_dense_f32_shared.c", "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
+        "et_dense_f32": "et_dense_f32.c",
+        "et_dense_f32_ref": "et_dense_f32_ref.c",
+        "et_dense_s8": "et_dense_s8.c",
+        "et_dense_s8_ref": "et_dense_s8_ref.c",
+        "et_dense_f32_shared": "et_dense_f32_shared.c",
+        "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
         # the shared-weight backward + update kernels (training head) live beside the forward
         "et_dense_f32_shared_backward_update": "et_dense_f32_shared.c",
         "et_dense_f32_shared_backward_update_ref": "et_dense_f32_shared_ref.c",
-        **SPARSE_SOURCES}
+        **SPARSE_SOURCES,
+    }
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         params = lw.graph.node_params(st.node)
@@ -58,9 +66,10 @@ class DenseRule(CRule):
         n_out, n_in = w.shape
         lo, hi = float_clamp(st.activation)
         names = lw.struct_names(lid)
-        structs = tuple(struct_definition(F32_PARAMS, n, {"batch": b, "n_in": n_in, "n_out": n_out,
-                                                          "act_min": lo, "act_max": hi})
-                        for n, b in zip(names, lw.batches))
+        structs = tuple(
+            struct_definition(F32_PARAMS, n, {"batch": b, "n_in": n_in, "n_out": n_out, "act_min": lo, "act_max": hi})
+            for n, b in zip(names, lw.batches)
+        )
         nbytes = struct_bytes(F32_PARAMS) * len(names)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         ls = lw.storage.get(st.name)
@@ -69,18 +78,35 @@ class DenseRule(CRule):
             idx_name = lw.array(lid, st.name, "indices", shared_indices(wp))
             cb_name = lw.value_of(wp, "codebook", codebook, lid, st.name)
             b_name = self._bias(lw, params, lid, st.name)
-            stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb_name}, {idx_name}, {b_name}, {y});"
-                          for n in names)
-            return Call(st.name, "dense/shared", ("et_dense_f32_shared", "et_dense_f32_shared_ref"), stmts,
-                        st.inputs, st.output, structs, nbytes, arg_structs=names,
-                        operands={"codebook": cb_name, "indices": idx_name, "n_slots": str(codebook.size),
-                                  "bias": b_name})
+            stmts = tuple(f"st = ET_DENSE_F32_SHARED(&{n}, {x}, {cb_name}, {idx_name}, {b_name}, {y});" for n in names)
+            return Call(
+                st.name,
+                "dense/shared",
+                ("et_dense_f32_shared", "et_dense_f32_shared_ref"),
+                stmts,
+                st.inputs,
+                st.output,
+                structs,
+                nbytes,
+                arg_structs=names,
+                operands={"codebook": cb_name, "indices": idx_name, "n_slots": str(codebook.size), "bias": b_name},
+            )
         if ls is None or not ls.sparse:
             w_name = lw.value_of(wp, "weights", w, lid, st.name)
             b_name = self._bias(lw, params, lid, st.name)
             stmts = tuple(f"st = ET_DENSE_F32(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
-            return Call(st.name, "dense", ("et_dense_f32", "et_dense_f32_ref"), stmts, st.inputs, st.output,
-                        structs, nbytes, arg_structs=names, operands={"weights": w_name, "bias": b_name})
+            return Call(
+                st.name,
+                "dense",
+                ("et_dense_f32", "et_dense_f32_ref"),
+                stmts,
+                st.inputs,
+                st.output,
+                structs,
+                nbytes,
+                arg_structs=names,
+                operands={"weights": w_name, "bias": b_name},
+            )
         b_name = self._bias(lw, params, lid, st.name)
         wname, wstruct = _sparse_arrays(lw, lid, st.name, ls)
         return _sparse_call(lw, "f32", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
@@ -106,16 +132,40 @@ class DenseRule(CRule):
         m_name = lw.array(lid, q.name, "multipliers", q.multipliers)
         s_name = lw.array(lid, q.name, "shifts", q.shifts)
         names = lw.struct_names(lid)
-        structs = tuple(struct_definition(S8_PARAMS, n, {
-            "batch": b, "n_in": q.n_in, "n_out": q.n_out, "input_offset": -q.input_zero_point,
-            "output_offset": q.output_zero_point, "act_min": q.act_min, "act_max": q.act_max,
-            "per_channel": 1 if q.per_channel else 0, "multipliers": m_name, "shifts": s_name,
-            "eff_bias": eb_name}) for n, b in zip(names, lw.batches))
+        structs = tuple(
+            struct_definition(
+                S8_PARAMS,
+                n,
+                {
+                    "batch": b,
+                    "n_in": q.n_in,
+                    "n_out": q.n_out,
+                    "input_offset": -q.input_zero_point,
+                    "output_offset": q.output_zero_point,
+                    "act_min": q.act_min,
+                    "act_max": q.act_max,
+                    "per_channel": 1 if q.per_channel else 0,
+                    "multipliers": m_name,
+                    "shifts": s_name,
+                    "eff_bias": eb_name,
+                },
+            )
+            for n, b in zip(names, lw.batches)
+        )
         nbytes = struct_bytes(S8_PARAMS) * len(names)
         if not ls.sparse:
             stmts = tuple(f"st = ET_DENSE_S8(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
-            return Call(q.name, "dense", ("et_dense_s8", "et_dense_s8_ref"), stmts, (q.input,), q.output,
-                        structs, nbytes, arg_structs=names)
+            return Call(
+                q.name,
+                "dense",
+                ("et_dense_s8", "et_dense_s8_ref"),
+                stmts,
+                (q.input,),
+                q.output,
+                structs,
+                nbytes,
+                arg_structs=names,
+            )
         wname, wstruct = _sparse_arrays(lw, lid, q.name, ls)
         return _sparse_call(lw, "s8", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
 
@@ -130,21 +180,43 @@ def _sparse_arrays(lw: Lowering, lid: str, layer: str, ls: LayerStorage) -> tupl
     return wname, weights_struct(wname, ls, names)
 
 
-def _sparse_call(lw: Lowering, kind: str, st: Step, ls: LayerStorage, pnames: tuple[str, ...], wname: str,
-                 wstruct: str, x: str, bias: str, out: str, pstructs: tuple[str, ...], pbytes: int) -> Call:
+def _sparse_call(
+    lw: Lowering,
+    kind: str,
+    st: Step,
+    ls: LayerStorage,
+    pnames: tuple[str, ...],
+    wname: str,
+    wstruct: str,
+    x: str,
+    bias: str,
+    out: str,
+    pstructs: tuple[str, ...],
+    pbytes: int,
+) -> Call:
     suffix = KERNEL_SUFFIX[ls.format]
     fast, ref = f"et_sparse_{kind}_{suffix}", f"et_sparse_{kind}_ref"
     macro = f"ET_SPARSE_{kind.upper()}"
     scratch = None
     if ls.format == "motif" or (ls.format == "csc" and kind == "s8"):
         scratch = lw.scratch(st.name)
-        stmts = tuple(f"st = {macro}_{ls.format.upper()}(&{p}, &{wname}, {x}, {bias}, {out}, {scratch});"
-                      for p in pnames)
+        stmts = tuple(
+            f"st = {macro}_{ls.format.upper()}(&{p}, &{wname}, {x}, {bias}, {out}, {scratch});" for p in pnames
+        )
     else:
         stmts = tuple(f"st = {macro}({suffix}, &{p}, &{wname}, {x}, {bias}, {out});" for p in pnames)
-    return Call(st.name, f"dense/{ls.format}", (fast, ref), stmts, st.inputs, st.output,
-                (*pstructs, wstruct), pbytes + WEIGHTS_STRUCT_BYTES,
-                scratch=f"{st.name}:scratch" if scratch else None, arg_structs=pnames)
+    return Call(
+        st.name,
+        f"dense/{ls.format}",
+        (fast, ref),
+        stmts,
+        st.inputs,
+        st.output,
+        (*pstructs, wstruct),
+        pbytes + WEIGHTS_STRUCT_BYTES,
+        scratch=f"{st.name}:scratch" if scratch else None,
+        arg_structs=pnames,
+    )
 
 
 def scratch_bytes(ls: LayerStorage, dtype: str, n_in: int) -> int:

@@ -1,4 +1,5 @@
 """C lowering of the element-wise ops: clamp activations, residual add, softmax."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -44,8 +45,10 @@ class ActivationRule(CRule):
     built by the quantizer (et_lut_s8)."""
 
     kinds = quant.LUT_KINDS
-    sources: ClassVar[dict[str, str]] = {**{f"et_{k}_f32": "et_activation_f32.c" for k in kinds},
-                                         "et_lut_s8": "et_lut_s8.c"}
+    sources: ClassVar[dict[str, str]] = {
+        **{f"et_{k}_f32": "et_activation_f32.c" for k in kinds},
+        "et_lut_s8": "et_lut_s8.c",
+    }
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         fn = f"et_{st.kind}_f32"
@@ -85,14 +88,35 @@ class AddRule(CRule):
         a, b = (lw.where(t) for t in q.inputs)
         y = lw.where(q.output)
         p = q.params
-        fields = {k: literal(getattr(p, k), "int32_t") for k in (
-            "input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier",
-            "input1_shift", "input2_multiplier", "input2_shift", "output_multiplier", "output_shift",
-            "act_min", "act_max")}
+        fields = {
+            k: literal(getattr(p, k), "int32_t")
+            for k in (
+                "input1_offset",
+                "input2_offset",
+                "output_offset",
+                "left_shift",
+                "input1_multiplier",
+                "input1_shift",
+                "input2_multiplier",
+                "input2_shift",
+                "output_multiplier",
+                "output_shift",
+                "act_min",
+                "act_max",
+            )
+        }
         sname = f"{lw.struct_prefix}{lid}"
         stmts = tuple(f"st = et_add_s8(&{sname}, {a}, {b}, {y}, {n});" for n in _counts(lw, q.output))
-        return Call(q.name, "add", ("et_add_s8",), stmts, q.inputs, q.output,
-                    (struct_definition(ADD_S8_PARAMS, sname, fields),), struct_bytes(ADD_S8_PARAMS))
+        return Call(
+            q.name,
+            "add",
+            ("et_add_s8",),
+            stmts,
+            q.inputs,
+            q.output,
+            (struct_definition(ADD_S8_PARAMS, sname, fields),),
+            struct_bytes(ADD_S8_PARAMS),
+        )
 
 
 class SoftmaxRule(CRule):
@@ -101,13 +125,18 @@ class SoftmaxRule(CRule):
 
     def f32(self, lw: Lowering, st: Step) -> Call:
         if any(b != 1 for b in lw.batches):
-            raise UnsupportedOpError(f"softmax {st.name!r} cannot run on a batch in the C runtime",
-                                     hint="keep softmax as the last layer (training works on logits)")
+            raise UnsupportedOpError(
+                f"softmax {st.name!r} cannot run on a batch in the C runtime",
+                hint="keep softmax as the last layer (training works on logits)",
+            )
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         n = lw.size(st.output)
-        return Call(st.name, "softmax", ("et_softmax_f32",), (f"st = et_softmax_f32({x}, {y}, {n});",),
-                    st.inputs, st.output)
+        return Call(
+            st.name, "softmax", ("et_softmax_f32",), (f"st = et_softmax_f32({x}, {y}, {n});",), st.inputs, st.output
+        )
 
     def s8(self, lw: Lowering, st: Step, q) -> Call:
-        raise UnsupportedOpError(f"int8 export cannot run softmax {st.name!r} inside the model",
-                                 hint="only a final softmax is supported (it is dropped: int8 logits)")
+        raise UnsupportedOpError(
+            f"int8 export cannot run softmax {st.name!r} inside the model",
+            hint="only a final softmax is supported (it is dropped: int8 logits)",
+        )

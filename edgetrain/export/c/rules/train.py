@@ -19,6 +19,7 @@ Gradients are arena buffers (names). Contracts the rules keep:
 * fan-out (a tensor read by two nodes, e.g. a residual block's input) sums the gradients in place
   into the first one (``et_grad_accumulate_f32``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -38,9 +39,20 @@ FLOAT = 4
 class TrainBackward:
     """Emits the backward ops of one head into ``ops`` (TrainOp list) while the walk runs."""
 
-    def __init__(self, head: Graph, lowered: Lowered, batch: int, buffer: Callable[[str], str],
-                 params: dict, calls: dict[str, Call], taken: set[str], sizes: dict[str, int],
-                 ops: list, make_op: Callable[..., object], expr: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        head: Graph,
+        lowered: Lowered,
+        batch: int,
+        buffer: Callable[[str], str],
+        params: dict,
+        calls: dict[str, Call],
+        taken: set[str],
+        sizes: dict[str, int],
+        ops: list,
+        make_op: Callable[..., object],
+        expr: Callable[[str], str],
+    ) -> None:
         self.head, self.lowered, self.batch, self.buffer = head, lowered, batch, buffer
         self.params, self.calls, self.taken, self.sizes, self.ops = params, calls, taken, sizes, ops
         self.shapes = head.shapes()
@@ -59,8 +71,15 @@ class TrainBackward:
         self.sizes[name] = nbytes if nbytes is not None else self.count(tensor or "") * FLOAT
         return name
 
-    def emit(self, layer: str, stmt: str, reads: tuple[str, ...], writes: tuple[str, ...], comment: str,
-             kernels: tuple[str, ...] = ()) -> None:
+    def emit(
+        self,
+        layer: str,
+        stmt: str,
+        reads: tuple[str, ...],
+        writes: tuple[str, ...],
+        comment: str,
+        kernels: tuple[str, ...] = (),
+    ) -> None:
         self.ops.append(self.make_op("backward", layer, stmt, None, reads, writes, comment, kernels))
 
     # -- the walk's side ---------------------------------------------------------------------------
@@ -69,8 +88,13 @@ class TrainBackward:
 
     def accumulate(self, total: str, more: str, tensor: str) -> str:
         e = self.expr
-        self.emit(tensor, f"st = et_grad_accumulate_f32({e(total)}, {e(more)}, {self.count(tensor)});",
-                  (total, more), (total,), f"gradient of {tensor}: sum of its consumers'")
+        self.emit(
+            tensor,
+            f"st = et_grad_accumulate_f32({e(total)}, {e(more)}, {self.count(tensor)});",
+            (total, more),
+            (total,),
+            f"gradient of {tensor}: sum of its consumers'",
+        )
         return total
 
     def to_storage(self, param: Param, grad: str, step: BackwardStep, role: str) -> str:
@@ -104,15 +128,23 @@ def _dense(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, s
         if w_p.trainable:
             slots = be.new_buffer(f"{node.name}_slots", nbytes=shared_scratch_bytes(int(n_slots)))
             writes, slot_arg = (*writes, slots), be.expr(slots)
-        stmt = (f"st = ET_DENSE_SHARED_BWD({common}, {n_slots}, {call.operands['indices']}, {slot_arg}, "
-                f"{b_arg}, {dx_expr});")
+        stmt = (
+            f"st = ET_DENSE_SHARED_BWD({common}, {n_slots}, {call.operands['indices']}, {slot_arg}, "
+            f"{b_arg}, {dx_expr});"
+        )
         kernels: tuple[str, ...] = ("et_dense_f32_shared_backward_update", "et_dense_f32_shared_backward_update_ref")
         what = [("codebook slots" if w == "weight" else w) for w in what]
     else:
         stmt = f"st = ET_DENSE_BWD({common}, {b_arg}, {dx_expr});"
         kernels = ()  # et_dense_f32_backward*.c are always linked (RUNTIME_SOURCES)
-    be.emit(node.name, stmt, reads, writes,
-            f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now", kernels)
+    be.emit(
+        node.name,
+        stmt,
+        reads,
+        writes,
+        f"dense {node.name} backward: {', '.join(what) or 'nothing'}; update applied now",
+        kernels,
+    )
     return [dx], {}
 
 
@@ -122,9 +154,10 @@ def _conv(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, st
     call = be.calls[node.name]
     gw = be.head.params[node.params["weight"]]
     if gw.trainable and gw.codebook is not None:
-        raise UnsupportedOpError(f"{node.op} {node.name!r}: its clustered (codebook) weight cannot train on the device",
-                                 hint=f"freeze {node.name!r} (e.g. --trainable bias-only or head) or train it on "
-                                      "the host")
+        raise UnsupportedOpError(
+            f"{node.op} {node.name!r}: its clustered (codebook) weight cannot train on the device",
+            hint=f"freeze {node.name!r} (e.g. --trainable bias-only or head) or train it on the host",
+        )
     w_p = be.params[node.params["weight"]]
     b_p = be.params.get(node.params.get("bias", ""))
     depthwise = call.op.endswith("/depthwise")
@@ -138,10 +171,16 @@ def _conv(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, st
     b_arg = f"&et_train_param_{b_p.ident}" if b_p is not None else "NULL"
     macro = "ET_DEPTHWISE_CONV_BWD" if depthwise else "ET_CONV_BWD"
     fn = "et_depthwise_conv_f32_backward_update" if depthwise else "et_conv_f32_backward_update"
-    be.emit(node.name, f"st = {macro}(&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, "
-                       f"&et_train_param_{w_p.ident}, {b_arg}, {dx_expr});", reads, writes,
-            f"{call.op} {node.name} backward: {', '.join([*step.need_dparams] + (['dx'] if dx else [])) or 'nothing'}; "
-            "update applied now", (fn, f"{fn}_ref", "et_conv_geom_check"))
+    be.emit(
+        node.name,
+        f"st = {macro}(&{call.arg_structs[0]}, &et_train_opt, {x_arg}, {be.expr(dy)}, "
+        f"&et_train_param_{w_p.ident}, {b_arg}, {dx_expr});",
+        reads,
+        writes,
+        f"{call.op} {node.name} backward: {', '.join([*step.need_dparams] + (['dx'] if dx else [])) or 'nothing'}; "
+        "update applied now",
+        (fn, f"{fn}_ref", "et_conv_geom_check"),
+    )
     return [dx], {}
 
 
@@ -155,8 +194,14 @@ def _pool(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, st
     fn = f"et_{node.op}_f32_backward"
     src = (be.expr(saved[IN0]) + ", ") if node.op == "max_pool" else ""
     reads = (dy, saved[IN0]) if node.op == "max_pool" else (dy,)
-    be.emit(node.name, f"st = {fn}(&{call.arg_structs[0]}, {src}{be.expr(dy)}, {be.expr(dx)});", reads, (dx,),
-            f"{node.op} {node.name} backward", (fn,))
+    be.emit(
+        node.name,
+        f"st = {fn}(&{call.arg_structs[0]}, {src}{be.expr(dy)}, {be.expr(dx)});",
+        reads,
+        (dx,),
+        f"{node.op} {node.name} backward",
+        (fn,),
+    )
     return [dx], {}
 
 
@@ -166,8 +211,13 @@ def _pointwise(fn: str, key: str, extra: Callable[[BackwardStep], str] = lambda 
     def rule(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str]):
         node = step.node
         src = saved[key]
-        be.emit(node.name, f"st = {fn}({be.expr(src)}, {be.expr(dy)}, {be.count(node.name)}{extra(step)});",
-                (src, dy), (dy,), f"{node.op} backward in place")
+        be.emit(
+            node.name,
+            f"st = {fn}({be.expr(src)}, {be.expr(dy)}, {be.count(node.name)}{extra(step)});",
+            (src, dy),
+            (dy,),
+            f"{node.op} backward in place",
+        )
         return [dy], {}
 
     return rule
@@ -185,10 +235,16 @@ def _add(be: TrainBackward, step: BackwardStep, dy: str, saved: Mapping[str, str
         # Both branches get dy; the second gets its own copy so either may be overwritten.
         copy = be.new_buffer(f"{step.node.name}_b", step.node.name)
         n = be.count(step.node.name)
-        be.emit(step.node.name, f"st = et_zero_f32({be.expr(copy)}, {n});", (), (copy,),
-                "copy of dy for the second input")
-        be.emit(step.node.name, f"st = et_grad_accumulate_f32({be.expr(copy)}, {be.expr(dy)}, {n});",
-                (copy, dy), (copy,), "(zero + dy)")
+        be.emit(
+            step.node.name, f"st = et_zero_f32({be.expr(copy)}, {n});", (), (copy,), "copy of dy for the second input"
+        )
+        be.emit(
+            step.node.name,
+            f"st = et_grad_accumulate_f32({be.expr(copy)}, {be.expr(dy)}, {n});",
+            (copy, dy),
+            (copy,),
+            "(zero + dy)",
+        )
         return [dy, copy], {}
     return [dy if need_a else None, dy if need_b else None], {}
 
