@@ -211,14 +211,14 @@ def _assemble(
     spec = {**spec, "samples": {p: len(parts[p][1]) if p in parts else 0 for p in ("train", "val", "test")}}
     return Dataset(
         name,
-        mk("train"),
+        mk("train"),  # type: ignore[arg-type]  # Dataset.train is a Split; mk is None only for an empty part
         mk("val"),
         mk("test"),
         k,
         mean,
         std,
         spec,
-        notes,  # type: ignore[arg-type]
+        notes,
         {p: np.asarray(i) for p, i in indices.items()},
         class_names,
     )

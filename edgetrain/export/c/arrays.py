@@ -92,8 +92,8 @@ RESERVED = frozenset(
     asm catch class delete explicit friend mutable namespace new operator private protected public template this
     throw try typeid typename using virtual wchar_t char8_t char16_t char32_t noexcept decltype concept requires
     NULL EOF errno assert offsetof
-""".split()
-)  # noqa: SIM905 (a word list reads better than a list literal)
+""".split()  # noqa: SIM905 - a word list reads better than a list literal
+)
 MAX_IDENT = 63  # C99 5.2.4.1: significant initial characters of an internal identifier
 _HASH_CHARS = 8
 

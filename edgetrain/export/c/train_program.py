@@ -443,7 +443,8 @@ def build_train_program(
                 TrainOp(
                     "body",
                     "boundary",
-                    f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {B * feature_size}, "
+                    f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, "
+                    f"{B * feature_size}, "
                     f"{boundary_zp}, {literal(boundary_scale, 'float')});",
                     f"st = et_dequantize_s8_f32({buffer_expr(body_out)}, {buffer_expr('features')}, {feature_size}, "
                     f"{boundary_zp}, {literal(boundary_scale, 'float')});",

@@ -783,8 +783,8 @@ class _Converter(SpatialOps):
         if (
             node.op_type != "Shape"
             and all(self._known_int(t) is not None for t in node.input if t)
-            and any(self._known_int(t).ndim > 1 for t in node.input if t)
-        ):  # type: ignore[union-attr]
+            and any(self._known_int(t).ndim > 1 for t in node.input if t)  # type: ignore[union-attr]  # known: the line above
+        ):
             self._fold(node)  # a tensor of constants, not a shape (torch's pads computation)
             return
 
