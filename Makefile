@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT ?= out/demo
 
-.PHONY: install toolchain demo test test-pythons wheel-smoke bench clean
+.PHONY: install toolchain demo lint test test-pythons wheel-smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,7 +22,13 @@ toolchain:
 demo: install
 	@bash examples/demo.sh $(BIN) $(OUT)
 
-test: install toolchain
+# The package is ruff-formatted, ruff-clean and mypy-clean (pyproject.toml's settings); a finding fails `make test`.
+lint: install
+	$(BIN)/ruff format --check edgetrain
+	$(BIN)/ruff check edgetrain
+	$(BIN)/mypy edgetrain
+
+test: install toolchain lint
 	$(BIN)/python -m pytest -q
 
 # The core tests (tests/core-tests.txt) on Python 3.11, 3.12 and 3.13, each in .venv-py3.X with the
