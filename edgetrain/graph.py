@@ -175,49 +175,60 @@ class Graph:
 
     # -- construction -----------------------------------------------------------------------
     def add_param(self, param: Param) -> Param:
+        """Register ``param`` under its name and return it; InvalidModelError when the name is taken."""
         if param.name in self.params:
             raise InvalidModelError(f"duplicate parameter name {param.name!r}")
         self.params[param.name] = param
         return param
 
     def add_node(self, node: Node) -> Node:
+        """Append ``node`` and return it; the graph is checked by `validate`, not here."""
         self.nodes.append(node)
         return node
 
     def copy(self) -> Graph:
+        """A deep copy: nodes, parameters (values, masks, flags) and meta share nothing with this graph."""
         return copy.deepcopy(self)
 
     # -- queries ----------------------------------------------------------------------------
     @property
     def input_name(self) -> str:
+        """The name of the graph's single input; InvalidModelError when it has none or several."""
         if len(self.inputs) != 1:
             raise InvalidModelError(f"graph has {len(self.inputs)} inputs; this needs exactly one")
         return next(iter(self.inputs))
 
     @property
     def input_shape(self) -> Shape:
+        """The single input's shape, without the batch dimension."""
         return self.inputs[self.input_name]
 
     @property
     def output_name(self) -> str:
+        """The name of the graph's (first) output tensor."""
         return self.outputs[0]
 
     def node(self, name: str) -> Node:
+        """The node called ``name``; InvalidModelError when there is none."""
         for n in self.nodes:
             if n.name == name:
                 return n
         raise InvalidModelError(f"no node named {name!r}")
 
     def node_params(self, node: Node) -> dict[str, Param]:
+        """``node``'s parameters by role (e.g. weight, bias)."""
         return {role: self.params[pname] for role, pname in node.params.items()}
 
     def consumers(self, tensor: str) -> list[Node]:
+        """The nodes that read ``tensor``, in graph order."""
         return [n for n in self.nodes if tensor in n.inputs]
 
     def trainable_params(self) -> list[Param]:
+        """The parameters whose ``trainable`` flag is set, in registration order."""
         return [p for p in self.params.values() if p.trainable]
 
     def num_params(self) -> int:
+        """The total number of parameter values (every parameter, trainable or not)."""
         return sum(p.size for p in self.params.values())
 
     # -- shapes, validation, cost -----------------------------------------------------------
@@ -250,6 +261,7 @@ class Graph:
         return shapes
 
     def validate(self) -> None:
+        """Check shapes (see `shapes`) and that every parameter is used by a node; InvalidModelError otherwise."""
         self.shapes()
         used = {p for n in self.nodes for p in n.params.values()}
         unused = sorted(set(self.params) - used)
