@@ -25,8 +25,11 @@ M4F = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
 # ---------------------------------------------------------------- C builds
 
 def compile_c(cmd: list[str], exe: Path) -> Path:
-    """Run one compile-and-link command; a compiler error fails the test with its stderr."""
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    """Run one compile-and-link command (through the suite's shared object cache, as firmware
+    builds are); a compiler error fails the test with its stderr."""
+    from edgetrain.device.build import cached
+
+    res = subprocess.run(cached(cmd), capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return exe
 

@@ -14,10 +14,11 @@ except include directories, and the translation unit after preprocessing with th
 (``-E -P``): the contents of every header it includes, every ``-D`` and whatever the source sees
 of its own path (``__FILE__``) are in the key; the directories the sources sit in are not (the
 include directories act only through the preprocessed text, and without ``-g`` line markers and
-paths do not reach the object). An object enters the cache only when it compiled without a
-diagnostic, so a hit has none to repeat.
+paths do not reach the object; with ``-g``, which writes them into the debug information, the
+key also holds the source's real path, the working directory and every flag). An object enters
+the cache only when it compiled without a diagnostic, so a hit has none to repeat.
 
-Any other command line (``-c``, ``-E``, ``-S``, dependency output, no ``.c`` input, ``-g``) runs
+Any other command line (``-c``, ``-E``, ``-S``, dependency output, no ``.c`` input) runs
 the compiler unchanged. Standard library only: it runs as a script, once per build.
 """
 
@@ -41,7 +42,6 @@ PASSTHROUGH_PREFIXES = (
     "-E",
     "-S",
     "-M",
-    "-g",
     "-flto",
     "--",
     "-fstack-usage",
@@ -84,7 +84,13 @@ def object_key(compiler: str, flags: list[str], source: str) -> str | None:
     if pre.returncode != 0:
         return None
     h = hashlib.sha256(compiler_identity(compiler).encode())
-    h.update("\0".join(f for f in flags if not f.startswith("-I")).encode())
+    if any(f.startswith("-g") for f in flags):
+        # Debug information names the source, its directory and the headers' paths: with -g an
+        # object is only reused for the same file, directory and include path.
+        h.update(f"{os.path.realpath(source)}\0{os.getcwd()}\0".encode())
+        h.update("\0".join(flags).encode())
+    else:
+        h.update("\0".join(f for f in flags if not f.startswith("-I")).encode())
     h.update(b"\0\0" + pre.stdout)
     return h.hexdigest()
 
