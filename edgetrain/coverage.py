@@ -109,12 +109,14 @@ class Skip(Exception):
 
 
 def op_kinds() -> list[str]:
+    """The op kinds registered in `edgetrain.ops.OPS` right now, in registration order."""
     from .ops import OPS
 
     return list(OPS)
 
 
 def cells() -> list[Cell]:
+    """Every cell of the matrix: each op kind by each attachment by each backend."""
     return [Cell(op, a, b) for op in op_kinds() for a in ATTACHMENTS for b in BACKENDS]
 
 
@@ -125,6 +127,8 @@ CELLS = cells  # CELLS() lists the matrix for the op kinds registered right now
 
 
 def data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The matrix's fixed samples for ``seed``: float32 inputs of shape (SAMPLES, N_IN) and int64
+    labels in [0, N_OUT)."""
     rng = np.random.default_rng(seed)
     return rng.normal(size=(SAMPLES, N_IN)).astype(np.float32), rng.integers(0, N_OUT, SAMPLES).astype(np.int64)
 
@@ -209,6 +213,9 @@ def tiny_model(op: str, seed: int = 0) -> tuple[Graph, str]:
 
 
 def attach(g: Graph, target: str, attachment: str, calib_x: np.ndarray) -> Graph:
+    """Give ``g``'s layer ``target`` the ``attachment`` (mask, codebook, motif, qparams, frozen or
+    none) and return the graph (a new, quantized one for qparams); ValueError for an unknown
+    attachment."""
     p = g.params[f"{target}.weight"]
     rng = np.random.default_rng(7)
     if attachment == "mask":
@@ -236,6 +243,7 @@ def attach(g: Graph, target: str, attachment: str, calib_x: np.ndarray) -> Graph
 
 
 def build(op: str, attachment: str) -> Graph:
+    """The tiny model of ``op`` with ``attachment`` on its target layer."""
     x, _ = data()
     g, target = tiny_model(op)
     return attach(g, target, attachment, x)
@@ -268,6 +276,7 @@ def _session(model: _OnnxModel) -> Any:  # an onnxruntime.InferenceSession (onnx
 
 
 def run_numpy(g: Graph) -> str:
+    """Run the numpy engine on the matrix data; Disagrees when an output is not finite."""
     from .engine.executor import predict
 
     out = predict(g, data()[0])
@@ -277,6 +286,8 @@ def run_numpy(g: Graph) -> str:
 
 
 def run_onnx_inference(g: Graph) -> str:
+    """Compare onnxruntime on the exported inference model with the numpy engine; Disagrees when
+    they differ."""
     from .engine.executor import predict
     from .interop.onnx import build_inference_model
 
@@ -287,6 +298,8 @@ def run_onnx_inference(g: Graph) -> str:
 
 
 def run_onnx_import(g: Graph) -> str:
+    """Export ``g`` to ONNX, import it back and compare its predictions with ``g``'s; Disagrees when
+    they differ."""
     from .engine.executor import predict
     from .interop.onnx import build_inference_model
     from .interop.onnx.importer import import_onnx
@@ -297,6 +310,8 @@ def run_onnx_import(g: Graph) -> str:
 
 
 def run_onnx_train_step(g: Graph) -> str:
+    """Run the exported ONNX train step (SGD with momentum) over the matrix data and compare each
+    batch's loss and the final parameters with the numpy Trainer's; Disagrees when they differ."""
     from .engine.optim import SGD
     from .engine.trainer import Trainer
     from .interop.onnx import build_train_step
@@ -319,6 +334,8 @@ def run_onnx_train_step(g: Graph) -> str:
 
 
 def run_ort_artifacts(g: Graph) -> str:
+    """Train one epoch with exported ORT training artifacts and compare the weights with `fit` on a
+    copy; Skip when onnxruntime-training is not available, Disagrees when they differ."""
     from .engine.optim import SGD
     from .engine.trainer import fit
     from .interop.onnx import export_ort_artifacts, ort_train
@@ -536,6 +553,9 @@ def _clean(text: str) -> str:
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
+    """The status and detail of a cell that raised ``exc``: skipped, disagrees, refuses (an
+    EdgetrainError with a hint) or error (anything else, including a toolchain failure or an error
+    without a hint)."""
     if isinstance(exc, Skip):
         return "skipped", _clean(str(exc))
     if isinstance(exc, Disagrees):
@@ -550,6 +570,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
 
 def run_cell(cell: Cell, model: Graph | BaseException | None = None) -> Row:
+    """Run one cell on ``model`` (default: built from the cell; an exception stands for a build that
+    failed) and classify the outcome; never raises."""
     try:
         g = build(cell.op, cell.attachment) if model is None else model
         if isinstance(g, BaseException):
@@ -609,6 +631,7 @@ def _run_cells(selected: list[Cell], workers: int) -> list[Row]:
 
 
 def counts(rows: list[Row]) -> dict[str, dict[str, int]]:
+    """Per backend, how many rows have each status (every status present, zero when none)."""
     out: dict[str, dict[str, int]] = {}
     for r in rows:
         out.setdefault(r.backend, dict.fromkeys(STATUSES, 0))[r.status] += 1
@@ -664,6 +687,7 @@ def render_table(rows: list[Row]) -> str:
 
 
 def render_section(rows: list[Row]) -> str:
+    """The README's coverage section: the table of ``rows`` between the begin and end markers."""
     return (
         f"{README_BEGIN}\n<!-- generated by `python -m edgetrain.coverage --readme`; do not edit -->\n\n"
         f"{render_table(rows)}\n\n{README_END}"
@@ -671,6 +695,8 @@ def render_section(rows: list[Row]) -> str:
 
 
 def readme_with(text: str, rows: list[Row]) -> str:
+    """``text`` with its coverage section replaced by the one of ``rows``; ValueError when the
+    markers are missing or out of order."""
     start, end = text.find(README_BEGIN), text.find(README_END)
     if start < 0 or end < start:
         raise ValueError(f"README has no {README_BEGIN} ... {README_END} markers")
@@ -678,6 +704,9 @@ def readme_with(text: str, rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the matrix, print failures and per-backend counts, and with ``--readme`` rewrite the
+    README's section; returns 0 when every cell agrees or refuses, 1 on a disagreement or error, 2
+    when a skip prevents the rewrite."""
     ap = argparse.ArgumentParser(prog="python -m edgetrain.coverage", description=__doc__.splitlines()[0])
     ap.add_argument(
         "--readme",

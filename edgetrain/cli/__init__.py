@@ -28,6 +28,9 @@ from .app import cli
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``edgetrain`` console entry point: runs the command line ``argv`` (default: sys.argv) and
+    turns an EdgetrainError, a usage error or an interrupt into an ``error:`` line, a hint and the
+    matching exit status instead of a traceback."""
     try:
         cli.main(args=argv, prog_name="edgetrain", standalone_mode=False)
     except EdgetrainError as e:

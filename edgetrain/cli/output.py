@@ -22,6 +22,8 @@ err_console = Console(stderr=True)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print ``rows`` under ``columns`` as a rich table titled ``title``: the first column
+    left-aligned, the others right-aligned, values formatted as the rest of the output."""
     t = Table(title=Text(title), title_justify="left")
     for i, c in enumerate(columns):
         t.add_column(Text(c), justify="left" if i == 0 else "right")

@@ -72,6 +72,8 @@ def split_command(args: list[str]) -> tuple[list[str], list[str], list[str]] | N
 
 
 def compiler_identity(compiler: str) -> str:
+    """The compiler's resolved path, size and modification time: part of every object key, so a new
+    compiler misses the cache."""
     real = os.path.realpath(shutil.which(compiler) or compiler)
     st = os.stat(real)
     return f"{real}:{st.st_size}:{st.st_mtime_ns}"
@@ -117,6 +119,9 @@ def cached_object(cache: Path, compiler: str, flags: list[str], source: str) -> 
 
 
 def main(argv: list[str]) -> int:
+    """Run ``CACHE_DIR COMPILER ARG...`` (``argv``): compile each source through the cache and link
+    the objects, or run the compiler unchanged for a command line it does not split; returns the
+    exit status (1 when a compile failed)."""
     cache, compiler, args = Path(argv[0]), argv[1], argv[2:]
     split = split_command(args)
     if split is None:

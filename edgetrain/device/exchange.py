@@ -28,6 +28,7 @@ _FLAG_COUNTS = 1
 
 
 def describe_exit(status: int) -> str:
+    """What a harness exit ``status`` means (a negative status: the signal that killed it)."""
     if status < 0:
         return f"killed by signal {-status}"
     return EXIT_MEANINGS.get(status, f"unexpected exit status {status}")

@@ -120,6 +120,8 @@ def reference_finetune(program: TrainProgram, xs: np.ndarray, ys: np.ndarray) ->
 
 
 def reference_logits(program: TrainProgram, x: ArrayLike, head: Graph | None = None) -> np.ndarray:
+    """The numpy engine's logits for ``x``: the frozen body's features through ``head`` (default:
+    the program's head)."""
     from ..engine.executor import predict
 
     return predict(head or program.split.head, reference_features(program, x))

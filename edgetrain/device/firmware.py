@@ -22,6 +22,7 @@ TOOL_PACKAGES: dict[str, str] = {
 
 
 def install_hint(tool: str) -> str:
+    """The apt-get command that installs ``tool``."""
     packages = TOOL_PACKAGES.get(tool, tool)
     return f"install it with: sudo apt-get install {packages}"
 

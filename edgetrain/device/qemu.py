@@ -19,6 +19,8 @@ QEMU = "qemu-system-arm"
 
 
 def available(target: Target) -> tuple[bool, str]:
+    """Whether ``target`` can be emulated (an emulator configured, the compiler, QEMU and newlib
+    installed) and a line saying why or why not."""
     if target.emulator is None:
         return False, f"target {target.name!r} has no emulator (build and size only)"
     missing = [tool for tool in (target.compiler, QEMU) if shutil.which(tool) is None]
@@ -31,6 +33,8 @@ def available(target: Target) -> tuple[bool, str]:
 
 
 def command(firmware: Firmware) -> list[str]:
+    """The QEMU command line that runs ``firmware`` with semihosting and deterministic instruction
+    counting; the caller checks `available` first."""
     emulator = firmware.target.emulator
     assert emulator is not None, "caller checks available() first"
     return [
@@ -53,6 +57,7 @@ def command(firmware: Firmware) -> list[str]:
 
 
 def environment(firmware: Firmware) -> dict[str, str]:
+    """The environment to run ``firmware`` in: a copy of the current one."""
     del firmware
     return dict(os.environ)
 

@@ -174,6 +174,8 @@ int main(void)
 
 
 def check_kind(kind: str | None, target: Target) -> None:
+    """Check that a project of ``kind`` (None: no project) can be generated for ``target``;
+    ConfigError for an unknown kind or a target without a linker script and start-up code."""
     if kind is None:
         return
     if kind not in PROJECT_KINDS:
@@ -314,6 +316,7 @@ target_link_options(firmware.elf PRIVATE {link})
 
 
 def cmake_toolchain(target: Target) -> str:
+    """The CMake toolchain file that cross-compiles with ``target``'s compiler."""
     cpu = next((f.split("=", 1)[1] for f in target.cflags if f.startswith("-mcpu=")), "cortex-m4")
     return f"""# Cross compilation with {target.compiler} for {target.name} ({cpu}).
 set(CMAKE_SYSTEM_NAME Generic)

@@ -9,6 +9,8 @@ from .report import MemoryReport
 
 
 def render_readme(p: Program, report: MemoryReport, target: Target, project: str | None) -> str:
+    """The README.md of an exported model: its files, API, I/O contract, memory figures for
+    ``target`` and, with ``project`` (make or cmake), how to build the example firmware."""
     int8 = p.dtype == "int8"
     q = p.qmodel
     lines = [

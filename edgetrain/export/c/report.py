@@ -296,6 +296,8 @@ class MemoryReport:
 
 
 def memory_report(p: Program, target: Target) -> MemoryReport:
+    """The memory report of ``p`` on ``target``: per-layer flash and RAM, the arena plan, exact data
+    bytes and estimated code size and stack, against the target's budgets."""
     layers: dict[str, LayerMemory] = {}
     for step, c in enumerate(p.calls):  # one call per kernel step, numbered as the memory plan's
         lm = layers.setdefault(c.layer, LayerMemory(c.layer, c.op, macs=p.macs.get(c.layer, 0)))

@@ -65,6 +65,8 @@ def _f(v: float) -> str:
 
 
 def render_train_h(p: TrainProgram) -> str:
+    """The generated training library's header (train_model.h): the sizes, layout tag and guard
+    settings as macros and the API's declarations."""
     c = p.config
     lines = [
         header(p),
@@ -135,6 +137,8 @@ def render_train_h(p: TrainProgram) -> str:
 
 
 def render_train_data_h(p: TrainProgram) -> str:
+    """The declarations of the training library's constant arrays (train_model_data.h), each under
+    its build condition."""
     lines = [
         header(p),
         "#ifndef ET_TRAIN_MODEL_DATA_H",
@@ -158,6 +162,7 @@ def render_train_data_h(p: TrainProgram) -> str:
 
 
 def render_train_data_c(p: TrainProgram) -> str:
+    """The definitions of the training library's constant arrays (train_model_data.c)."""
     parts = [header(p), '#include "train_model_data.h"', "", *render_array_definitions(p.arrays)]
     return "\n".join(parts)
 
@@ -167,6 +172,8 @@ def _check(lines: list[str], stmt: str, indent: str = "    ") -> None:
 
 
 def render_train_c(p: TrainProgram) -> str:
+    """The training library's source (train_model.c): the arena plan and the forward, backward,
+    update, inference and storage functions of ``p``."""
     c = p.config
     it = p.input_ctype
     lines = [

@@ -150,6 +150,8 @@ def train_stack_estimate(p: TrainProgram) -> int:
 
 
 def train_memory_report(p: TrainProgram, target: Target, geometry: StorageGeometry) -> TrainMemoryReport:
+    """The training memory report of ``p`` on ``target`` with storage ``geometry``: parameters,
+    optimizer state, arena, stack, constant data and weight banks against the target's budgets."""
     from . import raw_input
 
     # const model data: the arrays, and the input statistics et_train_input_from_raw reads
@@ -193,6 +195,8 @@ def descriptor_bytes(p: TrainProgram) -> int:
 
 
 def check_train_budget(r: TrainMemoryReport) -> None:
+    """Raise BudgetExceededError, naming each overshoot and what makes up the RAM, when the report
+    does not fit its target's RAM or flash."""
     over = r.overshoot()
     if not over:
         return

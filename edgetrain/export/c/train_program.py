@@ -734,6 +734,8 @@ def _lower_head(
 
 
 def ctype_of(buffer: str, input_ctype: str, feature_ctype: str) -> str:
+    """The C element type of arena ``buffer``: int8_t for ``q_*`` (int8 body activations), int32_t
+    for ``i_*`` (int8 kernels' scratch), float otherwise."""
     # int8 body activations are named q_*, int8 kernels' int32 scratch i_*; the rest is float32.
     if buffer.startswith("q_"):
         return "int8_t"
