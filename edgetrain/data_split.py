@@ -50,9 +50,13 @@ class Dataset:
         return int(np.prod(self.train.x.shape[1:]))
 
     def preprocess(self) -> dict[str, Any]:
+        """What a model stores to standardise its inputs as this split did: the per-feature ``mean``
+        and ``std`` (as lists) and the spec that rebuilds the split."""
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), **self.spec}
 
     def split(self, name: str) -> Split:
+        """The split called ``name`` (train, val or test); DataError when the dataset has no such
+        split."""
         s = getattr(self, name, None) if name in ("train", "val", "test") else None
         if s is None:
             raise DataError(f"dataset {self.name!r} has no {name!r} split", hint="use train, val or test")

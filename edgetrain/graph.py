@@ -44,6 +44,7 @@ class QParams:
 
     @property
     def per_channel(self) -> bool:
+        """Whether the parameters are per channel (along ``axis``) rather than per tensor."""
         return self.axis is not None
 
 
@@ -75,10 +76,12 @@ class Param:
 
     @property
     def shape(self) -> Shape:
+        """The shape of the parameter's value."""
         return tuple(self.value.shape)
 
     @property
     def size(self) -> int:
+        """The number of elements of the parameter's value."""
         return int(self.value.size)
 
     @property

@@ -450,6 +450,9 @@ class GraphBuilder:
     def node(
         self, op: str, inputs: list[str], params: dict[str, Param] | None = None, name: str | None = None, **attrs
     ) -> str:
+        """Add a node of ``op`` on ``inputs`` with ``params`` and ``attrs``, infer its output shape
+        and return its name (``name``, or a fresh one from the op); the op's shape inference raises
+        on bad inputs."""
         from .ops import get_op
 
         node_name = self._name(op, name)
@@ -462,6 +465,7 @@ class GraphBuilder:
         return node_name
 
     def shape(self, tensor: str) -> Shape:
+        """The inferred shape of ``tensor`` (without the batch axis)."""
         return self._shapes[tensor]
 
     def dense(
@@ -474,6 +478,8 @@ class GraphBuilder:
         trainable: bool = True,
         name: str | None = None,
     ) -> str:
+        """Add a dense layer of ``units`` on ``x`` (flattened first when not 1-D), He-initialised
+        with zero bias, followed by ``activation`` when given; returns the output tensor."""
         if len(self._shapes[x]) != 1:
             x = self.node("flatten", [x])
         n_in = self._shapes[x][0]
@@ -541,9 +547,12 @@ class GraphBuilder:
         return self.node("batch_norm", [x], params, name=name, momentum=layer.momentum, eps=layer.eps)
 
     def add(self, a: str, b: str, name: str | None = None) -> str:
+        """Add the element-wise sum of ``a`` and ``b``; returns its tensor."""
         return self.node("add", [a, b], name=name)
 
     def apply(self, x: str, layer: Layer) -> str:
+        """Add ``layer`` on ``x`` and return its output tensor; ConfigError for an unknown layer
+        kind."""
         if isinstance(layer, Dense):
             return self.dense(
                 x, layer.units, layer.activation, use_bias=layer.use_bias, trainable=layer.trainable, name=layer.name
@@ -559,11 +568,14 @@ class GraphBuilder:
         raise ConfigError(f"unknown layer type {layer.kind!r}")
 
     def sequence(self, x: str, layers: Sequence[Layer]) -> str:
+        """Apply ``layers`` in order from ``x``; returns the last output tensor."""
         for layer in layers:
             x = self.apply(x, layer)
         return x
 
     def residual(self, x: str, body: Sequence[Layer], name: str | None = None) -> str:
+        """Add ``body`` on ``x`` and the skip connection ``x + body(x)``; ConfigError when the body
+        changes the shape."""
         y = self.sequence(x, body)
         if self._shapes[y] != self._shapes[x]:
             raise ConfigError(
@@ -573,6 +585,7 @@ class GraphBuilder:
         return self.add(x, y, name=name)
 
     def build(self, *outputs: str) -> Graph:
+        """Mark ``outputs`` as the graph's outputs, validate it and return it."""
         self.graph.outputs = list(outputs)
         self.graph.validate()
         return self.graph

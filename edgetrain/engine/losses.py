@@ -24,9 +24,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 class Loss(Protocol):
     name: str
 
-    def __call__(
-        self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]: ...
+    def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """The mean loss of ``output`` against ``target`` and its gradient with respect to
+        ``output``; ``x`` is the input batch, for losses that need it."""
 
 
 class LossWithOut(Protocol):
@@ -37,7 +37,8 @@ class LossWithOut(Protocol):
 
     def __call__(
         self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None, out: np.ndarray | None = None
-    ) -> tuple[float, np.ndarray]: ...
+    ) -> tuple[float, np.ndarray]:
+        """As `Loss`, with the gradient written into ``out`` when given (and returned)."""
 
 
 def takes_out(loss: object) -> bool:
@@ -75,6 +76,8 @@ class MSE:
     name = "mse"
 
     def __call__(self, pred, target, x=None):
+        """Mean squared error of ``pred`` against ``target`` (integer labels are one-hot encoded
+        first) and its gradient, in ``pred``'s dtype."""
         target = np.asarray(target)
         if target.ndim == 1 and pred.ndim == 2:
             target = np.eye(pred.shape[1], dtype=pred.dtype)[target.astype(np.int64)]
@@ -100,12 +103,16 @@ class Distillation:
         self._ce = CrossEntropy()
 
     def __call__(self, logits, labels, x=None):
+        """The distillation loss of the student ``logits`` and its gradient, querying the teacher on
+        ``x``; ConfigError when ``x`` is None."""
         if x is None:
             raise ConfigError("distillation loss needs the input batch to query the teacher")
         zt = np.asarray(self.teacher(x), dtype=logits.dtype)
         return self.from_teacher_logits(logits, labels, zt)
 
     def from_teacher_logits(self, logits, labels, zt):
+        """The distillation loss and its gradient with respect to ``logits`` given the teacher's
+        logits ``zt`` for the same batch."""
         n, T, a = logits.shape[0], self.T, self.alpha
         ce, dce = self._ce(logits, labels)
         pt = softmax(zt / T)

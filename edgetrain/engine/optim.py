@@ -25,6 +25,8 @@ class Optimizer:
         self.t = 0
 
     def step(self, graph: Graph, grads: dict[str, np.ndarray]) -> None:
+        """Apply one update to every parameter of ``graph`` named in ``grads`` (its stored values: a
+        clustered weight's codebook) and re-apply its constraints; advances the step count."""
         self.t += 1
         for name, g in grads.items():
             p = graph.params[name]
@@ -32,6 +34,8 @@ class Optimizer:
             p.apply_constraints()
 
     def update(self, name: str, w: np.ndarray, g: np.ndarray) -> None:
+        """Update ``w`` (parameter ``name``) in place from its gradient ``g``; subclasses implement
+        it."""
         raise NotImplementedError
 
     def reset_state(self, name: str, where: np.ndarray | None = None) -> None:
@@ -43,6 +47,8 @@ class Optimizer:
                 buf[where] = 0
 
     def config(self) -> dict:
+        """The optimizer's settings as stored with a model: its name and learning rate (subclasses
+        add theirs)."""
         return {"name": self.name, "lr": self.lr}
 
 
@@ -56,6 +62,8 @@ class SGD(Optimizer):
         self._scratch: dict[str, np.ndarray] = {}
 
     def update(self, name, w, g):
+        """One SGD step on ``w`` in place: weight decay added to ``g``, then momentum (a velocity
+        per parameter) when set."""
         if self.weight_decay:
             g = g + self.weight_decay * w
         if self.momentum:
@@ -72,6 +80,7 @@ class SGD(Optimizer):
         w -= scratch
 
     def config(self):
+        """The base settings plus ``momentum`` and ``weight_decay``."""
         return {**super().config(), "momentum": self.momentum, "weight_decay": self.weight_decay}
 
 
@@ -86,6 +95,8 @@ class Adam(Optimizer):
         self.eps, self.weight_decay = float(eps), float(weight_decay)
 
     def update(self, name, w, g):
+        """One bias-corrected Adam step on ``w`` in place, with weight decay added to ``g`` when
+        set."""
         if self.weight_decay:
             g = g + self.weight_decay * w
         st = self.state.setdefault(name, {"m": np.zeros_like(w), "v": np.zeros_like(w)})
@@ -99,6 +110,7 @@ class Adam(Optimizer):
         w -= (self.lr * mhat / (np.sqrt(vhat) + self.eps)).astype(w.dtype, copy=False)
 
     def config(self):
+        """The base settings plus ``beta1``, ``beta2``, ``eps`` and ``weight_decay``."""
         return {
             **super().config(),
             "beta1": self.beta1,

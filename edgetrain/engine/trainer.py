@@ -40,6 +40,7 @@ class History:
     seconds: float = 0.0
 
     def metric(self, key: str) -> list[float]:
+        """The values of ``key`` over the epochs that recorded it, in order."""
         return [e[key] for e in self.epochs if key in e]
 
     @property
@@ -56,6 +57,7 @@ class History:
         return self.epochs[at - 1] if at is not None and 0 < at <= len(self.epochs) else self.epochs[-1]
 
     def to_dict(self) -> dict[str, Any]:
+        """The history as a JSON-ready dict: the epochs, how training ended and how long it took."""
         return {
             "epochs": self.epochs,
             "stopped_early": self.stopped_early,
@@ -68,13 +70,19 @@ class History:
 class Callback:
     """Hooks into training. Set `trainer.stop = True` to end training after this epoch."""
 
-    def on_train_begin(self, trainer: Trainer) -> None: ...
+    def on_train_begin(self, trainer: Trainer) -> None:
+        """Called once before the first epoch."""
 
-    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None: ...
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        """Called after each optimizer step with the step's number (from 0, counted over all epochs)
+        and that batch's loss."""
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch (``epoch`` from 0) with the figures recorded for it (``logs``,
+        whose ``epoch`` is 1-based)."""
 
-    def on_train_end(self, trainer: Trainer) -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Called once when training ends, after any restoration of the best weights."""
 
 
 _VAL_LOSS = CrossEntropy()
@@ -121,6 +129,8 @@ class Trainer:
         self.total_epochs = 0
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray) -> float:
+        """Run one forward, backward and optimizer step on the batch ``xb``, ``yb`` and return its
+        loss."""
         if self.compiled is not None:
             loss, grads = self.compiled(xb, yb)
         else:
@@ -142,6 +152,9 @@ class Trainer:
             raise DataError(f"{what} holds NaN or infinite values", hint="clean or impute the data before training")
 
     def fit(self, train: Split, val: Split | None = None, epochs: int = 10) -> History:
+        """Train on ``train`` for ``epochs`` epochs, evaluating on ``val`` when given (early
+        stopping restores the best epoch's weights), and return the History; ConfigError for fewer
+        than one epoch, DataError for data the model cannot train on or when the loss diverges."""
         # Small matrices train fastest on one BLAS thread (thread start-up and contention cost more
         # than the work they share), and a fixed thread count keeps results bit-identical everywhere.
         with threadpool_limits(limits=self.threads):
