@@ -25,9 +25,11 @@ class ReLUOp(_Pointwise):
     clamp = (0.0, None)
 
     def forward(self, node, xs, ws, out=None):
+        """max(x, 0)."""
         return np.maximum(xs[0], 0, out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy where the output is positive, else 0."""
         return [np.multiply(dy, saved[OUT] > 0, out=out.get(IN0))], {}
 
 
@@ -36,9 +38,11 @@ class ReLU6Op(_Pointwise):
     clamp = (0.0, 6.0)
 
     def forward(self, node, xs, ws, out=None):
+        """x clipped to [0, 6]."""
         return np.clip(xs[0], 0, 6, out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy where the output is strictly between 0 and 6, else 0."""
         y = saved[OUT]
         return [np.multiply(dy, (y > 0) & (y < 6), out=out.get(IN0))], {}
 
@@ -49,17 +53,20 @@ class SoftmaxOp(_Pointwise):
     kind = "softmax"
 
     def infer_shape(self, node, in_shapes, params):
+        """The input's shape; InvalidModelError unless the input is flat."""
         shape = super().infer_shape(node, in_shapes, params)
         if len(shape) != 1:
             raise InvalidModelError(f"softmax {node.name!r} needs a flat input, got {shape}")
         return shape
 
     def forward(self, node, xs, ws, out=None):
+        """Softmax over the last axis (max-shifted)."""
         z = xs[0] - xs[0].max(axis=-1, keepdims=True)
         e = np.exp(z)
         return np.divide(e, e.sum(axis=-1, keepdims=True), out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """The softmax Jacobian applied to dy: y * (dy - sum(dy * y))."""
         y = saved[OUT]
         return [np.multiply(y, dy - (dy * y).sum(axis=-1, keepdims=True), out=out.get(IN0))], {}
 
@@ -125,14 +132,18 @@ class LeakyReLUOp(_Pointwise):
     kind = "leaky_relu"
 
     def infer_shape(self, node, in_shapes, params):
+        """The input's shape; checks the node's ``alpha`` (InvalidModelError when invalid) and
+        records its default."""
         shape = super().infer_shape(node, in_shapes, params)
         node.attrs["alpha"] = check_alpha(node.attrs.get("alpha", LEAKY_RELU_ALPHA), f"leaky_relu {node.name!r}")
         return shape
 
     def forward(self, node, xs, ws, out=None):
+        """x where positive, alpha * x elsewhere."""
         return leaky_relu(xs[0], node.attrs.get("alpha", LEAKY_RELU_ALPHA), out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy where the output is positive, alpha * dy elsewhere."""
         dx = np.multiply(dy, node.attrs.get("alpha", LEAKY_RELU_ALPHA), out=out.get(IN0))
         np.copyto(dx, dy, where=saved[OUT] > 0)
         return [dx], {}
@@ -144,9 +155,11 @@ class SigmoidOp(_Pointwise):
     kind = "sigmoid"
 
     def forward(self, node, xs, ws, out=None):
+        """The logistic sigmoid of x."""
         return sigmoid(xs[0], out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy * y * (1 - y)."""
         y = saved[OUT]
         return [np.multiply(dy, y * (1 - y), out=out.get(IN0))], {}
 
@@ -157,9 +170,11 @@ class TanhOp(_Pointwise):
     kind = "tanh"
 
     def forward(self, node, xs, ws, out=None):
+        """tanh(x)."""
         return tanh(xs[0], out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy * (1 - y^2)."""
         y = saved[OUT]
         return [np.multiply(dy, 1 - y * y, out=out.get(IN0))], {}
 
@@ -174,12 +189,15 @@ class HardSwishOp(_Pointwise):
     kind = "hard_swish"
 
     def saves(self, need_dx, need_dparams):
+        """The input, when its gradient is needed."""
         return {IN0} if need_dx[0] else set()
 
     def forward(self, node, xs, ws, out=None):
+        """x * relu6(x + 3) / 6."""
         return hard_swish(xs[0], out=out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy times the derivative: 0 below -3, 1 above 3, x / 3 + 0.5 between."""
         x = saved[IN0]
         d = np.divide(x, 3, out=out.get(IN0))
         np.add(d, 0.5, out=d)

@@ -37,9 +37,13 @@ class Op:
     clamp: tuple[float | None, float | None] | None = None
 
     def infer_shape(self, node: Node, in_shapes: list[Shape], params: dict[str, Param]) -> Shape:
+        """The output shape (without the batch axis) of ``node`` on inputs of ``in_shapes``;
+        InvalidModelError when the inputs, parameters or attributes do not fit the op. Every op
+        implements it."""
         raise NotImplementedError
 
     def macs(self, node: Node, in_shapes: list[Shape], out_shape: Shape, params: dict[str, Param]) -> int:
+        """The multiply-accumulates of one sample through ``node`` (0 unless the op counts them)."""
         return 0
 
     def forward(
@@ -70,6 +74,8 @@ class Op:
 
     # -- shared validation ------------------------------------------------------------------
     def check_arity(self, node: Node, in_shapes: list[Shape], params: dict[str, Any]) -> None:
+        """Raise InvalidModelError unless ``node`` has the op's number of inputs, every required
+        parameter role and no other."""
         if len(in_shapes) != self.n_inputs:
             raise InvalidModelError(
                 f"node {node.name!r} ({self.kind}) takes {self.n_inputs} input(s), got {len(in_shapes)}"

@@ -134,6 +134,7 @@ class Geometry:
 
     @property
     def taps(self) -> int:
+        """The number of kernel positions (kernel height times width)."""
         return self.kernel[0] * self.kernel[1]
 
 
@@ -476,19 +477,24 @@ class Conv2DOp(Op):
         return geo, int(groups)
 
     def infer_shape(self, node, in_shapes, params):
+        """The output shape from the checked geometry and the weight's output channels ((H, W, C)
+        or, for 1-D, (L, C))."""
         geo, _ = self.check(node, in_shapes, params)
         cout = params["weight"].shape[-1]
         return (*geo.out_hw, cout) if self.rank == 2 else (geo.out_hw[1], cout)
 
     def macs(self, node, in_shapes, out_shape, params):
+        """Output elements times the weight's taps and input channels per group."""
         w = params["weight"].shape
         return math.prod(out_shape) * math.prod(w[:-1])
 
     # The 1-D op views its tensors as 2-D ones with H = 1; these are identities here.
     def as_2d(self, a: np.ndarray) -> np.ndarray:
+        """A tensor as the 2-D kernels see it (itself here; 1-D adds H = 1)."""
         return a
 
     def weight_2d(self, w: np.ndarray) -> np.ndarray:
+        """A weight as the 2-D kernels see it (itself here; 1-D adds a kernel height of 1)."""
         return w
 
     def _geo(self, node, x_shape: tuple[int, ...], w: np.ndarray) -> tuple[Geometry, int]:
@@ -497,6 +503,8 @@ class Conv2DOp(Op):
         return geo, int(node.attrs.get("groups", 1))
 
     def forward(self, node, xs, ws, out=None):
+        """The (grouped, strided, dilated, padded) convolution of x with the weight, plus the
+        bias."""
         x, w = xs[0], ws["weight"]
         geo, groups = self._geo(node, x.shape, w)
         y = conv_forward(
@@ -507,9 +515,11 @@ class Conv2DOp(Op):
         return y if self.rank == 2 else y.reshape(x.shape[0], *y.shape[2:])
 
     def saves(self, need_dx, need_dparams):
+        """The input, when the weight's gradient is needed."""
         return {IN0} if "weight" in need_dparams else set()
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """The gradients of the input, weight and bias that are needed."""
         w = ws["weight"]
         shape = (dy.shape[0], *node.attrs["in_shape"])
         geo, groups = self._geo(node, shape, w)
@@ -544,9 +554,11 @@ class Conv1DOp(Conv2DOp):
     rank = 1
 
     def as_2d(self, a: np.ndarray) -> np.ndarray:
+        """``a`` with an H axis of 1 inserted after the batch axis."""
         return a.reshape(a.shape[0], 1, *a.shape[1:])
 
     def weight_2d(self, w: np.ndarray) -> np.ndarray:
+        """``w`` with a kernel height of 1 prepended."""
         return w.reshape(1, *w.shape)
 
 
@@ -559,6 +571,8 @@ class ReshapeOp(Op):
     is_view = True
 
     def infer_shape(self, node, in_shapes, params):
+        """The target shape (one -1 inferred); InvalidModelError when the shape is malformed or has
+        another element count. Records the input and output shapes on the node."""
         self.check_arity(node, in_shapes, params)
         where = f"reshape {node.name!r}"
         shape = node.attrs.get("shape")
@@ -581,7 +595,9 @@ class ReshapeOp(Op):
         return tuple(target)
 
     def forward(self, node, xs, ws, out=None):
+        """x reshaped to the recorded output shape."""
         return xs[0].reshape(xs[0].shape[0], *node.attrs["out_shape"])
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy reshaped back to the input shape."""
         return [dy.reshape((dy.shape[0], *node.attrs["in_shape"]))], {}

@@ -16,6 +16,8 @@ class DenseOp(Op):
     uses_out = True
 
     def infer_shape(self, node, in_shapes, params):
+        """(units,) from the weight; InvalidModelError for an input that is not flat or does not
+        match the weight (or bias)."""
         self.check_arity(node, in_shapes, params)
         (x,) = in_shapes
         w = params["weight"].shape
@@ -30,18 +32,22 @@ class DenseOp(Op):
         return (w[1],)
 
     def macs(self, node, in_shapes, out_shape, params):
+        """One multiply-accumulate per weight."""
         return params["weight"].size
 
     def forward(self, node, xs, ws, out=None):
+        """x @ weight + bias."""
         y = np.matmul(xs[0], ws["weight"], out=out)
         if "bias" in ws:
             y += ws["bias"]
         return y
 
     def saves(self, need_dx, need_dparams):
+        """The input, when the weight's gradient is needed."""
         return {IN0} if "weight" in need_dparams else set()
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """The gradients of the input, weight and bias that are needed."""
         grads: dict[str, np.ndarray] = {}
         if "weight" in need_dparams:
             grads["weight"] = np.matmul(saved[IN0].T, dy, out=out.get("weight"))

@@ -78,15 +78,18 @@ class MaxPoolOp(_Pool):
     kind = "max_pool"
 
     def forward(self, node, xs, ws, out=None):
+        """The maximum of each window (padding never wins)."""
         x = xs[0]
         geo = self.geo_of(node, x.shape)
         win = windows(pad(_as_2d(x), geo, -np.inf), geo)
         return self.write(win.max(axis=(3, 4)), x.shape[0], self.out_shape(x, geo), out)
 
     def saves(self, need_dx, need_dparams):
+        """The input, when its gradient is needed."""
         return {IN0} if need_dx[0] else set()
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy routed to each window's maximum."""
         x = saved[IN0]
         geo = self.geo_of(node, x.shape)
         x2, dy2 = _as_2d(x), _as_2d(dy)
@@ -113,6 +116,7 @@ class AvgPoolOp(_Pool):
         return windows(ones, geo).sum(axis=(3, 4))[0]
 
     def forward(self, node, xs, ws, out=None):
+        """The mean of each window (padding excluded from the count)."""
         x = xs[0]
         geo = self.geo_of(node, x.shape)
         y = windows(pad(_as_2d(x), geo), geo).sum(axis=(3, 4))
@@ -121,6 +125,7 @@ class AvgPoolOp(_Pool):
         return self.write(y, x.shape[0], self.out_shape(x, geo), out)
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy shared equally over the input values of each window."""
         shape = (dy.shape[0], *node.attrs["in_shape"])
         geo = self.geo_of(node, shape)
         dy2 = _as_2d(dy)
@@ -143,6 +148,8 @@ class GlobalAvgPoolOp(Op):
     uses_out = True
 
     def infer_shape(self, node, in_shapes, params):
+        """(C,) of an (H, W, C) or (L, C) input; InvalidModelError for any other rank. Records the
+        input shape on the node."""
         self.check_arity(node, in_shapes, params)
         (x,) = in_shapes
         if len(x) not in (2, 3):
@@ -153,9 +160,11 @@ class GlobalAvgPoolOp(Op):
         return (x[-1],)
 
     def macs(self, node, in_shapes, out_shape, params):
+        """One accumulate per input element."""
         return math.prod(in_shapes[0])
 
     def forward(self, node, xs, ws, out=None):
+        """The mean over the spatial axes, per channel."""
         x = xs[0]
         # The spatial sums as one BLAS product (a row of ones times (N, H*W, C)), then the mean:
         # np.mean over the middle axes runs an inner loop of only C values.
@@ -166,6 +175,7 @@ class GlobalAvgPoolOp(Op):
         return y
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """dy / count broadcast over the spatial axes."""
         shape = node.attrs["in_shape"]
         count = math.prod(shape[:-1])
         share = (dy / count).reshape(dy.shape[0], *([1] * (len(shape) - 1)), shape[-1])
@@ -202,6 +212,8 @@ class BatchNormOp(Op):
     uses_out = True
 
     def infer_shape(self, node, in_shapes, params):
+        """The input's shape; InvalidModelError when a parameter is not one value per channel or an
+        attribute is invalid."""
         self.check_arity(node, in_shapes, params)
         (x,) = in_shapes
         where = f"batch_norm {node.name!r}"
@@ -218,6 +230,7 @@ class BatchNormOp(Op):
         return x
 
     def macs(self, node, in_shapes, out_shape, params):
+        """One multiply-add per input element."""
         return math.prod(in_shapes[0])
 
     def inference_affine(self, node, ws: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -226,6 +239,8 @@ class BatchNormOp(Op):
         return a, ws["bias"] - ws["mean"] * a
 
     def forward(self, node, xs, ws, out=None):
+        """The affine map of the running statistics, or, while training its parameters,
+        normalisation with the batch's statistics (updating the running ones)."""
         x = xs[0]
         mode = forward_mode()
         if not mode.trains(node.params["scale"], node.params["bias"]):
@@ -246,6 +261,7 @@ class BatchNormOp(Op):
         return y
 
     def saves(self, need_dx, need_dparams):
+        """The input, when the backward uses batch statistics."""
         return {IN0} if self.batch_statistics(need_dparams) else set()
 
     def batch_statistics(self, need_dparams) -> bool:
@@ -253,6 +269,8 @@ class BatchNormOp(Op):
         return "scale" in need_dparams or "bias" in need_dparams
 
     def backward(self, node, dy, saved, ws, need_dx, need_dparams, out=NO_BUFFERS):
+        """The gradients of the input, scale and bias: through the running-statistics affine map
+        when frozen, through the batch statistics when training."""
         if not self.batch_statistics(need_dparams):  # frozen: the affine map of the running statistics
             a, _ = self.inference_affine(node, ws)
             return [np.multiply(dy, a, out=out.get(IN0)) if need_dx[0] else None], {}
