@@ -54,6 +54,8 @@ class Call:
 
     @property
     def struct(self) -> str | None:
+        """The call's argument-struct definitions, one per batch size, as one text; None when it has
+        none."""
         return "\n".join(self.structs) if self.structs else None
 
 
@@ -88,9 +90,11 @@ class Lowering:
     shared_weights: bool = False
 
     def ident(self, name: str) -> str:
+        """A C identifier for ``name`` not yet taken in this program (it is taken from now on)."""
         return c_identifier(name, self.taken)
 
     def size(self, tensor: str) -> int:
+        """The element count of one sample of ``tensor``."""
         return self.lowered.size(tensor)
 
     def struct_names(self, lid: str) -> tuple[str, ...]:
@@ -101,6 +105,8 @@ class Lowering:
         return tuple(names)
 
     def value_of(self, param: Param, role: str, c_value: np.ndarray, lid: str, layer: str) -> str:
+        """The C expression a kernel reads ``param`` (role ``role``, values ``c_value`` in C layout)
+        from: ``param_value``'s when set, else a new const array of layer ``layer``."""
         if self.param_value is not None:
             return self.param_value(param, role, c_value, lid)
         return self.array(lid, layer, role, c_value)
@@ -114,9 +120,11 @@ class CRule:
     sources: ClassVar[dict[str, str]] = {}  # runtime function -> its source file in firmware_export/src
 
     def f32(self, lw: Lowering, step: Step) -> Call:
+        """The float32 call of ``step``; each rule implements it."""
         raise NotImplementedError
 
     def s8(self, lw: Lowering, step: Step, q: QStep) -> Call:
+        """The int8 call of ``step`` from its quantized step ``q``; each rule implements it."""
         raise NotImplementedError
 
 

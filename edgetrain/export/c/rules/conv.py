@@ -125,6 +125,8 @@ class ConvRule(CRule):
     )
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 convolution call: weights in C layout, bias and clamp in its argument struct;
+        UnsupportedOpError for padding the kernels cannot express."""
         geo, groups, cin, cout = conv_geometry(lw.lowered, st)
         _check_pads(st, geo)
         lid = lw.ident(st.name)
@@ -152,6 +154,8 @@ class ConvRule(CRule):
         return _conv_call(lw, st, "f32", geo, groups, depthwise, names, structs, w_name, b_name, cin, cout)
 
     def s8(self, lw: Lowering, st: Step, q: QConv) -> Call:  # type: ignore[override]
+        """The int8 convolution call with the quantized step's weights, per-channel requantization
+        and clamp; UnsupportedOpError for padding the kernels cannot express."""
         geo, groups = q.geometry, q.groups
         _check_pads(st, geo)
         lid = lw.ident(q.name)
@@ -254,10 +258,12 @@ class PoolRule(CRule):
     sources["et_conv_geom_check"] = "et_conv_geom.c"
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 pooling call with the step's activation clamp."""
         lo, hi = float_clamp(st.activation)
         return self._call(lw, st, "f32", {"act_min": lo, "act_max": hi}, {})
 
     def s8(self, lw: Lowering, st: Step, q: QPool) -> Call:  # type: ignore[override]
+        """The int8 pooling call with the quantized step's clamp and requantization."""
         clamp = {"act_min": q.act_min, "act_max": q.act_max}
         requant = {
             "input_offset": -q.input_zero_point,

@@ -59,6 +59,8 @@ class DenseRule(CRule):
     }
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 dense call (dense, sparse or shared-weight storage as chosen for the
+        layer)."""
         params = lw.graph.node_params(st.node)
         wp = params["weight"]
         lid = lw.ident(st.name)
@@ -119,6 +121,8 @@ class DenseRule(CRule):
         return lw.value_of(bp, "bias", np.asarray(bp.effective(), np.float32), lid, layer)
 
     def s8(self, lw: Lowering, st: Step, q: QDense) -> Call:  # type: ignore[override]
+        """The int8 dense call with the quantized step's weights (or their sparse storage), bias and
+        requantization."""
         lid = lw.ident(q.name)
         x, y = lw.where(q.input), lw.where(q.output)
         ls = lw.storage[q.name]

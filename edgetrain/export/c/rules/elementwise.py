@@ -27,12 +27,14 @@ class ClampRule(CRule):
     sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}": "et_relu.c" for k in kinds for d in ("f32", "s8")}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 clamp (relu or relu6) over the output's elements."""
         fn = f"et_{st.kind}_f32"
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         stmts = tuple(f"st = {fn}({x}, {y}, {n});" for n in _counts(lw, st.output))
         return Call(st.name, st.kind, (fn,), stmts, st.inputs, st.output)
 
     def s8(self, lw: Lowering, st: Step, q: QClamp) -> Call:  # type: ignore[override]
+        """The int8 clamp at the quantized zero point (and six, for relu6)."""
         fn = f"et_{q.kind}_s8"
         x, y = lw.where(q.input), lw.where(q.output)
         extra = f", {q.six_q}" if q.kind == "relu6" else ""
@@ -51,6 +53,7 @@ class ActivationRule(CRule):
     }
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 activation kernel (with alpha for leaky_relu)."""
         fn = f"et_{st.kind}_f32"
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         extra = f", {literal(alpha_of(st), 'float')}" if st.kind == "leaky_relu" else ""
@@ -58,6 +61,7 @@ class ActivationRule(CRule):
         return Call(st.name, st.kind, (fn,), stmts, st.inputs, st.output)
 
     def s8(self, lw: Lowering, st: Step, q: QLut) -> Call:  # type: ignore[override]
+        """The int8 activation as a 256-entry lookup table."""
         lid = lw.ident(q.name)
         table = lw.array(lid, q.name, "table", q.table)
         x, y = lw.where(q.input), lw.where(q.output)
@@ -77,6 +81,7 @@ class AddRule(CRule):
     sources: ClassVar[dict[str, str]] = {"et_add_f32": "et_add.c", "et_add_s8": "et_add.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 element-wise add with the step's activation clamp."""
         lo, hi = float_clamp(st.activation)
         a, b = (lw.where(t) for t in st.inputs)
         y = lw.where(st.output)
@@ -84,6 +89,7 @@ class AddRule(CRule):
         return Call(st.name, "add", ("et_add_f32",), stmts, st.inputs, st.output)
 
     def s8(self, lw: Lowering, st: Step, q: QAdd) -> Call:  # type: ignore[override]
+        """The int8 element-wise add with both inputs' and the output's requantization."""
         lid = lw.ident(q.name)
         a, b = (lw.where(t) for t in q.inputs)
         y = lw.where(q.output)
@@ -124,6 +130,7 @@ class SoftmaxRule(CRule):
     sources: ClassVar[dict[str, str]] = {"et_softmax_f32": "et_softmax.c"}
 
     def f32(self, lw: Lowering, st: Step) -> Call:
+        """The float32 softmax; UnsupportedOpError on a batch larger than 1."""
         if any(b != 1 for b in lw.batches):
             raise UnsupportedOpError(
                 f"softmax {st.name!r} cannot run on a batch in the C runtime",
@@ -136,6 +143,7 @@ class SoftmaxRule(CRule):
         )
 
     def s8(self, lw: Lowering, st: Step, q) -> Call:
+        """Always UnsupportedOpError: int8 models cannot run a softmax inside the model."""
         raise UnsupportedOpError(
             f"int8 export cannot run softmax {st.name!r} inside the model",
             hint="only a final softmax is supported (it is dropped: int8 logits)",

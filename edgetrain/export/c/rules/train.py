@@ -60,6 +60,7 @@ class TrainBackward:
 
     # -- helpers for the rules ---------------------------------------------------------------------
     def count(self, tensor: str) -> int:
+        """The element count of ``tensor`` over the batch."""
         n = 1
         for d in self.shapes[tensor]:
             n *= d
@@ -80,13 +81,20 @@ class TrainBackward:
         comment: str,
         kernels: tuple[str, ...] = (),
     ) -> None:
+        """Append a backward op of ``layer``: the statement, the buffers it reads and writes, a
+        comment and the kernels it calls."""
         self.ops.append(self.make_op("backward", layer, stmt, None, reads, writes, comment, kernels))
 
     # -- the walk's side ---------------------------------------------------------------------------
     def rule(self, step: BackwardStep, dy: str, saved: Mapping[str, str]):
+        """Emit ``step``'s backward with the op's training rule (dy the buffer of its output
+        gradient) and return its input-gradient buffers (None where not needed) and parameter
+        gradients, as the executor's backward walk expects."""
         return TRAIN_RULES[step.node.op](self, step, dy, saved)
 
     def accumulate(self, total: str, more: str, tensor: str) -> str:
+        """Emit the sum of the gradient ``more`` into ``total`` (both of ``tensor``) and return
+        ``total``."""
         e = self.expr
         self.emit(
             tensor,
@@ -98,9 +106,11 @@ class TrainBackward:
         return total
 
     def to_storage(self, param: Param, grad: str, step: BackwardStep, role: str) -> str:
+        """Never called: the C training kernels update parameters themselves (AssertionError)."""
         raise AssertionError("C training rules apply parameter updates inside their kernels")
 
     def saved(self, step: BackwardStep) -> Mapping[str, str]:
+        """The buffers of what ``step`` saved for its backward, by role."""
         node = step.node
         avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
         return {k: self.buffer(avail[k]) for k in step.saves}
