@@ -440,10 +440,13 @@ def read_npy_header(buf: bytes | bytearray, where: str, path: Path) -> NpyHeader
     f = io.BytesIO(bytes(buf[: 12 + MAX_NPY_HEADER]))
     try:
         version = np.lib.format.read_magic(f)
+        # max_header_size exists since numpy 1.24 but only newer stubs declare it: passed through
+        # a mapping, so the call type-checks against either.
+        limit: dict[str, Any] = {"max_header_size": MAX_NPY_HEADER}
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, max_header_size=MAX_NPY_HEADER)  # type: ignore[call-arg]  # numpy >= 1.24 has it; the stubs lag
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f, **limit)
         elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, max_header_size=MAX_NPY_HEADER)  # type: ignore[call-arg]  # as above
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f, **limit)
         else:
             raise fail(path, f"{where} uses .npy format version {version[0]}.{version[1]}; edgetrain reads 1.0 and 2.0")
     except ModelFileError:

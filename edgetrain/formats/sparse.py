@@ -288,7 +288,7 @@ class CsrEncoding(_Base):
     values: np.ndarray  # value dtype, [nnz]
 
     def _positions(self) -> np.ndarray:
-        rows = np.repeat(np.arange(self.shape[0]), np.diff(self.row_ptr.astype(np.int64)))
+        rows = np.repeat(np.arange(self.shape[0]), _counts(self.row_ptr))
         return rows * self.shape[1] + self.cols
 
 
@@ -333,7 +333,7 @@ class CscEncoding(_Base):
         return self.row_offsets.astype(np.int64) // 4
 
     def _positions(self) -> np.ndarray:
-        cols = np.repeat(np.arange(self.shape[1]), np.diff(self.col_ptr.astype(np.int64)))
+        cols = np.repeat(np.arange(self.shape[1]), _counts(self.col_ptr))
         return self.rows * self.shape[1] + cols
 
 
@@ -554,3 +554,10 @@ def choose_format(matrix: np.ndarray, mask: np.ndarray | None, value_dtype: npt.
     encodings = all_encodings(matrix, mask, value_dtype)
     # min() keeps the first of equal keys, so registry order breaks ties.
     return min(encodings.values(), key=lambda e: e.nbytes.total)
+
+
+def _counts(pointers: np.ndarray) -> npt.NDArray[np.int64]:
+    """Entries per row (or column) of a compressed pointer array, as int64 (numpy's stubs type a
+    bare ``np.diff`` of an untyped array loosely; the arithmetic is the same)."""
+    p = np.asarray(pointers, dtype=np.int64)
+    return p[1:] - p[:-1]
