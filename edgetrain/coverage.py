@@ -24,11 +24,9 @@ Op kinds are read from `edgetrain.ops.OPS` at run time, so a new op appears in t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import pickle
 import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -407,45 +405,30 @@ def _emulate_and_compare(g: Graph, dtype: Literal["f32", "int8"]) -> str:
     return ""
 
 
-# The target the C cells build for: the host, its compiler behind a cache of compiled objects
-# while `run_matrix` runs (`_caching_host`).
-_c_target: Target | None = None
-
-
 def _host_target() -> Target:
     from .targets import load_target
 
-    return _c_target if _c_target is not None else load_target("host")
+    return load_target("host")
 
 
 @contextmanager
-def _caching_host() -> Iterator[Target]:
-    """The host target with its compiler behind `edgetrain.device.cc_cache`, the cache in a
-    temporary directory removed afterwards: the C cells' few hundred builds share the runtime's
-    translation units, so each is compiled once (per contents and flags), not once per cell. The
-    front end is named ``gcc`` beside links to the real ``size`` and ``nm``, which the build derives
-    from the compiler's name."""
-    from .device import cc_cache
-    from .device.firmware import find_tool
-    from .targets import load_target
+def _shared_object_cache() -> Iterator[None]:
+    """Every C cell's build through one cache of compiled objects (the build's own,
+    `edgetrain.device.build.CC_CACHE_ENV`): the cells' few hundred builds share the runtime's
+    translation units, so each is compiled once per contents and flags, not once per cell. A cache
+    already chosen (the test suite's, or an empty value: none) is used as it is; otherwise a
+    temporary one, removed afterwards."""
+    from .device.build import CC_CACHE_ENV
 
-    host = load_target("host")
-    if shutil.which(host.compiler) is None:  # the C cells skip (`_need_gcc`)
-        yield host
+    if CC_CACHE_ENV in os.environ:
+        yield
         return
-    real = find_tool(host.compiler)
     with tempfile.TemporaryDirectory(prefix="edgetrain-cov-cc-") as d:
-        tools, cache = Path(d) / "bin", Path(d) / "objects"
-        tools.mkdir()
-        cache.mkdir()
-        for tool in ("size", "nm"):
-            (tools / tool).symlink_to(find_tool(tool))
-        front = tools / "gcc"
-        # -I -S: the front end needs only the standard library; it starts once per build.
-        argv = [sys.executable, "-I", "-S", cc_cache.__file__, str(cache), real]
-        front.write_text(f'#!/bin/sh\nexec {" ".join(map(shlex.quote, argv))} "$@"\n')
-        front.chmod(0o755)
-        yield dataclasses.replace(host, compiler=str(front))
+        os.environ[CC_CACHE_ENV] = d
+        try:
+            yield
+        finally:
+            os.environ.pop(CC_CACHE_ENV, None)
 
 
 def _predict(g: Graph, x: np.ndarray) -> np.ndarray:
@@ -589,19 +572,14 @@ def run_matrix(selected: list[Cell] | None = None, workers: int | None = None) -
     Python-side backends run one after another (ORT artifact generation redirects the process's
     stderr); the C backends, which spend their time in gcc and the built program, run on
     ``workers`` threads (default: 2, or ``EDGETRAIN_COVERAGE_WORKERS``), every build through one
-    cache of compiled objects (`_caching_host`): each cell still builds and runs its own program.
+    cache of compiled objects (`_shared_object_cache`): each cell still builds and runs its own program.
     """
-    global _c_target
     selected = cells() if selected is None else selected
     _memo.clear()
     _memo_locks.clear()
     workers = workers or int(os.environ.get("EDGETRAIN_COVERAGE_WORKERS", "2"))
-    with _caching_host() if any(c.backend in C_BACKENDS for c in selected) else nullcontext() as target:
-        _c_target = target
-        try:
-            return _run_cells(selected, workers)
-        finally:
-            _c_target = None
+    with _shared_object_cache() if any(c.backend in C_BACKENDS for c in selected) else nullcontext():
+        return _run_cells(selected, workers)
 
 
 def _run_cells(selected: list[Cell], workers: int) -> list[Row]:
