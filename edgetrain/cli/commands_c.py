@@ -43,12 +43,8 @@ SPARSE_FORMAT_HELP = (
 )
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help=OUTPUT_DIR_HELP)
 @click.option("--force", is_flag=True, help=FORCE_HELP)
-@click.option(
-    "--dtype",
-    type=click.Choice(["int8", "f32"]),
-    default="int8",
-    show_default=True,
-    help="Arithmetic on the device: int8 (calibrated, the default of every command that targets a device) or float32.",
+@options.dtype_option(
+    "Arithmetic on the device: int8 (calibrated, the default of every command that targets a device) or float32."
 )
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Samples to run: DATASET[:split] or a .npz/.csv file.",
 )
-@click.option("--dtype", type=click.Choice(["f32", "int8"]), default="int8", show_default=True)
+@options.dtype_option("Arithmetic on the device: int8 (calibrated) or float32.")
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option("--calib", help="int8 calibration data (default: the model's training split).")
 @click.option("--limit", type=options.SAMPLES, help="Run only the first N samples.")

@@ -43,13 +43,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Board whose flash and RAM budget the memory section shows (see `edgetrain targets`).",
 )
-@click.option(
-    "--dtype",
-    type=click.Choice(["int8", "f32"]),
-    default="int8",
-    show_default=True,
-    help="Arithmetic of the memory section's C export (int8 calibrates on the model's training split).",
-)
+@options.dtype_option("Arithmetic of the memory section's C export (int8 calibrates on the model's training split).")
 @click.option(
     "--data",
     "source",

@@ -26,13 +26,7 @@ if TYPE_CHECKING:
 @export_group.command("tflite")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The .tflite file to write.")
-@click.option(
-    "--dtype",
-    type=click.Choice(["int8", "f32"]),
-    default="int8",
-    show_default=True,
-    help="int8: full-integer (int8 input and output); f32: float32.",
-)
+@options.dtype_option("int8: full-integer (int8 input and output); f32: float32.")
 @click.option("--calib", help="int8 calibration data (default: the model's training split).")
 @click.option("--per-tensor", is_flag=True, help="int8: one weight scale per layer (default: per channel).")
 @click.option(

@@ -106,6 +106,14 @@ BYTES = Count(minimum=1)
 # ---------------------------------------------------------------- on-device training options
 #: What trains on the device (`finetune --trainable`, `export c --train`): the vocabulary of
 #: `parse_trainable` and `train_modes.select_trainable`.
+def dtype_option(help_text: str) -> Any:
+    """``--dtype int8|f32`` for a command that targets a device: one definition, so int8 is the
+    default of every such command (`export c`, `emulate`, `export tflite`, `report`)."""
+    return click.option(
+        "--dtype", type=click.Choice(["int8", "f32"]), default="int8", show_default=True, help=help_text
+    )
+
+
 TRAINABLE_HELP = (
     "What trains: head (the layers after the last conv/pool), last-block (the last conv layer "
     "and after), bias-only (every bias, TinyTL), last:K, all, or layer names separated by commas. "
