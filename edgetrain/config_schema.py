@@ -268,11 +268,17 @@ def technique_schemas() -> dict[str, dict[str, Field] | None]:
     when it is applied, before any training.
     """
     from .techniques import TECHNIQUES
+    from .techniques.cqkd import train_cqkd
     from .techniques.motif import apply_motif
     from .techniques.prune import apply_prune
     from .techniques.sparse_set import apply_set
 
-    applies: dict[str, Callable[..., Any]] = {"set": apply_set, "motif": apply_motif, "prune": apply_prune}
-    return {
-        name: keyword_fields(applies[name], skip=("graph", "seed")) if name in applies else None for name in TECHNIQUES
+    applies: dict[str, Callable[..., Any]] = {
+        "set": apply_set,
+        "motif": apply_motif,
+        "prune": apply_prune,
+        "cqkd": train_cqkd,
     }
+    # A trainer technique's function also takes the data and the epochs: those come from the run too.
+    run_given = ("graph", "seed", "data", "epochs")
+    return {name: keyword_fields(applies[name], skip=run_given) if name in applies else None for name in TECHNIQUES}

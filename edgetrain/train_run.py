@@ -45,21 +45,19 @@ def train_from_config(cfg: TrainConfig, *, seed: int | None = None, progress: bo
     opt_kw = {k: v for k, v in cfg.optimizer.items() if k != "name"}
     optimizer = make_optimizer(cfg.optimizer["name"], **opt_kw)
     plan = apply_techniques(graph, cfg.techniques, data=data, seed=seed)
-    history = (
-        plan.trainer_fit(graph, data)
-        if plan.trainer_fit
-        else fit(
-            graph,
-            data,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            optimizer=optimizer,
-            loss=plan.loss or cfg.loss,
-            seed=seed,
-            callbacks=plan.callbacks,
-            early_stopping=cfg.early_stopping,
-            progress=progress,
-        )
+    # A technique's own trainer replaces `fit` and takes the same arguments.
+    train = plan.trainer_fit or fit
+    history = train(
+        graph,
+        data,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        optimizer=optimizer,
+        loss=plan.loss or cfg.loss,
+        seed=seed,
+        callbacks=plan.callbacks,
+        early_stopping=cfg.early_stopping,
+        progress=progress,
     )
     graph = plan.finalize(graph) if plan.finalize else graph
     graph.meta["preprocess"] = data.preprocess()

@@ -8,7 +8,7 @@ finalisation step to the `TechniquePlan`.
 from __future__ import annotations
 
 # Technique modules register themselves on import.
-from . import motif, prune, sparse_set  # noqa: F401
+from . import cqkd, motif, prune, sparse_set  # noqa: F401
 from .base import TECHNIQUES, Setup, TechniquePlan, apply_techniques, register
 
 __all__ = ["TECHNIQUES", "Setup", "TechniquePlan", "apply_techniques", "register"]
