@@ -60,19 +60,27 @@ def test_inference_matches_numpy_on_digits_test_set(digits, make):
     assert np.abs(got - want).max() <= TOL
 
 
-def test_masked_and_clustered_models_export_as_plain_dense(digits):
+def test_masked_weights_fold_and_clustered_weights_keep_codebook_and_byte_indices(digits):
     model = short_train(masked_model(), digits)
     p = model.params["dense3.weight"]  # cluster one layer: 8-entry codebook
     p.codebook = np.linspace(p.value.min(), p.value.max(), 8).astype(np.float32)
     p.indices = np.abs(p.value[..., None] - p.codebook).argmin(-1)
     onnx_model = build_inference_model(model)
-    assert {n.op_type for n in onnx_model.graph.node} <= {"Gemm", "Relu", "Clip"}
+    assert {n.op_type for n in onnx_model.graph.node} <= {"Gemm", "Relu", "Clip", "Cast", "Gather"}
     inits = {t.name: onnx.numpy_helper.to_array(t) for t in onnx_model.graph.initializer}
     for name in ("dense1.weight", "dense2.weight"):
         assert np.array_equal(inits[name], model.params[name].effective())
         assert (inits[name] == 0).mean() > 0.5
-    assert len(np.unique(inits["dense3.weight"])) <= 8
+    # the clustered weight: its codebook and one byte per index, no float copy of the matrix
+    assert "dense3.weight" not in inits
+    assert np.array_equal(inits["dense3.weight.codebook"], p.codebook)
+    assert inits["dense3.weight.indices"].dtype == np.uint8
+    assert np.array_equal(inits["dense3.weight.indices"], p.indices)
     got = session(onnx_model).run(None, {"input": digits.test.x})[0]
+    assert np.abs(got - et.predict(model, digits.test.x)).max() <= TOL
+    # masked and clustered at once: the mask still applies after the lookup
+    p.mask = np.random.default_rng(5).random(p.shape) < 0.5
+    got = session(build_inference_model(model)).run(None, {"input": digits.test.x})[0]
     assert np.abs(got - et.predict(model, digits.test.x)).max() <= TOL
 
 

@@ -1,4 +1,5 @@
-"""Inference export: the graph as a plain opset-17 ONNX model, attachments folded into weights."""
+"""Inference export: the graph as a plain opset-17 ONNX model, masks folded into weights and clustered
+weights stored as their codebook and one-byte indices."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ...graph import Graph
-from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, value_info
+from ...graph import Graph, Param
+from .common import BATCH, OnnxBuilder, effective_tensor, frozen_value, make_model, mask_tensor, value_info
 from .emitters import EMITTERS
 from .exportable import check_exportable
 
@@ -59,7 +60,8 @@ def build_inference_model(
     graph: Graph, trainable: set[str] | None = None, *, raw_input: bool = False
 ) -> onnx.ModelProto:
     """ONNX model computing `graph`'s outputs. Names: input and layer names as in the graph,
-    initializers named after parameters; masks and codebooks are folded into dense weights.
+    initializers named after parameters; masks are folded into the weights, and a clustered weight
+    is its codebook and uint8 indices with a ``Gather`` (`clustered_weight`).
 
     Parameters named in `trainable` instead keep their storage as the initializer (the codebook
     of a clustered weight) and apply the attachments in the graph (Gather by constant indices,
@@ -94,6 +96,8 @@ def build_inference_model(
         if trainable is not None and p.name in trainable:
             store = b.const(p.name, np.asarray(p.storage(), np.float32), exact_name=True)
             weight_of[p.name] = effective_tensor(b, p, store)
+        elif trainable is None and clustered_in_bytes(p):
+            weight_of[p.name] = clustered_weight(b, p)
         else:
             weight_of[p.name] = b.const(p.name, frozen_value(p), exact_name=True)
     emit_forward(b, graph, weight_of)
@@ -105,6 +109,26 @@ def build_inference_model(
         else "edgetrain inference model; input: standardised as in training"
     )
     return make_model(b, graph.name, inputs, outputs, doc=doc)
+
+
+def clustered_in_bytes(p: Param) -> bool:
+    """Whether ``p`` is a clustered weight whose indices fit one byte each (at most 256 entries in a
+    one-dimensional codebook): the inference model then stores the codebook and uint8 indices."""
+    return p.codebook is not None and p.codebook.ndim == 1 and p.codebook.size <= 256
+
+
+def clustered_weight(b: OnnxBuilder, p: Param) -> str:
+    """A clustered weight as the inference model computes it: ``Gather`` from its float32 codebook
+    ``<param>.codebook`` by its indices, stored as uint8 ``<param>.indices`` (one byte per weight
+    instead of four) and cast to int64 for Gather; then the mask when there is one. The result
+    equals `Param.effective()`."""
+    codebook = b.const(f"{p.name}.codebook", np.asarray(p.codebook, np.float32), exact_name=True)
+    stored = b.const(f"{p.name}.indices", np.asarray(p.indices, np.uint8), np.uint8, exact_name=True)
+    wide = b.op("Cast", [stored], f"{p.name}.indices_int64", to=onnx.TensorProto.INT64)
+    w = b.op("Gather", [codebook, wide], f"{p.name}.lookup", axis=0)
+    if p.mask is not None:
+        w = b.op("Mul", [w, mask_tensor(b, p)], f"{p.name}.effective")
+    return w
 
 
 def export_inference(graph: Graph, path: str | Path) -> Path:
