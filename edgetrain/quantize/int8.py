@@ -264,6 +264,8 @@ class RangeObserver:
         self._kept = 0
 
     def update(self, x: ArrayLike) -> None:
+        """Fold one batch into the running min/max; with ``method="percentile"`` also keep its values
+        as samples until ``max_values`` are kept (a batch that would overflow is strided, later ones ignored)."""
         v: NDArray[np.float32] = np.asarray(x, dtype=np.float32).reshape(-1)
         if v.size == 0:
             return

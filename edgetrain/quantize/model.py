@@ -36,6 +36,7 @@ class QTensor:
 
     @property
     def size(self) -> int:
+        """Element count of one sample (1 for a scalar shape)."""
         return int(np.prod(self.shape)) if self.shape else 1
 
 
@@ -68,10 +69,12 @@ class QDense(QWeighted):
 
     @property
     def n_in(self) -> int:
+        """Input features: the weights' second axis ([n_out][n_in])."""
         return int(self.weights.shape[1])
 
     @property
     def n_out(self) -> int:
+        """Output features: the weights' first axis ([n_out][n_in])."""
         return int(self.weights.shape[0])
 
 
@@ -91,6 +94,7 @@ class QConv(QWeighted):
 
     @property
     def n_out(self) -> int:
+        """Output channels: the weights' last axis (C_out)."""
         return int(self.weights.shape[3])
 
 
@@ -181,10 +185,12 @@ class QuantizedModel:
 
     @property
     def input(self) -> QTensor:
+        """The model's input tensor, whose scale and zero point :meth:`quantize_input` uses."""
         return self.tensors[self.lowered.input]
 
     @property
     def output(self) -> QTensor:
+        """The model's output tensor, whose scale and zero point :meth:`dequantize_output` uses."""
         return self.tensors[self.lowered.output]
 
     def quantize_input(self, x: ArrayLike) -> NDArray[np.int8]:
@@ -202,6 +208,7 @@ class QuantizedModel:
         return int8.quantize(xf, self.input.scale, self.input.zero_point)
 
     def dequantize_output(self, q: ArrayLike) -> NDArray[np.float32]:
+        """int8 outputs -> float32: ``(q - output zero point) * output scale``."""
         return int8.dequantize(q, self.output.scale, self.output.zero_point)
 
     def weight_bytes(self) -> int:

@@ -44,42 +44,61 @@ class QuantizeContext:
     per_channel: bool
 
     def tensor(self, name: str, scale: float, zp: int) -> QTensor:
+        """Record tensor ``name`` with this scale and zero point (its shape from the lowering) and return it."""
         t = self.tensors[name] = QTensor(name, tuple(self.lowered.shapes[name]), float(scale), int(zp))
         return t
 
     def calibrated(self, name: str) -> tuple[float, int]:
+        """The calibrated (scale, zero point) of tensor ``name``; InvalidModelError when it has none."""
         if name not in self.act:
             raise InvalidModelError(f"no calibrated range for tensor {name!r}")
         return self.act[name]
 
 
 class QuantizeRule:
+    """How one op kind is quantized (:meth:`build`) and run by the numpy int8 reference (:meth:`run`).
+
+    ``calibrated``: whether calibration observes the kind's output range; otherwise its output's
+    quantization is derived from its input's (or fixed) in :meth:`build`."""
+
     kinds: tuple[str, ...] = ()
     calibrated: bool = False  # the output gets its own observed range (else it is derived)
 
     def build(self, ctx: QuantizeContext, s: Step) -> QStep:
+        """Quantize lowered step ``s``: record its output tensor in ``ctx.tensors`` (read by later steps)
+        and return the step's integer parameters."""
         raise NotImplementedError
 
     def run(self, q, values: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Run quantized step ``q`` on the int8 ``values`` computed so far (by tensor name, ``n`` samples
+        each): the step's int8 output."""
         raise NotImplementedError
 
 
 class AliasRule(QuantizeRule):
+    """flatten / identity: the output shares the input's values and its scale and zero point."""
+
     kinds = ("alias",)
 
     def build(self, ctx, s):
+        """A QAlias whose output tensor takes the input's scale and zero point."""
         src = ctx.tensors[s.inputs[0]]
         ctx.tensor(s.output, src.scale, src.zero_point)
         return QAlias(s.name, s.inputs[0], s.output)
 
     def run(self, q: QAlias, values, n):
+        """The input's int8 values, unchanged."""
         return values[q.input]
 
 
 class ClampRule(QuantizeRule):
+    """Stand-alone relu / relu6 (not fused into a producer): the output keeps the input's scale and
+    zero point, so the op is an integer clamp."""
+
     kinds = ("relu", "relu6")
 
     def build(self, ctx, s):
+        """A QClamp from the input's zero point up to quantized 6.0 (relu6, at most 127) or 127 (relu)."""
         src = ctx.tensors[s.inputs[0]]
         # A clamp does not change the scale: TFLite gives ReLU's output its input's qparams.
         ctx.tensor(s.output, src.scale, src.zero_point)
@@ -95,14 +114,20 @@ class ClampRule(QuantizeRule):
         )
 
     def run(self, q: QClamp, values, n):
+        """The input clamped to [zero_point, six_q], as ``et_relu_s8`` / ``et_relu6_s8`` do."""
         return np.clip(values[q.input].astype(np.int32), q.zero_point, min(q.six_q, 127)).astype(np.int8)
 
 
 class DenseRule(QuantizeRule):
+    """dense as ``et_dense_s8``: int8 weights with one scale per output (or one), an int32 bias and a
+    calibrated output."""
+
     kinds = ("dense",)
     calibrated = True
 
     def build(self, ctx, s):
+        """A QDense: weights rounded with their scales into [n_out][n_in], the bias quantized at the input
+        scale times each weight scale, the requantization to the calibrated output and the fused clamp."""
         graph = ctx.graph
         x = ctx.tensors[s.inputs[0]]
         out_scale, out_zp = ctx.calibrated(s.output)
@@ -131,6 +156,7 @@ class DenseRule(QuantizeRule):
         )
 
     def run(self, q: QDense, values, n):
+        """``int8.dense_s8_reference`` of the flattened input: int8 outputs [n, n_out]."""
         return int8.dense_s8_reference(
             values[q.input],
             q.weights,
@@ -152,6 +178,9 @@ class ConvRule(QuantizeRule):
     calibrated = True
 
     def build(self, ctx, s):
+        """A QConv: weights rounded with their scales into (kh, kw, C_in/groups, C_out), the input offset
+        folded into the bias, the requantization to the calibrated output, the geometry and the fused
+        clamp; ``depthwise`` when groups == C_in and C_out is a multiple of it."""
         x = ctx.tensors[s.inputs[0]]
         out = ctx.tensor(s.output, *ctx.calibrated(s.output))
         w_rows, scales, b_q = quantized_weights(ctx, s, x.scale)
@@ -187,6 +216,7 @@ class ConvRule(QuantizeRule):
         )
 
     def run(self, q: QConv, values, n):
+        """``conv2d_s8_reference`` of the input as (n, H, W, C): int8 outputs flattened per sample."""
         x = values[q.input].reshape(n, *q.in_shape)
         return conv2d_s8_reference(
             x,
@@ -210,6 +240,7 @@ class PoolRule(QuantizeRule):
     kinds = ("max_pool", "avg_pool")
 
     def build(self, ctx, s):
+        """A QPool with the pool's geometry and its fused clamp, input and output in the input's quantization."""
         x = ctx.tensors[s.inputs[0]]
         ctx.tensor(s.output, x.scale, x.zero_point)
         x_shape = tuple(ctx.lowered.shapes[s.inputs[0]])
@@ -230,6 +261,7 @@ class PoolRule(QuantizeRule):
         )
 
     def run(self, q: QPool, values, n):
+        """``max_pool_s8_reference`` or ``avg_pool_s8_reference`` of the input as (n, H, W, C), flattened per sample."""
         x = values[q.input].reshape(n, *q.in_shape)
         reference = max_pool_s8_reference if q.kind == "max_pool" else avg_pool_s8_reference
         assert q.geometry is not None  # a pool's QPool always has its geometry
@@ -244,6 +276,8 @@ class GlobalPoolRule(QuantizeRule):
     calibrated = True
 
     def build(self, ctx, s):
+        """A QPool without geometry whose multiplier/shift rescale the input scale to the calibrated
+        output scale, with the fused clamp."""
         x = ctx.tensors[s.inputs[0]]
         out = ctx.tensor(s.output, *ctx.calibrated(s.output))
         mult, shift = global_avg_pool_s8_params(x.scale, out.scale)
@@ -265,6 +299,7 @@ class GlobalPoolRule(QuantizeRule):
         )
 
     def run(self, q: QPool, values, n):
+        """``global_avg_pool_s8_reference`` of the input as (n, H, W, C): one int8 mean per channel."""
         x = values[q.input].reshape(n, *q.in_shape)
         return global_avg_pool_s8_reference(
             x, q.input_zero_point, q.output_zero_point, q.multiplier, q.shift, q.act_min, q.act_max
@@ -272,10 +307,15 @@ class GlobalPoolRule(QuantizeRule):
 
 
 class AddRule(QuantizeRule):
+    """add as ``et_add_s8`` (TFLite ADD): each input rescaled to a calibrated output, with an optional
+    fused clamp."""
+
     kinds = ("add",)
     calibrated = True
 
     def build(self, ctx, s):
+        """A QAdd whose params rescale both inputs' quantizations to the calibrated output's, with the fused
+        activation's clamp."""
         a, b = (ctx.tensors[t] for t in s.inputs)
         out = ctx.tensor(s.output, *ctx.calibrated(s.output))
         lo, hi = int8.activation_range(s.activation, out.scale, out.zero_point)
@@ -283,6 +323,7 @@ class AddRule(QuantizeRule):
         return QAdd(s.name, (s.inputs[0], s.inputs[1]), s.output, p, ctx.lowered.size(s.output), s.activation)
 
     def run(self, q: QAdd, values, n):
+        """``int8.add_s8_reference`` of the two inputs."""
         return int8.add_s8_reference(values[q.inputs[0]], values[q.inputs[1]], q.params)
 
 
@@ -297,6 +338,8 @@ class LutRule(QuantizeRule):
         self.calibrated = int8.fixed_output_qparams(kind) is None
 
     def build(self, ctx, s):
+        """A QLut: the activation tabulated for all 256 input codes into the output's fixed (sigmoid,
+        tanh) or calibrated quantization; leaky_relu's table uses the node's ``alpha``."""
         src = ctx.tensors[s.inputs[0]]
         fixed = int8.fixed_output_qparams(s.kind)
         out = ctx.tensor(s.output, *(fixed if fixed is not None else ctx.calibrated(s.output)))
@@ -305,13 +348,18 @@ class LutRule(QuantizeRule):
         return QLut(s.name, s.inputs[0], s.output, s.kind, table, ctx.lowered.size(s.output))
 
     def run(self, q: QLut, values, n):
+        """Each input code looked up in the table (``int8.lut_s8_reference``)."""
         return int8.lut_s8_reference(values[q.input], q.table)
 
 
 class SoftmaxRule(QuantizeRule):
+    """softmax inside the model: int8 has no softmax kernel. A final softmax never reaches this rule
+    (the int8 lowering drops it and the model returns int8 logits)."""
+
     kinds = ("softmax",)
 
     def build(self, ctx, s):
+        """Always raises ExportError: only a final softmax is supported."""
         raise ExportError(
             f"int8 export cannot run softmax {s.name!r} inside the model",
             hint="only a final softmax is supported (it is dropped: int8 logits)",
