@@ -427,10 +427,12 @@ class NpyHeader:
 
     @property
     def count(self) -> int:
+        """Elements the header declares: the product of ``shape``."""
         return math.prod(self.shape)
 
     @property
     def nbytes(self) -> int:
+        """Data bytes the header declares: ``count`` times the dtype's item size."""
         return self.count * self.dtype.itemsize
 
 

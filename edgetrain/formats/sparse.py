@@ -91,6 +91,7 @@ class ByteReport:
 
     @property
     def total(self) -> int:
+        """All bytes of the encoding: index plus value."""
         return self.index + self.value
 
 
@@ -109,16 +110,29 @@ class Encoding(Protocol):
     """What every format's dataclass offers (the C emitter and ``edgetrain info`` rely on it)."""
 
     @property
-    def shape(self) -> tuple[int, int]: ...
+    def shape(self) -> tuple[int, int]:
+        """(n_rows, n_cols) of the encoded matrix, in C layout ``[n_out][n_in]``."""
+
     @property
-    def format(self) -> str: ...
-    def arrays(self) -> dict[str, np.ndarray]: ...
+    def format(self) -> str:
+        """Registry name of the format: a key of ``ENCODERS`` (``delta8`` / ``delta4`` for the delta stream)."""
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The C arrays to emit, name -> array, in emission order with their emitted dtypes and lengths."""
+
     @property
-    def nbytes(self) -> ByteReport: ...
+    def nbytes(self) -> ByteReport:
+        """Index and value bytes of :meth:`arrays` (their sum is what ``sizeof`` reports in C)."""
+
     @property
-    def nnz(self) -> int: ...
-    def decode(self) -> np.ndarray: ...
-    def stored_mask(self) -> np.ndarray: ...
+    def nnz(self) -> int:
+        """Stored positions, delta-offset fillers excluded."""
+
+    def decode(self) -> np.ndarray:
+        """The dense ``[n_rows, n_cols]`` matrix in the value dtype, zeros where nothing is stored."""
+
+    def stored_mask(self) -> np.ndarray:
+        """Boolean ``[n_rows, n_cols]``: the positions that occupy a stored entry (delta fillers included)."""
 
 
 class _Base:
@@ -379,6 +393,7 @@ class GroupedEncoding(_Base):
     values: np.ndarray  # value dtype, [nnz]
 
     def row_lengths(self) -> np.ndarray:
+        """Stored entries of each row, expanded from the runs (int64, ``[n_rows]``)."""
         pairs = self.runs.astype(np.int64).reshape(-1, 2)
         return np.repeat(pairs[:, 0], pairs[:, 1])
 
@@ -439,10 +454,12 @@ class DeltaEncoding(_Base):
 
     @property
     def format(self) -> str:
+        """``delta8`` or ``delta4``, by the gap width."""
         return f"delta{self.gap_bits}"
 
     @property
     def n_entries(self) -> int:
+        """Entries in the stream, fillers included (``len(values)``)."""
         return int(self.values.size)
 
     def _fillers(self) -> int:
