@@ -16,6 +16,10 @@ TECHNIQUES: dict[str, Setup] = {}
 
 @dataclass
 class TechniquePlan:
+    """What the techniques' setups add to a training run: ``callbacks`` for the trainer, a ``loss``
+    replacing the configured one, a ``trainer_fit`` replacing `fit` (called with fit's arguments), a
+    ``finalize`` applied to the trained graph, and ``reports`` (label -> text) for the run's summary."""
+
     callbacks: list[Any] = field(default_factory=list)
     loss: Any = None
     trainer_fit: Callable[..., Any] | None = None

@@ -79,20 +79,26 @@ class MotifCells:
 
     @property
     def block_mask(self) -> np.ndarray:
+        """The block grid's active mask: the expanded mask's top-left entry of every block."""
         return self.param.attachment("mask")[:: self.block[0], :: self.block[1]]
 
     @property
     def slots(self) -> np.ndarray:
+        """Each block's codebook slot: the top-left entry of ``indices`` in every block."""
         return self.param.attachment("indices")[:: self.block[0], :: self.block[1]]
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat active blocks, flat shared block values, 0 for inactive blocks) of the block grid."""
         active = self.block_mask.ravel()
         return active, np.where(active, self.param.attachment("codebook")[self.slots.ravel()], 0).astype(np.float32)
 
     def fan_in(self) -> float:
+        """Active weight entries (not blocks) per output unit, for the scale of new shared weights."""
         return self.param.nnz / self.param.shape[1]
 
     def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer) -> None:
+        """Hand the removed blocks' codebook slots to the regrown blocks (K stays constant) with
+        ``new_values``, re-expand mask and indices from the grid and zero those slots' optimizer state."""
         p, b = self.param, self.block
         block = self.block_mask.copy().ravel()
         slots = self.slots.copy().ravel()
@@ -131,9 +137,12 @@ class MotifEvolution(SparseEvolution):
         self._prev = {c.param.name: c.param.attachment("codebook").copy() for c in self.cells}
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        """Remember the codebooks: the first step's change is measured from them."""
         self._remember()
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        """Scale the step each shared weight just took by ``lr_scale`` (as if stepped with
+        ``lr * lr_scale``); nothing to do with the default scale 1."""
         if self.lr_scale == 1.0:
             return
         for c in self.cells:
@@ -145,6 +154,7 @@ class MotifEvolution(SparseEvolution):
             prev[...] = p.codebook
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """SET's evolution of the block grids, then remember the codebooks (regrown slots hold new values)."""
         super().on_epoch_end(trainer, epoch, logs)
         self._remember()  # regrown slots hold new values: the next step's delta starts from them
 

@@ -81,6 +81,8 @@ class MagnitudePruning(Callback):
         self._best_state: list[tuple] | None = None
 
     def on_train_begin(self, trainer: Trainer) -> None:
+        """Resolve the default ``end_epoch`` (ceil(2/3 of the epochs)), refuse a schedule that does not fit
+        the training (ConfigError) and start SET, if it follows, after the schedule's last step."""
         if self.end_epoch is None:
             self.end_epoch = max(self.start_epoch + 1, math.ceil(2 * trainer.total_epochs / 3))
         if not self.start_epoch < self.end_epoch <= trainer.total_epochs:
@@ -99,10 +101,14 @@ class MagnitudePruning(Callback):
         return self.end_epoch
 
     def target_nnz(self, p: Param, completed: int) -> int:
+        """Weights of ``p`` the schedule keeps after ``completed`` epochs: ``size - round(s_c * size)``."""
         s = cubic_sparsity(completed - self.start_epoch, self._end() - self.start_epoch, self.sparsity)
         return p.size - int(round(s * p.size))
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Snapshot the layers when validation accuracy improves (early stopping), prune each layer to its
+        scheduled count while the schedule runs (pruned weights lose their optimizer state), then let SET
+        evolve the masks when it follows."""
         if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
             # The trainer saves values after the callbacks (after pruning); keep the layers as they
             # were when the best validation accuracy was measured, masks included.
@@ -120,6 +126,8 @@ class MagnitudePruning(Callback):
             self.evolution.on_epoch_end(trainer, epoch, logs)
 
     def on_train_end(self, trainer: Trainer) -> None:
+        """After an early stop, put back the layers' masks and values as they were at the best epoch,
+        before its pruning."""
         if trainer.history.stopped_early and self._best_state is not None:
             for p, (mask, value, _, _) in zip(self.params, self._best_state):
                 p.mask, p.value = mask, value

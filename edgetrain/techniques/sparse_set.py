@@ -83,6 +83,7 @@ class Evolution:
 
     @property
     def count(self) -> int:
+        """Connections removed in this step (as many were regrown)."""
         return int(self.removed.size)
 
 
@@ -118,9 +119,10 @@ class Cells(Protocol):
         """Active inputs per output unit (for the scale of new weights)."""
         ...
 
-    def rewire(
-        self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer
-    ) -> None: ...
+    def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer) -> None:
+        """Deactivate the ``removed`` flat cells, activate the ``regrown`` ones holding ``new_values``
+        and zero the optimizer state of every value they touch."""
+        ...
 
 
 class DenseCells:
@@ -130,12 +132,16 @@ class DenseCells:
         self.param = param
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(flat mask, flat weight values) of the matrix."""
         return self.param.attachment("mask").ravel(), self.param.value.ravel()
 
     def fan_in(self) -> float:
+        """Active weights per output unit (the mask's count over n_out)."""
         return self.param.nnz / self.param.shape[1]
 
     def rewire(self, removed: np.ndarray, regrown: np.ndarray, new_values: np.ndarray, optimizer: Optimizer) -> None:
+        """Clear the removed weights, activate the regrown ones with ``new_values`` (mask and value) and zero
+        the optimizer state of both."""
         p = self.param
         mask, value = p.attachment("mask").ravel().copy(), p.value.ravel().copy()  # copies: any memory layout is safe
         mask[removed] = False
@@ -177,6 +183,8 @@ class SparseEvolution(Callback):
         self._best_state: list[tuple] | None = None
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        """Snapshot the grids when validation accuracy improves (early stopping), then evolve every evolving
+        grid from ``start_epoch`` on, except after the last epoch."""
         if trainer.early_stopping and "val_acc" in logs and logs["val_acc"] > self._best:
             # Same rule as the trainer's best-state tracking (which runs after the callbacks).
             self._best = logs["val_acc"]
@@ -187,12 +195,16 @@ class SparseEvolution(Callback):
                     self.records.append(self.evolve(c, trainer.optimizer, epoch))
 
     def on_train_end(self, trainer: Trainer) -> None:
+        """After an early stop, put back the grids' mask, value, codebook and indices as they were at the
+        best epoch, before its evolution."""
         if trainer.history.stopped_early and self._best_state is not None:
             for c, (mask, value, codebook, indices) in zip(self.cells, self._best_state):
                 c.param.mask, c.param.value, c.param.codebook, c.param.indices = mask, value, codebook, indices
                 c.param.apply_constraints()
 
     def evolve(self, cells: Cells, optimizer: Optimizer, epoch: int = -1) -> Evolution:
+        """One prune-and-regrow step on ``cells`` by the module's rule, new values ~ U(-a, a) with
+        ``a = regrow_scale * sqrt(6 / fan-in)``; returns its record (the caller keeps it in ``records``)."""
         active, values = cells.state()
         removed, regrown, n_pos, n_neg = plan_evolution(active, values, self.zeta, self.rng)
         limit = self.regrow_scale * math.sqrt(6.0 / max(1.0, cells.fan_in()))
