@@ -50,6 +50,9 @@ MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c", "model_inpu
 
 @dataclass(frozen=True)
 class ExportResult:
+    """What `export_c` wrote and computed: the directory, its files, the memory report, the
+    program, the int8 model (None for float32) and the target it was checked against."""
+
     out_dir: Path
     files: tuple[Path, ...]  # relative to out_dir
     report: MemoryReport
@@ -59,10 +62,12 @@ class ExportResult:
 
     @property
     def dtype(self) -> str:
+        """The exported element type, "f32" or "int8"."""
         return self.program.dtype
 
     @property
     def input_dtype(self) -> type:
+        """The numpy dtype of the C model's input (and output): int8 for an int8 export, else float32."""
         return np.int8 if self.program.dtype == "int8" else np.float32
 
     output_dtype = input_dtype

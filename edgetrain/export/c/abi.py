@@ -120,11 +120,14 @@ def enum_bytes(enum: str, model: DataModel = CORTEX_M) -> int:
 
 @dataclass(frozen=True)
 class Field:
+    """One member of a runtime struct: its name and its C type, as declared in the header."""
+
     name: str
     ctype: str  # "int32_t", "float", "const int32_t *", "et_optim_kind", a struct type, ...
 
     @property
     def is_pointer(self) -> bool:
+        """Whether the member's C type is a pointer (ends with ``*``)."""
         return self.ctype.endswith("*")
 
 
@@ -138,6 +141,7 @@ class StructABI:
 
     @property
     def field_names(self) -> tuple[str, ...]:
+        """The struct's member names, in declaration order."""
         return tuple(f.name for f in self.fields)
 
 

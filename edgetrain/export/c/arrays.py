@@ -42,16 +42,22 @@ class DataArray:
 
     @property
     def ctype(self) -> str:
+        """The C element type of the array (from the values' numpy dtype, see `C_TYPES`)."""
         return C_TYPES[np.dtype(self.values.dtype)]
 
     @property
     def nbytes(self) -> int:
+        """The array's size in bytes (its values' size; the alignment padding is not counted)."""
         return int(self.values.nbytes)
 
     def declaration(self) -> str:
+        """The ``extern const`` declaration of the array, for a header."""
         return f"extern const {self.ctype} {self.name}[{self.values.size}];"
 
     def definition(self) -> str:
+        """The aligned ``const`` definition with every value as an exact C literal.
+
+        Raises ExportError if a float array holds NaN or infinity."""
         flat = self.values.reshape(-1)
         if self.ctype == "float" and not np.all(np.isfinite(flat.astype(np.float32))):
             bad = int(np.argmax(~np.isfinite(flat.astype(np.float32))))

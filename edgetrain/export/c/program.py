@@ -26,6 +26,9 @@ FORCE_REF = "ET_FORCE_REF"
 
 @dataclass
 class Program:
+    """One model lowered for C: its data arrays, kernel calls, memory plan, I/O shapes and, per
+    dense layer, the weight storage; built by `build_program`."""
+
     name: str
     dtype: Dtype
     lowered: Lowered
@@ -44,21 +47,26 @@ class Program:
 
     @property
     def elem_type(self) -> str:
+        """The C type of an activation element: "float" or "int8_t"."""
         return ELEM[self.dtype][0]
 
     @property
     def elem_bytes(self) -> int:
+        """The size in bytes of one activation element (4 for f32, 1 for int8)."""
         return ELEM[self.dtype][1]
 
     @property
     def input_bytes(self) -> int:
+        """The size in bytes of one input sample."""
         return int(np.prod(self.input_shape)) * self.elem_bytes
 
     @property
     def output_bytes(self) -> int:
+        """The size in bytes of one output sample."""
         return int(np.prod(self.output_shape)) * self.elem_bytes
 
     def kernels(self) -> set[str]:
+        """Every runtime function the calls may invoke (fast and reference variants)."""
         return {k for c in self.calls for k in c.kernels}
 
 

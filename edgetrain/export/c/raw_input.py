@@ -50,26 +50,32 @@ class HelperNames:
 
     @property
     def function(self) -> str:
+        """The name of the raw-input function, ``<prefix>_input_from_raw``."""
         return f"{self.prefix}_input_from_raw"
 
     @property
     def declaration(self) -> str:
+        """The C prototype of the raw-input function, for the API's header."""
         return f"et_status {self.function}(const float *raw, void *input);"
 
     @property
     def argmax_declaration(self) -> str:
+        """The C prototype of ``<prefix>_argmax``, for the API's header."""
         return f"int32_t {self.prefix}_argmax(const void *output);"
 
     @property
     def class_names(self) -> str:
+        """The name of the class-name array, ``<prefix>_class_names``."""
         return f"{self.prefix}_class_names"
 
     @property
     def mean(self) -> str:
+        """The name of the const array holding the input means."""
         return f"{self.prefix}_input_mean"
 
     @property
     def std(self) -> str:
+        """The name of the const array holding the input standard deviations."""
         return f"{self.prefix}_input_std"
 
 

@@ -160,11 +160,15 @@ class LayerMemory:
 
     @property
     def flash(self) -> int:
+        """The layer's const data in flash: weights, bias, requantization arrays and argument struct."""
         return self.weights + self.bias + self.quant + self.args
 
 
 @dataclass
 class MemoryReport:
+    """The flash and RAM a model needs on one target, per layer and in total, with the target's
+    budgets (None: the target sets no budget); built by `memory_report`."""
+
     model: str
     target: str
     dtype: str
@@ -185,21 +189,26 @@ class MemoryReport:
 
     @property
     def weight_bytes(self) -> int:
+        """The weight bytes of all layers, sparse index arrays included."""
         return sum(layer.weights for layer in self.layers)
 
     @property
     def flash_bytes(self) -> int:
+        """Total flash: model data, the input statistics and the estimated runtime code."""
         return self.data_bytes + self.raw_input_bytes + self.code_bytes_estimate
 
     @property
     def ram_bytes(self) -> int:
+        """Total RAM: the arena, the caller's input and output buffers and the reserved stack."""
         return self.arena_bytes + self.io_bytes + self.stack_reserved
 
     @property
     def fits(self) -> bool:
+        """Whether flash and RAM are both within the target's budgets."""
         return not self.overshoot()
 
     def overshoot(self) -> dict[str, int]:
+        """Bytes over budget, keyed "flash" and/or "ram"; empty when the model fits."""
         over = {}
         if self.flash_budget is not None and self.flash_bytes > self.flash_budget:
             over["flash"] = self.flash_bytes - self.flash_budget
@@ -208,6 +217,8 @@ class MemoryReport:
         return over
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (memory_report.json): every field, each layer's flash and the
+        derived totals, ``fits`` and ``overshoot``."""
         d = asdict(self)
         for row, layer in zip(d["layers"], self.layers):
             row["flash"] = layer.flash
@@ -221,6 +232,7 @@ class MemoryReport:
         return d
 
     def table_rows(self) -> list[list[Any]]:
+        """One row per layer in `TABLE_COLUMNS` order, then an "all layers" row of the byte totals."""
         rows: list[list[Any]] = [
             [
                 lm.layer,
@@ -280,6 +292,8 @@ class MemoryReport:
     )
 
     def summary_rows(self) -> list[list[Any]]:
+        """The flash and RAM totals as [item, bytes, budget or note] rows ("-": no budget)."""
+
         def budget(v: int | None) -> str:
             return "-" if v is None else f"{v:,}"
 

@@ -54,6 +54,10 @@ TRAIN_KERNEL_STACK = {
 
 @dataclass
 class TrainMemoryReport:
+    """The RAM and flash on-device training needs on one target (see the module docstring for
+    what each part counts), with the target's budgets (None: no budget); built by
+    `train_memory_report`."""
+
     model: str
     target: str
     trainable: list[str]
@@ -79,14 +83,18 @@ class TrainMemoryReport:
 
     @property
     def naive_bytes(self) -> int:
+        """What training would take without buffer reuse: every buffer on its own plus a gradient
+        buffer per trainable parameter."""
         return self.naive_activation_bytes + self.param_grad_bytes
 
     @property
     def bank_flash_bytes(self) -> int:
+        """Flash of the two weight banks (A and B), each ``bank_bytes``."""
         return 2 * self.bank_bytes
 
     @property
     def ram_bytes(self) -> int:
+        """Total training RAM: parameter copies, optimizer state, arena, descriptors and the reserved stack."""
         return (
             self.param_ram_bytes
             + self.optimizer_state_bytes
@@ -97,9 +105,12 @@ class TrainMemoryReport:
 
     @property
     def flash_data_bytes(self) -> int:
+        """Flash data: the const model data and both banks (runtime code is not counted)."""
         return self.const_data_bytes + self.bank_flash_bytes
 
     def overshoot(self) -> dict[str, int]:
+        """Bytes over budget, keyed "ram" and/or "flash" (flash data against the flash budget);
+        empty when training fits."""
         over = {}
         if self.ram_budget is not None and self.ram_bytes > self.ram_budget:
             over["ram"] = self.ram_bytes - self.ram_budget
@@ -108,6 +119,7 @@ class TrainMemoryReport:
         return over
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data: every field plus the derived totals and ``overshoot``."""
         d = asdict(self)
         d.update(
             naive_bytes=self.naive_bytes,
@@ -119,6 +131,7 @@ class TrainMemoryReport:
         return d
 
     def rows(self) -> list[list[str]]:
+        """The RAM and flash parts and totals as [item, formatted bytes] rows for a table."""
         return [
             ["RAM: trainable parameters", f"{self.param_ram_bytes:,}"],
             ["RAM: optimizer state", f"{self.optimizer_state_bytes:,}"],
@@ -218,6 +231,9 @@ def check_train_budget(r: TrainMemoryReport) -> None:
 
 @dataclass(frozen=True)
 class TrainExport:
+    """What `export_training_c` wrote and computed: the directory, the training program, its
+    memory report, the target and the bank geometry."""
+
     out_dir: Path
     program: TrainProgram
     report: TrainMemoryReport

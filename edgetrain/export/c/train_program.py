@@ -105,6 +105,8 @@ class DeviceTrainConfig:
         return SGD(self.lr, self.momentum, self.weight_decay)
 
     def to_dict(self) -> dict[str, object]:
+        """The settings as plain data: optimizer, learning rate, weight decay, batch and body, plus
+        momentum for sgd or beta1, beta2 and eps for adam (the guard settings are left out)."""
         d: dict[str, object] = {
             "optimizer": self.optimizer,
             "lr": self.lr,
@@ -240,10 +242,12 @@ class TrainParam:
 
     @property
     def size(self) -> int:
+        """The number of values stored for the parameter (a shared weight: its codebook size)."""
         return int(self.c_value.size)
 
     @property
     def nbytes(self) -> int:
+        """The bytes of its float32 values in C."""
         return self.size * FLOAT
 
 
@@ -264,6 +268,10 @@ class TrainOp:
 
 @dataclass
 class TrainProgram:
+    """The C program of on-device training: the frozen body and trainable head, parameters, const
+    arrays, the ops of the training step and forward pass, and the arena plan; built by
+    `build_train_program`."""
+
     name: str
     config: DeviceTrainConfig
     split: ModelSplit
@@ -289,14 +297,17 @@ class TrainProgram:
     # -- sizes -------------------------------------------------------------------------------
     @property
     def input_count(self) -> int:
+        """The number of input values per sample."""
         return math.prod(self.input_shape)
 
     @property
     def input_bytes(self) -> int:
+        """The bytes of one input sample (int8 or float32 elements, as ``input_ctype``)."""
         return self.input_count * (1 if self.input_ctype == "int8_t" else FLOAT)
 
     @property
     def trainable(self) -> list[TrainParam]:
+        """The trainable parameters, in ``params`` order (the order of the stored segments)."""
         return [p for p in self.params if p.trainable]
 
     @property
@@ -319,16 +330,19 @@ class TrainProgram:
 
     @property
     def payload_bytes(self) -> int:
+        """The bytes of the trainable parameters' values: their RAM copies and a bank's payload."""
         return sum(p.nbytes for p in self.trainable)
 
     @property
     def slots_per_param(self) -> int:
+        """Optimizer state slots per trainable value: 2 for adam, 1 for sgd with momentum, else 0."""
         if self.config.optimizer == "adam":
             return 2
         return 1 if self.config.momentum != 0 else 0
 
     @property
     def optimizer_state_bytes(self) -> int:
+        """The bytes of the optimizer's state, one float per slot per trainable value."""
         return self.payload_bytes * self.slots_per_param
 
     @property
@@ -344,6 +358,7 @@ class TrainProgram:
 
     @property
     def naive_bytes(self) -> int:
+        """The training buffers without reuse plus separate parameter gradients."""
         return self.naive_activation_bytes + self.param_grad_bytes
 
     @property

@@ -59,6 +59,7 @@ class FlashLayout:
 
     @property
     def n_sectors(self) -> int:
+        """The sectors both banks take together."""
         return 2 * self.sectors_per_bank
 
 

@@ -17,6 +17,9 @@ DEFAULT_WRITE_UNIT = 4
 
 @dataclass
 class StorageGeometry:
+    """The flash a bank lives in: ``erase_size`` is its erase sector, ``write_unit`` its smallest
+    programmable unit (both in bytes)."""
+
     erase_size: int = DEFAULT_ERASE_SIZE
     write_unit: int = DEFAULT_WRITE_UNIT
 

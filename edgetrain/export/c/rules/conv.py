@@ -113,6 +113,9 @@ def _geom(batch: int, geo: Geometry, cin: int, cout: int) -> dict[str, int]:
 
 
 class ConvRule(CRule):
+    """conv2d / conv1d: the depthwise kernel when there is one input channel per group, else the
+    grouped kernel, which windows its input through a planned scratch buffer (none for 1x1 without groups)."""
+
     kinds = CONV_KINDS
     sources: ClassVar[dict[str, str]] = {
         f"et_{k}_{d}{r}": f"et_conv_{d}{r}.c"
@@ -253,6 +256,8 @@ def _conv_call(
 
 
 class PoolRule(CRule):
+    """max_pool, avg_pool and global_avg_pool, float32 and int8 (et_pool.h)."""
+
     kinds = POOL_KINDS
     sources: ClassVar[dict[str, str]] = {f"et_{k}_{d}": f"et_pool_{d}.c" for k in POOL_KINDS for d in ("f32", "s8")}
     sources["et_conv_geom_check"] = "et_conv_geom.c"

@@ -77,6 +77,8 @@ def alpha_of(st: Step) -> float:
 
 
 class AddRule(CRule):
+    """The element-wise add of two tensors of one shape, with a fused clamp."""
+
     kinds = ("add",)
     sources: ClassVar[dict[str, str]] = {"et_add_f32": "et_add.c", "et_add_s8": "et_add.c"}
 
@@ -126,6 +128,8 @@ class AddRule(CRule):
 
 
 class SoftmaxRule(CRule):
+    """softmax in a float32 model on single samples; an int8 model cannot run one."""
+
     kinds = ("softmax",)
     sources: ClassVar[dict[str, str]] = {"et_softmax_f32": "et_softmax.c"}
 
