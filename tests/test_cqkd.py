@@ -206,3 +206,19 @@ def test_config_errors_are_one_line(tmp_path, options, needle):
     cfg.write_text(CONFIG.format(options=options))
     assert_user_error(run_cli("train", cfg, "-o", tmp_path / "x.npz"), needle)
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_int8_quantization_keeps_one_scale_so_weights_are_codebook_entries(digits):
+    from edgetrain.quantize.ptq import quantize_model
+
+    g = mlp((32,))
+    et.fit(g, digits, epochs=3, optimizer="adam", lr=3e-3)
+    cluster_weights(g, clusters=8, layers=["dense1"])
+    qm = quantize_model(g, digits.train.x[:200], per_channel=True)
+    steps = {st.name: st for st in qm.steps if hasattr(st, "weights")}
+    clustered, plain = steps["dense1"], steps["dense2"]
+    assert not clustered.per_channel and clustered.weight_scales.size == 1
+    assert plain.per_channel and plain.weight_scales.size == 10  # an unclustered layer stays per channel
+    p = g.params["dense1.weight"]
+    codebook_q = np.clip(np.rint(p.codebook / clustered.weight_scales[0]), -127, 127).astype(np.int8)
+    assert np.array_equal(clustered.weights, codebook_q[p.indices.T])

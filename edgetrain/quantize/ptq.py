@@ -20,7 +20,7 @@ from ..transforms.fold_batch_norm import fold_for_kernels
 from ..transforms.lowering import Lowered, lower_graph
 from . import int8
 from .model import QStep, QuantizedModel, QWeighted
-from .rules import WEIGHTED_KINDS, QuantizeContext, quantize_rule, weight_rows
+from .rules import WEIGHTED_KINDS, QuantizeContext, quantize_rule, weight_per_channel, weight_rows
 
 META_KEY = "quantization"
 CALIB_BATCH = 256
@@ -54,7 +54,9 @@ def quantize_model(
         raise DataError("calibration data contains NaN or infinity")
     act = calibrate(lowered, x, method, percentile)
     weight_scales = {
-        s.node.params["weight"]: int8.quantize_weights(weight_rows(graph, s), per_channel, axis=0)[1]
+        s.node.params["weight"]: int8.quantize_weights(
+            weight_rows(graph, s), weight_per_channel(graph, s, per_channel), axis=0
+        )[1]
         for s in lowered.steps
         if s.kind in WEIGHTED_KINDS
     }

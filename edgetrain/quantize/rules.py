@@ -147,7 +147,7 @@ class DenseRule(QuantizeRule):
             weight_scales=scales,
             multipliers=mults,
             shifts=shifts,
-            per_channel=scales.size > 1 or ctx.per_channel,
+            per_channel=scales.size > 1 or weight_per_channel(ctx.graph, s, ctx.per_channel),
             input_zero_point=x.zero_point,
             output_zero_point=int(out_zp),
             act_min=lo,
@@ -202,7 +202,7 @@ class ConvRule(QuantizeRule):
             weight_scales=scales,
             multipliers=mults,
             shifts=shifts,
-            per_channel=scales.size > 1 or ctx.per_channel,
+            per_channel=scales.size > 1 or weight_per_channel(ctx.graph, s, ctx.per_channel),
             input_zero_point=x.zero_point,
             output_zero_point=out.zero_point,
             act_min=lo,
@@ -394,6 +394,13 @@ def quantize_rule(kind: str) -> QuantizeRule:
         ) from None
 
 
+def weight_per_channel(graph: Graph, step: Step, per_channel: bool) -> bool:
+    """Whether a weighted step's weight gets one scale per output channel: as asked, except for a
+    clustered weight, which keeps one scale so that its int8 values are its int8 codebook's entries
+    (``round(codebook / scale)[indices]``) and the C runtime can store the codebook and indices."""
+    return per_channel and graph.params[step.node.params["weight"]].codebook is None
+
+
 def weight_rows(graph: Graph, step: Step) -> np.ndarray:
     """A dense or conv step's effective weight as [n_out][window] float64: the rows its per-channel
     scales index. Dense weights are stored [n_in, n_out], conv weights (kh, kw, C_in/groups, C_out)
@@ -420,7 +427,8 @@ def quantized_weights(
     """(int8 weight rows [n_out][window], their scales, int32 bias or None) of a weighted step."""
     rows = weight_rows(ctx.graph, s)
     scales = np.asarray(ctx.weight_scales[s.node.params["weight"]], np.float64).reshape(-1)
-    if scales.size not in (1, rows.shape[0]) or (ctx.per_channel and scales.size != rows.shape[0]):
+    per_channel = weight_per_channel(ctx.graph, s, ctx.per_channel)
+    if scales.size not in (1, rows.shape[0]) or (per_channel and scales.size != rows.shape[0]):
         raise InvalidModelError(f"{s.name}: {scales.size} weight scales for {rows.shape[0]} outputs")
     w_q = quantize_with_scales(rows, scales)
     bias_param = s.node.params.get("bias")
