@@ -13,6 +13,9 @@ from ...graph import Graph
 
 @dataclass(frozen=True)
 class OnnxCheck:
+    """onnxruntime against the numpy engine on ``samples`` samples: the largest absolute output
+    difference and, when labels were given, each one's accuracy (else None)."""
+
     samples: int
     max_abs_diff: float
     onnx_accuracy: float | None

@@ -56,6 +56,7 @@ class OnnxBuilder:
         return name in self._names
 
     def unique(self, hint: str) -> str:
+        """Claim a new tensor name from ``hint``: ``hint`` itself when free, else ``hint_2``, ``hint_3``, ..."""
         name, i = hint, 1
         while name in self._names:
             i += 1
@@ -73,6 +74,9 @@ class OnnxBuilder:
     def const(
         self, hint: str, value: np.ndarray | float | int | Sequence, dtype: Any = np.float32, exact_name: bool = False
     ) -> str:
+        """The name of an initializer holding ``value`` as ``dtype``: exactly ``hint`` with ``exact_name``
+        (a clash is an ExportError), else a unique name, one initializer shared by every small constant
+        (at most 8 values) of equal dtype, shape and bytes."""
         arr = np.asarray(value, dtype=dtype)
         if not exact_name:
             # Small scalars/shapes recur (0, 6, axes): share one initializer per value.

@@ -32,6 +32,9 @@ Backward = Callable[
 
 @dataclass(frozen=True)
 class Emitter:
+    """One op kind's ONNX rules: ``forward`` emits its output, ``backward`` the gradients of its inputs
+    and parameters (signatures: `Forward`, `Backward`)."""
+
     forward: Forward
     backward: Backward
 

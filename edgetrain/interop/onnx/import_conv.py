@@ -77,6 +77,7 @@ class Layout:
     order: np.ndarray | None = None
 
     def same_as(self, other: Layout) -> bool:
+        """Whether ``other`` places the values identically: same ONNX shape, same layout and same flat order."""
         if self.onnx != other.onnx or self.channels_last != other.channels_last:
             return False
         if self.order is None or other.order is None:

@@ -213,6 +213,10 @@ def _pin_ir_version(path: Path) -> None:
 
 @dataclass
 class OrtTrainResult:
+    """What :func:`ort_train` gives: the artifacts' model with the trained parameters (and running
+    statistics) folded back in, every step's loss, the loss on the whole training data before and
+    after training, and the number of steps."""
+
     graph: Graph  # the artifacts' model with the trained parameters folded back in
     losses: list[float] = field(default_factory=list)  # per step
     loss_before: float = 0.0  # eval-model loss on the whole training data

@@ -43,6 +43,8 @@ class TrainStep:
     state_names: list[str] = field(default_factory=list)  # every fed-back input, in output order
 
     def feeds(self, x: np.ndarray, labels: np.ndarray, lr: float, state: dict[str, np.ndarray]) -> dict:
+        """The feeds of one run: batch ``x``, its ``labels`` (class indices for cross-entropy, targets for
+        mse), the learning rate ``lr`` and the fed-back ``state`` (``initial_state`` for the first run)."""
         return {
             self.model.graph.input[0].name: np.asarray(x, np.float32),
             LABELS: labels,
@@ -179,12 +181,16 @@ class OnnxAlgebra:
         self.b = b
 
     def accumulate(self, total: str, more: str, tensor: str) -> str:
+        """An Add node summing two gradient contributions to ``tensor``; returns its output name."""
         return self.b.op("Add", [total, more], f"{tensor}.grad")
 
     def to_storage(self, param: Param, grad: str, step: BackwardStep, role: str) -> str:
+        """The gradient w.r.t. ``param``'s storage: masked, and summed per codebook entry when clustered."""
         return _grad_to_storage(self.b, param, grad)
 
     def saved(self, step: BackwardStep) -> Mapping[str, str]:
+        """The tensors ``step`` saves, by key: its node's inputs (IN0, IN1) and output (OUT), which the
+        forward already names."""
         node = step.node
         avail = dict(zip((IN0, IN1), node.inputs)) | {OUT: node.name}
         return {k: avail[k] for k in step.saves}

@@ -45,6 +45,10 @@ PREPARE = {
 
 @dataclass(frozen=True)
 class TFLiteExport:
+    """What :func:`build_tflite` / :func:`export_tflite` produce: the file's bytes, where they were written
+    (None when only built), the dtype, the integer model the file describes (None for float32) and the
+    TFLite operator names in execution order."""
+
     path: Path | None
     data: bytes
     dtype: str

@@ -42,6 +42,9 @@ PLACEHOLDER_CODE = 127
 
 @dataclass(frozen=True)
 class Quantization:
+    """A tensor's TFLite quantization, ``real = scale * (q - zero_point)``: one scale per tensor, or one
+    per channel along dimension ``axis``."""
+
     scale: np.ndarray  # float32, one per tensor or per channel
     zero_point: np.ndarray  # int64
     axis: int = 0  # quantized_dimension (per-channel only)
@@ -49,6 +52,9 @@ class Quantization:
 
 @dataclass
 class Tensor:
+    """One tensor of the subgraph: an activation (``data`` None, written to point at the empty buffer 0)
+    or a constant whose ``data`` gets its own buffer."""
+
     name: str
     shape: tuple[int, ...]
     dtype: np.dtype
@@ -63,6 +69,8 @@ Options = Callable[[flatbuffers.Builder], int]
 
 @dataclass
 class Operator:
+    """One builtin operator: its code, input and output tensor indices and the writer of its options table."""
+
     code: int  # BuiltinOperator
     inputs: list[int]  # tensor indices (-1: an omitted optional input)
     outputs: list[int]
@@ -72,6 +80,9 @@ class Operator:
 
 @dataclass
 class ModelSpec:
+    """The model to serialize: one subgraph's tensors and operators (in execution order), its input and
+    output tensor indices, and metadata entries (name -> bytes)."""
+
     name: str
     tensors: list[Tensor] = field(default_factory=list)
     operators: list[Operator] = field(default_factory=list)
@@ -81,14 +92,17 @@ class ModelSpec:
     description: str = "edgetrain"
 
     def add_tensor(self, tensor: Tensor) -> int:
+        """Append ``tensor``; returns its index."""
         self.tensors.append(tensor)
         return len(self.tensors) - 1
 
     def constant(self, name: str, data: np.ndarray, quantization: Quantization | None = None) -> int:
+        """Append a constant tensor holding ``data`` (made C-contiguous), optionally quantized; returns its index."""
         a = np.ascontiguousarray(data)
         return self.add_tensor(Tensor(name, tuple(a.shape), a.dtype, a, quantization))
 
     def add_operator(self, op: Operator) -> None:
+        """Append ``op`` after the operators already added (the subgraph runs them in that order)."""
         self.operators.append(op)
 
     def opcodes(self) -> list[int]:

@@ -51,6 +51,9 @@ MAX_FILE_BYTES = 1 << 31
 
 @dataclass
 class TFTensor:
+    """One tensor as read: shape, TensorType, constant ``data`` (None for activations) and quantization
+    (``scale`` / ``zero_point`` None when absent; ``axis`` is the quantized dimension)."""
+
     index: int
     name: str
     shape: tuple[int, ...]
@@ -62,10 +65,12 @@ class TFTensor:
 
     @property
     def type_name(self) -> str:
+        """The TensorType's name (FLOAT32, INT8, ...), or its number when the schema does not name it."""
         return TYPE_NAMES.get(self.type, str(self.type))
 
     @property
     def quantized(self) -> bool:
+        """Whether the tensor carries at least one quantization scale."""
         return self.scale is not None and self.scale.size > 0
 
     @property
@@ -89,6 +94,9 @@ class TFTensor:
 
 @dataclass
 class TFOperator:
+    """One operator as read: its builtin code (or custom name), input and output tensor indices (-1: an
+    omitted optional input) and its options table when the importer reads it."""
+
     index: int
     code: int  # BuiltinOperator
     custom: str | None
@@ -98,11 +106,15 @@ class TFOperator:
 
     @property
     def name(self) -> str:
+        """The custom code, else the builtin operator's name (``operator N`` for a code the schema does not name)."""
         return self.custom if self.custom else OP_NAMES.get(self.code, f"operator {self.code}")
 
 
 @dataclass
 class TFModel:
+    """The decoded model: the one subgraph's tensors and operators in file order, its input and output
+    tensor indices, the metadata (name -> bytes) and the description; ``label`` names the file in messages."""
+
     label: str
     tensors: list[TFTensor]
     operators: list[TFOperator]

@@ -70,12 +70,15 @@ class Context:
 
     @property
     def int8(self) -> bool:
+        """Whether the model is written in int8 (a quantized model was given)."""
         return self.qmodel is not None
 
     def shape(self, tensor: str) -> tuple[int, ...]:
+        """One sample's shape of edgetrain tensor ``tensor`` (no batch dimension)."""
         return tuple(self.lowered.shapes[tensor])
 
     def quantization(self, tensor: str) -> Quantization | None:
+        """The int8 scale and zero point of edgetrain tensor ``tensor`` as TFLite quantization; None in float32."""
         if self.qmodel is None:
             return None
         q = self.qmodel.tensors[tensor]
@@ -96,6 +99,8 @@ class Context:
         return idx
 
     def weights(self, name: str, values: np.ndarray, scales: np.ndarray | None, axis: int) -> int:
+        """A constant weight tensor of ``values``; with ``scales``, symmetric int8 quantization (zero points
+        0), per channel along ``axis`` when there are several scales."""
         q = None
         if scales is not None:
             s = np.asarray(scales, np.float32).reshape(-1)
@@ -103,6 +108,8 @@ class Context:
         return self.spec.constant(name, values, q)
 
     def bias(self, name: str, values: np.ndarray | None, input_scale: float | None, scales: np.ndarray | None) -> int:
+        """A constant bias tensor, or -1 (TFLite's omitted input) when ``values`` is None; in int8 its
+        scales are ``input_scale`` times each weight scale, zero points 0."""
         if values is None:
             return -1
         q = None
@@ -114,16 +121,22 @@ class Context:
     def op(
         self, code: int, inputs: list[int], outputs: list[int], options_type: int = 0, options: Callable | None = None
     ) -> None:
+        """Append operator ``code`` reading tensor indices ``inputs``, writing ``outputs``, with its options table."""
         self.spec.add_operator(Operator(code, inputs, outputs, options_type, options))
 
 
 class TFLiteRule:
+    """How one lowered op kind becomes TFLite operators: :meth:`f32` from the float step, :meth:`s8`
+    from its quantized step. Each finds its inputs in ``ctx.index`` and records its output there."""
+
     kinds: tuple[str, ...] = ()
 
     def f32(self, ctx: Context, st: Step) -> None:
+        """Append the float32 operators of step ``st``."""
         raise NotImplementedError
 
     def s8(self, ctx: Context, st: Step, q) -> None:
+        """Append the int8 operators of step ``st`` from its quantized step ``q`` (integer weights and qparams)."""
         raise NotImplementedError
 
 
@@ -133,6 +146,8 @@ def _param_f32(ctx: Context, st: Step, role: str) -> np.ndarray | None:
 
 
 class DenseRule(TFLiteRule):
+    """dense as FULLY_CONNECTED, weights [n_out][n_in], with the fused relu / relu6."""
+
     kinds = ("dense",)
 
     @staticmethod
@@ -140,6 +155,7 @@ class DenseRule(TFLiteRule):
         return options_table("FullyConnectedOptions", FusedActivationFunction=FUSED[act])
 
     def f32(self, ctx, st):
+        """FULLY_CONNECTED with the float weights transposed to [n_out][n_in] and the float bias."""
         x = ctx.index[st.inputs[0]]
         w = ctx.weights(f"{st.name}/weights", np.ascontiguousarray(_param_f32(ctx, st, "weight").T), None, 0)
         b_val = _param_f32(ctx, st, "bias")
@@ -148,6 +164,8 @@ class DenseRule(TFLiteRule):
         ctx.op(Op.FULLY_CONNECTED, [x, w, b], [y], BuiltinOptions.FullyConnectedOptions, self._options(st.activation))
 
     def s8(self, ctx, st, q: QDense):
+        """FULLY_CONNECTED with the quantized step's int8 weights (per-channel scales on axis 0) and its
+        int32 bias."""
         x = ctx.index[q.input]
         w = ctx.weights(f"{q.name}/weights", q.weights, q.weight_scales, 0)
         b = ctx.bias(f"{q.name}/bias", q.bias, ctx.qmodel.tensors[q.input].scale, q.weight_scales)
@@ -189,14 +207,20 @@ def _pad(ctx: Context, st: Step, geo: Geometry, x: int, in_shape: tuple[int, ...
 
 
 class ConvRule(TFLiteRule):
+    """conv2d / conv1d (height 1) as CONV_2D, or DEPTHWISE_CONV_2D when groups == C_in and C_out is a
+    multiple of it (other groupings are refused); padding SAME cannot express is a PAD before it."""
+
     kinds = ("conv2d", "conv1d")
 
     def f32(self, ctx, st):
+        """CONV_2D / DEPTHWISE_CONV_2D with the float weights (conv1d's given height 1) and the float bias."""
         w = _param_f32(ctx, st, "weight")
         w4 = w.reshape(1, *w.shape) if st.kind == "conv1d" else w
         self._emit(ctx, st, w4, None, _param_f32(ctx, st, "bias"), None)
 
     def s8(self, ctx, st, q: QConv):
+        """CONV_2D / DEPTHWISE_CONV_2D with the quantized step's int8 weights (per-channel scales on the
+        output-channel axis) and its int32 bias."""
         self._emit(ctx, st, q.weights, q.weight_scales, q.bias, ctx.qmodel.tensors[q.input].scale)
 
     def _emit(self, ctx: Context, st: Step, w4: np.ndarray, scales, bias, in_scale) -> None:
@@ -244,12 +268,16 @@ class ConvRule(TFLiteRule):
 
 
 class PoolRule(TFLiteRule):
+    """max_pool / avg_pool as MAX_POOL_2D / AVERAGE_POOL_2D (VALID or SAME padding, fused relu / relu6)."""
+
     kinds = ("max_pool", "avg_pool")
 
     def f32(self, ctx, st):
+        """MAX_POOL_2D or AVERAGE_POOL_2D of the float input."""
         self._emit(ctx, st)
 
     def s8(self, ctx, st, q: QPool):
+        """The same pool operator on int8 tensors (edgetrain's int8 pool keeps the input's quantization)."""
         self._emit(ctx, st)
 
     @staticmethod
@@ -283,9 +311,11 @@ class GlobalPoolRule(TFLiteRule):
     kinds = ("global_avg_pool",)
 
     def f32(self, ctx, st):
+        """MEAN over H and W with kept dims, RELU / RELU6 for a fused activation, then a RESHAPE to [1, C]."""
         self._emit(ctx, st)
 
     def s8(self, ctx, st, q: QPool):
+        """The same operators on int8 tensors, the output with its own calibrated quantization."""
         self._emit(ctx, st)
 
     @staticmethod
@@ -304,20 +334,27 @@ class GlobalPoolRule(TFLiteRule):
 
 
 class ClampRule(TFLiteRule):
+    """Stand-alone relu / relu6 as RELU / RELU6."""
+
     kinds = ("relu", "relu6")
 
     def f32(self, ctx, st):
+        """RELU or RELU6 of the input."""
         x = ctx.index[st.inputs[0]]
         ctx.op(Op.RELU if st.kind == "relu" else Op.RELU6, [x], [ctx.activation(st.output)])
 
     def s8(self, ctx, st, q):
+        """The same RELU / RELU6 on int8 tensors (the output keeps the input's quantization)."""
         self.f32(ctx, st)
 
 
 class AddRule(TFLiteRule):
+    """add as ADD with the fused relu / relu6."""
+
     kinds = ("add",)
 
     def f32(self, ctx, st):
+        """ADD of the two inputs with the fused activation."""
         a, b = (ctx.index[t] for t in st.inputs)
         ctx.op(
             Op.ADD,
@@ -328,6 +365,7 @@ class AddRule(TFLiteRule):
         )
 
     def s8(self, ctx, st, q):
+        """The same ADD on int8 tensors: TFLite rescales both inputs to the output's quantization itself."""
         self.f32(ctx, st)
 
 
@@ -343,6 +381,7 @@ class TableActivationRule(TFLiteRule):
     }
 
     def f32(self, ctx, st):
+        """LOGISTIC, TANH or HARD_SWISH of the input, or LEAKY_RELU with the node's ``alpha``."""
         x = ctx.index[st.inputs[0]]
         if st.kind != "leaky_relu":
             ctx.op(self.CODES[st.kind], [x], [ctx.activation(st.output)])
@@ -357,6 +396,7 @@ class TableActivationRule(TFLiteRule):
         )
 
     def s8(self, ctx, st, q):
+        """Always raises UnsupportedOpError: edgetrain's int8 tables are not what TFLite Micro computes."""
         raise UnsupportedOpError(
             f"{st.kind} {st.name!r}: int8 {st.kind} is a 256-entry table in edgetrain, which "
             "TFLite Micro computes another way, so the .tflite would not be the same integer "
@@ -366,9 +406,12 @@ class TableActivationRule(TFLiteRule):
 
 
 class SoftmaxRule(TFLiteRule):
+    """softmax as SOFTMAX (beta 1) in float32; int8 drops a final softmax before the rules run."""
+
     kinds = ("softmax",)
 
     def f32(self, ctx, st):
+        """SOFTMAX of the input with beta 1."""
         ctx.op(
             Op.SOFTMAX,
             [ctx.index[st.inputs[0]]],
@@ -378,6 +421,7 @@ class SoftmaxRule(TFLiteRule):
         )
 
     def s8(self, ctx, st, q):  # pragma: no cover - the int8 quantizer refuses a softmax inside the model
+        """Raises UnsupportedOpError: int8 has no softmax inside the model."""
         raise UnsupportedOpError(f"softmax {st.name!r}: only a final softmax is supported in int8 (it is dropped)")
 
 
@@ -387,10 +431,12 @@ class ViewRule(TFLiteRule):
     kinds = ("alias",)
 
     def f32(self, ctx, st):
+        """A RESHAPE of the input to the output's TFLite shape, or the input tensor itself when the shapes agree."""
         src, dst = st.inputs[0], st.output
         reshape(ctx, ctx.index[src], tflite_shape(ctx.shape(dst)), dst)
 
     def s8(self, ctx, st, q):
+        """The same as in float32: a view keeps its input's quantization."""
         self.f32(ctx, st)
 
 
