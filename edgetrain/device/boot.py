@@ -56,6 +56,10 @@ def write_boot_files(
 
 @dataclass
 class BootResult:
+    """What one boot of the fine-tuning firmware reported in result.bin, plus its log: the bank it
+    loaded, the evaluation logits (and features), each step's loss and verdict, the commit and the
+    check before it. Instruction counts are None when the target has no counter."""
+
     boot: int
     load_status: int
     load_sequence: int

@@ -52,6 +52,9 @@ def write_inputs(path: Path, inputs: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class HarnessOutput:
+    """outputs.bin parsed: ``outputs`` is (N, out), one row per sample; ``instructions`` the
+    per-sample instruction counts, or None when the harness recorded none."""
+
     outputs: np.ndarray
     instructions: np.ndarray | None
 

@@ -88,6 +88,8 @@ def reference_features(program: TrainProgram, x: ArrayLike) -> np.ndarray:
 
 
 def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
+    """The int8 body's output ``q`` as the head's float32 input: ``(q - zero_point) * scale`` with
+    the boundary's quantization, as et_dequantize_s8_f32 computes it."""
     assert program.boundary_scale is not None and program.boundary_zero_point is not None
     return (q.astype(np.int32) - program.boundary_zero_point).astype(np.float32) * np.float32(program.boundary_scale)
 
@@ -98,6 +100,9 @@ LOSS_WINDOW = 10
 
 @dataclass
 class ReferenceRun:
+    """What `reference_finetune` computed: the loss of each step, the trained values the device
+    would store, and the trained head."""
+
     losses: np.ndarray
     weights: dict[str, np.ndarray]  # graph layout (a clustered weight: its codebook), trainable only
     head: Graph
@@ -147,6 +152,10 @@ def _json_float(v: float | None) -> float | str | None:
 
 @dataclass
 class FinetuneReport:
+    """One emulated fine-tuning run (`finetune_on_device`): accuracy before training (boot 1) and
+    after loading the stored bank (boot 2), the device's loss curve and instruction counts, the
+    check before the commit, the memory reports and the graph with the weights read back."""
+
     model: str
     target: str
     ran_on: str  # the target the firmware ran on: `target`, or "host" on a fallback
@@ -182,9 +191,12 @@ class FinetuneReport:
 
     @property
     def mean_instructions_per_step(self) -> float | None:
+        """The mean instructions of a training step, or None without counts."""
         return float(np.mean(self.instructions_per_step)) if self.instructions_per_step else None
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data for JSON: non-finite check values as strings, the memory
+        reports as dicts; the weights, graph, program, logits and features are left out."""
         return {
             "model": self.model,
             "target": self.target,
@@ -233,6 +245,9 @@ class FinetuneReport:
         return f"{curve[:w].mean():.4f} -> {curve[-w:].mean():.4f}"
 
     def rows(self) -> list[list[str]]:
+        """The report as [label, value] rows for a table, then the training memory report's rows
+        and the firmware RAM total."""
+
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{100 * v:.1f}%"
 

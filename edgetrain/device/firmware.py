@@ -91,6 +91,7 @@ class RunResult:
 
     @property
     def mean_instructions(self) -> float | None:
+        """The mean instructions per inference, or None without counts or samples."""
         counts = self.instructions_per_inference
         if counts is None or counts.size == 0:
             return None

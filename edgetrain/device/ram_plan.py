@@ -47,10 +47,12 @@ class FirmwareRam:
 
     @property
     def total(self) -> int:
+        """The bytes of all items together."""
         return sum(b for _, b in self.items)
 
     @property
     def fits(self) -> bool:
+        """Whether the total fits the available RAM (always, for the host build)."""
         return self.available is None or self.total <= self.available
 
     def rows(self) -> list[list[str]]:
@@ -61,6 +63,7 @@ class FirmwareRam:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan as plain data: the items by name, the total, the available RAM and ``fits``."""
         return {
             "firmware": self.firmware,
             "target": self.target,

@@ -28,6 +28,9 @@ from .run import emulate, emulator_available
 
 @dataclass
 class EmulationReport:
+    """One emulated run of an exported model: accuracy on the device against numpy, the
+    disagreements, instruction counts, section sizes and memory; built by `emulate_model`."""
+
     model: str
     target: str
     ran_on: str  # the target actually run (host when falling back)
@@ -56,12 +59,15 @@ class EmulationReport:
     device_inputs: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (the JSON report): every field but the raw device inputs and outputs."""
         d = asdict(self)
         d.pop("device_outputs")
         d.pop("device_inputs")
         return d
 
     def rows(self) -> list[tuple[str, Any]]:
+        """The report as (label, value) rows for a table, accuracies as percentages ("-": none)."""
+
         def pct(a: float | None) -> str:
             return "-" if a is None else f"{100 * a:.2f}%"
 
