@@ -17,6 +17,10 @@ from ..ops import get_op
 
 @dataclass
 class BackwardStep:
+    """One node's backward work: which inputs need a gradient (``need_dx``, by input position), which
+    parameter roles do (``need_dparams``), and which forward values (IN0 / IN1 / OUT) the training
+    forward keeps for it (``saves``)."""
+
     node: Node
     need_dx: list[bool]
     need_dparams: list[str]  # parameter roles, in the node's role order
@@ -25,6 +29,9 @@ class BackwardStep:
 
 @dataclass
 class BackwardSchedule:
+    """The backward steps in reverse topological order, the tensors whose gradient is computed and the
+    parameters that receive gradients (listed once per use)."""
+
     steps: list[BackwardStep]
     requires_grad: set[str]  # tensors whose gradient is computed
     trainable: list[str]  # parameter names that receive gradients

@@ -139,6 +139,9 @@ class CompiledStep:
         )
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """One training step on batch (``xb``, ``yb``): the training forward (running statistics updated),
+        the loss and the backward walk; returns the loss and the gradients w.r.t. each trainable
+        parameter's storage, in arrays the next call overwrites."""
         x = check_input(self.graph, np.asarray(xb, dtype=self.dtype))
         arrays = self._arrays.get(x.shape[0]) or self._allocate(x.shape[0])
         self._refresh_weights()
@@ -167,14 +170,18 @@ class CompiledStep:
         return b.run(b.node, dy, saved, b.weights, b.need_dx, b.need_dparams, self._bufs[i])
 
     def accumulate(self, total: np.ndarray, more: np.ndarray, tensor: str) -> np.ndarray:
+        """``total + more``, a new array."""
         return total + more
 
     def to_storage(self, param: Param, grad: np.ndarray, step: BackwardStep, role: str) -> np.ndarray:
+        """``param.grad_to_storage`` of ``grad``, masked in place only when ``grad`` is this step's own
+        buffer for ``role`` (a rule may return a view of another array)."""
         # Masking may reuse the gradient's array only if it is ours: a rule may return a view.
         own = grad is self._bufs[self._index[id(step)]].get(role)
         return param.grad_to_storage(grad, out=grad if own else None)
 
     def saved(self, step: BackwardStep) -> Mapping[str, Any]:
+        """The forward values the training forward stored for ``step``'s node, by key (IN0 / IN1 / OUT)."""
         return self._backward[self._index[id(step)]].saved
 
     def _refresh_weights(self) -> None:

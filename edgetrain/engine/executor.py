@@ -134,12 +134,15 @@ class NumpyAlgebra:
         self.tape = tape
 
     def accumulate(self, total: np.ndarray, more: np.ndarray, tensor: str) -> np.ndarray:
+        """``total + more``, a new array."""
         return total + more
 
     def to_storage(self, param: Param, grad: np.ndarray, step: BackwardStep, role: str) -> np.ndarray:
+        """``param.grad_to_storage(grad)``: masked, and summed per codebook entry when clustered."""
         return param.grad_to_storage(grad)
 
     def saved(self, step: BackwardStep) -> Mapping[str, np.ndarray]:
+        """The values the tape kept for ``step``'s node (empty when it keeps none)."""
         return self.tape.saved.get(step.node.name, {})
 
 

@@ -22,6 +22,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 class Loss(Protocol):
+    """A training loss: called with the model output and the targets, it returns the batch's mean loss
+    and its gradient w.r.t. the output; ``name`` is how a config names it."""
+
     name: str
 
     def __call__(self, output: np.ndarray, target: np.ndarray, x: np.ndarray | None = None) -> tuple[float, np.ndarray]:

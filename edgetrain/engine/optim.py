@@ -15,6 +15,9 @@ from ..graph import Graph
 
 
 class Optimizer:
+    """Base of the optimizers: the learning rate, the state buffers of each parameter (by name) and the
+    step count ``t``; subclasses implement :meth:`update` by the rules of the module docstring."""
+
     name = ""
 
     def __init__(self, lr: float) -> None:
@@ -53,6 +56,8 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    """SGD with optional momentum (a velocity buffer per parameter) and weight decay added to the gradient."""
+
     name = "sgd"
 
     def __init__(self, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
@@ -85,6 +90,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Bias-corrected Adam, weight decay added to the gradient (not decoupled from it)."""
+
     name = "adam"
 
     def __init__(

@@ -94,6 +94,11 @@ def accuracy(graph: Graph, split: Split) -> float:
 
 
 class Trainer:
+    """Mini-batch training of ``graph``: every epoch shuffles the samples (``seed``), steps the
+    optimizer (default SGD, lr 0.05, momentum 0.9) on each batch and calls the callbacks. With
+    ``early_stopping`` (a patience in epochs) and validation data, training stops once validation
+    accuracy has not improved for that many epochs and the best epoch's weights are restored."""
+
     def __init__(
         self,
         graph: Graph,
