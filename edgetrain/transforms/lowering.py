@@ -43,6 +43,7 @@ class Step:
 
     @property
     def name(self) -> str:
+        """The lowered node's name (the step's own name, even when its output is a fused activation's)."""
         return self.node.name
 
 
@@ -59,6 +60,7 @@ class Lowered:
     dropped_softmax: str | None
 
     def size(self, tensor: str) -> int:
+        """Elements of one sample of ``tensor``."""
         return math.prod(self.shapes[tensor])
 
     def alias_root(self, tensor: str) -> str:
