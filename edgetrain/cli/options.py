@@ -31,6 +31,8 @@ class Count(click.ParamType):
         self.minimum = minimum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """The option's value as an int; a usage error naming the option for text that is not a
+        base-10 whole number, a number below ``minimum`` or one above the limit."""
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
         else:
@@ -60,6 +62,7 @@ class Real(click.ParamType):
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def describe(self) -> str:
+        """The accepted range in words, for error messages (e.g. "a finite number in [0, 1)")."""
         if self.low is not None and self.high is not None:
             return (
                 f"a finite number in {'(' if self.low_open else '['}{self.low:g}, "
@@ -72,6 +75,8 @@ class Real(click.ParamType):
         return "a finite number"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """The option's value as a float; a usage error naming the option for a non-number, NaN,
+        infinity or a value outside the range."""
         try:
             number = float(value)
         except (TypeError, ValueError):
