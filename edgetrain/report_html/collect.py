@@ -57,6 +57,7 @@ class Confusion:
 
     @property
     def accuracy(self) -> float:
+        """The share of the split's samples on the diagonal (predicted as labelled); 0 without samples."""
         return float(np.trace(self.matrix) / max(1, self.samples))
 
 
@@ -74,6 +75,7 @@ class MaskImage:
 
     @property
     def density(self) -> float:
+        """The share of the parameter's weights that are stored (0 for an empty image)."""
         return float(self.image.mean()) if self.image.size else 0.0
 
 

@@ -45,6 +45,7 @@ class Section:
 
     @property
     def present(self) -> bool:
+        """Whether the section has its data (no ``absent`` sentence)."""
         return self.absent is None
 
 
