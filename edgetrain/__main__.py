@@ -1,3 +1,5 @@
+"""``python -m edgetrain``: the ``edgetrain`` command line."""
+
 from .cli import main
 
 main()

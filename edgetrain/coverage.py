@@ -84,6 +84,9 @@ README_BEGIN, README_END = "<!-- supported:begin -->", "<!-- supported:end -->"
 
 
 class Row(NamedTuple):
+    """The outcome of one cell: its op kind, attachment and backend, a status of `STATUSES` and
+    a one-line detail (the backend's answer, or the exception that ended the cell)."""
+
     op: str
     attachment: str
     backend: str
@@ -93,6 +96,8 @@ class Row(NamedTuple):
 
 @dataclass(frozen=True)
 class Cell:
+    """One cell of the matrix: an op kind, an attachment of `ATTACHMENTS` and a backend of `BACKENDS`."""
+
     op: str
     attachment: str
     backend: str

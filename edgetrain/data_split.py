@@ -21,6 +21,8 @@ BUILTIN = ("digits", "iris", "wine", "breast_cancer")
 
 @dataclass
 class Split:
+    """One part of a data set: standardised float32 samples ``x`` and their class ids ``y``."""
+
     x: np.ndarray
     y: np.ndarray
 
@@ -30,6 +32,9 @@ class Split:
 
 @dataclass
 class Dataset:
+    """A data set split into train, val and test (None when empty), standardised with the
+    training split's float32 ``mean`` and ``std`` per value."""
+
     name: str
     train: Split
     val: Split | None

@@ -90,6 +90,7 @@ class Target:
 
     @property
     def has_fpu(self) -> bool:
+        """True when the board's CPU has a floating-point unit (``fpu`` is set and not "none")."""
         return self.fpu not in ("none", "")
 
     @property

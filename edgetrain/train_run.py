@@ -23,6 +23,10 @@ from .techniques import apply_techniques
 
 @dataclass
 class TrainResult:
+    """What `train_from_config` produced: the trained graph (its meta carries the preprocessing,
+    history and test accuracy), the data it was trained on, the history, the test accuracy (None
+    without a test split), the techniques' reports and warnings."""
+
     graph: Graph
     data: Dataset
     history: History
