@@ -21,6 +21,8 @@ class _Pointwise(Op):
 
 
 class ReLUOp(_Pointwise):
+    """y = max(x, 0); a clamp to [0, inf), so kernel backends may fuse it into the op before it."""
+
     kind = "relu"
     clamp = (0.0, None)
 
@@ -34,6 +36,8 @@ class ReLUOp(_Pointwise):
 
 
 class ReLU6Op(_Pointwise):
+    """y = min(max(x, 0), 6); a clamp to [0, 6], so kernel backends may fuse it into the op before it."""
+
     kind = "relu6"
     clamp = (0.0, 6.0)
 

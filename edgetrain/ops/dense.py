@@ -10,6 +10,8 @@ from .base import IN0, NO_BUFFERS, Op
 
 
 class DenseOp(Op):
+    """y = x @ weight + bias on flat samples; weight (n_in, n_out), bias optional (n_out,)."""
+
     kind = "dense"
     param_roles = ("weight", "bias")
     required_roles = ("weight",)

@@ -12,6 +12,8 @@ from .base import NO_BUFFERS, Op
 
 
 class FlattenOp(Op):
+    """Each sample reshaped to one axis; a view, so kernel backends alias its output to its input."""
+
     kind = "flatten"
     is_view = True
 
@@ -32,6 +34,8 @@ class FlattenOp(Op):
 
 
 class IdentityOp(Op):
+    """y = x; a view, so kernel backends alias its output to its input."""
+
     kind = "identity"
     is_view = True
 
