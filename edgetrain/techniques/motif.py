@@ -118,7 +118,7 @@ class MotifCells:
 
 
 class MotifEvolution(SparseEvolution):
-    """SET on block grids, plus the 1/m learning-rate scale of the shared weights."""
+    """SET on block grids, plus the ``lr_scale`` step scale of the shared weights (1 by default)."""
 
     def __init__(
         self,

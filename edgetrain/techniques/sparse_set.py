@@ -252,7 +252,7 @@ def weight_of(graph: Graph, layer: str) -> Param:
 
 
 def set_rng(seed: int, stream: int) -> np.random.Generator:
-    """Independent, seed-determined streams for masks (0) and evolution (1)."""
+    """Independent, seed-determined streams: masks (0), evolution (1), motif block grids (2)."""
     return np.random.default_rng([int(seed), 0x5E7, stream])
 
 

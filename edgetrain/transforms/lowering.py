@@ -5,8 +5,7 @@ Lowering makes the decisions every backend that runs kernels must agree on:
 * an activation that is a plain clamp (``Op.clamp``: relu, relu6) whose input is produced by a
   kernel with an output clamp (`CLAMPING_PRODUCERS`: dense, add, the convolutions and the pools)
   that feeds nothing else (and is not a graph output) is fused into that kernel as an output
-  clamp. (The int8 quantizer has rules for dense and add only, so the conv and pool entries
-  change nothing it accepts: it refuses those kinds, fused or not);
+  clamp (the int8 quantizer and the C kernels of these kinds all take an output clamp);
 * views (``Op.is_view``: flatten, identity) become aliases: they share their input's memory, no
   code runs;
 * a ``softmax`` is kept as a step; :func:`lower_graph` can drop a final softmax
