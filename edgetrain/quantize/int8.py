@@ -242,7 +242,8 @@ class RangeObserver:
 
     ``method="minmax"`` keeps the running min and max. ``method="percentile"`` keeps a sample of
     the values (every value until ``max_values``; the batch that would overflow is strided to fit,
-    later batches only move the min and max) and reports the ``percentile`` / ``100 - percentile`` quantiles, which ignores rare outliers.
+    later batches only move the min and max) and reports the ``percentile`` / ``100 - percentile``
+    quantiles, which ignores rare outliers.
     """
 
     def __init__(

@@ -28,11 +28,15 @@ class Buffer:
     last: int
 
     def overlaps_in_time(self, other: Buffer) -> bool:
+        """Whether the two buffers are alive at some common step (then they may not share bytes)."""
         return self.first <= other.last and other.first <= self.last
 
 
 @dataclass(frozen=True)
 class MemoryPlan:
+    """Where each buffer lives in the arena: its byte ``offsets`` (aligned), the ``buffers`` placed
+    and the ``arena_bytes`` the placement needs."""
+
     offsets: dict[str, int]
     buffers: dict[str, Buffer]
     arena_bytes: int

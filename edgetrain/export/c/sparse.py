@@ -83,10 +83,12 @@ class LayerStorage:
 
     @property
     def sparse(self) -> bool:
+        """Whether a sparse kernel runs the layer (any format but ``dense``)."""
         return self.format != "dense"
 
     @property
     def nbytes(self) -> ByteReport:
+        """Index and value bytes of the stored encoding."""
         return self.encoding.nbytes
 
 

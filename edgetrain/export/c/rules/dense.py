@@ -44,6 +44,9 @@ def c_weight(param: Param) -> np.ndarray:
 
 
 class DenseRule(CRule):
+    """The C calls of a dense step: et_dense_* on a dense weight, et_sparse_* on the sparse storage
+    chosen for a masked one, et_dense_f32_shared on a clustered trainable head."""
+
     kinds = ("dense",)
     sources: ClassVar[dict[str, str]] = {
         "et_dense_f32": "et_dense_f32.c",
