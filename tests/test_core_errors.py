@@ -145,3 +145,18 @@ def test_exit_statuses_tell_the_error_kinds_apart() -> None:
     assert errors.CheckFailedError("x").exit_code == 3
     assert errors.BudgetExceededError("x").exit_code == 4
     assert errors.ToolchainError("x").exit_code == 5
+
+
+def test_truncated_fine_tuning_result_is_a_toolchain_error_not_a_crash():
+    import struct
+    from types import SimpleNamespace
+
+    from edgetrain.device.boot import RESULT_MAGIC, parse_boot_result
+    from edgetrain.errors import ToolchainError
+
+    program = SimpleNamespace(feature_ctype="float")
+    # a header announcing 3 evaluation records of 10 logits and 2 steps, then nothing
+    head = struct.pack("<4s9I", RESULT_MAGIC, 1, 0, 0, 0, 0, 3, 10, 0, 2)
+    for blob in (b"", RESULT_MAGIC, head[:20], head, head + b"\0" * 50):
+        with pytest.raises(ToolchainError):
+            parse_boot_result(blob, program)  # type: ignore[arg-type]

@@ -108,21 +108,22 @@ def parse_boot_result(blob: bytes, program: TrainProgram) -> BootFields:
     """result.bin's values: BootResult's fields but the log, in field order. ToolchainError when
     the result magic is missing or the file's size disagrees with its header."""
     head = struct.Struct("<4s9I")
-    magic, boot, flags, _overhead, load_st, load_seq, n_eval, n_cls, feat_bytes, n_steps = head.unpack_from(blob)
-    if magic != RESULT_MAGIC:
+    if len(blob) < head.size or blob[:4] != RESULT_MAGIC:
         raise ToolchainError(f"the fine-tuning harness wrote no {RESULT_MAGIC.decode()} result")
+    _magic, boot, flags, _overhead, load_st, load_seq, n_eval, n_cls, feat_bytes, n_steps = head.unpack_from(blob)
     counts = bool(flags & 1)
     feat_dt = np.int8 if program.feature_ctype == "int8_t" else np.float32
     rec = np.dtype([("n", "<u4"), ("logits", "<f4", (n_cls,)), ("feat", "u1", (feat_bytes,))])
+    step = np.dtype([("loss", "<f4"), ("n", "<u4"), ("verdict", "<u4")])
+    trailer = struct.Struct("<iIIIfIffII")
+    expected = head.size + rec.itemsize * n_eval + step.itemsize * n_steps + trailer.size
+    if expected != len(blob):  # checked before reading: a short file is an error, not a crash
+        raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {expected}")
     off = head.size
     evals = np.frombuffer(blob, rec, n_eval, off)
     off += rec.itemsize * n_eval
-    step = np.dtype([("loss", "<f4"), ("n", "<u4"), ("verdict", "<u4")])
     steps = np.frombuffer(blob, step, n_steps, off)
     off += step.itemsize * n_steps
-    trailer = struct.Struct("<iIIIfIffII")
-    if off + trailer.size != len(blob):
-        raise ToolchainError(f"result.bin holds {len(blob)} bytes, expected {off + trailer.size}")
     (commit_st, commit_seq, commit_n, diverged, final_loss, final_verdict, rms0, rms1, erases_a, erases_b) = (
         trailer.unpack_from(blob, off)
     )
