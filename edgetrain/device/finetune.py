@@ -236,12 +236,16 @@ class FinetuneReport:
         check = "parameter" if self.final_check == "parameters" else self.final_check
         return f"rolled back by the {check} check ({what}): committed the last commit's weights"
 
-    def _smoothed_loss(self, window: int = LOSS_WINDOW) -> str:
-        """The mean loss of the first and of the last ``window`` steps: one noisy batch says little."""
+    def _loss_window(self, window: int = LOSS_WINDOW) -> int:
+        """Steps averaged at each end of the loss curve: ``window``, at most half the curve."""
+        return max(1, min(window, len(self.loss_curve) // 2 or 1))
+
+    def _smoothed_loss(self) -> str:
+        """The mean loss of the first and of the last `_loss_window` steps: one noisy batch says little."""
         curve = np.asarray(self.loss_curve, np.float64)
         if curve.size == 0:
             return "-"
-        w = max(1, min(window, curve.size // 2 or 1))
+        w = self._loss_window()
         return f"{curve[:w].mean():.4f} -> {curve[-w:].mean():.4f}"
 
     def rows(self) -> list[list[str]]:
@@ -258,7 +262,7 @@ class FinetuneReport:
             ["steps x batch", f"{self.steps} x {self.config['batch']} ({self.config['optimizer']})"],
             ["accuracy before (boot 1)", pct(self.accuracy_before)],
             ["accuracy after (boot 2, stored bank)", pct(self.accuracy_after)],
-            ["loss first -> last (mean of 10 steps)", self._smoothed_loss()],
+            [f"loss first -> last (mean of {self._loss_window()} steps)", self._smoothed_loss()],
             ["rolled-back steps", str(self.diverged_steps)],
             ["check before the commit", self._final_row()],
             [

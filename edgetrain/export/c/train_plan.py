@@ -142,7 +142,10 @@ class TrainMemoryReport:
             ],
             ["RAM: parameter and optimizer descriptors", f"{self.descriptor_bytes:,}"],
             [f"RAM: stack reserved (estimate {self.stack_estimate:,})", f"{self.stack_reserved:,}"],
-            ["RAM total for training", f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget else "")],
+            [
+                "RAM total for training",
+                f"{self.ram_bytes:,}" + (f" of {self.ram_budget:,}" if self.ram_budget is not None else ""),
+            ],
             ["flash: const model data", f"{self.const_data_bytes:,}"],
             [
                 "flash: A/B banks",
