@@ -62,4 +62,7 @@ def test_report_loss_row_averages_ten_steps_at_each_end() -> None:
     assert FinetuneReport._smoothed_loss(Curve()) == "5.0000 -> 0.5000"
     Curve.loss_curve = [2.0, 1.0]
     assert FinetuneReport._smoothed_loss(Curve()) == "2.0000 -> 1.0000"  # short runs: one step each end
+    Curve.loss_curve = [3.0] * 3 + [1.0] * 3
+    assert FinetuneReport._smoothed_loss(Curve()) == "3.0000 -> 1.0000"  # half the curve at each end
+    assert FinetuneReport._loss_window(Curve()) == 3  # the row's label names it
 

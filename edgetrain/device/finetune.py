@@ -98,6 +98,11 @@ def reference_dequantize(program: TrainProgram, q: np.ndarray) -> np.ndarray:
 LOSS_WINDOW = 10
 
 
+def loss_window(steps: int) -> int:
+    """Steps averaged at each end of a loss curve of ``steps`` steps: `LOSS_WINDOW`, at most half."""
+    return max(1, min(LOSS_WINDOW, steps // 2 or 1))
+
+
 @dataclass
 class ReferenceRun:
     """What `reference_finetune` computed: the loss of each step, the trained values the device
@@ -236,16 +241,16 @@ class FinetuneReport:
         check = "parameter" if self.final_check == "parameters" else self.final_check
         return f"rolled back by the {check} check ({what}): committed the last commit's weights"
 
-    def _loss_window(self, window: int = LOSS_WINDOW) -> int:
-        """Steps averaged at each end of the loss curve: ``window``, at most half the curve."""
-        return max(1, min(window, len(self.loss_curve) // 2 or 1))
+    def _loss_window(self) -> int:
+        """Steps averaged at each end of the loss curve: `LOSS_WINDOW`, at most half the curve."""
+        return loss_window(len(self.loss_curve))
 
     def _smoothed_loss(self) -> str:
         """The mean loss of the first and of the last `_loss_window` steps: one noisy batch says little."""
         curve = np.asarray(self.loss_curve, np.float64)
         if curve.size == 0:
             return "-"
-        w = self._loss_window()
+        w = loss_window(curve.size)
         return f"{curve[:w].mean():.4f} -> {curve[-w:].mean():.4f}"
 
     def rows(self) -> list[list[str]]:
