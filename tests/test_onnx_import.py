@@ -180,3 +180,79 @@ def test_truncated_and_non_onnx_files(tmp_path):
         assert_user_error(r, name)
     assert_user_error(run_cli("import", "onnx", tmp_path / "missing.onnx", "-o", tmp_path / "m.etm"), "does not exist")
     assert not (tmp_path / "m.etm").exists()
+
+
+def _clustered_mlp(masked: bool) -> et.Graph:
+    """64 -> 16 -> 10 with its first weight on a 4-entry codebook (and a mask when ``masked``)."""
+    model = et.Sequential([et.Dense(16, "relu"), et.Dense(10)], input_shape=64, seed=1)
+    p = next(iter(model.params.values()))
+    p.codebook = np.linspace(p.value.min(), p.value.max(), 4).astype(np.float32)
+    p.indices = np.abs(p.value[..., None] - p.codebook).argmin(-1)
+    if masked:
+        p.mask = (np.arange(p.value.size).reshape(p.value.shape) % 3 != 0).astype(np.float32)
+    return model
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["clustered", "clustered+masked"])
+def test_compact_weight_subgraph_imports_as_the_weight_it_computes(digits, masked):
+    """edgetrain's own export stores a clustered weight as codebook + uint8 indices (Cast, Gather) and
+    multiplies by the mask: the importer folds that subgraph into the weight numpy computes."""
+    model = _clustered_mlp(masked)
+    onnx_model = build_inference_model(model)
+    assert {"Cast", "Gather"} <= {n.op_type for n in onnx_model.graph.node}
+    assert ("Mul" in {n.op_type for n in onnx_model.graph.node}) == masked
+    back = import_onnx(onnx_model)
+    x = digits.test.x[:200]
+    out = {g: et.forward(g, x)[0][g.outputs[0]] for g in (back, model)}
+    np.testing.assert_allclose(out[back], out[model], atol=1e-5)
+    assert np.array_equal(et.predict(back, x), et.predict(model, x))
+    w_in = next(iter(model.params.values()))
+    assert any(np.array_equal(p.value, w_in.effective()) for p in back.params.values())
+
+
+def _weight_subgraph_model(nodes: list, inits: list) -> onnx.ModelProto:
+    """input(4) -> Gemm with weight 'w' computed by ``nodes`` from ``inits`` -> output(2)."""
+    gemm = helper.make_node("Gemm", ["input", "w"], ["output"], name="fc")
+    graph = helper.make_graph([*nodes, gemm], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 2])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_weight_subgraph_refusals_are_clear():
+    codebook = numpy_helper.from_array(np.array([-1.0, 0.5, 2.0], np.float32), "cb")
+    idx = numpy_helper.from_array(np.array([[0, 1], [2, 0], [1, 1], [0, 2]], np.uint8), "idx")
+    wide = helper.make_node("Cast", ["idx"], ["idx64"], to=TensorProto.INT64)
+    ok = _weight_subgraph_model([wide, helper.make_node("Gather", ["cb", "idx64"], ["w"], axis=0)], [codebook, idx])
+    assert np.array_equal(next(iter(import_onnx(ok).params.values())).value,
+                          np.array([-1.0, 0.5, 2.0], np.float32)[numpy_helper.to_array(idx)])
+    bad_idx = numpy_helper.from_array(np.array([[0, 1], [3, 0], [1, 1], [0, 2]], np.uint8), "idx")
+    with pytest.raises(et.InvalidModelError, match="index is out of range for an axis of 3"):
+        import_onnx(_weight_subgraph_model([wide, helper.make_node("Gather", ["cb", "idx64"], ["w"])],
+                                           [codebook, bad_idx]))
+    to_half = helper.make_node("Cast", ["idx"], ["idx64"], to=TensorProto.FLOAT16)
+    with pytest.raises(et.UnsupportedOpError, match="Cast only of shapes and of a weight's indices, to INT64 or INT32"):
+        import_onnx(_weight_subgraph_model([to_half, helper.make_node("Gather", ["cb", "idx64"], ["w"])],
+                                           [codebook, idx]))
+    w = numpy_helper.from_array(np.ones((4, 2), np.float32), "w0")
+    mask = numpy_helper.from_array(np.ones((3, 2), np.float32), "m")
+    with pytest.raises(et.InvalidModelError, match=r"shapes \(4, 2\) and \(3, 2\) do not broadcast"):
+        import_onnx(_weight_subgraph_model([helper.make_node("Mul", ["w0", "m"], ["w"])], [w, mask]))
+    stored = helper.make_tensor("idx", TensorProto.UINT8, [4, 2], [0, 1, 2, 0, 1, 300, 0, 2])
+    with pytest.raises(et.InvalidModelError, match=r"UINT8 stores values outside \[0, 255\]"):
+        import_onnx(_weight_subgraph_model([wide, helper.make_node("Gather", ["cb", "idx64"], ["w"])],
+                                           [codebook, stored]))
+
+
+def test_mul_of_data_is_refused_with_what_is_imported():
+    scale = numpy_helper.from_array(np.full((1, 4), 2.0, np.float32), "s")
+    w = numpy_helper.from_array(np.ones((4, 2), np.float32), "w")
+    mul = helper.make_node("Mul", ["input", "s"], ["scaled"], name="scale")
+    gemm = helper.make_node("Gemm", ["scaled", "w"], ["output"], name="fc")
+    graph = helper.make_graph([mul, gemm], "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 2])], [scale, w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with pytest.raises(et.UnsupportedOpError, match="Mul node 'scale' multiplies a data tensor"):
+        import_onnx(model)

@@ -117,7 +117,7 @@ BAD: dict[str, tuple[Callable[[], onnx.ModelProto], type, str]] = {
     "elem_type_99": (edited(lambda m: setattr(w(m), "data_type", 99)), UnsupportedOpError,
                      "initializer 'fc.weight' has element type 99"),
     "elem_type_float16": (edited(lambda m: setattr(w(m), "data_type", TensorProto.FLOAT16)), UnsupportedOpError,
-                          "element type FLOAT16; edgetrain imports tensors of float32, float64, int64, int32 and int8"),
+                          "element type FLOAT16; edgetrain imports tensors of float32, float64, int64, int32, int8 and uint8"),
     "elem_type_string": (edited(lambda m: w(m).CopyFrom(helper.make_tensor("fc.weight", TensorProto.STRING, [1],
                                                                            [b"a"]))),
                          UnsupportedOpError, "element type STRING"),

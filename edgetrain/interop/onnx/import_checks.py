@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,8 +59,9 @@ ELEMENT_TYPES: dict[int, np.dtype] = {
     TensorProto.INT64: np.dtype("<i8"),
     TensorProto.INT32: np.dtype("<i4"),
     TensorProto.INT8: np.dtype("<i1"),
+    TensorProto.UINT8: np.dtype("<u1"),
 }
-ELEMENT_TYPE_NAMES = "float32, float64, int64, int32 and int8"
+ELEMENT_TYPE_NAMES = "float32, float64, int64, int32, int8 and uint8"
 #: The typed field that holds a tensor's values when it has no raw_data (INT8 is widened to int32).
 _TYPED_FIELD: dict[int, str] = {
     TensorProto.FLOAT: "float_data",
@@ -68,7 +69,10 @@ _TYPED_FIELD: dict[int, str] = {
     TensorProto.INT64: "int64_data",
     TensorProto.INT32: "int32_data",
     TensorProto.INT8: "int32_data",
+    TensorProto.UINT8: "int32_data",
 }
+#: The range of the types stored widened in int32_data, checked before they are narrowed.
+_NARROW = {TensorProto.INT8: (-128, 127), TensorProto.UINT8: (0, 255)}
 _VALUE_FIELDS = ("float_data", "double_data", "int32_data", "int64_data", "uint64_data", "string_data")
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)
 
@@ -127,6 +131,8 @@ OPS: dict[str, OpSpec] = {
     "Identity": OpSpec(1, 1, {}),
     "LeakyRelu": OpSpec(1, 1, {"alpha": _F, **_LEGACY}),
     "MatMul": OpSpec(2, 2, {}),
+    # Only between constants: a masked weight (weight x mask), folded at import time.
+    "Mul": OpSpec(2, 2, {}),
     "MaxPool": OpSpec(1, 1, {**_WINDOW, "ceil_mode": _I, "storage_order": _I}),
     # pads/value are attributes before opset 11 and inputs (with axes from opset 18) from it on.
     "Pad": OpSpec(1, 4, {"mode": _S, "pads": _IS, "value": _F}),
@@ -397,10 +403,14 @@ def stored_values(t: onnx.TensorProto, what: str) -> np.ndarray:
         raise InvalidModelError(
             f"{what} stores {len(field)} values, but its dims {shape} declare {n}", hint=REEXPORT_HINT
         )
-    values = np.asarray(field, dtype=np.int64 if t.data_type == TensorProto.INT8 else dtype)
-    if t.data_type == TensorProto.INT8 and values.size and (values.min() < -128 or values.max() > 127):
-        raise InvalidModelError(f"{what} of type INT8 stores values outside [-128, 127]", hint=REEXPORT_HINT)
-    return values
+    narrow = _NARROW.get(t.data_type)
+    values = np.asarray(field, dtype=np.int64 if narrow else dtype)
+    if narrow and values.size and (values.min() < narrow[0] or values.max() > narrow[1]):
+        raise InvalidModelError(
+            f"{what} of type {dtype_name(t.data_type)} stores values outside [{narrow[0]}, {narrow[1]}]",
+            hint=REEXPORT_HINT,
+        )
+    return values.astype(dtype)
 
 
 def check_tensor_values(model: onnx.ModelProto) -> None:
@@ -514,7 +524,7 @@ def check_attribute_values(node: onnx.NodeProto, label: str) -> None:
         if a["to"].i not in (TensorProto.INT64, TensorProto.INT32):
             raise UnsupportedOpError(
                 f"Cast node {label} casts to {dtype_name(a['to'].i)}; edgetrain imports Cast "
-                "only of shapes, to INT64 or INT32",
+                "only of shapes and of a weight's indices, to INT64 or INT32",
                 hint=SUPPORTED_HINT,
             )
     if node.op_type == "Constant" and len(a) != 1:
@@ -722,7 +732,49 @@ def _constants(model: onnx.ModelProto) -> dict[str, _Const]:
                 out[node.output[0]] = _Const((n,), TensorProto.FLOAT if a.name == "value_floats" else TensorProto.INT64)
         elif node.op_type == "Identity" and node.input[0] in out:
             out[node.output[0]] = out[node.input[0]]
+        elif is_weight_node(node, out) and (result := _weight_node_result(node, out)) is not None:
+            out[node.output[0]] = result
     return out
+
+
+#: Ops the importer folds when they compute a weight from constants (`is_weight_node`): the subgraph
+#: an exporter writes for a weight stored compactly (a clustered weight: ``Cast`` of uint8 indices,
+#: ``Gather`` from the codebook; a masked one: ``Mul`` by the mask).
+WEIGHT_OPS = ("Cast", "Gather", "Mul")
+
+
+def computes_weight(inputs: Iterable[tuple[bool, int]]) -> bool:
+    """Whether a `WEIGHT_OPS` node whose inputs are all constants, given as (holds values no shape
+    holds: float or uint8, element count) pairs, computes a weight rather than shape arithmetic:
+    some input is such a tensor or is larger than any shape or pads list (2 x MAX_RANK values)."""
+    return any(not_shape or n > 2 * MAX_RANK for not_shape, n in inputs)
+
+
+def is_weight_node(node: onnx.NodeProto, consts: dict[str, _Const]) -> bool:
+    """Whether ``node`` computes a weight from the constants ``consts`` (`computes_weight`)."""
+    if node.op_type not in WEIGHT_OPS or not node.input or not all(t in consts for t in node.input):
+        return False
+    return computes_weight(
+        (consts[t].dtype in (*FLOAT_TYPES, TensorProto.UINT8), _elements(consts[t].dims)) for t in node.input
+    )
+
+
+def _weight_node_result(node: onnx.NodeProto, consts: dict[str, _Const]) -> _Const | None:
+    """The shape and type of a weight node's result, as far as they can be known without values;
+    None when its inputs do not fit (the converter, which folds the values, says why)."""
+    ins = [consts[t] for t in node.input]
+    attrs = {a.name: a.i for a in node.attribute if a.type == AttributeProto.INT}
+    if node.op_type == "Cast":
+        return _Const(ins[0].dims, attrs.get("to", ins[0].dtype))
+    if node.op_type == "Gather":
+        if len(ins) != 2 or not ins[0].dims or not -len(ins[0].dims) <= attrs.get("axis", 0) < len(ins[0].dims):
+            return None
+        axis = attrs.get("axis", 0) % len(ins[0].dims)
+        return _Const((*ins[0].dims[:axis], *ins[1].dims, *ins[0].dims[axis + 1 :]), ins[0].dtype)
+    try:
+        return _Const(tuple(np.broadcast_shapes(*(c.dims for c in ins))), ins[0].dtype)
+    except ValueError:
+        return None
 
 
 def check_layers(model: onnx.ModelProto) -> None:
@@ -874,8 +926,8 @@ def check_shape_ops(model: onnx.ModelProto) -> None:
                 raise InvalidModelError(
                     f"{op} node {label} does not take {spelling}, as opset {opset} needs", hint=REEXPORT_HINT
                 )
-        if op == "Shape":
-            continue  # reads only the dims of its input, whatever it holds
+        if op == "Shape" or is_weight_node(node, consts):
+            continue  # reads only the dims of its input, whatever it holds; or folds a weight
         for t in node.input:
             c = consts.get(t)
             if c is None:

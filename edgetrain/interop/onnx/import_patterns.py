@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto
 
+from ... import limits
 from ...errors import InvalidModelError, UnsupportedOpError
-from .import_checks import MAX_RANK, REEXPORT_HINT, SHAPE_OPS, show
+from .import_checks import MAX_RANK, REEXPORT_HINT, SHAPE_OPS, computes_weight, show
 
 
 class _Batch:
@@ -342,6 +343,70 @@ FOLD_HINT = (
     "edgetrain evaluates constant subgraphs only on small integer tensors (shapes and pads, at most "
     f"{MAX_FOLDED} values); {DYNAMIC_HINT}"
 )
+
+
+#: The element types ``Cast`` may produce in a weight subgraph (indices widened for ``Gather``).
+_CAST_TO = {TensorProto.INT64: np.int64, TensorProto.INT32: np.int32}
+
+
+def is_weight_subgraph(values: Sequence[np.ndarray]) -> bool:
+    """Whether a weight-op node (`import_checks.WEIGHT_OPS`) on the constants ``values`` computes a
+    weight (`fold_weight`) rather than shape arithmetic (`evaluate` / `fold_constant`):
+    `import_checks.computes_weight`."""
+    return computes_weight((v.dtype.kind == "f" or v.dtype == np.uint8, v.size) for v in values)
+
+
+def fold_weight(op: str, values: Sequence[np.ndarray], attrs: dict[str, Any], label: str) -> np.ndarray:
+    """The value of the weight subgraph node ``op`` (one of `import_checks.WEIGHT_OPS`) on the constants ``values``.
+
+    The result holds at most MAX_PARAMETERS values (checked before it is allocated); out-of-range
+    indices, casts to other types and shapes that do not broadcast are refused."""
+    cap = limits.limit("MAX_PARAMETERS")
+
+    def bounded(n: int) -> None:
+        if n > cap:
+            raise InvalidModelError(
+                f"{op} node {label} makes {n} values, more than MAX_PARAMETERS={cap}",
+                hint=limits.over_limit_hint("MAX_PARAMETERS"),
+            )
+
+    if op == "Cast":
+        to = _CAST_TO.get(attrs.get("to"))  # type: ignore[arg-type]  # None when absent: refused below
+        if to is None:
+            raise UnsupportedOpError(
+                f"Cast node {label} casts a constant to element type {attrs.get('to')}; edgetrain folds "
+                "casts of a weight's indices to int64 and int32",
+                hint=REEXPORT_HINT,
+            )
+        return values[0].astype(to)
+    if op == "Gather":
+        data, idx = values
+        if data.ndim == 0 or idx.dtype.kind not in "iu":
+            raise InvalidModelError(
+                f"Gather node {label} needs an array to gather from and integer indices "
+                f"(got {data.dtype} of rank {data.ndim} and {idx.dtype} indices)",
+                hint=REEXPORT_HINT,
+            )
+        axis = int(attrs.get("axis", 0))
+        if not -data.ndim <= axis < data.ndim:
+            raise InvalidModelError(f"Gather node {label}: axis {axis} of a rank-{data.ndim} array", hint=REEXPORT_HINT)
+        n = data.shape[axis]
+        if idx.size and (int(idx.min()) < -n or int(idx.max()) >= n):
+            raise InvalidModelError(
+                f"Gather node {label}: an index is out of range for an axis of {n}", hint=REEXPORT_HINT
+            )
+        bounded(data.size // max(n, 1) * idx.size)
+        return np.take(data, idx.astype(np.int64), axis=axis)
+    # Mul
+    a, b = values
+    try:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise InvalidModelError(
+            f"Mul node {label}: constants of shapes {a.shape} and {b.shape} do not broadcast", hint=REEXPORT_HINT
+        ) from None
+    bounded(math.prod(shape))
+    return np.multiply(a, b)
 
 
 def fold_constant(

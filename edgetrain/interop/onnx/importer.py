@@ -780,6 +780,8 @@ class _Converter(SpatialOps):
         if node.op_type == "Squeeze" and node.input[0] in self.env:
             self._squeeze(node)
             return
+        if node.op_type in checks.WEIGHT_OPS and self._weight_subgraph(node):
+            return
         if (
             node.op_type != "Shape"
             and all(self._known_int(t) is not None for t in node.input if t)
@@ -806,6 +808,27 @@ class _Converter(SpatialOps):
         operands = patterns.Operands(value, dims, lambda t: t in self.env)
         self.shape_values[node.output[0]] = patterns.evaluate(
             node.op_type, list(node.input), _attrs(node), self.opset, label, operands
+        )
+
+    def _weight_subgraph(self, node: onnx.NodeProto) -> bool:
+        """Fold ``node`` (`import_patterns.fold_weight`) when it computes a weight from constants;
+        False (nothing done) when some input is not a constant or it is shape arithmetic."""
+        if not all(t in self.consts for t in node.input):
+            return False
+        values = [self.consts[t] for t in node.input]
+        if not patterns.is_weight_subgraph(values):
+            return False
+        label = checks.show(node.name or node.output[0])
+        self.consts[node.output[0]] = patterns.fold_weight(node.op_type, values, _attrs(node), label)
+        return True
+
+    def _op_Mul(self, node: onnx.NodeProto) -> None:
+        if self._weight_subgraph(node):
+            return
+        raise UnsupportedOpError(
+            f"Mul node {checks.show(node.name or node.output[0])} multiplies a data tensor; edgetrain "
+            "imports Mul only between constants (a masked weight, folded at import time)",
+            hint=checks.SUPPORTED_HINT,
         )
 
     _op_Shape = _op_Gather = _op_Slice = _op_Concat = _op_Unsqueeze = _op_Squeeze = _op_Cast = _shape_op
