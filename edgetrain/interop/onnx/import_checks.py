@@ -72,7 +72,7 @@ _TYPED_FIELD: dict[int, str] = {
     TensorProto.UINT8: "int32_data",
 }
 #: The range of the types stored widened in int32_data, checked before they are narrowed.
-_NARROW = {TensorProto.INT8: (-128, 127), TensorProto.UINT8: (0, 255)}
+_NARROW: dict[int, tuple[int, int]] = {TensorProto.INT8: (-128, 127), TensorProto.UINT8: (0, 255)}
 _VALUE_FIELDS = ("float_data", "double_data", "int32_data", "int64_data", "uint64_data", "string_data")
 FLOAT_TYPES = (TensorProto.FLOAT, TensorProto.DOUBLE)
 
