@@ -18,7 +18,6 @@ import argparse
 import json
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,17 +26,17 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_unicorn_m4.py
+
+import _unicorn_m4  # noqa: E402
+from _unicorn_m4 import CPU  # noqa: E402
 
 from edgetrain.ops.conv import conv_forward  # noqa: E402
 from edgetrain.quantize import conv_reference as cref  # noqa: E402
 from edgetrain.quantize import int8 as quant  # noqa: E402
 
-INC, SRC = ROOT / "firmware_export" / "include", ROOT / "firmware_export" / "src"
 SOURCES = ["et_conv_geom.c", "et_conv_f32.c", "et_conv_s8.c", "et_pool_s8.c", "et_pool_f32.c",
            "et_dense_f32.c", "et_dense_s8.c", "et_status.c"]
-CPU = {"m4": ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"],
-       "m3": ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"]}
-FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-ffp-contract=fast"]
 
 # (name, kind, input HWC, kernel, out_c, stride, padding, CMSIS-NN int8 figure, int8 goal)
 CASES = [
@@ -51,83 +50,11 @@ CASES = [
     ("global average pool 25x5x64", "gap", (25, 5, 64), None, 64, 1, None, 6.3, 4.0),
 ]
 
-LD = """ENTRY(et_conv_s8)
-MEMORY { FLASH (rx) : ORIGIN = 0x00000000, LENGTH = 1M }
-SECTIONS {
-    .text : { *(.text*) *(.rodata*) } > FLASH
-    /DISCARD/ : { *(.data*) *(.bss*) *(COMMON) *(.ARM.exidx*) *(.comment) }
-}
-"""
-
-
-class Image:
-    """The runtime as a flat image in unicorn; `call` returns (r0, instructions executed)."""
-
-    RAM, RAM_SIZE, RET = 0x2000_0000, 0x80_0000, 0x000F_FF00
+class Image(_unicorn_m4.Image):
+    """The conv / pool runtime as a flat image in unicorn (bench/_unicorn_m4.py)."""
 
     def __init__(self, cc: str, cpu: str, out: Path, defines: list[str]) -> None:
-        from unicorn import UC_ARCH_ARM, UC_HOOK_BLOCK, UC_MODE_MCLASS, UC_MODE_THUMB, Uc
-        from unicorn.arm_const import UC_CPU_ARM_CORTEX_M3, UC_CPU_ARM_CORTEX_M4
-
-        (out / "k.ld").write_text(LD)
-        elf, img = out / "k.elf", out / "k.bin"
-        subprocess.run([cc, *FLAGS, *CPU[cpu], *defines, f"-I{INC}", "-nostdlib", "-nostartfiles",
-                        f"-Wl,-T,{out / 'k.ld'}", "-Wl,--no-warn-rwx-segments",
-                        *(str(SRC / s) for s in SOURCES), "-lc", "-lgcc", "-o", str(elf)], check=True)
-        subprocess.run([cc.replace("gcc", "objcopy"), "-O", "binary", str(elf), str(img)], check=True)
-        nm = subprocess.run([cc.replace("gcc", "nm"), str(elf)], capture_output=True, text=True, check=True)
-        self.sym = {p[2]: int(p[0], 16) for p in (ln.split() for ln in nm.stdout.splitlines()) if len(p) == 3}
-        self.code = img.read_bytes()
-        self.uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4 if cpu == "m4" else UC_CPU_ARM_CORTEX_M3)
-        self.uc.mem_map(0, 0x10_0000)
-        self.uc.mem_write(0, self.code)
-        self.uc.mem_map(self.RAM, self.RAM_SIZE)
-        if cpu == "m4":  # enable the FPU (CPACR) is not modelled; unicorn allows VFP by default
-            pass
-        self.next = self.RAM
-        self.count = 0
-        self.profile: dict[int, int] | None = None
-        self._sizes: dict[tuple[int, int], int] = {}
-        self.uc.hook_add(UC_HOOK_BLOCK, self._block)
-
-    def _block(self, uc, addr: int, size: int, _data) -> None:  # noqa: ANN001
-        key = (addr, size)
-        n = self._sizes.get(key)
-        if n is None:
-            n, off = 0, addr
-            while off < addr + size:
-                hw = self.code[off] | (self.code[off + 1] << 8) if off + 1 < len(self.code) else 0
-                off += 4 if (hw >> 11) in (0b11101, 0b11110, 0b11111) else 2
-                n += 1
-            self._sizes[key] = n
-        self.count += n
-        if self.profile is not None:
-            self.profile[addr] = self.profile.get(addr, 0) + n
-
-    def reset(self) -> None:
-        self.next = self.RAM
-
-    def alloc(self, data: bytes, align: int = 8) -> int:
-        addr = (self.next + align - 1) & ~(align - 1)
-        self.uc.mem_write(addr, data)
-        self.next = addr + len(data)
-        return addr
-
-    def call(self, name: str, *args: int) -> tuple[int, int]:
-        from unicorn.arm_const import (UC_ARM_REG_LR, UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2,
-                                       UC_ARM_REG_R3, UC_ARM_REG_SP)
-
-        sp = self.RAM + self.RAM_SIZE - 0x100
-        if len(args) > 4:
-            self.uc.mem_write(sp, struct.pack(f"<{len(args) - 4}I", *args[4:]))
-        for reg, val in zip((UC_ARM_REG_R0, UC_ARM_REG_R1, UC_ARM_REG_R2, UC_ARM_REG_R3), args[:4]):
-            self.uc.reg_write(reg, val)
-        self.uc.reg_write(UC_ARM_REG_SP, sp)
-        self.uc.reg_write(UC_ARM_REG_LR, self.RET | 1)
-        self.count = 0
-        self.uc.emu_start(self.sym[name] | 1, self.RET)
-        return self.uc.reg_read(UC_ARM_REG_R0), self.count
+        super().__init__(cc, cpu, out, defines, SOURCES, "et_conv_s8")
 
 
 def geom_ints(shape, kernel, cout, stride, padding) -> tuple[tuple[int, ...], object]:
