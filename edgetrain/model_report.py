@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .formats.packed import index_bits, packed_bytes
 from .formats.sparse import ENCODERS, all_encodings
 from .graph import BLOCK_SHARED, Graph
 from .transforms.reorder import sort_units_by_fan_in
@@ -143,6 +144,41 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
     return rows
 
 
+def cluster_rows(graph: Graph) -> list[dict[str, Any]]:
+    """Per clustered 2-D weight (a one-dimensional codebook): k, the clusters its indices use
+    (k-means can leave some empty), index bits, and its bytes stored as packed indices plus a
+    float32 or an int8 codebook (`formats.packed`, the C export's layout; int8 adds the kernel's
+    pair table) against the dense float32 and int8 matrix. A masked or a more
+    than 16-entry weight has no packed C kernel: its ``packed_bytes`` are None."""
+    rows = []
+    for node in graph.nodes:
+        for role, p in graph.node_params(node).items():
+            if p.codebook is None or p.value.ndim != 2 or np.ndim(p.codebook) != 1:
+                continue
+            k = int(np.size(p.codebook))
+            idx = p.attachment("indices")
+            bits = index_bits(k)
+            n_in, n_out = p.shape
+            packed = packed_bytes(n_out, n_in, bits) if bits <= 4 and p.mask is None else None
+            table = 4 * (1 << (2 * bits)) if bits <= 4 else 0
+            rows.append(
+                {
+                    "layer": node.name,
+                    "param": role,
+                    "shape": "x".join(map(str, p.shape)),
+                    "clusters": k,
+                    "used": int(np.unique(idx[p.mask] if p.mask is not None else idx).size),
+                    "bits": bits,
+                    "packed_bytes": packed,
+                    "f32_bytes": None if packed is None else packed + 4 * k,
+                    "int8_bytes": None if packed is None else packed + k + table,
+                    "dense_f32_bytes": 4 * p.size,
+                    "dense_int8_bytes": p.size,
+                }
+            )
+    return rows
+
+
 def info_dict(graph: Graph) -> dict[str, Any]:
     """Everything ``edgetrain info --json`` prints."""
     return {
@@ -150,12 +186,14 @@ def info_dict(graph: Graph) -> dict[str, Any]:
         "input": graph.input_shape,
         "layers": layer_rows(graph),
         "sparse": sparse_rows(graph),
+        "clustered": cluster_rows(graph),
         "meta": graph.meta,
     }
 
 
 def info_tables(graph: Graph) -> list[Table]:
-    """The tables ``edgetrain info`` prints: layers, then sparse storage when a weight is masked."""
+    """The tables ``edgetrain info`` prints: layers, then sparse storage when a weight is masked and
+    clustered storage when one is clustered."""
     rows = layer_rows(graph)
     labels = _op_labels(graph)
     pools = any(n.op in NO_MULTIPLY_OPS for n in graph.nodes)  # the adds/cmps column only then
@@ -261,7 +299,34 @@ def info_tables(graph: Graph) -> list[Table]:
                 ],
             )
         )
+    clustered = cluster_rows(graph)
+    if clustered:
+
+        def size(n: int | None, dense: int) -> str:
+            return "-" if n is None else f"{n:,} ({n / dense:.2f}x)"
+
+        tables.append(
+            Table(
+                "clustered weights (k = codebook entries, used = entries the indices use; bytes stored as "
+                "packed indices + codebook, int8 with the kernel's pair table (export c keeps the smallest of "
+                "that, no table and dense); ratio to the dense matrix of the same dtype; '-': no packed kernel)",
+                ["layer", "shape", "k", "used", "index bits", "index B", "f32 B", "int8 B"],
+                [
+                    [
+                        r["layer"],
+                        r["shape"],
+                        r["clusters"],
+                        r["used"],
+                        r["bits"],
+                        "-" if r["packed_bytes"] is None else r["packed_bytes"],
+                        size(r["f32_bytes"], r["dense_f32_bytes"]),
+                        size(r["int8_bytes"], r["dense_int8_bytes"]),
+                    ]
+                    for r in clustered
+                ],
+            )
+        )
     return tables
 
 
-__all__ = ["NO_MULTIPLY_OPS", "Table", "info_dict", "info_tables", "layer_rows", "sparse_rows"]
+__all__ = ["NO_MULTIPLY_OPS", "Table", "cluster_rows", "info_dict", "info_tables", "layer_rows", "sparse_rows"]

@@ -208,3 +208,22 @@ def test_old_device_config_name_still_works_with_a_warning():
     with pytest.warns(DeprecationWarning, match="DeviceTrainConfig"):
         old = tp_module.TrainConfig
     assert old is DeviceTrainConfig
+
+
+def test_cqkd_model_fine_tunes_its_head_centroids_over_a_packed_body(host_cc):
+    """A model clustered by the CQKD technique: the head's 4 centroids and bias train on the device
+    (the shared-weight kernels), the frozen clustered body runs from packed indices in flash; the
+    device matches the numpy fine-tuning reference."""
+    from edgetrain.techniques.cqkd import cluster_weights
+
+    g = Sequential([Dense(32, "relu"), Dense(16, "relu"), Dense(10)], 64, seed=3)
+    cluster_weights(g, layer_clusters={"dense1": 16, "dense2": 8, "dense3": 4}, seed=0)
+    xs, ys = batches(2)
+    rep = finetune_on_device(g, "host", batches=(xs, ys), trainable="last:1", batch=2, sanitize=True,
+                             **OPTIMIZERS["sgd"])
+    check_parity(rep, xs, ys, "host cqkd head sgd")
+    check_shared(rep)
+    assert [q.size for q in rep.program.trainable] == [4, 10]
+    packed = {a.layer for a in rep.program.arrays if a.role == "idx_words"}
+    assert packed == {"dense1", "dense2"}, packed
+    assert not any(a.role == "weights" and a.layer in packed for a in rep.program.arrays)

@@ -39,7 +39,6 @@ weight (a masked entry's too: the dense packed layout stores every index).
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -53,6 +52,7 @@ from ..engine.losses import CrossEntropy, Distillation
 from ..engine.optim import Optimizer, make_optimizer
 from ..engine.trainer import History, fit
 from ..errors import ConfigError
+from ..formats.packed import index_bits
 from ..graph import Graph, Node, Param
 from .base import TechniquePlan, register
 from .sparse_set import check_keys, resolve_layers, weight_of
@@ -77,11 +77,6 @@ MIN_CLUSTERS, MAX_CLUSTERS = 2, 256
 KMEANS_ITERATIONS = 20
 #: The units structured pruning always keeps in a layer.
 MIN_UNITS = 1
-
-
-def index_bits(k: int) -> int:
-    """Bits an index into a k-entry codebook needs: ceil(log2 k), at least 1."""
-    return max(1, math.ceil(math.log2(k)))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@
  *     csc, grouped) as `fmt`; the reference kernels read the format from the weights instead.
  *   shared weights (et_shared.h): both sides take the same arguments, including the backward's
  *     slot-gradient scratch.
+ *   clustered weights (et_cluster.h): int8 as int8 dense (the fast kernel starts from eff_bias,
+ *     `b` is dropped); the pair table `t` is passed to both (the reference ignores it).
  *   convolutions (et_conv.h): ET_CONV_F32 takes the fast kernel's im2col scratch as `s`
  *     (et_conv_f32_scratch_bytes; NULL when that is 0); the reference needs none and ignores it.
  *     ET_DEPTHWISE_CONV_F32 takes the same arguments on both sides. ET_CONV_S8 likewise takes
@@ -32,6 +34,7 @@
 
 #include <stddef.h>
 
+#include "et_cluster.h"
 #include "et_conv.h"
 #include "et_dense.h"
 #include "et_pool.h"
@@ -55,6 +58,8 @@
 #define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params_ref
 
 #define ET_DENSE_F32_SHARED et_dense_f32_shared_ref
+#define ET_DENSE_F32_CLUSTER et_dense_f32_cluster_ref
+#define ET_DENSE_S8_CLUSTER(p, x, c, i, t, b, y) et_dense_s8_cluster_ref((p), (x), (c), (i), (t), (b), (y))
 #define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update_ref
 
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32_ref((p), (x), (w), (b), (y))
@@ -78,6 +83,8 @@
 #define ET_DENSE_BWD_PARAMS et_dense_f32_backward_params
 
 #define ET_DENSE_F32_SHARED et_dense_f32_shared
+#define ET_DENSE_F32_CLUSTER et_dense_f32_cluster
+#define ET_DENSE_S8_CLUSTER(p, x, c, i, t, b, y) et_dense_s8_cluster((p), (x), (c), (i), (t), NULL, (y))
 #define ET_DENSE_SHARED_BWD et_dense_f32_shared_backward_update
 
 #define ET_CONV_F32(p, x, w, b, y, s) et_conv_f32((p), (x), (w), (b), (y), (s))

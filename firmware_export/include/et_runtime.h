@@ -7,6 +7,7 @@
 #include "et_requant.h"
 #include "et_dense.h"
 #include "et_shared.h"
+#include "et_cluster.h"
 #include "et_sparse.h"
 #include "et_conv.h"
 #include "et_pool.h"

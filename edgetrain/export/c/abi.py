@@ -275,6 +275,7 @@ STRUCTS: dict[str, StructABI] = {
             "const void * idx1",
             "const void * values",
         ),
+        _struct("et_cluster_indices", "et_cluster.h", "const uint32_t * words", "int32_t bits", "int32_t k"),
         _struct("et_sgd_params", "et_optim.h", "float lr", "float momentum", "float weight_decay"),
         _struct(
             "et_adam_params",

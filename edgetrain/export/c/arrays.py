@@ -31,7 +31,8 @@ PER_LINE = {"float": 6, "int8_t": 16, "int32_t": 8, "uint8_t": 16, "uint16_t": 1
 @dataclass(frozen=True)
 class DataArray:
     """One const array. ``role``: weights | bias | eff_bias | multipliers | shifts, or ``idx_<name>``
-    for a sparse layer's index arrays (row_ptr, cols, rows, gaps, bits; its values are ``weights``).
+    for a sparse layer's index arrays (row_ptr, cols, rows, gaps, bits; its values are ``weights``)
+    and a clustered layer's packed indices (``idx_words``; its values are ``codebook`` and ``pairs``).
     ``condition``: a preprocessor symbol the array exists under (e.g. ET_FORCE_REF), or None."""
 
     name: str

@@ -14,6 +14,7 @@ from ...transforms.fold_batch_norm import fold_for_kernels
 from ...transforms.lowering import Lowered, lower_graph
 from . import raw_input
 from .arrays import DataArray, c_identifier
+from .cluster import choose_cluster_storage, clustered_storage_applies
 from .plan import Buffer, MemoryPlan, plan_memory
 from .rules import Call, Lowering, check_supported, lower_calls
 from .rules.base import ELEM, Dtype
@@ -179,7 +180,8 @@ def _dense_input(lowered: Lowered, name: str) -> str:
 def choose_layer_storage(
     graph: Graph, lowered: Lowered, qmodel: QuantizedModel | None, option: SparseOption
 ) -> dict[str, LayerStorage]:
-    """Storage of every dense layer, from the matrix actually emitted (float32, or int8)."""
+    """Storage of every dense layer, from the matrix actually emitted (float32, or int8): packed
+    indices for a clustered one (`cluster.choose_cluster_storage`), else dense or sparse."""
     dense = [st for st in lowered.steps if st.kind == "dense"]
     check_option(option, [st.name for st in dense])
     qdense = {q.name: q for q in qmodel.steps if isinstance(q, QDense)} if qmodel is not None else {}
@@ -190,10 +192,13 @@ def choose_layer_storage(
             values: np.ndarray = qdense[st.name].weights
         else:
             values = np.asarray(graph.node_params(st.node)["weight"].effective(), np.float32).T
+        policy = resolve_option(option, st.name)
+        if clustered_storage_applies(weight):
+            scale = float(qdense[st.name].weight_scales[0]) if qmodel is not None else None
+            out[st.name] = choose_cluster_storage(weight, values, scale, policy)
+            continue
         mask = None if weight.mask is None else np.asarray(weight.mask, bool).T
-        out[st.name] = choose_storage(
-            values, mask, weight.meta, resolve_option(option, st.name), st.name, st.activation
-        )
+        out[st.name] = choose_storage(values, mask, weight.meta, policy, st.name, st.activation)
     return out
 
 

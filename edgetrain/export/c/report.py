@@ -45,6 +45,12 @@ CODE_BYTES = {
     # shared-weight forward and fused backward + update (the training head's clustered layers)
     "et_dense_f32_shared.c": 3200,
     "et_dense_f32_shared_ref.c": 1760,
+    # clustered weights read as packed indices (et_cluster.h): the fast int8 source holds a
+    # Cortex-M4 path per index width
+    "et_dense_f32_cluster.c": 6600,
+    "et_dense_f32_cluster_ref.c": 840,
+    "et_dense_s8_cluster.c": 12800,
+    "et_dense_s8_cluster_ref.c": 920,
     # convolutions and pools (et_conv_f32.c holds the grouped and the depthwise fast kernels;
     # et_conv_geom.c the argument checks every conv and pool kernel calls)
     "et_conv_f32.c": 4090,
@@ -81,6 +87,10 @@ KERNEL_STACK = {
     "et_dense_s8_ref": 56,
     "et_dense_f32": 176,
     "et_dense_f32_ref": 96,
+    "et_dense_f32_cluster": 32 + 208,  # -> et_clf_layerN
+    "et_dense_f32_cluster_ref": 104,
+    "et_dense_s8_cluster": 216 + 80 + 56 + 96,  # -> et_cl8_block4 -> row kernel / lookup
+    "et_dense_s8_cluster_ref": 80,
     "et_add_s8": 56,
     # Float kernels on the Cortex-M3 call libgcc's soft-float helpers: +16 B for their frames.
     "et_add_f32": 32 + 16,
@@ -327,7 +337,7 @@ def memory_report(p: Program, target: Target) -> MemoryReport:
         if a.condition is not None and not p.force_ref:
             continue  # not compiled into the default build
         lm = layers[a.layer]
-        if a.role == "weights":
+        if a.role in ("weights", "codebook", "pairs"):  # a clustered layer's values: codebook, pair table
             lm.weights += a.nbytes
             lm.weight_values += a.nbytes
         elif a.role.startswith("idx_"):

@@ -12,6 +12,7 @@ from ....graph import Param
 from ....quantize.model import QDense
 from ....transforms.lowering import Step
 from ..abi import SHARED_MAX_SLOTS, SHARED_NONE, struct_bytes
+from ..cluster import ClusterEncoding, is_cluster
 from ..sparse import KERNEL_SUFFIX, SPARSE_SOURCES, WEIGHTS_STRUCT_BYTES, LayerStorage, weights_struct
 from .base import Call, CRule, Lowering, float_clamp, struct_definition
 
@@ -54,6 +55,10 @@ class DenseRule(CRule):
         "et_dense_s8": "et_dense_s8.c",
         "et_dense_s8_ref": "et_dense_s8_ref.c",
         "et_dense_f32_shared": "et_dense_f32_shared.c",
+        "et_dense_f32_cluster": "et_dense_f32_cluster.c",
+        "et_dense_f32_cluster_ref": "et_dense_f32_cluster_ref.c",
+        "et_dense_s8_cluster": "et_dense_s8_cluster.c",
+        "et_dense_s8_cluster_ref": "et_dense_s8_cluster_ref.c",
         "et_dense_f32_shared_ref": "et_dense_f32_shared_ref.c",
         # the shared-weight backward + update kernels (training head) live beside the forward
         "et_dense_f32_shared_backward_update": "et_dense_f32_shared.c",
@@ -78,6 +83,10 @@ class DenseRule(CRule):
         nbytes = struct_bytes(F32_PARAMS) * len(names)
         x, y = lw.where(st.inputs[0]), lw.where(st.output)
         ls = lw.storage.get(st.name)
+        if is_cluster(ls):
+            assert ls is not None
+            b_name = self._bias(lw, params, lid, st.name)
+            return _cluster_call(lw, "f32", st, ls, names, x, b_name, y, structs, nbytes)
         if wp.codebook is not None and lw.shared_weights:
             codebook = np.ascontiguousarray(np.asarray(wp.codebook, np.float32).ravel())
             idx_name = lw.array(lid, st.name, "indices", shared_indices(wp))
@@ -160,6 +169,8 @@ class DenseRule(CRule):
             for n, b in zip(names, lw.batches)
         )
         nbytes = struct_bytes(S8_PARAMS) * len(names)
+        if is_cluster(ls):
+            return _cluster_call(lw, "s8", st, ls, names, x, b_name, y, structs, nbytes)
         if not ls.sparse:
             stmts = tuple(f"st = ET_DENSE_S8(&{n}, {x}, {w_name}, {b_name}, {y});" for n in names)
             return Call(
@@ -175,6 +186,48 @@ class DenseRule(CRule):
             )
         wname, wstruct = _sparse_arrays(lw, lid, q.name, ls)
         return _sparse_call(lw, "s8", st, ls, names, wname, wstruct, x, b_name, y, structs, nbytes)
+
+
+def _cluster_call(
+    lw: Lowering,
+    kind: str,
+    st: Step,
+    ls: LayerStorage,
+    pnames: tuple[str, ...],
+    x: str,
+    bias: str,
+    out: str,
+    pstructs: tuple[str, ...],
+    pbytes: int,
+) -> Call:
+    """The et_dense_{f32,s8}_cluster call of a layer stored as packed indices (export/c/cluster.py):
+    the packed words, the codebook, the int8 pair table (NULL when not stored) and their
+    et_cluster_indices struct."""
+    enc = ls.encoding
+    assert isinstance(enc, ClusterEncoding)
+    lid = lw.ident(f"{st.name}_cluster")
+    words = lw.array(lid, st.name, "idx_words", enc.words)
+    codebook = lw.array(lid, st.name, "codebook", enc.codebook)
+    pairs = lw.array(lid, st.name, "pairs", enc.pairs) if enc.pairs is not None else "NULL"
+    ci = f"et_ci_{lid}"
+    ci_struct = struct_definition("et_cluster_indices", ci, {"words": words, "bits": enc.bits, "k": enc.k})
+    if kind == "f32":
+        stmts = tuple(f"st = ET_DENSE_F32_CLUSTER(&{p}, {x}, {codebook}, &{ci}, {bias}, {out});" for p in pnames)
+    else:
+        stmts = tuple(
+            f"st = ET_DENSE_S8_CLUSTER(&{p}, {x}, {codebook}, &{ci}, {pairs}, {bias}, {out});" for p in pnames
+        )
+    return Call(
+        st.name,
+        f"dense/{ls.format}",
+        (f"et_dense_{kind}_cluster", f"et_dense_{kind}_cluster_ref"),
+        stmts,
+        st.inputs,
+        st.output,
+        (*pstructs, ci_struct),
+        pbytes + struct_bytes("et_cluster_indices"),
+        arg_structs=pnames,
+    )
 
 
 def _sparse_arrays(lw: Lowering, lid: str, layer: str, ls: LayerStorage) -> tuple[str, str]:
