@@ -42,7 +42,14 @@ def edit(path: str, value: Any) -> dict[str, Any]:
     return doc
 
 
-DELETE = object()
+class _Delete:
+    """The marker of a key to remove; a stable repr, so test ids are the same in every process."""
+
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()
 LAYER0 = "model.layers.0"
 
 BAD = [

@@ -222,3 +222,16 @@ def test_int8_quantization_keeps_one_scale_so_weights_are_codebook_entries(digit
     p = g.params["dense1.weight"]
     codebook_q = np.clip(np.rint(p.codebook / clustered.weight_scales[0]), -127, 127).astype(np.int8)
     assert np.array_equal(clustered.weights, codebook_q[p.indices.T])
+
+
+def test_a_teacher_of_another_architecture_is_clustered_on_every_dense_layer():
+    """Layers named like the student's take its k (or stay float with it); the others take the k
+    most of the student's clustered layers use."""
+    from edgetrain.techniques.cqkd import cluster_specs, teacher_specs
+
+    student = mlp((16,))
+    specs = cluster_specs(student, 8, {"dense1": 4}, layers=["dense1"])
+    teacher = et.Sequential([et.Dense(32, "relu", name="wide1"), et.Dense(32, "relu", name="wide2"),
+                             et.Dense(10, name="dense2")], input_shape=64, seed=0)
+    got = teacher_specs(teacher, student, specs)
+    assert {layer: s.clusters for layer, s in got.items()} == {"wide1": 4, "wide2": 4}

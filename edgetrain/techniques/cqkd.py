@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -393,16 +394,29 @@ def settings_from_options(graph: Graph, options: dict[str, Any]) -> CQKDSettings
 def train_teacher(graph: Graph, data: Any, settings: CQKDSettings, epochs: int, fit_kw: dict[str, Any]) -> Graph:
     """The teacher: ``settings.teacher`` when it is a graph, else a float copy of ``graph``'s
     architecture trained for ``teacher_epochs`` (default ``epochs``) with cross-entropy; clustered
-    with the student's k per layer either way."""
+    with the student's k per layer either way (`teacher_specs`)."""
     if isinstance(settings.teacher, Graph):
         teacher = settings.teacher.copy()
     else:
         teacher = graph.copy()
         kw = {k: v for k, v in fit_kw.items() if k not in ("callbacks", "loss")}
         fit(teacher, data, epochs=settings.teacher_epochs or epochs, loss=CrossEntropy(), **kw)
-    specs = {name: s for name, s in settings.specs.items() if name in {n.name for n in teacher.nodes}}
-    _cluster(teacher, specs, int(fit_kw.get("seed", 0)))
+    _cluster(teacher, teacher_specs(teacher, graph, settings.specs), int(fit_kw.get("seed", 0)))
     return teacher
+
+
+def teacher_specs(teacher: Graph, student: Graph, specs: Mapping[str, ClusterSpec]) -> dict[str, ClusterSpec]:
+    """The teacher's clustered layers: a dense layer named like one of the ``student``'s takes that
+    layer's spec (or stays float with it); any other (a teacher of another architecture) takes the
+    spec most of the student's clustered layers use (the larger k on a tie)."""
+    counts = Counter(specs.values())
+    common = max(counts, key=lambda spec: (counts[spec], spec.clusters, spec.bits))
+    own = {n.name for n in student.nodes}
+    out = {}
+    for layer in resolve_layers(teacher, None, "cqkd"):
+        if layer in specs or layer not in own:
+            out[layer] = specs.get(layer, common)
+    return out
 
 
 def train_cqkd(

@@ -27,6 +27,10 @@ from .sparse import LayerStorage
 
 #: The widest packed index the kernels read (et_cluster.h: ET_CLUSTER_MAX_BITS).
 CLUSTER_MAX_BITS = 4
+#: The largest share of a layer's packed index bytes an int8 pair table may add under the
+#: ``auto`` policy (at 4 bits a 64->256 layer keeps its 1 KiB table beside 8 KiB of indices; a
+#: 256->10 layer, 1.25 KiB of indices, drops it).
+TABLE_SHARE = 0.125
 #: Bytes of et_cluster_indices (a pointer and two int32_t; 32-bit targets).
 INDICES_STRUCT_BYTES = 12
 
@@ -125,10 +129,12 @@ def is_cluster(storage: LayerStorage | None) -> bool:
 def choose_cluster_storage(param: Param, emitted: np.ndarray, weight_scale: float | None, policy: str) -> LayerStorage:
     """Storage of a clustered layer (`clustered_storage_applies`): its packed indices (int8: with
     the pair table, or without it at 3 and 4 bits, where the kernel then looks each weight up in
-    the codebook, slower), or the dense matrix. ``policy`` ``auto`` takes the fewest bytes (a
-    small layer's 1 KiB pair table can cost more than it saves), ``fast`` the pair table whenever
-    it exists, ``dense`` the dense matrix. A forced sparse format (``csr``, ...) names the storage
-    of masked layers; on this unmasked one it means ``auto``, as an unmasked layer is never sparse."""
+    the codebook, slower), or the dense matrix. ``policy`` ``auto`` takes the fewest bytes, except
+    that it keeps an int8 pair table costing at most `TABLE_SHARE` of the layer's index bytes (the
+    table-free kernel looks every weight up, several times the instructions, to save the table's
+    bytes); ``fast`` the pair table whenever it exists, ``dense`` the dense matrix. A forced sparse
+    format (``csr``, ...) names the storage of masked layers; on this unmasked one it means
+    ``auto``, as an unmasked layer is never sparse."""
     enc = encode_cluster(param, emitted, weight_scale)
     dense = ENCODERS["dense"](emitted, np.ones(emitted.shape, bool), emitted.dtype.type)
     options: dict[str, Encoding] = {"dense": dense, enc.format: enc}
@@ -142,4 +148,10 @@ def choose_cluster_storage(param: Param, emitted: np.ndarray, weight_scale: floa
         chosen = enc.format
     else:
         chosen = min(sizes, key=lambda name: (sizes[name], name != enc.format))
+        if (
+            enc.pairs is not None
+            and enc.pairs.nbytes <= TABLE_SHARE * enc.words.nbytes
+            and sizes[enc.format] < sizes["dense"]
+        ):
+            chosen = enc.format  # the table is a small share of the layer: keep the fast kernel
     return LayerStorage(chosen, options[chosen], int(emitted.size), alternatives=sizes)
