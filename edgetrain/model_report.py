@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .formats.packed import index_bits, packed_bytes
+from .formats.packed import MAX_CODEBOOK, index_bits, packed_bytes
 from .formats.sparse import ENCODERS, all_encodings
 from .graph import BLOCK_SHARED, Graph
 from .transforms.reorder import sort_units_by_fan_in
@@ -153,9 +153,12 @@ def cluster_rows(graph: Graph) -> list[dict[str, Any]]:
     rows = []
     for node in graph.nodes:
         for role, p in graph.node_params(node).items():
-            if p.codebook is None or p.value.ndim != 2 or np.ndim(p.codebook) != 1:
-                continue
-            k = int(np.size(p.codebook))
+            cb = p.codebook
+            if cb is None or cb.ndim != 1 or not 2 <= cb.size <= MAX_CODEBOOK or p.value.ndim != 2:
+                continue  # not clustered by value
+            if BLOCK_SHARED in p.meta:
+                continue  # shared blocks: a motif weight, which the sparse table shows
+            k = int(cb.size)
             idx = p.attachment("indices")
             bits = index_bits(k)
             n_in, n_out = p.shape

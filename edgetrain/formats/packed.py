@@ -33,13 +33,17 @@ BITS = (1, 2, 3, 4)
 _FIELD = np.array([0, 2, 1, 3], np.int64)
 
 
+#: The most entries a clustered weight's codebook may have (an int8 layer has at most 256 distinct weights).
+MAX_CODEBOOK = 256
+
+
 def index_bits(k: int) -> int:
     """Bits per index for a codebook of ``k`` entries: ``ceil(log2 k)``, at least 1.
 
     ``k`` must be in 2..256 (an int8 layer has at most 256 distinct weights); the C kernels take
     1 to 4 bits, i.e. ``k <= 16``.
     """
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 2 <= int(k) <= 256:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 2 <= int(k) <= MAX_CODEBOOK:
         raise InvalidModelError(
             f"a clustered weight needs a codebook of 2 to 256 entries, got {k!r}",
             hint="cluster the layer into at least 2 and at most 256 values (16 for the packed C kernels)",
