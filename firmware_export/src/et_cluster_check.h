@@ -77,6 +77,25 @@ static inline uint32_t et_cl_group(const uint32_t *row, int32_t g, int32_t bits)
     return et_cl_bits_at(row, (uint32_t)g * 4u * (uint32_t)bits, 4u * (uint32_t)bits);
 }
 
+#if defined(__GNUC__)
+#define ET_CL_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define ET_CL_ALWAYS_INLINE static inline
+#endif
+
+/* et_cl_group for the fast kernels' loops specialised per width (`bits` a constant there): one
+ * load, and a second only for a 3-bit group that straddles two words. */
+ET_CL_ALWAYS_INLINE uint32_t et_cl_group_fixed(const uint32_t *row, int32_t g, const int32_t bits)
+{
+    const uint32_t pos = (uint32_t)g * 4u * (uint32_t)bits;
+    const uint32_t s = pos & 31u;
+    uint32_t v = row[pos >> 5] >> s;
+    if (bits == 3 && s > 20u) {
+        v |= row[(pos >> 5) + 1u] << (32u - s);
+    }
+    return v;
+}
+
 /* The int8 pair table (et_cluster.h) of codebook[0 .. k-1]; arguments already checked. */
 static inline void et_cl_fill_pairs(const int8_t *codebook, int32_t k, int32_t bits,
                                     uint32_t *pairs)

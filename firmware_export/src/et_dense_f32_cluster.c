@@ -16,19 +16,6 @@
 #define ET_CLF_INLINE static inline
 #endif
 
-/* Group g of a row at a constant width: one load, and a second only for a 3-bit group that
- * straddles two words. */
-ET_CLF_INLINE uint32_t et_clf_group(const uint32_t *row, int32_t g, const int32_t bits)
-{
-    const uint32_t pos = (uint32_t)g * 4u * (uint32_t)bits;
-    const uint32_t s = pos & 31u;
-    uint32_t v = row[pos >> 5] >> s;
-    if (bits == 3 && s > 20u) {
-        v |= row[(pos >> 5) + 1u] << (32u - s);
-    }
-    return v;
-}
-
 /* acc[r] += sum_i x[i] W[o+r][i] for the four rows from `row`, i ascending per row. */
 ET_CLF_INLINE void et_clf_rows4(const float *x, const uint32_t *row, int32_t rw, int32_t n_in,
                                 const float *cb, float *acc, const int32_t bits)
@@ -49,10 +36,10 @@ ET_CLF_INLINE void et_clf_rows4(const float *x, const uint32_t *row, int32_t rw,
         const float x1 = x[4 * g + 1];
         const float x2 = x[4 * g + 2];
         const float x3 = x[4 * g + 3];
-        const uint32_t v0 = et_clf_group(row, g, bits);
-        const uint32_t v1 = et_clf_group(r1, g, bits);
-        const uint32_t v2 = et_clf_group(r2, g, bits);
-        const uint32_t v3 = et_clf_group(r3, g, bits);
+        const uint32_t v0 = et_cl_group_fixed(row, g, bits);
+        const uint32_t v1 = et_cl_group_fixed(r1, g, bits);
+        const uint32_t v2 = et_cl_group_fixed(r2, g, bits);
+        const uint32_t v3 = et_cl_group_fixed(r3, g, bits);
         /* Fields 0, 2, 1, 3 of a group are inputs 0, 1, 2, 3 (et_cluster.h). */
         a0 += x0 * cb[v0 & m];
         a1 += x0 * cb[v1 & m];
@@ -92,7 +79,7 @@ ET_CLF_INLINE float et_clf_row1(const float *x, const uint32_t *row, int32_t n_i
     int32_t g;
     int32_t i;
     for (g = 0; g < n_grp; ++g) {
-        const uint32_t v = et_clf_group(row, g, bits);
+        const uint32_t v = et_cl_group_fixed(row, g, bits);
         a += x[4 * g] * cb[v & m];
         a += x[4 * g + 1] * cb[(v >> (2 * bits)) & m];
         a += x[4 * g + 2] * cb[(v >> bits) & m];

@@ -70,18 +70,6 @@ struct et_cl8_ctx {
 
 /* ---------------------------------------------------------------- codebook lookups (any core) */
 
-/* Group g of a row at a constant width (fields 0..3 = inputs 0, 2, 1, 3 of the group). */
-ET_CL8_INLINE uint32_t et_cl8_group(const uint32_t *row, int32_t g, const int32_t bits)
-{
-    const uint32_t pos = (uint32_t)g * 4u * (uint32_t)bits;
-    const uint32_t s = pos & 31u;
-    uint32_t v = row[pos >> 5] >> s;
-    if (bits == 3 && s > 20u) {
-        v |= row[(pos >> 5) + 1u] << (32u - s);
-    }
-    return v;
-}
-
 #define ET_CL8_LOOKUP_ROW(A, V)                                                                  \
     (A) += x0 * (int32_t)cb[(V) & m] + x1 * (int32_t)cb[((V) >> (2 * bits)) & m] +             \
            x2 * (int32_t)cb[((V) >> bits) & m] + x3 * (int32_t)cb[((V) >> (3 * bits)) & m]
@@ -109,10 +97,10 @@ ET_CL8_INLINE void et_cl8_lookup(const et_cl8_ctx *c, const int8_t *x, const uin
             const int32_t x1 = (int32_t)x[4 * g + 1] + off;
             const int32_t x2 = (int32_t)x[4 * g + 2] + off;
             const int32_t x3 = (int32_t)x[4 * g + 3] + off;
-            const uint32_t v0 = et_cl8_group(row, g, bits);
-            const uint32_t v1 = et_cl8_group(r1, g, bits);
-            const uint32_t v2 = et_cl8_group(r2, g, bits);
-            const uint32_t v3 = et_cl8_group(r3, g, bits);
+            const uint32_t v0 = et_cl_group_fixed(row, g, bits);
+            const uint32_t v1 = et_cl_group_fixed(r1, g, bits);
+            const uint32_t v2 = et_cl_group_fixed(r2, g, bits);
+            const uint32_t v3 = et_cl_group_fixed(r3, g, bits);
             ET_CL8_LOOKUP_ROW(a0, v0);
             ET_CL8_LOOKUP_ROW(a1, v1);
             ET_CL8_LOOKUP_ROW(a2, v2);
@@ -132,7 +120,7 @@ ET_CL8_INLINE void et_cl8_lookup(const et_cl8_ctx *c, const int8_t *x, const uin
                 const int32_t x1 = (int32_t)x[4 * g + 1] + off;
                 const int32_t x2 = (int32_t)x[4 * g + 2] + off;
                 const int32_t x3 = (int32_t)x[4 * g + 3] + off;
-                const uint32_t v = et_cl8_group(rr, g, bits);
+                const uint32_t v = et_cl_group_fixed(rr, g, bits);
                 ET_CL8_LOOKUP_ROW(a, v);
             }
             acc[r] = a;
