@@ -4,8 +4,9 @@ in TensorFlow Lite Micro's interpreter when the `tflite-micro` package is instal
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -35,6 +36,14 @@ if TYPE_CHECKING:
     show_default=True,
     help="Run the model's test split in TFLite Micro's interpreter and compare with numpy.",
 )
+@click.option(
+    "--compression",
+    type=click.Choice(["none", "lut"]),
+    default="none",
+    show_default=True,
+    help="lut: TFLite Micro's LUT compression of the clustered layers' int8 weights (value table + packed "
+    "indices, decoded into the arena by its DECODE op; needs the tflite-micro package).",
+)
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def export_tflite_cmd(
@@ -44,6 +53,7 @@ def export_tflite_cmd(
     calib: str | None,
     per_tensor: bool,
     check: bool,
+    compression: Literal["none", "lut"],
     force: bool,
     as_json: bool,
 ) -> None:
@@ -54,10 +64,23 @@ def export_tflite_cmd(
     from .commands_core import load_eval_data
 
     graph = load_model(model)
+    if compression == "lut" and dtype == "int8":  # refuse before loading the calibration data
+        from ..interop.tflite.lut import check_lut_graph
+
+        check_lut_graph(graph)
     calib_x = None
     if dtype == "int8" and (calib is not None or not _quantized(graph)):
         calib_x, _ = load_eval_data(graph, calib or default_calib(graph), labels=False)
-    res = export_tflite(graph, output, dtype, calib_x=calib_x, per_channel=not per_tensor, force=force, protect=[model])
+    res = export_tflite(
+        graph,
+        output,
+        dtype,
+        calib_x=calib_x,
+        per_channel=not per_tensor,
+        force=force,
+        protect=[model],
+        compression=compression,
+    )
     summary: dict = {
         "model": graph.name,
         "model_file": model,
@@ -65,7 +88,10 @@ def export_tflite_cmd(
         "bytes": len(res.data),
         "dtype": dtype,
         "operators": list(res.operators),
+        "compression": compression,
     }
+    if res.lut:
+        summary["lut_tensors"] = [dataclasses.asdict(t) for t in res.lut]
     source = (graph.meta.get("preprocess") or {}).get("source")
     if check and source:
         summary["tflite_micro_check"] = _check(res, graph, source, load_eval_data)
@@ -78,6 +104,10 @@ def export_tflite_cmd(
         ["dtype", dtype],
         ["operators", ", ".join(res.operators)],
     ]
+    for t in res.lut:
+        rows.append(
+            [f"lut {t.name}", f"{t.bits}-bit indices, {t.values} values: {t.dense_bytes:,} -> {t.lut_bytes:,} B"]
+        )
     chk = summary.get("tflite_micro_check")
     if chk is not None:
         rows.append(["TFLite Micro vs numpy", chk["summary"]])

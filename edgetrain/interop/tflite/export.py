@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from ...quantize import QuantizedModel, from_graph, has_quantization, quantize_m
 from ...transforms.fold_batch_norm import fold_for_kernels
 from ...transforms.lowering import lower_graph
 from .flatbuffer import FILE_IDENTIFIER, ModelSpec, serialize
+from .lut import LutTensor, compress_lut
 from .rules import Context, reshape, tflite_rule
 
 METADATA_NAME = "edgetrain"
@@ -53,7 +54,9 @@ class TFLiteExport:
     data: bytes
     dtype: str
     qmodel: QuantizedModel | None
-    operators: tuple[str, ...]  # TFLite builtin operator names, in execution order
+    operators: tuple[str, ...]  # TFLite operator names (builtin, or TFLM_DECODE), in execution order
+    compression: str = "none"  # "lut": TFLM's LUT compression of the clustered weights (see `lut`)
+    lut: tuple[LutTensor, ...] = ()  # the LUT-compressed tensors
 
     def prepare_input(self, x_float: ArrayLike) -> np.ndarray:
         """Standardised float samples -> what the .tflite's input takes (int8 quantized)."""
@@ -69,11 +72,17 @@ def build_tflite(
     qmodel: QuantizedModel | None = None,
     calib_x: ArrayLike | None = None,
     per_channel: bool = True,
+    compression: Literal["none", "lut"] = "none",
 ) -> TFLiteExport:
     """The .tflite bytes of ``graph`` (int8 needs ``qmodel``, calibration data, or a graph that
-    carries its quantization)."""
+    carries its quantization). ``compression="lut"`` (int8 only): TFLite Micro's LUT compression of the
+    clustered layers' weights, decoded at run time by its DECODE operator (`lut.compress_lut`)."""
     if dtype not in ("int8", "f32"):
         raise ConfigError(f"unknown dtype {dtype!r}", hint="use int8 or f32")
+    if compression not in ("none", "lut"):
+        raise ConfigError(f"unknown compression {compression!r}", hint="use none or lut")
+    if compression == "lut" and dtype != "int8":
+        raise ConfigError("--compression lut needs --dtype int8", hint="LUT compression stores int8 weight values")
     if dtype == "int8":
         if qmodel is None:
             if calib_x is not None:
@@ -112,7 +121,12 @@ def build_tflite(
     from tflite.BuiltinOperator import BuiltinOperator
 
     names = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
-    return TFLiteExport(None, serialize(spec), dtype, qmodel, tuple(names[op.code] for op in spec.operators))
+    operators = tuple(names[op.code] for op in spec.operators)
+    if compression == "lut":
+        assert qmodel is not None
+        packed = compress_lut(serialize(spec), qmodel)
+        return TFLiteExport(None, packed.data, dtype, qmodel, packed.operators, compression, packed.tensors)
+    return TFLiteExport(None, serialize(spec), dtype, qmodel, operators)
 
 
 def _metadata(graph: Graph, dtype: str, dropped_softmax: str | None) -> dict[str, Any]:
@@ -157,9 +171,11 @@ def export_tflite(
     per_channel: bool = True,
     force: bool = False,
     protect: Iterable[str | os.PathLike[str]] = (),
+    compression: Literal["none", "lut"] = "none",
 ) -> TFLiteExport:
     """Write ``graph`` as a .tflite file at ``path``, atomically. An existing file is replaced
-    only when edgetrain wrote it (or with ``force``); never a ``protect`` path (the model read)."""
+    only when edgetrain wrote it (or with ``force``); never a ``protect`` path (the model read).
+    ``compression="lut"``: see :func:`build_tflite`; a model it cannot compress raises before anything is written."""
     target = Path(path)
     for p in protect:
         if target.exists() and Path(p).exists() and os.path.samefile(target, p):
@@ -171,8 +187,8 @@ def export_tflite(
             f"{target} exists and is not a .tflite file edgetrain wrote; refusing to overwrite it",
             hint="choose another output file, or pass --force",
         )
-    res = build_tflite(graph, dtype, qmodel=qmodel, calib_x=calib_x, per_channel=per_channel)
+    res = build_tflite(graph, dtype, qmodel=qmodel, calib_x=calib_x, per_channel=per_channel, compression=compression)
     if len(res.data) >= 2**31:  # pragma: no cover - flatbuffers' 32-bit offsets
         raise ExportError(f"the .tflite would be {len(res.data):,} bytes, beyond flatbuffers' 2 GiB")
     written = write_file(target, res.data)
-    return TFLiteExport(written, res.data, res.dtype, res.qmodel, res.operators)
+    return replace(res, path=written)
