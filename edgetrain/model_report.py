@@ -145,24 +145,26 @@ def sparse_rows(graph: Graph) -> list[dict[str, Any]]:
 
 
 def cluster_rows(graph: Graph) -> list[dict[str, Any]]:
-    """Per clustered 2-D weight (a one-dimensional codebook): k, the clusters its indices use
-    (k-means can leave some empty), index bits, and its bytes stored as packed indices plus a
-    float32 or an int8 codebook (`formats.packed`, the C export's layout; int8 adds the kernel's
-    pair table) against the dense float32 and int8 matrix. A masked or a more
+    """Per clustered weight (a one-dimensional codebook of 2..256 entries): k, the clusters its
+    indices use (k-means can leave some empty), index bits, and its bytes stored as packed indices
+    plus a float32 or an int8 codebook (`formats.packed`, the C export's layout; int8 adds the
+    kernel's pair table) against the dense float32 and int8 tensor. A conv, a masked or a more
     than 16-entry weight has no packed C kernel: its ``packed_bytes`` are None."""
     rows = []
     for node in graph.nodes:
         for role, p in graph.node_params(node).items():
             cb = p.codebook
-            if cb is None or cb.ndim != 1 or not 2 <= cb.size <= MAX_CODEBOOK or p.value.ndim != 2:
+            if cb is None or cb.ndim != 1 or not 2 <= cb.size <= MAX_CODEBOOK:
                 continue  # not clustered by value
             if BLOCK_SHARED in p.meta:
                 continue  # shared blocks: a motif weight, which the sparse table shows
             k = int(cb.size)
             idx = p.attachment("indices")
             bits = index_bits(k)
-            n_in, n_out = p.shape
-            packed = packed_bytes(n_out, n_in, bits) if bits <= 4 and p.mask is None else None
+            packed = None  # no packed C kernel: a conv weight, a masked one, more than 16 entries
+            if node.op == "dense" and bits <= 4 and p.mask is None:
+                n_in, n_out = p.shape
+                packed = packed_bytes(n_out, n_in, bits)
             table = 4 * (1 << (2 * bits)) if bits <= 4 else 0
             rows.append(
                 {

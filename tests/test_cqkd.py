@@ -235,3 +235,39 @@ def test_a_teacher_of_another_architecture_is_clustered_on_every_dense_layer():
                              et.Dense(10, name="dense2")], input_shape=64, seed=0)
     got = teacher_specs(teacher, student, specs)
     assert {layer: s.clusters for layer, s in got.items()} == {"wide1": 4, "wide2": 4}
+
+
+def test_conv_layers_cluster_and_run_on_every_export(tmp_path, host_cc):
+    """Conv weights are clustered like dense ones (one codebook per layer over its kernel entries);
+    numpy, onnxruntime and the C export (float32 and int8, host) agree on the clustered model.
+    The C conv kernels read the expanded weight: no packed conv kernel yet (packed_bytes None)."""
+    import onnxruntime as ort
+
+    from edgetrain.device import build_firmware, run_firmware
+    from edgetrain.export.c import export_c
+    from edgetrain.interop.onnx import build_inference_model
+    from edgetrain.model_report import cluster_rows
+    from edgetrain.quantize import int8_reference
+
+    g = et.Sequential([et.Conv2D(4, 3, activation="relu"), et.DepthwiseConv2D(3, padding="same"), et.MaxPool2D(2),
+                       et.Conv2D(6, 1), et.Flatten(), et.Dense(10)], input_shape=(8, 8, 1), seed=2)
+    report = cluster_weights(g, clusters=8, layer_clusters={"dense1": 4}, seed=0)
+    clustered = {row.layer: row.clusters for row in report.layers}
+    convs = [n.name for n in g.nodes if n.op == "conv2d"]
+    assert clustered == {**dict.fromkeys(convs, 8), "dense1": 4}
+    for layer in convs:
+        assert np.unique(g.params[f"{layer}.weight"].effective()).size <= 8
+    rows = {r["layer"]: r for r in cluster_rows(g)}
+    assert all(rows[layer]["packed_bytes"] is None for layer in convs) and rows["dense1"]["packed_bytes"]
+    x = np.random.default_rng(0).standard_normal((40, 8, 8, 1)).astype(np.float32)
+    want = et.forward(g, x)[0][g.outputs[0]]
+    sess = ort.InferenceSession(build_inference_model(g).SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {sess.get_inputs()[0].name: x})[0], want, atol=1e-5)
+    for dtype in ("f32", "int8"):
+        res = export_c(g, "host", tmp_path / dtype, dtype, x)
+        fw = build_firmware("host", res.out_dir, tmp_path / f"b-{dtype}", parity=True)
+        out = run_firmware(fw, res.prepare_input(x), res.output_dtype, timeout=120).outputs
+        if res.qmodel is not None:
+            np.testing.assert_array_equal(out, int8_reference(res.qmodel, x))
+        else:
+            np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

@@ -5,7 +5,7 @@ distilled from a teacher that is clustered too.
     clusters = 16            # k, the codebook size of every clustered layer (2..256)
     layer_clusters = {}      # per-layer k, e.g. {dense1 = 4}, overriding `clusters`
     bits = 4                 # index bits; default ceil(log2 k). Must hold k (2**bits >= k), at most 8
-    layers = [...]           # default: every trainable dense layer
+    layers = [...]           # default: every trainable dense, conv2d and conv1d layer
     float_epochs = 20        # student epochs in float before the first clustering (default: half)
     recluster_every = 0      # R: re-cluster every R epochs after the first clustering; 0: cluster once
     teacher = "same"         # "same": a float copy of the student's architecture, trained first
@@ -13,8 +13,8 @@ distilled from a teacher that is clustered too.
     teacher_epochs = 40      # default: the training epochs
     alpha = 0.8              # student loss (1 - alpha) CE + alpha T^2 KL(teacher || student)
     temperature = 4.0
-    prune_units = 0.0        # fraction of each clustered hidden layer's units removed by norm
-                             # before the first clustering (structured pruning; the layer shrinks)
+    prune_units = 0.0        # fraction of each clustered hidden dense layer's units removed by
+                             # norm before the first clustering (structured pruning; the layer shrinks)
 
 Python: ``history, report = train_cqkd(graph, data, clusters=16, epochs=40, optimizer="adam", lr=3e-3)``
 or, without a teacher or a schedule, ``cluster_weights(graph, clusters=16)`` on a trained graph.
@@ -56,7 +56,7 @@ from ..errors import ConfigError
 from ..formats.packed import index_bits
 from ..graph import Graph, Node, Param
 from .base import TechniquePlan, register
-from .sparse_set import check_keys, resolve_layers, weight_of
+from .sparse_set import check_keys, weight_of
 
 _CQKD_KEYS = {
     "clusters",
@@ -155,6 +155,36 @@ def check_clusters(k: Any, where: str) -> int:
     return int(k)
 
 
+#: The op kinds whose weight the technique clusters (a conv weight's kernel entries share one
+#: codebook per layer, as a dense weight's do).
+CLUSTERED_OPS = ("dense", "conv2d", "conv1d")
+
+
+def clusterable_layers(graph: Graph) -> list[str]:
+    """Names of the `CLUSTERED_OPS` nodes whose weight is trainable (graph order)."""
+    return [
+        n.name
+        for n in graph.nodes
+        if n.op in CLUSTERED_OPS and "weight" in n.params and graph.params[n.params["weight"]].trainable
+    ]
+
+
+def resolve_clustered(graph: Graph, layers: Sequence[str] | None) -> list[str]:
+    """The layers to cluster: ``layers`` (checked to be `clusterable_layers`) or all of them."""
+    known = clusterable_layers(graph)
+    if layers is None:
+        return known
+    if isinstance(layers, str) or not all(isinstance(x, str) for x in layers):
+        raise ConfigError("[techniques.cqkd] layers must be a list of dense or conv layer names")
+    missing = [x for x in layers if x not in known]
+    if missing:
+        raise ConfigError(
+            f"[techniques.cqkd] no trainable dense or conv layer named {', '.join(missing)}",
+            hint=f"dense and conv layers: {', '.join(known) or 'none'}",
+        )
+    return list(layers)
+
+
 def cluster_specs(
     graph: Graph,
     clusters: int = 16,
@@ -164,7 +194,7 @@ def cluster_specs(
 ) -> dict[str, ClusterSpec]:
     """The clustered layers of ``graph`` and their k and index bits, checked before anything trains:
     k in 2..256, bits in 1..8 holding k, and at least k weights in the layer (ConfigError)."""
-    chosen = resolve_layers(graph, layers, "cqkd")
+    chosen = resolve_clustered(graph, layers)
     default = check_clusters(clusters, "[techniques.cqkd]")
     per_layer = dict(layer_clusters or {})
     unknown = sorted(set(per_layer) - set(chosen))
@@ -413,7 +443,7 @@ def teacher_specs(teacher: Graph, student: Graph, specs: Mapping[str, ClusterSpe
     common = max(counts, key=lambda spec: (counts[spec], spec.clusters, spec.bits))
     own = {n.name for n in student.nodes}
     out = {}
-    for layer in resolve_layers(teacher, None, "cqkd"):
+    for layer in clusterable_layers(teacher):
         if layer in specs or layer not in own:
             out[layer] = specs.get(layer, common)
     return out
@@ -476,7 +506,8 @@ def run_cqkd(
     for kind, n in phases:
         if kind == "clustered":
             if settings.prune_units and not clusterings:
-                prune_units(graph, list(settings.specs), settings.prune_units)
+                dense = [layer for layer in settings.specs if graph.node(layer).op == "dense"]
+                prune_units(graph, dense, settings.prune_units)
             _cluster(graph, settings.specs, seed + clusterings, previous=clusterings > 0)
             clusterings += 1
             for layer in settings.specs:
