@@ -46,7 +46,8 @@ def test_quick_json_has_every_row_with_sane_values(bench, capsys) -> None:  # ty
             )
     cq = rows["cq16"]["export"]
     assert [layer["format"] for layer in cq["fast"]["layers"]] == ["cluster4"] * 3
-    assert [layer["format"] for layer in cq["auto"]["layers"]] == ["cluster4 no table"] * 3
+    # auto keeps the table where it is a small share of the indices (64->256, 256->256), not on 256->10
+    assert [layer["format"] for layer in cq["auto"]["layers"]] == ["cluster4", "cluster4", "cluster4 no table"]
     assert cq["fast"]["arena_bytes"] == int8["fast"]["arena_bytes"]
     assert rows["cq4_kd"]["index_bits"] == "2" and rows["cq16"]["index_bits"] == "4"
     assert all(layer["format"] == "cluster2" for layer in rows["cq4_kd"]["export"]["fast"]["layers"])
