@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .formats.packed import MAX_CODEBOOK, index_bits, packed_bytes
+from .formats.packed import BITS as PACKED_BITS
+from .formats.packed import MAX_CODEBOOK, index_bits, packed_bytes, pair_table_bytes
 from .formats.sparse import ENCODERS, all_encodings
 from .graph import BLOCK_SHARED, Graph
 from .transforms.reorder import sort_units_by_fan_in
@@ -161,11 +162,10 @@ def cluster_rows(graph: Graph) -> list[dict[str, Any]]:
             k = int(cb.size)
             idx = p.attachment("indices")
             bits = index_bits(k)
-            packed = None  # no packed C kernel: a conv weight, a masked one, more than 16 entries
-            if node.op == "dense" and bits <= 4 and p.mask is None:
+            packed = table = None  # no packed C kernel: a conv weight, a masked one, more than 16 entries
+            if node.op == "dense" and bits <= max(PACKED_BITS) and p.mask is None:
                 n_in, n_out = p.shape
-                packed = packed_bytes(n_out, n_in, bits)
-            table = 4 * (1 << (2 * bits)) if bits <= 4 else 0
+                packed, table = packed_bytes(n_out, n_in, bits), pair_table_bytes(bits)
             rows.append(
                 {
                     "layer": node.name,
@@ -176,7 +176,7 @@ def cluster_rows(graph: Graph) -> list[dict[str, Any]]:
                     "bits": bits,
                     "packed_bytes": packed,
                     "f32_bytes": None if packed is None else packed + 4 * k,
-                    "int8_bytes": None if packed is None else packed + k + table,
+                    "int8_bytes": None if packed is None or table is None else packed + k + table,
                     "dense_f32_bytes": 4 * p.size,
                     "dense_int8_bytes": p.size,
                 }

@@ -130,6 +130,11 @@ def unpack_indices(words: npt.ArrayLike, bits: int, n_out: int, n_in: int) -> np
     return out
 
 
+def pair_table_bytes(bits: int) -> int:
+    """Bytes of `pair_table` at ``bits`` bits per index (``2**(2*bits)`` uint32 words)."""
+    return 4 << (2 * _check_bits(bits))
+
+
 def pair_table(codebook_s8: npt.ArrayLike, bits: int) -> npt.NDArray[np.uint32]:
     """The optional int8 pair table of ``et_dense_s8_cluster``: ``2**(2*bits)`` ``uint32`` words,
     entry ``a | b << bits`` holding ``codebook[a]`` and ``codebook[b]`` as int16 in its low and high

@@ -20,13 +20,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ...errors import ExportError
+from ...formats.packed import BITS as PACKED_BITS
 from ...formats.packed import index_bits, pack_indices, packed_bytes, pair_table
 from ...formats.sparse import ENCODERS, ByteReport, Encoding
 from ...graph import Param
 from .sparse import LayerStorage
 
 #: The widest packed index the kernels read (et_cluster.h: ET_CLUSTER_MAX_BITS).
-CLUSTER_MAX_BITS = 4
+CLUSTER_MAX_BITS = max(PACKED_BITS)
 #: The largest share of a layer's packed index bytes an int8 pair table may add under the
 #: ``auto`` policy (at 4 bits a 64->256 layer keeps its 1 KiB table beside 8 KiB of indices; a
 #: 256->10 layer, 1.25 KiB of indices, drops it).
